@@ -1,0 +1,866 @@
+/*  broker - the sluice broker's event loop, see broker.h.
+
+    One thread, one zmq_poll loop. zloop is not used because the loop needs
+    ZMQ_POLLOUT on the dispatch and delivery sockets: the broker sends only
+    while a socket can take a message without blocking, and otherwise keeps
+    the work in its table (that is the back-pressure: a slow sink or slow
+    workers make the table grow, never the broker block).
+*/
+#include "broker.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <string.h>
+
+#include "sl_endpoint.h"
+#include "sl_log.h"
+#include "sl_proto.h"
+#include "sl_util.h"
+#include "table.h"
+
+#define READ_BURST 256          //  messages read from one socket per loop turn
+#define MAX_BATCH_TASKS 64      //  tasks in one TaskBatch to a worker
+#define MAX_BATCH_RESULTS 256   //  results in one ResultBatch to the sink
+#define MAX_BATCH_BYTES (1 << 20)
+#define LIVENESS 3              //  heartbeats a peer may miss before it is gone
+#define FINISHED_MEMORY 1000    //  finished jobs remembered for late queries
+
+typedef struct {
+    char key [64];              //  routing id in hex: the hash key
+    zframe_t *routing_id;       //  to address replies
+    int role;                   //  Sluice__Role
+    char name [128];            //  "host:pid" the peer gave
+    char job [72];              //  sink: job it collects ("" = all)
+    bool follow;                //  sink: never finishes
+    uint32_t slots;             //  worker: tasks it runs at once
+    uint32_t running;           //  worker: tasks running, from its last heartbeat
+    int64_t last_seen;          //  ms, monotonic
+} peer_t;
+
+typedef struct {
+    char id [72];               //  job id
+    sl_job_counts_t counts;     //  its final counts
+    int64_t finished_at;        //  wall-clock ms
+} finished_t;
+
+struct _broker_t {
+    broker_config_t config;     //  copy of what main gave
+    char broker_id [24];        //  random, new at each start
+    zsock_t *control;           //  ROUTER: hellos, heartbeats, acks, queries
+    zsock_t *intake;            //  PULL from ventilators
+    zsock_t *dispatch;          //  PUSH to workers
+    zsock_t *results;           //  PULL from workers
+    zsock_t *delivery;          //  PUSH to the sink
+    sl_table_t *table;          //  every task's state
+    zhashx_t *peers;            //  key -> peer_t (owned) for workers and sinks
+    peer_t *sink;               //  the attached sink, or NULL
+    zlistx_t *job_starts;       //  job ids to announce to the sink (owned strings)
+    bool check_finished;        //  something happened that may finish a job
+    finished_t *finished;       //  ring of FINISHED_MEMORY finished jobs
+    size_t finished_next;       //  next slot to overwrite
+    uint64_t bad_messages;      //  malformed or misdirected messages dropped
+    sl_ratelimit_t bad_log;     //  rate limit for logging them
+    uint64_t tasks_in;          //  tasks accepted
+    uint64_t results_in;        //  results accepted
+    uint64_t duplicates;        //  tasks or results dropped as duplicates
+    int64_t next_housekeeping;  //  when to expire silent peers next (ms)
+};
+
+//  --- Set-up -------------------------------------------------------------
+
+static void
+s_peer_free (void **item_p)
+{
+    peer_t *peer = (peer_t *) *item_p;
+    if (peer) {
+        zframe_destroy (&peer->routing_id);
+        free (peer);
+        *item_p = NULL;
+    }
+}
+
+static zsock_t *
+s_bind (const char *base, sl_port_t port, int type, char *err, size_t errlen)
+{
+    char endpoint [300];
+    if (sl_endpoint_derive (base, port, endpoint, sizeof endpoint, err, errlen))
+        return NULL;
+    zsock_t *sock = zsock_new (type);
+    if (!sock) {
+        snprintf (err, errlen, "cannot create a socket: %s", zmq_strerror (errno));
+        return NULL;
+    }
+    if (zsock_bind (sock, "%s", endpoint) < 0) {
+        snprintf (err, errlen, "cannot bind %s: %s%s", endpoint, zmq_strerror (errno),
+                  errno == EADDRINUSE ? " (another broker running? sluice needs 5 consecutive "
+                                        "ports from the one given)"
+                                      : "");
+        zsock_destroy (&sock);
+        return NULL;
+    }
+    return sock;
+}
+
+broker_t *
+broker_new (const broker_config_t *config, char *err, size_t errlen)
+{
+    assert (config);
+    broker_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->config = *config;
+    sl_random_hex (self->broker_id, sizeof self->broker_id, 16);
+    self->bad_log = (sl_ratelimit_t) SL_RATELIMIT_INIT (10, 60000);
+    self->table = sl_table_new ();
+    self->peers = zhashx_new ();
+    self->finished = calloc (FINISHED_MEMORY, sizeof (finished_t));
+    if (!self->table || !self->peers || !self->finished) {
+        snprintf (err, errlen, "out of memory");
+        goto fail;
+    }
+    zhashx_set_destructor (self->peers, s_peer_free);
+    self->job_starts = zlistx_new ();
+    if (!self->job_starts) {
+        snprintf (err, errlen, "out of memory");
+        goto fail;
+    }
+    zlistx_set_destructor (self->job_starts, (zlistx_destructor_fn *) zstr_free);
+    zlistx_set_duplicator (self->job_starts, (zlistx_duplicator_fn *) strdup);
+    if (!(self->control = s_bind (config->bind, SL_PORT_CONTROL, ZMQ_ROUTER, err, errlen))
+        || !(self->intake = s_bind (config->bind, SL_PORT_INTAKE, ZMQ_PULL, err, errlen))
+        || !(self->dispatch = s_bind (config->bind, SL_PORT_DISPATCH, ZMQ_PUSH, err, errlen))
+        || !(self->results = s_bind (config->bind, SL_PORT_RESULTS, ZMQ_PULL, err, errlen))
+        || !(self->delivery = s_bind (config->bind, SL_PORT_DELIVERY, ZMQ_PUSH, err, errlen)))
+        goto fail;
+    //  Replies to a client that vanished must not block or pile up.
+    zsock_set_router_mandatory (self->control, 1);
+    return self;
+fail:
+    broker_destroy (&self);
+    return NULL;
+}
+
+void
+broker_destroy (broker_t **self_p)
+{
+    assert (self_p);
+    broker_t *self = *self_p;
+    if (!self)
+        return;
+    zsock_destroy (&self->control);
+    zsock_destroy (&self->intake);
+    zsock_destroy (&self->dispatch);
+    zsock_destroy (&self->results);
+    zsock_destroy (&self->delivery);
+    zhashx_destroy (&self->peers);
+    zlistx_destroy (&self->job_starts);
+    sl_table_destroy (&self->table);
+    free (self->finished);
+    free (self);
+    *self_p = NULL;
+}
+
+//  --- Helpers ------------------------------------------------------------
+
+//  Counts and (rate-limited) logs a message the broker drops.
+static void
+s_bad (broker_t *self, const char *where, const char *from, const char *why)
+{
+    self->bad_messages++;
+    uint32_t suppressed = 0;
+    if (sl_ratelimit_allow (&self->bad_log, zclock_mono (), &suppressed)) {
+        if (suppressed)
+            sl_warn ("dropped %u more bad messages (not logged)", suppressed);
+        sl_warn ("dropped a message on the %s socket%s%s: %s", where, from ? " from " : "",
+                 from ? from : "", why);
+    }
+}
+
+static void
+s_key (zframe_t *routing_id, char *key, size_t keylen)
+{
+    static const char hex [] = "0123456789abcdef";
+    size_t size = zframe_size (routing_id);
+    const uint8_t *data = zframe_data (routing_id);
+    size_t i;
+    for (i = 0; i < size && 2 * i + 2 < keylen; i++) {
+        key [2 * i] = hex [data [i] >> 4];
+        key [2 * i + 1] = hex [data [i] & 15];
+    }
+    key [2 * i] = '\0';
+}
+
+static void
+s_reply (broker_t *self, zframe_t *routing_id, sl_env_t *env)
+{
+    //  EHOSTUNREACH: the client left meanwhile; nothing to do.
+    sl_proto_send (self->control, routing_id, env, ZMQ_DONTWAIT);
+}
+
+static finished_t *
+s_finished_lookup (broker_t *self, const char *job_id)
+{
+    for (size_t i = 0; i < FINISHED_MEMORY; i++)
+        if (self->finished [i].id [0] && streq (self->finished [i].id, job_id))
+            return &self->finished [i];
+    return NULL;
+}
+
+//  True if the attached sink collects this job.
+static bool
+s_sink_wants (broker_t *self, const char *job_id)
+{
+    return self->sink && (self->sink->job [0] == '\0' || streq (self->sink->job, job_id));
+}
+
+static void
+s_sink_detach (broker_t *self, const char *why)
+{
+    if (!self->sink)
+        return;
+    size_t resent = sl_table_unsend_all (self->table);
+    sl_info ("sink %s detached (%s); %zu unacknowledged results will be delivered again", 
+             self->sink->name, why, resent);
+    char key [64];
+    strcpy (key, self->sink->key);
+    self->sink = NULL;
+    zlistx_purge (self->job_starts);
+    zhashx_delete (self->peers, key);
+}
+
+//  --- Control socket -------------------------------------------------------
+
+static void
+s_welcome (broker_t *self, peer_t *peer, char **jobs, size_t njobs)
+{
+    Sluice__Welcome welcome = SLUICE__WELCOME__INIT;
+    welcome.broker_id = self->broker_id;
+    welcome.heartbeat_ms = self->config.heartbeat_ms;
+    welcome.jobs = jobs;
+    welcome.n_jobs = njobs;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_WELCOME;
+    env.welcome = &welcome;
+    s_reply (self, peer->routing_id, &env);
+}
+
+static void
+s_hello_sink (broker_t *self, peer_t *peer)
+{
+    if (self->sink && self->sink != peer) {
+        char reason [400];
+        snprintf (reason, sizeof reason,
+                  "another sink (%s) is attached; sluice delivers results to one sink at a "
+                  "time so that no job is split between two",
+                  self->sink->name);
+        sl_warn ("refused sink %s: sink %s is attached", peer->name, self->sink->name);
+        sl_proto_send_refuse (self->control, peer->routing_id, reason);
+        zhashx_delete (self->peers, peer->key);
+        return;
+    }
+    if (!self->sink)
+        sl_info ("sink %s attached%s%s%s", peer->name, peer->job [0] ? " for job " : "",
+                 peer->job, peer->follow ? " (follow)" : "");
+    self->sink = peer;
+    self->check_finished = true;
+    zlistx_purge (self->job_starts);    //  the welcome lists every job
+    //  The jobs the sink should wait for: those not yet announced as done.
+    size_t njobs = 0;
+    char **jobs = calloc (sl_table_job_count (self->table) + 1, sizeof (char *));
+    if (jobs) {
+        for (sl_job_t *job = sl_table_job_first (self->table); job;
+             job = sl_table_job_next (self->table))
+            if (s_sink_wants (self, sl_job_id (job)))
+                jobs [njobs++] = (char *) sl_job_id (job);
+    }
+    s_welcome (self, peer, jobs, njobs);
+    free (jobs);
+}
+
+static void
+s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, Sluice__Hello *hello)
+{
+    if (hello->role == SLUICE__ROLE__ROLE_VENTILATOR) {
+        if (!sl_job_id_valid (hello->job)) {
+            sl_proto_send_refuse (self->control, routing_id,
+                                  "job id must be 1-64 characters of A-Z a-z 0-9 . _ -");
+            return;
+        }
+        peer_t scratch = { .routing_id = routing_id };
+        s_welcome (self, &scratch, NULL, 0);
+        sl_debug ("ventilator %s submits job %s", hello->name, hello->job);
+        return;
+    }
+    if (hello->role != SLUICE__ROLE__ROLE_WORKER && hello->role != SLUICE__ROLE__ROLE_SINK) {
+        s_bad (self, "control", hello->name, "hello with an unknown role");
+        sl_proto_send_refuse (self->control, routing_id, "unknown client role");
+        return;
+    }
+    if (hello->role == SLUICE__ROLE__ROLE_SINK && hello->job [0]
+        && !sl_job_id_valid (hello->job)) {
+        sl_proto_send_refuse (self->control, routing_id,
+                              "job id must be 1-64 characters of A-Z a-z 0-9 . _ -");
+        return;
+    }
+    peer_t *peer = (peer_t *) zhashx_lookup (self->peers, key);
+    bool is_new = !peer;
+    if (is_new) {
+        peer = calloc (1, sizeof *peer);
+        if (!peer)
+            return;
+        snprintf (peer->key, sizeof peer->key, "%s", key);
+        peer->routing_id = zframe_dup (routing_id);
+        zhashx_insert (self->peers, key, peer);
+    }
+    peer->role = hello->role;
+    snprintf (peer->name, sizeof peer->name, "%s", hello->name);
+    snprintf (peer->job, sizeof peer->job, "%s", hello->job);
+    peer->follow = hello->follow;
+    peer->slots = hello->slots;
+    peer->last_seen = zclock_mono ();
+    if (hello->role == SLUICE__ROLE__ROLE_SINK)
+        s_hello_sink (self, peer);
+    else {
+        if (is_new)
+            sl_info ("worker %s joined with %u slots", peer->name, peer->slots);
+        s_welcome (self, peer, NULL, 0);
+    }
+}
+
+static void
+s_on_ack (broker_t *self, peer_t *peer, Sluice__Ack *ack)
+{
+    if (peer != self->sink || !self->sink) {
+        s_bad (self, "control", peer ? peer->name : NULL, "acknowledgement from a detached sink");
+        return;
+    }
+    for (size_t i = 0; i < ack->n_seqs; i++)
+        if (sl_table_ack (self->table, ack->job, ack->seqs [i]) == SL_TABLE_INVALID)
+            s_bad (self, "control", peer->name, "acknowledgement for an unknown task");
+    self->check_finished = true;
+}
+
+static void
+s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQuery *query)
+{
+    Sluice__JobState state = SLUICE__JOB_STATE__INIT;
+    state.job = query->job;
+    sl_job_t *job = sl_table_job (self->table, query->job);
+    finished_t *done = job ? NULL : s_finished_lookup (self, query->job);
+    if (job) {
+        const sl_job_counts_t *counts = sl_job_counts (job);
+        state.received = counts->received;
+        state.total = counts->total_known ? counts->total : 0;
+        state.finished = sl_job_finished (job);
+    }
+    else if (done) {
+        state.received = done->counts.received;
+        state.total = done->counts.total;
+        state.finished = true;
+    }
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_JOB_STATE;
+    env.job_state = &state;
+    s_reply (self, routing_id, &env);
+}
+
+static void
+s_on_heartbeat (broker_t *self, zframe_t *routing_id, peer_t *peer, Sluice__Heartbeat *hb)
+{
+    if (peer) {
+        peer->last_seen = zclock_mono ();
+        peer->running = hb->running;
+    }
+    //  Answer every heartbeat, also from peers this broker does not know
+    //  (it restarted): the new broker id tells them to say hello again.
+    Sluice__Heartbeat reply = SLUICE__HEARTBEAT__INIT;
+    reply.broker_id = self->broker_id;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &reply;
+    s_reply (self, routing_id, &env);
+}
+
+static void
+s_on_control (broker_t *self)
+{
+    for (int i = 0; i < READ_BURST; i++) {
+        sl_env_t *env = NULL;
+        zframe_t *routing_id = NULL;
+        char why [256];
+        sl_recv_t rc = sl_proto_recv (self->control, &env, &routing_id, why, sizeof why);
+        if (rc == SL_RECV_NONE)
+            break;
+        char key [64] = "";
+        if (routing_id)
+            s_key (routing_id, key, sizeof key);
+        peer_t *peer = key [0] ? (peer_t *) zhashx_lookup (self->peers, key) : NULL;
+        if (rc != SL_RECV_OK) {
+            s_bad (self, "control", peer ? peer->name : NULL, why);
+            if (rc == SL_RECV_VERSION && routing_id) {
+                char reason [300];
+                snprintf (reason, sizeof reason, "%s; upgrade so both sides match", why);
+                sl_proto_send_refuse (self->control, routing_id, reason);
+            }
+            zframe_destroy (&routing_id);
+            continue;
+        }
+        switch (env->body_case) {
+            case SLUICE__ENVELOPE__BODY_HELLO:
+                s_on_hello (self, routing_id, key, env->hello);
+                break;
+            case SLUICE__ENVELOPE__BODY_HEARTBEAT:
+                s_on_heartbeat (self, routing_id, peer, env->heartbeat);
+                break;
+            case SLUICE__ENVELOPE__BODY_ACK:
+                s_on_ack (self, peer, env->ack);
+                break;
+            case SLUICE__ENVELOPE__BODY_JOB_QUERY:
+                s_on_job_query (self, routing_id, env->job_query);
+                break;
+            case SLUICE__ENVELOPE__BODY_BYE:
+                if (peer && peer == self->sink)
+                    s_sink_detach (self, "it said goodbye");
+                else if (peer) {
+                    sl_info ("worker %s left", peer->name);
+                    zhashx_delete (self->peers, key);
+                }
+                break;
+            default:
+                s_bad (self, "control", peer ? peer->name : NULL, "message of a type not "
+                                                                  "expected here");
+                break;
+        }
+        sl_proto_free (&env);
+        zframe_destroy (&routing_id);
+    }
+}
+
+//  --- Intake and results ---------------------------------------------------
+
+//  A job appeared: the attached sink must know it has one more to wait for.
+static void
+s_job_started (broker_t *self, const char *job_id)
+{
+    sl_info ("job %s started", job_id);
+    if (s_sink_wants (self, job_id))
+        zlistx_add_end (self->job_starts, (void *) job_id);
+}
+
+static void
+s_on_tasks (broker_t *self, Sluice__TaskBatch *batch)
+{
+    if (!sl_job_id_valid (batch->job)) {
+        s_bad (self, "intake", NULL, "tasks with an invalid job id");
+        return;
+    }
+    bool is_new = sl_table_job (self->table, batch->job) == NULL;
+    for (size_t i = 0; i < batch->n_tasks; i++) {
+        Sluice__Task *task = batch->tasks [i];
+        sl_table_rc_t rc = sl_table_submit (self->table, batch->job, task->seq,
+                                            task->payload.data, task->payload.len,
+                                            task->timeout_ms);
+        if (rc == SL_TABLE_OK)
+            self->tasks_in++;
+        else if (rc == SL_TABLE_DUPLICATE)
+            self->duplicates++;
+        else if (rc == SL_TABLE_INVALID)
+            s_bad (self, "intake", NULL, "task with a seq out of range");
+        else
+            sl_error ("out of memory: task %s/%llu dropped", batch->job,
+                      (unsigned long long) task->seq);
+    }
+    if (is_new && sl_table_job (self->table, batch->job))
+        s_job_started (self, batch->job);
+}
+
+static void
+s_on_job_end (broker_t *self, Sluice__JobEnd *end)
+{
+    if (!sl_job_id_valid (end->job)) {
+        s_bad (self, "intake", NULL, "job end with an invalid job id");
+        return;
+    }
+    bool is_new = sl_table_job (self->table, end->job) == NULL;
+    sl_table_rc_t rc = sl_table_end (self->table, end->job, end->total);
+    if (rc == SL_TABLE_INVALID)
+        s_bad (self, "intake", NULL, "job end contradicting the tasks received");
+    else if (rc == SL_TABLE_OK) {
+        if (is_new)
+            s_job_started (self, end->job);
+        sl_info ("job %s has %llu tasks", end->job, (unsigned long long) end->total);
+        self->check_finished = true;
+    }
+}
+
+static void
+s_on_intake (broker_t *self)
+{
+    for (int i = 0; i < READ_BURST; i++) {
+        sl_env_t *env = NULL;
+        char why [256];
+        sl_recv_t rc = sl_proto_recv (self->intake, &env, NULL, why, sizeof why);
+        if (rc == SL_RECV_NONE)
+            break;
+        if (rc != SL_RECV_OK) {
+            s_bad (self, "intake", NULL, why);
+            continue;
+        }
+        if (env->body_case == SLUICE__ENVELOPE__BODY_TASKS)
+            s_on_tasks (self, env->tasks);
+        else if (env->body_case == SLUICE__ENVELOPE__BODY_JOB_END)
+            s_on_job_end (self, env->job_end);
+        else
+            s_bad (self, "intake", NULL, "message of a type not expected here");
+        sl_proto_free (&env);
+    }
+}
+
+static void
+s_on_result_batch (broker_t *self, Sluice__ResultBatch *batch)
+{
+    for (size_t i = 0; i < batch->n_results; i++) {
+        Sluice__Result *result = batch->results [i];
+        if (result->status < SLUICE__STATUS__STATUS_OK
+            || result->status > SLUICE__STATUS__STATUS_TIMEOUT) {
+            s_bad (self, "results", result->worker, "result with an unknown status");
+            continue;
+        }
+        sl_result_in_t in = {
+            .status = (uint8_t) result->status,
+            .exit_code = result->exit_code,
+            .duration_ms = result->duration_ms,
+            .worker = result->worker,
+            .output = result->output.data,
+            .output_size = result->output.len,
+            .err = result->stderr_tail.data,
+            .err_size = result->stderr_tail.len,
+            .output_truncated = result->output_truncated,
+        };
+        sl_table_rc_t rc = sl_table_complete (self->table, batch->job, result->seq, &in);
+        if (rc == SL_TABLE_OK)
+            self->results_in++;
+        else if (rc == SL_TABLE_DUPLICATE)
+            self->duplicates++;
+        else if (rc == SL_TABLE_INVALID)
+            s_bad (self, "results", result->worker, "result for an unknown job or task");
+        else
+            sl_error ("out of memory: result %s/%llu dropped, the task will run again",
+                      batch->job, (unsigned long long) result->seq);
+    }
+}
+
+static void
+s_on_results (broker_t *self)
+{
+    for (int i = 0; i < READ_BURST; i++) {
+        sl_env_t *env = NULL;
+        char why [256];
+        sl_recv_t rc = sl_proto_recv (self->results, &env, NULL, why, sizeof why);
+        if (rc == SL_RECV_NONE)
+            break;
+        if (rc != SL_RECV_OK) {
+            s_bad (self, "results", NULL, why);
+            continue;
+        }
+        if (env->body_case == SLUICE__ENVELOPE__BODY_RESULTS)
+            s_on_result_batch (self, env->results);
+        else
+            s_bad (self, "results", NULL, "message of a type not expected here");
+        sl_proto_free (&env);
+    }
+}
+
+//  --- Dispatch and delivery --------------------------------------------------
+
+static bool
+s_writable (zsock_t *sock)
+{
+    return (zsock_events (sock) & ZMQ_POLLOUT) != 0;
+}
+
+//  Tasks per batch to a worker: large when much is queued, down to one
+//  task at the end of a job so the tail spreads over every worker.
+static size_t
+s_batch_size (broker_t *self)
+{
+    size_t slots = 0;
+    for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
+         peer = (peer_t *) zhashx_next (self->peers))
+        if (peer->role == SLUICE__ROLE__ROLE_WORKER)
+            slots += peer->slots;
+    size_t batch = sl_table_queued (self->table) / (2 * (slots ? slots : 1));
+    return batch < 1 ? 1 : batch > MAX_BATCH_TASKS ? MAX_BATCH_TASKS : batch;
+}
+
+static void
+s_dispatch (broker_t *self)
+{
+    Sluice__Task tasks [MAX_BATCH_TASKS];
+    Sluice__Task *task_ptrs [MAX_BATCH_TASKS];
+    sl_task_t *taken [MAX_BATCH_TASKS];
+    sl_task_t *carry = NULL;    //  first task of the next batch (another job)
+    int64_t now = zclock_mono ();
+    while ((carry || sl_table_queued (self->table)) && s_writable (self->dispatch)) {
+        size_t limit = s_batch_size (self);
+        size_t n = 0, bytes = 0;
+        while (n < limit && bytes < MAX_BATCH_BYTES) {
+            sl_task_t *task = carry ? carry : sl_table_dispatch (self->table, now, INT32_MAX);
+            carry = NULL;
+            if (!task)
+                break;
+            if (n && task->job != taken [0]->job) {
+                carry = task;
+                break;
+            }
+            Sluice__Task init = SLUICE__TASK__INIT;
+            tasks [n] = init;
+            tasks [n].seq = task->seq;
+            tasks [n].payload.data = task->payload;
+            tasks [n].payload.len = task->payload_size;
+            tasks [n].timeout_ms = task->timeout_ms;
+            tasks [n].attempt = task->attempts;
+            task_ptrs [n] = &tasks [n];
+            taken [n++] = task;
+            bytes += task->payload_size;
+        }
+        if (n == 0)
+            break;
+        Sluice__TaskBatch batch = SLUICE__TASK_BATCH__INIT;
+        batch.job = (char *) sl_job_id (taken [0]->job);
+        batch.tasks = task_ptrs;
+        batch.n_tasks = n;
+        sl_env_t env = SLUICE__ENVELOPE__INIT;
+        env.body_case = SLUICE__ENVELOPE__BODY_TASKS;
+        env.tasks = &batch;
+        if (sl_proto_send (self->dispatch, NULL, &env, ZMQ_DONTWAIT)) {
+            while (n)
+                sl_table_undispatch (self->table, taken [--n]);
+            break;
+        }
+    }
+    if (carry)
+        sl_table_undispatch (self->table, carry);
+}
+
+static sl_status_t s_status_of (uint8_t status)
+{
+    return (sl_status_t) status;
+}
+
+static void
+s_deliver (broker_t *self)
+{
+    if (!self->sink)
+        return;
+    //  Announcements first: a job's start must precede its end.
+    const char *job_id;
+    while ((job_id = (const char *) zlistx_first (self->job_starts))
+           && s_writable (self->delivery)) {
+        Sluice__JobStart start = SLUICE__JOB_START__INIT;
+        start.job = (char *) job_id;
+        sl_env_t env = SLUICE__ENVELOPE__INIT;
+        env.body_case = SLUICE__ENVELOPE__BODY_JOB_START;
+        env.job_start = &start;
+        if (sl_proto_send (self->delivery, NULL, &env, ZMQ_DONTWAIT))
+            return;
+        zlistx_delete (self->job_starts, NULL);
+    }
+    if (zlistx_size (self->job_starts))
+        return;
+    sl_job_t *only = NULL;
+    if (self->sink->job [0]) {
+        only = sl_table_job (self->table, self->sink->job);
+        if (!only)
+            return;
+    }
+    Sluice__Result results [MAX_BATCH_RESULTS];
+    Sluice__Result *result_ptrs [MAX_BATCH_RESULTS];
+    while (sl_table_deliverable (self->table, only)
+           && sl_table_unacked (self->table) < self->config.sink_window
+           && s_writable (self->delivery)) {
+        sl_task_t *first = sl_table_send_next (self->table, only);
+        if (!first)
+            break;
+        sl_job_t *job = first->job;
+        size_t n = 0, bytes = 0;
+        for (sl_task_t *task = first; task;) {
+            sl_result_t *r = task->result;
+            Sluice__Result init = SLUICE__RESULT__INIT;
+            results [n] = init;
+            results [n].seq = task->seq;
+            results [n].status = (Sluice__Status) s_status_of (r->status);
+            results [n].exit_code = r->exit_code;
+            results [n].output.data = r->data;
+            results [n].output.len = r->output_size;
+            results [n].stderr_tail.data = r->data + r->output_size;
+            results [n].stderr_tail.len = r->stderr_size;
+            results [n].attempts = task->attempts;
+            results [n].worker = (char *) r->worker;
+            results [n].duration_ms = r->duration_ms;
+            results [n].output_truncated = r->output_truncated;
+            result_ptrs [n] = &results [n];
+            n++;
+            bytes += r->output_size + r->stderr_size;
+            if (n == MAX_BATCH_RESULTS || bytes >= MAX_BATCH_BYTES
+                || sl_table_unacked (self->table) >= self->config.sink_window
+                || !sl_table_deliverable (self->table, job))
+                break;
+            task = sl_table_send_next (self->table, job);
+        }
+        Sluice__ResultBatch batch = SLUICE__RESULT_BATCH__INIT;
+        batch.job = (char *) sl_job_id (job);
+        batch.results = result_ptrs;
+        batch.n_results = n;
+        sl_env_t env = SLUICE__ENVELOPE__INIT;
+        env.body_case = SLUICE__ENVELOPE__BODY_RESULTS;
+        env.results = &batch;
+        if (sl_proto_send (self->delivery, NULL, &env, ZMQ_DONTWAIT)) {
+            while (n--)
+                sl_table_unsend_last (self->table, job);
+            break;
+        }
+    }
+}
+
+static void
+s_remember_finished (broker_t *self, sl_job_t *job)
+{
+    finished_t *slot = &self->finished [self->finished_next];
+    self->finished_next = (self->finished_next + 1) % FINISHED_MEMORY;
+    snprintf (slot->id, sizeof slot->id, "%s", sl_job_id (job));
+    slot->counts = *sl_job_counts (job);
+    slot->finished_at = zclock_time ();
+}
+
+static int
+s_send_job_done (broker_t *self, const char *job_id, const sl_job_counts_t *counts)
+{
+    Sluice__JobDone done = SLUICE__JOB_DONE__INIT;
+    done.job = (char *) job_id;
+    done.total = counts->total;
+    done.ok = counts->ok;
+    done.failed = counts->failed;
+    done.timeout = counts->timeout;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_JOB_DONE;
+    env.job_done = &done;
+    return sl_proto_send (self->delivery, NULL, &env, ZMQ_DONTWAIT);
+}
+
+//  Announces finished jobs to the sink that collected them and retires them.
+//  A sink collecting one job that finished before it attached hears of it
+//  from the finished-jobs memory.
+static void
+s_finish_jobs (broker_t *self)
+{
+    if (!self->check_finished || !self->sink)
+        return;
+    self->check_finished = false;
+    sl_job_t *job = sl_table_job_first (self->table);
+    while (job) {
+        sl_job_t *next = sl_table_job_next (self->table);
+        if (sl_job_finished (job) && s_sink_wants (self, sl_job_id (job))) {
+            if (s_send_job_done (self, sl_job_id (job), sl_job_counts (job))) {
+                self->check_finished = true;    //  try again when writable
+                return;
+            }
+            const sl_job_counts_t *c = sl_job_counts (job);
+            sl_info ("job %s finished: %llu tasks, %llu ok, %llu failed, %llu timed out",
+                     sl_job_id (job), (unsigned long long) c->total, (unsigned long long) c->ok,
+                     (unsigned long long) c->failed, (unsigned long long) c->timeout);
+            s_remember_finished (self, job);
+            sl_table_retire (self->table, job);
+        }
+        job = next;
+    }
+    if (self->sink->job [0] && !sl_table_job (self->table, self->sink->job)) {
+        finished_t *done = s_finished_lookup (self, self->sink->job);
+        if (done && s_send_job_done (self, done->id, &done->counts))
+            self->check_finished = true;
+    }
+}
+
+//  --- Housekeeping -----------------------------------------------------------
+
+static void
+s_expire_peers (broker_t *self, int64_t now)
+{
+    int64_t limit = (int64_t) LIVENESS * self->config.heartbeat_ms;
+    zlistx_t *gone = zlistx_new ();
+    for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
+         peer = (peer_t *) zhashx_next (self->peers))
+        if (now - peer->last_seen > limit)
+            zlistx_add_end (gone, peer);
+    for (peer_t *peer = (peer_t *) zlistx_first (gone); peer; peer = (peer_t *) zlistx_next (gone)) {
+        if (peer == self->sink)
+            s_sink_detach (self, "no heartbeat");
+        else {
+            sl_warn ("worker %s silent for %lld ms: considered gone", peer->name,
+                     (long long) (now - peer->last_seen));
+            zhashx_delete (self->peers, peer->key);
+        }
+    }
+    zlistx_destroy (&gone);
+}
+
+int
+broker_run (broker_t *self)
+{
+    assert (self);
+    sl_info ("broker %s listening on %s (and the next %d ports), heartbeat %u ms",
+             self->broker_id, self->config.bind, SL_PORT_COUNT - 1, self->config.heartbeat_ms);
+    zmq_pollitem_t items [] = {
+        { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->intake), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->results), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->dispatch), 0, ZMQ_POLLOUT, 0 },
+        { zsock_resolve (self->delivery), 0, ZMQ_POLLOUT, 0 },
+    };
+    int64_t tick = self->config.heartbeat_ms / 2 > 0 ? self->config.heartbeat_ms / 2 : 1;
+    self->next_housekeeping = zclock_mono () + tick;
+    while (!zsys_interrupted) {
+        //  Wait for writability only when there is something to write.
+        size_t nitems = 3;
+        if (sl_table_queued (self->table))
+            nitems = 4;
+        if (self->sink && (self->check_finished || zlistx_size (self->job_starts)
+                           || sl_table_deliverable (self->table, NULL))) {
+            items [3].events = sl_table_queued (self->table) ? ZMQ_POLLOUT : 0;
+            nitems = 5;
+        }
+        else
+            items [3].events = ZMQ_POLLOUT;
+        int64_t now = zclock_mono ();
+        long timeout = self->next_housekeeping > now ? (long) (self->next_housekeeping - now) : 0;
+        int rc = zmq_poll (items, (int) nitems, timeout);
+        items [3].events = ZMQ_POLLOUT;
+        if (rc < 0) {
+            if (errno == EINTR)
+                continue;
+            sl_error ("poll failed: %s", zmq_strerror (errno));
+            break;
+        }
+        if (items [0].revents & ZMQ_POLLIN)
+            s_on_control (self);
+        if (items [1].revents & ZMQ_POLLIN)
+            s_on_intake (self);
+        if (items [2].revents & ZMQ_POLLIN)
+            s_on_results (self);
+        s_dispatch (self);
+        s_deliver (self);
+        s_finish_jobs (self);
+        now = zclock_mono ();
+        if (now >= self->next_housekeeping) {
+            s_expire_peers (self, now);
+            self->next_housekeeping = now + tick;
+        }
+    }
+    sl_info ("broker stopping: %llu tasks accepted, %llu results, %llu duplicates dropped, "
+             "%llu bad messages dropped",
+             (unsigned long long) self->tasks_in, (unsigned long long) self->results_in,
+             (unsigned long long) self->duplicates, (unsigned long long) self->bad_messages);
+    return 0;
+}

@@ -1,0 +1,36 @@
+/*  broker - the sluice broker's event loop: binds the five ports, reads
+    what arrives, feeds the task table, and sends tasks to workers and
+    results to the sink.
+
+    All decisions about tasks live in table.c; this module only moves
+    messages between sockets and the table, tracks peers (workers, the
+    attached sink) and their heartbeats, and enforces one sink at a time.
+*/
+#ifndef BROKER_H_INCLUDED
+#define BROKER_H_INCLUDED
+
+#include <stdint.h>
+#include <stddef.h>
+
+typedef struct {
+    const char *bind;           //  tcp://IFACE:PORT; ports PORT..PORT+4 are bound
+    uint32_t heartbeat_ms;      //  heartbeat interval offered to clients
+    uint32_t sink_window;       //  results sent to the sink and not yet acknowledged, at most
+} broker_config_t;
+
+#define BROKER_DEFAULT_HEARTBEAT_MS 1000
+#define BROKER_DEFAULT_SINK_WINDOW 20000
+
+typedef struct _broker_t broker_t;
+
+//  Binds every port. Returns NULL with a message in err (naming the
+//  endpoint) if a port cannot be bound. Caller owns the result.
+broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen);
+
+//  Closes the sockets and frees everything. NULL-safe, nulls *self_p.
+void broker_destroy (broker_t **self_p);
+
+//  Runs until SIGINT/SIGTERM. Returns 0.
+int broker_run (broker_t *self);
+
+#endif

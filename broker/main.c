@@ -1,0 +1,99 @@
+/*  sluice-broker - the one stable address of a sluice cluster.
+
+    Options, start, run until SIGINT/SIGTERM, exit status. Everything else
+    is in broker.c (event loop) and table.c (task bookkeeping).
+*/
+#include <czmq.h>
+#include <getopt.h>
+#include <stdio.h>
+
+#include "broker.h"
+#include "sl_endpoint.h"
+#include "sl_log.h"
+#include "sl_util.h"
+
+#define PROG "sluice-broker"
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+        "Usage: " PROG " [OPTION]...\n"
+        "The sluice broker: takes jobs from ventilators, deals their tasks to workers and\n"
+        "hands results to a sink. Every other program connects to it.\n"
+        "\n"
+        "  -b, --bind ENDPOINT     where to listen (default " SL_DEFAULT_BIND "); the broker\n"
+        "                          uses this port and the next %d\n"
+        "      --heartbeat MS      heartbeat interval offered to clients (default %d);\n"
+        "                          a client silent for 3 intervals is considered gone\n"
+        "  -v, --verbose           more log output (repeat for debug)\n"
+        "  -q, --quiet             less log output\n"
+        "  -h, --help              show this help and exit\n"
+        "  -V, --version           show the version and exit\n"
+        "\n"
+        "Clients are given tcp://HOST:PORT with the same PORT, e.g.\n"
+        "  sluice-worker --broker tcp://HOST:5560 --exec 'gzip -c | wc -c'\n",
+        SL_PORT_COUNT - 1, BROKER_DEFAULT_HEARTBEAT_MS);
+}
+
+int
+main (int argc, char *argv [])
+{
+    broker_config_t config = {
+        .bind = SL_DEFAULT_BIND,
+        .heartbeat_ms = BROKER_DEFAULT_HEARTBEAT_MS,
+        .sink_window = BROKER_DEFAULT_SINK_WINDOW,
+    };
+    int verbosity = 0;
+    static const struct option options [] = {
+        { "bind", required_argument, NULL, 'b' },
+        { "heartbeat", required_argument, NULL, 'H' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 }
+    };
+    int opt;
+    uint64_t value;
+    while ((opt = getopt_long (argc, argv, "b:vqhV", options, NULL)) != -1) {
+        switch (opt) {
+            case 'b':
+                config.bind = optarg;
+                break;
+            case 'H':
+                if (sl_parse_u64 (PROG, "--heartbeat", optarg, 10, 600000, &value))
+                    return SL_EXIT_USAGE;
+                config.heartbeat_ms = (uint32_t) value;
+                break;
+            case 'v': verbosity++; break;
+            case 'q': verbosity--; break;
+            case 'h': s_usage (stdout); return 0;
+            case 'V': sl_print_version (PROG); return 0;
+            default:
+                fprintf (stderr, "Try '" PROG " --help' for more information.\n");
+                return SL_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, PROG ": unexpected argument '%s'\nTry '" PROG " --help'.\n",
+                 argv [optind]);
+        return SL_EXIT_USAGE;
+    }
+    char err [512];
+    if (sl_endpoint_check (config.bind, err, sizeof err)) {
+        fprintf (stderr, PROG ": --bind: %s\n", err);
+        return SL_EXIT_USAGE;
+    }
+    sl_log_init (PROG, SL_LOG_INFO);
+    sl_log_adjust (verbosity);
+
+    broker_t *broker = broker_new (&config, err, sizeof err);
+    if (!broker) {
+        sl_error ("%s", err);
+        return 1;
+    }
+    int rc = broker_run (broker);
+    broker_destroy (&broker);
+    return rc;
+}

@@ -1,0 +1,577 @@
+/*  table - the broker's task bookkeeping, see table.h.
+
+    Layout: jobs are kept in a hash (by id) and a doubly linked list (arrival
+    order). A job's tasks live in chunks of CHUNK_SIZE, allocated when the
+    first task of the chunk arrives, indexed by (seq - 1). The dispatch queue
+    is global and holds pointers to QUEUED tasks; each job has a ready queue
+    (DONE results in completion order) and a sent queue (SENT results in send
+    order, trimmed lazily as acks arrive).
+*/
+#include "table.h"
+
+#include <assert.h>
+#include <czmq.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sl_deque.h"
+
+#define CHUNK_BITS 10
+#define CHUNK_SIZE (1u << CHUNK_BITS)
+
+struct _sl_job_t {
+    char *id;                   //  the job's id (owned)
+    sl_task_t **chunks;         //  task chunks, NULL where none arrived yet
+    size_t nchunks;             //  slots in chunks
+    sl_job_counts_t counts;     //  what callers see
+    sl_deque_t *ready;          //  DONE tasks waiting to be sent, exact
+    sl_deque_t *sent;           //  SENT tasks in send order; entries acked since are stale
+    uint64_t unacked;           //  tasks in state SENT
+    uint64_t queue_refs;        //  entries in the table's dispatch queue that point here
+    sl_job_t *prev;             //  arrival-order list
+    sl_job_t *next;
+};
+
+struct _sl_table_t {
+    zhashx_t *jobs;             //  id -> sl_job_t (not owning; the list owns)
+    sl_job_t *head;             //  oldest job
+    sl_job_t *tail;             //  newest job
+    sl_job_t *cursor;           //  iteration position for job_first/job_next
+    sl_job_t *deliver_turn;     //  job whose turn it is in round-robin delivery
+    size_t njobs;               //  jobs in the list
+    sl_deque_t *queue;          //  QUEUED tasks to dispatch (may hold stale entries)
+    size_t queued;              //  tasks in state QUEUED, exact
+    size_t deliverable;         //  tasks in state DONE, exact
+    size_t unacked;             //  tasks in state SENT, exact
+    zhashx_t *workers;          //  interned worker names: name -> owned copy
+};
+
+static void
+s_free_string (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+sl_table_t *
+sl_table_new (void)
+{
+    sl_table_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->jobs = zhashx_new ();
+    self->queue = sl_deque_new ();
+    self->workers = zhashx_new ();
+    if (!self->jobs || !self->queue || !self->workers) {
+        sl_table_destroy (&self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->workers, s_free_string);
+    return self;
+}
+
+static void
+s_job_free (sl_job_t *job)
+{
+    for (size_t c = 0; c < job->nchunks; c++) {
+        sl_task_t *chunk = job->chunks [c];
+        if (!chunk)
+            continue;
+        for (size_t i = 0; i < CHUNK_SIZE; i++) {
+            free (chunk [i].payload);
+            free (chunk [i].result);
+        }
+        free (chunk);
+    }
+    free (job->chunks);
+    sl_deque_destroy (&job->ready);
+    sl_deque_destroy (&job->sent);
+    free (job->id);
+    free (job);
+}
+
+void
+sl_table_destroy (sl_table_t **self_p)
+{
+    assert (self_p);
+    sl_table_t *self = *self_p;
+    if (!self)
+        return;
+    sl_job_t *job = self->head;
+    while (job) {
+        sl_job_t *next = job->next;
+        s_job_free (job);
+        job = next;
+    }
+    zhashx_destroy (&self->jobs);
+    zhashx_destroy (&self->workers);
+    sl_deque_destroy (&self->queue);
+    free (self);
+    *self_p = NULL;
+}
+
+//  --- Jobs ---------------------------------------------------------------
+
+sl_job_t *
+sl_table_job (sl_table_t *self, const char *id)
+{
+    assert (self);
+    return (sl_job_t *) zhashx_lookup (self->jobs, id);
+}
+
+const char *
+sl_job_id (sl_job_t *job)
+{
+    return job->id;
+}
+
+const sl_job_counts_t *
+sl_job_counts (sl_job_t *job)
+{
+    return &job->counts;
+}
+
+bool
+sl_job_finished (sl_job_t *job)
+{
+    return job->counts.total_known && job->counts.delivered == job->counts.total;
+}
+
+size_t
+sl_table_job_count (sl_table_t *self)
+{
+    return self->njobs;
+}
+
+sl_job_t *
+sl_table_job_first (sl_table_t *self)
+{
+    self->cursor = self->head;
+    return self->cursor;
+}
+
+sl_job_t *
+sl_table_job_next (sl_table_t *self)
+{
+    if (self->cursor)
+        self->cursor = self->cursor->next;
+    return self->cursor;
+}
+
+static sl_job_t *
+s_job_new (sl_table_t *self, const char *id)
+{
+    sl_job_t *job = calloc (1, sizeof *job);
+    if (!job)
+        return NULL;
+    job->id = strdup (id);
+    job->ready = sl_deque_new ();
+    job->sent = sl_deque_new ();
+    if (!job->id || !job->ready || !job->sent) {
+        s_job_free (job);
+        return NULL;
+    }
+    zhashx_insert (self->jobs, id, job);
+    job->prev = self->tail;
+    if (self->tail)
+        self->tail->next = job;
+    else
+        self->head = job;
+    self->tail = job;
+    self->njobs++;
+    return job;
+}
+
+//  Removes the dispatch-queue entries that point into job (only stale ones
+//  can remain when a job is finished). O(queue), and rare.
+static void
+s_purge_queue (sl_table_t *self, sl_job_t *job)
+{
+    size_t size = sl_deque_size (self->queue);
+    for (size_t i = 0; i < size; i++) {
+        sl_task_t *task = sl_deque_pop_front (self->queue);
+        if (task->job != job)
+            sl_deque_push_back (self->queue, task);   //  cannot fail: room was just made
+    }
+    job->queue_refs = 0;
+}
+
+void
+sl_table_retire (sl_table_t *self, sl_job_t *job)
+{
+    assert (self);
+    assert (job);
+    if (job->queue_refs)
+        s_purge_queue (self, job);
+    if (self->cursor == job)
+        self->cursor = job->next;
+    if (self->deliver_turn == job)
+        self->deliver_turn = job->next;
+    if (job->prev)
+        job->prev->next = job->next;
+    else
+        self->head = job->next;
+    if (job->next)
+        job->next->prev = job->prev;
+    else
+        self->tail = job->prev;
+    self->queued -= job->counts.queued;
+    self->deliverable -= sl_deque_size (job->ready);
+    self->unacked -= job->unacked;
+    zhashx_delete (self->jobs, job->id);
+    self->njobs--;
+    s_job_free (job);
+}
+
+//  --- Tasks --------------------------------------------------------------
+
+//  The slot for seq (1-based) or NULL if its chunk was never allocated.
+static sl_task_t *
+s_slot (sl_job_t *job, uint64_t seq)
+{
+    uint64_t index = seq - 1;
+    uint64_t c = index >> CHUNK_BITS;
+    if (c >= job->nchunks || !job->chunks [c])
+        return NULL;
+    return &job->chunks [c][index & (CHUNK_SIZE - 1)];
+}
+
+//  The slot for seq, allocating its chunk if needed. NULL if out of memory.
+static sl_task_t *
+s_slot_make (sl_job_t *job, uint64_t seq)
+{
+    uint64_t index = seq - 1;
+    uint64_t c = index >> CHUNK_BITS;
+    if (c >= job->nchunks) {
+        size_t n = job->nchunks ? job->nchunks : 4;
+        while (n <= c)
+            n *= 2;
+        sl_task_t **chunks = realloc (job->chunks, n * sizeof *chunks);
+        if (!chunks)
+            return NULL;
+        memset (chunks + job->nchunks, 0, (n - job->nchunks) * sizeof *chunks);
+        job->chunks = chunks;
+        job->nchunks = n;
+    }
+    if (!job->chunks [c]) {
+        job->chunks [c] = calloc (CHUNK_SIZE, sizeof (sl_task_t));
+        if (!job->chunks [c])
+            return NULL;
+    }
+    return &job->chunks [c][index & (CHUNK_SIZE - 1)];
+}
+
+static sl_task_t *
+s_task (sl_table_t *self, const char *job_id, uint64_t seq)
+{
+    if (seq == 0 || seq > SL_MAX_SEQ)
+        return NULL;
+    sl_job_t *job = sl_table_job (self, job_id);
+    if (!job)
+        return NULL;
+    sl_task_t *task = s_slot (job, seq);
+    return task && task->state != SL_TASK_ABSENT ? task : NULL;
+}
+
+//  Puts a task into QUEUED, at the back (new work) or front (work to redo).
+static int
+s_enqueue (sl_table_t *self, sl_task_t *task, bool front)
+{
+    int rc = front ? sl_deque_push_front (self->queue, task)
+                   : sl_deque_push_back (self->queue, task);
+    if (rc)
+        return -1;
+    task->state = SL_TASK_QUEUED;
+    task->job->queue_refs++;
+    task->job->counts.queued++;
+    self->queued++;
+    return 0;
+}
+
+sl_table_rc_t
+sl_table_submit (sl_table_t *self, const char *job_id, uint64_t seq, const uint8_t *payload,
+                 size_t size, uint32_t timeout_ms)
+{
+    assert (self);
+    if (seq == 0 || seq > SL_MAX_SEQ)
+        return SL_TABLE_INVALID;
+    sl_job_t *job = sl_table_job (self, job_id);
+    if (job && job->counts.total_known && seq > job->counts.total)
+        return SL_TABLE_INVALID;
+    if (!job && !(job = s_job_new (self, job_id)))
+        return SL_TABLE_NOMEM;
+    sl_task_t *task = s_slot_make (job, seq);
+    if (!task)
+        return SL_TABLE_NOMEM;
+    if (task->state != SL_TASK_ABSENT)
+        return SL_TABLE_DUPLICATE;
+    task->payload = malloc (size ? size : 1);
+    if (!task->payload)
+        return SL_TABLE_NOMEM;
+    memcpy (task->payload, payload, size);
+    task->payload_size = size;
+    task->seq = seq;
+    task->job = job;
+    task->timeout_ms = timeout_ms;
+    if (s_enqueue (self, task, false)) {
+        free (task->payload);
+        task->payload = NULL;
+        return SL_TABLE_NOMEM;
+    }
+    job->counts.received++;
+    return SL_TABLE_OK;
+}
+
+sl_table_rc_t
+sl_table_end (sl_table_t *self, const char *job_id, uint64_t total)
+{
+    assert (self);
+    if (total > SL_MAX_SEQ)
+        return SL_TABLE_INVALID;
+    sl_job_t *job = sl_table_job (self, job_id);
+    if (!job && !(job = s_job_new (self, job_id)))
+        return SL_TABLE_NOMEM;
+    if (job->counts.total_known)
+        return job->counts.total == total ? SL_TABLE_DUPLICATE : SL_TABLE_INVALID;
+    //  A task beyond total means the ventilator contradicts itself.
+    for (uint64_t c = total >> CHUNK_BITS; c < job->nchunks; c++) {
+        if (!job->chunks [c])
+            continue;
+        for (uint64_t i = 0; i < CHUNK_SIZE; i++) {
+            uint64_t seq = (c << CHUNK_BITS) + i + 1;
+            if (seq > total && job->chunks [c][i].state != SL_TASK_ABSENT)
+                return SL_TABLE_INVALID;
+        }
+    }
+    job->counts.total = total;
+    job->counts.total_known = true;
+    return SL_TABLE_OK;
+}
+
+//  --- Dispatch -------------------------------------------------------------
+
+size_t
+sl_table_queued (sl_table_t *self)
+{
+    assert (self);
+    return self->queued;
+}
+
+sl_task_t *
+sl_table_dispatch (sl_table_t *self, int64_t now, int64_t lease_ms)
+{
+    assert (self);
+    while (self->queued) {
+        sl_task_t *task = sl_deque_pop_front (self->queue);
+        assert (task);      //  queued > 0 implies a live entry remains
+        task->job->queue_refs--;
+        if (task->state != SL_TASK_QUEUED)
+            continue;       //  stale: completed while queued again
+        task->state = SL_TASK_RUNNING;
+        task->attempts++;
+        task->deadline = now + lease_ms;
+        task->job->counts.queued--;
+        task->job->counts.running++;
+        self->queued--;
+        return task;
+    }
+    return NULL;
+}
+
+void
+sl_table_undispatch (sl_table_t *self, sl_task_t *task)
+{
+    assert (self);
+    assert (task && task->state == SL_TASK_RUNNING);
+    task->job->counts.running--;
+    if (s_enqueue (self, task, true)) {
+        //  Out of memory for the queue entry: keep it RUNNING; its lease
+        //  brings it back.
+        task->job->counts.running++;
+        return;
+    }
+    task->attempts--;
+}
+
+static const char *
+s_intern (sl_table_t *self, const char *name)
+{
+    char *copy = (char *) zhashx_lookup (self->workers, name);
+    if (!copy) {
+        copy = strdup (name);
+        if (!copy)
+            return NULL;
+        zhashx_insert (self->workers, name, copy);
+    }
+    return copy;
+}
+
+sl_table_rc_t
+sl_table_complete (sl_table_t *self, const char *job_id, uint64_t seq, const sl_result_in_t *in)
+{
+    assert (self);
+    assert (in);
+    sl_task_t *task = s_task (self, job_id, seq);
+    if (!task)
+        return SL_TABLE_INVALID;
+    if (task->state != SL_TASK_RUNNING && task->state != SL_TASK_QUEUED)
+        return SL_TABLE_DUPLICATE;
+    sl_result_t *result = malloc (sizeof *result + in->output_size + in->err_size);
+    const char *worker = s_intern (self, in->worker ? in->worker : "");
+    if (!result || !worker || sl_deque_push_back (task->job->ready, task)) {
+        free (result);
+        return SL_TABLE_NOMEM;
+    }
+    result->status = in->status;
+    result->output_truncated = in->output_truncated;
+    result->exit_code = in->exit_code;
+    result->duration_ms = in->duration_ms;
+    result->worker = worker;
+    result->output_size = in->output_size;
+    result->stderr_size = in->err_size;
+    if (in->output_size)
+        memcpy (result->data, in->output, in->output_size);
+    if (in->err_size)
+        memcpy (result->data + in->output_size, in->err, in->err_size);
+
+    sl_job_counts_t *counts = &task->job->counts;
+    if (task->state == SL_TASK_QUEUED) {
+        counts->queued--;
+        self->queued--;     //  its queue entry is now stale
+    }
+    else
+        counts->running--;
+    if (task->attempts == 0)
+        task->attempts = 1; //  a result for a task never dispatched here: a run happened
+    task->state = SL_TASK_DONE;
+    task->result = result;
+    free (task->payload);
+    task->payload = NULL;
+    counts->done++;
+    if (in->status == SL_STATUS_OK)
+        counts->ok++;
+    else if (in->status == SL_STATUS_TIMEOUT)
+        counts->timeout++;
+    else
+        counts->failed++;
+    self->deliverable++;
+    return SL_TABLE_OK;
+}
+
+//  --- Delivery -------------------------------------------------------------
+
+size_t
+sl_table_deliverable (sl_table_t *self, sl_job_t *job)
+{
+    assert (self);
+    return job ? sl_deque_size (job->ready) : self->deliverable;
+}
+
+sl_task_t *
+sl_table_send_next (sl_table_t *self, sl_job_t *job)
+{
+    assert (self);
+    if (!job) {
+        if (self->deliverable == 0)
+            return NULL;
+        //  Round-robin: start at the job whose turn it is.
+        job = self->deliver_turn ? self->deliver_turn : self->head;
+        while (sl_deque_size (job->ready) == 0)
+            job = job->next ? job->next : self->head;
+        self->deliver_turn = job->next;
+    }
+    sl_task_t *task = sl_deque_pop_front (job->ready);
+    if (!task)
+        return NULL;
+    if (sl_deque_push_back (job->sent, task)) {
+        sl_deque_push_front (job->ready, task);
+        return NULL;
+    }
+    task->state = SL_TASK_SENT;
+    job->unacked++;
+    self->unacked++;
+    self->deliverable--;
+    return task;
+}
+
+//  Drops acknowledged entries from the front of the sent queue.
+static void
+s_trim_sent (sl_job_t *job)
+{
+    sl_task_t *task;
+    while ((task = sl_deque_front (job->sent)) && task->state != SL_TASK_SENT)
+        sl_deque_pop_front (job->sent);
+}
+
+sl_table_rc_t
+sl_table_ack (sl_table_t *self, const char *job_id, uint64_t seq)
+{
+    assert (self);
+    sl_task_t *task = s_task (self, job_id, seq);
+    if (!task)
+        return SL_TABLE_INVALID;
+    if (task->state != SL_TASK_SENT)
+        return SL_TABLE_DUPLICATE;
+    sl_job_t *job = task->job;
+    task->state = SL_TASK_DELIVERED;
+    free (task->result);
+    task->result = NULL;
+    job->unacked--;
+    self->unacked--;
+    job->counts.delivered++;
+    s_trim_sent (job);
+    return SL_TABLE_OK;
+}
+
+sl_task_t *
+sl_table_unsend_last (sl_table_t *self, sl_job_t *job)
+{
+    assert (self);
+    assert (job);
+    sl_task_t *task = sl_deque_pop_back (job->sent);
+    if (!task)
+        return NULL;
+    assert (task->state == SL_TASK_SENT);
+    if (sl_deque_push_front (job->ready, task)) {
+        sl_deque_push_back (job->sent, task);
+        return NULL;
+    }
+    task->state = SL_TASK_DONE;
+    job->unacked--;
+    self->unacked--;
+    self->deliverable++;
+    return task;
+}
+
+size_t
+sl_table_unsend_all (sl_table_t *self)
+{
+    assert (self);
+    size_t count = 0;
+    for (sl_job_t *job = self->head; job; job = job->next) {
+        //  Back to front, each pushed to the front of ready: send order kept.
+        sl_task_t *task;
+        while ((task = sl_deque_pop_back (job->sent))) {
+            if (task->state != SL_TASK_SENT)
+                continue;
+            if (sl_deque_push_front (job->ready, task)) {
+                //  Out of memory: leave the rest SENT; a later call retries.
+                sl_deque_push_back (job->sent, task);
+                break;
+            }
+            task->state = SL_TASK_DONE;
+            job->unacked--;
+            self->unacked--;
+            self->deliverable++;
+            count++;
+        }
+    }
+    return count;
+}
+
+size_t
+sl_table_unacked (sl_table_t *self)
+{
+    assert (self);
+    return self->unacked;
+}

@@ -1,0 +1,197 @@
+/*  table - the broker's task bookkeeping: jobs, tasks and their states.
+
+    The table is the pure core of the broker: it takes no sockets and reads
+    no clock (callers pass `now`, in milliseconds). It owns every task from
+    the moment the ventilator's copy arrives until the sink acknowledges the
+    task's result, and decides what to dispatch, what to deliver and when a
+    job is finished.
+
+    A task moves through these states, one function per transition:
+
+        QUEUED --dispatch--> RUNNING --complete--> DONE --send--> SENT --ack--> DELIVERED
+                                                     ^               |
+                                                     +--- unsend ----+   (sink lost)
+
+    Tasks are stored per job in fixed-size chunks so that a task's address
+    never changes; queues hold task pointers. Entries in a queue whose task
+    has since moved on are skipped when popped (lazy deletion), so no
+    transition has to search a queue.
+*/
+#ifndef TABLE_H_INCLUDED
+#define TABLE_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    SL_TASK_ABSENT = 0,     //  no task with this seq has arrived
+    SL_TASK_QUEUED,         //  waiting for a worker
+    SL_TASK_RUNNING,        //  dispatched to a worker
+    SL_TASK_DONE,           //  result held, waiting to be sent to the sink
+    SL_TASK_SENT,           //  result sent to the sink, waiting for its ack
+    SL_TASK_DELIVERED       //  the sink acknowledged; result freed
+} sl_task_state_t;
+
+//  Final statuses, as in proto/sluice.proto.
+typedef enum {
+    SL_STATUS_OK = 1,
+    SL_STATUS_FAILED = 2,
+    SL_STATUS_TIMEOUT = 3
+} sl_status_t;
+
+//  A task's result as the broker keeps it until the sink has it.
+typedef struct {
+    uint8_t status;             //  sl_status_t
+    bool output_truncated;      //  the worker capped the output
+    int32_t exit_code;          //  command's exit code
+    uint64_t duration_ms;       //  run time on the worker
+    const char *worker;         //  interned "host:pid", owned by the table
+    size_t output_size;         //  bytes of output at data
+    size_t stderr_size;         //  bytes of stderr tail at data + output_size
+    uint8_t data [];            //  output, then stderr tail
+} sl_result_t;
+
+typedef struct _sl_job_t sl_job_t;
+
+typedef struct {
+    uint64_t seq;               //  1-based position in the job
+    sl_job_t *job;              //  job it belongs to
+    uint8_t state;              //  sl_task_state_t
+    uint16_t attempts;          //  times dispatched
+    uint32_t timeout_ms;        //  per-run limit, 0 = none
+    int64_t deadline;           //  lease expiry while RUNNING (ms)
+    uint8_t *payload;           //  task bytes while not yet DONE (owned)
+    size_t payload_size;        //  bytes at payload
+    sl_result_t *result;        //  result while DONE or SENT (owned)
+} sl_task_t;
+
+//  Counts the table keeps per job; read-only for callers.
+typedef struct {
+    uint64_t received;          //  distinct tasks arrived
+    uint64_t total;             //  tasks in the job, once known
+    bool total_known;           //  the ventilator's JobEnd arrived
+    uint64_t queued;            //  tasks in QUEUED
+    uint64_t running;           //  tasks in RUNNING
+    uint64_t done;              //  tasks with a result (DONE, SENT or DELIVERED)
+    uint64_t delivered;         //  tasks DELIVERED
+    uint64_t ok;                //  results by status
+    uint64_t failed;
+    uint64_t timeout;
+} sl_job_counts_t;
+
+typedef struct _sl_table_t sl_table_t;
+
+//  Largest seq a job may have: keeps a hostile seq from making the table
+//  allocate an absurd index.
+#define SL_MAX_SEQ (1ULL << 32)
+
+//  Return codes of the transitions that take input from peers.
+typedef enum {
+    SL_TABLE_OK = 0,            //  applied
+    SL_TABLE_DUPLICATE = 1,     //  already had it / already past that state: ignored
+    SL_TABLE_INVALID = -1,      //  unknown job or task, or a value out of range
+    SL_TABLE_NOMEM = -2         //  out of memory; nothing changed
+} sl_table_rc_t;
+
+//  Caller owns the result. NULL if out of memory.
+sl_table_t *sl_table_new (void);
+
+//  Frees every job, task and result. NULL-safe, nulls *self_p.
+void sl_table_destroy (sl_table_t **self_p);
+
+//  --- Jobs ---------------------------------------------------------------
+
+//  The job with this id, or NULL.
+sl_job_t *sl_table_job (sl_table_t *self, const char *id);
+
+//  The job's id and counts.
+const char *sl_job_id (sl_job_t *job);
+const sl_job_counts_t *sl_job_counts (sl_job_t *job);
+
+//  True once the job's size is known and every result was delivered.
+bool sl_job_finished (sl_job_t *job);
+
+//  Number of jobs in the table (finished ones included until retired).
+size_t sl_table_job_count (sl_table_t *self);
+
+//  Iterates jobs in arrival order: first, then next until NULL.
+sl_job_t *sl_table_job_first (sl_table_t *self);
+sl_job_t *sl_table_job_next (sl_table_t *self);
+
+//  Removes a finished job and frees it. The job pointer is invalid after.
+void sl_table_retire (sl_table_t *self, sl_job_t *job);
+
+//  --- Submission -----------------------------------------------------------
+
+//  Adds task seq of job (creating the job on its first task) with a copy
+//  of payload, QUEUED at the back. Returns SL_TABLE_OK, SL_TABLE_DUPLICATE if
+//  the seq was already there (the copy is ignored), SL_TABLE_INVALID for
+//  seq 0, seq > SL_MAX_SEQ or seq beyond a known total.
+sl_table_rc_t sl_table_submit (sl_table_t *self, const char *job_id, uint64_t seq,
+                               const uint8_t *payload, size_t size, uint32_t timeout_ms);
+
+//  Records that job has `total` tasks. SL_TABLE_INVALID if a task beyond
+//  total already arrived or a different total was recorded before.
+sl_table_rc_t sl_table_end (sl_table_t *self, const char *job_id, uint64_t total);
+
+//  --- Dispatch -------------------------------------------------------------
+
+//  Tasks waiting for a worker, over all jobs.
+size_t sl_table_queued (sl_table_t *self);
+
+//  Takes the next QUEUED task, marks it RUNNING with deadline
+//  now + lease_ms, and counts an attempt. NULL if nothing is queued.
+sl_task_t *sl_table_dispatch (sl_table_t *self, int64_t now, int64_t lease_ms);
+
+//  Reverts a dispatch that never left the broker (the send failed): the
+//  task is QUEUED again at the front and the attempt is not counted.
+void sl_table_undispatch (sl_table_t *self, sl_task_t *task);
+
+//  A worker reports a result for job/seq. Accepted only while the task is
+//  RUNNING (or QUEUED again after a requeue: the result is as good as a
+//  rerun's); then the task becomes DONE, its payload is freed and the
+//  result is queued for the sink. SL_TABLE_DUPLICATE for a task that already
+//  has a result (a late or doubled report, dropped), SL_TABLE_INVALID for an
+//  unknown job or seq.
+typedef struct {
+    uint8_t status;             //  sl_status_t
+    int32_t exit_code;
+    uint64_t duration_ms;
+    const char *worker;         //  copied (interned)
+    const uint8_t *output;
+    size_t output_size;
+    const uint8_t *err;
+    size_t err_size;
+    bool output_truncated;
+} sl_result_in_t;
+
+sl_table_rc_t sl_table_complete (sl_table_t *self, const char *job_id, uint64_t seq,
+                                 const sl_result_in_t *in);
+
+//  --- Delivery -------------------------------------------------------------
+
+//  Results waiting to be sent to a sink: of one job, or of all if job NULL.
+size_t sl_table_deliverable (sl_table_t *self, sl_job_t *job);
+
+//  Takes the next DONE result of job (or, with job NULL, of the job whose
+//  turn it is, round-robin), marks it SENT and returns its task. NULL if
+//  none. Results of one job come in the order they completed.
+sl_task_t *sl_table_send_next (sl_table_t *self, sl_job_t *job);
+
+//  The sink acknowledged job/seq: SENT -> DELIVERED, result freed.
+//  SL_TABLE_DUPLICATE if already delivered or not SENT (stale ack).
+sl_table_rc_t sl_table_ack (sl_table_t *self, const char *job_id, uint64_t seq);
+
+//  Reverts the most recent send_next of job (the send failed): the task is
+//  DONE again, first in line. Returns the task, or NULL if none was SENT.
+sl_task_t *sl_table_unsend_last (sl_table_t *self, sl_job_t *job);
+
+//  The sink went away: every SENT result becomes DONE again, ahead of the
+//  results never sent, so the next sink gets them. Returns how many.
+size_t sl_table_unsend_all (sl_table_t *self);
+
+//  Results SENT and not yet acknowledged, over all jobs.
+size_t sl_table_unacked (sl_table_t *self);
+
+#endif

@@ -1,0 +1,184 @@
+/*  sl_proto - packs and unpacks sluice envelopes, see sl_proto.h.
+
+    Hot path: messages are packed straight into a zmq_msg_t of the right
+    size and unpacked straight from the received zmq_msg_t, with no
+    intermediate copy.
+*/
+#include "sl_proto.h"
+
+#include <errno.h>
+#include <string.h>
+#include <zmq.h>
+
+sl_env_t *
+sl_proto_decode (const uint8_t *data, size_t size, uint32_t *version_p, char *err, size_t errlen)
+{
+    if (version_p)
+        *version_p = 0;
+    if (size == 0) {
+        snprintf (err, errlen, "empty message");
+        return NULL;
+    }
+    sl_env_t *env = sluice__envelope__unpack (NULL, size, data);
+    if (!env) {
+        snprintf (err, errlen, "undecodable message of %zu bytes (not a sluice envelope)", size);
+        return NULL;
+    }
+    if (version_p)
+        *version_p = env->version;
+    if (env->version != SL_PROTOCOL_VERSION) {
+        snprintf (err, errlen, "peer speaks sluice protocol version %u, this program speaks %u",
+                  env->version, SL_PROTOCOL_VERSION);
+        sluice__envelope__free_unpacked (env, NULL);
+        return NULL;
+    }
+    if (env->body_case == SLUICE__ENVELOPE__BODY__NOT_SET) {
+        snprintf (err, errlen, "envelope without a body (unknown message type?)");
+        sluice__envelope__free_unpacked (env, NULL);
+        return NULL;
+    }
+    return env;
+}
+
+void
+sl_proto_free (sl_env_t **env_p)
+{
+    assert (env_p);
+    if (*env_p) {
+        sluice__envelope__free_unpacked (*env_p, NULL);
+        *env_p = NULL;
+    }
+}
+
+//  Discards the remaining frames of a multipart message.
+static void
+s_drain_more (void *handle)
+{
+    int more = 1;
+    size_t more_size = sizeof more;
+    while (zmq_getsockopt (handle, ZMQ_RCVMORE, &more, &more_size) == 0 && more) {
+        zmq_msg_t part;
+        zmq_msg_init (&part);
+        int rc = zmq_msg_recv (&part, handle, 0);
+        zmq_msg_close (&part);
+        if (rc < 0)
+            break;
+    }
+}
+
+sl_recv_t
+sl_proto_recv (zsock_t *sock, sl_env_t **env_p, zframe_t **routing_id_p, char *err, size_t errlen)
+{
+    assert (sock);
+    assert (env_p);
+    *env_p = NULL;
+    void *handle = zsock_resolve (sock);
+    if (routing_id_p) {
+        *routing_id_p = NULL;
+        zmq_msg_t id;
+        zmq_msg_init (&id);
+        if (zmq_msg_recv (&id, handle, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&id);
+            return SL_RECV_NONE;
+        }
+        *routing_id_p = zframe_new (zmq_msg_data (&id), zmq_msg_size (&id));
+        int more = zmq_msg_more (&id);
+        zmq_msg_close (&id);
+        if (!more) {
+            snprintf (err, errlen, "message without a body");
+            return SL_RECV_BAD;
+        }
+    }
+    zmq_msg_t msg;
+    zmq_msg_init (&msg);
+    //  After a routing id the body is already here: blocking is safe.
+    if (zmq_msg_recv (&msg, handle, routing_id_p ? 0 : ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&msg);
+        if (routing_id_p) {
+            snprintf (err, errlen, "message without a body");
+            return SL_RECV_BAD;
+        }
+        return SL_RECV_NONE;
+    }
+    int more = zmq_msg_more (&msg);
+    uint32_t version = 0;
+    sl_env_t *env = sl_proto_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &version, err,
+                                     errlen);
+    zmq_msg_close (&msg);
+    if (more) {
+        s_drain_more (handle);
+        if (env) {
+            snprintf (err, errlen, "unexpected extra frames after a %s message",
+                      sl_proto_body_name (env));
+            sl_proto_free (&env);
+        }
+        return SL_RECV_BAD;
+    }
+    if (!env)
+        return version != 0 && version != SL_PROTOCOL_VERSION ? SL_RECV_VERSION : SL_RECV_BAD;
+    *env_p = env;
+    return SL_RECV_OK;
+}
+
+int
+sl_proto_send (zsock_t *sock, zframe_t *routing_id, sl_env_t *env, int flags)
+{
+    assert (sock);
+    assert (env);
+    void *handle = zsock_resolve (sock);
+    env->version = SL_PROTOCOL_VERSION;
+    size_t size = sluice__envelope__get_packed_size (env);
+    zmq_msg_t msg;
+    if (zmq_msg_init_size (&msg, size) != 0)
+        return -1;
+    sluice__envelope__pack (env, zmq_msg_data (&msg));
+    if (routing_id) {
+        if (zmq_send (handle, zframe_data (routing_id), zframe_size (routing_id),
+                      ZMQ_SNDMORE | flags)
+            < 0) {
+            int saved = errno;
+            zmq_msg_close (&msg);
+            errno = saved;
+            return -1;
+        }
+    }
+    if (zmq_msg_send (&msg, handle, flags) < 0) {
+        int saved = errno;
+        zmq_msg_close (&msg);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+const char *
+sl_proto_body_name (const sl_env_t *env)
+{
+    switch (env->body_case) {
+        case SLUICE__ENVELOPE__BODY_HELLO: return "hello";
+        case SLUICE__ENVELOPE__BODY_WELCOME: return "welcome";
+        case SLUICE__ENVELOPE__BODY_REFUSE: return "refuse";
+        case SLUICE__ENVELOPE__BODY_TASKS: return "tasks";
+        case SLUICE__ENVELOPE__BODY_JOB_END: return "job-end";
+        case SLUICE__ENVELOPE__BODY_RESULTS: return "results";
+        case SLUICE__ENVELOPE__BODY_ACK: return "ack";
+        case SLUICE__ENVELOPE__BODY_JOB_DONE: return "job-done";
+        case SLUICE__ENVELOPE__BODY_JOB_START: return "job-start";
+        case SLUICE__ENVELOPE__BODY_JOB_QUERY: return "job-query";
+        case SLUICE__ENVELOPE__BODY_JOB_STATE: return "job-state";
+        case SLUICE__ENVELOPE__BODY_HEARTBEAT: return "heartbeat";
+        case SLUICE__ENVELOPE__BODY_BYE: return "bye";
+        default: return "unknown";
+    }
+}
+
+int
+sl_proto_send_refuse (zsock_t *sock, zframe_t *routing_id, const char *reason)
+{
+    Sluice__Refuse refuse = SLUICE__REFUSE__INIT;
+    refuse.reason = (char *) reason;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_REFUSE;
+    env.refuse = &refuse;
+    return sl_proto_send (sock, routing_id, &env, ZMQ_DONTWAIT);
+}

@@ -1,0 +1,95 @@
+/*  sl_util - small shared helpers, see sl_util.h.  */
+#include "sl_util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "sl_proto.h"
+
+int
+sl_parse_u64 (const char *prog, const char *opt, const char *arg, uint64_t min, uint64_t max,
+              uint64_t *value)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull (arg, &end, 10);
+    if (errno || end == arg || *end != '\0' || arg [0] == '-' || v < min || v > max) {
+        fprintf (stderr, "%s: %s: '%s' is not a whole number from %llu to %llu\n", prog, opt,
+                 arg, (unsigned long long) min, (unsigned long long) max);
+        return -1;
+    }
+    *value = v;
+    return 0;
+}
+
+int
+sl_parse_seconds (const char *prog, const char *opt, const char *arg, uint64_t *ms)
+{
+    char *end;
+    errno = 0;
+    double v = strtod (arg, &end);
+    if (errno || end == arg || *end != '\0' || !(v >= 0) || v > 365.0 * 86400) {
+        fprintf (stderr, "%s: %s: '%s' is not a number of seconds (0 to 31536000, e.g. 2.5)\n",
+                 prog, opt, arg);
+        return -1;
+    }
+    *ms = (uint64_t) (v * 1000 + 0.5);
+    return 0;
+}
+
+void
+sl_self_name (char *buf, size_t len)
+{
+    char host [256];
+    if (gethostname (host, sizeof host) != 0)
+        strcpy (host, "localhost");
+    host [sizeof host - 1] = '\0';
+    snprintf (buf, len, "%s:%ld", host, (long) getpid ());
+}
+
+void
+sl_random_hex (char *buf, size_t len, size_t nchars)
+{
+    static const char digits [] = "0123456789abcdef";
+    if (nchars + 1 > len)
+        nchars = len - 1;
+    uint8_t bytes [64];
+    size_t need = (nchars + 1) / 2;
+    if (need > sizeof bytes)
+        need = sizeof bytes;
+    if (getrandom (bytes, need, 0) != (ssize_t) need) {
+        //  No entropy source: fall back to time and pid, still unique enough
+        //  for ids that are checked for collisions by the broker.
+        srandom ((unsigned) (getpid () ^ time (NULL)));
+        for (size_t i = 0; i < need; i++)
+            bytes [i] = (uint8_t) random ();
+    }
+    for (size_t i = 0; i < nchars; i++)
+        buf [i] = digits [(bytes [i / 2] >> ((i % 2) ? 0 : 4)) & 15];
+    buf [nchars] = '\0';
+}
+
+void
+sl_print_version (const char *prog)
+{
+    printf ("%s %s (sluice protocol %d)\n", prog, SL_VERSION, SL_PROTOCOL_VERSION);
+}
+
+bool
+sl_job_id_valid (const char *s)
+{
+    size_t len = strlen (s);
+    if (len == 0 || len > 64)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s [i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+              || c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}

@@ -1,0 +1,37 @@
+/*  sl_util - small helpers every sluice program uses: option values with
+    clear errors, the process's "host:pid" name, random ids, the version.
+*/
+#ifndef SL_UTIL_H_INCLUDED
+#define SL_UTIL_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SL_VERSION "0.1.0"
+
+//  Exit status for usage errors, shared by all programs.
+#define SL_EXIT_USAGE 2
+
+//  Parses a whole decimal number in [min, max] for option `opt`. On error
+//  prints "PROG: OPT: 'ARG' is not ..." on stderr and returns -1.
+int sl_parse_u64 (const char *prog, const char *opt, const char *arg, uint64_t min, uint64_t max,
+                  uint64_t *value);
+
+//  Like sl_parse_u64, for a duration in seconds that may have a fraction
+//  ("2.5"); *ms gets milliseconds.
+int sl_parse_seconds (const char *prog, const char *opt, const char *arg, uint64_t *ms);
+
+//  Writes "host:pid" of this process into buf.
+void sl_self_name (char *buf, size_t len);
+
+//  Writes nchars random lowercase hex digits and a NUL into buf (len > nchars).
+void sl_random_hex (char *buf, size_t len, size_t nchars);
+
+//  Prints "PROG VERSION (protocol N)" on stdout.
+void sl_print_version (const char *prog);
+
+//  True if s is usable as a job id: 1..64 characters of [A-Za-z0-9._-].
+bool sl_job_id_valid (const char *s);
+
+#endif

@@ -1,0 +1,30 @@
+/*  sink - the sluice sink's event loop: attaches to the broker as its one
+    sink, writes every result it receives exactly once, confirms what it has
+    written, and ends when every job it waits for is done.
+*/
+#ifndef SINK_H_INCLUDED
+#define SINK_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "writer.h"
+
+typedef struct {
+    const char *broker;         //  tcp://HOST:PORT
+    const char *output;         //  -o FILE, NULL = stdout
+    sl_format_t format;         //  text or jsonl
+    const char *job;            //  --job: collect only this job, NULL = all
+    bool follow;                //  --follow: never exit
+    int64_t connect_timeout_ms; //  < 0 = wait forever
+} sink_config_t;
+
+//  Exit statuses.
+#define SINK_EXIT_OK 0          //  every task ok
+#define SINK_EXIT_FAILED 1      //  some task failed or timed out
+#define SINK_EXIT_ERROR 2       //  usage error, or the sink could not do its job
+
+//  Runs the sink. Returns its exit status.
+int sink_run (const sink_config_t *config);
+
+#endif

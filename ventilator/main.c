@@ -1,0 +1,344 @@
+/*  sluice-ventilator - submits a task file to the broker as one job.
+
+    Reads the task file (one task per non-empty line; "-" is stdin), says
+    hello to the broker, prints the job id, streams the tasks in batches over
+    PUSH, ends the job with its total, and exits 0 only once the broker says
+    it holds every task of the job.
+
+    A regular file is checked from end to end before anything is sent, so a
+    bad line (over --max-payload) stops the submission with nothing sent.
+*/
+#include <czmq.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "sl_client.h"
+#include "sl_log.h"
+#include "sl_proto.h"
+#include "sl_taskfile.h"
+#include "sl_util.h"
+
+#define PROG "sluice-ventilator"
+#define BATCH_TASKS 256
+#define BATCH_BYTES (256 * 1024)
+#define DEFAULT_MAX_PAYLOAD (1024 * 1024)
+#define QUERY_INTERVAL_MS 100
+
+typedef struct {
+    const char *broker;         //  --broker
+    const char *path;           //  task file, "-" for stdin
+    char job [72];              //  --job or generated
+    uint64_t timeout_ms;        //  --timeout, per task, 0 = none
+    uint64_t connect_timeout_ms;//  --connect-timeout
+    uint64_t max_payload;       //  --max-payload
+} ventilator_t;
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+        "Usage: " PROG " [OPTION]... FILE\n"
+        "Submits FILE (one task per non-empty line; - reads standard input) to the broker\n"
+        "as one job, prints the job id, and exits once the broker holds every task.\n"
+        "\n"
+        "  -b, --broker ENDPOINT       broker address (default " SL_DEFAULT_BROKER ")\n"
+        "      --job ID                name the job (default: a random id); re-running with\n"
+        "                              the same id adds no duplicate tasks\n"
+        "  -t, --timeout SEC           time limit for each task (default: none)\n"
+        "      --connect-timeout SEC   how long to wait for the broker (default 30)\n"
+        "      --max-payload BYTES     longest task line accepted (default %d)\n"
+        "  -v, --verbose               more log output\n"
+        "  -q, --quiet                 less log output\n"
+        "  -h, --help                  show this help and exit\n"
+        "  -V, --version               show the version and exit\n"
+        "\n"
+        "Exit status: 0 when the broker holds the whole job, 1 on errors, 2 on usage errors.\n",
+        DEFAULT_MAX_PAYLOAD);
+}
+
+//  Checks every line of a regular file, so that a bad line is found before
+//  anything is sent. Returns 0, or -1 with err set.
+static int
+s_prescan (ventilator_t *self, char *err, size_t errlen)
+{
+    struct stat st;
+    if (streq (self->path, "-") || stat (self->path, &st) != 0 || !S_ISREG (st.st_mode))
+        return 0;       //  streamed input: checked as it is sent
+    sl_taskfile_t *file = sl_taskfile_new (self->path, self->max_payload, err, errlen);
+    if (!file)
+        return -1;
+    const uint8_t *data;
+    size_t size;
+    int rc;
+    while ((rc = sl_taskfile_next (file, &data, &size, err, errlen)) == 1)
+        ;
+    sl_taskfile_destroy (&file);
+    return rc < 0 ? -1 : 0;
+}
+
+//  Sends env on a PUSH socket, blocking but waking up to check for SIGINT.
+static int
+s_send (zsock_t *push, sl_env_t *env)
+{
+    while (true) {
+        if (sl_proto_send (push, NULL, env, 0) == 0)
+            return 0;
+        if (errno != EAGAIN && errno != EINTR)
+            return -1;
+        if (zsys_interrupted)
+            return -1;
+    }
+}
+
+static int
+s_send_batch (zsock_t *push, const char *job, Sluice__Task **ptrs, size_t n)
+{
+    Sluice__TaskBatch batch = SLUICE__TASK_BATCH__INIT;
+    batch.job = (char *) job;
+    batch.tasks = ptrs;
+    batch.n_tasks = n;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_TASKS;
+    env.tasks = &batch;
+    return s_send (push, &env);
+}
+
+//  Streams every task, then the job's end. Returns the number of tasks sent
+//  through *total; 0 on success, -1 with err set.
+static int
+s_submit (ventilator_t *self, sl_taskfile_t *file, zsock_t *push, uint64_t *total, char *err,
+          size_t errlen)
+{
+    //  Payloads of one batch are copied out of the reader (whose buffer
+    //  changes at each call) into one arena.
+    uint8_t *arena = malloc (BATCH_BYTES + self->max_payload);
+    Sluice__Task tasks [BATCH_TASKS];
+    Sluice__Task *ptrs [BATCH_TASKS];
+    if (!arena) {
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    uint64_t seq = 0;
+    size_t n = 0, used = 0;
+    int rc;
+    const uint8_t *data;
+    size_t size;
+    while ((rc = sl_taskfile_next (file, &data, &size, err, errlen)) == 1) {
+        if (zsys_interrupted)
+            break;
+        memcpy (arena + used, data, size);
+        Sluice__Task init = SLUICE__TASK__INIT;
+        tasks [n] = init;
+        tasks [n].seq = ++seq;
+        tasks [n].payload.data = arena + used;
+        tasks [n].payload.len = size;
+        tasks [n].timeout_ms = (uint32_t) self->timeout_ms;
+        ptrs [n] = &tasks [n];
+        n++;
+        used += size;
+        if (n == BATCH_TASKS || used >= BATCH_BYTES) {
+            if (s_send_batch (push, self->job, ptrs, n))
+                break;
+            n = 0;
+            used = 0;
+        }
+    }
+    if (rc == 0 && !zsys_interrupted && n && s_send_batch (push, self->job, ptrs, n) == 0)
+        n = 0;
+    free (arena);
+    if (rc < 0)
+        return -1;
+    if (zsys_interrupted || n) {
+        snprintf (err, errlen, "interrupted after sending %llu tasks; job %s is incomplete "
+                  "(run again with --job %s to complete it)",
+                  (unsigned long long) seq, self->job, self->job);
+        return -1;
+    }
+    Sluice__JobEnd end = SLUICE__JOB_END__INIT;
+    end.job = self->job;
+    end.total = seq;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_JOB_END;
+    env.job_end = &end;
+    if (s_send (push, &env)) {
+        snprintf (err, errlen, "interrupted before the job's end was sent");
+        return -1;
+    }
+    *total = seq;
+    return 0;
+}
+
+//  Asks the broker until it holds all `total` tasks of the job.
+static int
+s_confirm (ventilator_t *self, sl_client_t *client, uint64_t total, char *err, size_t errlen)
+{
+    Sluice__JobQuery query = SLUICE__JOB_QUERY__INIT;
+    query.job = self->job;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_JOB_QUERY;
+    env.job_query = &query;
+    zsock_t *control = sl_client_control (client);
+    zpoller_t *poller = zpoller_new (control, NULL);
+    int64_t last_answer = zclock_mono ();
+    uint64_t received = 0;
+    int rc = -1;
+    while (!zsys_interrupted) {
+        int64_t now = zclock_mono ();
+        if (now - last_answer > (int64_t) self->connect_timeout_ms) {
+            snprintf (err, errlen, "the broker at %s stopped answering; it had %llu of %llu "
+                      "tasks of job %s", self->broker, (unsigned long long) received,
+                      (unsigned long long) total, self->job);
+            break;
+        }
+        sl_client_send (client, &env);
+        if (!zpoller_wait (poller, QUERY_INTERVAL_MS))
+            continue;
+        sl_env_t *reply = NULL;
+        char why [256];
+        while (sl_proto_recv (control, &reply, NULL, why, sizeof why) == SL_RECV_OK) {
+            if (reply->body_case == SLUICE__ENVELOPE__BODY_JOB_STATE
+                && streq (reply->job_state->job, self->job)) {
+                last_answer = zclock_mono ();
+                received = reply->job_state->received;
+                if (reply->job_state->total == total && received == total)
+                    rc = 0;
+            }
+            sl_proto_free (&reply);
+        }
+        if (rc == 0)
+            break;
+        zclock_sleep (QUERY_INTERVAL_MS);
+    }
+    if (zsys_interrupted && rc)
+        snprintf (err, errlen, "interrupted while waiting for the broker to confirm job %s",
+                  self->job);
+    zpoller_destroy (&poller);
+    return rc;
+}
+
+int
+main (int argc, char *argv [])
+{
+    ventilator_t self = {
+        .broker = SL_DEFAULT_BROKER,
+        .connect_timeout_ms = 30000,
+        .max_payload = DEFAULT_MAX_PAYLOAD,
+    };
+    int verbosity = 0;
+    static const struct option options [] = {
+        { "broker", required_argument, NULL, 'b' },
+        { "job", required_argument, NULL, 'J' },
+        { "timeout", required_argument, NULL, 't' },
+        { "connect-timeout", required_argument, NULL, 'C' },
+        { "max-payload", required_argument, NULL, 'M' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 }
+    };
+    int opt;
+    while ((opt = getopt_long (argc, argv, "b:t:vqhV", options, NULL)) != -1) {
+        switch (opt) {
+            case 'b': self.broker = optarg; break;
+            case 'J':
+                if (!sl_job_id_valid (optarg)) {
+                    fprintf (stderr, PROG ": --job: '%s' is not a job id (1-64 characters of "
+                             "A-Z a-z 0-9 . _ -)\n", optarg);
+                    return SL_EXIT_USAGE;
+                }
+                snprintf (self.job, sizeof self.job, "%s", optarg);
+                break;
+            case 't':
+                if (sl_parse_seconds (PROG, "--timeout", optarg, &self.timeout_ms))
+                    return SL_EXIT_USAGE;
+                if (self.timeout_ms > UINT32_MAX) {
+                    fprintf (stderr, PROG ": --timeout: at most %u seconds\n", UINT32_MAX / 1000);
+                    return SL_EXIT_USAGE;
+                }
+                break;
+            case 'C':
+                if (sl_parse_seconds (PROG, "--connect-timeout", optarg, &self.connect_timeout_ms))
+                    return SL_EXIT_USAGE;
+                break;
+            case 'M':
+                if (sl_parse_u64 (PROG, "--max-payload", optarg, 1, 256 * 1024 * 1024,
+                                  &self.max_payload))
+                    return SL_EXIT_USAGE;
+                break;
+            case 'v': verbosity++; break;
+            case 'q': verbosity--; break;
+            case 'h': s_usage (stdout); return 0;
+            case 'V': sl_print_version (PROG); return 0;
+            default:
+                fprintf (stderr, "Try '" PROG " --help' for more information.\n");
+                return SL_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        fprintf (stderr, PROG ": %s\nTry '" PROG " --help' for more information.\n",
+                 optind < argc ? "give exactly one task file" : "missing task file (use - for "
+                                                                 "standard input)");
+        return SL_EXIT_USAGE;
+    }
+    self.path = argv [optind];
+    sl_log_init (PROG, SL_LOG_WARN);
+    sl_log_adjust (verbosity);
+    char err [1024];
+    if (sl_endpoint_check (self.broker, err, sizeof err)) {
+        fprintf (stderr, PROG ": --broker: %s\n", err);
+        return SL_EXIT_USAGE;
+    }
+    if (!self.job [0])
+        sl_random_hex (self.job, sizeof self.job, 12);
+
+    //  Everything that can be checked locally is checked before the broker
+    //  hears anything.
+    sl_taskfile_t *file = NULL;
+    if (s_prescan (&self, err, sizeof err)
+        || !(file = sl_taskfile_new (self.path, self.max_payload, err, sizeof err))) {
+        fprintf (stderr, PROG ": %s\n", err);
+        return 1;
+    }
+    int rc = 1;
+    sl_client_t *client = sl_client_new (self.broker, err, sizeof err);
+    if (!client) {
+        fprintf (stderr, PROG ": %s\n", err);
+        sl_taskfile_destroy (&file);
+        return SL_EXIT_USAGE;
+    }
+    char name [300];
+    sl_self_name (name, sizeof name);
+    Sluice__Hello hello = SLUICE__HELLO__INIT;
+    hello.role = SLUICE__ROLE__ROLE_VENTILATOR;
+    hello.name = name;
+    hello.job = self.job;
+    sl_env_t *welcome = NULL;
+    sl_hello_t said = sl_client_hello (client, &hello, (int64_t) self.connect_timeout_ms,
+                                       &welcome, err, sizeof err);
+    sl_proto_free (&welcome);
+    zsock_t *push = NULL;
+    uint64_t total = 0;
+    if (said != SL_HELLO_WELCOME)
+        fprintf (stderr, PROG ": %s\n", err);
+    else if (!(push = sl_client_open (client, SL_PORT_INTAKE, ZMQ_PUSH, 2000, err, sizeof err)))
+        fprintf (stderr, PROG ": %s\n", err);
+    else {
+        printf ("%s\n", self.job);
+        fflush (stdout);
+        if (s_submit (&self, file, push, &total, err, sizeof err)
+            || s_confirm (&self, client, total, err, sizeof err))
+            fprintf (stderr, PROG ": %s\n", err);
+        else {
+            sl_info ("job %s: the broker holds all %llu tasks", self.job,
+                     (unsigned long long) total);
+            rc = 0;
+        }
+    }
+    sl_taskfile_destroy (&file);
+    sl_client_destroy (&client);
+    return rc;
+}

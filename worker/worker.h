@@ -1,0 +1,24 @@
+/*  worker - a sluice worker's event loop: says hello to the broker, takes
+    tasks from the dispatch socket while it has free slots, runs them with
+    the runner, and pushes results back in batches.
+*/
+#ifndef WORKER_H_INCLUDED
+#define WORKER_H_INCLUDED
+
+#include <stdint.h>
+
+#include "runner.h"
+
+typedef struct {
+    const char *broker;         //  tcp://HOST:PORT
+    uint32_t slots;             //  tasks run at once (-j)
+    uint32_t heartbeat_ms;      //  wished heartbeat (0 = the broker's)
+    int64_t connect_timeout_ms; //  how long to wait for the broker, < 0 = forever
+    runner_config_t runner;     //  what a task runs
+} worker_config_t;
+
+//  Runs the worker until SIGINT/SIGTERM. Returns the exit status: 0, or 1
+//  if the broker refused it or could not be reached in time.
+int worker_run (const worker_config_t *config);
+
+#endif
