@@ -18,58 +18,57 @@
 #include "sl_util.h"
 #include "table.h"
 
-#define READ_BURST 256          //  messages read from one socket per loop turn
-#define MAX_BATCH_TASKS 64      //  tasks in one TaskBatch to a worker
-#define MAX_BATCH_RESULTS 256   //  results in one ResultBatch to the sink
+#define READ_BURST 256        //  messages read from one socket per loop turn
+#define MAX_BATCH_TASKS 64    //  tasks in one TaskBatch to a worker
+#define MAX_BATCH_RESULTS 256 //  results in one ResultBatch to the sink
 #define MAX_BATCH_BYTES (1 << 20)
-#define LIVENESS 3              //  heartbeats a peer may miss before it is gone
-#define FINISHED_MEMORY 1000    //  finished jobs remembered for late queries
+#define LIVENESS 3           //  heartbeats a peer may miss before it is gone
+#define FINISHED_MEMORY 1000 //  finished jobs remembered for late queries
 
 typedef struct {
-    char key [64];              //  routing id in hex: the hash key
-    zframe_t *routing_id;       //  to address replies
-    int role;                   //  Sluice__Role
-    char name [128];            //  "host:pid" the peer gave
-    char job [72];              //  sink: job it collects ("" = all)
-    bool follow;                //  sink: never finishes
-    uint32_t slots;             //  worker: tasks it runs at once
-    uint32_t running;           //  worker: tasks running, from its last heartbeat
-    int64_t last_seen;          //  ms, monotonic
+    char key [64];        //  routing id in hex: the hash key
+    zframe_t *routing_id; //  to address replies
+    int role;             //  Sluice__Role
+    char name [128];      //  "host:pid" the peer gave
+    char job [72];        //  sink: job it collects ("" = all)
+    bool follow;          //  sink: never finishes
+    uint32_t slots;       //  worker: tasks it runs at once
+    uint32_t running;     //  worker: tasks running, from its last heartbeat
+    int64_t last_seen;    //  ms, monotonic
 } peer_t;
 
 typedef struct {
-    char id [72];               //  job id
-    sl_job_counts_t counts;     //  its final counts
-    int64_t finished_at;        //  wall-clock ms
+    char id [72];           //  job id
+    sl_job_counts_t counts; //  its final counts
+    int64_t finished_at;    //  wall-clock ms
 } finished_t;
 
 struct _broker_t {
-    broker_config_t config;     //  copy of what main gave
-    char broker_id [24];        //  random, new at each start
-    zsock_t *control;           //  ROUTER: hellos, heartbeats, acks, queries
-    zsock_t *intake;            //  PULL from ventilators
-    zsock_t *dispatch;          //  PUSH to workers
-    zsock_t *results;           //  PULL from workers
-    zsock_t *delivery;          //  PUSH to the sink
-    sl_table_t *table;          //  every task's state
-    zhashx_t *peers;            //  key -> peer_t (owned) for workers and sinks
-    peer_t *sink;               //  the attached sink, or NULL
-    zlistx_t *job_starts;       //  job ids to announce to the sink (owned strings)
-    bool check_finished;        //  something happened that may finish a job
-    finished_t *finished;       //  ring of FINISHED_MEMORY finished jobs
-    size_t finished_next;       //  next slot to overwrite
-    uint64_t bad_messages;      //  malformed or misdirected messages dropped
-    sl_ratelimit_t bad_log;     //  rate limit for logging them
-    uint64_t tasks_in;          //  tasks accepted
-    uint64_t results_in;        //  results accepted
-    uint64_t duplicates;        //  tasks or results dropped as duplicates
-    int64_t next_housekeeping;  //  when to expire silent peers next (ms)
+    broker_config_t config;    //  copy of what main gave
+    char broker_id [24];       //  random, new at each start
+    zsock_t *control;          //  ROUTER: hellos, heartbeats, acks, queries
+    zsock_t *intake;           //  PULL from ventilators
+    zsock_t *dispatch;         //  PUSH to workers
+    zsock_t *results;          //  PULL from workers
+    zsock_t *delivery;         //  PUSH to the sink
+    sl_table_t *table;         //  every task's state
+    zhashx_t *peers;           //  key -> peer_t (owned) for workers and sinks
+    peer_t *sink;              //  the attached sink, or NULL
+    zlistx_t *job_starts;      //  job ids to announce to the sink (owned strings)
+    bool check_finished;       //  something happened that may finish a job
+    finished_t *finished;      //  ring of FINISHED_MEMORY finished jobs
+    size_t finished_next;      //  next slot to overwrite
+    uint64_t bad_messages;     //  malformed or misdirected messages dropped
+    sl_ratelimit_t bad_log;    //  rate limit for logging them
+    uint64_t tasks_in;         //  tasks accepted
+    uint64_t results_in;       //  results accepted
+    uint64_t duplicates;       //  tasks or results dropped as duplicates
+    int64_t next_housekeeping; //  when to expire silent peers next (ms)
 };
 
 //  --- Set-up -------------------------------------------------------------
 
-static void
-s_peer_free (void **item_p)
+static void s_peer_free (void **item_p)
 {
     peer_t *peer = (peer_t *) *item_p;
     if (peer) {
@@ -79,8 +78,7 @@ s_peer_free (void **item_p)
     }
 }
 
-static zsock_t *
-s_bind (const char *base, sl_port_t port, int type, char *err, size_t errlen)
+static zsock_t *s_bind (const char *base, sl_port_t port, int type, char *err, size_t errlen)
 {
     char endpoint [300];
     if (sl_endpoint_derive (base, port, endpoint, sizeof endpoint, err, errlen))
@@ -101,8 +99,7 @@ s_bind (const char *base, sl_port_t port, int type, char *err, size_t errlen)
     return sock;
 }
 
-broker_t *
-broker_new (const broker_config_t *config, char *err, size_t errlen)
+broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
 {
     assert (config);
     broker_t *self = calloc (1, sizeof *self);
@@ -128,11 +125,11 @@ broker_new (const broker_config_t *config, char *err, size_t errlen)
     }
     zlistx_set_destructor (self->job_starts, (zlistx_destructor_fn *) zstr_free);
     zlistx_set_duplicator (self->job_starts, (zlistx_duplicator_fn *) strdup);
-    if (!(self->control = s_bind (config->bind, SL_PORT_CONTROL, ZMQ_ROUTER, err, errlen))
-        || !(self->intake = s_bind (config->bind, SL_PORT_INTAKE, ZMQ_PULL, err, errlen))
-        || !(self->dispatch = s_bind (config->bind, SL_PORT_DISPATCH, ZMQ_PUSH, err, errlen))
-        || !(self->results = s_bind (config->bind, SL_PORT_RESULTS, ZMQ_PULL, err, errlen))
-        || !(self->delivery = s_bind (config->bind, SL_PORT_DELIVERY, ZMQ_PUSH, err, errlen)))
+    if (!(self->control = s_bind (config->bind, SL_PORT_CONTROL, ZMQ_ROUTER, err, errlen)) ||
+        !(self->intake = s_bind (config->bind, SL_PORT_INTAKE, ZMQ_PULL, err, errlen)) ||
+        !(self->dispatch = s_bind (config->bind, SL_PORT_DISPATCH, ZMQ_PUSH, err, errlen)) ||
+        !(self->results = s_bind (config->bind, SL_PORT_RESULTS, ZMQ_PULL, err, errlen)) ||
+        !(self->delivery = s_bind (config->bind, SL_PORT_DELIVERY, ZMQ_PUSH, err, errlen)))
         goto fail;
     //  Replies to a client that vanished must not block or pile up.
     zsock_set_router_mandatory (self->control, 1);
@@ -142,8 +139,7 @@ fail:
     return NULL;
 }
 
-void
-broker_destroy (broker_t **self_p)
+void broker_destroy (broker_t **self_p)
 {
     assert (self_p);
     broker_t *self = *self_p;
@@ -165,8 +161,7 @@ broker_destroy (broker_t **self_p)
 //  --- Helpers ------------------------------------------------------------
 
 //  Counts and (rate-limited) logs a message the broker drops.
-static void
-s_bad (broker_t *self, const char *where, const char *from, const char *why)
+static void s_bad (broker_t *self, const char *where, const char *from, const char *why)
 {
     self->bad_messages++;
     uint32_t suppressed = 0;
@@ -178,8 +173,7 @@ s_bad (broker_t *self, const char *where, const char *from, const char *why)
     }
 }
 
-static void
-s_key (zframe_t *routing_id, char *key, size_t keylen)
+static void s_key (zframe_t *routing_id, char *key, size_t keylen)
 {
     static const char hex [] = "0123456789abcdef";
     size_t size = zframe_size (routing_id);
@@ -192,15 +186,13 @@ s_key (zframe_t *routing_id, char *key, size_t keylen)
     key [2 * i] = '\0';
 }
 
-static void
-s_reply (broker_t *self, zframe_t *routing_id, sl_env_t *env)
+static void s_reply (broker_t *self, zframe_t *routing_id, sl_env_t *env)
 {
     //  EHOSTUNREACH: the client left meanwhile; nothing to do.
     sl_proto_send (self->control, routing_id, env, ZMQ_DONTWAIT);
 }
 
-static finished_t *
-s_finished_lookup (broker_t *self, const char *job_id)
+static finished_t *s_finished_lookup (broker_t *self, const char *job_id)
 {
     for (size_t i = 0; i < FINISHED_MEMORY; i++)
         if (self->finished [i].id [0] && streq (self->finished [i].id, job_id))
@@ -209,19 +201,17 @@ s_finished_lookup (broker_t *self, const char *job_id)
 }
 
 //  True if the attached sink collects this job.
-static bool
-s_sink_wants (broker_t *self, const char *job_id)
+static bool s_sink_wants (broker_t *self, const char *job_id)
 {
     return self->sink && (self->sink->job [0] == '\0' || streq (self->sink->job, job_id));
 }
 
-static void
-s_sink_detach (broker_t *self, const char *why)
+static void s_sink_detach (broker_t *self, const char *why)
 {
     if (!self->sink)
         return;
     size_t resent = sl_table_unsend_all (self->table);
-    sl_info ("sink %s detached (%s); %zu unacknowledged results will be delivered again", 
+    sl_info ("sink %s detached (%s); %zu unacknowledged results will be delivered again",
              self->sink->name, why, resent);
     char key [64];
     strcpy (key, self->sink->key);
@@ -232,8 +222,7 @@ s_sink_detach (broker_t *self, const char *why)
 
 //  --- Control socket -------------------------------------------------------
 
-static void
-s_welcome (broker_t *self, peer_t *peer, char **jobs, size_t njobs)
+static void s_welcome (broker_t *self, peer_t *peer, char **jobs, size_t njobs)
 {
     Sluice__Welcome welcome = SLUICE__WELCOME__INIT;
     welcome.broker_id = self->broker_id;
@@ -246,8 +235,7 @@ s_welcome (broker_t *self, peer_t *peer, char **jobs, size_t njobs)
     s_reply (self, peer->routing_id, &env);
 }
 
-static void
-s_hello_sink (broker_t *self, peer_t *peer)
+static void s_hello_sink (broker_t *self, peer_t *peer)
 {
     if (self->sink && self->sink != peer) {
         char reason [400];
@@ -261,11 +249,11 @@ s_hello_sink (broker_t *self, peer_t *peer)
         return;
     }
     if (!self->sink)
-        sl_info ("sink %s attached%s%s%s", peer->name, peer->job [0] ? " for job " : "",
-                 peer->job, peer->follow ? " (follow)" : "");
+        sl_info ("sink %s attached%s%s%s", peer->name, peer->job [0] ? " for job " : "", peer->job,
+                 peer->follow ? " (follow)" : "");
     self->sink = peer;
     self->check_finished = true;
-    zlistx_purge (self->job_starts);    //  the welcome lists every job
+    zlistx_purge (self->job_starts); //  the welcome lists every job
     //  The jobs the sink should wait for: those not yet announced as done.
     size_t njobs = 0;
     char **jobs = calloc (sl_table_job_count (self->table) + 1, sizeof (char *));
@@ -279,8 +267,7 @@ s_hello_sink (broker_t *self, peer_t *peer)
     free (jobs);
 }
 
-static void
-s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, Sluice__Hello *hello)
+static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, Sluice__Hello *hello)
 {
     if (hello->role == SLUICE__ROLE__ROLE_VENTILATOR) {
         if (!sl_job_id_valid (hello->job)) {
@@ -288,7 +275,7 @@ s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, Sluice__Hello
                                   "job id must be 1-64 characters of A-Z a-z 0-9 . _ -");
             return;
         }
-        peer_t scratch = { .routing_id = routing_id };
+        peer_t scratch = {.routing_id = routing_id};
         s_welcome (self, &scratch, NULL, 0);
         sl_debug ("ventilator %s submits job %s", hello->name, hello->job);
         return;
@@ -298,8 +285,7 @@ s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, Sluice__Hello
         sl_proto_send_refuse (self->control, routing_id, "unknown client role");
         return;
     }
-    if (hello->role == SLUICE__ROLE__ROLE_SINK && hello->job [0]
-        && !sl_job_id_valid (hello->job)) {
+    if (hello->role == SLUICE__ROLE__ROLE_SINK && hello->job [0] && !sl_job_id_valid (hello->job)) {
         sl_proto_send_refuse (self->control, routing_id,
                               "job id must be 1-64 characters of A-Z a-z 0-9 . _ -");
         return;
@@ -329,8 +315,7 @@ s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, Sluice__Hello
     }
 }
 
-static void
-s_on_ack (broker_t *self, peer_t *peer, Sluice__Ack *ack)
+static void s_on_ack (broker_t *self, peer_t *peer, Sluice__Ack *ack)
 {
     if (peer != self->sink || !self->sink) {
         s_bad (self, "control", peer ? peer->name : NULL, "acknowledgement from a detached sink");
@@ -342,8 +327,7 @@ s_on_ack (broker_t *self, peer_t *peer, Sluice__Ack *ack)
     self->check_finished = true;
 }
 
-static void
-s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQuery *query)
+static void s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQuery *query)
 {
     Sluice__JobState state = SLUICE__JOB_STATE__INIT;
     state.job = query->job;
@@ -354,8 +338,7 @@ s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQuery *query)
         state.received = counts->received;
         state.total = counts->total_known ? counts->total : 0;
         state.finished = sl_job_finished (job);
-    }
-    else if (done) {
+    } else if (done) {
         state.received = done->counts.received;
         state.total = done->counts.total;
         state.finished = true;
@@ -366,8 +349,8 @@ s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQuery *query)
     s_reply (self, routing_id, &env);
 }
 
-static void
-s_on_heartbeat (broker_t *self, zframe_t *routing_id, peer_t *peer, Sluice__Heartbeat *hb)
+static void s_on_heartbeat (broker_t *self, zframe_t *routing_id, peer_t *peer,
+                            Sluice__Heartbeat *hb)
 {
     if (peer) {
         peer->last_seen = zclock_mono ();
@@ -383,8 +366,7 @@ s_on_heartbeat (broker_t *self, zframe_t *routing_id, peer_t *peer, Sluice__Hear
     s_reply (self, routing_id, &env);
 }
 
-static void
-s_on_control (broker_t *self)
+static void s_on_control (broker_t *self)
 {
     for (int i = 0; i < READ_BURST; i++) {
         sl_env_t *env = NULL;
@@ -429,8 +411,9 @@ s_on_control (broker_t *self)
                 }
                 break;
             default:
-                s_bad (self, "control", peer ? peer->name : NULL, "message of a type not "
-                                                                  "expected here");
+                s_bad (self, "control", peer ? peer->name : NULL,
+                       "message of a type not "
+                       "expected here");
                 break;
         }
         sl_proto_free (&env);
@@ -441,16 +424,14 @@ s_on_control (broker_t *self)
 //  --- Intake and results ---------------------------------------------------
 
 //  A job appeared: the attached sink must know it has one more to wait for.
-static void
-s_job_started (broker_t *self, const char *job_id)
+static void s_job_started (broker_t *self, const char *job_id)
 {
     sl_info ("job %s started", job_id);
     if (s_sink_wants (self, job_id))
         zlistx_add_end (self->job_starts, (void *) job_id);
 }
 
-static void
-s_on_tasks (broker_t *self, Sluice__TaskBatch *batch)
+static void s_on_tasks (broker_t *self, Sluice__TaskBatch *batch)
 {
     if (!sl_job_id_valid (batch->job)) {
         s_bad (self, "intake", NULL, "tasks with an invalid job id");
@@ -459,9 +440,8 @@ s_on_tasks (broker_t *self, Sluice__TaskBatch *batch)
     bool is_new = sl_table_job (self->table, batch->job) == NULL;
     for (size_t i = 0; i < batch->n_tasks; i++) {
         Sluice__Task *task = batch->tasks [i];
-        sl_table_rc_t rc = sl_table_submit (self->table, batch->job, task->seq,
-                                            task->payload.data, task->payload.len,
-                                            task->timeout_ms);
+        sl_table_rc_t rc = sl_table_submit (self->table, batch->job, task->seq, task->payload.data,
+                                            task->payload.len, task->timeout_ms);
         if (rc == SL_TABLE_OK)
             self->tasks_in++;
         else if (rc == SL_TABLE_DUPLICATE)
@@ -476,8 +456,7 @@ s_on_tasks (broker_t *self, Sluice__TaskBatch *batch)
         s_job_started (self, batch->job);
 }
 
-static void
-s_on_job_end (broker_t *self, Sluice__JobEnd *end)
+static void s_on_job_end (broker_t *self, Sluice__JobEnd *end)
 {
     if (!sl_job_id_valid (end->job)) {
         s_bad (self, "intake", NULL, "job end with an invalid job id");
@@ -495,8 +474,7 @@ s_on_job_end (broker_t *self, Sluice__JobEnd *end)
     }
 }
 
-static void
-s_on_intake (broker_t *self)
+static void s_on_intake (broker_t *self)
 {
     for (int i = 0; i < READ_BURST; i++) {
         sl_env_t *env = NULL;
@@ -518,13 +496,12 @@ s_on_intake (broker_t *self)
     }
 }
 
-static void
-s_on_result_batch (broker_t *self, Sluice__ResultBatch *batch)
+static void s_on_result_batch (broker_t *self, Sluice__ResultBatch *batch)
 {
     for (size_t i = 0; i < batch->n_results; i++) {
         Sluice__Result *result = batch->results [i];
-        if (result->status < SLUICE__STATUS__STATUS_OK
-            || result->status > SLUICE__STATUS__STATUS_TIMEOUT) {
+        if (result->status < SLUICE__STATUS__STATUS_OK ||
+            result->status > SLUICE__STATUS__STATUS_TIMEOUT) {
             s_bad (self, "results", result->worker, "result with an unknown status");
             continue;
         }
@@ -547,13 +524,12 @@ s_on_result_batch (broker_t *self, Sluice__ResultBatch *batch)
         else if (rc == SL_TABLE_INVALID)
             s_bad (self, "results", result->worker, "result for an unknown job or task");
         else
-            sl_error ("out of memory: result %s/%llu dropped, the task will run again",
-                      batch->job, (unsigned long long) result->seq);
+            sl_error ("out of memory: result %s/%llu dropped, the task will run again", batch->job,
+                      (unsigned long long) result->seq);
     }
 }
 
-static void
-s_on_results (broker_t *self)
+static void s_on_results (broker_t *self)
 {
     for (int i = 0; i < READ_BURST; i++) {
         sl_env_t *env = NULL;
@@ -575,16 +551,14 @@ s_on_results (broker_t *self)
 
 //  --- Dispatch and delivery --------------------------------------------------
 
-static bool
-s_writable (zsock_t *sock)
+static bool s_writable (zsock_t *sock)
 {
     return (zsock_events (sock) & ZMQ_POLLOUT) != 0;
 }
 
 //  Tasks per batch to a worker: large when much is queued, down to one
 //  task at the end of a job so the tail spreads over every worker.
-static size_t
-s_batch_size (broker_t *self)
+static size_t s_batch_size (broker_t *self)
 {
     size_t slots = 0;
     for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
@@ -595,13 +569,12 @@ s_batch_size (broker_t *self)
     return batch < 1 ? 1 : batch > MAX_BATCH_TASKS ? MAX_BATCH_TASKS : batch;
 }
 
-static void
-s_dispatch (broker_t *self)
+static void s_dispatch (broker_t *self)
 {
     Sluice__Task tasks [MAX_BATCH_TASKS];
     Sluice__Task *task_ptrs [MAX_BATCH_TASKS];
     sl_task_t *taken [MAX_BATCH_TASKS];
-    sl_task_t *carry = NULL;    //  first task of the next batch (another job)
+    sl_task_t *carry = NULL; //  first task of the next batch (another job)
     int64_t now = zclock_mono ();
     while ((carry || sl_table_queued (self->table)) && s_writable (self->dispatch)) {
         size_t limit = s_batch_size (self);
@@ -650,15 +623,14 @@ static sl_status_t s_status_of (uint8_t status)
     return (sl_status_t) status;
 }
 
-static void
-s_deliver (broker_t *self)
+static void s_deliver (broker_t *self)
 {
     if (!self->sink)
         return;
     //  Announcements first: a job's start must precede its end.
     const char *job_id;
-    while ((job_id = (const char *) zlistx_first (self->job_starts))
-           && s_writable (self->delivery)) {
+    while ((job_id = (const char *) zlistx_first (self->job_starts)) &&
+           s_writable (self->delivery)) {
         Sluice__JobStart start = SLUICE__JOB_START__INIT;
         start.job = (char *) job_id;
         sl_env_t env = SLUICE__ENVELOPE__INIT;
@@ -678,9 +650,9 @@ s_deliver (broker_t *self)
     }
     Sluice__Result results [MAX_BATCH_RESULTS];
     Sluice__Result *result_ptrs [MAX_BATCH_RESULTS];
-    while (sl_table_deliverable (self->table, only)
-           && sl_table_unacked (self->table) < self->config.sink_window
-           && s_writable (self->delivery)) {
+    while (sl_table_deliverable (self->table, only) &&
+           sl_table_unacked (self->table) < self->config.sink_window &&
+           s_writable (self->delivery)) {
         sl_task_t *first = sl_table_send_next (self->table, only);
         if (!first)
             break;
@@ -704,9 +676,9 @@ s_deliver (broker_t *self)
             result_ptrs [n] = &results [n];
             n++;
             bytes += r->output_size + r->stderr_size;
-            if (n == MAX_BATCH_RESULTS || bytes >= MAX_BATCH_BYTES
-                || sl_table_unacked (self->table) >= self->config.sink_window
-                || !sl_table_deliverable (self->table, job))
+            if (n == MAX_BATCH_RESULTS || bytes >= MAX_BATCH_BYTES ||
+                sl_table_unacked (self->table) >= self->config.sink_window ||
+                !sl_table_deliverable (self->table, job))
                 break;
             task = sl_table_send_next (self->table, job);
         }
@@ -725,8 +697,7 @@ s_deliver (broker_t *self)
     }
 }
 
-static void
-s_remember_finished (broker_t *self, sl_job_t *job)
+static void s_remember_finished (broker_t *self, sl_job_t *job)
 {
     finished_t *slot = &self->finished [self->finished_next];
     self->finished_next = (self->finished_next + 1) % FINISHED_MEMORY;
@@ -735,8 +706,7 @@ s_remember_finished (broker_t *self, sl_job_t *job)
     slot->finished_at = zclock_time ();
 }
 
-static int
-s_send_job_done (broker_t *self, const char *job_id, const sl_job_counts_t *counts)
+static int s_send_job_done (broker_t *self, const char *job_id, const sl_job_counts_t *counts)
 {
     Sluice__JobDone done = SLUICE__JOB_DONE__INIT;
     done.job = (char *) job_id;
@@ -753,8 +723,7 @@ s_send_job_done (broker_t *self, const char *job_id, const sl_job_counts_t *coun
 //  Announces finished jobs to the sink that collected them and retires them.
 //  A sink collecting one job that finished before it attached hears of it
 //  from the finished-jobs memory.
-static void
-s_finish_jobs (broker_t *self)
+static void s_finish_jobs (broker_t *self)
 {
     if (!self->check_finished || !self->sink)
         return;
@@ -764,7 +733,7 @@ s_finish_jobs (broker_t *self)
         sl_job_t *next = sl_table_job_next (self->table);
         if (sl_job_finished (job) && s_sink_wants (self, sl_job_id (job))) {
             if (s_send_job_done (self, sl_job_id (job), sl_job_counts (job))) {
-                self->check_finished = true;    //  try again when writable
+                self->check_finished = true; //  try again when writable
                 return;
             }
             const sl_job_counts_t *c = sl_job_counts (job);
@@ -785,8 +754,7 @@ s_finish_jobs (broker_t *self)
 
 //  --- Housekeeping -----------------------------------------------------------
 
-static void
-s_expire_peers (broker_t *self, int64_t now)
+static void s_expire_peers (broker_t *self, int64_t now)
 {
     int64_t limit = (int64_t) LIVENESS * self->config.heartbeat_ms;
     zlistx_t *gone = zlistx_new ();
@@ -794,7 +762,8 @@ s_expire_peers (broker_t *self, int64_t now)
          peer = (peer_t *) zhashx_next (self->peers))
         if (now - peer->last_seen > limit)
             zlistx_add_end (gone, peer);
-    for (peer_t *peer = (peer_t *) zlistx_first (gone); peer; peer = (peer_t *) zlistx_next (gone)) {
+    for (peer_t *peer = (peer_t *) zlistx_first (gone); peer;
+         peer = (peer_t *) zlistx_next (gone)) {
         if (peer == self->sink)
             s_sink_detach (self, "no heartbeat");
         else {
@@ -806,18 +775,17 @@ s_expire_peers (broker_t *self, int64_t now)
     zlistx_destroy (&gone);
 }
 
-int
-broker_run (broker_t *self)
+int broker_run (broker_t *self)
 {
     assert (self);
-    sl_info ("broker %s listening on %s (and the next %d ports), heartbeat %u ms",
-             self->broker_id, self->config.bind, SL_PORT_COUNT - 1, self->config.heartbeat_ms);
+    sl_info ("broker %s listening on %s (and the next %d ports), heartbeat %u ms", self->broker_id,
+             self->config.bind, SL_PORT_COUNT - 1, self->config.heartbeat_ms);
     zmq_pollitem_t items [] = {
-        { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
-        { zsock_resolve (self->intake), 0, ZMQ_POLLIN, 0 },
-        { zsock_resolve (self->results), 0, ZMQ_POLLIN, 0 },
-        { zsock_resolve (self->dispatch), 0, ZMQ_POLLOUT, 0 },
-        { zsock_resolve (self->delivery), 0, ZMQ_POLLOUT, 0 },
+        {zsock_resolve (self->control), 0, ZMQ_POLLIN, 0},
+        {zsock_resolve (self->intake), 0, ZMQ_POLLIN, 0},
+        {zsock_resolve (self->results), 0, ZMQ_POLLIN, 0},
+        {zsock_resolve (self->dispatch), 0, ZMQ_POLLOUT, 0},
+        {zsock_resolve (self->delivery), 0, ZMQ_POLLOUT, 0},
     };
     int64_t tick = self->config.heartbeat_ms / 2 > 0 ? self->config.heartbeat_ms / 2 : 1;
     self->next_housekeeping = zclock_mono () + tick;
@@ -826,12 +794,11 @@ broker_run (broker_t *self)
         size_t nitems = 3;
         if (sl_table_queued (self->table))
             nitems = 4;
-        if (self->sink && (self->check_finished || zlistx_size (self->job_starts)
-                           || sl_table_deliverable (self->table, NULL))) {
+        if (self->sink && (self->check_finished || zlistx_size (self->job_starts) ||
+                           sl_table_deliverable (self->table, NULL))) {
             items [3].events = sl_table_queued (self->table) ? ZMQ_POLLOUT : 0;
             nitems = 5;
-        }
-        else
+        } else
             items [3].events = ZMQ_POLLOUT;
         int64_t now = zclock_mono ();
         long timeout = self->next_housekeeping > now ? (long) (self->next_housekeeping - now) : 0;

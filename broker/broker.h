@@ -9,13 +9,13 @@
 #ifndef BROKER_H_INCLUDED
 #define BROKER_H_INCLUDED
 
-#include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
-    const char *bind;           //  tcp://IFACE:PORT; ports PORT..PORT+4 are bound
-    uint32_t heartbeat_ms;      //  heartbeat interval offered to clients
-    uint32_t sink_window;       //  results sent to the sink and not yet acknowledged, at most
+    const char *bind;      //  tcp://IFACE:PORT; ports PORT..PORT+4 are bound
+    uint32_t heartbeat_ms; //  heartbeat interval offered to clients
+    uint32_t sink_window;  //  results sent to the sink and not yet acknowledged, at most
 } broker_config_t;
 
 #define BROKER_DEFAULT_HEARTBEAT_MS 1000

@@ -14,30 +14,28 @@
 
 #define PROG "sluice-broker"
 
-static void
-s_usage (FILE *out)
+static void s_usage (FILE *out)
 {
     fprintf (out,
-        "Usage: " PROG " [OPTION]...\n"
-        "The sluice broker: takes jobs from ventilators, deals their tasks to workers and\n"
-        "hands results to a sink. Every other program connects to it.\n"
-        "\n"
-        "  -b, --bind ENDPOINT     where to listen (default " SL_DEFAULT_BIND "); the broker\n"
-        "                          uses this port and the next %d\n"
-        "      --heartbeat MS      heartbeat interval offered to clients (default %d);\n"
-        "                          a client silent for 3 intervals is considered gone\n"
-        "  -v, --verbose           more log output (repeat for debug)\n"
-        "  -q, --quiet             less log output\n"
-        "  -h, --help              show this help and exit\n"
-        "  -V, --version           show the version and exit\n"
-        "\n"
-        "Clients are given tcp://HOST:PORT with the same PORT, e.g.\n"
-        "  sluice-worker --broker tcp://HOST:5560 --exec 'gzip -c | wc -c'\n",
-        SL_PORT_COUNT - 1, BROKER_DEFAULT_HEARTBEAT_MS);
+             "Usage: " PROG " [OPTION]...\n"
+             "The sluice broker: takes jobs from ventilators, deals their tasks to workers and\n"
+             "hands results to a sink. Every other program connects to it.\n"
+             "\n"
+             "  -b, --bind ENDPOINT     where to listen (default " SL_DEFAULT_BIND "); the broker\n"
+             "                          uses this port and the next %d\n"
+             "      --heartbeat MS      heartbeat interval offered to clients (default %d);\n"
+             "                          a client silent for 3 intervals is considered gone\n"
+             "  -v, --verbose           more log output (repeat for debug)\n"
+             "  -q, --quiet             less log output\n"
+             "  -h, --help              show this help and exit\n"
+             "  -V, --version           show the version and exit\n"
+             "\n"
+             "Clients are given tcp://HOST:PORT with the same PORT, e.g.\n"
+             "  sluice-worker --broker tcp://HOST:5560 --exec 'gzip -c | wc -c'\n",
+             SL_PORT_COUNT - 1, BROKER_DEFAULT_HEARTBEAT_MS);
 }
 
-int
-main (int argc, char *argv [])
+int main (int argc, char *argv [])
 {
     broker_config_t config = {
         .bind = SL_DEFAULT_BIND,
@@ -45,15 +43,13 @@ main (int argc, char *argv [])
         .sink_window = BROKER_DEFAULT_SINK_WINDOW,
     };
     int verbosity = 0;
-    static const struct option options [] = {
-        { "bind", required_argument, NULL, 'b' },
-        { "heartbeat", required_argument, NULL, 'H' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },
-        { NULL, 0, NULL, 0 }
-    };
+    static const struct option options [] = {{"bind", required_argument, NULL, 'b'},
+                                             {"heartbeat", required_argument, NULL, 'H'},
+                                             {"verbose", no_argument, NULL, 'v'},
+                                             {"quiet", no_argument, NULL, 'q'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"version", no_argument, NULL, 'V'},
+                                             {NULL, 0, NULL, 0}};
     int opt;
     uint64_t value;
     while ((opt = getopt_long (argc, argv, "b:vqhV", options, NULL)) != -1) {
@@ -66,10 +62,18 @@ main (int argc, char *argv [])
                     return SL_EXIT_USAGE;
                 config.heartbeat_ms = (uint32_t) value;
                 break;
-            case 'v': verbosity++; break;
-            case 'q': verbosity--; break;
-            case 'h': s_usage (stdout); return 0;
-            case 'V': sl_print_version (PROG); return 0;
+            case 'v':
+                verbosity++;
+                break;
+            case 'q':
+                verbosity--;
+                break;
+            case 'h':
+                s_usage (stdout);
+                return 0;
+            case 'V':
+                sl_print_version (PROG);
+                return 0;
             default:
                 fprintf (stderr, "Try '" PROG " --help' for more information.\n");
                 return SL_EXIT_USAGE;

@@ -20,41 +20,40 @@
 #define CHUNK_SIZE (1u << CHUNK_BITS)
 
 struct _sl_job_t {
-    char *id;                   //  the job's id (owned)
-    sl_task_t **chunks;         //  task chunks, NULL where none arrived yet
-    size_t nchunks;             //  slots in chunks
-    sl_job_counts_t counts;     //  what callers see
-    sl_deque_t *ready;          //  DONE tasks waiting to be sent, exact
-    sl_deque_t *sent;           //  SENT tasks in send order; entries acked since are stale
-    uint64_t unacked;           //  tasks in state SENT
-    uint64_t queue_refs;        //  entries in the table's dispatch queue that point here
-    sl_job_t *prev;             //  arrival-order list
+    char *id;               //  the job's id (owned)
+    sl_task_t **chunks;     //  task chunks, NULL where none arrived yet
+    size_t nchunks;         //  slots in chunks
+    sl_job_counts_t counts; //  what callers see
+    sl_deque_t *ready;      //  DONE tasks waiting to be sent, exact
+    sl_deque_t *sent;       //  SENT tasks in send order; entries acked since are stale
+    uint64_t unacked;       //  tasks in state SENT
+    uint64_t queue_refs;    //  entries in the table's dispatch queue that point here
+    sl_job_t *prev;         //  arrival-order list
     sl_job_t *next;
 };
 
 struct _sl_table_t {
-    zhashx_t *jobs;             //  id -> sl_job_t (not owning; the list owns)
-    sl_job_t *head;             //  oldest job
-    sl_job_t *tail;             //  newest job
-    sl_job_t *cursor;           //  iteration position for job_first/job_next
-    sl_job_t *deliver_turn;     //  job whose turn it is in round-robin delivery
-    size_t njobs;               //  jobs in the list
-    sl_deque_t *queue;          //  QUEUED tasks to dispatch (may hold stale entries)
-    size_t queued;              //  tasks in state QUEUED, exact
-    size_t deliverable;         //  tasks in state DONE, exact
-    size_t unacked;             //  tasks in state SENT, exact
-    zhashx_t *workers;          //  interned worker names: name -> owned copy
+    zhashx_t *jobs;         //  id -> sl_job_t (not owning; the list owns)
+    sl_job_t *head;         //  oldest job
+    sl_job_t *tail;         //  newest job
+    sl_job_t *cursor;       //  iteration position for job_first/job_next
+    bool cursor_ahead;      //  cursor already moved on (its job was retired)
+    sl_job_t *deliver_turn; //  job whose turn it is in round-robin delivery
+    size_t njobs;           //  jobs in the list
+    sl_deque_t *queue;      //  QUEUED tasks to dispatch (may hold stale entries)
+    size_t queued;          //  tasks in state QUEUED, exact
+    size_t deliverable;     //  tasks in state DONE, exact
+    size_t unacked;         //  tasks in state SENT, exact
+    zhashx_t *workers;      //  interned worker names: name -> owned copy
 };
 
-static void
-s_free_string (void **item_p)
+static void s_free_string (void **item_p)
 {
     free (*item_p);
     *item_p = NULL;
 }
 
-sl_table_t *
-sl_table_new (void)
+sl_table_t *sl_table_new (void)
 {
     sl_table_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -70,8 +69,7 @@ sl_table_new (void)
     return self;
 }
 
-static void
-s_job_free (sl_job_t *job)
+static void s_job_free (sl_job_t *job)
 {
     for (size_t c = 0; c < job->nchunks; c++) {
         sl_task_t *chunk = job->chunks [c];
@@ -90,8 +88,7 @@ s_job_free (sl_job_t *job)
     free (job);
 }
 
-void
-sl_table_destroy (sl_table_t **self_p)
+void sl_table_destroy (sl_table_t **self_p)
 {
     assert (self_p);
     sl_table_t *self = *self_p;
@@ -112,54 +109,49 @@ sl_table_destroy (sl_table_t **self_p)
 
 //  --- Jobs ---------------------------------------------------------------
 
-sl_job_t *
-sl_table_job (sl_table_t *self, const char *id)
+sl_job_t *sl_table_job (sl_table_t *self, const char *id)
 {
     assert (self);
     return (sl_job_t *) zhashx_lookup (self->jobs, id);
 }
 
-const char *
-sl_job_id (sl_job_t *job)
+const char *sl_job_id (sl_job_t *job)
 {
     return job->id;
 }
 
-const sl_job_counts_t *
-sl_job_counts (sl_job_t *job)
+const sl_job_counts_t *sl_job_counts (sl_job_t *job)
 {
     return &job->counts;
 }
 
-bool
-sl_job_finished (sl_job_t *job)
+bool sl_job_finished (sl_job_t *job)
 {
     return job->counts.total_known && job->counts.delivered == job->counts.total;
 }
 
-size_t
-sl_table_job_count (sl_table_t *self)
+size_t sl_table_job_count (sl_table_t *self)
 {
     return self->njobs;
 }
 
-sl_job_t *
-sl_table_job_first (sl_table_t *self)
+sl_job_t *sl_table_job_first (sl_table_t *self)
 {
     self->cursor = self->head;
+    self->cursor_ahead = false;
     return self->cursor;
 }
 
-sl_job_t *
-sl_table_job_next (sl_table_t *self)
+sl_job_t *sl_table_job_next (sl_table_t *self)
 {
-    if (self->cursor)
+    if (self->cursor_ahead)
+        self->cursor_ahead = false;
+    else if (self->cursor)
         self->cursor = self->cursor->next;
     return self->cursor;
 }
 
-static sl_job_t *
-s_job_new (sl_table_t *self, const char *id)
+static sl_job_t *s_job_new (sl_table_t *self, const char *id)
 {
     sl_job_t *job = calloc (1, sizeof *job);
     if (!job)
@@ -184,27 +176,27 @@ s_job_new (sl_table_t *self, const char *id)
 
 //  Removes the dispatch-queue entries that point into job (only stale ones
 //  can remain when a job is finished). O(queue), and rare.
-static void
-s_purge_queue (sl_table_t *self, sl_job_t *job)
+static void s_purge_queue (sl_table_t *self, sl_job_t *job)
 {
     size_t size = sl_deque_size (self->queue);
     for (size_t i = 0; i < size; i++) {
         sl_task_t *task = sl_deque_pop_front (self->queue);
         if (task->job != job)
-            sl_deque_push_back (self->queue, task);   //  cannot fail: room was just made
+            sl_deque_push_back (self->queue, task); //  cannot fail: room was just made
     }
     job->queue_refs = 0;
 }
 
-void
-sl_table_retire (sl_table_t *self, sl_job_t *job)
+void sl_table_retire (sl_table_t *self, sl_job_t *job)
 {
     assert (self);
     assert (job);
     if (job->queue_refs)
         s_purge_queue (self, job);
-    if (self->cursor == job)
+    if (self->cursor == job) {
         self->cursor = job->next;
+        self->cursor_ahead = true;
+    }
     if (self->deliver_turn == job)
         self->deliver_turn = job->next;
     if (job->prev)
@@ -226,8 +218,7 @@ sl_table_retire (sl_table_t *self, sl_job_t *job)
 //  --- Tasks --------------------------------------------------------------
 
 //  The slot for seq (1-based) or NULL if its chunk was never allocated.
-static sl_task_t *
-s_slot (sl_job_t *job, uint64_t seq)
+static sl_task_t *s_slot (sl_job_t *job, uint64_t seq)
 {
     uint64_t index = seq - 1;
     uint64_t c = index >> CHUNK_BITS;
@@ -237,8 +228,7 @@ s_slot (sl_job_t *job, uint64_t seq)
 }
 
 //  The slot for seq, allocating its chunk if needed. NULL if out of memory.
-static sl_task_t *
-s_slot_make (sl_job_t *job, uint64_t seq)
+static sl_task_t *s_slot_make (sl_job_t *job, uint64_t seq)
 {
     uint64_t index = seq - 1;
     uint64_t c = index >> CHUNK_BITS;
@@ -261,8 +251,7 @@ s_slot_make (sl_job_t *job, uint64_t seq)
     return &job->chunks [c][index & (CHUNK_SIZE - 1)];
 }
 
-static sl_task_t *
-s_task (sl_table_t *self, const char *job_id, uint64_t seq)
+static sl_task_t *s_task (sl_table_t *self, const char *job_id, uint64_t seq)
 {
     if (seq == 0 || seq > SL_MAX_SEQ)
         return NULL;
@@ -274,11 +263,10 @@ s_task (sl_table_t *self, const char *job_id, uint64_t seq)
 }
 
 //  Puts a task into QUEUED, at the back (new work) or front (work to redo).
-static int
-s_enqueue (sl_table_t *self, sl_task_t *task, bool front)
+static int s_enqueue (sl_table_t *self, sl_task_t *task, bool front)
 {
-    int rc = front ? sl_deque_push_front (self->queue, task)
-                   : sl_deque_push_back (self->queue, task);
+    int rc =
+        front ? sl_deque_push_front (self->queue, task) : sl_deque_push_back (self->queue, task);
     if (rc)
         return -1;
     task->state = SL_TASK_QUEUED;
@@ -288,9 +276,8 @@ s_enqueue (sl_table_t *self, sl_task_t *task, bool front)
     return 0;
 }
 
-sl_table_rc_t
-sl_table_submit (sl_table_t *self, const char *job_id, uint64_t seq, const uint8_t *payload,
-                 size_t size, uint32_t timeout_ms)
+sl_table_rc_t sl_table_submit (sl_table_t *self, const char *job_id, uint64_t seq,
+                               const uint8_t *payload, size_t size, uint32_t timeout_ms)
 {
     assert (self);
     if (seq == 0 || seq > SL_MAX_SEQ)
@@ -308,7 +295,8 @@ sl_table_submit (sl_table_t *self, const char *job_id, uint64_t seq, const uint8
     task->payload = malloc (size ? size : 1);
     if (!task->payload)
         return SL_TABLE_NOMEM;
-    memcpy (task->payload, payload, size);
+    if (size)
+        memcpy (task->payload, payload, size);
     task->payload_size = size;
     task->seq = seq;
     task->job = job;
@@ -322,8 +310,7 @@ sl_table_submit (sl_table_t *self, const char *job_id, uint64_t seq, const uint8
     return SL_TABLE_OK;
 }
 
-sl_table_rc_t
-sl_table_end (sl_table_t *self, const char *job_id, uint64_t total)
+sl_table_rc_t sl_table_end (sl_table_t *self, const char *job_id, uint64_t total)
 {
     assert (self);
     if (total > SL_MAX_SEQ)
@@ -350,23 +337,21 @@ sl_table_end (sl_table_t *self, const char *job_id, uint64_t total)
 
 //  --- Dispatch -------------------------------------------------------------
 
-size_t
-sl_table_queued (sl_table_t *self)
+size_t sl_table_queued (sl_table_t *self)
 {
     assert (self);
     return self->queued;
 }
 
-sl_task_t *
-sl_table_dispatch (sl_table_t *self, int64_t now, int64_t lease_ms)
+sl_task_t *sl_table_dispatch (sl_table_t *self, int64_t now, int64_t lease_ms)
 {
     assert (self);
     while (self->queued) {
         sl_task_t *task = sl_deque_pop_front (self->queue);
-        assert (task);      //  queued > 0 implies a live entry remains
+        assert (task); //  queued > 0 implies a live entry remains
         task->job->queue_refs--;
         if (task->state != SL_TASK_QUEUED)
-            continue;       //  stale: completed while queued again
+            continue; //  stale: completed while queued again
         task->state = SL_TASK_RUNNING;
         task->attempts++;
         task->deadline = now + lease_ms;
@@ -378,8 +363,7 @@ sl_table_dispatch (sl_table_t *self, int64_t now, int64_t lease_ms)
     return NULL;
 }
 
-void
-sl_table_undispatch (sl_table_t *self, sl_task_t *task)
+void sl_table_undispatch (sl_table_t *self, sl_task_t *task)
 {
     assert (self);
     assert (task && task->state == SL_TASK_RUNNING);
@@ -393,8 +377,7 @@ sl_table_undispatch (sl_table_t *self, sl_task_t *task)
     task->attempts--;
 }
 
-static const char *
-s_intern (sl_table_t *self, const char *name)
+static const char *s_intern (sl_table_t *self, const char *name)
 {
     char *copy = (char *) zhashx_lookup (self->workers, name);
     if (!copy) {
@@ -406,8 +389,8 @@ s_intern (sl_table_t *self, const char *name)
     return copy;
 }
 
-sl_table_rc_t
-sl_table_complete (sl_table_t *self, const char *job_id, uint64_t seq, const sl_result_in_t *in)
+sl_table_rc_t sl_table_complete (sl_table_t *self, const char *job_id, uint64_t seq,
+                                 const sl_result_in_t *in)
 {
     assert (self);
     assert (in);
@@ -437,9 +420,8 @@ sl_table_complete (sl_table_t *self, const char *job_id, uint64_t seq, const sl_
     sl_job_counts_t *counts = &task->job->counts;
     if (task->state == SL_TASK_QUEUED) {
         counts->queued--;
-        self->queued--;     //  its queue entry is now stale
-    }
-    else
+        self->queued--; //  its queue entry is now stale
+    } else
         counts->running--;
     if (task->attempts == 0)
         task->attempts = 1; //  a result for a task never dispatched here: a run happened
@@ -460,15 +442,13 @@ sl_table_complete (sl_table_t *self, const char *job_id, uint64_t seq, const sl_
 
 //  --- Delivery -------------------------------------------------------------
 
-size_t
-sl_table_deliverable (sl_table_t *self, sl_job_t *job)
+size_t sl_table_deliverable (sl_table_t *self, sl_job_t *job)
 {
     assert (self);
     return job ? sl_deque_size (job->ready) : self->deliverable;
 }
 
-sl_task_t *
-sl_table_send_next (sl_table_t *self, sl_job_t *job)
+sl_task_t *sl_table_send_next (sl_table_t *self, sl_job_t *job)
 {
     assert (self);
     if (!job) {
@@ -495,16 +475,14 @@ sl_table_send_next (sl_table_t *self, sl_job_t *job)
 }
 
 //  Drops acknowledged entries from the front of the sent queue.
-static void
-s_trim_sent (sl_job_t *job)
+static void s_trim_sent (sl_job_t *job)
 {
     sl_task_t *task;
     while ((task = sl_deque_front (job->sent)) && task->state != SL_TASK_SENT)
         sl_deque_pop_front (job->sent);
 }
 
-sl_table_rc_t
-sl_table_ack (sl_table_t *self, const char *job_id, uint64_t seq)
+sl_table_rc_t sl_table_ack (sl_table_t *self, const char *job_id, uint64_t seq)
 {
     assert (self);
     sl_task_t *task = s_task (self, job_id, seq);
@@ -523,15 +501,15 @@ sl_table_ack (sl_table_t *self, const char *job_id, uint64_t seq)
     return SL_TABLE_OK;
 }
 
-sl_task_t *
-sl_table_unsend_last (sl_table_t *self, sl_job_t *job)
+sl_task_t *sl_table_unsend_last (sl_table_t *self, sl_job_t *job)
 {
     assert (self);
     assert (job);
-    sl_task_t *task = sl_deque_pop_back (job->sent);
+    sl_task_t *task;
+    while ((task = sl_deque_pop_back (job->sent)) && task->state != SL_TASK_SENT)
+        ; //  acknowledged since: stale entry
     if (!task)
         return NULL;
-    assert (task->state == SL_TASK_SENT);
     if (sl_deque_push_front (job->ready, task)) {
         sl_deque_push_back (job->sent, task);
         return NULL;
@@ -543,8 +521,7 @@ sl_table_unsend_last (sl_table_t *self, sl_job_t *job)
     return task;
 }
 
-size_t
-sl_table_unsend_all (sl_table_t *self)
+size_t sl_table_unsend_all (sl_table_t *self)
 {
     assert (self);
     size_t count = 0;
@@ -569,8 +546,7 @@ sl_table_unsend_all (sl_table_t *self)
     return count;
 }
 
-size_t
-sl_table_unacked (sl_table_t *self)
+size_t sl_table_unacked (sl_table_t *self)
 {
     assert (self);
     return self->unacked;

@@ -25,57 +25,53 @@
 #include <stdint.h>
 
 typedef enum {
-    SL_TASK_ABSENT = 0,     //  no task with this seq has arrived
-    SL_TASK_QUEUED,         //  waiting for a worker
-    SL_TASK_RUNNING,        //  dispatched to a worker
-    SL_TASK_DONE,           //  result held, waiting to be sent to the sink
-    SL_TASK_SENT,           //  result sent to the sink, waiting for its ack
-    SL_TASK_DELIVERED       //  the sink acknowledged; result freed
+    SL_TASK_ABSENT = 0, //  no task with this seq has arrived
+    SL_TASK_QUEUED,     //  waiting for a worker
+    SL_TASK_RUNNING,    //  dispatched to a worker
+    SL_TASK_DONE,       //  result held, waiting to be sent to the sink
+    SL_TASK_SENT,       //  result sent to the sink, waiting for its ack
+    SL_TASK_DELIVERED   //  the sink acknowledged; result freed
 } sl_task_state_t;
 
 //  Final statuses, as in proto/sluice.proto.
-typedef enum {
-    SL_STATUS_OK = 1,
-    SL_STATUS_FAILED = 2,
-    SL_STATUS_TIMEOUT = 3
-} sl_status_t;
+typedef enum { SL_STATUS_OK = 1, SL_STATUS_FAILED = 2, SL_STATUS_TIMEOUT = 3 } sl_status_t;
 
 //  A task's result as the broker keeps it until the sink has it.
 typedef struct {
-    uint8_t status;             //  sl_status_t
-    bool output_truncated;      //  the worker capped the output
-    int32_t exit_code;          //  command's exit code
-    uint64_t duration_ms;       //  run time on the worker
-    const char *worker;         //  interned "host:pid", owned by the table
-    size_t output_size;         //  bytes of output at data
-    size_t stderr_size;         //  bytes of stderr tail at data + output_size
-    uint8_t data [];            //  output, then stderr tail
+    uint8_t status;        //  sl_status_t
+    bool output_truncated; //  the worker capped the output
+    int32_t exit_code;     //  command's exit code
+    uint64_t duration_ms;  //  run time on the worker
+    const char *worker;    //  interned "host:pid", owned by the table
+    size_t output_size;    //  bytes of output at data
+    size_t stderr_size;    //  bytes of stderr tail at data + output_size
+    uint8_t data [];       //  output, then stderr tail
 } sl_result_t;
 
 typedef struct _sl_job_t sl_job_t;
 
 typedef struct {
-    uint64_t seq;               //  1-based position in the job
-    sl_job_t *job;              //  job it belongs to
-    uint8_t state;              //  sl_task_state_t
-    uint16_t attempts;          //  times dispatched
-    uint32_t timeout_ms;        //  per-run limit, 0 = none
-    int64_t deadline;           //  lease expiry while RUNNING (ms)
-    uint8_t *payload;           //  task bytes while not yet DONE (owned)
-    size_t payload_size;        //  bytes at payload
-    sl_result_t *result;        //  result while DONE or SENT (owned)
+    uint64_t seq;        //  1-based position in the job
+    sl_job_t *job;       //  job it belongs to
+    uint8_t state;       //  sl_task_state_t
+    uint16_t attempts;   //  times dispatched
+    uint32_t timeout_ms; //  per-run limit, 0 = none
+    int64_t deadline;    //  lease expiry while RUNNING (ms)
+    uint8_t *payload;    //  task bytes while not yet DONE (owned)
+    size_t payload_size; //  bytes at payload
+    sl_result_t *result; //  result while DONE or SENT (owned)
 } sl_task_t;
 
 //  Counts the table keeps per job; read-only for callers.
 typedef struct {
-    uint64_t received;          //  distinct tasks arrived
-    uint64_t total;             //  tasks in the job, once known
-    bool total_known;           //  the ventilator's JobEnd arrived
-    uint64_t queued;            //  tasks in QUEUED
-    uint64_t running;           //  tasks in RUNNING
-    uint64_t done;              //  tasks with a result (DONE, SENT or DELIVERED)
-    uint64_t delivered;         //  tasks DELIVERED
-    uint64_t ok;                //  results by status
+    uint64_t received;  //  distinct tasks arrived
+    uint64_t total;     //  tasks in the job, once known
+    bool total_known;   //  the ventilator's JobEnd arrived
+    uint64_t queued;    //  tasks in QUEUED
+    uint64_t running;   //  tasks in RUNNING
+    uint64_t done;      //  tasks with a result (DONE, SENT or DELIVERED)
+    uint64_t delivered; //  tasks DELIVERED
+    uint64_t ok;        //  results by status
     uint64_t failed;
     uint64_t timeout;
 } sl_job_counts_t;
@@ -88,10 +84,10 @@ typedef struct _sl_table_t sl_table_t;
 
 //  Return codes of the transitions that take input from peers.
 typedef enum {
-    SL_TABLE_OK = 0,            //  applied
-    SL_TABLE_DUPLICATE = 1,     //  already had it / already past that state: ignored
-    SL_TABLE_INVALID = -1,      //  unknown job or task, or a value out of range
-    SL_TABLE_NOMEM = -2         //  out of memory; nothing changed
+    SL_TABLE_OK = 0,        //  applied
+    SL_TABLE_DUPLICATE = 1, //  already had it / already past that state: ignored
+    SL_TABLE_INVALID = -1,  //  unknown job or task, or a value out of range
+    SL_TABLE_NOMEM = -2     //  out of memory; nothing changed
 } sl_table_rc_t;
 
 //  Caller owns the result. NULL if out of memory.
@@ -155,10 +151,10 @@ void sl_table_undispatch (sl_table_t *self, sl_task_t *task);
 //  has a result (a late or doubled report, dropped), SL_TABLE_INVALID for an
 //  unknown job or seq.
 typedef struct {
-    uint8_t status;             //  sl_status_t
+    uint8_t status; //  sl_status_t
     int32_t exit_code;
     uint64_t duration_ms;
-    const char *worker;         //  copied (interned)
+    const char *worker; //  copied (interned)
     const uint8_t *output;
     size_t output_size;
     const uint8_t *err;

@@ -17,8 +17,7 @@ struct _sl_client_t {
     size_t nsockets;                //  how many of them
 };
 
-sl_client_t *
-sl_client_new (const char *broker, char *err, size_t errlen)
+sl_client_t *sl_client_new (const char *broker, char *err, size_t errlen)
 {
     char endpoint [300];
     if (strlen (broker) >= 256) {
@@ -47,8 +46,7 @@ err:
     return NULL;
 }
 
-void
-sl_client_destroy (sl_client_t **self_p)
+void sl_client_destroy (sl_client_t **self_p)
 {
     assert (self_p);
     sl_client_t *self = *self_p;
@@ -61,23 +59,20 @@ sl_client_destroy (sl_client_t **self_p)
     }
 }
 
-zsock_t *
-sl_client_control (sl_client_t *self)
+zsock_t *sl_client_control (sl_client_t *self)
 {
     assert (self);
     return self->control;
 }
 
-const char *
-sl_client_broker (sl_client_t *self)
+const char *sl_client_broker (sl_client_t *self)
 {
     assert (self);
     return self->broker;
 }
 
-zsock_t *
-sl_client_open (sl_client_t *self, sl_port_t port, int type, int linger_ms, char *err,
-                size_t errlen)
+zsock_t *sl_client_open (sl_client_t *self, sl_port_t port, int type, int linger_ms, char *err,
+                         size_t errlen)
 {
     assert (self);
     assert (self->nsockets < MAX_SOCKETS);
@@ -99,16 +94,14 @@ sl_client_open (sl_client_t *self, sl_port_t port, int type, int linger_ms, char
     return sock;
 }
 
-int
-sl_client_send (sl_client_t *self, sl_env_t *env)
+int sl_client_send (sl_client_t *self, sl_env_t *env)
 {
     assert (self);
     return sl_proto_send (self->control, NULL, env, ZMQ_DONTWAIT);
 }
 
-sl_hello_t
-sl_client_hello (sl_client_t *self, Sluice__Hello *hello, int64_t timeout_ms,
-                 sl_env_t **welcome_p, char *err, size_t errlen)
+sl_hello_t sl_client_hello (sl_client_t *self, Sluice__Hello *hello, int64_t timeout_ms,
+                            sl_env_t **welcome_p, char *err, size_t errlen)
 {
     assert (self);
     assert (welcome_p);

@@ -40,10 +40,10 @@ zsock_t *sl_client_open (sl_client_t *self, sl_port_t port, int type, int linger
                          size_t errlen);
 
 typedef enum {
-    SL_HELLO_WELCOME = 0,       //  accepted; *welcome_p holds the broker's welcome
-    SL_HELLO_TIMEOUT = -1,      //  no answer within timeout_ms
-    SL_HELLO_REFUSED = -2,      //  refused, or the broker is incompatible; err says why
-    SL_HELLO_INTERRUPTED = -3   //  SIGINT/SIGTERM while waiting
+    SL_HELLO_WELCOME = 0,     //  accepted; *welcome_p holds the broker's welcome
+    SL_HELLO_TIMEOUT = -1,    //  no answer within timeout_ms
+    SL_HELLO_REFUSED = -2,    //  refused, or the broker is incompatible; err says why
+    SL_HELLO_INTERRUPTED = -3 //  SIGINT/SIGTERM while waiting
 } sl_hello_t;
 
 //  Says hello (re-sent every 250 ms until the broker answers) and waits for

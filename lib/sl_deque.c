@@ -8,14 +8,13 @@
 #define INITIAL_CAPACITY 64 //  a power of two
 
 struct _sl_deque_t {
-    void **items;           //  ring of capacity slots
-    size_t capacity;        //  always a power of two
-    size_t head;            //  index of the first item
-    size_t size;            //  items held
+    void **items;    //  ring of capacity slots
+    size_t capacity; //  always a power of two
+    size_t head;     //  index of the first item
+    size_t size;     //  items held
 };
 
-sl_deque_t *
-sl_deque_new (void)
+sl_deque_t *sl_deque_new (void)
 {
     sl_deque_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -29,8 +28,7 @@ sl_deque_new (void)
     return self;
 }
 
-void
-sl_deque_destroy (sl_deque_t **self_p)
+void sl_deque_destroy (sl_deque_t **self_p)
 {
     assert (self_p);
     if (*self_p) {
@@ -41,8 +39,7 @@ sl_deque_destroy (sl_deque_t **self_p)
 }
 
 //  Doubles the capacity, unrolling the ring so that head is 0.
-static int
-s_grow (sl_deque_t *self)
+static int s_grow (sl_deque_t *self)
 {
     size_t capacity = self->capacity * 2;
     void **items = malloc (capacity * sizeof (void *));
@@ -60,8 +57,7 @@ s_grow (sl_deque_t *self)
     return 0;
 }
 
-int
-sl_deque_push_back (sl_deque_t *self, void *item)
+int sl_deque_push_back (sl_deque_t *self, void *item)
 {
     assert (self);
     if (self->size == self->capacity && s_grow (self))
@@ -71,8 +67,7 @@ sl_deque_push_back (sl_deque_t *self, void *item)
     return 0;
 }
 
-int
-sl_deque_push_front (sl_deque_t *self, void *item)
+int sl_deque_push_front (sl_deque_t *self, void *item)
 {
     assert (self);
     if (self->size == self->capacity && s_grow (self))
@@ -83,8 +78,7 @@ sl_deque_push_front (sl_deque_t *self, void *item)
     return 0;
 }
 
-void *
-sl_deque_pop_front (sl_deque_t *self)
+void *sl_deque_pop_front (sl_deque_t *self)
 {
     assert (self);
     if (self->size == 0)
@@ -95,8 +89,7 @@ sl_deque_pop_front (sl_deque_t *self)
     return item;
 }
 
-void *
-sl_deque_pop_back (sl_deque_t *self)
+void *sl_deque_pop_back (sl_deque_t *self)
 {
     assert (self);
     if (self->size == 0)
@@ -105,30 +98,26 @@ sl_deque_pop_back (sl_deque_t *self)
     return self->items [(self->head + self->size) & (self->capacity - 1)];
 }
 
-void *
-sl_deque_front (sl_deque_t *self)
+void *sl_deque_front (sl_deque_t *self)
 {
     assert (self);
     return self->size ? self->items [self->head] : NULL;
 }
 
-void *
-sl_deque_at (sl_deque_t *self, size_t index)
+void *sl_deque_at (sl_deque_t *self, size_t index)
 {
     assert (self);
     assert (index < self->size);
     return self->items [(self->head + index) & (self->capacity - 1)];
 }
 
-size_t
-sl_deque_size (sl_deque_t *self)
+size_t sl_deque_size (sl_deque_t *self)
 {
     assert (self);
     return self->size;
 }
 
-void
-sl_deque_clear (sl_deque_t *self)
+void sl_deque_clear (sl_deque_t *self)
 {
     assert (self);
     self->head = 0;

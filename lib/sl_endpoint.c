@@ -7,8 +7,8 @@
 #include <string.h>
 
 //  Splits base into its host part (without the port) and the port number.
-static int
-s_split (const char *base, char *host, size_t hostlen, long *port, char *err, size_t errlen)
+static int s_split (const char *base, char *host, size_t hostlen, long *port, char *err,
+                    size_t errlen)
 {
     if (strncmp (base, "tcp://", 6) != 0) {
         snprintf (err, errlen, "endpoint '%s' is not of the form tcp://HOST:PORT", base);
@@ -28,8 +28,8 @@ s_split (const char *base, char *host, size_t hostlen, long *port, char *err, si
     char *end;
     errno = 0;
     long value = strtol (colon + 1, &end, 10);
-    if (errno || end == colon + 1 || *end != '\0' || value < 1
-        || value > 65535 - (SL_PORT_COUNT - 1)) {
+    if (errno || end == colon + 1 || *end != '\0' || value < 1 ||
+        value > 65535 - (SL_PORT_COUNT - 1)) {
         snprintf (err, errlen,
                   "endpoint '%s': port must be a number from 1 to %d (sluice uses %d consecutive "
                   "ports from it)",
@@ -47,17 +47,15 @@ s_split (const char *base, char *host, size_t hostlen, long *port, char *err, si
     return 0;
 }
 
-int
-sl_endpoint_check (const char *base, char *err, size_t errlen)
+int sl_endpoint_check (const char *base, char *err, size_t errlen)
 {
     char host [256];
     long port;
     return s_split (base, host, sizeof host, &port, err, errlen);
 }
 
-int
-sl_endpoint_derive (const char *base, sl_port_t which, char *out, size_t outlen, char *err,
-                    size_t errlen)
+int sl_endpoint_derive (const char *base, sl_port_t which, char *out, size_t outlen, char *err,
+                        size_t errlen)
 {
     char host [256];
     long port;

@@ -10,16 +10,16 @@
 #include <stddef.h>
 
 typedef enum {
-    SL_PORT_CONTROL = 0,    //  broker ROUTER <- client DEALER
-    SL_PORT_INTAKE = 1,     //  broker PULL <- ventilator PUSH
-    SL_PORT_DISPATCH = 2,   //  broker PUSH -> worker PULL
-    SL_PORT_RESULTS = 3,    //  broker PULL <- worker PUSH
-    SL_PORT_DELIVERY = 4,   //  broker PUSH -> sink PULL
-    SL_PORT_COUNT = 5       //  ports used (at most 8, by contract)
+    SL_PORT_CONTROL = 0,  //  broker ROUTER <- client DEALER
+    SL_PORT_INTAKE = 1,   //  broker PULL <- ventilator PUSH
+    SL_PORT_DISPATCH = 2, //  broker PUSH -> worker PULL
+    SL_PORT_RESULTS = 3,  //  broker PULL <- worker PUSH
+    SL_PORT_DELIVERY = 4, //  broker PUSH -> sink PULL
+    SL_PORT_COUNT = 5     //  ports used (at most 8, by contract)
 } sl_port_t;
 
 #define SL_DEFAULT_BROKER "tcp://127.0.0.1:5560"
-#define SL_DEFAULT_BIND   "tcp://*:5560"
+#define SL_DEFAULT_BIND "tcp://*:5560"
 
 //  Checks that base is tcp://HOST:PORT with room for every derived port.
 //  Returns 0, or -1 with a message naming the endpoint in err.

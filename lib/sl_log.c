@@ -9,8 +9,7 @@
 //  command line, like czmq's own log identity.
 static int s_level = SL_LOG_WARN;
 
-void
-sl_log_init (const char *ident, sl_log_level_t level)
+void sl_log_init (const char *ident, sl_log_level_t level)
 {
     zsys_set_logident (ident);
     zsys_set_logstream (stderr);
@@ -18,24 +17,21 @@ sl_log_init (const char *ident, sl_log_level_t level)
     s_level = level;
 }
 
-void
-sl_log_adjust (int delta)
+void sl_log_adjust (int delta)
 {
     s_level += delta;
     if (s_level < -1)
-        s_level = -1;       //  -1 silences even errors (-q -q)
+        s_level = -1; //  -1 silences even errors (-q -q)
     if (s_level > SL_LOG_DEBUG)
         s_level = SL_LOG_DEBUG;
 }
 
-bool
-sl_log_enabled (sl_log_level_t level)
+bool sl_log_enabled (sl_log_level_t level)
 {
     return (int) level <= s_level;
 }
 
-void
-sl_log (sl_log_level_t level, const char *format, ...)
+void sl_log (sl_log_level_t level, const char *format, ...)
 {
     if (!sl_log_enabled (level))
         return;
@@ -45,15 +41,22 @@ sl_log (sl_log_level_t level, const char *format, ...)
     vsnprintf (line, sizeof line, format, args);
     va_end (args);
     switch (level) {
-        case SL_LOG_ERROR: zsys_error ("%s", line); break;
-        case SL_LOG_WARN:  zsys_warning ("%s", line); break;
-        case SL_LOG_INFO:  zsys_info ("%s", line); break;
-        default:           zsys_debug ("%s", line); break;
+        case SL_LOG_ERROR:
+            zsys_error ("%s", line);
+            break;
+        case SL_LOG_WARN:
+            zsys_warning ("%s", line);
+            break;
+        case SL_LOG_INFO:
+            zsys_info ("%s", line);
+            break;
+        default:
+            zsys_debug ("%s", line);
+            break;
     }
 }
 
-bool
-sl_ratelimit_allow (sl_ratelimit_t *self, int64_t now, uint32_t *suppressed_p)
+bool sl_ratelimit_allow (sl_ratelimit_t *self, int64_t now, uint32_t *suppressed_p)
 {
     if (now - self->window_start >= self->period_ms) {
         self->window_start = now;

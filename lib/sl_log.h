@@ -28,25 +28,27 @@ void sl_log_adjust (int delta);
 //  True if messages of this level are shown.
 bool sl_log_enabled (sl_log_level_t level);
 
-void sl_log (sl_log_level_t level, const char *format, ...)
-    __attribute__ ((format (printf, 2, 3)));
+void sl_log (sl_log_level_t level, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
 
 #define sl_error(...) sl_log (SL_LOG_ERROR, __VA_ARGS__)
-#define sl_warn(...)  sl_log (SL_LOG_WARN, __VA_ARGS__)
-#define sl_info(...)  sl_log (SL_LOG_INFO, __VA_ARGS__)
+#define sl_warn(...) sl_log (SL_LOG_WARN, __VA_ARGS__)
+#define sl_info(...) sl_log (SL_LOG_INFO, __VA_ARGS__)
 #define sl_debug(...) sl_log (SL_LOG_DEBUG, __VA_ARGS__)
 
 //  Rate limiter: allows `burst` messages per `period_ms`, then counts what it
 //  suppressed and reports the count with the next allowed message.
 typedef struct {
-    int64_t window_start;   //  start of the current period (ms, monotonic)
-    uint32_t used;          //  messages allowed in this period
-    uint32_t suppressed;    //  messages refused since the last allowed one
-    uint32_t burst;         //  allowed per period
-    int64_t period_ms;      //  length of a period
+    int64_t window_start; //  start of the current period (ms, monotonic)
+    uint32_t used;        //  messages allowed in this period
+    uint32_t suppressed;  //  messages refused since the last allowed one
+    uint32_t burst;       //  allowed per period
+    int64_t period_ms;    //  length of a period
 } sl_ratelimit_t;
 
-#define SL_RATELIMIT_INIT(burst, period) { 0, 0, 0, (burst), (period) }
+#define SL_RATELIMIT_INIT(burst, period)                                                           \
+    {                                                                                              \
+        0, 0, 0, (burst), (period)                                                                 \
+    }
 
 //  Returns true if a message may be logged now; *suppressed_p gets how many
 //  were refused since the last one allowed.

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <zmq.h>
 
-sl_env_t *
-sl_proto_decode (const uint8_t *data, size_t size, uint32_t *version_p, char *err, size_t errlen)
+sl_env_t *sl_proto_decode (const uint8_t *data, size_t size, uint32_t *version_p, char *err,
+                           size_t errlen)
 {
     if (version_p)
         *version_p = 0;
@@ -40,8 +40,7 @@ sl_proto_decode (const uint8_t *data, size_t size, uint32_t *version_p, char *er
     return env;
 }
 
-void
-sl_proto_free (sl_env_t **env_p)
+void sl_proto_free (sl_env_t **env_p)
 {
     assert (env_p);
     if (*env_p) {
@@ -51,8 +50,7 @@ sl_proto_free (sl_env_t **env_p)
 }
 
 //  Discards the remaining frames of a multipart message.
-static void
-s_drain_more (void *handle)
+static void s_drain_more (void *handle)
 {
     int more = 1;
     size_t more_size = sizeof more;
@@ -66,8 +64,8 @@ s_drain_more (void *handle)
     }
 }
 
-sl_recv_t
-sl_proto_recv (zsock_t *sock, sl_env_t **env_p, zframe_t **routing_id_p, char *err, size_t errlen)
+sl_recv_t sl_proto_recv (zsock_t *sock, sl_env_t **env_p, zframe_t **routing_id_p, char *err,
+                         size_t errlen)
 {
     assert (sock);
     assert (env_p);
@@ -102,8 +100,8 @@ sl_proto_recv (zsock_t *sock, sl_env_t **env_p, zframe_t **routing_id_p, char *e
     }
     int more = zmq_msg_more (&msg);
     uint32_t version = 0;
-    sl_env_t *env = sl_proto_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &version, err,
-                                     errlen);
+    sl_env_t *env =
+        sl_proto_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &version, err, errlen);
     zmq_msg_close (&msg);
     if (more) {
         s_drain_more (handle);
@@ -120,8 +118,7 @@ sl_proto_recv (zsock_t *sock, sl_env_t **env_p, zframe_t **routing_id_p, char *e
     return SL_RECV_OK;
 }
 
-int
-sl_proto_send (zsock_t *sock, zframe_t *routing_id, sl_env_t *env, int flags)
+int sl_proto_send (zsock_t *sock, zframe_t *routing_id, sl_env_t *env, int flags)
 {
     assert (sock);
     assert (env);
@@ -134,8 +131,7 @@ sl_proto_send (zsock_t *sock, zframe_t *routing_id, sl_env_t *env, int flags)
     sluice__envelope__pack (env, zmq_msg_data (&msg));
     if (routing_id) {
         if (zmq_send (handle, zframe_data (routing_id), zframe_size (routing_id),
-                      ZMQ_SNDMORE | flags)
-            < 0) {
+                      ZMQ_SNDMORE | flags) < 0) {
             int saved = errno;
             zmq_msg_close (&msg);
             errno = saved;
@@ -151,29 +147,41 @@ sl_proto_send (zsock_t *sock, zframe_t *routing_id, sl_env_t *env, int flags)
     return 0;
 }
 
-const char *
-sl_proto_body_name (const sl_env_t *env)
+const char *sl_proto_body_name (const sl_env_t *env)
 {
     switch (env->body_case) {
-        case SLUICE__ENVELOPE__BODY_HELLO: return "hello";
-        case SLUICE__ENVELOPE__BODY_WELCOME: return "welcome";
-        case SLUICE__ENVELOPE__BODY_REFUSE: return "refuse";
-        case SLUICE__ENVELOPE__BODY_TASKS: return "tasks";
-        case SLUICE__ENVELOPE__BODY_JOB_END: return "job-end";
-        case SLUICE__ENVELOPE__BODY_RESULTS: return "results";
-        case SLUICE__ENVELOPE__BODY_ACK: return "ack";
-        case SLUICE__ENVELOPE__BODY_JOB_DONE: return "job-done";
-        case SLUICE__ENVELOPE__BODY_JOB_START: return "job-start";
-        case SLUICE__ENVELOPE__BODY_JOB_QUERY: return "job-query";
-        case SLUICE__ENVELOPE__BODY_JOB_STATE: return "job-state";
-        case SLUICE__ENVELOPE__BODY_HEARTBEAT: return "heartbeat";
-        case SLUICE__ENVELOPE__BODY_BYE: return "bye";
-        default: return "unknown";
+        case SLUICE__ENVELOPE__BODY_HELLO:
+            return "hello";
+        case SLUICE__ENVELOPE__BODY_WELCOME:
+            return "welcome";
+        case SLUICE__ENVELOPE__BODY_REFUSE:
+            return "refuse";
+        case SLUICE__ENVELOPE__BODY_TASKS:
+            return "tasks";
+        case SLUICE__ENVELOPE__BODY_JOB_END:
+            return "job-end";
+        case SLUICE__ENVELOPE__BODY_RESULTS:
+            return "results";
+        case SLUICE__ENVELOPE__BODY_ACK:
+            return "ack";
+        case SLUICE__ENVELOPE__BODY_JOB_DONE:
+            return "job-done";
+        case SLUICE__ENVELOPE__BODY_JOB_START:
+            return "job-start";
+        case SLUICE__ENVELOPE__BODY_JOB_QUERY:
+            return "job-query";
+        case SLUICE__ENVELOPE__BODY_JOB_STATE:
+            return "job-state";
+        case SLUICE__ENVELOPE__BODY_HEARTBEAT:
+            return "heartbeat";
+        case SLUICE__ENVELOPE__BODY_BYE:
+            return "bye";
+        default:
+            return "unknown";
     }
 }
 
-int
-sl_proto_send_refuse (zsock_t *sock, zframe_t *routing_id, const char *reason)
+int sl_proto_send_refuse (zsock_t *sock, zframe_t *routing_id, const char *reason)
 {
     Sluice__Refuse refuse = SLUICE__REFUSE__INIT;
     refuse.reason = (char *) reason;

@@ -24,18 +24,18 @@ typedef Sluice__Envelope sl_env_t;
 
 //  Result of sl_proto_recv.
 typedef enum {
-    SL_RECV_OK = 1,         //  *env_p holds a decoded envelope
-    SL_RECV_NONE = 0,       //  nothing to read (EAGAIN) or interrupted
-    SL_RECV_BAD = -1,       //  a malformed message was read and dropped; err says why
-    SL_RECV_VERSION = -2    //  a well-formed envelope of another protocol version; err says which
+    SL_RECV_OK = 1,      //  *env_p holds a decoded envelope
+    SL_RECV_NONE = 0,    //  nothing to read (EAGAIN) or interrupted
+    SL_RECV_BAD = -1,    //  a malformed message was read and dropped; err says why
+    SL_RECV_VERSION = -2 //  a well-formed envelope of another protocol version; err says which
 } sl_recv_t;
 
 //  Decodes one frame. Returns the envelope, or NULL with the reason in err
 //  (garbage, empty, no body, or another version: *version_p gets the
 //  peer's version when the envelope itself was readable, else 0).
 //  Caller owns the result: free it with sl_proto_free.
-sl_env_t *sl_proto_decode (const uint8_t *data, size_t size, uint32_t *version_p,
-                           char *err, size_t errlen);
+sl_env_t *sl_proto_decode (const uint8_t *data, size_t size, uint32_t *version_p, char *err,
+                           size_t errlen);
 
 //  Frees a decoded envelope and nulls the pointer. NULL-safe.
 void sl_proto_free (sl_env_t **env_p);
@@ -44,8 +44,8 @@ void sl_proto_free (sl_env_t **env_p);
 //  routing_id_p: it gets the sender's routing id (caller owns it, also on
 //  SL_RECV_BAD and SL_RECV_VERSION so the caller can answer). For other
 //  sockets pass NULL.
-sl_recv_t sl_proto_recv (zsock_t *sock, sl_env_t **env_p, zframe_t **routing_id_p,
-                         char *err, size_t errlen);
+sl_recv_t sl_proto_recv (zsock_t *sock, sl_env_t **env_p, zframe_t **routing_id_p, char *err,
+                         size_t errlen);
 
 //  Packs env (its version is set here) and sends it. flags: 0 or
 //  ZMQ_DONTWAIT. routing_id is for ROUTER sockets (not consumed), else NULL.

@@ -48,32 +48,32 @@ struct _sl_taskfile_t {
     uint8_t line_last;  //  Last byte of the current line so far
     size_t lineno;      //  Physical lines begun so far
     size_t task_lineno; //  Physical line of the task last returned
-    char error[512];    //  Sticky error message, empty if none
+    char error [512];   //  Sticky error message, empty if none
 };
 
 //  Formats a message into the caller's error buffer, if it has one.
-__attribute__((format(printf, 3, 4))) static void s_report(char *errbuf, size_t errlen,
-                                                           const char *format, ...)
+__attribute__ ((format (printf, 3, 4))) static void s_report (char *errbuf, size_t errlen,
+                                                              const char *format, ...)
 {
     if (!errbuf || errlen == 0)
         return;
     va_list args;
-    va_start(args, format);
-    vsnprintf(errbuf, errlen, format, args);
-    va_end(args);
+    va_start (args, format);
+    vsnprintf (errbuf, errlen, format, args);
+    va_end (args);
 }
 
-sl_taskfile_t *sl_taskfile_new(const char *path, size_t max_payload, char *errbuf, size_t errlen)
+sl_taskfile_t *sl_taskfile_new (const char *path, size_t max_payload, char *errbuf, size_t errlen)
 {
-    assert(path);
-    assert(max_payload > 0);
+    assert (path);
+    assert (max_payload > 0);
 
-    sl_taskfile_t *self = calloc(1, sizeof(*self));
+    sl_taskfile_t *self = calloc (1, sizeof (*self));
     if (!self)
         goto err_alloc;
-    bool is_stdin = strcmp(path, "-") == 0;
-    self->name = strdup(is_stdin ? "stdin" : path);
-    self->buf = malloc(S_BUFSIZE);
+    bool is_stdin = strcmp (path, "-") == 0;
+    self->name = strdup (is_stdin ? "stdin" : path);
+    self->buf = malloc (S_BUFSIZE);
     if (!self->name || !self->buf)
         goto err_alloc;
     self->max_payload = max_payload;
@@ -82,70 +82,70 @@ sl_taskfile_t *sl_taskfile_new(const char *path, size_t max_payload, char *errbu
     if (is_stdin) {
         self->fd = STDIN_FILENO;
     } else {
-        self->fd = open(path, O_RDONLY | O_CLOEXEC);
+        self->fd = open (path, O_RDONLY | O_CLOEXEC);
         if (self->fd < 0)
             goto err_open;
         self->owns_fd = true;
     }
     //  open(2) accepts a directory; refuse it now rather than at first read
     struct stat st;
-    if (fstat(self->fd, &st) != 0)
+    if (fstat (self->fd, &st) != 0)
         goto err_open;
-    if (S_ISDIR(st.st_mode)) {
+    if (S_ISDIR (st.st_mode)) {
         errno = EISDIR;
         goto err_open;
     }
     return self;
 
 err_open:
-    s_report(errbuf, errlen, "cannot open %s: %s", self->name, strerror(errno));
-    sl_taskfile_destroy(&self);
+    s_report (errbuf, errlen, "cannot open %s: %s", self->name, strerror (errno));
+    sl_taskfile_destroy (&self);
     return NULL;
 
 err_alloc:
-    s_report(errbuf, errlen, "cannot open task file: out of memory");
-    sl_taskfile_destroy(&self);
+    s_report (errbuf, errlen, "cannot open task file: out of memory");
+    sl_taskfile_destroy (&self);
     return NULL;
 }
 
-void sl_taskfile_destroy(sl_taskfile_t **self_p)
+void sl_taskfile_destroy (sl_taskfile_t **self_p)
 {
-    assert(self_p);
+    assert (self_p);
     sl_taskfile_t *self = *self_p;
     if (!self)
         return;
     if (self->owns_fd)
-        close(self->fd);
-    free(self->line);
-    free(self->buf);
-    free(self->name);
-    free(self);
+        close (self->fd);
+    free (self->line);
+    free (self->buf);
+    free (self->name);
+    free (self);
     *self_p = NULL;
 }
 
 //  Refills the empty read buffer. Returns bytes read, 0 at end of input, or
 //  -1 with errno set.
-static ssize_t s_fill(sl_taskfile_t *self)
+static ssize_t s_fill (sl_taskfile_t *self)
 {
-    assert(self->pos == self->len);
+    assert (self->pos == self->len);
     self->pos = 0;
     self->len = 0;
     ssize_t got;
     do
-        got = read(self->fd, self->buf, S_BUFSIZE);
+        got = read (self->fd, self->buf, S_BUFSIZE);
     while (got < 0 && errno == EINTR);
     if (got > 0)
-        self->len = (size_t)got;
+        self->len = (size_t) got;
     return got;
 }
 
 //  Adds a piece of the current line to the line buffer, or only counts it
 //  once the line is too long to be a task. Returns 0, or -1 if out of memory.
-static int s_append(sl_taskfile_t *self, const uint8_t *piece, size_t size)
+static int s_append (sl_taskfile_t *self, const uint8_t *piece, size_t size)
 {
     if (size == 0)
         return 0;
-    self->line_last = piece[size - 1];
+    self->line_last = piece [size - 1];
     if (!self->line_over && size > self->hold_max - self->line_len)
         self->line_over = true;
     if (self->line_over) {
@@ -161,13 +161,13 @@ static int s_append(sl_taskfile_t *self, const uint8_t *piece, size_t size)
             cap = cap > self->hold_max / 2 ? self->hold_max : cap * 2;
         if (cap > self->hold_max)
             cap = self->hold_max;
-        uint8_t *line = realloc(self->line, cap);
+        uint8_t *line = realloc (self->line, cap);
         if (!line)
             return -1;
         self->line = line;
         self->line_cap = cap;
     }
-    memcpy(self->line + self->line_len, piece, size);
+    memcpy (self->line + self->line_len, piece, size);
     self->line_len = need;
     return 0;
 }
@@ -176,7 +176,7 @@ static int s_append(sl_taskfile_t *self, const uint8_t *piece, size_t size)
 //  before it (or at end of input). Sets *data/*size to the line; a line too
 //  long to store comes back with *data NULL and *size its length. Returns 1,
 //  0 at end of input, or -1 with self->error set.
-static int s_read_line(sl_taskfile_t *self, const uint8_t **data, size_t *size)
+static int s_read_line (sl_taskfile_t *self, const uint8_t **data, size_t *size)
 {
     self->line_len = 0;
     self->line_over = false;
@@ -188,10 +188,10 @@ static int s_read_line(sl_taskfile_t *self, const uint8_t **data, size_t *size)
         if (self->pos == self->len) {
             if (self->eof)
                 break;
-            ssize_t got = s_fill(self);
+            ssize_t got = s_fill (self);
             if (got < 0) {
-                snprintf(self->error, sizeof(self->error), "cannot read %s: %s", self->name,
-                         strerror(errno));
+                snprintf (self->error, sizeof (self->error), "cannot read %s: %s", self->name,
+                          strerror (errno));
                 return -1;
             }
             if (got == 0) {
@@ -205,18 +205,18 @@ static int s_read_line(sl_taskfile_t *self, const uint8_t **data, size_t *size)
         }
         const uint8_t *start = self->buf + self->pos;
         size_t avail = self->len - self->pos;
-        const uint8_t *newline = memchr(start, '\n', avail);
-        size_t piece = newline ? (size_t)(newline - start) : avail;
+        const uint8_t *newline = memchr (start, '\n', avail);
+        size_t piece = newline ? (size_t) (newline - start) : avail;
         if (newline && self->line_len == 0 && !self->line_over) {
             //  Fast path: the whole line is in the buffer
             self->pos += piece + 1;
             *data = start;
-            *size = piece > 0 && start[piece - 1] == '\r' ? piece - 1 : piece;
+            *size = piece > 0 && start [piece - 1] == '\r' ? piece - 1 : piece;
             return 1;
         }
-        if (s_append(self, start, piece) != 0) {
-            snprintf(self->error, sizeof(self->error), "%s:%zu: out of memory", self->name,
-                     self->lineno);
+        if (s_append (self, start, piece) != 0) {
+            snprintf (self->error, sizeof (self->error), "%s:%zu: out of memory", self->name,
+                      self->lineno);
             return -1;
         }
         self->pos += piece;
@@ -236,17 +236,17 @@ static int s_read_line(sl_taskfile_t *self, const uint8_t **data, size_t *size)
     return 1;
 }
 
-int sl_taskfile_next(sl_taskfile_t *self, const uint8_t **data, size_t *size, char *errbuf,
-                     size_t errlen)
+int sl_taskfile_next (sl_taskfile_t *self, const uint8_t **data, size_t *size, char *errbuf,
+                      size_t errlen)
 {
-    assert(self);
-    assert(data);
-    assert(size);
+    assert (self);
+    assert (data);
+    assert (size);
 
-    while (!self->error[0]) {
+    while (!self->error [0]) {
         const uint8_t *line;
         size_t len;
-        int rc = s_read_line(self, &line, &len);
+        int rc = s_read_line (self, &line, &len);
         if (rc < 0)
             break;
         if (rc == 0)
@@ -254,9 +254,9 @@ int sl_taskfile_next(sl_taskfile_t *self, const uint8_t **data, size_t *size, ch
         if (len == 0)
             continue; //  Empty lines are not tasks
         if (!line || len > self->max_payload) {
-            snprintf(self->error, sizeof(self->error),
-                     "%s:%zu: line is %zu bytes, over the %zu-byte limit (--max-payload)",
-                     self->name, self->lineno, len, self->max_payload);
+            snprintf (self->error, sizeof (self->error),
+                      "%s:%zu: line is %zu bytes, over the %zu-byte limit (--max-payload)",
+                      self->name, self->lineno, len, self->max_payload);
             break;
         }
         self->task_lineno = self->lineno;
@@ -264,18 +264,18 @@ int sl_taskfile_next(sl_taskfile_t *self, const uint8_t **data, size_t *size, ch
         *size = len;
         return 1;
     }
-    s_report(errbuf, errlen, "%s", self->error);
+    s_report (errbuf, errlen, "%s", self->error);
     return -1;
 }
 
-size_t sl_taskfile_lineno(sl_taskfile_t *self)
+size_t sl_taskfile_lineno (sl_taskfile_t *self)
 {
-    assert(self);
+    assert (self);
     return self->task_lineno;
 }
 
-const char *sl_taskfile_name(sl_taskfile_t *self)
+const char *sl_taskfile_name (sl_taskfile_t *self)
 {
-    assert(self);
+    assert (self);
     return self->name;
 }

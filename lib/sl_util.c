@@ -10,24 +10,22 @@
 
 #include "sl_proto.h"
 
-int
-sl_parse_u64 (const char *prog, const char *opt, const char *arg, uint64_t min, uint64_t max,
-              uint64_t *value)
+int sl_parse_u64 (const char *prog, const char *opt, const char *arg, uint64_t min, uint64_t max,
+                  uint64_t *value)
 {
     char *end;
     errno = 0;
     unsigned long long v = strtoull (arg, &end, 10);
     if (errno || end == arg || *end != '\0' || arg [0] == '-' || v < min || v > max) {
-        fprintf (stderr, "%s: %s: '%s' is not a whole number from %llu to %llu\n", prog, opt,
-                 arg, (unsigned long long) min, (unsigned long long) max);
+        fprintf (stderr, "%s: %s: '%s' is not a whole number from %llu to %llu\n", prog, opt, arg,
+                 (unsigned long long) min, (unsigned long long) max);
         return -1;
     }
     *value = v;
     return 0;
 }
 
-int
-sl_parse_seconds (const char *prog, const char *opt, const char *arg, uint64_t *ms)
+int sl_parse_seconds (const char *prog, const char *opt, const char *arg, uint64_t *ms)
 {
     char *end;
     errno = 0;
@@ -41,8 +39,7 @@ sl_parse_seconds (const char *prog, const char *opt, const char *arg, uint64_t *
     return 0;
 }
 
-void
-sl_self_name (char *buf, size_t len)
+void sl_self_name (char *buf, size_t len)
 {
     char host [256];
     if (gethostname (host, sizeof host) != 0)
@@ -51,8 +48,7 @@ sl_self_name (char *buf, size_t len)
     snprintf (buf, len, "%s:%ld", host, (long) getpid ());
 }
 
-void
-sl_random_hex (char *buf, size_t len, size_t nchars)
+void sl_random_hex (char *buf, size_t len, size_t nchars)
 {
     static const char digits [] = "0123456789abcdef";
     if (nchars + 1 > len)
@@ -73,22 +69,20 @@ sl_random_hex (char *buf, size_t len, size_t nchars)
     buf [nchars] = '\0';
 }
 
-void
-sl_print_version (const char *prog)
+void sl_print_version (const char *prog)
 {
     printf ("%s %s (sluice protocol %d)\n", prog, SL_VERSION, SL_PROTOCOL_VERSION);
 }
 
-bool
-sl_job_id_valid (const char *s)
+bool sl_job_id_valid (const char *s)
 {
     size_t len = strlen (s);
     if (len == 0 || len > 64)
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = s [i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-              || c == '.' || c == '_' || c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
             return false;
     }
     return true;

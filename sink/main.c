@@ -14,36 +14,34 @@
 
 #define PROG "sluice-sink"
 
-static void
-s_usage (FILE *out)
+static void s_usage (FILE *out)
 {
     fprintf (out,
-        "Usage: " PROG " [OPTION]...\n"
-        "Collects task results from the broker and writes each exactly once.\n"
-        "By default it waits for a job, collects every job the broker holds, and exits\n"
-        "once none is incomplete.\n"
-        "\n"
-        "  -b, --broker ENDPOINT      broker address (default " SL_DEFAULT_BROKER ")\n"
-        "  -o, --output FILE          write results to FILE (default: standard output)\n"
-        "  -f, --format FORMAT        text (default): each task's output, newline-ended;\n"
-        "                             jsonl: one JSON object per result with job, seq,\n"
-        "                             status, exit_code, attempts, worker, duration_ms,\n"
-        "                             output (and stderr when the task wrote any)\n"
-        "      --job ID               collect only this job\n"
-        "      --follow               keep collecting forever\n"
-        "      --connect-timeout SEC  give up if no broker answers in time (default: wait)\n"
-        "  -v, --verbose              more log output\n"
-        "  -q, --quiet                less log output\n"
-        "  -h, --help                 show this help and exit\n"
-        "  -V, --version              show the version and exit\n"
-        "\n"
-        "One sink collects from a broker at a time; a second one is refused.\n"
-        "Exit status: 0 if every task was ok, 1 if any failed or timed out (or the sink\n"
-        "was interrupted), 2 on usage errors or when the sink could not work.\n");
+             "Usage: " PROG " [OPTION]...\n"
+             "Collects task results from the broker and writes each exactly once.\n"
+             "By default it waits for a job, collects every job the broker holds, and exits\n"
+             "once none is incomplete.\n"
+             "\n"
+             "  -b, --broker ENDPOINT      broker address (default " SL_DEFAULT_BROKER ")\n"
+             "  -o, --output FILE          write results to FILE (default: standard output)\n"
+             "  -f, --format FORMAT        text (default): each task's output, newline-ended;\n"
+             "                             jsonl: one JSON object per result with job, seq,\n"
+             "                             status, exit_code, attempts, worker, duration_ms,\n"
+             "                             output (and stderr when the task wrote any)\n"
+             "      --job ID               collect only this job\n"
+             "      --follow               keep collecting forever\n"
+             "      --connect-timeout SEC  give up if no broker answers in time (default: wait)\n"
+             "  -v, --verbose              more log output\n"
+             "  -q, --quiet                less log output\n"
+             "  -h, --help                 show this help and exit\n"
+             "  -V, --version              show the version and exit\n"
+             "\n"
+             "One sink collects from a broker at a time; a second one is refused.\n"
+             "Exit status: 0 if every task was ok, 1 if any failed or timed out (or the sink\n"
+             "was interrupted), 2 on usage errors or when the sink could not work.\n");
 }
 
-int
-main (int argc, char *argv [])
+int main (int argc, char *argv [])
 {
     sink_config_t config = {
         .broker = SL_DEFAULT_BROKER,
@@ -51,25 +49,27 @@ main (int argc, char *argv [])
         .connect_timeout_ms = -1,
     };
     int verbosity = 0;
-    static const struct option options [] = {
-        { "broker", required_argument, NULL, 'b' },
-        { "output", required_argument, NULL, 'o' },
-        { "format", required_argument, NULL, 'f' },
-        { "job", required_argument, NULL, 'J' },
-        { "follow", no_argument, NULL, 'F' },
-        { "connect-timeout", required_argument, NULL, 'C' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },
-        { NULL, 0, NULL, 0 }
-    };
+    static const struct option options [] = {{"broker", required_argument, NULL, 'b'},
+                                             {"output", required_argument, NULL, 'o'},
+                                             {"format", required_argument, NULL, 'f'},
+                                             {"job", required_argument, NULL, 'J'},
+                                             {"follow", no_argument, NULL, 'F'},
+                                             {"connect-timeout", required_argument, NULL, 'C'},
+                                             {"verbose", no_argument, NULL, 'v'},
+                                             {"quiet", no_argument, NULL, 'q'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"version", no_argument, NULL, 'V'},
+                                             {NULL, 0, NULL, 0}};
     int opt;
     uint64_t value;
     while ((opt = getopt_long (argc, argv, "b:o:f:vqhV", options, NULL)) != -1) {
         switch (opt) {
-            case 'b': config.broker = optarg; break;
-            case 'o': config.output = optarg; break;
+            case 'b':
+                config.broker = optarg;
+                break;
+            case 'o':
+                config.output = optarg;
+                break;
             case 'f':
                 if (sl_format_parse (optarg, &config.format)) {
                     fprintf (stderr, PROG ": --format: '%s' is not a format (text, jsonl)\n",
@@ -79,22 +79,34 @@ main (int argc, char *argv [])
                 break;
             case 'J':
                 if (!sl_job_id_valid (optarg)) {
-                    fprintf (stderr, PROG ": --job: '%s' is not a job id (1-64 characters of "
-                             "A-Z a-z 0-9 . _ -)\n", optarg);
+                    fprintf (stderr,
+                             PROG ": --job: '%s' is not a job id (1-64 characters of "
+                                  "A-Z a-z 0-9 . _ -)\n",
+                             optarg);
                     return SL_EXIT_USAGE;
                 }
                 config.job = optarg;
                 break;
-            case 'F': config.follow = true; break;
+            case 'F':
+                config.follow = true;
+                break;
             case 'C':
                 if (sl_parse_seconds (PROG, "--connect-timeout", optarg, &value))
                     return SL_EXIT_USAGE;
                 config.connect_timeout_ms = (int64_t) value;
                 break;
-            case 'v': verbosity++; break;
-            case 'q': verbosity--; break;
-            case 'h': s_usage (stdout); return 0;
-            case 'V': sl_print_version (PROG); return 0;
+            case 'v':
+                verbosity++;
+                break;
+            case 'q':
+                verbosity--;
+                break;
+            case 'h':
+                s_usage (stdout);
+                return 0;
+            case 'V':
+                sl_print_version (PROG);
+                return 0;
             default:
                 fprintf (stderr, "Try '" PROG " --help' for more information.\n");
                 return SL_EXIT_USAGE;

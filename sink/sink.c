@@ -26,36 +26,35 @@
 
 //  What the sink knows of one job.
 typedef struct {
-    char id [72];               //  job id
-    uint8_t *seen;              //  bitmap of seqs written
-    size_t seen_bytes;          //  bytes in seen
-    bool done;                  //  the broker said every result was delivered
-    uint64_t written;           //  results written
-    zlistx_t *acks;             //  seqs written but not yet acknowledged (as uintptr)
+    char id [72];      //  job id
+    uint8_t *seen;     //  bitmap of seqs written
+    size_t seen_bytes; //  bytes in seen
+    bool done;         //  the broker said every result was delivered
+    uint64_t written;  //  results written
+    zlistx_t *acks;    //  seqs written but not yet acknowledged (as uintptr)
 } sjob_t;
 
 typedef struct {
     const sink_config_t *config;
-    char name [300];            //  "host:pid"
-    sl_client_t *client;        //  control DEALER
-    zsock_t *delivery;          //  PULL from the broker's delivery port
-    sl_writer_t *writer;        //  the output
-    zhashx_t *jobs;             //  id -> sjob_t
-    bool seen_job;              //  some job was announced or delivered
-    bool unflushed;             //  results written to the writer, not yet flushed
-    int64_t retry_flush;        //  after a failed flush, when to try again
-    uint32_t heartbeat_ms;      //  agreed interval
-    int64_t next_heartbeat;     //  ms
-    uint64_t ok, failed, timeout; //  results written, by status
-    uint64_t duplicates;        //  results received twice and dropped
+    char name [300];                          //  "host:pid"
+    sl_client_t *client;                      //  control DEALER
+    zsock_t *delivery;                        //  PULL from the broker's delivery port
+    sl_writer_t *writer;                      //  the output
+    zhashx_t *jobs;                           //  id -> sjob_t
+    bool seen_job;                            //  some job was announced or delivered
+    bool unflushed;                           //  results written to the writer, not yet flushed
+    int64_t retry_flush;                      //  after a failed flush, when to try again
+    uint32_t heartbeat_ms;                    //  agreed interval
+    int64_t next_heartbeat;                   //  ms
+    uint64_t ok, failed, timeout;             //  results written, by status
+    uint64_t duplicates;                      //  results received twice and dropped
     uint64_t failed_seqs [MAX_FAILED_LISTED]; //  first failed or timed-out seqs
     char failed_jobs [MAX_FAILED_LISTED][72]; //  and their jobs
     size_t nfailed_listed;
     bool job_reported_failures; //  a JobDone counted failures we did not write ourselves
 } sink_t;
 
-static void
-s_sjob_free (void **item_p)
+static void s_sjob_free (void **item_p)
 {
     sjob_t *job = (sjob_t *) *item_p;
     if (job) {
@@ -66,8 +65,7 @@ s_sjob_free (void **item_p)
     }
 }
 
-static sjob_t *
-s_job (sink_t *self, const char *id)
+static sjob_t *s_job (sink_t *self, const char *id)
 {
     sjob_t *job = (sjob_t *) zhashx_lookup (self->jobs, id);
     if (!job) {
@@ -83,8 +81,7 @@ s_job (sink_t *self, const char *id)
 }
 
 //  True if every job the sink waits for is done.
-static bool
-s_all_done (sink_t *self)
+static bool s_all_done (sink_t *self)
 {
     if (!self->seen_job)
         return false;
@@ -96,8 +93,7 @@ s_all_done (sink_t *self)
 }
 
 //  Marks seq as written in job's bitmap. Returns false if it already was.
-static bool
-s_mark_seen (sjob_t *job, uint64_t seq)
+static bool s_mark_seen (sjob_t *job, uint64_t seq)
 {
     size_t byte = (size_t) (seq / 8);
     if (byte >= job->seen_bytes) {
@@ -106,7 +102,7 @@ s_mark_seen (sjob_t *job, uint64_t seq)
             size *= 2;
         uint8_t *seen = realloc (job->seen, size);
         if (!seen)
-            return true;    //  cannot track: write it (a duplicate beats a loss)
+            return true; //  cannot track: write it (a duplicate beats a loss)
         memset (seen + job->seen_bytes, 0, size - job->seen_bytes);
         job->seen = seen;
         job->seen_bytes = size;
@@ -118,28 +114,46 @@ s_mark_seen (sjob_t *job, uint64_t seq)
     return true;
 }
 
-static const char *
-s_status_name (int status)
+static const char *s_status_name (int status)
 {
     switch (status) {
-        case SLUICE__STATUS__STATUS_OK: return "ok";
-        case SLUICE__STATUS__STATUS_FAILED: return "failed";
-        case SLUICE__STATUS__STATUS_TIMEOUT: return "timeout";
-        default: return "unknown";
+        case SLUICE__STATUS__STATUS_OK:
+            return "ok";
+        case SLUICE__STATUS__STATUS_FAILED:
+            return "failed";
+        case SLUICE__STATUS__STATUS_TIMEOUT:
+            return "timeout";
+        default:
+            return "unknown";
     }
 }
 
-static void
-s_note_failure (sink_t *self, const char *job, uint64_t seq)
+//  Keeps the MAX_FAILED_LISTED smallest (job, seq) of the failed tasks, in
+//  order, for the summary.
+static void s_note_failure (sink_t *self, const char *job, uint64_t seq)
 {
-    if (self->nfailed_listed < MAX_FAILED_LISTED) {
-        snprintf (self->failed_jobs [self->nfailed_listed], 72, "%s", job);
-        self->failed_seqs [self->nfailed_listed++] = seq;
+    size_t at = self->nfailed_listed;
+    while (at > 0) {
+        int cmp = strcmp (self->failed_jobs [at - 1], job);
+        if (cmp < 0 || (cmp == 0 && self->failed_seqs [at - 1] < seq))
+            break;
+        at--;
     }
+    if (at == MAX_FAILED_LISTED)
+        return;
+    size_t last =
+        self->nfailed_listed < MAX_FAILED_LISTED ? self->nfailed_listed : MAX_FAILED_LISTED - 1;
+    for (size_t i = last; i > at; i--) {
+        memcpy (self->failed_jobs [i], self->failed_jobs [i - 1], 72);
+        self->failed_seqs [i] = self->failed_seqs [i - 1];
+    }
+    snprintf (self->failed_jobs [at], 72, "%s", job);
+    self->failed_seqs [at] = seq;
+    if (self->nfailed_listed < MAX_FAILED_LISTED)
+        self->nfailed_listed++;
 }
 
-static void
-s_on_results (sink_t *self, Sluice__ResultBatch *batch)
+static void s_on_results (sink_t *self, Sluice__ResultBatch *batch)
 {
     if (self->config->job && !streq (batch->job, self->config->job)) {
         sl_warn ("dropped results of job %s (collecting %s only)", batch->job, self->config->job);
@@ -156,7 +170,7 @@ s_on_results (sink_t *self, Sluice__ResultBatch *batch)
         }
         if (!s_mark_seen (job, r->seq)) {
             self->duplicates++;
-            zlistx_add_end (job->acks, (void *) (uintptr_t) r->seq);   //  confirm it again
+            zlistx_add_end (job->acks, (void *) (uintptr_t) r->seq); //  confirm it again
             continue;
         }
         sl_record_t rec = {
@@ -198,8 +212,7 @@ s_on_results (sink_t *self, Sluice__ResultBatch *batch)
 
 //  Flushes the writer, then acknowledges everything written. On a write
 //  error nothing is acknowledged: the broker keeps those results.
-static int
-s_flush_and_ack (sink_t *self)
+static int s_flush_and_ack (sink_t *self)
 {
     if (self->unflushed) {
         char err [512];
@@ -237,8 +250,7 @@ s_flush_and_ack (sink_t *self)
     return 0;
 }
 
-static void
-s_on_job_done (sink_t *self, Sluice__JobDone *done)
+static void s_on_job_done (sink_t *self, Sluice__JobDone *done)
 {
     if (self->config->job && !streq (done->job, self->config->job))
         return;
@@ -253,8 +265,7 @@ s_on_job_done (sink_t *self, Sluice__JobDone *done)
              (unsigned long long) done->failed, (unsigned long long) done->timeout);
 }
 
-static void
-s_on_delivery (sink_t *self)
+static void s_on_delivery (sink_t *self)
 {
     for (int i = 0; i < READ_BURST; i++) {
         sl_env_t *env = NULL;
@@ -287,22 +298,20 @@ s_on_delivery (sink_t *self)
     }
 }
 
-static void
-s_on_control (sink_t *self)
+static void s_on_control (sink_t *self)
 {
     sl_env_t *env = NULL;
     char why [256];
     sl_recv_t rc;
-    while ((rc = sl_proto_recv (sl_client_control (self->client), &env, NULL, why, sizeof why))
-           != SL_RECV_NONE) {
+    while ((rc = sl_proto_recv (sl_client_control (self->client), &env, NULL, why, sizeof why)) !=
+           SL_RECV_NONE) {
         if (rc != SL_RECV_OK)
             sl_warn ("dropped a bad message from the broker: %s", why);
         sl_proto_free (&env);
     }
 }
 
-static void
-s_send_simple (sink_t *self, Sluice__Envelope__BodyCase body_case)
+static void s_send_simple (sink_t *self, Sluice__Envelope__BodyCase body_case)
 {
     Sluice__Heartbeat hb = SLUICE__HEARTBEAT__INIT;
     Sluice__Bye bye = SLUICE__BYE__INIT;
@@ -315,8 +324,7 @@ s_send_simple (sink_t *self, Sluice__Envelope__BodyCase body_case)
     sl_client_send (self->client, &env);
 }
 
-static int
-s_attach (sink_t *self)
+static int s_attach (sink_t *self)
 {
     char err [512];
     self->client = sl_client_new (self->config->broker, err, sizeof err);
@@ -343,8 +351,7 @@ s_attach (sink_t *self)
     if (self->config->job)
         s_job (self, self->config->job);
     sl_proto_free (&welcome);
-    self->delivery = sl_client_open (self->client, SL_PORT_DELIVERY, ZMQ_PULL, 0, err,
-                                     sizeof err);
+    self->delivery = sl_client_open (self->client, SL_PORT_DELIVERY, ZMQ_PULL, 0, err, sizeof err);
     if (!self->delivery) {
         sl_error ("%s", err);
         return -1;
@@ -353,8 +360,7 @@ s_attach (sink_t *self)
     return 0;
 }
 
-static void
-s_summary (sink_t *self)
+static void s_summary (sink_t *self)
 {
     char list [MAX_FAILED_LISTED * 90] = "";
     size_t len = 0;
@@ -370,11 +376,10 @@ s_summary (sink_t *self)
              bad ? "; failed seqs: " : "", list, bad > MAX_FAILED_LISTED ? " ..." : "");
 }
 
-int
-sink_run (const sink_config_t *config)
+int sink_run (const sink_config_t *config)
 {
     assert (config);
-    sink_t self = { .config = config };
+    sink_t self = {.config = config};
     sl_self_name (self.name, sizeof self.name);
     //  A closed stdout pipe must be an error we report, not a silent death.
     signal (SIGPIPE, SIG_IGN);
@@ -388,8 +393,8 @@ sink_run (const sink_config_t *config)
     zhashx_set_destructor (self.jobs, s_sjob_free);
     int rc = s_attach (&self);
     self.next_heartbeat = zclock_mono ();
-    zpoller_t *poller = rc ? NULL : zpoller_new (sl_client_control (self.client), self.delivery,
-                                                 NULL);
+    zpoller_t *poller =
+        rc ? NULL : zpoller_new (sl_client_control (self.client), self.delivery, NULL);
     while (rc == 0 && !zsys_interrupted) {
         int64_t now = zclock_mono ();
         if (now >= self.next_heartbeat) {

@@ -20,9 +20,9 @@ typedef struct {
 } sink_config_t;
 
 //  Exit statuses.
-#define SINK_EXIT_OK 0          //  every task ok
-#define SINK_EXIT_FAILED 1      //  some task failed or timed out
-#define SINK_EXIT_ERROR 2       //  usage error, or the sink could not do its job
+#define SINK_EXIT_OK 0     //  every task ok
+#define SINK_EXIT_FAILED 1 //  some task failed or timed out
+#define SINK_EXIT_ERROR 2  //  usage error, or the sink could not do its job
 
 //  Runs the sink. Returns its exit status.
 int sink_run (const sink_config_t *config);

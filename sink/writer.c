@@ -35,13 +35,13 @@
 #include <unistd.h>
 
 //  put writes the buffer out once it holds more than this
-#define SL_WRITER_CHUNK ((size_t)1024 * 1024)
+#define SL_WRITER_CHUNK ((size_t) 1024 * 1024)
 //  first allocation; the buffer grows by doubling
-#define SL_WRITER_INITIAL ((size_t)64 * 1024)
+#define SL_WRITER_INITIAL ((size_t) 64 * 1024)
 //  an empty buffer larger than this (left by a huge record) is given back
 #define SL_WRITER_KEEP (4 * SL_WRITER_CHUNK)
 //  largest single write(2); Linux writes at most about 2 GiB per call anyway
-#define SL_WRITER_MAX_IO ((size_t)1 << 30)
+#define SL_WRITER_MAX_IO ((size_t) 1 << 30)
 
 //  U+FFFD REPLACEMENT CHARACTER in UTF-8
 #define SL_REPLACEMENT "\xEF\xBF\xBD"
@@ -181,22 +181,22 @@ static char *s_base64 (const uint8_t *data, size_t size, size_t *b64_size)
     char *out = b64;
     size_t i = 0;
     for (; size - i >= 3; i += 3) {
-        uint32_t triple = (uint32_t)data [i] << 16 | (uint32_t)data [i + 1] << 8 | data [i + 2];
+        uint32_t triple = (uint32_t) data [i] << 16 | (uint32_t) data [i + 1] << 8 | data [i + 2];
         *out++ = alphabet [triple >> 18 & 0x3F];
         *out++ = alphabet [triple >> 12 & 0x3F];
         *out++ = alphabet [triple >> 6 & 0x3F];
         *out++ = alphabet [triple & 0x3F];
     }
     if (i < size) {
-        uint32_t triple = (uint32_t)data [i] << 16;
+        uint32_t triple = (uint32_t) data [i] << 16;
         if (size - i == 2)
-            triple |= (uint32_t)data [i + 1] << 8;
+            triple |= (uint32_t) data [i + 1] << 8;
         *out++ = alphabet [triple >> 18 & 0x3F];
         *out++ = alphabet [triple >> 12 & 0x3F];
         *out++ = size - i == 2 ? alphabet [triple >> 6 & 0x3F] : '=';
         *out++ = '=';
     }
-    assert ((size_t)(out - b64) == out_size);
+    assert ((size_t) (out - b64) == out_size);
     *b64_size = out_size;
     return b64;
 }
@@ -248,7 +248,7 @@ static int s_drain (sl_writer_t *self)
             chunk = SL_WRITER_MAX_IO;
         ssize_t n = write (self->fd, self->buf + done, chunk);
         if (n > 0) {
-            done += (size_t)n;
+            done += (size_t) n;
             continue;
         }
         if (n == 0) {
@@ -315,7 +315,7 @@ static json_t *s_json_text (const uint8_t *text, size_t size, bool valid)
     if (size == 0)
         return json_string_nocheck ("");
     if (valid)
-        return json_stringn_nocheck ((const char *)text, size);
+        return json_stringn_nocheck ((const char *) text, size);
     size_t lossy_size;
     char *lossy = s_utf8_lossy (text, size, &lossy_size);
     if (!lossy)
@@ -329,8 +329,8 @@ static json_t *s_json_text (const uint8_t *text, size_t size, bool valid)
 static json_t *s_json_cstr (const char *string)
 {
     size_t size = strlen (string);
-    return s_json_text ((const uint8_t *)string, size,
-                        sl_utf8_valid ((const uint8_t *)string, size));
+    return s_json_text ((const uint8_t *) string, size,
+                        sl_utf8_valid ((const uint8_t *) string, size));
 }
 
 //  Sets key to the bytes as text and, if they are not valid UTF-8, b64_key
@@ -355,7 +355,7 @@ static int s_json_set_bytes (json_t *object, const char *key, const char *b64_ke
 //  json_dump_callback target: appends to the writer's buffer.
 static int s_dump_to_buffer (const char *buffer, size_t size, void *data)
 {
-    return s_append ((sl_writer_t *)data, buffer, size);
+    return s_append ((sl_writer_t *) data, buffer, size);
 }
 
 static int s_put_jsonl (sl_writer_t *self, const sl_record_t *rec, char *errbuf, size_t errlen)
@@ -384,13 +384,13 @@ static int s_put_jsonl (sl_writer_t *self, const sl_record_t *rec, char *errbuf,
     //  json_object_set_new takes the value even when it fails, and fails
     //  when the value is NULL, so each line checks both
     if (json_object_set_new (object, "job", s_json_cstr (rec->job)) ||
-        json_object_set_new (object, "seq", json_integer ((json_int_t)rec->seq)) ||
+        json_object_set_new (object, "seq", json_integer ((json_int_t) rec->seq)) ||
         (rec->id && json_object_set_new (object, "id", s_json_cstr (rec->id))) ||
         json_object_set_new (object, "status", s_json_cstr (rec->status)) ||
         json_object_set_new (object, "exit_code", json_integer (rec->exit_code)) ||
         json_object_set_new (object, "attempts", json_integer (rec->attempts)) ||
         json_object_set_new (object, "worker", s_json_cstr (rec->worker)) ||
-        json_object_set_new (object, "duration_ms", json_integer ((json_int_t)rec->duration_ms)) ||
+        json_object_set_new (object, "duration_ms", json_integer ((json_int_t) rec->duration_ms)) ||
         s_json_set_bytes (object, "output", "output_base64", rec->output, rec->output_size) ||
         (rec->err_size > 0 &&
          s_json_set_bytes (object, "stderr", "stderr_base64", rec->err, rec->err_size)) ||
@@ -468,7 +468,7 @@ void sl_writer_destroy (sl_writer_t **self_p)
     sl_writer_t *self = *self_p;
     if (!self)
         return;
-    (void)s_drain (self);
+    (void) s_drain (self);
     if (self->owns_fd)
         close (self->fd);
     free (self->buf);

@@ -28,18 +28,18 @@
 #define QUERY_INTERVAL_MS 100
 
 typedef struct {
-    const char *broker;         //  --broker
-    const char *path;           //  task file, "-" for stdin
-    char job [72];              //  --job or generated
-    uint64_t timeout_ms;        //  --timeout, per task, 0 = none
-    uint64_t connect_timeout_ms;//  --connect-timeout
-    uint64_t max_payload;       //  --max-payload
+    const char *broker;          //  --broker
+    const char *path;            //  task file, "-" for stdin
+    char job [72];               //  --job or generated
+    uint64_t timeout_ms;         //  --timeout, per task, 0 = none
+    uint64_t connect_timeout_ms; //  --connect-timeout
+    uint64_t max_payload;        //  --max-payload
 } ventilator_t;
 
-static void
-s_usage (FILE *out)
+static void s_usage (FILE *out)
 {
-    fprintf (out,
+    fprintf (
+        out,
         "Usage: " PROG " [OPTION]... FILE\n"
         "Submits FILE (one task per non-empty line; - reads standard input) to the broker\n"
         "as one job, prints the job id, and exits once the broker holds every task.\n"
@@ -61,12 +61,11 @@ s_usage (FILE *out)
 
 //  Checks every line of a regular file, so that a bad line is found before
 //  anything is sent. Returns 0, or -1 with err set.
-static int
-s_prescan (ventilator_t *self, char *err, size_t errlen)
+static int s_prescan (ventilator_t *self, char *err, size_t errlen)
 {
     struct stat st;
     if (streq (self->path, "-") || stat (self->path, &st) != 0 || !S_ISREG (st.st_mode))
-        return 0;       //  streamed input: checked as it is sent
+        return 0; //  streamed input: checked as it is sent
     sl_taskfile_t *file = sl_taskfile_new (self->path, self->max_payload, err, errlen);
     if (!file)
         return -1;
@@ -80,8 +79,7 @@ s_prescan (ventilator_t *self, char *err, size_t errlen)
 }
 
 //  Sends env on a PUSH socket, blocking but waking up to check for SIGINT.
-static int
-s_send (zsock_t *push, sl_env_t *env)
+static int s_send (zsock_t *push, sl_env_t *env)
 {
     while (true) {
         if (sl_proto_send (push, NULL, env, 0) == 0)
@@ -93,8 +91,7 @@ s_send (zsock_t *push, sl_env_t *env)
     }
 }
 
-static int
-s_send_batch (zsock_t *push, const char *job, Sluice__Task **ptrs, size_t n)
+static int s_send_batch (zsock_t *push, const char *job, Sluice__Task **ptrs, size_t n)
 {
     Sluice__TaskBatch batch = SLUICE__TASK_BATCH__INIT;
     batch.job = (char *) job;
@@ -108,9 +105,8 @@ s_send_batch (zsock_t *push, const char *job, Sluice__Task **ptrs, size_t n)
 
 //  Streams every task, then the job's end. Returns the number of tasks sent
 //  through *total; 0 on success, -1 with err set.
-static int
-s_submit (ventilator_t *self, sl_taskfile_t *file, zsock_t *push, uint64_t *total, char *err,
-          size_t errlen)
+static int s_submit (ventilator_t *self, sl_taskfile_t *file, zsock_t *push, uint64_t *total,
+                     char *err, size_t errlen)
 {
     //  Payloads of one batch are copied out of the reader (whose buffer
     //  changes at each call) into one arena.
@@ -152,7 +148,8 @@ s_submit (ventilator_t *self, sl_taskfile_t *file, zsock_t *push, uint64_t *tota
     if (rc < 0)
         return -1;
     if (zsys_interrupted || n) {
-        snprintf (err, errlen, "interrupted after sending %llu tasks; job %s is incomplete "
+        snprintf (err, errlen,
+                  "interrupted after sending %llu tasks; job %s is incomplete "
                   "(run again with --job %s to complete it)",
                   (unsigned long long) seq, self->job, self->job);
         return -1;
@@ -172,8 +169,8 @@ s_submit (ventilator_t *self, sl_taskfile_t *file, zsock_t *push, uint64_t *tota
 }
 
 //  Asks the broker until it holds all `total` tasks of the job.
-static int
-s_confirm (ventilator_t *self, sl_client_t *client, uint64_t total, char *err, size_t errlen)
+static int s_confirm (ventilator_t *self, sl_client_t *client, uint64_t total, char *err,
+                      size_t errlen)
 {
     Sluice__JobQuery query = SLUICE__JOB_QUERY__INIT;
     query.job = self->job;
@@ -188,9 +185,11 @@ s_confirm (ventilator_t *self, sl_client_t *client, uint64_t total, char *err, s
     while (!zsys_interrupted) {
         int64_t now = zclock_mono ();
         if (now - last_answer > (int64_t) self->connect_timeout_ms) {
-            snprintf (err, errlen, "the broker at %s stopped answering; it had %llu of %llu "
-                      "tasks of job %s", self->broker, (unsigned long long) received,
-                      (unsigned long long) total, self->job);
+            snprintf (err, errlen,
+                      "the broker at %s stopped answering; it had %llu of %llu "
+                      "tasks of job %s",
+                      self->broker, (unsigned long long) received, (unsigned long long) total,
+                      self->job);
             break;
         }
         sl_client_send (client, &env);
@@ -199,8 +198,8 @@ s_confirm (ventilator_t *self, sl_client_t *client, uint64_t total, char *err, s
         sl_env_t *reply = NULL;
         char why [256];
         while (sl_proto_recv (control, &reply, NULL, why, sizeof why) == SL_RECV_OK) {
-            if (reply->body_case == SLUICE__ENVELOPE__BODY_JOB_STATE
-                && streq (reply->job_state->job, self->job)) {
+            if (reply->body_case == SLUICE__ENVELOPE__BODY_JOB_STATE &&
+                streq (reply->job_state->job, self->job)) {
                 last_answer = zclock_mono ();
                 received = reply->job_state->received;
                 if (reply->job_state->total == total && received == total)
@@ -219,8 +218,7 @@ s_confirm (ventilator_t *self, sl_client_t *client, uint64_t total, char *err, s
     return rc;
 }
 
-int
-main (int argc, char *argv [])
+int main (int argc, char *argv [])
 {
     ventilator_t self = {
         .broker = SL_DEFAULT_BROKER,
@@ -228,26 +226,28 @@ main (int argc, char *argv [])
         .max_payload = DEFAULT_MAX_PAYLOAD,
     };
     int verbosity = 0;
-    static const struct option options [] = {
-        { "broker", required_argument, NULL, 'b' },
-        { "job", required_argument, NULL, 'J' },
-        { "timeout", required_argument, NULL, 't' },
-        { "connect-timeout", required_argument, NULL, 'C' },
-        { "max-payload", required_argument, NULL, 'M' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },
-        { NULL, 0, NULL, 0 }
-    };
+    static const struct option options [] = {{"broker", required_argument, NULL, 'b'},
+                                             {"job", required_argument, NULL, 'J'},
+                                             {"timeout", required_argument, NULL, 't'},
+                                             {"connect-timeout", required_argument, NULL, 'C'},
+                                             {"max-payload", required_argument, NULL, 'M'},
+                                             {"verbose", no_argument, NULL, 'v'},
+                                             {"quiet", no_argument, NULL, 'q'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"version", no_argument, NULL, 'V'},
+                                             {NULL, 0, NULL, 0}};
     int opt;
     while ((opt = getopt_long (argc, argv, "b:t:vqhV", options, NULL)) != -1) {
         switch (opt) {
-            case 'b': self.broker = optarg; break;
+            case 'b':
+                self.broker = optarg;
+                break;
             case 'J':
                 if (!sl_job_id_valid (optarg)) {
-                    fprintf (stderr, PROG ": --job: '%s' is not a job id (1-64 characters of "
-                             "A-Z a-z 0-9 . _ -)\n", optarg);
+                    fprintf (stderr,
+                             PROG ": --job: '%s' is not a job id (1-64 characters of "
+                                  "A-Z a-z 0-9 . _ -)\n",
+                             optarg);
                     return SL_EXIT_USAGE;
                 }
                 snprintf (self.job, sizeof self.job, "%s", optarg);
@@ -269,10 +269,18 @@ main (int argc, char *argv [])
                                   &self.max_payload))
                     return SL_EXIT_USAGE;
                 break;
-            case 'v': verbosity++; break;
-            case 'q': verbosity--; break;
-            case 'h': s_usage (stdout); return 0;
-            case 'V': sl_print_version (PROG); return 0;
+            case 'v':
+                verbosity++;
+                break;
+            case 'q':
+                verbosity--;
+                break;
+            case 'h':
+                s_usage (stdout);
+                return 0;
+            case 'V':
+                sl_print_version (PROG);
+                return 0;
             default:
                 fprintf (stderr, "Try '" PROG " --help' for more information.\n");
                 return SL_EXIT_USAGE;
@@ -280,8 +288,9 @@ main (int argc, char *argv [])
     }
     if (argc - optind != 1) {
         fprintf (stderr, PROG ": %s\nTry '" PROG " --help' for more information.\n",
-                 optind < argc ? "give exactly one task file" : "missing task file (use - for "
-                                                                 "standard input)");
+                 optind < argc ? "give exactly one task file"
+                               : "missing task file (use - for "
+                                 "standard input)");
         return SL_EXIT_USAGE;
     }
     self.path = argv [optind];
@@ -298,8 +307,8 @@ main (int argc, char *argv [])
     //  Everything that can be checked locally is checked before the broker
     //  hears anything.
     sl_taskfile_t *file = NULL;
-    if (s_prescan (&self, err, sizeof err)
-        || !(file = sl_taskfile_new (self.path, self.max_payload, err, sizeof err))) {
+    if (s_prescan (&self, err, sizeof err) ||
+        !(file = sl_taskfile_new (self.path, self.max_payload, err, sizeof err))) {
         fprintf (stderr, PROG ": %s\n", err);
         return 1;
     }
@@ -317,8 +326,8 @@ main (int argc, char *argv [])
     hello.name = name;
     hello.job = self.job;
     sl_env_t *welcome = NULL;
-    sl_hello_t said = sl_client_hello (client, &hello, (int64_t) self.connect_timeout_ms,
-                                       &welcome, err, sizeof err);
+    sl_hello_t said = sl_client_hello (client, &hello, (int64_t) self.connect_timeout_ms, &welcome,
+                                       err, sizeof err);
     sl_proto_free (&welcome);
     zsock_t *push = NULL;
     uint64_t total = 0;
@@ -329,8 +338,8 @@ main (int argc, char *argv [])
     else {
         printf ("%s\n", self.job);
         fflush (stdout);
-        if (s_submit (&self, file, push, &total, err, sizeof err)
-            || s_confirm (&self, client, total, err, sizeof err))
+        if (s_submit (&self, file, push, &total, err, sizeof err) ||
+            s_confirm (&self, client, total, err, sizeof err))
             fprintf (stderr, PROG ": %s\n", err);
         else {
             sl_info ("job %s: the broker holds all %llu tasks", self.job,

@@ -17,39 +17,37 @@
 #define PROG "sluice-worker"
 #define DEFAULT_MAX_OUTPUT (1024 * 1024)
 
-static void
-s_usage (FILE *out)
+static void s_usage (FILE *out)
 {
     fprintf (out,
-        "Usage: " PROG " [OPTION]... (--exec CMD | --builtin echo|sleep)\n"
-        "Takes tasks from the broker and runs them, several at once.\n"
-        "\n"
-        "  -b, --broker ENDPOINT      broker address (default " SL_DEFAULT_BROKER ")\n"
-        "  -e, --exec CMD             run each task as /bin/sh -c CMD with the task's\n"
-        "                             payload on standard input; {} in CMD is replaced by\n"
-        "                             the shell-quoted payload. The task's output is its\n"
-        "                             standard output; exit status 0 is ok, anything else\n"
-        "                             failed. CMD is always this worker's: a payload is\n"
-        "                             data, never a command.\n"
-        "      --builtin NAME         echo: output = payload; sleep: sleep payload\n"
-        "                             milliseconds, output = payload (tests, benchmarks)\n"
-        "  -j, --jobs N               tasks run at once (default: number of CPUs, %ld)\n"
-        "      --max-output BYTES     output kept per task; the rest is dropped and the\n"
-        "                             result says so (default %d)\n"
-        "      --connect-timeout SEC  give up if no broker answers in time (default: wait)\n"
-        "  -v, --verbose              more log output\n"
-        "  -q, --quiet                less log output\n"
-        "  -h, --help                 show this help and exit\n"
-        "  -V, --version              show the version and exit\n"
-        "\n"
-        "Commands see SLUICE_JOB, SLUICE_SEQ and SLUICE_ATTEMPT in their environment.\n"
-        "A task may run more than once (a worker that vanished mid-task has its tasks\n"
-        "run elsewhere), so commands should be idempotent.\n",
-        sysconf (_SC_NPROCESSORS_ONLN), DEFAULT_MAX_OUTPUT);
+             "Usage: " PROG " [OPTION]... (--exec CMD | --builtin echo|sleep)\n"
+             "Takes tasks from the broker and runs them, several at once.\n"
+             "\n"
+             "  -b, --broker ENDPOINT      broker address (default " SL_DEFAULT_BROKER ")\n"
+             "  -e, --exec CMD             run each task as /bin/sh -c CMD with the task's\n"
+             "                             payload on standard input; {} in CMD is replaced by\n"
+             "                             the shell-quoted payload. The task's output is its\n"
+             "                             standard output; exit status 0 is ok, anything else\n"
+             "                             failed. CMD is always this worker's: a payload is\n"
+             "                             data, never a command.\n"
+             "      --builtin NAME         echo: output = payload; sleep: sleep payload\n"
+             "                             milliseconds, output = payload (tests, benchmarks)\n"
+             "  -j, --jobs N               tasks run at once (default: number of CPUs, %ld)\n"
+             "      --max-output BYTES     output kept per task; the rest is dropped and the\n"
+             "                             result says so (default %d)\n"
+             "      --connect-timeout SEC  give up if no broker answers in time (default: wait)\n"
+             "  -v, --verbose              more log output\n"
+             "  -q, --quiet                less log output\n"
+             "  -h, --help                 show this help and exit\n"
+             "  -V, --version              show the version and exit\n"
+             "\n"
+             "Commands see SLUICE_JOB, SLUICE_SEQ and SLUICE_ATTEMPT in their environment.\n"
+             "A task may run more than once (a worker that vanished mid-task has its tasks\n"
+             "run elsewhere), so commands should be idempotent.\n",
+             sysconf (_SC_NPROCESSORS_ONLN), DEFAULT_MAX_OUTPUT);
 }
 
-int
-main (int argc, char *argv [])
+int main (int argc, char *argv [])
 {
     //  SIGCHLD is read from a signalfd by the runner: block it before any
     //  thread (ZeroMQ's) exists, so that every thread inherits the mask.
@@ -62,31 +60,34 @@ main (int argc, char *argv [])
         .broker = SL_DEFAULT_BROKER,
         .slots = cpus > 0 ? (uint32_t) cpus : 1,
         .connect_timeout_ms = -1,
-        .runner = { .mode = RUNNER_EXEC, .max_output = DEFAULT_MAX_OUTPUT,
-                    .kill_grace_ms = 2000 },
+        .runner = {.mode = RUNNER_EXEC, .max_output = DEFAULT_MAX_OUTPUT, .kill_grace_ms = 2000},
     };
     const char *builtin = NULL;
     int verbosity = 0;
-    static const struct option options [] = {
-        { "broker", required_argument, NULL, 'b' },
-        { "exec", required_argument, NULL, 'e' },
-        { "builtin", required_argument, NULL, 'B' },
-        { "jobs", required_argument, NULL, 'j' },
-        { "max-output", required_argument, NULL, 'O' },
-        { "connect-timeout", required_argument, NULL, 'C' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },
-        { NULL, 0, NULL, 0 }
-    };
+    static const struct option options [] = {{"broker", required_argument, NULL, 'b'},
+                                             {"exec", required_argument, NULL, 'e'},
+                                             {"builtin", required_argument, NULL, 'B'},
+                                             {"jobs", required_argument, NULL, 'j'},
+                                             {"max-output", required_argument, NULL, 'O'},
+                                             {"connect-timeout", required_argument, NULL, 'C'},
+                                             {"verbose", no_argument, NULL, 'v'},
+                                             {"quiet", no_argument, NULL, 'q'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"version", no_argument, NULL, 'V'},
+                                             {NULL, 0, NULL, 0}};
     int opt;
     uint64_t value;
     while ((opt = getopt_long (argc, argv, "b:e:j:vqhV", options, NULL)) != -1) {
         switch (opt) {
-            case 'b': config.broker = optarg; break;
-            case 'e': config.runner.command = optarg; break;
-            case 'B': builtin = optarg; break;
+            case 'b':
+                config.broker = optarg;
+                break;
+            case 'e':
+                config.runner.command = optarg;
+                break;
+            case 'B':
+                builtin = optarg;
+                break;
             case 'j':
                 if (sl_parse_u64 (PROG, "--jobs", optarg, 1, 4096, &value))
                     return SL_EXIT_USAGE;
@@ -102,10 +103,18 @@ main (int argc, char *argv [])
                     return SL_EXIT_USAGE;
                 config.connect_timeout_ms = (int64_t) value;
                 break;
-            case 'v': verbosity++; break;
-            case 'q': verbosity--; break;
-            case 'h': s_usage (stdout); return 0;
-            case 'V': sl_print_version (PROG); return 0;
+            case 'v':
+                verbosity++;
+                break;
+            case 'q':
+                verbosity--;
+                break;
+            case 'h':
+                s_usage (stdout);
+                return 0;
+            case 'V':
+                sl_print_version (PROG);
+                return 0;
             default:
                 fprintf (stderr, "Try '" PROG " --help' for more information.\n");
                 return SL_EXIT_USAGE;
@@ -118,7 +127,7 @@ main (int argc, char *argv [])
     }
     if (!!config.runner.command == !!builtin) {
         fprintf (stderr, PROG ": give either --exec CMD or --builtin NAME\n"
-                 "Try '" PROG " --help' for more information.\n");
+                              "Try '" PROG " --help' for more information.\n");
         return SL_EXIT_USAGE;
     }
     if (builtin) {

@@ -25,51 +25,51 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define STDERR_TAIL 4096            //  bytes of stderr kept per task
-#define EXIT_GRACE_MS 200           //  after the shell exits, wait this long for its pipes
+#define STDERR_TAIL 4096  //  bytes of stderr kept per task
+#define EXIT_GRACE_MS 200 //  after the shell exits, wait this long for its pipes
 #define READ_CHUNK 65536
 
 extern char **environ;
 
 typedef enum {
-    RT_FREE = 0,                    //  slot unused
-    RT_RUNNING,                     //  started, not finished
+    RT_FREE = 0, //  slot unused
+    RT_RUNNING,  //  started, not finished
 } rt_state_t;
 
 typedef struct {
-    rt_state_t state;               //  slot in use?
-    uint64_t tag;                   //  caller's handle
-    int64_t started;                //  ms
-    int64_t timer;                  //  next time something is due for this task, or -1
+    rt_state_t state; //  slot in use?
+    uint64_t tag;     //  caller's handle
+    int64_t started;  //  ms
+    int64_t timer;    //  next time something is due for this task, or -1
     //  Built-in sleep
-    bool is_sleep;                  //  a sleep task: finishes at timer
-    uint8_t *payload;               //  payload copy (sleep output; exec stdin)
+    bool is_sleep;    //  a sleep task: finishes at timer
+    uint8_t *payload; //  payload copy (sleep output; exec stdin)
     size_t payload_size;
     //  Exec
-    pid_t pid;                      //  child (and its process group id), 0 when none
-    int fd_in, fd_out, fd_err;      //  pipe ends, -1 when closed
-    size_t written;                 //  payload bytes written to stdin
-    bool exited;                    //  child reaped
-    int exit_code;                  //  its exit code (128+N for signal N)
-    int64_t exited_at;              //  when it was reaped
-    int64_t deadline;               //  time limit, or -1
-    int kill_stage;                 //  0 none, 1 SIGTERM sent, 2 SIGKILL sent
-    bool timed_out;                 //  the time limit killed it
-    uint8_t *out;                   //  captured stdout
+    pid_t pid;                 //  child (and its process group id), 0 when none
+    int fd_in, fd_out, fd_err; //  pipe ends, -1 when closed
+    size_t written;            //  payload bytes written to stdin
+    bool exited;               //  child reaped
+    int exit_code;             //  its exit code (128+N for signal N)
+    int64_t exited_at;         //  when it was reaped
+    int64_t deadline;          //  time limit, or -1
+    int kill_stage;            //  0 none, 1 SIGTERM sent, 2 SIGKILL sent
+    bool timed_out;            //  the time limit killed it
+    uint8_t *out;              //  captured stdout
     size_t out_size, out_cap;
     bool out_truncated;
-    uint8_t err [STDERR_TAIL];      //  ring of the last stderr bytes
-    size_t err_total;               //  stderr bytes seen
+    uint8_t err [STDERR_TAIL]; //  ring of the last stderr bytes
+    size_t err_total;          //  stderr bytes seen
 } rtask_t;
 
 struct _runner_t {
-    runner_config_t config;         //  copy of the caller's
-    char *command;                  //  owned copy of config.command
-    rtask_t *tasks;                 //  slots
-    size_t ntasks;                  //  slots allocated
-    size_t running;                 //  slots in use
-    int sigfd;                      //  signalfd for SIGCHLD, -1 for built-ins
-    runner_done_t **done;           //  finished tasks not yet taken (FIFO)
+    runner_config_t config; //  copy of the caller's
+    char *command;          //  owned copy of config.command
+    rtask_t *tasks;         //  slots
+    size_t ntasks;          //  slots allocated
+    size_t running;         //  slots in use
+    int sigfd;              //  signalfd for SIGCHLD, -1 for built-ins
+    runner_done_t **done;   //  finished tasks not yet taken (FIFO)
     size_t ndone, done_head, done_cap;
     //  Poll bookkeeping: which task and fd each item of the last
     //  runner_pollitems call stands for.
@@ -78,8 +78,7 @@ struct _runner_t {
     size_t poll_cap;
 };
 
-void
-runner_done_destroy (runner_done_t **done_p)
+void runner_done_destroy (runner_done_t **done_p)
 {
     assert (done_p);
     if (*done_p) {
@@ -90,8 +89,7 @@ runner_done_destroy (runner_done_t **done_p)
     }
 }
 
-runner_t *
-runner_new (const runner_config_t *config)
+runner_t *runner_new (const runner_config_t *config)
 {
     assert (config);
     runner_t *self = calloc (1, sizeof *self);
@@ -105,8 +103,8 @@ runner_new (const runner_config_t *config)
         sigset_t mask;
         sigemptyset (&mask);
         sigaddset (&mask, SIGCHLD);
-        if (!self->command || sigprocmask (SIG_BLOCK, &mask, NULL) != 0
-            || (self->sigfd = signalfd (-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+        if (!self->command || sigprocmask (SIG_BLOCK, &mask, NULL) != 0 ||
+            (self->sigfd = signalfd (-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
             runner_destroy (&self);
             return NULL;
         }
@@ -116,8 +114,7 @@ runner_new (const runner_config_t *config)
     return self;
 }
 
-static void
-s_close (int *fd)
+static void s_close (int *fd)
 {
     if (*fd >= 0) {
         close (*fd);
@@ -125,8 +122,7 @@ s_close (int *fd)
     }
 }
 
-static void
-s_task_clear (rtask_t *task)
+static void s_task_clear (rtask_t *task)
 {
     s_close (&task->fd_in);
     s_close (&task->fd_out);
@@ -137,8 +133,7 @@ s_task_clear (rtask_t *task)
     task->fd_in = task->fd_out = task->fd_err = -1;
 }
 
-void
-runner_destroy (runner_t **self_p)
+void runner_destroy (runner_t **self_p)
 {
     assert (self_p);
     runner_t *self = *self_p;
@@ -146,9 +141,12 @@ runner_destroy (runner_t **self_p)
         return;
     for (size_t i = 0; i < self->ntasks; i++) {
         rtask_t *task = &self->tasks [i];
-        if (task->state == RT_RUNNING && task->pid > 0 && !task->exited) {
+        //  Kill the whole group, also when the shell is already reaped but
+        //  something it started still runs.
+        if (task->state == RT_RUNNING && task->pid > 0) {
             kill (-task->pid, SIGKILL);
-            waitpid (task->pid, NULL, 0);
+            if (!task->exited)
+                waitpid (task->pid, NULL, 0);
         }
         if (task->state == RT_RUNNING)
             s_task_clear (task);
@@ -166,8 +164,7 @@ runner_destroy (runner_t **self_p)
     *self_p = NULL;
 }
 
-size_t
-runner_running (runner_t *self)
+size_t runner_running (runner_t *self)
 {
     assert (self);
     return self->running;
@@ -175,8 +172,7 @@ runner_running (runner_t *self)
 
 //  --- Finished tasks ---------------------------------------------------------
 
-static int
-s_push_done (runner_t *self, runner_done_t *done)
+static int s_push_done (runner_t *self, runner_done_t *done)
 {
     if (self->ndone == self->done_cap) {
         size_t cap = self->done_cap ? self->done_cap * 2 : 16;
@@ -195,8 +191,7 @@ s_push_done (runner_t *self, runner_done_t *done)
     return 0;
 }
 
-runner_done_t *
-runner_done (runner_t *self)
+runner_done_t *runner_done (runner_t *self)
 {
     assert (self);
     if (self->ndone == 0)
@@ -208,10 +203,9 @@ runner_done (runner_t *self)
 }
 
 //  Queues a finished task with a copy of output and err. Returns 0 or -1.
-static int
-s_finish (runner_t *self, uint64_t tag, int status, int exit_code, const uint8_t *output,
-          size_t output_size, bool truncated, const uint8_t *err, size_t err_size,
-          uint64_t duration_ms)
+static int s_finish (runner_t *self, uint64_t tag, int status, int exit_code, const uint8_t *output,
+                     size_t output_size, bool truncated, const uint8_t *err, size_t err_size,
+                     uint64_t duration_ms)
 {
     runner_done_t *done = calloc (1, sizeof *done);
     if (!done)
@@ -243,8 +237,7 @@ fail:
     return -1;
 }
 
-static int
-s_fail_start (runner_t *self, uint64_t tag, const char *why)
+static int s_fail_start (runner_t *self, uint64_t tag, const char *why)
 {
     return s_finish (self, tag, RUNNER_FAILED, -1, NULL, 0, false, (const uint8_t *) why,
                      strlen (why), 0);
@@ -252,8 +245,7 @@ s_fail_start (runner_t *self, uint64_t tag, const char *why)
 
 //  --- Starting tasks -----------------------------------------------------------
 
-char *
-runner_shell_quote (const uint8_t *data, size_t size)
+char *runner_shell_quote (const uint8_t *data, size_t size)
 {
     if (memchr (data, '\0', size))
         return NULL;
@@ -267,10 +259,9 @@ runner_shell_quote (const uint8_t *data, size_t size)
     *p++ = '\'';
     for (size_t i = 0; i < size; i++) {
         if (data [i] == '\'') {
-            memcpy (p, "'\\''", 4);     //  close, escaped quote, reopen
+            memcpy (p, "'\\''", 4); //  close, escaped quote, reopen
             p += 4;
-        }
-        else
+        } else
             *p++ = (char) data [i];
     }
     *p++ = '\'';
@@ -278,8 +269,7 @@ runner_shell_quote (const uint8_t *data, size_t size)
     return out;
 }
 
-char *
-runner_substitute (const char *command, const uint8_t *payload, size_t size)
+char *runner_substitute (const char *command, const uint8_t *payload, size_t size)
 {
     if (!strstr (command, "{}"))
         return strdup (command);
@@ -297,8 +287,7 @@ runner_substitute (const char *command, const uint8_t *payload, size_t size)
                 memcpy (o, quoted, qlen);
                 o += qlen;
                 p += 2;
-            }
-            else
+            } else
                 *o++ = *p++;
         }
         *o = '\0';
@@ -308,8 +297,7 @@ runner_substitute (const char *command, const uint8_t *payload, size_t size)
 }
 
 //  A free slot, growing the table if needed. NULL if out of memory.
-static rtask_t *
-s_slot (runner_t *self)
+static rtask_t *s_slot (runner_t *self)
 {
     for (size_t i = 0; i < self->ntasks; i++)
         if (self->tasks [i].state == RT_FREE)
@@ -330,8 +318,7 @@ s_slot (runner_t *self)
 
 //  Parses a sleep payload: a whole number of milliseconds (spaces around
 //  allowed). Returns 0 or -1.
-static int
-s_parse_ms (const uint8_t *payload, size_t size, uint64_t *ms)
+static int s_parse_ms (const uint8_t *payload, size_t size, uint64_t *ms)
 {
     char text [32];
     while (size && (payload [size - 1] == ' ' || payload [size - 1] == '\t'))
@@ -353,8 +340,7 @@ s_parse_ms (const uint8_t *payload, size_t size, uint64_t *ms)
 
 //  Builds the environment of a task: ours plus SLUICE_JOB/SEQ/ATTEMPT.
 //  The strings live in `vars`; returns a malloc'ed array (free it only).
-static char **
-s_environment (char vars [3][128], const char *job, uint64_t seq, uint32_t attempt)
+static char **s_environment (char vars [3][128], const char *job, uint64_t seq, uint32_t attempt)
 {
     size_t n = 0;
     while (environ [n])
@@ -364,8 +350,8 @@ s_environment (char vars [3][128], const char *job, uint64_t seq, uint32_t attem
         return NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (strncmp (environ [i], "SLUICE_JOB=", 11) && strncmp (environ [i], "SLUICE_SEQ=", 11)
-            && strncmp (environ [i], "SLUICE_ATTEMPT=", 15))
+        if (strncmp (environ [i], "SLUICE_JOB=", 11) && strncmp (environ [i], "SLUICE_SEQ=", 11) &&
+            strncmp (environ [i], "SLUICE_ATTEMPT=", 15))
             envp [k++] = environ [i];
     snprintf (vars [0], 128, "SLUICE_JOB=%s", job);
     snprintf (vars [1], 128, "SLUICE_SEQ=%llu", (unsigned long long) seq);
@@ -378,16 +364,18 @@ s_environment (char vars [3][128], const char *job, uint64_t seq, uint32_t attem
 }
 
 //  Spawns /bin/sh -c command into task. Returns 0, or an errno value.
-static int
-s_spawn (rtask_t *task, const char *command, char **envp)
+static int s_spawn (rtask_t *task, const char *command, char **envp)
 {
-    int in [2] = { -1, -1 }, out [2] = { -1, -1 }, err [2] = { -1, -1 };
+    int in [2] = {-1, -1}, out [2] = {-1, -1}, err [2] = {-1, -1};
     if (pipe2 (in, O_CLOEXEC) || pipe2 (out, O_CLOEXEC) || pipe2 (err, O_CLOEXEC)) {
         int saved = errno;
         for (int i = 0; i < 2; i++) {
-            if (in [i] >= 0) close (in [i]);
-            if (out [i] >= 0) close (out [i]);
-            if (err [i] >= 0) close (err [i]);
+            if (in [i] >= 0)
+                close (in [i]);
+            if (out [i] >= 0)
+                close (out [i]);
+            if (err [i] >= 0)
+                close (err [i]);
         }
         return saved;
     }
@@ -408,9 +396,9 @@ s_spawn (rtask_t *task, const char *command, char **envp)
     posix_spawnattr_setsigmask (&attr, &empty);
     posix_spawnattr_setsigdefault (&attr, &defaults);
     posix_spawnattr_setpgroup (&attr, 0);
-    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
-                                         | POSIX_SPAWN_SETSIGDEF);
-    char *argv [] = { "sh", "-c", (char *) command, NULL };
+    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                         POSIX_SPAWN_SETSIGDEF);
+    char *argv [] = {"sh", "-c", (char *) command, NULL};
     pid_t pid;
     int rc = posix_spawn (&pid, "/bin/sh", &actions, &attr, argv, envp);
     posix_spawn_file_actions_destroy (&actions);
@@ -434,9 +422,8 @@ s_spawn (rtask_t *task, const char *command, char **envp)
     return 0;
 }
 
-int
-runner_start (runner_t *self, uint64_t tag, const char *job, uint64_t seq, uint32_t attempt,
-              const uint8_t *payload, size_t size, uint32_t timeout_ms, int64_t now)
+int runner_start (runner_t *self, uint64_t tag, const char *job, uint64_t seq, uint32_t attempt,
+                  const uint8_t *payload, size_t size, uint32_t timeout_ms, int64_t now)
 {
     assert (self);
     if (self->config.mode == RUNNER_ECHO) {
@@ -447,15 +434,17 @@ runner_start (runner_t *self, uint64_t tag, const char *job, uint64_t seq, uint3
     if (self->config.mode == RUNNER_SLEEP) {
         uint64_t ms;
         if (s_parse_ms (payload, size, &ms))
-            return s_fail_start (self, tag, "sleep: the payload is not a whole number of "
-                                            "milliseconds");
+            return s_fail_start (self, tag,
+                                 "sleep: the payload is not a whole number of "
+                                 "milliseconds");
         rtask_t *task = s_slot (self);
         if (!task)
             return -1;
         task->payload = malloc (size ? size : 1);
         if (!task->payload)
             return -1;
-        memcpy (task->payload, payload, size);
+        if (size)
+            memcpy (task->payload, payload, size);
         task->payload_size = size;
         task->state = RT_RUNNING;
         task->is_sleep = true;
@@ -495,7 +484,8 @@ runner_start (runner_t *self, uint64_t tag, const char *job, uint64_t seq, uint3
         s_task_clear (task);
         return -1;
     }
-    memcpy (task->payload, payload, size);
+    if (size)
+        memcpy (task->payload, payload, size);
     task->payload_size = size;
     task->state = RT_RUNNING;
     task->tag = tag;
@@ -510,14 +500,13 @@ runner_start (runner_t *self, uint64_t tag, const char *job, uint64_t seq, uint3
 
 //  --- Running tasks -------------------------------------------------------------
 
-static void
-s_complete (runner_t *self, rtask_t *task, int64_t now)
+static void s_complete (runner_t *self, rtask_t *task, int64_t now)
 {
     int status;
     if (task->is_sleep)
         status = task->timed_out ? RUNNER_TIMEOUT : RUNNER_OK;
     else
-        status = task->timed_out ? RUNNER_TIMEOUT
+        status = task->timed_out        ? RUNNER_TIMEOUT
                  : task->exit_code == 0 ? RUNNER_OK
                                         : RUNNER_FAILED;
     //  Unroll the stderr ring into its last bytes in order.
@@ -540,14 +529,12 @@ s_complete (runner_t *self, rtask_t *task, int64_t now)
 }
 
 //  True when an exec'd task is over: reaped and both output pipes closed.
-static bool
-s_exec_over (rtask_t *task)
+static bool s_exec_over (rtask_t *task)
 {
     return task->exited && task->fd_out < 0 && task->fd_err < 0;
 }
 
-static void
-s_read_out (runner_t *self, rtask_t *task)
+static void s_read_out (runner_t *self, rtask_t *task)
 {
     uint8_t buffer [READ_CHUNK];
     while (task->fd_out >= 0) {
@@ -566,24 +553,23 @@ s_read_out (runner_t *self, rtask_t *task)
                 if (!out) {
                     task->out_truncated = true;
                     keep = 0;
-                }
-                else {
+                } else {
                     task->out = out;
                     task->out_cap = cap;
                 }
             }
-            memcpy (task->out + task->out_size, buffer, keep);
-            task->out_size += keep;
-        }
-        else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+            if (keep) {
+                memcpy (task->out + task->out_size, buffer, keep);
+                task->out_size += keep;
+            }
+        } else if (n == 0 || (errno != EAGAIN && errno != EINTR))
             s_close (&task->fd_out);
         else if (errno == EAGAIN)
             break;
     }
 }
 
-static void
-s_read_err (rtask_t *task)
+static void s_read_err (rtask_t *task)
 {
     uint8_t buffer [READ_CHUNK];
     while (task->fd_err >= 0) {
@@ -592,20 +578,18 @@ s_read_err (rtask_t *task)
             for (ssize_t i = 0; i < n; i++)
                 task->err [(task->err_total + (size_t) i) % STDERR_TAIL] = buffer [i];
             task->err_total += (size_t) n;
-        }
-        else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+        } else if (n == 0 || (errno != EAGAIN && errno != EINTR))
             s_close (&task->fd_err);
         else if (errno == EAGAIN)
             break;
     }
 }
 
-static void
-s_write_in (rtask_t *task)
+static void s_write_in (rtask_t *task)
 {
     while (task->fd_in >= 0 && task->written < task->payload_size) {
-        ssize_t n = write (task->fd_in, task->payload + task->written,
-                           task->payload_size - task->written);
+        ssize_t n =
+            write (task->fd_in, task->payload + task->written, task->payload_size - task->written);
         if (n > 0)
             task->written += (size_t) n;
         else if (n < 0 && errno == EAGAIN)
@@ -613,13 +597,12 @@ s_write_in (rtask_t *task)
         else if (n < 0 && errno == EINTR)
             continue;
         else
-            s_close (&task->fd_in);     //  EPIPE: the command does not read its input
+            s_close (&task->fd_in); //  EPIPE: the command does not read its input
     }
     s_close (&task->fd_in);
 }
 
-size_t
-runner_pollitems (runner_t *self, zmq_pollitem_t *items, size_t max)
+size_t runner_pollitems (runner_t *self, zmq_pollitem_t *items, size_t max)
 {
     assert (self);
     size_t need = 1 + 3 * self->running;
@@ -635,7 +618,7 @@ runner_pollitems (runner_t *self, zmq_pollitem_t *items, size_t max)
     }
     size_t n = 0;
     if (self->sigfd >= 0 && n < max && n < self->poll_cap) {
-        items [n] = (zmq_pollitem_t) { NULL, self->sigfd, ZMQ_POLLIN, 0 };
+        items [n] = (zmq_pollitem_t){NULL, self->sigfd, ZMQ_POLLIN, 0};
         self->poll_task [n] = SIZE_MAX;
         self->poll_fd [n++] = self->sigfd;
     }
@@ -643,11 +626,11 @@ runner_pollitems (runner_t *self, zmq_pollitem_t *items, size_t max)
         rtask_t *task = &self->tasks [i];
         if (task->state != RT_RUNNING || task->is_sleep)
             continue;
-        int fds [3] = { task->fd_in, task->fd_out, task->fd_err };
+        int fds [3] = {task->fd_in, task->fd_out, task->fd_err};
         for (int k = 0; k < 3; k++) {
             if (fds [k] < 0 || n >= max || n >= self->poll_cap)
                 continue;
-            items [n] = (zmq_pollitem_t) { NULL, fds [k], k == 0 ? ZMQ_POLLOUT : ZMQ_POLLIN, 0 };
+            items [n] = (zmq_pollitem_t){NULL, fds [k], k == 0 ? ZMQ_POLLOUT : ZMQ_POLLIN, 0};
             self->poll_task [n] = i;
             self->poll_fd [n++] = fds [k];
         }
@@ -655,8 +638,7 @@ runner_pollitems (runner_t *self, zmq_pollitem_t *items, size_t max)
     return n;
 }
 
-static void
-s_reap (runner_t *self, int64_t now)
+static void s_reap (runner_t *self, int64_t now)
 {
     struct signalfd_siginfo info;
     while (read (self->sigfd, &info, sizeof info) == sizeof info)
@@ -671,8 +653,8 @@ s_reap (runner_t *self, int64_t now)
             if (task->state == RT_RUNNING && task->pid == pid) {
                 task->exited = true;
                 task->exited_at = now;
-                task->exit_code = WIFEXITED (status) ? WEXITSTATUS (status)
-                                                     : 128 + WTERMSIG (status);
+                task->exit_code =
+                    WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
                 //  Grandchildren may hold the pipes: give them a moment.
                 int64_t grace = now + EXIT_GRACE_MS;
                 if (task->timer < 0 || grace < task->timer)
@@ -684,8 +666,7 @@ s_reap (runner_t *self, int64_t now)
 }
 
 //  A timer of a running task is due.
-static void
-s_on_timer (runner_t *self, rtask_t *task, int64_t now)
+static void s_on_timer (runner_t *self, rtask_t *task, int64_t now)
 {
     if (task->is_sleep) {
         task->timed_out = task->deadline >= 0 && now >= task->deadline;
@@ -704,32 +685,24 @@ s_on_timer (runner_t *self, rtask_t *task, int64_t now)
             s_complete (self, task, now);
             return;
         }
-    }
-    else if (task->deadline >= 0 && now >= task->deadline) {
+    } else if (task->deadline >= 0 && now >= task->deadline) {
         if (task->kill_stage == 0) {
             task->timed_out = true;
             kill (-task->pid, SIGTERM);
             task->kill_stage = 1;
             task->deadline = now + self->config.kill_grace_ms;
-        }
-        else {
+        } else {
             kill (-task->pid, SIGKILL);
             task->kill_stage = 2;
             task->deadline = -1;
         }
     }
-    //  Next due time.
-    int64_t timer = task->deadline;
-    if (task->exited) {
-        int64_t grace = task->exited_at + EXIT_GRACE_MS;
-        if (timer < 0 || grace < timer)
-            timer = grace;
-    }
-    task->timer = timer;
+    //  Next due time. Once the shell is reaped only the exit grace counts:
+    //  its time limit no longer applies (and may already have passed).
+    task->timer = task->exited ? task->exited_at + EXIT_GRACE_MS : task->deadline;
 }
 
-void
-runner_handle (runner_t *self, zmq_pollitem_t *items, size_t count, int64_t now)
+void runner_handle (runner_t *self, zmq_pollitem_t *items, size_t count, int64_t now)
 {
     assert (self);
     for (size_t n = 0; n < count; n++) {
@@ -758,14 +731,12 @@ runner_handle (runner_t *self, zmq_pollitem_t *items, size_t count, int64_t now)
             //  After the shell exits, kill what it left running in its group.
             kill (-task->pid, SIGKILL);
             s_complete (self, task, now);
-        }
-        else if (task->timer >= 0 && now >= task->timer)
+        } else if (task->timer >= 0 && now >= task->timer)
             s_on_timer (self, task, now);
     }
 }
 
-int64_t
-runner_next_timer (runner_t *self)
+int64_t runner_next_timer (runner_t *self)
 {
     assert (self);
     int64_t next = -1;
@@ -777,8 +748,7 @@ runner_next_timer (runner_t *self)
     return next;
 }
 
-void
-runner_terminate_all (runner_t *self)
+void runner_terminate_all (runner_t *self)
 {
     assert (self);
     for (size_t i = 0; i < self->ntasks; i++) {

@@ -22,16 +22,16 @@
 #include <zmq.h>
 
 typedef enum {
-    RUNNER_EXEC,                //  /bin/sh -c CMD, payload on stdin, {} substituted
-    RUNNER_ECHO,                //  output = payload
-    RUNNER_SLEEP                //  payload = milliseconds to sleep; output = payload
+    RUNNER_EXEC, //  /bin/sh -c CMD, payload on stdin, {} substituted
+    RUNNER_ECHO, //  output = payload
+    RUNNER_SLEEP //  payload = milliseconds to sleep; output = payload
 } runner_mode_t;
 
 typedef struct {
     runner_mode_t mode;
-    const char *command;        //  RUNNER_EXEC: the command (the worker's, never a payload's)
-    size_t max_output;          //  output bytes kept per task; the rest is dropped and flagged
-    uint32_t kill_grace_ms;     //  SIGTERM -> SIGKILL delay for a timed-out task
+    const char *command;    //  RUNNER_EXEC: the command (the worker's, never a payload's)
+    size_t max_output;      //  output bytes kept per task; the rest is dropped and flagged
+    uint32_t kill_grace_ms; //  SIGTERM -> SIGKILL delay for a timed-out task
 } runner_config_t;
 
 //  Final statuses, as in proto/sluice.proto.
@@ -41,15 +41,15 @@ typedef struct {
 
 //  A finished task. The caller owns it: free with runner_done_destroy.
 typedef struct {
-    uint64_t tag;               //  what the caller passed to runner_start
-    int status;                 //  RUNNER_OK, RUNNER_FAILED or RUNNER_TIMEOUT
-    int exit_code;              //  exit status; 128+N when killed by signal N; -1 not started
-    uint8_t *output;            //  standard output (or the payload for built-ins)
+    uint64_t tag;    //  what the caller passed to runner_start
+    int status;      //  RUNNER_OK, RUNNER_FAILED or RUNNER_TIMEOUT
+    int exit_code;   //  exit status; 128+N when killed by signal N; -1 not started
+    uint8_t *output; //  standard output (or the payload for built-ins)
     size_t output_size;
-    bool output_truncated;      //  more than max_output bytes were produced
-    uint8_t *err;               //  the last bytes of standard error, or why it failed to start
+    bool output_truncated; //  more than max_output bytes were produced
+    uint8_t *err;          //  the last bytes of standard error, or why it failed to start
     size_t err_size;
-    uint64_t duration_ms;       //  start to finish
+    uint64_t duration_ms; //  start to finish
 } runner_done_t;
 
 void runner_done_destroy (runner_done_t **done_p);

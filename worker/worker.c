@@ -23,30 +23,29 @@
 
 //  A task received and not yet finished.
 typedef struct {
-    char job [72];              //  its job
-    uint64_t seq;               //  its seq
-    uint32_t attempt;           //  which run this is
-    uint32_t timeout_ms;        //  time limit, 0 = none
-    uint8_t *payload;           //  owned until started
+    char job [72];       //  its job
+    uint64_t seq;        //  its seq
+    uint32_t attempt;    //  which run this is
+    uint32_t timeout_ms; //  time limit, 0 = none
+    uint8_t *payload;    //  owned until started
     size_t size;
 } wtask_t;
 
 typedef struct {
     const worker_config_t *config;
-    char name [300];            //  "host:pid", given in every result
-    sl_client_t *client;        //  control DEALER and data sockets
-    zsock_t *tasks;             //  PULL from the broker's dispatch port
-    zsock_t *results;           //  PUSH to the broker's results port
-    runner_t *runner;           //  running tasks
-    sl_deque_t *waiting;        //  wtask_t received, not started
-    char broker_id [64];        //  from the welcome
-    uint32_t heartbeat_ms;      //  agreed interval
-    int64_t next_heartbeat;     //  ms
-    uint64_t done;              //  tasks finished
+    char name [300];        //  "host:pid", given in every result
+    sl_client_t *client;    //  control DEALER and data sockets
+    zsock_t *tasks;         //  PULL from the broker's dispatch port
+    zsock_t *results;       //  PUSH to the broker's results port
+    runner_t *runner;       //  running tasks
+    sl_deque_t *waiting;    //  wtask_t received, not started
+    char broker_id [64];    //  from the welcome
+    uint32_t heartbeat_ms;  //  agreed interval
+    int64_t next_heartbeat; //  ms
+    uint64_t done;          //  tasks finished
 } worker_t;
 
-static void
-s_wtask_destroy (wtask_t **task_p)
+static void s_wtask_destroy (wtask_t **task_p)
 {
     if (*task_p) {
         free ((*task_p)->payload);
@@ -56,8 +55,7 @@ s_wtask_destroy (wtask_t **task_p)
 }
 
 //  Sends env on the results PUSH, blocking but giving up on SIGINT.
-static int
-s_send_result (worker_t *self, sl_env_t *env)
+static int s_send_result (worker_t *self, sl_env_t *env)
 {
     while (!zsys_interrupted) {
         if (sl_proto_send (self->results, NULL, env, 0) == 0)
@@ -69,8 +67,7 @@ s_send_result (worker_t *self, sl_env_t *env)
 }
 
 //  Sends every finished task's result, one batch per run of the same job.
-static void
-s_flush_results (worker_t *self)
+static void s_flush_results (worker_t *self)
 {
     Sluice__Result results [MAX_RESULT_BATCH];
     Sluice__Result *ptrs [MAX_RESULT_BATCH];
@@ -118,8 +115,7 @@ s_flush_results (worker_t *self)
 }
 
 //  Starts waiting tasks while slots are free.
-static void
-s_start_tasks (worker_t *self, int64_t now)
+static void s_start_tasks (worker_t *self, int64_t now)
 {
     while (runner_running (self->runner) < self->config->slots && sl_deque_size (self->waiting)) {
         wtask_t *task = (wtask_t *) sl_deque_pop_front (self->waiting);
@@ -138,8 +134,7 @@ s_start_tasks (worker_t *self, int64_t now)
     }
 }
 
-static void
-s_on_task_batch (worker_t *self, Sluice__TaskBatch *batch)
+static void s_on_task_batch (worker_t *self, Sluice__TaskBatch *batch)
 {
     if (!sl_job_id_valid (batch->job)) {
         sl_warn ("dropped tasks with an invalid job id from the broker");
@@ -152,22 +147,22 @@ s_on_task_batch (worker_t *self, Sluice__TaskBatch *batch)
             task->payload = malloc (in->payload.len ? in->payload.len : 1);
         if (!task || !task->payload) {
             s_wtask_destroy (&task);
-            sl_error ("out of memory: task %s/%llu dropped (the broker will redo it)",
-                      batch->job, (unsigned long long) in->seq);
+            sl_error ("out of memory: task %s/%llu dropped (the broker will redo it)", batch->job,
+                      (unsigned long long) in->seq);
             continue;
         }
         snprintf (task->job, sizeof task->job, "%s", batch->job);
         task->seq = in->seq;
         task->attempt = in->attempt;
         task->timeout_ms = in->timeout_ms;
-        memcpy (task->payload, in->payload.data, in->payload.len);
+        if (in->payload.len)
+            memcpy (task->payload, in->payload.data, in->payload.len);
         task->size = in->payload.len;
         sl_deque_push_back (self->waiting, task);
     }
 }
 
-static void
-s_on_tasks (worker_t *self)
+static void s_on_tasks (worker_t *self)
 {
     //  Read while there is room: up to `slots` tasks waiting beyond those running.
     while (sl_deque_size (self->waiting) < self->config->slots) {
@@ -187,26 +182,24 @@ s_on_tasks (worker_t *self)
     }
 }
 
-static void
-s_on_control (worker_t *self)
+static void s_on_control (worker_t *self)
 {
     sl_env_t *env = NULL;
     char why [256];
     sl_recv_t rc;
-    while ((rc = sl_proto_recv (sl_client_control (self->client), &env, NULL, why, sizeof why))
-           != SL_RECV_NONE) {
+    while ((rc = sl_proto_recv (sl_client_control (self->client), &env, NULL, why, sizeof why)) !=
+           SL_RECV_NONE) {
         if (rc != SL_RECV_OK)
             sl_warn ("dropped a bad message from the broker: %s", why);
-        else if (env->body_case == SLUICE__ENVELOPE__BODY_HEARTBEAT
-                 && !streq (env->heartbeat->broker_id, self->broker_id))
+        else if (env->body_case == SLUICE__ENVELOPE__BODY_HEARTBEAT &&
+                 !streq (env->heartbeat->broker_id, self->broker_id))
             sl_debug ("heartbeat from broker %s (welcomed by %s)", env->heartbeat->broker_id,
                       self->broker_id);
         sl_proto_free (&env);
     }
 }
 
-static void
-s_heartbeat (worker_t *self)
+static void s_heartbeat (worker_t *self)
 {
     Sluice__Heartbeat hb = SLUICE__HEARTBEAT__INIT;
     hb.running = (uint32_t) runner_running (self->runner);
@@ -216,8 +209,7 @@ s_heartbeat (worker_t *self)
     sl_client_send (self->client, &env);
 }
 
-static void
-s_say_bye (worker_t *self)
+static void s_say_bye (worker_t *self)
 {
     Sluice__Bye bye = SLUICE__BYE__INIT;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
@@ -226,8 +218,7 @@ s_say_bye (worker_t *self)
     sl_client_send (self->client, &env);
 }
 
-static int
-s_connect (worker_t *self)
+static int s_connect (worker_t *self)
 {
     char err [512];
     self->client = sl_client_new (self->config->broker, err, sizeof err);
@@ -251,10 +242,10 @@ s_connect (worker_t *self)
     snprintf (self->broker_id, sizeof self->broker_id, "%s", welcome->welcome->broker_id);
     self->heartbeat_ms = welcome->welcome->heartbeat_ms ? welcome->welcome->heartbeat_ms : 1000;
     sl_proto_free (&welcome);
-    if (!(self->tasks = sl_client_open (self->client, SL_PORT_DISPATCH, ZMQ_PULL, 0, err,
-                                        sizeof err))
-        || !(self->results = sl_client_open (self->client, SL_PORT_RESULTS, ZMQ_PUSH, 2000, err,
-                                             sizeof err))) {
+    if (!(self->tasks =
+              sl_client_open (self->client, SL_PORT_DISPATCH, ZMQ_PULL, 0, err, sizeof err)) ||
+        !(self->results =
+              sl_client_open (self->client, SL_PORT_RESULTS, ZMQ_PUSH, 2000, err, sizeof err))) {
         sl_error ("%s", err);
         return -1;
     }
@@ -266,11 +257,10 @@ s_connect (worker_t *self)
     return 0;
 }
 
-int
-worker_run (const worker_config_t *config)
+int worker_run (const worker_config_t *config)
 {
     assert (config);
-    worker_t self = { .config = config };
+    worker_t self = {.config = config};
     sl_self_name (self.name, sizeof self.name);
     //  The runner blocks SIGCHLD: it must exist before any ZeroMQ thread.
     self.runner = runner_new (&config->runner);
@@ -292,11 +282,11 @@ worker_run (const worker_config_t *config)
             s_heartbeat (&self);
             self.next_heartbeat = now + self.heartbeat_ms;
         }
-        items [0] = (zmq_pollitem_t) { zsock_resolve (sl_client_control (self.client)), 0,
-                                       ZMQ_POLLIN, 0 };
-        items [1] = (zmq_pollitem_t) { zsock_resolve (self.tasks), 0,
-                                       sl_deque_size (self.waiting) < config->slots ? ZMQ_POLLIN
-                                                                                    : 0, 0 };
+        items [0] =
+            (zmq_pollitem_t){zsock_resolve (sl_client_control (self.client)), 0, ZMQ_POLLIN, 0};
+        items [1] =
+            (zmq_pollitem_t){zsock_resolve (self.tasks), 0,
+                             sl_deque_size (self.waiting) < config->slots ? ZMQ_POLLIN : 0, 0};
         size_t n = 2 + runner_pollitems (self.runner, items + 2, MAX_POLL_ITEMS - 2);
         int64_t wake = self.next_heartbeat;
         int64_t timer = runner_next_timer (self.runner);

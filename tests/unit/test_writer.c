@@ -88,7 +88,7 @@ static size_t s_file_size (const char *path)
 {
     struct stat st;
     assert_int_equal (stat (path, &st), 0);
-    return (size_t)st.st_size;
+    return (size_t) st.st_size;
 }
 
 static void s_write_file (const char *path, const char *text)
@@ -246,13 +246,13 @@ static uint8_t *s_base64_decode (const char *text, size_t len, size_t *size)
                 free (data);
                 return NULL;
             }
-            quad = quad << 6 | (uint32_t)(hit ? hit - alphabet : 0);
+            quad = quad << 6 | (uint32_t) (hit ? hit - alphabet : 0);
         }
-        data [out++] = (uint8_t)(quad >> 16);
+        data [out++] = (uint8_t) (quad >> 16);
         if (pad < 2)
-            data [out++] = (uint8_t)(quad >> 8);
+            data [out++] = (uint8_t) (quad >> 8);
         if (pad < 1)
-            data [out++] = (uint8_t)quad;
+            data [out++] = (uint8_t) quad;
     }
     *size = out;
     return data;
@@ -275,16 +275,16 @@ static size_t s_load_lines (const char *path, json_t ***lines)
     size_t start = 0;
     while (start < size) {
         const uint8_t *newline = memchr (data + start, '\n', size - start);
-        size_t end = (size_t)(newline - data);
+        size_t end = (size_t) (newline - data);
         for (size_t i = start; i < end; i++)
             assert_true (data [i] >= 0x20); //  JSON escapes every control byte
         assert_true (s_ref_valid (data + start, end - start));
         json_error_t error;
-        json_t *object = json_loadb ((const char *)data + start, end - start,
+        json_t *object = json_loadb ((const char *) data + start, end - start,
                                      JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &error);
         if (!object)
-            fail_msg ("line %zu is not JSON: %s: %.*s", count + 1, error.text, (int)(end - start),
-                      (const char *)data + start);
+            fail_msg ("line %zu is not JSON: %s: %.*s", count + 1, error.text, (int) (end - start),
+                      (const char *) data + start);
         assert_true (json_is_object (object));
         if (count == cap) {
             cap *= 2;
@@ -373,14 +373,14 @@ static void s_check_record (json_t *object, const sl_record_t *rec)
     }
 
     s_check_text (json_object_get (object, "job"), rec->job, strlen (rec->job));
-    s_check_integer (json_object_get (object, "seq"), (json_int_t)rec->seq);
+    s_check_integer (json_object_get (object, "seq"), (json_int_t) rec->seq);
     if (rec->id)
         s_check_text (json_object_get (object, "id"), rec->id, strlen (rec->id));
     s_check_text (json_object_get (object, "status"), rec->status, strlen (rec->status));
     s_check_integer (json_object_get (object, "exit_code"), rec->exit_code);
     s_check_integer (json_object_get (object, "attempts"), rec->attempts);
     s_check_text (json_object_get (object, "worker"), rec->worker, strlen (rec->worker));
-    s_check_integer (json_object_get (object, "duration_ms"), (json_int_t)rec->duration_ms);
+    s_check_integer (json_object_get (object, "duration_ms"), (json_int_t) rec->duration_ms);
     s_check_text (json_object_get (object, "output"), rec->output, rec->output_size);
     if (!output_valid)
         s_check_base64 (json_object_get (object, "output_base64"), rec->output, rec->output_size);
@@ -398,7 +398,7 @@ static void s_check_record (json_t *object, const sl_record_t *rec)
 
 static void test_writer_format_parse_accepts_known_names (void **state)
 {
-    (void)state;
+    (void) state;
     sl_format_t fmt = SL_FORMAT_JSONL;
     assert_int_equal (sl_format_parse ("text", &fmt), 0);
     assert_int_equal (fmt, SL_FORMAT_TEXT);
@@ -411,7 +411,7 @@ static void test_writer_format_parse_accepts_known_names (void **state)
 
 static void test_writer_format_parse_rejects_unknown_names (void **state)
 {
-    (void)state;
+    (void) state;
     const char *names [] = {"", "JSONL", "Text", "xml", "jsonl ", "texts", NULL};
     for (size_t i = 0; i < sizeof names / sizeof names [0]; i++) {
         sl_format_t fmt = SL_FORMAT_TEXT;
@@ -471,12 +471,12 @@ static void test_writer_many_records_keep_their_order (void **state)
         //  Lengths vary so that records straddle every drain point
         int size = snprintf (line, 4096, "record %d ", i);
         int pad = (i * 7919) % 1500;
-        memset (line + size, 'a' + i % 26, (size_t)pad);
+        memset (line + size, 'a' + i % 26, (size_t) pad);
         size += pad;
-        sl_record_t rec = s_record (line, (size_t)size);
+        sl_record_t rec = s_record (line, (size_t) size);
         s_put (writer, &rec);
-        memcpy (expected + len, line, (size_t)size);
-        len += (size_t)size;
+        memcpy (expected + len, line, (size_t) size);
+        len += (size_t) size;
         expected [len++] = '\n';
         assert_true (len < cap);
     }
@@ -505,9 +505,9 @@ static void test_writer_jsonl_writes_exact_line_with_all_fields (void **state)
         .attempts = 3,
         .worker = "h:1",
         .duration_ms = 12,
-        .output = (const uint8_t *)"hi\n",
+        .output = (const uint8_t *) "hi\n",
         .output_size = 3,
-        .err = (const uint8_t *)"warn",
+        .err = (const uint8_t *) "warn",
         .err_size = 4,
         .output_truncated = true,
     };
@@ -530,7 +530,7 @@ static void test_writer_jsonl_omits_optional_fields (void **state)
     rec.seq = 7;
     rec.worker = "h:1";
     rec.duration_ms = 12;
-    rec.err = (const uint8_t *)"not empty, but err_size is 0";
+    rec.err = (const uint8_t *) "not empty, but err_size is 0";
     s_put (writer, &rec);
     s_flush (writer);
     sl_writer_destroy (&writer);
@@ -607,7 +607,7 @@ static void test_writer_jsonl_roundtrips_awkward_stderr (void **state)
         recs [i] = s_record ("out\xff", 4);
         recs [i].seq = i + 1;
         recs [i].id = "task";
-        recs [i].err = (const uint8_t *)s_awkward [i].bytes;
+        recs [i].err = (const uint8_t *) s_awkward [i].bytes;
         recs [i].err_size = s_awkward [i].size;
         recs [i].output_truncated = i % 2;
         s_put (writer, &recs [i]);
@@ -629,7 +629,7 @@ static void test_writer_jsonl_invalid_utf8_gives_lossy_text_and_base64 (void **s
     sl_record_t rec = s_record ("a\xff"
                                 "b\xc3",
                                 4);
-    rec.err = (const uint8_t *)"\xe2\x82\x41";
+    rec.err = (const uint8_t *) "\xe2\x82\x41";
     rec.err_size = 3;
     s_put (writer, &rec);
     s_flush (writer);
@@ -732,7 +732,7 @@ static void test_writer_jsonl_rejects_unformattable_records (void **state)
     char errbuf [ERRLEN];
 
     sl_record_t rec = s_record ("x", 1);
-    rec.seq = (uint64_t)INT64_MAX + 1;
+    rec.seq = (uint64_t) INT64_MAX + 1;
     errbuf [0] = 0;
     assert_int_equal (sl_writer_put (writer, &rec, errbuf, sizeof errbuf), -1);
     assert_non_null (strstr (errbuf, "job-1"));
@@ -804,9 +804,9 @@ static void test_writer_jsonl_roundtrips_random_bytes (void **state)
             while (len < target) {
                 uint64_t r = s_xorshift (&seed);
                 if (r % 4 == 0)
-                    bufs [b][len++] = (uint8_t)(r >> 8);
+                    bufs [b][len++] = (uint8_t) (r >> 8);
                 else {
-                    size_t p = (size_t)(r >> 8) % (sizeof pieces / sizeof pieces [0]);
+                    size_t p = (size_t) (r >> 8) % (sizeof pieces / sizeof pieces [0]);
                     memcpy (bufs [b] + len, pieces [p], piece_sizes [p]);
                     len += piece_sizes [p];
                 }
@@ -852,7 +852,7 @@ static void test_writer_jsonl_put_survives_allocation_failures (void **state)
     fixture_t *fixture = *state;
     sl_record_t rec = s_record ("out\xff", 4);
     rec.id = "task-9";
-    rec.err = (const uint8_t *)"err\xfe";
+    rec.err = (const uint8_t *) "err\xfe";
     rec.err_size = 4;
     rec.output_truncated = true;
     char errbuf [ERRLEN];
@@ -979,7 +979,7 @@ static void test_writer_flush_sync_skips_non_regular_files (void **state)
 
 static void test_writer_new_reports_path_on_failure (void **state)
 {
-    (void)state;
+    (void) state;
     char errbuf [ERRLEN] = "";
     const char *path = "/nonexistent-sluice-dir/results.jsonl";
     sl_writer_t *writer = sl_writer_new (path, SL_FORMAT_JSONL, false, errbuf, sizeof errbuf);
@@ -1085,7 +1085,7 @@ static void test_writer_dash_and_null_mean_stdout (void **state)
 
 static void test_writer_flush_reports_enospc_on_dev_full (void **state)
 {
-    (void)state;
+    (void) state;
     char errbuf [ERRLEN] = "";
     sl_writer_t *writer = s_open ("/dev/full", SL_FORMAT_JSONL, false);
     sl_record_t rec = s_record ("lost?", 5);
@@ -1103,7 +1103,7 @@ static void test_writer_flush_reports_enospc_on_dev_full (void **state)
 
 static void test_writer_put_failure_is_reported_by_next_flush (void **state)
 {
-    (void)state;
+    (void) state;
     char errbuf [ERRLEN] = "";
     size_t size = 1024 * 1024 + 1;
     uint8_t *big = malloc (size);
@@ -1218,7 +1218,7 @@ static void test_writer_put_failure_is_reported_even_if_retry_would_succeed (voi
 
 static void test_writer_utf8_valid_table (void **state)
 {
-    (void)state;
+    (void) state;
     static const struct {
         const char *bytes;
         size_t size;
@@ -1277,7 +1277,7 @@ static void test_writer_utf8_valid_table (void **state)
          16, false, "truncated straddling an 8-byte word"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
-        bool valid = sl_utf8_valid ((const uint8_t *)cases [i].bytes, cases [i].size);
+        bool valid = sl_utf8_valid ((const uint8_t *) cases [i].bytes, cases [i].size);
         if (valid != cases [i].valid)
             fail_msg ("%s: sl_utf8_valid says %s", cases [i].what, valid ? "valid" : "invalid");
     }
@@ -1302,16 +1302,16 @@ static void s_compare_with_reference (const uint8_t *s, size_t size)
 
 static void test_writer_utf8_matches_reference_decoder (void **state)
 {
-    (void)state;
+    (void) state;
     //  Trailing bytes at the edges of every range that matters
     static const uint8_t edges [] = {0x00, 0x41, 0x7f, 0x80, 0x81, 0x8f, 0x90,
                                      0x9f, 0xa0, 0xbf, 0xc0, 0xf5, 0xff};
     uint8_t s [4];
     for (unsigned a = 0; a < 256; a++) {
-        s [0] = (uint8_t)a;
+        s [0] = (uint8_t) a;
         s_compare_with_reference (s, 1);
         for (unsigned b = 0; b < 256; b++) {
-            s [1] = (uint8_t)b;
+            s [1] = (uint8_t) b;
             s_compare_with_reference (s, 2);
             for (size_t c = 0; c < sizeof edges; c++) {
                 s [2] = edges [c];
@@ -1329,18 +1329,18 @@ static void test_writer_utf8_matches_reference_decoder (void **state)
 
 static void test_writer_utf8_agrees_with_jansson (void **state)
 {
-    (void)state;
+    (void) state;
     static const uint8_t tails [] = {0x41, 0x80, 0x9f, 0xa0, 0xbf, 0xc0};
     uint8_t s [4];
     for (unsigned a = 0x80; a < 256; a++) {
-        s [0] = (uint8_t)a;
+        s [0] = (uint8_t) a;
         for (unsigned b = 0; b < 256; b++) {
-            s [1] = (uint8_t)b;
+            s [1] = (uint8_t) b;
             for (size_t c = 0; c < sizeof tails; c++) {
                 s [2] = tails [c];
                 s [3] = tails [sizeof tails - 1 - c];
                 for (size_t size = 2; size <= 4; size++) {
-                    json_t *string = json_stringn ((const char *)s, size);
+                    json_t *string = json_stringn ((const char *) s, size);
                     bool valid = sl_utf8_valid (s, size);
                     json_decref (string);
                     if (valid != (string != NULL))

@@ -1,0 +1,1813 @@
+/*  =========================================================================
+    test_table - unit tests of the broker's task table (broker/table.c)
+
+    Every test gets a fresh table from the fixture and the teardown destroys
+    it with whatever is left inside, so the Asan build also checks that
+    destroy frees tasks in every state. The table reads no clock, so leases
+    are checked as exact numbers.
+
+    Payloads and results carry their job and seq in their bytes ("task:a:7",
+    "out:a:7", "err:a:7"), so every task the table hands back is checked to
+    be the right one, byte for byte. After each transition the tests check
+    the table's totals (queued, deliverable, unacked) and the job's counts
+    field by field (CHECK_JOB compares every field; those not named must be
+    0), not only the code the transition returns.
+    =========================================================================
+*/
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "table.h"
+
+#define LEASE 30000 //  lease the tests dispatch with (ms)
+
+//  --- Fixture --------------------------------------------------------------
+
+static int s_setup (void **state)
+{
+    sl_table_t *table = sl_table_new ();
+    if (!table)
+        return -1;
+    *state = table;
+    return 0;
+}
+
+static int s_teardown (void **state)
+{
+    sl_table_t *table = *state;
+    sl_table_destroy (&table);
+    return table == NULL ? 0 : -1;
+}
+
+//  --- Helpers --------------------------------------------------------------
+
+//  Writes "tag:job:seq" (no NUL counted) into buf; returns its length.
+static size_t s_text (char *buf, size_t size, const char *tag, const char *job, uint64_t seq)
+{
+    int n = snprintf (buf, size, "%s:%s:%llu", tag, job, (unsigned long long) seq);
+    assert_true (n > 0 && (size_t) n < size);
+    return (size_t) n;
+}
+
+//  The per-run limit the tests give task seq, so it can be checked.
+static uint32_t s_timeout_of (uint64_t seq)
+{
+    return (uint32_t) (seq % 65536) * 10 + 1;
+}
+
+//  Submits task seq of job with payload "task:job:seq".
+static sl_table_rc_t s_submit (sl_table_t *table, const char *job, uint64_t seq)
+{
+    char payload [96];
+    size_t size = s_text (payload, sizeof payload, "task", job, seq);
+    return sl_table_submit (table, job, seq, (const uint8_t *) payload, size, s_timeout_of (seq));
+}
+
+#define WORKER "worker-host:4242"
+
+//  Reports a result for job/seq: output "out:job:seq", stderr "err:job:seq",
+//  and exit code, duration and truncation derived from seq and status.
+static sl_table_rc_t s_complete (sl_table_t *table, const char *job, uint64_t seq, uint8_t status)
+{
+    char out [96], err [96];
+    size_t out_size = s_text (out, sizeof out, "out", job, seq);
+    size_t err_size = s_text (err, sizeof err, "err", job, seq);
+    sl_result_in_t in = {
+        .status = status,
+        .exit_code = status == SL_STATUS_OK ? 0 : (int32_t) (seq % 100) + 1,
+        .duration_ms = seq * 3,
+        .worker = WORKER,
+        .output = (const uint8_t *) out,
+        .output_size = out_size,
+        .err = (const uint8_t *) err,
+        .err_size = err_size,
+        .output_truncated = seq % 2 == 0,
+    };
+    return sl_table_complete (table, job, seq, &in);
+}
+
+//  The job with this id, which must exist.
+static sl_job_t *s_job (sl_table_t *table, const char *id)
+{
+    sl_job_t *job = sl_table_job (table, id);
+    assert_non_null (job);
+    assert_string_equal (sl_job_id (job), id);
+    return job;
+}
+
+//  Checks the table's three totals.
+#define CHECK_TABLE(table, queued, deliverable, unacked)                                           \
+    s_check_table ((table), (queued), (deliverable), (unacked), __FILE__, __LINE__)
+
+static void s_check_table (sl_table_t *table, size_t queued, size_t deliverable, size_t unacked,
+                           const char *file, int line)
+{
+    _assert_int_equal (sl_table_queued (table), queued, file, line);
+    _assert_int_equal (sl_table_deliverable (table, NULL), deliverable, file, line);
+    _assert_int_equal (sl_table_unacked (table), unacked, file, line);
+}
+
+//  Checks every field of a job's counts against a designated initializer:
+//  CHECK_JOB (job, .received = 2, .queued = 2) means every other field is 0.
+#define CHECK_JOB(job, ...) s_check_job ((job), &(sl_job_counts_t){__VA_ARGS__}, __FILE__, __LINE__)
+
+static void s_check_job (sl_job_t *job, const sl_job_counts_t *want, const char *file, int line)
+{
+    const sl_job_counts_t *have = sl_job_counts (job);
+    _assert_int_equal (have->received, want->received, file, line);
+    _assert_int_equal (have->total, want->total, file, line);
+    _assert_int_equal (have->total_known, want->total_known, file, line);
+    _assert_int_equal (have->queued, want->queued, file, line);
+    _assert_int_equal (have->running, want->running, file, line);
+    _assert_int_equal (have->done, want->done, file, line);
+    _assert_int_equal (have->delivered, want->delivered, file, line);
+    _assert_int_equal (have->ok, want->ok, file, line);
+    _assert_int_equal (have->failed, want->failed, file, line);
+    _assert_int_equal (have->timeout, want->timeout, file, line);
+}
+
+//  Checks that task is seq of job in state, holding exactly what a task in
+//  that state holds: the payload s_submit gave it before DONE, a result
+//  after, nothing once DELIVERED.
+#define CHECK_TASK(task, job, seq, state)                                                          \
+    s_check_task ((task), (job), (seq), (state), __FILE__, __LINE__)
+
+static void s_check_task (sl_task_t *task, const char *job, uint64_t seq, uint8_t state,
+                          const char *file, int line)
+{
+    _assert_true (task != NULL, "task != NULL", file, line);
+    _assert_int_equal (task->seq, seq, file, line);
+    _assert_string_equal (sl_job_id (task->job), job, file, line);
+    _assert_int_equal (task->state, state, file, line);
+    _assert_int_equal (task->timeout_ms, s_timeout_of (seq), file, line);
+    if (state == SL_TASK_QUEUED || state == SL_TASK_RUNNING) {
+        char payload [96];
+        size_t size = s_text (payload, sizeof payload, "task", job, seq);
+        _assert_int_equal (task->payload_size, size, file, line);
+        _assert_true (task->payload != NULL, "task->payload != NULL", file, line);
+        _assert_memory_equal (task->payload, payload, size, file, line);
+        _assert_true (task->result == NULL, "task->result == NULL", file, line);
+    } else if (state == SL_TASK_DONE || state == SL_TASK_SENT) {
+        _assert_true (task->payload == NULL, "task->payload == NULL", file, line);
+        _assert_true (task->result != NULL, "task->result != NULL", file, line);
+    } else {
+        _assert_true (task->payload == NULL, "task->payload == NULL", file, line);
+        _assert_true (task->result == NULL, "task->result == NULL", file, line);
+    }
+}
+
+//  Checks every field of the result s_complete made for job/seq.
+#define CHECK_RESULT(task, job, seq, status)                                                       \
+    s_check_result ((task), (job), (seq), (status), __FILE__, __LINE__)
+
+static void s_check_result (sl_task_t *task, const char *job, uint64_t seq, uint8_t status,
+                            const char *file, int line)
+{
+    _assert_true (task != NULL && task->result != NULL, "task->result != NULL", file, line);
+    const sl_result_t *r = task->result;
+    char out [96], err [96];
+    size_t out_size = s_text (out, sizeof out, "out", job, seq);
+    size_t err_size = s_text (err, sizeof err, "err", job, seq);
+    _assert_int_equal (r->status, status, file, line);
+    _assert_int_equal (r->exit_code, status == SL_STATUS_OK ? 0 : (int32_t) (seq % 100) + 1, file,
+                       line);
+    _assert_int_equal (r->duration_ms, seq * 3, file, line);
+    _assert_int_equal (r->output_truncated, seq % 2 == 0, file, line);
+    _assert_string_equal (r->worker, WORKER, file, line);
+    _assert_int_equal (r->output_size, out_size, file, line);
+    _assert_int_equal (r->stderr_size, err_size, file, line);
+    _assert_memory_equal (r->data, out, out_size, file, line);
+    _assert_memory_equal (r->data + out_size, err, err_size, file, line);
+}
+
+//  Dispatches the next task and checks it is job/seq.
+#define DISPATCH(table, job, seq) s_dispatch ((table), (job), (seq), __FILE__, __LINE__)
+
+static sl_task_t *s_dispatch (sl_table_t *table, const char *job, uint64_t seq, const char *file,
+                              int line)
+{
+    sl_task_t *task = sl_table_dispatch (table, 1000, LEASE);
+    s_check_task (task, job, seq, SL_TASK_RUNNING, file, line);
+    return task;
+}
+
+//  Sends the next result (of job, or round-robin with job NULL) and checks
+//  it is the result of job_id/seq.
+#define SEND(table, job, job_id, seq) s_send ((table), (job), (job_id), (seq), __FILE__, __LINE__)
+
+static sl_task_t *s_send (sl_table_t *table, sl_job_t *job, const char *job_id, uint64_t seq,
+                          const char *file, int line)
+{
+    sl_task_t *task = sl_table_send_next (table, job);
+    s_check_task (task, job_id, seq, SL_TASK_SENT, file, line);
+    return task;
+}
+
+//  Tiny deterministic generator (xorshift64*), so failures reproduce.
+static uint64_t s_random (uint64_t *seed)
+{
+    *seed ^= *seed >> 12;
+    *seed ^= *seed << 25;
+    *seed ^= *seed >> 27;
+    return *seed * 2685821657736338717ULL;
+}
+
+//  Fills order with 1..n in a shuffled order.
+static void s_shuffle (uint64_t *order, size_t n, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++)
+        order [i] = i + 1;
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = (size_t) (s_random (&seed) % (i + 1));
+        uint64_t swap = order [i];
+        order [i] = order [j];
+        order [j] = swap;
+    }
+}
+
+//  --- Empty table ----------------------------------------------------------
+
+static void test_table_new_is_empty (void **state)
+{
+    sl_table_t *table = *state;
+    CHECK_TABLE (table, 0, 0, 0);
+    assert_int_equal (sl_table_job_count (table), 0);
+    assert_null (sl_table_job_first (table));
+    assert_null (sl_table_job_next (table));
+    assert_null (sl_table_job (table, "a"));
+    assert_null (sl_table_dispatch (table, 0, LEASE));
+    assert_null (sl_table_send_next (table, NULL));
+    assert_int_equal (sl_table_unsend_all (table), 0);
+    assert_int_equal (sl_table_ack (table, "a", 1), SL_TABLE_INVALID);
+    assert_int_equal (s_complete (table, "a", 1, SL_STATUS_OK), SL_TABLE_INVALID);
+    //  None of these may have created a job.
+    assert_int_equal (sl_table_job_count (table), 0);
+    CHECK_TABLE (table, 0, 0, 0);
+}
+
+static void test_table_destroy_is_null_safe (void **state)
+{
+    (void) state;
+    sl_table_t *table = NULL;
+    sl_table_destroy (&table);
+    assert_null (table);
+    table = sl_table_new ();
+    assert_non_null (table);
+    sl_table_destroy (&table);
+    assert_null (table);
+}
+
+//  Leaves tasks in every state for the teardown's destroy (checked for
+//  leaks and bad frees by the Asan build).
+static void test_table_destroy_frees_tasks_in_every_state (void **state)
+{
+    sl_table_t *table = *state;
+    for (uint64_t seq = 1; seq <= 6; seq++)
+        assert_int_equal (s_submit (table, "a", seq), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "b", 5000), SL_TABLE_OK);
+    for (uint64_t seq = 1; seq <= 4; seq++)
+        DISPATCH (table, "a", seq);
+    for (uint64_t seq = 2; seq <= 4; seq++)
+        assert_int_equal (s_complete (table, "a", seq, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (s_complete (table, "a", 6, SL_STATUS_OK), SL_TABLE_OK); //  while QUEUED
+    SEND (table, s_job (table, "a"), "a", 2);
+    SEND (table, s_job (table, "a"), "a", 3);
+    assert_int_equal (sl_table_ack (table, "a", 2), SL_TABLE_OK);
+    //  a1 RUNNING, a2 DELIVERED, a3 SENT, a4 DONE, a5 QUEUED, a6 DONE with a
+    //  stale queue entry, b5000 QUEUED.
+    CHECK_TABLE (table, 2, 2, 1);
+    CHECK_JOB (s_job (table, "a"), .received = 6, .queued = 1, .running = 1, .done = 4,
+               .delivered = 1, .ok = 4);
+}
+
+//  --- Submission -----------------------------------------------------------
+
+static void test_table_submit_queues_a_copy (void **state)
+{
+    sl_table_t *table = *state;
+    char id [] = "job-x";
+    uint8_t payload [] = {'a', 0, 'b', 0xff};
+    assert_int_equal (sl_table_submit (table, id, 3, payload, sizeof payload, 500), SL_TABLE_OK);
+    //  The table keeps copies: the caller's buffers may change after.
+    id [0] = 'J';
+    payload [0] = 'Z';
+    assert_null (sl_table_job (table, "Job-x"));
+    sl_job_t *job = s_job (table, "job-x");
+    assert_int_equal (sl_table_job_count (table), 1);
+    CHECK_JOB (job, .received = 1, .queued = 1);
+    CHECK_TABLE (table, 1, 0, 0);
+    assert_false (sl_job_finished (job));
+
+    sl_task_t *task = sl_table_dispatch (table, 7, 3);
+    assert_non_null (task);
+    assert_ptr_equal (task->job, job);
+    assert_int_equal (task->seq, 3);
+    assert_int_equal (task->timeout_ms, 500);
+    assert_int_equal (task->payload_size, 4);
+    assert_memory_equal (task->payload, ((uint8_t []){'a', 0, 'b', 0xff}), 4);
+    assert_null (task->result);
+}
+
+static void test_table_submit_empty_payload (void **state)
+{
+    sl_table_t *table = *state;
+    static const uint8_t nothing [1] = {0};
+    assert_int_equal (sl_table_submit (table, "a", 1, nothing, 0, 0), SL_TABLE_OK);
+    sl_task_t *task = sl_table_dispatch (table, 0, LEASE);
+    assert_non_null (task);
+    assert_int_equal (task->seq, 1);
+    assert_int_equal (task->payload_size, 0);
+    assert_int_equal (task->timeout_ms, 0);
+}
+
+static void test_table_submit_empty_payload_null_pointer (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (sl_table_submit (table, "a", 1, NULL, 0, 0), SL_TABLE_OK);
+    sl_task_t *task = sl_table_dispatch (table, 0, LEASE);
+    assert_non_null (task);
+    assert_int_equal (task->seq, 1);
+    assert_int_equal (task->payload_size, 0);
+}
+
+static void test_table_submit_duplicate_seq_is_ignored (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "a", 2), SL_TABLE_OK);
+    //  A second copy with another payload changes nothing.
+    const uint8_t other [] = "other";
+    assert_int_equal (sl_table_submit (table, "a", 2, other, 5, 9), SL_TABLE_DUPLICATE);
+    sl_job_t *job = s_job (table, "a");
+    CHECK_JOB (job, .received = 2, .queued = 2);
+    CHECK_TABLE (table, 2, 0, 0);
+    DISPATCH (table, "a", 1);
+    sl_task_t *task = DISPATCH (table, "a", 2); //  the first copy's payload
+    assert_null (sl_table_dispatch (table, 0, LEASE));
+
+    //  A copy arriving in any later state is a duplicate too, and never
+    //  queues the task again.
+    assert_int_equal (s_submit (table, "a", 2), SL_TABLE_DUPLICATE); //  RUNNING
+    assert_int_equal (s_complete (table, "a", 2, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "a", 2), SL_TABLE_DUPLICATE); //  DONE
+    SEND (table, job, "a", 2);
+    assert_int_equal (s_submit (table, "a", 2), SL_TABLE_DUPLICATE); //  SENT
+    assert_int_equal (sl_table_ack (table, "a", 2), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "a", 2), SL_TABLE_DUPLICATE); //  DELIVERED
+    CHECK_TASK (task, "a", 2, SL_TASK_DELIVERED);
+    CHECK_JOB (job, .received = 2, .running = 1, .done = 1, .delivered = 1, .ok = 1);
+    CHECK_TABLE (table, 0, 0, 0);
+    assert_null (sl_table_dispatch (table, 0, LEASE));
+}
+
+static void test_table_submit_rejects_seq_zero (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 0), SL_TABLE_INVALID);
+    //  No job was created for the rejected task.
+    assert_null (sl_table_job (table, "a"));
+    assert_int_equal (sl_table_job_count (table), 0);
+    CHECK_TABLE (table, 0, 0, 0);
+
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "a", 0), SL_TABLE_INVALID);
+    CHECK_JOB (s_job (table, "a"), .received = 1, .queued = 1);
+    CHECK_TABLE (table, 1, 0, 0);
+}
+
+static void test_table_submit_rejects_seq_above_max (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", SL_MAX_SEQ + 1), SL_TABLE_INVALID);
+    assert_int_equal (s_submit (table, "a", UINT64_MAX), SL_TABLE_INVALID);
+    assert_null (sl_table_job (table, "a"));
+    assert_int_equal (sl_table_job_count (table), 0);
+    CHECK_TABLE (table, 0, 0, 0);
+}
+
+//  SL_MAX_SEQ itself is a valid seq, through every transition.
+static void test_table_submit_accepts_max_seq (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", SL_MAX_SEQ), SL_TABLE_OK);
+    sl_job_t *job = s_job (table, "a");
+    CHECK_JOB (job, .received = 1, .queued = 1);
+    DISPATCH (table, "a", SL_MAX_SEQ);
+    assert_int_equal (s_complete (table, "a", SL_MAX_SEQ, SL_STATUS_OK), SL_TABLE_OK);
+    SEND (table, job, "a", SL_MAX_SEQ);
+    assert_int_equal (sl_table_ack (table, "a", SL_MAX_SEQ), SL_TABLE_OK);
+    assert_int_equal (sl_table_end (table, "a", SL_MAX_SEQ - 1), SL_TABLE_INVALID);
+    assert_int_equal (sl_table_end (table, "a", SL_MAX_SEQ), SL_TABLE_OK);
+    CHECK_JOB (job, .received = 1, .total = SL_MAX_SEQ, .total_known = true, .done = 1,
+               .delivered = 1, .ok = 1);
+    assert_false (sl_job_finished (job));
+    CHECK_TABLE (table, 0, 0, 0);
+}
+
+static void test_table_submit_rejects_seq_beyond_known_total (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (sl_table_end (table, "a", 3), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "a", 4), SL_TABLE_INVALID);
+    assert_int_equal (s_submit (table, "a", 2000), SL_TABLE_INVALID);
+    sl_job_t *job = s_job (table, "a");
+    CHECK_JOB (job, .total = 3, .total_known = true);
+    CHECK_TABLE (table, 0, 0, 0);
+    assert_int_equal (s_submit (table, "a", 3), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    CHECK_JOB (job, .received = 2, .total = 3, .total_known = true, .queued = 2);
+    CHECK_TABLE (table, 2, 0, 0);
+    DISPATCH (table, "a", 3);
+    DISPATCH (table, "a", 1);
+    assert_null (sl_table_dispatch (table, 0, LEASE));
+}
+
+//  --- End of job -----------------------------------------------------------
+
+static void test_table_end_records_total (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 2), SL_TABLE_OK);
+    sl_job_t *job = s_job (table, "a");
+    CHECK_JOB (job, .received = 1, .queued = 1);
+    assert_int_equal (sl_table_end (table, "a", 2), SL_TABLE_OK);
+    CHECK_JOB (job, .received = 1, .total = 2, .total_known = true, .queued = 1);
+    assert_int_equal (sl_table_job_count (table), 1);
+    assert_false (sl_job_finished (job));
+    CHECK_TABLE (table, 1, 0, 0);
+}
+
+static void test_table_end_same_total_again_is_duplicate (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    assert_int_equal (sl_table_end (table, "a", 5), SL_TABLE_OK);
+    assert_int_equal (sl_table_end (table, "a", 5), SL_TABLE_DUPLICATE);
+    CHECK_JOB (s_job (table, "a"), .received = 1, .total = 5, .total_known = true, .queued = 1);
+}
+
+static void test_table_end_contradicting_total_is_invalid (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    assert_int_equal (sl_table_end (table, "a", 5), SL_TABLE_OK);
+    assert_int_equal (sl_table_end (table, "a", 6), SL_TABLE_INVALID);
+    assert_int_equal (sl_table_end (table, "a", 4), SL_TABLE_INVALID);
+    assert_int_equal (sl_table_end (table, "a", 0), SL_TABLE_INVALID);
+    //  The first total stands.
+    CHECK_JOB (s_job (table, "a"), .received = 1, .total = 5, .total_known = true, .queued = 1);
+    assert_int_equal (sl_table_end (table, "a", 5), SL_TABLE_DUPLICATE);
+}
+
+static void test_table_end_below_received_seq_is_invalid (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 7), SL_TABLE_OK);
+    assert_int_equal (sl_table_end (table, "a", 6), SL_TABLE_INVALID);
+    assert_int_equal (sl_table_end (table, "a", 0), SL_TABLE_INVALID);
+    sl_job_t *job = s_job (table, "a");
+    //  The total stays unknown, so a right one is accepted afterwards.
+    CHECK_JOB (job, .received = 1, .queued = 1);
+    assert_int_equal (sl_table_end (table, "a", 7), SL_TABLE_OK);
+    CHECK_JOB (job, .received = 1, .total = 7, .total_known = true, .queued = 1);
+}
+
+//  The seq beyond the total may sit in another chunk than the total does,
+//  or at the very start of one.
+static void test_table_end_below_received_seq_across_chunks_is_invalid (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "a", 1025), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "a", 3000), SL_TABLE_OK);
+    const uint64_t wrong [] = {0, 1, 1000, 1024, 1025, 2048, 2999};
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong [0]; i++)
+        assert_int_equal (sl_table_end (table, "a", wrong [i]), SL_TABLE_INVALID);
+    sl_job_t *job = s_job (table, "a");
+    CHECK_JOB (job, .received = 3, .queued = 3);
+    assert_int_equal (sl_table_end (table, "a", 3000), SL_TABLE_OK);
+    CHECK_JOB (job, .received = 3, .total = 3000, .total_known = true, .queued = 3);
+
+    //  The boundary case of a seq that is the first of its chunk.
+    assert_int_equal (s_submit (table, "b", 1025), SL_TABLE_OK);
+    assert_int_equal (sl_table_end (table, "b", 1024), SL_TABLE_INVALID);
+    assert_int_equal (sl_table_end (table, "b", 1025), SL_TABLE_OK);
+}
+
+static void test_table_end_rejects_total_above_max (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (sl_table_end (table, "a", SL_MAX_SEQ + 1), SL_TABLE_INVALID);
+    assert_null (sl_table_job (table, "a"));
+    assert_int_equal (sl_table_job_count (table), 0);
+    assert_int_equal (sl_table_end (table, "a", SL_MAX_SEQ), SL_TABLE_OK);
+    CHECK_JOB (s_job (table, "a"), .total = SL_MAX_SEQ, .total_known = true);
+}
+
+//  A JobEnd may arrive before any task: it creates the job.
+static void test_table_end_before_tasks_creates_job (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (sl_table_end (table, "a", 2), SL_TABLE_OK);
+    sl_job_t *job = s_job (table, "a");
+    assert_int_equal (sl_table_job_count (table), 1);
+    CHECK_JOB (job, .total = 2, .total_known = true);
+    assert_false (sl_job_finished (job));
+    assert_int_equal (s_submit (table, "a", 2), SL_TABLE_OK);
+    assert_ptr_equal (s_job (table, "a"), job);
+    assert_int_equal (sl_table_job_count (table), 1);
+    CHECK_JOB (job, .received = 1, .total = 2, .total_known = true, .queued = 1);
+}
+
+static void test_table_empty_job_is_finished_at_once (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (sl_table_end (table, "a", 0), SL_TABLE_OK);
+    sl_job_t *job = s_job (table, "a");
+    CHECK_JOB (job, .total = 0, .total_known = true);
+    assert_true (sl_job_finished (job));
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_INVALID);
+    assert_true (sl_job_finished (job));
+    CHECK_TABLE (table, 0, 0, 0);
+    sl_table_retire (table, job);
+    assert_null (sl_table_job (table, "a"));
+    assert_int_equal (sl_table_job_count (table), 0);
+}
+
+//  --- Dispatch -------------------------------------------------------------
+
+static void test_table_dispatch_empty_returns_null (void **state)
+{
+    sl_table_t *table = *state;
+    assert_null (sl_table_dispatch (table, 0, LEASE));
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    DISPATCH (table, "a", 1);
+    assert_null (sl_table_dispatch (table, 0, LEASE));
+    CHECK_TABLE (table, 0, 0, 0);
+    CHECK_JOB (s_job (table, "a"), .received = 1, .running = 1);
+}
+
+static void test_table_dispatch_is_fifo_across_jobs (void **state)
+{
+    sl_table_t *table = *state;
+    //  Arrival order, jobs interleaved and seqs out of order within a job.
+    const struct {
+        const char *job;
+        uint64_t seq;
+    } order [] = {{"a", 2}, {"b", 1}, {"a", 1}, {"c", 9}, {"b", 3}, {"a", 3}};
+    const size_t n = sizeof order / sizeof order [0];
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal (s_submit (table, order [i].job, order [i].seq), SL_TABLE_OK);
+        CHECK_TABLE (table, i + 1, 0, 0);
+    }
+    CHECK_JOB (s_job (table, "a"), .received = 3, .queued = 3);
+    CHECK_JOB (s_job (table, "b"), .received = 2, .queued = 2);
+    CHECK_JOB (s_job (table, "c"), .received = 1, .queued = 1);
+    for (size_t i = 0; i < n; i++) {
+        sl_task_t *task = sl_table_dispatch (table, 1000 + (int64_t) i, 250);
+        CHECK_TASK (task, order [i].job, order [i].seq, SL_TASK_RUNNING);
+        assert_int_equal (task->attempts, 1);
+        assert_int_equal (task->deadline, 1250 + (int64_t) i);
+        CHECK_TABLE (table, n - i - 1, 0, 0);
+    }
+    assert_null (sl_table_dispatch (table, 0, LEASE));
+    CHECK_JOB (s_job (table, "a"), .received = 3, .running = 3);
+    CHECK_JOB (s_job (table, "b"), .received = 2, .running = 2);
+    CHECK_JOB (s_job (table, "c"), .received = 1, .running = 1);
+}
+
+static void test_table_dispatch_deadline_is_now_plus_lease (void **state)
+{
+    sl_table_t *table = *state;
+    for (uint64_t seq = 1; seq <= 3; seq++)
+        assert_int_equal (s_submit (table, "a", seq), SL_TABLE_OK);
+    sl_task_t *task = sl_table_dispatch (table, 123456789012LL, 30000);
+    assert_non_null (task);
+    assert_int_equal (task->deadline, 123456819012LL);
+    task = sl_table_dispatch (table, -500, 200);
+    assert_non_null (task);
+    assert_int_equal (task->deadline, -300);
+    task = sl_table_dispatch (table, 77, 0);
+    assert_non_null (task);
+    assert_int_equal (task->deadline, 77);
+}
+
+static void test_table_undispatch_puts_task_back_at_front (void **state)
+{
+    sl_table_t *table = *state;
+    for (uint64_t seq = 1; seq <= 3; seq++)
+        assert_int_equal (s_submit (table, "a", seq), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "b", 1), SL_TABLE_OK);
+    sl_job_t *a = s_job (table, "a");
+    sl_task_t *t1 = DISPATCH (table, "a", 1);
+    sl_task_t *t2 = DISPATCH (table, "a", 2);
+    CHECK_TABLE (table, 2, 0, 0);
+    CHECK_JOB (a, .received = 3, .queued = 1, .running = 2);
+
+    //  Undone in reverse, as the broker does when a batch fails to go out.
+    sl_table_undispatch (table, t2);
+    CHECK_TASK (t2, "a", 2, SL_TASK_QUEUED);
+    CHECK_TABLE (table, 3, 0, 0);
+    CHECK_JOB (a, .received = 3, .queued = 2, .running = 1);
+    sl_table_undispatch (table, t1);
+    CHECK_TASK (t1, "a", 1, SL_TASK_QUEUED);
+    CHECK_TABLE (table, 4, 0, 0);
+    CHECK_JOB (a, .received = 3, .queued = 3);
+
+    assert_ptr_equal (DISPATCH (table, "a", 1), t1);
+    assert_ptr_equal (DISPATCH (table, "a", 2), t2);
+    DISPATCH (table, "a", 3);
+    DISPATCH (table, "b", 1);
+    assert_null (sl_table_dispatch (table, 0, LEASE));
+    CHECK_TABLE (table, 0, 0, 0);
+    CHECK_JOB (a, .received = 3, .running = 3);
+}
+
+static void test_table_undispatch_does_not_count_attempt (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    for (int round = 0; round < 3; round++) {
+        sl_task_t *task = sl_table_dispatch (table, 100 * round, 10);
+        CHECK_TASK (task, "a", 1, SL_TASK_RUNNING);
+        assert_int_equal (task->attempts, 1);
+        assert_int_equal (task->deadline, 100 * round + 10);
+        sl_table_undispatch (table, task);
+        assert_int_equal (task->attempts, 0);
+        CHECK_TASK (task, "a", 1, SL_TASK_QUEUED);
+        CHECK_TABLE (table, 1, 0, 0);
+        CHECK_JOB (s_job (table, "a"), .received = 1, .queued = 1);
+    }
+}
+
+//  --- Completion -----------------------------------------------------------
+
+static void test_table_complete_running_task_becomes_done (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "a", 2), SL_TABLE_OK);
+    sl_job_t *job = s_job (table, "a");
+    sl_task_t *task = DISPATCH (table, "a", 1);
+    DISPATCH (table, "a", 2);
+    assert_int_equal (s_complete (table, "a", 2, SL_STATUS_OK), SL_TABLE_OK);
+    CHECK_TASK (task, "a", 1, SL_TASK_RUNNING);
+    assert_int_equal (s_complete (table, "a", 1, SL_STATUS_FAILED), SL_TABLE_OK);
+    CHECK_TASK (task, "a", 1, SL_TASK_DONE); //  payload freed, result held
+    assert_null (task->payload);
+    assert_int_equal (task->attempts, 1);
+    CHECK_RESULT (task, "a", 1, SL_STATUS_FAILED);
+    CHECK_JOB (job, .received = 2, .done = 2, .ok = 1, .failed = 1);
+    CHECK_TABLE (table, 0, 2, 0);
+    assert_int_equal (sl_table_deliverable (table, job), 2);
+    assert_false (sl_job_finished (job));
+}
+
+static void test_table_complete_copies_result_bytes (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    DISPATCH (table, "a", 1);
+    char worker [] = "host-9:17";
+    uint8_t out [] = {0, 1, 2, 'x', 0xfe};
+    uint8_t err [] = {'e', 0, 'r'};
+    sl_result_in_t in = {.status = SL_STATUS_TIMEOUT,
+                         .exit_code = -9,
+                         .duration_ms = UINT64_MAX - 1,
+                         .worker = worker,
+                         .output = out,
+                         .output_size = sizeof out,
+                         .err = err,
+                         .err_size = sizeof err,
+                         .output_truncated = true};
+    assert_int_equal (sl_table_complete (table, "a", 1, &in), SL_TABLE_OK);
+    memset (out, 0xaa, sizeof out);
+    memset (err, 0xaa, sizeof err);
+    worker [0] = 'X';
+
+    sl_job_t *job = s_job (table, "a");
+    sl_task_t *task = sl_table_send_next (table, job);
+    assert_non_null (task);
+    const sl_result_t *r = task->result;
+    assert_non_null (r);
+    assert_int_equal (r->status, SL_STATUS_TIMEOUT);
+    assert_int_equal (r->exit_code, -9);
+    assert_int_equal (r->duration_ms, UINT64_MAX - 1);
+    assert_true (r->output_truncated);
+    assert_string_equal (r->worker, "host-9:17");
+    assert_int_equal (r->output_size, 5);
+    assert_int_equal (r->stderr_size, 3);
+    assert_memory_equal (r->data, ((uint8_t []){0, 1, 2, 'x', 0xfe, 'e', 0, 'r'}), 8);
+    CHECK_JOB (job, .received = 1, .done = 1, .timeout = 1);
+}
+
+static void test_table_complete_empty_output_and_no_worker (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    DISPATCH (table, "a", 1);
+    sl_result_in_t in = {.status = SL_STATUS_OK}; //  no output, no stderr, no worker
+    assert_int_equal (sl_table_complete (table, "a", 1, &in), SL_TABLE_OK);
+    sl_task_t *task = sl_table_send_next (table, NULL);
+    assert_non_null (task);
+    assert_non_null (task->result);
+    assert_int_equal (task->result->output_size, 0);
+    assert_int_equal (task->result->stderr_size, 0);
+    assert_int_equal (task->result->exit_code, 0);
+    assert_false (task->result->output_truncated);
+    assert_non_null (task->result->worker);
+    assert_string_equal (task->result->worker, "");
+}
+
+//  Worker names are interned: one copy per name, owned by the table.
+static void test_table_complete_interns_worker_names (void **state)
+{
+    sl_table_t *table = *state;
+    const char *names [] = {"w1:1", "w2:2", "w1:1"};
+    for (uint64_t seq = 1; seq <= 3; seq++) {
+        assert_int_equal (s_submit (table, "a", seq), SL_TABLE_OK);
+        DISPATCH (table, "a", seq);
+        char name [16];
+        strcpy (name, names [seq - 1]);
+        sl_result_in_t in = {.status = SL_STATUS_OK, .worker = name};
+        assert_int_equal (sl_table_complete (table, "a", seq, &in), SL_TABLE_OK);
+    }
+    sl_job_t *job = s_job (table, "a");
+    sl_task_t *t1 = SEND (table, job, "a", 1);
+    sl_task_t *t2 = SEND (table, job, "a", 2);
+    sl_task_t *t3 = SEND (table, job, "a", 3);
+    assert_string_equal (t1->result->worker, "w1:1");
+    assert_string_equal (t2->result->worker, "w2:2");
+    assert_ptr_equal (t3->result->worker, t1->result->worker);
+    assert_ptr_not_equal (t2->result->worker, t1->result->worker);
+}
+
+static void test_table_complete_counts_statuses (void **state)
+{
+    sl_table_t *table = *state;
+    const uint8_t status [] = {SL_STATUS_OK,      SL_STATUS_FAILED, SL_STATUS_TIMEOUT,
+                               SL_STATUS_FAILED,  SL_STATUS_OK,     SL_STATUS_OK,
+                               SL_STATUS_TIMEOUT, SL_STATUS_FAILED, SL_STATUS_FAILED};
+    const size_t n = sizeof status;
+    for (uint64_t seq = 1; seq <= n; seq++) {
+        assert_int_equal (s_submit (table, "a", seq), SL_TABLE_OK);
+        DISPATCH (table, "a", seq);
+    }
+    sl_job_t *job = s_job (table, "a");
+    sl_job_counts_t want = {.received = n, .running = n};
+    for (uint64_t seq = 1; seq <= n; seq++) {
+        assert_int_equal (s_complete (table, "a", seq, status [seq - 1]), SL_TABLE_OK);
+        want.running--;
+        want.done++;
+        want.ok += status [seq - 1] == SL_STATUS_OK;
+        want.failed += status [seq - 1] == SL_STATUS_FAILED;
+        want.timeout += status [seq - 1] == SL_STATUS_TIMEOUT;
+        s_check_job (job, &want, __FILE__, __LINE__);
+    }
+    CHECK_JOB (job, .received = 9, .done = 9, .ok = 3, .failed = 4, .timeout = 2);
+    for (uint64_t seq = 1; seq <= n; seq++)
+        CHECK_RESULT (SEND (table, job, "a", seq), "a", seq, status [seq - 1]);
+}
+
+static void test_table_complete_duplicate_is_ignored (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    sl_job_t *job = s_job (table, "a");
+    sl_task_t *task = DISPATCH (table, "a", 1);
+    assert_int_equal (s_complete (table, "a", 1, SL_STATUS_OK), SL_TABLE_OK);
+
+    //  A second report, with other contents, in each later state.
+    const uint8_t other [] = "other output";
+    sl_result_in_t late = {.status = SL_STATUS_FAILED,
+                           .exit_code = 3,
+                           .worker = "late:1",
+                           .output = other,
+                           .output_size = sizeof other};
+    assert_int_equal (sl_table_complete (table, "a", 1, &late), SL_TABLE_DUPLICATE); //  DONE
+    CHECK_TASK (task, "a", 1, SL_TASK_DONE);
+    CHECK_RESULT (task, "a", 1, SL_STATUS_OK);
+    CHECK_JOB (job, .received = 1, .done = 1, .ok = 1);
+    CHECK_TABLE (table, 0, 1, 0);
+    assert_int_equal (sl_table_deliverable (table, job), 1);
+
+    SEND (table, job, "a", 1);
+    assert_int_equal (sl_table_complete (table, "a", 1, &late), SL_TABLE_DUPLICATE); //  SENT
+    CHECK_TASK (task, "a", 1, SL_TASK_SENT);
+    CHECK_RESULT (task, "a", 1, SL_STATUS_OK);
+    CHECK_JOB (job, .received = 1, .done = 1, .ok = 1);
+    CHECK_TABLE (table, 0, 0, 1);
+
+    assert_int_equal (sl_table_ack (table, "a", 1), SL_TABLE_OK);
+    assert_int_equal (sl_table_complete (table, "a", 1, &late), SL_TABLE_DUPLICATE); //  DELIVERED
+    CHECK_TASK (task, "a", 1, SL_TASK_DELIVERED);
+    CHECK_JOB (job, .received = 1, .done = 1, .delivered = 1, .ok = 1);
+    CHECK_TABLE (table, 0, 0, 0);
+    assert_null (sl_table_send_next (table, NULL));
+}
+
+static void test_table_complete_unknown_job_or_seq_is_invalid (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "a", 3), SL_TABLE_OK);
+    DISPATCH (table, "a", 1);
+    DISPATCH (table, "a", 3);
+    const uint64_t bad_seqs [] = {0,         2, 4, 1024, 1025, 5000, SL_MAX_SEQ, SL_MAX_SEQ + 1,
+                                  UINT64_MAX};
+    for (size_t i = 0; i < sizeof bad_seqs / sizeof bad_seqs [0]; i++)
+        assert_int_equal (s_complete (table, "a", bad_seqs [i], SL_STATUS_OK), SL_TABLE_INVALID);
+    assert_int_equal (s_complete (table, "b", 1, SL_STATUS_OK), SL_TABLE_INVALID);
+    assert_int_equal (s_complete (table, "", 1, SL_STATUS_OK), SL_TABLE_INVALID);
+    assert_null (sl_table_job (table, "b"));
+    assert_int_equal (sl_table_job_count (table), 1);
+    CHECK_JOB (s_job (table, "a"), .received = 2, .running = 2);
+    CHECK_TABLE (table, 0, 0, 0);
+}
+
+//  A result may come for a task that is QUEUED again (its lease ran out
+//  and it was requeued): it is taken, and the task's queue entry, now
+//  stale, is skipped by dispatch.
+static void test_table_complete_while_queued_is_accepted (void **state)
+{
+    sl_table_t *table = *state;
+    for (uint64_t seq = 1; seq <= 3; seq++)
+        assert_int_equal (s_submit (table, "a", seq), SL_TABLE_OK);
+    sl_job_t *job = s_job (table, "a");
+    CHECK_TABLE (table, 3, 0, 0);
+    assert_int_equal (s_complete (table, "a", 1, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (s_complete (table, "a", 2, SL_STATUS_TIMEOUT), SL_TABLE_OK);
+    CHECK_TABLE (table, 1, 2, 0);
+    CHECK_JOB (job, .received = 3, .queued = 1, .done = 2, .ok = 1, .timeout = 1);
+    assert_int_equal (sl_table_deliverable (table, job), 2);
+
+    //  Dispatch skips the two stale entries at the front.
+    sl_task_t *t3 = DISPATCH (table, "a", 3);
+    assert_int_equal (t3->attempts, 1);
+    assert_null (sl_table_dispatch (table, 0, LEASE));
+    CHECK_TABLE (table, 0, 2, 0);
+    CHECK_JOB (job, .received = 3, .running = 1, .done = 2, .ok = 1, .timeout = 1);
+
+    sl_task_t *t1 = SEND (table, job, "a", 1);
+    assert_int_equal (t1->attempts, 1); //  a run happened somewhere
+    CHECK_RESULT (t1, "a", 1, SL_STATUS_OK);
+    sl_task_t *t2 = SEND (table, job, "a", 2);
+    CHECK_RESULT (t2, "a", 2, SL_STATUS_TIMEOUT);
+    assert_int_equal (t2->attempts, 1);
+}
+
+//  The same after an undispatch, which queues the task at the front.
+static void test_table_complete_after_undispatch_is_accepted (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "a", 2), SL_TABLE_OK);
+    sl_task_t *t1 = DISPATCH (table, "a", 1);
+    sl_table_undispatch (table, t1);
+    assert_int_equal (t1->attempts, 0);
+    CHECK_TABLE (table, 2, 0, 0);
+    assert_int_equal (s_complete (table, "a", 1, SL_STATUS_OK), SL_TABLE_OK);
+    CHECK_TASK (t1, "a", 1, SL_TASK_DONE);
+    assert_int_equal (t1->attempts, 1);
+    CHECK_TABLE (table, 1, 1, 0);
+    CHECK_JOB (s_job (table, "a"), .received = 2, .queued = 1, .done = 1, .ok = 1);
+    DISPATCH (table, "a", 2);
+    assert_null (sl_table_dispatch (table, 0, LEASE));
+    CHECK_TABLE (table, 0, 1, 0);
+}
+
+//  --- Delivery -------------------------------------------------------------
+
+static void test_table_send_next_of_one_job_in_completion_order (void **state)
+{
+    sl_table_t *table = *state;
+    for (uint64_t seq = 1; seq <= 4; seq++)
+        assert_int_equal (s_submit (table, "a", seq), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "b", 1), SL_TABLE_OK);
+    for (int i = 0; i < 5; i++)
+        assert_non_null (sl_table_dispatch (table, 0, LEASE));
+    sl_job_t *a = s_job (table, "a");
+    sl_job_t *b = s_job (table, "b");
+    assert_null (sl_table_send_next (table, a));
+    const uint64_t completion [] = {3, 1, 4, 2};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal (s_complete (table, "a", completion [i], SL_STATUS_OK), SL_TABLE_OK);
+        assert_int_equal (sl_table_deliverable (table, a), i + 1);
+    }
+    assert_int_equal (s_complete (table, "b", 1, SL_STATUS_OK), SL_TABLE_OK);
+    CHECK_TABLE (table, 0, 5, 0);
+    for (size_t i = 0; i < 4; i++) {
+        sl_task_t *task = SEND (table, a, "a", completion [i]);
+        CHECK_RESULT (task, "a", completion [i], SL_STATUS_OK);
+        assert_int_equal (sl_table_deliverable (table, a), 3 - i);
+        assert_int_equal (sl_table_deliverable (table, b), 1);
+        CHECK_TABLE (table, 0, 4 - i, i + 1);
+    }
+    assert_null (sl_table_send_next (table, a));
+    CHECK_TABLE (table, 0, 1, 4);
+    CHECK_JOB (a, .received = 4, .done = 4, .ok = 4);
+    SEND (table, b, "b", 1);
+    CHECK_TABLE (table, 0, 0, 5);
+}
+
+static void test_table_send_next_round_robin_across_jobs (void **state)
+{
+    sl_table_t *table = *state;
+    //  Jobs in arrival order a, b, c, d; c has no result.
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "b", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "c", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "d", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "a", 2), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "b", 2), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "a", 3), SL_TABLE_OK);
+    for (int i = 0; i < 7; i++)
+        assert_non_null (sl_table_dispatch (table, 0, LEASE));
+    assert_int_equal (s_complete (table, "d", 1, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (s_complete (table, "b", 2, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (s_complete (table, "a", 3, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (s_complete (table, "a", 1, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (s_complete (table, "b", 1, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (s_complete (table, "a", 2, SL_STATUS_OK), SL_TABLE_OK);
+    CHECK_TABLE (table, 0, 6, 0);
+
+    //  One result per job in turn, skipping jobs with none ready; each
+    //  job's own results in completion order.
+    const struct {
+        const char *job;
+        uint64_t seq;
+    } want [] = {{"a", 3}, {"b", 2}, {"d", 1}, {"a", 1}, {"b", 1}, {"a", 2}};
+    for (size_t i = 0; i < 6; i++) {
+        SEND (table, NULL, want [i].job, want [i].seq);
+        CHECK_TABLE (table, 0, 5 - i, i + 1);
+    }
+    assert_null (sl_table_send_next (table, NULL));
+    assert_int_equal (sl_table_deliverable (table, s_job (table, "c")), 0);
+    CHECK_JOB (s_job (table, "c"), .received = 1, .running = 1);
+}
+
+//  The turn moves on from the job served, also when results arrive
+//  between sends.
+static void test_table_send_next_round_robin_resumes_after_last_served (void **state)
+{
+    sl_table_t *table = *state;
+    for (uint64_t seq = 1; seq <= 3; seq++) {
+        assert_int_equal (s_submit (table, "a", seq), SL_TABLE_OK);
+        assert_int_equal (s_submit (table, "b", seq), SL_TABLE_OK);
+        assert_int_equal (s_submit (table, "c", seq), SL_TABLE_OK);
+    }
+    for (int i = 0; i < 9; i++)
+        assert_non_null (sl_table_dispatch (table, 0, LEASE));
+    assert_int_equal (s_complete (table, "a", 1, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (s_complete (table, "b", 1, SL_STATUS_OK), SL_TABLE_OK);
+    SEND (table, NULL, "a", 1);
+    //  c gets a result; b's turn comes first.
+    assert_int_equal (s_complete (table, "c", 1, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (s_complete (table, "a", 2, SL_STATUS_OK), SL_TABLE_OK);
+    SEND (table, NULL, "b", 1);
+    SEND (table, NULL, "c", 1);
+    SEND (table, NULL, "a", 2);
+    assert_null (sl_table_send_next (table, NULL));
+    //  A send of one job does not disturb the turn.
+    assert_int_equal (s_complete (table, "a", 3, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (s_complete (table, "b", 2, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (s_complete (table, "c", 2, SL_STATUS_OK), SL_TABLE_OK);
+    SEND (table, s_job (table, "c"), "c", 2);
+    SEND (table, NULL, "b", 2);
+    SEND (table, NULL, "a", 3);
+    assert_null (sl_table_send_next (table, NULL));
+    CHECK_TABLE (table, 0, 0, 7);
+}
+
+static void test_table_ack_delivers (void **state)
+{
+    sl_table_t *table = *state;
+    for (uint64_t seq = 1; seq <= 3; seq++) {
+        assert_int_equal (s_submit (table, "a", seq), SL_TABLE_OK);
+        DISPATCH (table, "a", seq);
+        assert_int_equal (s_complete (table, "a", seq, SL_STATUS_OK), SL_TABLE_OK);
+    }
+    sl_job_t *job = s_job (table, "a");
+    sl_task_t *tasks [4];
+    for (uint64_t seq = 1; seq <= 3; seq++)
+        tasks [seq] = SEND (table, job, "a", seq);
+    CHECK_TABLE (table, 0, 0, 3);
+    //  Acks in any order.
+    const uint64_t acks [] = {2, 3, 1};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal (sl_table_ack (table, "a", acks [i]), SL_TABLE_OK);
+        CHECK_TASK (tasks [acks [i]], "a", acks [i], SL_TASK_DELIVERED);
+        CHECK_TABLE (table, 0, 0, 2 - i);
+        CHECK_JOB (job, .received = 3, .done = 3, .delivered = i + 1, .ok = 3);
+    }
+    assert_null (sl_table_send_next (table, job));
+    assert_null (sl_table_unsend_last (table, job));
+}
+
+static void test_table_ack_stale_is_duplicate (void **state)
+{
+    sl_table_t *table = *state;
+    for (uint64_t seq = 1; seq <= 4; seq++)
+        assert_int_equal (s_submit (table, "a", seq), SL_TABLE_OK);
+    sl_job_t *job = s_job (table, "a");
+    DISPATCH (table, "a", 1);
+    DISPATCH (table, "a", 2);
+    DISPATCH (table, "a", 3);
+    assert_int_equal (s_complete (table, "a", 1, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (s_complete (table, "a", 2, SL_STATUS_OK), SL_TABLE_OK);
+    SEND (table, job, "a", 1);
+    assert_int_equal (sl_table_ack (table, "a", 1), SL_TABLE_OK);
+    CHECK_TABLE (table, 1, 1, 0);
+    CHECK_JOB (job, .received = 4, .queued = 1, .running = 1, .done = 2, .delivered = 1, .ok = 2);
+
+    assert_int_equal (sl_table_ack (table, "a", 1), SL_TABLE_DUPLICATE); //  DELIVERED
+    assert_int_equal (sl_table_ack (table, "a", 2), SL_TABLE_DUPLICATE); //  DONE, never sent
+    assert_int_equal (sl_table_ack (table, "a", 3), SL_TABLE_DUPLICATE); //  RUNNING
+    assert_int_equal (sl_table_ack (table, "a", 4), SL_TABLE_DUPLICATE); //  QUEUED
+    CHECK_TABLE (table, 1, 1, 0);
+    CHECK_JOB (job, .received = 4, .queued = 1, .running = 1, .done = 2, .delivered = 1, .ok = 2);
+    SEND (table, job, "a", 2); //  still DONE, still deliverable
+}
+
+static void test_table_ack_unknown_is_invalid (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    DISPATCH (table, "a", 1);
+    assert_int_equal (s_complete (table, "a", 1, SL_STATUS_OK), SL_TABLE_OK);
+    sl_job_t *job = s_job (table, "a");
+    SEND (table, job, "a", 1);
+    const uint64_t bad_seqs [] = {0, 2, 1024, 1025, 9999, SL_MAX_SEQ, SL_MAX_SEQ + 1, UINT64_MAX};
+    for (size_t i = 0; i < sizeof bad_seqs / sizeof bad_seqs [0]; i++)
+        assert_int_equal (sl_table_ack (table, "a", bad_seqs [i]), SL_TABLE_INVALID);
+    assert_int_equal (sl_table_ack (table, "b", 1), SL_TABLE_INVALID);
+    assert_null (sl_table_job (table, "b"));
+    CHECK_TABLE (table, 0, 0, 1);
+    CHECK_JOB (job, .received = 1, .done = 1, .ok = 1);
+    assert_int_equal (sl_table_ack (table, "a", 1), SL_TABLE_OK);
+}
+
+static void test_table_unsend_last_reverts_most_recent_send (void **state)
+{
+    sl_table_t *table = *state;
+    for (uint64_t seq = 1; seq <= 3; seq++) {
+        assert_int_equal (s_submit (table, "a", seq), SL_TABLE_OK);
+        DISPATCH (table, "a", seq);
+        assert_int_equal (s_complete (table, "a", seq, SL_STATUS_OK), SL_TABLE_OK);
+    }
+    sl_job_t *job = s_job (table, "a");
+    assert_null (sl_table_unsend_last (table, job)); //  nothing SENT yet
+    CHECK_TABLE (table, 0, 3, 0);
+
+    sl_task_t *t1 = SEND (table, job, "a", 1);
+    sl_task_t *t2 = SEND (table, job, "a", 2);
+    CHECK_TABLE (table, 0, 1, 2);
+    assert_ptr_equal (sl_table_unsend_last (table, job), t2);
+    CHECK_TASK (t2, "a", 2, SL_TASK_DONE);
+    CHECK_RESULT (t2, "a", 2, SL_STATUS_OK);
+    CHECK_TABLE (table, 0, 2, 1);
+    assert_int_equal (sl_table_deliverable (table, job), 2);
+    //  First in line again.
+    assert_ptr_equal (SEND (table, job, "a", 2), t2);
+    assert_ptr_equal (sl_table_unsend_last (table, job), t2);
+    assert_ptr_equal (sl_table_unsend_last (table, job), t1);
+    CHECK_TASK (t1, "a", 1, SL_TASK_DONE);
+    assert_null (sl_table_unsend_last (table, job));
+    CHECK_TABLE (table, 0, 3, 0);
+    CHECK_JOB (job, .received = 3, .done = 3, .ok = 3);
+
+    //  The original order is back, and an acked send is not undone.
+    SEND (table, job, "a", 1);
+    assert_int_equal (sl_table_ack (table, "a", 1), SL_TABLE_OK);
+    assert_null (sl_table_unsend_last (table, job));
+    CHECK_TASK (t1, "a", 1, SL_TASK_DELIVERED);
+    SEND (table, job, "a", 2);
+    SEND (table, job, "a", 3);
+    assert_null (sl_table_send_next (table, job));
+    CHECK_TABLE (table, 0, 0, 2);
+    CHECK_JOB (job, .received = 3, .done = 3, .delivered = 1, .ok = 3);
+}
+
+static void test_table_unsend_last_skips_acked_sends (void **state)
+{
+    sl_table_t *table = *state;
+    for (uint64_t seq = 1; seq <= 2; seq++) {
+        assert_int_equal (s_submit (table, "a", seq), SL_TABLE_OK);
+        DISPATCH (table, "a", seq);
+        assert_int_equal (s_complete (table, "a", seq, SL_STATUS_OK), SL_TABLE_OK);
+    }
+    sl_job_t *job = s_job (table, "a");
+    sl_task_t *t1 = SEND (table, job, "a", 1);
+    sl_task_t *t2 = SEND (table, job, "a", 2);
+    assert_int_equal (sl_table_ack (table, "a", 2), SL_TABLE_OK);
+    CHECK_TABLE (table, 0, 0, 1);
+
+    assert_ptr_equal (sl_table_unsend_last (table, job), t1);
+    CHECK_TASK (t1, "a", 1, SL_TASK_DONE);
+    CHECK_TASK (t2, "a", 2, SL_TASK_DELIVERED);
+    CHECK_TABLE (table, 0, 1, 0);
+    CHECK_JOB (job, .received = 2, .done = 2, .delivered = 1, .ok = 2);
+    assert_ptr_equal (SEND (table, job, "a", 1), t1);
+    assert_null (sl_table_send_next (table, job));
+}
+
+static void test_table_unsend_all_puts_sent_ahead_of_unsent (void **state)
+{
+    sl_table_t *table = *state;
+    for (uint64_t seq = 1; seq <= 6; seq++) {
+        assert_int_equal (s_submit (table, "a", seq), SL_TABLE_OK);
+        DISPATCH (table, "a", seq);
+    }
+    for (uint64_t seq = 1; seq <= 3; seq++) {
+        assert_int_equal (s_submit (table, "b", seq), SL_TABLE_OK);
+        DISPATCH (table, "b", seq);
+    }
+    //  a completes 5, 2, 4, 1, 6 (3 still running); b completes 1..3.
+    const uint64_t a_order [] = {5, 2, 4, 1, 6};
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal (s_complete (table, "a", a_order [i], SL_STATUS_OK), SL_TABLE_OK);
+    for (uint64_t seq = 1; seq <= 3; seq++)
+        assert_int_equal (s_complete (table, "b", seq, SL_STATUS_FAILED), SL_TABLE_OK);
+    sl_job_t *a = s_job (table, "a");
+    sl_job_t *b = s_job (table, "b");
+    assert_int_equal (sl_table_unsend_all (table), 0);
+    CHECK_TABLE (table, 0, 8, 0);
+
+    //  a: 5, 2, 4 sent, 2 acked; b: 1 sent.
+    SEND (table, a, "a", 5);
+    SEND (table, a, "a", 2);
+    SEND (table, a, "a", 4);
+    SEND (table, b, "b", 1);
+    assert_int_equal (sl_table_ack (table, "a", 2), SL_TABLE_OK);
+    CHECK_TABLE (table, 0, 4, 3);
+
+    assert_int_equal (sl_table_unsend_all (table), 3);
+    CHECK_TABLE (table, 0, 7, 0);
+    assert_int_equal (sl_table_deliverable (table, a), 4);
+    assert_int_equal (sl_table_deliverable (table, b), 3);
+    CHECK_JOB (a, .received = 6, .running = 1, .done = 5, .delivered = 1, .ok = 5);
+    CHECK_JOB (b, .received = 3, .done = 3, .failed = 3);
+    //  The lost sink's late acks no longer count.
+    assert_int_equal (sl_table_ack (table, "a", 5), SL_TABLE_DUPLICATE);
+    assert_int_equal (sl_table_ack (table, "b", 1), SL_TABLE_DUPLICATE);
+    assert_int_equal (sl_table_unsend_all (table), 0);
+
+    //  Previously sent first, in their send order, then the rest.
+    const uint64_t a_want [] = {5, 4, 1, 6};
+    for (size_t i = 0; i < 4; i++)
+        CHECK_RESULT (SEND (table, a, "a", a_want [i]), "a", a_want [i], SL_STATUS_OK);
+    for (uint64_t seq = 1; seq <= 3; seq++)
+        CHECK_RESULT (SEND (table, b, "b", seq), "b", seq, SL_STATUS_FAILED);
+    assert_null (sl_table_send_next (table, NULL));
+    CHECK_TABLE (table, 0, 0, 7);
+
+    //  A second loss hands back all seven, in the same order.
+    assert_int_equal (sl_table_unsend_all (table), 7);
+    CHECK_TABLE (table, 0, 7, 0);
+    for (size_t i = 0; i < 4; i++)
+        SEND (table, a, "a", a_want [i]);
+    for (uint64_t seq = 1; seq <= 3; seq++)
+        SEND (table, b, "b", seq);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal (sl_table_ack (table, "a", a_want [i]), SL_TABLE_OK);
+    CHECK_TABLE (table, 0, 0, 3);
+    CHECK_JOB (a, .received = 6, .running = 1, .done = 5, .delivered = 5, .ok = 5);
+}
+
+//  --- Finished jobs ----------------------------------------------------------
+
+static void test_table_job_finished_when_total_known_and_all_delivered (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 2), SL_TABLE_OK);
+    sl_job_t *job = s_job (table, "a");
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    DISPATCH (table, "a", 2);
+    DISPATCH (table, "a", 1);
+    assert_int_equal (s_complete (table, "a", 1, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (s_complete (table, "a", 2, SL_STATUS_TIMEOUT), SL_TABLE_OK);
+    SEND (table, job, "a", 1);
+    SEND (table, job, "a", 2);
+    assert_int_equal (sl_table_ack (table, "a", 1), SL_TABLE_OK);
+    assert_int_equal (sl_table_ack (table, "a", 2), SL_TABLE_OK);
+    //  Everything delivered, but the job may still have more tasks.
+    CHECK_JOB (job, .received = 2, .done = 2, .delivered = 2, .ok = 1, .timeout = 1);
+    assert_false (sl_job_finished (job));
+    assert_int_equal (sl_table_end (table, "a", 3), SL_TABLE_OK);
+    assert_false (sl_job_finished (job)); //  task 3 still to come
+    assert_int_equal (s_submit (table, "a", 3), SL_TABLE_OK);
+    assert_false (sl_job_finished (job));
+    DISPATCH (table, "a", 3);
+    assert_false (sl_job_finished (job));
+    assert_int_equal (s_complete (table, "a", 3, SL_STATUS_FAILED), SL_TABLE_OK);
+    assert_false (sl_job_finished (job));
+    SEND (table, job, "a", 3);
+    assert_false (sl_job_finished (job));
+    assert_int_equal (sl_table_ack (table, "a", 3), SL_TABLE_OK);
+    assert_true (sl_job_finished (job));
+    CHECK_JOB (job, .received = 3, .total = 3, .total_known = true, .done = 3, .delivered = 3,
+               .ok = 1, .failed = 1, .timeout = 1);
+    CHECK_TABLE (table, 0, 0, 0);
+}
+
+static void test_table_job_finished_after_late_end (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    sl_job_t *job = s_job (table, "a");
+    DISPATCH (table, "a", 1);
+    assert_int_equal (s_complete (table, "a", 1, SL_STATUS_OK), SL_TABLE_OK);
+    SEND (table, job, "a", 1);
+    assert_int_equal (sl_table_ack (table, "a", 1), SL_TABLE_OK);
+    assert_false (sl_job_finished (job));
+    assert_int_equal (sl_table_end (table, "a", 1), SL_TABLE_OK);
+    assert_true (sl_job_finished (job));
+    assert_int_equal (sl_table_end (table, "a", 1), SL_TABLE_DUPLICATE);
+    assert_true (sl_job_finished (job));
+}
+
+//  --- Jobs: iteration and retirement -----------------------------------------
+
+static void test_table_job_iteration_in_arrival_order (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "c", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    assert_int_equal (sl_table_end (table, "d", 0), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "c", 2), SL_TABLE_OK); //  not a new arrival
+    assert_int_equal (s_submit (table, "b", 1), SL_TABLE_OK);
+    assert_int_equal (sl_table_job_count (table), 4);
+    const char *want [] = {"c", "a", "d", "b"};
+    for (int pass = 0; pass < 2; pass++) { //  first restarts the iteration
+        sl_job_t *job = sl_table_job_first (table);
+        for (size_t i = 0; i < 4; i++) {
+            assert_non_null (job);
+            assert_string_equal (sl_job_id (job), want [i]);
+            assert_ptr_equal (job, sl_table_job (table, want [i]));
+            job = sl_table_job_next (table);
+        }
+        assert_null (job);
+        assert_null (sl_table_job_next (table));
+    }
+}
+
+static void test_table_retire_removes_job (void **state)
+{
+    sl_table_t *table = *state;
+    const char *ids [] = {"a", "b", "c"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal (s_submit (table, ids [i], 1), SL_TABLE_OK);
+        assert_int_equal (sl_table_end (table, ids [i], 1), SL_TABLE_OK);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        sl_task_t *task = DISPATCH (table, ids [i], 1);
+        assert_int_equal (s_complete (table, ids [i], 1, SL_STATUS_OK), SL_TABLE_OK);
+        assert_ptr_equal (SEND (table, NULL, ids [i], 1), task);
+    }
+    assert_int_equal (sl_table_ack (table, "b", 1), SL_TABLE_OK);
+    sl_job_t *b = s_job (table, "b");
+    assert_true (sl_job_finished (b));
+    CHECK_TABLE (table, 0, 0, 2);
+
+    sl_table_retire (table, b);
+    assert_null (sl_table_job (table, "b"));
+    assert_int_equal (sl_table_job_count (table), 2);
+    CHECK_TABLE (table, 0, 0, 2);
+    assert_string_equal (sl_job_id (sl_table_job_first (table)), "a");
+    assert_string_equal (sl_job_id (sl_table_job_next (table)), "c");
+    assert_null (sl_table_job_next (table));
+    //  The job is gone for acks and results too.
+    assert_int_equal (sl_table_ack (table, "b", 1), SL_TABLE_INVALID);
+    assert_int_equal (s_complete (table, "b", 1, SL_STATUS_OK), SL_TABLE_INVALID);
+    //  Its id may start a new job, which comes last.
+    assert_int_equal (s_submit (table, "b", 1), SL_TABLE_OK);
+    sl_job_t *again = s_job (table, "b");
+    CHECK_JOB (again, .received = 1, .queued = 1);
+    assert_false (sl_job_finished (again));
+    assert_int_equal (sl_table_job_count (table), 3);
+    sl_table_job_first (table);
+    sl_table_job_next (table);
+    assert_ptr_equal (sl_table_job_next (table), again);
+    DISPATCH (table, "b", 1);
+
+    //  Retiring head and tail leaves a consistent list.
+    assert_int_equal (sl_table_ack (table, "a", 1), SL_TABLE_OK);
+    assert_int_equal (sl_table_ack (table, "c", 1), SL_TABLE_OK);
+    sl_table_retire (table, s_job (table, "a"));
+    sl_table_retire (table, s_job (table, "c"));
+    assert_int_equal (sl_table_job_count (table), 1);
+    assert_ptr_equal (sl_table_job_first (table), again);
+    assert_null (sl_table_job_next (table));
+    CHECK_TABLE (table, 0, 0, 0);
+}
+
+//  A task completed while QUEUED leaves a stale entry in the dispatch queue;
+//  retiring its job must remove it, or dispatch would read freed memory
+//  (caught by the Asan build).
+static void test_table_retire_drops_stale_queue_entries (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "b", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "a", 2), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "b", 2), SL_TABLE_OK);
+    assert_int_equal (sl_table_end (table, "a", 2), SL_TABLE_OK);
+    sl_job_t *a = s_job (table, "a");
+    assert_int_equal (s_complete (table, "a", 1, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (s_complete (table, "a", 2, SL_STATUS_FAILED), SL_TABLE_OK);
+    CHECK_TABLE (table, 2, 2, 0);
+    SEND (table, a, "a", 1);
+    SEND (table, a, "a", 2);
+    assert_int_equal (sl_table_ack (table, "a", 2), SL_TABLE_OK);
+    assert_int_equal (sl_table_ack (table, "a", 1), SL_TABLE_OK);
+    assert_true (sl_job_finished (a));
+    CHECK_JOB (a, .received = 2, .total = 2, .total_known = true, .done = 2, .delivered = 2,
+               .ok = 1, .failed = 1);
+
+    sl_table_retire (table, a);
+    assert_int_equal (sl_table_job_count (table), 1);
+    CHECK_TABLE (table, 2, 0, 0);
+    DISPATCH (table, "b", 1);
+    DISPATCH (table, "b", 2);
+    assert_null (sl_table_dispatch (table, 0, LEASE));
+    CHECK_TABLE (table, 0, 0, 0);
+    CHECK_JOB (s_job (table, "b"), .received = 2, .running = 2);
+
+    //  A new job of the same id starts clean.
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    DISPATCH (table, "a", 1);
+    assert_null (sl_table_dispatch (table, 0, LEASE));
+}
+
+//  Only stale entries left in the queue, and nothing queued: the job's
+//  entries are the only ones.
+static void test_table_retire_drops_only_stale_queue_entries (void **state)
+{
+    sl_table_t *table = *state;
+    for (uint64_t seq = 1; seq <= 3; seq++)
+        assert_int_equal (s_submit (table, "a", seq), SL_TABLE_OK);
+    assert_int_equal (sl_table_end (table, "a", 3), SL_TABLE_OK);
+    sl_job_t *a = s_job (table, "a");
+    for (uint64_t seq = 3; seq >= 1; seq--) {
+        assert_int_equal (s_complete (table, "a", seq, SL_STATUS_OK), SL_TABLE_OK);
+        SEND (table, a, "a", seq);
+        assert_int_equal (sl_table_ack (table, "a", seq), SL_TABLE_OK);
+    }
+    CHECK_TABLE (table, 0, 0, 0);
+    assert_true (sl_job_finished (a));
+    sl_table_retire (table, a);
+    assert_int_equal (sl_table_job_count (table), 0);
+    CHECK_TABLE (table, 0, 0, 0);
+    assert_null (sl_table_dispatch (table, 0, LEASE));
+    assert_int_equal (s_submit (table, "b", 1), SL_TABLE_OK);
+    DISPATCH (table, "b", 1);
+    assert_null (sl_table_dispatch (table, 0, LEASE));
+}
+
+//  Retiring a job that still holds work (beyond what the header promises,
+//  which is retiring finished jobs) takes its share out of the table's
+//  totals and out of its queues.
+static void test_table_retire_unfinished_job_updates_table_counts (void **state)
+{
+    sl_table_t *table = *state;
+    //  Built below: a1 RUNNING, a2 a3 DONE, a4 SENT, a5 DELIVERED, a6 QUEUED;
+    //  b1 b4 QUEUED, b2 DONE, b3 SENT.
+    for (uint64_t seq = 1; seq <= 5; seq++)
+        assert_int_equal (s_submit (table, "a", seq), SL_TABLE_OK);
+    for (uint64_t seq = 1; seq <= 3; seq++)
+        assert_int_equal (s_submit (table, "b", seq), SL_TABLE_OK);
+    sl_job_t *a = s_job (table, "a");
+    sl_job_t *b = s_job (table, "b");
+    for (uint64_t seq = 5; seq >= 2; seq--)
+        assert_int_equal (s_complete (table, "a", seq, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (s_complete (table, "b", 3, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (s_complete (table, "b", 2, SL_STATUS_OK), SL_TABLE_OK);
+    SEND (table, a, "a", 5);
+    SEND (table, a, "a", 4);
+    SEND (table, b, "b", 3);
+    assert_int_equal (sl_table_ack (table, "a", 5), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "a", 6), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "b", 4), SL_TABLE_OK);
+    DISPATCH (table, "a", 1);
+    sl_task_t *b1 = DISPATCH (table, "b", 1);
+    sl_table_undispatch (table, b1);
+    //  Dispatch queue now: b1, b2 (stale), b3 (stale), a6, b4.
+    CHECK_TABLE (table, 3, 3, 2);
+    CHECK_JOB (a, .received = 6, .queued = 1, .running = 1, .done = 4, .delivered = 1, .ok = 4);
+    CHECK_JOB (b, .received = 4, .queued = 2, .done = 2, .ok = 2);
+
+    sl_table_retire (table, a);
+    assert_null (sl_table_job (table, "a"));
+    assert_int_equal (sl_table_job_count (table), 1);
+    CHECK_TABLE (table, 2, 1, 1);
+    assert_int_equal (sl_table_unsend_all (table), 1);
+    CHECK_TABLE (table, 2, 2, 0);
+    DISPATCH (table, "b", 1);
+    DISPATCH (table, "b", 4);
+    assert_null (sl_table_dispatch (table, 0, LEASE));
+    SEND (table, NULL, "b", 3);
+    SEND (table, NULL, "b", 2);
+    assert_null (sl_table_send_next (table, NULL));
+    CHECK_TABLE (table, 0, 0, 2);
+}
+
+//  Retiring the job whose turn it is to deliver passes the turn on.
+static void test_table_retire_passes_delivery_turn_on (void **state)
+{
+    sl_table_t *table = *state;
+    const char *ids [] = {"a", "b", "c"};
+    for (uint64_t seq = 1; seq <= 2; seq++)
+        for (size_t i = 0; i < 3; i++)
+            assert_int_equal (s_submit (table, ids [i], seq), SL_TABLE_OK);
+    assert_int_equal (sl_table_end (table, "b", 2), SL_TABLE_OK);
+    for (uint64_t seq = 1; seq <= 2; seq++)
+        for (size_t i = 0; i < 3; i++)
+            assert_int_equal (s_complete (table, ids [i], seq, SL_STATUS_OK), SL_TABLE_OK);
+    sl_job_t *b = s_job (table, "b");
+    for (uint64_t seq = 1; seq <= 2; seq++) {
+        SEND (table, b, "b", seq);
+        assert_int_equal (sl_table_ack (table, "b", seq), SL_TABLE_OK);
+    }
+    assert_true (sl_job_finished (b));
+    SEND (table, NULL, "a", 1); //  b's turn next
+    sl_table_retire (table, b);
+    SEND (table, NULL, "c", 1);
+    SEND (table, NULL, "a", 2);
+    SEND (table, NULL, "c", 2);
+    assert_null (sl_table_send_next (table, NULL));
+    CHECK_TABLE (table, 0, 0, 4);
+}
+
+//  The broker's pattern: take the next job before retiring the current one.
+static void test_table_retire_while_iterating_with_next_taken_first (void **state)
+{
+    sl_table_t *table = *state;
+    const char *ids [] = {"a", "b", "c", "d", "e"};
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal (sl_table_end (table, ids [i], i % 2 ? 1 : 0), SL_TABLE_OK);
+    //  a, c, e are finished (empty); b, d wait for a task.
+    size_t nseen = 0;
+    sl_job_t *job = sl_table_job_first (table);
+    while (job) {
+        sl_job_t *next = sl_table_job_next (table);
+        assert_true (nseen < 5);
+        assert_string_equal (sl_job_id (job), ids [nseen]);
+        nseen++;
+        if (sl_job_finished (job))
+            sl_table_retire (table, job);
+        job = next;
+    }
+    assert_int_equal (nseen, 5);
+    assert_int_equal (sl_table_job_count (table), 2);
+    assert_string_equal (sl_job_id (sl_table_job_first (table)), "b");
+    assert_string_equal (sl_job_id (sl_table_job_next (table)), "d");
+    assert_null (sl_table_job_next (table));
+}
+
+//  Retiring the job the iteration is on leaves no dangling cursor: the next
+//  step yields a job still in the table (which one is pinned down by the
+//  skipped test below), never freed memory (caught by the Asan build).
+static void test_table_retire_current_job_leaves_no_dangling_cursor (void **state)
+{
+    sl_table_t *table = *state;
+    const char *ids [] = {"a", "b", "c"};
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal (sl_table_end (table, ids [i], 0), SL_TABLE_OK);
+    sl_job_t *a = sl_table_job_first (table);
+    assert_ptr_equal (a, s_job (table, "a"));
+    sl_table_retire (table, a);
+    sl_job_t *job = sl_table_job_next (table);
+    assert_true (job == sl_table_job (table, "b") || job == sl_table_job (table, "c"));
+    //  Retiring the last job while on it ends the iteration.
+    sl_job_t *c = s_job (table, "c");
+    while (job && job != c)
+        job = sl_table_job_next (table);
+    assert_ptr_equal (job, c);
+    sl_table_retire (table, c);
+    assert_null (sl_table_job_next (table));
+    assert_int_equal (sl_table_job_count (table), 1);
+    assert_ptr_equal (sl_table_job_first (table), s_job (table, "b"));
+}
+
+static void test_table_retire_current_job_while_iterating (void **state)
+{
+    sl_table_t *table = *state;
+    const char *ids [] = {"a", "b", "c"};
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal (sl_table_end (table, ids [i], 0), SL_TABLE_OK);
+    size_t nseen = 0;
+    for (sl_job_t *job = sl_table_job_first (table); job; job = sl_table_job_next (table)) {
+        assert_true (nseen < 3);
+        assert_string_equal (sl_job_id (job), ids [nseen]);
+        nseen++;
+        sl_table_retire (table, job);
+    }
+    assert_int_equal (nseen, 3);
+    assert_int_equal (sl_table_job_count (table), 0);
+}
+
+//  --- Large jobs -------------------------------------------------------------
+
+#define LARGE 10000 //  tasks in the large job: ten chunks
+
+//  10,000 tasks submitted in random order, dispatched in that order,
+//  completed in reverse, delivered in completion order and acked in another
+//  random order: every seq is seen exactly once at each step and every
+//  count is exact after every call.
+static void test_table_large_job_out_of_order (void **state)
+{
+    sl_table_t *table = *state;
+    static uint64_t order [LARGE];
+    static uint64_t acks [LARGE];
+    static sl_task_t *tasks [LARGE + 1]; //  by seq
+    static uint8_t seen [LARGE + 1];
+    s_shuffle (order, LARGE, 0x5eed1);
+    s_shuffle (acks, LARGE, 0xac45);
+
+    for (size_t i = 0; i < LARGE; i++) {
+        assert_int_equal (s_submit (table, "big", order [i]), SL_TABLE_OK);
+        if (i == LARGE / 2)
+            assert_int_equal (sl_table_end (table, "big", LARGE), SL_TABLE_OK);
+        CHECK_TABLE (table, i + 1, 0, 0);
+    }
+    for (size_t i = 0; i < LARGE; i += 97)
+        assert_int_equal (s_submit (table, "big", order [i]), SL_TABLE_DUPLICATE);
+    assert_int_equal (s_submit (table, "big", LARGE + 1), SL_TABLE_INVALID);
+    sl_job_t *job = s_job (table, "big");
+    CHECK_JOB (job, .received = LARGE, .total = LARGE, .total_known = true, .queued = LARGE);
+
+    for (size_t i = 0; i < LARGE; i++) {
+        sl_task_t *task = sl_table_dispatch (table, (int64_t) i, 5);
+        CHECK_TASK (task, "big", order [i], SL_TASK_RUNNING);
+        assert_int_equal (task->attempts, 1);
+        assert_int_equal (task->deadline, (int64_t) i + 5);
+        assert_null (tasks [task->seq]);
+        tasks [task->seq] = task;
+        CHECK_TABLE (table, LARGE - i - 1, 0, 0);
+    }
+    assert_null (sl_table_dispatch (table, 0, LEASE));
+    CHECK_JOB (job, .received = LARGE, .total = LARGE, .total_known = true, .running = LARGE);
+
+    //  Completed in reverse dispatch order; status from seq.
+    uint64_t ok = 0, failed = 0, timeout = 0;
+    for (size_t i = LARGE; i-- > 0;) {
+        uint8_t status = (uint8_t) (order [i] % 3 + 1);
+        assert_int_equal (s_complete (table, "big", order [i], status), SL_TABLE_OK);
+        ok += status == SL_STATUS_OK;
+        failed += status == SL_STATUS_FAILED;
+        timeout += status == SL_STATUS_TIMEOUT;
+        CHECK_TABLE (table, 0, LARGE - i, 0);
+    }
+    CHECK_JOB (job, .received = LARGE, .total = LARGE, .total_known = true, .done = LARGE, .ok = ok,
+               .failed = failed, .timeout = timeout);
+    assert_int_equal (ok + failed + timeout, LARGE);
+
+    for (size_t k = 0; k < LARGE; k++) {
+        uint64_t seq = order [LARGE - 1 - k];
+        sl_task_t *task = sl_table_send_next (table, k % 2 ? job : NULL);
+        assert_ptr_equal (task, tasks [seq]);
+        CHECK_TASK (task, "big", seq, SL_TASK_SENT);
+        CHECK_RESULT (task, "big", seq, (uint8_t) (seq % 3 + 1));
+        assert_int_equal (seen [seq], 0);
+        seen [seq] = 1;
+        CHECK_TABLE (table, 0, LARGE - k - 1, k + 1);
+    }
+    assert_null (sl_table_send_next (table, NULL));
+
+    for (size_t i = 0; i < LARGE; i++) {
+        assert_false (sl_job_finished (job));
+        assert_int_equal (sl_table_ack (table, "big", acks [i]), SL_TABLE_OK);
+        assert_int_equal (seen [acks [i]], 1);
+        seen [acks [i]] = 2;
+        CHECK_TASK (tasks [acks [i]], "big", acks [i], SL_TASK_DELIVERED);
+        CHECK_TABLE (table, 0, 0, LARGE - i - 1);
+        assert_int_equal (sl_job_counts (job)->delivered, i + 1);
+    }
+    for (uint64_t seq = 1; seq <= LARGE; seq++) {
+        assert_int_equal (seen [seq], 2);
+        assert_int_equal (sl_table_ack (table, "big", seq), SL_TABLE_DUPLICATE);
+    }
+    assert_true (sl_job_finished (job));
+    CHECK_JOB (job, .received = LARGE, .total = LARGE, .total_known = true, .done = LARGE,
+               .delivered = LARGE, .ok = ok, .failed = failed, .timeout = timeout);
+    assert_int_equal (sl_table_unsend_all (table), 0);
+    sl_table_retire (table, job);
+    assert_int_equal (sl_table_job_count (table), 0);
+    CHECK_TABLE (table, 0, 0, 0);
+}
+
+//  Seqs far apart leave the chunks between them unallocated.
+static void test_table_sparse_seqs_far_apart (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 1000000), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "a", 500000), SL_TABLE_OK);
+    assert_int_equal (s_complete (table, "a", 499999, SL_STATUS_OK), SL_TABLE_INVALID);
+    assert_int_equal (s_complete (table, "a", 750000, SL_STATUS_OK), SL_TABLE_INVALID);
+    assert_int_equal (sl_table_ack (table, "a", 2000000), SL_TABLE_INVALID);
+    assert_int_equal (sl_table_end (table, "a", 999999), SL_TABLE_INVALID);
+    assert_int_equal (sl_table_end (table, "a", 1000000), SL_TABLE_OK);
+    sl_job_t *job = s_job (table, "a");
+    CHECK_JOB (job, .received = 3, .total = 1000000, .total_known = true, .queued = 3);
+    DISPATCH (table, "a", 1000000);
+    DISPATCH (table, "a", 1);
+    DISPATCH (table, "a", 500000);
+    assert_int_equal (s_complete (table, "a", 500000, SL_STATUS_OK), SL_TABLE_OK);
+    SEND (table, job, "a", 500000);
+    assert_int_equal (sl_table_ack (table, "a", 500000), SL_TABLE_OK);
+    CHECK_JOB (job, .received = 3, .total = 1000000, .total_known = true, .running = 2, .done = 1,
+               .delivered = 1, .ok = 1);
+}
+
+//  Many jobs through one table: every task of every job delivered exactly
+//  once, with round-robin delivery interleaving the jobs.
+static void test_table_many_jobs_interleaved (void **state)
+{
+    sl_table_t *table = *state;
+    enum { JOBS = 20, TASKS = 300 };
+    static uint8_t seen [JOBS][TASKS + 1];
+    char id [16];
+    for (uint64_t seq = 1; seq <= TASKS; seq++)
+        for (int j = 0; j < JOBS; j++) {
+            snprintf (id, sizeof id, "job%02d", j);
+            assert_int_equal (s_submit (table, id, TASKS + 1 - seq), SL_TABLE_OK);
+        }
+    for (int j = 0; j < JOBS; j++) {
+        snprintf (id, sizeof id, "job%02d", j);
+        assert_int_equal (sl_table_end (table, id, TASKS), SL_TABLE_OK);
+    }
+    assert_int_equal (sl_table_job_count (table), JOBS);
+    CHECK_TABLE (table, JOBS * TASKS, 0, 0);
+    sl_task_t *task;
+    size_t n = 0;
+    while ((task = sl_table_dispatch (table, 0, LEASE))) {
+        //  FIFO: round r of the submission loop gave every job seq TASKS - r.
+        snprintf (id, sizeof id, "job%02zu", n % JOBS);
+        CHECK_TASK (task, id, TASKS - n / JOBS, SL_TASK_RUNNING);
+        assert_int_equal (s_complete (table, id, task->seq, SL_STATUS_OK), SL_TABLE_OK);
+        n++;
+    }
+    assert_int_equal (n, JOBS * TASKS);
+    CHECK_TABLE (table, 0, JOBS * TASKS, 0);
+    n = 0;
+    while ((task = sl_table_send_next (table, NULL))) {
+        //  Round-robin over jobs, each in completion order.
+        snprintf (id, sizeof id, "job%02zu", n % JOBS);
+        CHECK_TASK (task, id, TASKS - n / JOBS, SL_TASK_SENT);
+        int j = (int) (n % JOBS);
+        assert_int_equal (seen [j][task->seq], 0);
+        seen [j][task->seq] = 1;
+        assert_int_equal (sl_table_ack (table, id, task->seq), SL_TABLE_OK);
+        n++;
+    }
+    assert_int_equal (n, JOBS * TASKS);
+    CHECK_TABLE (table, 0, 0, 0);
+    sl_job_t *job = sl_table_job_first (table);
+    while (job) {
+        sl_job_t *next = sl_table_job_next (table);
+        assert_true (sl_job_finished (job));
+        sl_table_retire (table, job);
+        job = next;
+    }
+    assert_int_equal (sl_table_job_count (table), 0);
+}
+
+//  --- A task's whole life, counted at every step ------------------------------
+
+static void test_table_task_lifecycle_counts_every_step (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    sl_job_t *job = s_job (table, "a");
+    CHECK_TABLE (table, 1, 0, 0);
+    CHECK_JOB (job, .received = 1, .queued = 1);
+    assert_int_equal (s_submit (table, "a", 2), SL_TABLE_OK);
+    CHECK_TABLE (table, 2, 0, 0);
+    CHECK_JOB (job, .received = 2, .queued = 2);
+    assert_int_equal (sl_table_end (table, "a", 2), SL_TABLE_OK);
+    CHECK_TABLE (table, 2, 0, 0);
+    CHECK_JOB (job, .received = 2, .total = 2, .total_known = true, .queued = 2);
+
+    sl_task_t *t1 = DISPATCH (table, "a", 1);
+    CHECK_TABLE (table, 1, 0, 0);
+    CHECK_JOB (job, .received = 2, .total = 2, .total_known = true, .queued = 1, .running = 1);
+    assert_int_equal (s_complete (table, "a", 1, SL_STATUS_OK), SL_TABLE_OK);
+    CHECK_TASK (t1, "a", 1, SL_TASK_DONE);
+    CHECK_TABLE (table, 1, 1, 0);
+    CHECK_JOB (job, .received = 2, .total = 2, .total_known = true, .queued = 1, .done = 1,
+               .ok = 1);
+    SEND (table, NULL, "a", 1);
+    CHECK_TABLE (table, 1, 0, 1);
+    CHECK_JOB (job, .received = 2, .total = 2, .total_known = true, .queued = 1, .done = 1,
+               .ok = 1);
+    assert_ptr_equal (sl_table_unsend_last (table, job), t1);
+    CHECK_TABLE (table, 1, 1, 0);
+    SEND (table, NULL, "a", 1);
+    CHECK_TABLE (table, 1, 0, 1);
+    assert_int_equal (sl_table_ack (table, "a", 1), SL_TABLE_OK);
+    CHECK_TASK (t1, "a", 1, SL_TASK_DELIVERED);
+    CHECK_TABLE (table, 1, 0, 0);
+    CHECK_JOB (job, .received = 2, .total = 2, .total_known = true, .queued = 1, .done = 1,
+               .delivered = 1, .ok = 1);
+    assert_false (sl_job_finished (job));
+
+    sl_task_t *t2 = DISPATCH (table, "a", 2);
+    CHECK_TABLE (table, 0, 0, 0);
+    sl_table_undispatch (table, t2);
+    CHECK_TABLE (table, 1, 0, 0);
+    assert_ptr_equal (DISPATCH (table, "a", 2), t2);
+    CHECK_TABLE (table, 0, 0, 0);
+    CHECK_JOB (job, .received = 2, .total = 2, .total_known = true, .running = 1, .done = 1,
+               .delivered = 1, .ok = 1);
+    assert_int_equal (s_complete (table, "a", 2, SL_STATUS_FAILED), SL_TABLE_OK);
+    CHECK_TABLE (table, 0, 1, 0);
+    SEND (table, NULL, "a", 2);
+    CHECK_TABLE (table, 0, 0, 1);
+    assert_int_equal (sl_table_unsend_all (table), 1);
+    CHECK_TABLE (table, 0, 1, 0);
+    SEND (table, NULL, "a", 2);
+    CHECK_TABLE (table, 0, 0, 1);
+    assert_false (sl_job_finished (job));
+    assert_int_equal (sl_table_ack (table, "a", 2), SL_TABLE_OK);
+    CHECK_TABLE (table, 0, 0, 0);
+    CHECK_JOB (job, .received = 2, .total = 2, .total_known = true, .done = 2, .delivered = 2,
+               .ok = 1, .failed = 1);
+    assert_true (sl_job_finished (job));
+}
+
+int main (void)
+{
+#define T(name) cmocka_unit_test_setup_teardown (name, s_setup, s_teardown)
+    const struct CMUnitTest tests [] = {
+        T (test_table_new_is_empty),
+        cmocka_unit_test (test_table_destroy_is_null_safe),
+        T (test_table_destroy_frees_tasks_in_every_state),
+        T (test_table_submit_queues_a_copy),
+        T (test_table_submit_empty_payload),
+        T (test_table_submit_empty_payload_null_pointer),
+        T (test_table_submit_duplicate_seq_is_ignored),
+        T (test_table_submit_rejects_seq_zero),
+        T (test_table_submit_rejects_seq_above_max),
+        T (test_table_submit_accepts_max_seq),
+        T (test_table_submit_rejects_seq_beyond_known_total),
+        T (test_table_end_records_total),
+        T (test_table_end_same_total_again_is_duplicate),
+        T (test_table_end_contradicting_total_is_invalid),
+        T (test_table_end_below_received_seq_is_invalid),
+        T (test_table_end_below_received_seq_across_chunks_is_invalid),
+        T (test_table_end_rejects_total_above_max),
+        T (test_table_end_before_tasks_creates_job),
+        T (test_table_empty_job_is_finished_at_once),
+        T (test_table_dispatch_empty_returns_null),
+        T (test_table_dispatch_is_fifo_across_jobs),
+        T (test_table_dispatch_deadline_is_now_plus_lease),
+        T (test_table_undispatch_puts_task_back_at_front),
+        T (test_table_undispatch_does_not_count_attempt),
+        T (test_table_complete_running_task_becomes_done),
+        T (test_table_complete_copies_result_bytes),
+        T (test_table_complete_empty_output_and_no_worker),
+        T (test_table_complete_interns_worker_names),
+        T (test_table_complete_counts_statuses),
+        T (test_table_complete_duplicate_is_ignored),
+        T (test_table_complete_unknown_job_or_seq_is_invalid),
+        T (test_table_complete_while_queued_is_accepted),
+        T (test_table_complete_after_undispatch_is_accepted),
+        T (test_table_send_next_of_one_job_in_completion_order),
+        T (test_table_send_next_round_robin_across_jobs),
+        T (test_table_send_next_round_robin_resumes_after_last_served),
+        T (test_table_ack_delivers),
+        T (test_table_ack_stale_is_duplicate),
+        T (test_table_ack_unknown_is_invalid),
+        T (test_table_unsend_last_reverts_most_recent_send),
+        T (test_table_unsend_last_skips_acked_sends),
+        T (test_table_unsend_all_puts_sent_ahead_of_unsent),
+        T (test_table_job_finished_when_total_known_and_all_delivered),
+        T (test_table_job_finished_after_late_end),
+        T (test_table_job_iteration_in_arrival_order),
+        T (test_table_retire_removes_job),
+        T (test_table_retire_drops_stale_queue_entries),
+        T (test_table_retire_drops_only_stale_queue_entries),
+        T (test_table_retire_unfinished_job_updates_table_counts),
+        T (test_table_retire_passes_delivery_turn_on),
+        T (test_table_retire_while_iterating_with_next_taken_first),
+        T (test_table_retire_current_job_leaves_no_dangling_cursor),
+        T (test_table_retire_current_job_while_iterating),
+        T (test_table_large_job_out_of_order),
+        T (test_table_sparse_seqs_far_apart),
+        T (test_table_many_jobs_interleaved),
+        T (test_table_task_lifecycle_counts_every_step),
+    };
+#undef T
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
