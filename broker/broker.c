@@ -26,15 +26,17 @@
 #define FINISHED_MEMORY 1000 //  finished jobs remembered for late queries
 
 typedef struct {
-    char key [64];        //  routing id in hex: the hash key
-    zframe_t *routing_id; //  to address replies
-    int role;             //  Sluice__Role
-    char name [128];      //  "host:pid" the peer gave
-    char job [72];        //  sink: job it collects ("" = all)
-    bool follow;          //  sink: never finishes
-    uint32_t slots;       //  worker: tasks it runs at once
-    uint32_t running;     //  worker: tasks running, from its last heartbeat
-    int64_t last_seen;    //  ms, monotonic
+    char key [64];         //  routing id in hex: the hash key
+    zframe_t *routing_id;  //  to address replies
+    int role;              //  Sluice__Role
+    char name [128];       //  "host:pid" the peer gave
+    char job [72];         //  sink: job it collects ("" = all)
+    bool follow;           //  sink: never finishes
+    uint32_t slots;        //  worker: tasks it runs at once
+    uint32_t running;      //  worker: tasks running, from its last heartbeat
+    uint32_t heartbeat_ms; //  agreed heartbeat interval
+    const char *holder;    //  worker: its interned name, as the table knows it
+    int64_t last_seen;     //  ms, monotonic
 } peer_t;
 
 typedef struct {
@@ -44,26 +46,30 @@ typedef struct {
 } finished_t;
 
 struct _broker_t {
-    broker_config_t config;    //  copy of what main gave
-    char broker_id [24];       //  random, new at each start
-    zsock_t *control;          //  ROUTER: hellos, heartbeats, acks, queries
-    zsock_t *intake;           //  PULL from ventilators
-    zsock_t *dispatch;         //  PUSH to workers
-    zsock_t *results;          //  PULL from workers
-    zsock_t *delivery;         //  PUSH to the sink
-    sl_table_t *table;         //  every task's state
-    zhashx_t *peers;           //  key -> peer_t (owned) for workers and sinks
-    peer_t *sink;              //  the attached sink, or NULL
-    zlistx_t *job_starts;      //  job ids to announce to the sink (owned strings)
-    bool check_finished;       //  something happened that may finish a job
-    finished_t *finished;      //  ring of FINISHED_MEMORY finished jobs
-    size_t finished_next;      //  next slot to overwrite
-    uint64_t bad_messages;     //  malformed or misdirected messages dropped
-    sl_ratelimit_t bad_log;    //  rate limit for logging them
-    uint64_t tasks_in;         //  tasks accepted
-    uint64_t results_in;       //  results accepted
-    uint64_t duplicates;       //  tasks or results dropped as duplicates
-    int64_t next_housekeeping; //  when to expire silent peers next (ms)
+    broker_config_t config;     //  copy of what main gave
+    char broker_id [24];        //  random, new at each start
+    zsock_t *control;           //  ROUTER: hellos, heartbeats, acks, queries
+    zsock_t *intake;            //  PULL from ventilators
+    zsock_t *dispatch;          //  PUSH to workers
+    zsock_t *results;           //  PULL from workers
+    zsock_t *delivery;          //  PUSH to the sink
+    sl_table_t *table;          //  every task's state
+    zhashx_t *peers;            //  key -> peer_t (owned) for workers and sinks
+    peer_t *sink;               //  the attached sink, or NULL
+    zlistx_t *job_starts;       //  job ids to announce to the sink (owned strings)
+    bool check_finished;        //  something happened that may finish a job
+    finished_t *finished;       //  ring of FINISHED_MEMORY finished jobs
+    size_t finished_next;       //  next slot to overwrite
+    uint64_t bad_messages;      //  malformed or misdirected messages dropped
+    sl_ratelimit_t bad_log;     //  rate limit for logging them
+    uint64_t tasks_in;          //  tasks accepted
+    uint64_t results_in;        //  results accepted
+    uint64_t duplicates;        //  tasks or results dropped as duplicates
+    uint64_t tasks_lost;        //  runs lost with a worker or a lease
+    uint64_t tasks_released;    //  runs handed back by workers
+    uint64_t retries;           //  failed runs queued again
+    int64_t unclaimed_lease_ms; //  how long a dispatched task may go unclaimed
+    int64_t next_housekeeping;  //  when to expire silent peers next (ms)
 };
 
 //  --- Set-up -------------------------------------------------------------
@@ -78,16 +84,32 @@ static void s_peer_free (void **item_p)
     }
 }
 
-static zsock_t *s_bind (const char *base, sl_port_t port, int type, char *err, size_t errlen)
+//  Creates a socket of `type` and binds it to `port` derived from the
+//  broker's address. Options are set before the bind: libzmq copies a
+//  listener's options into every connection it accepts.
+static zsock_t *s_bind (const broker_config_t *config, sl_port_t port, int type, char *err,
+                        size_t errlen)
 {
     char endpoint [300];
-    if (sl_endpoint_derive (base, port, endpoint, sizeof endpoint, err, errlen))
+    if (sl_endpoint_derive (config->bind, port, endpoint, sizeof endpoint, err, errlen))
         return NULL;
     zsock_t *sock = zsock_new (type);
     if (!sock) {
         snprintf (err, errlen, "cannot create a socket: %s", zmq_strerror (errno));
         return NULL;
     }
+    //  ZMTP heartbeats close a connection whose peer stopped answering
+    //  (killed, hung, cut off): then PUSH stops dealing tasks into it, and
+    //  what was queued there comes back through the unclaimed lease.
+    zsock_set_heartbeat_ivl (sock, (int) config->heartbeat_ms);
+    zsock_set_heartbeat_timeout (sock, 3 * (int) config->heartbeat_ms);
+    if (type == ZMQ_ROUTER)
+        //  Replies to a client that vanished must not block or pile up.
+        zsock_set_router_mandatory (sock, 1);
+    if (port == SL_PORT_DISPATCH)
+        //  Little buffering towards workers: tasks wait in the table,
+        //  where the broker sees them, not in a pipe to a busy worker.
+        zsock_set_sndhwm (sock, 2);
     if (zsock_bind (sock, "%s", endpoint) < 0) {
         snprintf (err, errlen, "cannot bind %s: %s%s", endpoint, zmq_strerror (errno),
                   errno == EADDRINUSE ? " (another broker running? sluice needs 5 consecutive "
@@ -125,14 +147,16 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
     }
     zlistx_set_destructor (self->job_starts, (zlistx_destructor_fn *) zstr_free);
     zlistx_set_duplicator (self->job_starts, (zlistx_duplicator_fn *) strdup);
-    if (!(self->control = s_bind (config->bind, SL_PORT_CONTROL, ZMQ_ROUTER, err, errlen)) ||
-        !(self->intake = s_bind (config->bind, SL_PORT_INTAKE, ZMQ_PULL, err, errlen)) ||
-        !(self->dispatch = s_bind (config->bind, SL_PORT_DISPATCH, ZMQ_PUSH, err, errlen)) ||
-        !(self->results = s_bind (config->bind, SL_PORT_RESULTS, ZMQ_PULL, err, errlen)) ||
-        !(self->delivery = s_bind (config->bind, SL_PORT_DELIVERY, ZMQ_PUSH, err, errlen)))
+    if (!(self->control = s_bind (config, SL_PORT_CONTROL, ZMQ_ROUTER, err, errlen)) ||
+        !(self->intake = s_bind (config, SL_PORT_INTAKE, ZMQ_PULL, err, errlen)) ||
+        !(self->dispatch = s_bind (config, SL_PORT_DISPATCH, ZMQ_PUSH, err, errlen)) ||
+        !(self->results = s_bind (config, SL_PORT_RESULTS, ZMQ_PULL, err, errlen)) ||
+        !(self->delivery = s_bind (config, SL_PORT_DELIVERY, ZMQ_PUSH, err, errlen)))
         goto fail;
-    //  Replies to a client that vanished must not block or pile up.
-    zsock_set_router_mandatory (self->control, 1);
+    //  A worker claims each task in the heartbeat after it took it; one not
+    //  claimed within 5 intervals was lost on the way (or sits in the
+    //  buffers of a worker that stopped reading).
+    self->unclaimed_lease_ms = 5 * (int64_t) config->heartbeat_ms;
     return self;
 fail:
     broker_destroy (&self);
@@ -222,11 +246,41 @@ static void s_sink_detach (broker_t *self, const char *why)
 
 //  --- Control socket -------------------------------------------------------
 
+static peer_t *s_peer_by_name (broker_t *self, const char *name)
+{
+    for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
+         peer = (peer_t *) zhashx_next (self->peers))
+        if (streq (peer->name, name))
+            return peer;
+    return NULL;
+}
+
+//  A worker is gone (silent, or it left without handing everything back):
+//  every task it held is queued again, ahead of new work.
+static void s_worker_gone (broker_t *self, peer_t *peer, const char *why)
+{
+    size_t lost = peer->holder ? sl_table_worker_lost (self->table, peer->holder) : 0;
+    self->tasks_lost += lost;
+    if (lost)
+        sl_warn ("worker %s %s: its %zu tasks go to other workers", peer->name, why, lost);
+    else
+        sl_info ("worker %s %s", peer->name, why);
+    zhashx_delete (self->peers, peer->key);
+}
+
+static void s_task_refs_release (broker_t *self, Sluice__TaskRef **refs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (sl_table_release (self->table, refs [i]->job, refs [i]->seq, refs [i]->attempt) ==
+            SL_TABLE_OK)
+            self->tasks_released++;
+}
+
 static void s_welcome (broker_t *self, peer_t *peer, char **jobs, size_t njobs)
 {
     Sluice__Welcome welcome = SLUICE__WELCOME__INIT;
     welcome.broker_id = self->broker_id;
-    welcome.heartbeat_ms = self->config.heartbeat_ms;
+    welcome.heartbeat_ms = peer->heartbeat_ms ? peer->heartbeat_ms : self->config.heartbeat_ms;
     welcome.jobs = jobs;
     welcome.n_jobs = njobs;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
@@ -275,7 +329,7 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
                                   "job id must be 1-64 characters of A-Z a-z 0-9 . _ -");
             return;
         }
-        peer_t scratch = {.routing_id = routing_id};
+        peer_t scratch = { .routing_id = routing_id };
         s_welcome (self, &scratch, NULL, 0);
         sl_debug ("ventilator %s submits job %s", hello->name, hello->job);
         return;
@@ -290,7 +344,20 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
                               "job id must be 1-64 characters of A-Z a-z 0-9 . _ -");
         return;
     }
+    //  A client that reconnects has a new routing id but the same name:
+    //  the new connection takes over the old one's place (and tasks).
     peer_t *peer = (peer_t *) zhashx_lookup (self->peers, key);
+    if (!peer) {
+        peer_t *old = s_peer_by_name (self, hello->name);
+        if (old) {
+            sl_info ("%s %s reconnected", old->role == SLUICE__ROLE__ROLE_SINK ? "sink" : "worker",
+                     old->name);
+            if (old == self->sink)
+                s_sink_detach (self, "it reconnected");
+            else
+                zhashx_delete (self->peers, old->key);
+        }
+    }
     bool is_new = !peer;
     if (is_new) {
         peer = calloc (1, sizeof *peer);
@@ -305,12 +372,15 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
     snprintf (peer->job, sizeof peer->job, "%s", hello->job);
     peer->follow = hello->follow;
     peer->slots = hello->slots;
+    peer->heartbeat_ms = hello->heartbeat_ms ? hello->heartbeat_ms : self->config.heartbeat_ms;
+    peer->holder = sl_table_intern (self->table, peer->name);
     peer->last_seen = zclock_mono ();
     if (hello->role == SLUICE__ROLE__ROLE_SINK)
         s_hello_sink (self, peer);
     else {
         if (is_new)
-            sl_info ("worker %s joined with %u slots", peer->name, peer->slots);
+            sl_info ("worker %s joined with %u slots, heartbeat %u ms", peer->name, peer->slots,
+                     peer->heartbeat_ms);
         s_welcome (self, peer, NULL, 0);
     }
 }
@@ -352,14 +422,21 @@ static void s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQue
 static void s_on_heartbeat (broker_t *self, zframe_t *routing_id, peer_t *peer,
                             Sluice__Heartbeat *hb)
 {
-    if (peer) {
-        peer->last_seen = zclock_mono ();
-        peer->running = hb->running;
-    }
-    //  Answer every heartbeat, also from peers this broker does not know
-    //  (it restarted): the new broker id tells them to say hello again.
     Sluice__Heartbeat reply = SLUICE__HEARTBEAT__INIT;
     reply.broker_id = self->broker_id;
+    if (peer) {
+        int64_t now = zclock_mono ();
+        peer->last_seen = now;
+        peer->running = hb->running;
+        //  The worker took these runs: they are alive while it is (a long
+        //  task on a live worker never expires), and lost with it.
+        for (size_t i = 0; i < hb->n_held; i++)
+            sl_table_claim (self->table, hb->held [i]->job, hb->held [i]->seq,
+                            hb->held [i]->attempt, peer->holder, INT64_MAX);
+    } else
+        //  A client this broker does not know (it restarted, or gave the
+        //  client up for dead): it must say hello again.
+        reply.rehello = true;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &reply;
@@ -406,9 +483,12 @@ static void s_on_control (broker_t *self)
                 if (peer && peer == self->sink)
                     s_sink_detach (self, "it said goodbye");
                 else if (peer) {
-                    sl_info ("worker %s left", peer->name);
-                    zhashx_delete (self->peers, key);
+                    s_task_refs_release (self, env->bye->unfinished, env->bye->n_unfinished);
+                    s_worker_gone (self, peer, "left");
                 }
+                break;
+            case SLUICE__ENVELOPE__BODY_RELEASE:
+                s_task_refs_release (self, env->release->tasks, env->release->n_tasks);
                 break;
             default:
                 s_bad (self, "control", peer ? peer->name : NULL,
@@ -440,8 +520,9 @@ static void s_on_tasks (broker_t *self, Sluice__TaskBatch *batch)
     bool is_new = sl_table_job (self->table, batch->job) == NULL;
     for (size_t i = 0; i < batch->n_tasks; i++) {
         Sluice__Task *task = batch->tasks [i];
+        uint8_t retries = (uint8_t) (task->retries > 100 ? 100 : task->retries);
         sl_table_rc_t rc = sl_table_submit (self->table, batch->job, task->seq, task->payload.data,
-                                            task->payload.len, task->timeout_ms);
+                                            task->payload.len, task->timeout_ms, retries);
         if (rc == SL_TABLE_OK)
             self->tasks_in++;
         else if (rc == SL_TABLE_DUPLICATE)
@@ -516,11 +597,18 @@ static void s_on_result_batch (broker_t *self, Sluice__ResultBatch *batch)
             .err_size = result->stderr_tail.len,
             .output_truncated = result->output_truncated,
         };
-        sl_table_rc_t rc = sl_table_complete (self->table, batch->job, result->seq, &in);
+        sl_table_rc_t rc =
+            sl_table_complete (self->table, batch->job, result->seq, result->attempt, &in);
         if (rc == SL_TABLE_OK)
             self->results_in++;
-        else if (rc == SL_TABLE_DUPLICATE)
+        else if (rc == SL_TABLE_RETRY) {
+            self->retries++;
+            sl_debug ("task %s/%llu failed on %s (run %u): retrying", batch->job,
+                      (unsigned long long) result->seq, result->worker, result->attempt);
+        } else if (rc == SL_TABLE_DUPLICATE)
             self->duplicates++;
+        else if (rc == SL_TABLE_INVALID && s_finished_lookup (self, batch->job))
+            self->duplicates++; //  a late result for a job already finished
         else if (rc == SL_TABLE_INVALID)
             s_bad (self, "results", result->worker, "result for an unknown job or task");
         else
@@ -580,7 +668,9 @@ static void s_dispatch (broker_t *self)
         size_t limit = s_batch_size (self);
         size_t n = 0, bytes = 0;
         while (n < limit && bytes < MAX_BATCH_BYTES) {
-            sl_task_t *task = carry ? carry : sl_table_dispatch (self->table, now, INT32_MAX);
+            sl_task_t *task =
+                carry ? carry
+                      : sl_table_dispatch (self->table, now, self->unclaimed_lease_ms, NULL);
             carry = NULL;
             if (!task)
                 break;
@@ -669,7 +759,7 @@ static void s_deliver (broker_t *self)
             results [n].output.len = r->output_size;
             results [n].stderr_tail.data = r->data + r->output_size;
             results [n].stderr_tail.len = r->stderr_size;
-            results [n].attempts = task->attempts;
+            results [n].attempts = sl_task_runs (task);
             results [n].worker = (char *) r->worker;
             results [n].duration_ms = r->duration_ms;
             results [n].output_truncated = r->output_truncated;
@@ -756,23 +846,29 @@ static void s_finish_jobs (broker_t *self)
 
 static void s_expire_peers (broker_t *self, int64_t now)
 {
-    int64_t limit = (int64_t) LIVENESS * self->config.heartbeat_ms;
     zlistx_t *gone = zlistx_new ();
     for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
          peer = (peer_t *) zhashx_next (self->peers))
-        if (now - peer->last_seen > limit)
+        if (now - peer->last_seen > (int64_t) LIVENESS * peer->heartbeat_ms)
             zlistx_add_end (gone, peer);
     for (peer_t *peer = (peer_t *) zlistx_first (gone); peer;
          peer = (peer_t *) zlistx_next (gone)) {
         if (peer == self->sink)
             s_sink_detach (self, "no heartbeat");
         else {
-            sl_warn ("worker %s silent for %lld ms: considered gone", peer->name,
-                     (long long) (now - peer->last_seen));
-            zhashx_delete (self->peers, peer->key);
+            char why [80];
+            snprintf (why, sizeof why, "silent for %lld ms", (long long) (now - peer->last_seen));
+            s_worker_gone (self, peer, why);
         }
     }
     zlistx_destroy (&gone);
+    //  Tasks that no worker claimed in time were lost on the way.
+    size_t expired = sl_table_expire (self->table, now);
+    if (expired) {
+        self->tasks_lost += expired;
+        sl_warn ("%zu dispatched tasks were not claimed by a worker in time: queued again",
+                 expired);
+    }
 }
 
 int broker_run (broker_t *self)
@@ -781,11 +877,11 @@ int broker_run (broker_t *self)
     sl_info ("broker %s listening on %s (and the next %d ports), heartbeat %u ms", self->broker_id,
              self->config.bind, SL_PORT_COUNT - 1, self->config.heartbeat_ms);
     zmq_pollitem_t items [] = {
-        {zsock_resolve (self->control), 0, ZMQ_POLLIN, 0},
-        {zsock_resolve (self->intake), 0, ZMQ_POLLIN, 0},
-        {zsock_resolve (self->results), 0, ZMQ_POLLIN, 0},
-        {zsock_resolve (self->dispatch), 0, ZMQ_POLLOUT, 0},
-        {zsock_resolve (self->delivery), 0, ZMQ_POLLOUT, 0},
+        { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->intake), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->results), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->dispatch), 0, ZMQ_POLLOUT, 0 },
+        { zsock_resolve (self->delivery), 0, ZMQ_POLLOUT, 0 },
     };
     int64_t tick = self->config.heartbeat_ms / 2 > 0 ? self->config.heartbeat_ms / 2 : 1;
     self->next_housekeeping = zclock_mono () + tick;
@@ -825,9 +921,11 @@ int broker_run (broker_t *self)
             self->next_housekeeping = now + tick;
         }
     }
-    sl_info ("broker stopping: %llu tasks accepted, %llu results, %llu duplicates dropped, "
-             "%llu bad messages dropped",
+    sl_info ("broker stopping: %llu tasks accepted, %llu results, %llu runs lost, %llu handed "
+             "back, %llu retried, %llu duplicates dropped, %llu bad messages dropped",
              (unsigned long long) self->tasks_in, (unsigned long long) self->results_in,
-             (unsigned long long) self->duplicates, (unsigned long long) self->bad_messages);
+             (unsigned long long) self->tasks_lost, (unsigned long long) self->tasks_released,
+             (unsigned long long) self->retries, (unsigned long long) self->duplicates,
+             (unsigned long long) self->bad_messages);
     return 0;
 }

@@ -43,13 +43,15 @@ int main (int argc, char *argv [])
         .sink_window = BROKER_DEFAULT_SINK_WINDOW,
     };
     int verbosity = 0;
-    static const struct option options [] = {{"bind", required_argument, NULL, 'b'},
-                                             {"heartbeat", required_argument, NULL, 'H'},
-                                             {"verbose", no_argument, NULL, 'v'},
-                                             {"quiet", no_argument, NULL, 'q'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {"version", no_argument, NULL, 'V'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option options [] = {
+        { "bind", required_argument, NULL, 'b' },
+        { "heartbeat", required_argument, NULL, 'H' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
     int opt;
     uint64_t value;
     while ((opt = getopt_long (argc, argv, "b:vqhV", options, NULL)) != -1) {

@@ -33,24 +33,31 @@ struct _sl_job_t {
 };
 
 struct _sl_table_t {
-    zhashx_t *jobs;         //  id -> sl_job_t (not owning; the list owns)
-    sl_job_t *head;         //  oldest job
-    sl_job_t *tail;         //  newest job
-    sl_job_t *cursor;       //  iteration position for job_first/job_next
-    bool cursor_ahead;      //  cursor already moved on (its job was retired)
-    sl_job_t *deliver_turn; //  job whose turn it is in round-robin delivery
-    size_t njobs;           //  jobs in the list
-    sl_deque_t *queue;      //  QUEUED tasks to dispatch (may hold stale entries)
-    size_t queued;          //  tasks in state QUEUED, exact
-    size_t deliverable;     //  tasks in state DONE, exact
-    size_t unacked;         //  tasks in state SENT, exact
-    zhashx_t *workers;      //  interned worker names: name -> owned copy
+    zhashx_t *jobs;          //  id -> sl_job_t (not owning; the list owns)
+    sl_job_t *head;          //  oldest job
+    sl_job_t *tail;          //  newest job
+    sl_job_t *cursor;        //  iteration position for job_first/job_next
+    bool cursor_ahead;       //  cursor already moved on (its job was retired)
+    sl_job_t *deliver_turn;  //  job whose turn it is in round-robin delivery
+    size_t njobs;            //  jobs in the list
+    sl_deque_t *queue;       //  QUEUED tasks to dispatch (may hold stale entries)
+    size_t queued;           //  tasks in state QUEUED, exact
+    size_t deliverable;      //  tasks in state DONE, exact
+    size_t unacked;          //  tasks in state SENT, exact
+    sl_task_t *running_head; //  list of RUNNING tasks
+    size_t running;          //  tasks in state RUNNING, exact
+    zhashx_t *workers;       //  interned worker names: name -> owned copy
 };
 
 static void s_free_string (void **item_p)
 {
     free (*item_p);
     *item_p = NULL;
+}
+
+unsigned sl_task_runs (const sl_task_t *task)
+{
+    return (unsigned) task->attempts - task->uncounted;
 }
 
 sl_table_t *sl_table_new (void)
@@ -174,6 +181,8 @@ static sl_job_t *s_job_new (sl_table_t *self, const char *id)
     return job;
 }
 
+static void s_run_unlink (sl_table_t *self, sl_task_t *task);
+
 //  Removes the dispatch-queue entries that point into job (only stale ones
 //  can remain when a job is finished). O(queue), and rare.
 static void s_purge_queue (sl_table_t *self, sl_job_t *job)
@@ -191,6 +200,12 @@ void sl_table_retire (sl_table_t *self, sl_job_t *job)
 {
     assert (self);
     assert (job);
+    //  A job retired before it finished may still have RUNNING tasks.
+    for (sl_task_t *task = self->running_head, *next; task; task = next) {
+        next = task->run_next;
+        if (task->job == job)
+            s_run_unlink (self, task);
+    }
     if (job->queue_refs)
         s_purge_queue (self, job);
     if (self->cursor == job) {
@@ -277,7 +292,8 @@ static int s_enqueue (sl_table_t *self, sl_task_t *task, bool front)
 }
 
 sl_table_rc_t sl_table_submit (sl_table_t *self, const char *job_id, uint64_t seq,
-                               const uint8_t *payload, size_t size, uint32_t timeout_ms)
+                               const uint8_t *payload, size_t size, uint32_t timeout_ms,
+                               uint8_t retries)
 {
     assert (self);
     if (seq == 0 || seq > SL_MAX_SEQ)
@@ -301,6 +317,7 @@ sl_table_rc_t sl_table_submit (sl_table_t *self, const char *job_id, uint64_t se
     task->seq = seq;
     task->job = job;
     task->timeout_ms = timeout_ms;
+    task->retries = retries;
     if (s_enqueue (self, task, false)) {
         free (task->payload);
         task->payload = NULL;
@@ -343,7 +360,40 @@ size_t sl_table_queued (sl_table_t *self)
     return self->queued;
 }
 
-sl_task_t *sl_table_dispatch (sl_table_t *self, int64_t now, int64_t lease_ms)
+//  The RUNNING list: every RUNNING task, so that leases and lost workers
+//  are found without scanning whole jobs.
+static void s_run_link (sl_table_t *self, sl_task_t *task)
+{
+    task->run_prev = NULL;
+    task->run_next = self->running_head;
+    if (self->running_head)
+        self->running_head->run_prev = task;
+    self->running_head = task;
+    self->running++;
+    task->job->counts.running++;
+}
+
+static void s_run_unlink (sl_table_t *self, sl_task_t *task)
+{
+    if (task->run_prev)
+        task->run_prev->run_next = task->run_next;
+    else
+        self->running_head = task->run_next;
+    if (task->run_next)
+        task->run_next->run_prev = task->run_prev;
+    task->run_prev = task->run_next = NULL;
+    self->running--;
+    task->job->counts.running--;
+}
+
+//  Takes a task out of QUEUED (its queue entry becomes stale).
+static void s_unqueue (sl_table_t *self, sl_task_t *task)
+{
+    task->job->counts.queued--;
+    self->queued--;
+}
+
+sl_task_t *sl_table_dispatch (sl_table_t *self, int64_t now, int64_t lease_ms, const char *holder)
 {
     assert (self);
     while (self->queued) {
@@ -351,34 +401,43 @@ sl_task_t *sl_table_dispatch (sl_table_t *self, int64_t now, int64_t lease_ms)
         assert (task); //  queued > 0 implies a live entry remains
         task->job->queue_refs--;
         if (task->state != SL_TASK_QUEUED)
-            continue; //  stale: completed while queued again
+            continue; //  stale: completed or claimed while queued again
+        s_unqueue (self, task);
         task->state = SL_TASK_RUNNING;
         task->attempts++;
+        task->expired_unclaimed = false;
         task->deadline = now + lease_ms;
-        task->job->counts.queued--;
-        task->job->counts.running++;
-        self->queued--;
+        task->holder = holder;
+        s_run_link (self, task);
         return task;
     }
     return NULL;
+}
+
+size_t sl_table_running (sl_table_t *self)
+{
+    assert (self);
+    return self->running;
 }
 
 void sl_table_undispatch (sl_table_t *self, sl_task_t *task)
 {
     assert (self);
     assert (task && task->state == SL_TASK_RUNNING);
-    task->job->counts.running--;
+    s_run_unlink (self, task);
     if (s_enqueue (self, task, true)) {
         //  Out of memory for the queue entry: keep it RUNNING; its lease
         //  brings it back.
-        task->job->counts.running++;
+        s_run_link (self, task);
         return;
     }
     task->attempts--;
+    task->holder = NULL;
 }
 
-static const char *s_intern (sl_table_t *self, const char *name)
+const char *sl_table_intern (sl_table_t *self, const char *name)
 {
+    assert (self);
     char *copy = (char *) zhashx_lookup (self->workers, name);
     if (!copy) {
         copy = strdup (name);
@@ -389,21 +448,15 @@ static const char *s_intern (sl_table_t *self, const char *name)
     return copy;
 }
 
-sl_table_rc_t sl_table_complete (sl_table_t *self, const char *job_id, uint64_t seq,
-                                 const sl_result_in_t *in)
+//  Makes task DONE with a result built from in. Returns 0 or -1 (OOM,
+//  nothing changed).
+static int s_finish (sl_table_t *self, sl_task_t *task, const sl_result_in_t *in, bool reported)
 {
-    assert (self);
-    assert (in);
-    sl_task_t *task = s_task (self, job_id, seq);
-    if (!task)
-        return SL_TABLE_INVALID;
-    if (task->state != SL_TASK_RUNNING && task->state != SL_TASK_QUEUED)
-        return SL_TABLE_DUPLICATE;
     sl_result_t *result = malloc (sizeof *result + in->output_size + in->err_size);
-    const char *worker = s_intern (self, in->worker ? in->worker : "");
+    const char *worker = sl_table_intern (self, in->worker ? in->worker : "");
     if (!result || !worker || sl_deque_push_back (task->job->ready, task)) {
         free (result);
-        return SL_TABLE_NOMEM;
+        return -1;
     }
     result->status = in->status;
     result->output_truncated = in->output_truncated;
@@ -418,15 +471,21 @@ sl_table_rc_t sl_table_complete (sl_table_t *self, const char *job_id, uint64_t 
         memcpy (result->data + in->output_size, in->err, in->err_size);
 
     sl_job_counts_t *counts = &task->job->counts;
-    if (task->state == SL_TASK_QUEUED) {
-        counts->queued--;
-        self->queued--; //  its queue entry is now stale
-    } else
-        counts->running--;
-    if (task->attempts == 0)
-        task->attempts = 1; //  a result for a task never dispatched here: a run happened
+    if (task->state == SL_TASK_QUEUED)
+        s_unqueue (self, task);
+    else if (task->state == SL_TASK_RUNNING)
+        s_run_unlink (self, task);
+    if (reported && sl_task_runs (task) == 0) {
+        //  A result for a run not counted (never claimed, or before any
+        //  dispatch here): that run happened after all.
+        if (task->uncounted)
+            task->uncounted--;
+        else
+            task->attempts++;
+    }
     task->state = SL_TASK_DONE;
     task->result = result;
+    task->holder = NULL;
     free (task->payload);
     task->payload = NULL;
     counts->done++;
@@ -437,7 +496,150 @@ sl_table_rc_t sl_table_complete (sl_table_t *self, const char *job_id, uint64_t 
     else
         counts->failed++;
     self->deliverable++;
+    return 0;
+}
+
+//  Puts a RUNNING task back at the front of the queue.
+static int s_requeue (sl_table_t *self, sl_task_t *task)
+{
+    s_run_unlink (self, task);
+    if (s_enqueue (self, task, true)) {
+        s_run_link (self, task);
+        return -1;
+    }
+    task->holder = NULL;
+    return 0;
+}
+
+//  A run of a RUNNING task was lost: queue it again, or end it as failed
+//  when it was lost too often.
+static void s_lose (sl_table_t *self, sl_task_t *task)
+{
+    task->losses++;
+    unsigned limit = task->retries > SL_LOST_RETRIES ? task->retries : SL_LOST_RETRIES;
+    if (task->losses <= limit) {
+        s_requeue (self, task);
+        return;
+    }
+    char why [200];
+    snprintf (why, sizeof why, "lost: the worker running it vanished or went silent %u times",
+              (unsigned) task->losses);
+    sl_result_in_t in = {
+        .status = SL_STATUS_FAILED,
+        .exit_code = -1,
+        .worker = task->holder,
+        .err = (const uint8_t *) why,
+        .err_size = strlen (why),
+    };
+    if (s_finish (self, task, &in, false))
+        s_requeue (self, task); //  out of memory: try the task again instead
+}
+
+sl_table_rc_t sl_table_complete (sl_table_t *self, const char *job_id, uint64_t seq,
+                                 uint32_t attempt, const sl_result_in_t *in)
+{
+    assert (self);
+    assert (in);
+    sl_task_t *task = s_task (self, job_id, seq);
+    if (!task)
+        return SL_TABLE_INVALID;
+    if (task->state != SL_TASK_RUNNING && task->state != SL_TASK_QUEUED)
+        return SL_TABLE_DUPLICATE;
+    if (attempt != 0 && attempt == task->ended_run)
+        return SL_TABLE_DUPLICATE; //  that run already reported
+    bool latest = attempt == 0 || attempt == task->attempts;
+    if (in->status != SL_STATUS_OK) {
+        if (!latest)
+            return SL_TABLE_DUPLICATE; //  a newer run is under way or queued
+        if (task->failures < task->retries) {
+            task->failures++;
+            task->ended_run = task->attempts;
+            if (task->state == SL_TASK_RUNNING && s_requeue (self, task))
+                return SL_TABLE_NOMEM;
+            return SL_TABLE_RETRY;
+        }
+    }
+    return s_finish (self, task, in, true) ? SL_TABLE_NOMEM : SL_TABLE_OK;
+}
+
+sl_table_rc_t sl_table_claim (sl_table_t *self, const char *job_id, uint64_t seq, uint32_t attempt,
+                              const char *holder, int64_t deadline)
+{
+    assert (self);
+    sl_task_t *task = s_task (self, job_id, seq);
+    if (!task)
+        return SL_TABLE_INVALID;
+    if (attempt != task->attempts || attempt == task->ended_run ||
+        (task->state != SL_TASK_RUNNING && task->state != SL_TASK_QUEUED))
+        return SL_TABLE_DUPLICATE;
+    if (task->state == SL_TASK_QUEUED) {
+        //  Its lease ran out but the run is alive after all: keep it.
+        s_unqueue (self, task);
+        task->state = SL_TASK_RUNNING;
+        s_run_link (self, task);
+        if (task->expired_unclaimed && task->uncounted) {
+            task->uncounted--; //  the run did start after all, and is not lost
+            task->losses--;
+        }
+    }
+    task->expired_unclaimed = false;
+    task->holder = holder;
+    task->deadline = deadline;
     return SL_TABLE_OK;
+}
+
+sl_table_rc_t sl_table_release (sl_table_t *self, const char *job_id, uint64_t seq,
+                                uint32_t attempt)
+{
+    assert (self);
+    sl_task_t *task = s_task (self, job_id, seq);
+    if (!task)
+        return SL_TABLE_INVALID;
+    if (task->state != SL_TASK_RUNNING || attempt != task->attempts)
+        return SL_TABLE_DUPLICATE;
+    if (s_requeue (self, task))
+        return SL_TABLE_NOMEM;
+    task->uncounted++;
+    return SL_TABLE_OK;
+}
+
+size_t sl_table_worker_lost (sl_table_t *self, const char *holder)
+{
+    assert (self);
+    assert (holder);
+    size_t count = 0;
+    sl_task_t *task = self->running_head;
+    while (task) {
+        sl_task_t *next = task->run_next;
+        if (task->holder == holder) {
+            s_lose (self, task);
+            count++;
+        }
+        task = next;
+    }
+    return count;
+}
+
+size_t sl_table_expire (sl_table_t *self, int64_t now)
+{
+    assert (self);
+    size_t count = 0;
+    sl_task_t *task = self->running_head;
+    while (task) {
+        sl_task_t *next = task->run_next;
+        if (task->deadline <= now) {
+            if (!task->holder) {
+                //  Nobody ever said it held this run: it never started, as
+                //  far as anyone knows (a late claim revives it).
+                task->uncounted++;
+                task->expired_unclaimed = true;
+            }
+            s_lose (self, task);
+            count++;
+        }
+        task = next;
+    }
+    return count;
 }
 
 //  --- Delivery -------------------------------------------------------------

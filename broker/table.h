@@ -9,8 +9,28 @@
     A task moves through these states, one function per transition:
 
         QUEUED --dispatch--> RUNNING --complete--> DONE --send--> SENT --ack--> DELIVERED
-                                                     ^               |
-                                                     +--- unsend ----+   (sink lost)
+          ^                   |   |                  ^               |
+          +-- expire ---------+   |                  +--- unsend ----+   (sink lost)
+          +-- worker_lost ----+   +-- complete (failed, retries left) --> QUEUED
+          +-- release / undispatch (the run does not count)
+
+    A RUNNING task has a lease: a deadline and, once a worker has claimed it
+    (said in a heartbeat that it holds it), a holder. A holder that goes
+    silent loses all its tasks at once (worker_lost); a task nobody claimed
+    (lost in the buffers of a worker that died) comes back when its deadline
+    passes (expire). A claimed task's lease is the caller's choice: the
+    broker makes it last as long as its worker heartbeats.
+
+    Runs are numbered (attempts counts dispatches); claims and results name
+    their run, so a report from a run that has ended or been superseded is
+    recognised as stale. Both put it back at the front of the queue, ahead of new
+    work. A task lost more than max(retries, SL_LOST_RETRIES) times ends
+    `failed`, so every task ends; a failed or timed-out run is retried up to
+    the task's `retries`.
+
+    Results: the first good result of any run wins. A later result is a
+    duplicate and is dropped; a failure reported by a run that is no longer
+    the task's latest is dropped too (a newer run is under way).
 
     Tasks are stored per job in fixed-size chunks so that a task's address
     never changes; queues hold task pointers. Entries in a queue whose task
@@ -50,17 +70,35 @@ typedef struct {
 
 typedef struct _sl_job_t sl_job_t;
 
-typedef struct {
-    uint64_t seq;        //  1-based position in the job
-    sl_job_t *job;       //  job it belongs to
-    uint8_t state;       //  sl_task_state_t
-    uint16_t attempts;   //  times dispatched
-    uint32_t timeout_ms; //  per-run limit, 0 = none
-    int64_t deadline;    //  lease expiry while RUNNING (ms)
+typedef struct _sl_task_t sl_task_t;
+struct _sl_task_t {
+    uint64_t seq;           //  1-based position in the job
+    sl_job_t *job;          //  job it belongs to
+    uint8_t state;          //  sl_task_state_t
+    uint8_t retries;        //  reruns allowed after failed or timeout
+    uint16_t failures;      //  failed or timed-out runs so far
+    uint16_t losses;        //  runs lost with a worker or a lease so far
+    uint16_t attempts;      //  runs dispatched: the number of the latest run
+    uint16_t uncounted;     //  of those, runs that never started (handed back, never claimed)
+    uint16_t ended_run;     //  latest run that reported a failure (0 = none)
+    bool expired_unclaimed; //  the latest run expired before anyone claimed it
+    uint32_t timeout_ms;    //  per-run limit, 0 = none
+    int64_t deadline;       //  lease expiry while RUNNING (ms)
+    const char *holder;     //  interned name of the worker holding it, or NULL
+    sl_task_t *run_prev;    //  list of RUNNING tasks
+    sl_task_t *run_next;
     uint8_t *payload;    //  task bytes while not yet DONE (owned)
     size_t payload_size; //  bytes at payload
     sl_result_t *result; //  result while DONE or SENT (owned)
-} sl_task_t;
+};
+
+//  Runs a task may be lost (its worker died) before it ends as failed,
+//  unless its retries allow more.
+#define SL_LOST_RETRIES 3
+
+//  Runs of the task that started (what users see as `attempts`): runs
+//  dispatched, less those handed back unstarted or never claimed.
+unsigned sl_task_runs (const sl_task_t *task);
 
 //  Counts the table keeps per job; read-only for callers.
 typedef struct {
@@ -86,6 +124,7 @@ typedef struct _sl_table_t sl_table_t;
 typedef enum {
     SL_TABLE_OK = 0,        //  applied
     SL_TABLE_DUPLICATE = 1, //  already had it / already past that state: ignored
+    SL_TABLE_RETRY = 2,     //  a failed run with retries left: queued again
     SL_TABLE_INVALID = -1,  //  unknown job or task, or a value out of range
     SL_TABLE_NOMEM = -2     //  out of memory; nothing changed
 } sl_table_rc_t;
@@ -125,7 +164,8 @@ void sl_table_retire (sl_table_t *self, sl_job_t *job);
 //  the seq was already there (the copy is ignored), SL_TABLE_INVALID for
 //  seq 0, seq > SL_MAX_SEQ or seq beyond a known total.
 sl_table_rc_t sl_table_submit (sl_table_t *self, const char *job_id, uint64_t seq,
-                               const uint8_t *payload, size_t size, uint32_t timeout_ms);
+                               const uint8_t *payload, size_t size, uint32_t timeout_ms,
+                               uint8_t retries);
 
 //  Records that job has `total` tasks. SL_TABLE_INVALID if a task beyond
 //  total already arrived or a different total was recorded before.
@@ -137,19 +177,53 @@ sl_table_rc_t sl_table_end (sl_table_t *self, const char *job_id, uint64_t total
 size_t sl_table_queued (sl_table_t *self);
 
 //  Takes the next QUEUED task, marks it RUNNING with deadline
-//  now + lease_ms, and counts an attempt. NULL if nothing is queued.
-sl_task_t *sl_table_dispatch (sl_table_t *self, int64_t now, int64_t lease_ms);
+//  now + lease_ms and holder (NULL when the worker is not known yet, as
+//  with a PUSH socket), and counts an attempt. NULL if nothing is queued.
+sl_task_t *sl_table_dispatch (sl_table_t *self, int64_t now, int64_t lease_ms, const char *holder);
+
+//  Tasks in RUNNING, over all jobs.
+size_t sl_table_running (sl_table_t *self);
+
+//  Returns the interned copy of a worker name (owned by the table, valid
+//  until the table is destroyed), or NULL if out of memory.
+const char *sl_table_intern (sl_table_t *self, const char *name);
+
+//  A worker says it holds run `attempt` of job/seq: sets the holder and
+//  extends the lease to `deadline`. A task whose lease already expired (it
+//  was QUEUED again) and is claimed by its latest run goes back to RUNNING.
+//  SL_TABLE_DUPLICATE if the task is past that run, INVALID if unknown.
+sl_table_rc_t sl_table_claim (sl_table_t *self, const char *job_id, uint64_t seq, uint32_t attempt,
+                              const char *holder, int64_t deadline);
+
+//  A worker hands back run `attempt` of job/seq unfinished: QUEUED at the
+//  front, the run not counted. DUPLICATE if that is not the task's current
+//  run (e.g. it was already requeued), INVALID if unknown.
+sl_table_rc_t sl_table_release (sl_table_t *self, const char *job_id, uint64_t seq,
+                                uint32_t attempt);
+
+//  The worker `holder` is gone: every task it holds is QUEUED at the front
+//  (or ends failed when lost too often). Returns how many tasks it held.
+size_t sl_table_worker_lost (sl_table_t *self, const char *holder);
+
+//  Every RUNNING task whose lease ended by `now` is lost (back to the front
+//  of the queue, or failed when lost too often). A run no worker claimed
+//  (lost on the way to a worker) does not count in sl_task_runs, but does
+//  count as a loss, so that even a task that kills every worker before it
+//  can claim it ends. Returns how many.
+size_t sl_table_expire (sl_table_t *self, int64_t now);
 
 //  Reverts a dispatch that never left the broker (the send failed): the
 //  task is QUEUED again at the front and the attempt is not counted.
 void sl_table_undispatch (sl_table_t *self, sl_task_t *task);
 
-//  A worker reports a result for job/seq. Accepted only while the task is
-//  RUNNING (or QUEUED again after a requeue: the result is as good as a
-//  rerun's); then the task becomes DONE, its payload is freed and the
-//  result is queued for the sink. SL_TABLE_DUPLICATE for a task that already
-//  has a result (a late or doubled report, dropped), SL_TABLE_INVALID for an
-//  unknown job or seq.
+//  A worker reports the result of run `attempt` of job/seq. A good result
+//  of any run is accepted while the task has none (RUNNING, or QUEUED again
+//  after its worker was lost); a failure only from the task's latest run.
+//  Accepted: the task becomes DONE, its payload is freed and the result is
+//  queued for the sink; or, for a failure with retries left, it is QUEUED
+//  again at the front (SL_TABLE_RETRY). SL_TABLE_DUPLICATE for a result that
+//  is dropped (late, doubled, or from a superseded run), SL_TABLE_INVALID
+//  for an unknown job or seq.
 typedef struct {
     uint8_t status; //  sl_status_t
     int32_t exit_code;
@@ -163,7 +237,7 @@ typedef struct {
 } sl_result_in_t;
 
 sl_table_rc_t sl_table_complete (sl_table_t *self, const char *job_id, uint64_t seq,
-                                 const sl_result_in_t *in);
+                                 uint32_t attempt, const sl_result_in_t *in);
 
 //  --- Delivery -------------------------------------------------------------
 

@@ -15,6 +15,14 @@ struct _sl_client_t {
     zsock_t *control;               //  DEALER to the control port
     zsock_t *sockets [MAX_SOCKETS]; //  data sockets opened with sl_client_open
     size_t nsockets;                //  how many of them
+    zframe_t *hello;                //  the packed hello, re-sent after a loss
+    char broker_id [64];            //  the broker instance that welcomed us
+    uint32_t heartbeat_ms;          //  agreed interval
+    bool connected;                 //  welcomed and not lost since
+    int64_t last_answer;            //  last heartbeat answer or welcome (ms)
+    int64_t next_heartbeat;         //  when the next heartbeat is due
+    int64_t next_hello;             //  while lost: when to say hello again
+    bool refused_logged;            //  a refusal after a loss was logged
 };
 
 sl_client_t *sl_client_new (const char *broker, char *err, size_t errlen)
@@ -53,6 +61,7 @@ void sl_client_destroy (sl_client_t **self_p)
     if (self) {
         for (size_t i = 0; i < self->nsockets; i++)
             zsock_destroy (&self->sockets [i]);
+        zframe_destroy (&self->hello);
         zsock_destroy (&self->control);
         free (self);
         *self_p = NULL;
@@ -85,6 +94,11 @@ zsock_t *sl_client_open (sl_client_t *self, sl_port_t port, int type, int linger
         return NULL;
     }
     zsock_set_linger (sock, linger_ms);
+    if (self->heartbeat_ms) {
+        //  ZMTP heartbeats drop a connection whose peer stopped answering.
+        zsock_set_heartbeat_ivl (sock, (int) self->heartbeat_ms);
+        zsock_set_heartbeat_timeout (sock, 3 * (int) self->heartbeat_ms);
+    }
     if (zsock_connect (sock, "%s", endpoint) != 0) {
         snprintf (err, errlen, "cannot connect to %s: %s", endpoint, zmq_strerror (errno));
         zsock_destroy (&sock);
@@ -100,6 +114,16 @@ int sl_client_send (sl_client_t *self, sl_env_t *env)
     return sl_proto_send (self->control, NULL, env, ZMQ_DONTWAIT);
 }
 
+static void s_welcomed (sl_client_t *self, Sluice__Welcome *welcome, int64_t now)
+{
+    snprintf (self->broker_id, sizeof self->broker_id, "%s", welcome->broker_id);
+    self->heartbeat_ms = welcome->heartbeat_ms ? welcome->heartbeat_ms : 1000;
+    self->connected = true;
+    self->last_answer = now;
+    self->next_heartbeat = now + self->heartbeat_ms;
+    self->refused_logged = false;
+}
+
 sl_hello_t sl_client_hello (sl_client_t *self, Sluice__Hello *hello, int64_t timeout_ms,
                             sl_env_t **welcome_p, char *err, size_t errlen)
 {
@@ -110,6 +134,8 @@ sl_hello_t sl_client_hello (sl_client_t *self, Sluice__Hello *hello, int64_t tim
     env.body_case = SLUICE__ENVELOPE__BODY_HELLO;
     env.hello = hello;
 
+    zframe_destroy (&self->hello);
+    self->hello = sl_proto_encode (&env);
     int64_t start = zclock_mono ();
     int64_t next_send = start;
     int64_t next_notice = start + 1000;
@@ -157,6 +183,7 @@ sl_hello_t sl_client_hello (sl_client_t *self, Sluice__Hello *hello, int64_t tim
             break;
         }
         if (reply->body_case == SLUICE__ENVELOPE__BODY_WELCOME) {
+            s_welcomed (self, reply->welcome, zclock_mono ());
             *welcome_p = reply;
             rc = SL_HELLO_WELCOME;
             break;
@@ -173,4 +200,114 @@ sl_hello_t sl_client_hello (sl_client_t *self, Sluice__Hello *hello, int64_t tim
     }
     zpoller_destroy (&poller);
     return rc;
+}
+
+//  --- The link after the welcome ---------------------------------------------
+
+bool sl_client_connected (sl_client_t *self)
+{
+    assert (self);
+    return self->connected;
+}
+
+uint32_t sl_client_heartbeat_ms (sl_client_t *self)
+{
+    assert (self);
+    return self->heartbeat_ms;
+}
+
+const char *sl_client_broker_id (sl_client_t *self)
+{
+    assert (self);
+    return self->broker_id;
+}
+
+bool sl_client_heartbeat_due (sl_client_t *self, int64_t now)
+{
+    assert (self);
+    return self->connected && now >= self->next_heartbeat;
+}
+
+void sl_client_heartbeat (sl_client_t *self, Sluice__Heartbeat *hb, int64_t now)
+{
+    assert (self);
+    Sluice__Heartbeat empty = SLUICE__HEARTBEAT__INIT;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = hb ? hb : &empty;
+    sl_client_send (self, &env);
+    self->next_heartbeat = now + self->heartbeat_ms;
+}
+
+//  Says hello again now; the welcome is handled by sl_client_handle.
+static void s_rehello (sl_client_t *self, int64_t now)
+{
+    self->connected = false;
+    if (self->hello) {
+        zframe_t *copy = zframe_dup (self->hello);
+        if (zframe_send (&copy, self->control, ZFRAME_DONTWAIT))
+            zframe_destroy (&copy);
+    }
+    self->next_hello = now + (self->heartbeat_ms < 1000 ? self->heartbeat_ms : 1000);
+}
+
+sl_link_t sl_client_tick (sl_client_t *self, int64_t now)
+{
+    assert (self);
+    if (self->connected) {
+        if (now - self->last_answer > 3 * (int64_t) self->heartbeat_ms) {
+            sl_warn ("the broker at %s has not answered for %lld ms; reconnecting", self->broker,
+                     (long long) (now - self->last_answer));
+            s_rehello (self, now);
+            return SL_LINK_LOST;
+        }
+    } else if (self->hello && now >= self->next_hello)
+        s_rehello (self, now);
+    return SL_LINK_NONE;
+}
+
+int64_t sl_client_next_wake (sl_client_t *self)
+{
+    assert (self);
+    if (!self->connected)
+        return self->next_hello;
+    int64_t lost_at = self->last_answer + 3 * (int64_t) self->heartbeat_ms + 1;
+    return self->next_heartbeat < lost_at ? self->next_heartbeat : lost_at;
+}
+
+sl_link_t sl_client_handle (sl_client_t *self, sl_env_t *env, int64_t now, bool *consumed)
+{
+    assert (self);
+    assert (env);
+    *consumed = true;
+    switch (env->body_case) {
+        case SLUICE__ENVELOPE__BODY_HEARTBEAT:
+            if (env->heartbeat->rehello || !streq (env->heartbeat->broker_id, self->broker_id)) {
+                if (self->connected)
+                    sl_warn ("the broker at %s %s; saying hello again", self->broker,
+                             env->heartbeat->rehello ? "does not know this client" : "restarted");
+                if (self->connected)
+                    s_rehello (self, now);
+            } else
+                self->last_answer = now;
+            return SL_LINK_NONE;
+        case SLUICE__ENVELOPE__BODY_WELCOME: {
+            if (self->connected && streq (env->welcome->broker_id, self->broker_id))
+                return SL_LINK_NONE; //  an answer to a hello re-sent before
+            bool same = streq (env->welcome->broker_id, self->broker_id);
+            s_welcomed (self, env->welcome, now);
+            sl_info ("%s broker %s at %s", same ? "reconnected to" : "connected to new",
+                     self->broker_id, self->broker);
+            return same ? SL_LINK_BACK : SL_LINK_RESTARTED;
+        }
+        case SLUICE__ENVELOPE__BODY_REFUSE:
+            if (!self->refused_logged)
+                sl_error ("the broker at %s refused: %s", self->broker, env->refuse->reason);
+            self->refused_logged = true;
+            self->connected = false;
+            return SL_LINK_REFUSED;
+        default:
+            *consumed = false;
+            return SL_LINK_NONE;
+    }
 }

@@ -57,4 +57,44 @@ sl_hello_t sl_client_hello (sl_client_t *self, Sluice__Hello *hello, int64_t tim
 //  broker is not connected right now (EAGAIN) or on error.
 int sl_client_send (sl_client_t *self, sl_env_t *env);
 
+//  --- The link after the welcome --------------------------------------------
+//  Once welcomed, a client heartbeats every agreed interval and expects the
+//  broker to answer each one. A broker silent for 3 intervals is lost: the
+//  client says hello again (the same hello) until a broker welcomes it. A
+//  broker that answers with another broker id, or says it does not know the
+//  client, restarted: the client says hello again too.
+
+typedef enum {
+    SL_LINK_NONE = 0,  //  nothing changed
+    SL_LINK_LOST,      //  the broker stopped answering
+    SL_LINK_BACK,      //  welcomed again by the same broker instance
+    SL_LINK_RESTARTED, //  welcomed by a new broker instance
+    SL_LINK_REFUSED    //  the broker refused the new hello (logged)
+} sl_link_t;
+
+//  True while the client is welcomed by a live broker.
+bool sl_client_connected (sl_client_t *self);
+
+//  The agreed heartbeat interval (ms) and the broker's id, from the welcome.
+uint32_t sl_client_heartbeat_ms (sl_client_t *self);
+const char *sl_client_broker_id (sl_client_t *self);
+
+//  True if a heartbeat is due at `now` (connected and the interval passed).
+bool sl_client_heartbeat_due (sl_client_t *self, int64_t now);
+
+//  Sends hb (or an empty heartbeat if NULL) and schedules the next one.
+void sl_client_heartbeat (sl_client_t *self, Sluice__Heartbeat *hb, int64_t now);
+
+//  Checks the broker's liveness and re-sends hellos while lost. Call every
+//  loop turn; returns SL_LINK_LOST when the broker was just found silent.
+sl_link_t sl_client_tick (sl_client_t *self, int64_t now);
+
+//  Earliest time sl_client_tick or a heartbeat needs the caller again.
+int64_t sl_client_next_wake (sl_client_t *self);
+
+//  Feeds a message that arrived on the control socket. Heartbeats, welcomes
+//  and refusals are the link's; *consumed tells whether env was one of them
+//  (the caller still frees env). Returns what changed.
+sl_link_t sl_client_handle (sl_client_t *self, sl_env_t *env, int64_t now, bool *consumed);
+
 #endif

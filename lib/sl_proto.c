@@ -147,6 +147,16 @@ int sl_proto_send (zsock_t *sock, zframe_t *routing_id, sl_env_t *env, int flags
     return 0;
 }
 
+zframe_t *sl_proto_encode (sl_env_t *env)
+{
+    assert (env);
+    env->version = SL_PROTOCOL_VERSION;
+    zframe_t *frame = zframe_new (NULL, sluice__envelope__get_packed_size (env));
+    if (frame)
+        sluice__envelope__pack (env, zframe_data (frame));
+    return frame;
+}
+
 const char *sl_proto_body_name (const sl_env_t *env)
 {
     switch (env->body_case) {
@@ -176,6 +186,8 @@ const char *sl_proto_body_name (const sl_env_t *env)
             return "heartbeat";
         case SLUICE__ENVELOPE__BODY_BYE:
             return "bye";
+        case SLUICE__ENVELOPE__BODY_RELEASE:
+            return "release";
         default:
             return "unknown";
     }

@@ -53,6 +53,10 @@ sl_recv_t sl_proto_recv (zsock_t *sock, sl_env_t **env_p, zframe_t **routing_id_
 //  EHOSTUNREACH for a gone ROUTER peer with ROUTER_MANDATORY).
 int sl_proto_send (zsock_t *sock, zframe_t *routing_id, sl_env_t *env, int flags);
 
+//  Packs env (its version is set here) into a new frame, for messages that
+//  are kept and sent later. NULL if out of memory. Caller owns the result.
+zframe_t *sl_proto_encode (sl_env_t *env);
+
 //  Short name of an envelope's body ("hello", "tasks", ...) for log lines.
 const char *sl_proto_body_name (const sl_env_t *env);
 

@@ -49,17 +49,19 @@ int main (int argc, char *argv [])
         .connect_timeout_ms = -1,
     };
     int verbosity = 0;
-    static const struct option options [] = {{"broker", required_argument, NULL, 'b'},
-                                             {"output", required_argument, NULL, 'o'},
-                                             {"format", required_argument, NULL, 'f'},
-                                             {"job", required_argument, NULL, 'J'},
-                                             {"follow", no_argument, NULL, 'F'},
-                                             {"connect-timeout", required_argument, NULL, 'C'},
-                                             {"verbose", no_argument, NULL, 'v'},
-                                             {"quiet", no_argument, NULL, 'q'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {"version", no_argument, NULL, 'V'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option options [] = {
+        { "broker", required_argument, NULL, 'b' },
+        { "output", required_argument, NULL, 'o' },
+        { "format", required_argument, NULL, 'f' },
+        { "job", required_argument, NULL, 'J' },
+        { "follow", no_argument, NULL, 'F' },
+        { "connect-timeout", required_argument, NULL, 'C' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
     int opt;
     uint64_t value;
     while ((opt = getopt_long (argc, argv, "b:o:f:vqhV", options, NULL)) != -1) {

@@ -44,8 +44,7 @@ typedef struct {
     bool seen_job;                            //  some job was announced or delivered
     bool unflushed;                           //  results written to the writer, not yet flushed
     int64_t retry_flush;                      //  after a failed flush, when to try again
-    uint32_t heartbeat_ms;                    //  agreed interval
-    int64_t next_heartbeat;                   //  ms
+    bool refused;                             //  the broker refused us after a reconnect
     uint64_t ok, failed, timeout;             //  results written, by status
     uint64_t duplicates;                      //  results received twice and dropped
     uint64_t failed_seqs [MAX_FAILED_LISTED]; //  first failed or timed-out seqs
@@ -303,10 +302,22 @@ static void s_on_control (sink_t *self)
     sl_env_t *env = NULL;
     char why [256];
     sl_recv_t rc;
+    int64_t now = zclock_mono ();
     while ((rc = sl_proto_recv (sl_client_control (self->client), &env, NULL, why, sizeof why)) !=
            SL_RECV_NONE) {
-        if (rc != SL_RECV_OK)
+        if (rc != SL_RECV_OK) {
             sl_warn ("dropped a bad message from the broker: %s", why);
+            continue;
+        }
+        bool consumed;
+        sl_link_t link = sl_client_handle (self->client, env, now, &consumed);
+        if (link == SL_LINK_BACK || link == SL_LINK_RESTARTED) {
+            //  Attached again: the welcome lists the jobs to wait for.
+            for (size_t i = 0; i < env->welcome->n_jobs; i++)
+                if (!self->config->job || streq (env->welcome->jobs [i], self->config->job))
+                    s_job (self, env->welcome->jobs [i]);
+        } else if (link == SL_LINK_REFUSED)
+            self->refused = true;
         sl_proto_free (&env);
     }
 }
@@ -345,7 +356,6 @@ static int s_attach (sink_t *self)
             sl_error ("%s", err);
         return -1;
     }
-    self->heartbeat_ms = welcome->welcome->heartbeat_ms ? welcome->welcome->heartbeat_ms : 1000;
     for (size_t i = 0; i < welcome->welcome->n_jobs; i++)
         s_job (self, welcome->welcome->jobs [i]);
     if (self->config->job)
@@ -379,7 +389,7 @@ static void s_summary (sink_t *self)
 int sink_run (const sink_config_t *config)
 {
     assert (config);
-    sink_t self = {.config = config};
+    sink_t self = { .config = config };
     sl_self_name (self.name, sizeof self.name);
     //  A closed stdout pipe must be an error we report, not a silent death.
     signal (SIGPIPE, SIG_IGN);
@@ -392,16 +402,17 @@ int sink_run (const sink_config_t *config)
     self.jobs = zhashx_new ();
     zhashx_set_destructor (self.jobs, s_sjob_free);
     int rc = s_attach (&self);
-    self.next_heartbeat = zclock_mono ();
     zpoller_t *poller =
         rc ? NULL : zpoller_new (sl_client_control (self.client), self.delivery, NULL);
-    while (rc == 0 && !zsys_interrupted) {
+    while (rc == 0 && !zsys_interrupted && !self.refused) {
         int64_t now = zclock_mono ();
-        if (now >= self.next_heartbeat) {
-            s_send_simple (&self, SLUICE__ENVELOPE__BODY_HEARTBEAT);
-            self.next_heartbeat = now + self.heartbeat_ms;
-        }
-        void *which = zpoller_wait (poller, (int) (self.next_heartbeat - now));
+        sl_client_tick (self.client, now);
+        if (sl_client_heartbeat_due (self.client, now))
+            sl_client_heartbeat (self.client, NULL, now);
+        int64_t wake = sl_client_next_wake (self.client);
+        if (self.retry_flush && self.retry_flush < wake)
+            wake = self.retry_flush;
+        void *which = zpoller_wait (poller, wake > now ? (int) (wake - now) : 0);
         if (which == sl_client_control (self.client))
             s_on_control (&self);
         else if (which == self.delivery)
@@ -413,6 +424,8 @@ int sink_run (const sink_config_t *config)
             break;
     }
     bool interrupted = zsys_interrupted;
+    if (self.refused)
+        rc = -1;
     if (self.client) {
         if (rc == 0)
             s_flush_and_ack (&self);

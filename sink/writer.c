@@ -260,7 +260,7 @@ static int s_drain (sl_writer_t *self)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             //  Someone made our standard output non-blocking: wait for room
-            struct pollfd pfd = {.fd = self->fd, .events = POLLOUT};
+            struct pollfd pfd = { .fd = self->fd, .events = POLLOUT };
             if (poll (&pfd, 1, -1) >= 0 || errno == EINTR)
                 continue;
         }

@@ -34,6 +34,7 @@ typedef struct {
     uint64_t timeout_ms;         //  --timeout, per task, 0 = none
     uint64_t connect_timeout_ms; //  --connect-timeout
     uint64_t max_payload;        //  --max-payload
+    uint64_t retries;            //  --retries
 } ventilator_t;
 
 static void s_usage (FILE *out)
@@ -47,7 +48,12 @@ static void s_usage (FILE *out)
         "  -b, --broker ENDPOINT       broker address (default " SL_DEFAULT_BROKER ")\n"
         "      --job ID                name the job (default: a random id); re-running with\n"
         "                              the same id adds no duplicate tasks\n"
-        "  -t, --timeout SEC           time limit for each task (default: none)\n"
+        "  -t, --timeout SEC           time limit for each task (default: none); a task over\n"
+        "                              it is killed (its whole process group) and ends\n"
+        "                              'timeout'\n"
+        "  -r, --retries N             run a task that failed or timed out again, up to N\n"
+        "                              times (default 0); a task whose worker vanished is\n"
+        "                              run again up to max(N, 3) times\n"
         "      --connect-timeout SEC   how long to wait for the broker (default 30)\n"
         "      --max-payload BYTES     longest task line accepted (default %d)\n"
         "  -v, --verbose               more log output\n"
@@ -132,6 +138,7 @@ static int s_submit (ventilator_t *self, sl_taskfile_t *file, zsock_t *push, uin
         tasks [n].payload.data = arena + used;
         tasks [n].payload.len = size;
         tasks [n].timeout_ms = (uint32_t) self->timeout_ms;
+        tasks [n].retries = (uint32_t) self->retries;
         ptrs [n] = &tasks [n];
         n++;
         used += size;
@@ -226,18 +233,21 @@ int main (int argc, char *argv [])
         .max_payload = DEFAULT_MAX_PAYLOAD,
     };
     int verbosity = 0;
-    static const struct option options [] = {{"broker", required_argument, NULL, 'b'},
-                                             {"job", required_argument, NULL, 'J'},
-                                             {"timeout", required_argument, NULL, 't'},
-                                             {"connect-timeout", required_argument, NULL, 'C'},
-                                             {"max-payload", required_argument, NULL, 'M'},
-                                             {"verbose", no_argument, NULL, 'v'},
-                                             {"quiet", no_argument, NULL, 'q'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {"version", no_argument, NULL, 'V'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option options [] = {
+        { "broker", required_argument, NULL, 'b' },
+        { "job", required_argument, NULL, 'J' },
+        { "timeout", required_argument, NULL, 't' },
+        { "connect-timeout", required_argument, NULL, 'C' },
+        { "max-payload", required_argument, NULL, 'M' },
+        { "retries", required_argument, NULL, 'r' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
     int opt;
-    while ((opt = getopt_long (argc, argv, "b:t:vqhV", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "b:t:r:vqhV", options, NULL)) != -1) {
         switch (opt) {
             case 'b':
                 self.broker = optarg;
@@ -267,6 +277,10 @@ int main (int argc, char *argv [])
             case 'M':
                 if (sl_parse_u64 (PROG, "--max-payload", optarg, 1, 256 * 1024 * 1024,
                                   &self.max_payload))
+                    return SL_EXIT_USAGE;
+                break;
+            case 'r':
+                if (sl_parse_u64 (PROG, "--retries", optarg, 0, 100, &self.retries))
                     return SL_EXIT_USAGE;
                 break;
             case 'v':

@@ -36,6 +36,12 @@ static void s_usage (FILE *out)
              "      --max-output BYTES     output kept per task; the rest is dropped and the\n"
              "                             result says so (default %d)\n"
              "      --connect-timeout SEC  give up if no broker answers in time (default: wait)\n"
+             "      --heartbeat MS         heartbeat interval (default: the broker's, 1000); the\n"
+             "                             broker gives a worker silent for 3 intervals up\n"
+             "      --drain-timeout SEC    on SIGTERM/SIGINT: take no new task, hand back those\n"
+             "                             not started, give running ones this long to finish\n"
+             "                             (default 30), then stop them and hand them back; a\n"
+             "                             second signal stops at once\n"
              "  -v, --verbose              more log output\n"
              "  -q, --quiet                less log output\n"
              "  -h, --help                 show this help and exit\n"
@@ -60,21 +66,26 @@ int main (int argc, char *argv [])
         .broker = SL_DEFAULT_BROKER,
         .slots = cpus > 0 ? (uint32_t) cpus : 1,
         .connect_timeout_ms = -1,
-        .runner = {.mode = RUNNER_EXEC, .max_output = DEFAULT_MAX_OUTPUT, .kill_grace_ms = 2000},
+        .drain_timeout_ms = 30000,
+        .runner = { .mode = RUNNER_EXEC, .max_output = DEFAULT_MAX_OUTPUT, .kill_grace_ms = 2000 },
     };
     const char *builtin = NULL;
     int verbosity = 0;
-    static const struct option options [] = {{"broker", required_argument, NULL, 'b'},
-                                             {"exec", required_argument, NULL, 'e'},
-                                             {"builtin", required_argument, NULL, 'B'},
-                                             {"jobs", required_argument, NULL, 'j'},
-                                             {"max-output", required_argument, NULL, 'O'},
-                                             {"connect-timeout", required_argument, NULL, 'C'},
-                                             {"verbose", no_argument, NULL, 'v'},
-                                             {"quiet", no_argument, NULL, 'q'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {"version", no_argument, NULL, 'V'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option options [] = {
+        { "broker", required_argument, NULL, 'b' },
+        { "exec", required_argument, NULL, 'e' },
+        { "builtin", required_argument, NULL, 'B' },
+        { "jobs", required_argument, NULL, 'j' },
+        { "max-output", required_argument, NULL, 'O' },
+        { "connect-timeout", required_argument, NULL, 'C' },
+        { "heartbeat", required_argument, NULL, 'H' },
+        { "drain-timeout", required_argument, NULL, 'D' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
     int opt;
     uint64_t value;
     while ((opt = getopt_long (argc, argv, "b:e:j:vqhV", options, NULL)) != -1) {
@@ -102,6 +113,15 @@ int main (int argc, char *argv [])
                 if (sl_parse_seconds (PROG, "--connect-timeout", optarg, &value))
                     return SL_EXIT_USAGE;
                 config.connect_timeout_ms = (int64_t) value;
+                break;
+            case 'H':
+                if (sl_parse_u64 (PROG, "--heartbeat", optarg, 10, 600000, &value))
+                    return SL_EXIT_USAGE;
+                config.heartbeat_ms = (uint32_t) value;
+                break;
+            case 'D':
+                if (sl_parse_seconds (PROG, "--drain-timeout", optarg, &config.drain_timeout_ms))
+                    return SL_EXIT_USAGE;
                 break;
             case 'v':
                 verbosity++;
@@ -145,7 +165,7 @@ int main (int argc, char *argv [])
         fprintf (stderr, PROG ": --broker: %s\n", err);
         return SL_EXIT_USAGE;
     }
-    sl_log_init (PROG, SL_LOG_WARN);
+    sl_log_init (PROG, SL_LOG_INFO);
     sl_log_adjust (verbosity);
     return worker_run (&config);
 }

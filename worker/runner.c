@@ -366,7 +366,7 @@ static char **s_environment (char vars [3][128], const char *job, uint64_t seq, 
 //  Spawns /bin/sh -c command into task. Returns 0, or an errno value.
 static int s_spawn (rtask_t *task, const char *command, char **envp)
 {
-    int in [2] = {-1, -1}, out [2] = {-1, -1}, err [2] = {-1, -1};
+    int in [2] = { -1, -1 }, out [2] = { -1, -1 }, err [2] = { -1, -1 };
     if (pipe2 (in, O_CLOEXEC) || pipe2 (out, O_CLOEXEC) || pipe2 (err, O_CLOEXEC)) {
         int saved = errno;
         for (int i = 0; i < 2; i++) {
@@ -398,7 +398,7 @@ static int s_spawn (rtask_t *task, const char *command, char **envp)
     posix_spawnattr_setpgroup (&attr, 0);
     posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                          POSIX_SPAWN_SETSIGDEF);
-    char *argv [] = {"sh", "-c", (char *) command, NULL};
+    char *argv [] = { "sh", "-c", (char *) command, NULL };
     pid_t pid;
     int rc = posix_spawn (&pid, "/bin/sh", &actions, &attr, argv, envp);
     posix_spawn_file_actions_destroy (&actions);
@@ -618,7 +618,7 @@ size_t runner_pollitems (runner_t *self, zmq_pollitem_t *items, size_t max)
     }
     size_t n = 0;
     if (self->sigfd >= 0 && n < max && n < self->poll_cap) {
-        items [n] = (zmq_pollitem_t){NULL, self->sigfd, ZMQ_POLLIN, 0};
+        items [n] = (zmq_pollitem_t){ NULL, self->sigfd, ZMQ_POLLIN, 0 };
         self->poll_task [n] = SIZE_MAX;
         self->poll_fd [n++] = self->sigfd;
     }
@@ -626,11 +626,11 @@ size_t runner_pollitems (runner_t *self, zmq_pollitem_t *items, size_t max)
         rtask_t *task = &self->tasks [i];
         if (task->state != RT_RUNNING || task->is_sleep)
             continue;
-        int fds [3] = {task->fd_in, task->fd_out, task->fd_err};
+        int fds [3] = { task->fd_in, task->fd_out, task->fd_err };
         for (int k = 0; k < 3; k++) {
             if (fds [k] < 0 || n >= max || n >= self->poll_cap)
                 continue;
-            items [n] = (zmq_pollitem_t){NULL, fds [k], k == 0 ? ZMQ_POLLOUT : ZMQ_POLLIN, 0};
+            items [n] = (zmq_pollitem_t){ NULL, fds [k], k == 0 ? ZMQ_POLLOUT : ZMQ_POLLIN, 0 };
             self->poll_task [n] = i;
             self->poll_fd [n++] = fds [k];
         }

@@ -2,9 +2,19 @@
 
     One thread: zmq_poll over the control DEALER, the task PULL socket (only
     while the worker has room for more tasks) and the runner's pipes and
-    signalfd. Received tasks wait in a local queue of at most `slots` tasks
-    beyond those running, so a worker never hoards more than it can start
-    soon; the rest stays with the broker.
+    signalfd. Tasks are read as soon as they arrive and wait in a local queue
+    until a slot frees: what the broker's PUSH socket deals to this worker is
+    better held where the broker can see it than in ZeroMQ's buffers.
+
+    Every heartbeat lists the tasks the worker took since the previous one,
+    so the broker knows whose they are and gives them to others if this
+    worker goes silent; after a reconnect it lists all it holds.
+    Results go out through an outbox: when the broker is away they wait
+    (in ZeroMQ's pipe, then in the outbox) and are sent when it is back.
+
+    Stopping: the first SIGTERM/SIGINT drains (no new task; tasks not
+    started are handed back at once; running ones get --drain-timeout to
+    finish, then are stopped and handed back); a second one stops at once.
 */
 #include "worker.h"
 
@@ -20,29 +30,35 @@
 
 #define MAX_POLL_ITEMS 4096
 #define MAX_RESULT_BATCH 256
+#define MAX_REFS 4096 //  task references in one heartbeat or release
 
 //  A task received and not yet finished.
 typedef struct {
-    char job [72];       //  its job
-    uint64_t seq;        //  its seq
-    uint32_t attempt;    //  which run this is
-    uint32_t timeout_ms; //  time limit, 0 = none
-    uint8_t *payload;    //  owned until started
-    size_t size;
+    char job [72];        //  its job
+    uint64_t seq;         //  its seq
+    uint32_t attempt;     //  which run this is
+    uint32_t timeout_ms;  //  time limit, 0 = none
+    uint8_t *payload;     //  owned until started
+    size_t size;          //  bytes at payload
+    void *running_handle; //  its place in worker_t.running while it runs
+    bool announced;       //  the broker was told we hold it
 } wtask_t;
 
 typedef struct {
     const worker_config_t *config;
-    char name [300];        //  "host:pid", given in every result
-    sl_client_t *client;    //  control DEALER and data sockets
-    zsock_t *tasks;         //  PULL from the broker's dispatch port
-    zsock_t *results;       //  PUSH to the broker's results port
-    runner_t *runner;       //  running tasks
-    sl_deque_t *waiting;    //  wtask_t received, not started
-    char broker_id [64];    //  from the welcome
-    uint32_t heartbeat_ms;  //  agreed interval
-    int64_t next_heartbeat; //  ms
-    uint64_t done;          //  tasks finished
+    char name [300];       //  "host:pid", given in every result
+    sl_client_t *client;   //  control DEALER and data sockets
+    zsock_t *tasks;        //  PULL from the broker's dispatch port
+    zsock_t *results;      //  PUSH to the broker's results port
+    runner_t *runner;      //  running tasks
+    sl_deque_t *waiting;   //  wtask_t received, not started
+    zlistx_t *running;     //  wtask_t started, not finished
+    zlistx_t *outbox;      //  zframe_t results not yet taken by ZeroMQ
+    bool draining;         //  asked to stop: no new tasks
+    int64_t drain_until;   //  when draining, when to stop what still runs
+    uint64_t done;         //  tasks finished
+    Sluice__TaskRef *refs; //  room for MAX_REFS task references (heartbeats, releases)
+    Sluice__TaskRef **ref_ptrs;
 } worker_t;
 
 static void s_wtask_destroy (wtask_t **task_p)
@@ -54,20 +70,35 @@ static void s_wtask_destroy (wtask_t **task_p)
     }
 }
 
-//  Sends env on the results PUSH, blocking but giving up on SIGINT.
-static int s_send_result (worker_t *self, sl_env_t *env)
+//  --- Results ------------------------------------------------------------------
+
+//  Sends what the outbox holds, in order, until ZeroMQ takes no more.
+static void s_flush_outbox (worker_t *self)
 {
-    while (!zsys_interrupted) {
-        if (sl_proto_send (self->results, NULL, env, 0) == 0)
-            return 0;
-        if (errno != EAGAIN && errno != EINTR)
-            return -1;
+    zframe_t *frame;
+    while ((frame = (zframe_t *) zlistx_first (self->outbox))) {
+        zframe_t *copy = zframe_dup (frame);
+        if (zframe_send (&copy, self->results, ZFRAME_DONTWAIT)) {
+            zframe_destroy (&copy);
+            return;
+        }
+        zlistx_delete (self->outbox, NULL);
     }
-    return -1;
+}
+
+static void s_queue_result (worker_t *self, sl_env_t *env)
+{
+    zframe_t *frame = sl_proto_encode (env);
+    if (!frame) {
+        sl_error ("out of memory encoding results (the broker will redo those tasks)");
+        return;
+    }
+    zlistx_add_end (self->outbox, frame);
+    s_flush_outbox (self);
 }
 
 //  Sends every finished task's result, one batch per run of the same job.
-static void s_flush_results (worker_t *self)
+static void s_collect_results (worker_t *self)
 {
     Sluice__Result results [MAX_RESULT_BATCH];
     Sluice__Result *ptrs [MAX_RESULT_BATCH];
@@ -105,32 +136,38 @@ static void s_flush_results (worker_t *self)
         sl_env_t env = SLUICE__ENVELOPE__INIT;
         env.body_case = SLUICE__ENVELOPE__BODY_RESULTS;
         env.results = &batch;
-        s_send_result (self, &env);
+        s_queue_result (self, &env);
         self->done += n;
         for (size_t i = 0; i < n; i++) {
+            if (tasks [i]->running_handle)
+                zlistx_delete (self->running, tasks [i]->running_handle);
             s_wtask_destroy (&tasks [i]);
             runner_done_destroy (&dones [i]);
         }
     }
 }
 
+//  --- Tasks --------------------------------------------------------------------
+
 //  Starts waiting tasks while slots are free.
 static void s_start_tasks (worker_t *self, int64_t now)
 {
     while (runner_running (self->runner) < self->config->slots && sl_deque_size (self->waiting)) {
         wtask_t *task = (wtask_t *) sl_deque_pop_front (self->waiting);
-        if (runner_start (self->runner, (uint64_t) (uintptr_t) task, task->job, task->seq,
+        task->running_handle = zlistx_add_end (self->running, task);
+        if (!task->running_handle ||
+            runner_start (self->runner, (uint64_t) (uintptr_t) task, task->job, task->seq,
                           task->attempt, task->payload, task->size, task->timeout_ms, now)) {
             sl_error ("out of memory starting task %s/%llu", task->job,
                       (unsigned long long) task->seq);
+            if (task->running_handle)
+                zlistx_delete (self->running, task->running_handle);
+            task->running_handle = NULL;
             sl_deque_push_front (self->waiting, task);
             break;
         }
         free (task->payload);
         task->payload = NULL;
-        //  Built-ins may finish at once: send in batches, not one by one.
-        if (runner_running (self->runner) == 0 && sl_deque_size (self->waiting) == 0)
-            break;
     }
 }
 
@@ -162,10 +199,10 @@ static void s_on_task_batch (worker_t *self, Sluice__TaskBatch *batch)
     }
 }
 
-static void s_on_tasks (worker_t *self)
+//  Reads every task batch ZeroMQ holds.
+static void s_read_tasks (worker_t *self)
 {
-    //  Read while there is room: up to `slots` tasks waiting beyond those running.
-    while (sl_deque_size (self->waiting) < self->config->slots) {
+    while (true) {
         sl_env_t *env = NULL;
         char why [256];
         sl_recv_t rc = sl_proto_recv (self->tasks, &env, NULL, why, sizeof why);
@@ -182,41 +219,120 @@ static void s_on_tasks (worker_t *self)
     }
 }
 
-static void s_on_control (worker_t *self)
+//  --- Telling the broker what we hold ---------------------------------------------
+
+//  Adds a reference to task to self->refs at n if it qualifies (see
+//  s_held). Returns the new count.
+static size_t s_add_ref (worker_t *self, wtask_t *task, size_t n, bool fresh)
+{
+    if (fresh && task->announced)
+        return n;
+    Sluice__TaskRef init = SLUICE__TASK_REF__INIT;
+    self->refs [n] = init;
+    self->refs [n].job = task->job;
+    self->refs [n].seq = task->seq;
+    self->refs [n].attempt = task->attempt;
+    self->ref_ptrs [n] = &self->refs [n];
+    if (fresh)
+        task->announced = true;
+    return n + 1;
+}
+
+//  Fills self->refs (at most max) with the tasks held: running ones if
+//  `running`, waiting ones if `waiting`; with `fresh` only those not yet
+//  announced, which are then marked announced. Returns how many.
+static size_t s_held (worker_t *self, size_t max, bool running, bool waiting, bool fresh)
+{
+    size_t n = 0;
+    if (running)
+        for (wtask_t *task = (wtask_t *) zlistx_first (self->running); task && n < max;
+             task = (wtask_t *) zlistx_next (self->running))
+            n = s_add_ref (self, task, n, fresh);
+    if (waiting)
+        for (size_t i = 0; i < sl_deque_size (self->waiting) && n < max; i++)
+            n = s_add_ref (self, (wtask_t *) sl_deque_at (self->waiting, i), n, fresh);
+    return n;
+}
+
+//  Heartbeats, claiming every task taken since the last one (in several
+//  messages if there are many).
+static void s_heartbeat (worker_t *self, int64_t now)
+{
+    size_t n;
+    do {
+        Sluice__Heartbeat hb = SLUICE__HEARTBEAT__INIT;
+        hb.running = (uint32_t) runner_running (self->runner);
+        hb.held = self->ref_ptrs;
+        hb.n_held = n = s_held (self, MAX_REFS, true, true, true);
+        sl_client_heartbeat (self->client, &hb, now);
+    } while (n == MAX_REFS);
+}
+
+//  After a reconnect the broker may not know what we hold: tell it all.
+static void s_announce_all (worker_t *self, int64_t now)
+{
+    for (wtask_t *task = (wtask_t *) zlistx_first (self->running); task;
+         task = (wtask_t *) zlistx_next (self->running))
+        task->announced = false;
+    for (size_t i = 0; i < sl_deque_size (self->waiting); i++)
+        ((wtask_t *) sl_deque_at (self->waiting, i))->announced = false;
+    s_heartbeat (self, now);
+}
+
+//  Hands every waiting task back to the broker and forgets them.
+static void s_release_waiting (worker_t *self)
+{
+    while (sl_deque_size (self->waiting)) {
+        size_t n = s_held (self, MAX_REFS, false, true, false);
+        Sluice__Release release = SLUICE__RELEASE__INIT;
+        release.tasks = self->ref_ptrs;
+        release.n_tasks = n;
+        sl_env_t env = SLUICE__ENVELOPE__INIT;
+        env.body_case = SLUICE__ENVELOPE__BODY_RELEASE;
+        env.release = &release;
+        sl_client_send (self->client, &env);
+        for (size_t i = 0; i < n; i++) {
+            wtask_t *task = (wtask_t *) sl_deque_pop_front (self->waiting);
+            s_wtask_destroy (&task);
+        }
+    }
+}
+
+//  Says goodbye, listing what runs still (stopped, to be redone elsewhere).
+static void s_say_bye (worker_t *self)
+{
+    Sluice__Bye bye = SLUICE__BYE__INIT;
+    bye.unfinished = self->ref_ptrs;
+    bye.n_unfinished = s_held (self, MAX_REFS, true, true, false);
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_BYE;
+    env.bye = &bye;
+    sl_client_send (self->client, &env);
+}
+
+static void s_on_control (worker_t *self, int64_t now)
 {
     sl_env_t *env = NULL;
     char why [256];
     sl_recv_t rc;
     while ((rc = sl_proto_recv (sl_client_control (self->client), &env, NULL, why, sizeof why)) !=
            SL_RECV_NONE) {
-        if (rc != SL_RECV_OK)
+        if (rc != SL_RECV_OK) {
             sl_warn ("dropped a bad message from the broker: %s", why);
-        else if (env->body_case == SLUICE__ENVELOPE__BODY_HEARTBEAT &&
-                 !streq (env->heartbeat->broker_id, self->broker_id))
-            sl_debug ("heartbeat from broker %s (welcomed by %s)", env->heartbeat->broker_id,
-                      self->broker_id);
+            continue;
+        }
+        bool consumed;
+        sl_link_t link = sl_client_handle (self->client, env, now, &consumed);
+        if (link == SL_LINK_BACK || link == SL_LINK_RESTARTED)
+            //  Tell the broker at once what this worker holds.
+            s_announce_all (self, now);
+        else if (!consumed)
+            sl_debug ("ignored a %s message on the control socket", sl_proto_body_name (env));
         sl_proto_free (&env);
     }
 }
 
-static void s_heartbeat (worker_t *self)
-{
-    Sluice__Heartbeat hb = SLUICE__HEARTBEAT__INIT;
-    hb.running = (uint32_t) runner_running (self->runner);
-    sl_env_t env = SLUICE__ENVELOPE__INIT;
-    env.body_case = SLUICE__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
-    sl_client_send (self->client, &env);
-}
-
-static void s_say_bye (worker_t *self)
-{
-    Sluice__Bye bye = SLUICE__BYE__INIT;
-    sl_env_t env = SLUICE__ENVELOPE__INIT;
-    env.body_case = SLUICE__ENVELOPE__BODY_BYE;
-    env.bye = &bye;
-    sl_client_send (self->client, &env);
-}
+//  --- Start and loop ---------------------------------------------------------------
 
 static int s_connect (worker_t *self)
 {
@@ -239,8 +355,6 @@ static int s_connect (worker_t *self)
             sl_error ("%s", err);
         return said == SL_HELLO_INTERRUPTED ? 1 : -1;
     }
-    snprintf (self->broker_id, sizeof self->broker_id, "%s", welcome->welcome->broker_id);
-    self->heartbeat_ms = welcome->welcome->heartbeat_ms ? welcome->welcome->heartbeat_ms : 1000;
     sl_proto_free (&welcome);
     if (!(self->tasks =
               sl_client_open (self->client, SL_PORT_DISPATCH, ZMQ_PULL, 0, err, sizeof err)) ||
@@ -252,46 +366,91 @@ static int s_connect (worker_t *self)
     //  Keep what ZeroMQ buffers for this worker small: tasks are better
     //  left with the broker than queued behind a busy worker.
     zsock_set_rcvhwm (self->tasks, 2);
-    sl_info ("connected to broker %s at %s, running %u tasks at once", self->broker_id,
-             self->config->broker, self->config->slots);
+    sl_info ("connected to broker %s at %s, running %u tasks at once, heartbeat %u ms",
+             sl_client_broker_id (self->client), self->config->broker, self->config->slots,
+             sl_client_heartbeat_ms (self->client));
     return 0;
+}
+
+//  Handles SIGINT/SIGTERM: the first drains, a second stops at once.
+//  Returns true when the loop must end now.
+static bool s_on_signal (worker_t *self, int64_t now)
+{
+    zsys_interrupted = 0; //  so that a second signal is seen
+    if (self->draining) {
+        sl_warn ("second signal: stopping now; %zu running tasks go back to the broker",
+                 runner_running (self->runner));
+        return true;
+    }
+    self->draining = true;
+    self->drain_until = now + (int64_t) self->config->drain_timeout_ms;
+    //  No new tasks: take what ZeroMQ already holds, hand back all not started.
+    s_read_tasks (self);
+    char endpoint [300], err [256];
+    if (sl_endpoint_derive (self->config->broker, SL_PORT_DISPATCH, endpoint, sizeof endpoint, err,
+                            sizeof err) == 0)
+        zsock_disconnect (self->tasks, "%s", endpoint);
+    size_t handed = sl_deque_size (self->waiting);
+    s_release_waiting (self);
+    sl_info ("draining: %zu tasks handed back, waiting up to %.1f s for %zu running", handed,
+             self->config->drain_timeout_ms / 1000.0, runner_running (self->runner));
+    return false;
 }
 
 int worker_run (const worker_config_t *config)
 {
     assert (config);
-    worker_t self = {.config = config};
+    worker_t self = { .config = config };
     sl_self_name (self.name, sizeof self.name);
     //  The runner blocks SIGCHLD: it must exist before any ZeroMQ thread.
     self.runner = runner_new (&config->runner);
     self.waiting = sl_deque_new ();
-    if (!self.runner || !self.waiting) {
+    self.running = zlistx_new ();
+    self.outbox = zlistx_new ();
+    zmq_pollitem_t *items = calloc (MAX_POLL_ITEMS, sizeof *items);
+    self.refs = calloc (MAX_REFS, sizeof *self.refs);
+    self.ref_ptrs = calloc (MAX_REFS, sizeof *self.ref_ptrs);
+    if (!self.runner || !self.waiting || !self.running || !self.outbox || !items || !self.refs ||
+        !self.ref_ptrs) {
+        free (self.refs);
+        free (self.ref_ptrs);
         sl_error ("cannot set up the task runner: %s", strerror (errno));
         runner_destroy (&self.runner);
         sl_deque_destroy (&self.waiting);
+        zlistx_destroy (&self.running);
+        zlistx_destroy (&self.outbox);
+        free (items);
         return 1;
     }
+    zlistx_set_destructor (self.outbox, (zlistx_destructor_fn *) zframe_destroy);
     int rc = s_connect (&self);
-    zmq_pollitem_t *items = calloc (MAX_POLL_ITEMS, sizeof *items);
-    if (rc == 0 && !items)
-        rc = -1;
-    self.next_heartbeat = zclock_mono ();
-    while (rc == 0 && !zsys_interrupted) {
+    while (rc == 0) {
         int64_t now = zclock_mono ();
-        if (now >= self.next_heartbeat) {
-            s_heartbeat (&self);
-            self.next_heartbeat = now + self.heartbeat_ms;
+        if (zsys_interrupted && s_on_signal (&self, now))
+            break;
+        if (self.draining && runner_running (self.runner) == 0)
+            break;
+        if (self.draining && now >= self.drain_until) {
+            sl_warn ("drain timeout: stopping %zu running tasks; they go back to the broker",
+                     runner_running (self.runner));
+            break;
         }
+        sl_client_tick (self.client, now);
+        if (sl_client_heartbeat_due (self.client, now))
+            s_heartbeat (&self, now);
         items [0] =
-            (zmq_pollitem_t){zsock_resolve (sl_client_control (self.client)), 0, ZMQ_POLLIN, 0};
+            (zmq_pollitem_t){ zsock_resolve (sl_client_control (self.client)), 0, ZMQ_POLLIN, 0 };
         items [1] =
-            (zmq_pollitem_t){zsock_resolve (self.tasks), 0,
-                             sl_deque_size (self.waiting) < config->slots ? ZMQ_POLLIN : 0, 0};
-        size_t n = 2 + runner_pollitems (self.runner, items + 2, MAX_POLL_ITEMS - 2);
-        int64_t wake = self.next_heartbeat;
+            (zmq_pollitem_t){ zsock_resolve (self.tasks), 0, self.draining ? 0 : ZMQ_POLLIN, 0 };
+        items [2] = (zmq_pollitem_t){ zsock_resolve (self.results), 0,
+                                      zlistx_size (self.outbox) ? ZMQ_POLLOUT : 0, 0 };
+        size_t n = 3 + runner_pollitems (self.runner, items + 3, MAX_POLL_ITEMS - 3);
+        int64_t wake = sl_client_next_wake (self.client);
         int64_t timer = runner_next_timer (self.runner);
         if (timer >= 0 && timer < wake)
             wake = timer;
+        if (self.draining && self.drain_until < wake)
+            wake = self.drain_until;
         long timeout = wake > now ? (long) (wake - now) : 0;
         if (zmq_poll (items, (int) n, timeout) < 0) {
             if (errno == EINTR)
@@ -301,26 +460,36 @@ int worker_run (const worker_config_t *config)
             break;
         }
         now = zclock_mono ();
-        runner_handle (self.runner, items + 2, n - 2, now);
+        runner_handle (self.runner, items + 3, n - 3, now);
         if (items [0].revents & ZMQ_POLLIN)
-            s_on_control (&self);
+            s_on_control (&self, now);
         if (items [1].revents & ZMQ_POLLIN)
-            s_on_tasks (&self);
+            s_read_tasks (&self);
+        if (items [2].revents & ZMQ_POLLOUT)
+            s_flush_outbox (&self);
         s_start_tasks (&self, now);
-        s_flush_results (&self);
+        s_collect_results (&self);
     }
     if (self.client) {
-        size_t abandoned = runner_running (self.runner) + sl_deque_size (self.waiting);
-        if (abandoned)
-            sl_info ("stopping: %zu unfinished tasks left to the broker", abandoned);
+        //  What still runs is stopped and handed back, with what waits.
+        s_flush_outbox (&self);
         s_say_bye (&self);
+        if (zlistx_size (self.outbox))
+            sl_warn ("%zu result batches could not be sent; the broker will redo those tasks",
+                     zlistx_size (self.outbox));
     }
     free (items);
+    free (self.refs);
+    free (self.ref_ptrs);
     runner_destroy (&self.runner);
     wtask_t *task;
     while ((task = (wtask_t *) sl_deque_pop_front (self.waiting)))
         s_wtask_destroy (&task);
+    while ((task = (wtask_t *) zlistx_detach (self.running, NULL)))
+        s_wtask_destroy (&task);
     sl_deque_destroy (&self.waiting);
+    zlistx_destroy (&self.running);
+    zlistx_destroy (&self.outbox);
     sl_client_destroy (&self.client);
     sl_info ("worker done: %llu tasks finished", (unsigned long long) self.done);
     return rc < 0 ? 1 : 0;

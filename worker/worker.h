@@ -14,6 +14,7 @@ typedef struct {
     uint32_t slots;             //  tasks run at once (-j)
     uint32_t heartbeat_ms;      //  wished heartbeat (0 = the broker's)
     int64_t connect_timeout_ms; //  how long to wait for the broker, < 0 = forever
+    uint64_t drain_timeout_ms;  //  on SIGTERM, how long running tasks may finish
     runner_config_t runner;     //  what a task runs
 } worker_config_t;
 

@@ -148,10 +148,10 @@ static void test_deque_both_ends_interleaved (void **state)
     assert_int_equal (sl_deque_push_front (deque, ITEM (1)), 0);
     assert_int_equal (sl_deque_push_back (deque, ITEM (3)), 0);
     assert_int_equal (sl_deque_push_front (deque, ITEM (9)), 0);
-    CHECK_CONTENTS (deque, ((uintptr_t []){9, 1, 2, 3}), 4);
+    CHECK_CONTENTS (deque, ((uintptr_t []){ 9, 1, 2, 3 }), 4);
     assert_int_equal (NUM (sl_deque_pop_front (deque)), 9);
     assert_int_equal (NUM (sl_deque_pop_back (deque)), 3);
-    CHECK_CONTENTS (deque, ((uintptr_t []){1, 2}), 2);
+    CHECK_CONTENTS (deque, ((uintptr_t []){ 1, 2 }), 2);
     assert_int_equal (NUM (sl_deque_pop_back (deque)), 2);
     assert_int_equal (NUM (sl_deque_pop_back (deque)), 1);
     assert_null (sl_deque_pop_back (deque));

@@ -93,7 +93,7 @@ static sl_recv_t s_recv (fixture_t *fx, zsock_t *sock, bool with_id)
     sl_proto_free (&fx->env);
     zframe_destroy (&fx->id);
     fx->err [0] = '\0';
-    zmq_pollitem_t item = {zsock_resolve (sock), 0, ZMQ_POLLIN, 0};
+    zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLIN, 0 };
     if (zmq_poll (&item, 1, WAIT_MS) != 1)
         fail_msg ("no message within %d ms", WAIT_MS);
     return sl_proto_recv (sock, &fx->env, with_id ? &fx->id : NULL, fx->err, sizeof fx->err);
@@ -152,8 +152,8 @@ static const Sluice__Envelope__BodyCase s_bodies [] = {
 };
 #define BODY_COUNT (sizeof s_bodies / sizeof s_bodies [0])
 
-static const uint8_t s_payload [] = {0, 'x', 0xff, '\n', 0};
-static const uint8_t s_output [] = {'o', 0, 'u', 0x80, 't'};
+static const uint8_t s_payload [] = { 0, 'x', 0xff, '\n', 0 };
+static const uint8_t s_output [] = { 'o', 0, 'u', 0x80, 't' };
 
 //  Storage for a sample envelope and everything it points to.
 typedef struct {
@@ -487,7 +487,7 @@ static void test_proto_router_reply_reaches_its_dealer_only (void **state)
         sl_proto_send (fx->dealer, NULL, s_sample (&sample, SLUICE__ENVELOPE__BODY_HELLO), 0), 0);
     assert_int_equal (
         sl_proto_send (fx->other, NULL, s_sample (&sample, SLUICE__ENVELOPE__BODY_BYE), 0), 0);
-    zframe_t *ids [2] = {NULL, NULL};
+    zframe_t *ids [2] = { NULL, NULL };
     for (int i = 0; i < 2; i++) {
         assert_int_equal (s_recv (fx, fx->router, true), SL_RECV_OK);
         int from_other = fx->env->body_case == SLUICE__ENVELOPE__BODY_BYE;
@@ -504,7 +504,7 @@ static void test_proto_router_reply_reaches_its_dealer_only (void **state)
     assert_int_equal (s_recv (fx, fx->other, false), SL_RECV_OK);
     assert_int_equal (fx->env->body_case, SLUICE__ENVELOPE__BODY_REFUSE);
     assert_string_equal (fx->env->refuse->reason, "no room for dealer-2");
-    zmq_pollitem_t item = {zsock_resolve (fx->dealer), 0, ZMQ_POLLIN, 0};
+    zmq_pollitem_t item = { zsock_resolve (fx->dealer), 0, ZMQ_POLLIN, 0 };
     assert_int_equal (zmq_poll (&item, 1, 100), 0);
 }
 
@@ -528,7 +528,7 @@ static void test_proto_recv_returns_none_when_nothing_waits (void **state)
 static void test_proto_garbage_is_bad_and_next_message_reads (void **state)
 {
     fixture_t *fx = *state;
-    const uint8_t garbage [] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    const uint8_t garbage [] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
     s_send_raw (fx->push, garbage, sizeof garbage, 0);
     s_send_raw (fx->push, "not a sluice envelope", 21, 0);
     sample_t sample;
@@ -547,7 +547,7 @@ static void test_proto_garbage_is_bad_and_next_message_reads (void **state)
 static void test_proto_garbage_on_router_keeps_routing_id (void **state)
 {
     fixture_t *fx = *state;
-    const uint8_t garbage [] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    const uint8_t garbage [] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
     s_send_raw (fx->dealer, garbage, sizeof garbage, 0);
     assert_int_equal (s_recv (fx, fx->router, true), SL_RECV_BAD);
     assert_null (fx->env);
@@ -618,8 +618,8 @@ static void test_proto_envelope_without_body_is_bad (void **state)
     env.version = SL_PROTOCOL_VERSION;
     size_t size = s_pack (&env, buffer, sizeof buffer);
     s_send_raw (fx->push, buffer, size, 0);
-    //  Version 1 with field 15 (a body this program does not know).
-    const uint8_t unknown [] = {0x08, 0x01, 0x7a, 0x02, 0x08, 0x01};
+    //  Version 1 with field 100 (a body this program does not know).
+    const uint8_t unknown [] = { 0x08, 0x01, 0xa2, 0x06, 0x02, 0x08, 0x01 };
     s_send_raw (fx->push, unknown, sizeof unknown, 0);
     for (int i = 0; i < 2; i++) {
         assert_int_equal (s_recv (fx, fx->pull, false), SL_RECV_BAD);
@@ -682,8 +682,9 @@ static void test_proto_extra_frames_are_drained_on_router (void **state)
 static void test_proto_decode_survives_every_truncation (void **state)
 {
     (void) state;
-    Sluice__Envelope__BodyCase bodies [] = {
-        SLUICE__ENVELOPE__BODY_HELLO, SLUICE__ENVELOPE__BODY_TASKS, SLUICE__ENVELOPE__BODY_RESULTS};
+    Sluice__Envelope__BodyCase bodies [] = { SLUICE__ENVELOPE__BODY_HELLO,
+                                             SLUICE__ENVELOPE__BODY_TASKS,
+                                             SLUICE__ENVELOPE__BODY_RESULTS };
     for (size_t b = 0; b < sizeof bodies / sizeof bodies [0]; b++) {
         sample_t sample;
         sl_env_t *env = s_sample (&sample, bodies [b]);
@@ -748,9 +749,9 @@ static void test_proto_send_reports_gone_router_peer (void **state)
 static void test_proto_names_every_body (void **state)
 {
     (void) state;
-    const char *names [] = {"hello",     "welcome",   "refuse",   "tasks",     "job-end",
-                            "results",   "ack",       "job-done", "job-start", "job-query",
-                            "job-state", "heartbeat", "bye"};
+    const char *names [] = { "hello",     "welcome",   "refuse",   "tasks",     "job-end",
+                             "results",   "ack",       "job-done", "job-start", "job-query",
+                             "job-state", "heartbeat", "bye" };
     assert_int_equal (sizeof names / sizeof names [0], BODY_COUNT);
     for (size_t i = 0; i < BODY_COUNT; i++) {
         sample_t sample;
@@ -774,8 +775,8 @@ static void s_expect_derived (const char *base, sl_port_t port, const char *want
 static void test_proto_endpoint_derives_consecutive_ports (void **state)
 {
     (void) state;
-    const char *bases [] = {"tcp://127.0.0.1:5560", "tcp://*:5560", "tcp://[::1]:5560",
-                            "tcp://broker.example.com:1", "tcp://h:65531"};
+    const char *bases [] = { "tcp://127.0.0.1:5560", "tcp://*:5560", "tcp://[::1]:5560",
+                             "tcp://broker.example.com:1", "tcp://h:65531" };
     for (size_t i = 0; i < sizeof bases / sizeof bases [0]; i++) {
         char err [300] = "";
         if (sl_endpoint_check (bases [i], err, sizeof err) != 0)

@@ -135,7 +135,8 @@ static void s_new (fixture_t *fx, runner_mode_t mode, const char *command, size_
                    uint32_t kill_grace_ms)
 {
     runner_config_t config = {
-        .mode = mode, .command = command, .max_output = max_output, .kill_grace_ms = kill_grace_ms};
+        .mode = mode, .command = command, .max_output = max_output, .kill_grace_ms = kill_grace_ms
+    };
     fx->runner = runner_new (&config);
     if (!fx->runner)
         fail_msg ("runner_new failed: %s", strerror (errno));
@@ -353,7 +354,7 @@ static void test_runner_exec_reports_exit_code_and_stderr (void **state)
     s_start_text (fx, 1, "255\n", 0);
     s_start_text (fx, 2, "0\n", 0);
     s_drive (fx, 3, LIMIT_MS);
-    int codes [] = {7, 255, 0};
+    int codes [] = { 7, 255, 0 };
     for (uint64_t tag = 0; tag < 3; tag++) {
         runner_done_t *done = s_done (fx, tag);
         s_expect (done, codes [tag] ? RUNNER_FAILED : RUNNER_OK, codes [tag], "out\n");
@@ -377,7 +378,7 @@ static void test_runner_exec_gives_payload_on_stdin (void **state)
 {
     fixture_t *fx = *state;
     s_new (fx, RUNNER_EXEC, "cat", 1024, 1000);
-    const uint8_t payload [] = {'a', 0, '\n', 0xff, '\'', 0};
+    const uint8_t payload [] = { 'a', 0, '\n', 0xff, '\'', 0 };
     s_start (fx, 0, payload, sizeof payload, 0);
     s_start (fx, 1, payload, 0, 0);
     s_drive (fx, 2, LIMIT_MS);
@@ -444,14 +445,14 @@ static void test_runner_shell_quote_quotes_everything (void **state)
         const char *data;
         const char *quoted;
     } cases [] = {
-        {"", "''"},
-        {"abc", "'abc'"},
-        {"a b", "'a b'"},
-        {"'", "''\\'''"},
-        {"it's", "'it'\\''s'"},
-        {"''", "''\\'''\\'''"},
-        {"$(x) `y` \"z\" \\ ; & |", "'$(x) `y` \"z\" \\ ; & |'"},
-        {"\n\t", "'\n\t'"},
+        { "", "''" },
+        { "abc", "'abc'" },
+        { "a b", "'a b'" },
+        { "'", "''\\'''" },
+        { "it's", "'it'\\''s'" },
+        { "''", "''\\'''\\'''" },
+        { "$(x) `y` \"z\" \\ ; & |", "'$(x) `y` \"z\" \\ ; & |'" },
+        { "\n\t", "'\n\t'" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
         char *quoted =
@@ -495,19 +496,19 @@ static void test_runner_exec_substitutes_payload_literally (void **state)
     s_path (fx, "marker", marker, sizeof marker);
     //  Each payload is a prefix, the marker's path, a suffix.
     const char *parts [][2] = {
-        {"'; touch ", "; echo '"},
-        {"$(touch ", ")"},
-        {"`touch ", "`"},
-        {"\"; touch ", "; \""},
-        {"'$(touch ", ")'"},
-        {"\\'; touch ", " #"},
-        {"'\\''; touch ", "; '\\''"},
-        {"; touch ", ";"},
-        {"| touch ", ""},
-        {"&& touch ", ""},
-        {"\ntouch ", "\n"},
-        {"${IFS}touch${IFS}", ""},
-        {"a  b\t c * ? [x] ~ $HOME ", " {} -n"},
+        { "'; touch ", "; echo '" },
+        { "$(touch ", ")" },
+        { "`touch ", "`" },
+        { "\"; touch ", "; \"" },
+        { "'$(touch ", ")'" },
+        { "\\'; touch ", " #" },
+        { "'\\''; touch ", "; '\\''" },
+        { "; touch ", ";" },
+        { "| touch ", "" },
+        { "&& touch ", "" },
+        { "\ntouch ", "\n" },
+        { "${IFS}touch${IFS}", "" },
+        { "a  b\t c * ? [x] ~ $HOME ", " {} -n" },
     };
     size_t count = sizeof parts / sizeof parts [0];
     char payloads [16][256];
@@ -592,7 +593,7 @@ static void test_runner_exec_truncates_output_at_max_output (void **state)
     fixture_t *fx = *state;
     s_new (fx, RUNNER_EXEC, "cat", 1000, 1000);
     const uint8_t *payload = s_pattern (fx, MIB);
-    size_t sizes [] = {999, 1000, 1001, 5000, MIB};
+    size_t sizes [] = { 999, 1000, 1001, 5000, MIB };
     size_t count = sizeof sizes / sizeof sizes [0];
     for (size_t i = 0; i < count; i++)
         s_start (fx, i, payload, sizes [i], 0);
@@ -613,7 +614,8 @@ static void test_runner_exec_keeps_last_4096_bytes_of_stderr (void **state)
     s_new (fx, RUNNER_EXEC, "cat >&2; printf done", 1024, 1000);
     const uint8_t *payload = s_pattern (fx, MIB);
     size_t sizes [] = {
-        0, 1, STDERR_TAIL - 1, STDERR_TAIL, STDERR_TAIL + 1, 3 * STDERR_TAIL + 7, 65537, MIB};
+        0, 1, STDERR_TAIL - 1, STDERR_TAIL, STDERR_TAIL + 1, 3 * STDERR_TAIL + 7, 65537, MIB
+    };
     size_t count = sizeof sizes / sizeof sizes [0];
     for (size_t i = 0; i < count; i++)
         s_start (fx, i, payload, sizes [i], 0);
@@ -861,7 +863,7 @@ static void test_runner_echo_returns_payload_at_once (void **state)
 {
     fixture_t *fx = *state;
     s_new (fx, RUNNER_ECHO, NULL, 10, 0);
-    const uint8_t payload [] = {'a', 0, 0xff, '\n'};
+    const uint8_t payload [] = { 'a', 0, 0xff, '\n' };
     s_start (fx, 0, payload, sizeof payload, 0);
     s_start (fx, 1, "0123456789", 10, 0);
     s_start (fx, 2, "0123456789A", 11, 0);
@@ -932,8 +934,8 @@ static void test_runner_sleep_fails_invalid_payload (void **state)
 {
     fixture_t *fx = *state;
     s_new (fx, RUNNER_SLEEP, NULL, 1024, 0);
-    const char *payloads [] = {"abc",  "",    " ",    "-5",
-                               "5abc", "1.5", "0x10", "99999999999999999999999999999999999"};
+    const char *payloads [] = { "abc",  "",    " ",    "-5",
+                                "5abc", "1.5", "0x10", "99999999999999999999999999999999999" };
     size_t count = sizeof payloads / sizeof payloads [0];
     for (size_t i = 0; i < count; i++)
         s_start_text (fx, i, payloads [i], 0);

@@ -189,7 +189,7 @@ static void test_taskfile_strips_cr_split_from_lf_by_refill (void **state)
     uint8_t *text = malloc (lines * 3);
     assert_non_null (text);
     for (size_t i = 0; i < lines; i++)
-        memcpy (text + i * 3, (char []){(char) ('a' + i % 26), '\r', '\n'}, 3);
+        memcpy (text + i * 3, (char []){ (char) ('a' + i % 26), '\r', '\n' }, 3);
     s_write_file (fx, text, lines * 3);
     free (text);
 
@@ -363,7 +363,7 @@ static void test_taskfile_reads_lines_longer_than_buffer (void **state)
 {
     fixture_t *fx = *state;
     //  The reader reads 64 KiB at a time; these straddle and exceed that
-    static const size_t sizes [] = {1, 65535, 65536, 65537, 300000, 2, 3 * MIB + 5, 131071, 3};
+    static const size_t sizes [] = { 1, 65535, 65536, 65537, 300000, 2, 3 * MIB + 5, 131071, 3 };
     size_t count = sizeof (sizes) / sizeof (sizes [0]);
     size_t total = 0;
     for (size_t i = 0; i < count; i++)

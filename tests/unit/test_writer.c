@@ -156,7 +156,7 @@ static void s_flush (sl_writer_t *writer)
 //  Returns the code point at s[0..size) and its length in *len, or -1.
 static long s_ref_decode (const uint8_t *s, size_t size, size_t *len)
 {
-    static const long smallest [] = {0, 0, 0x80, 0x800, 0x10000};
+    static const long smallest [] = { 0, 0, 0x80, 0x800, 0x10000 };
     size_t n;
     long cp;
     if (s [0] < 0x80) {
@@ -412,7 +412,7 @@ static void test_writer_format_parse_accepts_known_names (void **state)
 static void test_writer_format_parse_rejects_unknown_names (void **state)
 {
     (void) state;
-    const char *names [] = {"", "JSONL", "Text", "xml", "jsonl ", "texts", NULL};
+    const char *names [] = { "", "JSONL", "Text", "xml", "jsonl ", "texts", NULL };
     for (size_t i = 0; i < sizeof names / sizeof names [0]; i++) {
         sl_format_t fmt = SL_FORMAT_TEXT;
         assert_int_equal (sl_format_parse (names [i], &fmt), -1);
@@ -430,8 +430,8 @@ static void test_writer_text_adds_newline_only_when_missing (void **state)
         const char *bytes;
         size_t size;
     } outputs [] = {
-        {"a", 1},    {"b\n", 2}, {"", 0},         {"c\n\n", 3},
-        {"x\0y", 3}, {"\n", 1},  {"\xff\xfe", 2}, {"no\nend", 6},
+        { "a", 1 },    { "b\n", 2 }, { "", 0 },         { "c\n\n", 3 },
+        { "x\0y", 3 }, { "\n", 1 },  { "\xff\xfe", 2 }, { "no\nend", 6 },
     };
     const char expected [] = "a\nb\n\nc\n\nx\0y\n\n\xff\xfe\nno\nend\n";
 
@@ -651,8 +651,8 @@ static void test_writer_jsonl_invalid_utf8_gives_lossy_text_and_base64 (void **s
 static void test_writer_jsonl_base64_is_padded (void **state)
 {
     fixture_t *fixture = *state;
-    static const char *expected [] = {"/w==", "//4=", "//79", "//79/A==", "//79/Ps="};
-    const uint8_t bytes [] = {0xff, 0xfe, 0xfd, 0xfc, 0xfb};
+    static const char *expected [] = { "/w==", "//4=", "//79", "//79/A==", "//79/Ps=" };
+    const uint8_t bytes [] = { 0xff, 0xfe, 0xfd, 0xfc, 0xfb };
 
     sl_writer_t *writer = s_open (fixture->path, SL_FORMAT_JSONL, false);
     for (size_t size = 1; size <= sizeof bytes; size++) {
@@ -778,12 +778,12 @@ static void test_writer_jsonl_roundtrips_random_bytes (void **state)
 {
     fixture_t *fixture = *state;
     enum { COUNT = 400, MAXLEN = 300 };
-    static const char *pieces [] = {"a",        "\n",           "\"",
-                                    "\\",       "\0",           "\x1f",
-                                    "\xc3\xa9", "\xe2\x98\x83", "\xf0\x9d\x84\x9e",
-                                    "\xff",     "\x80",         "\xed\xa0\x80",
-                                    "\xc3"};
-    static const size_t piece_sizes [] = {1, 1, 1, 1, 1, 1, 2, 3, 4, 1, 1, 3, 1};
+    static const char *pieces [] = { "a",        "\n",           "\"",
+                                     "\\",       "\0",           "\x1f",
+                                     "\xc3\xa9", "\xe2\x98\x83", "\xf0\x9d\x84\x9e",
+                                     "\xff",     "\x80",         "\xed\xa0\x80",
+                                     "\xc3" };
+    static const size_t piece_sizes [] = { 1, 1, 1, 1, 1, 1, 2, 3, 4, 1, 1, 3, 1 };
     uint8_t *outputs = malloc (COUNT * MAXLEN);
     uint8_t *errs = malloc (COUNT * MAXLEN);
     sl_record_t *recs = calloc (COUNT, sizeof *recs);
@@ -795,7 +795,7 @@ static void test_writer_jsonl_roundtrips_random_bytes (void **state)
 
     sl_writer_t *writer = s_open (fixture->path, SL_FORMAT_JSONL, false);
     for (size_t i = 0; i < COUNT; i++) {
-        uint8_t *bufs [2] = {outputs + i * MAXLEN, errs + i * MAXLEN};
+        uint8_t *bufs [2] = { outputs + i * MAXLEN, errs + i * MAXLEN };
         size_t sizes [2];
         for (size_t b = 0; b < 2; b++) {
             size_t target = s_xorshift (&seed) % (MAXLEN - 4);
@@ -1135,7 +1135,7 @@ static int s_limit_file_size (rlim_t size, fsize_saved_t *saved)
     if (getrlimit (RLIMIT_FSIZE, &saved->limit))
         return -1;
     saved->handler = signal (SIGXFSZ, SIG_IGN);
-    struct rlimit limit = {.rlim_cur = size, .rlim_max = saved->limit.rlim_max};
+    struct rlimit limit = { .rlim_cur = size, .rlim_max = saved->limit.rlim_max };
     return setrlimit (RLIMIT_FSIZE, &limit);
 }
 
@@ -1225,56 +1225,56 @@ static void test_writer_utf8_valid_table (void **state)
         bool valid;
         const char *what;
     } cases [] = {
-        {"", 0, true, "empty"},
-        {"hello, world", 12, true, "ASCII"},
-        {"\0", 1, true, "NUL"},
-        {"\x7f", 1, true, "U+007F"},
-        {"\xc2\x80", 2, true, "U+0080, smallest 2-byte"},
-        {"\xdf\xbf", 2, true, "U+07FF, largest 2-byte"},
-        {"\xe0\xa0\x80", 3, true, "U+0800, smallest 3-byte"},
-        {"\xed\x9f\xbf", 3, true, "U+D7FF, below surrogates"},
-        {"\xee\x80\x80", 3, true, "U+E000, above surrogates"},
-        {"\xef\xbf\xbf", 3, true, "U+FFFF"},
-        {"\xf0\x90\x80\x80", 4, true, "U+10000, smallest 4-byte"},
-        {"\xf4\x8f\xbf\xbf", 4, true, "U+10FFFF, largest"},
-        {"abcdefgh\xc3\xa9"
-         "ijklmnopq",
-         19, true, "multibyte between ASCII runs"},
-        {"\xc0\x80", 2, false, "overlong NUL"},
-        {"\xc1\xbf", 2, false, "overlong U+007F"},
-        {"\xe0\x80\x80", 3, false, "overlong 3-byte NUL"},
-        {"\xe0\x9f\xbf", 3, false, "overlong U+07FF"},
-        {"\xf0\x80\x80\x80", 4, false, "overlong 4-byte NUL"},
-        {"\xf0\x8f\xbf\xbf", 4, false, "overlong U+FFFF"},
-        {"\xed\xa0\x80", 3, false, "surrogate U+D800"},
-        {"\xed\xbf\xbf", 3, false, "surrogate U+DFFF"},
-        {"\xed\xa0\xbd\xed\xb8\x80", 6, false, "surrogate pair (CESU-8)"},
-        {"\xf4\x90\x80\x80", 4, false, "U+110000"},
-        {"\xf5\x80\x80\x80", 4, false, "lead F5"},
-        {"\xf7\xbf\xbf\xbf", 4, false, "lead F7"},
-        {"\xf8\x88\x80\x80\x80", 5, false, "5-byte form"},
-        {"\xfc\x84\x80\x80\x80\x80", 6, false, "6-byte form"},
-        {"\xfe", 1, false, "FE"},
-        {"\xff", 1, false, "FF"},
-        {"\x80", 1, false, "lone continuation"},
-        {"\xbf", 1, false, "lone continuation BF"},
-        {"a\x80"
-         "b",
-         3, false, "continuation between ASCII"},
-        {"\xc3", 1, false, "truncated 2-byte"},
-        {"\xe2\x82", 2, false, "truncated 3-byte"},
-        {"\xf0\x9f\x98", 3, false, "truncated 4-byte"},
-        {"\xe2\x82"
-         "A",
-         3, false, "3-byte cut by ASCII"},
-        {"\xc3\xc3\xa9", 3, false, "lead followed by lead"},
-        {"\xf0\x9f\x98\xc0", 4, false, "bad last continuation"},
-        {"abcdefgh\xff", 9, false, "invalid after ASCII run"},
-        {"abcdefghijklmnop\xc3", 17, false, "truncated after fast path"},
-        {"abcdefg\xc3\xa9", 9, true, "multibyte straddling an 8-byte word"},
-        {"abcdefg\xc3"
-         "abcdefgh",
-         16, false, "truncated straddling an 8-byte word"},
+        { "", 0, true, "empty" },
+        { "hello, world", 12, true, "ASCII" },
+        { "\0", 1, true, "NUL" },
+        { "\x7f", 1, true, "U+007F" },
+        { "\xc2\x80", 2, true, "U+0080, smallest 2-byte" },
+        { "\xdf\xbf", 2, true, "U+07FF, largest 2-byte" },
+        { "\xe0\xa0\x80", 3, true, "U+0800, smallest 3-byte" },
+        { "\xed\x9f\xbf", 3, true, "U+D7FF, below surrogates" },
+        { "\xee\x80\x80", 3, true, "U+E000, above surrogates" },
+        { "\xef\xbf\xbf", 3, true, "U+FFFF" },
+        { "\xf0\x90\x80\x80", 4, true, "U+10000, smallest 4-byte" },
+        { "\xf4\x8f\xbf\xbf", 4, true, "U+10FFFF, largest" },
+        { "abcdefgh\xc3\xa9"
+          "ijklmnopq",
+          19, true, "multibyte between ASCII runs" },
+        { "\xc0\x80", 2, false, "overlong NUL" },
+        { "\xc1\xbf", 2, false, "overlong U+007F" },
+        { "\xe0\x80\x80", 3, false, "overlong 3-byte NUL" },
+        { "\xe0\x9f\xbf", 3, false, "overlong U+07FF" },
+        { "\xf0\x80\x80\x80", 4, false, "overlong 4-byte NUL" },
+        { "\xf0\x8f\xbf\xbf", 4, false, "overlong U+FFFF" },
+        { "\xed\xa0\x80", 3, false, "surrogate U+D800" },
+        { "\xed\xbf\xbf", 3, false, "surrogate U+DFFF" },
+        { "\xed\xa0\xbd\xed\xb8\x80", 6, false, "surrogate pair (CESU-8)" },
+        { "\xf4\x90\x80\x80", 4, false, "U+110000" },
+        { "\xf5\x80\x80\x80", 4, false, "lead F5" },
+        { "\xf7\xbf\xbf\xbf", 4, false, "lead F7" },
+        { "\xf8\x88\x80\x80\x80", 5, false, "5-byte form" },
+        { "\xfc\x84\x80\x80\x80\x80", 6, false, "6-byte form" },
+        { "\xfe", 1, false, "FE" },
+        { "\xff", 1, false, "FF" },
+        { "\x80", 1, false, "lone continuation" },
+        { "\xbf", 1, false, "lone continuation BF" },
+        { "a\x80"
+          "b",
+          3, false, "continuation between ASCII" },
+        { "\xc3", 1, false, "truncated 2-byte" },
+        { "\xe2\x82", 2, false, "truncated 3-byte" },
+        { "\xf0\x9f\x98", 3, false, "truncated 4-byte" },
+        { "\xe2\x82"
+          "A",
+          3, false, "3-byte cut by ASCII" },
+        { "\xc3\xc3\xa9", 3, false, "lead followed by lead" },
+        { "\xf0\x9f\x98\xc0", 4, false, "bad last continuation" },
+        { "abcdefgh\xff", 9, false, "invalid after ASCII run" },
+        { "abcdefghijklmnop\xc3", 17, false, "truncated after fast path" },
+        { "abcdefg\xc3\xa9", 9, true, "multibyte straddling an 8-byte word" },
+        { "abcdefg\xc3"
+          "abcdefgh",
+          16, false, "truncated straddling an 8-byte word" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
         bool valid = sl_utf8_valid ((const uint8_t *) cases [i].bytes, cases [i].size);
@@ -1304,8 +1304,8 @@ static void test_writer_utf8_matches_reference_decoder (void **state)
 {
     (void) state;
     //  Trailing bytes at the edges of every range that matters
-    static const uint8_t edges [] = {0x00, 0x41, 0x7f, 0x80, 0x81, 0x8f, 0x90,
-                                     0x9f, 0xa0, 0xbf, 0xc0, 0xf5, 0xff};
+    static const uint8_t edges [] = { 0x00, 0x41, 0x7f, 0x80, 0x81, 0x8f, 0x90,
+                                      0x9f, 0xa0, 0xbf, 0xc0, 0xf5, 0xff };
     uint8_t s [4];
     for (unsigned a = 0; a < 256; a++) {
         s [0] = (uint8_t) a;
@@ -1330,7 +1330,7 @@ static void test_writer_utf8_matches_reference_decoder (void **state)
 static void test_writer_utf8_agrees_with_jansson (void **state)
 {
     (void) state;
-    static const uint8_t tails [] = {0x41, 0x80, 0x9f, 0xa0, 0xbf, 0xc0};
+    static const uint8_t tails [] = { 0x41, 0x80, 0x9f, 0xa0, 0xbf, 0xc0 };
     uint8_t s [4];
     for (unsigned a = 0x80; a < 256; a++) {
         s [0] = (uint8_t) a;

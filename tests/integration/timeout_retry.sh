@@ -1,0 +1,68 @@
+# Time limits kill the task's whole process group (nothing is left behind),
+# and --retries reruns failed tasks: a task that fails once then succeeds
+# ends ok with attempts 2; without retries it ends failed with its stderr.
+. "$(dirname "$0")/lib.sh"
+
+start_broker
+mkdir -p "$WORK/pids" "$WORK/marks"
+# Each task starts a grandchild that would sleep forever and records its pid.
+start_worker w1 -j 4 --exec "sleep 1000 & echo \$! > $WORK/pids/\$SLUICE_SEQ; echo started; wait"
+seq 1 6 > "$WORK/tasks.txt"
+"$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" --timeout 0.5 "$WORK/tasks.txt" >/dev/null \
+    2>>"$WORK/v.log" || fail "ventilator"
+"$SLUICE_BIN/sluice-sink" --broker "$BROKER" -o "$WORK/timeout.jsonl" -f jsonl 2>"$WORK/s1.log"
+expect_rc 1 $? "sink with timed-out tasks"
+$CHECK "$WORK/tasks.txt" "$WORK/timeout.jsonl" --status any || fail "timeout results"
+"$PYTHON" - "$WORK/timeout.jsonl" <<'PY' || fail "timed-out tasks not reported as timeout"
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    assert r["status"] == "timeout", r
+    assert r["duration_ms"] < 5000, r
+    assert r["exit_code"] >= 128, r
+PY
+expect_grep "6 results: 0 ok, 0 failed, 6 timed out; failed seqs: 1 2 3 4 5 6" "$WORK/s1.log" "summary"
+for f in "$WORK"/pids/*; do
+    pid=$(cat "$f")
+    if kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' /proc/"$pid"/status 2>/dev/null; then
+        fail "grandchild $pid of a timed-out task is still running"
+    fi
+done
+[ "$(ls "$WORK/pids" | wc -l)" = 6 ] || fail "not every task started its grandchild"
+# No zombie children left under the worker.
+sleep 0.3
+zombies=$(ps -o stat= --ppid "$LAST_PID" | grep -c Z)
+[ "$zombies" = 0 ] || fail "$zombies zombie children under the worker"
+kill "$LAST_PID"
+
+# Fails the first time (exit 3, a message on stderr), succeeds the second.
+start_worker w2 -j 2 --exec "f=$WORK/marks/\$SLUICE_SEQ; if [ -e \$f ]; then echo ok \$SLUICE_ATTEMPT; else touch \$f; echo 'first run fails' >&2; exit 3; fi"
+seq 1 10 > "$WORK/tasks2.txt"
+"$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" --retries 1 "$WORK/tasks2.txt" >/dev/null \
+    2>>"$WORK/v.log" || fail "ventilator"
+"$SLUICE_BIN/sluice-sink" --broker "$BROKER" -o "$WORK/retry.jsonl" -f jsonl 2>"$WORK/s2.log"
+expect_rc 0 $? "sink with retried tasks"
+$CHECK "$WORK/tasks2.txt" "$WORK/retry.jsonl" || fail "retry results"
+"$PYTHON" - "$WORK/retry.jsonl" <<'PY' || fail "retried tasks wrong"
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    assert r["attempts"] == 2 and r["output"] == "ok 2\n", r
+PY
+
+# Without --retries the first failure is final: failed, exit 3, its stderr.
+rm -f "$WORK"/marks/*
+"$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" "$WORK/tasks2.txt" >/dev/null 2>>"$WORK/v.log" \
+    || fail "ventilator"
+"$SLUICE_BIN/sluice-sink" --broker "$BROKER" -o "$WORK/noretry.jsonl" -f jsonl 2>"$WORK/s3.log"
+expect_rc 1 $? "sink without retries"
+"$PYTHON" - "$WORK/noretry.jsonl" <<'PY' || fail "failed tasks wrong"
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    assert (r["status"], r["exit_code"], r["attempts"], r["stderr"]) == \
+        ("failed", 3, 1, "first run fails\n"), r
+    n += 1
+assert n == 10, n
+PY
