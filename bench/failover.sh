@@ -8,26 +8,7 @@
 set -euo pipefail
 KILLS=${1:-10}
 HB=${HB:-1000}
-HERE=$(cd "$(dirname "$0")" && pwd)
-BIN=${SLUICE_BIN:-$HERE/../build}
-WORK=$(mktemp -d /tmp/sluice-failover.XXXXXX)
-pids=()
-cleanup () {
-    kill "${pids[@]}" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-PORT=$(python3 -c 'import socket,random
-while True:
-    b=random.randint(20000,60000); ok=True
-    for p in range(b,b+5):
-        s=socket.socket()
-        try: s.bind(("127.0.0.1",p))
-        except OSError: ok=False
-        s.close()
-    if ok: print(b); break')
-BROKER=tcp://127.0.0.1:$PORT
+. "$(dirname "$0")/lib.sh"
 CMD="echo \$(date +%s%N) \$SLUICE_JOB \$SLUICE_SEQ \$SLUICE_ATTEMPT >> $WORK/starts; sleep 0.3"
 start_worker () {
     "$BIN/sluice-worker" --broker "$BROKER" -j 2 --heartbeat "$HB" -q --exec "$CMD" \

@@ -11,29 +11,9 @@
 set -euo pipefail
 N=${1:-200000}
 W=${2:-2}
-HERE=$(cd "$(dirname "$0")" && pwd)
-BIN=${SLUICE_BIN:-$HERE/../build}
 PEER=${PEER:-sluice}
 WORKER_ARGS=${WORKER_ARGS:---builtin echo}
-WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
-pids=()
-cleanup () {
-    kill "${pids[@]}" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-PORT=$(python3 -c 'import socket,random
-while True:
-    b=random.randint(20000,60000); ok=True
-    for p in range(b,b+5):
-        s=socket.socket()
-        try: s.bind(("127.0.0.1",p))
-        except OSError: ok=False
-        s.close()
-    if ok: print(b); break')
-BROKER=tcp://127.0.0.1:$PORT
+. "$(dirname "$0")/lib.sh"
 python3 -c "
 import sys
 pad = 'x' * 88

@@ -64,21 +64,11 @@ int main (int argc, char *argv [])
                     return SL_EXIT_USAGE;
                 config.heartbeat_ms = (uint32_t) value;
                 break;
-            case 'v':
-                verbosity++;
-                break;
-            case 'q':
-                verbosity--;
-                break;
-            case 'h':
-                s_usage (stdout);
-                return 0;
-            case 'V':
-                sl_print_version (PROG);
-                return 0;
-            default:
-                fprintf (stderr, "Try '" PROG " --help' for more information.\n");
-                return SL_EXIT_USAGE;
+            default: {
+                int rc = sl_common_option (opt, PROG, s_usage, &verbosity);
+                if (rc != SL_OPT_HANDLED)
+                    return rc == SL_OPT_NOT_COMMON ? SL_EXIT_USAGE : rc;
+            }
         }
     }
     if (optind < argc) {

@@ -87,3 +87,26 @@ bool sl_job_id_valid (const char *s)
     }
     return true;
 }
+
+int sl_common_option (int opt, const char *prog, void (*usage) (FILE *out), int *verbosity)
+{
+    switch (opt) {
+        case 'v':
+            (*verbosity)++;
+            return SL_OPT_HANDLED;
+        case 'q':
+            (*verbosity)--;
+            return SL_OPT_HANDLED;
+        case 'h':
+            usage (stdout);
+            return 0;
+        case 'V':
+            sl_print_version (prog);
+            return 0;
+        case '?':
+            fprintf (stderr, "Try '%s --help' for more information.\n", prog);
+            return SL_EXIT_USAGE;
+        default:
+            return SL_OPT_NOT_COMMON;
+    }
+}

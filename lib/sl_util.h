@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define SL_VERSION "0.1.0"
 
@@ -30,6 +31,16 @@ void sl_random_hex (char *buf, size_t len, size_t nchars);
 
 //  Prints "PROG VERSION (protocol N)" on stdout.
 void sl_print_version (const char *prog);
+
+//  What sl_common_option tells the caller to do.
+#define SL_OPT_NOT_COMMON (-1) //  not one of the common options: handle it
+#define SL_OPT_HANDLED (-2)    //  handled (-v, -q): go on parsing
+
+//  Handles the options every program has: -v, -q (adjust *verbosity),
+//  -h (prints usage on stdout), -V, and getopt's '?' for unknown ones.
+//  Returns SL_OPT_NOT_COMMON, SL_OPT_HANDLED, or an exit status to return
+//  from main at once (0 after help or version, SL_EXIT_USAGE for '?').
+int sl_common_option (int opt, const char *prog, void (*usage) (FILE *out), int *verbosity);
 
 //  True if s is usable as a job id: 1..64 characters of [A-Za-z0-9._-].
 bool sl_job_id_valid (const char *s);

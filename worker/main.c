@@ -123,21 +123,11 @@ int main (int argc, char *argv [])
                 if (sl_parse_seconds (PROG, "--drain-timeout", optarg, &config.drain_timeout_ms))
                     return SL_EXIT_USAGE;
                 break;
-            case 'v':
-                verbosity++;
-                break;
-            case 'q':
-                verbosity--;
-                break;
-            case 'h':
-                s_usage (stdout);
-                return 0;
-            case 'V':
-                sl_print_version (PROG);
-                return 0;
-            default:
-                fprintf (stderr, "Try '" PROG " --help' for more information.\n");
-                return SL_EXIT_USAGE;
+            default: {
+                int rc = sl_common_option (opt, PROG, s_usage, &verbosity);
+                if (rc != SL_OPT_HANDLED)
+                    return rc == SL_OPT_NOT_COMMON ? SL_EXIT_USAGE : rc;
+            }
         }
     }
     if (optind < argc) {
