@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "durable.h"
 #include "sl_endpoint.h"
 #include "sl_log.h"
 #include "sl_proto.h"
@@ -22,8 +23,12 @@
 #define MAX_BATCH_TASKS 64    //  tasks in one TaskBatch to a worker
 #define MAX_BATCH_RESULTS 256 //  results in one ResultBatch to the sink
 #define MAX_BATCH_BYTES (1 << 20)
-#define LIVENESS 3           //  heartbeats a peer may miss before it is gone
-#define FINISHED_MEMORY 1000 //  finished jobs remembered for late queries
+#define LIVENESS 3                   //  heartbeats a peer may miss before it is gone
+#define FINISHED_MEMORY 1000         //  finished jobs remembered for late queries
+#define BATCH_COMMIT_MS 10           //  --fsync batch: longest a record waits for its fsync
+#define BATCH_COMMIT_BYTES (1 << 20) //  --fsync batch: commit early past this much
+#define SEGMENT_BYTES (64 << 20)     //  start a new journal segment past this size
+#define MAX_MISSING_RANGES 1024      //  ranges of missing seqs in one JobState
 
 typedef struct {
     char key [64];         //  routing id in hex: the hash key
@@ -37,6 +42,7 @@ typedef struct {
     uint32_t heartbeat_ms; //  agreed heartbeat interval
     const char *holder;    //  worker: its interned name, as the table knows it
     int64_t last_seen;     //  ms, monotonic
+    zlistx_t *waiting;     //  sink: finished jobs it may not know are finished (strings)
 } peer_t;
 
 typedef struct {
@@ -69,8 +75,16 @@ struct _broker_t {
     uint64_t tasks_released;    //  runs handed back by workers
     uint64_t retries;           //  failed runs queued again
     int64_t unclaimed_lease_ms; //  how long a dispatched task may go unclaimed
+    sl_journal_t *journal;      //  write-ahead journal, NULL with --in-memory
+    int64_t dirty_since;        //  when the oldest uncommitted record was appended (ms)
+    bool journal_failed;        //  the journal cannot be written: no task is accepted
+    char journal_error [512];   //  why
+    int64_t journal_retry;      //  when to try committing again (ms)
+    uint64_t tasks_refused;     //  tasks refused while the journal failed
     int64_t next_housekeeping;  //  when to expire silent peers next (ms)
 };
+
+static int s_journal_open (broker_t *self, char *err, size_t errlen);
 
 //  --- Set-up -------------------------------------------------------------
 
@@ -79,6 +93,7 @@ static void s_peer_free (void **item_p)
     peer_t *peer = (peer_t *) *item_p;
     if (peer) {
         zframe_destroy (&peer->routing_id);
+        zlistx_destroy (&peer->waiting);
         free (peer);
         *item_p = NULL;
     }
@@ -157,6 +172,8 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
     //  claimed within 5 intervals was lost on the way (or sits in the
     //  buffers of a worker that stopped reading).
     self->unclaimed_lease_ms = 5 * (int64_t) config->heartbeat_ms;
+    if (config->data_dir && s_journal_open (self, err, errlen))
+        goto fail;
     return self;
 fail:
     broker_destroy (&self);
@@ -176,6 +193,7 @@ void broker_destroy (broker_t **self_p)
     zsock_destroy (&self->delivery);
     zhashx_destroy (&self->peers);
     zlistx_destroy (&self->job_starts);
+    sl_journal_destroy (&self->journal);
     sl_table_destroy (&self->table);
     free (self->finished);
     free (self);
@@ -216,12 +234,190 @@ static void s_reply (broker_t *self, zframe_t *routing_id, sl_env_t *env)
     sl_proto_send (self->control, routing_id, env, ZMQ_DONTWAIT);
 }
 
+//  A finished job still remembered (within --retention), or NULL.
 static finished_t *s_finished_lookup (broker_t *self, const char *job_id)
 {
+    int64_t oldest = zclock_time () - self->config.retention_ms;
     for (size_t i = 0; i < FINISHED_MEMORY; i++)
-        if (self->finished [i].id [0] && streq (self->finished [i].id, job_id))
+        if (self->finished [i].id [0] && self->finished [i].finished_at >= oldest &&
+            streq (self->finished [i].id, job_id))
             return &self->finished [i];
     return NULL;
+}
+
+static void s_remember (broker_t *self, const char *job_id, const sl_job_counts_t *counts,
+                        int64_t finished_at)
+{
+    finished_t *slot = s_finished_lookup (self, job_id);
+    if (!slot) {
+        slot = &self->finished [self->finished_next];
+        self->finished_next = (self->finished_next + 1) % FINISHED_MEMORY;
+    }
+    snprintf (slot->id, sizeof slot->id, "%s", job_id);
+    slot->counts = *counts;
+    slot->finished_at = finished_at;
+}
+
+//  --- Journal ----------------------------------------------------------------
+//  Records are appended as the broker changes its table and committed in
+//  groups: at once with --fsync always, else within BATCH_COMMIT_MS. Before
+//  it tells a ventilator which tasks it holds, the broker commits, so what
+//  it confirms is on disk. If the journal cannot be written the broker
+//  refuses new tasks (and says why) rather than accept what it could lose.
+
+static void s_journal_error (broker_t *self, const char *err)
+{
+    if (!self->journal_failed)
+        sl_error ("%s; refusing new tasks until the journal can be written again", err);
+    self->journal_failed = true;
+    snprintf (self->journal_error, sizeof self->journal_error, "%s", err);
+    self->journal_retry = zclock_mono () + 1000;
+}
+
+static void s_journal_appended (broker_t *self, int rc, const char *err)
+{
+    if (rc)
+        sl_error ("cannot journal: %s", err);
+    else if (!self->dirty_since)
+        self->dirty_since = zclock_mono ();
+}
+
+//  The segment new jobs are tagged with: the oldest one they need.
+static void s_journal_tag (broker_t *self)
+{
+    sl_table_set_tag (self->table, self->journal ? sl_journal_segment (self->journal) : 0);
+}
+
+//  Records the final results the table reached since the last call.
+static void s_journal_results (broker_t *self)
+{
+    sl_task_t *batch [MAX_BATCH_RESULTS];
+    size_t n = 0;
+    char err [512];
+    sl_task_t *task;
+    while ((task = sl_table_pop_completed (self->table))) {
+        if (!self->journal)
+            continue;
+        if (n && (task->job != batch [0]->job || n == MAX_BATCH_RESULTS)) {
+            s_journal_appended (self, sl_durable_results (self->journal, batch, n, err, sizeof err),
+                                err);
+            n = 0;
+        }
+        batch [n++] = task;
+    }
+    if (n)
+        s_journal_appended (self, sl_durable_results (self->journal, batch, n, err, sizeof err),
+                            err);
+}
+
+static void s_journal_rotate (broker_t *self);
+
+//  Commits what was appended. Returns 0, or -1 if the journal failed.
+static int s_journal_commit (broker_t *self)
+{
+    if (!self->journal)
+        return 0;
+    s_journal_results (self);
+    if (sl_journal_uncommitted (self->journal) == 0)
+        return self->journal_failed ? -1 : 0;
+    char err [512];
+    if (sl_journal_commit (self->journal, err, sizeof err)) {
+        s_journal_error (self, err);
+        return -1;
+    }
+    if (self->journal_failed)
+        sl_warn ("the journal in %s can be written again: accepting tasks",
+                 sl_journal_dir (self->journal));
+    self->journal_failed = false;
+    self->dirty_since = 0;
+    if (sl_journal_segment_bytes (self->journal) >= SEGMENT_BYTES)
+        s_journal_rotate (self);
+    return 0;
+}
+
+//  Commits when the fsync policy says it is time.
+static void s_journal_tick (broker_t *self, int64_t now)
+{
+    if (!self->journal)
+        return;
+    s_journal_results (self);
+    if (sl_journal_uncommitted (self->journal) == 0)
+        return;
+    if (self->journal_failed ? now >= self->journal_retry
+                             : self->config.fsync == SL_FSYNC_ALWAYS ||
+                                   sl_journal_uncommitted (self->journal) >= BATCH_COMMIT_BYTES ||
+                                   now - self->dirty_since >= BATCH_COMMIT_MS)
+        s_journal_commit (self);
+}
+
+//  When the journal needs the loop again (ms), or INT64_MAX.
+static int64_t s_journal_wake (broker_t *self)
+{
+    if (!self->journal || !self->dirty_since)
+        return INT64_MAX;
+    return self->journal_failed ? self->journal_retry : self->dirty_since + BATCH_COMMIT_MS;
+}
+
+//  Starts a new segment, carries the finished jobs it remembers into it,
+//  and deletes the segments no unfinished job needs any more.
+static void s_journal_rotate (broker_t *self)
+{
+    char err [512];
+    uint64_t segment = sl_journal_rotate (self->journal, err, sizeof err);
+    if (!segment) {
+        s_journal_error (self, err);
+        return;
+    }
+    int64_t oldest = zclock_time () - self->config.retention_ms;
+    for (size_t i = 0; i < FINISHED_MEMORY; i++) {
+        finished_t *f = &self->finished [i];
+        if (f->id [0] && f->finished_at >= oldest)
+            s_journal_appended (self,
+                                sl_durable_job_done (self->journal, f->id, &f->counts,
+                                                     f->finished_at, err, sizeof err),
+                                err);
+    }
+    uint64_t keep = segment;
+    for (sl_job_t *job = sl_table_job_first (self->table); job;
+         job = sl_table_job_next (self->table))
+        if (sl_job_tag (job) < keep)
+            keep = sl_job_tag (job);
+    int deleted = sl_journal_delete_before (self->journal, keep, err, sizeof err);
+    if (deleted < 0)
+        sl_warn ("%s", err);
+    else
+        sl_info ("journal: segment %llu started, %d old segments deleted, %.1f MB on disk",
+                 (unsigned long long) segment, deleted,
+                 sl_journal_total_bytes (self->journal) / 1e6);
+}
+
+static void s_on_replayed_done (const char *job, const sl_job_counts_t *counts, int64_t finished_at,
+                                void *arg)
+{
+    s_remember ((broker_t *) arg, job, counts, finished_at);
+}
+
+//  Opens the journal and rebuilds the table from it.
+static int s_journal_open (broker_t *self, char *err, size_t errlen)
+{
+    int64_t start = zclock_mono ();
+    self->journal = sl_journal_new (self->config.data_dir, self->config.fsync, err, errlen);
+    if (!self->journal)
+        return -1;
+    int64_t records =
+        sl_durable_replay (self->journal, self->table, s_on_replayed_done, self, err, errlen);
+    if (records < 0)
+        return -1;
+    if (sl_journal_torn_bytes (self->journal))
+        sl_warn ("journal: dropped a torn last record (%llu bytes) left by a crash",
+                 (unsigned long long) sl_journal_torn_bytes (self->journal));
+    size_t jobs = sl_table_job_count (self->table);
+    sl_info ("journal %s: %lld records replayed in %lld ms: %zu unfinished jobs, %zu tasks "
+             "queued, %zu results to deliver",
+             self->config.data_dir, (long long) records, (long long) (zclock_mono () - start), jobs,
+             sl_table_queued (self->table), sl_table_deliverable (self->table, NULL));
+    self->check_finished = true;
+    return 0;
 }
 
 //  True if the attached sink collects this job.
@@ -289,7 +485,50 @@ static void s_welcome (broker_t *self, peer_t *peer, char **jobs, size_t njobs)
     s_reply (self, peer->routing_id, &env);
 }
 
-static void s_hello_sink (broker_t *self, peer_t *peer)
+//  Result read back from the journal for --from-start: delivered again.
+static void s_on_old_result (const char *job, Sluice__Result *r, void *arg)
+{
+    broker_t *self = (broker_t *) arg;
+    sl_result_in_t in = {
+        .status = (uint8_t) r->status,
+        .exit_code = r->exit_code,
+        .duration_ms = r->duration_ms,
+        .worker = r->worker,
+        .output = r->output.data,
+        .output_size = r->output.len,
+        .err = r->stderr_tail.data,
+        .err_size = r->stderr_tail.len,
+        .output_truncated = r->output_truncated,
+    };
+    sl_table_redeliver (self->table, job, r->seq, &in);
+}
+
+//  --from-start: the job's results already delivered are delivered again.
+//  Returns NULL, or why it cannot be done.
+static const char *s_from_start (broker_t *self, const char *job_id, char *why, size_t whylen)
+{
+    sl_job_t *job = sl_table_job (self->table, job_id);
+    if (!job) {
+        snprintf (why, whylen,
+                  s_finished_lookup (self, job_id)
+                      ? "job %s finished and was delivered in full; its results are no longer "
+                        "kept"
+                      : "this broker does not know job %s",
+                  job_id);
+        return why;
+    }
+    if (!self->journal) {
+        snprintf (why, whylen, "--from-start needs a broker with a journal (not --in-memory)");
+        return why;
+    }
+    s_journal_commit (self);
+    if (sl_durable_scan_results (self->journal, sl_job_tag (job), job_id, s_on_old_result, self,
+                                 why, whylen) < 0)
+        return why;
+    return NULL;
+}
+
+static void s_hello_sink (broker_t *self, peer_t *peer, Sluice__Hello *hello)
 {
     if (self->sink && self->sink != peer) {
         char reason [400];
@@ -298,13 +537,38 @@ static void s_hello_sink (broker_t *self, peer_t *peer)
                   "time so that no job is split between two",
                   self->sink->name);
         sl_warn ("refused sink %s: sink %s is attached", peer->name, self->sink->name);
-        sl_proto_send_refuse (self->control, peer->routing_id, reason);
+        //  The attached sink may have died: it is given up after LIVENESS
+        //  silent heartbeats, so a restarted sink may try until then.
+        Sluice__Refuse refuse = SLUICE__REFUSE__INIT;
+        refuse.reason = reason;
+        refuse.retry_ms = (LIVENESS + 1) * self->sink->heartbeat_ms;
+        sl_env_t env = SLUICE__ENVELOPE__INIT;
+        env.body_case = SLUICE__ENVELOPE__BODY_REFUSE;
+        env.refuse = &refuse;
+        s_reply (self, peer->routing_id, &env);
+        zhashx_delete (self->peers, peer->key);
+        return;
+    }
+    char why [600];
+    if (hello->from_start && s_from_start (self, peer->job, why, sizeof why)) {
+        sl_warn ("refused sink %s: %s", peer->name, why);
+        sl_proto_send_refuse (self->control, peer->routing_id, why);
         zhashx_delete (self->peers, peer->key);
         return;
     }
     if (!self->sink)
-        sl_info ("sink %s attached%s%s%s", peer->name, peer->job [0] ? " for job " : "", peer->job,
-                 peer->follow ? " (follow)" : "");
+        sl_info ("sink %s attached%s%s%s%s", peer->name, peer->job [0] ? " for job " : "",
+                 peer->job, peer->follow ? " (follow)" : "",
+                 hello->from_start ? " (from the start)" : "");
+    //  Jobs it waits for that may have finished meanwhile: told below.
+    zlistx_destroy (&peer->waiting);
+    peer->waiting = zlistx_new ();
+    zlistx_set_destructor (peer->waiting, (zlistx_destructor_fn *) zstr_free);
+    zlistx_set_duplicator (peer->waiting, (zlistx_duplicator_fn *) strdup);
+    for (size_t i = 0; i < hello->n_waiting; i++)
+        zlistx_add_end (peer->waiting, hello->waiting [i]);
+    if (peer->job [0])
+        zlistx_add_end (peer->waiting, peer->job);
     self->sink = peer;
     self->check_finished = true;
     zlistx_purge (self->job_starts); //  the welcome lists every job
@@ -376,7 +640,7 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
     peer->holder = sl_table_intern (self->table, peer->name);
     peer->last_seen = zclock_mono ();
     if (hello->role == SLUICE__ROLE__ROLE_SINK)
-        s_hello_sink (self, peer);
+        s_hello_sink (self, peer, hello);
     else {
         if (is_new)
             sl_info ("worker %s joined with %u slots, heartbeat %u ms", peer->name, peer->slots,
@@ -391,28 +655,52 @@ static void s_on_ack (broker_t *self, peer_t *peer, Sluice__Ack *ack)
         s_bad (self, "control", peer ? peer->name : NULL, "acknowledgement from a detached sink");
         return;
     }
-    for (size_t i = 0; i < ack->n_seqs; i++)
-        if (sl_table_ack (self->table, ack->job, ack->seqs [i]) == SL_TABLE_INVALID)
+    size_t applied = 0;
+    for (size_t i = 0; i < ack->n_seqs; i++) {
+        sl_table_rc_t rc = sl_table_ack (self->table, ack->job, ack->seqs [i]);
+        if (rc == SL_TABLE_OK)
+            ack->seqs [applied++] = ack->seqs [i];
+        else if (rc == SL_TABLE_INVALID && !s_finished_lookup (self, ack->job))
             s_bad (self, "control", peer->name, "acknowledgement for an unknown task");
+    }
+    if (self->journal && applied) {
+        char err [512];
+        s_journal_appended (
+            self,
+            sl_durable_delivered (self->journal, ack->job, ack->seqs, applied, err, sizeof err),
+            err);
+    }
     self->check_finished = true;
 }
 
 static void s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQuery *query)
 {
+    //  What the broker confirms must be on disk first.
+    s_journal_commit (self);
     Sluice__JobState state = SLUICE__JOB_STATE__INIT;
     state.job = query->job;
+    uint64_t ranges [2 * MAX_MISSING_RANGES];
     sl_job_t *job = sl_table_job (self->table, query->job);
     finished_t *done = job ? NULL : s_finished_lookup (self, query->job);
     if (job) {
         const sl_job_counts_t *counts = sl_job_counts (job);
+        state.known = true;
         state.received = counts->received;
         state.total = counts->total_known ? counts->total : 0;
         state.finished = sl_job_finished (job);
+        if (query->want_missing) {
+            state.n_missing =
+                2 * sl_table_missing (self->table, query->job, ranges, MAX_MISSING_RANGES);
+            state.missing = ranges;
+        }
     } else if (done) {
-        state.received = done->counts.received;
+        state.known = true;
+        state.received = done->counts.total;
         state.total = done->counts.total;
         state.finished = true;
     }
+    if (self->journal_failed)
+        state.error = self->journal_error;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_JOB_STATE;
     env.job_state = &state;
@@ -517,21 +805,36 @@ static void s_on_tasks (broker_t *self, Sluice__TaskBatch *batch)
         s_bad (self, "intake", NULL, "tasks with an invalid job id");
         return;
     }
+    if (self->journal_failed) {
+        //  Not accepted: the ventilator hears why and sends them again.
+        self->tasks_refused += batch->n_tasks;
+        return;
+    }
     bool is_new = sl_table_job (self->table, batch->job) == NULL;
+    s_journal_tag (self);
+    size_t accepted = 0;
     for (size_t i = 0; i < batch->n_tasks; i++) {
         Sluice__Task *task = batch->tasks [i];
         uint8_t retries = (uint8_t) (task->retries > 100 ? 100 : task->retries);
         sl_table_rc_t rc = sl_table_submit (self->table, batch->job, task->seq, task->payload.data,
                                             task->payload.len, task->timeout_ms, retries);
-        if (rc == SL_TABLE_OK)
+        if (rc == SL_TABLE_OK) {
             self->tasks_in++;
-        else if (rc == SL_TABLE_DUPLICATE)
+            batch->tasks [accepted++] = task; //  the new ones, for the journal
+        } else if (rc == SL_TABLE_DUPLICATE)
             self->duplicates++;
         else if (rc == SL_TABLE_INVALID)
             s_bad (self, "intake", NULL, "task with a seq out of range");
         else
             sl_error ("out of memory: task %s/%llu dropped", batch->job,
                       (unsigned long long) task->seq);
+    }
+    if (self->journal && accepted) {
+        char err [512];
+        s_journal_appended (
+            self,
+            sl_durable_tasks (self->journal, batch->job, batch->tasks, accepted, err, sizeof err),
+            err);
     }
     if (is_new && sl_table_job (self->table, batch->job))
         s_job_started (self, batch->job);
@@ -543,11 +846,19 @@ static void s_on_job_end (broker_t *self, Sluice__JobEnd *end)
         s_bad (self, "intake", NULL, "job end with an invalid job id");
         return;
     }
+    if (self->journal_failed)
+        return;
     bool is_new = sl_table_job (self->table, end->job) == NULL;
+    s_journal_tag (self);
     sl_table_rc_t rc = sl_table_end (self->table, end->job, end->total);
     if (rc == SL_TABLE_INVALID)
         s_bad (self, "intake", NULL, "job end contradicting the tasks received");
     else if (rc == SL_TABLE_OK) {
+        if (self->journal) {
+            char err [512];
+            s_journal_appended (
+                self, sl_durable_end (self->journal, end->job, end->total, err, sizeof err), err);
+        }
         if (is_new)
             s_job_started (self, end->job);
         sl_info ("job %s has %llu tasks", end->job, (unsigned long long) end->total);
@@ -787,18 +1098,11 @@ static void s_deliver (broker_t *self)
     }
 }
 
-static void s_remember_finished (broker_t *self, sl_job_t *job)
-{
-    finished_t *slot = &self->finished [self->finished_next];
-    self->finished_next = (self->finished_next + 1) % FINISHED_MEMORY;
-    snprintf (slot->id, sizeof slot->id, "%s", sl_job_id (job));
-    slot->counts = *sl_job_counts (job);
-    slot->finished_at = zclock_time ();
-}
-
-static int s_send_job_done (broker_t *self, const char *job_id, const sl_job_counts_t *counts)
+static int s_send_job_done (broker_t *self, const char *job_id, const sl_job_counts_t *counts,
+                            bool forgotten)
 {
     Sluice__JobDone done = SLUICE__JOB_DONE__INIT;
+    done.forgotten = forgotten;
     done.job = (char *) job_id;
     done.total = counts->total;
     done.ok = counts->ok;
@@ -822,7 +1126,7 @@ static void s_finish_jobs (broker_t *self)
     while (job) {
         sl_job_t *next = sl_table_job_next (self->table);
         if (sl_job_finished (job) && s_sink_wants (self, sl_job_id (job))) {
-            if (s_send_job_done (self, sl_job_id (job), sl_job_counts (job))) {
+            if (s_send_job_done (self, sl_job_id (job), sl_job_counts (job), false)) {
                 self->check_finished = true; //  try again when writable
                 return;
             }
@@ -830,15 +1134,38 @@ static void s_finish_jobs (broker_t *self)
             sl_info ("job %s finished: %llu tasks, %llu ok, %llu failed, %llu timed out",
                      sl_job_id (job), (unsigned long long) c->total, (unsigned long long) c->ok,
                      (unsigned long long) c->failed, (unsigned long long) c->timeout);
-            s_remember_finished (self, job);
+            int64_t now = zclock_time ();
+            if (self->journal) {
+                char err [512];
+                s_journal_appended (
+                    self,
+                    sl_durable_job_done (self->journal, sl_job_id (job), c, now, err, sizeof err),
+                    err);
+            }
+            s_remember (self, sl_job_id (job), c, now);
             sl_table_retire (self->table, job);
         }
         job = next;
     }
-    if (self->sink->job [0] && !sl_table_job (self->table, self->sink->job)) {
-        finished_t *done = s_finished_lookup (self, self->sink->job);
-        if (done && s_send_job_done (self, done->id, &done->counts))
-            self->check_finished = true;
+    //  Jobs the sink waits for that finished while it was away, or that
+    //  this broker does not know (a job named with --job may simply not
+    //  have started yet: that one it waits for).
+    const char *waiting;
+    while (self->sink->waiting && (waiting = (const char *) zlistx_first (self->sink->waiting))) {
+        if (!sl_table_job (self->table, waiting)) {
+            finished_t *done = s_finished_lookup (self, waiting);
+            sl_job_counts_t none = { 0 };
+            int rc = 0;
+            if (done)
+                rc = s_send_job_done (self, done->id, &done->counts, false);
+            else if (!streq (waiting, self->sink->job))
+                rc = s_send_job_done (self, waiting, &none, true);
+            if (rc) {
+                self->check_finished = true;
+                return;
+            }
+        }
+        zlistx_delete (self->sink->waiting, NULL);
     }
 }
 
@@ -897,7 +1224,10 @@ int broker_run (broker_t *self)
         } else
             items [3].events = ZMQ_POLLOUT;
         int64_t now = zclock_mono ();
-        long timeout = self->next_housekeeping > now ? (long) (self->next_housekeeping - now) : 0;
+        int64_t wake = self->next_housekeeping;
+        if (s_journal_wake (self) < wake)
+            wake = s_journal_wake (self);
+        long timeout = wake > now ? (long) (wake - now) : 0;
         int rc = zmq_poll (items, (int) nitems, timeout);
         items [3].events = ZMQ_POLLOUT;
         if (rc < 0) {
@@ -916,11 +1246,13 @@ int broker_run (broker_t *self)
         s_deliver (self);
         s_finish_jobs (self);
         now = zclock_mono ();
+        s_journal_tick (self, now);
         if (now >= self->next_housekeeping) {
             s_expire_peers (self, now);
             self->next_housekeeping = now + tick;
         }
     }
+    s_journal_commit (self);
     sl_info ("broker stopping: %llu tasks accepted, %llu results, %llu runs lost, %llu handed "
              "back, %llu retried, %llu duplicates dropped, %llu bad messages dropped",
              (unsigned long long) self->tasks_in, (unsigned long long) self->results_in,

@@ -12,19 +12,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "journal.h"
+
 typedef struct {
     const char *bind;      //  tcp://IFACE:PORT; ports PORT..PORT+4 are bound
+    const char *data_dir;  //  the journal's directory; NULL = in memory only
+    sl_fsync_t fsync;      //  when the journal syncs to disk
+    int64_t retention_ms;  //  how long finished jobs are remembered
     uint32_t heartbeat_ms; //  heartbeat interval offered to clients
     uint32_t sink_window;  //  results sent to the sink and not yet acknowledged, at most
 } broker_config_t;
 
 #define BROKER_DEFAULT_HEARTBEAT_MS 1000
 #define BROKER_DEFAULT_SINK_WINDOW 20000
+#define BROKER_DEFAULT_RETENTION_MS (24 * 3600 * 1000LL)
 
 typedef struct _broker_t broker_t;
 
-//  Binds every port. Returns NULL with a message in err (naming the
-//  endpoint) if a port cannot be bound. Caller owns the result.
+//  Binds every port and, with a data_dir, opens the journal and rebuilds
+//  the jobs it holds. Returns NULL with a message in err (naming the
+//  endpoint or the file) on failure. Caller owns the result.
 broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen);
 
 //  Closes the sockets and frees everything. NULL-safe, nulls *self_p.

@@ -5,7 +5,12 @@
 */
 #include <czmq.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "broker.h"
 #include "sl_endpoint.h"
@@ -13,6 +18,31 @@
 #include "sl_util.h"
 
 #define PROG "sluice-broker"
+
+//  The default journal directory: one per port, so that brokers on one
+//  host never share a journal.
+static int s_default_data_dir (const char *bind, char *dir, size_t len)
+{
+    const char *port = strrchr (bind, ':');
+    port = port ? port + 1 : "5560";
+    if (geteuid () == 0) {
+        mkdir ("/var/lib/sluice", 0755);
+        snprintf (dir, len, "/var/lib/sluice/broker-%s", port);
+        return 0;
+    }
+    const char *home = getenv ("HOME");
+    if (!home || !*home)
+        return -1;
+    //  The parents are made here; the journal makes the last one itself.
+    snprintf (dir, len, "%s/.local", home);
+    mkdir (dir, 0755);
+    snprintf (dir, len, "%s/.local/state", home);
+    mkdir (dir, 0755);
+    snprintf (dir, len, "%s/.local/state/sluice", home);
+    mkdir (dir, 0700);
+    snprintf (dir, len, "%s/.local/state/sluice/broker-%s", home, port);
+    return 0;
+}
 
 static void s_usage (FILE *out)
 {
@@ -41,11 +71,18 @@ int main (int argc, char *argv [])
         .bind = SL_DEFAULT_BIND,
         .heartbeat_ms = BROKER_DEFAULT_HEARTBEAT_MS,
         .sink_window = BROKER_DEFAULT_SINK_WINDOW,
+        .fsync = SL_FSYNC_BATCH,
+        .retention_ms = BROKER_DEFAULT_RETENTION_MS,
     };
+    bool in_memory = false;
     int verbosity = 0;
     static const struct option options [] = {
         { "bind", required_argument, NULL, 'b' },
         { "heartbeat", required_argument, NULL, 'H' },
+        { "data-dir", required_argument, NULL, 'd' },
+        { "in-memory", no_argument, NULL, 'M' },
+        { "fsync", required_argument, NULL, 'F' },
+        { "retention", required_argument, NULL, 'R' },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -54,10 +91,27 @@ int main (int argc, char *argv [])
     };
     int opt;
     uint64_t value;
-    while ((opt = getopt_long (argc, argv, "b:vqhV", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "b:d:vqhV", options, NULL)) != -1) {
         switch (opt) {
             case 'b':
                 config.bind = optarg;
+                break;
+            case 'd':
+                config.data_dir = optarg;
+                break;
+            case 'M':
+                in_memory = true;
+                break;
+            case 'F':
+                if (sl_fsync_parse (optarg, &config.fsync)) {
+                    fprintf (stderr, PROG ": --fsync: '%s' is not always, batch or off\n", optarg);
+                    return SL_EXIT_USAGE;
+                }
+                break;
+            case 'R':
+                if (sl_parse_seconds (PROG, "--retention", optarg, &value))
+                    return SL_EXIT_USAGE;
+                config.retention_ms = (int64_t) value;
                 break;
             case 'H':
                 if (sl_parse_u64 (PROG, "--heartbeat", optarg, 10, 600000, &value))
@@ -80,6 +134,18 @@ int main (int argc, char *argv [])
     if (sl_endpoint_check (config.bind, err, sizeof err)) {
         fprintf (stderr, PROG ": --bind: %s\n", err);
         return SL_EXIT_USAGE;
+    }
+    if (in_memory && config.data_dir) {
+        fprintf (stderr, PROG ": give --data-dir or --in-memory, not both\n");
+        return SL_EXIT_USAGE;
+    }
+    char data_dir [PATH_MAX];
+    if (!in_memory && !config.data_dir) {
+        if (s_default_data_dir (config.bind, data_dir, sizeof data_dir)) {
+            fprintf (stderr, PROG ": no home directory for the default --data-dir; give one\n");
+            return SL_EXIT_USAGE;
+        }
+        config.data_dir = data_dir;
     }
     sl_log_init (PROG, SL_LOG_INFO);
     sl_log_adjust (verbosity);

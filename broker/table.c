@@ -24,11 +24,13 @@ struct _sl_job_t {
     sl_task_t **chunks;     //  task chunks, NULL where none arrived yet
     size_t nchunks;         //  slots in chunks
     sl_job_counts_t counts; //  what callers see
-    sl_deque_t *ready;      //  DONE tasks waiting to be sent, exact
+    sl_deque_t *ready;      //  DONE tasks waiting to be sent; entries delivered since are stale
+    uint64_t ready_count;   //  tasks of this job in state DONE, exact
     sl_deque_t *sent;       //  SENT tasks in send order; entries acked since are stale
     uint64_t unacked;       //  tasks in state SENT
     uint64_t queue_refs;    //  entries in the table's dispatch queue that point here
-    sl_job_t *prev;         //  arrival-order list
+    uint64_t tag;   //  the caller's number for the job (the broker: its first journal segment)
+    sl_job_t *prev; //  arrival-order list
     sl_job_t *next;
 };
 
@@ -41,6 +43,8 @@ struct _sl_table_t {
     sl_job_t *deliver_turn;  //  job whose turn it is in round-robin delivery
     size_t njobs;            //  jobs in the list
     sl_deque_t *queue;       //  QUEUED tasks to dispatch (may hold stale entries)
+    sl_deque_t *completed;   //  tasks that got their final result, until sl_table_pop_completed
+    uint64_t next_tag;       //  tag given to new jobs
     size_t queued;           //  tasks in state QUEUED, exact
     size_t deliverable;      //  tasks in state DONE, exact
     size_t unacked;          //  tasks in state SENT, exact
@@ -67,8 +71,9 @@ sl_table_t *sl_table_new (void)
         return NULL;
     self->jobs = zhashx_new ();
     self->queue = sl_deque_new ();
+    self->completed = sl_deque_new ();
     self->workers = zhashx_new ();
-    if (!self->jobs || !self->queue || !self->workers) {
+    if (!self->jobs || !self->queue || !self->completed || !self->workers) {
         sl_table_destroy (&self);
         return NULL;
     }
@@ -110,6 +115,7 @@ void sl_table_destroy (sl_table_t **self_p)
     zhashx_destroy (&self->jobs);
     zhashx_destroy (&self->workers);
     sl_deque_destroy (&self->queue);
+    sl_deque_destroy (&self->completed);
     free (self);
     *self_p = NULL;
 }
@@ -171,6 +177,7 @@ static sl_job_t *s_job_new (sl_table_t *self, const char *id)
         return NULL;
     }
     zhashx_insert (self->jobs, id, job);
+    job->tag = self->next_tag;
     job->prev = self->tail;
     if (self->tail)
         self->tail->next = job;
@@ -208,6 +215,13 @@ void sl_table_retire (sl_table_t *self, sl_job_t *job)
     }
     if (job->queue_refs)
         s_purge_queue (self, job);
+    //  Completed entries not yet popped would dangle.
+    size_t ncompleted = sl_deque_size (self->completed);
+    for (size_t i = 0; i < ncompleted; i++) {
+        sl_task_t *task = sl_deque_pop_front (self->completed);
+        if (task->job != job)
+            sl_deque_push_back (self->completed, task);
+    }
     if (self->cursor == job) {
         self->cursor = job->next;
         self->cursor_ahead = true;
@@ -223,7 +237,7 @@ void sl_table_retire (sl_table_t *self, sl_job_t *job)
     else
         self->tail = job->prev;
     self->queued -= job->counts.queued;
-    self->deliverable -= sl_deque_size (job->ready);
+    self->deliverable -= job->ready_count;
     self->unacked -= job->unacked;
     zhashx_delete (self->jobs, job->id);
     self->njobs--;
@@ -448,15 +462,14 @@ const char *sl_table_intern (sl_table_t *self, const char *name)
     return copy;
 }
 
-//  Makes task DONE with a result built from in. Returns 0 or -1 (OOM,
-//  nothing changed).
-static int s_finish (sl_table_t *self, sl_task_t *task, const sl_result_in_t *in, bool reported)
+//  A result held by the table, built from in. NULL if out of memory.
+static sl_result_t *s_result_new (sl_table_t *self, const sl_result_in_t *in)
 {
     sl_result_t *result = malloc (sizeof *result + in->output_size + in->err_size);
     const char *worker = sl_table_intern (self, in->worker ? in->worker : "");
-    if (!result || !worker || sl_deque_push_back (task->job->ready, task)) {
+    if (!result || !worker) {
         free (result);
-        return -1;
+        return NULL;
     }
     result->status = in->status;
     result->output_truncated = in->output_truncated;
@@ -469,6 +482,23 @@ static int s_finish (sl_table_t *self, sl_task_t *task, const sl_result_in_t *in
         memcpy (result->data, in->output, in->output_size);
     if (in->err_size)
         memcpy (result->data + in->output_size, in->err, in->err_size);
+    return result;
+}
+
+//  Makes task DONE with a result built from in. Returns 0 or -1 (OOM,
+//  nothing changed).
+static int s_finish (sl_table_t *self, sl_task_t *task, const sl_result_in_t *in, bool reported)
+{
+    sl_result_t *result = s_result_new (self, in);
+    if (!result || sl_deque_push_back (task->job->ready, task)) {
+        free (result);
+        return -1;
+    }
+    if (sl_deque_push_back (self->completed, task)) {
+        sl_deque_pop_back (task->job->ready);
+        free (result);
+        return -1;
+    }
 
     sl_job_counts_t *counts = &task->job->counts;
     if (task->state == SL_TASK_QUEUED)
@@ -495,6 +525,7 @@ static int s_finish (sl_table_t *self, sl_task_t *task, const sl_result_in_t *in
         counts->timeout++;
     else
         counts->failed++;
+    task->job->ready_count++;
     self->deliverable++;
     return 0;
 }
@@ -647,7 +678,7 @@ size_t sl_table_expire (sl_table_t *self, int64_t now)
 size_t sl_table_deliverable (sl_table_t *self, sl_job_t *job)
 {
     assert (self);
-    return job ? sl_deque_size (job->ready) : self->deliverable;
+    return job ? job->ready_count : self->deliverable;
 }
 
 sl_task_t *sl_table_send_next (sl_table_t *self, sl_job_t *job)
@@ -658,11 +689,13 @@ sl_task_t *sl_table_send_next (sl_table_t *self, sl_job_t *job)
             return NULL;
         //  Round-robin: start at the job whose turn it is.
         job = self->deliver_turn ? self->deliver_turn : self->head;
-        while (sl_deque_size (job->ready) == 0)
+        while (job->ready_count == 0)
             job = job->next ? job->next : self->head;
         self->deliver_turn = job->next;
     }
-    sl_task_t *task = sl_deque_pop_front (job->ready);
+    sl_task_t *task;
+    while ((task = sl_deque_pop_front (job->ready)) && task->state != SL_TASK_DONE)
+        ; //  delivered since it was queued (replay): stale entry
     if (!task)
         return NULL;
     if (sl_deque_push_back (job->sent, task)) {
@@ -670,6 +703,7 @@ sl_task_t *sl_table_send_next (sl_table_t *self, sl_job_t *job)
         return NULL;
     }
     task->state = SL_TASK_SENT;
+    job->ready_count--;
     job->unacked++;
     self->unacked++;
     self->deliverable--;
@@ -717,6 +751,7 @@ sl_task_t *sl_table_unsend_last (sl_table_t *self, sl_job_t *job)
         return NULL;
     }
     task->state = SL_TASK_DONE;
+    job->ready_count++;
     job->unacked--;
     self->unacked--;
     self->deliverable++;
@@ -739,6 +774,7 @@ size_t sl_table_unsend_all (sl_table_t *self)
                 break;
             }
             task->state = SL_TASK_DONE;
+            job->ready_count++;
             job->unacked--;
             self->unacked--;
             self->deliverable++;
@@ -752,4 +788,111 @@ size_t sl_table_unacked (sl_table_t *self)
 {
     assert (self);
     return self->unacked;
+}
+
+//  --- Durability ------------------------------------------------------------
+
+void sl_table_set_tag (sl_table_t *self, uint64_t tag)
+{
+    assert (self);
+    self->next_tag = tag;
+}
+
+uint64_t sl_job_tag (sl_job_t *job)
+{
+    return job->tag;
+}
+
+sl_task_t *sl_table_pop_completed (sl_table_t *self)
+{
+    assert (self);
+    return (sl_task_t *) sl_deque_pop_front (self->completed);
+}
+
+sl_table_rc_t sl_table_restore_result (sl_table_t *self, const char *job_id, uint64_t seq,
+                                       const sl_result_in_t *in, unsigned runs)
+{
+    assert (self);
+    sl_task_t *task = s_task (self, job_id, seq);
+    if (!task)
+        return SL_TABLE_INVALID;
+    if (task->state != SL_TASK_QUEUED && task->state != SL_TASK_RUNNING)
+        return SL_TABLE_DUPLICATE;
+    task->attempts = (uint16_t) (runs > UINT16_MAX ? UINT16_MAX : runs);
+    task->uncounted = 0;
+    if (s_finish (self, task, in, false))
+        return SL_TABLE_NOMEM;
+    sl_deque_pop_back (self->completed); //  it is in the journal already
+    return SL_TABLE_OK;
+}
+
+sl_table_rc_t sl_table_restore_delivered (sl_table_t *self, const char *job_id, uint64_t seq)
+{
+    assert (self);
+    sl_task_t *task = s_task (self, job_id, seq);
+    if (!task)
+        return SL_TABLE_INVALID;
+    if (task->state != SL_TASK_DONE)
+        return SL_TABLE_DUPLICATE;
+    //  DONE -> DELIVERED directly; its ready entry becomes stale.
+    sl_job_t *job = task->job;
+    job->ready_count--;
+    task->state = SL_TASK_DELIVERED;
+    free (task->result);
+    task->result = NULL;
+    self->deliverable--;
+    job->counts.delivered++;
+    return SL_TABLE_OK;
+}
+
+size_t sl_table_missing (sl_table_t *self, const char *job_id, uint64_t *ranges, size_t max_ranges)
+{
+    assert (self);
+    sl_job_t *job = sl_table_job (self, job_id);
+    if (!job || max_ranges == 0)
+        return 0;
+    //  Up to the total when known, else up to the highest chunk seen.
+    uint64_t last =
+        job->counts.total_known ? job->counts.total : (uint64_t) job->nchunks << CHUNK_BITS;
+    size_t n = 0;
+    uint64_t first_missing = 0;
+    for (uint64_t seq = 1; seq <= last + 1; seq++) {
+        bool absent =
+            seq <= last && (!s_slot (job, seq) || s_slot (job, seq)->state == SL_TASK_ABSENT);
+        if (absent && !first_missing)
+            first_missing = seq;
+        else if (!absent && first_missing) {
+            if (!job->counts.total_known && seq > last) {
+                break; //  a gap at the end of a job of unknown size is not missing
+            }
+            ranges [2 * n] = first_missing;
+            ranges [2 * n + 1] = seq - 1;
+            first_missing = 0;
+            if (++n == max_ranges)
+                break;
+        }
+    }
+    return n;
+}
+
+sl_table_rc_t sl_table_redeliver (sl_table_t *self, const char *job_id, uint64_t seq,
+                                  const sl_result_in_t *in)
+{
+    assert (self);
+    sl_task_t *task = s_task (self, job_id, seq);
+    if (!task)
+        return SL_TABLE_INVALID;
+    if (task->state != SL_TASK_DELIVERED)
+        return SL_TABLE_DUPLICATE;
+    sl_result_t *result = s_result_new (self, in);
+    if (!result || sl_deque_push_back (task->job->ready, task)) {
+        free (result);
+        return SL_TABLE_NOMEM;
+    }
+    task->result = result;
+    task->state = SL_TASK_DONE;
+    task->job->ready_count++;
+    task->job->counts.delivered--;
+    self->deliverable++;
+    return SL_TABLE_OK;
 }

@@ -264,4 +264,36 @@ size_t sl_table_unsend_all (sl_table_t *self);
 //  Results SENT and not yet acknowledged, over all jobs.
 size_t sl_table_unacked (sl_table_t *self);
 
+//  --- Durability (used by the broker's journal) -------------------------------
+
+//  Every job created from now on gets this tag (the broker: the journal
+//  segment it is writing, so a job knows the oldest segment it needs).
+void sl_table_set_tag (sl_table_t *self, uint64_t tag);
+uint64_t sl_job_tag (sl_job_t *job);
+
+//  Takes the next task that got its final result since the last call (from
+//  sl_table_complete or a task lost too often), for the journal. NULL if
+//  none. The task is valid until its job is retired.
+sl_task_t *sl_table_pop_completed (sl_table_t *self);
+
+//  Replay: the final result of job/seq, which took `runs` runs, as the
+//  journal recorded it. The task must have been submitted. The task becomes
+//  DONE (deliverable) and is not reported by sl_table_pop_completed.
+sl_table_rc_t sl_table_restore_result (sl_table_t *self, const char *job_id, uint64_t seq,
+                                       const sl_result_in_t *in, unsigned runs);
+
+//  Replay: the sink had job/seq: DONE -> DELIVERED, result freed.
+sl_table_rc_t sl_table_restore_delivered (sl_table_t *self, const char *job_id, uint64_t seq);
+
+//  A sink wants job again from the start: a DELIVERED task gets its result
+//  back (read from the journal) and is DONE again. DUPLICATE if the task is
+//  not DELIVERED (its result is still held), INVALID if unknown.
+sl_table_rc_t sl_table_redeliver (sl_table_t *self, const char *job_id, uint64_t seq,
+                                  const sl_result_in_t *in);
+
+//  Writes the seqs job is missing as ranges (first, last pairs) into
+//  ranges (room for max_ranges pairs): up to its total when known, else
+//  up to its highest seq. Returns the number of ranges. O(job size).
+size_t sl_table_missing (sl_table_t *self, const char *job_id, uint64_t *ranges, size_t max_ranges);
+
 #endif

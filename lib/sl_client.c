@@ -138,6 +138,7 @@ sl_hello_t sl_client_hello (sl_client_t *self, Sluice__Hello *hello, int64_t tim
     self->hello = sl_proto_encode (&env);
     int64_t start = zclock_mono ();
     int64_t next_send = start;
+    int64_t retry_until = 0; //  refused with a retry window: until then
     int64_t next_notice = start + 1000;
     zpoller_t *poller = zpoller_new (self->control, NULL);
     sl_hello_t rc = SL_HELLO_TIMEOUT;
@@ -189,11 +190,20 @@ sl_hello_t sl_client_hello (sl_client_t *self, Sluice__Hello *hello, int64_t tim
             break;
         }
         if (reply->body_case == SLUICE__ENVELOPE__BODY_REFUSE) {
-            snprintf (err, errlen, "the broker at %s refused: %s", self->broker,
-                      reply->refuse->reason);
-            sl_proto_free (&reply);
-            rc = SL_HELLO_REFUSED;
-            break;
+            int64_t at = zclock_mono ();
+            if (reply->refuse->retry_ms && !retry_until) {
+                //  It may pass later: keep saying hello for that long.
+                retry_until = at + reply->refuse->retry_ms;
+                sl_warn ("the broker at %s says: %s; trying again for %.1f s", self->broker,
+                         reply->refuse->reason, reply->refuse->retry_ms / 1000.0);
+            }
+            if (!retry_until || at >= retry_until) {
+                snprintf (err, errlen, "the broker at %s refused: %s", self->broker,
+                          reply->refuse->reason);
+                sl_proto_free (&reply);
+                rc = SL_HELLO_REFUSED;
+                break;
+            }
         }
         //  Anything else is left over from an earlier session: ignore it.
         sl_proto_free (&reply);
@@ -203,6 +213,19 @@ sl_hello_t sl_client_hello (sl_client_t *self, Sluice__Hello *hello, int64_t tim
 }
 
 //  --- The link after the welcome ---------------------------------------------
+
+void sl_client_set_hello (sl_client_t *self, Sluice__Hello *hello)
+{
+    assert (self);
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_HELLO;
+    env.hello = hello;
+    zframe_t *frame = sl_proto_encode (&env);
+    if (frame) {
+        zframe_destroy (&self->hello);
+        self->hello = frame;
+    }
+}
 
 bool sl_client_connected (sl_client_t *self)
 {

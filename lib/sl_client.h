@@ -72,6 +72,10 @@ typedef enum {
     SL_LINK_REFUSED    //  the broker refused the new hello (logged)
 } sl_link_t;
 
+//  Replaces the hello re-sent after a loss (e.g. a sink's list of the jobs
+//  it still waits for changed).
+void sl_client_set_hello (sl_client_t *self, Sluice__Hello *hello);
+
 //  True while the client is welcomed by a live broker.
 bool sl_client_connected (sl_client_t *self);
 

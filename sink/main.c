@@ -30,6 +30,10 @@ static void s_usage (FILE *out)
              "                             output (and stderr when the task wrote any)\n"
              "      --job ID               collect only this job\n"
              "      --follow               keep collecting forever\n"
+             "      --resume               continue -o FILE (jsonl) after an interruption: the\n"
+             "                             results already in it are not written again\n"
+             "      --from-start           with --job: have the broker deliver the whole job\n"
+             "                             again (e.g. after losing the output file)\n"
              "      --connect-timeout SEC  give up if no broker answers in time (default: wait)\n"
              "  -v, --verbose              more log output\n"
              "  -q, --quiet                less log output\n"
@@ -55,6 +59,8 @@ int main (int argc, char *argv [])
         { "format", required_argument, NULL, 'f' },
         { "job", required_argument, NULL, 'J' },
         { "follow", no_argument, NULL, 'F' },
+        { "resume", no_argument, NULL, 'r' },
+        { "from-start", no_argument, NULL, 'S' },
         { "connect-timeout", required_argument, NULL, 'C' },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
@@ -89,6 +95,12 @@ int main (int argc, char *argv [])
                 }
                 config.job = optarg;
                 break;
+            case 'r':
+                config.resume = true;
+                break;
+            case 'S':
+                config.from_start = true;
+                break;
             case 'F':
                 config.follow = true;
                 break;
@@ -107,6 +119,19 @@ int main (int argc, char *argv [])
     if (optind < argc) {
         fprintf (stderr, PROG ": unexpected argument '%s'\nTry '" PROG " --help'.\n",
                  argv [optind]);
+        return SL_EXIT_USAGE;
+    }
+    if (config.resume && (!config.output || config.format != SL_FORMAT_JSONL)) {
+        fprintf (stderr, PROG ": --resume needs -o FILE and --format jsonl (text output "
+                              "carries no seq to resume from)\n");
+        return SL_EXIT_USAGE;
+    }
+    if (config.from_start && !config.job) {
+        fprintf (stderr, PROG ": --from-start needs --job ID\n");
+        return SL_EXIT_USAGE;
+    }
+    if (config.from_start && config.resume) {
+        fprintf (stderr, PROG ": --from-start writes the whole job again: not with --resume\n");
         return SL_EXIT_USAGE;
     }
     char err [512];

@@ -12,8 +12,11 @@
 
 #include <czmq.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sl_client.h"
 #include "sl_log.h"
@@ -23,6 +26,7 @@
 #define MAX_FAILED_LISTED 20
 #define READ_BURST 64
 #define RETRY_FLUSH_MS 1000
+#define MAX_WAITING 1000 //  jobs named in a hello
 
 //  What the sink knows of one job.
 typedef struct {
@@ -47,6 +51,7 @@ typedef struct {
     bool refused;                             //  the broker refused us after a reconnect
     uint64_t ok, failed, timeout;             //  results written, by status
     uint64_t duplicates;                      //  results received twice and dropped
+    uint64_t resumed;                         //  results found in the file by --resume
     uint64_t failed_seqs [MAX_FAILED_LISTED]; //  first failed or timed-out seqs
     char failed_jobs [MAX_FAILED_LISTED][72]; //  and their jobs
     size_t nfailed_listed;
@@ -64,6 +69,9 @@ static void s_sjob_free (void **item_p)
     }
 }
 
+static void s_update_hello (sink_t *self);
+static void s_note_failure (sink_t *self, const char *job, uint64_t seq);
+
 static sjob_t *s_job (sink_t *self, const char *id)
 {
     sjob_t *job = (sjob_t *) zhashx_lookup (self->jobs, id);
@@ -75,6 +83,7 @@ static sjob_t *s_job (sink_t *self, const char *id)
         job->acks = zlistx_new ();
         zhashx_insert (self->jobs, id, job);
         self->seen_job = true;
+        s_update_hello (self);
     }
     return job;
 }
@@ -257,6 +266,12 @@ static void s_on_job_done (sink_t *self, Sluice__JobDone *done)
     if (!job)
         return;
     job->done = true;
+    s_update_hello (self);
+    if (done->forgotten) {
+        sl_warn ("the broker does not know job %s (finished longer ago than its --retention?)",
+                 done->job);
+        return;
+    }
     if ((done->failed || done->timeout) && !job->written)
         self->job_reported_failures = true;
     sl_info ("job %s done: %llu tasks, %llu ok, %llu failed, %llu timed out", done->job,
@@ -335,6 +350,109 @@ static void s_send_simple (sink_t *self, Sluice__Envelope__BodyCase body_case)
     sl_client_send (self->client, &env);
 }
 
+//  The hello: who we are and the jobs we still wait for (so that, after a
+//  reconnect, the broker tells us of those that finished meanwhile).
+static void s_hello (sink_t *self, Sluice__Hello *hello, char **waiting)
+{
+    Sluice__Hello init = SLUICE__HELLO__INIT;
+    *hello = init;
+    hello->role = SLUICE__ROLE__ROLE_SINK;
+    hello->name = self->name;
+    hello->job = (char *) (self->config->job ? self->config->job : "");
+    hello->follow = self->config->follow;
+    hello->from_start = self->config->from_start;
+    size_t n = 0;
+    for (sjob_t *job = (sjob_t *) zhashx_first (self->jobs); job && n < MAX_WAITING;
+         job = (sjob_t *) zhashx_next (self->jobs))
+        if (!job->done)
+            waiting [n++] = job->id;
+    hello->waiting = waiting;
+    hello->n_waiting = n;
+}
+
+//  Keeps the hello the client says again after a reconnect up to date.
+static void s_update_hello (sink_t *self)
+{
+    if (!self->client)
+        return;
+    char *waiting [MAX_WAITING];
+    Sluice__Hello hello;
+    s_hello (self, &hello, waiting);
+    //  A reconnect must not start the job over again.
+    hello.from_start = false;
+    sl_client_set_hello (self->client, &hello);
+}
+
+//  --resume: reads the results already in the output file, marks their
+//  seqs as written (so none is written twice) and counts them; a torn last
+//  line, left by a crash in the middle of a write, is cut off. Returns 0, or
+//  -1 with err.
+static int s_resume (sink_t *self, char *err, size_t errlen)
+{
+    const char *path = self->config->output;
+    FILE *file = fopen (path, "r+");
+    if (!file) {
+        if (errno == ENOENT)
+            return 0; //  nothing yet: start it
+        snprintf (err, errlen, "cannot open %s to resume: %s", path, strerror (errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t len;
+    off_t good = 0;
+    int rc = 0;
+    while ((len = getline (&line, &cap, file)) > 0) {
+        lineno++;
+        if (line [len - 1] != '\n')
+            break; //  torn: cut below
+        json_error_t jerr;
+        json_t *rec = json_loadb (line, (size_t) len, 0, &jerr);
+        const char *job = rec ? json_string_value (json_object_get (rec, "job")) : NULL;
+        json_int_t seq = rec ? json_integer_value (json_object_get (rec, "seq")) : 0;
+        const char *status = rec ? json_string_value (json_object_get (rec, "status")) : NULL;
+        if (!job || seq < 1 || !status) {
+            snprintf (err, errlen,
+                      "%s:%zu is not a sluice JSONL result; cannot resume this file (give "
+                      "another -o, or --from-start without --resume)",
+                      path, lineno);
+            json_decref (rec);
+            rc = -1;
+            break;
+        }
+        sjob_t *sjob = s_job (self, job);
+        if (sjob && s_mark_seen (sjob, (uint64_t) seq)) {
+            sjob->written++;
+            self->resumed++;
+            if (streq (status, "ok"))
+                self->ok++;
+            else {
+                if (streq (status, "timeout"))
+                    self->timeout++;
+                else
+                    self->failed++;
+                s_note_failure (self, job, (uint64_t) seq);
+            }
+        }
+        json_decref (rec);
+        good += len;
+    }
+    free (line);
+    if (rc == 0 && fseeko (file, 0, SEEK_END) == 0 && ftello (file) > good) {
+        sl_warn ("%s: dropped a torn last line (%lld bytes) left by an interrupted write", path,
+                 (long long) (ftello (file) - good));
+        if (ftruncate (fileno (file), good) != 0) {
+            snprintf (err, errlen, "cannot cut the torn end of %s: %s", path, strerror (errno));
+            rc = -1;
+        }
+    }
+    fclose (file);
+    if (rc == 0 && self->resumed)
+        sl_info ("resuming %s: %llu results already written", path,
+                 (unsigned long long) self->resumed);
+    return rc;
+}
+
 static int s_attach (sink_t *self)
 {
     char err [512];
@@ -343,11 +461,9 @@ static int s_attach (sink_t *self)
         sl_error ("%s", err);
         return -1;
     }
-    Sluice__Hello hello = SLUICE__HELLO__INIT;
-    hello.role = SLUICE__ROLE__ROLE_SINK;
-    hello.name = self->name;
-    hello.job = (char *) (self->config->job ? self->config->job : "");
-    hello.follow = self->config->follow;
+    char *waiting [MAX_WAITING];
+    Sluice__Hello hello;
+    s_hello (self, &hello, waiting);
     sl_env_t *welcome = NULL;
     sl_hello_t said = sl_client_hello (self->client, &hello, self->config->connect_timeout_ms,
                                        &welcome, err, sizeof err);
@@ -361,6 +477,7 @@ static int s_attach (sink_t *self)
     if (self->config->job)
         s_job (self, self->config->job);
     sl_proto_free (&welcome);
+    s_update_hello (self);
     self->delivery = sl_client_open (self->client, SL_PORT_DELIVERY, ZMQ_PULL, 0, err, sizeof err);
     if (!self->delivery) {
         sl_error ("%s", err);
@@ -394,13 +511,19 @@ int sink_run (const sink_config_t *config)
     //  A closed stdout pipe must be an error we report, not a silent death.
     signal (SIGPIPE, SIG_IGN);
     char err [512];
-    self.writer = sl_writer_new (config->output, config->format, false, err, sizeof err);
-    if (!self.writer) {
-        sl_error ("%s", err);
-        return SINK_EXIT_ERROR;
-    }
     self.jobs = zhashx_new ();
     zhashx_set_destructor (self.jobs, s_sjob_free);
+    if (config->resume && s_resume (&self, err, sizeof err)) {
+        sl_error ("%s", err);
+        zhashx_destroy (&self.jobs);
+        return SINK_EXIT_ERROR;
+    }
+    self.writer = sl_writer_new (config->output, config->format, config->resume, err, sizeof err);
+    if (!self.writer) {
+        sl_error ("%s", err);
+        zhashx_destroy (&self.jobs);
+        return SINK_EXIT_ERROR;
+    }
     int rc = s_attach (&self);
     zpoller_t *poller =
         rc ? NULL : zpoller_new (sl_client_control (self.client), self.delivery, NULL);

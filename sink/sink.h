@@ -16,6 +16,8 @@ typedef struct {
     sl_format_t format;         //  text or jsonl
     const char *job;            //  --job: collect only this job, NULL = all
     bool follow;                //  --follow: never exit
+    bool resume;                //  --resume: continue the output file
+    bool from_start;            //  --from-start: the whole job again
     int64_t connect_timeout_ms; //  < 0 = wait forever
 } sink_config_t;
 

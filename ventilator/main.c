@@ -35,6 +35,10 @@ typedef struct {
     uint64_t connect_timeout_ms; //  --connect-timeout
     uint64_t max_payload;        //  --max-payload
     uint64_t retries;            //  --retries
+    FILE *spool;                 //  copy of standard input, for sending parts again
+    bool spool_writing;          //  the first pass over stdin is filling the spool
+    uint8_t *spool_buf;          //  a task read back from the spool
+    size_t spool_cap;            //  bytes at spool_buf
 } ventilator_t;
 
 static void s_usage (FILE *out)
@@ -109,32 +113,96 @@ static int s_send_batch (zsock_t *push, const char *job, Sluice__Task **ptrs, si
     return s_send (push, &env);
 }
 
-//  Streams every task, then the job's end. Returns the number of tasks sent
-//  through *total; 0 on success, -1 with err set.
-static int s_submit (ventilator_t *self, sl_taskfile_t *file, zsock_t *push, uint64_t *total,
-                     char *err, size_t errlen)
+//  Reads the next task of a pass over the input: from the task file, or on
+//  a later pass over standard input from the spool kept during the first.
+//  Returns 1, 0 at the end, -1 with err.
+static int s_next_task (ventilator_t *self, sl_taskfile_t *file, const uint8_t **data, size_t *size,
+                        char *err, size_t errlen)
 {
+    if (file) {
+        int rc = sl_taskfile_next (file, data, size, err, errlen);
+        if (rc == 1 && self->spool_writing) {
+            uint64_t len = *size;
+            if (fwrite (&len, sizeof len, 1, self->spool) != 1 ||
+                (len && fwrite (*data, len, 1, self->spool) != 1)) {
+                snprintf (err, errlen, "cannot keep a copy of standard input in %s: %s", P_tmpdir,
+                          strerror (errno));
+                return -1;
+            }
+        }
+        return rc;
+    }
+    uint64_t len;
+    if (fread (&len, sizeof len, 1, self->spool) != 1)
+        return 0;
+    if (len > self->spool_cap) {
+        uint8_t *buf = realloc (self->spool_buf, len);
+        if (!buf) {
+            snprintf (err, errlen, "out of memory");
+            return -1;
+        }
+        self->spool_buf = buf;
+        self->spool_cap = len;
+    }
+    if (len && fread (self->spool_buf, len, 1, self->spool) != 1) {
+        snprintf (err, errlen, "cannot read back the copy of standard input");
+        return -1;
+    }
+    *data = self->spool_buf;
+    *size = len;
+    return 1;
+}
+
+//  True if seq is in one of the ranges (first, last pairs, ascending);
+//  *at remembers where the search got to (seqs come in order).
+static bool s_wanted (const uint64_t *ranges, size_t nranges, size_t *at, uint64_t seq)
+{
+    if (!ranges)
+        return true;
+    while (*at < nranges && ranges [2 * *at + 1] < seq)
+        (*at)++;
+    return *at < nranges && ranges [2 * *at] <= seq;
+}
+
+//  One pass over the input: sends the tasks whose seq is in ranges (all
+//  when ranges is NULL), then the job's end. *total gets the number of
+//  tasks in the input. Returns 0, or -1 with err set.
+static int s_pass (ventilator_t *self, zsock_t *push, const uint64_t *ranges, size_t nranges,
+                   uint64_t *total, uint64_t *sent, char *err, size_t errlen)
+{
+    sl_taskfile_t *file = NULL;
+    if (!self->spool || self->spool_writing) {
+        file = sl_taskfile_new (self->path, self->max_payload, err, errlen);
+        if (!file)
+            return -1;
+    } else
+        rewind (self->spool);
     //  Payloads of one batch are copied out of the reader (whose buffer
     //  changes at each call) into one arena.
     uint8_t *arena = malloc (BATCH_BYTES + self->max_payload);
     Sluice__Task tasks [BATCH_TASKS];
     Sluice__Task *ptrs [BATCH_TASKS];
     if (!arena) {
+        sl_taskfile_destroy (&file);
         snprintf (err, errlen, "out of memory");
         return -1;
     }
     uint64_t seq = 0;
-    size_t n = 0, used = 0;
+    size_t n = 0, used = 0, at = 0;
     int rc;
     const uint8_t *data;
     size_t size;
-    while ((rc = sl_taskfile_next (file, &data, &size, err, errlen)) == 1) {
+    *sent = 0;
+    while ((rc = s_next_task (self, file, &data, &size, err, errlen)) == 1) {
         if (zsys_interrupted)
             break;
-        memcpy (arena + used, data, size);
+        if (!s_wanted (ranges, nranges, &at, ++seq))
+            continue;
+        if (size)
+            memcpy (arena + used, data, size);
         Sluice__Task init = SLUICE__TASK__INIT;
         tasks [n] = init;
-        tasks [n].seq = ++seq;
+        tasks [n].seq = seq;
         tasks [n].payload.data = arena + used;
         tasks [n].payload.len = size;
         tasks [n].timeout_ms = (uint32_t) self->timeout_ms;
@@ -145,19 +213,24 @@ static int s_submit (ventilator_t *self, sl_taskfile_t *file, zsock_t *push, uin
         if (n == BATCH_TASKS || used >= BATCH_BYTES) {
             if (s_send_batch (push, self->job, ptrs, n))
                 break;
+            *sent += n;
             n = 0;
             used = 0;
         }
     }
-    if (rc == 0 && !zsys_interrupted && n && s_send_batch (push, self->job, ptrs, n) == 0)
+    if (rc == 0 && !zsys_interrupted && n && s_send_batch (push, self->job, ptrs, n) == 0) {
+        *sent += n;
         n = 0;
+    }
     free (arena);
+    sl_taskfile_destroy (&file);
+    self->spool_writing = false;
     if (rc < 0)
         return -1;
     if (zsys_interrupted || n) {
         snprintf (err, errlen,
                   "interrupted after sending %llu tasks; job %s is incomplete "
-                  "(run again with --job %s to complete it)",
+                  "(run the same command with --job %s to complete it)",
                   (unsigned long long) seq, self->job, self->job);
         return -1;
     }
@@ -175,54 +248,114 @@ static int s_submit (ventilator_t *self, sl_taskfile_t *file, zsock_t *push, uin
     return 0;
 }
 
-//  Asks the broker until it holds all `total` tasks of the job.
-static int s_confirm (ventilator_t *self, sl_client_t *client, uint64_t total, char *err,
-                      size_t errlen)
+//  Asks the broker how much of the job it holds and waits for the answer
+//  (re-asking every QUERY_INTERVAL_MS), up to timeout_ms. Returns the
+//  JobState envelope (caller frees), or NULL with err.
+static sl_env_t *s_query (ventilator_t *self, sl_client_t *client, bool want_missing,
+                          int64_t timeout_ms, char *err, size_t errlen)
 {
     Sluice__JobQuery query = SLUICE__JOB_QUERY__INIT;
     query.job = self->job;
+    query.want_missing = want_missing;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_JOB_QUERY;
     env.job_query = &query;
     zsock_t *control = sl_client_control (client);
     zpoller_t *poller = zpoller_new (control, NULL);
-    int64_t last_answer = zclock_mono ();
-    uint64_t received = 0;
-    int rc = -1;
-    while (!zsys_interrupted) {
-        int64_t now = zclock_mono ();
-        if (now - last_answer > (int64_t) self->connect_timeout_ms) {
-            snprintf (err, errlen,
-                      "the broker at %s stopped answering; it had %llu of %llu "
-                      "tasks of job %s",
-                      self->broker, (unsigned long long) received, (unsigned long long) total,
-                      self->job);
-            break;
-        }
+    int64_t start = zclock_mono ();
+    sl_env_t *state = NULL;
+    while (!state && !zsys_interrupted && zclock_mono () - start < timeout_ms) {
         sl_client_send (client, &env);
         if (!zpoller_wait (poller, QUERY_INTERVAL_MS))
             continue;
         sl_env_t *reply = NULL;
         char why [256];
         while (sl_proto_recv (control, &reply, NULL, why, sizeof why) == SL_RECV_OK) {
-            if (reply->body_case == SLUICE__ENVELOPE__BODY_JOB_STATE &&
-                streq (reply->job_state->job, self->job)) {
-                last_answer = zclock_mono ();
-                received = reply->job_state->received;
-                if (reply->job_state->total == total && received == total)
-                    rc = 0;
-            }
-            sl_proto_free (&reply);
+            if (!state && reply->body_case == SLUICE__ENVELOPE__BODY_JOB_STATE &&
+                streq (reply->job_state->job, self->job))
+                state = reply;
+            else
+                sl_proto_free (&reply);
         }
-        if (rc == 0)
-            break;
-        zclock_sleep (QUERY_INTERVAL_MS);
     }
-    if (zsys_interrupted && rc)
-        snprintf (err, errlen, "interrupted while waiting for the broker to confirm job %s",
-                  self->job);
     zpoller_destroy (&poller);
-    return rc;
+    if (!state)
+        snprintf (err, errlen,
+                  zsys_interrupted ? "interrupted while waiting for the broker at %s"
+                                   : "the broker at %s stopped answering",
+                  self->broker);
+    return state;
+}
+
+//  Submits the job and waits until the broker holds every task durably,
+//  sending again whatever it turns out to be missing (after a broker crash,
+//  or when the same command is run again with --job). Returns 0 or -1.
+static int s_submit (ventilator_t *self, sl_client_t *client, zsock_t *push, char *err,
+                     size_t errlen)
+{
+    int64_t timeout = (int64_t) self->connect_timeout_ms;
+    sl_env_t *reply = s_query (self, client, true, timeout, err, errlen);
+    if (!reply)
+        return -1;
+    Sluice__JobState *state = reply->job_state;
+    if (state->error [0]) {
+        snprintf (err, errlen, "the broker cannot take job %s now: %s", self->job, state->error);
+        sl_proto_free (&reply);
+        return -1;
+    }
+    if (state->known && state->finished) {
+        sl_warn ("job %s is already finished (%llu tasks); nothing to send", self->job,
+                 (unsigned long long) state->total);
+        sl_proto_free (&reply);
+        return 0;
+    }
+    //  A job the broker knows whole: only what it lacks.
+    bool partial = state->known && state->total > 0;
+    uint64_t total = 0, sent = 0;
+    int rc = s_pass (self, push, partial ? state->missing : NULL,
+                     partial ? state->n_missing / 2 : 0, &total, &sent, err, errlen);
+    if (partial)
+        sl_info ("job %s: the broker had %llu of its tasks; sent the %llu it lacked", self->job,
+                 (unsigned long long) state->received, (unsigned long long) sent);
+    sl_proto_free (&reply);
+    uint64_t last_received = 0;
+    int64_t last_progress = zclock_mono ();
+    while (rc == 0) {
+        //  Ask for the missing seqs only when progress stalls: it costs
+        //  the broker a scan of the job.
+        bool stalled = zclock_mono () - last_progress > 1000;
+        if (!(reply = s_query (self, client, stalled, timeout, err, errlen))) {
+            rc = -1;
+            break;
+        }
+        state = reply->job_state;
+        if (state->error [0]) {
+            snprintf (err, errlen, "the broker stopped taking tasks of job %s: %s", self->job,
+                      state->error);
+            rc = -1;
+        } else if ((state->total == total && state->received == total) || state->finished) {
+            sl_info ("job %s: the broker holds all %llu tasks", self->job,
+                     (unsigned long long) total);
+            sl_proto_free (&reply);
+            return 0;
+        } else if (state->received != last_received) {
+            last_received = state->received;
+            last_progress = zclock_mono ();
+        } else if (stalled) {
+            //  Lost on the way (a broker that restarted, say): send again.
+            uint64_t *ranges = state->known && state->total ? state->missing : NULL;
+            size_t nranges = ranges ? state->n_missing / 2 : 0;
+            rc = s_pass (self, push, ranges, nranges, &total, &sent, err, errlen);
+            sl_info ("job %s: the broker holds %llu of %llu tasks; sent %llu again", self->job,
+                     (unsigned long long) state->received, (unsigned long long) total,
+                     (unsigned long long) sent);
+            last_progress = zclock_mono ();
+        }
+        sl_proto_free (&reply);
+        if (rc == 0)
+            zclock_sleep (QUERY_INTERVAL_MS);
+    }
+    return -1;
 }
 
 int main (int argc, char *argv [])
@@ -312,15 +445,27 @@ int main (int argc, char *argv [])
     //  hears anything.
     sl_taskfile_t *file = NULL;
     if (s_prescan (&self, err, sizeof err) ||
-        !(file = sl_taskfile_new (self.path, self.max_payload, err, sizeof err))) {
+        (!streq (self.path, "-") &&
+         !(file = sl_taskfile_new (self.path, self.max_payload, err, sizeof err)))) {
         fprintf (stderr, PROG ": %s\n", err);
         return 1;
+    }
+    sl_taskfile_destroy (&file);
+    if (streq (self.path, "-")) {
+        //  Standard input can be read once: keep a copy in case the broker
+        //  needs some of it again.
+        self.spool = tmpfile ();
+        if (!self.spool) {
+            fprintf (stderr, PROG ": cannot create a temporary file in %s: %s\n", P_tmpdir,
+                     strerror (errno));
+            return 1;
+        }
+        self.spool_writing = true;
     }
     int rc = 1;
     sl_client_t *client = sl_client_new (self.broker, err, sizeof err);
     if (!client) {
         fprintf (stderr, PROG ": %s\n", err);
-        sl_taskfile_destroy (&file);
         return SL_EXIT_USAGE;
     }
     char name [300];
@@ -334,7 +479,6 @@ int main (int argc, char *argv [])
                                        err, sizeof err);
     sl_proto_free (&welcome);
     zsock_t *push = NULL;
-    uint64_t total = 0;
     if (said != SL_HELLO_WELCOME)
         fprintf (stderr, PROG ": %s\n", err);
     else if (!(push = sl_client_open (client, SL_PORT_INTAKE, ZMQ_PUSH, 2000, err, sizeof err)))
@@ -342,16 +486,14 @@ int main (int argc, char *argv [])
     else {
         printf ("%s\n", self.job);
         fflush (stdout);
-        if (s_submit (&self, file, push, &total, err, sizeof err) ||
-            s_confirm (&self, client, total, err, sizeof err))
+        if (s_submit (&self, client, push, err, sizeof err))
             fprintf (stderr, PROG ": %s\n", err);
-        else {
-            sl_info ("job %s: the broker holds all %llu tasks", self.job,
-                     (unsigned long long) total);
+        else
             rc = 0;
-        }
     }
-    sl_taskfile_destroy (&file);
+    if (self.spool)
+        fclose (self.spool);
+    free (self.spool_buf);
     sl_client_destroy (&client);
     return rc;
 }

@@ -94,10 +94,11 @@ start_bg () {
     PIDS+=("$LAST_PID")
 }
 
-# start_broker ARGS... : starts the broker on $BROKER and waits until it
-# accepts connections (so a test's next step never races its start).
+# start_broker ARGS... : starts the broker on $BROKER, its journal in
+# $WORK/data-$PORT, and waits until it accepts connections (so a test's
+# next step never races its start).
 start_broker () {
-    start_bg broker "$SLUICE_BIN/sluice-broker" --bind "$BROKER" "$@"
+    start_bg broker "$SLUICE_BIN/sluice-broker" --bind "$BROKER" --data-dir "$WORK/data-$PORT" "$@"
     BROKER_PID=$LAST_PID
     "$PYTHON" - "$PORT" <<'PY' || fail "broker did not start listening on port $PORT"
 import socket, sys, time

@@ -1,0 +1,259 @@
+/*  durable - the broker's journal records, see durable.h.  */
+#include "durable.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+//  Packs msg and appends it as a record of type.
+static int s_append (sl_journal_t *journal, sl_record_type_t type, const ProtobufCMessage *msg,
+                     char *err, size_t errlen)
+{
+    size_t size = protobuf_c_message_get_packed_size (msg);
+    uint8_t stack [4096];
+    uint8_t *buffer = size <= sizeof stack ? stack : malloc (size);
+    if (!buffer) {
+        snprintf (err, errlen, "out of memory for a journal record of %zu bytes", size);
+        return -1;
+    }
+    protobuf_c_message_pack (msg, buffer);
+    int rc = sl_journal_append (journal, (uint8_t) type, buffer, size, err, errlen);
+    if (buffer != stack)
+        free (buffer);
+    return rc;
+}
+
+int sl_durable_tasks (sl_journal_t *journal, const char *job, Sluice__Task **tasks, size_t n,
+                      char *err, size_t errlen)
+{
+    Sluice__TaskBatch batch = SLUICE__TASK_BATCH__INIT;
+    batch.job = (char *) job;
+    batch.tasks = tasks;
+    batch.n_tasks = n;
+    return s_append (journal, SL_REC_TASKS, &batch.base, err, errlen);
+}
+
+int sl_durable_end (sl_journal_t *journal, const char *job, uint64_t total, char *err,
+                    size_t errlen)
+{
+    Sluice__JobEnd end = SLUICE__JOB_END__INIT;
+    end.job = (char *) job;
+    end.total = total;
+    return s_append (journal, SL_REC_END, &end.base, err, errlen);
+}
+
+int sl_durable_results (sl_journal_t *journal, sl_task_t **tasks, size_t n, char *err,
+                        size_t errlen)
+{
+    if (n == 0)
+        return 0;
+    Sluice__Result *results = calloc (n, sizeof *results);
+    Sluice__Result **ptrs = calloc (n, sizeof *ptrs);
+    if (!results || !ptrs) {
+        free (results);
+        free (ptrs);
+        snprintf (err, errlen, "out of memory for a journal record");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const sl_result_t *r = tasks [i]->result;
+        Sluice__Result init = SLUICE__RESULT__INIT;
+        results [i] = init;
+        results [i].seq = tasks [i]->seq;
+        results [i].status = (Sluice__Status) r->status;
+        results [i].exit_code = r->exit_code;
+        results [i].output.data = (uint8_t *) r->data;
+        results [i].output.len = r->output_size;
+        results [i].stderr_tail.data = (uint8_t *) r->data + r->output_size;
+        results [i].stderr_tail.len = r->stderr_size;
+        results [i].attempts = sl_task_runs (tasks [i]);
+        results [i].worker = (char *) r->worker;
+        results [i].duration_ms = r->duration_ms;
+        results [i].output_truncated = r->output_truncated;
+        ptrs [i] = &results [i];
+    }
+    Sluice__ResultBatch batch = SLUICE__RESULT_BATCH__INIT;
+    batch.job = (char *) sl_job_id (tasks [0]->job);
+    batch.results = ptrs;
+    batch.n_results = n;
+    int rc = s_append (journal, SL_REC_RESULTS, &batch.base, err, errlen);
+    free (results);
+    free (ptrs);
+    return rc;
+}
+
+int sl_durable_delivered (sl_journal_t *journal, const char *job, const uint64_t *seqs, size_t n,
+                          char *err, size_t errlen)
+{
+    Sluice__Ack ack = SLUICE__ACK__INIT;
+    ack.job = (char *) job;
+    ack.seqs = (uint64_t *) seqs;
+    ack.n_seqs = n;
+    return s_append (journal, SL_REC_DELIVERED, &ack.base, err, errlen);
+}
+
+int sl_durable_job_done (sl_journal_t *journal, const char *job, const sl_job_counts_t *counts,
+                         int64_t finished_at, char *err, size_t errlen)
+{
+    Sluice__JobDone done = SLUICE__JOB_DONE__INIT;
+    done.job = (char *) job;
+    done.total = counts->total;
+    done.ok = counts->ok;
+    done.failed = counts->failed;
+    done.timeout = counts->timeout;
+    done.finished_at = finished_at;
+    return s_append (journal, SL_REC_JOB_DONE, &done.base, err, errlen);
+}
+
+//  --- Replay -------------------------------------------------------------------
+
+typedef struct {
+    sl_table_t *table;
+    sl_durable_done_fn *on_done;
+    void *arg;
+    char *err;
+    size_t errlen;
+} replay_t;
+
+static void s_result_in (Sluice__Result *r, sl_result_in_t *in)
+{
+    *in = (sl_result_in_t){
+        .status = (uint8_t) r->status,
+        .exit_code = r->exit_code,
+        .duration_ms = r->duration_ms,
+        .worker = r->worker,
+        .output = r->output.data,
+        .output_size = r->output.len,
+        .err = r->stderr_tail.data,
+        .err_size = r->stderr_tail.len,
+        .output_truncated = r->output_truncated,
+    };
+}
+
+static int s_undecodable (replay_t *self, uint8_t type, uint64_t segment)
+{
+    snprintf (self->err, self->errlen,
+              "journal record of type %u in segment %llu cannot be decoded (written by a newer "
+              "sluice?)",
+              type, (unsigned long long) segment);
+    return -1;
+}
+
+static int s_replay_record (uint8_t type, const uint8_t *data, size_t size, uint64_t segment,
+                            void *arg)
+{
+    replay_t *self = (replay_t *) arg;
+    sl_table_set_tag (self->table, segment);
+    switch (type) {
+        case SL_REC_TASKS: {
+            Sluice__TaskBatch *batch = sluice__task_batch__unpack (NULL, size, data);
+            if (!batch)
+                return s_undecodable (self, type, segment);
+            for (size_t i = 0; i < batch->n_tasks; i++) {
+                Sluice__Task *t = batch->tasks [i];
+                uint8_t retries = (uint8_t) (t->retries > 100 ? 100 : t->retries);
+                sl_table_submit (self->table, batch->job, t->seq, t->payload.data, t->payload.len,
+                                 t->timeout_ms, retries);
+            }
+            sluice__task_batch__free_unpacked (batch, NULL);
+            return 0;
+        }
+        case SL_REC_END: {
+            Sluice__JobEnd *end = sluice__job_end__unpack (NULL, size, data);
+            if (!end)
+                return s_undecodable (self, type, segment);
+            sl_table_end (self->table, end->job, end->total);
+            sluice__job_end__free_unpacked (end, NULL);
+            return 0;
+        }
+        case SL_REC_RESULTS: {
+            Sluice__ResultBatch *batch = sluice__result_batch__unpack (NULL, size, data);
+            if (!batch)
+                return s_undecodable (self, type, segment);
+            for (size_t i = 0; i < batch->n_results; i++) {
+                sl_result_in_t in;
+                s_result_in (batch->results [i], &in);
+                sl_table_restore_result (self->table, batch->job, batch->results [i]->seq, &in,
+                                         batch->results [i]->attempts);
+            }
+            sluice__result_batch__free_unpacked (batch, NULL);
+            return 0;
+        }
+        case SL_REC_DELIVERED: {
+            Sluice__Ack *ack = sluice__ack__unpack (NULL, size, data);
+            if (!ack)
+                return s_undecodable (self, type, segment);
+            for (size_t i = 0; i < ack->n_seqs; i++)
+                sl_table_restore_delivered (self->table, ack->job, ack->seqs [i]);
+            sluice__ack__free_unpacked (ack, NULL);
+            return 0;
+        }
+        case SL_REC_JOB_DONE: {
+            Sluice__JobDone *done = sluice__job_done__unpack (NULL, size, data);
+            if (!done)
+                return s_undecodable (self, type, segment);
+            sl_job_t *job = sl_table_job (self->table, done->job);
+            sl_job_counts_t counts = { 0 };
+            if (job) {
+                counts = *sl_job_counts (job);
+                sl_table_retire (self->table, job);
+            }
+            counts.total = done->total;
+            counts.total_known = true;
+            counts.received = counts.delivered = counts.done = done->total;
+            counts.ok = done->ok;
+            counts.failed = done->failed;
+            counts.timeout = done->timeout;
+            if (self->on_done)
+                self->on_done (done->job, &counts, done->finished_at, self->arg);
+            sluice__job_done__free_unpacked (done, NULL);
+            return 0;
+        }
+        default:
+            snprintf (self->err, self->errlen,
+                      "journal record of unknown type %u in segment %llu (written by a newer "
+                      "sluice?)",
+                      type, (unsigned long long) segment);
+            return -1;
+    }
+}
+
+int64_t sl_durable_replay (sl_journal_t *journal, sl_table_t *table, sl_durable_done_fn *on_done,
+                           void *arg, char *err, size_t errlen)
+{
+    replay_t self = { table, on_done, arg, err, errlen };
+    int64_t rc = sl_journal_replay (journal, s_replay_record, &self, err, errlen);
+    //  Results restored from the journal need not be journaled again.
+    while (sl_table_pop_completed (table))
+        ;
+    return rc;
+}
+
+typedef struct {
+    const char *job;
+    sl_durable_result_fn *fn;
+    void *arg;
+} scan_t;
+
+static int s_scan_record (uint8_t type, const uint8_t *data, size_t size, uint64_t segment,
+                          void *arg)
+{
+    (void) segment;
+    scan_t *self = (scan_t *) arg;
+    if (type != SL_REC_RESULTS)
+        return 0;
+    Sluice__ResultBatch *batch = sluice__result_batch__unpack (NULL, size, data);
+    if (!batch)
+        return 0;
+    if (strcmp (batch->job, self->job) == 0)
+        for (size_t i = 0; i < batch->n_results; i++)
+            self->fn (batch->job, batch->results [i], self->arg);
+    sluice__result_batch__free_unpacked (batch, NULL);
+    return 0;
+}
+
+int64_t sl_durable_scan_results (sl_journal_t *journal, uint64_t from, const char *job,
+                                 sl_durable_result_fn *fn, void *arg, char *err, size_t errlen)
+{
+    scan_t self = { job, fn, arg };
+    return sl_journal_scan (journal, from, s_scan_record, &self, err, errlen);
+}

@@ -1,0 +1,77 @@
+/*  durable - what the broker writes to its journal, and how it reads it back.
+
+    The journal (journal.c) stores opaque records; this module gives them
+    their meaning. Each record is one protobuf message of proto/sluice.proto:
+
+        type 1  TaskBatch    tasks the broker accepted (only new ones)
+        type 2  JobEnd       the job's size
+        type 3  ResultBatch  final results (Result.attempts = runs it took)
+        type 4  Ack          results the sink confirmed (delivered)
+        type 5  JobDone      the job was finished and announced; also written
+                             again at the start of each segment for the jobs
+                             the broker remembers as finished
+
+    Replaying them in order into an empty table rebuilds every job: tasks
+    with no result are QUEUED again (a run that was under way at the crash
+    is simply run again), results not yet confirmed are DONE (delivered
+    again), confirmed ones DELIVERED, finished jobs retired.
+
+    Changing a record: add fields only (old records must stay readable);
+    anything else needs a new type number and replay support for both.
+*/
+#ifndef DURABLE_H_INCLUDED
+#define DURABLE_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "journal.h"
+#include "sl_proto.h"
+#include "table.h"
+
+typedef enum {
+    SL_REC_TASKS = 1,
+    SL_REC_END = 2,
+    SL_REC_RESULTS = 3,
+    SL_REC_DELIVERED = 4,
+    SL_REC_JOB_DONE = 5
+} sl_record_type_t;
+
+//  Appends the accepted tasks of job (those in tasks [0..n)).
+int sl_durable_tasks (sl_journal_t *journal, const char *job, Sluice__Task **tasks, size_t n,
+                      char *err, size_t errlen);
+
+//  Appends the size of job.
+int sl_durable_end (sl_journal_t *journal, const char *job, uint64_t total, char *err,
+                    size_t errlen);
+
+//  Appends the final results of tasks [0..n), all of one job.
+int sl_durable_results (sl_journal_t *journal, sl_task_t **tasks, size_t n, char *err,
+                        size_t errlen);
+
+//  Appends that the sink confirmed seqs [0..n) of job.
+int sl_durable_delivered (sl_journal_t *journal, const char *job, const uint64_t *seqs, size_t n,
+                          char *err, size_t errlen);
+
+//  Appends that job finished with these counts at finished_at (ms, epoch).
+int sl_durable_job_done (sl_journal_t *journal, const char *job, const sl_job_counts_t *counts,
+                         int64_t finished_at, char *err, size_t errlen);
+
+//  Called by replay for every JobDone record: the job is finished (and
+//  removed from the table if it was there).
+typedef void (sl_durable_done_fn) (const char *job, const sl_job_counts_t *counts,
+                                   int64_t finished_at, void *arg);
+
+//  Replays the journal into table (empty). Jobs get the segment of their
+//  first record as their tag. Returns records replayed, or -1 with err.
+int64_t sl_durable_replay (sl_journal_t *journal, sl_table_t *table, sl_durable_done_fn *on_done,
+                           void *arg, char *err, size_t errlen);
+
+//  Called by sl_durable_scan_results for every result of the job.
+typedef void (sl_durable_result_fn) (const char *job, Sluice__Result *result, void *arg);
+
+//  Reads back every result of job recorded in segments >= from.
+int64_t sl_durable_scan_results (sl_journal_t *journal, uint64_t from, const char *job,
+                                 sl_durable_result_fn *fn, void *arg, char *err, size_t errlen);
+
+#endif
