@@ -53,6 +53,17 @@ for mode in echo exec; do
     kill "$wpid"; wait "$wpid" 2>/dev/null
 done
 
+# The same file through standard input ("-").
+start_worker w-stdin --builtin echo -j 2
+wpid=$LAST_PID
+JOB=$("$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" - <"$WORK/odd.txt" 2>"$WORK/v-stdin.log") \
+    || fail "ventilator reading stdin"
+"$SLUICE_BIN/sluice-sink" --broker "$BROKER" --job "$JOB" -o "$WORK/stdin.jsonl" -f jsonl \
+    2>"$WORK/s-stdin.log"
+expect_rc 0 $? "sink (stdin)"
+$CHECK "$WORK/odd.txt" "$WORK/stdin.jsonl" --expect echo --job "$JOB" || fail "stdin: payloads changed"
+kill "$wpid"; wait "$wpid" 2>/dev/null
+
 # {} substitution quotes the payload: it is data, never a command.
 rm -f /tmp/sluice-should-not-exist
 start_worker w-subst --exec 'printf "%s" {}' -j 2
