@@ -43,6 +43,8 @@ typedef struct {
     const char *holder;    //  worker: its interned name, as the table knows it
     int64_t last_seen;     //  ms, monotonic
     zlistx_t *waiting;     //  sink: finished jobs it may not know are finished (strings)
+    int64_t credit;        //  worker (fair): tasks it asked for and was not sent yet
+    zframe_t *dispatch_id; //  worker (fair): its routing id on the dispatch ROUTER
 } peer_t;
 
 typedef struct {
@@ -61,6 +63,8 @@ struct _broker_t {
     zsock_t *delivery;          //  PUSH to the sink
     sl_table_t *table;          //  every task's state
     zhashx_t *peers;            //  key -> peer_t (owned) for workers and sinks
+    zhashx_t *by_name;          //  "host:pid" -> peer_t (not owning)
+    zlistx_t *workers;          //  worker peers, least recently served first (not owning)
     peer_t *sink;               //  the attached sink, or NULL
     zlistx_t *job_starts;       //  job ids to announce to the sink (owned strings)
     bool check_finished;        //  something happened that may finish a job
@@ -94,6 +98,7 @@ static void s_peer_free (void **item_p)
     if (peer) {
         zframe_destroy (&peer->routing_id);
         zlistx_destroy (&peer->waiting);
+        zframe_destroy (&peer->dispatch_id);
         free (peer);
         *item_p = NULL;
     }
@@ -118,9 +123,13 @@ static zsock_t *s_bind (const broker_config_t *config, sl_port_t port, int type,
     //  what was queued there comes back through the unclaimed lease.
     zsock_set_heartbeat_ivl (sock, (int) config->heartbeat_ms);
     zsock_set_heartbeat_timeout (sock, 3 * (int) config->heartbeat_ms);
-    if (type == ZMQ_ROUTER)
+    if (type == ZMQ_ROUTER) {
         //  Replies to a client that vanished must not block or pile up.
         zsock_set_router_mandatory (sock, 1);
+        //  A worker that reconnects takes its routing id back at once.
+        if (port == SL_PORT_DISPATCH)
+            zsock_set_router_handover (sock, 1);
+    }
     if (port == SL_PORT_DISPATCH)
         //  Little buffering towards workers: tasks wait in the table,
         //  where the broker sees them, not in a pipe to a busy worker.
@@ -155,6 +164,12 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
         goto fail;
     }
     zhashx_set_destructor (self->peers, s_peer_free);
+    self->by_name = zhashx_new ();
+    self->workers = zlistx_new ();
+    if (!self->by_name || !self->workers) {
+        snprintf (err, errlen, "out of memory");
+        goto fail;
+    }
     self->job_starts = zlistx_new ();
     if (!self->job_starts) {
         snprintf (err, errlen, "out of memory");
@@ -164,7 +179,8 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
     zlistx_set_duplicator (self->job_starts, (zlistx_duplicator_fn *) strdup);
     if (!(self->control = s_bind (config, SL_PORT_CONTROL, ZMQ_ROUTER, err, errlen)) ||
         !(self->intake = s_bind (config, SL_PORT_INTAKE, ZMQ_PULL, err, errlen)) ||
-        !(self->dispatch = s_bind (config, SL_PORT_DISPATCH, ZMQ_PUSH, err, errlen)) ||
+        !(self->dispatch = s_bind (config, SL_PORT_DISPATCH, config->fair ? ZMQ_ROUTER : ZMQ_PUSH,
+                                   err, errlen)) ||
         !(self->results = s_bind (config, SL_PORT_RESULTS, ZMQ_PULL, err, errlen)) ||
         !(self->delivery = s_bind (config, SL_PORT_DELIVERY, ZMQ_PUSH, err, errlen)))
         goto fail;
@@ -191,6 +207,8 @@ void broker_destroy (broker_t **self_p)
     zsock_destroy (&self->dispatch);
     zsock_destroy (&self->results);
     zsock_destroy (&self->delivery);
+    zlistx_destroy (&self->workers);
+    zhashx_destroy (&self->by_name);
     zhashx_destroy (&self->peers);
     zlistx_destroy (&self->job_starts);
     sl_journal_destroy (&self->journal);
@@ -426,6 +444,19 @@ static bool s_sink_wants (broker_t *self, const char *job_id)
     return self->sink && (self->sink->job [0] == '\0' || streq (self->sink->job, job_id));
 }
 
+//  Forgets a peer (frees it).
+static void s_peer_remove (broker_t *self, peer_t *peer)
+{
+    if (peer->role == SLUICE__ROLE__ROLE_WORKER) {
+        void *handle = zlistx_find (self->workers, peer);
+        if (handle)
+            zlistx_delete (self->workers, handle);
+    }
+    if (zhashx_lookup (self->by_name, peer->name) == peer)
+        zhashx_delete (self->by_name, peer->name);
+    zhashx_delete (self->peers, peer->key);
+}
+
 static void s_sink_detach (broker_t *self, const char *why)
 {
     if (!self->sink)
@@ -433,22 +464,17 @@ static void s_sink_detach (broker_t *self, const char *why)
     size_t resent = sl_table_unsend_all (self->table);
     sl_info ("sink %s detached (%s); %zu unacknowledged results will be delivered again",
              self->sink->name, why, resent);
-    char key [64];
-    strcpy (key, self->sink->key);
+    peer_t *sink = self->sink;
     self->sink = NULL;
     zlistx_purge (self->job_starts);
-    zhashx_delete (self->peers, key);
+    s_peer_remove (self, sink);
 }
 
 //  --- Control socket -------------------------------------------------------
 
 static peer_t *s_peer_by_name (broker_t *self, const char *name)
 {
-    for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
-         peer = (peer_t *) zhashx_next (self->peers))
-        if (streq (peer->name, name))
-            return peer;
-    return NULL;
+    return (peer_t *) zhashx_lookup (self->by_name, name);
 }
 
 //  A worker is gone (silent, or it left without handing everything back):
@@ -461,7 +487,7 @@ static void s_worker_gone (broker_t *self, peer_t *peer, const char *why)
         sl_warn ("worker %s %s: its %zu tasks go to other workers", peer->name, why, lost);
     else
         sl_info ("worker %s %s", peer->name, why);
-    zhashx_delete (self->peers, peer->key);
+    s_peer_remove (self, peer);
 }
 
 static void s_task_refs_release (broker_t *self, Sluice__TaskRef **refs, size_t n)
@@ -479,6 +505,7 @@ static void s_welcome (broker_t *self, peer_t *peer, char **jobs, size_t njobs)
     welcome.heartbeat_ms = peer->heartbeat_ms ? peer->heartbeat_ms : self->config.heartbeat_ms;
     welcome.jobs = jobs;
     welcome.n_jobs = njobs;
+    welcome.fair = self->config.fair;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_WELCOME;
     env.welcome = &welcome;
@@ -546,14 +573,14 @@ static void s_hello_sink (broker_t *self, peer_t *peer, Sluice__Hello *hello)
         env.body_case = SLUICE__ENVELOPE__BODY_REFUSE;
         env.refuse = &refuse;
         s_reply (self, peer->routing_id, &env);
-        zhashx_delete (self->peers, peer->key);
+        s_peer_remove (self, peer);
         return;
     }
     char why [600];
     if (hello->from_start && s_from_start (self, peer->job, why, sizeof why)) {
         sl_warn ("refused sink %s: %s", peer->name, why);
         sl_proto_send_refuse (self->control, peer->routing_id, why);
-        zhashx_delete (self->peers, peer->key);
+        s_peer_remove (self, peer);
         return;
     }
     if (!self->sink)
@@ -619,7 +646,7 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
             if (old == self->sink)
                 s_sink_detach (self, "it reconnected");
             else
-                zhashx_delete (self->peers, old->key);
+                s_peer_remove (self, old);
         }
     }
     bool is_new = !peer;
@@ -630,6 +657,11 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
         snprintf (peer->key, sizeof peer->key, "%s", key);
         peer->routing_id = zframe_dup (routing_id);
         zhashx_insert (self->peers, key, peer);
+        peer->role = hello->role;
+        snprintf (peer->name, sizeof peer->name, "%s", hello->name);
+        zhashx_update (self->by_name, peer->name, peer);
+        if (hello->role == SLUICE__ROLE__ROLE_WORKER)
+            zlistx_add_start (self->workers, peer);
     }
     peer->role = hello->role;
     snprintf (peer->name, sizeof peer->name, "%s", hello->name);
@@ -928,6 +960,47 @@ static void s_on_result_batch (broker_t *self, Sluice__ResultBatch *batch)
     }
 }
 
+//  Fair dispatch: credits from workers' DEALERs (routing id = worker name).
+static void s_on_dispatch (broker_t *self)
+{
+    for (int i = 0; i < READ_BURST; i++) {
+        sl_env_t *env = NULL;
+        zframe_t *routing_id = NULL;
+        char why [256];
+        sl_recv_t rc = sl_proto_recv (self->dispatch, &env, &routing_id, why, sizeof why);
+        if (rc == SL_RECV_NONE)
+            break;
+        char name [128];
+        size_t len = routing_id ? zframe_size (routing_id) : 0;
+        if (len >= sizeof name)
+            len = sizeof name - 1;
+        if (len)
+            memcpy (name, zframe_data (routing_id), len);
+        name [len] = '\0';
+        peer_t *peer = s_peer_by_name (self, name);
+        if (rc != SL_RECV_OK)
+            s_bad (self, "dispatch", peer ? peer->name : NULL, why);
+        else if (env->body_case != SLUICE__ENVELOPE__BODY_CREDIT)
+            s_bad (self, "dispatch", peer ? peer->name : NULL,
+                   "message of a type not expected here");
+        else if (!peer || peer->role != SLUICE__ROLE__ROLE_WORKER)
+            //  Not (or no longer) a worker here: it says hello again soon.
+            sl_debug ("credit from unknown worker %s ignored", name);
+        else {
+            if (!peer->dispatch_id || !zframe_eq (peer->dispatch_id, routing_id)) {
+                zframe_destroy (&peer->dispatch_id);
+                peer->dispatch_id = zframe_dup (routing_id);
+            }
+            if (env->credit->absolute)
+                peer->credit = env->credit->credit;
+            else
+                peer->credit += env->credit->credit;
+        }
+        sl_proto_free (&env);
+        zframe_destroy (&routing_id);
+    }
+}
+
 static void s_on_results (broker_t *self)
 {
     for (int i = 0; i < READ_BURST; i++) {
@@ -968,55 +1041,101 @@ static size_t s_batch_size (broker_t *self)
     return batch < 1 ? 1 : batch > MAX_BATCH_TASKS ? MAX_BATCH_TASKS : batch;
 }
 
-static void s_dispatch (broker_t *self)
+//  Takes up to limit queued tasks of one job and sends them as one batch:
+//  to the worker `peer` on the ROUTER (fair), or to whichever worker PUSH
+//  deals it to (peer NULL). Returns how many were sent; 0 if nothing was
+//  queued or the send failed (then the tasks are queued again).
+static size_t s_send_batch (broker_t *self, peer_t *peer, size_t limit, int64_t now)
 {
     Sluice__Task tasks [MAX_BATCH_TASKS];
     Sluice__Task *task_ptrs [MAX_BATCH_TASKS];
     sl_task_t *taken [MAX_BATCH_TASKS];
-    sl_task_t *carry = NULL; //  first task of the next batch (another job)
-    int64_t now = zclock_mono ();
-    while ((carry || sl_table_queued (self->table)) && s_writable (self->dispatch)) {
-        size_t limit = s_batch_size (self);
-        size_t n = 0, bytes = 0;
-        while (n < limit && bytes < MAX_BATCH_BYTES) {
-            sl_task_t *task =
-                carry ? carry
-                      : sl_table_dispatch (self->table, now, self->unclaimed_lease_ms, NULL);
-            carry = NULL;
-            if (!task)
-                break;
-            if (n && task->job != taken [0]->job) {
-                carry = task;
-                break;
-            }
-            Sluice__Task init = SLUICE__TASK__INIT;
-            tasks [n] = init;
-            tasks [n].seq = task->seq;
-            tasks [n].payload.data = task->payload;
-            tasks [n].payload.len = task->payload_size;
-            tasks [n].timeout_ms = task->timeout_ms;
-            tasks [n].attempt = task->attempts;
-            task_ptrs [n] = &tasks [n];
-            taken [n++] = task;
-            bytes += task->payload_size;
+    //  A worker that gets the task holds it from now: it is lost with that
+    //  worker. Under PUSH nobody knows who got it until a worker claims it.
+    const char *holder = peer ? peer->holder : NULL;
+    int64_t lease = peer ? INT64_MAX - now : self->unclaimed_lease_ms;
+    size_t n = 0, bytes = 0;
+    if (limit > MAX_BATCH_TASKS)
+        limit = MAX_BATCH_TASKS;
+    while (n < limit && bytes < MAX_BATCH_BYTES) {
+        sl_task_t *task = sl_table_dispatch (self->table, now, lease, holder);
+        if (!task)
+            break;
+        if (n && task->job != taken [0]->job) {
+            sl_table_undispatch (self->table, task); //  first of the next batch
+            break;
         }
-        if (n == 0)
-            break;
-        Sluice__TaskBatch batch = SLUICE__TASK_BATCH__INIT;
-        batch.job = (char *) sl_job_id (taken [0]->job);
-        batch.tasks = task_ptrs;
-        batch.n_tasks = n;
-        sl_env_t env = SLUICE__ENVELOPE__INIT;
-        env.body_case = SLUICE__ENVELOPE__BODY_TASKS;
-        env.tasks = &batch;
-        if (sl_proto_send (self->dispatch, NULL, &env, ZMQ_DONTWAIT)) {
-            while (n)
-                sl_table_undispatch (self->table, taken [--n]);
-            break;
+        Sluice__Task init = SLUICE__TASK__INIT;
+        tasks [n] = init;
+        tasks [n].seq = task->seq;
+        tasks [n].payload.data = task->payload;
+        tasks [n].payload.len = task->payload_size;
+        tasks [n].timeout_ms = task->timeout_ms;
+        tasks [n].attempt = task->attempts;
+        task_ptrs [n] = &tasks [n];
+        taken [n++] = task;
+        bytes += task->payload_size;
+    }
+    if (n == 0)
+        return 0;
+    Sluice__TaskBatch batch = SLUICE__TASK_BATCH__INIT;
+    batch.job = (char *) sl_job_id (taken [0]->job);
+    batch.tasks = task_ptrs;
+    batch.n_tasks = n;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_TASKS;
+    env.tasks = &batch;
+    if (sl_proto_send (self->dispatch, peer ? peer->dispatch_id : NULL, &env, ZMQ_DONTWAIT)) {
+        //  Would block, or (fair) the worker's connection is gone.
+        for (size_t i = n; i > 0; i--)
+            sl_table_undispatch (self->table, taken [i - 1]);
+        return 0;
+    }
+    return n;
+}
+
+//  Credit-based dispatch (fair): tasks go only to workers that asked for
+//  them, least recently served first, each at most its credit and its
+//  share of what is queued.
+static void s_dispatch_fair (broker_t *self, int64_t now)
+{
+    bool progress = true;
+    while (progress && sl_table_queued (self->table)) {
+        progress = false;
+        size_t ready = 0;
+        for (peer_t *peer = (peer_t *) zlistx_first (self->workers); peer;
+             peer = (peer_t *) zlistx_next (self->workers))
+            if (peer->credit > 0 && peer->dispatch_id)
+                ready++;
+        if (ready == 0)
+            return;
+        size_t share = (sl_table_queued (self->table) + ready - 1) / ready;
+        //  Serve each ready worker once, in LRU order; served ones go to
+        //  the back.
+        size_t count = zlistx_size (self->workers);
+        for (size_t i = 0; i < count && sl_table_queued (self->table); i++) {
+            peer_t *peer = (peer_t *) zlistx_first (self->workers);
+            if (peer->credit > 0 && peer->dispatch_id) {
+                size_t limit = share < (size_t) peer->credit ? share : (size_t) peer->credit;
+                size_t sent = s_send_batch (self, peer, limit, now);
+                peer->credit -= (int64_t) sent;
+                progress |= sent > 0;
+            }
+            zlistx_move_end (self->workers, zlistx_cursor (self->workers));
         }
     }
-    if (carry)
-        sl_table_undispatch (self->table, carry);
+}
+
+static void s_dispatch (broker_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (self->config.fair) {
+        s_dispatch_fair (self, now);
+        return;
+    }
+    while (sl_table_queued (self->table) && s_writable (self->dispatch))
+        if (s_send_batch (self, NULL, s_batch_size (self), now) == 0)
+            break;
 }
 
 static sl_status_t s_status_of (uint8_t status)
@@ -1213,29 +1332,31 @@ int broker_run (broker_t *self)
     int64_t tick = self->config.heartbeat_ms / 2 > 0 ? self->config.heartbeat_ms / 2 : 1;
     self->next_housekeeping = zclock_mono () + tick;
     while (!zsys_interrupted) {
-        //  Wait for writability only when there is something to write.
-        size_t nitems = 3;
-        if (sl_table_queued (self->table))
-            nitems = 4;
-        if (self->sink && (self->check_finished || zlistx_size (self->job_starts) ||
-                           sl_table_deliverable (self->table, NULL))) {
-            items [3].events = sl_table_queued (self->table) ? ZMQ_POLLOUT : 0;
-            nitems = 5;
-        } else
-            items [3].events = ZMQ_POLLOUT;
+        //  Wait for writability only when there is something to write:
+        //  the PUSH to workers when tasks are queued, the PUSH to the sink
+        //  when there is something for it. Under fair dispatch the dispatch
+        //  ROUTER is read for credits instead.
+        short dispatch_events = self->config.fair               ? ZMQ_POLLIN
+                                : sl_table_queued (self->table) ? ZMQ_POLLOUT
+                                                                : 0;
+        bool to_sink = self->sink && (self->check_finished || zlistx_size (self->job_starts) ||
+                                      sl_table_deliverable (self->table, NULL));
+        items [3].events = dispatch_events;
+        items [4].events = to_sink ? ZMQ_POLLOUT : 0;
         int64_t now = zclock_mono ();
         int64_t wake = self->next_housekeeping;
         if (s_journal_wake (self) < wake)
             wake = s_journal_wake (self);
         long timeout = wake > now ? (long) (wake - now) : 0;
-        int rc = zmq_poll (items, (int) nitems, timeout);
-        items [3].events = ZMQ_POLLOUT;
+        int rc = zmq_poll (items, 5, timeout);
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
             sl_error ("poll failed: %s", zmq_strerror (errno));
             break;
         }
+        if (self->config.fair && (items [3].revents & ZMQ_POLLIN))
+            s_on_dispatch (self);
         if (items [0].revents & ZMQ_POLLIN)
             s_on_control (self);
         if (items [1].revents & ZMQ_POLLIN)

@@ -21,6 +21,7 @@ typedef struct {
     int64_t retention_ms;  //  how long finished jobs are remembered
     uint32_t heartbeat_ms; //  heartbeat interval offered to clients
     uint32_t sink_window;  //  results sent to the sink and not yet acknowledged, at most
+    bool fair;             //  credit-based dispatch (ROUTER); false = round-robin PUSH
 } broker_config_t;
 
 #define BROKER_DEFAULT_HEARTBEAT_MS 1000

@@ -72,22 +72,18 @@ int main (int argc, char *argv [])
         .heartbeat_ms = BROKER_DEFAULT_HEARTBEAT_MS,
         .sink_window = BROKER_DEFAULT_SINK_WINDOW,
         .fsync = SL_FSYNC_BATCH,
+        .fair = true,
         .retention_ms = BROKER_DEFAULT_RETENTION_MS,
     };
     bool in_memory = false;
     int verbosity = 0;
     static const struct option options [] = {
-        { "bind", required_argument, NULL, 'b' },
-        { "heartbeat", required_argument, NULL, 'H' },
-        { "data-dir", required_argument, NULL, 'd' },
-        { "in-memory", no_argument, NULL, 'M' },
-        { "fsync", required_argument, NULL, 'F' },
-        { "retention", required_argument, NULL, 'R' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },
-        { NULL, 0, NULL, 0 },
+        { "bind", required_argument, NULL, 'b' },     { "heartbeat", required_argument, NULL, 'H' },
+        { "data-dir", required_argument, NULL, 'd' }, { "in-memory", no_argument, NULL, 'M' },
+        { "fsync", required_argument, NULL, 'F' },    { "retention", required_argument, NULL, 'R' },
+        { "dispatch", required_argument, NULL, 'D' }, { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },          { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },        { NULL, 0, NULL, 0 },
     };
     int opt;
     uint64_t value;
@@ -112,6 +108,16 @@ int main (int argc, char *argv [])
                 if (sl_parse_seconds (PROG, "--retention", optarg, &value))
                     return SL_EXIT_USAGE;
                 config.retention_ms = (int64_t) value;
+                break;
+            case 'D':
+                if (streq (optarg, "fair"))
+                    config.fair = true;
+                else if (streq (optarg, "push"))
+                    config.fair = false;
+                else {
+                    fprintf (stderr, PROG ": --dispatch: '%s' is not fair or push\n", optarg);
+                    return SL_EXIT_USAGE;
+                }
                 break;
             case 'H':
                 if (sl_parse_u64 (PROG, "--heartbeat", optarg, 10, 600000, &value))

@@ -8,6 +8,7 @@
 #include "sl_log.h"
 
 #define HELLO_RESEND_MS 250
+#define HELLO_CONNECT_POLL_MS 5
 #define MAX_SOCKETS 8
 
 struct _sl_client_t {
@@ -23,6 +24,7 @@ struct _sl_client_t {
     int64_t next_heartbeat;         //  when the next heartbeat is due
     int64_t next_hello;             //  while lost: when to say hello again
     bool refused_logged;            //  a refusal after a loss was logged
+    char routing_id [256];          //  routing id for sockets opened, "" = none
 };
 
 sl_client_t *sl_client_new (const char *broker, char *err, size_t errlen)
@@ -80,6 +82,12 @@ const char *sl_client_broker (sl_client_t *self)
     return self->broker;
 }
 
+void sl_client_set_routing_id (sl_client_t *self, const char *routing_id)
+{
+    assert (self);
+    snprintf (self->routing_id, sizeof self->routing_id, "%s", routing_id ? routing_id : "");
+}
+
 zsock_t *sl_client_open (sl_client_t *self, sl_port_t port, int type, int linger_ms, char *err,
                          size_t errlen)
 {
@@ -94,6 +102,8 @@ zsock_t *sl_client_open (sl_client_t *self, sl_port_t port, int type, int linger
         return NULL;
     }
     zsock_set_linger (sock, linger_ms);
+    if (self->routing_id [0] && type == ZMQ_DEALER)
+        zsock_set_identity (sock, self->routing_id);
     if (self->heartbeat_ms) {
         //  ZMTP heartbeats drop a connection whose peer stopped answering.
         zsock_set_heartbeat_ivl (sock, (int) self->heartbeat_ms);
@@ -161,9 +171,11 @@ sl_hello_t sl_client_hello (sl_client_t *self, Sluice__Hello *hello, int64_t tim
             next_notice = now + 30000;
         }
         if (now >= next_send) {
-            //  EAGAIN just means "not connected yet" with ZMQ_IMMEDIATE.
-            sl_proto_send (self->control, NULL, &env, ZMQ_DONTWAIT);
-            next_send = now + HELLO_RESEND_MS;
+            //  EAGAIN just means "not connected yet" with ZMQ_IMMEDIATE:
+            //  try again soon, so that a broker that is there hears us at
+            //  once; once sent, give it time to answer.
+            bool sent = sl_proto_send (self->control, NULL, &env, ZMQ_DONTWAIT) == 0;
+            next_send = now + (sent ? HELLO_RESEND_MS : HELLO_CONNECT_POLL_MS);
         }
         int64_t wait = next_send - now;
         if (timeout_ms >= 0 && start + timeout_ms - now < wait)

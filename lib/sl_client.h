@@ -32,6 +32,10 @@ zsock_t *sl_client_control (sl_client_t *self);
 //  The broker address given to sl_client_new.
 const char *sl_client_broker (sl_client_t *self);
 
+//  Sets the routing id of the DEALER sockets opened from now on (a
+//  worker's dispatch DEALER is known to the broker by its name). NULL: none.
+void sl_client_set_routing_id (sl_client_t *self, const char *routing_id);
+
 //  Opens a socket of ZMQ type `type` connected to the broker's port `port`.
 //  The client owns it and closes it in sl_client_destroy. linger_ms is set
 //  deliberately (czmq's default of 0 drops unsent messages at close).

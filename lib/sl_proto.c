@@ -188,6 +188,8 @@ const char *sl_proto_body_name (const sl_env_t *env)
             return "bye";
         case SLUICE__ENVELOPE__BODY_RELEASE:
             return "release";
+        case SLUICE__ENVELOPE__BODY_CREDIT:
+            return "credit";
         default:
             return "unknown";
     }

@@ -36,6 +36,11 @@ static void s_usage (FILE *out)
              "      --max-output BYTES     output kept per task; the rest is dropped and the\n"
              "                             result says so (default %d)\n"
              "      --connect-timeout SEC  give up if no broker answers in time (default: wait)\n"
+             "      --prefetch K           hold up to K tasks beyond the -j running ones, to hide\n"
+             "                             the round trip to the broker for tiny tasks\n"
+             "                             (default: automatic, none for tasks of more than a\n"
+             "                             few ms, up to 1024 for tiny ones; no effect with\n"
+             "                             --dispatch push on the broker)\n"
              "      --heartbeat MS         heartbeat interval (default: the broker's, 1000); the\n"
              "                             broker gives a worker silent for 3 intervals up\n"
              "      --drain-timeout SEC    on SIGTERM/SIGINT: take no new task, hand back those\n"
@@ -66,6 +71,7 @@ int main (int argc, char *argv [])
         .broker = SL_DEFAULT_BROKER,
         .slots = cpus > 0 ? (uint32_t) cpus : 1,
         .connect_timeout_ms = -1,
+        .prefetch = -1,
         .drain_timeout_ms = 30000,
         .runner = { .mode = RUNNER_EXEC, .max_output = DEFAULT_MAX_OUTPUT, .kill_grace_ms = 2000 },
     };
@@ -79,6 +85,7 @@ int main (int argc, char *argv [])
         { "max-output", required_argument, NULL, 'O' },
         { "connect-timeout", required_argument, NULL, 'C' },
         { "heartbeat", required_argument, NULL, 'H' },
+        { "prefetch", required_argument, NULL, 'P' },
         { "drain-timeout", required_argument, NULL, 'D' },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
@@ -113,6 +120,11 @@ int main (int argc, char *argv [])
                 if (sl_parse_seconds (PROG, "--connect-timeout", optarg, &value))
                     return SL_EXIT_USAGE;
                 config.connect_timeout_ms = (int64_t) value;
+                break;
+            case 'P':
+                if (sl_parse_u64 (PROG, "--prefetch", optarg, 0, 100000, &value))
+                    return SL_EXIT_USAGE;
+                config.prefetch = (int32_t) value;
                 break;
             case 'H':
                 if (sl_parse_u64 (PROG, "--heartbeat", optarg, 10, 600000, &value))

@@ -30,7 +30,9 @@
 
 #define MAX_POLL_ITEMS 4096
 #define MAX_RESULT_BATCH 256
-#define MAX_REFS 4096 //  task references in one heartbeat or release
+#define MAX_REFS 4096        //  task references in one heartbeat or release
+#define PREFETCH_HIDE_MS 2.0 //  automatic prefetch: round trip to hide
+#define MAX_PREFETCH 1024
 
 //  A task received and not yet finished.
 typedef struct {
@@ -54,6 +56,9 @@ typedef struct {
     sl_deque_t *waiting;   //  wtask_t received, not started
     zlistx_t *running;     //  wtask_t started, not finished
     zlistx_t *outbox;      //  zframe_t results not yet taken by ZeroMQ
+    bool fair;             //  credit-based dispatch: tasks come on a DEALER we feed credit
+    int64_t granted;       //  (fair) tasks the broker may still send us
+    double task_ms_avg;    //  moving average of task run time (ms), < 0 before the first
     bool draining;         //  asked to stop: no new tasks
     int64_t drain_until;   //  when draining, when to stop what still runs
     uint64_t done;         //  tasks finished
@@ -139,6 +144,10 @@ static void s_collect_results (worker_t *self)
         s_queue_result (self, &env);
         self->done += n;
         for (size_t i = 0; i < n; i++) {
+            double ms = (double) dones [i]->duration_ms;
+            self->task_ms_avg = self->task_ms_avg < 0 ? ms : 0.9 * self->task_ms_avg + 0.1 * ms;
+        }
+        for (size_t i = 0; i < n; i++) {
             if (tasks [i]->running_handle)
                 zlistx_delete (self->running, tasks [i]->running_handle);
             s_wtask_destroy (&tasks [i]);
@@ -199,6 +208,47 @@ static void s_on_task_batch (worker_t *self, Sluice__TaskBatch *batch)
     }
 }
 
+//  Tasks to hold beyond the slots. Fixed with --prefetch; by default as
+//  many as the slots get through in PREFETCH_HIDE_MS, the round trip to
+//  hide: none for long tasks (a task never waits behind a slow one while
+//  another worker is free), up to MAX_PREFETCH for tiny ones (so they are
+//  not paced by the round trip). Until a task has finished: the slots.
+static int64_t s_prefetch (worker_t *self)
+{
+    if (self->config->prefetch >= 0)
+        return self->config->prefetch;
+    if (self->task_ms_avg < 0)
+        return self->config->slots;
+    double per_slot = self->task_ms_avg > 0.01 ? self->task_ms_avg : 0.01;
+    double prefetch = self->config->slots * PREFETCH_HIDE_MS / per_slot;
+    return prefetch > MAX_PREFETCH ? MAX_PREFETCH : (int64_t) (prefetch + 0.5);
+}
+
+//  Fair dispatch: asks for as many tasks as fit in the free slots plus
+//  the prefetch, less those already asked for. With `absolute` (after a
+//  (re)connect) the broker is told the whole figure anew.
+static void s_credit (worker_t *self, bool absolute)
+{
+    if (!self->fair)
+        return;
+    int64_t want = self->draining ? 0
+                                  : (int64_t) self->config->slots + s_prefetch (self) -
+                                        (int64_t) runner_running (self->runner) -
+                                        (int64_t) sl_deque_size (self->waiting);
+    if (want < 0)
+        want = 0;
+    if (!absolute && want <= self->granted)
+        return;
+    Sluice__Credit credit = SLUICE__CREDIT__INIT;
+    credit.credit = (uint32_t) (absolute ? want : want - self->granted);
+    credit.absolute = absolute;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_CREDIT;
+    env.credit = &credit;
+    if (sl_proto_send (self->tasks, NULL, &env, ZMQ_DONTWAIT) == 0)
+        self->granted = want;
+}
+
 //  Reads every task batch ZeroMQ holds.
 static void s_read_tasks (worker_t *self)
 {
@@ -210,9 +260,10 @@ static void s_read_tasks (worker_t *self)
             break;
         if (rc != SL_RECV_OK)
             sl_warn ("dropped a bad message from the broker: %s", why);
-        else if (env->body_case == SLUICE__ENVELOPE__BODY_TASKS)
+        else if (env->body_case == SLUICE__ENVELOPE__BODY_TASKS) {
+            self->granted -= (int64_t) env->tasks->n_tasks;
             s_on_task_batch (self, env->tasks);
-        else
+        } else
             sl_warn ("dropped an unexpected %s message on the task socket",
                      sl_proto_body_name (env));
         sl_proto_free (&env);
@@ -323,10 +374,11 @@ static void s_on_control (worker_t *self, int64_t now)
         }
         bool consumed;
         sl_link_t link = sl_client_handle (self->client, env, now, &consumed);
-        if (link == SL_LINK_BACK || link == SL_LINK_RESTARTED)
-            //  Tell the broker at once what this worker holds.
+        if (link == SL_LINK_BACK || link == SL_LINK_RESTARTED) {
+            //  Tell the broker at once what this worker holds and wants.
             s_announce_all (self, now);
-        else if (!consumed)
+            s_credit (self, true);
+        } else if (!consumed)
             sl_debug ("ignored a %s message on the control socket", sl_proto_body_name (env));
         sl_proto_free (&env);
     }
@@ -355,17 +407,22 @@ static int s_connect (worker_t *self)
             sl_error ("%s", err);
         return said == SL_HELLO_INTERRUPTED ? 1 : -1;
     }
+    self->fair = welcome->welcome->fair;
     sl_proto_free (&welcome);
-    if (!(self->tasks =
-              sl_client_open (self->client, SL_PORT_DISPATCH, ZMQ_PULL, 0, err, sizeof err)) ||
+    //  Fair dispatch: a DEALER the broker knows by our name, fed credit.
+    sl_client_set_routing_id (self->client, self->fair ? self->name : NULL);
+    if (!(self->tasks = sl_client_open (self->client, SL_PORT_DISPATCH,
+                                        self->fair ? ZMQ_DEALER : ZMQ_PULL, 0, err, sizeof err)) ||
         !(self->results =
               sl_client_open (self->client, SL_PORT_RESULTS, ZMQ_PUSH, 2000, err, sizeof err))) {
         sl_error ("%s", err);
         return -1;
     }
+    sl_client_set_routing_id (self->client, NULL);
     //  Keep what ZeroMQ buffers for this worker small: tasks are better
     //  left with the broker than queued behind a busy worker.
     zsock_set_rcvhwm (self->tasks, 2);
+    s_credit (self, true);
     sl_info ("connected to broker %s at %s, running %u tasks at once, heartbeat %u ms",
              sl_client_broker_id (self->client), self->config->broker, self->config->slots,
              sl_client_heartbeat_ms (self->client));
@@ -384,12 +441,18 @@ static bool s_on_signal (worker_t *self, int64_t now)
     }
     self->draining = true;
     self->drain_until = now + (int64_t) self->config->drain_timeout_ms;
-    //  No new tasks: take what ZeroMQ already holds, hand back all not started.
+    //  No new tasks: take what ZeroMQ already holds, hand back all not
+    //  started. Fair: ask for nothing more (what is on the way is handed
+    //  back as it comes). Push: disconnect, so that nothing more is dealt.
     s_read_tasks (self);
-    char endpoint [300], err [256];
-    if (sl_endpoint_derive (self->config->broker, SL_PORT_DISPATCH, endpoint, sizeof endpoint, err,
-                            sizeof err) == 0)
-        zsock_disconnect (self->tasks, "%s", endpoint);
+    if (self->fair)
+        s_credit (self, true);
+    else {
+        char endpoint [300], err [256];
+        if (sl_endpoint_derive (self->config->broker, SL_PORT_DISPATCH, endpoint, sizeof endpoint,
+                                err, sizeof err) == 0)
+            zsock_disconnect (self->tasks, "%s", endpoint);
+    }
     size_t handed = sl_deque_size (self->waiting);
     s_release_waiting (self);
     sl_info ("draining: %zu tasks handed back, waiting up to %.1f s for %zu running", handed,
@@ -400,7 +463,7 @@ static bool s_on_signal (worker_t *self, int64_t now)
 int worker_run (const worker_config_t *config)
 {
     assert (config);
-    worker_t self = { .config = config };
+    worker_t self = { .config = config, .task_ms_avg = -1 };
     sl_self_name (self.name, sizeof self.name);
     //  The runner blocks SIGCHLD: it must exist before any ZeroMQ thread.
     self.runner = runner_new (&config->runner);
@@ -463,12 +526,16 @@ int worker_run (const worker_config_t *config)
         runner_handle (self.runner, items + 3, n - 3, now);
         if (items [0].revents & ZMQ_POLLIN)
             s_on_control (&self, now);
-        if (items [1].revents & ZMQ_POLLIN)
+        if (items [1].revents & ZMQ_POLLIN) {
             s_read_tasks (&self);
+            if (self.draining)
+                s_release_waiting (&self); //  arrived on the way: hand back
+        }
         if (items [2].revents & ZMQ_POLLOUT)
             s_flush_outbox (&self);
         s_start_tasks (&self, now);
         s_collect_results (&self);
+        s_credit (&self, false);
     }
     if (self.client) {
         //  What still runs is stopped and handed back, with what waits.

@@ -94,11 +94,13 @@ start_bg () {
     PIDS+=("$LAST_PID")
 }
 
-# start_broker ARGS... : starts the broker on $BROKER, its journal in
+# start_broker ARGS... : starts the broker on $BROKER (dispatch mode from
+# $SLUICE_DISPATCH, default fair), its journal in
 # $WORK/data-$PORT, and waits until it accepts connections (so a test's
 # next step never races its start).
 start_broker () {
-    start_bg broker "$SLUICE_BIN/sluice-broker" --bind "$BROKER" --data-dir "$WORK/data-$PORT" "$@"
+    start_bg broker "$SLUICE_BIN/sluice-broker" --bind "$BROKER" --data-dir "$WORK/data-$PORT" \
+        --dispatch "${SLUICE_DISPATCH:-fair}" "$@"
     BROKER_PID=$LAST_PID
     "$PYTHON" - "$PORT" <<'PY' || fail "broker did not start listening on port $PORT"
 import socket, sys, time
