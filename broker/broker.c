@@ -29,6 +29,7 @@
 #define BATCH_COMMIT_BYTES (1 << 20) //  --fsync batch: commit early past this much
 #define SEGMENT_BYTES (64 << 20)     //  start a new journal segment past this size
 #define MAX_MISSING_RANGES 1024      //  ranges of missing seqs in one JobState
+#define WORKER_REPORT_MS 30000       //  how often the workers' capacity is logged
 
 typedef struct {
     char key [64];         //  routing id in hex: the hash key
@@ -44,6 +45,7 @@ typedef struct {
     int64_t last_seen;     //  ms, monotonic
     zlistx_t *waiting;     //  sink: finished jobs it may not know are finished (strings)
     int64_t credit;        //  worker (fair): tasks it asked for and was not sent yet
+    uint64_t done;         //  worker: results of it accepted
     zframe_t *dispatch_id; //  worker (fair): its routing id on the dispatch ROUTER
 } peer_t;
 
@@ -86,6 +88,7 @@ struct _broker_t {
     int64_t journal_retry;      //  when to try committing again (ms)
     uint64_t tasks_refused;     //  tasks refused while the journal failed
     int64_t next_housekeeping;  //  when to expire silent peers next (ms)
+    int64_t next_report;        //  when to log the workers' capacity next (ms)
 };
 
 static int s_journal_open (broker_t *self, char *err, size_t errlen);
@@ -942,6 +945,11 @@ static void s_on_result_batch (broker_t *self, Sluice__ResultBatch *batch)
         };
         sl_table_rc_t rc =
             sl_table_complete (self->table, batch->job, result->seq, result->attempt, &in);
+        if (rc == SL_TABLE_OK || rc == SL_TABLE_RETRY) {
+            peer_t *peer = result->worker ? s_peer_by_name (self, result->worker) : NULL;
+            if (peer)
+                peer->done++;
+        }
         if (rc == SL_TABLE_OK)
             self->results_in++;
         else if (rc == SL_TABLE_RETRY) {
@@ -1317,6 +1325,25 @@ static void s_expire_peers (broker_t *self, int64_t now)
     }
 }
 
+//  Logs each worker's capacity: what it can run, runs, and has done.
+static void s_report_workers (broker_t *self)
+{
+    if (zlistx_size (self->workers) == 0)
+        return;
+    uint32_t slots = 0, busy = 0;
+    for (peer_t *peer = (peer_t *) zlistx_first (self->workers); peer;
+         peer = (peer_t *) zlistx_next (self->workers)) {
+        sl_info ("worker %s: %u slots, %u busy, %llu tasks done%s", peer->name, peer->slots,
+                 peer->running, (unsigned long long) peer->done,
+                 self->config.fair && !peer->dispatch_id ? " (no credit yet)" : "");
+        slots += peer->slots;
+        busy += peer->running;
+    }
+    sl_info ("%zu workers: %u slots, %u busy; %zu tasks queued, %zu running",
+             zlistx_size (self->workers), slots, busy, sl_table_queued (self->table),
+             sl_table_running (self->table));
+}
+
 int broker_run (broker_t *self)
 {
     assert (self);
@@ -1331,6 +1358,7 @@ int broker_run (broker_t *self)
     };
     int64_t tick = self->config.heartbeat_ms / 2 > 0 ? self->config.heartbeat_ms / 2 : 1;
     self->next_housekeeping = zclock_mono () + tick;
+    self->next_report = zclock_mono () + WORKER_REPORT_MS;
     while (!zsys_interrupted) {
         //  Wait for writability only when there is something to write:
         //  the PUSH to workers when tasks are queued, the PUSH to the sink
@@ -1368,6 +1396,10 @@ int broker_run (broker_t *self)
         s_finish_jobs (self);
         now = zclock_mono ();
         s_journal_tick (self, now);
+        if (now >= self->next_report) {
+            s_report_workers (self);
+            self->next_report = now + WORKER_REPORT_MS;
+        }
         if (now >= self->next_housekeeping) {
             s_expire_peers (self, now);
             self->next_housekeeping = now + tick;

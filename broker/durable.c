@@ -41,11 +41,10 @@ int sl_durable_end (sl_journal_t *journal, const char *job, uint64_t total, char
     return s_append (journal, SL_REC_END, &end.base, err, errlen);
 }
 
-int sl_durable_results (sl_journal_t *journal, sl_task_t **tasks, size_t n, char *err,
-                        size_t errlen)
+//  Appends one ResultBatch record of tasks [0..n).
+static int s_results_record (sl_journal_t *journal, sl_task_t **tasks, size_t n, char *err,
+                             size_t errlen)
 {
-    if (n == 0)
-        return 0;
     Sluice__Result *results = calloc (n, sizeof *results);
     Sluice__Result **ptrs = calloc (n, sizeof *ptrs);
     if (!results || !ptrs) {
@@ -79,6 +78,25 @@ int sl_durable_results (sl_journal_t *journal, sl_task_t **tasks, size_t n, char
     free (results);
     free (ptrs);
     return rc;
+}
+
+int sl_durable_results (sl_journal_t *journal, sl_task_t **tasks, size_t n, char *err,
+                        size_t errlen)
+{
+    //  Several records when the outputs are large: a record must stay
+    //  well under the journal's limit.
+    size_t first = 0, bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t size = tasks [i]->result->output_size + tasks [i]->result->stderr_size + 256;
+        if (i > first && bytes + size > SL_DURABLE_RECORD_BYTES) {
+            if (s_results_record (journal, tasks + first, i - first, err, errlen))
+                return -1;
+            first = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    return n > first ? s_results_record (journal, tasks + first, n - first, err, errlen) : 0;
 }
 
 int sl_durable_delivered (sl_journal_t *journal, const char *job, const uint64_t *seqs, size_t n,

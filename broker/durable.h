@@ -45,7 +45,11 @@ int sl_durable_tasks (sl_journal_t *journal, const char *job, Sluice__Task **tas
 int sl_durable_end (sl_journal_t *journal, const char *job, uint64_t total, char *err,
                     size_t errlen);
 
-//  Appends the final results of tasks [0..n), all of one job.
+//  Results are split into records of about this many bytes at most.
+#define SL_DURABLE_RECORD_BYTES (16u << 20)
+
+//  Appends the final results of tasks [0..n), all of one job (in several
+//  records if they are large).
 int sl_durable_results (sl_journal_t *journal, sl_task_t **tasks, size_t n, char *err,
                         size_t errlen);
 

@@ -30,6 +30,7 @@ struct _sl_job_t {
     uint64_t unacked;       //  tasks in state SENT
     uint64_t queue_refs;    //  entries in the table's dispatch queue that point here
     uint64_t tag;   //  the caller's number for the job (the broker: its first journal segment)
+    bool retired;   //  retired, kept only until its stale queue entries are popped
     sl_job_t *prev; //  arrival-order list
     sl_job_t *next;
 };
@@ -44,6 +45,7 @@ struct _sl_table_t {
     size_t njobs;            //  jobs in the list
     sl_deque_t *queue;       //  QUEUED tasks to dispatch (may hold stale entries)
     sl_deque_t *completed;   //  tasks that got their final result, until sl_table_pop_completed
+    zlistx_t *zombies;       //  retired jobs with stale dispatch-queue entries (owned)
     uint64_t next_tag;       //  tag given to new jobs
     size_t queued;           //  tasks in state QUEUED, exact
     size_t deliverable;      //  tasks in state DONE, exact
@@ -64,6 +66,8 @@ unsigned sl_task_runs (const sl_task_t *task)
     return (unsigned) task->attempts - task->uncounted;
 }
 
+static void s_zombie_free (void **item_p);
+
 sl_table_t *sl_table_new (void)
 {
     sl_table_t *self = calloc (1, sizeof *self);
@@ -72,8 +76,11 @@ sl_table_t *sl_table_new (void)
     self->jobs = zhashx_new ();
     self->queue = sl_deque_new ();
     self->completed = sl_deque_new ();
+    self->zombies = zlistx_new ();
+    if (self->zombies)
+        zlistx_set_destructor (self->zombies, s_zombie_free);
     self->workers = zhashx_new ();
-    if (!self->jobs || !self->queue || !self->completed || !self->workers) {
+    if (!self->jobs || !self->queue || !self->completed || !self->zombies || !self->workers) {
         sl_table_destroy (&self);
         return NULL;
     }
@@ -100,6 +107,14 @@ static void s_job_free (sl_job_t *job)
     free (job);
 }
 
+static void s_zombie_free (void **item_p)
+{
+    if (*item_p) {
+        s_job_free ((sl_job_t *) *item_p);
+        *item_p = NULL;
+    }
+}
+
 void sl_table_destroy (sl_table_t **self_p)
 {
     assert (self_p);
@@ -116,6 +131,7 @@ void sl_table_destroy (sl_table_t **self_p)
     zhashx_destroy (&self->workers);
     sl_deque_destroy (&self->queue);
     sl_deque_destroy (&self->completed);
+    zlistx_destroy (&self->zombies);
     free (self);
     *self_p = NULL;
 }
@@ -213,8 +229,15 @@ void sl_table_retire (sl_table_t *self, sl_job_t *job)
         if (task->job == job)
             s_run_unlink (self, task);
     }
-    if (job->queue_refs)
+    //  Entries of its tasks left in the dispatch queue are stale (they are
+    //  skipped when popped). Rather than search the queue for them, the job
+    //  is kept as a zombie until the last one is popped; only a job retired
+    //  with tasks still QUEUED (never, for a finished job) is searched out.
+    bool zombie =
+        job->queue_refs && !job->counts.queued && zlistx_add_end (self->zombies, job) != NULL;
+    if (job->queue_refs && !zombie)
         s_purge_queue (self, job);
+    job->retired = zombie;
     //  Completed entries not yet popped would dangle.
     size_t ncompleted = sl_deque_size (self->completed);
     for (size_t i = 0; i < ncompleted; i++) {
@@ -241,7 +264,9 @@ void sl_table_retire (sl_table_t *self, sl_job_t *job)
     self->unacked -= job->unacked;
     zhashx_delete (self->jobs, job->id);
     self->njobs--;
-    s_job_free (job);
+    job->prev = job->next = NULL;
+    if (!zombie)
+        s_job_free (job);
 }
 
 //  --- Tasks --------------------------------------------------------------
@@ -413,7 +438,11 @@ sl_task_t *sl_table_dispatch (sl_table_t *self, int64_t now, int64_t lease_ms, c
     while (self->queued) {
         sl_task_t *task = sl_deque_pop_front (self->queue);
         assert (task); //  queued > 0 implies a live entry remains
-        task->job->queue_refs--;
+        sl_job_t *job = task->job;
+        if (--job->queue_refs == 0 && job->retired) {
+            zlistx_delete (self->zombies, zlistx_find (self->zombies, job));
+            continue; //  the zombie's last stale entry: it is gone now
+        }
         if (task->state != SL_TASK_QUEUED)
             continue; //  stale: completed or claimed while queued again
         s_unqueue (self, task);

@@ -212,13 +212,13 @@ static void s_on_task_batch (worker_t *self, Sluice__TaskBatch *batch)
 //  many as the slots get through in PREFETCH_HIDE_MS, the round trip to
 //  hide: none for long tasks (a task never waits behind a slow one while
 //  another worker is free), up to MAX_PREFETCH for tiny ones (so they are
-//  not paced by the round trip). Until a task has finished: the slots.
+//  not paced by the round trip). Until a task has finished: none.
 static int64_t s_prefetch (worker_t *self)
 {
     if (self->config->prefetch >= 0)
         return self->config->prefetch;
     if (self->task_ms_avg < 0)
-        return self->config->slots;
+        return 0; //  nothing known yet: hold none (tiny tasks ramp up at once)
     double per_slot = self->task_ms_avg > 0.01 ? self->task_ms_avg : 0.01;
     double prefetch = self->config->slots * PREFETCH_HIDE_MS / per_slot;
     return prefetch > MAX_PREFETCH ? MAX_PREFETCH : (int64_t) (prefetch + 0.5);

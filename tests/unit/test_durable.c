@@ -1453,7 +1453,6 @@ static void test_durable_large_job_every_task_recovered (void **state)
 //  batched by bytes); then this checks that they all come back.
 static void test_durable_results_of_full_outputs_are_journaled (void **state)
 {
-    skip ();
     fixture_t *fx = *state;
     enum { N = 65, OUTPUT = 1024 * 1024 };
     s_submit (fx, "huge", 1, N, 0);
