@@ -20,15 +20,23 @@ for ((k = 0; k < JOINS; k++)); do
     "$BIN/sluice-worker" --broker "$BROKER" -j 1 -q \
         --exec "date +%s%N >> $WORK/first.$k; sleep 0.2" 2>>"$WORK/workers.log" &
     w=$!
-    for ((i = 0; i < 200 && ! -s "$WORK/first.$k"; i++)); do sleep 0.02; done
+    for ((i = 0; i < 200; i++)); do
+        [ -s "$WORK/first.$k" ] && break
+        sleep 0.02
+    done
     kill -9 "$w"
     wait "$w" 2>/dev/null || true
-    [ -s "$WORK/first.$k" ] || { echo "join $k: no task within 4 s" >&2; continue; }
+    [ -s "$WORK/first.$k" ] || continue
     echo $(( ($(head -1 "$WORK/first.$k") - started) / 1000000 )) >> "$WORK/lat"
 done
-python3 - "$WORK/lat" "$DISPATCH" <<'PY'
+python3 - "$WORK/lat" "$DISPATCH" "$JOINS" <<'PY'
 import statistics, sys
 lat = [int(l) for l in open(sys.argv[1])]
-print("elastic dispatch=%s joins=%d first_task_ms median=%d min=%d max=%d"
-      % (sys.argv[2], len(lat), statistics.median(lat), min(lat), max(lat)))
+joins = int(sys.argv[3])
+if not lat:
+    print("elastic dispatch=%s joins=%d no joining worker got a task within 4 s"
+          % (sys.argv[2], joins))
+else:
+    print("elastic dispatch=%s joins=%d served=%d first_task_ms median=%d min=%d max=%d"
+          % (sys.argv[2], joins, len(lat), statistics.median(lat), min(lat), max(lat)))
 PY
