@@ -24,7 +24,9 @@ sleep 1
 start=$(date +%s%N)
 "$BIN/sluice-ventilator" --broker "$BROKER" --job hetero "$DATA" >/dev/null
 wait "$sink"
-end=$(date +%s%N)
+# The clock stops at the last result written (the file's last change), not
+# at the sink's exit, like the peers' "N-th result received".
+end=$(stat -c '%.9Y' "$WORK/out.jsonl" | tr -d .)
 python3 - "$WORK/out.jsonl" "$DATA" "$start" "$end" "$W" "$DISPATCH" <<'PY'
 import collections, json, sys
 out, data, start, end, w, mode = sys.argv[1:]

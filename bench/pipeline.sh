@@ -7,7 +7,7 @@
 #
 #   bench/pipeline.sh [N] [W]            default N=200000 W=2
 #   SLUICE_BIN=/other/build bench/pipeline.sh    compare another build
-#   PEER=name WORKER_ARGS='--exec cat' bench/pipeline.sh
+#   PEER=name WORKER_ARGS='--exec cat' BROKER_ARGS='--dispatch push' bench/pipeline.sh
 set -euo pipefail
 N=${1:-200000}
 W=${2:-2}
@@ -21,7 +21,9 @@ with open('$WORK/tasks.txt', 'w') as f:
     for i in range(1, $N + 1):
         f.write('%010d%s\n' % (i, pad))"
 
-"$BIN/sluice-broker" --bind "$BROKER" -q 2>"$WORK/broker.log" & pids+=($!)
+# shellcheck disable=SC2086
+"$BIN/sluice-broker" --bind "$BROKER" --data-dir "$WORK/data" ${BROKER_ARGS:-} -q \
+    2>"$WORK/broker.log" & pids+=($!)
 for ((i = 0; i < W; i++)); do
     # shellcheck disable=SC2086
     "$BIN/sluice-worker" --broker "$BROKER" $WORKER_ARGS -j 2 -q 2>>"$WORK/workers.log" & pids+=($!)

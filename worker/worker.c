@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "credit.h"
 #include "sl_client.h"
 #include "sl_deque.h"
 #include "sl_log.h"
@@ -30,9 +31,7 @@
 
 #define MAX_POLL_ITEMS 4096
 #define MAX_RESULT_BATCH 256
-#define MAX_REFS 4096        //  task references in one heartbeat or release
-#define PREFETCH_HIDE_MS 2.0 //  automatic prefetch: round trip to hide
-#define MAX_PREFETCH 1024
+#define MAX_REFS 4096 //  task references in one heartbeat or release
 
 //  A task received and not yet finished.
 typedef struct {
@@ -57,8 +56,7 @@ typedef struct {
     zlistx_t *running;     //  wtask_t started, not finished
     zlistx_t *outbox;      //  zframe_t results not yet taken by ZeroMQ
     bool fair;             //  credit-based dispatch: tasks come on a DEALER we feed credit
-    int64_t granted;       //  (fair) tasks the broker may still send us
-    double task_ms_avg;    //  moving average of task run time (ms), < 0 before the first
+    sl_credit_t credit;    //  (fair) what we asked the broker for
     bool draining;         //  asked to stop: no new tasks
     int64_t drain_until;   //  when draining, when to stop what still runs
     uint64_t done;         //  tasks finished
@@ -143,10 +141,8 @@ static void s_collect_results (worker_t *self)
         env.results = &batch;
         s_queue_result (self, &env);
         self->done += n;
-        for (size_t i = 0; i < n; i++) {
-            double ms = (double) dones [i]->duration_ms;
-            self->task_ms_avg = self->task_ms_avg < 0 ? ms : 0.9 * self->task_ms_avg + 0.1 * ms;
-        }
+        for (size_t i = 0; i < n; i++)
+            sl_credit_task_done (&self->credit, dones [i]->duration_ms);
         for (size_t i = 0; i < n; i++) {
             if (tasks [i]->running_handle)
                 zlistx_delete (self->running, tasks [i]->running_handle);
@@ -208,45 +204,25 @@ static void s_on_task_batch (worker_t *self, Sluice__TaskBatch *batch)
     }
 }
 
-//  Tasks to hold beyond the slots. Fixed with --prefetch; by default as
-//  many as the slots get through in PREFETCH_HIDE_MS, the round trip to
-//  hide: none for long tasks (a task never waits behind a slow one while
-//  another worker is free), up to MAX_PREFETCH for tiny ones (so they are
-//  not paced by the round trip). Until a task has finished: none.
-static int64_t s_prefetch (worker_t *self)
-{
-    if (self->config->prefetch >= 0)
-        return self->config->prefetch;
-    if (self->task_ms_avg < 0)
-        return 0; //  nothing known yet: hold none (tiny tasks ramp up at once)
-    double per_slot = self->task_ms_avg > 0.01 ? self->task_ms_avg : 0.01;
-    double prefetch = self->config->slots * PREFETCH_HIDE_MS / per_slot;
-    return prefetch > MAX_PREFETCH ? MAX_PREFETCH : (int64_t) (prefetch + 0.5);
-}
-
-//  Fair dispatch: asks for as many tasks as fit in the free slots plus
-//  the prefetch, less those already asked for. With `absolute` (after a
-//  (re)connect) the broker is told the whole figure anew.
+//  Fair dispatch: asks the broker for tasks (see credit.h). With
+//  `absolute` (after a (re)connect) the broker is told the whole figure.
 static void s_credit (worker_t *self, bool absolute)
 {
     if (!self->fair)
         return;
-    int64_t want = self->draining ? 0
-                                  : (int64_t) self->config->slots + s_prefetch (self) -
-                                        (int64_t) runner_running (self->runner) -
-                                        (int64_t) sl_deque_size (self->waiting);
-    if (want < 0)
-        want = 0;
-    if (!absolute && want <= self->granted)
+    size_t held = runner_running (self->runner) + sl_deque_size (self->waiting);
+    uint32_t amount;
+    int64_t want;
+    if (!sl_credit_ask (&self->credit, held, self->draining, absolute, &amount, &want))
         return;
     Sluice__Credit credit = SLUICE__CREDIT__INIT;
-    credit.credit = (uint32_t) (absolute ? want : want - self->granted);
+    credit.credit = amount;
     credit.absolute = absolute;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_CREDIT;
     env.credit = &credit;
     if (sl_proto_send (self->tasks, NULL, &env, ZMQ_DONTWAIT) == 0)
-        self->granted = want;
+        sl_credit_sent (&self->credit, want);
 }
 
 //  Reads every task batch ZeroMQ holds.
@@ -261,7 +237,7 @@ static void s_read_tasks (worker_t *self)
         if (rc != SL_RECV_OK)
             sl_warn ("dropped a bad message from the broker: %s", why);
         else if (env->body_case == SLUICE__ENVELOPE__BODY_TASKS) {
-            self->granted -= (int64_t) env->tasks->n_tasks;
+            sl_credit_received (&self->credit, env->tasks->n_tasks);
             s_on_task_batch (self, env->tasks);
         } else
             sl_warn ("dropped an unexpected %s message on the task socket",
@@ -463,7 +439,8 @@ static bool s_on_signal (worker_t *self, int64_t now)
 int worker_run (const worker_config_t *config)
 {
     assert (config);
-    worker_t self = { .config = config, .task_ms_avg = -1 };
+    worker_t self = { .config = config };
+    sl_credit_init (&self.credit, config->slots, config->prefetch);
     sl_self_name (self.name, sizeof self.name);
     //  The runner blocks SIGCHLD: it must exist before any ZeroMQ thread.
     self.runner = runner_new (&config->runner);
