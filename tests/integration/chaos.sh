@@ -1,0 +1,201 @@
+# Chaos: a durable broker (--data-dir, --heartbeat 200), 2-3 workers
+# (--builtin sleep, 1-20 ms tasks), a ventilator and a resuming sink run a
+# job of 3000 tasks while, round after round, a random program among broker,
+# worker, sink and ventilator (while it still runs) is killed with -9 at a
+# random moment and started again the same way: the broker on the same data
+# dir and port, the sink with --resume on the same file, the ventilator with
+# the same command and --job, a worker as a fresh process. Every job must
+# end in the sink's file with every seq exactly once and output = payload,
+# every ventilator run that was not killed must exit 0, and no program may
+# die by itself. When a job completes before the rounds are over, the next
+# one (chaos-2, chaos-3, ...) starts, so that long runs keep killing a
+# pipeline at work.
+#
+# Environment: CHAOS_ROUNDS (default 6), CHAOS_SEED (default random). The
+# seed fixes the tasks, the number of workers, the victims and the delays;
+# the interleaving with the programs' own timing cannot be replayed exactly.
+#   CHAOS_SEED=N CHAOS_ROUNDS=200 SLUICE_BIN=build bash tests/integration/chaos.sh
+. "$(dirname "$0")/lib.sh"
+
+ROUNDS=${CHAOS_ROUNDS:-6}
+SEED=${CHAOS_SEED:-$(((RANDOM << 15) | RANDOM))}
+echo "chaos seed=$SEED rounds=$ROUNDS"
+RANDOM=$SEED
+
+HB=200
+TASKS=3000
+
+# rand N : sets R to a random number in 0..N-1 (from the seeded $RANDOM;
+# never call it in a subshell, which would not advance the sequence).
+rand () {
+    R=$((RANDOM % $1))
+}
+
+# sleep_ms MS
+sleep_ms () {
+    sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"
+}
+
+# forget PID : drops a reaped process from lib.sh's cleanup list, so that
+# its pid, once reused by another process, is never signalled.
+forget () {
+    local keep=() p
+    for p in "${PIDS[@]}"; do
+        [ "$p" = "$1" ] || keep+=("$p")
+    done
+    PIDS=("${keep[@]}")
+}
+
+# kill9 PID : kills and reaps one of our programs.
+kill9 () {
+    kill -9 "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+    forget "$1"
+}
+
+# --- The programs, each started the same way every time --------------------
+rand 2
+NWORKERS=$((2 + R))
+WPID=()
+
+start_the_broker () {
+    start_broker --heartbeat $HB
+}
+start_the_worker () { # INDEX
+    start_worker "w$1" --builtin sleep -j 2 --heartbeat $HB
+    WPID[$1]=$LAST_PID
+}
+start_the_ventilator () {
+    "$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" --job "$JOB" "$WORK/tasks.txt" \
+        >>"$WORK/ventilator.out" 2>>"$WORK/ventilator.log" &
+    VENT_PID=$!
+    PIDS+=("$VENT_PID")
+}
+start_the_sink () {
+    start_bg sink "$SLUICE_BIN/sluice-sink" --broker "$BROKER" --job "$JOB" \
+        -o "$WORK/$JOB.jsonl" -f jsonl --resume
+    SINK_PID=$LAST_PID
+}
+
+# A new job: its ventilator and its sink.
+JOBNO=0
+JOBS=()
+start_job () {
+    JOBNO=$((JOBNO + 1))
+    JOB=chaos-$JOBNO
+    JOBS+=("$JOB")
+    echo "job $JOB started"
+    start_the_ventilator
+    start_the_sink
+}
+
+# 3000 tasks of 1-20 ms: with 2-3 workers of 2 slots, a job lasts 4-8 s.
+for ((i = 0; i < TASKS; i++)); do
+    rand 20
+    echo $((R + 1))
+done > "$WORK/tasks.txt"
+
+start_the_broker
+for ((i = 1; i <= NWORKERS; i++)); do
+    start_the_worker $i
+done
+start_job
+
+# --- Programs that end by themselves ----------------------------------------
+# A ventilator that was not killed must exit 0; a sink exits 0 when its
+# job is complete (then the next job starts); the broker and the workers
+# never exit by themselves.
+check_programs () {
+    local i
+    if [ -n "$VENT_PID" ] && ! kill -0 "$VENT_PID" 2>/dev/null; then
+        wait "$VENT_PID"
+        expect_rc 0 $? "ventilator of job $JOB"
+        forget "$VENT_PID"
+        VENT_PID=
+    fi
+    kill -0 "$BROKER_PID" 2>/dev/null || { wait "$BROKER_PID"; fail "the broker exited by itself (status $?)"; }
+    for ((i = 1; i <= NWORKERS; i++)); do
+        kill -0 "${WPID[$i]}" 2>/dev/null \
+            || { wait "${WPID[$i]}"; fail "worker w$i exited by itself (status $?)"; }
+    done
+}
+
+# Waits for the ventilator of the current job (if it still runs): exit 0.
+finish_ventilator () {
+    [ -n "$VENT_PID" ] || return 0
+    wait_pid "$VENT_PID" 60
+    expect_rc 0 "$WAIT_RC" "ventilator of job $JOB"
+    forget "$VENT_PID"
+    VENT_PID=
+}
+
+# Called once the sink of the current job exited: it must have succeeded.
+job_finished () {
+    wait "$SINK_PID"
+    expect_rc 0 $? "sink of job $JOB"
+    forget "$SINK_PID"
+    SINK_PID=
+    finish_ventilator
+    $CHECK "$WORK/tasks.txt" "$WORK/$JOB.jsonl" --expect echo --job "$JOB" \
+        || fail "job $JOB: results wrong (seed $SEED)"
+}
+
+# --- Rounds of kill -9 and restart ------------------------------------------
+declare -A KILLS=([broker]=0 [worker]=0 [sink]=0 [ventilator]=0)
+for ((round = 1; round <= ROUNDS; round++)); do
+    rand 901
+    sleep_ms $((100 + R))
+    check_programs
+    if ! kill -0 "$SINK_PID" 2>/dev/null; then
+        job_finished
+        start_job
+    fi
+    victims=(broker worker sink)
+    [ -n "$VENT_PID" ] && victims+=(ventilator)
+    rand ${#victims[@]}
+    victim=${victims[$R]}
+    # Down for 0-500 ms: long enough, sometimes, for the others to notice.
+    rand 501
+    down=$R
+    case $victim in
+        broker)
+            kill9 "$BROKER_PID"
+            sleep_ms $down
+            start_the_broker
+            ;;
+        worker)
+            rand $NWORKERS
+            i=$((R + 1))
+            victim="worker w$i"
+            kill9 "${WPID[$i]}"
+            sleep_ms $down
+            start_the_worker $i
+            ;;
+        sink)
+            kill9 "$SINK_PID"
+            sleep_ms $down
+            start_the_sink
+            ;;
+        ventilator)
+            kill9 "$VENT_PID"
+            sleep_ms $down
+            start_the_ventilator
+            ;;
+    esac
+    KILLS[${victim%% *}]=$((KILLS[${victim%% *}] + 1))
+    echo "round $round: killed $victim (job $JOB), down ${down} ms"
+done
+
+# --- Let the last job finish ------------------------------------------------
+finish_ventilator
+wait_pid "$SINK_PID" 120
+expect_rc 0 "$WAIT_RC" "sink of job $JOB"
+forget "$SINK_PID"
+SINK_PID=
+$CHECK "$WORK/tasks.txt" "$WORK/$JOB.jsonl" --expect echo --job "$JOB" \
+    || fail "job $JOB: results wrong (seed $SEED)"
+check_programs
+
+echo "chaos seed=$SEED: $ROUNDS rounds, ${#JOBS[@]} jobs of $TASKS tasks complete;" \
+    "kills: broker ${KILLS[broker]}, worker ${KILLS[worker]}, sink ${KILLS[sink]}," \
+    "ventilator ${KILLS[ventilator]}"
