@@ -519,17 +519,8 @@ static void s_welcome (broker_t *self, peer_t *peer, char **jobs, size_t njobs)
 static void s_on_old_result (const char *job, Sluice__Result *r, void *arg)
 {
     broker_t *self = (broker_t *) arg;
-    sl_result_in_t in = {
-        .status = (uint8_t) r->status,
-        .exit_code = r->exit_code,
-        .duration_ms = r->duration_ms,
-        .worker = r->worker,
-        .output = r->output.data,
-        .output_size = r->output.len,
-        .err = r->stderr_tail.data,
-        .err_size = r->stderr_tail.len,
-        .output_truncated = r->output_truncated,
-    };
+    sl_result_in_t in;
+    sl_durable_result_in (r, &in);
     sl_table_redeliver (self->table, job, r->seq, &in);
 }
 
@@ -932,17 +923,8 @@ static void s_on_result_batch (broker_t *self, Sluice__ResultBatch *batch)
             s_bad (self, "results", result->worker, "result with an unknown status");
             continue;
         }
-        sl_result_in_t in = {
-            .status = (uint8_t) result->status,
-            .exit_code = result->exit_code,
-            .duration_ms = result->duration_ms,
-            .worker = result->worker,
-            .output = result->output.data,
-            .output_size = result->output.len,
-            .err = result->stderr_tail.data,
-            .err_size = result->stderr_tail.len,
-            .output_truncated = result->output_truncated,
-        };
+        sl_result_in_t in;
+        sl_durable_result_in (result, &in);
         sl_table_rc_t rc =
             sl_table_complete (self->table, batch->job, result->seq, result->attempt, &in);
         if (rc == SL_TABLE_OK || rc == SL_TABLE_RETRY) {

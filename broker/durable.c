@@ -132,7 +132,7 @@ typedef struct {
     size_t errlen;
 } replay_t;
 
-static void s_result_in (Sluice__Result *r, sl_result_in_t *in)
+void sl_durable_result_in (const Sluice__Result *r, sl_result_in_t *in)
 {
     *in = (sl_result_in_t){
         .status = (uint8_t) r->status,
@@ -189,7 +189,7 @@ static int s_replay_record (uint8_t type, const uint8_t *data, size_t size, uint
                 return s_undecodable (self, type, segment);
             for (size_t i = 0; i < batch->n_results; i++) {
                 sl_result_in_t in;
-                s_result_in (batch->results [i], &in);
+                sl_durable_result_in (batch->results [i], &in);
                 sl_table_restore_result (self->table, batch->job, batch->results [i]->seq, &in,
                                          batch->results [i]->attempts);
             }

@@ -37,6 +37,9 @@ typedef enum {
     SL_REC_JOB_DONE = 5
 } sl_record_type_t;
 
+//  The table's view of a result message (pointing into r).
+void sl_durable_result_in (const Sluice__Result *r, sl_result_in_t *in);
+
 //  Appends the accepted tasks of job (those in tasks [0..n)).
 int sl_durable_tasks (sl_journal_t *journal, const char *job, Sluice__Task **tasks, size_t n,
                       char *err, size_t errlen);
