@@ -1035,7 +1035,7 @@ static size_t s_batch_size (broker_t *self)
 //  to the worker `peer` on the ROUTER (fair), or to whichever worker PUSH
 //  deals it to (peer NULL). Returns how many were sent; 0 if nothing was
 //  queued or the send failed (then the tasks are queued again).
-static size_t s_send_batch (broker_t *self, peer_t *peer, size_t limit, int64_t now)
+static size_t s_send_batch (broker_t *self, peer_t *peer, size_t limit, bool choosy, int64_t now)
 {
     Sluice__Task tasks [MAX_BATCH_TASKS];
     Sluice__Task *task_ptrs [MAX_BATCH_TASKS];
@@ -1044,13 +1044,21 @@ static size_t s_send_batch (broker_t *self, peer_t *peer, size_t limit, int64_t 
     //  worker. Under PUSH nobody knows who got it until a worker claims it.
     const char *holder = peer ? peer->holder : NULL;
     int64_t lease = peer ? INT64_MAX - now : self->unclaimed_lease_ms;
-    size_t n = 0, bytes = 0;
+    sl_task_t *skipped [MAX_BATCH_TASKS]; //  tasks left for another worker
+    size_t n = 0, nskipped = 0, bytes = 0;
     if (limit > MAX_BATCH_TASKS)
         limit = MAX_BATCH_TASKS;
     while (n < limit && bytes < MAX_BATCH_BYTES) {
         sl_task_t *task = sl_table_dispatch (self->table, now, lease, holder);
         if (!task)
             break;
+        if (choosy && task->avoid == holder) {
+            //  It failed or was lost on this worker: another one runs it.
+            skipped [nskipped++] = task;
+            if (nskipped == MAX_BATCH_TASKS)
+                break;
+            continue;
+        }
         if (n && task->job != taken [0]->job) {
             sl_table_undispatch (self->table, task); //  first of the next batch
             break;
@@ -1066,6 +1074,9 @@ static size_t s_send_batch (broker_t *self, peer_t *peer, size_t limit, int64_t 
         taken [n++] = task;
         bytes += task->payload_size;
     }
+    //  Back at the front, in their order.
+    for (size_t i = nskipped; i > 0; i--)
+        sl_table_undispatch (self->table, skipped [i - 1]);
     if (n == 0)
         return 0;
     Sluice__TaskBatch batch = SLUICE__TASK_BATCH__INIT;
@@ -1107,7 +1118,9 @@ static void s_dispatch_fair (broker_t *self, int64_t now)
             peer_t *peer = (peer_t *) zlistx_first (self->workers);
             if (peer->credit > 0 && peer->dispatch_id) {
                 size_t limit = share < (size_t) peer->credit ? share : (size_t) peer->credit;
-                size_t sent = s_send_batch (self, peer, limit, now);
+                //  Retries go to another worker when there is one.
+                bool choosy = zlistx_size (self->workers) > 1;
+                size_t sent = s_send_batch (self, peer, limit, choosy, now);
                 peer->credit -= (int64_t) sent;
                 progress |= sent > 0;
             }
@@ -1124,7 +1137,7 @@ static void s_dispatch (broker_t *self)
         return;
     }
     while (sl_table_queued (self->table) && s_writable (self->dispatch))
-        if (s_send_batch (self, NULL, s_batch_size (self), now) == 0)
+        if (s_send_batch (self, NULL, s_batch_size (self), false, now) == 0)
             break;
 }
 

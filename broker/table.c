@@ -576,6 +576,8 @@ static int s_requeue (sl_table_t *self, sl_task_t *task)
 static void s_lose (sl_table_t *self, sl_task_t *task)
 {
     task->losses++;
+    if (task->holder)
+        task->avoid = task->holder;
     unsigned limit = task->retries > SL_LOST_RETRIES ? task->retries : SL_LOST_RETRIES;
     if (task->losses <= limit) {
         s_requeue (self, task);
@@ -614,6 +616,8 @@ sl_table_rc_t sl_table_complete (sl_table_t *self, const char *job_id, uint64_t 
         if (task->failures < task->retries) {
             task->failures++;
             task->ended_run = task->attempts;
+            //  Run it again elsewhere if there is an elsewhere.
+            task->avoid = sl_table_intern (self, in->worker ? in->worker : "");
             if (task->state == SL_TASK_RUNNING && s_requeue (self, task))
                 return SL_TABLE_NOMEM;
             return SL_TABLE_RETRY;

@@ -85,6 +85,7 @@ struct _sl_task_t {
     uint32_t timeout_ms;    //  per-run limit, 0 = none
     int64_t deadline;       //  lease expiry while RUNNING (ms)
     const char *holder;     //  interned name of the worker holding it, or NULL
+    const char *avoid;      //  worker whose run of it failed or was lost last, or NULL
     sl_task_t *run_prev;    //  list of RUNNING tasks
     sl_task_t *run_next;
     uint8_t *payload;    //  task bytes while not yet DONE (owned)

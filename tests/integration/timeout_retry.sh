@@ -66,3 +66,25 @@ for line in open(sys.argv[1]):
     n += 1
 assert n == 10, n
 PY
+
+# A retry runs on another worker when there is one: each task fails on the
+# worker that runs it first (which it records) and succeeds on any other.
+kill "$LAST_PID" 2>/dev/null
+mkdir -p "$WORK/first"
+CMD="f=$WORK/first/\$SLUICE_SEQ; if [ -e \$f ] && [ \"\$(cat \$f)\" != \$PPID ]; then echo ok; else echo \$PPID > \$f; exit 5; fi"
+start_worker w3 -j 2 --exec "$CMD"
+start_worker w4 -j 2 --exec "$CMD"
+wait_workers 4
+seq 1 20 > "$WORK/tasks3.txt"
+"$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" --retries 1 "$WORK/tasks3.txt" >/dev/null \
+    2>>"$WORK/v.log" || fail "ventilator (other worker)"
+"$SLUICE_BIN/sluice-sink" --broker "$BROKER" -o "$WORK/other.jsonl" -f jsonl 2>"$WORK/s4.log"
+expect_rc 0 $? "sink: every retry ran on the other worker"
+"$PYTHON" - "$WORK/other.jsonl" "$WORK/first" <<'PY' || fail "a retry ran on the worker that failed"
+import json, os, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    failed_on = open(os.path.join(sys.argv[2], str(r["seq"]))).read().strip()
+    assert r["status"] == "ok" and r["attempts"] == 2, r
+    assert r["worker"].rsplit(":", 1)[1] != failed_on, (r, failed_on)
+PY
