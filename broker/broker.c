@@ -11,8 +11,10 @@
 #include <czmq.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "durable.h"
+#include "sl_curve.h"
 #include "sl_endpoint.h"
 #include "sl_log.h"
 #include "sl_proto.h"
@@ -47,6 +49,7 @@ typedef struct {
     int64_t credit;        //  worker (fair): tasks it asked for and was not sent yet
     uint64_t done;         //  worker: results of it accepted
     zframe_t *dispatch_id; //  worker (fair): its routing id on the dispatch ROUTER
+    char client_key [48];  //  CurveZMQ: the public key it authenticated with ("" = plain)
 } peer_t;
 
 typedef struct {
@@ -82,6 +85,9 @@ struct _broker_t {
     uint64_t retries;           //  failed runs queued again
     int64_t unclaimed_lease_ms; //  how long a dispatched task may go unclaimed
     sl_journal_t *journal;      //  write-ahead journal, NULL with --in-memory
+    zcert_t *cert;              //  CurveZMQ: the broker's certificate, or NULL
+    zactor_t *auth;             //  CurveZMQ: czmq's zauth, admitting the clients
+    zcertstore_t *admitted;     //  CurveZMQ: --curve-clients, re-read when it changes
     int64_t dirty_since;        //  when the oldest uncommitted record was appended (ms)
     bool journal_failed;        //  the journal cannot be written: no task is accepted
     char journal_error [512];   //  why
@@ -92,6 +98,47 @@ struct _broker_t {
 };
 
 static int s_journal_open (broker_t *self, char *err, size_t errlen);
+
+//  CurveZMQ: the broker's certificate and czmq's zauth admitting clients:
+//  those whose public certificates are in --curve-clients (zauth re-reads
+//  the directory when it changes), or any client without it.
+static int s_curve_setup (broker_t *self, char *err, size_t errlen)
+{
+    self->cert = sl_curve_load (self->config.curve_secret, true, err, errlen);
+    if (!self->cert)
+        return -1;
+    self->auth = zactor_new (zauth, NULL);
+    if (!self->auth) {
+        snprintf (err, errlen, "cannot start the CurveZMQ authenticator");
+        return -1;
+    }
+    if (sl_log_enabled (SL_LOG_INFO)) {
+        //  zauth logs every refusal with the client's address.
+        zstr_sendx (self->auth, "VERBOSE", NULL);
+        zsock_wait (self->auth);
+    }
+    const char *dir = self->config.curve_clients;
+    if (dir) {
+        struct stat st;
+        if (stat (dir, &st) != 0 || !S_ISDIR (st.st_mode)) {
+            snprintf (err, errlen, "--curve-clients %s is not a directory", dir);
+            return -1;
+        }
+        self->admitted = zcertstore_new (dir);
+    }
+    zstr_sendx (self->auth, "CURVE", dir ? dir : CURVE_ALLOW_ANY, NULL);
+    zsock_wait (self->auth);
+    sl_info ("CurveZMQ on every port, broker key %s; admitting %s%s", zcert_public_txt (self->cert),
+             dir ? "the clients in " : "any client", dir ? dir : "");
+    return 0;
+}
+
+//  True if the client with this key may still talk to us: its certificate
+//  is still in --curve-clients (a revoked client is cut off at once).
+static bool s_admitted (broker_t *self, const char *key)
+{
+    return !self->admitted || !key [0] || zcertstore_lookup (self->admitted, key) != NULL;
+}
 
 //  --- Set-up -------------------------------------------------------------
 
@@ -110,8 +157,8 @@ static void s_peer_free (void **item_p)
 //  Creates a socket of `type` and binds it to `port` derived from the
 //  broker's address. Options are set before the bind: libzmq copies a
 //  listener's options into every connection it accepts.
-static zsock_t *s_bind (const broker_config_t *config, sl_port_t port, int type, char *err,
-                        size_t errlen)
+static zsock_t *s_bind (const broker_config_t *config, zcert_t *cert, sl_port_t port, int type,
+                        char *err, size_t errlen)
 {
     char endpoint [300];
     if (sl_endpoint_derive (config->bind, port, endpoint, sizeof endpoint, err, errlen))
@@ -126,6 +173,8 @@ static zsock_t *s_bind (const broker_config_t *config, sl_port_t port, int type,
     //  what was queued there comes back through the unclaimed lease.
     zsock_set_heartbeat_ivl (sock, (int) config->heartbeat_ms);
     zsock_set_heartbeat_timeout (sock, 3 * (int) config->heartbeat_ms);
+    if (cert)
+        sl_curve_server_apply (cert, sock);
     if (type == ZMQ_ROUTER) {
         //  Replies to a client that vanished must not block or pile up.
         zsock_set_router_mandatory (sock, 1);
@@ -180,12 +229,14 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
     }
     zlistx_set_destructor (self->job_starts, (zlistx_destructor_fn *) zstr_free);
     zlistx_set_duplicator (self->job_starts, (zlistx_duplicator_fn *) strdup);
-    if (!(self->control = s_bind (config, SL_PORT_CONTROL, ZMQ_ROUTER, err, errlen)) ||
-        !(self->intake = s_bind (config, SL_PORT_INTAKE, ZMQ_PULL, err, errlen)) ||
-        !(self->dispatch = s_bind (config, SL_PORT_DISPATCH, config->fair ? ZMQ_ROUTER : ZMQ_PUSH,
-                                   err, errlen)) ||
-        !(self->results = s_bind (config, SL_PORT_RESULTS, ZMQ_PULL, err, errlen)) ||
-        !(self->delivery = s_bind (config, SL_PORT_DELIVERY, ZMQ_PUSH, err, errlen)))
+    if (config->curve_secret && s_curve_setup (self, err, errlen))
+        goto fail;
+    if (!(self->control = s_bind (config, self->cert, SL_PORT_CONTROL, ZMQ_ROUTER, err, errlen)) ||
+        !(self->intake = s_bind (config, self->cert, SL_PORT_INTAKE, ZMQ_PULL, err, errlen)) ||
+        !(self->dispatch = s_bind (config, self->cert, SL_PORT_DISPATCH,
+                                   config->fair ? ZMQ_ROUTER : ZMQ_PUSH, err, errlen)) ||
+        !(self->results = s_bind (config, self->cert, SL_PORT_RESULTS, ZMQ_PULL, err, errlen)) ||
+        !(self->delivery = s_bind (config, self->cert, SL_PORT_DELIVERY, ZMQ_PUSH, err, errlen)))
         goto fail;
     //  A worker claims each task in the heartbeat after it took it; one not
     //  claimed within 5 intervals was lost on the way (or sits in the
@@ -215,6 +266,9 @@ void broker_destroy (broker_t **self_p)
     zhashx_destroy (&self->peers);
     zlistx_destroy (&self->job_starts);
     sl_journal_destroy (&self->journal);
+    zactor_destroy (&self->auth);
+    zcertstore_destroy (&self->admitted);
+    zcert_destroy (&self->cert);
     sl_table_destroy (&self->table);
     free (self->finished);
     free (self);
@@ -763,7 +817,9 @@ static void s_on_control (broker_t *self)
         sl_env_t *env = NULL;
         zframe_t *routing_id = NULL;
         char why [256];
-        sl_recv_t rc = sl_proto_recv (self->control, &env, &routing_id, why, sizeof why);
+        char user [48];
+        sl_recv_t rc = sl_proto_recv_user (self->control, &env, &routing_id, user, sizeof user, why,
+                                           sizeof why);
         if (rc == SL_RECV_NONE)
             break;
         char key [64] = "";
@@ -777,6 +833,20 @@ static void s_on_control (broker_t *self)
                 snprintf (reason, sizeof reason, "%s; upgrade so both sides match", why);
                 sl_proto_send_refuse (self->control, routing_id, reason);
             }
+            zframe_destroy (&routing_id);
+            continue;
+        }
+        if (!s_admitted (self, user)) {
+            //  Revoked since it connected: refused, and forgotten.
+            sl_warn ("client %s: its key %s was revoked; cutting it off", peer ? peer->name : "?",
+                     user);
+            sl_proto_send_refuse (self->control, routing_id,
+                                  "this client's CurveZMQ key is no longer admitted");
+            if (peer == self->sink)
+                s_sink_detach (self, "its key was revoked");
+            else if (peer)
+                s_worker_gone (self, peer, "was revoked");
+            sl_proto_free (&env);
             zframe_destroy (&routing_id);
             continue;
         }
@@ -996,7 +1066,14 @@ static void s_on_results (broker_t *self)
     for (int i = 0; i < READ_BURST; i++) {
         sl_env_t *env = NULL;
         char why [256];
-        sl_recv_t rc = sl_proto_recv (self->results, &env, NULL, why, sizeof why);
+        char user [48];
+        sl_recv_t rc =
+            sl_proto_recv_user (self->results, &env, NULL, user, sizeof user, why, sizeof why);
+        if (rc == SL_RECV_OK && !s_admitted (self, user)) {
+            s_bad (self, "results", user, "results from a revoked client");
+            sl_proto_free (&env);
+            continue;
+        }
         if (rc == SL_RECV_NONE)
             break;
         if (rc != SL_RECV_OK) {

@@ -15,13 +15,15 @@
 #include "journal.h"
 
 typedef struct {
-    const char *bind;      //  tcp://IFACE:PORT; ports PORT..PORT+4 are bound
-    const char *data_dir;  //  the journal's directory; NULL = in memory only
-    sl_fsync_t fsync;      //  when the journal syncs to disk
-    int64_t retention_ms;  //  how long finished jobs are remembered
-    uint32_t heartbeat_ms; //  heartbeat interval offered to clients
-    uint32_t sink_window;  //  results sent to the sink and not yet acknowledged, at most
-    bool fair;             //  credit-based dispatch (ROUTER); false = round-robin PUSH
+    const char *bind;          //  tcp://IFACE:PORT; ports PORT..PORT+4 are bound
+    const char *data_dir;      //  the journal's directory; NULL = in memory only
+    sl_fsync_t fsync;          //  when the journal syncs to disk
+    int64_t retention_ms;      //  how long finished jobs are remembered
+    uint32_t heartbeat_ms;     //  heartbeat interval offered to clients
+    uint32_t sink_window;      //  results sent to the sink and not yet acknowledged, at most
+    bool fair;                 //  credit-based dispatch (ROUTER); false = round-robin PUSH
+    const char *curve_secret;  //  the broker's certificate: CurveZMQ on every port, NULL = plain
+    const char *curve_clients; //  directory of admitted clients' public certificates, NULL = any
 } broker_config_t;
 
 #define BROKER_DEFAULT_HEARTBEAT_MS 1000

@@ -68,6 +68,12 @@ static void s_usage (FILE *out)
              "                          them; off: when the kernel decides (a machine crash\n"
              "                          may lose the last seconds)\n"
              "      --retention SEC     how long finished jobs are remembered (default 86400)\n"
+             "      --curve-secret FILE encrypt every port with CurveZMQ, with this certificate\n"
+             "                          (from sluice-keygen); clients need --curve-server\n"
+             "                          with its public half\n"
+             "      --curve-clients DIR admit only clients whose public certificates are in DIR\n"
+             "                          (re-read when it changes: add or remove a file to admit\n"
+             "                          or revoke a client)\n"
              "  -v, --verbose           more log output (repeat for debug)\n"
              "  -q, --quiet             less log output\n"
              "  -h, --help              show this help and exit\n"
@@ -91,12 +97,20 @@ int main (int argc, char *argv [])
     bool in_memory = false;
     int verbosity = 0;
     static const struct option options [] = {
-        { "bind", required_argument, NULL, 'b' },     { "heartbeat", required_argument, NULL, 'H' },
-        { "data-dir", required_argument, NULL, 'd' }, { "in-memory", no_argument, NULL, 'M' },
-        { "fsync", required_argument, NULL, 'F' },    { "retention", required_argument, NULL, 'R' },
-        { "dispatch", required_argument, NULL, 'D' }, { "verbose", no_argument, NULL, 'v' },
-        { "quiet", no_argument, NULL, 'q' },          { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },        { NULL, 0, NULL, 0 },
+        { "bind", required_argument, NULL, 'b' },
+        { "heartbeat", required_argument, NULL, 'H' },
+        { "data-dir", required_argument, NULL, 'd' },
+        { "in-memory", no_argument, NULL, 'M' },
+        { "fsync", required_argument, NULL, 'F' },
+        { "retention", required_argument, NULL, 'R' },
+        { "dispatch", required_argument, NULL, 'D' },
+        { "curve-secret", required_argument, NULL, SL_OPT_CURVE_SECRET },
+        { "curve-clients", required_argument, NULL, 'A' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
     };
     int opt;
     uint64_t value;
@@ -121,6 +135,12 @@ int main (int argc, char *argv [])
                 if (sl_parse_seconds (PROG, "--retention", optarg, &value))
                     return SL_EXIT_USAGE;
                 config.retention_ms = (int64_t) value;
+                break;
+            case SL_OPT_CURVE_SECRET:
+                config.curve_secret = optarg;
+                break;
+            case 'A':
+                config.curve_clients = optarg;
                 break;
             case 'D':
                 if (streq (optarg, "fair"))
@@ -152,6 +172,10 @@ int main (int argc, char *argv [])
     char err [512];
     if (sl_endpoint_check (config.bind, err, sizeof err)) {
         fprintf (stderr, PROG ": --bind: %s\n", err);
+        return SL_EXIT_USAGE;
+    }
+    if (config.curve_clients && !config.curve_secret) {
+        fprintf (stderr, PROG ": --curve-clients needs --curve-secret\n");
         return SL_EXIT_USAGE;
     }
     if (in_memory && config.data_dir) {

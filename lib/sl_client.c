@@ -25,9 +25,12 @@ struct _sl_client_t {
     int64_t next_hello;             //  while lost: when to say hello again
     bool refused_logged;            //  a refusal after a loss was logged
     char routing_id [256];          //  routing id for sockets opened, "" = none
+    const sl_curve_client_t *curve; //  CurveZMQ settings (borrowed), or NULL
+    zactor_t *monitor;              //  watches the control socket's handshakes until welcomed
 };
 
-sl_client_t *sl_client_new (const char *broker, char *err, size_t errlen)
+sl_client_t *sl_client_new (const char *broker, const sl_curve_client_t *curve, char *err,
+                            size_t errlen)
 {
     char endpoint [300];
     if (strlen (broker) >= 256) {
@@ -45,8 +48,19 @@ sl_client_t *sl_client_new (const char *broker, char *err, size_t errlen)
     self->control = zsock_new (ZMQ_DEALER);
     if (!self->control)
         goto err;
+    self->curve = curve;
     zsock_set_immediate (self->control, 1);
     zsock_set_linger (self->control, 200);
+    sl_curve_client_apply (curve, self->control);
+    //  A failed handshake (wrong keys, CurveZMQ on one side only) shows up
+    //  nowhere but in socket events: watch for them while saying hello.
+    self->monitor = zactor_new (zmonitor, self->control);
+    if (self->monitor) {
+        zstr_sendx (self->monitor, "LISTEN", "HANDSHAKE_FAILED_NO_DETAIL",
+                    "HANDSHAKE_FAILED_PROTOCOL", "HANDSHAKE_FAILED_AUTH", NULL);
+        zstr_sendx (self->monitor, "START", NULL);
+        zsock_wait (self->monitor);
+    }
     if (zsock_connect (self->control, "%s", endpoint) != 0)
         goto err;
     return self;
@@ -61,6 +75,7 @@ void sl_client_destroy (sl_client_t **self_p)
     assert (self_p);
     sl_client_t *self = *self_p;
     if (self) {
+        zactor_destroy (&self->monitor);
         for (size_t i = 0; i < self->nsockets; i++)
             zsock_destroy (&self->sockets [i]);
         zframe_destroy (&self->hello);
@@ -104,6 +119,7 @@ zsock_t *sl_client_open (sl_client_t *self, sl_port_t port, int type, int linger
     zsock_set_linger (sock, linger_ms);
     if (self->routing_id [0] && type == ZMQ_DEALER)
         zsock_set_identity (sock, self->routing_id);
+    sl_curve_client_apply (self->curve, sock);
     if (self->heartbeat_ms) {
         //  ZMTP heartbeats drop a connection whose peer stopped answering.
         zsock_set_heartbeat_ivl (sock, (int) self->heartbeat_ms);
@@ -122,6 +138,34 @@ int sl_client_send (sl_client_t *self, sl_env_t *env)
 {
     assert (self);
     return sl_proto_send (self->control, NULL, env, ZMQ_DONTWAIT);
+}
+
+//  Reads a socket event from the monitor. True (with err) if it says the
+//  handshake with the broker failed.
+static bool s_handshake_failed (sl_client_t *self, char *err, size_t errlen)
+{
+    char *event = NULL, *value = NULL, *address = NULL;
+    if (zstr_recvx (self->monitor, &event, &value, &address, NULL) < 1)
+        return false;
+    bool failed = event && strncmp (event, "HANDSHAKE_FAILED", 16) == 0;
+    if (failed && streq (event, "HANDSHAKE_FAILED_AUTH"))
+        snprintf (err, errlen,
+                  "the broker at %s refused this client's CurveZMQ key (is its public "
+                  "certificate in the broker's --curve-clients directory?)",
+                  self->broker);
+    else if (failed)
+        snprintf (err, errlen,
+                  "the CurveZMQ handshake with the broker at %s failed: %s (wrong "
+                  "--curve-server certificate, or CurveZMQ on one side only: a broker started "
+                  "with --curve-secret needs clients with --curve-server, and the other way "
+                  "round)",
+                  self->broker,
+                  sl_curve_client_on (self->curve) ? "keys do not match"
+                                                   : "this client speaks plain");
+    zstr_free (&event);
+    zstr_free (&value);
+    zstr_free (&address);
+    return failed;
 }
 
 static void s_welcomed (sl_client_t *self, Sluice__Welcome *welcome, int64_t now)
@@ -151,6 +195,8 @@ sl_hello_t sl_client_hello (sl_client_t *self, Sluice__Hello *hello, int64_t tim
     int64_t retry_until = 0; //  refused with a retry window: until then
     int64_t next_notice = start + 1000;
     zpoller_t *poller = zpoller_new (self->control, NULL);
+    if (self->monitor)
+        zpoller_add (poller, self->monitor);
     sl_hello_t rc = SL_HELLO_TIMEOUT;
     while (true) {
         int64_t now = zclock_mono ();
@@ -182,8 +228,16 @@ sl_hello_t sl_client_hello (sl_client_t *self, Sluice__Hello *hello, int64_t tim
             wait = start + timeout_ms - now;
         if (wait < 1)
             wait = 1;
-        if (!zpoller_wait (poller, (int) wait))
+        void *which = zpoller_wait (poller, (int) wait);
+        if (!which)
             continue;
+        if (which == self->monitor) {
+            if (s_handshake_failed (self, err, errlen)) {
+                rc = SL_HELLO_REFUSED;
+                break;
+            }
+            continue;
+        }
         sl_env_t *reply = NULL;
         char why [256];
         sl_recv_t got = sl_proto_recv (self->control, &reply, NULL, why, sizeof why);
@@ -221,6 +275,8 @@ sl_hello_t sl_client_hello (sl_client_t *self, Sluice__Hello *hello, int64_t tim
         sl_proto_free (&reply);
     }
     zpoller_destroy (&poller);
+    if (rc == SL_HELLO_WELCOME)
+        zactor_destroy (&self->monitor); //  handshakes are fine: no need to watch
     return rc;
 }
 

@@ -13,15 +13,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "sl_curve.h"
 #include "sl_endpoint.h"
 #include "sl_proto.h"
 
 typedef struct _sl_client_t sl_client_t;
 
-//  Creates the control DEALER connected to the broker's control port.
-//  Returns NULL with a message in err if the endpoint is invalid.
-//  Caller owns the result.
-sl_client_t *sl_client_new (const char *broker, char *err, size_t errlen);
+//  Creates the control DEALER connected to the broker's control port,
+//  with CurveZMQ when curve is on (the caller keeps curve alive as long as
+//  the client). Returns NULL with a message in err if the endpoint is
+//  invalid. Caller owns the result.
+sl_client_t *sl_client_new (const char *broker, const sl_curve_client_t *curve, char *err,
+                            size_t errlen);
 
 //  Closes every socket the client opened. NULL-safe, nulls *self_p.
 void sl_client_destroy (sl_client_t **self_p);

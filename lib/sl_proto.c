@@ -67,6 +67,14 @@ static void s_drain_more (void *handle)
 sl_recv_t sl_proto_recv (zsock_t *sock, sl_env_t **env_p, zframe_t **routing_id_p, char *err,
                          size_t errlen)
 {
+    return sl_proto_recv_user (sock, env_p, routing_id_p, NULL, 0, err, errlen);
+}
+
+sl_recv_t sl_proto_recv_user (zsock_t *sock, sl_env_t **env_p, zframe_t **routing_id_p, char *user,
+                              size_t userlen, char *err, size_t errlen)
+{
+    if (user && userlen)
+        user [0] = '\0';
     assert (sock);
     assert (env_p);
     *env_p = NULL;
@@ -99,6 +107,11 @@ sl_recv_t sl_proto_recv (zsock_t *sock, sl_env_t **env_p, zframe_t **routing_id_
         return SL_RECV_NONE;
     }
     int more = zmq_msg_more (&msg);
+    if (user && userlen) {
+        const char *id = zmq_msg_gets (&msg, "User-Id");
+        if (id)
+            snprintf (user, userlen, "%s", id);
+    }
     uint32_t version = 0;
     sl_env_t *env =
         sl_proto_decode (zmq_msg_data (&msg), zmq_msg_size (&msg), &version, err, errlen);

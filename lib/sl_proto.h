@@ -47,6 +47,11 @@ void sl_proto_free (sl_env_t **env_p);
 sl_recv_t sl_proto_recv (zsock_t *sock, sl_env_t **env_p, zframe_t **routing_id_p, char *err,
                          size_t errlen);
 
+//  sl_proto_recv that also gives the message's ZAP user id (with CurveZMQ
+//  and czmq's zauth: the sender's public key in Z85) in user, "" if none.
+sl_recv_t sl_proto_recv_user (zsock_t *sock, sl_env_t **env_p, zframe_t **routing_id_p, char *user,
+                              size_t userlen, char *err, size_t errlen);
+
 //  Packs env (its version is set here) and sends it. flags: 0 or
 //  ZMQ_DONTWAIT. routing_id is for ROUTER sockets (not consumed), else NULL.
 //  Returns 0, or -1 with errno set (EAGAIN when the socket would block,

@@ -32,6 +32,19 @@ void sl_random_hex (char *buf, size_t len, size_t nchars);
 //  Prints "PROG VERSION (protocol N)" on stdout.
 void sl_print_version (const char *prog);
 
+//  getopt codes and help text of the CurveZMQ options every client has.
+#define SL_OPT_CURVE_SECRET 1001
+#define SL_OPT_CURVE_SERVER 1002
+#define SL_CURVE_OPTIONS                                                                           \
+    { "curve-secret", required_argument, NULL, SL_OPT_CURVE_SECRET },                              \
+    {                                                                                              \
+        "curve-server", required_argument, NULL, SL_OPT_CURVE_SERVER                               \
+    }
+#define SL_CURVE_HELP                                                                              \
+    "      --curve-server FILE    encrypt with CurveZMQ: the broker's public certificate\n"        \
+    "      --curve-secret FILE    this client's certificate (from sluice-keygen), if the\n"        \
+    "                             broker admits only known clients\n"
+
 //  What sl_common_option tells the caller to do.
 #define SL_OPT_NOT_COMMON (-1) //  not one of the common options: handle it
 #define SL_OPT_HANDLED (-2)    //  handled (-v, -q): go on parsing

@@ -34,8 +34,8 @@ static void s_usage (FILE *out)
              "                             results already in it are not written again\n"
              "      --from-start           with --job: have the broker deliver the whole job\n"
              "                             again (e.g. after losing the output file)\n"
-             "      --connect-timeout SEC  give up if no broker answers in time (default: wait)\n"
-             "  -v, --verbose              more log output\n"
+             "      --connect-timeout SEC  give up if no broker answers in time (default: "
+             "wait)\n" SL_CURVE_HELP "  -v, --verbose              more log output\n"
              "  -q, --quiet                less log output\n"
              "  -h, --help                 show this help and exit\n"
              "  -V, --version              show the version and exit\n"
@@ -53,6 +53,7 @@ int main (int argc, char *argv [])
         .connect_timeout_ms = -1,
     };
     int verbosity = 0;
+    const char *curve_secret = NULL, *curve_server = NULL;
     static const struct option options [] = {
         { "broker", required_argument, NULL, 'b' },
         { "output", required_argument, NULL, 'o' },
@@ -62,6 +63,7 @@ int main (int argc, char *argv [])
         { "resume", no_argument, NULL, 'r' },
         { "from-start", no_argument, NULL, 'S' },
         { "connect-timeout", required_argument, NULL, 'C' },
+        SL_CURVE_OPTIONS,
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -104,6 +106,12 @@ int main (int argc, char *argv [])
             case 'F':
                 config.follow = true;
                 break;
+            case SL_OPT_CURVE_SECRET:
+                curve_secret = optarg;
+                break;
+            case SL_OPT_CURVE_SERVER:
+                curve_server = optarg;
+                break;
             case 'C':
                 if (sl_parse_seconds (PROG, "--connect-timeout", optarg, &value))
                     return SL_EXIT_USAGE;
@@ -139,7 +147,15 @@ int main (int argc, char *argv [])
         fprintf (stderr, PROG ": --broker: %s\n", err);
         return SL_EXIT_USAGE;
     }
+    sl_curve_client_t curve;
+    if (sl_curve_client_init (&curve, curve_secret, curve_server, err, sizeof err)) {
+        fprintf (stderr, PROG ": %s\n", err);
+        return SL_EXIT_USAGE;
+    }
+    config.curve = &curve;
     sl_log_init (PROG, SL_LOG_WARN);
     sl_log_adjust (verbosity);
-    return sink_run (&config);
+    int rc = sink_run (&config);
+    sl_curve_client_clear (&curve);
+    return rc;
 }

@@ -456,7 +456,7 @@ static int s_resume (sink_t *self, char *err, size_t errlen)
 static int s_attach (sink_t *self)
 {
     char err [512];
-    self->client = sl_client_new (self->config->broker, err, sizeof err);
+    self->client = sl_client_new (self->config->broker, self->config->curve, err, sizeof err);
     if (!self->client) {
         sl_error ("%s", err);
         return -1;

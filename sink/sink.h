@@ -8,17 +8,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "sl_curve.h"
 #include "writer.h"
 
 typedef struct {
-    const char *broker;         //  tcp://HOST:PORT
-    const char *output;         //  -o FILE, NULL = stdout
-    sl_format_t format;         //  text or jsonl
-    const char *job;            //  --job: collect only this job, NULL = all
-    bool follow;                //  --follow: never exit
-    bool resume;                //  --resume: continue the output file
-    bool from_start;            //  --from-start: the whole job again
-    int64_t connect_timeout_ms; //  < 0 = wait forever
+    const char *broker;             //  tcp://HOST:PORT
+    const char *output;             //  -o FILE, NULL = stdout
+    sl_format_t format;             //  text or jsonl
+    const char *job;                //  --job: collect only this job, NULL = all
+    bool follow;                    //  --follow: never exit
+    bool resume;                    //  --resume: continue the output file
+    bool from_start;                //  --from-start: the whole job again
+    int64_t connect_timeout_ms;     //  < 0 = wait forever
+    const sl_curve_client_t *curve; //  CurveZMQ settings (NULL or off: plain)
 } sink_config_t;
 
 //  Exit statuses.

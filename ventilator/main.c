@@ -58,7 +58,7 @@ static void s_usage (FILE *out)
         "  -r, --retries N             run a task that failed or timed out again, up to N\n"
         "                              times (default 0); a task whose worker vanished is\n"
         "                              run again up to max(N, 3) times\n"
-        "      --connect-timeout SEC   how long to wait for the broker (default 30)\n"
+        "      --connect-timeout SEC   how long to wait for the broker (default 30)\n" SL_CURVE_HELP
         "      --max-payload BYTES     longest task line accepted (default %d)\n"
         "  -v, --verbose               more log output\n"
         "  -q, --quiet                 less log output\n"
@@ -366,11 +366,13 @@ int main (int argc, char *argv [])
         .max_payload = DEFAULT_MAX_PAYLOAD,
     };
     int verbosity = 0;
+    const char *curve_secret = NULL, *curve_server = NULL;
     static const struct option options [] = {
         { "broker", required_argument, NULL, 'b' },
         { "job", required_argument, NULL, 'J' },
         { "timeout", required_argument, NULL, 't' },
         { "connect-timeout", required_argument, NULL, 'C' },
+        SL_CURVE_OPTIONS,
         { "max-payload", required_argument, NULL, 'M' },
         { "retries", required_argument, NULL, 'r' },
         { "verbose", no_argument, NULL, 'v' },
@@ -402,6 +404,12 @@ int main (int argc, char *argv [])
                     fprintf (stderr, PROG ": --timeout: at most %u seconds\n", UINT32_MAX / 1000);
                     return SL_EXIT_USAGE;
                 }
+                break;
+            case SL_OPT_CURVE_SECRET:
+                curve_secret = optarg;
+                break;
+            case SL_OPT_CURVE_SERVER:
+                curve_server = optarg;
                 break;
             case 'C':
                 if (sl_parse_seconds (PROG, "--connect-timeout", optarg, &self.connect_timeout_ms))
@@ -463,9 +471,15 @@ int main (int argc, char *argv [])
         self.spool_writing = true;
     }
     int rc = 1;
-    sl_client_t *client = sl_client_new (self.broker, err, sizeof err);
+    sl_curve_client_t curve;
+    if (sl_curve_client_init (&curve, curve_secret, curve_server, err, sizeof err)) {
+        fprintf (stderr, PROG ": %s\n", err);
+        return SL_EXIT_USAGE;
+    }
+    sl_client_t *client = sl_client_new (self.broker, &curve, err, sizeof err);
     if (!client) {
         fprintf (stderr, PROG ": %s\n", err);
+        sl_curve_client_clear (&curve);
         return SL_EXIT_USAGE;
     }
     char name [300];
@@ -495,5 +509,6 @@ int main (int argc, char *argv [])
         fclose (self.spool);
     free (self.spool_buf);
     sl_client_destroy (&client);
+    sl_curve_client_clear (&curve);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "sl_curve.h"
 #include "sl_endpoint.h"
 #include "sl_log.h"
 #include "sl_util.h"
@@ -35,7 +36,8 @@ static void s_usage (FILE *out)
              "  -j, --jobs N               tasks run at once (default: number of CPUs, %ld)\n"
              "      --max-output BYTES     output kept per task; the rest is dropped and the\n"
              "                             result says so (default %d)\n"
-             "      --connect-timeout SEC  give up if no broker answers in time (default: wait)\n"
+             "      --connect-timeout SEC  give up if no broker answers in time (default: "
+             "wait)\n" SL_CURVE_HELP
              "      --prefetch K           hold up to K tasks beyond the -j running ones, to hide\n"
              "                             the round trip to the broker for tiny tasks\n"
              "                             (default: automatic, none for tasks of more than a\n"
@@ -76,6 +78,7 @@ int main (int argc, char *argv [])
         .runner = { .mode = RUNNER_EXEC, .max_output = DEFAULT_MAX_OUTPUT, .kill_grace_ms = 2000 },
     };
     const char *builtin = NULL;
+    const char *curve_secret = NULL, *curve_server = NULL;
     int verbosity = 0;
     static const struct option options [] = {
         { "broker", required_argument, NULL, 'b' },
@@ -84,6 +87,7 @@ int main (int argc, char *argv [])
         { "jobs", required_argument, NULL, 'j' },
         { "max-output", required_argument, NULL, 'O' },
         { "connect-timeout", required_argument, NULL, 'C' },
+        SL_CURVE_OPTIONS,
         { "heartbeat", required_argument, NULL, 'H' },
         { "prefetch", required_argument, NULL, 'P' },
         { "drain-timeout", required_argument, NULL, 'D' },
@@ -115,6 +119,12 @@ int main (int argc, char *argv [])
                 if (sl_parse_u64 (PROG, "--max-output", optarg, 0, 32 * 1024 * 1024, &value))
                     return SL_EXIT_USAGE;
                 config.runner.max_output = (size_t) value;
+                break;
+            case SL_OPT_CURVE_SECRET:
+                curve_secret = optarg;
+                break;
+            case SL_OPT_CURVE_SERVER:
+                curve_server = optarg;
                 break;
             case 'C':
                 if (sl_parse_seconds (PROG, "--connect-timeout", optarg, &value))
@@ -167,7 +177,15 @@ int main (int argc, char *argv [])
         fprintf (stderr, PROG ": --broker: %s\n", err);
         return SL_EXIT_USAGE;
     }
+    sl_curve_client_t curve;
+    if (sl_curve_client_init (&curve, curve_secret, curve_server, err, sizeof err)) {
+        fprintf (stderr, PROG ": %s\n", err);
+        return SL_EXIT_USAGE;
+    }
+    config.curve = &curve;
     sl_log_init (PROG, SL_LOG_INFO);
     sl_log_adjust (verbosity);
-    return worker_run (&config);
+    int rc = worker_run (&config);
+    sl_curve_client_clear (&curve);
+    return rc;
 }

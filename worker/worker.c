@@ -58,6 +58,7 @@ typedef struct {
     bool fair;             //  credit-based dispatch: tasks come on a DEALER we feed credit
     sl_credit_t credit;    //  (fair) what we asked the broker for
     bool draining;         //  asked to stop: no new tasks
+    bool refused;          //  the broker refused us after a reconnect or revoked our key
     int64_t drain_until;   //  when draining, when to stop what still runs
     uint64_t done;         //  tasks finished
     Sluice__TaskRef *refs; //  room for MAX_REFS task references (heartbeats, releases)
@@ -350,7 +351,9 @@ static void s_on_control (worker_t *self, int64_t now)
         }
         bool consumed;
         sl_link_t link = sl_client_handle (self->client, env, now, &consumed);
-        if (link == SL_LINK_BACK || link == SL_LINK_RESTARTED) {
+        if (link == SL_LINK_REFUSED)
+            self->refused = true; //  e.g. our key was revoked: stop
+        else if (link == SL_LINK_BACK || link == SL_LINK_RESTARTED) {
             //  Tell the broker at once what this worker holds and wants.
             s_announce_all (self, now);
             s_credit (self, true);
@@ -365,7 +368,7 @@ static void s_on_control (worker_t *self, int64_t now)
 static int s_connect (worker_t *self)
 {
     char err [512];
-    self->client = sl_client_new (self->config->broker, err, sizeof err);
+    self->client = sl_client_new (self->config->broker, self->config->curve, err, sizeof err);
     if (!self->client) {
         sl_error ("%s", err);
         return -1;
@@ -468,6 +471,10 @@ int worker_run (const worker_config_t *config)
         int64_t now = zclock_mono ();
         if (zsys_interrupted && s_on_signal (&self, now))
             break;
+        if (self.refused) {
+            rc = -1;
+            break;
+        }
         if (self.draining && runner_running (self.runner) == 0)
             break;
         if (self.draining && now >= self.drain_until) {

@@ -8,15 +8,17 @@
 #include <stdint.h>
 
 #include "runner.h"
+#include "sl_curve.h"
 
 typedef struct {
-    const char *broker;         //  tcp://HOST:PORT
-    uint32_t slots;             //  tasks run at once (-j)
-    int32_t prefetch;           //  tasks held beyond the slots (fair dispatch), -1 = automatic
-    uint32_t heartbeat_ms;      //  wished heartbeat (0 = the broker's)
-    int64_t connect_timeout_ms; //  how long to wait for the broker, < 0 = forever
-    uint64_t drain_timeout_ms;  //  on SIGTERM, how long running tasks may finish
-    runner_config_t runner;     //  what a task runs
+    const char *broker;             //  tcp://HOST:PORT
+    uint32_t slots;                 //  tasks run at once (-j)
+    int32_t prefetch;               //  tasks held beyond the slots (fair dispatch), -1 = automatic
+    uint32_t heartbeat_ms;          //  wished heartbeat (0 = the broker's)
+    int64_t connect_timeout_ms;     //  how long to wait for the broker, < 0 = forever
+    uint64_t drain_timeout_ms;      //  on SIGTERM, how long running tasks may finish
+    runner_config_t runner;         //  what a task runs
+    const sl_curve_client_t *curve; //  CurveZMQ settings (NULL or off: plain)
 } worker_config_t;
 
 //  Runs the worker until SIGINT/SIGTERM. Returns the exit status: 0, or 1

@@ -64,5 +64,8 @@ $CHECK "$WORK/tasks.txt" "$WORK/out3.jsonl" || fail "results after the worker re
 kill -TERM "$BROKER_PID"
 wait_pid "$BROKER_PID" 10
 dups=$(grep -o "[0-9]* duplicates dropped" "$WORK/broker.log" | grep -o "^[0-9]*")
-[ "${dups:-0}" -ge 1 ] || fail "the resumed worker's late results were not seen as duplicates"
-echo "late results dropped: $dups"
+# Whether the resumed worker's late results reach the broker at all depends
+# on timing (those in flight when its connection was closed are lost with
+# it); when they do, they are dropped: the sink's files above hold no
+# duplicate either way.
+echo "late results dropped by the broker: ${dups:-0}"
