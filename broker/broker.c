@@ -32,6 +32,9 @@
 #define SEGMENT_BYTES (64 << 20)     //  start a new journal segment past this size
 #define MAX_MISSING_RANGES 1024      //  ranges of missing seqs in one JobState
 #define WORKER_REPORT_MS 30000       //  how often the workers' capacity is logged
+#define INTAKE_SLACK (1 << 20)       //  a ventilator's batch: up to 256 KiB + one task, framed
+#define RESULTS_MAX_BYTES (40 << 20) //  a worker's result batch: one 32 MiB output at most
+#define CONTROL_MAX_BYTES (4 << 20)  //  hellos, heartbeats, acks, credits
 
 typedef struct {
     char key [64];         //  routing id in hex: the hash key
@@ -186,6 +189,13 @@ static zsock_t *s_bind (const broker_config_t *config, zcert_t *cert, sl_port_t 
         //  Little buffering towards workers: tasks wait in the table,
         //  where the broker sees them, not in a pipe to a busy worker.
         zsock_set_sndhwm (sock, 2);
+    //  A peer sending a message larger than any a sluice program sends is
+    //  cut off by libzmq before the broker reads it (ZMQ_MAXMSGSIZE).
+    int64_t max = port == SL_PORT_INTAKE    ? (int64_t) config->max_payload + INTAKE_SLACK
+                  : port == SL_PORT_RESULTS ? RESULTS_MAX_BYTES
+                                            : CONTROL_MAX_BYTES;
+    if (port != SL_PORT_DELIVERY)
+        zsock_set_maxmsgsize (sock, (int) (max > INT32_MAX ? INT32_MAX : max));
     if (zsock_bind (sock, "%s", endpoint) < 0) {
         snprintf (err, errlen, "cannot bind %s: %s%s", endpoint, zmq_strerror (errno),
                   errno == EADDRINUSE ? " (another broker running? sluice needs 5 consecutive "
@@ -563,6 +573,7 @@ static void s_welcome (broker_t *self, peer_t *peer, char **jobs, size_t njobs)
     welcome.jobs = jobs;
     welcome.n_jobs = njobs;
     welcome.fair = self->config.fair;
+    welcome.max_payload = self->config.max_payload;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_WELCOME;
     env.welcome = &welcome;
@@ -911,6 +922,10 @@ static void s_on_tasks (broker_t *self, Sluice__TaskBatch *batch)
     size_t accepted = 0;
     for (size_t i = 0; i < batch->n_tasks; i++) {
         Sluice__Task *task = batch->tasks [i];
+        if (task->payload.len > self->config.max_payload) {
+            s_bad (self, "intake", NULL, "task over --max-payload");
+            continue;
+        }
         uint8_t retries = (uint8_t) (task->retries > 100 ? 100 : task->retries);
         sl_table_rc_t rc = sl_table_submit (self->table, batch->job, task->seq, task->payload.data,
                                             task->payload.len, task->timeout_ms, retries);

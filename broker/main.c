@@ -68,6 +68,8 @@ static void s_usage (FILE *out)
              "                          them; off: when the kernel decides (a machine crash\n"
              "                          may lose the last seconds)\n"
              "      --retention SEC     how long finished jobs are remembered (default 86400)\n"
+             "      --max-payload BYTES longest task accepted (default 1048576); longer\n"
+             "                          messages are cut off unread\n"
              "      --curve-secret FILE encrypt every port with CurveZMQ, with this certificate\n"
              "                          (from sluice-keygen); clients need --curve-server\n"
              "                          with its public half\n"
@@ -92,6 +94,7 @@ int main (int argc, char *argv [])
         .sink_window = BROKER_DEFAULT_SINK_WINDOW,
         .fsync = SL_FSYNC_BATCH,
         .fair = true,
+        .max_payload = BROKER_DEFAULT_MAX_PAYLOAD,
         .retention_ms = BROKER_DEFAULT_RETENTION_MS,
     };
     bool in_memory = false;
@@ -106,6 +109,7 @@ int main (int argc, char *argv [])
         { "dispatch", required_argument, NULL, 'D' },
         { "curve-secret", required_argument, NULL, SL_OPT_CURVE_SECRET },
         { "curve-clients", required_argument, NULL, 'A' },
+        { "max-payload", required_argument, NULL, 'P' },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -138,6 +142,11 @@ int main (int argc, char *argv [])
                 break;
             case SL_OPT_CURVE_SECRET:
                 config.curve_secret = optarg;
+                break;
+            case 'P':
+                if (sl_parse_u64 (PROG, "--max-payload", optarg, 1, 256 * 1024 * 1024,
+                                  &config.max_payload))
+                    return SL_EXIT_USAGE;
                 break;
             case 'A':
                 config.curve_clients = optarg;

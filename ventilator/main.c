@@ -491,11 +491,23 @@ int main (int argc, char *argv [])
     sl_env_t *welcome = NULL;
     sl_hello_t said = sl_client_hello (client, &hello, (int64_t) self.connect_timeout_ms, &welcome,
                                        err, sizeof err);
+    if (said == SL_HELLO_WELCOME && welcome->welcome->max_payload &&
+        welcome->welcome->max_payload < self.max_payload) {
+        //  The broker takes no longer task than its own --max-payload:
+        //  check the file against that before sending anything.
+        self.max_payload = welcome->welcome->max_payload;
+        if (s_prescan (&self, err, sizeof err)) {
+            fprintf (stderr, PROG ": %s (the broker's --max-payload)\n", err);
+            said = SL_HELLO_REFUSED;
+            err [0] = '\0';
+        }
+    }
     sl_proto_free (&welcome);
     zsock_t *push = NULL;
-    if (said != SL_HELLO_WELCOME)
-        fprintf (stderr, PROG ": %s\n", err);
-    else if (!(push = sl_client_open (client, SL_PORT_INTAKE, ZMQ_PUSH, 2000, err, sizeof err)))
+    if (said != SL_HELLO_WELCOME) {
+        if (err [0])
+            fprintf (stderr, PROG ": %s\n", err);
+    } else if (!(push = sl_client_open (client, SL_PORT_INTAKE, ZMQ_PUSH, 2000, err, sizeof err)))
         fprintf (stderr, PROG ": %s\n", err);
     else {
         printf ("%s\n", self.job);

@@ -31,6 +31,7 @@
 
 #define MAX_POLL_ITEMS 4096
 #define MAX_RESULT_BATCH 256
+#define MAX_RESULT_BYTES (4 << 20)
 #define MAX_REFS 4096 //  task references in one heartbeat or release
 
 //  A task received and not yet finished.
@@ -110,11 +111,15 @@ static void s_collect_results (worker_t *self)
     runner_done_t *dones [MAX_RESULT_BATCH];
     runner_done_t *done = runner_done (self->runner);
     while (done) {
-        size_t n = 0;
+        size_t n = 0, bytes = 0;
         while (done && n < MAX_RESULT_BATCH) {
             wtask_t *task = (wtask_t *) (uintptr_t) done->tag;
-            if (n && !streq (task->job, tasks [0]->job))
+            //  One job per batch, and batches well under the broker's
+            //  message limit (one output may be 32 MiB).
+            if (n && (!streq (task->job, tasks [0]->job) ||
+                      bytes + done->output_size + done->err_size > MAX_RESULT_BYTES))
                 break;
+            bytes += done->output_size + done->err_size;
             Sluice__Result init = SLUICE__RESULT__INIT;
             results [n] = init;
             results [n].seq = task->seq;

@@ -74,3 +74,14 @@ sleep 0.5
 "$SLUICE_BIN/sluice-sink" --broker "$BROKER" -o "$WORK/s2.txt" 2>"$WORK/err.txt"
 expect_rc 2 $? "second sink"
 expect_grep "another sink (.*) is attached" "$WORK/err.txt" "second sink message"
+
+# The broker's --max-payload is smaller than the ventilator's: the file is
+# checked against the broker's before anything is sent.
+PORT=$(free_port)
+BROKER="tcp://127.0.0.1:$PORT"
+start_broker --max-payload 100
+printf 'short\n%s\n' "$(head -c 200 /dev/zero | tr '\0' y)" > "$WORK/mid.txt"
+"$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" "$WORK/mid.txt" >"$WORK/out.txt" 2>"$WORK/err.txt"
+expect_rc 1 $? "line over the broker's --max-payload"
+expect_grep "$WORK/mid.txt:2: line is 200 bytes, over the 100-byte limit" "$WORK/err.txt" "broker limit"
+expect_grep "the broker's --max-payload" "$WORK/err.txt" "names the broker's limit"
