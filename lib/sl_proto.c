@@ -10,6 +10,39 @@
 #include <string.h>
 #include <zmq.h>
 
+//  protobuf-c keeps an unknown field numbered 0 when its tag takes two
+//  bytes, but refuses the same field when it reads the message again (e.g.
+//  from the broker's journal). Field 0 is never valid: refuse it anywhere.
+static bool s_no_field_zero (const ProtobufCMessage *msg)
+{
+    for (unsigned i = 0; i < msg->n_unknown_fields; i++)
+        if (msg->unknown_fields [i].tag == 0)
+            return false;
+    const ProtobufCMessageDescriptor *desc = msg->descriptor;
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const ProtobufCFieldDescriptor *field = &desc->fields [i];
+        if (field->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        const char *base = (const char *) msg;
+        if (field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF &&
+            *(const uint32_t *) (base + field->quantifier_offset) != field->id)
+            continue; //  not the member of its oneof that is set
+        if (field->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *) (base + field->quantifier_offset);
+            ProtobufCMessage *const *items =
+                *(ProtobufCMessage *const *const *) (base + field->offset);
+            for (size_t k = 0; k < n; k++)
+                if (items [k] && !s_no_field_zero (items [k]))
+                    return false;
+        } else {
+            const ProtobufCMessage *sub = *(ProtobufCMessage *const *) (base + field->offset);
+            if (sub && !s_no_field_zero (sub))
+                return false;
+        }
+    }
+    return true;
+}
+
 sl_env_t *sl_proto_decode (const uint8_t *data, size_t size, uint32_t *version_p, char *err,
                            size_t errlen)
 {
@@ -29,6 +62,11 @@ sl_env_t *sl_proto_decode (const uint8_t *data, size_t size, uint32_t *version_p
     if (env->version != SL_PROTOCOL_VERSION) {
         snprintf (err, errlen, "peer speaks sluice protocol version %u, this program speaks %u",
                   env->version, SL_PROTOCOL_VERSION);
+        sluice__envelope__free_unpacked (env, NULL);
+        return NULL;
+    }
+    if (!s_no_field_zero (&env->base)) {
+        snprintf (err, errlen, "message with an invalid field number 0");
         sluice__envelope__free_unpacked (env, NULL);
         return NULL;
     }

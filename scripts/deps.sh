@@ -3,7 +3,7 @@
 # Needs root (or sudo) only when something is missing.
 set -euo pipefail
 PACKAGES=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
-          libzmq3-dev libczmq-dev libcmocka-dev libjansson-dev python3)
+          libzmq3-dev libczmq-dev libcmocka-dev libjansson-dev python3 clang)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,12 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=build
 TYPE=RelWithDebInfo
+EXTRA=()
 if [ "${1:-}" = "--asan" ]; then
     BUILD=build-asan
     TYPE=Asan
+    # The fuzzers are built with ASan and UBSan by their own script: once is enough.
+    EXTRA=(-LE fuzz)
     shift
 fi
 scripts/deps.sh
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE="$TYPE" >/dev/null
 cmake --build "$BUILD" -j "$(nproc)"
-ctest --test-dir "$BUILD" --output-on-failure -j 2 "$@"
+ctest --test-dir "$BUILD" --output-on-failure -j 2 "${EXTRA[@]}" "$@"
