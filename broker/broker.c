@@ -174,8 +174,14 @@ static zsock_t *s_bind (const broker_config_t *config, zcert_t *cert, sl_port_t 
     //  ZMTP heartbeats close a connection whose peer stopped answering
     //  (killed, hung, cut off): then PUSH stops dealing tasks into it, and
     //  what was queued there comes back through the unclaimed lease.
-    zsock_set_heartbeat_ivl (sock, (int) config->heartbeat_ms);
-    zsock_set_heartbeat_timeout (sock, 3 * (int) config->heartbeat_ms);
+    if (port == SL_PORT_DISPATCH) {
+        //  Only here: it is where a dead peer costs (tasks dealt into its
+        //  buffers). Elsewhere the application heartbeats suffice, and
+        //  libzmq 4.3.4 can assert when a ZMTP heartbeat resets a connection
+        //  whose receive queue is full (libzmq#4364).
+        zsock_set_heartbeat_ivl (sock, (int) config->heartbeat_ms);
+        zsock_set_heartbeat_timeout (sock, 3 * (int) config->heartbeat_ms);
+    }
     if (cert)
         sl_curve_server_apply (cert, sock);
     if (type == ZMQ_ROUTER) {

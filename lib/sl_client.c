@@ -120,11 +120,11 @@ zsock_t *sl_client_open (sl_client_t *self, sl_port_t port, int type, int linger
     if (self->routing_id [0] && type == ZMQ_DEALER)
         zsock_set_identity (sock, self->routing_id);
     sl_curve_client_apply (self->curve, sock);
-    if (self->heartbeat_ms) {
-        //  ZMTP heartbeats drop a connection whose peer stopped answering.
-        zsock_set_heartbeat_ivl (sock, (int) self->heartbeat_ms);
-        zsock_set_heartbeat_timeout (sock, 3 * (int) self->heartbeat_ms);
-    }
+    //  No ZMTP heartbeats on the client's side: libzmq 4.3.4 asserts
+    //  (!_io_error, stream_engine_base.cpp) when a heartbeat timeout resets
+    //  a connection whose receive queue is full (libzmq#4364, #4767), which
+    //  a worker's small task queue makes likely. The broker's side has them;
+    //  the client notices a dead broker by its own heartbeats.
     if (zsock_connect (sock, "%s", endpoint) != 0) {
         snprintf (err, errlen, "cannot connect to %s: %s", endpoint, zmq_strerror (errno));
         zsock_destroy (&sock);
