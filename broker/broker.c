@@ -815,9 +815,12 @@ static void s_on_heartbeat (broker_t *self, zframe_t *routing_id, peer_t *peer,
         peer->running = hb->running;
         //  The worker took these runs: they are alive while it is (a long
         //  task on a live worker never expires), and lost with it.
-        for (size_t i = 0; i < hb->n_held; i++)
-            sl_table_claim (self->table, hb->held [i]->job, hb->held [i]->seq,
-                            hb->held [i]->attempt, peer->holder, INT64_MAX);
+        for (size_t i = 0; i < hb->n_held; i++) {
+            Sluice__TaskRef *ref = hb->held [i];
+            sl_table_claim (self->table, ref->job, ref->seq, ref->attempt, peer->holder, INT64_MAX);
+            if (ref->waiting)
+                sl_table_waiting (self->table, ref->job, ref->seq, ref->attempt);
+        }
     } else
         //  A client this broker does not know (it restarted, or gave the
         //  client up for dead): it must say hello again.

@@ -575,17 +575,28 @@ static int s_requeue (sl_table_t *self, sl_task_t *task)
 //  when it was lost too often.
 static void s_lose (sl_table_t *self, sl_task_t *task)
 {
-    task->losses++;
     if (task->holder)
         task->avoid = task->holder;
+    //  A run its worker said was still waiting to start did not run: it
+    //  does not count as an attempt, and such losses have a limit of their
+    //  own, much higher (a worker may hold many tasks it has not started)
+    //  but still a limit. A run nobody claimed counts as a loss (a task that
+    //  kills its worker before it can say so must end too).
+    bool unstarted = task->holder && task->waiting_run == task->attempts;
     unsigned limit = task->retries > SL_LOST_RETRIES ? task->retries : SL_LOST_RETRIES;
-    if (task->losses <= limit) {
+    if (unstarted) {
+        task->uncounted++;
+        task->unstarted_losses++;
+        limit = limit * 10;
+    } else
+        task->losses++;
+    if ((unstarted ? task->unstarted_losses : task->losses) <= limit) {
         s_requeue (self, task);
         return;
     }
     char why [200];
     snprintf (why, sizeof why, "lost: the worker running it vanished or went silent %u times",
-              (unsigned) task->losses);
+              (unsigned) (task->losses + task->unstarted_losses));
     sl_result_in_t in = {
         .status = SL_STATUS_FAILED,
         .exit_code = -1,
@@ -647,6 +658,8 @@ sl_table_rc_t sl_table_claim (sl_table_t *self, const char *job_id, uint64_t seq
         }
     }
     task->expired_unclaimed = false;
+    if (task->waiting_run == attempt)
+        task->waiting_run = 0; //  claimed again, so not (or no longer) waiting
     task->holder = holder;
     task->deadline = deadline;
     return SL_TABLE_OK;
@@ -928,4 +941,12 @@ sl_table_rc_t sl_table_redeliver (sl_table_t *self, const char *job_id, uint64_t
     task->job->counts.delivered--;
     self->deliverable++;
     return SL_TABLE_OK;
+}
+
+void sl_table_waiting (sl_table_t *self, const char *job_id, uint64_t seq, uint32_t attempt)
+{
+    assert (self);
+    sl_task_t *task = s_task (self, job_id, seq);
+    if (task && task->state == SL_TASK_RUNNING && task->attempts == attempt)
+        task->waiting_run = (uint16_t) attempt;
 }

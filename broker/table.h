@@ -72,21 +72,23 @@ typedef struct _sl_job_t sl_job_t;
 
 typedef struct _sl_task_t sl_task_t;
 struct _sl_task_t {
-    uint64_t seq;           //  1-based position in the job
-    sl_job_t *job;          //  job it belongs to
-    uint8_t state;          //  sl_task_state_t
-    uint8_t retries;        //  reruns allowed after failed or timeout
-    uint16_t failures;      //  failed or timed-out runs so far
-    uint16_t losses;        //  runs lost with a worker or a lease so far
-    uint16_t attempts;      //  runs dispatched: the number of the latest run
-    uint16_t uncounted;     //  of those, runs that never started (handed back, never claimed)
-    uint16_t ended_run;     //  latest run that reported a failure (0 = none)
-    bool expired_unclaimed; //  the latest run expired before anyone claimed it
-    uint32_t timeout_ms;    //  per-run limit, 0 = none
-    int64_t deadline;       //  lease expiry while RUNNING (ms)
-    const char *holder;     //  interned name of the worker holding it, or NULL
-    const char *avoid;      //  worker whose run of it failed or was lost last, or NULL
-    sl_task_t *run_prev;    //  list of RUNNING tasks
+    uint64_t seq;              //  1-based position in the job
+    sl_job_t *job;             //  job it belongs to
+    uint8_t state;             //  sl_task_state_t
+    uint8_t retries;           //  reruns allowed after failed or timeout
+    uint16_t failures;         //  failed or timed-out runs so far
+    uint16_t losses;           //  runs lost with a worker or a lease so far
+    uint16_t attempts;         //  runs dispatched: the number of the latest run
+    uint16_t uncounted;        //  of those, runs that never started (handed back, never claimed)
+    uint16_t ended_run;        //  latest run that reported a failure (0 = none)
+    uint16_t waiting_run;      //  run its worker holds but said had not started yet (0 = none)
+    uint16_t unstarted_losses; //  runs lost before they started (not counted in losses)
+    bool expired_unclaimed;    //  the latest run expired before anyone claimed it
+    uint32_t timeout_ms;       //  per-run limit, 0 = none
+    int64_t deadline;          //  lease expiry while RUNNING (ms)
+    const char *holder;        //  interned name of the worker holding it, or NULL
+    const char *avoid;         //  worker whose run of it failed or was lost last, or NULL
+    sl_task_t *run_prev;       //  list of RUNNING tasks
     sl_task_t *run_next;
     uint8_t *payload;    //  task bytes while not yet DONE (owned)
     size_t payload_size; //  bytes at payload
@@ -196,6 +198,12 @@ const char *sl_table_intern (sl_table_t *self, const char *name);
 sl_table_rc_t sl_table_claim (sl_table_t *self, const char *job_id, uint64_t seq, uint32_t attempt,
                               const char *holder, int64_t deadline);
 
+//  The worker holding run `attempt` of job/seq says it has not started it
+//  yet (it waits for a free slot). If that worker is lost, the run does not
+//  count as a lost attempt (see sl_table_worker_lost). A later claim of the
+//  same run (the worker started it) clears this.
+void sl_table_waiting (sl_table_t *self, const char *job_id, uint64_t seq, uint32_t attempt);
+
 //  A worker hands back run `attempt` of job/seq unfinished: QUEUED at the
 //  front, the run not counted. DUPLICATE if that is not the task's current
 //  run (e.g. it was already requeued), INVALID if unknown.
@@ -203,7 +211,9 @@ sl_table_rc_t sl_table_release (sl_table_t *self, const char *job_id, uint64_t s
                                 uint32_t attempt);
 
 //  The worker `holder` is gone: every task it holds is QUEUED at the front
-//  (or ends failed when lost too often). Returns how many tasks it held.
+//  (or ends failed when lost too often: a run that started, SL_LOST_RETRIES
+//  times or its retries; a run it had not started, ten times as often).
+//  Returns how many tasks it held.
 size_t sl_table_worker_lost (sl_table_t *self, const char *holder);
 
 //  Every RUNNING task whose lease ended by `now` is lost (back to the front

@@ -60,6 +60,7 @@ typedef struct {
     sl_credit_t credit;    //  (fair) what we asked the broker for
     bool draining;         //  asked to stop: no new tasks
     bool refused;          //  the broker refused us after a reconnect or revoked our key
+    bool claims_pending;   //  tasks announced as waiting have started: tell the broker
     int64_t drain_until;   //  when draining, when to stop what still runs
     uint64_t done;         //  tasks finished
     Sluice__TaskRef *refs; //  room for MAX_REFS task references (heartbeats, releases)
@@ -179,6 +180,12 @@ static void s_start_tasks (worker_t *self, int64_t now)
         }
         free (task->payload);
         task->payload = NULL;
+        //  Announced as waiting? Tell the broker at once that it runs now
+        //  (so that, lost with us, it counts as a run).
+        if (task->announced) {
+            task->announced = false;
+            self->claims_pending = true;
+        }
     }
 }
 
@@ -265,6 +272,7 @@ static size_t s_add_ref (worker_t *self, wtask_t *task, size_t n, bool fresh)
     self->refs [n].job = task->job;
     self->refs [n].seq = task->seq;
     self->refs [n].attempt = task->attempt;
+    self->refs [n].waiting = task->running_handle == NULL;
     self->ref_ptrs [n] = &self->refs [n];
     if (fresh)
         task->announced = true;
@@ -525,6 +533,10 @@ int worker_run (const worker_config_t *config)
         s_start_tasks (&self, now);
         s_collect_results (&self);
         s_credit (&self, false);
+        if (self.claims_pending && sl_client_connected (self.client)) {
+            s_heartbeat (&self, now);
+            self.claims_pending = false;
+        }
     }
     if (self.client) {
         //  What still runs is stopped and handed back, with what waits.

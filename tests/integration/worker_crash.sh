@@ -28,8 +28,12 @@ lost=$(grep -o "its [0-9]* tasks go to other workers" "$WORK/broker.log" | head 
 retried=$("$PYTHON" -c '
 import json, sys
 print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["attempts"] >= 2))' "$WORK/out1.jsonl")
-[ "$retried" -ge "$lost" ] && [ "$lost" -ge 1 ] \
-    || fail "$lost tasks were lost with the killed worker but $retried results show attempts >= 2"
+# The tasks it was running (4 slots) ran again: attempts >= 2. Tasks it held
+# without having started them (push dispatch deals many) did not run on it,
+# so they show attempts 1.
+running=$(( lost < 4 ? lost : 4 ))
+[ "$lost" -ge 1 ] && [ "$retried" -ge "$running" ] \
+    || fail "$lost tasks were lost with the killed worker, $retried results show attempts >= 2"
 echo "kill -9: $lost tasks redone elsewhere"
 
 # --- kill -STOP, then -CONT -------------------------------------------------

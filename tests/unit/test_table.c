@@ -2941,10 +2941,54 @@ static void test_table_retire_unfinished_job_unlinks_running_tasks (void **state
     CHECK_TABLE (table, 0, 4, 0, 0);
 }
 
+//  A run its worker holds but has not started (claimed as waiting) does not
+//  count as a lost attempt when the worker dies: a task survives many such
+//  deaths (push dispatch deals a worker many tasks), but not forever.
+static void test_table_waiting_runs_lost_do_not_count (void **state)
+{
+    sl_table_t *table = *state;
+    const uint8_t payload [] = "w";
+    assert_int_equal (sl_table_submit (table, "w", 1, payload, 1, 0, 0), SL_TABLE_OK);
+    sl_task_t *task = NULL;
+    unsigned deaths = 0;
+    for (; deaths < 10 * SL_LOST_RETRIES; deaths++) {
+        char name [32];
+        snprintf (name, sizeof name, "holder-%u", deaths);
+        const char *holder = sl_table_intern (table, name);
+        task = sl_table_dispatch (table, 0, 1000, holder);
+        assert_non_null (task);
+        assert_int_equal (sl_table_claim (table, "w", 1, task->attempts, holder, INT64_MAX),
+                          SL_TABLE_OK);
+        sl_table_waiting (table, "w", 1, task->attempts);
+        assert_int_equal (sl_table_worker_lost (table, holder), 1);
+        assert_int_equal (task->state, SL_TASK_QUEUED);
+        assert_int_equal (task->losses, 0);
+        assert_int_equal (sl_task_runs (task), 0);
+    }
+    //  One more is too many.
+    const char *last = sl_table_intern (table, "holder-last");
+    task = sl_table_dispatch (table, 0, 1000, last);
+    sl_table_waiting (table, "w", 1, task->attempts);
+    assert_int_equal (sl_table_worker_lost (table, last), 1);
+    assert_int_equal (task->state, SL_TASK_DONE);
+    assert_int_equal (task->result->status, SL_STATUS_FAILED);
+    //  A run claimed again after it was said to wait (it started) counts.
+    assert_int_equal (sl_table_submit (table, "w", 2, payload, 1, 0, 0), SL_TABLE_OK);
+    const char *h = sl_table_intern (table, "starter");
+    task = sl_table_dispatch (table, 0, 1000, h);
+    sl_table_waiting (table, "w", 2, task->attempts);
+    assert_int_equal (sl_table_claim (table, "w", 2, task->attempts, h, INT64_MAX), SL_TABLE_OK);
+    assert_int_equal (sl_table_worker_lost (table, h), 1);
+    assert_int_equal (task->losses, 1);
+    assert_int_equal (sl_task_runs (task), 1);
+}
+
 int main (void)
 {
 #define T(name) cmocka_unit_test_setup_teardown (name, s_setup, s_teardown)
     const struct CMUnitTest tests [] = {
+        cmocka_unit_test_setup_teardown (test_table_waiting_runs_lost_do_not_count, s_setup,
+                                         s_teardown),
         T (test_table_new_is_empty),
         cmocka_unit_test (test_table_destroy_is_null_safe),
         T (test_table_destroy_frees_tasks_in_every_state),
