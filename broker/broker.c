@@ -26,6 +26,7 @@
 #define MAX_BATCH_RESULTS 256 //  results in one ResultBatch to the sink
 #define MAX_BATCH_BYTES (1 << 20)
 #define LIVENESS 3                   //  heartbeats a peer may miss before it is gone
+#define ACK_TIMEOUT_BEATS 10         //  heartbeats without an ack before unacked results go again
 #define FINISHED_MEMORY 1000         //  finished jobs remembered for late queries
 #define BATCH_COMMIT_MS 10           //  --fsync batch: longest a record waits for its fsync
 #define BATCH_COMMIT_BYTES (1 << 20) //  --fsync batch: commit early past this much
@@ -98,6 +99,7 @@ struct _broker_t {
     uint64_t tasks_refused;     //  tasks refused while the journal failed
     int64_t next_housekeeping;  //  when to expire silent peers next (ms)
     int64_t next_report;        //  when to log the workers' capacity next (ms)
+    int64_t last_ack;           //  when the sink last acknowledged results (ms)
 };
 
 static int s_journal_open (broker_t *self, char *err, size_t errlen);
@@ -662,6 +664,7 @@ static void s_hello_sink (broker_t *self, peer_t *peer, Sluice__Hello *hello)
     if (peer->job [0])
         zlistx_add_end (peer->waiting, peer->job);
     self->sink = peer;
+    self->last_ack = zclock_mono ();
     self->check_finished = true;
     zlistx_purge (self->job_starts); //  the welcome lists every job
     //  The jobs the sink should wait for: those not yet announced as done.
@@ -700,9 +703,20 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
                               "job id must be 1-64 characters of A-Z a-z 0-9 . _ -");
         return;
     }
+    //  A connection that says hello again under another name or role is a
+    //  new client: the old one is forgotten first.
+    peer_t *peer = (peer_t *) zhashx_lookup (self->peers, key);
+    char name [128];
+    snprintf (name, sizeof name, "%s", hello->name);
+    if (peer && (peer->role != (int) hello->role || !streq (peer->name, name))) {
+        if (peer == self->sink)
+            s_sink_detach (self, "it said hello as another client");
+        else
+            s_worker_gone (self, peer, "said hello as another client");
+        peer = NULL;
+    }
     //  A client that reconnects has a new routing id but the same name:
     //  the new connection takes over the old one's place (and tasks).
-    peer_t *peer = (peer_t *) zhashx_lookup (self->peers, key);
     if (!peer) {
         peer_t *old = s_peer_by_name (self, hello->name);
         if (old) {
@@ -752,6 +766,7 @@ static void s_on_ack (broker_t *self, peer_t *peer, Sluice__Ack *ack)
         s_bad (self, "control", peer ? peer->name : NULL, "acknowledgement from a detached sink");
         return;
     }
+    self->last_ack = zclock_mono ();
     size_t applied = 0;
     for (size_t i = 0; i < ack->n_seqs; i++) {
         sl_table_rc_t rc = sl_table_ack (self->table, ack->job, ack->seqs [i]);
@@ -1412,6 +1427,18 @@ static void s_expire_peers (broker_t *self, int64_t now)
         }
     }
     zlistx_destroy (&gone);
+    //  Results sent to the sink and not acknowledged for a while were lost
+    //  on the way (or taken by a peer that is not the sink: anyone may
+    //  connect to the delivery port unless CurveZMQ keeps them out): they
+    //  are sent again; the sink writes each seq once.
+    int64_t ack_timeout = (int64_t) ACK_TIMEOUT_BEATS * self->config.heartbeat_ms;
+    if (self->sink && sl_table_unacked (self->table) && now - self->last_ack > ack_timeout) {
+        size_t again = sl_table_unsend_all (self->table);
+        sl_warn ("%zu results sent to the sink were not acknowledged within %lld ms: sending "
+                 "them again",
+                 again, (long long) ack_timeout);
+        self->last_ack = now;
+    }
     //  Tasks that no worker claimed in time were lost on the way.
     size_t expired = sl_table_expire (self->table, now);
     if (expired) {

@@ -27,6 +27,7 @@ struct _sl_client_t {
     char routing_id [256];          //  routing id for sockets opened, "" = none
     const sl_curve_client_t *curve; //  CurveZMQ settings (borrowed), or NULL
     zactor_t *monitor;              //  watches the control socket's handshakes until welcomed
+    sl_ratelimit_t link_log;        //  a broker that makes the link flap must not flood the log
 };
 
 sl_client_t *sl_client_new (const char *broker, const sl_curve_client_t *curve, char *err,
@@ -49,6 +50,7 @@ sl_client_t *sl_client_new (const char *broker, const sl_curve_client_t *curve, 
     if (!self->control)
         goto err;
     self->curve = curve;
+    self->link_log = (sl_ratelimit_t) SL_RATELIMIT_INIT (10, 60000);
     zsock_set_immediate (self->control, 1);
     zsock_set_linger (self->control, 200);
     sl_curve_client_apply (curve, self->control);
@@ -347,8 +349,9 @@ sl_link_t sl_client_tick (sl_client_t *self, int64_t now)
     assert (self);
     if (self->connected) {
         if (now - self->last_answer > 3 * (int64_t) self->heartbeat_ms) {
-            sl_warn ("the broker at %s has not answered for %lld ms; reconnecting", self->broker,
-                     (long long) (now - self->last_answer));
+            if (sl_ratelimit_allow (&self->link_log, now, NULL))
+                sl_warn ("the broker at %s has not answered for %lld ms; reconnecting",
+                         self->broker, (long long) (now - self->last_answer));
             s_rehello (self, now);
             return SL_LINK_LOST;
         }
@@ -374,7 +377,7 @@ sl_link_t sl_client_handle (sl_client_t *self, sl_env_t *env, int64_t now, bool 
     switch (env->body_case) {
         case SLUICE__ENVELOPE__BODY_HEARTBEAT:
             if (env->heartbeat->rehello || !streq (env->heartbeat->broker_id, self->broker_id)) {
-                if (self->connected)
+                if (self->connected && sl_ratelimit_allow (&self->link_log, now, NULL))
                     sl_warn ("the broker at %s %s; saying hello again", self->broker,
                              env->heartbeat->rehello ? "does not know this client" : "restarted");
                 if (self->connected)
@@ -387,8 +390,9 @@ sl_link_t sl_client_handle (sl_client_t *self, sl_env_t *env, int64_t now, bool 
                 return SL_LINK_NONE; //  an answer to a hello re-sent before
             bool same = streq (env->welcome->broker_id, self->broker_id);
             s_welcomed (self, env->welcome, now);
-            sl_info ("%s broker %s at %s", same ? "reconnected to" : "connected to new",
-                     self->broker_id, self->broker);
+            if (sl_ratelimit_allow (&self->link_log, now, NULL))
+                sl_info ("%s broker %s at %s", same ? "reconnected to" : "connected to new",
+                         self->broker_id, self->broker);
             return same ? SL_LINK_BACK : SL_LINK_RESTARTED;
         }
         case SLUICE__ENVELOPE__BODY_REFUSE:

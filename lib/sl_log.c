@@ -72,3 +72,21 @@ bool sl_ratelimit_allow (sl_ratelimit_t *self, int64_t now, uint32_t *suppressed
     self->suppressed++;
     return false;
 }
+
+void sl_warn_dropped (const char *format, ...)
+{
+    //  Process-wide, like the log threshold: every module of a client shares it.
+    static sl_ratelimit_t limit = SL_RATELIMIT_INIT (10, 60000);
+    uint32_t suppressed = 0;
+    if (!sl_log_enabled (SL_LOG_WARN) || !sl_ratelimit_allow (&limit, zclock_mono (), &suppressed))
+        return;
+    char line [1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (line, sizeof line, format, args);
+    va_end (args);
+    if (suppressed)
+        sl_warn ("%s (and %u more dropped messages not logged)", line, suppressed);
+    else
+        sl_warn ("%s", line);
+}

@@ -54,4 +54,9 @@ typedef struct {
 //  were refused since the last one allowed.
 bool sl_ratelimit_allow (sl_ratelimit_t *self, int64_t now, uint32_t *suppressed_p);
 
+//  Logs a warning about something a peer sent that was dropped, at most
+//  10 a minute (with a count of those not logged): a peer sending garbage
+//  must not flood the log.
+void sl_warn_dropped (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
+
 #endif

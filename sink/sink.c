@@ -164,7 +164,8 @@ static void s_note_failure (sink_t *self, const char *job, uint64_t seq)
 static void s_on_results (sink_t *self, Sluice__ResultBatch *batch)
 {
     if (self->config->job && !streq (batch->job, self->config->job)) {
-        sl_warn ("dropped results of job %s (collecting %s only)", batch->job, self->config->job);
+        sl_warn_dropped ("dropped results of job %s (collecting %s only)", batch->job,
+                         self->config->job);
         return;
     }
     sjob_t *job = s_job (self, batch->job);
@@ -173,7 +174,8 @@ static void s_on_results (sink_t *self, Sluice__ResultBatch *batch)
     for (size_t i = 0; i < batch->n_results; i++) {
         Sluice__Result *r = batch->results [i];
         if (r->seq == 0 || r->seq > (1ULL << 32)) {
-            sl_warn ("dropped a result with seq %llu out of range", (unsigned long long) r->seq);
+            sl_warn_dropped ("dropped a result with seq %llu out of range",
+                             (unsigned long long) r->seq);
             continue;
         }
         if (!s_mark_seen (job, r->seq)) {
@@ -288,7 +290,7 @@ static void s_on_delivery (sink_t *self)
         if (rc == SL_RECV_NONE)
             break;
         if (rc != SL_RECV_OK) {
-            sl_warn ("dropped a bad message from the broker: %s", why);
+            sl_warn_dropped ("dropped a bad message from the broker: %s", why);
             continue;
         }
         switch (env->body_case) {
@@ -304,8 +306,8 @@ static void s_on_delivery (sink_t *self)
                     s_job (self, env->job_start->job);
                 break;
             default:
-                sl_warn ("dropped an unexpected %s message from the broker",
-                         sl_proto_body_name (env));
+                sl_warn_dropped ("dropped an unexpected %s message from the broker",
+                                 sl_proto_body_name (env));
                 break;
         }
         sl_proto_free (&env);
@@ -321,7 +323,7 @@ static void s_on_control (sink_t *self)
     while ((rc = sl_proto_recv (sl_client_control (self->client), &env, NULL, why, sizeof why)) !=
            SL_RECV_NONE) {
         if (rc != SL_RECV_OK) {
-            sl_warn ("dropped a bad message from the broker: %s", why);
+            sl_warn_dropped ("dropped a bad message from the broker: %s", why);
             continue;
         }
         bool consumed;

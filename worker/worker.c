@@ -192,7 +192,7 @@ static void s_start_tasks (worker_t *self, int64_t now)
 static void s_on_task_batch (worker_t *self, Sluice__TaskBatch *batch)
 {
     if (!sl_job_id_valid (batch->job)) {
-        sl_warn ("dropped tasks with an invalid job id from the broker");
+        sl_warn_dropped ("dropped tasks with an invalid job id from the broker");
         return;
     }
     for (size_t i = 0; i < batch->n_tasks; i++) {
@@ -248,13 +248,13 @@ static void s_read_tasks (worker_t *self)
         if (rc == SL_RECV_NONE)
             break;
         if (rc != SL_RECV_OK)
-            sl_warn ("dropped a bad message from the broker: %s", why);
+            sl_warn_dropped ("dropped a bad message from the broker: %s", why);
         else if (env->body_case == SLUICE__ENVELOPE__BODY_TASKS) {
             sl_credit_received (&self->credit, env->tasks->n_tasks);
             s_on_task_batch (self, env->tasks);
         } else
-            sl_warn ("dropped an unexpected %s message on the task socket",
-                     sl_proto_body_name (env));
+            sl_warn_dropped ("dropped an unexpected %s message on the task socket",
+                             sl_proto_body_name (env));
         sl_proto_free (&env);
     }
 }
@@ -359,7 +359,7 @@ static void s_on_control (worker_t *self, int64_t now)
     while ((rc = sl_proto_recv (sl_client_control (self->client), &env, NULL, why, sizeof why)) !=
            SL_RECV_NONE) {
         if (rc != SL_RECV_OK) {
-            sl_warn ("dropped a bad message from the broker: %s", why);
+            sl_warn_dropped ("dropped a bad message from the broker: %s", why);
             continue;
         }
         bool consumed;

@@ -33,18 +33,18 @@ new_port () {
     BROKER="tcp://127.0.0.1:$PORT"
 }
 
-# small_disk PART : a fresh broker address whose data dir $DATA is a 2 MiB
+# small_disk PARTS : a fresh broker address whose data dir $DATA is a 2 MiB
 # tmpfs. Exits the test (passed) with a notice if that is not possible.
 small_disk () {
     new_port
     DATA=$WORK/data-$PORT
     mkdir "$DATA"
     if [ "$(id -u)" != 0 ]; then
-        echo "($1) SKIPPED: not root, cannot mount a small tmpfs"
+        echo "$1 SKIPPED: not root, cannot mount a small tmpfs"
         exit 0
     fi
     if ! mount -t tmpfs -o size=2m tmpfs "$DATA" 2>"$WORK/mount.err"; then
-        echo "($1) SKIPPED: cannot mount a tmpfs here: $(cat "$WORK/mount.err")"
+        echo "$1 SKIPPED: cannot mount a tmpfs here: $(cat "$WORK/mount.err")"
         exit 0
     fi
     MOUNTS+=("$DATA")
@@ -135,7 +135,7 @@ wait_pid "$BROKER_PID" 15
 
 # --- (c) Disk full, the broker restarted with more space -------------------
 echo "(c) disk full"
-small_disk c
+small_disk "(c) and (d)"
 # A small job (200 tasks of 2000 bytes) fits: its ventilator is told the
 # broker holds it. The big one (2500 of them, 5 MB) cannot fit.
 "$PYTHON" -c "
@@ -149,7 +149,8 @@ expect_rc 0 "$WAIT_RC" "(c) ventilator of a job that fits"
 submit ventilator-c2 disk-c2 "$WORK/big.txt" 30
 [ "$WAIT_RC" != 0 ] || fail "(c) the ventilator exited 0 although the disk is full"
 expect_grep "No space left" "$WORK/ventilator-c2.log" "(c) ventilator's message"
-echo "(c) ventilator failed (status $WAIT_RC): $(grep "No space" "$WORK/ventilator-c2.log" | head -1)"
+echo "(c) ventilator failed (status $WAIT_RC):" \
+    "$(grep "No space" "$WORK/ventilator-c2.log" | head -1)"
 kill -0 "$BROKER_PID" 2>/dev/null || fail "(c) the broker died of a full disk"
 segment_of "$DATA"
 expect_grep "$SEGMENT: No space left" "$WORK/broker.log" "(c) broker's message naming the segment"
@@ -164,9 +165,9 @@ expect_grep "No space left" "$WORK/ventilator-c3.log" "(c) refusal of a new job"
 kill -TERM "$BROKER_PID"
 wait_pid "$BROKER_PID" 15
 mount -o remount,size=64m "$DATA" || fail "(c) cannot remount the tmpfs bigger"
-: > "$WORK/broker.log"
+seen=$(wc -l < "$WORK/broker.log")
 start_broker
-echo "(c) restarted: $(grep "records replayed\|torn" "$WORK/broker.log")"
+echo "(c) restarted: $(tail -n +$((seen + 1)) "$WORK/broker.log" | grep "records replayed\|torn")"
 start_worker w1-c --builtin echo -j 2; W1=$LAST_PID
 start_worker w2-c --builtin echo -j 2; W2=$LAST_PID
 collect sink-c1 disk-c1 "$WORK/small.txt"
@@ -179,7 +180,7 @@ wait_pid "$BROKER_PID" 15
 
 # --- (d) Disk full, then space comes back under the running broker --------
 echo "(d) disk full, then space again"
-small_disk d
+small_disk "(d)"
 start_broker
 submit ventilator-d disk-d "$WORK/big.txt" 30
 [ "$WAIT_RC" != 0 ] || fail "(d) the ventilator exited 0 although the disk is full"
