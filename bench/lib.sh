@@ -15,7 +15,7 @@ trap cleanup EXIT
 free_port () {
     python3 -c 'import socket, random
 while True:
-    b = random.randint(20000, 60000); ok = True
+    b = random.randint(10000, 32000); ok = True
     for p in range(b, b + 5):
         s = socket.socket()
         try: s.bind(("127.0.0.1", p))

@@ -59,7 +59,7 @@ def serve(listener, port):
         threading.Thread(target=pump, args=(u, c), daemon=True).start()
 import random
 while True:
-    base = random.randint(20000, 60000)
+    base = random.randint(10000, 32000)
     try:
         ls = []
         for i in range(5):

@@ -58,12 +58,14 @@ fail () {
     exit 1
 }
 
-# Prints a base port P such that P..P+4 are free on 127.0.0.1.
+# Prints a base port P such that P..P+4 are free on 127.0.0.1, below the
+# kernel's ephemeral range (32768 and up): an outgoing connection elsewhere
+# could otherwise take one of them between this check and the bind.
 free_port () {
     "$PYTHON" - <<'PY'
 import random, socket
 for _ in range(200):
-    base = random.randint(20000, 60000)
+    base = random.randint(10000, 32000)
     socks = []
     try:
         for p in range(base, base + 5):
