@@ -9,6 +9,7 @@
 
 #define HELLO_RESEND_MS 250
 #define HELLO_CONNECT_POLL_MS 5
+#define HANDSHAKE_FAILURES 3 //  failed handshakes in a row that end a hello
 #define MAX_SOCKETS 8
 
 struct _sl_client_t {
@@ -28,6 +29,7 @@ struct _sl_client_t {
     const sl_curve_client_t *curve; //  CurveZMQ settings (borrowed), or NULL
     zactor_t *monitor;              //  watches the control socket's handshakes until welcomed
     sl_ratelimit_t link_log;        //  a broker that makes the link flap must not flood the log
+    int handshake_failures;         //  failed handshakes seen while saying hello
 };
 
 sl_client_t *sl_client_new (const char *broker, const sl_curve_client_t *curve, char *err,
@@ -149,7 +151,12 @@ static bool s_handshake_failed (sl_client_t *self, char *err, size_t errlen)
     char *event = NULL, *value = NULL, *address = NULL;
     if (zstr_recvx (self->monitor, &event, &value, &address, NULL) < 1)
         return false;
-    bool failed = event && strncmp (event, "HANDSHAKE_FAILED", 16) == 0;
+    //  A refused key or a protocol mismatch is final. A handshake that just
+    //  broke off may be a broker that died in the middle of it: only when
+    //  that repeats (as a key mismatch does at every reconnect) is it final.
+    bool failed = event && strncmp (event, "HANDSHAKE_FAILED", 16) == 0 &&
+                  (!streq (event, "HANDSHAKE_FAILED_NO_DETAIL") ||
+                   ++self->handshake_failures >= HANDSHAKE_FAILURES);
     if (failed && streq (event, "HANDSHAKE_FAILED_AUTH"))
         snprintf (err, errlen,
                   "the broker at %s refused this client's CurveZMQ key (is its public "
