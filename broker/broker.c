@@ -202,8 +202,8 @@ static zsock_t *s_bind (const broker_config_t *config, zcert_t *cert, sl_port_t 
     int64_t max = port == SL_PORT_INTAKE    ? (int64_t) config->max_payload + INTAKE_SLACK
                   : port == SL_PORT_RESULTS ? RESULTS_MAX_BYTES
                                             : CONTROL_MAX_BYTES;
-    if (port != SL_PORT_DELIVERY)
-        zsock_set_maxmsgsize (sock, (int) (max > INT32_MAX ? INT32_MAX : max));
+    //  (Also on the PUSH to the sink: a peer there may send frames too.)
+    zsock_set_maxmsgsize (sock, (int) (max > INT32_MAX ? INT32_MAX : max));
     if (zsock_bind (sock, "%s", endpoint) < 0) {
         snprintf (err, errlen, "cannot bind %s: %s%s", endpoint, zmq_strerror (errno),
                   errno == EADDRINUSE ? " (another broker running? sluice needs 5 consecutive "
