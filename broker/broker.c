@@ -747,7 +747,12 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
     snprintf (peer->job, sizeof peer->job, "%s", hello->job);
     peer->follow = hello->follow;
     peer->slots = hello->slots;
+    //  The client's wish, within the bounds --heartbeat itself has.
     peer->heartbeat_ms = hello->heartbeat_ms ? hello->heartbeat_ms : self->config.heartbeat_ms;
+    if (peer->heartbeat_ms < 10)
+        peer->heartbeat_ms = 10;
+    if (peer->heartbeat_ms > 600000)
+        peer->heartbeat_ms = 600000;
     peer->holder = sl_table_intern (self->table, peer->name);
     peer->last_seen = zclock_mono ();
     if (hello->role == SLUICE__ROLE__ROLE_SINK)

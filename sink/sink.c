@@ -202,7 +202,8 @@ static void s_on_results (sink_t *self, Sluice__ResultBatch *batch)
             //  Unformattable (should not happen): not acknowledged, so the
             //  broker keeps it; forget that we saw it.
             sl_error ("result %s/%llu: %s", batch->job, (unsigned long long) r->seq, err);
-            job->seen [r->seq / 8] &= (uint8_t) ~(1u << (r->seq % 8));
+            if (r->seq / 8 < job->seen_bytes)
+                job->seen [r->seq / 8] &= (uint8_t) ~(1u << (r->seq % 8));
             continue;
         }
         if (r->status == SLUICE__STATUS__STATUS_OK)
