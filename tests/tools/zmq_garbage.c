@@ -194,6 +194,7 @@ struct _gz_t {
     int raw_deliv;                //  TCP socket posing as a ZMTP/1.0 peer, or -1
     int64_t raw_deliv_at;         //  when it connected
     uint64_t raw_deliv_bytes;     //  bytes the broker sent it, past its greeting
+    int bigframe;                 //  TCP socket that declared a huge frame, or -1
     raw_t raws [MAX_RAW];         //  connections in flight
     uint64_t raw_seq;             //  to name them
     void *spare [MAX_SPARE];      //  sockets kept open until the end
@@ -1701,6 +1702,32 @@ static void s_sc_raw_delivery (gz_t *self)
     }
 }
 
+//  Once: a TCP connection to the delivery port that completes a proper
+//  ZMTP 3.0 handshake as a PULL, then starts a message frame declaring 2^63
+//  bytes. The broker never reads that port, but libzmq decodes what arrives
+//  and allocates what a frame declares unless ZMQ_MAXMSGSIZE says no.
+static void s_sc_delivery_bigframe (gz_t *self)
+{
+    int fd = s_tcp_connect (self, P_DELIVERY);
+    uint8_t buf [256];
+    size_t n = s_greeting (buf, "NULL");
+    n += s_ready (buf + n, "PULL");
+    bool ok = fd >= 0 && send (fd, buf, n, MSG_NOSIGNAL) == (ssize_t) n;
+    zmq_poll (NULL, 0, 100); //  the handshake completes
+    n = 0;
+    buf [n++] = 0x02; //  long message frame
+    for (int i = 7; i >= 0; i--)
+        buf [n++] = (uint8_t) ((1ULL << 63) >> (8 * i));
+    s_fill (self, buf + n, 100);
+    n += 100;
+    ok = ok && send (fd, buf, n, MSG_NOSIGNAL) == (ssize_t) n;
+    s_count (self, P_DELIVERY, "raw TCP: a PULL's handshake, then a frame declaring 2^63 bytes", ok,
+             n);
+    if (self->bigframe >= 0)
+        close (self->bigframe);
+    self->bigframe = fd; //  closed at the end
+}
+
 //  500 sockets of assorted types (some of them wrong for their port) open
 //  at once, each sends one bad message, all close 200 ms later.
 static void s_sc_flood (gz_t *self)
@@ -1836,6 +1863,8 @@ static const scenario_t s_scenarios [] = {
     { "raw-tcp", 20, false, s_sc_raw_tcp, "ZMTP garbage over raw TCP on every port" },
     { "raw-delivery", 0, false, s_sc_raw_delivery,
       "2 bytes on the delivery port that pass for a ZMTP/1.0 peer (which then gets results)" },
+    { "delivery-bigframe", -1700, false, s_sc_delivery_bigframe,
+      "a PULL's handshake on the delivery port, then a frame declaring 2^63 bytes" },
     { "flood", -1500, false, s_sc_flood, "500 connections opened and closed at once" },
     { "hello-flood", 0, true, s_sc_hello_flood,
       "(extra) a new client says hello each round: the broker logs each one" },
@@ -1902,6 +1931,7 @@ static int s_attack (gz_t *self, const char *skip, const char *only, const char 
     for (int port = 0; port < P_COUNT; port++)
         self->raw [port] = zmq_socket (self->ctx, ZMQ_STREAM);
     self->raw_deliv = -1;
+    self->bigframe = -1;
     for (int port = 0; port < P_COUNT; port++) {
         int zero = 0;
         if (self->raw [port])
@@ -1981,6 +2011,8 @@ static int s_attack (gz_t *self, const char *skip, const char *only, const char 
         s_close (&self->raw [port]);
     if (self->raw_deliv >= 0)
         close (self->raw_deliv);
+    if (self->bigframe >= 0)
+        close (self->bigframe);
     for (size_t i = 0; i < self->nspare; i++)
         s_close (&self->spare [i]);
     free (self->held);
