@@ -792,8 +792,10 @@ static void s_on_ack (broker_t *self, peer_t *peer, Sluice__Ack *ack)
 
 static void s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQuery *query)
 {
-    //  What the broker confirms must be on disk first.
-    s_journal_commit (self);
+    //  What the broker confirms must be on disk first (a peek only
+    //  watches progress and confirms nothing).
+    if (!query->peek)
+        s_journal_commit (self);
     Sluice__JobState state = SLUICE__JOB_STATE__INIT;
     state.job = query->job;
     uint64_t ranges [2 * MAX_MISSING_RANGES];
@@ -805,6 +807,10 @@ static void s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQue
         state.received = counts->received;
         state.total = counts->total_known ? counts->total : 0;
         state.finished = sl_job_finished (job);
+        state.queued = counts->queued;
+        state.running = counts->running;
+        state.done = counts->done;
+        state.failed = counts->failed + counts->timeout;
         if (query->want_missing) {
             state.n_missing =
                 2 * sl_table_missing (self->table, query->job, ranges, MAX_MISSING_RANGES);
@@ -815,6 +821,14 @@ static void s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQue
         state.received = done->counts.total;
         state.total = done->counts.total;
         state.finished = true;
+        state.done = done->counts.total;
+        state.failed = done->counts.failed + done->counts.timeout;
+    }
+    for (peer_t *peer = (peer_t *) zlistx_first (self->workers); peer;
+         peer = (peer_t *) zlistx_next (self->workers)) {
+        state.workers++;
+        if (peer->running)
+            state.busy_workers++;
     }
     if (self->journal_failed)
         state.error = self->journal_error;
