@@ -36,6 +36,8 @@
 #define INTAKE_SLACK (1 << 20)       //  a ventilator's batch: up to 256 KiB + one task, framed
 #define RESULTS_MAX_BYTES (40 << 20) //  a worker's result batch: one 32 MiB output at most
 #define CONTROL_MAX_BYTES (4 << 20)  //  hellos, heartbeats, acks, credits
+#define INTAKE_HWM 16                //  ventilators' batches buffered at the broker, at most
+#define RESUME_FRACTION 8            //  intake resumes below 7/8 of --max-memory
 
 typedef struct {
     char key [64];         //  routing id in hex: the hash key
@@ -63,43 +65,47 @@ typedef struct {
 } finished_t;
 
 struct _broker_t {
-    broker_config_t config;     //  copy of what main gave
-    char broker_id [24];        //  random, new at each start
-    zsock_t *control;           //  ROUTER: hellos, heartbeats, acks, queries
-    zsock_t *intake;            //  PULL from ventilators
-    zsock_t *dispatch;          //  PUSH to workers
-    zsock_t *results;           //  PULL from workers
-    zsock_t *delivery;          //  PUSH to the sink
-    sl_table_t *table;          //  every task's state
-    zhashx_t *peers;            //  key -> peer_t (owned) for workers and sinks
-    zhashx_t *by_name;          //  "host:pid" -> peer_t (not owning)
-    zlistx_t *workers;          //  worker peers, least recently served first (not owning)
-    peer_t *sink;               //  the attached sink, or NULL
-    zlistx_t *job_starts;       //  job ids to announce to the sink (owned strings)
-    bool check_finished;        //  something happened that may finish a job
-    finished_t *finished;       //  ring of FINISHED_MEMORY finished jobs
-    size_t finished_next;       //  next slot to overwrite
-    uint64_t bad_messages;      //  malformed or misdirected messages dropped
-    sl_ratelimit_t bad_log;     //  rate limit for logging them
-    uint64_t tasks_in;          //  tasks accepted
-    uint64_t results_in;        //  results accepted
-    uint64_t duplicates;        //  tasks or results dropped as duplicates
-    uint64_t tasks_lost;        //  runs lost with a worker or a lease
-    uint64_t tasks_released;    //  runs handed back by workers
-    uint64_t retries;           //  failed runs queued again
-    int64_t unclaimed_lease_ms; //  how long a dispatched task may go unclaimed
-    sl_journal_t *journal;      //  write-ahead journal, NULL with --in-memory
-    zcert_t *cert;              //  CurveZMQ: the broker's certificate, or NULL
-    zactor_t *auth;             //  CurveZMQ: czmq's zauth, admitting the clients
-    zcertstore_t *admitted;     //  CurveZMQ: --curve-clients, re-read when it changes
-    int64_t dirty_since;        //  when the oldest uncommitted record was appended (ms)
-    bool journal_failed;        //  the journal cannot be written: no task is accepted
-    char journal_error [512];   //  why
-    int64_t journal_retry;      //  when to try committing again (ms)
-    uint64_t tasks_refused;     //  tasks refused while the journal failed
-    int64_t next_housekeeping;  //  when to expire silent peers next (ms)
-    int64_t next_report;        //  when to log the workers' capacity next (ms)
-    int64_t last_ack;           //  when the sink last acknowledged results (ms)
+    broker_config_t config;      //  copy of what main gave
+    char broker_id [24];         //  random, new at each start
+    zsock_t *control;            //  ROUTER: hellos, heartbeats, acks, queries
+    zsock_t *intake;             //  PULL from ventilators
+    zsock_t *dispatch;           //  PUSH to workers
+    zsock_t *results;            //  PULL from workers
+    zsock_t *delivery;           //  PUSH to the sink
+    sl_table_t *table;           //  every task's state
+    zhashx_t *peers;             //  key -> peer_t (owned) for workers and sinks
+    zhashx_t *by_name;           //  "host:pid" -> peer_t (not owning)
+    zlistx_t *workers;           //  worker peers, least recently served first (not owning)
+    peer_t *sink;                //  the attached sink, or NULL
+    zlistx_t *job_starts;        //  job ids to announce to the sink (owned strings)
+    bool check_finished;         //  something happened that may finish a job
+    finished_t *finished;        //  ring of FINISHED_MEMORY finished jobs
+    size_t finished_next;        //  next slot to overwrite
+    uint64_t bad_messages;       //  malformed or misdirected messages dropped
+    sl_ratelimit_t bad_log;      //  rate limit for logging them
+    sl_ratelimit_t event_log;    //  rate limit for logging peers and jobs coming and going
+    sl_ratelimit_t throttle_log; //  rate limit for logging intake pauses
+    uint64_t tasks_in;           //  tasks accepted
+    uint64_t results_in;         //  results accepted
+    uint64_t duplicates;         //  tasks or results dropped as duplicates
+    uint64_t tasks_lost;         //  runs lost with a worker or a lease
+    uint64_t tasks_released;     //  runs handed back by workers
+    uint64_t retries;            //  failed runs queued again
+    int64_t unclaimed_lease_ms;  //  how long a dispatched task may go unclaimed
+    sl_journal_t *journal;       //  write-ahead journal, NULL with --in-memory
+    zcert_t *cert;               //  CurveZMQ: the broker's certificate, or NULL
+    zactor_t *auth;              //  CurveZMQ: czmq's zauth, admitting the clients
+    zcertstore_t *admitted;      //  CurveZMQ: --curve-clients, re-read when it changes
+    int64_t dirty_since;         //  when the oldest uncommitted record was appended (ms)
+    bool journal_failed;         //  the journal cannot be written: no task is accepted
+    char journal_error [512];    //  why
+    int64_t journal_retry;       //  when to try committing again (ms)
+    uint64_t tasks_refused;      //  tasks refused while the journal failed
+    int64_t next_housekeeping;   //  when to expire silent peers next (ms)
+    int64_t next_report;         //  when to log the workers' capacity next (ms)
+    int64_t last_ack;            //  when the sink last acknowledged results (ms)
+    bool throttled;              //  at --max-memory: intake paused
+    uint64_t throttle_count;     //  times intake was paused
 };
 
 static int s_journal_open (broker_t *self, char *err, size_t errlen);
@@ -193,6 +199,11 @@ static zsock_t *s_bind (const broker_config_t *config, zcert_t *cert, sl_port_t 
         if (port == SL_PORT_DISPATCH)
             zsock_set_router_handover (sock, 1);
     }
+    if (port == SL_PORT_INTAKE)
+        //  What the broker has not read yet is outside its memory limit:
+        //  keep it small, so that a paused intake stops ventilators soon
+        //  (at most INTAKE_HWM batches of 256 KiB wait here).
+        zsock_set_rcvhwm (sock, INTAKE_HWM);
     if (port == SL_PORT_DISPATCH)
         //  Little buffering towards workers: tasks wait in the table,
         //  where the broker sees them, not in a pipe to a busy worker.
@@ -226,6 +237,8 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
     self->config = *config;
     sl_random_hex (self->broker_id, sizeof self->broker_id, 16);
     self->bad_log = (sl_ratelimit_t) SL_RATELIMIT_INIT (10, 60000);
+    self->event_log = (sl_ratelimit_t) SL_RATELIMIT_INIT (60, 10000);
+    self->throttle_log = (sl_ratelimit_t) SL_RATELIMIT_INIT (1, 60000);
     self->table = sl_table_new ();
     self->peers = zhashx_new ();
     self->finished = calloc (FINISHED_MEMORY, sizeof (finished_t));
@@ -306,6 +319,28 @@ static void s_bad (broker_t *self, const char *where, const char *from, const ch
         sl_warn ("dropped a message on the %s socket%s%s: %s", where, from ? " from " : "",
                  from ? from : "", why);
     }
+}
+
+//  Logs a peer or a job coming or going, rate-limited: peers can make
+//  these happen at will (a flood of hellos must not flood the log).
+static void s_event (broker_t *self, sl_log_level_t level, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static void s_event (broker_t *self, sl_log_level_t level, const char *format, ...)
+{
+    if (!sl_log_enabled (level))
+        return;
+    uint32_t suppressed = 0;
+    if (!sl_ratelimit_allow (&self->event_log, zclock_mono (), &suppressed))
+        return;
+    if (suppressed)
+        sl_log (level, "(%u more events of workers, sinks and jobs not logged)", suppressed);
+    char line [1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (line, sizeof line, format, args);
+    va_end (args);
+    sl_log (level, "%s", line);
 }
 
 static void s_key (zframe_t *routing_id, char *key, size_t keylen)
@@ -537,7 +572,8 @@ static void s_sink_detach (broker_t *self, const char *why)
     if (!self->sink)
         return;
     size_t resent = sl_table_unsend_all (self->table);
-    sl_info ("sink %s detached (%s); %zu unacknowledged results will be delivered again",
+    s_event (self, SL_LOG_INFO,
+             "sink %s detached (%s); %zu unacknowledged results will be delivered again",
              self->sink->name, why, resent);
     peer_t *sink = self->sink;
     self->sink = NULL;
@@ -559,9 +595,10 @@ static void s_worker_gone (broker_t *self, peer_t *peer, const char *why)
     size_t lost = peer->holder ? sl_table_worker_lost (self->table, peer->holder) : 0;
     self->tasks_lost += lost;
     if (lost)
-        sl_warn ("worker %s %s: its %zu tasks go to other workers", peer->name, why, lost);
+        s_event (self, SL_LOG_WARN, "worker %s %s: its %zu tasks go to other workers", peer->name,
+                 why, lost);
     else
-        sl_info ("worker %s %s", peer->name, why);
+        s_event (self, SL_LOG_INFO, "worker %s %s", peer->name, why);
     s_peer_remove (self, peer);
 }
 
@@ -630,7 +667,8 @@ static void s_hello_sink (broker_t *self, peer_t *peer, Sluice__Hello *hello)
                   "another sink (%s) is attached; sluice delivers results to one sink at a "
                   "time so that no job is split between two",
                   self->sink->name);
-        sl_warn ("refused sink %s: sink %s is attached", peer->name, self->sink->name);
+        s_event (self, SL_LOG_WARN, "refused sink %s: sink %s is attached", peer->name,
+                 self->sink->name);
         //  The attached sink may have died: it is given up after LIVENESS
         //  silent heartbeats, so a restarted sink may try until then.
         Sluice__Refuse refuse = SLUICE__REFUSE__INIT;
@@ -645,14 +683,14 @@ static void s_hello_sink (broker_t *self, peer_t *peer, Sluice__Hello *hello)
     }
     char why [600];
     if (hello->from_start && s_from_start (self, peer->job, why, sizeof why)) {
-        sl_warn ("refused sink %s: %s", peer->name, why);
+        s_event (self, SL_LOG_WARN, "refused sink %s: %s", peer->name, why);
         sl_proto_send_refuse (self->control, peer->routing_id, why);
         s_peer_remove (self, peer);
         return;
     }
     if (!self->sink)
-        sl_info ("sink %s attached%s%s%s%s", peer->name, peer->job [0] ? " for job " : "",
-                 peer->job, peer->follow ? " (follow)" : "",
+        s_event (self, SL_LOG_INFO, "sink %s attached%s%s%s%s", peer->name,
+                 peer->job [0] ? " for job " : "", peer->job, peer->follow ? " (follow)" : "",
                  hello->from_start ? " (from the start)" : "");
     //  Jobs it waits for that may have finished meanwhile: told below.
     zlistx_destroy (&peer->waiting);
@@ -720,8 +758,8 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
     if (!peer) {
         peer_t *old = s_peer_by_name (self, hello->name);
         if (old) {
-            sl_info ("%s %s reconnected", old->role == SLUICE__ROLE__ROLE_SINK ? "sink" : "worker",
-                     old->name);
+            s_event (self, SL_LOG_INFO, "%s %s reconnected",
+                     old->role == SLUICE__ROLE__ROLE_SINK ? "sink" : "worker", old->name);
             if (old == self->sink)
                 s_sink_detach (self, "it reconnected");
             else
@@ -759,8 +797,8 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
         s_hello_sink (self, peer, hello);
     else {
         if (is_new)
-            sl_info ("worker %s joined with %u slots, heartbeat %u ms", peer->name, peer->slots,
-                     peer->heartbeat_ms);
+            s_event (self, SL_LOG_INFO, "worker %s joined with %u slots, heartbeat %u ms",
+                     peer->name, peer->slots, peer->heartbeat_ms);
         s_welcome (self, peer, NULL, 0);
     }
 }
@@ -832,6 +870,7 @@ static void s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQue
     }
     if (self->journal_failed)
         state.error = self->journal_error;
+    state.throttled = self->throttled;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_JOB_STATE;
     env.job_state = &state;
@@ -944,7 +983,7 @@ static void s_on_control (broker_t *self)
 //  A job appeared: the attached sink must know it has one more to wait for.
 static void s_job_started (broker_t *self, const char *job_id)
 {
-    sl_info ("job %s started", job_id);
+    s_event (self, SL_LOG_INFO, "job %s started", job_id);
     if (s_sink_wants (self, job_id))
         zlistx_add_end (self->job_starts, (void *) job_id);
 }
@@ -1020,9 +1059,35 @@ static void s_on_job_end (broker_t *self, Sluice__JobEnd *end)
     }
 }
 
+//  True while the tasks held are at the memory limit: intake is paused
+//  (ventilators block in send, their backpressure) until the workers and
+//  the sink bring the table below 7/8 of the limit.
+static bool s_throttled (broker_t *self)
+{
+    size_t held = sl_table_held (self->table);
+    uint64_t limit = self->config.max_memory;
+    if (!self->throttled && held >= limit) {
+        self->throttled = true;
+        self->throttle_count++;
+        uint32_t suppressed = 0;
+        if (sl_ratelimit_allow (&self->throttle_log, zclock_mono (), &suppressed))
+            sl_warn ("memory limit reached: %zu MiB held for %zu queued, %zu running and %zu "
+                     "undelivered tasks (--max-memory %llu MiB); taking no new tasks until "
+                     "workers and the sink catch up%s",
+                     held >> 20, sl_table_queued (self->table), sl_table_running (self->table),
+                     sl_table_deliverable (self->table, NULL) + sl_table_unacked (self->table),
+                     (unsigned long long) (limit >> 20),
+                     suppressed ? " (and paused more often than logged)" : "");
+    } else if (self->throttled && held < limit - limit / RESUME_FRACTION) {
+        self->throttled = false;
+        sl_debug ("memory: %zu MiB held, taking tasks again", held >> 20);
+    }
+    return self->throttled;
+}
+
 static void s_on_intake (broker_t *self)
 {
-    for (int i = 0; i < READ_BURST; i++) {
+    for (int i = 0; i < READ_BURST && !s_throttled (self); i++) {
         sl_env_t *env = NULL;
         char why [256];
         sl_recv_t rc = sl_proto_recv (self->intake, &env, NULL, why, sizeof why);
@@ -1511,6 +1576,7 @@ int broker_run (broker_t *self)
                                                                 : 0;
         bool to_sink = self->sink && (self->check_finished || zlistx_size (self->job_starts) ||
                                       sl_table_deliverable (self->table, NULL));
+        items [1].events = s_throttled (self) ? 0 : ZMQ_POLLIN;
         items [3].events = dispatch_events;
         items [4].events = to_sink ? ZMQ_POLLOUT : 0;
         int64_t now = zclock_mono ();

@@ -68,8 +68,12 @@ static void s_usage (FILE *out)
              "                          them; off: when the kernel decides (a machine crash\n"
              "                          may lose the last seconds)\n"
              "      --retention SEC     how long finished jobs are remembered (default 86400)\n"
-             "      --max-payload BYTES longest task accepted (default 1048576); longer\n"
+             "      --max-payload BYTES longest task accepted (default 1M); longer\n"
              "                          messages are cut off unread\n"
+             "      --max-memory BYTES  memory for tasks not yet delivered: payloads, results\n"
+             "                          and ~100 bytes a task (default 1G; K, M, G, T\n"
+             "                          suffixes); past it the broker takes no new tasks and\n"
+             "                          ventilators wait until workers and the sink catch up\n"
              "      --curve-secret FILE encrypt every port with CurveZMQ, with this certificate\n"
              "                          (from sluice-keygen); clients need --curve-server\n"
              "                          with its public half\n"
@@ -95,6 +99,7 @@ int main (int argc, char *argv [])
         .fsync = SL_FSYNC_BATCH,
         .fair = true,
         .max_payload = BROKER_DEFAULT_MAX_PAYLOAD,
+        .max_memory = BROKER_DEFAULT_MAX_MEMORY,
         .retention_ms = BROKER_DEFAULT_RETENTION_MS,
     };
     bool in_memory = false;
@@ -110,6 +115,7 @@ int main (int argc, char *argv [])
         { "curve-secret", required_argument, NULL, SL_OPT_CURVE_SECRET },
         { "curve-clients", required_argument, NULL, 'A' },
         { "max-payload", required_argument, NULL, 'P' },
+        { "max-memory", required_argument, NULL, 'm' },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -144,8 +150,13 @@ int main (int argc, char *argv [])
                 config.curve_secret = optarg;
                 break;
             case 'P':
-                if (sl_parse_u64 (PROG, "--max-payload", optarg, 1, 256 * 1024 * 1024,
-                                  &config.max_payload))
+                if (sl_parse_size (PROG, "--max-payload", optarg, 1, 256 * 1024 * 1024,
+                                   &config.max_payload))
+                    return SL_EXIT_USAGE;
+                break;
+            case 'm':
+                if (sl_parse_size (PROG, "--max-memory", optarg, 1024 * 1024, UINT64_MAX / 2,
+                                   &config.max_memory))
                     return SL_EXIT_USAGE;
                 break;
             case 'A':

@@ -53,6 +53,7 @@ struct _sl_table_t {
     sl_task_t *running_head; //  list of RUNNING tasks
     size_t running;          //  tasks in state RUNNING, exact
     zhashx_t *workers;       //  interned worker names: name -> owned copy
+    size_t held;             //  bytes held for tasks not yet delivered (sl_table_held)
 };
 
 static void s_free_string (void **item_p)
@@ -67,6 +68,13 @@ unsigned sl_task_runs (const sl_task_t *task)
 }
 
 static void s_zombie_free (void **item_p);
+
+//  What a task not yet delivered costs in sl_table_held: its record, and
+//  its payload or its result.
+static size_t s_result_bytes (const sl_result_t *result)
+{
+    return sizeof *result + result->output_size + result->stderr_size;
+}
 
 sl_table_t *sl_table_new (void)
 {
@@ -219,6 +227,23 @@ static void s_purge_queue (sl_table_t *self, sl_job_t *job)
     job->queue_refs = 0;
 }
 
+//  What a job's tasks not yet delivered count in sl_table_held.
+static size_t s_job_held (sl_job_t *job)
+{
+    size_t held = 0;
+    for (size_t c = 0; c < job->nchunks; c++) {
+        sl_task_t *chunk = job->chunks [c];
+        for (size_t i = 0; chunk && i < CHUNK_SIZE; i++) {
+            sl_task_t *task = &chunk [i];
+            if (task->state == SL_TASK_ABSENT || task->state == SL_TASK_DELIVERED)
+                continue;
+            held +=
+                sizeof *task + (task->result ? s_result_bytes (task->result) : task->payload_size);
+        }
+    }
+    return held;
+}
+
 void sl_table_retire (sl_table_t *self, sl_job_t *job)
 {
     assert (self);
@@ -259,6 +284,8 @@ void sl_table_retire (sl_table_t *self, sl_job_t *job)
         job->next->prev = job->prev;
     else
         self->tail = job->prev;
+    if (job->counts.delivered < job->counts.received)
+        self->held -= s_job_held (job);
     self->queued -= job->counts.queued;
     self->deliverable -= job->ready_count;
     self->unacked -= job->unacked;
@@ -363,6 +390,7 @@ sl_table_rc_t sl_table_submit (sl_table_t *self, const char *job_id, uint64_t se
         return SL_TABLE_NOMEM;
     }
     job->counts.received++;
+    self->held += sizeof *task + size;
     return SL_TABLE_OK;
 }
 
@@ -547,6 +575,8 @@ static int s_finish (sl_table_t *self, sl_task_t *task, const sl_result_in_t *in
     task->holder = NULL;
     free (task->payload);
     task->payload = NULL;
+    self->held += s_result_bytes (result);
+    self->held -= task->payload_size;
     counts->done++;
     if (in->status == SL_STATUS_OK)
         counts->ok++;
@@ -774,6 +804,7 @@ sl_table_rc_t sl_table_ack (sl_table_t *self, const char *job_id, uint64_t seq)
         return SL_TABLE_DUPLICATE;
     sl_job_t *job = task->job;
     task->state = SL_TASK_DELIVERED;
+    self->held -= sizeof *task + s_result_bytes (task->result);
     free (task->result);
     task->result = NULL;
     job->unacked--;
@@ -884,11 +915,18 @@ sl_table_rc_t sl_table_restore_delivered (sl_table_t *self, const char *job_id, 
     sl_job_t *job = task->job;
     job->ready_count--;
     task->state = SL_TASK_DELIVERED;
+    self->held -= sizeof *task + s_result_bytes (task->result);
     free (task->result);
     task->result = NULL;
     self->deliverable--;
     job->counts.delivered++;
     return SL_TABLE_OK;
+}
+
+size_t sl_table_held (sl_table_t *self)
+{
+    assert (self);
+    return self->held;
 }
 
 size_t sl_table_missing (sl_table_t *self, const char *job_id, uint64_t *ranges, size_t max_ranges)
@@ -897,26 +935,38 @@ size_t sl_table_missing (sl_table_t *self, const char *job_id, uint64_t *ranges,
     sl_job_t *job = sl_table_job (self, job_id);
     if (!job || max_ranges == 0)
         return 0;
-    //  Up to the total when known, else up to the highest chunk seen.
+    //  Up to the total when known, else up to the highest chunk seen. A
+    //  chunk never allocated is absent whole and skipped in one step, so
+    //  the walk costs the chunks' slots, not the seqs (a hostile seq near
+    //  SL_MAX_SEQ must not freeze the broker).
     uint64_t last =
         job->counts.total_known ? job->counts.total : (uint64_t) job->nchunks << CHUNK_BITS;
     size_t n = 0;
     uint64_t first_missing = 0;
-    for (uint64_t seq = 1; seq <= last + 1; seq++) {
-        bool absent =
-            seq <= last && (!s_slot (job, seq) || s_slot (job, seq)->state == SL_TASK_ABSENT);
+    uint64_t seq = 1;
+    while (seq <= last) {
+        sl_task_t *task = s_slot (job, seq);
+        uint64_t next = seq + 1;
+        bool absent = !task || task->state == SL_TASK_ABSENT;
+        if (!task)
+            //  The rest of this chunk: no slot of it exists.
+            next = (((seq - 1) >> CHUNK_BITS) + 1) * CHUNK_SIZE + 1;
         if (absent && !first_missing)
             first_missing = seq;
         else if (!absent && first_missing) {
-            if (!job->counts.total_known && seq > last) {
-                break; //  a gap at the end of a job of unknown size is not missing
-            }
             ranges [2 * n] = first_missing;
             ranges [2 * n + 1] = seq - 1;
             first_missing = 0;
             if (++n == max_ranges)
-                break;
+                return n;
         }
+        seq = next;
+    }
+    //  A gap at the end of a job of unknown size is not missing.
+    if (first_missing && job->counts.total_known) {
+        ranges [2 * n] = first_missing;
+        ranges [2 * n + 1] = last;
+        n++;
     }
     return n;
 }
@@ -937,6 +987,7 @@ sl_table_rc_t sl_table_redeliver (sl_table_t *self, const char *job_id, uint64_t
     }
     task->result = result;
     task->state = SL_TASK_DONE;
+    self->held += sizeof *task + s_result_bytes (result);
     task->job->ready_count++;
     task->job->counts.delivered--;
     self->deliverable++;

@@ -275,6 +275,14 @@ size_t sl_table_unsend_all (sl_table_t *self);
 //  Results SENT and not yet acknowledged, over all jobs.
 size_t sl_table_unacked (sl_table_t *self);
 
+//  --- Memory ----------------------------------------------------------------
+
+//  Bytes held for the tasks not yet delivered: each one's record and its
+//  payload (until it has a result) or its result (until the sink has it).
+//  The broker stops taking tasks past its memory limit. Records of
+//  delivered tasks stay until their job is retired and are not counted.
+size_t sl_table_held (sl_table_t *self);
+
 //  --- Durability (used by the broker's journal) -------------------------------
 
 //  Every job created from now on gets this tag (the broker: the journal

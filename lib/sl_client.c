@@ -26,6 +26,7 @@ struct _sl_client_t {
     int64_t next_hello;             //  while lost: when to say hello again
     bool refused_logged;            //  a refusal after a loss was logged
     char routing_id [256];          //  routing id for sockets opened, "" = none
+    int sndhwm;                     //  send high-water mark for sockets opened, 0 = libzmq's
     const sl_curve_client_t *curve; //  CurveZMQ settings (borrowed), or NULL
     zactor_t *monitor;              //  watches the control socket's handshakes until welcomed
     sl_ratelimit_t link_log;        //  a broker that makes the link flap must not flood the log
@@ -107,6 +108,12 @@ void sl_client_set_routing_id (sl_client_t *self, const char *routing_id)
     snprintf (self->routing_id, sizeof self->routing_id, "%s", routing_id ? routing_id : "");
 }
 
+void sl_client_set_sndhwm (sl_client_t *self, int messages)
+{
+    assert (self);
+    self->sndhwm = messages;
+}
+
 zsock_t *sl_client_open (sl_client_t *self, sl_port_t port, int type, int linger_ms, char *err,
                          size_t errlen)
 {
@@ -123,6 +130,8 @@ zsock_t *sl_client_open (sl_client_t *self, sl_port_t port, int type, int linger
     zsock_set_linger (sock, linger_ms);
     if (self->routing_id [0] && type == ZMQ_DEALER)
         zsock_set_identity (sock, self->routing_id);
+    if (self->sndhwm > 0)
+        zsock_set_sndhwm (sock, self->sndhwm); //  before connect: pipes take it then
     sl_curve_client_apply (self->curve, sock);
     //  No ZMTP heartbeats on the client's side: libzmq 4.3.4 asserts
     //  (!_io_error, stream_engine_base.cpp) when a heartbeat timeout resets

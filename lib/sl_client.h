@@ -39,6 +39,10 @@ const char *sl_client_broker (sl_client_t *self);
 //  worker's dispatch DEALER is known to the broker by its name). NULL: none.
 void sl_client_set_routing_id (sl_client_t *self, const char *routing_id);
 
+//  Sets the send high-water mark (messages) of the sockets opened from now
+//  on; 0 = libzmq's default.
+void sl_client_set_sndhwm (sl_client_t *self, int messages);
+
 //  Opens a socket of ZMQ type `type` connected to the broker's port `port`.
 //  The client owns it and closes it in sl_client_destroy. linger_ms is set
 //  deliberately (czmq's default of 0 drops unsent messages at close).

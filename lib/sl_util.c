@@ -1,7 +1,10 @@
 /*  sl_util - small shared helpers, see sl_util.h.  */
 #include "sl_util.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +19,41 @@ int sl_parse_u64 (const char *prog, const char *opt, const char *arg, uint64_t m
     char *end;
     errno = 0;
     unsigned long long v = strtoull (arg, &end, 10);
-    if (errno || end == arg || *end != '\0' || arg [0] == '-' || v < min || v > max) {
+    if (errno || end == arg || *end != '\0' || !isdigit ((unsigned char) arg [0]) || v < min ||
+        v > max) {
         fprintf (stderr, "%s: %s: '%s' is not a whole number from %llu to %llu\n", prog, opt, arg,
                  (unsigned long long) min, (unsigned long long) max);
         return -1;
     }
     *value = v;
+    return 0;
+}
+
+int sl_parse_size (const char *prog, const char *opt, const char *arg, uint64_t min, uint64_t max,
+                   uint64_t *value)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull (arg, &end, 10);
+    int shift = 0;
+    if (end != arg && *end && !end [1]) {
+        const char *units = "KMGT";
+        const char *unit = strchr (units, *end == 'k' ? 'K' : *end);
+        if (unit && *unit) {
+            shift = 10 * (int) (unit - units + 1);
+            end++;
+        }
+    }
+    bool overflow = shift && v > (ULLONG_MAX >> shift);
+    if (errno || end == arg || *end != '\0' || !isdigit ((unsigned char) arg [0]) || overflow ||
+        (v << shift) < min || (v << shift) > max) {
+        fprintf (stderr,
+                 "%s: %s: '%s' is not a size from %llu to %llu bytes (a number, optionally "
+                 "followed by K, M, G or T)\n",
+                 prog, opt, arg, (unsigned long long) min, (unsigned long long) max);
+        return -1;
+    }
+    *value = v << shift;
     return 0;
 }
 

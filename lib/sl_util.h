@@ -19,6 +19,11 @@
 int sl_parse_u64 (const char *prog, const char *opt, const char *arg, uint64_t min, uint64_t max,
                   uint64_t *value);
 
+//  Like sl_parse_u64, for a size in bytes with an optional binary suffix:
+//  K, M, G or T (KiB, MiB, GiB, TiB), e.g. "512M".
+int sl_parse_size (const char *prog, const char *opt, const char *arg, uint64_t min, uint64_t max,
+                   uint64_t *value);
+
 //  Like sl_parse_u64, for a duration in seconds that may have a fraction
 //  ("2.5"); *ms gets milliseconds.
 int sl_parse_seconds (const char *prog, const char *opt, const char *arg, uint64_t *ms);

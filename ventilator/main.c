@@ -26,6 +26,8 @@
 #define BATCH_BYTES (256 * 1024)
 #define DEFAULT_MAX_PAYLOAD (1024 * 1024)
 #define QUERY_INTERVAL_MS 100
+#define BLOCKED_TELL_MS 3000 //  a send blocked this long is explained
+#define SEND_HWM 16          //  batches queued towards the broker, at most
 
 typedef struct {
     const char *broker;          //  --broker
@@ -39,7 +41,29 @@ typedef struct {
     bool spool_writing;          //  the first pass over stdin is filling the spool
     uint8_t *spool_buf;          //  a task read back from the spool
     size_t spool_cap;            //  bytes at spool_buf
+    sl_client_t *client;         //  control connection to the broker
 } ventilator_t;
+
+static sl_env_t *s_query (ventilator_t *self, sl_client_t *client, bool want_missing, bool peek,
+                          int64_t timeout_ms, char *err, size_t errlen);
+
+//  A send has been blocked for a while: the broker takes no more tasks for
+//  now. Says why, once per stall: its memory limit (backpressure), or
+//  silence.
+static void s_tell_blocked (ventilator_t *self)
+{
+    char err [256];
+    sl_env_t *reply = s_query (self, self->client, false, true, 2000, err, sizeof err);
+    if (!reply)
+        sl_warn ("the broker at %s does not answer; waiting for it (Ctrl-C to stop)", self->broker);
+    else if (reply->job_state->throttled)
+        sl_warn ("job %s: the broker is at its memory limit (--max-memory) with %llu tasks of "
+                 "this job queued; sending more as workers and the sink catch up",
+                 self->job, (unsigned long long) reply->job_state->queued);
+    else
+        sl_info ("job %s: the broker is slow to take tasks; waiting", self->job);
+    sl_proto_free (&reply);
+}
 
 static void s_usage (FILE *out)
 {
@@ -88,20 +112,32 @@ static int s_prescan (ventilator_t *self, char *err, size_t errlen)
     return rc < 0 ? -1 : 0;
 }
 
-//  Sends env on a PUSH socket, blocking but waking up to check for SIGINT.
-static int s_send (zsock_t *push, sl_env_t *env)
+//  Sends env on the PUSH socket, blocking (the broker's backpressure) but
+//  waking up each second (its send timeout) to check for SIGINT and to say
+//  why it waits.
+static int s_send (ventilator_t *self, zsock_t *push, sl_env_t *env)
 {
+    int64_t since = zclock_mono ();
+    bool told = false;
     while (true) {
-        if (sl_proto_send (push, NULL, env, 0) == 0)
+        if (sl_proto_send (push, NULL, env, 0) == 0) {
+            if (told)
+                sl_info ("job %s: the broker takes tasks again", self->job);
             return 0;
+        }
         if (errno != EAGAIN && errno != EINTR)
             return -1;
         if (zsys_interrupted)
             return -1;
+        if (!told && zclock_mono () - since >= BLOCKED_TELL_MS) {
+            s_tell_blocked (self);
+            told = true;
+        }
     }
 }
 
-static int s_send_batch (zsock_t *push, const char *job, Sluice__Task **ptrs, size_t n)
+static int s_send_batch (ventilator_t *self, zsock_t *push, const char *job, Sluice__Task **ptrs,
+                         size_t n)
 {
     Sluice__TaskBatch batch = SLUICE__TASK_BATCH__INIT;
     batch.job = (char *) job;
@@ -110,7 +146,7 @@ static int s_send_batch (zsock_t *push, const char *job, Sluice__Task **ptrs, si
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_TASKS;
     env.tasks = &batch;
-    return s_send (push, &env);
+    return s_send (self, push, &env);
 }
 
 //  Reads the next task of a pass over the input: from the task file, or on
@@ -211,14 +247,14 @@ static int s_pass (ventilator_t *self, zsock_t *push, const uint64_t *ranges, si
         n++;
         used += size;
         if (n == BATCH_TASKS || used >= BATCH_BYTES) {
-            if (s_send_batch (push, self->job, ptrs, n))
+            if (s_send_batch (self, push, self->job, ptrs, n))
                 break;
             *sent += n;
             n = 0;
             used = 0;
         }
     }
-    if (rc == 0 && !zsys_interrupted && n && s_send_batch (push, self->job, ptrs, n) == 0) {
+    if (rc == 0 && !zsys_interrupted && n && s_send_batch (self, push, self->job, ptrs, n) == 0) {
         *sent += n;
         n = 0;
     }
@@ -240,7 +276,7 @@ static int s_pass (ventilator_t *self, zsock_t *push, const uint64_t *ranges, si
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_JOB_END;
     env.job_end = &end;
-    if (s_send (push, &env)) {
+    if (s_send (self, push, &env)) {
         snprintf (err, errlen, "interrupted before the job's end was sent");
         return -1;
     }
@@ -251,12 +287,13 @@ static int s_pass (ventilator_t *self, zsock_t *push, const uint64_t *ranges, si
 //  Asks the broker how much of the job it holds and waits for the answer
 //  (re-asking every QUERY_INTERVAL_MS), up to timeout_ms. Returns the
 //  JobState envelope (caller frees), or NULL with err.
-static sl_env_t *s_query (ventilator_t *self, sl_client_t *client, bool want_missing,
+static sl_env_t *s_query (ventilator_t *self, sl_client_t *client, bool want_missing, bool peek,
                           int64_t timeout_ms, char *err, size_t errlen)
 {
     Sluice__JobQuery query = SLUICE__JOB_QUERY__INIT;
     query.job = self->job;
     query.want_missing = want_missing;
+    query.peek = peek;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_JOB_QUERY;
     env.job_query = &query;
@@ -294,7 +331,7 @@ static int s_submit (ventilator_t *self, sl_client_t *client, zsock_t *push, cha
                      size_t errlen)
 {
     int64_t timeout = (int64_t) self->connect_timeout_ms;
-    sl_env_t *reply = s_query (self, client, true, timeout, err, errlen);
+    sl_env_t *reply = s_query (self, client, true, false, timeout, err, errlen);
     if (!reply)
         return -1;
     Sluice__JobState *state = reply->job_state;
@@ -324,7 +361,7 @@ static int s_submit (ventilator_t *self, sl_client_t *client, zsock_t *push, cha
         //  Ask for the missing seqs only when progress stalls: it costs
         //  the broker a scan of the job.
         bool stalled = zclock_mono () - last_progress > 1000;
-        if (!(reply = s_query (self, client, stalled, timeout, err, errlen))) {
+        if (!(reply = s_query (self, client, stalled, false, timeout, err, errlen))) {
             rc = -1;
             break;
         }
@@ -338,7 +375,9 @@ static int s_submit (ventilator_t *self, sl_client_t *client, zsock_t *push, cha
                      (unsigned long long) total);
             sl_proto_free (&reply);
             return 0;
-        } else if (state->received != last_received) {
+        } else if (state->received != last_received || state->throttled) {
+            //  Progress, or none because the broker pauses its intake at
+            //  its memory limit (what was sent is still on its way).
             last_received = state->received;
             last_progress = zclock_mono ();
         } else if (stalled) {
@@ -482,6 +521,9 @@ int main (int argc, char *argv [])
         sl_curve_client_clear (&curve);
         return SL_EXIT_USAGE;
     }
+    //  Little queued at this end either: a paused broker stops the reading
+    //  of the task file soon.
+    sl_client_set_sndhwm (client, SEND_HWM);
     char name [300];
     sl_self_name (name, sizeof name);
     Sluice__Hello hello = SLUICE__HELLO__INIT;
@@ -510,6 +552,10 @@ int main (int argc, char *argv [])
     } else if (!(push = sl_client_open (client, SL_PORT_INTAKE, ZMQ_PUSH, 2000, err, sizeof err)))
         fprintf (stderr, PROG ": %s\n", err);
     else {
+        //  Sends block while the broker takes no tasks (its backpressure);
+        //  they wake up each second to check for Ctrl-C.
+        zsock_set_sndtimeo (push, 1000);
+        self.client = client;
         printf ("%s\n", self.job);
         fflush (stdout);
         if (s_submit (&self, client, push, err, sizeof err))

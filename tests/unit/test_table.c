@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <czmq.h>
+
 #include "table.h"
 
 #define LEASE 30000 //  lease the tests dispatch with (ms)
@@ -2983,6 +2985,84 @@ static void test_table_waiting_runs_lost_do_not_count (void **state)
     assert_int_equal (sl_task_runs (task), 1);
 }
 
+//  --- Missing seqs and memory ----------------------------------------------
+
+static void test_table_missing_ranges (void **state)
+{
+    sl_table_t *table = *state;
+    uint64_t ranges [16];
+    //  Unknown job: nothing.
+    assert_int_equal (sl_table_missing (table, "m", ranges, 8), 0);
+    //  1, 3-4 present, 2 and 5..2999 absent, 3000 present, total unknown:
+    //  the gaps inside are missing, the end is not.
+    assert_int_equal (s_submit (table, "m", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "m", 3), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "m", 4), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "m", 3000), SL_TABLE_OK);
+    assert_int_equal (sl_table_missing (table, "m", ranges, 8), 2);
+    assert_int_equal (ranges [0], 2);
+    assert_int_equal (ranges [1], 2);
+    assert_int_equal (ranges [2], 5);
+    assert_int_equal (ranges [3], 2999);
+    //  Room for one range only.
+    assert_int_equal (sl_table_missing (table, "m", ranges, 1), 1);
+    assert_int_equal (ranges [1], 2);
+    //  Total known: the end is missing too, up to the total.
+    assert_int_equal (sl_table_end (table, "m", 5000), SL_TABLE_OK);
+    assert_int_equal (sl_table_missing (table, "m", ranges, 8), 3);
+    assert_int_equal (ranges [4], 3001);
+    assert_int_equal (ranges [5], 5000);
+}
+
+static void test_table_missing_huge_seq_is_quick (void **state)
+{
+    sl_table_t *table = *state;
+    //  A (hostile) task at the highest seq: the walk must skip the empty
+    //  chunks in between, not visit 2^32 seqs.
+    assert_int_equal (s_submit (table, "h", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "h", SL_MAX_SEQ), SL_TABLE_OK);
+    uint64_t ranges [4];
+    int64_t start = zclock_mono ();
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal (sl_table_missing (table, "h", ranges, 2), 1);
+        assert_int_equal (ranges [0], 2);
+        assert_int_equal (ranges [1], SL_MAX_SEQ - 1);
+    }
+    //  A seq-by-seq walk takes 6 to 20 s each; these take milliseconds
+    //  (the bound is loose for sanitizer and valgrind builds).
+    assert_true (zclock_mono () - start < 5000);
+}
+
+static void test_table_held_follows_tasks_to_delivery (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (sl_table_held (table), 0);
+    char payload [96];
+    size_t size = s_text (payload, sizeof payload, "task", "b", 1);
+    assert_int_equal (s_submit (table, "b", 1), SL_TABLE_OK);
+    size_t one = sl_table_held (table);
+    assert_true (one >= size + sizeof (sl_task_t));
+    assert_int_equal (s_submit (table, "b", 2), SL_TABLE_OK);
+    assert_int_equal (sl_table_held (table), 2 * one);
+    //  Running costs the same as queued.
+    sl_task_t *task = sl_table_dispatch (table, 0, LEASE, NULL);
+    assert_non_null (task);
+    assert_int_equal (sl_table_held (table), 2 * one);
+    //  Done: the payload is swapped for the result (output and stderr).
+    assert_int_equal (s_complete (table, "b", task->seq, SL_STATUS_OK), SL_TABLE_OK);
+    size_t done = sl_table_held (table);
+    assert_true (done > 2 * one);
+    //  Delivered: nothing of it is held any more.
+    sl_job_t *job = s_job (table, "b");
+    assert_non_null (sl_table_send_next (table, job));
+    assert_int_equal (sl_table_held (table), done);
+    assert_int_equal (sl_table_ack (table, "b", task->seq), SL_TABLE_OK);
+    assert_int_equal (sl_table_held (table), one);
+    //  Retiring a job drops what it still held.
+    sl_table_retire (table, job);
+    assert_int_equal (sl_table_held (table), 0);
+}
+
 int main (void)
 {
 #define T(name) cmocka_unit_test_setup_teardown (name, s_setup, s_teardown)
@@ -2990,6 +3070,9 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_table_waiting_runs_lost_do_not_count, s_setup,
                                          s_teardown),
         T (test_table_new_is_empty),
+        T (test_table_missing_ranges),
+        T (test_table_missing_huge_seq_is_quick),
+        T (test_table_held_follows_tasks_to_delivery),
         cmocka_unit_test (test_table_destroy_is_null_safe),
         T (test_table_destroy_frees_tasks_in_every_state),
         T (test_table_submit_queues_a_copy),

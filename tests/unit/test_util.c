@@ -1,0 +1,93 @@
+/*  Tests of sl_util: option values (sizes with suffixes, whole numbers,
+    seconds) and job ids.  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "sl_util.h"
+
+static void test_util_size_suffixes (void **state)
+{
+    (void) state;
+    uint64_t v = 0;
+    assert_int_equal (sl_parse_size ("t", "--size", "0", 0, UINT64_MAX, &v), 0);
+    assert_int_equal (v, 0);
+    assert_int_equal (sl_parse_size ("t", "--size", "1536", 0, UINT64_MAX, &v), 0);
+    assert_int_equal (v, 1536);
+    assert_int_equal (sl_parse_size ("t", "--size", "4K", 0, UINT64_MAX, &v), 0);
+    assert_int_equal (v, 4096);
+    assert_int_equal (sl_parse_size ("t", "--size", "4k", 0, UINT64_MAX, &v), 0);
+    assert_int_equal (v, 4096);
+    assert_int_equal (sl_parse_size ("t", "--size", "512M", 0, UINT64_MAX, &v), 0);
+    assert_int_equal (v, 512ULL << 20);
+    assert_int_equal (sl_parse_size ("t", "--size", "3G", 0, UINT64_MAX, &v), 0);
+    assert_int_equal (v, 3ULL << 30);
+    assert_int_equal (sl_parse_size ("t", "--size", "2T", 0, UINT64_MAX, &v), 0);
+    assert_int_equal (v, 2ULL << 40);
+}
+
+static void test_util_size_rejects (void **state)
+{
+    (void) state;
+    uint64_t v = 77;
+    const char *bad [] = {
+        "", "K", "-1", "1.5G", "12Q", "1MB", "1 M", "99999999999999999999", "17179869184G", " 5"
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        assert_int_equal (sl_parse_size ("t", "--size", bad [i], 0, UINT64_MAX, &v), -1);
+        assert_int_equal (v, 77);
+    }
+    //  Bounds apply to the value with its suffix.
+    assert_int_equal (sl_parse_size ("t", "--size", "1K", 2048, UINT64_MAX, &v), -1);
+    assert_int_equal (sl_parse_size ("t", "--size", "2M", 0, 1 << 20, &v), -1);
+    assert_int_equal (sl_parse_size ("t", "--size", "1M", 0, 1 << 20, &v), 0);
+    assert_int_equal (v, 1 << 20);
+}
+
+static void test_util_u64_and_seconds (void **state)
+{
+    (void) state;
+    uint64_t v = 0;
+    assert_int_equal (sl_parse_u64 ("t", "-n", "42", 1, 100, &v), 0);
+    assert_int_equal (v, 42);
+    assert_int_equal (sl_parse_u64 ("t", "-n", "0", 1, 100, &v), -1);
+    assert_int_equal (sl_parse_u64 ("t", "-n", "4K", 1, 100000, &v), -1);
+    assert_int_equal (sl_parse_seconds ("t", "--timeout", "2.5", &v), 0);
+    assert_int_equal (v, 2500);
+    assert_int_equal (sl_parse_seconds ("t", "--timeout", "-1", &v), -1);
+    assert_int_equal (sl_parse_seconds ("t", "--timeout", "nan", &v), -1);
+}
+
+static void test_util_job_ids (void **state)
+{
+    (void) state;
+    assert_true (sl_job_id_valid ("job-1.a_B"));
+    assert_false (sl_job_id_valid (""));
+    assert_false (sl_job_id_valid ("a b"));
+    assert_false (sl_job_id_valid ("a/b"));
+    char longest [66];
+    memset (longest, 'x', 65);
+    longest [64] = '\0';
+    assert_true (sl_job_id_valid (longest));
+    longest [64] = 'x';
+    longest [65] = '\0';
+    assert_false (sl_job_id_valid (longest));
+}
+
+int main (void)
+{
+    //  The rejections print their messages on stderr, as they should.
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_util_size_suffixes),
+        cmocka_unit_test (test_util_size_rejects),
+        cmocka_unit_test (test_util_u64_and_seconds),
+        cmocka_unit_test (test_util_job_ids),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
