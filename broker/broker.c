@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "durable.h"
+#include "http.h"
 #include "sl_curve.h"
 #include "sl_endpoint.h"
 #include "sl_log.h"
@@ -38,6 +39,9 @@
 #define CONTROL_MAX_BYTES (4 << 20)  //  hellos, heartbeats, acks, credits
 #define INTAKE_HWM 16                //  ventilators' batches buffered at the broker, at most
 #define RESUME_FRACTION 8            //  intake resumes below 7/8 of --max-memory
+#define RATE_SAMPLES 11              //  results counted each second, for the rate over 10 s
+#define STATUS_FINISHED_JOBS 20      //  recently finished jobs listed by status
+#define MAX_FILL_SEQS 1000000        //  cancel: absent seqs it fills in, at most
 
 typedef struct {
     char key [64];         //  routing id in hex: the hash key
@@ -56,6 +60,7 @@ typedef struct {
     uint64_t done;         //  worker: results of it accepted
     zframe_t *dispatch_id; //  worker (fair): its routing id on the dispatch ROUTER
     char client_key [48];  //  CurveZMQ: the public key it authenticated with ("" = plain)
+    bool draining;         //  worker: told to drain by sluice-ctl
 } peer_t;
 
 typedef struct {
@@ -65,50 +70,63 @@ typedef struct {
 } finished_t;
 
 struct _broker_t {
-    broker_config_t config;      //  copy of what main gave
-    char broker_id [24];         //  random, new at each start
-    zsock_t *control;            //  ROUTER: hellos, heartbeats, acks, queries
-    zsock_t *intake;             //  PULL from ventilators
-    zsock_t *dispatch;           //  PUSH to workers
-    zsock_t *results;            //  PULL from workers
-    zsock_t *delivery;           //  PUSH to the sink
-    sl_table_t *table;           //  every task's state
-    zhashx_t *peers;             //  key -> peer_t (owned) for workers and sinks
-    zhashx_t *by_name;           //  "host:pid" -> peer_t (not owning)
-    zlistx_t *workers;           //  worker peers, least recently served first (not owning)
-    peer_t *sink;                //  the attached sink, or NULL
-    zlistx_t *job_starts;        //  job ids to announce to the sink (owned strings)
-    bool check_finished;         //  something happened that may finish a job
-    finished_t *finished;        //  ring of FINISHED_MEMORY finished jobs
-    size_t finished_next;        //  next slot to overwrite
-    uint64_t bad_messages;       //  malformed or misdirected messages dropped
-    sl_ratelimit_t bad_log;      //  rate limit for logging them
-    sl_ratelimit_t event_log;    //  rate limit for logging peers and jobs coming and going
-    sl_ratelimit_t throttle_log; //  rate limit for logging intake pauses
-    uint64_t tasks_in;           //  tasks accepted
-    uint64_t results_in;         //  results accepted
-    uint64_t duplicates;         //  tasks or results dropped as duplicates
-    uint64_t tasks_lost;         //  runs lost with a worker or a lease
-    uint64_t tasks_released;     //  runs handed back by workers
-    uint64_t retries;            //  failed runs queued again
-    int64_t unclaimed_lease_ms;  //  how long a dispatched task may go unclaimed
-    sl_journal_t *journal;       //  write-ahead journal, NULL with --in-memory
-    zcert_t *cert;               //  CurveZMQ: the broker's certificate, or NULL
-    zactor_t *auth;              //  CurveZMQ: czmq's zauth, admitting the clients
-    zcertstore_t *admitted;      //  CurveZMQ: --curve-clients, re-read when it changes
-    int64_t dirty_since;         //  when the oldest uncommitted record was appended (ms)
-    bool journal_failed;         //  the journal cannot be written: no task is accepted
-    char journal_error [512];    //  why
-    int64_t journal_retry;       //  when to try committing again (ms)
-    uint64_t tasks_refused;      //  tasks refused while the journal failed
-    int64_t next_housekeeping;   //  when to expire silent peers next (ms)
-    int64_t next_report;         //  when to log the workers' capacity next (ms)
-    int64_t last_ack;            //  when the sink last acknowledged results (ms)
-    bool throttled;              //  at --max-memory: intake paused
-    uint64_t throttle_count;     //  times intake was paused
+    broker_config_t config;             //  copy of what main gave
+    char broker_id [24];                //  random, new at each start
+    zsock_t *control;                   //  ROUTER: hellos, heartbeats, acks, queries
+    zsock_t *intake;                    //  PULL from ventilators
+    zsock_t *dispatch;                  //  PUSH to workers
+    zsock_t *results;                   //  PULL from workers
+    zsock_t *delivery;                  //  PUSH to the sink
+    sl_table_t *table;                  //  every task's state
+    zhashx_t *peers;                    //  key -> peer_t (owned) for workers and sinks
+    zhashx_t *by_name;                  //  "host:pid" -> peer_t (not owning)
+    zlistx_t *workers;                  //  worker peers, least recently served first (not owning)
+    peer_t *sink;                       //  the attached sink, or NULL
+    zlistx_t *job_starts;               //  job ids to announce to the sink (owned strings)
+    bool check_finished;                //  something happened that may finish a job
+    finished_t *finished;               //  ring of FINISHED_MEMORY finished jobs
+    size_t finished_next;               //  next slot to overwrite
+    uint64_t bad_messages;              //  malformed or misdirected messages dropped
+    sl_ratelimit_t bad_log;             //  rate limit for logging them
+    sl_ratelimit_t event_log;           //  rate limit for logging peers and jobs coming and going
+    sl_ratelimit_t throttle_log;        //  rate limit for logging intake pauses
+    uint64_t tasks_in;                  //  tasks accepted
+    uint64_t results_in;                //  results accepted
+    uint64_t duplicates;                //  tasks or results dropped as duplicates
+    uint64_t tasks_lost;                //  runs lost with a worker or a lease
+    uint64_t tasks_released;            //  runs handed back by workers
+    uint64_t retries;                   //  failed runs queued again
+    int64_t unclaimed_lease_ms;         //  how long a dispatched task may go unclaimed
+    int64_t max_worker_heartbeat_ms;    //  longest heartbeat interval of any worker seen
+    sl_journal_t *journal;              //  write-ahead journal, NULL with --in-memory
+    zcert_t *cert;                      //  CurveZMQ: the broker's certificate, or NULL
+    zactor_t *auth;                     //  CurveZMQ: czmq's zauth, admitting the clients
+    zcertstore_t *admitted;             //  CurveZMQ: --curve-clients, re-read when it changes
+    int64_t dirty_since;                //  when the oldest uncommitted record was appended (ms)
+    bool journal_failed;                //  the journal cannot be written: no task is accepted
+    char journal_error [512];           //  why
+    int64_t journal_retry;              //  when to try committing again (ms)
+    uint64_t tasks_refused;             //  tasks refused while the journal failed
+    int64_t next_housekeeping;          //  when to expire silent peers next (ms)
+    int64_t next_report;                //  when to log the workers' capacity next (ms)
+    int64_t last_ack;                   //  when the sink last acknowledged results (ms)
+    bool throttled;                     //  at --max-memory: intake paused
+    uint64_t throttle_count;            //  times intake was paused
+    uint64_t tasks_dispatched;          //  runs sent to workers
+    uint64_t completed [5];             //  final results by sl_status_t
+    int64_t started_at;                 //  when this broker started (ms, monotonic)
+    uint64_t rate_count [RATE_SAMPLES]; //  results_in sampled once a second
+    int64_t rate_time [RATE_SAMPLES];   //  when each sample was taken (ms)
+    size_t rate_samples;                //  samples taken, up to RATE_SAMPLES
+    size_t rate_next;                   //  next sample to overwrite
+    int64_t next_rate_sample;           //  when (ms)
+    zhashx_t *job_times;                //  job id -> when it started here (int64_t ms, owned)
+    http_t *metrics;                    //  --metrics HTTP server, or NULL
 };
 
 static int s_journal_open (broker_t *self, char *err, size_t errlen);
+static void s_on_command (broker_t *self, zframe_t *routing_id, Sluice__Command *command);
+static char *s_render_metrics (void *arg, const char *path, int *status, const char **content_type);
 
 //  CurveZMQ: the broker's certificate and czmq's zauth admitting clients:
 //  those whose public certificates are in --curve-clients (zauth re-reads
@@ -239,10 +257,13 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
     self->bad_log = (sl_ratelimit_t) SL_RATELIMIT_INIT (10, 60000);
     self->event_log = (sl_ratelimit_t) SL_RATELIMIT_INIT (60, 10000);
     self->throttle_log = (sl_ratelimit_t) SL_RATELIMIT_INIT (1, 60000);
+    self->started_at = zclock_mono ();
+    self->next_rate_sample = self->started_at;
     self->table = sl_table_new ();
     self->peers = zhashx_new ();
+    self->job_times = zhashx_new ();
     self->finished = calloc (FINISHED_MEMORY, sizeof (finished_t));
-    if (!self->table || !self->peers || !self->finished) {
+    if (!self->table || !self->peers || !self->finished || !self->job_times) {
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
@@ -275,6 +296,8 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
     self->unclaimed_lease_ms = 5 * (int64_t) config->heartbeat_ms;
     if (config->data_dir && s_journal_open (self, err, errlen))
         goto fail;
+    if (config->metrics && !(self->metrics = http_new (config->metrics, err, errlen)))
+        goto fail;
     return self;
 fail:
     broker_destroy (&self);
@@ -287,6 +310,8 @@ void broker_destroy (broker_t **self_p)
     broker_t *self = *self_p;
     if (!self)
         return;
+    http_destroy (&self->metrics);
+    zhashx_destroy (&self->job_times);
     zsock_destroy (&self->control);
     zsock_destroy (&self->intake);
     zsock_destroy (&self->dispatch);
@@ -424,6 +449,8 @@ static void s_journal_results (broker_t *self)
     char err [512];
     sl_task_t *task;
     while ((task = sl_table_pop_completed (self->table))) {
+        if (task->result && task->result->status < 5)
+            self->completed [task->result->status]++;
         if (!self->journal)
             continue;
         if (n && (task->job != batch [0]->job || n == MAX_BATCH_RESULTS)) {
@@ -720,6 +747,12 @@ static void s_hello_sink (broker_t *self, peer_t *peer, Sluice__Hello *hello)
 
 static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, Sluice__Hello *hello)
 {
+    if (hello->role == SLUICE__ROLE__ROLE_CONTROL) {
+        //  sluice-ctl: welcomed (so it knows its keys work), not a peer.
+        peer_t scratch = { .routing_id = routing_id };
+        s_welcome (self, &scratch, NULL, 0);
+        return;
+    }
     if (hello->role == SLUICE__ROLE__ROLE_VENTILATOR) {
         if (!sl_job_id_valid (hello->job)) {
             sl_proto_send_refuse (self->control, routing_id,
@@ -793,6 +826,9 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
         peer->heartbeat_ms = 600000;
     peer->holder = sl_table_intern (self->table, peer->name);
     peer->last_seen = zclock_mono ();
+    if (hello->role == SLUICE__ROLE__ROLE_WORKER &&
+        (int64_t) peer->heartbeat_ms > self->max_worker_heartbeat_ms)
+        self->max_worker_heartbeat_ms = peer->heartbeat_ms;
     if (hello->role == SLUICE__ROLE__ROLE_SINK)
         s_hello_sink (self, peer, hello);
     else {
@@ -967,6 +1003,9 @@ static void s_on_control (broker_t *self)
             case SLUICE__ENVELOPE__BODY_RELEASE:
                 s_task_refs_release (self, env->release->tasks, env->release->n_tasks);
                 break;
+            case SLUICE__ENVELOPE__BODY_COMMAND:
+                s_on_command (self, routing_id, env->command);
+                break;
             default:
                 s_bad (self, "control", peer ? peer->name : NULL,
                        "message of a type not "
@@ -984,6 +1023,11 @@ static void s_on_control (broker_t *self)
 static void s_job_started (broker_t *self, const char *job_id)
 {
     s_event (self, SL_LOG_INFO, "job %s started", job_id);
+    int64_t *when = malloc (sizeof *when);
+    if (when) {
+        *when = zclock_mono ();
+        zhashx_update (self->job_times, job_id, when);
+    }
     if (s_sink_wants (self, job_id))
         zlistx_add_end (self->job_starts, (void *) job_id);
 }
@@ -1231,6 +1275,17 @@ static size_t s_batch_size (broker_t *self)
     return batch < 1 ? 1 : batch > MAX_BATCH_TASKS ? MAX_BATCH_TASKS : batch;
 }
 
+//  How long a task PUSH dealt may go unclaimed: 5 heartbeats of the
+//  slowest-beating worker that ever joined (any of them may have got it,
+//  and each claims at its own interval).
+static int64_t s_unclaimed_lease (broker_t *self)
+{
+    int64_t beat = self->config.heartbeat_ms;
+    if (self->max_worker_heartbeat_ms > beat)
+        beat = self->max_worker_heartbeat_ms;
+    return self->unclaimed_lease_ms > 5 * beat ? self->unclaimed_lease_ms : 5 * beat;
+}
+
 //  Takes up to limit queued tasks of one job and sends them as one batch:
 //  to the worker `peer` on the ROUTER (fair), or to whichever worker PUSH
 //  deals it to (peer NULL). Returns how many were sent; 0 if nothing was
@@ -1243,7 +1298,7 @@ static size_t s_send_batch (broker_t *self, peer_t *peer, size_t limit, bool cho
     //  A worker that gets the task holds it from now: it is lost with that
     //  worker. Under PUSH nobody knows who got it until a worker claims it.
     const char *holder = peer ? peer->holder : NULL;
-    int64_t lease = peer ? INT64_MAX - now : self->unclaimed_lease_ms;
+    int64_t lease = peer ? INT64_MAX - now : s_unclaimed_lease (self);
     sl_task_t *skipped [MAX_BATCH_TASKS]; //  tasks left for another worker
     size_t n = 0, nskipped = 0, bytes = 0;
     if (limit > MAX_BATCH_TASKS)
@@ -1292,6 +1347,7 @@ static size_t s_send_batch (broker_t *self, peer_t *peer, size_t limit, bool cho
             sl_table_undispatch (self->table, taken [i - 1]);
         return 0;
     }
+    self->tasks_dispatched += n;
     return n;
 }
 
@@ -1430,6 +1486,7 @@ static int s_send_job_done (broker_t *self, const char *job_id, const sl_job_cou
     done.ok = counts->ok;
     done.failed = counts->failed;
     done.timeout = counts->timeout;
+    done.cancelled = counts->cancelled;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_JOB_DONE;
     env.job_done = &done;
@@ -1453,9 +1510,11 @@ static void s_finish_jobs (broker_t *self)
                 return;
             }
             const sl_job_counts_t *c = sl_job_counts (job);
-            sl_info ("job %s finished: %llu tasks, %llu ok, %llu failed, %llu timed out",
+            sl_info ("job %s finished: %llu tasks, %llu ok, %llu failed, %llu timed out, %llu "
+                     "cancelled",
                      sl_job_id (job), (unsigned long long) c->total, (unsigned long long) c->ok,
-                     (unsigned long long) c->failed, (unsigned long long) c->timeout);
+                     (unsigned long long) c->failed, (unsigned long long) c->timeout,
+                     (unsigned long long) c->cancelled);
             int64_t now = zclock_time ();
             if (self->journal) {
                 char err [512];
@@ -1465,6 +1524,7 @@ static void s_finish_jobs (broker_t *self)
                     err);
             }
             s_remember (self, sl_job_id (job), c, now);
+            zhashx_delete (self->job_times, sl_job_id (job));
             sl_table_retire (self->table, job);
         }
         job = next;
@@ -1489,6 +1549,369 @@ static void s_finish_jobs (broker_t *self)
         }
         zlistx_delete (self->sink->waiting, NULL);
     }
+}
+
+//  --- Operating: sluice-ctl commands and --metrics ----------------------------
+
+static void s_command_reply (broker_t *self, zframe_t *routing_id, bool ok, const char *message)
+{
+    Sluice__CommandReply reply = SLUICE__COMMAND_REPLY__INIT;
+    reply.ok = ok;
+    reply.message = (char *) message;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_COMMAND_REPLY;
+    env.command_reply = &reply;
+    s_reply (self, routing_id, &env);
+}
+
+//  Results per second since the oldest sample (about 10 s ago, or the
+//  broker's start).
+static double s_rate (broker_t *self)
+{
+    size_t oldest = self->rate_samples < RATE_SAMPLES ? 0 : self->rate_next;
+    int64_t since = self->rate_samples ? self->rate_time [oldest] : self->started_at;
+    uint64_t count = self->rate_samples ? self->rate_count [oldest] : 0;
+    int64_t elapsed = zclock_mono () - since;
+    return elapsed > 0 ? (double) (self->results_in - count) * 1000.0 / (double) elapsed : 0;
+}
+
+static void s_rate_tick (broker_t *self, int64_t now)
+{
+    if (now < self->next_rate_sample)
+        return;
+    self->rate_count [self->rate_next] = self->results_in;
+    self->rate_time [self->rate_next] = now;
+    self->rate_next = (self->rate_next + 1) % RATE_SAMPLES;
+    if (self->rate_samples < RATE_SAMPLES)
+        self->rate_samples++;
+    self->next_rate_sample = now + 1000;
+}
+
+static void s_job_status (Sluice__JobStatus *js, const char *id, const sl_job_counts_t *c)
+{
+    js->id = (char *) id;
+    js->total = c->total_known ? c->total : 0;
+    js->received = c->received;
+    js->queued = c->queued;
+    js->running = c->running;
+    js->done = c->done;
+    js->ok = c->ok;
+    js->failed = c->failed;
+    js->timeout = c->timeout;
+    js->cancelled = c->cancelled;
+    js->delivered = c->delivered;
+}
+
+//  Answers COMMAND_STATUS: jobs, workers, counters.
+static void s_status (broker_t *self, zframe_t *routing_id)
+{
+    int64_t now = zclock_mono ();
+    size_t njobs = sl_table_job_count (self->table);
+    size_t nworkers = zlistx_size (self->workers);
+    size_t nfinished = 0;
+    for (size_t i = 0; i < FINISHED_MEMORY; i++)
+        if (self->finished [i].id [0])
+            nfinished++;
+    if (nfinished > STATUS_FINISHED_JOBS)
+        nfinished = STATUS_FINISHED_JOBS;
+    size_t jobs_max = njobs + nfinished;
+    Sluice__JobStatus *jobs = calloc (jobs_max ? jobs_max : 1, sizeof *jobs);
+    Sluice__JobStatus **job_ptrs = calloc (jobs_max ? jobs_max : 1, sizeof *job_ptrs);
+    Sluice__WorkerStatus *workers = calloc (nworkers ? nworkers : 1, sizeof *workers);
+    Sluice__WorkerStatus **worker_ptrs = calloc (nworkers ? nworkers : 1, sizeof *worker_ptrs);
+    if (!jobs || !job_ptrs || !workers || !worker_ptrs) {
+        s_command_reply (self, routing_id, false, "out of memory");
+        goto done;
+    }
+    Sluice__StatusReport report = SLUICE__STATUS_REPORT__INIT;
+    size_t n = 0;
+    for (sl_job_t *job = sl_table_job_first (self->table); job && n < jobs_max;
+         job = sl_table_job_next (self->table)) {
+        Sluice__JobStatus init = SLUICE__JOB_STATUS__INIT;
+        jobs [n] = init;
+        s_job_status (&jobs [n], sl_job_id (job), sl_job_counts (job));
+        int64_t *since = (int64_t *) zhashx_lookup (self->job_times, sl_job_id (job));
+        jobs [n].age_ms = now - (since ? *since : self->started_at);
+        jobs [n].finished = sl_job_finished (job);
+        job_ptrs [n] = &jobs [n];
+        n++;
+    }
+    //  The most recently finished first.
+    int64_t wall = zclock_time ();
+    for (size_t i = 0, seen = 0; i < FINISHED_MEMORY && seen < nfinished; i++) {
+        size_t at = (self->finished_next + FINISHED_MEMORY - 1 - i) % FINISHED_MEMORY;
+        finished_t *done = &self->finished [at];
+        if (!done->id [0])
+            continue;
+        Sluice__JobStatus init = SLUICE__JOB_STATUS__INIT;
+        jobs [n] = init;
+        s_job_status (&jobs [n], done->id, &done->counts);
+        jobs [n].age_ms = wall - done->finished_at;
+        jobs [n].finished = true;
+        job_ptrs [n] = &jobs [n];
+        n++;
+        seen++;
+    }
+    report.jobs = job_ptrs;
+    report.n_jobs = n;
+    n = 0;
+    for (peer_t *peer = (peer_t *) zlistx_first (self->workers); peer && n < nworkers;
+         peer = (peer_t *) zlistx_next (self->workers)) {
+        Sluice__WorkerStatus init = SLUICE__WORKER_STATUS__INIT;
+        workers [n] = init;
+        workers [n].name = peer->name;
+        workers [n].slots = peer->slots;
+        workers [n].busy = peer->running;
+        workers [n].done = peer->done;
+        workers [n].last_heartbeat_ms = now - peer->last_seen;
+        workers [n].draining = peer->draining;
+        worker_ptrs [n] = &workers [n];
+        n++;
+    }
+    report.workers = worker_ptrs;
+    report.n_workers = n;
+    report.broker_id = self->broker_id;
+    report.uptime_ms = now - self->started_at;
+    report.sink = self->sink ? self->sink->name : "";
+    report.rate = s_rate (self);
+    report.tasks_accepted = self->tasks_in;
+    report.tasks_dispatched = self->tasks_dispatched;
+    report.results = self->results_in;
+    report.retries = self->retries;
+    report.runs_lost = self->tasks_lost;
+    report.duplicates = self->duplicates;
+    report.bad_messages = self->bad_messages;
+    report.memory_held = sl_table_held (self->table);
+    report.memory_limit = self->config.max_memory;
+    report.throttled = self->throttled;
+    report.journal_bytes = self->journal ? sl_journal_total_bytes (self->journal) : 0;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_STATUS_REPORT;
+    env.status_report = &report;
+    s_reply (self, routing_id, &env);
+done:
+    free (jobs);
+    free (job_ptrs);
+    free (workers);
+    free (worker_ptrs);
+}
+
+//  Adds the seqs of job that never arrived (up to its total) as empty
+//  tasks, journaled, so that a cancel can end them too. Returns how many,
+//  or -1 with why if there are too many.
+static int64_t s_fill_absent (broker_t *self, const char *job_id, char *why, size_t whylen)
+{
+    uint64_t ranges [2 * MAX_MISSING_RANGES];
+    int64_t filled = 0;
+    size_t nranges;
+    while ((nranges = sl_table_missing (self->table, job_id, ranges, MAX_MISSING_RANGES))) {
+        uint64_t count = 0;
+        for (size_t r = 0; r < nranges; r++)
+            count += ranges [2 * r + 1] - ranges [2 * r] + 1;
+        if (filled + count > MAX_FILL_SEQS) {
+            snprintf (why, whylen,
+                      "job %s lacks more than %d of its tasks; run its ventilator again with "
+                      "--job %s first",
+                      job_id, MAX_FILL_SEQS, job_id);
+            return -1;
+        }
+        for (size_t r = 0; r < nranges; r++) {
+            Sluice__Task tasks [64];
+            Sluice__Task *ptrs [64];
+            size_t n = 0;
+            for (uint64_t seq = ranges [2 * r]; seq <= ranges [2 * r + 1]; seq++) {
+                if (sl_table_submit (self->table, job_id, seq, NULL, 0, 0, 0) != SL_TABLE_OK)
+                    continue;
+                self->tasks_in++;
+                Sluice__Task init = SLUICE__TASK__INIT;
+                tasks [n] = init;
+                tasks [n].seq = seq;
+                ptrs [n] = &tasks [n];
+                if (++n == 64 || seq == ranges [2 * r + 1]) {
+                    if (self->journal) {
+                        char err [512];
+                        s_journal_appended (
+                            self,
+                            sl_durable_tasks (self->journal, job_id, ptrs, n, err, sizeof err),
+                            err);
+                    }
+                    filled += (int64_t) n;
+                    n = 0;
+                }
+            }
+        }
+    }
+    return filled;
+}
+
+//  COMMAND_CANCEL: every task of the job not yet ended ends `cancelled`
+//  (queued ones at once; running ones too, and their workers are told to
+//  stop them). The sink gets a record for each, so the job finishes as
+//  usual. A job whose ventilator has not sent its end yet is cut at the
+//  highest seq that arrived.
+static void s_cancel (broker_t *self, zframe_t *routing_id, const char *job_id)
+{
+    char message [512];
+    sl_job_t *job = sl_job_id_valid (job_id) ? sl_table_job (self->table, job_id) : NULL;
+    if (!job) {
+        snprintf (message, sizeof message, "%s: %s", job_id,
+                  s_finished_lookup (self, job_id) ? "already finished" : "no such job");
+        s_command_reply (self, routing_id, false, message);
+        return;
+    }
+    if (self->journal_failed) {
+        snprintf (message, sizeof message, "cannot cancel now: %.400s", self->journal_error);
+        s_command_reply (self, routing_id, false, message);
+        return;
+    }
+    s_journal_tag (self);
+    const sl_job_counts_t *counts = sl_job_counts (job);
+    if (!counts->total_known) {
+        uint64_t total = sl_job_highest (job);
+        if (sl_table_end (self->table, job_id, total) == SL_TABLE_OK && self->journal) {
+            char err [512];
+            s_journal_appended (
+                self, sl_durable_end (self->journal, job_id, total, err, sizeof err), err);
+        }
+    }
+    int64_t filled = s_fill_absent (self, job_id, message, sizeof message);
+    if (filled < 0) {
+        s_command_reply (self, routing_id, false, message);
+        return;
+    }
+    size_t running = counts->running;
+    size_t cancelled = sl_table_cancel (self->table, job_id);
+    self->check_finished = true;
+    //  Workers stop what they run of it (their results would be dropped).
+    Sluice__CancelJob cancel = SLUICE__CANCEL_JOB__INIT;
+    cancel.job = (char *) job_id;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_CANCEL_JOB;
+    env.cancel_job = &cancel;
+    for (peer_t *peer = (peer_t *) zlistx_first (self->workers); peer;
+         peer = (peer_t *) zlistx_next (self->workers))
+        s_reply (self, peer->routing_id, &env);
+    snprintf (message, sizeof message,
+              "job %s cancelled: %zu tasks ended (%zu of them were running), %llu of %llu had "
+              "ended before",
+              job_id, cancelled, running, (unsigned long long) (counts->done - cancelled),
+              (unsigned long long) counts->total);
+    sl_warn ("%s", message);
+    s_command_reply (self, routing_id, true, message);
+}
+
+//  COMMAND_DRAIN: the worker takes no new task, hands back those it has
+//  not started, finishes the others and exits.
+static void s_drain (broker_t *self, zframe_t *routing_id, const char *name)
+{
+    char message [512];
+    peer_t *peer = s_peer_by_name (self, name);
+    if (!peer || peer->role != SLUICE__ROLE__ROLE_WORKER) {
+        snprintf (message, sizeof message, "%s: no such worker (sluice-ctl status lists them)",
+                  name);
+        s_command_reply (self, routing_id, false, message);
+        return;
+    }
+    Sluice__Drain drain = SLUICE__DRAIN__INIT;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_DRAIN;
+    env.drain = &drain;
+    s_reply (self, peer->routing_id, &env);
+    peer->draining = true;
+    snprintf (message, sizeof message, "worker %s told to drain (%u tasks running)", peer->name,
+              peer->running);
+    sl_info ("%s", message);
+    s_command_reply (self, routing_id, true, message);
+}
+
+static void s_on_command (broker_t *self, zframe_t *routing_id, Sluice__Command *command)
+{
+    switch (command->kind) {
+        case SLUICE__COMMAND_KIND__COMMAND_STATUS:
+            s_status (self, routing_id);
+            break;
+        case SLUICE__COMMAND_KIND__COMMAND_CANCEL:
+            s_cancel (self, routing_id, command->target);
+            break;
+        case SLUICE__COMMAND_KIND__COMMAND_DRAIN:
+            s_drain (self, routing_id, command->target);
+            break;
+        default:
+            s_bad (self, "control", NULL, "unknown command");
+            s_command_reply (self, routing_id, false, "unknown command");
+    }
+}
+
+//  Prometheus text format (version 0.0.4) for GET /metrics.
+static char *s_render_metrics (void *arg, const char *path, int *status, const char **content_type)
+{
+    broker_t *self = (broker_t *) arg;
+    if (!streq (path, "/metrics"))
+        return NULL;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    if (!out)
+        return NULL;
+#define METRIC(name, type, help, value)                                                            \
+    fprintf (out,                                                                                  \
+             "# HELP sluice_" name " " help "\n# TYPE sluice_" name " " type "\n"                  \
+             "sluice_" name " %llu\n",                                                             \
+             (unsigned long long) (value))
+    uint32_t slots = 0, busy = 0;
+    for (peer_t *peer = (peer_t *) zlistx_first (self->workers); peer;
+         peer = (peer_t *) zlistx_next (self->workers)) {
+        slots += peer->slots;
+        busy += peer->running ? 1 : 0;
+    }
+    METRIC ("tasks_accepted_total", "counter", "Tasks accepted from ventilators.", self->tasks_in);
+    METRIC ("tasks_dispatched_total", "counter", "Runs of tasks sent to workers.",
+            self->tasks_dispatched);
+    fprintf (out, "# HELP sluice_tasks_completed_total Tasks that reached their final result, by "
+                  "status.\n# TYPE sluice_tasks_completed_total counter\n");
+    static const char *names [] = { NULL, "ok", "failed", "timeout", "cancelled" };
+    for (int i = 1; i < 5; i++)
+        fprintf (out, "sluice_tasks_completed_total{status=\"%s\"} %llu\n", names [i],
+                 (unsigned long long) self->completed [i]);
+    METRIC ("tasks_retried_total", "counter", "Failed or timed-out runs queued again.",
+            self->retries);
+    METRIC ("runs_lost_total", "counter", "Runs lost with a worker or an unclaimed lease.",
+            self->tasks_lost);
+    METRIC ("runs_released_total", "counter", "Runs handed back unstarted by workers.",
+            self->tasks_released);
+    METRIC ("duplicates_dropped_total", "counter", "Duplicate tasks or results dropped.",
+            self->duplicates);
+    METRIC ("malformed_messages_total", "counter", "Malformed or misdirected messages dropped.",
+            self->bad_messages);
+    METRIC ("tasks_queued", "gauge", "Tasks waiting for a worker (queue depth).",
+            sl_table_queued (self->table));
+    METRIC ("tasks_running", "gauge", "Tasks dispatched to workers.",
+            sl_table_running (self->table));
+    METRIC ("results_undelivered", "gauge", "Results the sink has not acknowledged yet.",
+            sl_table_deliverable (self->table, NULL) + sl_table_unacked (self->table));
+    METRIC ("jobs", "gauge", "Jobs not yet finished.", sl_table_job_count (self->table));
+    METRIC ("workers", "gauge", "Workers connected.", zlistx_size (self->workers));
+    METRIC ("worker_slots", "gauge", "Tasks the connected workers can run at once.", slots);
+    METRIC ("workers_busy", "gauge", "Workers running at least one task.", busy);
+    METRIC ("sink_attached", "gauge", "1 if a sink is attached.", self->sink ? 1 : 0);
+    METRIC ("memory_held_bytes", "gauge", "Bytes held for tasks not yet delivered.",
+            sl_table_held (self->table));
+    METRIC ("memory_limit_bytes", "gauge", "The --max-memory limit.", self->config.max_memory);
+    METRIC ("intake_paused", "gauge", "1 while intake is paused at the memory limit.",
+            self->throttled ? 1 : 0);
+    METRIC ("intake_pauses_total", "counter", "Times intake was paused at the memory limit.",
+            self->throttle_count);
+    METRIC ("journal_bytes", "gauge", "Bytes of journal on disk (0 with --in-memory).",
+            self->journal ? sl_journal_total_bytes (self->journal) : 0);
+    fprintf (out,
+             "# HELP sluice_uptime_seconds Seconds since the broker started.\n"
+             "# TYPE sluice_uptime_seconds gauge\nsluice_uptime_seconds %.3f\n",
+             (double) (zclock_mono () - self->started_at) / 1000.0);
+#undef METRIC
+    fclose (out);
+    *status = 200;
+    *content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return text;
 }
 
 //  --- Housekeeping -----------------------------------------------------------
@@ -1556,13 +1979,17 @@ int broker_run (broker_t *self)
     assert (self);
     sl_info ("broker %s listening on %s (and the next %d ports), heartbeat %u ms", self->broker_id,
              self->config.bind, SL_PORT_COUNT - 1, self->config.heartbeat_ms);
+    if (self->metrics)
+        sl_info ("metrics at %s/metrics (Prometheus text format over HTTP)", self->config.metrics);
     zmq_pollitem_t items [] = {
         { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->intake), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->results), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->dispatch), 0, ZMQ_POLLOUT, 0 },
         { zsock_resolve (self->delivery), 0, ZMQ_POLLOUT, 0 },
+        { self->metrics ? zsock_resolve (http_sock (self->metrics)) : NULL, 0, ZMQ_POLLIN, 0 },
     };
+    int nitems = self->metrics ? 6 : 5;
     int64_t tick = self->config.heartbeat_ms / 2 > 0 ? self->config.heartbeat_ms / 2 : 1;
     self->next_housekeeping = zclock_mono () + tick;
     self->next_report = zclock_mono () + WORKER_REPORT_MS;
@@ -1584,7 +2011,7 @@ int broker_run (broker_t *self)
         if (s_journal_wake (self) < wake)
             wake = s_journal_wake (self);
         long timeout = wake > now ? (long) (wake - now) : 0;
-        int rc = zmq_poll (items, 5, timeout);
+        int rc = zmq_poll (items, nitems, timeout);
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
@@ -1599,11 +2026,14 @@ int broker_run (broker_t *self)
             s_on_intake (self);
         if (items [2].revents & ZMQ_POLLIN)
             s_on_results (self);
+        if (self->metrics && (items [5].revents & ZMQ_POLLIN))
+            http_handle (self->metrics, s_render_metrics, self);
         s_dispatch (self);
         s_deliver (self);
         s_finish_jobs (self);
         now = zclock_mono ();
         s_journal_tick (self, now);
+        s_rate_tick (self, now);
         if (now >= self->next_report) {
             s_report_workers (self);
             self->next_report = now + WORKER_REPORT_MS;

@@ -118,6 +118,7 @@ int sl_durable_job_done (sl_journal_t *journal, const char *job, const sl_job_co
     done.ok = counts->ok;
     done.failed = counts->failed;
     done.timeout = counts->timeout;
+    done.cancelled = counts->cancelled;
     done.finished_at = finished_at;
     return s_append (journal, SL_REC_JOB_DONE, &done.base, err, errlen);
 }
@@ -221,6 +222,7 @@ static int s_replay_record (uint8_t type, const uint8_t *data, size_t size, uint
             counts.ok = done->ok;
             counts.failed = done->failed;
             counts.timeout = done->timeout;
+            counts.cancelled = done->cancelled;
             if (self->on_done)
                 self->on_done (done->job, &counts, done->finished_at, self->arg);
             sluice__job_done__free_unpacked (done, NULL);

@@ -74,6 +74,8 @@ static void s_usage (FILE *out)
              "                          and ~100 bytes a task (default 1G; K, M, G, T\n"
              "                          suffixes); past it the broker takes no new tasks and\n"
              "                          ventilators wait until workers and the sink catch up\n"
+             "      --metrics ENDPOINT  serve Prometheus metrics over HTTP at ENDPOINT/metrics\n"
+             "                          (e.g. tcp://127.0.0.1:9560; not encrypted)\n"
              "      --curve-secret FILE encrypt every port with CurveZMQ, with this certificate\n"
              "                          (from sluice-keygen); clients need --curve-server\n"
              "                          with its public half\n"
@@ -116,6 +118,7 @@ int main (int argc, char *argv [])
         { "curve-clients", required_argument, NULL, 'A' },
         { "max-payload", required_argument, NULL, 'P' },
         { "max-memory", required_argument, NULL, 'm' },
+        { "metrics", required_argument, NULL, 'X' },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -162,6 +165,9 @@ int main (int argc, char *argv [])
             case 'A':
                 config.curve_clients = optarg;
                 break;
+            case 'X':
+                config.metrics = optarg;
+                break;
             case 'D':
                 if (streq (optarg, "fair"))
                     config.fair = true;
@@ -192,6 +198,10 @@ int main (int argc, char *argv [])
     char err [512];
     if (sl_endpoint_check (config.bind, err, sizeof err)) {
         fprintf (stderr, PROG ": --bind: %s\n", err);
+        return SL_EXIT_USAGE;
+    }
+    if (config.metrics && sl_endpoint_check (config.metrics, err, sizeof err)) {
+        fprintf (stderr, PROG ": --metrics: %s\n", err);
         return SL_EXIT_USAGE;
     }
     if (config.curve_clients && !config.curve_secret) {

@@ -29,6 +29,7 @@ struct _sl_job_t {
     sl_deque_t *sent;       //  SENT tasks in send order; entries acked since are stale
     uint64_t unacked;       //  tasks in state SENT
     uint64_t queue_refs;    //  entries in the table's dispatch queue that point here
+    uint64_t highest;       //  highest seq arrived
     uint64_t tag;   //  the caller's number for the job (the broker: its first journal segment)
     bool retired;   //  retired, kept only until its stale queue entries are popped
     sl_job_t *prev; //  arrival-order list
@@ -160,6 +161,12 @@ const char *sl_job_id (sl_job_t *job)
 const sl_job_counts_t *sl_job_counts (sl_job_t *job)
 {
     return &job->counts;
+}
+
+uint64_t sl_job_highest (sl_job_t *job)
+{
+    assert (job);
+    return job->highest;
 }
 
 bool sl_job_finished (sl_job_t *job)
@@ -390,6 +397,8 @@ sl_table_rc_t sl_table_submit (sl_table_t *self, const char *job_id, uint64_t se
         return SL_TABLE_NOMEM;
     }
     job->counts.received++;
+    if (seq > job->highest)
+        job->highest = seq;
     self->held += sizeof *task + size;
     return SL_TABLE_OK;
 }
@@ -582,6 +591,8 @@ static int s_finish (sl_table_t *self, sl_task_t *task, const sl_result_in_t *in
         counts->ok++;
     else if (in->status == SL_STATUS_TIMEOUT)
         counts->timeout++;
+    else if (in->status == SL_STATUS_CANCELLED)
+        counts->cancelled++;
     else
         counts->failed++;
     task->job->ready_count++;
@@ -665,6 +676,34 @@ sl_table_rc_t sl_table_complete (sl_table_t *self, const char *job_id, uint64_t 
         }
     }
     return s_finish (self, task, in, true) ? SL_TABLE_NOMEM : SL_TABLE_OK;
+}
+
+size_t sl_table_cancel (sl_table_t *self, const char *job_id)
+{
+    assert (self);
+    sl_job_t *job = sl_table_job (self, job_id);
+    if (!job)
+        return 0;
+    static const char why [] = "cancelled";
+    size_t cancelled = 0;
+    for (size_t c = 0; c < job->nchunks; c++) {
+        sl_task_t *chunk = job->chunks [c];
+        for (size_t i = 0; chunk && i < CHUNK_SIZE; i++) {
+            sl_task_t *task = &chunk [i];
+            if (task->state != SL_TASK_QUEUED && task->state != SL_TASK_RUNNING)
+                continue;
+            sl_result_in_t in = {
+                .status = SL_STATUS_CANCELLED,
+                .exit_code = -1,
+                .worker = task->holder,
+                .err = (const uint8_t *) why,
+                .err_size = sizeof why - 1,
+            };
+            if (s_finish (self, task, &in, false) == 0)
+                cancelled++;
+        }
+    }
+    return cancelled;
 }
 
 sl_table_rc_t sl_table_claim (sl_table_t *self, const char *job_id, uint64_t seq, uint32_t attempt,

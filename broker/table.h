@@ -54,7 +54,12 @@ typedef enum {
 } sl_task_state_t;
 
 //  Final statuses, as in proto/sluice.proto.
-typedef enum { SL_STATUS_OK = 1, SL_STATUS_FAILED = 2, SL_STATUS_TIMEOUT = 3 } sl_status_t;
+typedef enum {
+    SL_STATUS_OK = 1,
+    SL_STATUS_FAILED = 2,
+    SL_STATUS_TIMEOUT = 3,
+    SL_STATUS_CANCELLED = 4 //  its job was cancelled (never from a worker)
+} sl_status_t;
 
 //  A task's result as the broker keeps it until the sink has it.
 typedef struct {
@@ -115,6 +120,7 @@ typedef struct {
     uint64_t ok;        //  results by status
     uint64_t failed;
     uint64_t timeout;
+    uint64_t cancelled;
 } sl_job_counts_t;
 
 typedef struct _sl_table_t sl_table_t;
@@ -146,6 +152,9 @@ sl_job_t *sl_table_job (sl_table_t *self, const char *id);
 //  The job's id and counts.
 const char *sl_job_id (sl_job_t *job);
 const sl_job_counts_t *sl_job_counts (sl_job_t *job);
+
+//  The highest seq of the job that arrived (0 if none).
+uint64_t sl_job_highest (sl_job_t *job);
 
 //  True once the job's size is known and every result was delivered.
 bool sl_job_finished (sl_job_t *job);
@@ -249,6 +258,13 @@ typedef struct {
 
 sl_table_rc_t sl_table_complete (sl_table_t *self, const char *job_id, uint64_t seq,
                                  uint32_t attempt, const sl_result_in_t *in);
+
+//  Cancels job: every task of it that is QUEUED or RUNNING ends at once
+//  with status SL_STATUS_CANCELLED (a result like any other: delivered to
+//  the sink, reported by sl_table_pop_completed for the journal). Later
+//  results of those runs are duplicates. Tasks that have not arrived are
+//  not touched. Returns how many were cancelled (0 for an unknown job).
+size_t sl_table_cancel (sl_table_t *self, const char *job_id);
 
 //  --- Delivery -------------------------------------------------------------
 

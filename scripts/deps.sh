@@ -4,14 +4,19 @@
 set -euo pipefail
 PACKAGES=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
           libzmq3-dev libczmq-dev libcmocka-dev libjansson-dev python3 clang)
+# Only for tests (without their recommends): the Python worker example,
+# and curl and promtool (the prometheus package) for the metrics endpoint.
+TEST_PACKAGES=(python3-zmq python3-protobuf protobuf-compiler curl prometheus)
 missing=()
-for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "installing: ${missing[*]}" >&2
+missing_tests=()
+installed () { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for p in "${PACKAGES[@]}"; do installed "$p" || missing+=("$p"); done
+for p in "${TEST_PACKAGES[@]}"; do installed "$p" || missing_tests+=("$p"); done
+[ ${#missing[@]} -eq 0 ] && [ ${#missing_tests[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]} ${missing_tests[*]}" >&2
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
-$SUDO apt-get install -y -q "${missing[@]}"
+[ ${#missing[@]} -eq 0 ] || $SUDO apt-get install -y -q "${missing[@]}"
+[ ${#missing_tests[@]} -eq 0 ] || $SUDO apt-get install -y -q --no-install-recommends "${missing_tests[@]}"

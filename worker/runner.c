@@ -748,6 +748,24 @@ int64_t runner_next_timer (runner_t *self)
     return next;
 }
 
+int runner_stop (runner_t *self, uint64_t tag, int64_t now)
+{
+    assert (self);
+    for (size_t i = 0; i < self->ntasks; i++) {
+        rtask_t *task = &self->tasks [i];
+        if (task->state != RT_RUNNING || task->tag != tag)
+            continue;
+        if (task->is_sleep)
+            task->timer = now;
+        else if (!task->exited && task->kill_stage == 0) {
+            task->deadline = now;
+            task->timer = now;
+        }
+        return 0;
+    }
+    return -1;
+}
+
 void runner_terminate_all (runner_t *self)
 {
     assert (self);

@@ -91,6 +91,12 @@ int64_t runner_next_timer (runner_t *self);
 //  Takes the next finished task, or NULL. Caller owns the result.
 runner_done_t *runner_done (runner_t *self);
 
+//  Stops the running task `tag` as if its time limit had passed now
+//  (SIGTERM to its group, SIGKILL after the grace; a sleep ends at once).
+//  It finishes as usual, through runner_done. Returns 0, or -1 if no task
+//  with that tag runs.
+int runner_stop (runner_t *self, uint64_t tag, int64_t now);
+
 //  Sends SIGTERM to the process group of every running exec task and lets
 //  their normal completion follow (used when the worker is told to stop).
 void runner_terminate_all (runner_t *self);

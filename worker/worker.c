@@ -351,6 +351,32 @@ static void s_say_bye (worker_t *self)
     sl_client_send (self->client, &env);
 }
 
+static void s_drain (worker_t *self, int64_t now);
+
+//  The broker cancelled a job: its tasks waiting here are dropped (they
+//  ended `cancelled` at the broker) and its running ones are stopped
+//  (their results will be dropped as late).
+static void s_cancel_job (worker_t *self, const char *job, int64_t now)
+{
+    size_t dropped = 0, stopped = 0;
+    for (size_t i = sl_deque_size (self->waiting); i > 0; i--) {
+        wtask_t *task = (wtask_t *) sl_deque_pop_front (self->waiting);
+        if (streq (task->job, job)) {
+            s_wtask_destroy (&task);
+            dropped++;
+        } else
+            sl_deque_push_back (self->waiting, task);
+    }
+    for (wtask_t *task = (wtask_t *) zlistx_first (self->running); task;
+         task = (wtask_t *) zlistx_next (self->running))
+        if (streq (task->job, job) &&
+            runner_stop (self->runner, (uint64_t) (uintptr_t) task, now) == 0)
+            stopped++;
+    if (dropped || stopped)
+        sl_info ("job %s was cancelled: %zu waiting tasks dropped, %zu running ones stopped", job,
+                 dropped, stopped);
+}
+
 static void s_on_control (worker_t *self, int64_t now)
 {
     sl_env_t *env = NULL;
@@ -370,6 +396,13 @@ static void s_on_control (worker_t *self, int64_t now)
             //  Tell the broker at once what this worker holds and wants.
             s_announce_all (self, now);
             s_credit (self, true);
+        } else if (!consumed && env->body_case == SLUICE__ENVELOPE__BODY_CANCEL_JOB)
+            s_cancel_job (self, env->cancel_job->job, now);
+        else if (!consumed && env->body_case == SLUICE__ENVELOPE__BODY_DRAIN) {
+            if (!self->draining) {
+                sl_warn ("the broker asks this worker to drain (sluice-ctl drain)");
+                s_drain (self, now);
+            }
         } else if (!consumed)
             sl_debug ("ignored a %s message on the control socket", sl_proto_body_name (env));
         sl_proto_free (&env);
@@ -431,6 +464,14 @@ static bool s_on_signal (worker_t *self, int64_t now)
                  runner_running (self->runner));
         return true;
     }
+    s_drain (self, now);
+    return false;
+}
+
+//  Starts draining: no new task, those not started handed back, running
+//  ones given --drain-timeout to finish.
+static void s_drain (worker_t *self, int64_t now)
+{
     self->draining = true;
     self->drain_until = now + (int64_t) self->config->drain_timeout_ms;
     //  No new tasks: take what ZeroMQ already holds, hand back all not
@@ -449,7 +490,6 @@ static bool s_on_signal (worker_t *self, int64_t now)
     s_release_waiting (self);
     sl_info ("draining: %zu tasks handed back, waiting up to %.1f s for %zu running", handed,
              self->config->drain_timeout_ms / 1000.0, runner_running (self->runner));
-    return false;
 }
 
 int worker_run (const worker_config_t *config)
@@ -500,8 +540,8 @@ int worker_run (const worker_config_t *config)
             s_heartbeat (&self, now);
         items [0] =
             (zmq_pollitem_t){ zsock_resolve (sl_client_control (self.client)), 0, ZMQ_POLLIN, 0 };
-        items [1] =
-            (zmq_pollitem_t){ zsock_resolve (self.tasks), 0, self.draining ? 0 : ZMQ_POLLIN, 0 };
+        //  Read even while draining: what arrives then is handed back.
+        items [1] = (zmq_pollitem_t){ zsock_resolve (self.tasks), 0, ZMQ_POLLIN, 0 };
         items [2] = (zmq_pollitem_t){ zsock_resolve (self.results), 0,
                                       zlistx_size (self.outbox) ? ZMQ_POLLOUT : 0, 0 };
         size_t n = 3 + runner_pollitems (self.runner, items + 3, MAX_POLL_ITEMS - 3);

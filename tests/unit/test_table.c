@@ -3063,6 +3063,44 @@ static void test_table_held_follows_tasks_to_delivery (void **state)
     assert_int_equal (sl_table_held (table), 0);
 }
 
+static void test_table_cancel_ends_queued_and_running (void **state)
+{
+    sl_table_t *table = *state;
+    for (uint64_t seq = 1; seq <= 5; seq++)
+        assert_int_equal (s_submit (table, "c", seq), SL_TABLE_OK);
+    assert_int_equal (sl_table_end (table, "c", 5), SL_TABLE_OK);
+    const char *holder = sl_table_intern (table, "w");
+    sl_task_t *one = sl_table_dispatch (table, 0, LEASE, holder);
+    sl_task_t *two = sl_table_dispatch (table, 0, LEASE, holder);
+    assert_int_equal (one->seq, 1);
+    assert_int_equal (s_complete (table, "c", 1, SL_STATUS_OK), SL_TABLE_OK);
+    //  One done, one running, three queued: four cancelled.
+    assert_int_equal (sl_table_cancel (table, "c"), 4);
+    assert_int_equal (sl_table_cancel (table, "nope"), 0);
+    CHECK_TABLE (table, 0, 0, 5, 0);
+    const sl_job_counts_t *counts = sl_job_counts (s_job (table, "c"));
+    assert_int_equal (counts->done, 5);
+    assert_int_equal (counts->ok, 1);
+    assert_int_equal (counts->cancelled, 4);
+    assert_int_equal (counts->failed, 0);
+    assert_int_equal (two->state, SL_TASK_DONE);
+    assert_int_equal (two->result->status, SL_STATUS_CANCELLED);
+    assert_int_equal (two->result->stderr_size, strlen ("cancelled"));
+    assert_memory_equal (two->result->data + two->result->output_size, "cancelled", 9);
+    //  The stopped run's late result is a duplicate; nothing is left to
+    //  dispatch; every cancelled task is reported for the journal.
+    assert_int_equal (s_complete_run (table, "c", 2, two->attempts, SL_STATUS_OK),
+                      SL_TABLE_DUPLICATE);
+    assert_null (sl_table_dispatch (table, 0, LEASE, holder));
+    size_t popped = 0;
+    while (sl_table_pop_completed (table))
+        popped++;
+    assert_int_equal (popped, 5);
+    //  A second cancel changes nothing.
+    assert_int_equal (sl_table_cancel (table, "c"), 0);
+    assert_int_equal (sl_job_highest (s_job (table, "c")), 5);
+}
+
 int main (void)
 {
 #define T(name) cmocka_unit_test_setup_teardown (name, s_setup, s_teardown)
@@ -3073,6 +3111,7 @@ int main (void)
         T (test_table_missing_ranges),
         T (test_table_missing_huge_seq_is_quick),
         T (test_table_held_follows_tasks_to_delivery),
+        T (test_table_cancel_ends_queued_and_running),
         cmocka_unit_test (test_table_destroy_is_null_safe),
         T (test_table_destroy_frees_tasks_in_every_state),
         T (test_table_submit_queues_a_copy),

@@ -1,0 +1,328 @@
+/*  sluice-ctl - asks a broker what it is doing, and tells it what to do.
+
+    Connects to the broker's control port like any client (CurveZMQ keys
+    included), says hello as a control client, sends one Command and
+    prints the reply: a status report as tables or JSON, or what a cancel
+    or a drain did.
+*/
+#include <czmq.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sl_client.h"
+#include "sl_curve.h"
+#include "sl_log.h"
+#include "sl_proto.h"
+#include "sl_util.h"
+
+#define PROG "sluice-ctl"
+#define DEFAULT_TIMEOUT_MS 5000
+
+static void s_usage (FILE *out)
+{
+    fprintf (out,
+             "Usage: " PROG " [OPTION]... COMMAND [ARGUMENT]\n"
+             "Asks a sluice broker what it is doing, or tells it what to do.\n"
+             "\n"
+             "Commands:\n"
+             "  status          jobs (total, queued, running, done, failed, age), workers\n"
+             "                  (host, pid, slots, busy, tasks done, last heartbeat) and\n"
+             "                  the broker's counters and throughput\n"
+             "  cancel JOB      end the job now: its queued tasks are dropped, its running\n"
+             "                  ones stopped; each ends 'cancelled' in the sink's output\n"
+             "  drain WORKER    the worker (HOST:PID, as status shows it) takes no new\n"
+             "                  task, finishes what it runs and exits\n"
+             "\n"
+             "Options:\n"
+             "  -b, --broker ENDPOINT   broker address (default " SL_DEFAULT_BROKER ")\n"
+             "      --json              print the reply as JSON (for scripts)\n"
+             "  -t, --timeout SEC       how long to wait for the broker (default 5)\n" SL_CURVE_HELP
+             "  -v, --verbose           more log output\n"
+             "  -q, --quiet             less log output\n"
+             "  -h, --help              show this help and exit\n"
+             "  -V, --version           show the version and exit\n"
+             "\n"
+             "Exit status: 0 if the broker did it, 1 if it refused or did not answer,\n"
+             "2 on usage errors.\n");
+}
+
+//  "1h02m", "3m05s", "12.3s"
+static void s_age (int64_t ms, char *buf, size_t len)
+{
+    if (ms < 0)
+        ms = 0;
+    if (ms < 60000)
+        snprintf (buf, len, "%.1fs", ms / 1000.0);
+    else if (ms < 3600000)
+        snprintf (buf, len, "%lldm%02llds", (long long) (ms / 60000), (long long) (ms / 1000 % 60));
+    else
+        snprintf (buf, len, "%lldh%02lldm", (long long) (ms / 3600000),
+                  (long long) (ms / 60000 % 60));
+}
+
+//  Splits "host:pid" at its last colon.
+static void s_host_pid (const char *name, char *host, size_t hostlen, const char **pid)
+{
+    const char *colon = strrchr (name, ':');
+    if (colon) {
+        snprintf (host, hostlen, "%.*s", (int) (colon - name), name);
+        *pid = colon + 1;
+    } else {
+        snprintf (host, hostlen, "%s", name);
+        *pid = "";
+    }
+}
+
+static void s_print_status (const Sluice__StatusReport *r)
+{
+    char up [32];
+    s_age (r->uptime_ms, up, sizeof up);
+    printf ("broker %s, up %s; sink: %s\n", r->broker_id, up, r->sink [0] ? r->sink : "none");
+    printf ("throughput %.1f results/s (last 10 s); %llu tasks accepted, %llu dispatched, "
+            "%llu results, %llu retried, %llu runs lost\n",
+            r->rate, (unsigned long long) r->tasks_accepted,
+            (unsigned long long) r->tasks_dispatched, (unsigned long long) r->results,
+            (unsigned long long) r->retries, (unsigned long long) r->runs_lost);
+    printf ("memory %.1f of %.0f MiB%s; journal %.1f MiB; %llu bad messages dropped\n",
+            r->memory_held / 1048576.0, r->memory_limit / 1048576.0,
+            r->throttled ? " (intake paused)" : "", r->journal_bytes / 1048576.0,
+            (unsigned long long) r->bad_messages);
+    printf ("\n%-24s %10s %10s %8s %10s %8s %9s %10s  %s\n", "JOB", "TOTAL", "QUEUED", "RUNNING",
+            "DONE", "FAILED", "CANCELLED", "AGE", "STATE");
+    if (r->n_jobs == 0)
+        printf ("(no jobs)\n");
+    for (size_t i = 0; i < r->n_jobs; i++) {
+        const Sluice__JobStatus *j = r->jobs [i];
+        char total [24], age [32];
+        if (j->total || j->finished)
+            snprintf (total, sizeof total, "%llu", (unsigned long long) j->total);
+        else
+            snprintf (total, sizeof total, "%llu+", (unsigned long long) j->received);
+        s_age (j->age_ms, age, sizeof age);
+        const char *state = j->finished                       ? "finished"
+                            : j->cancelled                    ? "cancelled"
+                            : j->running                      ? "running"
+                            : j->queued                       ? "queued"
+                            : j->done < j->total || !j->total ? "receiving"
+                                                              : "delivering";
+        printf ("%-24s %10s %10llu %8llu %10llu %8llu %9llu %10s  %s%s\n", j->id, total,
+                (unsigned long long) j->queued, (unsigned long long) j->running,
+                (unsigned long long) j->done, (unsigned long long) (j->failed + j->timeout),
+                (unsigned long long) j->cancelled, age, state, j->finished ? " ago" : "");
+    }
+    printf ("\n%-28s %8s %6s %6s %10s %9s\n", "WORKER HOST", "PID", "SLOTS", "BUSY", "DONE",
+            "LAST HB");
+    if (r->n_workers == 0)
+        printf ("(no workers)\n");
+    for (size_t i = 0; i < r->n_workers; i++) {
+        const Sluice__WorkerStatus *w = r->workers [i];
+        char host [256], hb [32];
+        const char *pid;
+        s_host_pid (w->name, host, sizeof host, &pid);
+        s_age (w->last_heartbeat_ms, hb, sizeof hb);
+        printf ("%-28s %8s %6u %6u %10llu %9s%s\n", host, pid, w->slots, w->busy,
+                (unsigned long long) w->done, hb, w->draining ? "  draining" : "");
+    }
+}
+
+static json_t *s_status_json (const Sluice__StatusReport *r)
+{
+    json_t *jobs = json_array ();
+    for (size_t i = 0; i < r->n_jobs; i++) {
+        const Sluice__JobStatus *j = r->jobs [i];
+        json_array_append_new (
+            jobs,
+            json_pack ("{s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                       "s:f, s:b}",
+                       "id", j->id, "total", (json_int_t) j->total, "total_known",
+                       j->total != 0 || j->finished, "received", (json_int_t) j->received, "queued",
+                       (json_int_t) j->queued, "running", (json_int_t) j->running, "done",
+                       (json_int_t) j->done, "ok", (json_int_t) j->ok, "failed",
+                       (json_int_t) j->failed, "timeout", (json_int_t) j->timeout, "cancelled",
+                       (json_int_t) j->cancelled, "delivered", (json_int_t) j->delivered, "age_s",
+                       j->age_ms / 1000.0, "finished", j->finished));
+    }
+    json_t *workers = json_array ();
+    for (size_t i = 0; i < r->n_workers; i++) {
+        const Sluice__WorkerStatus *w = r->workers [i];
+        char host [256];
+        const char *pid;
+        s_host_pid (w->name, host, sizeof host, &pid);
+        json_array_append_new (
+            workers,
+            json_pack ("{s:s, s:s, s:I, s:i, s:i, s:I, s:f, s:b}", "name", w->name, "host", host,
+                       "pid", (json_int_t) strtoll (pid, NULL, 10), "slots", (int) w->slots, "busy",
+                       (int) w->busy, "done", (json_int_t) w->done, "last_heartbeat_s",
+                       w->last_heartbeat_ms / 1000.0, "draining", w->draining));
+    }
+    return json_pack (
+        "{s:s, s:f, s:s?, s:f, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
+        "s:{s:I, s:I, s:b}, s:I, s:o, s:o}",
+        "broker_id", r->broker_id, "uptime_s", r->uptime_ms / 1000.0, "sink",
+        r->sink [0] ? r->sink : NULL, "rate", r->rate, "counters", "tasks_accepted",
+        (json_int_t) r->tasks_accepted, "tasks_dispatched", (json_int_t) r->tasks_dispatched,
+        "results", (json_int_t) r->results, "retries", (json_int_t) r->retries, "runs_lost",
+        (json_int_t) r->runs_lost, "duplicates", (json_int_t) r->duplicates, "bad_messages",
+        (json_int_t) r->bad_messages, "memory", "held", (json_int_t) r->memory_held, "limit",
+        (json_int_t) r->memory_limit, "intake_paused", r->throttled, "journal_bytes",
+        (json_int_t) r->journal_bytes, "jobs", jobs, "workers", workers);
+}
+
+//  Sends the command and waits for the reply (caller frees), or NULL.
+static sl_env_t *s_ask (sl_client_t *client, Sluice__Command *command, int64_t timeout_ms)
+{
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_COMMAND;
+    env.command = command;
+    if (sl_client_send (client, &env))
+        return NULL;
+    zsock_t *control = sl_client_control (client);
+    zpoller_t *poller = zpoller_new (control, NULL);
+    int64_t deadline = zclock_mono () + timeout_ms;
+    sl_env_t *reply = NULL;
+    while (!reply && !zsys_interrupted && zclock_mono () < deadline) {
+        if (!zpoller_wait (poller, (int) (deadline - zclock_mono ())))
+            continue;
+        char why [256];
+        if (sl_proto_recv (control, &reply, NULL, why, sizeof why) != SL_RECV_OK)
+            reply = NULL;
+        else if (reply->body_case != SLUICE__ENVELOPE__BODY_COMMAND_REPLY &&
+                 reply->body_case != SLUICE__ENVELOPE__BODY_STATUS_REPORT)
+            sl_proto_free (&reply); //  e.g. a heartbeat answer
+    }
+    zpoller_destroy (&poller);
+    return reply;
+}
+
+int main (int argc, char *argv [])
+{
+    const char *broker = SL_DEFAULT_BROKER;
+    const char *curve_secret = NULL, *curve_server = NULL;
+    bool json = false;
+    uint64_t timeout_ms = DEFAULT_TIMEOUT_MS;
+    int verbosity = 0;
+    static const struct option options [] = {
+        { "broker", required_argument, NULL, 'b' },
+        { "json", no_argument, NULL, 'j' },
+        { "timeout", required_argument, NULL, 't' },
+        SL_CURVE_OPTIONS,
+        { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    int opt;
+    while ((opt = getopt_long (argc, argv, "b:t:vqhV", options, NULL)) != -1) {
+        switch (opt) {
+            case 'b':
+                broker = optarg;
+                break;
+            case 'j':
+                json = true;
+                break;
+            case 't':
+                if (sl_parse_seconds (PROG, "--timeout", optarg, &timeout_ms))
+                    return SL_EXIT_USAGE;
+                break;
+            case SL_OPT_CURVE_SECRET:
+                curve_secret = optarg;
+                break;
+            case SL_OPT_CURVE_SERVER:
+                curve_server = optarg;
+                break;
+            default: {
+                int rc = sl_common_option (opt, PROG, s_usage, &verbosity);
+                if (rc != SL_OPT_HANDLED)
+                    return rc == SL_OPT_NOT_COMMON ? SL_EXIT_USAGE : rc;
+            }
+        }
+    }
+    Sluice__Command command = SLUICE__COMMAND__INIT;
+    const char *verb = optind < argc ? argv [optind] : NULL;
+    int nargs = argc - optind - 1;
+    if (verb && streq (verb, "status") && nargs == 0)
+        command.kind = SLUICE__COMMAND_KIND__COMMAND_STATUS;
+    else if (verb && streq (verb, "cancel") && nargs == 1)
+        command.kind = SLUICE__COMMAND_KIND__COMMAND_CANCEL;
+    else if (verb && streq (verb, "drain") && nargs == 1)
+        command.kind = SLUICE__COMMAND_KIND__COMMAND_DRAIN;
+    else {
+        fprintf (stderr, PROG ": %s\nTry '" PROG " --help' for more information.\n",
+                 !verb                    ? "give a command: status, cancel JOB or drain WORKER"
+                 : streq (verb, "status") ? "status takes no argument"
+                 : streq (verb, "cancel") ? "cancel takes one job id"
+                 : streq (verb, "drain")  ? "drain takes one worker name (HOST:PID)"
+                                          : "unknown command (status, cancel JOB, drain WORKER)");
+        return SL_EXIT_USAGE;
+    }
+    command.target = nargs == 1 ? argv [optind + 1] : "";
+    if (command.kind == SLUICE__COMMAND_KIND__COMMAND_CANCEL && !sl_job_id_valid (command.target)) {
+        fprintf (stderr,
+                 PROG ": cancel: '%s' is not a job id (1-64 characters of A-Z a-z 0-9 . _ -)\n",
+                 command.target);
+        return SL_EXIT_USAGE;
+    }
+    sl_log_init (PROG, SL_LOG_WARN);
+    sl_log_adjust (verbosity);
+    char err [512];
+    sl_curve_client_t curve;
+    if (sl_curve_client_init (&curve, curve_secret, curve_server, err, sizeof err)) {
+        fprintf (stderr, PROG ": %s\n", err);
+        return SL_EXIT_USAGE;
+    }
+    sl_client_t *client = sl_client_new (broker, &curve, err, sizeof err);
+    if (!client) {
+        fprintf (stderr, PROG ": %s\n", err);
+        sl_curve_client_clear (&curve);
+        return SL_EXIT_USAGE;
+    }
+    char name [300];
+    sl_self_name (name, sizeof name);
+    Sluice__Hello hello = SLUICE__HELLO__INIT;
+    hello.role = SLUICE__ROLE__ROLE_CONTROL;
+    hello.name = name;
+    sl_env_t *welcome = NULL;
+    int rc = 1;
+    sl_hello_t said =
+        sl_client_hello (client, &hello, (int64_t) timeout_ms, &welcome, err, sizeof err);
+    sl_proto_free (&welcome);
+    sl_env_t *reply = NULL;
+    if (said != SL_HELLO_WELCOME) {
+        if (said != SL_HELLO_INTERRUPTED)
+            fprintf (stderr, PROG ": %s\n", err);
+    } else if (!(reply = s_ask (client, &command, (int64_t) timeout_ms)))
+        fprintf (stderr, PROG ": the broker at %s did not answer within %.1f s\n", broker,
+                 timeout_ms / 1000.0);
+    else if (reply->body_case == SLUICE__ENVELOPE__BODY_STATUS_REPORT) {
+        if (json) {
+            json_t *doc = s_status_json (reply->status_report);
+            if (doc && json_dumpf (doc, stdout, JSON_INDENT (2)) == 0) {
+                printf ("\n");
+                rc = 0;
+            } else
+                fprintf (stderr, PROG ": cannot write the status as JSON\n");
+            json_decref (doc);
+        } else {
+            s_print_status (reply->status_report);
+            rc = 0;
+        }
+    } else {
+        const Sluice__CommandReply *answer = reply->command_reply;
+        if (json) {
+            json_t *doc = json_pack ("{s:b, s:s}", "ok", answer->ok, "message", answer->message);
+            json_dumpf (doc, stdout, JSON_INDENT (2));
+            printf ("\n");
+            json_decref (doc);
+        } else
+            fprintf (answer->ok ? stdout : stderr, "%s%s\n", answer->ok ? "" : PROG ": ",
+                     answer->message);
+        rc = answer->ok ? 0 : 1;
+    }
+    sl_proto_free (&reply);
+    sl_client_destroy (&client);
+    sl_curve_client_clear (&curve);
+    return rc;
+}
