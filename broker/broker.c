@@ -1052,9 +1052,19 @@ static void s_on_tasks (broker_t *self, Sluice__TaskBatch *batch)
             s_bad (self, "intake", NULL, "task over --max-payload");
             continue;
         }
-        uint8_t retries = (uint8_t) (task->retries > 100 ? 100 : task->retries);
-        sl_table_rc_t rc = sl_table_submit (self->table, batch->job, task->seq, task->payload.data,
-                                            task->payload.len, task->timeout_ms, retries);
+        if (strlen (task->id) > 255) {
+            s_bad (self, "intake", NULL, "task with an id over 255 bytes");
+            continue;
+        }
+        sl_task_in_t in = {
+            .payload = task->payload.data,
+            .size = task->payload.len,
+            .timeout_ms = task->timeout_ms,
+            .retries = (uint8_t) (task->retries > 100 ? 100 : task->retries),
+            .priority = task->priority,
+            .id = task->id,
+        };
+        sl_table_rc_t rc = sl_table_submit_task (self->table, batch->job, task->seq, &in);
         if (rc == SL_TABLE_OK) {
             self->tasks_in++;
             batch->tasks [accepted++] = task; //  the new ones, for the journal
@@ -1428,6 +1438,7 @@ static void s_deliver (broker_t *self)
             return;
     }
     Sluice__Result results [MAX_BATCH_RESULTS];
+    static char ids [MAX_BATCH_RESULTS][256]; //  the tasks' ids, as strings
     Sluice__Result *result_ptrs [MAX_BATCH_RESULTS];
     while (sl_table_deliverable (self->table, only) &&
            sl_table_unacked (self->table) < self->config.sink_window &&
@@ -1452,6 +1463,7 @@ static void s_deliver (broker_t *self)
             results [n].worker = (char *) r->worker;
             results [n].duration_ms = r->duration_ms;
             results [n].output_truncated = r->output_truncated;
+            results [n].id = sl_result_id (r, ids [n]);
             result_ptrs [n] = &results [n];
             n++;
             bytes += r->output_size + r->stderr_size;

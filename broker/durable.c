@@ -47,9 +47,11 @@ static int s_results_record (sl_journal_t *journal, sl_task_t **tasks, size_t n,
 {
     Sluice__Result *results = calloc (n, sizeof *results);
     Sluice__Result **ptrs = calloc (n, sizeof *ptrs);
-    if (!results || !ptrs) {
+    char (*ids) [256] = calloc (n, sizeof *ids);
+    if (!results || !ptrs || !ids) {
         free (results);
         free (ptrs);
+        free (ids);
         snprintf (err, errlen, "out of memory for a journal record");
         return -1;
     }
@@ -68,6 +70,7 @@ static int s_results_record (sl_journal_t *journal, sl_task_t **tasks, size_t n,
         results [i].worker = (char *) r->worker;
         results [i].duration_ms = r->duration_ms;
         results [i].output_truncated = r->output_truncated;
+        results [i].id = sl_result_id (r, ids [i]);
         ptrs [i] = &results [i];
     }
     Sluice__ResultBatch batch = SLUICE__RESULT_BATCH__INIT;
@@ -77,6 +80,7 @@ static int s_results_record (sl_journal_t *journal, sl_task_t **tasks, size_t n,
     int rc = s_append (journal, SL_REC_RESULTS, &batch.base, err, errlen);
     free (results);
     free (ptrs);
+    free (ids);
     return rc;
 }
 
@@ -145,6 +149,7 @@ void sl_durable_result_in (const Sluice__Result *r, sl_result_in_t *in)
         .err = r->stderr_tail.data,
         .err_size = r->stderr_tail.len,
         .output_truncated = r->output_truncated,
+        .id = r->id,
     };
 }
 
@@ -169,9 +174,15 @@ static int s_replay_record (uint8_t type, const uint8_t *data, size_t size, uint
                 return s_undecodable (self, type, segment);
             for (size_t i = 0; i < batch->n_tasks; i++) {
                 Sluice__Task *t = batch->tasks [i];
-                uint8_t retries = (uint8_t) (t->retries > 100 ? 100 : t->retries);
-                sl_table_submit (self->table, batch->job, t->seq, t->payload.data, t->payload.len,
-                                 t->timeout_ms, retries);
+                sl_task_in_t in = {
+                    .payload = t->payload.data,
+                    .size = t->payload.len,
+                    .timeout_ms = t->timeout_ms,
+                    .retries = (uint8_t) (t->retries > 100 ? 100 : t->retries),
+                    .priority = t->priority,
+                    .id = t->id,
+                };
+                sl_table_submit_task (self->table, batch->job, t->seq, &in);
             }
             sluice__task_batch__free_unpacked (batch, NULL);
             return 0;

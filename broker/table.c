@@ -37,14 +37,18 @@ struct _sl_job_t {
 };
 
 struct _sl_table_t {
-    zhashx_t *jobs;          //  id -> sl_job_t (not owning; the list owns)
-    sl_job_t *head;          //  oldest job
-    sl_job_t *tail;          //  newest job
-    sl_job_t *cursor;        //  iteration position for job_first/job_next
-    bool cursor_ahead;       //  cursor already moved on (its job was retired)
-    sl_job_t *deliver_turn;  //  job whose turn it is in round-robin delivery
-    size_t njobs;            //  jobs in the list
-    sl_deque_t *queue;       //  QUEUED tasks to dispatch (may hold stale entries)
+    zhashx_t *jobs;         //  id -> sl_job_t (not owning; the list owns)
+    sl_job_t *head;         //  oldest job
+    sl_job_t *tail;         //  newest job
+    sl_job_t *cursor;       //  iteration position for job_first/job_next
+    bool cursor_ahead;      //  cursor already moved on (its job was retired)
+    sl_job_t *deliver_turn; //  job whose turn it is in round-robin delivery
+    size_t njobs;           //  jobs in the list
+    sl_deque_t
+        *queues [SL_TABLE_MAX_LEVELS]; //  QUEUED tasks per priority level (may hold stale entries)
+    int32_t priorities [SL_TABLE_MAX_LEVELS]; //  each level's priority
+    uint16_t order [SL_TABLE_MAX_LEVELS];     //  levels, highest priority first
+    size_t nlevels;                           //  levels in use (level 0 = priority 0)
     sl_deque_t *completed;   //  tasks that got their final result, until sl_table_pop_completed
     zlistx_t *zombies;       //  retired jobs with stale dispatch-queue entries (owned)
     uint64_t next_tag;       //  tag given to new jobs
@@ -74,7 +78,7 @@ static void s_zombie_free (void **item_p);
 //  its payload or its result.
 static size_t s_result_bytes (const sl_result_t *result)
 {
-    return sizeof *result + result->output_size + result->stderr_size;
+    return sizeof *result + result->output_size + result->stderr_size + result->id_size;
 }
 
 sl_table_t *sl_table_new (void)
@@ -83,13 +87,14 @@ sl_table_t *sl_table_new (void)
     if (!self)
         return NULL;
     self->jobs = zhashx_new ();
-    self->queue = sl_deque_new ();
+    self->queues [0] = sl_deque_new ();
+    self->nlevels = 1;
     self->completed = sl_deque_new ();
     self->zombies = zlistx_new ();
     if (self->zombies)
         zlistx_set_destructor (self->zombies, s_zombie_free);
     self->workers = zhashx_new ();
-    if (!self->jobs || !self->queue || !self->completed || !self->zombies || !self->workers) {
+    if (!self->jobs || !self->queues [0] || !self->completed || !self->zombies || !self->workers) {
         sl_table_destroy (&self);
         return NULL;
     }
@@ -138,7 +143,8 @@ void sl_table_destroy (sl_table_t **self_p)
     }
     zhashx_destroy (&self->jobs);
     zhashx_destroy (&self->workers);
-    sl_deque_destroy (&self->queue);
+    for (size_t i = 0; i < self->nlevels; i++)
+        sl_deque_destroy (&self->queues [i]);
     sl_deque_destroy (&self->completed);
     zlistx_destroy (&self->zombies);
     free (self);
@@ -225,11 +231,14 @@ static void s_run_unlink (sl_table_t *self, sl_task_t *task);
 //  can remain when a job is finished). O(queue), and rare.
 static void s_purge_queue (sl_table_t *self, sl_job_t *job)
 {
-    size_t size = sl_deque_size (self->queue);
-    for (size_t i = 0; i < size; i++) {
-        sl_task_t *task = sl_deque_pop_front (self->queue);
-        if (task->job != job)
-            sl_deque_push_back (self->queue, task); //  cannot fail: room was just made
+    for (size_t level = 0; level < self->nlevels; level++) {
+        sl_deque_t *queue = self->queues [level];
+        size_t size = sl_deque_size (queue);
+        for (size_t i = 0; i < size; i++) {
+            sl_task_t *task = sl_deque_pop_front (queue);
+            if (task->job != job)
+                sl_deque_push_back (queue, task); //  cannot fail: room was just made
+        }
     }
     job->queue_refs = 0;
 }
@@ -244,8 +253,8 @@ static size_t s_job_held (sl_job_t *job)
             sl_task_t *task = &chunk [i];
             if (task->state == SL_TASK_ABSENT || task->state == SL_TASK_DELIVERED)
                 continue;
-            held +=
-                sizeof *task + (task->result ? s_result_bytes (task->result) : task->payload_size);
+            held += sizeof *task + (task->result ? s_result_bytes (task->result)
+                                                 : task->payload_size + task->id_size);
         }
     }
     return held;
@@ -353,8 +362,8 @@ static sl_task_t *s_task (sl_table_t *self, const char *job_id, uint64_t seq)
 //  Puts a task into QUEUED, at the back (new work) or front (work to redo).
 static int s_enqueue (sl_table_t *self, sl_task_t *task, bool front)
 {
-    int rc =
-        front ? sl_deque_push_front (self->queue, task) : sl_deque_push_back (self->queue, task);
+    sl_deque_t *queue = self->queues [task->level];
+    int rc = front ? sl_deque_push_front (queue, task) : sl_deque_push_back (queue, task);
     if (rc)
         return -1;
     task->state = SL_TASK_QUEUED;
@@ -364,11 +373,55 @@ static int s_enqueue (sl_table_t *self, sl_task_t *task, bool front)
     return 0;
 }
 
+//  The level whose queue tasks of this priority wait in: its own, made on
+//  first use while there is room, else the nearest one.
+static uint16_t s_level (sl_table_t *self, int32_t priority)
+{
+    size_t nearest = 0;
+    int64_t best = INT64_MAX;
+    for (size_t i = 0; i < self->nlevels; i++) {
+        int64_t distance = llabs ((int64_t) self->priorities [i] - priority);
+        if (distance < best) {
+            best = distance;
+            nearest = i;
+        }
+    }
+    if (best == 0 || self->nlevels == SL_TABLE_MAX_LEVELS)
+        return (uint16_t) nearest;
+    sl_deque_t *queue = sl_deque_new ();
+    if (!queue)
+        return (uint16_t) nearest;
+    size_t level = self->nlevels++;
+    self->queues [level] = queue;
+    self->priorities [level] = priority;
+    //  Into the order, highest priority first.
+    size_t at = level;
+    while (at > 0 && self->priorities [self->order [at - 1]] < priority) {
+        self->order [at] = self->order [at - 1];
+        at--;
+    }
+    self->order [at] = (uint16_t) level;
+    return (uint16_t) level;
+}
+
 sl_table_rc_t sl_table_submit (sl_table_t *self, const char *job_id, uint64_t seq,
                                const uint8_t *payload, size_t size, uint32_t timeout_ms,
                                uint8_t retries)
 {
+    sl_task_in_t in = {
+        .payload = payload, .size = size, .timeout_ms = timeout_ms, .retries = retries
+    };
+    return sl_table_submit_task (self, job_id, seq, &in);
+}
+
+sl_table_rc_t sl_table_submit_task (sl_table_t *self, const char *job_id, uint64_t seq,
+                                    const sl_task_in_t *in)
+{
     assert (self);
+    assert (in);
+    const uint8_t *payload = in->payload;
+    size_t size = in->size;
+    size_t id_size = in->id ? strnlen (in->id, 255) : 0;
     if (seq == 0 || seq > SL_MAX_SEQ)
         return SL_TABLE_INVALID;
     sl_job_t *job = sl_table_job (self, job_id);
@@ -381,16 +434,20 @@ sl_table_rc_t sl_table_submit (sl_table_t *self, const char *job_id, uint64_t se
         return SL_TABLE_NOMEM;
     if (task->state != SL_TASK_ABSENT)
         return SL_TABLE_DUPLICATE;
-    task->payload = malloc (size ? size : 1);
+    task->payload = malloc (size + id_size ? size + id_size : 1);
     if (!task->payload)
         return SL_TABLE_NOMEM;
     if (size)
         memcpy (task->payload, payload, size);
+    if (id_size)
+        memcpy (task->payload + size, in->id, id_size);
     task->payload_size = size;
+    task->id_size = (uint8_t) id_size;
     task->seq = seq;
     task->job = job;
-    task->timeout_ms = timeout_ms;
-    task->retries = retries;
+    task->timeout_ms = in->timeout_ms;
+    task->retries = in->retries;
+    task->level = in->priority ? s_level (self, in->priority) : 0;
     if (s_enqueue (self, task, false)) {
         free (task->payload);
         task->payload = NULL;
@@ -399,7 +456,7 @@ sl_table_rc_t sl_table_submit (sl_table_t *self, const char *job_id, uint64_t se
     job->counts.received++;
     if (seq > job->highest)
         job->highest = seq;
-    self->held += sizeof *task + size;
+    self->held += sizeof *task + size + id_size;
     return SL_TABLE_OK;
 }
 
@@ -473,7 +530,12 @@ sl_task_t *sl_table_dispatch (sl_table_t *self, int64_t now, int64_t lease_ms, c
 {
     assert (self);
     while (self->queued) {
-        sl_task_t *task = sl_deque_pop_front (self->queue);
+        //  The highest priority level with entries (some may be stale).
+        sl_deque_t *queue = NULL;
+        for (size_t i = 0; i < self->nlevels && !queue; i++)
+            if (sl_deque_size (self->queues [self->order [i]]))
+                queue = self->queues [self->order [i]];
+        sl_task_t *task = queue ? sl_deque_pop_front (queue) : NULL;
         assert (task); //  queued > 0 implies a live entry remains
         sl_job_t *job = task->job;
         if (--job->queue_refs == 0 && job->retired) {
@@ -531,7 +593,8 @@ const char *sl_table_intern (sl_table_t *self, const char *name)
 //  A result held by the table, built from in. NULL if out of memory.
 static sl_result_t *s_result_new (sl_table_t *self, const sl_result_in_t *in)
 {
-    sl_result_t *result = malloc (sizeof *result + in->output_size + in->err_size);
+    size_t id_size = in->id ? strnlen (in->id, 255) : 0;
+    sl_result_t *result = malloc (sizeof *result + in->output_size + in->err_size + id_size);
     const char *worker = sl_table_intern (self, in->worker ? in->worker : "");
     if (!result || !worker) {
         free (result);
@@ -548,6 +611,9 @@ static sl_result_t *s_result_new (sl_table_t *self, const sl_result_in_t *in)
         memcpy (result->data, in->output, in->output_size);
     if (in->err_size)
         memcpy (result->data + in->output_size, in->err, in->err_size);
+    result->id_size = (uint8_t) id_size;
+    if (id_size)
+        memcpy (result->data + in->output_size + in->err_size, in->id, id_size);
     return result;
 }
 
@@ -555,7 +621,15 @@ static sl_result_t *s_result_new (sl_table_t *self, const sl_result_in_t *in)
 //  nothing changed).
 static int s_finish (sl_table_t *self, sl_task_t *task, const sl_result_in_t *in, bool reported)
 {
-    sl_result_t *result = s_result_new (self, in);
+    //  The task's own id, while it has it (never one a worker made up).
+    char id [256];
+    sl_result_in_t with_id = *in;
+    if (task->payload) {
+        memcpy (id, task->payload + task->payload_size, task->id_size);
+        id [task->id_size] = '\0';
+        with_id.id = id;
+    }
+    sl_result_t *result = s_result_new (self, &with_id);
     if (!result || sl_deque_push_back (task->job->ready, task)) {
         free (result);
         return -1;
@@ -585,7 +659,7 @@ static int s_finish (sl_table_t *self, sl_task_t *task, const sl_result_in_t *in
     free (task->payload);
     task->payload = NULL;
     self->held += s_result_bytes (result);
-    self->held -= task->payload_size;
+    self->held -= task->payload_size + task->id_size;
     counts->done++;
     if (in->status == SL_STATUS_OK)
         counts->ok++;
@@ -960,6 +1034,13 @@ sl_table_rc_t sl_table_restore_delivered (sl_table_t *self, const char *job_id, 
     self->deliverable--;
     job->counts.delivered++;
     return SL_TABLE_OK;
+}
+
+char *sl_result_id (const sl_result_t *result, char *buf)
+{
+    memcpy (buf, result->data + result->output_size + result->stderr_size, result->id_size);
+    buf [result->id_size] = '\0';
+    return buf;
 }
 
 size_t sl_table_held (sl_table_t *self)

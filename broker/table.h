@@ -65,12 +65,13 @@ typedef enum {
 typedef struct {
     uint8_t status;        //  sl_status_t
     bool output_truncated; //  the worker capped the output
+    uint8_t id_size;       //  bytes of the task's id at data + output_size + stderr_size
     int32_t exit_code;     //  command's exit code
     uint64_t duration_ms;  //  run time on the worker
     const char *worker;    //  interned "host:pid", owned by the table
     size_t output_size;    //  bytes of output at data
     size_t stderr_size;    //  bytes of stderr tail at data + output_size
-    uint8_t data [];       //  output, then stderr tail
+    uint8_t data [];       //  output, then stderr tail, then the task's id
 } sl_result_t;
 
 typedef struct _sl_job_t sl_job_t;
@@ -89,14 +90,16 @@ struct _sl_task_t {
     uint16_t waiting_run;      //  run its worker holds but said had not started yet (0 = none)
     uint16_t unstarted_losses; //  runs lost before they started (not counted in losses)
     bool expired_unclaimed;    //  the latest run expired before anyone claimed it
+    uint8_t id_size;           //  bytes of its id, kept after the payload
+    uint16_t level;            //  its priority level (the table's queue it waits in)
     uint32_t timeout_ms;       //  per-run limit, 0 = none
     int64_t deadline;          //  lease expiry while RUNNING (ms)
     const char *holder;        //  interned name of the worker holding it, or NULL
     const char *avoid;         //  worker whose run of it failed or was lost last, or NULL
     sl_task_t *run_prev;       //  list of RUNNING tasks
     sl_task_t *run_next;
-    uint8_t *payload;    //  task bytes while not yet DONE (owned)
-    size_t payload_size; //  bytes at payload
+    uint8_t *payload;    //  task bytes while not yet DONE (owned), then its id
+    size_t payload_size; //  bytes at payload (the id not counted)
     sl_result_t *result; //  result while DONE or SENT (owned)
 };
 
@@ -170,6 +173,26 @@ sl_job_t *sl_table_job_next (sl_table_t *self);
 void sl_table_retire (sl_table_t *self, sl_job_t *job);
 
 //  --- Submission -----------------------------------------------------------
+
+//  A task as submitted.
+typedef struct {
+    const uint8_t *payload;
+    size_t size;
+    uint32_t timeout_ms; //  per-run limit, 0 = none
+    uint8_t retries;     //  reruns after failed or timeout
+    int32_t priority;    //  higher is dispatched first
+    const char *id;      //  the user's id (at most 255 bytes kept), or NULL
+} sl_task_in_t;
+
+//  Up to this many distinct priorities get a queue each; a task of
+//  another priority waits in the queue of the nearest one.
+#define SL_TABLE_MAX_LEVELS 64
+
+//  Adds task seq of job (creating the job on its first task) with a copy
+//  of its payload and id, QUEUED at the back of its priority's queue. As
+//  sl_table_submit.
+sl_table_rc_t sl_table_submit_task (sl_table_t *self, const char *job_id, uint64_t seq,
+                                    const sl_task_in_t *in);
 
 //  Adds task seq of job (creating the job on its first task) with a copy
 //  of payload, QUEUED at the back. Returns SL_TABLE_OK, SL_TABLE_DUPLICATE if
@@ -254,6 +277,7 @@ typedef struct {
     const uint8_t *err;
     size_t err_size;
     bool output_truncated;
+    const char *id; //  the task's id (used only when the table no longer has it), or NULL
 } sl_result_in_t;
 
 sl_table_rc_t sl_table_complete (sl_table_t *self, const char *job_id, uint64_t seq,
@@ -290,6 +314,10 @@ size_t sl_table_unsend_all (sl_table_t *self);
 
 //  Results SENT and not yet acknowledged, over all jobs.
 size_t sl_table_unacked (sl_table_t *self);
+
+//  Copies result's task id into buf (room for 256 bytes) as a string;
+//  returns buf ("" when the task had none).
+char *sl_result_id (const sl_result_t *result, char *buf);
 
 //  --- Memory ----------------------------------------------------------------
 

@@ -241,6 +241,16 @@ const char *sl_proto_body_name (const sl_env_t *env)
             return "release";
         case SLUICE__ENVELOPE__BODY_CREDIT:
             return "credit";
+        case SLUICE__ENVELOPE__BODY_COMMAND:
+            return "command";
+        case SLUICE__ENVELOPE__BODY_COMMAND_REPLY:
+            return "command reply";
+        case SLUICE__ENVELOPE__BODY_STATUS_REPORT:
+            return "status report";
+        case SLUICE__ENVELOPE__BODY_CANCEL_JOB:
+            return "cancel job";
+        case SLUICE__ENVELOPE__BODY_DRAIN:
+            return "drain";
         default:
             return "unknown";
     }

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "sl_client.h"
+#include "sl_jsontask.h"
 #include "sl_log.h"
 #include "sl_proto.h"
 #include "sl_taskfile.h"
@@ -36,6 +37,7 @@ typedef struct {
     uint64_t timeout_ms;         //  --timeout, per task, 0 = none
     uint64_t connect_timeout_ms; //  --connect-timeout
     uint64_t max_payload;        //  --max-payload
+    bool jsonl;                  //  --format jsonl: each line a JSON object
     uint64_t retries;            //  --retries
     FILE *spool;                 //  copy of standard input, for sending parts again
     bool spool_writing;          //  the first pass over stdin is filling the spool
@@ -84,6 +86,11 @@ static void s_usage (FILE *out)
         "                              run again up to max(N, 3) times\n"
         "      --connect-timeout SEC   how long to wait for the broker (default 30)\n" SL_CURVE_HELP
         "      --max-payload BYTES     longest task line accepted (default %d)\n"
+        "  -f, --format FORMAT         text (default): each line is a task's payload;\n"
+        "                              jsonl: each line is a JSON object with \"payload\"\n"
+        "                              (a string) and optional \"id\" (echoed in the\n"
+        "                              sink's records), \"timeout\" (seconds),\n"
+        "                              \"retries\" and \"priority\" (higher runs first)\n"
         "  -v, --verbose               more log output\n"
         "  -q, --quiet                 less log output\n"
         "  -h, --help                  show this help and exit\n"
@@ -93,6 +100,47 @@ static void s_usage (FILE *out)
         DEFAULT_MAX_PAYLOAD);
 }
 
+//  Longest line the reader takes: a payload, or in JSONL its object (with
+//  room for escapes: "\u0001" is 6 bytes for 1).
+static size_t s_line_limit (ventilator_t *self)
+{
+    return self->jsonl ? 6 * self->max_payload + 4096 : self->max_payload;
+}
+
+//  One task of the input: its payload and, from JSONL, what the line says
+//  besides. Returns 0, or -1 with err naming the line.
+static int s_decode (ventilator_t *self, sl_taskfile_t *file, const uint8_t *line, size_t size,
+                     sl_jsontask_t *task, char *err, size_t errlen)
+{
+    if (!self->jsonl) {
+        memset (task, 0, sizeof *task);
+        task->payload = (uint8_t *) line; //  borrowed: not cleared
+        task->size = size;
+        return 0;
+    }
+    char why [300];
+    if (sl_jsontask_parse (line, size, task, why, sizeof why) == 0 &&
+        task->size > self->max_payload) {
+        snprintf (why, sizeof why, "payload of %zu bytes is over --max-payload %llu", task->size,
+                  (unsigned long long) self->max_payload);
+        sl_jsontask_clear (task);
+    } else if (task->payload)
+        return 0;
+    if (file)
+        snprintf (err, errlen, "%s:%zu: %s", sl_taskfile_name (file), sl_taskfile_lineno (file),
+                  why);
+    else
+        snprintf (err, errlen, "stdin: %s", why);
+    return -1;
+}
+
+//  Frees what s_decode allocated.
+static void s_decoded_clear (ventilator_t *self, sl_jsontask_t *task)
+{
+    if (self->jsonl)
+        sl_jsontask_clear (task);
+}
+
 //  Checks every line of a regular file, so that a bad line is found before
 //  anything is sent. Returns 0, or -1 with err set.
 static int s_prescan (ventilator_t *self, char *err, size_t errlen)
@@ -100,14 +148,20 @@ static int s_prescan (ventilator_t *self, char *err, size_t errlen)
     struct stat st;
     if (streq (self->path, "-") || stat (self->path, &st) != 0 || !S_ISREG (st.st_mode))
         return 0; //  streamed input: checked as it is sent
-    sl_taskfile_t *file = sl_taskfile_new (self->path, self->max_payload, err, errlen);
+    sl_taskfile_t *file = sl_taskfile_new (self->path, s_line_limit (self), err, errlen);
     if (!file)
         return -1;
     const uint8_t *data;
     size_t size;
     int rc;
-    while ((rc = sl_taskfile_next (file, &data, &size, err, errlen)) == 1)
-        ;
+    while ((rc = sl_taskfile_next (file, &data, &size, err, errlen)) == 1) {
+        sl_jsontask_t task;
+        if (s_decode (self, file, data, size, &task, err, errlen)) {
+            rc = -1;
+            break;
+        }
+        s_decoded_clear (self, &task);
+    }
     sl_taskfile_destroy (&file);
     return rc < 0 ? -1 : 0;
 }
@@ -208,14 +262,15 @@ static int s_pass (ventilator_t *self, zsock_t *push, const uint64_t *ranges, si
 {
     sl_taskfile_t *file = NULL;
     if (!self->spool || self->spool_writing) {
-        file = sl_taskfile_new (self->path, self->max_payload, err, errlen);
+        file = sl_taskfile_new (self->path, s_line_limit (self), err, errlen);
         if (!file)
             return -1;
     } else
         rewind (self->spool);
     //  Payloads of one batch are copied out of the reader (whose buffer
     //  changes at each call) into one arena.
-    uint8_t *arena = malloc (BATCH_BYTES + self->max_payload);
+    uint8_t *arena =
+        malloc (BATCH_BYTES + self->max_payload + BATCH_TASKS * (SL_JSONTASK_MAX_ID + 1));
     Sluice__Task tasks [BATCH_TASKS];
     Sluice__Task *ptrs [BATCH_TASKS];
     if (!arena) {
@@ -234,18 +289,32 @@ static int s_pass (ventilator_t *self, zsock_t *push, const uint64_t *ranges, si
             break;
         if (!s_wanted (ranges, nranges, &at, ++seq))
             continue;
-        if (size)
-            memcpy (arena + used, data, size);
+        sl_jsontask_t decoded;
+        if (s_decode (self, file, data, size, &decoded, err, errlen)) {
+            rc = -1;
+            break;
+        }
         Sluice__Task init = SLUICE__TASK__INIT;
         tasks [n] = init;
         tasks [n].seq = seq;
         tasks [n].payload.data = arena + used;
-        tasks [n].payload.len = size;
-        tasks [n].timeout_ms = (uint32_t) self->timeout_ms;
-        tasks [n].retries = (uint32_t) self->retries;
+        tasks [n].payload.len = decoded.size;
+        if (decoded.size)
+            memcpy (arena + used, decoded.payload, decoded.size);
+        used += decoded.size;
+        tasks [n].timeout_ms =
+            decoded.has_timeout ? decoded.timeout_ms : (uint32_t) self->timeout_ms;
+        tasks [n].retries = decoded.has_retries ? decoded.retries : (uint32_t) self->retries;
+        tasks [n].priority = decoded.priority;
+        if (decoded.id [0]) {
+            size_t id_len = strlen (decoded.id) + 1;
+            memcpy (arena + used, decoded.id, id_len);
+            tasks [n].id = (char *) arena + used;
+            used += id_len;
+        }
+        s_decoded_clear (self, &decoded);
         ptrs [n] = &tasks [n];
         n++;
-        used += size;
         if (n == BATCH_TASKS || used >= BATCH_BYTES) {
             if (s_send_batch (self, push, self->job, ptrs, n))
                 break;
@@ -414,6 +483,7 @@ int main (int argc, char *argv [])
         SL_CURVE_OPTIONS,
         { "max-payload", required_argument, NULL, 'M' },
         { "retries", required_argument, NULL, 'r' },
+        { "format", required_argument, NULL, 'f' },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -421,7 +491,7 @@ int main (int argc, char *argv [])
         { NULL, 0, NULL, 0 },
     };
     int opt;
-    while ((opt = getopt_long (argc, argv, "b:t:r:vqhV", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "b:t:r:f:vqhV", options, NULL)) != -1) {
         switch (opt) {
             case 'b':
                 self.broker = optarg;
@@ -463,6 +533,16 @@ int main (int argc, char *argv [])
                 if (sl_parse_u64 (PROG, "--retries", optarg, 0, 100, &self.retries))
                     return SL_EXIT_USAGE;
                 break;
+            case 'f':
+                if (streq (optarg, "jsonl"))
+                    self.jsonl = true;
+                else if (streq (optarg, "text"))
+                    self.jsonl = false;
+                else {
+                    fprintf (stderr, PROG ": --format: '%s' is not text or jsonl\n", optarg);
+                    return SL_EXIT_USAGE;
+                }
+                break;
             default: {
                 int rc = sl_common_option (opt, PROG, s_usage, &verbosity);
                 if (rc != SL_OPT_HANDLED)
@@ -493,7 +573,7 @@ int main (int argc, char *argv [])
     sl_taskfile_t *file = NULL;
     if (s_prescan (&self, err, sizeof err) ||
         (!streq (self.path, "-") &&
-         !(file = sl_taskfile_new (self.path, self.max_payload, err, sizeof err)))) {
+         !(file = sl_taskfile_new (self.path, s_line_limit (&self), err, sizeof err)))) {
         fprintf (stderr, PROG ": %s\n", err);
         return 1;
     }

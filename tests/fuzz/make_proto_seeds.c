@@ -239,6 +239,39 @@ int main (int argc, char *argv [])
     env.credit = &credit;
     rc |= s_write_seed (dir, "credit", &env, SL_PROTOCOL_VERSION);
 
+    Sluice__Command command = SLUICE__COMMAND__INIT;
+    command.kind = SLUICE__COMMAND_KIND__COMMAND_CANCEL;
+    command.target = "job-1";
+    env.body_case = SLUICE__ENVELOPE__BODY_COMMAND;
+    env.command = &command;
+    rc |= s_write_seed (dir, "command", &env, SL_PROTOCOL_VERSION);
+
+    Sluice__JobStatus job_status = SLUICE__JOB_STATUS__INIT;
+    job_status.id = "job-1";
+    job_status.total = 10;
+    job_status.done = 3;
+    Sluice__JobStatus *job_ptrs [] = { &job_status };
+    Sluice__WorkerStatus worker_status = SLUICE__WORKER_STATUS__INIT;
+    worker_status.name = "host:1";
+    worker_status.slots = 2;
+    Sluice__WorkerStatus *worker_ptrs [] = { &worker_status };
+    Sluice__StatusReport report = SLUICE__STATUS_REPORT__INIT;
+    report.broker_id = "b";
+    report.n_jobs = 1;
+    report.jobs = job_ptrs;
+    report.n_workers = 1;
+    report.workers = worker_ptrs;
+    report.rate = 12.5;
+    env.body_case = SLUICE__ENVELOPE__BODY_STATUS_REPORT;
+    env.status_report = &report;
+    rc |= s_write_seed (dir, "status_report", &env, SL_PROTOCOL_VERSION);
+
+    Sluice__CancelJob cancel = SLUICE__CANCEL_JOB__INIT;
+    cancel.job = "job-1";
+    env.body_case = SLUICE__ENVELOPE__BODY_CANCEL_JOB;
+    env.cancel_job = &cancel;
+    rc |= s_write_seed (dir, "cancel_job", &env, SL_PROTOCOL_VERSION);
+
     //  A well-formed envelope of our version that carries no body
     env.body_case = SLUICE__ENVELOPE__BODY__NOT_SET;
     rc |= s_write_seed (dir, "no_body", &env, SL_PROTOCOL_VERSION);

@@ -3101,6 +3101,93 @@ static void test_table_cancel_ends_queued_and_running (void **state)
     assert_int_equal (sl_job_highest (s_job (table, "c")), 5);
 }
 
+static void test_table_priority_dispatches_higher_first (void **state)
+{
+    sl_table_t *table = *state;
+    //  Priorities 0, 5, -3, 5, 10, 0 in arrival order.
+    int32_t priorities [] = { 0, 5, -3, 5, 10, 0 };
+    for (uint64_t seq = 1; seq <= 6; seq++) {
+        sl_task_in_t in = { .payload = (const uint8_t *) "p",
+                            .size = 1,
+                            .priority = priorities [seq - 1] };
+        assert_int_equal (sl_table_submit_task (table, "p", seq, &in), SL_TABLE_OK);
+    }
+    uint64_t want [] = { 5, 2, 4, 1, 6, 3 };
+    sl_task_t *tasks [6];
+    for (size_t i = 0; i < 6; i++) {
+        tasks [i] = sl_table_dispatch (table, 0, LEASE, NULL);
+        assert_non_null (tasks [i]);
+        assert_int_equal (tasks [i]->seq, want [i]);
+    }
+    assert_null (sl_table_dispatch (table, 0, LEASE, NULL));
+    //  A run handed back waits at the front of its own priority's queue:
+    //  behind a higher one queued since, ahead of its equals.
+    sl_task_in_t high = { .payload = (const uint8_t *) "h", .size = 1, .priority = 7 };
+    assert_int_equal (sl_table_submit_task (table, "p", 7, &high), SL_TABLE_OK);
+    sl_table_undispatch (table, tasks [1]); //  seq 2, priority 5
+    sl_table_undispatch (table, tasks [3]); //  seq 1, priority 0
+    assert_int_equal (sl_table_dispatch (table, 0, LEASE, NULL)->seq, 7);
+    assert_int_equal (sl_table_dispatch (table, 0, LEASE, NULL)->seq, 2);
+    assert_int_equal (sl_table_dispatch (table, 0, LEASE, NULL)->seq, 1);
+}
+
+static void test_table_priority_levels_are_bounded (void **state)
+{
+    sl_table_t *table = *state;
+    //  More distinct priorities than levels: the rest share the nearest
+    //  level, and order still holds between far-apart priorities.
+    uint64_t seq = 0;
+    for (int32_t p = 0; p < 3 * SL_TABLE_MAX_LEVELS; p++) {
+        sl_task_in_t in = { .payload = (const uint8_t *) "x", .size = 1, .priority = p * 10 };
+        assert_int_equal (sl_table_submit_task (table, "l", ++seq, &in), SL_TABLE_OK);
+    }
+    sl_task_in_t top = { .payload = (const uint8_t *) "t", .size = 1, .priority = 1000000 };
+    assert_int_equal (sl_table_submit_task (table, "l", ++seq, &top), SL_TABLE_OK);
+    //  Levels 0, 10, ..., 630 exist; 640 and up (and the top one) share
+    //  the 630 queue, in arrival order.
+    sl_task_t *first = sl_table_dispatch (table, 0, LEASE, NULL);
+    assert_int_equal (first->seq, SL_TABLE_MAX_LEVELS);
+    sl_task_t *task, *last = first;
+    size_t n = 1;
+    while ((task = sl_table_dispatch (table, 0, LEASE, NULL))) {
+        last = task;
+        n++;
+    }
+    assert_int_equal (n, seq);
+    assert_int_equal (last->seq, 1); //  priority 0 went last
+}
+
+static void test_table_id_reaches_the_result (void **state)
+{
+    sl_table_t *table = *state;
+    sl_task_in_t in = { .payload = (const uint8_t *) "abc", .size = 3, .id = "user-id-42" };
+    assert_int_equal (sl_table_submit_task (table, "i", 1, &in), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "i", 2), SL_TABLE_OK);
+    sl_task_t *one = sl_table_dispatch (table, 0, LEASE, NULL);
+    sl_task_t *two = sl_table_dispatch (table, 0, LEASE, NULL);
+    assert_int_equal (two->seq, 2);
+    assert_int_equal (one->payload_size, 3);
+    assert_memory_equal (one->payload, "abc", 3);
+    //  A result naming another id does not change the task's.
+    sl_result_in_t result = { .status = SL_STATUS_OK,
+                              .worker = "w",
+                              .id = "forged",
+                              .output = (const uint8_t *) "out",
+                              .output_size = 3 };
+    assert_int_equal (sl_table_complete (table, "i", 1, 0, &result), SL_TABLE_OK);
+    char id [256];
+    assert_string_equal (sl_result_id (one->result, id), "user-id-42");
+    assert_int_equal (s_complete (table, "i", 2, SL_STATUS_OK), SL_TABLE_OK);
+    assert_string_equal (sl_result_id (two->result, id), "");
+    //  Held counts the id too, and all of it goes at delivery.
+    sl_job_t *job = s_job (table, "i");
+    sl_table_send_next (table, job);
+    sl_table_send_next (table, job);
+    assert_int_equal (sl_table_ack (table, "i", 1), SL_TABLE_OK);
+    assert_int_equal (sl_table_ack (table, "i", 2), SL_TABLE_OK);
+    assert_int_equal (sl_table_held (table), 0);
+}
+
 int main (void)
 {
 #define T(name) cmocka_unit_test_setup_teardown (name, s_setup, s_teardown)
@@ -3112,6 +3199,9 @@ int main (void)
         T (test_table_missing_huge_seq_is_quick),
         T (test_table_held_follows_tasks_to_delivery),
         T (test_table_cancel_ends_queued_and_running),
+        T (test_table_priority_dispatches_higher_first),
+        T (test_table_priority_levels_are_bounded),
+        T (test_table_id_reaches_the_result),
         cmocka_unit_test (test_table_destroy_is_null_safe),
         T (test_table_destroy_frees_tasks_in_every_state),
         T (test_table_submit_queues_a_copy),
