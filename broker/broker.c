@@ -42,6 +42,7 @@
 #define RATE_SAMPLES 11              //  results counted each second, for the rate over 10 s
 #define STATUS_FINISHED_JOBS 20      //  recently finished jobs listed by status
 #define MAX_FILL_SEQS 1000000        //  cancel: absent seqs it fills in, at most
+#define MAX_FAILED_RANGES 1024       //  ranges of failed seqs remembered per finished job
 
 typedef struct {
     char key [64];         //  routing id in hex: the hash key
@@ -67,6 +68,9 @@ typedef struct {
     char id [72];           //  job id
     sl_job_counts_t counts; //  its final counts
     int64_t finished_at;    //  wall-clock ms
+    uint64_t *failed;       //  ranges of its seqs that did not end ok (owned), or NULL
+    size_t nfailed;         //  ranges at failed
+    bool failed_truncated;  //  it had more such ranges than MAX_FAILED_RANGES
 } finished_t;
 
 struct _broker_t {
@@ -244,6 +248,12 @@ static zsock_t *s_bind (const broker_config_t *config, zcert_t *cert, sl_port_t 
     return sock;
 }
 
+static void s_free_item (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
 broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
 {
     assert (config);
@@ -267,6 +277,7 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
+    zhashx_set_destructor (self->job_times, s_free_item);
     zhashx_set_destructor (self->peers, s_peer_free);
     self->by_name = zhashx_new ();
     self->workers = zlistx_new ();
@@ -326,6 +337,8 @@ void broker_destroy (broker_t **self_p)
     zcertstore_destroy (&self->admitted);
     zcert_destroy (&self->cert);
     sl_table_destroy (&self->table);
+    for (size_t i = 0; self->finished && i < FINISHED_MEMORY; i++)
+        free (self->finished [i].failed);
     free (self->finished);
     free (self);
     *self_p = NULL;
@@ -399,7 +412,7 @@ static finished_t *s_finished_lookup (broker_t *self, const char *job_id)
 }
 
 static void s_remember (broker_t *self, const char *job_id, const sl_job_counts_t *counts,
-                        int64_t finished_at)
+                        int64_t finished_at, const sl_failed_t *failed)
 {
     finished_t *slot = s_finished_lookup (self, job_id);
     if (!slot) {
@@ -409,6 +422,26 @@ static void s_remember (broker_t *self, const char *job_id, const sl_job_counts_
     snprintf (slot->id, sizeof slot->id, "%s", job_id);
     slot->counts = *counts;
     slot->finished_at = finished_at;
+    free (slot->failed);
+    slot->failed = NULL;
+    slot->nfailed = 0;
+    slot->failed_truncated = failed && failed->truncated;
+    size_t n = failed ? failed->n : 0;
+    if (n > MAX_FAILED_RANGES) {
+        n = MAX_FAILED_RANGES;
+        slot->failed_truncated = true;
+    }
+    if (n && (slot->failed = malloc (2 * n * sizeof (uint64_t)))) {
+        memcpy (slot->failed, failed->ranges, 2 * n * sizeof (uint64_t));
+        slot->nfailed = n;
+    } else if (n)
+        slot->failed_truncated = true; //  out of memory: say it is not all
+}
+
+//  The failed ranges a finished_t holds, for the journal.
+static sl_failed_t s_failed_of (const finished_t *f)
+{
+    return (sl_failed_t){ f->failed, f->nfailed, f->failed_truncated };
 }
 
 //  --- Journal ----------------------------------------------------------------
@@ -526,11 +559,13 @@ static void s_journal_rotate (broker_t *self)
     int64_t oldest = zclock_time () - self->config.retention_ms;
     for (size_t i = 0; i < FINISHED_MEMORY; i++) {
         finished_t *f = &self->finished [i];
-        if (f->id [0] && f->finished_at >= oldest)
+        if (f->id [0] && f->finished_at >= oldest) {
+            sl_failed_t failed = s_failed_of (f);
             s_journal_appended (self,
                                 sl_durable_job_done (self->journal, f->id, &f->counts,
-                                                     f->finished_at, err, sizeof err),
+                                                     f->finished_at, &failed, err, sizeof err),
                                 err);
+        }
     }
     uint64_t keep = segment;
     for (sl_job_t *job = sl_table_job_first (self->table); job;
@@ -547,9 +582,9 @@ static void s_journal_rotate (broker_t *self)
 }
 
 static void s_on_replayed_done (const char *job, const sl_job_counts_t *counts, int64_t finished_at,
-                                void *arg)
+                                const sl_failed_t *failed, void *arg)
 {
-    s_remember ((broker_t *) arg, job, counts, finished_at);
+    s_remember ((broker_t *) arg, job, counts, finished_at, failed);
 }
 
 //  Opens the journal and rebuilds the table from it.
@@ -897,6 +932,11 @@ static void s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQue
         state.finished = true;
         state.done = done->counts.total;
         state.failed = done->counts.failed + done->counts.timeout;
+        if (query->want_failed) {
+            state.failed_seqs = done->failed;
+            state.n_failed_seqs = 2 * done->nfailed;
+            state.failed_truncated = done->failed_truncated;
+        }
     }
     for (peer_t *peer = (peer_t *) zlistx_first (self->workers); peer;
          peer = (peer_t *) zlistx_next (self->workers)) {
@@ -1528,14 +1568,19 @@ static void s_finish_jobs (broker_t *self)
                      (unsigned long long) c->failed, (unsigned long long) c->timeout,
                      (unsigned long long) c->cancelled);
             int64_t now = zclock_time ();
+            static uint64_t ranges [2 * MAX_FAILED_RANGES];
+            sl_failed_t failed = { ranges, 0, false };
+            if (c->failed + c->timeout + c->cancelled)
+                failed.n = sl_table_failed (self->table, job, ranges, MAX_FAILED_RANGES,
+                                            &failed.truncated);
             if (self->journal) {
                 char err [512];
-                s_journal_appended (
-                    self,
-                    sl_durable_job_done (self->journal, sl_job_id (job), c, now, err, sizeof err),
-                    err);
+                s_journal_appended (self,
+                                    sl_durable_job_done (self->journal, sl_job_id (job), c, now,
+                                                         &failed, err, sizeof err),
+                                    err);
             }
-            s_remember (self, sl_job_id (job), c, now);
+            s_remember (self, sl_job_id (job), c, now, &failed);
             zhashx_delete (self->job_times, sl_job_id (job));
             sl_table_retire (self->table, job);
         }

@@ -114,7 +114,7 @@ int sl_durable_delivered (sl_journal_t *journal, const char *job, const uint64_t
 }
 
 int sl_durable_job_done (sl_journal_t *journal, const char *job, const sl_job_counts_t *counts,
-                         int64_t finished_at, char *err, size_t errlen)
+                         int64_t finished_at, const sl_failed_t *failed, char *err, size_t errlen)
 {
     Sluice__JobDone done = SLUICE__JOB_DONE__INIT;
     done.job = (char *) job;
@@ -124,6 +124,11 @@ int sl_durable_job_done (sl_journal_t *journal, const char *job, const sl_job_co
     done.timeout = counts->timeout;
     done.cancelled = counts->cancelled;
     done.finished_at = finished_at;
+    if (failed) {
+        done.failed_ranges = (uint64_t *) failed->ranges;
+        done.n_failed_ranges = 2 * failed->n;
+        done.failed_truncated = failed->truncated;
+    }
     return s_append (journal, SL_REC_JOB_DONE, &done.base, err, errlen);
 }
 
@@ -234,8 +239,10 @@ static int s_replay_record (uint8_t type, const uint8_t *data, size_t size, uint
             counts.failed = done->failed;
             counts.timeout = done->timeout;
             counts.cancelled = done->cancelled;
+            sl_failed_t failed = { done->failed_ranges, done->n_failed_ranges / 2,
+                                   done->failed_truncated };
             if (self->on_done)
-                self->on_done (done->job, &counts, done->finished_at, self->arg);
+                self->on_done (done->job, &counts, done->finished_at, &failed, self->arg);
             sluice__job_done__free_unpacked (done, NULL);
             return 0;
         }

@@ -60,14 +60,22 @@ int sl_durable_results (sl_journal_t *journal, sl_task_t **tasks, size_t n, char
 int sl_durable_delivered (sl_journal_t *journal, const char *job, const uint64_t *seqs, size_t n,
                           char *err, size_t errlen);
 
-//  Appends that job finished with these counts at finished_at (ms, epoch).
+//  Seqs of a finished job that did not end ok, as ranges (first, last).
+typedef struct {
+    const uint64_t *ranges; //  2 * n values
+    size_t n;               //  ranges
+    bool truncated;         //  there were more
+} sl_failed_t;
+
+//  Appends that job finished with these counts at finished_at (ms, epoch),
+//  and which of its seqs did not end ok.
 int sl_durable_job_done (sl_journal_t *journal, const char *job, const sl_job_counts_t *counts,
-                         int64_t finished_at, char *err, size_t errlen);
+                         int64_t finished_at, const sl_failed_t *failed, char *err, size_t errlen);
 
 //  Called by replay for every JobDone record: the job is finished (and
 //  removed from the table if it was there).
 typedef void (sl_durable_done_fn) (const char *job, const sl_job_counts_t *counts,
-                                   int64_t finished_at, void *arg);
+                                   int64_t finished_at, const sl_failed_t *failed, void *arg);
 
 //  Replays the journal into table (empty). Jobs get the segment of their
 //  first record as their tag. Returns records replayed, or -1 with err.

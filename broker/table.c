@@ -655,6 +655,7 @@ static int s_finish (sl_table_t *self, sl_task_t *task, const sl_result_in_t *in
     }
     task->state = SL_TASK_DONE;
     task->result = result;
+    task->not_ok = in->status != SL_STATUS_OK;
     task->holder = NULL;
     free (task->payload);
     task->payload = NULL;
@@ -750,6 +751,33 @@ sl_table_rc_t sl_table_complete (sl_table_t *self, const char *job_id, uint64_t 
         }
     }
     return s_finish (self, task, in, true) ? SL_TABLE_NOMEM : SL_TABLE_OK;
+}
+
+size_t sl_table_failed (sl_table_t *self, sl_job_t *job, uint64_t *ranges, size_t max_ranges,
+                        bool *truncated)
+{
+    (void) self;
+    assert (job);
+    size_t n = 0;
+    *truncated = false;
+    for (size_t c = 0; c < job->nchunks; c++) {
+        sl_task_t *chunk = job->chunks [c];
+        for (size_t i = 0; chunk && i < CHUNK_SIZE; i++) {
+            sl_task_t *task = &chunk [i];
+            if (task->state == SL_TASK_ABSENT || !task->not_ok)
+                continue;
+            if (n && ranges [2 * n - 1] + 1 == task->seq)
+                ranges [2 * n - 1] = task->seq;
+            else if (n == max_ranges) {
+                *truncated = true;
+                return n;
+            } else {
+                ranges [2 * n] = ranges [2 * n + 1] = task->seq;
+                n++;
+            }
+        }
+    }
+    return n;
 }
 
 size_t sl_table_cancel (sl_table_t *self, const char *job_id)

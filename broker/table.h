@@ -78,25 +78,26 @@ typedef struct _sl_job_t sl_job_t;
 
 typedef struct _sl_task_t sl_task_t;
 struct _sl_task_t {
-    uint64_t seq;              //  1-based position in the job
-    sl_job_t *job;             //  job it belongs to
-    uint8_t state;             //  sl_task_state_t
-    uint8_t retries;           //  reruns allowed after failed or timeout
-    uint16_t failures;         //  failed or timed-out runs so far
-    uint16_t losses;           //  runs lost with a worker or a lease so far
-    uint16_t attempts;         //  runs dispatched: the number of the latest run
-    uint16_t uncounted;        //  of those, runs that never started (handed back, never claimed)
-    uint16_t ended_run;        //  latest run that reported a failure (0 = none)
-    uint16_t waiting_run;      //  run its worker holds but said had not started yet (0 = none)
-    uint16_t unstarted_losses; //  runs lost before they started (not counted in losses)
-    bool expired_unclaimed;    //  the latest run expired before anyone claimed it
-    uint8_t id_size;           //  bytes of its id, kept after the payload
-    uint16_t level;            //  its priority level (the table's queue it waits in)
-    uint32_t timeout_ms;       //  per-run limit, 0 = none
-    int64_t deadline;          //  lease expiry while RUNNING (ms)
-    const char *holder;        //  interned name of the worker holding it, or NULL
-    const char *avoid;         //  worker whose run of it failed or was lost last, or NULL
-    sl_task_t *run_prev;       //  list of RUNNING tasks
+    uint64_t seq;               //  1-based position in the job
+    sl_job_t *job;              //  job it belongs to
+    uint8_t state;              //  sl_task_state_t
+    uint8_t retries;            //  reruns allowed after failed or timeout
+    uint16_t failures;          //  failed or timed-out runs so far
+    uint16_t losses;            //  runs lost with a worker or a lease so far
+    uint16_t attempts;          //  runs dispatched: the number of the latest run
+    uint16_t uncounted;         //  of those, runs that never started (handed back, never claimed)
+    uint16_t ended_run;         //  latest run that reported a failure (0 = none)
+    uint16_t waiting_run;       //  run its worker holds but said had not started yet (0 = none)
+    uint16_t unstarted_losses;  //  runs lost before they started (not counted in losses)
+    bool expired_unclaimed : 1; //  the latest run expired before anyone claimed it
+    bool not_ok : 1;            //  its final result was not ok (kept after delivery)
+    uint8_t id_size;            //  bytes of its id, kept after the payload
+    uint16_t level;             //  its priority level (the table's queue it waits in)
+    uint32_t timeout_ms;        //  per-run limit, 0 = none
+    int64_t deadline;           //  lease expiry while RUNNING (ms)
+    const char *holder;         //  interned name of the worker holding it, or NULL
+    const char *avoid;          //  worker whose run of it failed or was lost last, or NULL
+    sl_task_t *run_prev;        //  list of RUNNING tasks
     sl_task_t *run_next;
     uint8_t *payload;    //  task bytes while not yet DONE (owned), then its id
     size_t payload_size; //  bytes at payload (the id not counted)
@@ -282,6 +283,13 @@ typedef struct {
 
 sl_table_rc_t sl_table_complete (sl_table_t *self, const char *job_id, uint64_t seq,
                                  uint32_t attempt, const sl_result_in_t *in);
+
+//  Writes the seqs of job whose final result was not ok (failed, timeout,
+//  cancelled) as ranges (first, last pairs) into ranges (room for
+//  max_ranges pairs); *truncated tells if there were more. Returns the
+//  number of ranges. O(job size).
+size_t sl_table_failed (sl_table_t *self, sl_job_t *job, uint64_t *ranges, size_t max_ranges,
+                        bool *truncated);
 
 //  Cancels job: every task of it that is QUEUED or RUNNING ends at once
 //  with status SL_STATUS_CANCELLED (a result like any other: delivered to

@@ -44,10 +44,15 @@ typedef struct {
     uint8_t *spool_buf;          //  a task read back from the spool
     size_t spool_cap;            //  bytes at spool_buf
     sl_client_t *client;         //  control connection to the broker
+    const char *resume_job;      //  --resume-failed: the finished job whose failures to redo
+    uint64_t *resume_ranges;     //  its seqs that did not end ok (first, last pairs)
+    size_t resume_n;             //  ranges at resume_ranges
+    uint64_t file_tasks;         //  tasks in the task file (regular files), 0 = not counted
 } ventilator_t;
 
-static sl_env_t *s_query (ventilator_t *self, sl_client_t *client, bool want_missing, bool peek,
-                          int64_t timeout_ms, char *err, size_t errlen);
+static sl_env_t *s_query (ventilator_t *self, sl_client_t *client, const char *job,
+                          bool want_missing, bool peek, int64_t timeout_ms, char *err,
+                          size_t errlen);
 
 //  A send has been blocked for a while: the broker takes no more tasks for
 //  now. Says why, once per stall: its memory limit (backpressure), or
@@ -55,7 +60,7 @@ static sl_env_t *s_query (ventilator_t *self, sl_client_t *client, bool want_mis
 static void s_tell_blocked (ventilator_t *self)
 {
     char err [256];
-    sl_env_t *reply = s_query (self, self->client, false, true, 2000, err, sizeof err);
+    sl_env_t *reply = s_query (self, self->client, self->job, false, true, 2000, err, sizeof err);
     if (!reply)
         sl_warn ("the broker at %s does not answer; waiting for it (Ctrl-C to stop)", self->broker);
     else if (reply->job_state->throttled)
@@ -86,6 +91,10 @@ static void s_usage (FILE *out)
         "                              run again up to max(N, 3) times\n"
         "      --connect-timeout SEC   how long to wait for the broker (default 30)\n" SL_CURVE_HELP
         "      --max-payload BYTES     longest task line accepted (default %d)\n"
+        "      --resume-failed JOB     submit again, as a new job, only the tasks of FILE\n"
+        "                              that did not end ok in the finished job JOB (like\n"
+        "                              parallel --resume-failed); each carries its seq in\n"
+        "                              JOB as its id, unless the JSONL line gives one\n"
         "  -f, --format FORMAT         text (default): each line is a task's payload;\n"
         "                              jsonl: each line is a JSON object with \"payload\"\n"
         "                              (a string) and optional \"id\" (echoed in the\n"
@@ -161,6 +170,7 @@ static int s_prescan (ventilator_t *self, char *err, size_t errlen)
             break;
         }
         s_decoded_clear (self, &task);
+        self->file_tasks++;
     }
     sl_taskfile_destroy (&file);
     return rc < 0 ? -1 : 0;
@@ -278,8 +288,8 @@ static int s_pass (ventilator_t *self, zsock_t *push, const uint64_t *ranges, si
         snprintf (err, errlen, "out of memory");
         return -1;
     }
-    uint64_t seq = 0;
-    size_t n = 0, used = 0, at = 0;
+    uint64_t seq = 0, line_seq = 0;
+    size_t n = 0, used = 0, at = 0, resume_at = 0;
     int rc;
     const uint8_t *data;
     size_t size;
@@ -287,6 +297,11 @@ static int s_pass (ventilator_t *self, zsock_t *push, const uint64_t *ranges, si
     while ((rc = s_next_task (self, file, &data, &size, err, errlen)) == 1) {
         if (zsys_interrupted)
             break;
+        //  --resume-failed: only the tasks that failed in that job.
+        line_seq++;
+        if (self->resume_job &&
+            !s_wanted (self->resume_ranges, self->resume_n, &resume_at, line_seq))
+            continue;
         if (!s_wanted (ranges, nranges, &at, ++seq))
             continue;
         sl_jsontask_t decoded;
@@ -306,6 +321,9 @@ static int s_pass (ventilator_t *self, zsock_t *push, const uint64_t *ranges, si
             decoded.has_timeout ? decoded.timeout_ms : (uint32_t) self->timeout_ms;
         tasks [n].retries = decoded.has_retries ? decoded.retries : (uint32_t) self->retries;
         tasks [n].priority = decoded.priority;
+        if (!decoded.id [0] && self->resume_job)
+            //  Its seq in the job it failed in, so that results can be matched.
+            snprintf (decoded.id, sizeof decoded.id, "%llu", (unsigned long long) line_seq);
         if (decoded.id [0]) {
             size_t id_len = strlen (decoded.id) + 1;
             memcpy (arena + used, decoded.id, id_len);
@@ -356,12 +374,14 @@ static int s_pass (ventilator_t *self, zsock_t *push, const uint64_t *ranges, si
 //  Asks the broker how much of the job it holds and waits for the answer
 //  (re-asking every QUERY_INTERVAL_MS), up to timeout_ms. Returns the
 //  JobState envelope (caller frees), or NULL with err.
-static sl_env_t *s_query (ventilator_t *self, sl_client_t *client, bool want_missing, bool peek,
-                          int64_t timeout_ms, char *err, size_t errlen)
+static sl_env_t *s_query (ventilator_t *self, sl_client_t *client, const char *job,
+                          bool want_missing, bool peek, int64_t timeout_ms, char *err,
+                          size_t errlen)
 {
     Sluice__JobQuery query = SLUICE__JOB_QUERY__INIT;
-    query.job = self->job;
+    query.job = (char *) job;
     query.want_missing = want_missing;
+    query.want_failed = job != self->job; //  only asked of the --resume-failed job
     query.peek = peek;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_JOB_QUERY;
@@ -378,7 +398,7 @@ static sl_env_t *s_query (ventilator_t *self, sl_client_t *client, bool want_mis
         char why [256];
         while (sl_proto_recv (control, &reply, NULL, why, sizeof why) == SL_RECV_OK) {
             if (!state && reply->body_case == SLUICE__ENVELOPE__BODY_JOB_STATE &&
-                streq (reply->job_state->job, self->job))
+                streq (reply->job_state->job, job))
                 state = reply;
             else
                 sl_proto_free (&reply);
@@ -393,6 +413,63 @@ static sl_env_t *s_query (ventilator_t *self, sl_client_t *client, bool want_mis
     return state;
 }
 
+//  --resume-failed JOB: asks the broker which tasks of JOB did not end ok.
+//  Returns 1 if there are some (self->resume_ranges set), 0 if none, -1
+//  with err.
+static int s_resume_setup (ventilator_t *self, char *err, size_t errlen)
+{
+    sl_env_t *reply = s_query (self, self->client, self->resume_job, false, true,
+                               (int64_t) self->connect_timeout_ms, err, errlen);
+    if (!reply)
+        return -1;
+    Sluice__JobState *state = reply->job_state;
+    int rc = -1;
+    if (!state->known)
+        snprintf (err, errlen,
+                  "--resume-failed: the broker does not know job %s (it remembers finished "
+                  "jobs for its --retention, 1 day by default)",
+                  self->resume_job);
+    else if (!state->finished && state->total && state->done == state->total)
+        snprintf (err, errlen,
+                  "--resume-failed: job %s is not finished: its results have not all reached a "
+                  "sink yet",
+                  self->resume_job);
+    else if (!state->finished)
+        snprintf (err, errlen,
+                  "--resume-failed: job %s is not finished (%llu of %llu tasks done); wait for "
+                  "it, or cancel it with sluice-ctl",
+                  self->resume_job, (unsigned long long) state->done,
+                  (unsigned long long) state->total);
+    else if (state->failed_truncated)
+        snprintf (err, errlen,
+                  "--resume-failed: job %s failed in too many places for the broker to list; "
+                  "pick the failed lines from the sink's output instead",
+                  self->resume_job);
+    else if (self->file_tasks && self->file_tasks != state->total)
+        snprintf (err, errlen,
+                  "--resume-failed: %s has %llu tasks but job %s had %llu: not the same task "
+                  "file?",
+                  self->path, (unsigned long long) self->file_tasks, self->resume_job,
+                  (unsigned long long) state->total);
+    else if (state->n_failed_seqs == 0)
+        rc = 0;
+    else if (!(self->resume_ranges = malloc (state->n_failed_seqs * sizeof (uint64_t))))
+        snprintf (err, errlen, "out of memory");
+    else {
+        memcpy (self->resume_ranges, state->failed_seqs, state->n_failed_seqs * sizeof (uint64_t));
+        self->resume_n = state->n_failed_seqs / 2;
+        uint64_t count = 0;
+        for (size_t i = 0; i < self->resume_n; i++)
+            count += self->resume_ranges [2 * i + 1] - self->resume_ranges [2 * i] + 1;
+        sl_info ("job %s: %llu of its %llu tasks did not end ok; submitting them as job %s",
+                 self->resume_job, (unsigned long long) count, (unsigned long long) state->total,
+                 self->job);
+        rc = 1;
+    }
+    sl_proto_free (&reply);
+    return rc;
+}
+
 //  Submits the job and waits until the broker holds every task durably,
 //  sending again whatever it turns out to be missing (after a broker crash,
 //  or when the same command is run again with --job). Returns 0 or -1.
@@ -400,7 +477,7 @@ static int s_submit (ventilator_t *self, sl_client_t *client, zsock_t *push, cha
                      size_t errlen)
 {
     int64_t timeout = (int64_t) self->connect_timeout_ms;
-    sl_env_t *reply = s_query (self, client, true, false, timeout, err, errlen);
+    sl_env_t *reply = s_query (self, client, self->job, true, false, timeout, err, errlen);
     if (!reply)
         return -1;
     Sluice__JobState *state = reply->job_state;
@@ -430,7 +507,7 @@ static int s_submit (ventilator_t *self, sl_client_t *client, zsock_t *push, cha
         //  Ask for the missing seqs only when progress stalls: it costs
         //  the broker a scan of the job.
         bool stalled = zclock_mono () - last_progress > 1000;
-        if (!(reply = s_query (self, client, stalled, false, timeout, err, errlen))) {
+        if (!(reply = s_query (self, client, self->job, stalled, false, timeout, err, errlen))) {
             rc = -1;
             break;
         }
@@ -484,6 +561,7 @@ int main (int argc, char *argv [])
         { "max-payload", required_argument, NULL, 'M' },
         { "retries", required_argument, NULL, 'r' },
         { "format", required_argument, NULL, 'f' },
+        { "resume-failed", required_argument, NULL, 'R' },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -532,6 +610,13 @@ int main (int argc, char *argv [])
             case 'r':
                 if (sl_parse_u64 (PROG, "--retries", optarg, 0, 100, &self.retries))
                     return SL_EXIT_USAGE;
+                break;
+            case 'R':
+                if (!sl_job_id_valid (optarg)) {
+                    fprintf (stderr, PROG ": --resume-failed: '%s' is not a job id\n", optarg);
+                    return SL_EXIT_USAGE;
+                }
+                self.resume_job = optarg;
                 break;
             case 'f':
                 if (streq (optarg, "jsonl"))
@@ -636,13 +721,23 @@ int main (int argc, char *argv [])
         //  they wake up each second to check for Ctrl-C.
         zsock_set_sndtimeo (push, 1000);
         self.client = client;
-        printf ("%s\n", self.job);
-        fflush (stdout);
-        if (s_submit (&self, client, push, err, sizeof err))
+        int resume = self.resume_job ? s_resume_setup (&self, err, sizeof err) : 1;
+        if (resume < 0)
             fprintf (stderr, PROG ": %s\n", err);
-        else
+        else if (resume == 0) {
+            fprintf (stderr, PROG ": job %s had no failed tasks: nothing to submit\n",
+                     self.resume_job);
             rc = 0;
+        } else {
+            printf ("%s\n", self.job);
+            fflush (stdout);
+            if (s_submit (&self, client, push, err, sizeof err))
+                fprintf (stderr, PROG ": %s\n", err);
+            else
+                rc = 0;
+        }
     }
+    free (self.resume_ranges);
     if (self.spool)
         fclose (self.spool);
     free (self.spool_buf);

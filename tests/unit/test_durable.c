@@ -61,6 +61,9 @@ typedef struct {
     char job [64];
     sl_job_counts_t counts;
     int64_t finished_at;
+    uint64_t failed [8]; //  its failed ranges (up to 4)
+    size_t nfailed;
+    bool failed_truncated;
 } done_t;
 
 typedef struct {
@@ -400,22 +403,27 @@ static void s_job_done (fixture_t *fx, const char *job, int64_t finished_at)
     sl_job_t *j = sl_table_job (fx->live, job);
     assert_non_null (j);
     assert_true (sl_job_finished (j));
-    s_appended (fx, sl_durable_job_done (fx->journal, job, sl_job_counts (j), finished_at, fx->err,
-                                         sizeof fx->err));
+    s_appended (fx, sl_durable_job_done (fx->journal, job, sl_job_counts (j), finished_at, NULL,
+                                         fx->err, sizeof fx->err));
     sl_table_retire (fx->live, j);
 }
 
 //  --- The crash and the replay -----------------------------------------------
 
 static void s_on_done (const char *job, const sl_job_counts_t *counts, int64_t finished_at,
-                       void *arg)
+                       const sl_failed_t *failed, void *arg)
 {
+    assert_non_null (failed);
     fixture_t *fx = arg;
     assert_true (fx->ndone < MAX_DONE);
     done_t *done = &fx->done [fx->ndone++];
     snprintf (done->job, sizeof done->job, "%s", job);
     done->counts = *counts;
     done->finished_at = finished_at;
+    assert_true (failed->n <= 4);
+    memcpy (done->failed, failed->ranges, 2 * failed->n * sizeof (uint64_t));
+    done->nfailed = failed->n;
+    done->failed_truncated = failed->truncated;
 }
 
 //  Commits what is pending and closes the journal, as a broker stopping
@@ -981,11 +989,14 @@ static void test_durable_job_done_retires_job_and_reports_it (void **state)
                                  .ok = 2,
                                  .failed = 2,
                                  .timeout = 1 };
-    s_appended (fx, sl_durable_job_done (fx->journal, "x", &x_counts, FINISHED_AT, fx->err,
+    //  Its seqs 2 and 4-5 did not end ok (and there were more ranges).
+    uint64_t x_failed [] = { 2, 2, 4, 5 };
+    sl_failed_t failed = { x_failed, 2, true };
+    s_appended (fx, sl_durable_job_done (fx->journal, "x", &x_counts, FINISHED_AT, &failed, fx->err,
                                          sizeof fx->err));
     sl_job_counts_t old_counts = { .total = 9, .ok = 5, .failed = 1, .timeout = 3 };
     s_appended (fx, sl_durable_job_done (fx->journal, "old", &old_counts, FINISHED_AT - 86400000,
-                                         fx->err, sizeof fx->err));
+                                         NULL, fx->err, sizeof fx->err));
     s_recover (fx);
     //  Tasks x, tasks y, end x, results x (4 + 1), ack, JobDone; 2 JobDone.
     assert_int_equal (fx->records [1], 7);
@@ -1009,6 +1020,12 @@ static void test_durable_job_done_retires_job_and_reports_it (void **state)
                       .done = 5, .delivered = 5, .ok = 2, .failed = 2, .timeout = 1);
         assert_int_equal (fx->done [i].finished_at, FINISHED_AT);
     }
+    //  The first JobDone of x had no failed list (written before); the
+    //  one the rotation carried has it.
+    assert_int_equal (fx->done [0].nfailed, 0);
+    assert_int_equal (fx->done [1].nfailed, 2);
+    assert_memory_equal (fx->done [1].failed, x_failed, sizeof x_failed);
+    assert_true (fx->done [1].failed_truncated);
     assert_string_equal (fx->done [2].job, "old");
     CHECK_COUNTS (&fx->done [2].counts, .received = 9, .total = 9, .total_known = true, .done = 9,
                   .delivered = 9, .ok = 5, .failed = 1, .timeout = 3);
@@ -1369,8 +1386,8 @@ static void test_durable_job_tag_is_segment_of_first_record (void **state)
     s_submit (fx, "q", 1, 3, 0);
     s_submit (fx, "r", 2, 2, 0);
     sl_job_counts_t counts = { .total = 1, .ok = 1 };
-    s_appended (
-        fx, sl_durable_job_done (fx->journal, "s", &counts, FINISHED_AT, fx->err, sizeof fx->err));
+    s_appended (fx, sl_durable_job_done (fx->journal, "s", &counts, FINISHED_AT, NULL, fx->err,
+                                         sizeof fx->err));
     assert_int_equal (sl_job_tag (sl_table_job (fx->live, "p")), 1);
     assert_int_equal (sl_job_tag (sl_table_job (fx->live, "q")), 2);
     assert_int_equal (sl_job_tag (sl_table_job (fx->live, "r")), 3);

@@ -3188,6 +3188,37 @@ static void test_table_id_reaches_the_result (void **state)
     assert_int_equal (sl_table_held (table), 0);
 }
 
+static void test_table_failed_ranges_outlive_delivery (void **state)
+{
+    sl_table_t *table = *state;
+    for (uint64_t seq = 1; seq <= 8; seq++)
+        assert_int_equal (s_submit (table, "f", seq), SL_TABLE_OK);
+    assert_int_equal (sl_table_end (table, "f", 8), SL_TABLE_OK);
+    //  Not ok: 2, 3 (failed, timeout), 5, 8; the others ok.
+    uint8_t statuses [] = {
+        SL_STATUS_OK,     SL_STATUS_FAILED, SL_STATUS_TIMEOUT, SL_STATUS_OK,
+        SL_STATUS_FAILED, SL_STATUS_OK,     SL_STATUS_OK,      SL_STATUS_FAILED
+    };
+    for (uint64_t seq = 1; seq <= 8; seq++)
+        assert_int_equal (s_complete (table, "f", seq, statuses [seq - 1]), SL_TABLE_OK);
+    sl_job_t *job = s_job (table, "f");
+    while (sl_table_send_next (table, job))
+        ;
+    for (uint64_t seq = 1; seq <= 8; seq++)
+        assert_int_equal (sl_table_ack (table, "f", seq), SL_TABLE_OK);
+    assert_true (sl_job_finished (job));
+    uint64_t ranges [8];
+    bool truncated = true;
+    assert_int_equal (sl_table_failed (table, job, ranges, 4, &truncated), 3);
+    assert_false (truncated);
+    uint64_t want [] = { 2, 3, 5, 5, 8, 8 };
+    assert_memory_equal (ranges, want, sizeof want);
+    //  Room for two ranges only.
+    assert_int_equal (sl_table_failed (table, job, ranges, 2, &truncated), 2);
+    assert_true (truncated);
+    assert_memory_equal (ranges, want, 4 * sizeof (uint64_t));
+}
+
 int main (void)
 {
 #define T(name) cmocka_unit_test_setup_teardown (name, s_setup, s_teardown)
@@ -3202,6 +3233,7 @@ int main (void)
         T (test_table_priority_dispatches_higher_first),
         T (test_table_priority_levels_are_bounded),
         T (test_table_id_reaches_the_result),
+        T (test_table_failed_ranges_outlive_delivery),
         cmocka_unit_test (test_table_destroy_is_null_safe),
         T (test_table_destroy_frees_tasks_in_every_state),
         T (test_table_submit_queues_a_copy),
