@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "sl_config.h"
+#include "sl_discover.h"
 #include "sl_endpoint.h"
 #include "sl_log.h"
 #include "sl_util.h"
@@ -43,6 +45,28 @@ static int s_default_data_dir (const char *bind, char *dir, size_t len)
     snprintf (dir, len, "%s/.local/state/sluice/broker-%s", home, port);
     return 0;
 }
+
+static const struct option s_options [] = {
+    { "bind", required_argument, NULL, 'b' },
+    { "heartbeat", required_argument, NULL, 'H' },
+    { "data-dir", required_argument, NULL, 'd' },
+    { "in-memory", no_argument, NULL, 'M' },
+    { "fsync", required_argument, NULL, 'F' },
+    { "retention", required_argument, NULL, 'R' },
+    { "dispatch", required_argument, NULL, 'D' },
+    { "curve-secret", required_argument, NULL, SL_OPT_CURVE_SECRET },
+    { "curve-clients", required_argument, NULL, 'A' },
+    { "max-payload", required_argument, NULL, 'P' },
+    { "max-memory", required_argument, NULL, 'm' },
+    SL_DISCOVER_OPTION,
+    SL_CONFIG_OPTION,
+    { "metrics", required_argument, NULL, 'X' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "quiet", no_argument, NULL, 'q' },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { NULL, 0, NULL, 0 },
+};
 
 static void s_usage (FILE *out)
 {
@@ -82,6 +106,12 @@ static void s_usage (FILE *out)
              "      --curve-clients DIR admit only clients whose public certificates are in DIR\n"
              "                          (re-read when it changes: add or remove a file to admit\n"
              "                          or revoke a client)\n"
+             "      --discover[=PORT]   announce the broker on the local network by UDP\n"
+             "                          beacons on PORT (default %d), for clients started\n"
+             "                          with --discover\n"
+             "      --config FILE       read options from FILE (default $" SL_CONFIG_ENV ", else\n"
+             "                          " SL_CONFIG_DEFAULT " if it exists); options\n"
+             "                          on the command line override it\n"
              "  -v, --verbose           more log output (repeat for debug)\n"
              "  -q, --quiet             less log output\n"
              "  -h, --help              show this help and exit\n"
@@ -89,10 +119,10 @@ static void s_usage (FILE *out)
              "\n"
              "Clients are given tcp://HOST:PORT with the same PORT, e.g.\n"
              "  sluice-worker --broker tcp://HOST:5560 --exec 'gzip -c | wc -c'\n",
-             SL_PORT_COUNT - 1, BROKER_DEFAULT_HEARTBEAT_MS);
+             SL_PORT_COUNT - 1, BROKER_DEFAULT_HEARTBEAT_MS, SL_DISCOVER_PORT);
 }
 
-int main (int argc, char *argv [])
+static int s_run (int argc, char *argv [])
 {
     broker_config_t config = {
         .bind = SL_DEFAULT_BIND,
@@ -105,29 +135,11 @@ int main (int argc, char *argv [])
         .retention_ms = BROKER_DEFAULT_RETENTION_MS,
     };
     bool in_memory = false;
+    uint16_t discover_port = 0; //  --discover's UDP port, 0: off
     int verbosity = 0;
-    static const struct option options [] = {
-        { "bind", required_argument, NULL, 'b' },
-        { "heartbeat", required_argument, NULL, 'H' },
-        { "data-dir", required_argument, NULL, 'd' },
-        { "in-memory", no_argument, NULL, 'M' },
-        { "fsync", required_argument, NULL, 'F' },
-        { "retention", required_argument, NULL, 'R' },
-        { "dispatch", required_argument, NULL, 'D' },
-        { "curve-secret", required_argument, NULL, SL_OPT_CURVE_SECRET },
-        { "curve-clients", required_argument, NULL, 'A' },
-        { "max-payload", required_argument, NULL, 'P' },
-        { "max-memory", required_argument, NULL, 'm' },
-        { "metrics", required_argument, NULL, 'X' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },
-        { NULL, 0, NULL, 0 },
-    };
     int opt;
     uint64_t value;
-    while ((opt = getopt_long (argc, argv, "b:d:vqhV", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "b:d:vqhV", s_options, NULL)) != -1) {
         switch (opt) {
             case 'b':
                 config.bind = optarg;
@@ -165,6 +177,12 @@ int main (int argc, char *argv [])
             case 'A':
                 config.curve_clients = optarg;
                 break;
+            case SL_OPT_DISCOVER:
+                if (sl_discover_port (PROG, optarg, &discover_port))
+                    return SL_EXIT_USAGE;
+                break;
+            case SL_OPT_CONFIG:
+                break; //  read by sl_config_main
             case 'X':
                 config.metrics = optarg;
                 break;
@@ -228,7 +246,20 @@ int main (int argc, char *argv [])
         sl_error ("%s", err);
         return 1;
     }
+    sl_discover_t *announce = NULL;
+    if (discover_port &&
+        !(announce = sl_discover_announce (config.bind, discover_port, NULL, err, sizeof err))) {
+        sl_error ("%s", err);
+        broker_destroy (&broker);
+        return 1;
+    }
     int rc = broker_run (broker);
+    sl_discover_destroy (&announce);
     broker_destroy (&broker);
     return rc;
+}
+
+int main (int argc, char *argv [])
+{
+    return sl_config_main (PROG, "broker", s_options, argc, argv, s_run);
 }

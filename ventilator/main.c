@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 
 #include "sl_client.h"
+#include "sl_config.h"
+#include "sl_discover.h"
 #include "sl_jsontask.h"
 #include "sl_log.h"
 #include "sl_proto.h"
@@ -72,6 +74,25 @@ static void s_tell_blocked (ventilator_t *self)
     sl_proto_free (&reply);
 }
 
+static const struct option s_options [] = {
+    { "broker", required_argument, NULL, 'b' },
+    { "job", required_argument, NULL, 'J' },
+    { "timeout", required_argument, NULL, 't' },
+    { "connect-timeout", required_argument, NULL, 'C' },
+    SL_CURVE_OPTIONS,
+    SL_DISCOVER_OPTION,
+    SL_CONFIG_OPTION,
+    { "max-payload", required_argument, NULL, 'M' },
+    { "retries", required_argument, NULL, 'r' },
+    { "format", required_argument, NULL, 'f' },
+    { "resume-failed", required_argument, NULL, 'R' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "quiet", no_argument, NULL, 'q' },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { NULL, 0, NULL, 0 },
+};
+
 static void s_usage (FILE *out)
 {
     fprintf (
@@ -88,9 +109,9 @@ static void s_usage (FILE *out)
         "                              'timeout'\n"
         "  -r, --retries N             run a task that failed or timed out again, up to N\n"
         "                              times (default 0); a task whose worker vanished is\n"
-        "                              run again up to max(N, 3) times\n"
+        "                              run again up to max(N, 3) times\n" SL_DISCOVER_HELP
         "      --connect-timeout SEC   how long to wait for the broker (default 30)\n" SL_CURVE_HELP
-        "      --max-payload BYTES     longest task line accepted (default %d)\n"
+        "      --max-payload BYTES     longest task line accepted (default %d)\n" SL_CONFIG_HELP
         "      --resume-failed JOB     submit again, as a new job, only the tasks of FILE\n"
         "                              that did not end ok in the finished job JOB (like\n"
         "                              parallel --resume-failed); each carries its seq in\n"
@@ -543,7 +564,7 @@ static int s_submit (ventilator_t *self, sl_client_t *client, zsock_t *push, cha
     return -1;
 }
 
-int main (int argc, char *argv [])
+static int s_run (int argc, char *argv [])
 {
     ventilator_t self = {
         .broker = SL_DEFAULT_BROKER,
@@ -552,27 +573,13 @@ int main (int argc, char *argv [])
     };
     int verbosity = 0;
     const char *curve_secret = NULL, *curve_server = NULL;
-    static const struct option options [] = {
-        { "broker", required_argument, NULL, 'b' },
-        { "job", required_argument, NULL, 'J' },
-        { "timeout", required_argument, NULL, 't' },
-        { "connect-timeout", required_argument, NULL, 'C' },
-        SL_CURVE_OPTIONS,
-        { "max-payload", required_argument, NULL, 'M' },
-        { "retries", required_argument, NULL, 'r' },
-        { "format", required_argument, NULL, 'f' },
-        { "resume-failed", required_argument, NULL, 'R' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },
-        { NULL, 0, NULL, 0 },
-    };
+    uint16_t discover_port = 0; //  --discover's UDP port, 0: off
     int opt;
-    while ((opt = getopt_long (argc, argv, "b:t:r:f:vqhV", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "b:t:r:f:vqhV", s_options, NULL)) != -1) {
         switch (opt) {
             case 'b':
                 self.broker = optarg;
+                discover_port = 0; //  of --broker and --discover, the last one wins
                 break;
             case 'J':
                 if (!sl_job_id_valid (optarg)) {
@@ -598,6 +605,12 @@ int main (int argc, char *argv [])
             case SL_OPT_CURVE_SERVER:
                 curve_server = optarg;
                 break;
+            case SL_OPT_DISCOVER:
+                if (sl_discover_port (PROG, optarg, &discover_port))
+                    return SL_EXIT_USAGE;
+                break;
+            case SL_OPT_CONFIG:
+                break; //  read by sl_config_main
             case 'C':
                 if (sl_parse_seconds (PROG, "--connect-timeout", optarg, &self.connect_timeout_ms))
                     return SL_EXIT_USAGE;
@@ -680,6 +693,16 @@ int main (int argc, char *argv [])
         fprintf (stderr, PROG ": %s\n", err);
         return SL_EXIT_USAGE;
     }
+    char discovered [SL_DISCOVER_ENDPOINT_MAX];
+    if (discover_port) {
+        if (sl_discover_find (discover_port, (int64_t) self.connect_timeout_ms, NULL, discovered,
+                              sizeof discovered, err, sizeof err)) {
+            fprintf (stderr, PROG ": %s\n", err);
+            sl_curve_client_clear (&curve);
+            return 1;
+        }
+        self.broker = discovered;
+    }
     sl_client_t *client = sl_client_new (self.broker, &curve, err, sizeof err);
     if (!client) {
         fprintf (stderr, PROG ": %s\n", err);
@@ -744,4 +767,9 @@ int main (int argc, char *argv [])
     sl_client_destroy (&client);
     sl_curve_client_clear (&curve);
     return rc;
+}
+
+int main (int argc, char *argv [])
+{
+    return sl_config_main (PROG, "ventilator", s_options, argc, argv, s_run);
 }

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "sl_config.h"
 #include "sl_curve.h"
+#include "sl_discover.h"
 #include "sl_endpoint.h"
 #include "sl_log.h"
 #include "sl_util.h"
@@ -17,6 +19,26 @@
 
 #define PROG "sluice-worker"
 #define DEFAULT_MAX_OUTPUT (1024 * 1024)
+
+static const struct option s_options [] = {
+    { "broker", required_argument, NULL, 'b' },
+    { "exec", required_argument, NULL, 'e' },
+    { "builtin", required_argument, NULL, 'B' },
+    { "jobs", required_argument, NULL, 'j' },
+    { "max-output", required_argument, NULL, 'O' },
+    { "connect-timeout", required_argument, NULL, 'C' },
+    SL_CURVE_OPTIONS,
+    SL_DISCOVER_OPTION,
+    SL_CONFIG_OPTION,
+    { "heartbeat", required_argument, NULL, 'H' },
+    { "prefetch", required_argument, NULL, 'P' },
+    { "drain-timeout", required_argument, NULL, 'D' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "quiet", no_argument, NULL, 'q' },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { NULL, 0, NULL, 0 },
+};
 
 static void s_usage (FILE *out)
 {
@@ -37,7 +59,7 @@ static void s_usage (FILE *out)
              "      --max-output BYTES     output kept per task; the rest is dropped and the\n"
              "                             result says so (default %d)\n"
              "      --connect-timeout SEC  give up if no broker answers in time (default: "
-             "wait)\n" SL_CURVE_HELP
+             "wait)\n" SL_DISCOVER_HELP SL_CURVE_HELP
              "      --prefetch K           hold up to K tasks beyond the -j running ones, to hide\n"
              "                             the round trip to the broker for tiny tasks\n"
              "                             (default: automatic, none for tasks of more than a\n"
@@ -48,7 +70,7 @@ static void s_usage (FILE *out)
              "      --drain-timeout SEC    on SIGTERM/SIGINT: take no new task, hand back those\n"
              "                             not started, give running ones this long to finish\n"
              "                             (default 30), then stop them and hand them back; a\n"
-             "                             second signal stops at once\n"
+             "                             second signal stops at once\n" SL_CONFIG_HELP
              "  -v, --verbose              more log output\n"
              "  -q, --quiet                less log output\n"
              "  -h, --help                 show this help and exit\n"
@@ -60,7 +82,7 @@ static void s_usage (FILE *out)
              sysconf (_SC_NPROCESSORS_ONLN), DEFAULT_MAX_OUTPUT);
 }
 
-int main (int argc, char *argv [])
+static int s_run (int argc, char *argv [])
 {
     //  SIGCHLD is read from a signalfd by the runner: block it before any
     //  thread (ZeroMQ's) exists, so that every thread inherits the mask.
@@ -79,30 +101,15 @@ int main (int argc, char *argv [])
     };
     const char *builtin = NULL;
     const char *curve_secret = NULL, *curve_server = NULL;
+    uint16_t discover_port = 0; //  --discover's UDP port, 0: off
     int verbosity = 0;
-    static const struct option options [] = {
-        { "broker", required_argument, NULL, 'b' },
-        { "exec", required_argument, NULL, 'e' },
-        { "builtin", required_argument, NULL, 'B' },
-        { "jobs", required_argument, NULL, 'j' },
-        { "max-output", required_argument, NULL, 'O' },
-        { "connect-timeout", required_argument, NULL, 'C' },
-        SL_CURVE_OPTIONS,
-        { "heartbeat", required_argument, NULL, 'H' },
-        { "prefetch", required_argument, NULL, 'P' },
-        { "drain-timeout", required_argument, NULL, 'D' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },
-        { NULL, 0, NULL, 0 },
-    };
     int opt;
     uint64_t value;
-    while ((opt = getopt_long (argc, argv, "b:e:j:vqhV", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "b:e:j:vqhV", s_options, NULL)) != -1) {
         switch (opt) {
             case 'b':
                 config.broker = optarg;
+                discover_port = 0; //  of --broker and --discover, the last one wins
                 break;
             case 'e':
                 config.runner.command = optarg;
@@ -126,6 +133,12 @@ int main (int argc, char *argv [])
             case SL_OPT_CURVE_SERVER:
                 curve_server = optarg;
                 break;
+            case SL_OPT_DISCOVER:
+                if (sl_discover_port (PROG, optarg, &discover_port))
+                    return SL_EXIT_USAGE;
+                break;
+            case SL_OPT_CONFIG:
+                break; //  read by sl_config_main
             case 'C':
                 if (sl_parse_seconds (PROG, "--connect-timeout", optarg, &value))
                     return SL_EXIT_USAGE;
@@ -185,7 +198,22 @@ int main (int argc, char *argv [])
     config.curve = &curve;
     sl_log_init (PROG, SL_LOG_INFO);
     sl_log_adjust (verbosity);
+    char discovered [SL_DISCOVER_ENDPOINT_MAX];
+    if (discover_port) {
+        if (sl_discover_find (discover_port, config.connect_timeout_ms, NULL, discovered,
+                              sizeof discovered, err, sizeof err)) {
+            sl_error ("%s", err);
+            sl_curve_client_clear (&curve);
+            return 1;
+        }
+        config.broker = discovered;
+    }
     int rc = worker_run (&config);
     sl_curve_client_clear (&curve);
     return rc;
+}
+
+int main (int argc, char *argv [])
+{
+    return sl_config_main (PROG, "worker", s_options, argc, argv, s_run);
 }
