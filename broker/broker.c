@@ -132,6 +132,49 @@ static int s_journal_open (broker_t *self, char *err, size_t errlen);
 static void s_on_command (broker_t *self, zframe_t *routing_id, Sluice__Command *command);
 static char *s_render_metrics (void *arg, const char *path, int *status, const char **content_type);
 
+static void s_free_item (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+//  czmq's certificate store aborts on two files with the same public key
+//  (zcertstore_insert asserts): find them first and say which. Returns 0,
+//  or -1 with err naming both files.
+static int s_curve_duplicates (const char *dir, char *err, size_t errlen)
+{
+    zdir_t *files = zdir_new (dir, "-");
+    if (!files)
+        return 0;
+    zhashx_t *seen = zhashx_new (); //  public key -> file name (owned)
+    zhashx_set_destructor (seen, s_free_item);
+    zhashx_set_duplicator (seen, (zhashx_duplicator_fn *) strdup);
+    int rc = 0;
+    zfile_t **list = zdir_flatten (files);
+    for (size_t i = 0; list && list [i] && rc == 0; i++) {
+        const char *path = zfile_filename (list [i], NULL);
+        size_t len = strlen (path);
+        if (len >= 7 && streq (path + len - 7, "_secret"))
+            continue; //  the store reads public files only
+        zcert_t *cert = zcert_load (path);
+        if (!cert)
+            continue;
+        const char *other = (const char *) zhashx_lookup (seen, zcert_public_txt (cert));
+        if (other) {
+            snprintf (err, errlen,
+                      "--curve-clients %s: %s and %s hold the same public key; remove one", dir,
+                      other, path);
+            rc = -1;
+        } else
+            zhashx_insert (seen, zcert_public_txt (cert), (void *) path);
+        zcert_destroy (&cert);
+    }
+    zdir_flatten_free (&list);
+    zhashx_destroy (&seen);
+    zdir_destroy (&files);
+    return rc;
+}
+
 //  CurveZMQ: the broker's certificate and czmq's zauth admitting clients:
 //  those whose public certificates are in --curve-clients (zauth re-reads
 //  the directory when it changes), or any client without it.
@@ -157,6 +200,8 @@ static int s_curve_setup (broker_t *self, char *err, size_t errlen)
             snprintf (err, errlen, "--curve-clients %s is not a directory", dir);
             return -1;
         }
+        if (s_curve_duplicates (dir, err, errlen))
+            return -1;
         self->admitted = zcertstore_new (dir);
     }
     zstr_sendx (self->auth, "CURVE", dir ? dir : CURVE_ALLOW_ANY, NULL);
@@ -246,12 +291,6 @@ static zsock_t *s_bind (const broker_config_t *config, zcert_t *cert, sl_port_t 
         return NULL;
     }
     return sock;
-}
-
-static void s_free_item (void **item_p)
-{
-    free (*item_p);
-    *item_p = NULL;
 }
 
 broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
@@ -664,11 +703,17 @@ static void s_worker_gone (broker_t *self, peer_t *peer, const char *why)
     s_peer_remove (self, peer);
 }
 
-static void s_task_refs_release (broker_t *self, Sluice__TaskRef **refs, size_t n)
+//  A worker hands tasks back: only those it holds (or that nobody has
+//  claimed yet) are queued again.
+static void s_task_refs_release (broker_t *self, peer_t *peer, Sluice__TaskRef **refs, size_t n)
 {
+    if (!peer || peer->role != SLUICE__ROLE__ROLE_WORKER) {
+        s_bad (self, "control", peer ? peer->name : NULL, "tasks handed back by a non-worker");
+        return;
+    }
     for (size_t i = 0; i < n; i++)
-        if (sl_table_release (self->table, refs [i]->job, refs [i]->seq, refs [i]->attempt) ==
-            SL_TABLE_OK)
+        if (sl_table_release_by (self->table, refs [i]->job, refs [i]->seq, refs [i]->attempt,
+                                 peer->holder) == SL_TABLE_OK)
             self->tasks_released++;
 }
 
@@ -1036,12 +1081,12 @@ static void s_on_control (broker_t *self)
                 if (peer && peer == self->sink)
                     s_sink_detach (self, "it said goodbye");
                 else if (peer) {
-                    s_task_refs_release (self, env->bye->unfinished, env->bye->n_unfinished);
+                    s_task_refs_release (self, peer, env->bye->unfinished, env->bye->n_unfinished);
                     s_worker_gone (self, peer, "left");
                 }
                 break;
             case SLUICE__ENVELOPE__BODY_RELEASE:
-                s_task_refs_release (self, env->release->tasks, env->release->n_tasks);
+                s_task_refs_release (self, peer, env->release->tasks, env->release->n_tasks);
                 break;
             case SLUICE__ENVELOPE__BODY_COMMAND:
                 s_on_command (self, routing_id, env->command);

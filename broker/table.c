@@ -851,6 +851,18 @@ sl_table_rc_t sl_table_release (sl_table_t *self, const char *job_id, uint64_t s
     return SL_TABLE_OK;
 }
 
+sl_table_rc_t sl_table_release_by (sl_table_t *self, const char *job_id, uint64_t seq,
+                                   uint32_t attempt, const char *holder)
+{
+    assert (self);
+    sl_task_t *task = s_task (self, job_id, seq);
+    if (!task)
+        return SL_TABLE_INVALID;
+    if (task->holder && task->holder != holder)
+        return SL_TABLE_DUPLICATE;
+    return sl_table_release (self, job_id, seq, attempt);
+}
+
 size_t sl_table_worker_lost (sl_table_t *self, const char *holder)
 {
     assert (self);

@@ -243,6 +243,12 @@ void sl_table_waiting (sl_table_t *self, const char *job_id, uint64_t seq, uint3
 sl_table_rc_t sl_table_release (sl_table_t *self, const char *job_id, uint64_t seq,
                                 uint32_t attempt);
 
+//  sl_table_release on behalf of the worker `holder`: a run another worker
+//  holds is not its to hand back (SL_TABLE_DUPLICATE). A run nobody has
+//  claimed yet (PUSH dispatch) may be handed back by any worker.
+sl_table_rc_t sl_table_release_by (sl_table_t *self, const char *job_id, uint64_t seq,
+                                   uint32_t attempt, const char *holder);
+
 //  The worker `holder` is gone: every task it holds is QUEUED at the front
 //  (or ends failed when lost too often: a run that started, SL_LOST_RETRIES
 //  times or its retries; a run it had not started, ten times as often).

@@ -8,11 +8,35 @@
 #include <stdio.h>
 
 #include "sink.h"
+#include "sl_config.h"
+#include "sl_discover.h"
 #include "sl_endpoint.h"
 #include "sl_log.h"
 #include "sl_util.h"
 
 #define PROG "sluice-sink"
+
+static const struct option s_options [] = {
+    { "broker", required_argument, NULL, 'b' },
+    { "output", required_argument, NULL, 'o' },
+    { "format", required_argument, NULL, 'f' },
+    { "job", required_argument, NULL, 'J' },
+    { "follow", no_argument, NULL, 'F' },
+    { "resume", no_argument, NULL, 'r' },
+    { "from-start", no_argument, NULL, 'S' },
+    { "keep-order", no_argument, NULL, 'k' },
+    { "progress", no_argument, NULL, 'P' },
+    { "no-progress", no_argument, NULL, 'N' },
+    { "connect-timeout", required_argument, NULL, 'C' },
+    SL_CURVE_OPTIONS,
+    SL_DISCOVER_OPTION,
+    SL_CONFIG_OPTION,
+    { "verbose", no_argument, NULL, 'v' },
+    { "quiet", no_argument, NULL, 'q' },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { NULL, 0, NULL, 0 },
+};
 
 static void s_usage (FILE *out)
 {
@@ -27,25 +51,36 @@ static void s_usage (FILE *out)
              "  -f, --format FORMAT        text (default): each task's output, newline-ended;\n"
              "                             jsonl: one JSON object per result with job, seq,\n"
              "                             status, exit_code, attempts, worker, duration_ms,\n"
-             "                             output (and stderr when the task wrote any)\n"
+             "                             output (and id when the task had one, stderr\n"
+             "                             when it wrote any)\n"
              "      --job ID               collect only this job\n"
              "      --follow               keep collecting forever\n"
              "      --resume               continue -o FILE (jsonl) after an interruption: the\n"
              "                             results already in it are not written again\n"
              "      --from-start           with --job: have the broker deliver the whole job\n"
              "                             again (e.g. after losing the output file)\n"
+             "  -k, --keep-order           write each job's results in task order (seq 1, 2,\n"
+             "                             3...), holding back only those that arrive early\n"
+             "      --progress             show a progress line on standard error (done/total,\n"
+             "                             failed, rate, ETA, busy workers) even when it is\n"
+             "                             not a terminal (default: only on a terminal)\n"
+             "      --no-progress          never show the progress line\n"
              "      --connect-timeout SEC  give up if no broker answers in time (default: "
-             "wait)\n" SL_CURVE_HELP "  -v, --verbose              more log output\n"
+             "wait)\n" SL_DISCOVER_HELP SL_CURVE_HELP SL_CONFIG_HELP
+             "  -v, --verbose              more log output\n"
              "  -q, --quiet                less log output\n"
              "  -h, --help                 show this help and exit\n"
              "  -V, --version              show the version and exit\n"
              "\n"
+             "With --keep-order, results held back are not confirmed to the broker until\n"
+             "written (past 8192 of them they are, and with -o FILE --format jsonl saved\n"
+             "first in FILE.parked, which --resume reads back).\n"
              "One sink collects from a broker at a time; a second one is refused.\n"
              "Exit status: 0 if every task was ok, 1 if any failed or timed out (or the sink\n"
              "was interrupted), 2 on usage errors or when the sink could not work.\n");
 }
 
-int main (int argc, char *argv [])
+static int s_run (int argc, char *argv [])
 {
     sink_config_t config = {
         .broker = SL_DEFAULT_BROKER,
@@ -54,28 +89,14 @@ int main (int argc, char *argv [])
     };
     int verbosity = 0;
     const char *curve_secret = NULL, *curve_server = NULL;
-    static const struct option options [] = {
-        { "broker", required_argument, NULL, 'b' },
-        { "output", required_argument, NULL, 'o' },
-        { "format", required_argument, NULL, 'f' },
-        { "job", required_argument, NULL, 'J' },
-        { "follow", no_argument, NULL, 'F' },
-        { "resume", no_argument, NULL, 'r' },
-        { "from-start", no_argument, NULL, 'S' },
-        { "connect-timeout", required_argument, NULL, 'C' },
-        SL_CURVE_OPTIONS,
-        { "verbose", no_argument, NULL, 'v' },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },
-        { NULL, 0, NULL, 0 },
-    };
+    uint16_t discover_port = 0; //  --discover's UDP port, 0: off
     int opt;
     uint64_t value;
-    while ((opt = getopt_long (argc, argv, "b:o:f:vqhV", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "b:o:f:kvqhV", s_options, NULL)) != -1) {
         switch (opt) {
             case 'b':
                 config.broker = optarg;
+                discover_port = 0; //  of --broker and --discover, the last one wins
                 break;
             case 'o':
                 config.output = optarg;
@@ -106,12 +127,27 @@ int main (int argc, char *argv [])
             case 'F':
                 config.follow = true;
                 break;
+            case 'k':
+                config.keep_order = true;
+                break;
+            case 'P':
+                config.progress = SINK_PROGRESS_ON;
+                break;
+            case 'N':
+                config.progress = SINK_PROGRESS_OFF;
+                break;
             case SL_OPT_CURVE_SECRET:
                 curve_secret = optarg;
                 break;
             case SL_OPT_CURVE_SERVER:
                 curve_server = optarg;
                 break;
+            case SL_OPT_DISCOVER:
+                if (sl_discover_port (PROG, optarg, &discover_port))
+                    return SL_EXIT_USAGE;
+                break;
+            case SL_OPT_CONFIG:
+                break; //  read by sl_config_main
             case 'C':
                 if (sl_parse_seconds (PROG, "--connect-timeout", optarg, &value))
                     return SL_EXIT_USAGE;
@@ -155,7 +191,22 @@ int main (int argc, char *argv [])
     config.curve = &curve;
     sl_log_init (PROG, SL_LOG_WARN);
     sl_log_adjust (verbosity);
+    char discovered [SL_DISCOVER_ENDPOINT_MAX];
+    if (discover_port) {
+        if (sl_discover_find (discover_port, config.connect_timeout_ms, NULL, discovered,
+                              sizeof discovered, err, sizeof err)) {
+            sl_error ("%s", err);
+            sl_curve_client_clear (&curve);
+            return SL_EXIT_USAGE;
+        }
+        config.broker = discovered;
+    }
     int rc = sink_run (&config);
     sl_curve_client_clear (&curve);
     return rc;
+}
+
+int main (int argc, char *argv [])
+{
+    return sl_config_main (PROG, "sink", s_options, argc, argv, s_run);
 }

@@ -1,12 +1,50 @@
 /*  sink - the sluice sink's event loop, see sink.h.
 
     Results arrive on a PULL socket in batches. Each one is checked against
-    the seqs already written for its job (a bitmap: a result delivered
-    again after a reconnect is not written twice), formatted by the writer,
-    and, once the writer has flushed them, acknowledged to the broker over
-    the control socket. The broker forgets a result only when acknowledged,
-    so a sink that dies loses nothing: the next sink gets what was not
-    confirmed.
+    the seqs already written for its job (a sparse bitmap, seen.c: a result
+    delivered again after a reconnect is not written twice), formatted by
+    the writer, and, once the writer has flushed them, acknowledged to the
+    broker over the control socket. The broker forgets a result only when
+    acknowledged, so a sink that dies loses nothing: the next sink gets
+    what was not confirmed.
+
+    --keep-order: a result ahead of its job's next seq is formatted and
+    parked (order.c) until the gap before it is filled. A parked result is
+    not acknowledged (if the sink dies, the broker still has it), and one
+    delivered again while parked is a duplicate. Two cases need more:
+    - The broker keeps at most 20000 results sent and not acknowledged (its
+      sink window) and sends results in the order they were completed: with
+      that many parked behind a gap, the result that fills it could never
+      come. So past KEEP_ACK_AHEAD unacknowledged parked results, parked
+      results are acknowledged before they are written. With -o FILE
+      --format jsonl they are first appended to the park file FILE.parked,
+      which --resume reads back, so a sink that dies still loses nothing.
+      With standard output or text they are held in memory only (a warning
+      says so once); a sink stopped before it could write them writes them
+      out of order rather than lose them. Below that, parked results stay
+      unacknowledged even during a long wait: the broker then sends them
+      again every ten heartbeats, and that resend is also what brings back
+      a gap's result lost on the way (any ack would put it off).
+    - A gap that never fills: its results were delivered to an earlier sink
+      whose output this one does not continue. When the broker says every
+      task of the job has its result and none is queued or running, and no
+      new result came for longer than the broker waits before it sends
+      unacknowledged results again, the parked results are written in seq
+      order over the gaps, with a warning. JobDone (every result delivered)
+      does the same.
+
+    Memory: only results that came ahead of their job's next seq are held,
+    formatted as they will be written (those acknowledged early included).
+
+    Progress: when stderr is a terminal (or with --progress), a line on
+    stderr (progress.c) shows the job written to last (while it is not
+    done; else the first job not done), and how many other jobs are not
+    done; every POLL_MS the sink asks the broker about that job (JobQuery
+    with peek) for its total and the workers. Done and failed are the
+    sink's own counts of results written, those found by --resume
+    included. The line is cleared before a log line and, when standard
+    output is a terminal, before results are written. All of it runs once
+    per loop turn, never per result.
 */
 #include "sink.h"
 
@@ -18,6 +56,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "order.h"
+#include "progress.h"
+#include "seen.h"
 #include "sl_client.h"
 #include "sl_log.h"
 #include "sl_proto.h"
@@ -27,20 +68,44 @@
 #define READ_BURST 64
 #define RETRY_FLUSH_MS 1000
 #define MAX_WAITING 1000 //  jobs named in a hello
+#define POLL_MS 400      //  progress: asks the broker about the job shown this often
+//  --keep-order: parked results left unacknowledged, at most (below the
+//  broker's sink window of 20000 results sent and not acknowledged)
+#define KEEP_ACK_AHEAD 8192
+//  --keep-order: a job with parked results and no new one for this long
+//  is watched for a gap that will never fill
+#define KEEP_QUIET_MS 1000
+//  the broker sends unacknowledged results again after this many heartbeats
+#define BROKER_ACK_TIMEOUT_BEATS 10
+#define PARK_SUFFIX ".parked"
+
+//  What the broker last said of a job (JobState).
+typedef struct {
+    int64_t at;       //  when it came (ms), 0 = never
+    uint64_t total;   //  tasks in the job, 0 = not known
+    uint64_t done;    //  tasks with a final result
+    uint64_t queued;  //  tasks waiting for a worker
+    uint64_t running; //  tasks on a worker
+} bstate_t;
 
 //  What the sink knows of one job.
 typedef struct {
     char id [72];      //  job id
-    uint8_t *seen;     //  bitmap of seqs written
-    size_t seen_bytes; //  bytes in seen
+    sl_seen_t *seen;   //  seqs written
+    sl_order_t *order; //  results parked ahead of the next seq, or NULL (no -k, no park file)
     bool done;         //  the broker said every result was delivered
-    uint64_t written;  //  results written
+    uint64_t written;  //  results written (with those --resume found)
+    uint64_t failed;   //  of those, failed or timed out
+    uint64_t total;    //  tasks in the job, 0 = not known yet
     zlistx_t *acks;    //  seqs written but not yet acknowledged (as uintptr)
+    int64_t last_new;  //  when a result not seen before last came (ms)
+    bstate_t state;    //  the broker's last word on the job
 } sjob_t;
 
 typedef struct {
     const sink_config_t *config;
     char name [300];                          //  "host:pid"
+    int64_t now;                              //  time of this loop turn (ms, monotonic)
     sl_client_t *client;                      //  control DEALER
     zsock_t *delivery;                        //  PULL from the broker's delivery port
     sl_writer_t *writer;                      //  the output
@@ -49,20 +114,40 @@ typedef struct {
     bool unflushed;                           //  results written to the writer, not yet flushed
     int64_t retry_flush;                      //  after a failed flush, when to try again
     bool refused;                             //  the broker refused us after a reconnect
-    uint64_t ok, failed, timeout;             //  results written, by status
+    uint64_t ok, failed, timeout, cancelled;  //  results written, by status
     uint64_t duplicates;                      //  results received twice and dropped
     uint64_t resumed;                         //  results found in the file by --resume
     uint64_t failed_seqs [MAX_FAILED_LISTED]; //  first failed or timed-out seqs
     char failed_jobs [MAX_FAILED_LISTED][72]; //  and their jobs
     size_t nfailed_listed;
     bool job_reported_failures; //  a JobDone counted failures we did not write ourselves
+    //  --keep-order
+    char *park_path;         //  the park file (FILE.parked), NULL = none (stdout or text)
+    sl_writer_t *park;       //  the park file, while open for appending
+    bool park_exists;        //  the park file exists (written by us or found by --resume)
+    bool park_unflushed;     //  results appended to the park file, not yet flushed
+    bool park_foreign;       //  the park file holds results of jobs other than --job's
+    uint64_t parked_acked;   //  parked results acknowledged early, not yet written
+    bool warned_memory_acks; //  told that results are acknowledged from memory
+    uint64_t held;           //  results parked, in all
+    uint64_t late;           //  results written out of order: came after their gap was given up
+    size_t held_max;         //  most results parked at once in one job
+    //  Progress
+    sl_progress_t *progress; //  the progress line, NULL = none
+    bool stdout_tty;         //  results go to a terminal too: clear the line first
+    sjob_t *current;         //  the job written to last
+    int64_t next_poll;       //  when to ask the broker next
+    bool have_workers;       //  the broker answered a query
+    uint32_t workers, busy;  //  its workers and those running something
+    bool throttled;          //  its intake is paused
 } sink_t;
 
 static void s_sjob_free (void **item_p)
 {
     sjob_t *job = (sjob_t *) *item_p;
     if (job) {
-        free (job->seen);
+        sl_seen_destroy (&job->seen);
+        sl_order_destroy (&job->order);
         zlistx_destroy (&job->acks);
         free (job);
         *item_p = NULL;
@@ -80,12 +165,30 @@ static sjob_t *s_job (sink_t *self, const char *id)
         if (!job)
             return NULL;
         snprintf (job->id, sizeof job->id, "%s", id);
+        job->seen = sl_seen_new ();
         job->acks = zlistx_new ();
+        job->order = self->config->keep_order ? sl_order_new () : NULL;
+        if (!job->seen || !job->acks || (self->config->keep_order && !job->order)) {
+            void *item = job;
+            s_sjob_free (&item);
+            sl_error ("out of memory for job %s", id);
+            return NULL;
+        }
+        job->last_new = self->now;
         zhashx_insert (self->jobs, id, job);
         self->seen_job = true;
         s_update_hello (self);
     }
     return job;
+}
+
+//  The job's order, made if it has none yet (a park file found by --resume
+//  without --keep-order). NULL if out of memory.
+static sl_order_t *s_job_order (sjob_t *job)
+{
+    if (!job->order)
+        job->order = sl_order_new ();
+    return job->order;
 }
 
 //  True if every job the sink waits for is done.
@@ -95,30 +198,8 @@ static bool s_all_done (sink_t *self)
         return false;
     for (sjob_t *job = (sjob_t *) zhashx_first (self->jobs); job;
          job = (sjob_t *) zhashx_next (self->jobs))
-        if (!job->done)
+        if (!job->done || (job->order && sl_order_size (job->order)))
             return false;
-    return true;
-}
-
-//  Marks seq as written in job's bitmap. Returns false if it already was.
-static bool s_mark_seen (sjob_t *job, uint64_t seq)
-{
-    size_t byte = (size_t) (seq / 8);
-    if (byte >= job->seen_bytes) {
-        size_t size = job->seen_bytes ? job->seen_bytes : 1024;
-        while (size <= byte)
-            size *= 2;
-        uint8_t *seen = realloc (job->seen, size);
-        if (!seen)
-            return true; //  cannot track: write it (a duplicate beats a loss)
-        memset (seen + job->seen_bytes, 0, size - job->seen_bytes);
-        job->seen = seen;
-        job->seen_bytes = size;
-    }
-    uint8_t bit = (uint8_t) (1u << (seq % 8));
-    if (job->seen [byte] & bit)
-        return false;
-    job->seen [byte] |= bit;
     return true;
 }
 
@@ -131,9 +212,24 @@ static const char *s_status_name (int status)
             return "failed";
         case SLUICE__STATUS__STATUS_TIMEOUT:
             return "timeout";
+        case SLUICE__STATUS__STATUS_CANCELLED:
+            return "cancelled";
         default:
             return "unknown";
     }
+}
+
+static int s_status_code (const char *name)
+{
+    if (streq (name, "ok"))
+        return SLUICE__STATUS__STATUS_OK;
+    if (streq (name, "failed"))
+        return SLUICE__STATUS__STATUS_FAILED;
+    if (streq (name, "timeout"))
+        return SLUICE__STATUS__STATUS_TIMEOUT;
+    if (streq (name, "cancelled"))
+        return SLUICE__STATUS__STATUS_CANCELLED;
+    return SLUICE__STATUS__STATUS_UNKNOWN;
 }
 
 //  Keeps the MAX_FAILED_LISTED smallest (job, seq) of the failed tasks, in
@@ -161,6 +257,128 @@ static void s_note_failure (sink_t *self, const char *job, uint64_t seq)
         self->nfailed_listed++;
 }
 
+//  Counts a result of job that is in the output.
+static void s_count (sink_t *self, sjob_t *job, uint64_t seq, int status)
+{
+    if (status == SLUICE__STATUS__STATUS_OK)
+        self->ok++;
+    else {
+        if (status == SLUICE__STATUS__STATUS_TIMEOUT)
+            self->timeout++;
+        else if (status == SLUICE__STATUS__STATUS_CANCELLED)
+            self->cancelled++;
+        else
+            self->failed++;
+        job->failed++;
+        s_note_failure (self, job->id, seq);
+    }
+    job->written++;
+}
+
+//  A result of job was handed to the writer: marks it written, counts it
+//  and, unless it was acknowledged already, queues its acknowledgement
+//  (sent once the writer has flushed it).
+static void s_written (sink_t *self, sjob_t *job, uint64_t seq, int status, bool ack)
+{
+    //  -1 (out of memory) is not tracked: a duplicate later beats a loss.
+    sl_seen_add (job->seen, seq);
+    s_count (self, job, seq, status);
+    if (ack)
+        zlistx_add_end (job->acks, (void *) (uintptr_t) seq);
+    self->unflushed = true;
+    self->current = job;
+}
+
+//  Writes a result now. Returns 0, or -1 if it cannot be formatted (should
+//  not happen): it is then not acknowledged, so the broker keeps it.
+static int s_write_record (sink_t *self, sjob_t *job, const sl_record_t *rec, int status)
+{
+    char err [512];
+    if (sl_writer_put (self->writer, rec, err, sizeof err)) {
+        sl_error ("result %s/%llu: %s", job->id, (unsigned long long) rec->seq, err);
+        return -1;
+    }
+    s_written (self, job, rec->seq, status, true);
+    return 0;
+}
+
+//  Writes a parked result and frees it. Returns 0, or -1 if out of memory
+//  (the caller keeps it).
+static int s_write_parked (sink_t *self, sjob_t *job, sl_parked_t *parked)
+{
+    char err [512];
+    if (sl_writer_put_formatted (self->writer, parked->data, parked->size, err, sizeof err)) {
+        sl_error ("result %s/%llu: %s", job->id, (unsigned long long) parked->seq, err);
+        return -1;
+    }
+    if (parked->acked)
+        self->parked_acked--;
+    s_written (self, job, parked->seq, parked->status, !parked->acked);
+    free (parked);
+    return 0;
+}
+
+//  Writes the parked results of job that are next in order.
+static void s_write_ready (sink_t *self, sjob_t *job)
+{
+    if (!job->order)
+        return;
+    sl_parked_t *parked;
+    while ((parked = sl_order_pop_ready (job->order, job->seen)))
+        if (s_write_parked (self, job, parked)) {
+            if (sl_order_park (job->order, &parked))
+                free (parked); //  cannot happen: it was just taken out
+            break;
+        }
+}
+
+//  Writes every parked result of job in seq order, over the gaps.
+static void s_write_all_parked (sink_t *self, sjob_t *job, const char *why)
+{
+    if (!job->order || !sl_order_size (job->order))
+        return;
+    uint64_t next = sl_order_next (job->order, job->seen);
+    size_t n;
+    sl_parked_t **all = sl_order_take_all (job->order, &n);
+    if (!all) {
+        sl_error ("job %s: out of memory", job->id);
+        return;
+    }
+    if (why)
+        sl_warn ("job %s: %s; writing the %zu results held back (seqs %llu..%llu) and skipping "
+                 "the seqs never received from %llu on",
+                 job->id, why, n, (unsigned long long) all [0]->seq,
+                 (unsigned long long) all [n - 1]->seq, (unsigned long long) next);
+    for (size_t i = 0; i < n; i++)
+        if (s_write_parked (self, job, all [i]) && sl_order_park (job->order, &all [i]))
+            free (all [i]);
+    free (all);
+}
+
+//  Formats a result that is ahead of its job's next seq and parks it, not
+//  acknowledged. If that fails (out of memory), it is dropped unacknowledged:
+//  the broker sends it again later.
+static void s_park (sink_t *self, sjob_t *job, const sl_record_t *rec, int status)
+{
+    char err [512];
+    const uint8_t *data;
+    size_t size;
+    if (sl_writer_format (self->writer, rec, &data, &size, err, sizeof err)) {
+        sl_error ("result %s/%llu: %s", job->id, (unsigned long long) rec->seq, err);
+        return;
+    }
+    sl_parked_t *parked = sl_parked_new (rec->seq, status, data, size);
+    if (!parked || sl_order_park (job->order, &parked)) {
+        sl_error ("result %s/%llu: out of memory to hold it back", job->id,
+                  (unsigned long long) rec->seq);
+        free (parked);
+        return;
+    }
+    self->held++;
+    if (sl_order_size (job->order) > self->held_max)
+        self->held_max = sl_order_size (job->order);
+}
+
 static void s_on_results (sink_t *self, Sluice__ResultBatch *batch)
 {
     if (self->config->job && !streq (batch->job, self->config->job)) {
@@ -173,16 +391,26 @@ static void s_on_results (sink_t *self, Sluice__ResultBatch *batch)
         return;
     for (size_t i = 0; i < batch->n_results; i++) {
         Sluice__Result *r = batch->results [i];
-        if (r->seq == 0 || r->seq > (1ULL << 32)) {
+        if (r->seq == 0 || r->seq > SL_SEEN_MAX_SEQ) {
             sl_warn_dropped ("dropped a result with seq %llu out of range",
                              (unsigned long long) r->seq);
             continue;
         }
-        if (!s_mark_seen (job, r->seq)) {
+        if (sl_seen_has (job->seen, r->seq)) {
             self->duplicates++;
             zlistx_add_end (job->acks, (void *) (uintptr_t) r->seq); //  confirm it again
             continue;
         }
+        sl_parked_t *parked = job->order ? sl_order_lookup (job->order, r->seq) : NULL;
+        if (parked) {
+            //  Sent again while parked: not written yet, so confirmed only
+            //  if it was already.
+            self->duplicates++;
+            if (parked->acked)
+                zlistx_add_end (job->acks, (void *) (uintptr_t) r->seq);
+            continue;
+        }
+        job->last_new = self->now;
         sl_record_t rec = {
             .job = batch->job,
             .seq = r->seq,
@@ -196,37 +424,114 @@ static void s_on_results (sink_t *self, Sluice__ResultBatch *batch)
             .err = r->stderr_tail.data,
             .err_size = r->stderr_tail.len,
             .output_truncated = r->output_truncated,
+            .id = r->id [0] ? r->id : NULL,
         };
-        char err [512];
-        if (sl_writer_put (self->writer, &rec, err, sizeof err)) {
-            //  Unformattable (should not happen): not acknowledged, so the
-            //  broker keeps it; forget that we saw it.
-            sl_error ("result %s/%llu: %s", batch->job, (unsigned long long) r->seq, err);
-            if (r->seq / 8 < job->seen_bytes)
-                job->seen [r->seq / 8] &= (uint8_t) ~(1u << (r->seq % 8));
-            continue;
+        if (self->config->keep_order) {
+            uint64_t next = sl_order_next (job->order, job->seen);
+            if (r->seq > next) {
+                s_park (self, job, &rec, r->status);
+                continue;
+            }
+            if (r->seq < next && self->late++ == 0)
+                sl_warn ("job %s: result %llu came after the sink stopped waiting for it; "
+                         "written out of order",
+                         job->id, (unsigned long long) r->seq);
         }
-        if (r->status == SLUICE__STATUS__STATUS_OK)
-            self->ok++;
-        else {
-            if (r->status == SLUICE__STATUS__STATUS_TIMEOUT)
-                self->timeout++;
-            else
-                self->failed++;
-            s_note_failure (self, batch->job, r->seq);
-        }
-        job->written++;
-        zlistx_add_end (job->acks, (void *) (uintptr_t) r->seq);
-        self->unflushed = true;
+        if (s_write_record (self, job, &rec, r->status) == 0)
+            s_write_ready (self, job);
     }
 }
 
-//  Flushes the writer, then acknowledges everything written. On a write
-//  error nothing is acknowledged: the broker keeps those results.
-static int s_flush_and_ack (sink_t *self)
+//  --- Park file (--keep-order) ------------------------------------------------
+
+static int s_park_open (sink_t *self)
 {
-    if (self->unflushed) {
+    char err [512];
+    self->park = sl_writer_new (self->park_path, SL_FORMAT_JSONL, true, err, sizeof err);
+    if (!self->park) {
+        sl_error ("%s; results held back by --keep-order are kept in memory only", err);
+        free (self->park_path);
+        self->park_path = NULL;
+        return -1;
+    }
+    self->park_exists = true;
+    return 0;
+}
+
+//  Removes the park file once nothing in it is needed any more.
+static void s_park_remove (sink_t *self)
+{
+    sl_writer_destroy (&self->park);
+    if (self->park_path && unlink (self->park_path) && errno != ENOENT)
+        sl_warn ("cannot remove %s: %s", self->park_path, strerror (errno));
+    self->park_exists = false;
+}
+
+typedef struct {
+    sink_t *self;
+    sjob_t *job;
+} ack_ctx_t;
+
+//  sl_order_ack_all callback: saves a parked result in the park file (if
+//  there is one) and queues its acknowledgement.
+static int s_ack_parked (sl_parked_t *parked, void *arg)
+{
+    ack_ctx_t *ctx = (ack_ctx_t *) arg;
+    sink_t *self = ctx->self;
+    if (self->park_path && !self->park)
+        s_park_open (self);
+    if (self->park) {
         char err [512];
+        if (sl_writer_put_formatted (self->park, parked->data, parked->size, err, sizeof err)) {
+            sl_error ("%s", err);
+            return -1;
+        }
+        self->park_unflushed = true;
+    }
+    zlistx_add_end (ctx->job->acks, (void *) (uintptr_t) parked->seq);
+    self->parked_acked++;
+    return 0;
+}
+
+//  Acknowledges parked results before they are written, when there are so
+//  many that the broker's window would fill. See the top of this file.
+static void s_ack_ahead (sink_t *self)
+{
+    size_t unacked = 0;
+    for (sjob_t *job = (sjob_t *) zhashx_first (self->jobs); job;
+         job = (sjob_t *) zhashx_next (self->jobs))
+        if (job->order)
+            unacked += sl_order_unacked (job->order);
+    if (unacked <= KEEP_ACK_AHEAD)
+        return;
+    if (!self->park_path && !self->warned_memory_acks) {
+        sl_warn ("--keep-order: %zu results wait behind a gap; acknowledging them to the broker "
+                 "before they are written so that it sends the rest. They are held in memory "
+                 "only: if this sink is killed they are lost (-o FILE --format jsonl keeps them "
+                 "in FILE" PARK_SUFFIX ")",
+                 unacked);
+        self->warned_memory_acks = true;
+    }
+    for (sjob_t *job = (sjob_t *) zhashx_first (self->jobs); job;
+         job = (sjob_t *) zhashx_next (self->jobs))
+        if (job->order) {
+            ack_ctx_t ctx = { self, job };
+            sl_order_ack_all (job->order, s_ack_parked, &ctx);
+        }
+}
+
+//  Flushes the writer (and the park file), then acknowledges everything
+//  written (or parked and saved). On a write error nothing is
+//  acknowledged: the broker keeps those results. ack_ahead: the sink goes
+//  on, so parked results may be acknowledged early (not when stopping).
+static int s_flush_and_ack (sink_t *self, bool ack_ahead)
+{
+    if (self->config->keep_order && ack_ahead)
+        s_ack_ahead (self);
+    char err [512];
+    if (self->unflushed) {
+        if (self->progress && self->stdout_tty)
+            sl_progress_clear (self->progress);
         if (sl_writer_flush (self->writer, false, err, sizeof err)) {
             sl_error ("%s; results are kept by the broker, retrying", err);
             self->retry_flush = zclock_mono () + RETRY_FLUSH_MS;
@@ -234,6 +539,17 @@ static int s_flush_and_ack (sink_t *self)
         }
         self->unflushed = false;
     }
+    if (self->park_unflushed) {
+        if (sl_writer_flush (self->park, false, err, sizeof err)) {
+            sl_error ("%s; results are kept by the broker, retrying", err);
+            self->retry_flush = zclock_mono () + RETRY_FLUSH_MS;
+            return -1;
+        }
+        self->park_unflushed = false;
+    }
+    //  Everything the park file held is in the output now.
+    if (self->park_exists && self->parked_acked == 0 && !self->park_foreign)
+        s_park_remove (self);
     for (sjob_t *job = (sjob_t *) zhashx_first (self->jobs); job;
          job = (sjob_t *) zhashx_next (self->jobs)) {
         size_t n = zlistx_size (job->acks);
@@ -269,13 +585,18 @@ static void s_on_job_done (sink_t *self, Sluice__JobDone *done)
     if (!job)
         return;
     job->done = true;
+    if (done->total)
+        job->total = done->total;
     s_update_hello (self);
+    //  Every result was delivered: what is still held back waits for
+    //  results that went to an earlier sink.
+    s_write_all_parked (self, job, "the broker delivered every result, some to an earlier sink");
     if (done->forgotten) {
         sl_warn ("the broker does not know job %s (finished longer ago than its --retention?)",
                  done->job);
         return;
     }
-    if ((done->failed || done->timeout) && !job->written)
+    if ((done->failed || done->timeout || done->cancelled) && !job->written)
         self->job_reported_failures = true;
     sl_info ("job %s done: %llu tasks, %llu ok, %llu failed, %llu timed out", done->job,
              (unsigned long long) done->total, (unsigned long long) done->ok,
@@ -284,6 +605,8 @@ static void s_on_job_done (sink_t *self, Sluice__JobDone *done)
 
 static void s_on_delivery (sink_t *self)
 {
+    if (self->progress && self->stdout_tty)
+        sl_progress_clear (self->progress); //  the writer may write to the terminal
     for (int i = 0; i < READ_BURST; i++) {
         sl_env_t *env = NULL;
         char why [256];
@@ -315,12 +638,54 @@ static void s_on_delivery (sink_t *self)
     }
 }
 
+//  --keep-order: writes the parked results of job over its gaps if they can
+//  never be filled (see the top of this file).
+static void s_check_gaps (sink_t *self, sjob_t *job)
+{
+    if (!self->config->keep_order || !job->order || !sl_order_size (job->order))
+        return;
+    const bstate_t *st = &job->state;
+    if (!st->total || st->done < st->total || st->queued || st->running)
+        return; //  results may still come
+    int64_t beat =
+        sl_client_heartbeat_ms (self->client) ? sl_client_heartbeat_ms (self->client) : 1000;
+    int64_t quiet = (BROKER_ACK_TIMEOUT_BEATS + 3) * beat;
+    if (self->now - job->last_new < quiet)
+        return; //  a result lost on the way would be sent again by now
+    char why [160];
+    snprintf (why, sizeof why,
+              "no new result for %.0f s and the broker has every result; the missing ones went "
+              "to an earlier sink (continue its file with --resume, or use --from-start)",
+              (double) (self->now - job->last_new) / 1000);
+    s_write_all_parked (self, job, why);
+}
+
+static void s_on_job_state (sink_t *self, Sluice__JobState *state)
+{
+    self->have_workers = true;
+    self->workers = state->workers;
+    self->busy = state->busy_workers;
+    self->throttled = state->throttled;
+    sjob_t *job = (sjob_t *) zhashx_lookup (self->jobs, state->job);
+    if (!job)
+        return;
+    job->state = (bstate_t){
+        .at = self->now,
+        .total = state->total,
+        .done = state->done,
+        .queued = state->queued,
+        .running = state->running,
+    };
+    if (state->total)
+        job->total = state->total;
+    s_check_gaps (self, job);
+}
+
 static void s_on_control (sink_t *self)
 {
     sl_env_t *env = NULL;
     char why [256];
     sl_recv_t rc;
-    int64_t now = zclock_mono ();
     while ((rc = sl_proto_recv (sl_client_control (self->client), &env, NULL, why, sizeof why)) !=
            SL_RECV_NONE) {
         if (rc != SL_RECV_OK) {
@@ -328,7 +693,7 @@ static void s_on_control (sink_t *self)
             continue;
         }
         bool consumed;
-        sl_link_t link = sl_client_handle (self->client, env, now, &consumed);
+        sl_link_t link = sl_client_handle (self->client, env, self->now, &consumed);
         if (link == SL_LINK_BACK || link == SL_LINK_RESTARTED) {
             //  Attached again: the welcome lists the jobs to wait for.
             for (size_t i = 0; i < env->welcome->n_jobs; i++)
@@ -336,6 +701,8 @@ static void s_on_control (sink_t *self)
                     s_job (self, env->welcome->jobs [i]);
         } else if (link == SL_LINK_REFUSED)
             self->refused = true;
+        else if (!consumed && env->body_case == SLUICE__ENVELOPE__BODY_JOB_STATE)
+            s_on_job_state (self, env->job_state);
         sl_proto_free (&env);
     }
 }
@@ -386,20 +753,108 @@ static void s_update_hello (sink_t *self)
     sl_client_set_hello (self->client, &hello);
 }
 
-//  --resume: reads the results already in the output file, marks their
-//  seqs as written (so none is written twice) and counts them; a torn last
-//  line, left by a crash in the middle of a write, is cut off. Returns 0, or
-//  -1 with err.
-static int s_resume (sink_t *self, char *err, size_t errlen)
+//  --- Progress ------------------------------------------------------------------
+
+//  The job the progress line shows: the one written to last while it is
+//  not done, else the first one not done.
+static sjob_t *s_shown_job (sink_t *self)
 {
-    const char *path = self->config->output;
-    FILE *file = fopen (path, "r+");
-    if (!file) {
-        if (errno == ENOENT)
-            return 0; //  nothing yet: start it
-        snprintf (err, errlen, "cannot open %s to resume: %s", path, strerror (errno));
-        return -1;
+    if (self->current && !self->current->done)
+        return self->current;
+    for (sjob_t *job = (sjob_t *) zhashx_first (self->jobs); job;
+         job = (sjob_t *) zhashx_next (self->jobs))
+        if (!job->done)
+            return job;
+    return self->current ? self->current : (sjob_t *) zhashx_first (self->jobs);
+}
+
+static void s_query (sink_t *self, sjob_t *job)
+{
+    Sluice__JobQuery query = SLUICE__JOB_QUERY__INIT;
+    query.job = job->id;
+    query.peek = true;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_JOB_QUERY;
+    env.job_query = &query;
+    sl_client_send (self->client, &env);
+}
+
+//  Every POLL_MS: asks the broker about the job shown and (--keep-order)
+//  about jobs whose parked results wait for a while.
+static void s_poll (sink_t *self)
+{
+    if (self->now < self->next_poll || !sl_client_connected (self->client))
+        return;
+    self->next_poll = self->now + POLL_MS;
+    sjob_t *shown = self->progress ? s_shown_job (self) : NULL;
+    if (shown && !shown->done)
+        s_query (self, shown);
+    if (!self->config->keep_order)
+        return;
+    for (sjob_t *job = (sjob_t *) zhashx_first (self->jobs); job;
+         job = (sjob_t *) zhashx_next (self->jobs))
+        if (job != shown && !job->done && job->order && sl_order_size (job->order) &&
+            self->now - job->last_new >= KEEP_QUIET_MS)
+            s_query (self, job);
+}
+
+static void s_draw (sink_t *self, bool final)
+{
+    sjob_t *job = s_shown_job (self);
+    sl_progress_stats_t stats = {
+        .job = self->config->job ? self->config->job : "(waiting for a job)",
+        .rate = -1,
+        .have_workers = self->have_workers,
+        .workers = self->workers,
+        .busy = self->busy,
+        .throttled = self->throttled,
+    };
+    if (job) {
+        stats.job = job->id;
+        stats.done = job->written;
+        stats.total = job->total;
+        stats.failed = job->failed;
+        stats.held = job->order ? sl_order_size (job->order) : 0;
     }
+    for (sjob_t *other = (sjob_t *) zhashx_first (self->jobs); other;
+         other = (sjob_t *) zhashx_next (self->jobs))
+        if (other != job && !other->done)
+            stats.more_jobs++;
+    if (final)
+        sl_progress_finish (self->progress, &stats, self->now);
+    else
+        sl_progress_draw (self->progress, &stats, self->now);
+}
+
+//  --- Resume ------------------------------------------------------------------
+
+//  Reads one JSON Lines result: its job, seq and status. Returns the parsed
+//  object (job and status point into it: the caller json_decref's it), or
+//  NULL if the line is not a sluice result.
+static json_t *s_parse_result (const char *line, size_t len, const char **job, uint64_t *seq,
+                               const char **status)
+{
+    json_error_t jerr;
+    json_t *rec = json_loadb (line, len, 0, &jerr);
+    *job = rec ? json_string_value (json_object_get (rec, "job")) : NULL;
+    json_int_t n = rec ? json_integer_value (json_object_get (rec, "seq")) : 0;
+    *status = rec ? json_string_value (json_object_get (rec, "status")) : NULL;
+    if (!*job || !sl_job_id_valid (*job) || n < 1 || (uint64_t) n > SL_SEEN_MAX_SEQ || !*status) {
+        json_decref (rec);
+        return NULL;
+    }
+    *seq = (uint64_t) n;
+    return rec;
+}
+
+//  Reads the complete lines of a JSON Lines file open in file and cuts off
+//  a torn last line (left by a crash in the middle of a write). Calls
+//  fn (self, line, len, lineno) for each line; fn returning -1 stops.
+//  Returns 0, or -1 with err.
+static int s_read_lines (sink_t *self, FILE *file, const char *path,
+                         int (*fn) (sink_t *, const char *, size_t, size_t, char *, size_t),
+                         char *err, size_t errlen)
+{
     char *line = NULL;
     size_t cap = 0, lineno = 0;
     ssize_t len;
@@ -409,35 +864,10 @@ static int s_resume (sink_t *self, char *err, size_t errlen)
         lineno++;
         if (line [len - 1] != '\n')
             break; //  torn: cut below
-        json_error_t jerr;
-        json_t *rec = json_loadb (line, (size_t) len, 0, &jerr);
-        const char *job = rec ? json_string_value (json_object_get (rec, "job")) : NULL;
-        json_int_t seq = rec ? json_integer_value (json_object_get (rec, "seq")) : 0;
-        const char *status = rec ? json_string_value (json_object_get (rec, "status")) : NULL;
-        if (!job || seq < 1 || !status) {
-            snprintf (err, errlen,
-                      "%s:%zu is not a sluice JSONL result; cannot resume this file (give "
-                      "another -o, or --from-start without --resume)",
-                      path, lineno);
-            json_decref (rec);
+        if (fn (self, line, (size_t) len, lineno, err, errlen)) {
             rc = -1;
             break;
         }
-        sjob_t *sjob = s_job (self, job);
-        if (sjob && s_mark_seen (sjob, (uint64_t) seq)) {
-            sjob->written++;
-            self->resumed++;
-            if (streq (status, "ok"))
-                self->ok++;
-            else {
-                if (streq (status, "timeout"))
-                    self->timeout++;
-                else
-                    self->failed++;
-                s_note_failure (self, job, (uint64_t) seq);
-            }
-        }
-        json_decref (rec);
         good += len;
     }
     free (line);
@@ -449,11 +879,142 @@ static int s_resume (sink_t *self, char *err, size_t errlen)
             rc = -1;
         }
     }
-    fclose (file);
-    if (rc == 0 && self->resumed)
-        sl_info ("resuming %s: %llu results already written", path,
-                 (unsigned long long) self->resumed);
     return rc;
+}
+
+//  A line of the output file: its result is written.
+static int s_resume_line (sink_t *self, const char *line, size_t len, size_t lineno, char *err,
+                          size_t errlen)
+{
+    const char *job, *status;
+    uint64_t seq;
+    json_t *rec = s_parse_result (line, len, &job, &seq, &status);
+    if (!rec) {
+        snprintf (err, errlen,
+                  "%s:%zu is not a sluice JSONL result; cannot resume this file (give "
+                  "another -o, or --from-start without --resume)",
+                  self->config->output, lineno);
+        return -1;
+    }
+    //  With --job, the file's other jobs are not this sink's business.
+    sjob_t *sjob = !self->config->job || streq (job, self->config->job) ? s_job (self, job) : NULL;
+    if (sjob && sl_seen_add (sjob->seen, seq) == 1) {
+        s_count (self, sjob, seq, s_status_code (status));
+        self->resumed++;
+    }
+    json_decref (rec);
+    return 0;
+}
+
+//  A line of the park file: a result acknowledged before it was written;
+//  parked again unless the output has it.
+static int s_resume_park_line (sink_t *self, const char *line, size_t len, size_t lineno, char *err,
+                               size_t errlen)
+{
+    (void) err;
+    (void) errlen;
+    const char *job, *status;
+    uint64_t seq;
+    json_t *rec = s_parse_result (line, len, &job, &seq, &status);
+    if (!rec) {
+        sl_warn ("%s:%zu is not a sluice JSONL result; skipped", self->park_path, lineno);
+        return 0;
+    }
+    if (self->config->job && !streq (job, self->config->job)) {
+        self->park_foreign = true; //  another sink's business: keep the file
+        json_decref (rec);
+        return 0;
+    }
+    sjob_t *sjob = s_job (self, job);
+    if (sjob && !sl_seen_has (sjob->seen, seq) && s_job_order (sjob) &&
+        !sl_order_lookup (sjob->order, seq)) {
+        sl_parked_t *parked = sl_parked_new (seq, s_status_code (status), line, len);
+        if (parked) {
+            parked->acked = true;
+            if (sl_order_park (sjob->order, &parked) == 0)
+                self->parked_acked++;
+        }
+        free (parked);
+    }
+    json_decref (rec);
+    return 0;
+}
+
+//  Opens path for --resume and reads it with fn. A missing file is no
+//  error (*found false). Returns 0, or -1 with err.
+static int s_resume_file (sink_t *self, const char *path,
+                          int (*fn) (sink_t *, const char *, size_t, size_t, char *, size_t),
+                          bool *found, char *err, size_t errlen)
+{
+    *found = false;
+    FILE *file = fopen (path, "r+");
+    if (!file) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf (err, errlen, "cannot open %s to resume: %s", path, strerror (errno));
+        return -1;
+    }
+    *found = true;
+    int rc = s_read_lines (self, file, path, fn, err, errlen);
+    fclose (file);
+    return rc;
+}
+
+//  --resume: reads the results already in the output file, marks their
+//  seqs as written (so none is written twice) and counts them; then the
+//  park file, whose results are held back again (--keep-order) or written
+//  first thing (see s_write_resumed_park). Returns 0, or -1 with err.
+static int s_resume (sink_t *self, char *err, size_t errlen)
+{
+    bool found;
+    if (s_resume_file (self, self->config->output, s_resume_line, &found, err, errlen))
+        return -1;
+    if (self->resumed)
+        sl_info ("resuming %s: %llu results already written", self->config->output,
+                 (unsigned long long) self->resumed);
+    if (!self->park_path)
+        return 0;
+    if (s_resume_file (self, self->park_path, s_resume_park_line, &found, err, errlen))
+        return -1;
+    self->park_exists = found;
+    if (self->parked_acked)
+        sl_info ("resuming %s: %llu results acknowledged ahead of their turn found in %s",
+                 self->config->output, (unsigned long long) self->parked_acked, self->park_path);
+    return 0;
+}
+
+//  After --resume: the results found in the park file are written, in
+//  order with --keep-order (those next in turn; the rest stay parked),
+//  else all at once.
+static void s_write_resumed_park (sink_t *self)
+{
+    for (sjob_t *job = (sjob_t *) zhashx_first (self->jobs); job;
+         job = (sjob_t *) zhashx_next (self->jobs)) {
+        if (self->config->keep_order)
+            s_write_ready (self, job);
+        else
+            s_write_all_parked (self, job, NULL);
+    }
+}
+
+//  A sink stopping with results acknowledged early but held in memory only
+//  (no park file) writes them out of order rather than lose them.
+static void s_write_acked_parked (sink_t *self)
+{
+    if (self->park_path || !self->parked_acked)
+        return;
+    sl_warn ("stopping with %llu results acknowledged but held back by --keep-order; writing "
+             "them out of order so that none is lost",
+             (unsigned long long) self->parked_acked);
+    for (sjob_t *job = (sjob_t *) zhashx_first (self->jobs); job;
+         job = (sjob_t *) zhashx_next (self->jobs)) {
+        size_t n;
+        sl_parked_t **all = job->order ? sl_order_take_all (job->order, &n) : NULL;
+        for (size_t i = 0; all && i < n; i++)
+            if (!all [i]->acked || s_write_parked (self, job, all [i]))
+                free (all [i]); //  the broker has it still, or out of memory
+        free (all);
+    }
 }
 
 static int s_attach (sink_t *self)
@@ -475,6 +1036,7 @@ static int s_attach (sink_t *self)
             sl_error ("%s", err);
         return -1;
     }
+    self->now = zclock_mono ();
     for (size_t i = 0; i < welcome->welcome->n_jobs; i++)
         s_job (self, welcome->welcome->jobs [i]);
     if (self->config->job)
@@ -486,6 +1048,10 @@ static int s_attach (sink_t *self)
         sl_error ("%s", err);
         return -1;
     }
+    //  The clocks of --keep-order start now (the wait for the broker counts not).
+    for (sjob_t *job = (sjob_t *) zhashx_first (self->jobs); job;
+         job = (sjob_t *) zhashx_next (self->jobs))
+        job->last_new = self->now;
     sl_info ("attached to the broker at %s", self->config->broker);
     return 0;
 }
@@ -499,62 +1065,113 @@ static void s_summary (sink_t *self)
         len += (size_t) snprintf (list + len, sizeof list - len, "%s%s%s%llu", i ? " " : "",
                                   one_job ? "" : self->failed_jobs [i], one_job ? "" : "/",
                                   (unsigned long long) self->failed_seqs [i]);
-    uint64_t bad = self->failed + self->timeout;
-    fprintf (stderr, "sluice-sink: %llu results: %llu ok, %llu failed, %llu timed out%s%s%s\n",
+    uint64_t bad = self->failed + self->timeout + self->cancelled;
+    char cancelled [48] = "";
+    if (self->cancelled)
+        snprintf (cancelled, sizeof cancelled, ", %llu cancelled",
+                  (unsigned long long) self->cancelled);
+    fprintf (stderr, "sluice-sink: %llu results: %llu ok, %llu failed, %llu timed out%s%s%s%s\n",
              (unsigned long long) (self->ok + bad), (unsigned long long) self->ok,
-             (unsigned long long) self->failed, (unsigned long long) self->timeout,
+             (unsigned long long) self->failed, (unsigned long long) self->timeout, cancelled,
              bad ? "; failed seqs: " : "", list, bad > MAX_FAILED_LISTED ? " ..." : "");
+}
+
+//  When the loop needs to wake up next.
+static int64_t s_next_wake (sink_t *self)
+{
+    int64_t wake = sl_client_next_wake (self->client);
+    if (self->retry_flush && self->retry_flush < wake)
+        wake = self->retry_flush;
+    if (self->progress && sl_progress_next (self->progress) < wake)
+        wake = sl_progress_next (self->progress);
+    if ((self->progress || self->config->keep_order) && self->next_poll < wake)
+        wake = self->next_poll;
+    return wake;
+}
+
+//  The park file of -o FILE --format jsonl, for --keep-order (NULL for
+//  standard output or text: only JSON Lines carry the seq to resume by).
+static char *s_park_path (const sink_config_t *config)
+{
+    if (!config->output || streq (config->output, "-") || config->format != SL_FORMAT_JSONL)
+        return NULL;
+    char *path = malloc (strlen (config->output) + sizeof PARK_SUFFIX);
+    if (path)
+        sprintf (path, "%s" PARK_SUFFIX, config->output);
+    return path;
+}
+
+static bool s_want_progress (const sink_config_t *config)
+{
+    if (config->progress == SINK_PROGRESS_AUTO)
+        return isatty (STDERR_FILENO);
+    return config->progress == SINK_PROGRESS_ON;
 }
 
 int sink_run (const sink_config_t *config)
 {
     assert (config);
-    sink_t self = { .config = config };
+    sink_t self = { .config = config, .now = zclock_mono () };
     sl_self_name (self.name, sizeof self.name);
     //  A closed stdout pipe must be an error we report, not a silent death.
     signal (SIGPIPE, SIG_IGN);
     char err [512];
+    int rc = 0;
+    bool interrupted = false;
+    zpoller_t *poller = NULL;
     self.jobs = zhashx_new ();
     zhashx_set_destructor (self.jobs, s_sjob_free);
+    self.park_path = s_park_path (config);
+    if (self.park_path && !config->resume && unlink (self.park_path) == 0)
+        sl_info ("removed %s, left by an earlier sink (not resuming)", self.park_path);
     if (config->resume && s_resume (&self, err, sizeof err)) {
         sl_error ("%s", err);
-        zhashx_destroy (&self.jobs);
-        return SINK_EXIT_ERROR;
+        rc = -1;
+        goto out;
     }
     self.writer = sl_writer_new (config->output, config->format, config->resume, err, sizeof err);
     if (!self.writer) {
         sl_error ("%s", err);
-        zhashx_destroy (&self.jobs);
-        return SINK_EXIT_ERROR;
+        rc = -1;
+        goto out;
     }
-    int rc = s_attach (&self);
-    zpoller_t *poller =
-        rc ? NULL : zpoller_new (sl_client_control (self.client), self.delivery, NULL);
+    s_write_resumed_park (&self);
+    self.stdout_tty =
+        !config->output || streq (config->output, "-") ? isatty (STDOUT_FILENO) : false;
+    if (s_want_progress (config))
+        self.progress = sl_progress_new (STDERR_FILENO, zclock_mono ());
+    rc = s_attach (&self);
+    if (rc == 0)
+        poller = zpoller_new (sl_client_control (self.client), self.delivery, NULL);
     while (rc == 0 && !zsys_interrupted && !self.refused) {
-        int64_t now = zclock_mono ();
-        sl_client_tick (self.client, now);
-        if (sl_client_heartbeat_due (self.client, now))
-            sl_client_heartbeat (self.client, NULL, now);
-        int64_t wake = sl_client_next_wake (self.client);
-        if (self.retry_flush && self.retry_flush < wake)
-            wake = self.retry_flush;
-        void *which = zpoller_wait (poller, wake > now ? (int) (wake - now) : 0);
+        self.now = zclock_mono ();
+        sl_client_tick (self.client, self.now);
+        if (sl_client_heartbeat_due (self.client, self.now))
+            sl_client_heartbeat (self.client, NULL, self.now);
+        int64_t wake = s_next_wake (&self);
+        void *which = zpoller_wait (poller, wake > self.now ? (int) (wake - self.now) : 0);
+        self.now = zclock_mono ();
         if (which == sl_client_control (self.client))
             s_on_control (&self);
         else if (which == self.delivery)
             s_on_delivery (&self);
-        if (self.retry_flush && zclock_mono () < self.retry_flush)
+        if (self.progress || config->keep_order)
+            s_poll (&self);
+        if (self.progress && self.now >= sl_progress_next (self.progress))
+            s_draw (&self, false);
+        if (self.retry_flush && self.now < self.retry_flush)
             continue;
         self.retry_flush = 0;
-        if (s_flush_and_ack (&self) == 0 && !config->follow && s_all_done (&self))
+        if (s_flush_and_ack (&self, true) == 0 && !config->follow && s_all_done (&self))
             break;
     }
-    bool interrupted = zsys_interrupted;
+    interrupted = zsys_interrupted;
     if (self.refused)
         rc = -1;
     if (self.client) {
+        s_write_acked_parked (&self);
         if (rc == 0)
-            s_flush_and_ack (&self);
+            s_flush_and_ack (&self, false);
         s_send_simple (&self, SLUICE__ENVELOPE__BODY_BYE);
     }
     zpoller_destroy (&poller);
@@ -562,18 +1179,42 @@ int sink_run (const sink_config_t *config)
         sl_error ("%s", err);
         rc = -1;
     }
-    sl_writer_destroy (&self.writer);
+    if (self.park && sl_writer_flush (self.park, false, err, sizeof err)) {
+        sl_error ("%s", err);
+        rc = -1;
+    }
+    if (self.parked_acked && self.park_path)
+        sl_warn ("%llu results acknowledged ahead of their turn are kept in %s; run the sink "
+                 "again with --resume to write them",
+                 (unsigned long long) self.parked_acked, self.park_path);
+    if (self.progress) {
+        self.now = zclock_mono ();
+        s_draw (&self, true);
+        sl_progress_destroy (&self.progress);
+    }
     sl_client_destroy (&self.client);
     if (self.duplicates)
         sl_info ("%llu results delivered twice were written once",
                  (unsigned long long) self.duplicates);
+    if (self.late > 1)
+        sl_warn ("%llu results came after the sink stopped waiting for them and were written "
+                 "out of order",
+                 (unsigned long long) self.late);
+    if (config->keep_order)
+        sl_info ("--keep-order held back %llu results that came early, at most %zu at once",
+                 (unsigned long long) self.held, self.held_max);
     if (rc == 0)
         s_summary (&self);
+out:
+    sl_writer_destroy (&self.park);
+    sl_writer_destroy (&self.writer);
+    free (self.park_path);
     zhashx_destroy (&self.jobs);
     if (rc)
         return SINK_EXIT_ERROR;
     if (interrupted)
         return SINK_EXIT_FAILED;
-    return self.failed || self.timeout || self.job_reported_failures ? SINK_EXIT_FAILED
-                                                                     : SINK_EXIT_OK;
+    return self.failed || self.timeout || self.cancelled || self.job_reported_failures
+               ? SINK_EXIT_FAILED
+               : SINK_EXIT_OK;
 }

@@ -1,6 +1,7 @@
 /*  sink - the sluice sink's event loop: attaches to the broker as its one
-    sink, writes every result it receives exactly once, confirms what it has
-    written, and ends when every job it waits for is done.
+    sink, writes every result it receives exactly once (each job in seq
+    order with keep_order), confirms what it has written, shows its
+    progress on a terminal, and ends when every job it waits for is done.
 */
 #ifndef SINK_H_INCLUDED
 #define SINK_H_INCLUDED
@@ -11,6 +12,13 @@
 #include "sl_curve.h"
 #include "writer.h"
 
+//  --progress / --no-progress
+typedef enum {
+    SINK_PROGRESS_AUTO, //  when standard error is a terminal
+    SINK_PROGRESS_ON,   //  always (into a file too)
+    SINK_PROGRESS_OFF   //  never
+} sink_progress_t;
+
 typedef struct {
     const char *broker;             //  tcp://HOST:PORT
     const char *output;             //  -o FILE, NULL = stdout
@@ -19,6 +27,8 @@ typedef struct {
     bool follow;                    //  --follow: never exit
     bool resume;                    //  --resume: continue the output file
     bool from_start;                //  --from-start: the whole job again
+    bool keep_order;                //  -k: each job's results in seq order
+    sink_progress_t progress;       //  the progress line on standard error
     int64_t connect_timeout_ms;     //  < 0 = wait forever
     const sl_curve_client_t *curve; //  CurveZMQ settings (NULL or off: plain)
 } sink_config_t;

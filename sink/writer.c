@@ -497,6 +497,44 @@ int sl_writer_put (sl_writer_t *self, const sl_record_t *rec, char *errbuf, size
     return 0;
 }
 
+int sl_writer_format (sl_writer_t *self, const sl_record_t *rec, const uint8_t **data_p,
+                      size_t *size_p, char *errbuf, size_t errlen)
+{
+    assert (self);
+    assert (rec);
+    assert (data_p && size_p);
+    assert (rec->output || rec->output_size == 0);
+    assert (rec->err || rec->err_size == 0);
+
+    //  Formatted behind the queued bytes, then taken off the queue again:
+    //  the bytes stay in the buffer's spare room until the next append.
+    size_t start = self->len;
+    int rc = self->fmt == SL_FORMAT_TEXT ? s_put_text (self, rec, errbuf, errlen)
+                                         : s_put_jsonl (self, rec, errbuf, errlen);
+    size_t end = self->len;
+    self->len = start;
+    if (rc)
+        return -1;
+    *data_p = self->buf + start;
+    *size_p = end - start;
+    return 0;
+}
+
+int sl_writer_put_formatted (sl_writer_t *self, const uint8_t *data, size_t size, char *errbuf,
+                             size_t errlen)
+{
+    assert (self);
+    assert (data || size == 0);
+    if (s_append (self, data, size)) {
+        s_error (errbuf, errlen, "cannot queue %zu bytes for %s: out of memory", size, self->name);
+        return -1;
+    }
+    //  After a failure keep buffering: the next flush reports it first
+    if (self->len > SL_WRITER_CHUNK && self->pending_errno == 0)
+        self->pending_errno = s_drain (self);
+    return 0;
+}
+
 int sl_writer_flush (sl_writer_t *self, bool sync, char *errbuf, size_t errlen)
 {
     assert (self);

@@ -89,6 +89,20 @@ void sl_writer_destroy (sl_writer_t **self_p);
 //  duration_ms above INT64_MAX cannot be formatted.
 int sl_writer_put (sl_writer_t *self, const sl_record_t *rec, char *errbuf, size_t errlen);
 
+//  Formats one record as sl_writer_put would, but hands the bytes back
+//  instead of queueing them for the file: *data_p points to *size_p bytes
+//  that stay valid until the next call on this writer (copy them). Returns
+//  0, or -1 with a message in errbuf. Nothing is written or queued.
+int sl_writer_format (sl_writer_t *self, const sl_record_t *rec, const uint8_t **data_p,
+                      size_t *size_p, char *errbuf, size_t errlen);
+
+//  Queues bytes made by sl_writer_format (by a writer of the same format)
+//  for the file, as sl_writer_put queues a record. data must not point
+//  into this writer's own buffer (copy what sl_writer_format returned
+//  first). Returns 0, or -1 if out of memory (nothing is queued).
+int sl_writer_put_formatted (sl_writer_t *self, const uint8_t *data, size_t size, char *errbuf,
+                             size_t errlen);
+
 //  Writes everything buffered to the file descriptor (handles short writes
 //  and EINTR). If sync is true and the output is a regular file, also
 //  fdatasync()s it. Returns 0, or -1 with a message naming the file and the

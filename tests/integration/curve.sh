@@ -105,3 +105,13 @@ expect_grep "no longer admitted" "$WORK/w1b.log" "the revoked worker says why"
 wait_pid "$SINK" 60
 expect_rc 0 "$WAIT_RC" "sink after a revocation"
 $CHECK "$WORK/slow.txt" "$WORK/slow.jsonl" --expect echo || fail "results after a revocation"
+
+# Two files holding one client key would make czmq's certificate store
+# abort: the broker refuses to start and names both.
+mkdir -p "$WORK/dupkeys"
+cp "$K/clients/w2" "$WORK/dupkeys/w2" || fail "no key w2"
+cp "$K/clients/w2" "$WORK/dupkeys/w2-again"
+timeout 20 "$SLUICE_BIN/sluice-broker" --bind "tcp://127.0.0.1:$(free_port)" --in-memory \
+    --curve-secret "$K/broker_secret" --curve-clients "$WORK/dupkeys" 2>"$WORK/dup.log"
+expect_rc 1 "$?" "broker with a duplicated client key"
+expect_grep "hold the same public key" "$WORK/dup.log" "duplicate key message"

@@ -3219,6 +3219,26 @@ static void test_table_failed_ranges_outlive_delivery (void **state)
     assert_memory_equal (ranges, want, 4 * sizeof (uint64_t));
 }
 
+static void test_table_release_by_only_the_holder (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "r", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "r", 2), SL_TABLE_OK);
+    const char *mine = sl_table_intern (table, "mine");
+    const char *other = sl_table_intern (table, "other");
+    sl_task_t *held = sl_table_dispatch (table, 0, LEASE, mine);
+    sl_task_t *unclaimed = sl_table_dispatch (table, 0, LEASE, NULL);
+    //  Another worker cannot hand back a run this one holds...
+    assert_int_equal (sl_table_release_by (table, "r", 1, held->attempts, other),
+                      SL_TABLE_DUPLICATE);
+    assert_int_equal (held->state, SL_TASK_RUNNING);
+    //  ...its holder can; a run nobody claimed, anyone can.
+    assert_int_equal (sl_table_release_by (table, "r", 1, held->attempts, mine), SL_TABLE_OK);
+    assert_int_equal (sl_table_release_by (table, "r", 2, unclaimed->attempts, other), SL_TABLE_OK);
+    CHECK_TABLE (table, 2, 0, 0, 0);
+    assert_int_equal (sl_table_release_by (table, "r", 9, 1, mine), SL_TABLE_INVALID);
+}
+
 int main (void)
 {
 #define T(name) cmocka_unit_test_setup_teardown (name, s_setup, s_teardown)
@@ -3234,6 +3254,7 @@ int main (void)
         T (test_table_priority_levels_are_bounded),
         T (test_table_id_reaches_the_result),
         T (test_table_failed_ranges_outlive_delivery),
+        T (test_table_release_by_only_the_holder),
         cmocka_unit_test (test_table_destroy_is_null_safe),
         T (test_table_destroy_frees_tasks_in_every_state),
         T (test_table_submit_queues_a_copy),

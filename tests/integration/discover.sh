@@ -1,0 +1,215 @@
+# --discover between two hosts: network namespaces "broker" (10.77.0.1) and
+# "client" (10.77.0.2) joined by a veth pair, each with its own host name,
+# nothing of it in the host's own network. No client is given --broker.
+#   1. Clients first: a worker started before any broker waits for one to
+#      announce itself; a broker with --discover (default UDP port 5670)
+#      comes up; the worker, a ventilator and a sink find it, and a job of
+#      200 echo tasks comes back whole.
+#   2. Clear failures: a client that hears no broker within its
+#      --connect-timeout names the UDP port and says to give --broker; a
+#      broker that listens on loopback only refuses to announce itself.
+#   3. CurveZMQ (a broker on one address, with its options from a config
+#      file): the beacon carries no key, so a client without --curve-server
+#      finds the broker but fails its handshake with a message saying so;
+#      clients with the key (from their own config file) run a job.
+# Needs root and network namespaces; otherwise prints SKIP and exits 0.
+# CTest label: netns.
+. "$(dirname "$0")/lib.sh"
+
+skip () {
+    echo "SKIP: discover needs root and network namespaces ($*)"
+    exit 0
+}
+
+TAG="sluice$$-$RANDOM" # unique per run: every namespace name starts with it
+NETNS=()               # the namespaces this run created, deleted at exit
+UDP=5670               # the default --discover port: fresh namespaces are free
+
+# netns_cleanup: the exit trap. Stops the programs (all of them run in our
+# namespaces) as lib.sh does, kills anything else left in our namespaces,
+# deletes the namespaces (and with them the veth pair), then hands over to
+# lib.sh's cleanup with the exit status.
+netns_cleanup () {
+    local rc=$? pid ns i alive
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for ((i = 0; i < 100; i++)); do
+        alive=0
+        for pid in "${PIDS[@]}"; do
+            kill -0 "$pid" 2>/dev/null && alive=1
+        done
+        [ $alive = 0 ] && break
+        sleep 0.05
+    done
+    for pid in "${PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    PIDS=() # reaped: lib.sh's cleanup must not signal these ids again
+    for ns in "${NETNS[@]}"; do
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do
+            kill -KILL "$pid" 2>/dev/null
+        done
+    done
+    for ns in "${NETNS[@]}"; do
+        ip netns del "$ns" 2>/dev/null || { echo "discover: could not delete netns $ns" >&2; rc=1; }
+    done
+    if ip netns list 2>/dev/null | grep -q "^$TAG-"; then
+        echo "discover: namespaces left behind: $(ip netns list | grep "^$TAG-")" >&2
+        rc=1
+    fi
+    set_status $rc
+    cleanup
+}
+set_status () {
+    return "$1"
+}
+trap netns_cleanup EXIT
+
+# --- The network -------------------------------------------------------------
+[ "$(id -u)" = 0 ] || skip "not running as root: id -u is $(id -u)"
+command -v ip >/dev/null || skip "no ip command (iproute2)"
+command -v unshare >/dev/null || skip "no unshare command (util-linux)"
+
+# net CMD... : one set-up step; its failure means this machine cannot host
+# the test (no network namespaces, no veth...).
+net () {
+    local out
+    out=$("$@" 2>&1) || skip "'$*' failed: $out"
+}
+
+# on NAME : sets ON to the command prefix that runs a program on host NAME
+# (namespace $TAG-NAME) under the host name NAME-host. Each command of the
+# chain execs the next, so $! of a program started with it is the program.
+on () {
+    # shellcheck disable=SC2016 # $0 and $@ are for sh
+    ON=(ip netns exec "$TAG-$1" unshare --uts sh -c 'hostname "$0" && exec "$@"' "$1-host")
+}
+
+for host in broker client; do
+    net ip netns add "$TAG-$host"
+    NETNS+=("$TAG-$host")
+    net ip -n "$TAG-$host" link set lo up
+done
+# One cable between the two hosts: eth0 at each end.
+net ip link add eth0 netns "$TAG-broker" type veth peer name eth0 netns "$TAG-client"
+net ip -n "$TAG-broker" addr add 10.77.0.1/24 dev eth0
+net ip -n "$TAG-client" addr add 10.77.0.2/24 dev eth0
+for host in broker client; do
+    net ip -n "$TAG-$host" link set eth0 up
+    on "$host"
+    net "${ON[@]}" true
+done
+
+# Echo tasks with distinct payloads, so output = payload checks each result.
+for i in $(seq 1 200); do echo "discover task $i"; done >"$WORK/tasks.txt"
+
+# run_job N ARGS... : on the client host, submits the tasks as job
+# discover-N and collects them with a sink, both given ARGS (and no
+# --broker); checks every result.
+run_job () {
+    local n=$1 sink
+    shift
+    on client
+    start_bg "sink$n" "${ON[@]}" "$SLUICE_BIN/sluice-sink" "$@" --job "discover-$n" \
+        -o "$WORK/out$n.jsonl" --format jsonl
+    sink=$LAST_PID
+    "${ON[@]}" "$SLUICE_BIN/sluice-ventilator" "$@" --job "discover-$n" --connect-timeout 20 \
+        "$WORK/tasks.txt" >/dev/null 2>>"$WORK/ventilator$n.log" || fail "ventilator of job $n"
+    wait_pid "$sink" 30
+    expect_rc 0 "$WAIT_RC" "sink of job $n"
+    $CHECK "$WORK/tasks.txt" "$WORK/out$n.jsonl" --expect echo --workers 1 --job "discover-$n" \
+        || fail "results of job $n"
+}
+
+# --- 1. Clients first, then the broker ------------------------------------------
+: >"$WORK/w1.log" # wait_log below may look before the program writes
+: >"$WORK/broker.log"
+on client
+start_bg w1 "${ON[@]}" "$SLUICE_BIN/sluice-worker" --discover --builtin echo -j 4
+W1=$LAST_PID
+wait_log "$WORK/w1.log" "waiting for a sluice broker to announce itself on UDP port $UDP" 1 10
+on broker
+start_bg broker "${ON[@]}" "$SLUICE_BIN/sluice-broker" --bind "tcp://*:$PORT" --discover \
+    --data-dir "$WORK/data1" --dispatch "${SLUICE_DISPATCH:-fair}"
+BROKER_PID=$LAST_PID
+wait_log "$WORK/broker.log" \
+    "announcing broker broker-host \\(port $PORT\\) on UDP port $UDP from 10.77.0.1" 1 10
+wait_log "$WORK/w1.log" "found broker broker-host at tcp://10.77.0.1:$PORT" 1 10
+wait_workers 1
+run_job 1 --discover
+echo "job 1: 200 tasks through a broker found by its beacons"
+
+# --- 2. Clear failures ------------------------------------------------------------
+on client
+"${ON[@]}" "$SLUICE_BIN/sluice-ventilator" --discover=5999 --connect-timeout 1.5 \
+    "$WORK/tasks.txt" >/dev/null 2>"$WORK/silence.log"
+expect_rc 1 $? "a ventilator that hears no broker"
+expect_grep "no sluice broker announced itself on UDP port 5999 within 1.5 s; give --broker" \
+    "$WORK/silence.log" "no broker on the port"
+on broker
+"${ON[@]}" "$SLUICE_BIN/sluice-broker" --bind "tcp://127.0.0.1:$((PORT + 10))" --discover \
+    --in-memory 2>"$WORK/loopback.log"
+expect_rc 1 $? "a broker on loopback with --discover"
+expect_grep "the broker listens on loopback only (127.0.0.1)" "$WORK/loopback.log" \
+    "loopback refused"
+kill -TERM "$W1" "$BROKER_PID"
+wait_pid "$W1" 20
+wait_pid "$BROKER_PID" 10
+expect_rc 0 "$WAIT_RC" "broker stopped with SIGTERM"
+
+# --- 3. CurveZMQ -----------------------------------------------------------------
+K=$WORK/keys
+mkdir -p "$K/clients"
+"$SLUICE_BIN/sluice-keygen" -d "$K" broker >/dev/null || fail "keygen broker"
+for name in w2 vent sink; do
+    "$SLUICE_BIN/sluice-keygen" -d "$K/clients" "$name" >/dev/null || fail "keygen $name"
+done
+cat >"$WORK/broker.conf" <<EOF
+broker
+    bind = tcp://10.77.0.1:$PORT
+    discover = 5671
+    data-dir = $WORK/data3
+    curve-secret = $K/broker_secret
+    curve-clients = $K/clients
+EOF
+: >"$WORK/broker3.log"
+on broker
+start_bg broker3 "${ON[@]}" "$SLUICE_BIN/sluice-broker" --config "$WORK/broker.conf" \
+    --dispatch "${SLUICE_DISPATCH:-fair}"
+BROKER_PID=$LAST_PID
+wait_log "$WORK/broker3.log" "announcing broker broker-host \\(port $PORT\\) on UDP port 5671" 1 10
+# Found, but without the broker's key it cannot talk to it.
+on client
+"${ON[@]}" "$SLUICE_BIN/sluice-worker" --discover=5671 --builtin echo --connect-timeout 10 \
+    2>"$WORK/plain.log"
+expect_rc 1 $? "a worker without --curve-server"
+expect_grep "found broker broker-host at tcp://10.77.0.1:$PORT" "$WORK/plain.log" \
+    "the plain worker finds the broker"
+expect_grep "CurveZMQ handshake with the broker at tcp://10.77.0.1:$PORT failed" \
+    "$WORK/plain.log" "the plain worker says why it fails"
+# The clients' options from their config file: discovery and the keys.
+cat >"$WORK/client.conf" <<EOF
+common
+    discover = 5671
+    curve-server = $K/broker
+worker
+    curve-secret = $K/clients/w2_secret
+    builtin = echo
+    jobs = 4
+ventilator
+    curve-secret = $K/clients/vent_secret
+sink
+    curve-secret = $K/clients/sink_secret
+EOF
+export SLUICE_CONFIG=$WORK/client.conf
+start_bg w2 "${ON[@]}" "$SLUICE_BIN/sluice-worker"
+wait_log "$WORK/broker3.log" "worker .* joined" 1 20
+run_job 3
+unset SLUICE_CONFIG
+echo "job 3: 200 tasks with CurveZMQ through a broker found by its beacons"
+
+kill -TERM "$BROKER_PID"
+wait_pid "$BROKER_PID" 10
+expect_rc 0 "$WAIT_RC" "broker stopped with SIGTERM"
