@@ -93,7 +93,7 @@ tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
     for s in tests/integration/*.sh; do
         t=$(basename "$s" .sh)
-        case $t in lib | multihost | discover | big_file) continue ;; esac
+        case $t in lib | netns | multihost | discover | big_file) continue ;; esac
         tests+=("$t")
     done
     # and the _push runs CTest has: sluice_integration_test(NAME ... push)

@@ -15,57 +15,10 @@
 # Needs root and network namespaces; otherwise prints SKIP and exits 0.
 # CTest label: netns.
 . "$(dirname "$0")/lib.sh"
+NETNS_TEST=discover
+. "$(dirname "$0")/netns.sh"
 
-skip () {
-    echo "SKIP: discover needs root and network namespaces ($*)"
-    exit 0
-}
-
-TAG="sluice$$-$RANDOM" # unique per run: every namespace name starts with it
-NETNS=()               # the namespaces this run created, deleted at exit
-UDP=5670               # the default --discover port: fresh namespaces are free
-
-# netns_cleanup: the exit trap. Stops the programs (all of them run in our
-# namespaces) as lib.sh does, kills anything else left in our namespaces,
-# deletes the namespaces (and with them the veth pair), then hands over to
-# lib.sh's cleanup with the exit status.
-netns_cleanup () {
-    local rc=$? pid ns i alive
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null
-    done
-    for ((i = 0; i < 100; i++)); do
-        alive=0
-        for pid in "${PIDS[@]}"; do
-            kill -0 "$pid" 2>/dev/null && alive=1
-        done
-        [ $alive = 0 ] && break
-        sleep 0.05
-    done
-    for pid in "${PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-    done
-    PIDS=() # reaped: lib.sh's cleanup must not signal these ids again
-    for ns in "${NETNS[@]}"; do
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do
-            kill -KILL "$pid" 2>/dev/null
-        done
-    done
-    for ns in "${NETNS[@]}"; do
-        ip netns del "$ns" 2>/dev/null || { echo "discover: could not delete netns $ns" >&2; rc=1; }
-    done
-    if ip netns list 2>/dev/null | grep -q "^$TAG-"; then
-        echo "discover: namespaces left behind: $(ip netns list | grep "^$TAG-")" >&2
-        rc=1
-    fi
-    set_status $rc
-    cleanup
-}
-set_status () {
-    return "$1"
-}
-trap netns_cleanup EXIT
+UDP=5670 # the default --discover port: fresh namespaces are free
 
 # --- The network -------------------------------------------------------------
 [ "$(id -u)" = 0 ] || skip "not running as root: id -u is $(id -u)"

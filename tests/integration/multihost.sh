@@ -14,58 +14,11 @@
 # Needs root and network namespaces; otherwise prints SKIP and exits 0.
 # CTest label: netns.
 . "$(dirname "$0")/lib.sh"
-
-skip () {
-    echo "SKIP: multihost needs root and network namespaces ($*)"
-    exit 0
-}
+NETNS_TEST=multihost
+. "$(dirname "$0")/netns.sh"
 
 HB=200
-TAG="sluice$$-$RANDOM"  # unique per run: every namespace name starts with it
 NS_SW="$TAG-switch"
-NETNS=() # the namespaces this run created, deleted by mh_cleanup
-
-# mh_cleanup: the exit trap. Stops the programs (all of them run inside our
-# namespaces) the way lib.sh does, kills anything else left in our
-# namespaces, deletes the namespaces (which destroys the bridge and every
-# veth in them), then hands over to lib.sh's cleanup with the exit status.
-mh_cleanup () {
-    local rc=$? pid ns i alive
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null
-    done
-    for ((i = 0; i < 100; i++)); do
-        alive=0
-        for pid in "${PIDS[@]}"; do
-            kill -0 "$pid" 2>/dev/null && alive=1
-        done
-        [ $alive = 0 ] && break
-        sleep 0.05
-    done
-    for pid in "${PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-    done
-    PIDS=() # reaped: lib.sh's cleanup must not signal these ids again
-    for ns in "${NETNS[@]}"; do
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do
-            kill -KILL "$pid" 2>/dev/null
-        done
-    done
-    for ns in "${NETNS[@]}"; do
-        ip netns del "$ns" 2>/dev/null || { echo "multihost: could not delete netns $ns" >&2; rc=1; }
-    done
-    if ip netns list 2>/dev/null | grep -q "^$TAG-"; then
-        echo "multihost: namespaces left behind: $(ip netns list | grep "^$TAG-")" >&2
-        rc=1
-    fi
-    set_status $rc
-    cleanup
-}
-set_status () {
-    return "$1"
-}
-trap mh_cleanup EXIT
 
 # ms_since T0 : milliseconds since T0 (from date +%s%N).
 ms_since () {

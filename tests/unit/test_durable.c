@@ -421,7 +421,8 @@ static void s_on_done (const char *job, const sl_job_counts_t *counts, int64_t f
     done->counts = *counts;
     done->finished_at = finished_at;
     assert_true (failed->n <= 4);
-    memcpy (done->failed, failed->ranges, 2 * failed->n * sizeof (uint64_t));
+    if (failed->n)
+        memcpy (done->failed, failed->ranges, 2 * failed->n * sizeof (uint64_t));
     done->nfailed = failed->n;
     done->failed_truncated = failed->truncated;
 }
