@@ -43,6 +43,7 @@
 #define STATUS_FINISHED_JOBS 20      //  recently finished jobs listed by status
 #define MAX_FILL_SEQS 1000000        //  cancel: absent seqs it fills in, at most
 #define MAX_FAILED_RANGES 1024       //  ranges of failed seqs remembered per finished job
+#define MAX_WORKER_QUEUES 16         //  named queues one worker may serve
 
 typedef struct {
     char key [64];         //  routing id in hex: the hash key
@@ -62,6 +63,9 @@ typedef struct {
     zframe_t *dispatch_id; //  worker (fair): its routing id on the dispatch ROUTER
     char client_key [48];  //  CurveZMQ: the public key it authenticated with ("" = plain)
     bool draining;         //  worker: told to drain by sluice-ctl
+    sl_queue_t *queues [MAX_WORKER_QUEUES]; //  worker: the named queues it serves
+    size_t nqueues;                         //  worker: how many
+    size_t next_queue;                      //  worker: where the round over its queues goes on
 } peer_t;
 
 typedef struct {
@@ -825,12 +829,48 @@ static void s_hello_sink (broker_t *self, peer_t *peer, Sluice__Hello *hello)
     free (jobs);
 }
 
+//  The named queues a hello asks for must be valid, few, and (with push
+//  dispatch, which cannot choose a worker by queue) only the default one.
+//  Returns true with why if the hello is refused for them.
+static bool s_queues_refused (broker_t *self, Sluice__Hello *hello, char *why, size_t whylen)
+{
+    if (hello->n_queues > MAX_WORKER_QUEUES) {
+        snprintf (why, whylen, "at most %d queues per worker", MAX_WORKER_QUEUES);
+        return true;
+    }
+    for (size_t i = 0; i < hello->n_queues; i++) {
+        const char *name = hello->queues [i];
+        if (!sl_queue_name_valid (name)) {
+            snprintf (why, whylen, "queue name '%.64s' is not 1-64 characters of A-Z a-z 0-9 . _ -",
+                      name);
+            return true;
+        }
+        if (!self->config.fair && !streq (name, SL_QUEUE_DEFAULT)) {
+            snprintf (why, whylen,
+                      "this broker runs --dispatch push, which has the default queue only "
+                      "(named queues need --dispatch fair)");
+            return true;
+        }
+        if (!sl_table_queue (self->table, name, true)) {
+            snprintf (why, whylen, "the broker has no room for another queue (at most %d)",
+                      SL_TABLE_MAX_QUEUES);
+            return true;
+        }
+    }
+    return false;
+}
+
 static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, Sluice__Hello *hello)
 {
     if (hello->role == SLUICE__ROLE__ROLE_CONTROL) {
         //  sluice-ctl: welcomed (so it knows its keys work), not a peer.
         peer_t scratch = { .routing_id = routing_id };
         s_welcome (self, &scratch, NULL, 0);
+        return;
+    }
+    char why [300];
+    if (s_queues_refused (self, hello, why, sizeof why)) {
+        sl_proto_send_refuse (self->control, routing_id, why);
         return;
     }
     if (hello->role == SLUICE__ROLE__ROLE_VENTILATOR) {
@@ -898,6 +938,12 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
     snprintf (peer->job, sizeof peer->job, "%s", hello->job);
     peer->follow = hello->follow;
     peer->slots = hello->slots;
+    peer->nqueues = 0;
+    peer->next_queue = 0;
+    for (size_t i = 0; i < hello->n_queues; i++)
+        peer->queues [peer->nqueues++] = sl_table_queue (self->table, hello->queues [i], true);
+    if (peer->nqueues == 0)
+        peer->queues [peer->nqueues++] = sl_table_queue (self->table, NULL, true);
     //  The client's wish, within the bounds --heartbeat itself has.
     peer->heartbeat_ms = hello->heartbeat_ms ? hello->heartbeat_ms : self->config.heartbeat_ms;
     if (peer->heartbeat_ms < 10)
@@ -1129,6 +1175,10 @@ static void s_on_tasks (broker_t *self, Sluice__TaskBatch *batch)
         return;
     }
     bool is_new = sl_table_job (self->table, batch->job) == NULL;
+    if (is_new && sl_table_job_make (self->table, batch->job, batch->queue) == SL_TABLE_INVALID) {
+        s_bad (self, "intake", NULL, "tasks for a queue that cannot be made");
+        return;
+    }
     s_journal_tag (self);
     size_t accepted = 0;
     for (size_t i = 0; i < batch->n_tasks; i++) {
@@ -1163,10 +1213,12 @@ static void s_on_tasks (broker_t *self, Sluice__TaskBatch *batch)
     }
     if (self->journal && accepted) {
         char err [512];
-        s_journal_appended (
-            self,
-            sl_durable_tasks (self->journal, batch->job, batch->tasks, accepted, err, sizeof err),
-            err);
+        s_journal_appended (self,
+                            sl_durable_tasks_in (self->journal, batch->job,
+                                                 sl_queue_name (sl_job_queue (
+                                                     sl_table_job (self->table, batch->job))),
+                                                 batch->tasks, accepted, err, sizeof err),
+                            err);
     }
     if (is_new && sl_table_job (self->table, batch->job))
         s_job_started (self, batch->job);
@@ -1181,6 +1233,10 @@ static void s_on_job_end (broker_t *self, Sluice__JobEnd *end)
     if (self->journal_failed)
         return;
     bool is_new = sl_table_job (self->table, end->job) == NULL;
+    if (is_new && sl_table_job_make (self->table, end->job, end->queue) == SL_TABLE_INVALID) {
+        s_bad (self, "intake", NULL, "job end for a queue that cannot be made");
+        return;
+    }
     s_journal_tag (self);
     sl_table_rc_t rc = sl_table_end (self->table, end->job, end->total);
     if (rc == SL_TABLE_INVALID)
@@ -1188,8 +1244,12 @@ static void s_on_job_end (broker_t *self, Sluice__JobEnd *end)
     else if (rc == SL_TABLE_OK) {
         if (self->journal) {
             char err [512];
-            s_journal_appended (
-                self, sl_durable_end (self->journal, end->job, end->total, err, sizeof err), err);
+            s_journal_appended (self,
+                                sl_durable_end_in (self->journal, end->job,
+                                                   sl_queue_name (sl_job_queue (
+                                                       sl_table_job (self->table, end->job))),
+                                                   end->total, err, sizeof err),
+                                err);
         }
         if (is_new)
             s_job_started (self, end->job);
@@ -1370,6 +1430,39 @@ static size_t s_batch_size (broker_t *self)
     return batch < 1 ? 1 : batch > MAX_BATCH_TASKS ? MAX_BATCH_TASKS : batch;
 }
 
+//  The next of the worker's queues that has tasks waiting (round-robin, so
+//  that a flood on one queue does not starve its others), or NULL.
+static sl_queue_t *s_next_queue (peer_t *peer)
+{
+    for (size_t i = 0; i < peer->nqueues; i++) {
+        sl_queue_t *queue = peer->queues [(peer->next_queue + i) % peer->nqueues];
+        if (sl_queue_queued (queue)) {
+            peer->next_queue = (peer->next_queue + i + 1) % peer->nqueues;
+            return queue;
+        }
+    }
+    return NULL;
+}
+
+static bool s_serves (peer_t *peer, sl_queue_t *queue)
+{
+    for (size_t i = 0; i < peer->nqueues; i++)
+        if (peer->queues [i] == queue)
+            return true;
+    return false;
+}
+
+//  Workers serving queue.
+static size_t s_queue_workers (broker_t *self, sl_queue_t *queue)
+{
+    size_t n = 0;
+    for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
+         peer = (peer_t *) zhashx_next (self->peers))
+        if (peer->role == SLUICE__ROLE__ROLE_WORKER && s_serves (peer, queue))
+            n++;
+    return n;
+}
+
 //  How long a task PUSH dealt may go unclaimed: 5 heartbeats of the
 //  slowest-beating worker that ever joined (any of them may have got it,
 //  and each claims at its own interval).
@@ -1394,15 +1487,21 @@ static size_t s_send_batch (broker_t *self, peer_t *peer, size_t limit, bool cho
     //  worker. Under PUSH nobody knows who got it until a worker claims it.
     const char *holder = peer ? peer->holder : NULL;
     int64_t lease = peer ? INT64_MAX - now : s_unclaimed_lease (self);
+    sl_queue_t *queue = peer ? s_next_queue (peer) : sl_table_queue (self->table, NULL, false);
+    if (!queue)
+        return 0;
+    int others = -1; //  other workers serving the queue, counted when first needed
     sl_task_t *skipped [MAX_BATCH_TASKS]; //  tasks left for another worker
     size_t n = 0, nskipped = 0, bytes = 0;
     if (limit > MAX_BATCH_TASKS)
         limit = MAX_BATCH_TASKS;
     while (n < limit && bytes < MAX_BATCH_BYTES) {
-        sl_task_t *task = sl_table_dispatch (self->table, now, lease, holder);
+        sl_task_t *task = sl_table_dispatch_from (self->table, queue, now, lease, holder);
         if (!task)
             break;
-        if (choosy && task->avoid == holder) {
+        if (choosy && task->avoid == holder && others < 0)
+            others = (int) s_queue_workers (self, queue) - 1;
+        if (choosy && task->avoid == holder && others > 0) {
             //  It failed or was lost on this worker: another one runs it.
             skipped [nskipped++] = task;
             if (nskipped == MAX_BATCH_TASKS)
@@ -1469,9 +1568,7 @@ static void s_dispatch_fair (broker_t *self, int64_t now)
             peer_t *peer = (peer_t *) zlistx_first (self->workers);
             if (peer->credit > 0 && peer->dispatch_id) {
                 size_t limit = share < (size_t) peer->credit ? share : (size_t) peer->credit;
-                //  Retries go to another worker when there is one.
-                bool choosy = zlistx_size (self->workers) > 1;
-                size_t sent = s_send_batch (self, peer, limit, choosy, now);
+                size_t sent = s_send_batch (self, peer, limit, true, now);
                 peer->credit -= (int64_t) sent;
                 progress |= sent > 0;
             }
@@ -1487,7 +1584,8 @@ static void s_dispatch (broker_t *self)
         s_dispatch_fair (self, now);
         return;
     }
-    while (sl_table_queued (self->table) && s_writable (self->dispatch))
+    sl_queue_t *dflt = sl_table_queue (self->table, NULL, false);
+    while (dflt && sl_queue_queued (dflt) && s_writable (self->dispatch))
         if (s_send_batch (self, NULL, s_batch_size (self), false, now) == 0)
             break;
 }
@@ -1721,7 +1819,11 @@ static void s_status (broker_t *self, zframe_t *routing_id)
     Sluice__JobStatus **job_ptrs = calloc (jobs_max ? jobs_max : 1, sizeof *job_ptrs);
     Sluice__WorkerStatus *workers = calloc (nworkers ? nworkers : 1, sizeof *workers);
     Sluice__WorkerStatus **worker_ptrs = calloc (nworkers ? nworkers : 1, sizeof *worker_ptrs);
-    if (!jobs || !job_ptrs || !workers || !worker_ptrs) {
+    char **queue_names = calloc ((nworkers ? nworkers : 1) * MAX_WORKER_QUEUES, sizeof (char *));
+    size_t nqueues = sl_table_queue_count (self->table);
+    Sluice__QueueStatus *queues = calloc (nqueues ? nqueues : 1, sizeof *queues);
+    Sluice__QueueStatus **queue_ptrs = calloc (nqueues ? nqueues : 1, sizeof *queue_ptrs);
+    if (!jobs || !job_ptrs || !workers || !worker_ptrs || !queue_names || !queues || !queue_ptrs) {
         s_command_reply (self, routing_id, false, "out of memory");
         goto done;
     }
@@ -1735,6 +1837,7 @@ static void s_status (broker_t *self, zframe_t *routing_id)
         int64_t *since = (int64_t *) zhashx_lookup (self->job_times, sl_job_id (job));
         jobs [n].age_ms = now - (since ? *since : self->started_at);
         jobs [n].finished = sl_job_finished (job);
+        jobs [n].queue = (char *) sl_queue_name (sl_job_queue (job));
         job_ptrs [n] = &jobs [n];
         n++;
     }
@@ -1767,11 +1870,31 @@ static void s_status (broker_t *self, zframe_t *routing_id)
         workers [n].done = peer->done;
         workers [n].last_heartbeat_ms = now - peer->last_seen;
         workers [n].draining = peer->draining;
+        for (size_t q = 0; q < peer->nqueues; q++)
+            queue_names [n * MAX_WORKER_QUEUES + q] = (char *) sl_queue_name (peer->queues [q]);
+        workers [n].queues = &queue_names [n * MAX_WORKER_QUEUES];
+        workers [n].n_queues = peer->nqueues;
         worker_ptrs [n] = &workers [n];
         n++;
     }
     report.workers = worker_ptrs;
     report.n_workers = n;
+    for (size_t q = 0; q < nqueues; q++) {
+        sl_queue_t *queue = sl_table_queue_at (self->table, q);
+        Sluice__QueueStatus init = SLUICE__QUEUE_STATUS__INIT;
+        queues [q] = init;
+        queues [q].name = (char *) sl_queue_name (queue);
+        queues [q].queued = sl_queue_queued (queue);
+        for (peer_t *peer = (peer_t *) zlistx_first (self->workers); peer;
+             peer = (peer_t *) zlistx_next (self->workers))
+            if (s_serves (peer, queue)) {
+                queues [q].workers++;
+                queues [q].slots += peer->slots;
+            }
+        queue_ptrs [q] = &queues [q];
+    }
+    report.queues = queue_ptrs;
+    report.n_queues = nqueues;
     report.broker_id = self->broker_id;
     report.uptime_ms = now - self->started_at;
     report.sink = self->sink ? self->sink->name : "";
@@ -1796,6 +1919,9 @@ done:
     free (job_ptrs);
     free (workers);
     free (worker_ptrs);
+    free (queue_names);
+    free (queues);
+    free (queue_ptrs);
 }
 
 //  Adds the seqs of job that never arrived (up to its total) as empty
@@ -1987,6 +2113,23 @@ static char *s_render_metrics (void *arg, const char *path, int *status, const c
             self->bad_messages);
     METRIC ("tasks_queued", "gauge", "Tasks waiting for a worker (queue depth).",
             sl_table_queued (self->table));
+    fprintf (out, "# HELP sluice_queue_tasks_queued Tasks waiting in each named queue.\n"
+                  "# TYPE sluice_queue_tasks_queued gauge\n");
+    for (size_t q = 0; q < sl_table_queue_count (self->table); q++) {
+        sl_queue_t *queue = sl_table_queue_at (self->table, q);
+        fprintf (out, "sluice_queue_tasks_queued{queue=\"%s\"} %zu\n", sl_queue_name (queue),
+                 sl_queue_queued (queue));
+    }
+    fprintf (out, "# HELP sluice_queue_workers Workers serving each named queue.\n"
+                  "# TYPE sluice_queue_workers gauge\n");
+    for (size_t q = 0; q < sl_table_queue_count (self->table); q++) {
+        sl_queue_t *queue = sl_table_queue_at (self->table, q);
+        size_t serving = 0;
+        for (peer_t *peer = (peer_t *) zlistx_first (self->workers); peer;
+             peer = (peer_t *) zlistx_next (self->workers))
+            serving += s_serves (peer, queue);
+        fprintf (out, "sluice_queue_workers{queue=\"%s\"} %zu\n", sl_queue_name (queue), serving);
+    }
     METRIC ("tasks_running", "gauge", "Tasks dispatched to workers.",
             sl_table_running (self->table));
     METRIC ("results_undelivered", "gauge", "Results the sink has not acknowledged yet.",

@@ -22,23 +22,39 @@ static int s_append (sl_journal_t *journal, sl_record_type_t type, const Protobu
     return rc;
 }
 
-int sl_durable_tasks (sl_journal_t *journal, const char *job, Sluice__Task **tasks, size_t n,
-                      char *err, size_t errlen)
+int sl_durable_tasks_in (sl_journal_t *journal, const char *job, const char *queue,
+                         Sluice__Task **tasks, size_t n, char *err, size_t errlen)
 {
     Sluice__TaskBatch batch = SLUICE__TASK_BATCH__INIT;
     batch.job = (char *) job;
     batch.tasks = tasks;
     batch.n_tasks = n;
+    if (queue && strcmp (queue, SL_QUEUE_DEFAULT) != 0)
+        batch.queue = (char *) queue;
     return s_append (journal, SL_REC_TASKS, &batch.base, err, errlen);
+}
+
+int sl_durable_tasks (sl_journal_t *journal, const char *job, Sluice__Task **tasks, size_t n,
+                      char *err, size_t errlen)
+{
+    return sl_durable_tasks_in (journal, job, NULL, tasks, n, err, errlen);
+}
+
+int sl_durable_end_in (sl_journal_t *journal, const char *job, const char *queue, uint64_t total,
+                       char *err, size_t errlen)
+{
+    Sluice__JobEnd end = SLUICE__JOB_END__INIT;
+    end.job = (char *) job;
+    end.total = total;
+    if (queue && strcmp (queue, SL_QUEUE_DEFAULT) != 0)
+        end.queue = (char *) queue;
+    return s_append (journal, SL_REC_END, &end.base, err, errlen);
 }
 
 int sl_durable_end (sl_journal_t *journal, const char *job, uint64_t total, char *err,
                     size_t errlen)
 {
-    Sluice__JobEnd end = SLUICE__JOB_END__INIT;
-    end.job = (char *) job;
-    end.total = total;
-    return s_append (journal, SL_REC_END, &end.base, err, errlen);
+    return sl_durable_end_in (journal, job, NULL, total, err, errlen);
 }
 
 //  Appends one ResultBatch record of tasks [0..n).
@@ -177,6 +193,8 @@ static int s_replay_record (uint8_t type, const uint8_t *data, size_t size, uint
             Sluice__TaskBatch *batch = sluice__task_batch__unpack (NULL, size, data);
             if (!batch)
                 return s_undecodable (self, type, segment);
+            if (!sl_table_job (self->table, batch->job))
+                sl_table_job_make (self->table, batch->job, batch->queue);
             for (size_t i = 0; i < batch->n_tasks; i++) {
                 Sluice__Task *t = batch->tasks [i];
                 sl_task_in_t in = {
@@ -196,6 +214,8 @@ static int s_replay_record (uint8_t type, const uint8_t *data, size_t size, uint
             Sluice__JobEnd *end = sluice__job_end__unpack (NULL, size, data);
             if (!end)
                 return s_undecodable (self, type, segment);
+            if (!sl_table_job (self->table, end->job))
+                sl_table_job_make (self->table, end->job, end->queue);
             sl_table_end (self->table, end->job, end->total);
             sluice__job_end__free_unpacked (end, NULL);
             return 0;

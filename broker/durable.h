@@ -44,9 +44,18 @@ void sl_durable_result_in (const Sluice__Result *r, sl_result_in_t *in);
 int sl_durable_tasks (sl_journal_t *journal, const char *job, Sluice__Task **tasks, size_t n,
                       char *err, size_t errlen);
 
+//  The same, naming the job's queue (NULL = default), as the first record
+//  of a job must for replay to put it back in its queue.
+int sl_durable_tasks_in (sl_journal_t *journal, const char *job, const char *queue,
+                         Sluice__Task **tasks, size_t n, char *err, size_t errlen);
+
 //  Appends the size of job.
 int sl_durable_end (sl_journal_t *journal, const char *job, uint64_t total, char *err,
                     size_t errlen);
+
+//  The same, naming the job's queue (NULL = default).
+int sl_durable_end_in (sl_journal_t *journal, const char *job, const char *queue, uint64_t total,
+                       char *err, size_t errlen);
 
 //  Results are split into records of about this many bytes at most.
 #define SL_DURABLE_RECORD_BYTES (16u << 20)

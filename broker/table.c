@@ -19,8 +19,18 @@
 #define CHUNK_BITS 10
 #define CHUNK_SIZE (1u << CHUNK_BITS)
 
+struct _sl_queue_t {
+    char *name;                               //  its name (owned)
+    sl_deque_t *levels [SL_TABLE_MAX_LEVELS]; //  QUEUED tasks per level (may hold stale entries)
+    int32_t priorities [SL_TABLE_MAX_LEVELS]; //  each level's priority
+    uint16_t order [SL_TABLE_MAX_LEVELS];     //  levels, highest priority first
+    size_t nlevels;                           //  levels in use (level 0 = priority 0)
+    size_t queued;                            //  tasks QUEUED in it, exact
+};
+
 struct _sl_job_t {
     char *id;               //  the job's id (owned)
+    sl_queue_t *queue;      //  the named queue its tasks wait in
     sl_task_t **chunks;     //  task chunks, NULL where none arrived yet
     size_t nchunks;         //  slots in chunks
     sl_job_counts_t counts; //  what callers see
@@ -37,18 +47,15 @@ struct _sl_job_t {
 };
 
 struct _sl_table_t {
-    zhashx_t *jobs;         //  id -> sl_job_t (not owning; the list owns)
-    sl_job_t *head;         //  oldest job
-    sl_job_t *tail;         //  newest job
-    sl_job_t *cursor;       //  iteration position for job_first/job_next
-    bool cursor_ahead;      //  cursor already moved on (its job was retired)
-    sl_job_t *deliver_turn; //  job whose turn it is in round-robin delivery
-    size_t njobs;           //  jobs in the list
-    sl_deque_t
-        *queues [SL_TABLE_MAX_LEVELS]; //  QUEUED tasks per priority level (may hold stale entries)
-    int32_t priorities [SL_TABLE_MAX_LEVELS]; //  each level's priority
-    uint16_t order [SL_TABLE_MAX_LEVELS];     //  levels, highest priority first
-    size_t nlevels;                           //  levels in use (level 0 = priority 0)
+    zhashx_t *jobs;                           //  id -> sl_job_t (not owning; the list owns)
+    sl_job_t *head;                           //  oldest job
+    sl_job_t *tail;                           //  newest job
+    sl_job_t *cursor;                         //  iteration position for job_first/job_next
+    bool cursor_ahead;                        //  cursor already moved on (its job was retired)
+    sl_job_t *deliver_turn;                   //  job whose turn it is in round-robin delivery
+    size_t njobs;                             //  jobs in the list
+    sl_queue_t *queues [SL_TABLE_MAX_QUEUES]; //  named queues; [0] is the default one
+    size_t nqueues;                           //  queues in use
     sl_deque_t *completed;   //  tasks that got their final result, until sl_table_pop_completed
     zlistx_t *zombies;       //  retired jobs with stale dispatch-queue entries (owned)
     uint64_t next_tag;       //  tag given to new jobs
@@ -81,14 +88,99 @@ static size_t s_result_bytes (const sl_result_t *result)
     return sizeof *result + result->output_size + result->stderr_size + result->id_size;
 }
 
+static void s_queue_free (sl_queue_t **queue_p)
+{
+    sl_queue_t *queue = *queue_p;
+    if (!queue)
+        return;
+    for (size_t i = 0; i < queue->nlevels; i++)
+        sl_deque_destroy (&queue->levels [i]);
+    free (queue->name);
+    free (queue);
+    *queue_p = NULL;
+}
+
+static sl_queue_t *s_queue_new (const char *name)
+{
+    sl_queue_t *queue = calloc (1, sizeof *queue);
+    if (!queue)
+        return NULL;
+    queue->name = strdup (name);
+    queue->levels [0] = sl_deque_new ();
+    queue->nlevels = 1;
+    if (!queue->name || !queue->levels [0])
+        s_queue_free (&queue);
+    return queue;
+}
+
+bool sl_queue_name_valid (const char *s)
+{
+    size_t len = strlen (s);
+    if (len == 0 || len > 64)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s [i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+sl_queue_t *sl_table_queue (sl_table_t *self, const char *name, bool make)
+{
+    assert (self);
+    if (!name || !*name)
+        name = SL_QUEUE_DEFAULT;
+    for (size_t i = 0; i < self->nqueues; i++)
+        if (strcmp (self->queues [i]->name, name) == 0)
+            return self->queues [i];
+    if (!make || self->nqueues == SL_TABLE_MAX_QUEUES || !sl_queue_name_valid (name))
+        return NULL;
+    sl_queue_t *queue = s_queue_new (name);
+    if (queue)
+        self->queues [self->nqueues++] = queue;
+    return queue;
+}
+
+size_t sl_table_queue_count (sl_table_t *self)
+{
+    assert (self);
+    return self->nqueues;
+}
+
+sl_queue_t *sl_table_queue_at (sl_table_t *self, size_t index)
+{
+    assert (self);
+    return index < self->nqueues ? self->queues [index] : NULL;
+}
+
+const char *sl_queue_name (sl_queue_t *queue)
+{
+    assert (queue);
+    return queue->name;
+}
+
+size_t sl_queue_queued (sl_queue_t *queue)
+{
+    assert (queue);
+    return queue->queued;
+}
+
+sl_queue_t *sl_job_queue (sl_job_t *job)
+{
+    assert (job);
+    return job->queue;
+}
+
 sl_table_t *sl_table_new (void)
 {
     sl_table_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->jobs = zhashx_new ();
-    self->queues [0] = sl_deque_new ();
-    self->nlevels = 1;
+    self->queues [0] = s_queue_new (SL_QUEUE_DEFAULT);
+    self->nqueues = self->queues [0] ? 1 : 0;
     self->completed = sl_deque_new ();
     self->zombies = zlistx_new ();
     if (self->zombies)
@@ -143,8 +235,8 @@ void sl_table_destroy (sl_table_t **self_p)
     }
     zhashx_destroy (&self->jobs);
     zhashx_destroy (&self->workers);
-    for (size_t i = 0; i < self->nlevels; i++)
-        sl_deque_destroy (&self->queues [i]);
+    for (size_t i = 0; i < self->nqueues; i++)
+        s_queue_free (&self->queues [i]);
     sl_deque_destroy (&self->completed);
     zlistx_destroy (&self->zombies);
     free (self);
@@ -201,11 +293,12 @@ sl_job_t *sl_table_job_next (sl_table_t *self)
     return self->cursor;
 }
 
-static sl_job_t *s_job_new (sl_table_t *self, const char *id)
+static sl_job_t *s_job_new (sl_table_t *self, const char *id, sl_queue_t *queue)
 {
     sl_job_t *job = calloc (1, sizeof *job);
     if (!job)
         return NULL;
+    job->queue = queue ? queue : self->queues [0];
     job->id = strdup (id);
     job->ready = sl_deque_new ();
     job->sent = sl_deque_new ();
@@ -231,8 +324,9 @@ static void s_run_unlink (sl_table_t *self, sl_task_t *task);
 //  can remain when a job is finished). O(queue), and rare.
 static void s_purge_queue (sl_table_t *self, sl_job_t *job)
 {
-    for (size_t level = 0; level < self->nlevels; level++) {
-        sl_deque_t *queue = self->queues [level];
+    (void) self;
+    for (size_t level = 0; level < job->queue->nlevels; level++) {
+        sl_deque_t *queue = job->queue->levels [level];
         size_t size = sl_deque_size (queue);
         for (size_t i = 0; i < size; i++) {
             sl_task_t *task = sl_deque_pop_front (queue);
@@ -303,6 +397,7 @@ void sl_table_retire (sl_table_t *self, sl_job_t *job)
     if (job->counts.delivered < job->counts.received)
         self->held -= s_job_held (job);
     self->queued -= job->counts.queued;
+    job->queue->queued -= job->counts.queued;
     self->deliverable -= job->ready_count;
     self->unacked -= job->unacked;
     zhashx_delete (self->jobs, job->id);
@@ -362,20 +457,21 @@ static sl_task_t *s_task (sl_table_t *self, const char *job_id, uint64_t seq)
 //  Puts a task into QUEUED, at the back (new work) or front (work to redo).
 static int s_enqueue (sl_table_t *self, sl_task_t *task, bool front)
 {
-    sl_deque_t *queue = self->queues [task->level];
+    sl_deque_t *queue = task->job->queue->levels [task->level];
     int rc = front ? sl_deque_push_front (queue, task) : sl_deque_push_back (queue, task);
     if (rc)
         return -1;
     task->state = SL_TASK_QUEUED;
     task->job->queue_refs++;
     task->job->counts.queued++;
+    task->job->queue->queued++;
     self->queued++;
     return 0;
 }
 
 //  The level whose queue tasks of this priority wait in: its own, made on
 //  first use while there is room, else the nearest one.
-static uint16_t s_level (sl_table_t *self, int32_t priority)
+static uint16_t s_level (sl_queue_t *self, int32_t priority)
 {
     size_t nearest = 0;
     int64_t best = INT64_MAX;
@@ -392,7 +488,7 @@ static uint16_t s_level (sl_table_t *self, int32_t priority)
     if (!queue)
         return (uint16_t) nearest;
     size_t level = self->nlevels++;
-    self->queues [level] = queue;
+    self->levels [level] = queue;
     self->priorities [level] = priority;
     //  Into the order, highest priority first.
     size_t at = level;
@@ -427,7 +523,7 @@ sl_table_rc_t sl_table_submit_task (sl_table_t *self, const char *job_id, uint64
     sl_job_t *job = sl_table_job (self, job_id);
     if (job && job->counts.total_known && seq > job->counts.total)
         return SL_TABLE_INVALID;
-    if (!job && !(job = s_job_new (self, job_id)))
+    if (!job && !(job = s_job_new (self, job_id, NULL)))
         return SL_TABLE_NOMEM;
     sl_task_t *task = s_slot_make (job, seq);
     if (!task)
@@ -447,7 +543,7 @@ sl_table_rc_t sl_table_submit_task (sl_table_t *self, const char *job_id, uint64
     task->job = job;
     task->timeout_ms = in->timeout_ms;
     task->retries = in->retries;
-    task->level = in->priority ? s_level (self, in->priority) : 0;
+    task->level = in->priority ? s_level (job->queue, in->priority) : 0;
     if (s_enqueue (self, task, false)) {
         free (task->payload);
         task->payload = NULL;
@@ -466,7 +562,7 @@ sl_table_rc_t sl_table_end (sl_table_t *self, const char *job_id, uint64_t total
     if (total > SL_MAX_SEQ)
         return SL_TABLE_INVALID;
     sl_job_t *job = sl_table_job (self, job_id);
-    if (!job && !(job = s_job_new (self, job_id)))
+    if (!job && !(job = s_job_new (self, job_id, NULL)))
         return SL_TABLE_NOMEM;
     if (job->counts.total_known)
         return job->counts.total == total ? SL_TABLE_DUPLICATE : SL_TABLE_INVALID;
@@ -523,18 +619,39 @@ static void s_run_unlink (sl_table_t *self, sl_task_t *task)
 static void s_unqueue (sl_table_t *self, sl_task_t *task)
 {
     task->job->counts.queued--;
+    task->job->queue->queued--;
     self->queued--;
+}
+
+sl_table_rc_t sl_table_job_make (sl_table_t *self, const char *job_id, const char *queue_name)
+{
+    assert (self);
+    if (sl_table_job (self, job_id))
+        return SL_TABLE_DUPLICATE;
+    sl_queue_t *queue = sl_table_queue (self, queue_name, true);
+    if (!queue)
+        return SL_TABLE_INVALID;
+    return s_job_new (self, job_id, queue) ? SL_TABLE_OK : SL_TABLE_NOMEM;
 }
 
 sl_task_t *sl_table_dispatch (sl_table_t *self, int64_t now, int64_t lease_ms, const char *holder)
 {
     assert (self);
-    while (self->queued) {
+    return self->nqueues ? sl_table_dispatch_from (self, self->queues [0], now, lease_ms, holder)
+                         : NULL;
+}
+
+sl_task_t *sl_table_dispatch_from (sl_table_t *self, sl_queue_t *from, int64_t now,
+                                   int64_t lease_ms, const char *holder)
+{
+    assert (self);
+    assert (from);
+    while (from->queued) {
         //  The highest priority level with entries (some may be stale).
         sl_deque_t *queue = NULL;
-        for (size_t i = 0; i < self->nlevels && !queue; i++)
-            if (sl_deque_size (self->queues [self->order [i]]))
-                queue = self->queues [self->order [i]];
+        for (size_t i = 0; i < from->nlevels && !queue; i++)
+            if (sl_deque_size (from->levels [from->order [i]]))
+                queue = from->levels [from->order [i]];
         sl_task_t *task = queue ? sl_deque_pop_front (queue) : NULL;
         assert (task); //  queued > 0 implies a live entry remains
         sl_job_t *job = task->job;

@@ -75,6 +75,7 @@ typedef struct {
 } sl_result_t;
 
 typedef struct _sl_job_t sl_job_t;
+typedef struct _sl_queue_t sl_queue_t;
 
 typedef struct _sl_task_t sl_task_t;
 struct _sl_task_t {
@@ -185,9 +186,39 @@ typedef struct {
     const char *id;      //  the user's id (at most 255 bytes kept), or NULL
 } sl_task_in_t;
 
-//  Up to this many distinct priorities get a queue each; a task of
-//  another priority waits in the queue of the nearest one.
+//  Up to this many distinct priorities get a queue each (per named queue);
+//  a task of another priority waits in the queue of the nearest one.
 #define SL_TABLE_MAX_LEVELS 64
+
+//  Named queues a table holds at most (the default one included).
+#define SL_TABLE_MAX_QUEUES 256
+#define SL_QUEUE_DEFAULT "default"
+
+//  --- Named queues -----------------------------------------------------------
+//  Every job belongs to one named queue, fixed when the job is made; a
+//  worker takes tasks only from the queues it serves.
+
+//  The queue of this name, made if `make` and there is room (and the name
+//  is valid, see sl_queue_name_valid). NULL if none, or no room.
+sl_queue_t *sl_table_queue (sl_table_t *self, const char *name, bool make);
+
+//  The queues, for status and metrics: index 0 .. count - 1 (0 is default).
+size_t sl_table_queue_count (sl_table_t *self);
+sl_queue_t *sl_table_queue_at (sl_table_t *self, size_t index);
+const char *sl_queue_name (sl_queue_t *queue);
+//  Tasks QUEUED in it.
+size_t sl_queue_queued (sl_queue_t *queue);
+
+//  True if s is usable as a queue name: 1..64 characters of [A-Za-z0-9._-].
+bool sl_queue_name_valid (const char *s);
+
+//  Makes job job_id in the named queue (NULL: default) before its first
+//  task or end arrives. SL_TABLE_OK, SL_TABLE_DUPLICATE if the job exists
+//  (whatever its queue), SL_TABLE_INVALID for a queue that cannot be made.
+sl_table_rc_t sl_table_job_make (sl_table_t *self, const char *job_id, const char *queue);
+
+//  The queue of a job.
+sl_queue_t *sl_job_queue (sl_job_t *job);
 
 //  Adds task seq of job (creating the job on its first task) with a copy
 //  of its payload and id, QUEUED at the back of its priority's queue. As
@@ -212,7 +243,11 @@ sl_table_rc_t sl_table_end (sl_table_t *self, const char *job_id, uint64_t total
 //  Tasks waiting for a worker, over all jobs.
 size_t sl_table_queued (sl_table_t *self);
 
-//  Takes the next QUEUED task, marks it RUNNING with deadline
+//  As sl_table_dispatch, from the named queue `queue` only.
+sl_task_t *sl_table_dispatch_from (sl_table_t *self, sl_queue_t *queue, int64_t now,
+                                   int64_t lease_ms, const char *holder);
+
+//  From the default queue: takes the next QUEUED task, marks it RUNNING with deadline
 //  now + lease_ms and holder (NULL when the worker is not known yet, as
 //  with a PUSH socket), and counts an attempt. NULL if nothing is queued.
 sl_task_t *sl_table_dispatch (sl_table_t *self, int64_t now, int64_t lease_ms, const char *holder);

@@ -89,8 +89,14 @@ static void s_print_status (const Sluice__StatusReport *r)
             r->memory_held / 1048576.0, r->memory_limit / 1048576.0,
             r->throttled ? " (intake paused)" : "", r->journal_bytes / 1048576.0,
             (unsigned long long) r->bad_messages);
-    printf ("\n%-24s %10s %10s %8s %10s %8s %9s %10s  %s\n", "JOB", "TOTAL", "QUEUED", "RUNNING",
-            "DONE", "FAILED", "CANCELLED", "AGE", "STATE");
+    printf ("\n%-16s %10s %8s %6s\n", "QUEUE", "QUEUED", "WORKERS", "SLOTS");
+    for (size_t i = 0; i < r->n_queues; i++)
+        printf ("%-16s %10llu %8u %6u%s\n", r->queues [i]->name,
+                (unsigned long long) r->queues [i]->queued, r->queues [i]->workers,
+                r->queues [i]->slots,
+                r->queues [i]->queued && !r->queues [i]->workers ? "  (no worker serves it)" : "");
+    printf ("\n%-24s %-12s %10s %10s %8s %10s %8s %9s %10s  %s\n", "JOB", "QUEUE", "TOTAL",
+            "QUEUED", "RUNNING", "DONE", "FAILED", "CANCELLED", "AGE", "STATE");
     if (r->n_jobs == 0)
         printf ("(no jobs)\n");
     for (size_t i = 0; i < r->n_jobs; i++) {
@@ -107,10 +113,11 @@ static void s_print_status (const Sluice__StatusReport *r)
                             : j->queued                       ? "queued"
                             : j->done < j->total || !j->total ? "receiving"
                                                               : "delivering";
-        printf ("%-24s %10s %10llu %8llu %10llu %8llu %9llu %10s  %s%s\n", j->id, total,
-                (unsigned long long) j->queued, (unsigned long long) j->running,
-                (unsigned long long) j->done, (unsigned long long) (j->failed + j->timeout),
-                (unsigned long long) j->cancelled, age, state, j->finished ? " ago" : "");
+        printf ("%-24s %-12s %10s %10llu %8llu %10llu %8llu %9llu %10s  %s%s\n", j->id,
+                j->queue [0] ? j->queue : "-", total, (unsigned long long) j->queued,
+                (unsigned long long) j->running, (unsigned long long) j->done,
+                (unsigned long long) (j->failed + j->timeout), (unsigned long long) j->cancelled,
+                age, state, j->finished ? " ago" : "");
     }
     printf ("\n%-28s %8s %6s %6s %10s %9s\n", "WORKER HOST", "PID", "SLOTS", "BUSY", "DONE",
             "LAST HB");
@@ -132,17 +139,18 @@ static json_t *s_status_json (const Sluice__StatusReport *r)
     json_t *jobs = json_array ();
     for (size_t i = 0; i < r->n_jobs; i++) {
         const Sluice__JobStatus *j = r->jobs [i];
-        json_array_append_new (
-            jobs,
-            json_pack ("{s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                       "s:f, s:b}",
-                       "id", j->id, "total", (json_int_t) j->total, "total_known",
-                       j->total != 0 || j->finished, "received", (json_int_t) j->received, "queued",
-                       (json_int_t) j->queued, "running", (json_int_t) j->running, "done",
-                       (json_int_t) j->done, "ok", (json_int_t) j->ok, "failed",
-                       (json_int_t) j->failed, "timeout", (json_int_t) j->timeout, "cancelled",
-                       (json_int_t) j->cancelled, "delivered", (json_int_t) j->delivered, "age_s",
-                       j->age_ms / 1000.0, "finished", j->finished));
+        json_t *job = json_pack (
+            "{s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+            "s:f, s:b}",
+            "id", j->id, "total", (json_int_t) j->total, "total_known",
+            j->total != 0 || j->finished, "received", (json_int_t) j->received, "queued",
+            (json_int_t) j->queued, "running", (json_int_t) j->running, "done",
+            (json_int_t) j->done, "ok", (json_int_t) j->ok, "failed", (json_int_t) j->failed,
+            "timeout", (json_int_t) j->timeout, "cancelled", (json_int_t) j->cancelled, "delivered",
+            (json_int_t) j->delivered, "age_s", j->age_ms / 1000.0, "finished", j->finished);
+        if (j->queue [0])
+            json_object_set_new (job, "queue", json_string (j->queue));
+        json_array_append_new (jobs, job);
     }
     json_t *workers = json_array ();
     for (size_t i = 0; i < r->n_workers; i++) {
@@ -150,16 +158,27 @@ static json_t *s_status_json (const Sluice__StatusReport *r)
         char host [256];
         const char *pid;
         s_host_pid (w->name, host, sizeof host, &pid);
-        json_array_append_new (
-            workers,
+        json_t *worker =
             json_pack ("{s:s, s:s, s:I, s:i, s:i, s:I, s:f, s:b}", "name", w->name, "host", host,
                        "pid", (json_int_t) strtoll (pid, NULL, 10), "slots", (int) w->slots, "busy",
                        (int) w->busy, "done", (json_int_t) w->done, "last_heartbeat_s",
-                       w->last_heartbeat_ms / 1000.0, "draining", w->draining));
+                       w->last_heartbeat_ms / 1000.0, "draining", w->draining);
+        json_t *names = json_array ();
+        for (size_t q = 0; q < w->n_queues; q++)
+            json_array_append_new (names, json_string (w->queues [q]));
+        json_object_set_new (worker, "queues", names);
+        json_array_append_new (workers, worker);
+    }
+    json_t *queues = json_array ();
+    for (size_t i = 0; i < r->n_queues; i++) {
+        const Sluice__QueueStatus *q = r->queues [i];
+        json_array_append_new (queues, json_pack ("{s:s, s:I, s:i, s:i}", "name", q->name, "queued",
+                                                  (json_int_t) q->queued, "workers",
+                                                  (int) q->workers, "slots", (int) q->slots));
     }
     return json_pack (
         "{s:s, s:f, s:s?, s:f, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
-        "s:{s:I, s:I, s:b}, s:I, s:o, s:o}",
+        "s:{s:I, s:I, s:b}, s:I, s:o, s:o, s:o}",
         "broker_id", r->broker_id, "uptime_s", r->uptime_ms / 1000.0, "sink",
         r->sink [0] ? r->sink : NULL, "rate", r->rate, "counters", "tasks_accepted",
         (json_int_t) r->tasks_accepted, "tasks_dispatched", (json_int_t) r->tasks_dispatched,
@@ -167,7 +186,7 @@ static json_t *s_status_json (const Sluice__StatusReport *r)
         (json_int_t) r->runs_lost, "duplicates", (json_int_t) r->duplicates, "bad_messages",
         (json_int_t) r->bad_messages, "memory", "held", (json_int_t) r->memory_held, "limit",
         (json_int_t) r->memory_limit, "intake_paused", r->throttled, "journal_bytes",
-        (json_int_t) r->journal_bytes, "jobs", jobs, "workers", workers);
+        (json_int_t) r->journal_bytes, "jobs", jobs, "workers", workers, "queues", queues);
 }
 
 //  Sends the command and waits for the reply (caller frees), or NULL.

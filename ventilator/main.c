@@ -40,6 +40,7 @@ typedef struct {
     uint64_t connect_timeout_ms; //  --connect-timeout
     uint64_t max_payload;        //  --max-payload
     bool jsonl;                  //  --format jsonl: each line a JSON object
+    char *queue;                 //  --queue: the named queue of the job, NULL = default
     uint64_t retries;            //  --retries
     FILE *spool;                 //  copy of standard input, for sending parts again
     bool spool_writing;          //  the first pass over stdin is filling the spool
@@ -86,6 +87,7 @@ static const struct option s_options [] = {
     { "retries", required_argument, NULL, 'r' },
     { "format", required_argument, NULL, 'f' },
     { "resume-failed", required_argument, NULL, 'R' },
+    { "queue", required_argument, NULL, 'Q' },
     { "verbose", no_argument, NULL, 'v' },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
@@ -112,6 +114,9 @@ static void s_usage (FILE *out)
         "                              run again up to max(N, 3) times\n" SL_DISCOVER_HELP
         "      --connect-timeout SEC   how long to wait for the broker (default 30)\n" SL_CURVE_HELP
         "      --max-payload BYTES     longest task line accepted (default %d)\n" SL_CONFIG_HELP
+        "  -Q, --queue NAME            submit the job to the named queue NAME (default:\n"
+        "                              the queue named default): only workers serving it\n"
+        "                              run its tasks\n"
         "      --resume-failed JOB     submit again, as a new job, only the tasks of FILE\n"
         "                              that did not end ok in the finished job JOB (like\n"
         "                              parallel --resume-failed); each carries its seq in\n"
@@ -228,6 +233,7 @@ static int s_send_batch (ventilator_t *self, zsock_t *push, const char *job, Slu
     batch.job = (char *) job;
     batch.tasks = ptrs;
     batch.n_tasks = n;
+    batch.queue = self->queue;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_TASKS;
     env.tasks = &batch;
@@ -381,6 +387,7 @@ static int s_pass (ventilator_t *self, zsock_t *push, const uint64_t *ranges, si
     Sluice__JobEnd end = SLUICE__JOB_END__INIT;
     end.job = self->job;
     end.total = seq;
+    end.queue = self->queue;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_JOB_END;
     env.job_end = &end;
@@ -575,7 +582,7 @@ static int s_run (int argc, char *argv [])
     const char *curve_secret = NULL, *curve_server = NULL;
     uint16_t discover_port = 0; //  --discover's UDP port, 0: off
     int opt;
-    while ((opt = getopt_long (argc, argv, "b:t:r:f:vqhV", s_options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "b:t:r:f:Q:vqhV", s_options, NULL)) != -1) {
         switch (opt) {
             case 'b':
                 self.broker = optarg;
@@ -623,6 +630,16 @@ static int s_run (int argc, char *argv [])
             case 'r':
                 if (sl_parse_u64 (PROG, "--retries", optarg, 0, 100, &self.retries))
                     return SL_EXIT_USAGE;
+                break;
+            case 'Q':
+                if (!sl_job_id_valid (optarg)) {
+                    fprintf (stderr,
+                             PROG ": --queue: '%s' is not a queue name (1-64 characters of "
+                                  "A-Z a-z 0-9 . _ -)\n",
+                             optarg);
+                    return SL_EXIT_USAGE;
+                }
+                self.queue = optarg;
                 break;
             case 'R':
                 if (!sl_job_id_valid (optarg)) {
@@ -718,6 +735,10 @@ static int s_run (int argc, char *argv [])
     hello.role = SLUICE__ROLE__ROLE_VENTILATOR;
     hello.name = name;
     hello.job = self.job;
+    if (self.queue) {
+        hello.queues = &self.queue;
+        hello.n_queues = 1;
+    }
     sl_env_t *welcome = NULL;
     sl_hello_t said = sl_client_hello (client, &hello, (int64_t) self.connect_timeout_ms, &welcome,
                                        err, sizeof err);

@@ -32,6 +32,7 @@ static const struct option s_options [] = {
     SL_CONFIG_OPTION,
     { "heartbeat", required_argument, NULL, 'H' },
     { "prefetch", required_argument, NULL, 'P' },
+    { "queue", required_argument, NULL, 'Q' },
     { "drain-timeout", required_argument, NULL, 'D' },
     { "verbose", no_argument, NULL, 'v' },
     { "quiet", no_argument, NULL, 'q' },
@@ -60,6 +61,9 @@ static void s_usage (FILE *out)
              "                             result says so (default %d)\n"
              "      --connect-timeout SEC  give up if no broker answers in time (default: "
              "wait)\n" SL_DISCOVER_HELP SL_CURVE_HELP
+             "  -Q, --queue NAME           serve the named queue NAME (repeatable; default:\n"
+             "                             the queue named default); tasks of other queues\n"
+             "                             never reach this worker\n"
              "      --prefetch K           hold up to K tasks beyond the -j running ones, to hide\n"
              "                             the round trip to the broker for tiny tasks\n"
              "                             (default: automatic, none for tasks of more than a\n"
@@ -105,7 +109,7 @@ static int s_run (int argc, char *argv [])
     int verbosity = 0;
     int opt;
     uint64_t value;
-    while ((opt = getopt_long (argc, argv, "b:e:j:vqhV", s_options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "b:e:j:Q:vqhV", s_options, NULL)) != -1) {
         switch (opt) {
             case 'b':
                 config.broker = optarg;
@@ -143,6 +147,20 @@ static int s_run (int argc, char *argv [])
                 if (sl_parse_seconds (PROG, "--connect-timeout", optarg, &value))
                     return SL_EXIT_USAGE;
                 config.connect_timeout_ms = (int64_t) value;
+                break;
+            case 'Q':
+                if (config.nqueues == WORKER_MAX_QUEUES) {
+                    fprintf (stderr, PROG ": --queue: at most %d queues\n", WORKER_MAX_QUEUES);
+                    return SL_EXIT_USAGE;
+                }
+                if (!sl_job_id_valid (optarg)) { //  same rules as job ids
+                    fprintf (stderr,
+                             PROG ": --queue: '%s' is not a queue name (1-64 characters of "
+                                  "A-Z a-z 0-9 . _ -)\n",
+                             optarg);
+                    return SL_EXIT_USAGE;
+                }
+                config.queues [config.nqueues++] = optarg;
                 break;
             case 'P':
                 if (sl_parse_u64 (PROG, "--prefetch", optarg, 0, 100000, &value))

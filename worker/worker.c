@@ -424,6 +424,8 @@ static int s_connect (worker_t *self)
     hello.name = self->name;
     hello.slots = self->config->slots;
     hello.heartbeat_ms = self->config->heartbeat_ms;
+    hello.queues = (char **) self->config->queues;
+    hello.n_queues = self->config->nqueues;
     sl_env_t *welcome = NULL;
     sl_hello_t said = sl_client_hello (self->client, &hello, self->config->connect_timeout_ms,
                                        &welcome, err, sizeof err);

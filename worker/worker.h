@@ -10,6 +10,8 @@
 #include "runner.h"
 #include "sl_curve.h"
 
+#define WORKER_MAX_QUEUES 16
+
 typedef struct {
     const char *broker;             //  tcp://HOST:PORT
     uint32_t slots;                 //  tasks run at once (-j)
@@ -19,6 +21,8 @@ typedef struct {
     uint64_t drain_timeout_ms;      //  on SIGTERM, how long running tasks may finish
     runner_config_t runner;         //  what a task runs
     const sl_curve_client_t *curve; //  CurveZMQ settings (NULL or off: plain)
+    char *queues [WORKER_MAX_QUEUES]; //  named queues served (--queue), none = "default"
+    size_t nqueues;                   //  how many
 } worker_config_t;
 
 //  Runs the worker until SIGINT/SIGTERM. Returns the exit status: 0, or 1

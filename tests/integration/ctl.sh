@@ -59,7 +59,7 @@ want(0 < s["memory"]["held"] < s["memory"]["limit"] and not s["memory"]["intake_
 want(s["journal_bytes"] > 0, "journal bytes")
 PY
 "$CTL" --broker "$BROKER" status >"$WORK/status.txt" || fail "sluice-ctl status exit status $?"
-grep -Eq "^slow +60 +[0-9]+ +5 +[0-9]+ +0 +0 .* running$" "$WORK/status.txt" \
+grep -Eq "^slow +default +60 +[0-9]+ +5 +[0-9]+ +0 +0 .* running$" "$WORK/status.txt" \
     || { cat "$WORK/status.txt" >&2; fail "no line for job slow in the status table"; }
 grep -Eq "^$HOST +$W2 +3 +3 " "$WORK/status.txt" \
     || { cat "$WORK/status.txt" >&2; fail "no line for worker $W2 in the status table"; }
@@ -82,10 +82,10 @@ for line in text.splitlines():
         continue
     if line.startswith("#"):
         continue
-    m = re.match(r'([a-z_]+)(\{status="(\w+)"\})? ([0-9.]+)$', line)
+    m = re.match(r'([a-z_]+)(\{(status|queue)="([\w.-]+)"\})? ([0-9.]+)$', line)
     if not m:
         sys.exit("not a sample line: %r" % line)
-    values[m.group(1) + ("." + m.group(3) if m.group(3) else "")] = float(m.group(4))
+    values[m.group(1) + ("." + m.group(4) if m.group(4) else "")] = float(m.group(5))
 def want(cond, what):
     if not cond:
         sys.exit("metrics: " + what + "\n" + text)
@@ -95,6 +95,8 @@ want(values["sluice_workers_busy"] == 2 and values["sluice_tasks_running"] == 5,
 done = sum(values["sluice_tasks_completed_total." + s] for s in ("ok", "failed", "timeout", "cancelled"))
 want(values["sluice_tasks_queued"] + values["sluice_tasks_running"] + done == 60, "queue depth")
 want(values["sluice_jobs"] == 1 and values["sluice_sink_attached"] == 0, "jobs, sink")
+want(values["sluice_queue_tasks_queued.default"] == values["sluice_tasks_queued"], "queue depth by queue")
+want(values["sluice_queue_workers.default"] == 2, "workers by queue")
 want(values["sluice_malformed_messages_total"] == 0, "malformed")
 want(values["sluice_journal_bytes"] > 0 and values["sluice_memory_limit_bytes"] == 1 << 30, "bytes")
 for name in values:

@@ -3239,6 +3239,58 @@ static void test_table_release_by_only_the_holder (void **state)
     assert_int_equal (sl_table_release_by (table, "r", 9, 1, mine), SL_TABLE_INVALID);
 }
 
+static void test_table_named_queues_keep_jobs_apart (void **state)
+{
+    sl_table_t *table = *state;
+    sl_queue_t *dflt = sl_table_queue (table, NULL, false);
+    assert_non_null (dflt);
+    assert_string_equal (sl_queue_name (dflt), "default");
+    assert_null (sl_table_queue (table, "alpha", false));
+    assert_int_equal (sl_table_job_make (table, "a", "alpha"), SL_TABLE_OK);
+    assert_int_equal (sl_table_job_make (table, "a", "beta"), SL_TABLE_DUPLICATE);
+    assert_int_equal (sl_table_job_make (table, "bad", "no spaces"), SL_TABLE_INVALID);
+    sl_queue_t *alpha = sl_table_queue (table, "alpha", false);
+    assert_non_null (alpha);
+    assert_ptr_equal (sl_job_queue (s_job (table, "a")), alpha);
+    for (uint64_t seq = 1; seq <= 3; seq++) {
+        assert_int_equal (s_submit (table, "a", seq), SL_TABLE_OK);
+        assert_int_equal (s_submit (table, "d", seq), SL_TABLE_OK); //  default queue
+    }
+    assert_int_equal (sl_queue_queued (alpha), 3);
+    assert_int_equal (sl_queue_queued (dflt), 3);
+    CHECK_TABLE (table, 6, 0, 0, 0);
+    //  Each queue gives only its own jobs' tasks.
+    for (int i = 0; i < 3; i++) {
+        sl_task_t *task = sl_table_dispatch_from (table, alpha, 0, LEASE, NULL);
+        assert_string_equal (sl_job_id (task->job), "a");
+    }
+    assert_null (sl_table_dispatch_from (table, alpha, 0, LEASE, NULL));
+    sl_task_t *task = sl_table_dispatch (table, 0, LEASE, NULL);
+    assert_string_equal (sl_job_id (task->job), "d");
+    //  A run handed back goes back to its own queue.
+    sl_table_undispatch (table, task);
+    assert_int_equal (sl_queue_queued (dflt), 3);
+    assert_int_equal (sl_queue_queued (alpha), 0);
+    assert_int_equal (sl_table_queue_count (table), 2);
+    assert_ptr_equal (sl_table_queue_at (table, 1), alpha);
+}
+
+static void test_table_named_queues_are_bounded (void **state)
+{
+    sl_table_t *table = *state;
+    char name [32];
+    for (int i = 1; i < SL_TABLE_MAX_QUEUES; i++) {
+        snprintf (name, sizeof name, "q%d", i);
+        assert_non_null (sl_table_queue (table, name, true));
+    }
+    assert_int_equal (sl_table_queue_count (table), SL_TABLE_MAX_QUEUES);
+    assert_null (sl_table_queue (table, "one-too-many", true));
+    assert_non_null (sl_table_queue (table, "q7", true)); //  existing ones still found
+    assert_true (sl_queue_name_valid ("a.b_c-D9"));
+    assert_false (sl_queue_name_valid (""));
+    assert_false (sl_queue_name_valid ("a/b"));
+}
+
 int main (void)
 {
 #define T(name) cmocka_unit_test_setup_teardown (name, s_setup, s_teardown)
@@ -3255,6 +3307,8 @@ int main (void)
         T (test_table_id_reaches_the_result),
         T (test_table_failed_ranges_outlive_delivery),
         T (test_table_release_by_only_the_holder),
+        T (test_table_named_queues_keep_jobs_apart),
+        T (test_table_named_queues_are_bounded),
         cmocka_unit_test (test_table_destroy_is_null_safe),
         T (test_table_destroy_frees_tasks_in_every_state),
         T (test_table_submit_queues_a_copy),
