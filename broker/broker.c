@@ -121,6 +121,7 @@ struct _broker_t {
     bool throttled;                     //  at --max-memory: intake paused
     uint64_t throttle_count;            //  times intake was paused
     uint64_t tasks_dispatched;          //  runs sent to workers
+    uint64_t advanced;                  //  results that sent their task on to its next stage
     uint64_t completed [5];             //  final results by sl_status_t
     int64_t started_at;                 //  when this broker started (ms, monotonic)
     uint64_t rate_count [RATE_SAMPLES]; //  results_in sampled once a second
@@ -524,6 +525,22 @@ static void s_journal_results (broker_t *self)
     size_t n = 0;
     char err [512];
     sl_task_t *task;
+    //  Tasks that went on to their next stage: their new payloads first
+    //  (a task may go on and end in one turn).
+    while ((task = sl_table_pop_advanced (self->table))) {
+        if (!self->journal)
+            continue;
+        if (n && (task->job != batch [0]->job || n == MAX_BATCH_RESULTS)) {
+            s_journal_appended (
+                self, sl_durable_advanced (self->journal, batch, n, err, sizeof err), err);
+            n = 0;
+        }
+        batch [n++] = task;
+    }
+    if (n)
+        s_journal_appended (self, sl_durable_advanced (self->journal, batch, n, err, sizeof err),
+                            err);
+    n = 0;
     while ((task = sl_table_pop_completed (self->table))) {
         if (task->result && task->result->status < 5)
             self->completed [task->result->status]++;
@@ -1175,8 +1192,9 @@ static void s_on_tasks (broker_t *self, Sluice__TaskBatch *batch)
         return;
     }
     bool is_new = sl_table_job (self->table, batch->job) == NULL;
-    if (is_new && sl_table_job_make (self->table, batch->job, batch->queue) == SL_TABLE_INVALID) {
-        s_bad (self, "intake", NULL, "tasks for a queue that cannot be made");
+    if (is_new && sl_table_job_make_stages (self->table, batch->job, batch->queue, batch->then,
+                                            batch->n_then) == SL_TABLE_INVALID) {
+        s_bad (self, "intake", NULL, "tasks for queues that cannot be made");
         return;
     }
     s_journal_tag (self);
@@ -1214,10 +1232,9 @@ static void s_on_tasks (broker_t *self, Sluice__TaskBatch *batch)
     if (self->journal && accepted) {
         char err [512];
         s_journal_appended (self,
-                            sl_durable_tasks_in (self->journal, batch->job,
-                                                 sl_queue_name (sl_job_queue (
-                                                     sl_table_job (self->table, batch->job))),
-                                                 batch->tasks, accepted, err, sizeof err),
+                            sl_durable_job_tasks (self->journal,
+                                                  sl_table_job (self->table, batch->job),
+                                                  batch->tasks, accepted, err, sizeof err),
                             err);
     }
     if (is_new && sl_table_job (self->table, batch->job))
@@ -1233,8 +1250,9 @@ static void s_on_job_end (broker_t *self, Sluice__JobEnd *end)
     if (self->journal_failed)
         return;
     bool is_new = sl_table_job (self->table, end->job) == NULL;
-    if (is_new && sl_table_job_make (self->table, end->job, end->queue) == SL_TABLE_INVALID) {
-        s_bad (self, "intake", NULL, "job end for a queue that cannot be made");
+    if (is_new && sl_table_job_make_stages (self->table, end->job, end->queue, end->then,
+                                            end->n_then) == SL_TABLE_INVALID) {
+        s_bad (self, "intake", NULL, "job end for queues that cannot be made");
         return;
     }
     s_journal_tag (self);
@@ -1245,10 +1263,9 @@ static void s_on_job_end (broker_t *self, Sluice__JobEnd *end)
         if (self->journal) {
             char err [512];
             s_journal_appended (self,
-                                sl_durable_end_in (self->journal, end->job,
-                                                   sl_queue_name (sl_job_queue (
-                                                       sl_table_job (self->table, end->job))),
-                                                   end->total, err, sizeof err),
+                                sl_durable_job_end (self->journal,
+                                                    sl_table_job (self->table, end->job),
+                                                    end->total, err, sizeof err),
                                 err);
         }
         if (is_new)
@@ -1319,13 +1336,15 @@ static void s_on_result_batch (broker_t *self, Sluice__ResultBatch *batch)
         sl_durable_result_in (result, &in);
         sl_table_rc_t rc =
             sl_table_complete (self->table, batch->job, result->seq, result->attempt, &in);
-        if (rc == SL_TABLE_OK || rc == SL_TABLE_RETRY) {
+        if (rc == SL_TABLE_OK || rc == SL_TABLE_RETRY || rc == SL_TABLE_ADVANCED) {
             peer_t *peer = result->worker ? s_peer_by_name (self, result->worker) : NULL;
             if (peer)
                 peer->done++;
         }
         if (rc == SL_TABLE_OK)
             self->results_in++;
+        else if (rc == SL_TABLE_ADVANCED)
+            self->advanced++;
         else if (rc == SL_TABLE_RETRY) {
             self->retries++;
             sl_debug ("task %s/%llu failed on %s (run %u): retrying", batch->job,
@@ -1519,6 +1538,8 @@ static size_t s_send_batch (broker_t *self, peer_t *peer, size_t limit, bool cho
         tasks [n].payload.len = task->payload_size;
         tasks [n].timeout_ms = task->timeout_ms;
         tasks [n].attempt = task->attempts;
+        //  Multi-stage: the worker echoes the stage in its result.
+        tasks [n].stage = sl_job_stages (task->job) > 1 ? task->stage + 1u : 0;
         task_ptrs [n] = &tasks [n];
         taken [n++] = task;
         bytes += task->payload_size;
@@ -1647,6 +1668,7 @@ static void s_deliver (broker_t *self)
             results [n].duration_ms = r->duration_ms;
             results [n].output_truncated = r->output_truncated;
             results [n].id = sl_result_id (r, ids [n]);
+            results [n].stage = r->stage;
             result_ptrs [n] = &results [n];
             n++;
             bytes += r->output_size + r->stderr_size;

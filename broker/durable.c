@@ -22,39 +22,84 @@ static int s_append (sl_journal_t *journal, sl_record_type_t type, const Protobu
     return rc;
 }
 
-int sl_durable_tasks_in (sl_journal_t *journal, const char *job, const char *queue,
-                         Sluice__Task **tasks, size_t n, char *err, size_t errlen)
+//  The queue (NULL for the default one) and the next stages' queues of job.
+static const char *s_job_queues (sl_job_t *job, char **then, size_t *nthen)
 {
+    *nthen = sl_job_stages (job) - 1;
+    for (size_t i = 0; i < *nthen; i++)
+        then [i] = (char *) sl_queue_name (sl_job_stage_queue (job, i + 1));
+    const char *queue = sl_queue_name (sl_job_queue (job));
+    return strcmp (queue, SL_QUEUE_DEFAULT) ? queue : NULL;
+}
+
+int sl_durable_job_tasks (sl_journal_t *journal, sl_job_t *job, Sluice__Task **tasks, size_t n,
+                          char *err, size_t errlen)
+{
+    char *then [SL_MAX_STAGES];
     Sluice__TaskBatch batch = SLUICE__TASK_BATCH__INIT;
-    batch.job = (char *) job;
+    batch.job = (char *) sl_job_id (job);
     batch.tasks = tasks;
     batch.n_tasks = n;
-    if (queue && strcmp (queue, SL_QUEUE_DEFAULT) != 0)
-        batch.queue = (char *) queue;
+    batch.queue = (char *) s_job_queues (job, then, &batch.n_then);
+    batch.then = then;
     return s_append (journal, SL_REC_TASKS, &batch.base, err, errlen);
 }
 
 int sl_durable_tasks (sl_journal_t *journal, const char *job, Sluice__Task **tasks, size_t n,
                       char *err, size_t errlen)
 {
-    return sl_durable_tasks_in (journal, job, NULL, tasks, n, err, errlen);
+    Sluice__TaskBatch batch = SLUICE__TASK_BATCH__INIT;
+    batch.job = (char *) job;
+    batch.tasks = tasks;
+    batch.n_tasks = n;
+    return s_append (journal, SL_REC_TASKS, &batch.base, err, errlen);
 }
 
-int sl_durable_end_in (sl_journal_t *journal, const char *job, const char *queue, uint64_t total,
-                       char *err, size_t errlen)
+int sl_durable_advanced (sl_journal_t *journal, sl_task_t **tasks, size_t n, char *err,
+                         size_t errlen)
 {
+    Sluice__Task *records = calloc (n, sizeof *records);
+    Sluice__Task **ptrs = calloc (n, sizeof *ptrs);
+    if (!records || !ptrs) {
+        free (records);
+        free (ptrs);
+        snprintf (err, errlen, "out of memory for a journal record");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        Sluice__Task init = SLUICE__TASK__INIT;
+        records [i] = init;
+        records [i].seq = tasks [i]->seq;
+        records [i].payload.data = tasks [i]->payload;
+        records [i].payload.len = tasks [i]->payload_size;
+        records [i].stage = tasks [i]->stage + 1u;
+        ptrs [i] = &records [i];
+    }
+    int rc = sl_durable_tasks (journal, sl_job_id (tasks [0]->job), ptrs, n, err, errlen);
+    free (records);
+    free (ptrs);
+    return rc;
+}
+
+int sl_durable_job_end (sl_journal_t *journal, sl_job_t *job, uint64_t total, char *err,
+                        size_t errlen)
+{
+    char *then [SL_MAX_STAGES];
     Sluice__JobEnd end = SLUICE__JOB_END__INIT;
-    end.job = (char *) job;
+    end.job = (char *) sl_job_id (job);
     end.total = total;
-    if (queue && strcmp (queue, SL_QUEUE_DEFAULT) != 0)
-        end.queue = (char *) queue;
+    end.queue = (char *) s_job_queues (job, then, &end.n_then);
+    end.then = then;
     return s_append (journal, SL_REC_END, &end.base, err, errlen);
 }
 
 int sl_durable_end (sl_journal_t *journal, const char *job, uint64_t total, char *err,
                     size_t errlen)
 {
-    return sl_durable_end_in (journal, job, NULL, total, err, errlen);
+    Sluice__JobEnd end = SLUICE__JOB_END__INIT;
+    end.job = (char *) job;
+    end.total = total;
+    return s_append (journal, SL_REC_END, &end.base, err, errlen);
 }
 
 //  Appends one ResultBatch record of tasks [0..n).
@@ -87,6 +132,7 @@ static int s_results_record (sl_journal_t *journal, sl_task_t **tasks, size_t n,
         results [i].duration_ms = r->duration_ms;
         results [i].output_truncated = r->output_truncated;
         results [i].id = sl_result_id (r, ids [i]);
+        results [i].stage = r->stage;
         ptrs [i] = &results [i];
     }
     Sluice__ResultBatch batch = SLUICE__RESULT_BATCH__INIT;
@@ -171,6 +217,7 @@ void sl_durable_result_in (const Sluice__Result *r, sl_result_in_t *in)
         .err_size = r->stderr_tail.len,
         .output_truncated = r->output_truncated,
         .id = r->id,
+        .stage = (uint8_t) (r->stage > 255 ? 255 : r->stage),
     };
 }
 
@@ -194,9 +241,15 @@ static int s_replay_record (uint8_t type, const uint8_t *data, size_t size, uint
             if (!batch)
                 return s_undecodable (self, type, segment);
             if (!sl_table_job (self->table, batch->job))
-                sl_table_job_make (self->table, batch->job, batch->queue);
+                sl_table_job_make_stages (self->table, batch->job, batch->queue, batch->then,
+                                          batch->n_then);
             for (size_t i = 0; i < batch->n_tasks; i++) {
                 Sluice__Task *t = batch->tasks [i];
+                if (t->stage > 1) {
+                    sl_table_restore_advance (self->table, batch->job, t->seq, t->stage - 1,
+                                              t->payload.data, t->payload.len);
+                    continue;
+                }
                 sl_task_in_t in = {
                     .payload = t->payload.data,
                     .size = t->payload.len,
@@ -215,7 +268,8 @@ static int s_replay_record (uint8_t type, const uint8_t *data, size_t size, uint
             if (!end)
                 return s_undecodable (self, type, segment);
             if (!sl_table_job (self->table, end->job))
-                sl_table_job_make (self->table, end->job, end->queue);
+                sl_table_job_make_stages (self->table, end->job, end->queue, end->then,
+                                          end->n_then);
             sl_table_end (self->table, end->job, end->total);
             sluice__job_end__free_unpacked (end, NULL);
             return 0;

@@ -44,18 +44,23 @@ void sl_durable_result_in (const Sluice__Result *r, sl_result_in_t *in);
 int sl_durable_tasks (sl_journal_t *journal, const char *job, Sluice__Task **tasks, size_t n,
                       char *err, size_t errlen);
 
-//  The same, naming the job's queue (NULL = default), as the first record
-//  of a job must for replay to put it back in its queue.
-int sl_durable_tasks_in (sl_journal_t *journal, const char *job, const char *queue,
-                         Sluice__Task **tasks, size_t n, char *err, size_t errlen);
+//  The same, naming the job's queue and next stages (as the table has
+//  them), as the first record of a job must for replay to remake it.
+int sl_durable_job_tasks (sl_journal_t *journal, sl_job_t *job, Sluice__Task **tasks, size_t n,
+                          char *err, size_t errlen);
+
+//  Appends that tasks [0..n) (of one job) went on to their next stage,
+//  with their new payloads.
+int sl_durable_advanced (sl_journal_t *journal, sl_task_t **tasks, size_t n, char *err,
+                         size_t errlen);
 
 //  Appends the size of job.
 int sl_durable_end (sl_journal_t *journal, const char *job, uint64_t total, char *err,
                     size_t errlen);
 
-//  The same, naming the job's queue (NULL = default).
-int sl_durable_end_in (sl_journal_t *journal, const char *job, const char *queue, uint64_t total,
-                       char *err, size_t errlen);
+//  The same, naming the job's queue and next stages.
+int sl_durable_job_end (sl_journal_t *journal, sl_job_t *job, uint64_t total, char *err,
+                        size_t errlen);
 
 //  Results are split into records of about this many bytes at most.
 #define SL_DURABLE_RECORD_BYTES (16u << 20)

@@ -29,17 +29,20 @@ struct _sl_queue_t {
 };
 
 struct _sl_job_t {
-    char *id;               //  the job's id (owned)
-    sl_queue_t *queue;      //  the named queue its tasks wait in
-    sl_task_t **chunks;     //  task chunks, NULL where none arrived yet
-    size_t nchunks;         //  slots in chunks
-    sl_job_counts_t counts; //  what callers see
-    sl_deque_t *ready;      //  DONE tasks waiting to be sent; entries delivered since are stale
-    uint64_t ready_count;   //  tasks of this job in state DONE, exact
-    sl_deque_t *sent;       //  SENT tasks in send order; entries acked since are stale
-    uint64_t unacked;       //  tasks in state SENT
-    uint64_t queue_refs;    //  entries in the table's dispatch queue that point here
-    uint64_t highest;       //  highest seq arrived
+    char *id;                            //  the job's id (owned)
+    sl_queue_t *queue;                   //  the named queue its tasks wait in (its first stage's)
+    sl_queue_t *stages [SL_MAX_STAGES];  //  queue of each stage ([0] = queue)
+    size_t stage_queued [SL_MAX_STAGES]; //  its tasks QUEUED in each stage
+    size_t nstages;                      //  1 for a plain job
+    sl_task_t **chunks;                  //  task chunks, NULL where none arrived yet
+    size_t nchunks;                      //  slots in chunks
+    sl_job_counts_t counts;              //  what callers see
+    sl_deque_t *ready;    //  DONE tasks waiting to be sent; entries delivered since are stale
+    uint64_t ready_count; //  tasks of this job in state DONE, exact
+    sl_deque_t *sent;     //  SENT tasks in send order; entries acked since are stale
+    uint64_t unacked;     //  tasks in state SENT
+    uint64_t queue_refs;  //  entries in the table's dispatch queue that point here
+    uint64_t highest;     //  highest seq arrived
     uint64_t tag;   //  the caller's number for the job (the broker: its first journal segment)
     bool retired;   //  retired, kept only until its stale queue entries are popped
     sl_job_t *prev; //  arrival-order list
@@ -57,6 +60,7 @@ struct _sl_table_t {
     sl_queue_t *queues [SL_TABLE_MAX_QUEUES]; //  named queues; [0] is the default one
     size_t nqueues;                           //  queues in use
     sl_deque_t *completed;   //  tasks that got their final result, until sl_table_pop_completed
+    sl_deque_t *advanced;    //  tasks that went on to another stage, until sl_table_pop_advanced
     zlistx_t *zombies;       //  retired jobs with stale dispatch-queue entries (owned)
     uint64_t next_tag;       //  tag given to new jobs
     size_t queued;           //  tasks in state QUEUED, exact
@@ -182,11 +186,13 @@ sl_table_t *sl_table_new (void)
     self->queues [0] = s_queue_new (SL_QUEUE_DEFAULT);
     self->nqueues = self->queues [0] ? 1 : 0;
     self->completed = sl_deque_new ();
+    self->advanced = sl_deque_new ();
     self->zombies = zlistx_new ();
     if (self->zombies)
         zlistx_set_destructor (self->zombies, s_zombie_free);
     self->workers = zhashx_new ();
-    if (!self->jobs || !self->queues [0] || !self->completed || !self->zombies || !self->workers) {
+    if (!self->jobs || !self->queues [0] || !self->completed || !self->advanced || !self->zombies ||
+        !self->workers) {
         sl_table_destroy (&self);
         return NULL;
     }
@@ -238,6 +244,7 @@ void sl_table_destroy (sl_table_t **self_p)
     for (size_t i = 0; i < self->nqueues; i++)
         s_queue_free (&self->queues [i]);
     sl_deque_destroy (&self->completed);
+    sl_deque_destroy (&self->advanced);
     zlistx_destroy (&self->zombies);
     free (self);
     *self_p = NULL;
@@ -299,6 +306,8 @@ static sl_job_t *s_job_new (sl_table_t *self, const char *id, sl_queue_t *queue)
     if (!job)
         return NULL;
     job->queue = queue ? queue : self->queues [0];
+    job->stages [0] = job->queue;
+    job->nstages = 1;
     job->id = strdup (id);
     job->ready = sl_deque_new ();
     job->sent = sl_deque_new ();
@@ -325,13 +334,18 @@ static void s_run_unlink (sl_table_t *self, sl_task_t *task);
 static void s_purge_queue (sl_table_t *self, sl_job_t *job)
 {
     (void) self;
-    for (size_t level = 0; level < job->queue->nlevels; level++) {
-        sl_deque_t *queue = job->queue->levels [level];
-        size_t size = sl_deque_size (queue);
-        for (size_t i = 0; i < size; i++) {
-            sl_task_t *task = sl_deque_pop_front (queue);
-            if (task->job != job)
-                sl_deque_push_back (queue, task); //  cannot fail: room was just made
+    for (size_t stage = 0; stage < job->nstages; stage++) {
+        sl_queue_t *named = job->stages [stage];
+        if (stage && named == job->stages [stage - 1])
+            continue; //  already purged
+        for (size_t level = 0; level < named->nlevels; level++) {
+            sl_deque_t *queue = named->levels [level];
+            size_t size = sl_deque_size (queue);
+            for (size_t i = 0; i < size; i++) {
+                sl_task_t *task = sl_deque_pop_front (queue);
+                if (task->job != job)
+                    sl_deque_push_back (queue, task); //  cannot fail: room was just made
+            }
         }
     }
     job->queue_refs = 0;
@@ -380,6 +394,12 @@ void sl_table_retire (sl_table_t *self, sl_job_t *job)
         if (task->job != job)
             sl_deque_push_back (self->completed, task);
     }
+    size_t nadvanced = sl_deque_size (self->advanced);
+    for (size_t i = 0; i < nadvanced; i++) {
+        sl_task_t *task = sl_deque_pop_front (self->advanced);
+        if (task->job != job)
+            sl_deque_push_back (self->advanced, task);
+    }
     if (self->cursor == job) {
         self->cursor = job->next;
         self->cursor_ahead = true;
@@ -397,7 +417,8 @@ void sl_table_retire (sl_table_t *self, sl_job_t *job)
     if (job->counts.delivered < job->counts.received)
         self->held -= s_job_held (job);
     self->queued -= job->counts.queued;
-    job->queue->queued -= job->counts.queued;
+    for (size_t stage = 0; stage < job->nstages; stage++)
+        job->stages [stage]->queued -= job->stage_queued [stage];
     self->deliverable -= job->ready_count;
     self->unacked -= job->unacked;
     zhashx_delete (self->jobs, job->id);
@@ -457,21 +478,22 @@ static sl_task_t *s_task (sl_table_t *self, const char *job_id, uint64_t seq)
 //  Puts a task into QUEUED, at the back (new work) or front (work to redo).
 static int s_enqueue (sl_table_t *self, sl_task_t *task, bool front)
 {
-    sl_deque_t *queue = task->job->queue->levels [task->level];
+    sl_deque_t *queue = task->job->stages [task->stage]->levels [task->level];
     int rc = front ? sl_deque_push_front (queue, task) : sl_deque_push_back (queue, task);
     if (rc)
         return -1;
     task->state = SL_TASK_QUEUED;
     task->job->queue_refs++;
     task->job->counts.queued++;
-    task->job->queue->queued++;
+    task->job->stage_queued [task->stage]++;
+    task->job->stages [task->stage]->queued++;
     self->queued++;
     return 0;
 }
 
 //  The level whose queue tasks of this priority wait in: its own, made on
 //  first use while there is room, else the nearest one.
-static uint16_t s_level (sl_queue_t *self, int32_t priority)
+static uint8_t s_level (sl_queue_t *self, int32_t priority)
 {
     size_t nearest = 0;
     int64_t best = INT64_MAX;
@@ -483,10 +505,10 @@ static uint16_t s_level (sl_queue_t *self, int32_t priority)
         }
     }
     if (best == 0 || self->nlevels == SL_TABLE_MAX_LEVELS)
-        return (uint16_t) nearest;
+        return (uint8_t) nearest;
     sl_deque_t *queue = sl_deque_new ();
     if (!queue)
-        return (uint16_t) nearest;
+        return (uint8_t) nearest;
     size_t level = self->nlevels++;
     self->levels [level] = queue;
     self->priorities [level] = priority;
@@ -497,7 +519,7 @@ static uint16_t s_level (sl_queue_t *self, int32_t priority)
         at--;
     }
     self->order [at] = (uint16_t) level;
-    return (uint16_t) level;
+    return (uint8_t) level;
 }
 
 sl_table_rc_t sl_table_submit (sl_table_t *self, const char *job_id, uint64_t seq,
@@ -619,19 +641,108 @@ static void s_run_unlink (sl_table_t *self, sl_task_t *task)
 static void s_unqueue (sl_table_t *self, sl_task_t *task)
 {
     task->job->counts.queued--;
-    task->job->queue->queued--;
+    task->job->stage_queued [task->stage]--;
+    task->job->stages [task->stage]->queued--;
     self->queued--;
 }
 
 sl_table_rc_t sl_table_job_make (sl_table_t *self, const char *job_id, const char *queue_name)
 {
+    return sl_table_job_make_stages (self, job_id, queue_name, NULL, 0);
+}
+
+sl_table_rc_t sl_table_job_make_stages (sl_table_t *self, const char *job_id, const char *queue,
+                                        char **then, size_t nthen)
+{
     assert (self);
     if (sl_table_job (self, job_id))
         return SL_TABLE_DUPLICATE;
-    sl_queue_t *queue = sl_table_queue (self, queue_name, true);
-    if (!queue)
+    if (nthen >= SL_MAX_STAGES)
         return SL_TABLE_INVALID;
-    return s_job_new (self, job_id, queue) ? SL_TABLE_OK : SL_TABLE_NOMEM;
+    sl_queue_t *stages [SL_MAX_STAGES];
+    stages [0] = sl_table_queue (self, queue, true);
+    for (size_t i = 0; i < nthen; i++)
+        stages [i + 1] = sl_table_queue (self, then [i], true);
+    for (size_t i = 0; i <= nthen; i++)
+        if (!stages [i])
+            return SL_TABLE_INVALID;
+    sl_job_t *job = s_job_new (self, job_id, stages [0]);
+    if (!job)
+        return SL_TABLE_NOMEM;
+    memcpy (job->stages, stages, (nthen + 1) * sizeof stages [0]);
+    job->nstages = nthen + 1;
+    return SL_TABLE_OK;
+}
+
+size_t sl_job_stages (sl_job_t *job)
+{
+    assert (job);
+    return job->nstages;
+}
+
+sl_queue_t *sl_job_stage_queue (sl_job_t *job, size_t stage)
+{
+    assert (job);
+    return stage < job->nstages ? job->stages [stage] : NULL;
+}
+
+sl_task_t *sl_table_pop_advanced (sl_table_t *self)
+{
+    assert (self);
+    return (sl_task_t *) sl_deque_pop_front (self->advanced);
+}
+
+//  Moves task (QUEUED or RUNNING in its stage) on to stage `stage` with
+//  a new payload (its id kept), QUEUED at the back there. 0, or -1 if out
+//  of memory (nothing changed).
+static int s_advance (sl_table_t *self, sl_task_t *task, unsigned stage, const uint8_t *payload,
+                      size_t size)
+{
+    uint8_t *moved = malloc (size + task->id_size ? size + task->id_size : 1);
+    if (!moved)
+        return -1;
+    if (size)
+        memcpy (moved, payload, size);
+    if (task->id_size)
+        memcpy (moved + size, task->payload + task->payload_size, task->id_size);
+    int32_t priority = task->job->stages [task->stage]->priorities [task->level];
+    if (task->state == SL_TASK_QUEUED)
+        s_unqueue (self, task);
+    else if (task->state == SL_TASK_RUNNING)
+        s_run_unlink (self, task);
+    self->held -= task->payload_size;
+    self->held += size;
+    free (task->payload);
+    task->payload = moved;
+    task->payload_size = size;
+    task->stage = stage;
+    task->stage_base = task->attempts;
+    task->level = priority ? s_level (task->job->stages [stage], priority) : 0;
+    task->failures = 0;
+    task->ended_run = 0;
+    task->waiting_run = 0;
+    task->holder = NULL;
+    task->avoid = NULL;
+    if (s_enqueue (self, task, false)) {
+        //  Out of memory for the queue entry: keep it where the lease
+        //  brings it back (as a RUNNING task of its new stage).
+        task->state = SL_TASK_RUNNING;
+        task->deadline = 0;
+        s_run_link (self, task);
+    }
+    return 0;
+}
+
+sl_table_rc_t sl_table_restore_advance (sl_table_t *self, const char *job_id, uint64_t seq,
+                                        unsigned stage, const uint8_t *payload, size_t size)
+{
+    assert (self);
+    sl_task_t *task = s_task (self, job_id, seq);
+    if (!task || stage >= task->job->nstages)
+        return SL_TABLE_INVALID;
+    if (task->state != SL_TASK_QUEUED || stage <= task->stage)
+        return SL_TABLE_DUPLICATE;
+    return s_advance (self, task, stage, payload, size) ? SL_TABLE_NOMEM : SL_TABLE_OK;
 }
 
 sl_task_t *sl_table_dispatch (sl_table_t *self, int64_t now, int64_t lease_ms, const char *holder)
@@ -659,8 +770,8 @@ sl_task_t *sl_table_dispatch_from (sl_table_t *self, sl_queue_t *from, int64_t n
             zlistx_delete (self->zombies, zlistx_find (self->zombies, job));
             continue; //  the zombie's last stale entry: it is gone now
         }
-        if (task->state != SL_TASK_QUEUED)
-            continue; //  stale: completed or claimed while queued again
+        if (task->state != SL_TASK_QUEUED || job->stages [task->stage] != from)
+            continue; //  stale: completed, claimed while queued again, or in another stage
         s_unqueue (self, task);
         task->state = SL_TASK_RUNNING;
         task->attempts++;
@@ -729,6 +840,7 @@ static sl_result_t *s_result_new (sl_table_t *self, const sl_result_in_t *in)
     if (in->err_size)
         memcpy (result->data + in->output_size, in->err, in->err_size);
     result->id_size = (uint8_t) id_size;
+    result->stage = in->stage;
     if (id_size)
         memcpy (result->data + in->output_size + in->err_size, in->id, id_size);
     return result;
@@ -746,6 +858,8 @@ static int s_finish (sl_table_t *self, sl_task_t *task, const sl_result_in_t *in
         id [task->id_size] = '\0';
         with_id.id = id;
     }
+    if (task->job->nstages > 1 && !in->stage)
+        with_id.stage = (uint8_t) (task->stage + 1);
     sl_result_t *result = s_result_new (self, &with_id);
     if (!result || sl_deque_push_back (task->job->ready, task)) {
         free (result);
@@ -853,6 +967,9 @@ sl_table_rc_t sl_table_complete (sl_table_t *self, const char *job_id, uint64_t 
         return SL_TABLE_DUPLICATE;
     if (attempt != 0 && attempt == task->ended_run)
         return SL_TABLE_DUPLICATE; //  that run already reported
+    if ((attempt != 0 && attempt <= task->stage_base) ||
+        (in->stage && in->stage != task->stage + 1u))
+        return SL_TABLE_DUPLICATE; //  a run of another stage (the worker echoes the stage)
     bool latest = attempt == 0 || attempt == task->attempts;
     if (in->status != SL_STATUS_OK) {
         if (!latest)
@@ -866,6 +983,13 @@ sl_table_rc_t sl_table_complete (sl_table_t *self, const char *job_id, uint64_t 
                 return SL_TABLE_NOMEM;
             return SL_TABLE_RETRY;
         }
+    }
+    if (in->status == SL_STATUS_OK && task->stage + 1u < task->job->nstages) {
+        //  On to the next stage, with the output as its payload.
+        if (s_advance (self, task, task->stage + 1u, in->output, in->output_size) ||
+            sl_deque_push_back (self->advanced, task))
+            return SL_TABLE_NOMEM;
+        return SL_TABLE_ADVANCED;
     }
     return s_finish (self, task, in, true) ? SL_TABLE_NOMEM : SL_TABLE_OK;
 }
@@ -932,9 +1056,9 @@ sl_table_rc_t sl_table_claim (sl_table_t *self, const char *job_id, uint64_t seq
     sl_task_t *task = s_task (self, job_id, seq);
     if (!task)
         return SL_TABLE_INVALID;
-    if (attempt != task->attempts || attempt == task->ended_run ||
+    if (attempt != task->attempts || attempt == task->ended_run || attempt <= task->stage_base ||
         (task->state != SL_TASK_RUNNING && task->state != SL_TASK_QUEUED))
-        return SL_TABLE_DUPLICATE;
+        return SL_TABLE_DUPLICATE; //  (a run of an earlier stage is not this stage's)
     if (task->state == SL_TASK_QUEUED) {
         //  Its lease ran out but the run is alive after all: keep it.
         s_unqueue (self, task);

@@ -66,6 +66,7 @@ typedef struct {
     uint8_t status;        //  sl_status_t
     bool output_truncated; //  the worker capped the output
     uint8_t id_size;       //  bytes of the task's id at data + output_size + stderr_size
+    uint8_t stage;         //  multi-stage job: the stage it ended in, 1-based (0 = single)
     int32_t exit_code;     //  command's exit code
     uint64_t duration_ms;  //  run time on the worker
     const char *worker;    //  interned "host:pid", owned by the table
@@ -83,17 +84,19 @@ struct _sl_task_t {
     sl_job_t *job;              //  job it belongs to
     uint8_t state;              //  sl_task_state_t
     uint8_t retries;            //  reruns allowed after failed or timeout
-    uint16_t failures;          //  failed or timed-out runs so far
+    uint8_t failures;           //  failed or timed-out runs so far (in its stage)
+    bool expired_unclaimed : 1; //  the latest run expired before anyone claimed it
+    bool not_ok : 1;            //  its final result was not ok (kept after delivery)
+    uint8_t stage : 4;          //  multi-stage job: the stage it is in, 0-based
     uint16_t losses;            //  runs lost with a worker or a lease so far
     uint16_t attempts;          //  runs dispatched: the number of the latest run
     uint16_t uncounted;         //  of those, runs that never started (handed back, never claimed)
     uint16_t ended_run;         //  latest run that reported a failure (0 = none)
     uint16_t waiting_run;       //  run its worker holds but said had not started yet (0 = none)
     uint16_t unstarted_losses;  //  runs lost before they started (not counted in losses)
-    bool expired_unclaimed : 1; //  the latest run expired before anyone claimed it
-    bool not_ok : 1;            //  its final result was not ok (kept after delivery)
     uint8_t id_size;            //  bytes of its id, kept after the payload
-    uint16_t level;             //  its priority level (the table's queue it waits in)
+    uint8_t level;              //  its priority level (in its queue)
+    uint16_t stage_base;        //  attempts when its stage began: runs up to it are stale
     uint32_t timeout_ms;        //  per-run limit, 0 = none
     int64_t deadline;           //  lease expiry while RUNNING (ms)
     const char *holder;         //  interned name of the worker holding it, or NULL
@@ -139,6 +142,7 @@ typedef enum {
     SL_TABLE_OK = 0,        //  applied
     SL_TABLE_DUPLICATE = 1, //  already had it / already past that state: ignored
     SL_TABLE_RETRY = 2,     //  a failed run with retries left: queued again
+    SL_TABLE_ADVANCED = 3,  //  a good result of a stage before the last: on to the next stage
     SL_TABLE_INVALID = -1,  //  unknown job or task, or a value out of range
     SL_TABLE_NOMEM = -2     //  out of memory; nothing changed
 } sl_table_rc_t;
@@ -217,8 +221,35 @@ bool sl_queue_name_valid (const char *s);
 //  (whatever its queue), SL_TABLE_INVALID for a queue that cannot be made.
 sl_table_rc_t sl_table_job_make (sl_table_t *self, const char *job_id, const char *queue);
 
-//  The queue of a job.
+//  The queue of a job (of its first stage).
 sl_queue_t *sl_job_queue (sl_job_t *job);
+
+//  --- Multi-stage jobs ----------------------------------------------------
+//  A job may have stages after its first, each in a named queue: a task
+//  whose run ends ok in a stage before the last goes on to the next stage,
+//  its output becoming its payload (sl_table_complete returns
+//  SL_TABLE_ADVANCED); it ends (and is delivered) after the last stage, or
+//  in the stage where it failed. One task record goes through every stage,
+//  so exactly-once holds end to end: runs of an earlier stage are stale.
+
+#define SL_MAX_STAGES 8
+
+//  Makes job in queue (stage 1) with the named queues of its next stages
+//  (nthen of them, at most SL_MAX_STAGES - 1). As sl_table_job_make.
+sl_table_rc_t sl_table_job_make_stages (sl_table_t *self, const char *job_id, const char *queue,
+                                        char **then, size_t nthen);
+
+//  Stages of a job (1 for a plain job), and the queue of stage k (0-based).
+size_t sl_job_stages (sl_job_t *job);
+sl_queue_t *sl_job_stage_queue (sl_job_t *job, size_t stage);
+
+//  Takes the next task that went on to another stage since the last call
+//  (for the journal: its seq, stage and new payload). NULL if none.
+sl_task_t *sl_table_pop_advanced (sl_table_t *self);
+
+//  Replay: task seq of job went on to stage (0-based) with this payload.
+sl_table_rc_t sl_table_restore_advance (sl_table_t *self, const char *job_id, uint64_t seq,
+                                        unsigned stage, const uint8_t *payload, size_t size);
 
 //  Adds task seq of job (creating the job on its first task) with a copy
 //  of its payload and id, QUEUED at the back of its priority's queue. As
@@ -320,6 +351,8 @@ typedef struct {
     size_t err_size;
     bool output_truncated;
     const char *id; //  the task's id (used only when the table no longer has it), or NULL
+    uint8_t stage;  //  1-based stage of the run (0 = unknown); complete drops a run of
+                    //  another stage; restore and redeliver keep it as the stage it ended in
 } sl_result_in_t;
 
 sl_table_rc_t sl_table_complete (sl_table_t *self, const char *job_id, uint64_t seq,

@@ -425,6 +425,7 @@ static void s_on_results (sink_t *self, Sluice__ResultBatch *batch)
             .err_size = r->stderr_tail.len,
             .output_truncated = r->output_truncated,
             .id = r->id [0] ? r->id : NULL,
+            .stage = r->stage,
         };
         if (self->config->keep_order) {
             uint64_t next = sl_order_next (job->order, job->seen);

@@ -387,6 +387,7 @@ static int s_put_jsonl (sl_writer_t *self, const sl_record_t *rec, char *errbuf,
         json_object_set_new (object, "seq", json_integer ((json_int_t) rec->seq)) ||
         (rec->id && json_object_set_new (object, "id", s_json_cstr (rec->id))) ||
         json_object_set_new (object, "status", s_json_cstr (rec->status)) ||
+        (rec->stage && json_object_set_new (object, "stage", json_integer (rec->stage))) ||
         json_object_set_new (object, "exit_code", json_integer (rec->exit_code)) ||
         json_object_set_new (object, "attempts", json_integer (rec->attempts)) ||
         json_object_set_new (object, "worker", s_json_cstr (rec->worker)) ||

@@ -49,6 +49,7 @@ typedef struct {
     const char *job;       //  job id
     uint64_t seq;          //  1-based task number in the job
     const char *id;        //  user's task id, or NULL
+    uint32_t stage;        //  multi-stage job: the stage it ended in (1-based), 0 = not one
     const char *status;    //  "ok", "failed", "timeout", ...
     int32_t exit_code;     //  command's exit code (128+N for signal N)
     uint32_t attempts;     //  runs it took
@@ -82,7 +83,7 @@ void sl_writer_destroy (sl_writer_t **self_p);
 //  next sl_writer_flush (until then the writer only buffers).
 //
 //  In jsonl format the keys are, in this order: job, seq, id (only when
-//  rec->id is not NULL), status, exit_code, attempts, worker, duration_ms,
+//  rec->id is not NULL), status, stage (only when not 0), exit_code, attempts, worker, duration_ms,
 //  output, output_base64 (only when output is not valid UTF-8), stderr and
 //  stderr_base64 (only when err_size > 0; base64 only when stderr is not
 //  valid UTF-8), output_truncated (true, only when set). seq and

@@ -30,6 +30,7 @@
 #define DEFAULT_MAX_PAYLOAD (1024 * 1024)
 #define QUERY_INTERVAL_MS 100
 #define BLOCKED_TELL_MS 3000 //  a send blocked this long is explained
+#define MAX_THEN 7           //  stages after the first, at most
 #define SEND_HWM 16          //  batches queued towards the broker, at most
 
 typedef struct {
@@ -41,6 +42,8 @@ typedef struct {
     uint64_t max_payload;        //  --max-payload
     bool jsonl;                  //  --format jsonl: each line a JSON object
     char *queue;                 //  --queue: the named queue of the job, NULL = default
+    char *then [MAX_THEN];       //  --then: the queues of its next stages
+    size_t nthen;                //  how many
     uint64_t retries;            //  --retries
     FILE *spool;                 //  copy of standard input, for sending parts again
     bool spool_writing;          //  the first pass over stdin is filling the spool
@@ -88,6 +91,7 @@ static const struct option s_options [] = {
     { "format", required_argument, NULL, 'f' },
     { "resume-failed", required_argument, NULL, 'R' },
     { "queue", required_argument, NULL, 'Q' },
+    { "then", required_argument, NULL, 'T' },
     { "verbose", no_argument, NULL, 'v' },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
@@ -117,6 +121,11 @@ static void s_usage (FILE *out)
         "  -Q, --queue NAME            submit the job to the named queue NAME (default:\n"
         "                              the queue named default): only workers serving it\n"
         "                              run its tasks\n"
+        "      --then QUEUE            a multi-stage job: each task that ends ok goes on,\n"
+        "                              its output as its payload, to a task in QUEUE\n"
+        "                              (repeatable, one per further stage, at most 7); the\n"
+        "                              sink gets each task's last stage, or the one it\n"
+        "                              failed in (\"stage\" in its record)\n"
         "      --resume-failed JOB     submit again, as a new job, only the tasks of FILE\n"
         "                              that did not end ok in the finished job JOB (like\n"
         "                              parallel --resume-failed); each carries its seq in\n"
@@ -234,6 +243,8 @@ static int s_send_batch (ventilator_t *self, zsock_t *push, const char *job, Slu
     batch.tasks = ptrs;
     batch.n_tasks = n;
     batch.queue = self->queue;
+    batch.then = self->then;
+    batch.n_then = self->nthen;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_TASKS;
     env.tasks = &batch;
@@ -388,6 +399,8 @@ static int s_pass (ventilator_t *self, zsock_t *push, const uint64_t *ranges, si
     end.job = self->job;
     end.total = seq;
     end.queue = self->queue;
+    end.then = self->then;
+    end.n_then = self->nthen;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_JOB_END;
     env.job_end = &end;
@@ -631,6 +644,21 @@ static int s_run (int argc, char *argv [])
                 if (sl_parse_u64 (PROG, "--retries", optarg, 0, 100, &self.retries))
                     return SL_EXIT_USAGE;
                 break;
+            case 'T':
+                if (self.nthen == MAX_THEN) {
+                    fprintf (stderr, PROG ": --then: at most %d stages after the first\n",
+                             MAX_THEN);
+                    return SL_EXIT_USAGE;
+                }
+                if (!sl_job_id_valid (optarg)) {
+                    fprintf (stderr,
+                             PROG ": --then: '%s' is not a queue name (1-64 characters of "
+                                  "A-Z a-z 0-9 . _ -)\n",
+                             optarg);
+                    return SL_EXIT_USAGE;
+                }
+                self.then [self.nthen++] = optarg;
+                break;
             case 'Q':
                 if (!sl_job_id_valid (optarg)) {
                     fprintf (stderr,
@@ -735,10 +763,13 @@ static int s_run (int argc, char *argv [])
     hello.role = SLUICE__ROLE__ROLE_VENTILATOR;
     hello.name = name;
     hello.job = self.job;
-    if (self.queue) {
-        hello.queues = &self.queue;
-        hello.n_queues = 1;
-    }
+    //  The queues of every stage, for the broker to check.
+    char *queues [1 + MAX_THEN];
+    queues [0] = self.queue ? self.queue : "default";
+    for (size_t i = 0; i < self.nthen; i++)
+        queues [i + 1] = self.then [i];
+    hello.queues = queues;
+    hello.n_queues = 1 + self.nthen;
     sl_env_t *welcome = NULL;
     sl_hello_t said = sl_client_hello (client, &hello, (int64_t) self.connect_timeout_ms, &welcome,
                                        err, sizeof err);

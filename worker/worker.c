@@ -39,6 +39,7 @@ typedef struct {
     char job [72];        //  its job
     uint64_t seq;         //  its seq
     uint32_t attempt;     //  which run this is
+    uint32_t stage;       //  multi-stage job: its stage, echoed in the result (0 = none)
     uint32_t timeout_ms;  //  time limit, 0 = none
     uint8_t *payload;     //  owned until started
     size_t size;          //  bytes at payload
@@ -134,6 +135,7 @@ static void s_collect_results (worker_t *self)
             results [n].duration_ms = done->duration_ms;
             results [n].output_truncated = done->output_truncated;
             results [n].attempt = task->attempt;
+            results [n].stage = task->stage;
             ptrs [n] = &results [n];
             tasks [n] = task;
             dones [n++] = done;
@@ -209,6 +211,7 @@ static void s_on_task_batch (worker_t *self, Sluice__TaskBatch *batch)
         snprintf (task->job, sizeof task->job, "%s", batch->job);
         task->seq = in->seq;
         task->attempt = in->attempt;
+        task->stage = in->stage;
         task->timeout_ms = in->timeout_ms;
         if (in->payload.len)
             memcpy (task->payload, in->payload.data, in->payload.len);

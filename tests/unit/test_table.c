@@ -3291,6 +3291,89 @@ static void test_table_named_queues_are_bounded (void **state)
     assert_false (sl_queue_name_valid ("a/b"));
 }
 
+static void test_table_stages_carry_a_task_through (void **state)
+{
+    sl_table_t *table = *state;
+    char *then [] = { "two", "three" };
+    assert_int_equal (sl_table_job_make_stages (table, "m", "one", then, 2), SL_TABLE_OK);
+    sl_job_t *job = s_job (table, "m");
+    assert_int_equal (sl_job_stages (job), 3);
+    sl_queue_t *q1 = sl_table_queue (table, "one", false);
+    sl_queue_t *q2 = sl_table_queue (table, "two", false);
+    sl_queue_t *q3 = sl_table_queue (table, "three", false);
+    assert_ptr_equal (sl_job_stage_queue (job, 1), q2);
+    sl_task_in_t in = { .payload = (const uint8_t *) "p", .size = 1, .id = "x" };
+    assert_int_equal (sl_table_submit_task (table, "m", 1, &in), SL_TABLE_OK);
+    assert_int_equal (sl_table_submit_task (table, "m", 2, &in), SL_TABLE_OK);
+    assert_int_equal (sl_table_end (table, "m", 2), SL_TABLE_OK);
+    //  Stage 1 ok: on to stage 2 with the output as payload.
+    sl_task_t *task = sl_table_dispatch_from (table, q1, 0, LEASE, "w1");
+    assert_int_equal (task->seq, 1);
+    uint32_t run1 = task->attempts;
+    sl_result_in_t ok = { .status = SL_STATUS_OK,
+                          .worker = "w1",
+                          .output = (const uint8_t *) "p/1",
+                          .output_size = 3,
+                          .stage = 1 };
+    assert_int_equal (sl_table_complete (table, "m", 1, run1, &ok), SL_TABLE_ADVANCED);
+    assert_int_equal (sl_queue_queued (q2), 1);
+    assert_ptr_equal (sl_table_pop_advanced (table), task);
+    assert_null (sl_table_pop_advanced (table));
+    assert_null (sl_table_dispatch_from (table, q3, 0, LEASE, "w"));
+    //  The stage-1 run again: a duplicate, and it cannot claim the task.
+    assert_int_equal (sl_table_complete (table, "m", 1, run1, &ok), SL_TABLE_DUPLICATE);
+    assert_int_equal (sl_table_claim (table, "m", 1, run1, "w1", INT64_MAX), SL_TABLE_DUPLICATE);
+    assert_int_equal (task->state, SL_TASK_QUEUED);
+    task = sl_table_dispatch_from (table, q2, 0, LEASE, "w2");
+    assert_memory_equal (task->payload, "p/1", 3);
+    //  A result naming another stage is dropped; the right one goes on.
+    ok.output = (const uint8_t *) "p/1/2";
+    ok.output_size = 5;
+    assert_int_equal (sl_table_complete (table, "m", 1, task->attempts, &ok), SL_TABLE_DUPLICATE);
+    ok.stage = 2;
+    assert_int_equal (sl_table_complete (table, "m", 1, task->attempts, &ok), SL_TABLE_ADVANCED);
+    task = sl_table_dispatch_from (table, q3, 0, LEASE, "w3");
+    ok.stage = 3;
+    assert_int_equal (sl_table_complete (table, "m", 1, task->attempts, &ok), SL_TABLE_OK);
+    assert_int_equal (task->result->stage, 3);
+    char id [256];
+    assert_string_equal (sl_result_id (task->result, id), "x");
+    //  Task 2 fails in stage 1: it ends there, stage 1.
+    sl_task_t *two = sl_table_dispatch_from (table, q1, 0, LEASE, "w1");
+    sl_result_in_t bad = { .status = SL_STATUS_FAILED, .exit_code = 3, .worker = "w1" };
+    assert_int_equal (sl_table_complete (table, "m", 2, two->attempts, &bad), SL_TABLE_OK);
+    assert_int_equal (two->result->stage, 1);
+    CHECK_TABLE (table, 0, 0, 2, 0);
+}
+
+static void test_table_stages_replay (void **state)
+{
+    sl_table_t *table = *state;
+    char *then [] = { "b" };
+    assert_int_equal (sl_table_job_make_stages (table, "r", "a", then, 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "r", 1), SL_TABLE_OK);
+    size_t held = sl_table_held (table);
+    assert_int_equal (
+        sl_table_restore_advance (table, "r", 1, 1, (const uint8_t *) "longer payload", 14),
+        SL_TABLE_OK);
+    assert_int_equal (sl_table_held (table), held - strlen ("task:r:1") + 14);
+    assert_int_equal (sl_table_restore_advance (table, "r", 1, 1, (const uint8_t *) "x", 1),
+                      SL_TABLE_DUPLICATE);
+    assert_int_equal (sl_table_restore_advance (table, "r", 1, 5, (const uint8_t *) "x", 1),
+                      SL_TABLE_INVALID);
+    assert_int_equal (sl_queue_queued (sl_table_queue (table, "a", false)), 0);
+    assert_int_equal (sl_queue_queued (sl_table_queue (table, "b", false)), 1);
+    //  Too many stages, or a bad queue name: not made.
+    char *many [SL_MAX_STAGES];
+    for (size_t i = 0; i < SL_MAX_STAGES; i++)
+        many [i] = "q";
+    assert_int_equal (sl_table_job_make_stages (table, "t", "a", many, SL_MAX_STAGES),
+                      SL_TABLE_INVALID);
+    char *bad [] = { "no good" };
+    assert_int_equal (sl_table_job_make_stages (table, "u", "a", bad, 1), SL_TABLE_INVALID);
+    assert_null (sl_table_job (table, "u"));
+}
+
 int main (void)
 {
 #define T(name) cmocka_unit_test_setup_teardown (name, s_setup, s_teardown)
@@ -3309,6 +3392,8 @@ int main (void)
         T (test_table_release_by_only_the_holder),
         T (test_table_named_queues_keep_jobs_apart),
         T (test_table_named_queues_are_bounded),
+        T (test_table_stages_carry_a_task_through),
+        T (test_table_stages_replay),
         cmocka_unit_test (test_table_destroy_is_null_safe),
         T (test_table_destroy_frees_tasks_in_every_state),
         T (test_table_submit_queues_a_copy),

@@ -1,0 +1,177 @@
+/*  test_client_collect - the client library's record of its job's seqs
+    (client/sc_collect.c): each result handed out exactly once, whatever
+    the broker delivers again, and the walks over the seqs to send.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdlib.h>
+
+#include "sc_collect.h"
+
+static int s_setup (void **state)
+{
+    *state = sc_collect_new (10);
+    return *state ? 0 : -1;
+}
+
+static int s_teardown (void **state)
+{
+    sc_collect_t *collect = *state;
+    sc_collect_destroy (&collect);
+    return collect == NULL ? 0 : -1;
+}
+
+static void test_client_collect_refuses_empty_job (void **state)
+{
+    (void) state;
+    assert_null (sc_collect_new (0));
+}
+
+static void test_client_collect_first_delivery_is_new (void **state)
+{
+    sc_collect_t *collect = *state;
+    assert_int_equal (sc_collect_offer (collect, 1), SC_OFFER_NEW);
+    assert_int_equal (sc_collect_offer (collect, 10), SC_OFFER_NEW);
+    assert_int_equal (sc_collect_taken (collect), 0);
+}
+
+static void test_client_collect_out_of_range_is_bad (void **state)
+{
+    sc_collect_t *collect = *state;
+    assert_int_equal (sc_collect_offer (collect, 0), SC_OFFER_BAD);
+    assert_int_equal (sc_collect_offer (collect, 11), SC_OFFER_BAD);
+    assert_int_equal (sc_collect_offer (collect, UINT64_MAX), SC_OFFER_BAD);
+}
+
+static void test_client_collect_duplicate_while_queued_is_dropped (void **state)
+{
+    sc_collect_t *collect = *state;
+    assert_int_equal (sc_collect_offer (collect, 3), SC_OFFER_NEW);
+    assert_int_equal (sc_collect_offer (collect, 3), SC_OFFER_QUEUED);
+    assert_int_equal (sc_collect_take (collect, 3), 0);
+    assert_int_equal (sc_collect_taken (collect), 1);
+}
+
+static void test_client_collect_duplicate_after_take_is_acked_again (void **state)
+{
+    sc_collect_t *collect = *state;
+    assert_int_equal (sc_collect_offer (collect, 4), SC_OFFER_NEW);
+    assert_int_equal (sc_collect_take (collect, 4), 0);
+    assert_int_equal (sc_collect_offer (collect, 4), SC_OFFER_TAKEN);
+    assert_int_equal (sc_collect_offer (collect, 4), SC_OFFER_TAKEN);
+    assert_int_equal (sc_collect_taken (collect), 1);
+}
+
+static void test_client_collect_take_needs_a_queued_result (void **state)
+{
+    sc_collect_t *collect = *state;
+    assert_int_equal (sc_collect_take (collect, 5), -1); //  never came
+    sc_collect_offer (collect, 5);
+    assert_int_equal (sc_collect_take (collect, 5), 0);
+    assert_int_equal (sc_collect_take (collect, 5), -1); //  twice
+    assert_int_equal (sc_collect_take (collect, 0), -1);
+    assert_int_equal (sc_collect_take (collect, 11), -1);
+    assert_int_equal (sc_collect_taken (collect), 1);
+}
+
+static void test_client_collect_complete_when_all_taken (void **state)
+{
+    sc_collect_t *collect = *state;
+    //  Delivered in reverse order, each twice, as after a broker restart.
+    for (uint64_t seq = 10; seq >= 1; seq--) {
+        assert_false (sc_collect_complete (collect));
+        sc_collect_offer (collect, seq);
+        sc_collect_offer (collect, seq);
+        assert_int_equal (sc_collect_take (collect, seq), 0);
+    }
+    assert_true (sc_collect_complete (collect));
+    assert_int_equal (sc_collect_taken (collect), 10);
+}
+
+//  Walks a cursor to its end into out; returns the count.
+static size_t s_walk (sc_cursor_t *cursor, uint64_t *out, size_t max)
+{
+    size_t n = 0;
+    uint64_t seq;
+    while ((seq = sc_cursor_next (cursor)) && n < max)
+        out [n++] = seq;
+    return n;
+}
+
+static void test_client_collect_cursor_walks_every_seq (void **state)
+{
+    (void) state;
+    sc_cursor_t cursor;
+    uint64_t got [16];
+    assert_int_equal (sc_cursor_init (&cursor, 5, NULL, 0), 0);
+    assert_int_equal (s_walk (&cursor, got, 16), 5);
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal (got [i], i + 1);
+    assert_int_equal (sc_cursor_next (&cursor), 0); //  stays at the end
+    sc_cursor_clear (&cursor);
+}
+
+static void test_client_collect_cursor_walks_missing_ranges (void **state)
+{
+    (void) state;
+    //  As JobState.missing lists them; the copy outlives the caller's.
+    uint64_t *ranges = malloc (6 * sizeof *ranges);
+    assert_non_null (ranges);
+    uint64_t init [6] = { 2, 3, 5, 5, 8, 20 };
+    for (int i = 0; i < 6; i++)
+        ranges [i] = init [i];
+    sc_cursor_t cursor;
+    assert_int_equal (sc_cursor_init (&cursor, 9, ranges, 3), 0);
+    free (ranges);
+    uint64_t got [16];
+    uint64_t want [] = { 2, 3, 5, 8, 9 }; //  clamped to the job's 9 tasks
+    assert_int_equal (s_walk (&cursor, got, 16), 5);
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal (got [i], want [i]);
+    sc_cursor_clear (&cursor);
+}
+
+static void test_client_collect_cursor_with_no_ranges_sends_nothing (void **state)
+{
+    (void) state;
+    uint64_t none [2] = { 0, 0 };
+    sc_cursor_t cursor;
+    assert_int_equal (sc_cursor_init (&cursor, 9, none, 0), 0);
+    assert_int_equal (sc_cursor_next (&cursor), 0);
+    sc_cursor_clear (&cursor);
+    //  A range starting at 0 (not a seq) starts at 1.
+    uint64_t zero [2] = { 0, 2 };
+    assert_int_equal (sc_cursor_init (&cursor, 9, zero, 1), 0);
+    assert_int_equal (sc_cursor_next (&cursor), 1);
+    assert_int_equal (sc_cursor_next (&cursor), 2);
+    assert_int_equal (sc_cursor_next (&cursor), 0);
+    sc_cursor_clear (&cursor);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_client_collect_refuses_empty_job),
+        cmocka_unit_test_setup_teardown (test_client_collect_first_delivery_is_new, s_setup,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_client_collect_out_of_range_is_bad, s_setup,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_client_collect_duplicate_while_queued_is_dropped,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_client_collect_duplicate_after_take_is_acked_again,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_client_collect_take_needs_a_queued_result, s_setup,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_client_collect_complete_when_all_taken, s_setup,
+                                         s_teardown),
+        cmocka_unit_test (test_client_collect_cursor_walks_every_seq),
+        cmocka_unit_test (test_client_collect_cursor_walks_missing_ranges),
+        cmocka_unit_test (test_client_collect_cursor_with_no_ranges_sends_nothing),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
