@@ -108,10 +108,12 @@ def curve_keys(secret_path, server_path):
 
 
 class Task:
-    __slots__ = ("job", "seq", "attempt", "timeout_ms", "payload", "started", "announced", "proc")
+    __slots__ = ("job", "seq", "attempt", "stage", "timeout_ms", "payload", "started", "announced",
+                 "proc")
 
     def __init__(self, job, t):
         self.job, self.seq, self.attempt = job, t.seq, t.attempt
+        self.stage = t.stage  # multi-stage jobs: echoed in the result
         self.timeout_ms, self.payload = t.timeout_ms, t.payload
         self.started = False  # given a slot (else it waits for one)
         self.announced = False  # claimed in a heartbeat since we took it
@@ -406,7 +408,8 @@ class Worker:
             job, size = task.job, size + len(out) + len(err)
             batch.append(pb.Result(seq=task.seq, status=status, exit_code=code, output=out,
                                    stderr_tail=err, worker=self.name, duration_ms=ms,
-                                   output_truncated=truncated, attempt=task.attempt))
+                                   output_truncated=truncated, attempt=task.attempt,
+                                   stage=task.stage))
         if batch:
             self.queue_results(job, batch)
 
