@@ -11,6 +11,11 @@
 # rounds are over, the next one (chaos-2, chaos-3, ...) starts, so that long
 # runs keep killing a pipeline at work.
 #
+# With CHAOS_STAGES=1 each job has two stages (ventilator --queue s1 --then
+# s2, every worker serving both queues): the sleep built-in's output is its
+# payload, so the final outputs are the same, and each task's record must
+# say it ended in stage 2 (exactly once across both stages).
+#
 # Environment: CHAOS_ROUNDS (default 6), CHAOS_SEED (default random). The
 # seed fixes the tasks, the number of workers, the victims and the delays;
 # the interleaving with the programs' own timing cannot be replayed exactly.
@@ -61,12 +66,19 @@ WPID=()
 start_the_broker () {
     start_broker --heartbeat $HB
 }
+STAGES=${CHAOS_STAGES:-0}
+WORKER_QUEUES=()
+VENT_QUEUES=()
+if [ "$STAGES" = 1 ]; then
+    WORKER_QUEUES=(--queue s1 --queue s2)
+    VENT_QUEUES=(--queue s1 --then s2)
+fi
 start_the_worker () { # INDEX
-    start_worker "w$1" --builtin sleep -j 2 --heartbeat $HB
+    start_worker "w$1" --builtin sleep -j 2 --heartbeat $HB "${WORKER_QUEUES[@]}"
     WPID[$1]=$LAST_PID
 }
 start_the_ventilator () {
-    "$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" --job "$JOB" "$WORK/tasks.txt" \
+    "$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" --job "$JOB" "${VENT_QUEUES[@]}" "$WORK/tasks.txt" \
         >>"$WORK/ventilator.out" 2>>"$WORK/ventilator.log" &
     VENT_PID=$!
     PIDS+=("$VENT_PID")
@@ -139,6 +151,13 @@ job_finished () {
     finish_ventilator
     $CHECK "$WORK/tasks.txt" "$WORK/$JOB.jsonl" --expect echo --job "$JOB" \
         || fail "job $JOB: results wrong (seed $SEED)"
+    if [ "$STAGES" = 1 ]; then
+        "$PYTHON" -c '
+import json, sys
+bad = [l for l in open(sys.argv[1]) if json.loads(l).get("stage") != 2]
+sys.exit("%d records did not end in stage 2, e.g. %s" % (len(bad), bad[0]) if bad else 0)
+' "$WORK/$JOB.jsonl" || fail "job $JOB: not every task went through both stages (seed $SEED)"
+    fi
 }
 
 # --- Rounds of kill -9 and restart ------------------------------------------
