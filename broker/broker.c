@@ -10,8 +10,10 @@
 
 #include <czmq.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "durable.h"
 #include "http.h"
@@ -131,10 +133,18 @@ struct _broker_t {
     int64_t next_rate_sample;           //  when (ms)
     zhashx_t *job_times;                //  job id -> when it started here (int64_t ms, owned)
     http_t *metrics;                    //  --metrics HTTP server, or NULL
+    char attach_dir [3072];             //  where attachments are kept
+    bool attach_temporary;              //  attach_dir goes with the broker (--in-memory)
+    uint64_t attach_bytes_sent;         //  attachment bytes sent to workers
 };
 
 static int s_journal_open (broker_t *self, char *err, size_t errlen);
 static void s_on_command (broker_t *self, zframe_t *routing_id, Sluice__Command *command);
+static int s_attach_setup (broker_t *self, char *err, size_t errlen);
+static void s_attach_cleanup (broker_t *self);
+static bool s_attach_present (broker_t *self, const char *hash);
+static void s_on_attach_get (broker_t *self, zframe_t *routing_id, peer_t *peer,
+                             Sluice__AttachGet *get);
 static char *s_render_metrics (void *arg, const char *path, int *status, const char **content_type);
 
 static void s_free_item (void **item_p)
@@ -353,6 +363,8 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
         goto fail;
     if (config->metrics && !(self->metrics = http_new (config->metrics, err, errlen)))
         goto fail;
+    if (s_attach_setup (self, err, errlen))
+        goto fail;
     return self;
 fail:
     broker_destroy (&self);
@@ -366,6 +378,7 @@ void broker_destroy (broker_t **self_p)
     if (!self)
         return;
     http_destroy (&self->metrics);
+    s_attach_cleanup (self);
     zhashx_destroy (&self->job_times);
     zsock_destroy (&self->control);
     zsock_destroy (&self->intake);
@@ -747,6 +760,7 @@ static void s_welcome (broker_t *self, peer_t *peer, char **jobs, size_t njobs)
     welcome.n_jobs = njobs;
     welcome.fair = self->config.fair;
     welcome.max_payload = self->config.max_payload;
+    welcome.max_attachment = self->config.max_attachment;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_WELCOME;
     env.welcome = &welcome;
@@ -1055,6 +1069,15 @@ static void s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQue
     if (self->journal_failed)
         state.error = self->journal_error;
     state.throttled = self->throttled;
+    char *missing [SL_MAX_ATTACHMENTS];
+    if (job) {
+        size_t nattach;
+        const sl_attach_t *list = sl_job_attachments (job, &nattach);
+        for (size_t i = 0; i < nattach; i++)
+            if (!s_attach_present (self, list [i].hash))
+                missing [state.n_attachments_missing++] = (char *) list [i].hash;
+        state.attachments_missing = missing;
+    }
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_JOB_STATE;
     env.job_state = &state;
@@ -1154,6 +1177,9 @@ static void s_on_control (broker_t *self)
             case SLUICE__ENVELOPE__BODY_COMMAND:
                 s_on_command (self, routing_id, env->command);
                 break;
+            case SLUICE__ENVELOPE__BODY_ATTACH_GET:
+                s_on_attach_get (self, routing_id, peer, env->attach_get);
+                break;
             default:
                 s_bad (self, "control", peer ? peer->name : NULL,
                        "message of a type not "
@@ -1165,7 +1191,197 @@ static void s_on_control (broker_t *self)
     }
 }
 
+//  --- Attachments --------------------------------------------------------------
+//  Files shipped with jobs, stored by the SHA-1 of their content in
+//  attach_dir: DATA_DIR/attachments (or a private temporary directory with
+//  --in-memory). A ventilator puts each in pieces on the intake, in order
+//  (a piece that does not continue the file is dropped: the ventilator
+//  sends again what the broker says it lacks); the last piece is checked
+//  against the hash before the file takes its name. Workers get them in
+//  pieces on the control socket, one request per piece.
+
+static bool s_hash_valid (const char *hash)
+{
+    if (strlen (hash) != 40)
+        return false;
+    for (size_t i = 0; i < 40; i++)
+        if (!((hash [i] >= '0' && hash [i] <= '9') || (hash [i] >= 'a' && hash [i] <= 'f')))
+            return false;
+    return true;
+}
+
+//  The path of an attachment (complete, or with ".part").
+static void s_attach_path (broker_t *self, const char *hash, bool part, char *path, size_t len)
+{
+    snprintf (path, len, "%s/%s%s", self->attach_dir, hash, part ? ".part" : "");
+}
+
+static bool s_attach_present (broker_t *self, const char *hash)
+{
+    char path [PATH_MAX];
+    s_attach_path (self, hash, false, path, sizeof path);
+    return access (path, R_OK) == 0;
+}
+
+static int s_attach_setup (broker_t *self, char *err, size_t errlen)
+{
+    if (self->config.data_dir) {
+        snprintf (self->attach_dir, sizeof self->attach_dir, "%s/attachments",
+                  self->config.data_dir);
+        if (mkdir (self->attach_dir, 0700) && errno != EEXIST) {
+            snprintf (err, errlen, "cannot make %s: %s", self->attach_dir, strerror (errno));
+            return -1;
+        }
+    } else {
+        const char *tmp = getenv ("TMPDIR");
+        snprintf (self->attach_dir, sizeof self->attach_dir, "%s/sluice-attach.XXXXXX",
+                  tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp (self->attach_dir)) {
+            snprintf (err, errlen, "cannot make a directory for attachments in %s: %s",
+                      tmp && *tmp ? tmp : "/tmp", strerror (errno));
+            self->attach_dir [0] = '\0';
+            return -1;
+        }
+        self->attach_temporary = true;
+    }
+    return 0;
+}
+
+//  --in-memory: the attachments go with the broker.
+static void s_attach_cleanup (broker_t *self)
+{
+    if (!self->attach_temporary || !self->attach_dir [0])
+        return;
+    zdir_t *dir = zdir_new (self->attach_dir, "-");
+    if (dir) {
+        zdir_remove (dir, true);
+        zdir_destroy (&dir);
+    }
+    rmdir (self->attach_dir);
+}
+
+static void s_on_attach_put (broker_t *self, Sluice__AttachPut *put)
+{
+    if (!s_hash_valid (put->hash) || put->total > self->config.max_attachment ||
+        put->offset + put->data.len > put->total) {
+        s_bad (self, "intake", NULL, "an attachment piece with a bad hash or size");
+        return;
+    }
+    if (s_attach_present (self, put->hash))
+        return; //  already whole
+    char part [PATH_MAX];
+    s_attach_path (self, put->hash, true, part, sizeof part);
+    int fd = open (part, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    struct stat st;
+    if (fd < 0 || fstat (fd, &st)) {
+        sl_warn_dropped ("cannot write attachment %s: %s", part, strerror (errno));
+        if (fd >= 0)
+            close (fd);
+        return;
+    }
+    if ((uint64_t) st.st_size != put->offset) {
+        close (fd); //  not the next piece: dropped, sent again later
+        return;
+    }
+    ssize_t wrote =
+        put->data.len ? pwrite (fd, put->data.data, put->data.len, (off_t) put->offset) : 0;
+    bool complete = wrote == (ssize_t) put->data.len && put->offset + put->data.len == put->total;
+    if (wrote != (ssize_t) put->data.len) {
+        sl_warn_dropped ("cannot write attachment %s: %s", part, strerror (errno));
+        if (ftruncate (fd, (off_t) put->offset))
+            sl_warn_dropped ("cannot truncate %s: %s", part, strerror (errno));
+    }
+    if (complete && fsync (fd))
+        complete = false;
+    close (fd);
+    if (!complete)
+        return;
+    char hash [41], why [300];
+    uint64_t size;
+    char path [PATH_MAX];
+    s_attach_path (self, put->hash, false, path, sizeof path);
+    if (sl_file_sha1 (part, hash, &size, why, sizeof why) || !streq (hash, put->hash)) {
+        sl_warn ("attachment %s: its content does not match its hash; dropped", put->hash);
+        unlink (part);
+    } else if (rename (part, path))
+        sl_warn ("cannot rename %s: %s", part, strerror (errno));
+    else
+        sl_info ("attachment %s stored (%llu bytes)", put->hash, (unsigned long long) size);
+}
+
+#define ATTACH_CHUNK (512 * 1024) //  bytes of an attachment per message to a worker
+
+static void s_on_attach_get (broker_t *self, zframe_t *routing_id, peer_t *peer,
+                             Sluice__AttachGet *get)
+{
+    Sluice__AttachChunk chunk = SLUICE__ATTACH_CHUNK__INIT;
+    chunk.hash = get->hash;
+    chunk.offset = get->offset;
+    uint8_t *buffer = NULL;
+    char path [PATH_MAX];
+    int fd = -1;
+    struct stat st;
+    if (!peer || peer->role != SLUICE__ROLE__ROLE_WORKER)
+        chunk.error = "attachments are for workers";
+    else if (!s_hash_valid (get->hash))
+        chunk.error = "bad hash";
+    else {
+        s_attach_path (self, get->hash, false, path, sizeof path);
+        fd = open (path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fstat (fd, &st))
+            chunk.error = "this broker does not have it (yet)";
+        else if (get->offset > (uint64_t) st.st_size)
+            chunk.error = "offset beyond the end";
+        else if (!(buffer = malloc (ATTACH_CHUNK)))
+            chunk.error = "out of memory";
+        else {
+            ssize_t got = pread (fd, buffer, ATTACH_CHUNK, (off_t) get->offset);
+            if (got < 0)
+                chunk.error = "cannot read it";
+            else {
+                chunk.total = (uint64_t) st.st_size;
+                chunk.data.data = buffer;
+                chunk.data.len = (size_t) got;
+                self->attach_bytes_sent += (uint64_t) got;
+            }
+        }
+    }
+    if (fd >= 0)
+        close (fd);
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_ATTACH_CHUNK;
+    env.attach_chunk = &chunk;
+    s_reply (self, routing_id, &env);
+    free (buffer);
+}
+
 //  --- Intake and results ---------------------------------------------------
+
+//  A job's first message: its queue, next stages and attachments. 0, or
+//  -1 (counted and logged as a bad message) if they are not acceptable.
+static int s_job_make (broker_t *self, const char *job_id, const char *queue, char **then,
+                       size_t nthen, Sluice__Attachment **attachments, size_t nattachments)
+{
+    sl_attach_t list [SL_MAX_ATTACHMENTS];
+    char why [128];
+    if (sl_attach_from_proto (attachments, nattachments, list, why, sizeof why)) {
+        s_bad (self, "intake", NULL, why);
+        return -1;
+    }
+    for (size_t i = 0; i < nattachments; i++)
+        if (list [i].size > self->config.max_attachment) {
+            s_bad (self, "intake", NULL, "an attachment over --max-attachment");
+            return -1;
+        }
+    if (sl_table_job_make_stages (self->table, job_id, queue, then, nthen) == SL_TABLE_INVALID) {
+        s_bad (self, "intake", NULL, "a job for queues that cannot be made");
+        return -1;
+    }
+    sl_job_t *job = sl_table_job (self->table, job_id);
+    if (job && nattachments)
+        sl_job_set_attachments (job, list, nattachments);
+    return 0;
+}
 
 //  A job appeared: the attached sink must know it has one more to wait for.
 static void s_job_started (broker_t *self, const char *job_id)
@@ -1192,11 +1408,9 @@ static void s_on_tasks (broker_t *self, Sluice__TaskBatch *batch)
         return;
     }
     bool is_new = sl_table_job (self->table, batch->job) == NULL;
-    if (is_new && sl_table_job_make_stages (self->table, batch->job, batch->queue, batch->then,
-                                            batch->n_then) == SL_TABLE_INVALID) {
-        s_bad (self, "intake", NULL, "tasks for queues that cannot be made");
+    if (is_new && s_job_make (self, batch->job, batch->queue, batch->then, batch->n_then,
+                              batch->attachments, batch->n_attachments))
         return;
-    }
     s_journal_tag (self);
     size_t accepted = 0;
     for (size_t i = 0; i < batch->n_tasks; i++) {
@@ -1250,11 +1464,9 @@ static void s_on_job_end (broker_t *self, Sluice__JobEnd *end)
     if (self->journal_failed)
         return;
     bool is_new = sl_table_job (self->table, end->job) == NULL;
-    if (is_new && sl_table_job_make_stages (self->table, end->job, end->queue, end->then,
-                                            end->n_then) == SL_TABLE_INVALID) {
-        s_bad (self, "intake", NULL, "job end for queues that cannot be made");
+    if (is_new && s_job_make (self, end->job, end->queue, end->then, end->n_then, end->attachments,
+                              end->n_attachments))
         return;
-    }
     s_journal_tag (self);
     sl_table_rc_t rc = sl_table_end (self->table, end->job, end->total);
     if (rc == SL_TABLE_INVALID)
@@ -1315,6 +1527,8 @@ static void s_on_intake (broker_t *self)
         }
         if (env->body_case == SLUICE__ENVELOPE__BODY_TASKS)
             s_on_tasks (self, env->tasks);
+        else if (env->body_case == SLUICE__ENVELOPE__BODY_ATTACH_PUT)
+            s_on_attach_put (self, env->attach_put);
         else if (env->body_case == SLUICE__ENVELOPE__BODY_JOB_END)
             s_on_job_end (self, env->job_end);
         else
@@ -1551,6 +1765,13 @@ static size_t s_send_batch (broker_t *self, peer_t *peer, size_t limit, bool cho
         return 0;
     Sluice__TaskBatch batch = SLUICE__TASK_BATCH__INIT;
     batch.job = (char *) sl_job_id (taken [0]->job);
+    Sluice__Attachment attach [SL_MAX_ATTACHMENTS];
+    Sluice__Attachment *attach_ptrs [SL_MAX_ATTACHMENTS];
+    size_t nattach;
+    const sl_attach_t *list = sl_job_attachments (taken [0]->job, &nattach);
+    sl_attach_to_proto (list, nattach, attach, attach_ptrs);
+    batch.attachments = attach_ptrs;
+    batch.n_attachments = nattach;
     batch.tasks = task_ptrs;
     batch.n_tasks = n;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
@@ -2168,6 +2389,8 @@ static char *s_render_metrics (void *arg, const char *path, int *status, const c
             self->throttled ? 1 : 0);
     METRIC ("intake_pauses_total", "counter", "Times intake was paused at the memory limit.",
             self->throttle_count);
+    METRIC ("attachment_bytes_sent_total", "counter", "Attachment bytes sent to workers.",
+            self->attach_bytes_sent);
     METRIC ("journal_bytes", "gauge", "Bytes of journal on disk (0 with --in-memory).",
             self->journal ? sl_journal_total_bytes (self->journal) : 0);
     fprintf (out,

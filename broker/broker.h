@@ -24,6 +24,7 @@ typedef struct {
     bool fair;                 //  credit-based dispatch (ROUTER); false = round-robin PUSH
     uint64_t max_payload;      //  longest task accepted (bytes)
     uint64_t max_memory;       //  tasks and results held, at most (bytes): intake pauses past it
+    uint64_t max_attachment;   //  largest attachment accepted (bytes)
     const char *curve_secret;  //  the broker's certificate: CurveZMQ on every port, NULL = plain
     const char *curve_clients; //  directory of admitted clients' public certificates, NULL = any
     const char *metrics;       //  tcp://IFACE:PORT for Prometheus metrics over HTTP, NULL = none
@@ -34,6 +35,7 @@ typedef struct {
 #define BROKER_DEFAULT_RETENTION_MS (24 * 3600 * 1000LL)
 #define BROKER_DEFAULT_MAX_PAYLOAD (1024 * 1024)
 #define BROKER_DEFAULT_MAX_MEMORY (1024ULL * 1024 * 1024)
+#define BROKER_DEFAULT_MAX_ATTACHMENT (1024ULL * 1024 * 1024)
 
 typedef struct _broker_t broker_t;
 

@@ -32,11 +32,54 @@ static const char *s_job_queues (sl_job_t *job, char **then, size_t *nthen)
     return strcmp (queue, SL_QUEUE_DEFAULT) ? queue : NULL;
 }
 
+int sl_attach_from_proto (Sluice__Attachment **in, size_t n, sl_attach_t *out, char *why,
+                          size_t whylen)
+{
+    if (n > SL_MAX_ATTACHMENTS) {
+        snprintf (why, whylen, "more than %d attachments", SL_MAX_ATTACHMENTS);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *hash = in [i]->hash;
+        bool hex = strlen (hash) == 40;
+        for (size_t k = 0; hex && k < 40; k++)
+            hex = (hash [k] >= '0' && hash [k] <= '9') || (hash [k] >= 'a' && hash [k] <= 'f');
+        if (!sl_queue_name_valid (in [i]->name) || !hex) {
+            snprintf (why, whylen, "an attachment with a bad name or hash");
+            return -1;
+        }
+        snprintf (out [i].name, sizeof out [i].name, "%s", in [i]->name);
+        snprintf (out [i].hash, sizeof out [i].hash, "%s", hash);
+        out [i].size = in [i]->size;
+    }
+    return 0;
+}
+
+void sl_attach_to_proto (const sl_attach_t *in, size_t n, Sluice__Attachment *out,
+                         Sluice__Attachment **ptrs)
+{
+    for (size_t i = 0; i < n; i++) {
+        Sluice__Attachment init = SLUICE__ATTACHMENT__INIT;
+        out [i] = init;
+        out [i].name = (char *) in [i].name;
+        out [i].hash = (char *) in [i].hash;
+        out [i].size = in [i].size;
+        ptrs [i] = &out [i];
+    }
+}
+
 int sl_durable_job_tasks (sl_journal_t *journal, sl_job_t *job, Sluice__Task **tasks, size_t n,
                           char *err, size_t errlen)
 {
     char *then [SL_MAX_STAGES];
+    Sluice__Attachment attach [SL_MAX_ATTACHMENTS];
+    Sluice__Attachment *attach_ptrs [SL_MAX_ATTACHMENTS];
+    size_t nattach;
+    const sl_attach_t *list = sl_job_attachments (job, &nattach);
+    sl_attach_to_proto (list, nattach, attach, attach_ptrs);
     Sluice__TaskBatch batch = SLUICE__TASK_BATCH__INIT;
+    batch.attachments = attach_ptrs;
+    batch.n_attachments = nattach;
     batch.job = (char *) sl_job_id (job);
     batch.tasks = tasks;
     batch.n_tasks = n;
@@ -243,6 +286,13 @@ static int s_replay_record (uint8_t type, const uint8_t *data, size_t size, uint
             if (!sl_table_job (self->table, batch->job))
                 sl_table_job_make_stages (self->table, batch->job, batch->queue, batch->then,
                                           batch->n_then);
+            sl_attach_t attach [SL_MAX_ATTACHMENTS];
+            char why [128];
+            sl_job_t *made = sl_table_job (self->table, batch->job);
+            if (made && batch->n_attachments &&
+                sl_attach_from_proto (batch->attachments, batch->n_attachments, attach, why,
+                                      sizeof why) == 0)
+                sl_job_set_attachments (made, attach, batch->n_attachments);
             for (size_t i = 0; i < batch->n_tasks; i++) {
                 Sluice__Task *t = batch->tasks [i];
                 if (t->stage > 1) {

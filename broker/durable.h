@@ -54,6 +54,14 @@ int sl_durable_job_tasks (sl_journal_t *journal, sl_job_t *job, Sluice__Task **t
 int sl_durable_advanced (sl_journal_t *journal, sl_task_t **tasks, size_t n, char *err,
                          size_t errlen);
 
+//  Attachment lists between messages and the table. from_proto checks
+//  each (name as a queue name, hash 40 lowercase hex digits, at most
+//  SL_MAX_ATTACHMENTS): 0, or -1 with why.
+int sl_attach_from_proto (Sluice__Attachment **in, size_t n, sl_attach_t *out, char *why,
+                          size_t whylen);
+void sl_attach_to_proto (const sl_attach_t *in, size_t n, Sluice__Attachment *out,
+                         Sluice__Attachment **ptrs);
+
 //  Appends the size of job.
 int sl_durable_end (sl_journal_t *journal, const char *job, uint64_t total, char *err,
                     size_t errlen);

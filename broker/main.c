@@ -58,6 +58,7 @@ static const struct option s_options [] = {
     { "curve-clients", required_argument, NULL, 'A' },
     { "max-payload", required_argument, NULL, 'P' },
     { "max-memory", required_argument, NULL, 'm' },
+    { "max-attachment", required_argument, NULL, 'a' },
     SL_DISCOVER_OPTION,
     SL_CONFIG_OPTION,
     { "metrics", required_argument, NULL, 'X' },
@@ -98,6 +99,8 @@ static void s_usage (FILE *out)
              "                          and ~100 bytes a task (default 1G; K, M, G, T\n"
              "                          suffixes); past it the broker takes no new tasks and\n"
              "                          ventilators wait until workers and the sink catch up\n"
+             "      --max-attachment BYTES  largest file a job may ship with it\n"
+             "                          (sluice-ventilator --attach; default 1G)\n"
              "      --metrics ENDPOINT  serve Prometheus metrics over HTTP at ENDPOINT/metrics\n"
              "                          (e.g. tcp://127.0.0.1:9560; not encrypted)\n"
              "      --curve-secret FILE encrypt every port with CurveZMQ, with this certificate\n"
@@ -132,6 +135,7 @@ static int s_run (int argc, char *argv [])
         .fair = true,
         .max_payload = BROKER_DEFAULT_MAX_PAYLOAD,
         .max_memory = BROKER_DEFAULT_MAX_MEMORY,
+        .max_attachment = BROKER_DEFAULT_MAX_ATTACHMENT,
         .retention_ms = BROKER_DEFAULT_RETENTION_MS,
     };
     bool in_memory = false;
@@ -167,6 +171,11 @@ static int s_run (int argc, char *argv [])
             case 'P':
                 if (sl_parse_size (PROG, "--max-payload", optarg, 1, 256 * 1024 * 1024,
                                    &config.max_payload))
+                    return SL_EXIT_USAGE;
+                break;
+            case 'a':
+                if (sl_parse_size (PROG, "--max-attachment", optarg, 1, UINT64_MAX / 2,
+                                   &config.max_attachment))
                     return SL_EXIT_USAGE;
                 break;
             case 'm':

@@ -34,6 +34,8 @@ struct _sl_job_t {
     sl_queue_t *stages [SL_MAX_STAGES];  //  queue of each stage ([0] = queue)
     size_t stage_queued [SL_MAX_STAGES]; //  its tasks QUEUED in each stage
     size_t nstages;                      //  1 for a plain job
+    sl_attach_t *attach;                 //  files shipped with it (owned), or NULL
+    size_t nattach;                      //  how many
     sl_task_t **chunks;                  //  task chunks, NULL where none arrived yet
     size_t nchunks;                      //  slots in chunks
     sl_job_counts_t counts;              //  what callers see
@@ -213,6 +215,7 @@ static void s_job_free (sl_job_t *job)
         free (chunk);
     }
     free (job->chunks);
+    free (job->attach);
     sl_deque_destroy (&job->ready);
     sl_deque_destroy (&job->sent);
     free (job->id);
@@ -672,6 +675,28 @@ sl_table_rc_t sl_table_job_make_stages (sl_table_t *self, const char *job_id, co
     memcpy (job->stages, stages, (nthen + 1) * sizeof stages [0]);
     job->nstages = nthen + 1;
     return SL_TABLE_OK;
+}
+
+sl_table_rc_t sl_job_set_attachments (sl_job_t *job, const sl_attach_t *list, size_t n)
+{
+    assert (job);
+    if (n > SL_MAX_ATTACHMENTS)
+        return SL_TABLE_INVALID;
+    if (job->attach || n == 0)
+        return SL_TABLE_DUPLICATE;
+    job->attach = malloc (n * sizeof *list);
+    if (!job->attach)
+        return SL_TABLE_NOMEM;
+    memcpy (job->attach, list, n * sizeof *list);
+    job->nattach = n;
+    return SL_TABLE_OK;
+}
+
+const sl_attach_t *sl_job_attachments (sl_job_t *job, size_t *n)
+{
+    assert (job);
+    *n = job->nattach;
+    return job->attach;
 }
 
 size_t sl_job_stages (sl_job_t *job)

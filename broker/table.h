@@ -239,6 +239,23 @@ sl_queue_t *sl_job_queue (sl_job_t *job);
 sl_table_rc_t sl_table_job_make_stages (sl_table_t *self, const char *job_id, const char *queue,
                                         char **then, size_t nthen);
 
+//  --- Attachments ------------------------------------------------------------
+//  Files shipped with a job: the table only keeps their list.
+
+#define SL_MAX_ATTACHMENTS 8
+typedef struct {
+    char name [65]; //  [A-Za-z0-9._-], 1-64
+    char hash [41]; //  SHA-1, 40 lowercase hex digits
+    uint64_t size;
+} sl_attach_t;
+
+//  Sets the job's attachments (once; later calls change nothing).
+//  SL_TABLE_INVALID if more than SL_MAX_ATTACHMENTS.
+sl_table_rc_t sl_job_set_attachments (sl_job_t *job, const sl_attach_t *list, size_t n);
+
+//  The job's attachments; *n gets how many.
+const sl_attach_t *sl_job_attachments (sl_job_t *job, size_t *n);
+
 //  Stages of a job (1 for a plain job), and the queue of stage k (0-based).
 size_t sl_job_stages (sl_job_t *job);
 sl_queue_t *sl_job_stage_queue (sl_job_t *job, size_t stage);

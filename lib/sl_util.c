@@ -1,6 +1,8 @@
 /*  sl_util - small shared helpers, see sl_util.h.  */
 #include "sl_util.h"
 
+#include <czmq.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -104,6 +106,44 @@ void sl_random_hex (char *buf, size_t len, size_t nchars)
 void sl_print_version (const char *prog)
 {
     printf ("%s %s (sluice protocol %d)\n", prog, SL_VERSION, SL_PROTOCOL_VERSION);
+}
+
+int sl_file_sha1 (const char *path, char hex [41], uint64_t *size, char *err, size_t errlen)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file) {
+        snprintf (err, errlen, "cannot open %s: %s", path, strerror (errno));
+        return -1;
+    }
+    zdigest_t *digest = zdigest_new ();
+    uint8_t *buffer = malloc (1 << 20);
+    if (!digest || !buffer) {
+        fclose (file);
+        zdigest_destroy (&digest);
+        free (buffer);
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    *size = 0;
+    size_t got;
+    while ((got = fread (buffer, 1, 1 << 20, file)) > 0) {
+        zdigest_update (digest, buffer, got);
+        *size += got;
+    }
+    int rc = 0;
+    if (ferror (file)) {
+        snprintf (err, errlen, "cannot read %s: %s", path, strerror (errno));
+        rc = -1;
+    } else {
+        const char *text = zdigest_string (digest);
+        for (size_t i = 0; i < 40; i++)
+            hex [i] = (char) tolower ((unsigned char) text [i]);
+        hex [40] = '\0';
+    }
+    fclose (file);
+    free (buffer);
+    zdigest_destroy (&digest);
+    return rc;
 }
 
 bool sl_job_id_valid (const char *s)

@@ -60,6 +60,10 @@ void sl_print_version (const char *prog);
 //  from main at once (0 after help or version, SL_EXIT_USAGE for '?').
 int sl_common_option (int opt, const char *prog, void (*usage) (FILE *out), int *verbosity);
 
+//  SHA-1 of a file's content (czmq's zdigest) as 40 lowercase hex digits
+//  into hex, and its size. 0, or -1 with err naming the file.
+int sl_file_sha1 (const char *path, char hex [41], uint64_t *size, char *err, size_t errlen);
+
 //  True if s is usable as a job id: 1..64 characters of [A-Za-z0-9._-].
 bool sl_job_id_valid (const char *s);
 

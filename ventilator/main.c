@@ -31,29 +31,37 @@
 #define QUERY_INTERVAL_MS 100
 #define BLOCKED_TELL_MS 3000 //  a send blocked this long is explained
 #define MAX_THEN 7           //  stages after the first, at most
-#define SEND_HWM 16          //  batches queued towards the broker, at most
+#define MAX_ATTACH 8
+#define ATTACH_PIECE (256 * 1024) //  bytes of an attachment per message
+#define SEND_HWM 16               //  batches queued towards the broker, at most
 
 typedef struct {
-    const char *broker;          //  --broker
-    const char *path;            //  task file, "-" for stdin
-    char job [72];               //  --job or generated
-    uint64_t timeout_ms;         //  --timeout, per task, 0 = none
-    uint64_t connect_timeout_ms; //  --connect-timeout
-    uint64_t max_payload;        //  --max-payload
-    bool jsonl;                  //  --format jsonl: each line a JSON object
-    char *queue;                 //  --queue: the named queue of the job, NULL = default
-    char *then [MAX_THEN];       //  --then: the queues of its next stages
-    size_t nthen;                //  how many
-    uint64_t retries;            //  --retries
-    FILE *spool;                 //  copy of standard input, for sending parts again
-    bool spool_writing;          //  the first pass over stdin is filling the spool
-    uint8_t *spool_buf;          //  a task read back from the spool
-    size_t spool_cap;            //  bytes at spool_buf
-    sl_client_t *client;         //  control connection to the broker
-    const char *resume_job;      //  --resume-failed: the finished job whose failures to redo
-    uint64_t *resume_ranges;     //  its seqs that did not end ok (first, last pairs)
-    size_t resume_n;             //  ranges at resume_ranges
-    uint64_t file_tasks;         //  tasks in the task file (regular files), 0 = not counted
+    const char *broker;                     //  --broker
+    const char *path;                       //  task file, "-" for stdin
+    char job [72];                          //  --job or generated
+    uint64_t timeout_ms;                    //  --timeout, per task, 0 = none
+    uint64_t connect_timeout_ms;            //  --connect-timeout
+    uint64_t max_payload;                   //  --max-payload
+    bool jsonl;                             //  --format jsonl: each line a JSON object
+    char *queue;                            //  --queue: the named queue of the job, NULL = default
+    char *then [MAX_THEN];                  //  --then: the queues of its next stages
+    size_t nthen;                           //  how many
+    Sluice__Attachment attach [MAX_ATTACH]; //  --attach: files shipped with the job
+    Sluice__Attachment *attach_ptrs [MAX_ATTACH];
+    char *attach_path [MAX_ATTACH]; //  their files
+    char attach_name [MAX_ATTACH][65];
+    char attach_hash [MAX_ATTACH][41];
+    size_t nattach;
+    uint64_t retries;        //  --retries
+    FILE *spool;             //  copy of standard input, for sending parts again
+    bool spool_writing;      //  the first pass over stdin is filling the spool
+    uint8_t *spool_buf;      //  a task read back from the spool
+    size_t spool_cap;        //  bytes at spool_buf
+    sl_client_t *client;     //  control connection to the broker
+    const char *resume_job;  //  --resume-failed: the finished job whose failures to redo
+    uint64_t *resume_ranges; //  its seqs that did not end ok (first, last pairs)
+    size_t resume_n;         //  ranges at resume_ranges
+    uint64_t file_tasks;     //  tasks in the task file (regular files), 0 = not counted
 } ventilator_t;
 
 static sl_env_t *s_query (ventilator_t *self, sl_client_t *client, const char *job,
@@ -92,6 +100,7 @@ static const struct option s_options [] = {
     { "resume-failed", required_argument, NULL, 'R' },
     { "queue", required_argument, NULL, 'Q' },
     { "then", required_argument, NULL, 'T' },
+    { "attach", required_argument, NULL, 'A' },
     { "verbose", no_argument, NULL, 'v' },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
@@ -121,6 +130,10 @@ static void s_usage (FILE *out)
         "  -Q, --queue NAME            submit the job to the named queue NAME (default:\n"
         "                              the queue named default): only workers serving it\n"
         "                              run its tasks\n"
+        "      --attach [NAME=]FILE    ship FILE with the job (repeatable, at most 8): each\n"
+        "                              worker fetches it once (cached by its SHA-1) and its\n"
+        "                              commands see its path in $SLUICE_ATTACH_NAME and\n"
+        "                              {attach:NAME}\n"
         "      --then QUEUE            a multi-stage job: each task that ends ok goes on,\n"
         "                              its output as its payload, to a task in QUEUE\n"
         "                              (repeatable, one per further stage, at most 7); the\n"
@@ -245,6 +258,8 @@ static int s_send_batch (ventilator_t *self, zsock_t *push, const char *job, Slu
     batch.queue = self->queue;
     batch.then = self->then;
     batch.n_then = self->nthen;
+    batch.attachments = self->attach_ptrs;
+    batch.n_attachments = self->nattach;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_TASKS;
     env.tasks = &batch;
@@ -401,6 +416,8 @@ static int s_pass (ventilator_t *self, zsock_t *push, const uint64_t *ranges, si
     end.queue = self->queue;
     end.then = self->then;
     end.n_then = self->nthen;
+    end.attachments = self->attach_ptrs;
+    end.n_attachments = self->nattach;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_JOB_END;
     env.job_end = &end;
@@ -452,6 +469,106 @@ static sl_env_t *s_query (ventilator_t *self, sl_client_t *client, const char *j
                                    : "the broker at %s stopped answering",
                   self->broker);
     return state;
+}
+
+//  Sends the attachment with this hash to the broker, in pieces, on the
+//  PUSH (ahead of the tasks that need it). 0, or -1 with err.
+static int s_upload (ventilator_t *self, zsock_t *push, const char *hash, char *err, size_t errlen)
+{
+    size_t i = 0;
+    while (i < self->nattach && !streq (self->attach [i].hash, hash))
+        i++;
+    if (i == self->nattach)
+        return 0; //  not ours
+    FILE *file = fopen (self->attach_path [i], "rb");
+    uint8_t *buffer = malloc (ATTACH_PIECE);
+    int rc = 0;
+    uint64_t offset = 0;
+    if (!file || !buffer) {
+        snprintf (err, errlen, "cannot read %s: %s", self->attach_path [i], strerror (errno));
+        rc = -1;
+    }
+    while (rc == 0) {
+        size_t got = fread (buffer, 1, ATTACH_PIECE, file);
+        if (ferror (file) || offset + got > self->attach [i].size ||
+            (got == 0 && offset < self->attach [i].size)) {
+            snprintf (err, errlen, "%s changed while it was sent", self->attach_path [i]);
+            rc = -1;
+            break;
+        }
+        Sluice__AttachPut put = SLUICE__ATTACH_PUT__INIT;
+        put.hash = self->attach [i].hash;
+        put.offset = offset;
+        put.total = self->attach [i].size;
+        put.data.data = buffer;
+        put.data.len = got;
+        sl_env_t env = SLUICE__ENVELOPE__INIT;
+        env.body_case = SLUICE__ENVELOPE__BODY_ATTACH_PUT;
+        env.attach_put = &put;
+        if (s_send (self, push, &env)) {
+            snprintf (err, errlen, "interrupted while sending %s", self->attach_path [i]);
+            rc = -1;
+            break;
+        }
+        offset += got;
+        if (offset == self->attach [i].size)
+            break;
+    }
+    if (rc == 0)
+        sl_info ("attachment %s (%s, %llu bytes) sent", self->attach [i].name,
+                 self->attach [i].hash, (unsigned long long) self->attach [i].size);
+    if (file)
+        fclose (file);
+    free (buffer);
+    return rc;
+}
+
+//  --attach [NAME=]FILE: names it (NAME, else the file's base name) and
+//  hashes it. 0, or -1 with a message on stderr.
+static int s_add_attachment (ventilator_t *self, char *arg)
+{
+    if (self->nattach == MAX_ATTACH) {
+        fprintf (stderr, PROG ": --attach: at most %d attachments\n", MAX_ATTACH);
+        return -1;
+    }
+    char *path = arg;
+    char *eq = strchr (arg, '=');
+    char name [65];
+    if (eq && eq > arg && (size_t) (eq - arg) < sizeof name) {
+        snprintf (name, sizeof name, "%.*s", (int) (eq - arg), arg);
+        path = eq + 1;
+    } else {
+        const char *base = strrchr (arg, '/');
+        snprintf (name, sizeof name, "%s", base ? base + 1 : arg);
+    }
+    if (!sl_job_id_valid (name)) {
+        fprintf (stderr,
+                 PROG ": --attach %s: '%s' is not a usable name (1-64 characters of A-Z a-z "
+                      "0-9 . _ -); give one as NAME=FILE\n",
+                 arg, name);
+        return -1;
+    }
+    for (size_t i = 0; i < self->nattach; i++)
+        if (streq (self->attach [i].name, name)) {
+            fprintf (stderr, PROG ": --attach %s: two attachments named %s\n", arg, name);
+            return -1;
+        }
+    char hash [41], err [300];
+    uint64_t size;
+    if (sl_file_sha1 (path, hash, &size, err, sizeof err)) {
+        fprintf (stderr, PROG ": --attach: %s\n", err);
+        return -1;
+    }
+    Sluice__Attachment init = SLUICE__ATTACHMENT__INIT;
+    Sluice__Attachment *a = &self->attach [self->nattach];
+    *a = init;
+    a->name = strcpy (self->attach_name [self->nattach], name);
+    a->hash = strcpy (self->attach_hash [self->nattach], hash);
+    a->size = size;
+    self->attach_path [self->nattach] = path;
+    self->attach_ptrs [self->nattach] = a;
+    self->nattach++;
+    return 0;
 }
 
 //  --resume-failed JOB: asks the broker which tasks of JOB did not end ok.
@@ -536,6 +653,15 @@ static int s_submit (ventilator_t *self, sl_client_t *client, zsock_t *push, cha
     //  A job the broker knows whole: only what it lacks.
     bool partial = state->known && state->total > 0;
     uint64_t total = 0, sent = 0;
+    //  Attachments go first, so that they are whole before workers ask.
+    size_t nup = state->known ? state->n_attachments_missing : self->nattach;
+    for (size_t i = 0; i < nup; i++) {
+        const char *hash = state->known ? state->attachments_missing [i] : self->attach [i].hash;
+        if (s_upload (self, push, hash, err, errlen)) {
+            sl_proto_free (&reply);
+            return -1;
+        }
+    }
     int rc = s_pass (self, push, partial ? state->missing : NULL,
                      partial ? state->n_missing / 2 : 0, &total, &sent, err, errlen);
     if (partial)
@@ -566,6 +692,11 @@ static int s_submit (ventilator_t *self, sl_client_t *client, zsock_t *push, cha
             //  Progress, or none because the broker pauses its intake at
             //  its memory limit (what was sent is still on its way).
             last_received = state->received;
+            last_progress = zclock_mono ();
+        } else if (stalled && state->n_attachments_missing) {
+            //  An attachment lost on the way: again, then the tasks.
+            for (size_t i = 0; i < state->n_attachments_missing && rc == 0; i++)
+                rc = s_upload (self, push, state->attachments_missing [i], err, errlen);
             last_progress = zclock_mono ();
         } else if (stalled) {
             //  Lost on the way (a broker that restarted, say): send again.
@@ -642,6 +773,10 @@ static int s_run (int argc, char *argv [])
                 break;
             case 'r':
                 if (sl_parse_u64 (PROG, "--retries", optarg, 0, 100, &self.retries))
+                    return SL_EXIT_USAGE;
+                break;
+            case 'A':
+                if (s_add_attachment (&self, optarg))
                     return SL_EXIT_USAGE;
                 break;
             case 'T':
@@ -784,6 +919,16 @@ static int s_run (int argc, char *argv [])
             err [0] = '\0';
         }
     }
+    for (size_t i = 0; said == SL_HELLO_WELCOME && i < self.nattach; i++)
+        if (welcome->welcome->max_attachment &&
+            self.attach [i].size > welcome->welcome->max_attachment) {
+            fprintf (stderr,
+                     PROG ": --attach %s: %llu bytes, over the broker's --max-attachment %llu\n",
+                     self.attach_path [i], (unsigned long long) self.attach [i].size,
+                     (unsigned long long) welcome->welcome->max_attachment);
+            said = SL_HELLO_REFUSED;
+            err [0] = '\0';
+        }
     sl_proto_free (&welcome);
     zsock_t *push = NULL;
     if (said != SL_HELLO_WELCOME) {

@@ -33,6 +33,8 @@ static const struct option s_options [] = {
     { "heartbeat", required_argument, NULL, 'H' },
     { "prefetch", required_argument, NULL, 'P' },
     { "queue", required_argument, NULL, 'Q' },
+    { "attach-cache", required_argument, NULL, 'K' },
+    { "attach-cache-max", required_argument, NULL, 'X' },
     { "drain-timeout", required_argument, NULL, 'D' },
     { "verbose", no_argument, NULL, 'v' },
     { "quiet", no_argument, NULL, 'q' },
@@ -61,6 +63,10 @@ static void s_usage (FILE *out)
              "                             result says so (default %d)\n"
              "      --connect-timeout SEC  give up if no broker answers in time (default: "
              "wait)\n" SL_DISCOVER_HELP SL_CURVE_HELP
+             "      --attach-cache DIR     where files shipped with jobs (--attach) are kept,\n"
+             "                             by their SHA-1 (default ~/.cache/sluice/attachments)\n"
+             "      --attach-cache-max BYTES  what the cache may hold (default 1G; files of\n"
+             "                             jobs still running are never removed)\n"
              "  -Q, --queue NAME           serve the named queue NAME (repeatable; default:\n"
              "                             the queue named default); tasks of other queues\n"
              "                             never reach this worker\n"
@@ -100,6 +106,7 @@ static int s_run (int argc, char *argv [])
         .slots = cpus > 0 ? (uint32_t) cpus : 1,
         .connect_timeout_ms = -1,
         .prefetch = -1,
+        .attach_cache_max = 1024ULL * 1024 * 1024,
         .drain_timeout_ms = 30000,
         .runner = { .mode = RUNNER_EXEC, .max_output = DEFAULT_MAX_OUTPUT, .kill_grace_ms = 2000 },
     };
@@ -147,6 +154,14 @@ static int s_run (int argc, char *argv [])
                 if (sl_parse_seconds (PROG, "--connect-timeout", optarg, &value))
                     return SL_EXIT_USAGE;
                 config.connect_timeout_ms = (int64_t) value;
+                break;
+            case 'K':
+                config.attach_cache = optarg;
+                break;
+            case 'X':
+                if (sl_parse_size (PROG, "--attach-cache-max", optarg, 0, UINT64_MAX / 2,
+                                   &config.attach_cache_max))
+                    return SL_EXIT_USAGE;
                 break;
             case 'Q':
                 if (config.nqueues == WORKER_MAX_QUEUES) {

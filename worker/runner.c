@@ -14,6 +14,7 @@
 #include "runner.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -340,12 +341,13 @@ static int s_parse_ms (const uint8_t *payload, size_t size, uint64_t *ms)
 
 //  Builds the environment of a task: ours plus SLUICE_JOB/SEQ/ATTEMPT.
 //  The strings live in `vars`; returns a malloc'ed array (free it only).
-static char **s_environment (char vars [3][128], const char *job, uint64_t seq, uint32_t attempt)
+static char **s_environment (char vars [3][128], const char *job, uint64_t seq, uint32_t attempt,
+                             char **extra, size_t nextra)
 {
     size_t n = 0;
     while (environ [n])
         n++;
-    char **envp = malloc ((n + 4) * sizeof (char *));
+    char **envp = malloc ((n + 4 + nextra) * sizeof (char *));
     if (!envp)
         return NULL;
     size_t k = 0;
@@ -359,8 +361,64 @@ static char **s_environment (char vars [3][128], const char *job, uint64_t seq, 
     envp [k++] = vars [0];
     envp [k++] = vars [1];
     envp [k++] = vars [2];
+    for (size_t i = 0; i < nextra; i++)
+        envp [k++] = extra [i];
     envp [k] = NULL;
     return envp;
+}
+
+char *runner_substitute_attach (const char *command, const runner_attach_t *attach, size_t nattach,
+                                char *why, size_t whylen)
+{
+    static const char tag [] = "{attach:";
+    size_t len = strlen (command) + 1;
+    char *out = malloc (len);
+    if (!out) {
+        snprintf (why, whylen, "out of memory");
+        return NULL;
+    }
+    size_t used = 0;
+    const char *p = command;
+    while (*p) {
+        const char *open = strstr (p, tag);
+        const char *close = open ? strchr (open, '}') : NULL;
+        if (!close) {
+            memcpy (out + used, p, strlen (p));
+            used += strlen (p);
+            break;
+        }
+        memcpy (out + used, p, (size_t) (open - p));
+        used += (size_t) (open - p);
+        const char *name = open + sizeof tag - 1;
+        size_t name_len = (size_t) (close - name);
+        size_t i = 0;
+        while (i < nattach &&
+               (strlen (attach [i].name) != name_len || strncmp (attach [i].name, name, name_len)))
+            i++;
+        if (i == nattach) {
+            snprintf (why, whylen, "{attach:%.*s}: the job has no attachment of that name",
+                      (int) (name_len > 64 ? 64 : name_len), name);
+            free (out);
+            return NULL;
+        }
+        char *quoted =
+            runner_shell_quote ((const uint8_t *) attach [i].path, strlen (attach [i].path));
+        char *grown = quoted ? realloc (out, len + strlen (quoted)) : NULL;
+        if (!grown) {
+            free (quoted);
+            free (out);
+            snprintf (why, whylen, "out of memory");
+            return NULL;
+        }
+        out = grown;
+        len += strlen (quoted);
+        memcpy (out + used, quoted, strlen (quoted));
+        used += strlen (quoted);
+        free (quoted);
+        p = close + 1;
+    }
+    out [used] = '\0';
+    return out;
 }
 
 //  Spawns /bin/sh -c command into task. Returns 0, or an errno value.
@@ -425,6 +483,14 @@ static int s_spawn (rtask_t *task, const char *command, char **envp)
 int runner_start (runner_t *self, uint64_t tag, const char *job, uint64_t seq, uint32_t attempt,
                   const uint8_t *payload, size_t size, uint32_t timeout_ms, int64_t now)
 {
+    return runner_start_with (self, tag, job, seq, attempt, payload, size, timeout_ms, now, NULL,
+                              0);
+}
+
+int runner_start_with (runner_t *self, uint64_t tag, const char *job, uint64_t seq,
+                       uint32_t attempt, const uint8_t *payload, size_t size, uint32_t timeout_ms,
+                       int64_t now, const runner_attach_t *attach, size_t nattach)
+{
     assert (self);
     if (self->config.mode == RUNNER_ECHO) {
         bool truncated = size > self->config.max_output;
@@ -458,11 +524,30 @@ int runner_start (runner_t *self, uint64_t tag, const char *job, uint64_t seq, u
         self->running++;
         return 0;
     }
-    char *command = runner_substitute (self->command, payload, size);
+    char attach_why [300];
+    char *with_attach = nattach || strstr (self->command, "{attach:")
+                            ? runner_substitute_attach (self->command, attach, nattach, attach_why,
+                                                        sizeof attach_why)
+                            : NULL;
+    if ((nattach || strstr (self->command, "{attach:")) && !with_attach)
+        return s_fail_start (self, tag, attach_why);
+    char *command = runner_substitute (with_attach ? with_attach : self->command, payload, size);
+    free (with_attach);
     if (!command)
         return s_fail_start (self, tag, "cannot substitute {}: the payload contains a NUL byte");
     char vars [3][128];
-    char **envp = s_environment (vars, job, seq, attempt);
+    char attach_vars [RUNNER_MAX_ATTACH][4096 + 96];
+    char *extra [RUNNER_MAX_ATTACH];
+    size_t nextra = 0;
+    for (size_t i = 0; i < nattach && i < RUNNER_MAX_ATTACH; i++) {
+        char *var = attach_vars [nextra];
+        int n = snprintf (var, sizeof attach_vars [0], "SLUICE_ATTACH_");
+        for (const char *c = attach [i].name; *c && n < 90; c++)
+            var [n++] = isalnum ((unsigned char) *c) ? (char) toupper ((unsigned char) *c) : '_';
+        snprintf (var + n, sizeof attach_vars [0] - (size_t) n, "=%s", attach [i].path);
+        extra [nextra++] = var;
+    }
+    char **envp = s_environment (vars, job, seq, attempt, extra, nextra);
     rtask_t *task = envp ? s_slot (self) : NULL;
     if (!task) {
         free (command);

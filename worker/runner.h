@@ -74,6 +74,30 @@ void runner_destroy (runner_t **self_p);
 int runner_start (runner_t *self, uint64_t tag, const char *job, uint64_t seq, uint32_t attempt,
                   const uint8_t *payload, size_t size, uint32_t timeout_ms, int64_t now);
 
+//  A file a task's command may use (sluice-ventilator --attach): its name
+//  and where it is on this host.
+typedef struct {
+    const char *name;
+    const char *path;
+} runner_attach_t;
+
+#define RUNNER_MAX_ATTACH 8
+
+//  runner_start, for an exec task that has attachments: each is in the
+//  command's environment as SLUICE_ATTACH_<NAME> (upper case, any other
+//  character than a letter or digit as _) and replaces {attach:NAME} in the
+//  command, shell-quoted. An {attach:NAME} with no such attachment fails
+//  the task at once, saying which.
+int runner_start_with (runner_t *self, uint64_t tag, const char *job, uint64_t seq,
+                       uint32_t attempt, const uint8_t *payload, size_t size, uint32_t timeout_ms,
+                       int64_t now, const runner_attach_t *attach, size_t nattach);
+
+//  Returns command with every {attach:NAME} replaced by the shell-quoted
+//  path of that attachment (a new string), or NULL with why set (an
+//  unknown name, or out of memory). Exposed for tests.
+char *runner_substitute_attach (const char *command, const runner_attach_t *attach, size_t nattach,
+                                char *why, size_t whylen);
+
 //  Tasks started and not yet finished.
 size_t runner_running (runner_t *self);
 

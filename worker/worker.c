@@ -64,6 +64,15 @@ typedef struct {
     bool claims_pending;   //  tasks announced as waiting have started: tell the broker
     int64_t drain_until;   //  when draining, when to stop what still runs
     uint64_t done;         //  tasks finished
+    char cache_dir [3072]; //  where attachments are kept
+    zhashx_t *job_attach;  //  job id -> job_attach_t: the files its tasks need
+    zlistx_t *dl_queue;    //  hashes to fetch (owned strings)
+    int dl_fd;             //  the download under way (its .part file), or -1
+    char dl_hash [41];     //  its hash
+    uint64_t dl_offset;    //  bytes of it here
+    int64_t dl_asked;      //  when the last piece was asked for (ms)
+    int64_t dl_retry_at;   //  no download before this (ms): the broker lacked one
+    uint64_t attach_bytes; //  attachment bytes received
     Sluice__TaskRef *refs; //  room for MAX_REFS task references (heartbeats, releases)
     Sluice__TaskRef **ref_ptrs;
 } worker_t;
@@ -161,17 +170,254 @@ static void s_collect_results (worker_t *self)
     }
 }
 
+//  --- Attachments ----------------------------------------------------------------
+//  Files shipped with jobs, fetched from the broker once per host and kept
+//  in the cache directory under their SHA-1; a task starts only once its
+//  job's files are all here. One download at a time, a piece per request.
+
+#define ATTACH_RETRY_MS 500  //  the broker did not have it yet: ask again after this
+#define ATTACH_STALL_MS 5000 //  no answer to a request this long: ask again
+
+typedef struct {
+    size_t n;
+    runner_attach_t list [RUNNER_MAX_ATTACH]; //  name and cache path
+    char names [RUNNER_MAX_ATTACH][65];
+    char paths [RUNNER_MAX_ATTACH][4096];
+    char hashes [RUNNER_MAX_ATTACH][41];
+    uint64_t sizes [RUNNER_MAX_ATTACH];
+} job_attach_t;
+
+static void s_cache_path (worker_t *self, const char *hash, bool part, char *path, size_t len)
+{
+    snprintf (path, len, "%s/%s%s", self->cache_dir, hash, part ? ".part" : "");
+}
+
+static bool s_cached (worker_t *self, const char *hash)
+{
+    char path [4200];
+    s_cache_path (self, hash, false, path, sizeof path);
+    return access (path, R_OK) == 0;
+}
+
+//  Remembers the attachments of a job the first time a batch names them.
+static void s_note_attachments (worker_t *self, Sluice__TaskBatch *batch)
+{
+    if (!batch->n_attachments || zhashx_lookup (self->job_attach, batch->job))
+        return;
+    job_attach_t *ja = calloc (1, sizeof *ja);
+    if (!ja)
+        return;
+    for (size_t i = 0; i < batch->n_attachments && ja->n < RUNNER_MAX_ATTACH; i++) {
+        Sluice__Attachment *a = batch->attachments [i];
+        bool ok = strlen (a->hash) == 40 && sl_job_id_valid (a->name);
+        for (size_t k = 0; ok && k < 40; k++)
+            ok = isxdigit ((unsigned char) a->hash [k]) && !isupper ((unsigned char) a->hash [k]);
+        if (!ok)
+            continue;
+        size_t k = ja->n++;
+        snprintf (ja->names [k], sizeof ja->names [k], "%s", a->name);
+        snprintf (ja->hashes [k], sizeof ja->hashes [k], "%s", a->hash);
+        s_cache_path (self, a->hash, false, ja->paths [k], sizeof ja->paths [k]);
+        ja->sizes [k] = a->size;
+        ja->list [k].name = ja->names [k];
+        ja->list [k].path = ja->paths [k];
+    }
+    zhashx_insert (self->job_attach, batch->job, ja);
+}
+
+static void s_cache_evict (worker_t *self);
+
+static void s_attach_request (worker_t *self, int64_t now)
+{
+    Sluice__AttachGet get = SLUICE__ATTACH_GET__INIT;
+    get.hash = self->dl_hash;
+    get.offset = self->dl_offset;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_ATTACH_GET;
+    env.attach_get = &get;
+    sl_client_send (self->client, &env);
+    self->dl_asked = now;
+}
+
+//  Starts the next download if none runs.
+static void s_attach_next (worker_t *self, int64_t now)
+{
+    while (self->dl_fd < 0 && zlistx_size (self->dl_queue) && now >= self->dl_retry_at) {
+        char *hash = (char *) zlistx_detach (self->dl_queue, NULL);
+        if (!s_cached (self, hash)) {
+            char part [4200];
+            s_cache_path (self, hash, true, part, sizeof part);
+            self->dl_fd = open (part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            if (self->dl_fd < 0)
+                sl_error ("cannot write %s: %s", part, strerror (errno));
+            else {
+                snprintf (self->dl_hash, sizeof self->dl_hash, "%s", hash);
+                self->dl_offset = 0;
+                s_attach_request (self, now);
+            }
+        }
+        free (hash);
+    }
+}
+
+//  A job's files are all here (else their downloads are queued).
+static bool s_attach_ready (worker_t *self, const char *job, int64_t now)
+{
+    job_attach_t *ja = (job_attach_t *) zhashx_lookup (self->job_attach, job);
+    bool ready = true;
+    for (size_t i = 0; ja && i < ja->n; i++) {
+        if (s_cached (self, ja->hashes [i]))
+            continue;
+        ready = false;
+        bool queued = self->dl_fd >= 0 && streq (self->dl_hash, ja->hashes [i]);
+        for (char *h = (char *) zlistx_first (self->dl_queue); h && !queued;
+             h = (char *) zlistx_next (self->dl_queue))
+            queued = streq (h, ja->hashes [i]);
+        if (!queued)
+            zlistx_add_end (self->dl_queue, strdup (ja->hashes [i]));
+    }
+    if (!ready)
+        s_attach_next (self, now);
+    return ready;
+}
+
+static void s_on_attach_chunk (worker_t *self, Sluice__AttachChunk *chunk, int64_t now)
+{
+    if (self->dl_fd < 0 || !streq (chunk->hash, self->dl_hash) || chunk->offset != self->dl_offset)
+        return; //  stale
+    char part [4200], path [4200];
+    s_cache_path (self, self->dl_hash, true, part, sizeof part);
+    s_cache_path (self, self->dl_hash, false, path, sizeof path);
+    if (chunk->error [0] ||
+        (chunk->data.len && pwrite (self->dl_fd, chunk->data.data, chunk->data.len,
+                                    (off_t) chunk->offset) != (ssize_t) chunk->data.len)) {
+        if (chunk->error [0])
+            sl_debug ("attachment %s: %s; asking again soon", self->dl_hash, chunk->error);
+        else
+            sl_error ("cannot write %s: %s", part, strerror (errno));
+        close (self->dl_fd);
+        self->dl_fd = -1;
+        unlink (part);
+        zlistx_add_end (self->dl_queue, strdup (self->dl_hash));
+        self->dl_retry_at = now + ATTACH_RETRY_MS;
+        return;
+    }
+    self->dl_offset += chunk->data.len;
+    self->attach_bytes += chunk->data.len;
+    if (self->dl_offset < chunk->total && chunk->data.len) {
+        s_attach_request (self, now);
+        return;
+    }
+    close (self->dl_fd);
+    self->dl_fd = -1;
+    char hash [41], err [300];
+    uint64_t size;
+    if (sl_file_sha1 (part, hash, &size, err, sizeof err) || !streq (hash, self->dl_hash)) {
+        sl_warn ("attachment %s: what arrived does not match its hash; fetching it again",
+                 self->dl_hash);
+        unlink (part);
+        zlistx_add_end (self->dl_queue, strdup (self->dl_hash));
+        self->dl_retry_at = now + ATTACH_RETRY_MS;
+    } else if (rename (part, path))
+        sl_error ("cannot rename %s: %s", part, strerror (errno));
+    else {
+        sl_info ("attachment %s fetched (%llu bytes)", self->dl_hash, (unsigned long long) size);
+        s_cache_evict (self);
+    }
+    s_attach_next (self, now);
+}
+
+//  No answer for a while (a lost message, a broker restarting): ask again.
+static void s_attach_tick (worker_t *self, int64_t now)
+{
+    if (self->dl_fd >= 0 && now - self->dl_asked > ATTACH_STALL_MS)
+        s_attach_request (self, now);
+    s_attach_next (self, now);
+}
+
+//  The cache directory: --attach-cache, else $XDG_CACHE_HOME/sluice/
+//  attachments or ~/.cache/sluice/attachments (made if missing).
+static int s_cache_setup (worker_t *self)
+{
+    const char *xdg = getenv ("XDG_CACHE_HOME"), *home = getenv ("HOME");
+    if (self->config->attach_cache)
+        snprintf (self->cache_dir, sizeof self->cache_dir, "%s", self->config->attach_cache);
+    else if (xdg && *xdg)
+        snprintf (self->cache_dir, sizeof self->cache_dir, "%s/sluice/attachments", xdg);
+    else
+        snprintf (self->cache_dir, sizeof self->cache_dir, "%s/.cache/sluice/attachments",
+                  home && *home ? home : "/tmp");
+    if (zsys_dir_create ("%s", self->cache_dir)) {
+        sl_error ("cannot make the attachment cache %s: %s", self->cache_dir, strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
+//  Keeps the cache under --attach-cache-max: the files used longest ago
+//  go first, never one a job this worker knows still needs.
+static void s_cache_evict (worker_t *self)
+{
+    zdir_t *dir = zdir_new (self->cache_dir, "-");
+    if (!dir)
+        return;
+    zfile_t **files = zdir_flatten (dir);
+    uint64_t total = 0;
+    size_t n = 0;
+    for (; files && files [n]; n++)
+        total += (uint64_t) zfile_cursize (files [n]);
+    while (total > self->config->attach_cache_max) {
+        zfile_t *oldest = NULL;
+        for (size_t i = 0; i < n; i++) {
+            if (!files [i] || zfile_is_directory (files [i]))
+                continue;
+            const char *base = strrchr (zfile_filename (files [i], NULL), '/');
+            base = base ? base + 1 : zfile_filename (files [i], NULL);
+            bool needed = false;
+            for (job_attach_t *ja = (job_attach_t *) zhashx_first (self->job_attach); ja && !needed;
+                 ja = (job_attach_t *) zhashx_next (self->job_attach))
+                for (size_t k = 0; k < ja->n && !needed; k++)
+                    needed = streq (ja->hashes [k], base);
+            if (!needed && (!oldest || zfile_modified (files [i]) < zfile_modified (oldest)))
+                oldest = files [i];
+        }
+        if (!oldest)
+            break;
+        total -= (uint64_t) zfile_cursize (oldest);
+        sl_info ("attachment cache over %llu bytes: removing %s",
+                 (unsigned long long) self->config->attach_cache_max,
+                 zfile_filename (oldest, NULL));
+        zfile_remove (oldest);
+        for (size_t i = 0; i < n; i++)
+            if (files [i] == oldest)
+                files [i] = NULL; //  (the array still owns it: freed below)
+    }
+    zdir_flatten_free (&files);
+    zdir_destroy (&dir);
+}
+
+static void s_job_attach_free (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
 //  --- Tasks --------------------------------------------------------------------
 
 //  Starts waiting tasks while slots are free.
 static void s_start_tasks (worker_t *self, int64_t now)
 {
     while (runner_running (self->runner) < self->config->slots && sl_deque_size (self->waiting)) {
+        wtask_t *front = (wtask_t *) sl_deque_at (self->waiting, 0);
+        if (!s_attach_ready (self, front->job, now))
+            break; //  its files are on their way
+        job_attach_t *ja = (job_attach_t *) zhashx_lookup (self->job_attach, front->job);
         wtask_t *task = (wtask_t *) sl_deque_pop_front (self->waiting);
         task->running_handle = zlistx_add_end (self->running, task);
         if (!task->running_handle ||
-            runner_start (self->runner, (uint64_t) (uintptr_t) task, task->job, task->seq,
-                          task->attempt, task->payload, task->size, task->timeout_ms, now)) {
+            runner_start_with (self->runner, (uint64_t) (uintptr_t) task, task->job, task->seq,
+                               task->attempt, task->payload, task->size, task->timeout_ms, now,
+                               ja ? ja->list : NULL, ja ? ja->n : 0)) {
             sl_error ("out of memory starting task %s/%llu", task->job,
                       (unsigned long long) task->seq);
             if (task->running_handle)
@@ -197,6 +443,7 @@ static void s_on_task_batch (worker_t *self, Sluice__TaskBatch *batch)
         sl_warn_dropped ("dropped tasks with an invalid job id from the broker");
         return;
     }
+    s_note_attachments (self, batch);
     for (size_t i = 0; i < batch->n_tasks; i++) {
         Sluice__Task *in = batch->tasks [i];
         wtask_t *task = calloc (1, sizeof *task);
@@ -399,7 +646,9 @@ static void s_on_control (worker_t *self, int64_t now)
             //  Tell the broker at once what this worker holds and wants.
             s_announce_all (self, now);
             s_credit (self, true);
-        } else if (!consumed && env->body_case == SLUICE__ENVELOPE__BODY_CANCEL_JOB)
+        } else if (!consumed && env->body_case == SLUICE__ENVELOPE__BODY_ATTACH_CHUNK)
+            s_on_attach_chunk (self, env->attach_chunk, now);
+        else if (!consumed && env->body_case == SLUICE__ENVELOPE__BODY_CANCEL_JOB)
             s_cancel_job (self, env->cancel_job->job, now);
         else if (!consumed && env->body_case == SLUICE__ENVELOPE__BODY_DRAIN) {
             if (!self->draining) {
@@ -524,6 +773,23 @@ int worker_run (const worker_config_t *config)
         return 1;
     }
     zlistx_set_destructor (self.outbox, (zlistx_destructor_fn *) zframe_destroy);
+    self.dl_fd = -1;
+    self.job_attach = zhashx_new ();
+    self.dl_queue = zlistx_new ();
+    if (!self.job_attach || !self.dl_queue || s_cache_setup (&self)) {
+        zhashx_destroy (&self.job_attach);
+        zlistx_destroy (&self.dl_queue);
+        runner_destroy (&self.runner);
+        sl_deque_destroy (&self.waiting);
+        zlistx_destroy (&self.running);
+        zlistx_destroy (&self.outbox);
+        free (items);
+        free (self.refs);
+        free (self.ref_ptrs);
+        return 1;
+    }
+    zhashx_set_destructor (self.job_attach, s_job_attach_free);
+    zlistx_set_destructor (self.dl_queue, (zlistx_destructor_fn *) zstr_free);
     int rc = s_connect (&self);
     while (rc == 0) {
         int64_t now = zclock_mono ();
@@ -541,6 +807,7 @@ int worker_run (const worker_config_t *config)
             break;
         }
         sl_client_tick (self.client, now);
+        s_attach_tick (&self, now);
         if (sl_client_heartbeat_due (self.client, now))
             s_heartbeat (&self, now);
         items [0] =
@@ -554,6 +821,10 @@ int worker_run (const worker_config_t *config)
         int64_t timer = runner_next_timer (self.runner);
         if (timer >= 0 && timer < wake)
             wake = timer;
+        if (self.dl_fd >= 0 && self.dl_asked + ATTACH_STALL_MS < wake)
+            wake = self.dl_asked + ATTACH_STALL_MS;
+        if (self.dl_fd < 0 && zlistx_size (self.dl_queue) && self.dl_retry_at < wake)
+            wake = self.dl_retry_at;
         if (self.draining && self.drain_until < wake)
             wake = self.drain_until;
         long timeout = wake > now ? (long) (wake - now) : 0;
@@ -603,6 +874,16 @@ int worker_run (const worker_config_t *config)
     sl_deque_destroy (&self.waiting);
     zlistx_destroy (&self.running);
     zlistx_destroy (&self.outbox);
+    if (self.dl_fd >= 0) {
+        char part [4200];
+        s_cache_path (&self, self.dl_hash, true, part, sizeof part);
+        close (self.dl_fd);
+        unlink (part);
+    }
+    if (self.attach_bytes)
+        sl_info ("attachments: %llu bytes fetched", (unsigned long long) self.attach_bytes);
+    zhashx_destroy (&self.job_attach);
+    zlistx_destroy (&self.dl_queue);
     sl_client_destroy (&self.client);
     sl_info ("worker done: %llu tasks finished", (unsigned long long) self.done);
     return rc < 0 ? 1 : 0;

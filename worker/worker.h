@@ -23,6 +23,8 @@ typedef struct {
     const sl_curve_client_t *curve; //  CurveZMQ settings (NULL or off: plain)
     char *queues [WORKER_MAX_QUEUES]; //  named queues served (--queue), none = "default"
     size_t nqueues;                   //  how many
+    const char *attach_cache;  //  attachment cache directory, NULL = ~/.cache/sluice/attachments
+    uint64_t attach_cache_max; //  bytes the cache may hold (files still needed excepted)
 } worker_config_t;
 
 //  Runs the worker until SIGINT/SIGTERM. Returns the exit status: 0, or 1
