@@ -4,7 +4,8 @@
 # - sluice_map (examples/c/map): 1000 strings on the queue `upper`, served
 #   by the example worker (sluice_worker_run, uppercases), and 1000 on the
 #   default queue, served by sluice-worker --builtin echo: every result in
-#   task order, ok, with the right output.
+#   task order, ok, with the right output; and a two-stage job (echo, then
+#   upper: the example worker echoes each task's stage).
 # - sluice_submit + sluice_next, and + sluice_job_run (examples/c/async):
 #   every seq exactly once, in completion order, with the right output.
 # - A broker killed (-9) in the middle of a map and restarted on its
@@ -63,6 +64,10 @@ check_map map-upper "$WORK/want-upper.txt"
 "$EX/map" "$BROKER" default $N >"$WORK/map-echo.out" 2>"$WORK/map-echo.log" \
     || fail "map on the default queue: exit status $?"
 check_map map-echo "$WORK/want-echo.txt"
+# A two-stage job: echo on the default queue, then uppercased on `upper`.
+"$EX/map" "$BROKER" default $N upper >"$WORK/map-stages.out" 2>"$WORK/map-stages.log" \
+    || fail "two-stage map: exit status $?"
+check_map map-stages "$WORK/want-upper.txt"
 # The broker saw both jobs finish (every result acknowledged).
 [ "$(grep -c "finished: $N tasks, $N ok" "$WORK/broker.log")" -ge 2 ] \
     || fail "the broker did not see both map jobs finish"

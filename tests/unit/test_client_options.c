@@ -78,6 +78,24 @@ static void test_client_options_bad_numbers_are_refused (void **state)
     assert_int_equal (sluice_options_check (&opts, err, sizeof err), 0);
 }
 
+static void test_client_options_bad_stages_are_refused (void **state)
+{
+    (void) state;
+    sluice_options_t opts = { 0 };
+    const char *bad [] = { "ok", "not ok", NULL };
+    opts.then = bad;
+    s_refused (&opts, "then");
+    const char *many [SC_MAX_THEN + 2];
+    for (int i = 0; i <= SC_MAX_THEN; i++)
+        many [i] = "q";
+    many [SC_MAX_THEN + 1] = NULL;
+    opts.then = many;
+    s_refused (&opts, "at most");
+    many [SC_MAX_THEN] = NULL; //  exactly the most
+    char err [256];
+    assert_int_equal (sluice_options_check (&opts, err, sizeof err), 0);
+}
+
 static void test_client_options_worker_checks (void **state)
 {
     (void) state;
@@ -119,6 +137,7 @@ int main (void)
         cmocka_unit_test (test_client_options_defaults_pass),
         cmocka_unit_test (test_client_options_bad_names_are_refused),
         cmocka_unit_test (test_client_options_bad_numbers_are_refused),
+        cmocka_unit_test (test_client_options_bad_stages_are_refused),
         cmocka_unit_test (test_client_options_worker_checks),
         cmocka_unit_test (test_client_options_default_names_differ),
     };

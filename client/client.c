@@ -1,0 +1,814 @@
+/*  client - the client API of libsluice: one object that plays the
+    ventilator and the sink of its job. See include/sluice.h.
+
+    A job owns its own connection to the broker (control DEALER, intake
+    PUSH, delivery PULL) and says hello as the sink of that one job. Its
+    loop (s_pump) runs only inside the API calls and does, each turn:
+
+    - the link: heartbeats, and hello again after a broker loss or restart
+      (sl_client does that; the same sink hello is said again);
+    - sending, as the ventilator does (ventilator/main.c s_submit): a first
+      JobQuery (a job id the broker knows gets only what it lacks), one pass
+      of TaskBatches and the JobEnd (non-blocking: the broker's
+      backpressure just pauses the pass), then a JobQuery every 100 ms
+      until the broker holds every task durably; when that stalls for a
+      second (tasks lost with a crashed broker), a pass over the seqs it
+      lists as missing. Once held, the copies of the tasks are freed;
+    - receiving, as the sink does (sink/sink.c): ResultBatches go through
+      sc_collect (duplicates after a restart are dropped, or acknowledged
+      again if already handed out) into a queue in completion order; a
+      result is acknowledged when it is handed to the user.
+
+    Receiving runs while sending, so a job larger than the broker's
+    --max-memory streams through (the broker frees memory as we take
+    results).
+*/
+#include <czmq.h>
+#include <errno.h>
+#include <string.h>
+
+#include "sc_collect.h"
+#include "sc_options.h"
+#include "sl_client.h"
+#include "sl_curve.h"
+#include "sl_log.h"
+#include "sl_proto.h"
+#include "sl_util.h"
+#include "sluice.h"
+
+#define BATCH_TASKS 256
+#define BATCH_BYTES (256 * 1024)
+#define QUERY_INTERVAL_MS 100
+#define STALL_MS 1000       //  no progress this long while sending: send what is missing
+#define SEND_HWM 16         //  batches queued towards the broker, at most
+#define FINISH_WAIT_MS 5000 //  sluice_job_destroy: wait this long for JobDone
+#define READ_BURST 64
+
+struct _sluice_client_t {
+    char broker [256];                 //  tcp://HOST:PORT
+    sluice_options_t opts;             //  options; its strings point to the copies below
+    char queue [72];                   //  opts.queue, "" = default
+    char job [72];                     //  opts.job, "" = random
+    char name [SC_MAX_NAME + 1];       //  name at the broker
+    sl_curve_client_t curve;           //  CurveZMQ settings
+    sluice_job_t *job_live;            //  the job not yet destroyed, or NULL
+    char then [SC_MAX_THEN][72];       //  opts.then: queues of the next stages
+    char *then_ptrs [SC_MAX_THEN + 1]; //  pointers to them, NULL-terminated
+    size_t nthen;                      //  how many
+};
+
+typedef enum {
+    PHASE_QUERY,   //  first JobQuery: what does the broker hold already?
+    PHASE_SENDING, //  a pass of task batches and the JobEnd is under way
+    PHASE_CONFIRM, //  asking until the broker holds every task
+    PHASE_HELD     //  the broker holds the whole job durably
+} phase_t;
+
+struct _sluice_job_t {
+    sluice_client_t *client; //  the client that submitted it
+    char id [72];            //  job id
+    size_t n;                //  tasks
+    sluice_buf_t *tasks;     //  copies of the tasks until the broker holds them, then NULL
+    sl_client_t *link;       //  control connection
+    zsock_t *intake;         //  PUSH to the broker's intake
+    zsock_t *delivery;       //  PULL from the broker's delivery port
+    phase_t phase;           //  sending
+    sc_cursor_t cursor;      //  seqs of the pass under way
+    bool end_pending;        //  the pass has sent its tasks; the JobEnd is next
+    zframe_t *pending;       //  a batch the intake did not take yet (sent first)
+    int64_t next_query;      //  when to ask the broker next (ms)
+    bool want_missing;       //  the query asks for the missing seqs
+    uint64_t last_received;  //  tasks the broker held at the last answer
+    int64_t last_progress;   //  when that last grew (ms)
+    sc_collect_t *collect;   //  results received and handed out
+    zlistx_t *ready;         //  sluice_result_t * received, not handed out (completion order)
+    uint64_t *acks;          //  seqs to acknowledge
+    size_t nacks, acks_cap;  //  at acks
+    bool finished;           //  the broker said JobDone: every result acknowledged
+    char error [512];        //  why the last call failed, "" = it did not
+    int64_t duplicates;      //  results delivered again and dropped
+};
+
+//  --- Client --------------------------------------------------------------------
+
+sluice_client_t *sluice_client_new_err (const char *broker, const sluice_options_t *opts, char *err,
+                                        size_t errlen)
+{
+    sc_log_setup ();
+    if (!broker || strlen (broker) >= sizeof ((sluice_client_t *) 0)->broker) {
+        snprintf (err, errlen, "broker: give the address as tcp://HOST:PORT");
+        return NULL;
+    }
+    if (sl_endpoint_check (broker, err, errlen) || sluice_options_check (opts, err, errlen))
+        return NULL;
+    sluice_client_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf (self->broker, sizeof self->broker, "%s", broker);
+    if (opts)
+        self->opts = *opts;
+    snprintf (self->queue, sizeof self->queue, "%s", opts && opts->queue ? opts->queue : "");
+    snprintf (self->job, sizeof self->job, "%s", opts && opts->job ? opts->job : "");
+    if (opts && opts->name)
+        snprintf (self->name, sizeof self->name, "%s", opts->name);
+    else
+        sc_default_name (self->name, sizeof self->name, "");
+    for (; opts && opts->then && opts->then [self->nthen]; self->nthen++) {
+        snprintf (self->then [self->nthen], sizeof self->then [0], "%s", opts->then [self->nthen]);
+        self->then_ptrs [self->nthen] = self->then [self->nthen];
+    }
+    self->opts.then = self->nthen ? (const char *const *) self->then_ptrs : NULL;
+    self->opts.queue = self->queue [0] ? self->queue : NULL;
+    self->opts.job = self->job [0] ? self->job : NULL;
+    self->opts.name = self->name;
+    self->opts.curve_server = self->opts.curve_secret = NULL; //  used here only
+    if (self->opts.connect_timeout_ms == 0)
+        self->opts.connect_timeout_ms = SC_DEFAULT_CONNECT_TIMEOUT_MS;
+    if (sl_curve_client_init (&self->curve, opts ? opts->curve_secret : NULL,
+                              opts ? opts->curve_server : NULL, err, errlen)) {
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+sluice_client_t *sluice_client_new (const char *broker, const sluice_options_t *opts)
+{
+    char err [512];
+    sluice_client_t *self = sluice_client_new_err (broker, opts, err, sizeof err);
+    if (!self)
+        sl_error ("sluice_client_new: %s", err);
+    return self;
+}
+
+void sluice_client_destroy (sluice_client_t **self_p)
+{
+    if (self_p && *self_p) {
+        sluice_client_t *self = *self_p;
+        assert (!self->job_live); //  destroy the job first
+        sl_curve_client_clear (&self->curve);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  --- Results -------------------------------------------------------------------
+
+//  Copies size bytes and a NUL. NULL if out of memory.
+static uint8_t *s_copy (const void *data, size_t size)
+{
+    uint8_t *copy = malloc (size + 1);
+    if (copy) {
+        if (size)
+            memcpy (copy, data, size);
+        copy [size] = '\0';
+    }
+    return copy;
+}
+
+//  Fills out from a delivered result. Returns 0, or -1 if out of memory.
+static int s_result_fill (sluice_result_t *out, const Sluice__Result *in)
+{
+    memset (out, 0, sizeof *out);
+    out->seq = in->seq;
+    out->status = (sluice_status_t) in->status;
+    out->exit_code = in->exit_code;
+    out->attempts = in->attempts;
+    out->duration_ms = in->duration_ms;
+    out->output_truncated = in->output_truncated;
+    out->stage = in->stage;
+    out->output_size = in->output.len;
+    out->stderr_size = in->stderr_tail.len;
+    out->worker = strdup (in->worker ? in->worker : "");
+    out->output = s_copy (in->output.data, in->output.len);
+    out->stderr_tail = s_copy (in->stderr_tail.data, in->stderr_tail.len);
+    if (!out->worker || !out->output || !out->stderr_tail) {
+        free (out->worker);
+        free (out->output);
+        free (out->stderr_tail);
+        return -1;
+    }
+    return 0;
+}
+
+static void s_ready_free (void **item_p)
+{
+    sluice_result_destroy ((sluice_result_t **) item_p);
+}
+
+//  --- Sending -------------------------------------------------------------------
+
+static void s_fail (sluice_job_t *self, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+static void s_fail (sluice_job_t *self, const char *format, ...)
+{
+    if (self->error [0])
+        return; //  the first reason is the one
+    va_list args;
+    va_start (args, format);
+    vsnprintf (self->error, sizeof self->error, format, args);
+    va_end (args);
+}
+
+//  Sends the batch waiting in self->pending. Returns 0 if sent (or none),
+//  -1 if the intake takes nothing now (the broker's backpressure).
+static int s_send_pending (sluice_job_t *self)
+{
+    if (!self->pending)
+        return 0;
+    zframe_t *copy = zframe_dup (self->pending);
+    if (zframe_send (&copy, self->intake, ZFRAME_DONTWAIT)) {
+        zframe_destroy (&copy);
+        return -1;
+    }
+    zframe_destroy (&self->pending);
+    return 0;
+}
+
+//  Packs the next batch of the pass (or its JobEnd) into self->pending.
+//  Returns 1 if one was made, 0 if the pass is over, -1 if out of memory.
+static int s_next_batch (sluice_job_t *self)
+{
+    const char *queue = self->client->opts.queue;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    if (self->end_pending) {
+        self->end_pending = false;
+        Sluice__JobEnd end = SLUICE__JOB_END__INIT;
+        end.job = self->id;
+        end.total = self->n;
+        end.queue = (char *) queue;
+        end.then = self->client->then_ptrs;
+        end.n_then = self->client->nthen;
+        env.body_case = SLUICE__ENVELOPE__BODY_JOB_END;
+        env.job_end = &end;
+        self->pending = sl_proto_encode (&env);
+        return self->pending ? 1 : -1;
+    }
+    Sluice__Task tasks [BATCH_TASKS];
+    Sluice__Task *ptrs [BATCH_TASKS];
+    size_t count = 0, bytes = 0;
+    uint64_t seq;
+    while (count < BATCH_TASKS && bytes < BATCH_BYTES && (seq = sc_cursor_next (&self->cursor))) {
+        Sluice__Task init = SLUICE__TASK__INIT;
+        tasks [count] = init;
+        tasks [count].seq = seq;
+        tasks [count].payload.data = self->tasks [seq - 1].data;
+        tasks [count].payload.len = self->tasks [seq - 1].size;
+        tasks [count].timeout_ms = self->client->opts.task_timeout_ms;
+        tasks [count].retries = self->client->opts.retries;
+        tasks [count].priority = self->client->opts.priority;
+        ptrs [count] = &tasks [count];
+        bytes += self->tasks [seq - 1].size;
+        count++;
+    }
+    if (count == 0) {
+        //  The pass has sent its tasks: the JobEnd, then the pass is over.
+        if (self->phase != PHASE_SENDING)
+            return 0;
+        self->phase = PHASE_CONFIRM;
+        self->end_pending = true;
+        self->last_progress = zclock_mono ();
+        self->next_query = 0;
+        return s_next_batch (self);
+    }
+    Sluice__TaskBatch batch = SLUICE__TASK_BATCH__INIT;
+    batch.job = self->id;
+    batch.tasks = ptrs;
+    batch.n_tasks = count;
+    batch.queue = (char *) queue;
+    batch.then = self->client->then_ptrs;
+    batch.n_then = self->client->nthen;
+    env.body_case = SLUICE__ENVELOPE__BODY_TASKS;
+    env.tasks = &batch;
+    self->pending = sl_proto_encode (&env);
+    return self->pending ? 1 : -1;
+}
+
+//  Sends what the pass under way has left, as far as the intake takes it.
+static void s_send_some (sluice_job_t *self)
+{
+    while (s_send_pending (self) == 0) {
+        if (self->phase != PHASE_SENDING && !self->end_pending)
+            return;
+        int rc = s_next_batch (self);
+        if (rc < 0)
+            s_fail (self, "out of memory packing tasks");
+        if (rc <= 0)
+            return;
+    }
+}
+
+//  Starts a pass over the seqs in ranges (nranges pairs; NULL = all).
+static void s_start_pass (sluice_job_t *self, const uint64_t *ranges, size_t nranges)
+{
+    sc_cursor_clear (&self->cursor);
+    if (sc_cursor_init (&self->cursor, self->n, ranges, nranges)) {
+        s_fail (self, "out of memory");
+        return;
+    }
+    self->phase = PHASE_SENDING;
+    self->end_pending = false;
+    self->last_progress = zclock_mono ();
+}
+
+static void s_query (sluice_job_t *self, int64_t now)
+{
+    Sluice__JobQuery query = SLUICE__JOB_QUERY__INIT;
+    query.job = self->id;
+    query.want_missing = self->want_missing;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_JOB_QUERY;
+    env.job_query = &query;
+    sl_client_send (self->link, &env); //  lost when the broker is away: asked again
+    self->next_query = now + QUERY_INTERVAL_MS;
+}
+
+//  The broker holds every task: the copies are no longer needed.
+static void s_held (sluice_job_t *self)
+{
+    self->phase = PHASE_HELD;
+    for (size_t i = 0; self->tasks && i < self->n; i++)
+        free (self->tasks [i].data);
+    free (self->tasks);
+    self->tasks = NULL;
+    sc_cursor_clear (&self->cursor);
+    sl_debug ("job %s: the broker holds all %zu tasks", self->id, self->n);
+}
+
+//  The broker's answer to a JobQuery.
+static void s_on_state (sluice_job_t *self, Sluice__JobState *state, int64_t now)
+{
+    if (!streq (state->job, self->id) || self->phase == PHASE_HELD || self->phase == PHASE_SENDING)
+        return;
+    if (state->error [0]) {
+        s_fail (self, "the broker cannot take the tasks of job %s now: %s", self->id, state->error);
+        return;
+    }
+    if (self->phase == PHASE_QUERY) {
+        if (state->known && state->finished) {
+            s_fail (self,
+                    "job %s is already finished at the broker: its results were delivered "
+                    "to a sink before",
+                    self->id);
+            return;
+        }
+        bool partial = state->known && state->total > 0;
+        if (partial && state->total != self->n) {
+            s_fail (self, "the broker holds job %s with %llu tasks, not %zu", self->id,
+                    (unsigned long long) state->total, self->n);
+            return;
+        }
+        if (partial)
+            sl_info ("job %s: the broker had %llu of its tasks", self->id,
+                     (unsigned long long) state->received);
+        s_start_pass (self, partial ? state->missing : NULL, partial ? state->n_missing / 2 : 0);
+        self->want_missing = false;
+        return;
+    }
+    //  PHASE_CONFIRM
+    if ((state->total == self->n && state->received == self->n) || state->finished) {
+        s_held (self);
+        return;
+    }
+    if (state->received != self->last_received || state->throttled) {
+        self->last_received = state->received;
+        self->last_progress = now;
+        self->want_missing = false;
+    } else if (self->want_missing) {
+        //  Stalled: lost on the way (a broker that restarted): send again.
+        bool listed = state->known && state->total;
+        sl_info ("job %s: the broker holds %llu of %zu tasks; sending the rest again", self->id,
+                 (unsigned long long) state->received, self->n);
+        s_start_pass (self, listed ? state->missing : NULL, listed ? state->n_missing / 2 : 0);
+        self->want_missing = false;
+    } else if (now - self->last_progress > STALL_MS)
+        self->want_missing = true; //  the next query lists what is missing
+}
+
+//  --- Receiving -----------------------------------------------------------------
+
+static void s_ack (sluice_job_t *self, uint64_t seq)
+{
+    if (self->nacks == self->acks_cap) {
+        size_t cap = self->acks_cap ? 2 * self->acks_cap : 256;
+        uint64_t *grown = realloc (self->acks, cap * sizeof *grown);
+        if (!grown)
+            return; //  not acknowledged: the broker sends it again, acknowledged then
+        self->acks = grown;
+        self->acks_cap = cap;
+    }
+    self->acks [self->nacks++] = seq;
+}
+
+//  Sends the acknowledgements gathered. One lost (the broker away) makes
+//  the broker deliver the result again; it is acknowledged again then.
+static void s_flush_acks (sluice_job_t *self)
+{
+    if (!self->nacks)
+        return;
+    Sluice__Ack ack = SLUICE__ACK__INIT;
+    ack.job = self->id;
+    ack.seqs = self->acks;
+    ack.n_seqs = self->nacks;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_ACK;
+    env.ack = &ack;
+    sl_client_send (self->link, &env);
+    self->nacks = 0;
+}
+
+static void s_on_results (sluice_job_t *self, Sluice__ResultBatch *batch)
+{
+    if (!streq (batch->job, self->id)) {
+        sl_warn_dropped ("dropped results of job %s (collecting %s only)", batch->job, self->id);
+        return;
+    }
+    for (size_t i = 0; i < batch->n_results; i++) {
+        Sluice__Result *r = batch->results [i];
+        sc_offer_t offer = sc_collect_offer (self->collect, r->seq);
+        if (offer == SC_OFFER_BAD)
+            sl_warn_dropped ("job %s: dropped a result with seq %llu out of range", self->id,
+                             (unsigned long long) r->seq);
+        else if (offer == SC_OFFER_TAKEN) {
+            self->duplicates++;
+            s_ack (self, r->seq); //  handed out already: confirm again
+        } else if (offer == SC_OFFER_QUEUED)
+            self->duplicates++;
+        else {
+            sluice_result_t *result = malloc (sizeof *result);
+            if (!result || s_result_fill (result, r)) {
+                free (result);
+                s_fail (self, "out of memory for a result");
+                return;
+            }
+            zlistx_add_end (self->ready, result);
+        }
+    }
+}
+
+static void s_on_delivery (sluice_job_t *self)
+{
+    for (int i = 0; i < READ_BURST; i++) {
+        sl_env_t *env = NULL;
+        char why [256];
+        sl_recv_t rc = sl_proto_recv (self->delivery, &env, NULL, why, sizeof why);
+        if (rc == SL_RECV_NONE)
+            break;
+        if (rc != SL_RECV_OK) {
+            sl_warn_dropped ("dropped a bad message from the broker: %s", why);
+            continue;
+        }
+        if (env->body_case == SLUICE__ENVELOPE__BODY_RESULTS)
+            s_on_results (self, env->results);
+        else if (env->body_case == SLUICE__ENVELOPE__BODY_JOB_DONE &&
+                 streq (env->job_done->job, self->id))
+            self->finished = !env->job_done->forgotten;
+        sl_proto_free (&env);
+    }
+}
+
+static void s_on_control (sluice_job_t *self, int64_t now)
+{
+    sl_env_t *env = NULL;
+    char why [256];
+    sl_recv_t rc;
+    while ((rc = sl_proto_recv (sl_client_control (self->link), &env, NULL, why, sizeof why)) !=
+           SL_RECV_NONE) {
+        if (rc != SL_RECV_OK) {
+            sl_warn_dropped ("dropped a bad message from the broker: %s", why);
+            continue;
+        }
+        bool consumed;
+        sl_link_t link = sl_client_handle (self->link, env, now, &consumed);
+        if (link == SL_LINK_REFUSED)
+            s_fail (self, "the broker at %s refused this client: %s", self->client->broker,
+                    env->refuse->reason);
+        else if (link == SL_LINK_RESTARTED && self->phase == PHASE_CONFIRM)
+            self->want_missing = true; //  a new broker may lack what we sent: ask at once
+        else if (!consumed && env->body_case == SLUICE__ENVELOPE__BODY_JOB_STATE)
+            s_on_state (self, env->job_state, now);
+        sl_proto_free (&env);
+    }
+}
+
+//  --- The loop ------------------------------------------------------------------
+
+typedef enum {
+    UNTIL_RESULT,  //  a result is ready
+    UNTIL_COMPLETE //  every result was handed out and the broker said JobDone
+} until_t;
+
+//  Runs the job until what `until` says, or until deadline (ms, monotonic;
+//  < 0 = none). Returns 0 (also at the deadline), or -1 with self->error.
+static int s_pump (sluice_job_t *self, until_t until, int64_t deadline)
+{
+    zmq_pollitem_t items [3];
+    while (!self->error [0]) {
+        int64_t now = zclock_mono ();
+        if (zsys_interrupted) {
+            s_fail (self, "interrupted");
+            break;
+        }
+        sl_client_tick (self->link, now);
+        if (sl_client_heartbeat_due (self->link, now))
+            sl_client_heartbeat (self->link, NULL, now);
+        if (sl_client_connected (self->link)) {
+            s_send_some (self);
+            if ((self->phase == PHASE_QUERY || self->phase == PHASE_CONFIRM) &&
+                now >= self->next_query && !self->pending)
+                s_query (self, now);
+        }
+        s_flush_acks (self);
+        if (self->error [0])
+            break;
+        if (until == UNTIL_RESULT && zlistx_size (self->ready))
+            return 0;
+        if (until == UNTIL_COMPLETE && sc_collect_complete (self->collect) && self->finished)
+            return 0;
+        int64_t wake = sl_client_next_wake (self->link);
+        if ((self->phase == PHASE_QUERY || self->phase == PHASE_CONFIRM) && self->next_query < wake)
+            wake = self->next_query;
+        if (deadline >= 0 && deadline < wake)
+            wake = deadline;
+        items [0] =
+            (zmq_pollitem_t){ zsock_resolve (sl_client_control (self->link)), 0, ZMQ_POLLIN, 0 };
+        items [1] = (zmq_pollitem_t){ zsock_resolve (self->delivery), 0, ZMQ_POLLIN, 0 };
+        bool sending = self->pending || self->phase == PHASE_SENDING;
+        items [2] =
+            (zmq_pollitem_t){ zsock_resolve (self->intake), 0,
+                              sending && sl_client_connected (self->link) ? ZMQ_POLLOUT : 0, 0 };
+        long timeout = wake > now ? (long) (wake - now) : 0;
+        if (zmq_poll (items, 3, timeout) < 0) {
+            if (errno == EINTR)
+                continue;
+            s_fail (self, "poll failed: %s", zmq_strerror (errno));
+            break;
+        }
+        now = zclock_mono ();
+        if (items [0].revents & ZMQ_POLLIN)
+            s_on_control (self, now);
+        if (items [1].revents & ZMQ_POLLIN)
+            s_on_delivery (self);
+        //  At the deadline after one look at the sockets (timeout 0 too).
+        if (deadline >= 0 && now >= deadline && !self->error [0])
+            return 0;
+    }
+    return -1;
+}
+
+//  Hands the oldest ready result out: marks it taken and acknowledges it.
+//  Caller owns the result.
+static sluice_result_t *s_take (sluice_job_t *self)
+{
+    sluice_result_t *result = (sluice_result_t *) zlistx_detach (self->ready, NULL);
+    if (result) {
+        sc_collect_take (self->collect, result->seq);
+        s_ack (self, result->seq);
+    }
+    return result;
+}
+
+//  --- Jobs ----------------------------------------------------------------------
+
+//  Connects the job: hello as its sink, then the data sockets. Returns 0,
+//  or -1 with err.
+static int s_connect (sluice_job_t *self, char *err, size_t errlen)
+{
+    sluice_client_t *client = self->client;
+    self->link = sl_client_new (client->broker, &client->curve, err, errlen);
+    if (!self->link)
+        return -1;
+    char *waiting [1] = { self->id };
+    Sluice__Hello hello = SLUICE__HELLO__INIT;
+    hello.role = SLUICE__ROLE__ROLE_SINK;
+    hello.name = client->name;
+    hello.job = self->id;
+    hello.heartbeat_ms = client->opts.heartbeat_ms;
+    hello.waiting = waiting;
+    hello.n_waiting = 1;
+    sl_env_t *welcome = NULL;
+    sl_hello_t said = sl_client_hello (self->link, &hello, client->opts.connect_timeout_ms,
+                                       &welcome, err, errlen);
+    if (said != SL_HELLO_WELCOME)
+        return -1;
+    uint64_t max_payload = welcome->welcome->max_payload;
+    sl_proto_free (&welcome);
+    for (size_t i = 0; max_payload && i < self->n; i++)
+        if (self->tasks [i].size > max_payload) {
+            snprintf (err, errlen,
+                      "task %zu (seq %zu) has %zu bytes, over the broker's "
+                      "--max-payload of %llu",
+                      i, i + 1, self->tasks [i].size, (unsigned long long) max_payload);
+            return -1;
+        }
+    sl_client_set_sndhwm (self->link, SEND_HWM);
+    if (!(self->delivery =
+              sl_client_open (self->link, SL_PORT_DELIVERY, ZMQ_PULL, 0, err, errlen)) ||
+        !(self->intake = sl_client_open (self->link, SL_PORT_INTAKE, ZMQ_PUSH, 2000, err, errlen)))
+        return -1;
+    return 0;
+}
+
+sluice_job_t *sluice_submit (sluice_client_t *client, const sluice_buf_t *tasks, size_t n,
+                             char *err, size_t errlen)
+{
+    assert (client);
+    if (client->job_live) {
+        snprintf (err, errlen, "this client has a job (%s) already: destroy it first",
+                  client->job_live->id);
+        return NULL;
+    }
+    if (n == 0 || !tasks) {
+        snprintf (err, errlen, "a job needs at least one task");
+        return NULL;
+    }
+    sluice_job_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->client = client;
+    self->n = n;
+    if (client->opts.job)
+        snprintf (self->id, sizeof self->id, "%s", client->opts.job);
+    else
+        sl_random_hex (self->id, sizeof self->id, 12);
+    self->collect = sc_collect_new (n);
+    self->ready = zlistx_new ();
+    self->tasks = calloc (n, sizeof *self->tasks);
+    if (!self->collect || !self->ready || !self->tasks) {
+        snprintf (err, errlen, "out of memory");
+        goto fail;
+    }
+    zlistx_set_destructor (self->ready, s_ready_free);
+    for (size_t i = 0; i < n; i++)
+        if (sluice_buf_set (&self->tasks [i], tasks [i].data, tasks [i].size)) {
+            snprintf (err, errlen, "out of memory copying the tasks");
+            goto fail;
+        }
+    if (s_connect (self, err, errlen))
+        goto fail;
+    self->phase = PHASE_QUERY;
+    self->want_missing = true;
+    self->last_progress = zclock_mono ();
+    client->job_live = self;
+    sl_info ("job %s: %zu tasks, submitting to %s", self->id, n, client->broker);
+    return self;
+fail:
+    self->client = NULL; //  not the client's job
+    sluice_job_destroy (&self);
+    return NULL;
+}
+
+sluice_result_t *sluice_next (sluice_job_t *self, int timeout_ms)
+{
+    assert (self);
+    self->error [0] = '\0';
+    if (zlistx_size (self->ready) == 0 && !sc_collect_complete (self->collect)) {
+        int64_t deadline = timeout_ms < 0 ? -1 : zclock_mono () + timeout_ms;
+        s_pump (self, UNTIL_RESULT, deadline);
+    }
+    sluice_result_t *result = s_take (self);
+    s_flush_acks (self);
+    return result;
+}
+
+int sluice_job_run (sluice_job_t *self, sluice_result_fn *callback, void *arg)
+{
+    assert (self);
+    assert (callback);
+    self->error [0] = '\0';
+    while (!sc_collect_complete (self->collect)) {
+        if (zlistx_size (self->ready) == 0 && s_pump (self, UNTIL_RESULT, -1))
+            return -1;
+        sluice_result_t *result = s_take (self);
+        int rc = callback (arg, result);
+        sluice_result_destroy (&result);
+        s_flush_acks (self);
+        if (rc) {
+            s_fail (self, "stopped by the callback");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+bool sluice_job_done (sluice_job_t *self)
+{
+    assert (self);
+    return sc_collect_complete (self->collect);
+}
+
+const char *sluice_job_id (sluice_job_t *self)
+{
+    assert (self);
+    return self->id;
+}
+
+size_t sluice_job_size (sluice_job_t *self)
+{
+    assert (self);
+    return self->n;
+}
+
+const char *sluice_job_error (sluice_job_t *self)
+{
+    assert (self);
+    return self->error;
+}
+
+void sluice_job_destroy (sluice_job_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sluice_job_t *self = *self_p;
+    if (self->link && self->collect && sc_collect_complete (self->collect) && !self->finished) {
+        //  Every result handed out: wait for the broker to confirm it has
+        //  every acknowledgement (JobDone), so the job ends there too.
+        self->error [0] = '\0';
+        s_pump (self, UNTIL_COMPLETE, zclock_mono () + FINISH_WAIT_MS);
+        if (!self->finished)
+            sl_warn ("job %s: the broker did not confirm the end of the job; results it did "
+                     "not hear acknowledged wait there for a sink",
+                     self->id);
+    }
+    if (self->link && sl_client_connected (self->link)) {
+        Sluice__Bye bye = SLUICE__BYE__INIT;
+        sl_env_t env = SLUICE__ENVELOPE__INIT;
+        env.body_case = SLUICE__ENVELOPE__BODY_BYE;
+        env.bye = &bye;
+        sl_client_send (self->link, &env);
+    }
+    if (self->duplicates)
+        sl_debug ("job %s: %lld results delivered twice were handed out once", self->id,
+                  (long long) self->duplicates);
+    if (self->client)
+        self->client->job_live = NULL;
+    zframe_destroy (&self->pending);
+    sl_client_destroy (&self->link);
+    for (size_t i = 0; self->tasks && i < self->n; i++)
+        free (self->tasks [i].data);
+    free (self->tasks);
+    sc_cursor_clear (&self->cursor);
+    sc_collect_destroy (&self->collect);
+    zlistx_destroy (&self->ready);
+    free (self->acks);
+    free (self);
+    *self_p = NULL;
+}
+
+int sluice_map (sluice_client_t *client, const sluice_buf_t *tasks, size_t n,
+                sluice_result_t **results, char *err, size_t errlen)
+{
+    assert (client);
+    assert (results);
+    *results = NULL;
+    sluice_job_t *job = sluice_submit (client, tasks, n, err, errlen);
+    if (!job)
+        return -1;
+    sluice_result_t *out = calloc (n, sizeof *out);
+    if (!out) {
+        snprintf (err, errlen, "out of memory");
+        sluice_job_destroy (&job);
+        return -1;
+    }
+    int64_t deadline =
+        client->opts.map_timeout_ms > 0 ? zclock_mono () + client->opts.map_timeout_ms : -1;
+    int rc = 0;
+    while (!sc_collect_complete (job->collect)) {
+        if (zlistx_size (job->ready) == 0) {
+            if (s_pump (job, UNTIL_RESULT, deadline)) {
+                snprintf (err, errlen, "job %s: %s", job->id, job->error);
+                rc = -1;
+                break;
+            }
+            if (deadline >= 0 && zclock_mono () >= deadline && zlistx_size (job->ready) == 0) {
+                snprintf (err, errlen,
+                          "job %s: map_timeout_ms passed with %llu of %zu results; the rest "
+                          "stay with the broker",
+                          job->id, (unsigned long long) sc_collect_taken (job->collect), n);
+                rc = -1;
+                break;
+            }
+        }
+        //  Moved into its place in the array, then acknowledged.
+        sluice_result_t *result;
+        while ((result = (sluice_result_t *) zlistx_detach (job->ready, NULL))) {
+            uint64_t seq = result->seq;
+            sc_collect_take (job->collect, seq);
+            out [seq - 1] = *result;
+            free (result);
+            s_ack (job, seq);
+        }
+        s_flush_acks (job);
+    }
+    sluice_job_destroy (&job);
+    if (rc) {
+        sluice_results_destroy (&out, n);
+        return -1;
+    }
+    *results = out;
+    return 0;
+}
