@@ -251,6 +251,12 @@ const char *sl_proto_body_name (const sl_env_t *env)
             return "cancel job";
         case SLUICE__ENVELOPE__BODY_DRAIN:
             return "drain";
+        case SLUICE__ENVELOPE__BODY_ATTACH_PUT:
+            return "attachment piece (put)";
+        case SLUICE__ENVELOPE__BODY_ATTACH_GET:
+            return "attachment request";
+        case SLUICE__ENVELOPE__BODY_ATTACH_CHUNK:
+            return "attachment piece";
         default:
             return "unknown";
     }

@@ -272,6 +272,13 @@ int main (int argc, char *argv [])
     env.cancel_job = &cancel;
     rc |= s_write_seed (dir, "cancel_job", &env, SL_PROTOCOL_VERSION);
 
+    Sluice__AttachGet get = SLUICE__ATTACH_GET__INIT;
+    get.hash = "0b08561b2f03e859091102fe1a967e7beeaa4c4b";
+    get.offset = 524288;
+    env.body_case = SLUICE__ENVELOPE__BODY_ATTACH_GET;
+    env.attach_get = &get;
+    rc |= s_write_seed (dir, "attach_get", &env, SL_PROTOCOL_VERSION);
+
     //  A well-formed envelope of our version that carries no body
     env.body_case = SLUICE__ENVELOPE__BODY__NOT_SET;
     rc |= s_write_seed (dir, "no_body", &env, SL_PROTOCOL_VERSION);

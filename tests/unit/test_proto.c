@@ -876,9 +876,33 @@ static void test_proto_endpoint_reports_output_too_small (void **state)
     assert_string_equal (out, "tcp://127.0.0.1:5561");
 }
 
+//  Every body of the Envelope (every member of its oneof) has a name for
+//  log lines: a body added to proto/ must be added to sl_proto_body_name.
+static void test_proto_every_body_has_a_name (void **state)
+{
+    (void) state;
+    const ProtobufCMessageDescriptor *desc = &sluice__envelope__descriptor;
+    size_t bodies = 0;
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const ProtobufCFieldDescriptor *field = &desc->fields [i];
+        if (field->quantifier_offset == 0 || strcmp (field->name, "version") == 0)
+            continue; //  not a member of the body oneof
+        sl_env_t env = SLUICE__ENVELOPE__INIT;
+        env.body_case = (Sluice__Envelope__BodyCase) field->id;
+        const char *name = sl_proto_body_name (&env);
+        if (strcmp (name, "unknown") == 0) {
+            print_error ("body %s (field %u) has no name\n", field->name, field->id);
+            fail ();
+        }
+        bodies++;
+    }
+    assert_int_equal (bodies, desc->n_fields - 1); //  all but the version
+}
+
 int main (void)
 {
     const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_proto_every_body_has_a_name),
         cmocka_unit_test_setup_teardown (test_proto_round_trips_every_body_over_push_pull, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_proto_round_trips_every_body_over_dealer_router,
