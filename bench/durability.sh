@@ -19,13 +19,14 @@
 #
 #   bench/durability.sh [REPS] [N] [T]    defaults 3, 1000000, 200000 (or env REPS, N, T)
 #   W=2 MODES='in-memory off batch always' SLUICE_BIN=/other/build bench/durability.sh
+#   MODES= bench/durability.sh 3 1000000 1    recovery only
 #   LIMIT=600 (seconds): the most any one client run may take
 set -euo pipefail
 REPS=${1:-${REPS:-3}}
 N=${2:-${N:-1000000}}
 T=${3:-${T:-200000}}
 W=${W:-2}
-MODES=${MODES:-in-memory off batch always}
+MODES=${MODES-in-memory off batch always} # MODES= skips (a)
 LIMIT=${LIMIT:-600} # seconds any one client may take
 . "$(dirname "$0")/lib.sh"
 

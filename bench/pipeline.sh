@@ -7,40 +7,60 @@
 #
 #   bench/pipeline.sh [N] [W]            default N=200000 W=2
 #   SLUICE_BIN=/other/build bench/pipeline.sh    compare another build
-#   PEER=name WORKER_ARGS='--exec cat' BROKER_ARGS='--dispatch push' bench/pipeline.sh
+#   PEER=name WORKER_ARGS='--builtin echo' BROKER_ARGS='--dispatch push' bench/pipeline.sh
+#   BROKER_ARGS=--in-memory bench/pipeline.sh   no journal (else a fresh --data-dir)
+#   EXEC='echo {}' bench/pipeline.sh 3000 1     exec workers (--exec CMD), workload exec_sh_echo
+#   JOBS=2 (each worker's -j), TASKS_FILE=F (reuse a task file), WORKLOAD=name
+#
+# Besides the peers' fields the line has slots (W x JOBS), broker_cpu_s (the broker's user +
+# system CPU while the clock runs, every thread), broker_cpu_us_per_task, and
+# with a journal journal_bytes (the data dir's size when the job is done).
 set -euo pipefail
 N=${1:-200000}
 W=${2:-2}
 PEER=${PEER:-sluice}
-WORKER_ARGS=${WORKER_ARGS:---builtin echo}
+JOBS=${JOBS:-2}
 . "$(dirname "$0")/lib.sh"
-python3 -c "
-import sys
-pad = 'x' * 88
-with open('$WORK/tasks.txt', 'w') as f:
-    for i in range(1, $N + 1):
-        f.write('%010d%s\n' % (i, pad))"
+if [ -n "${EXEC:-}" ]; then
+    worker_args=(--exec "$EXEC")
+    WORKLOAD=${WORKLOAD:-exec_sh_echo}
+else
+    # shellcheck disable=SC2206
+    worker_args=(${WORKER_ARGS:---builtin echo})
+    WORKLOAD=${WORKLOAD:-noop}
+fi
+tasks=${TASKS_FILE:-$WORK/tasks.txt}
+[ -n "${TASKS_FILE:-}" ] || make_tasks "$N" "$tasks"
 
+data_args=(--data-dir "$WORK/data")
+case " ${BROKER_ARGS:-} " in *" --in-memory "*) data_args=() ;; esac
 # shellcheck disable=SC2086
-"$BIN/sluice-broker" --bind "$BROKER" --data-dir "$WORK/data" ${BROKER_ARGS:-} -q \
-    2>"$WORK/broker.log" & pids+=($!)
+"$BIN/sluice-broker" --bind "$BROKER" "${data_args[@]}" ${BROKER_ARGS:-} -q \
+    2>"$WORK/broker.log" & bpid=$!
+pids+=($bpid)
 for ((i = 0; i < W; i++)); do
-    # shellcheck disable=SC2086
-    "$BIN/sluice-worker" --broker "$BROKER" $WORKER_ARGS -j 2 -q 2>>"$WORK/workers.log" & pids+=($!)
+    "$BIN/sluice-worker" --broker "$BROKER" "${worker_args[@]}" -j "$JOBS" -q \
+        2>>"$WORK/workers.log" & pids+=($!)
 done
-# Workers attached before the clock starts (the peers' rule): a second is
-# plenty on loopback.
-sleep 1
+# Workers attached before the clock starts (the peers' rule).
+await_workers "$BROKER" "$W"
 # The sink waits for the job before the clock starts, as the peers' sinks do.
 "$BIN/sluice-sink" --broker "$BROKER" --job bench -o "$WORK/out.txt" 2>"$WORK/sink.log" &
 sink=$!
 sleep 0.5
+cpu0=$(proc_cpu "$bpid")
 start=$(date +%s%N)
-"$BIN/sluice-ventilator" --broker "$BROKER" --job bench "$WORK/tasks.txt" >/dev/null
+"$BIN/sluice-ventilator" --broker "$BROKER" --job bench "$tasks" >/dev/null
 wait "$sink"
 end=$(date +%s%N)
+cpu=$(python3 -c "print('%.3f' % ($(proc_cpu "$bpid") - $cpu0))")
+journal=
+[ ${#data_args[@]} -gt 0 ] && journal="journal_bytes=$(du -s -B1 "$WORK/data" | cut -f1)"
 got=$(wc -l < "$WORK/out.txt")
-[ "$got" = "$N" ] || { echo "peer=$PEER status=failed got=$got of $N" ; exit 1; }
+N=$(wc -l < "$tasks")
+[ "$got" = "$N" ] || { echo "peer=$PEER workload=$WORKLOAD status=failed got=$got of $N" ; exit 1; }
 python3 -c "
 s = ($end - $start) / 1e9
-print('peer=$PEER workload=noop tasks=$N workers=$W seconds=%.3f tasks_per_s=%d' % (s, $N / s))"
+print(('peer=$PEER workload=$WORKLOAD tasks=$N workers=$W seconds=%.3f tasks_per_s=%d '
+       'slots=$((W * JOBS)) broker_cpu_s=%s broker_cpu_us_per_task=%.2f $journal'
+       % (s, $N / s, '$cpu', $cpu * 1e6 / $N)).rstrip())"
