@@ -21,8 +21,12 @@ for round in 1 2 3; do
     sleep 0.5
     : > "$WORK/broker.log"
     start_broker --heartbeat $HB
-    # Both workers come back to the new broker by themselves.
+    # Both workers come back to the new broker by themselves. Their hello
+    # comes first; their task sockets reconnect (ZeroMQ retries every
+    # 100 ms) and ask for work a moment later: give them that moment, or
+    # the first one back may run the whole next job alone.
     wait_workers 2
+    sleep 1
 done
 expect_grep "connected to new broker" "$WORK/w1.log" "worker 1 reconnection"
 expect_grep "connected to new broker" "$WORK/w2.log" "worker 2 reconnection"
