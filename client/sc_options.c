@@ -74,10 +74,27 @@ int sc_worker_options_check (const char *queue, const sluice_worker_options_t *o
         return 0;
     if (s_check_name (opts->name, err, errlen))
         return -1;
-    if (opts->slots > SC_MAX_SLOTS) {
-        snprintf (err, errlen, "slots: %u is over the most, %d", opts->slots, SC_MAX_SLOTS);
+    uint32_t max_slots = opts->inline_handler ? SC_MAX_INLINE_SLOTS : SC_MAX_SLOTS;
+    if (opts->slots > max_slots) {
+        snprintf (err, errlen, "slots: %u is over the most, %u%s", opts->slots, max_slots,
+                  opts->inline_handler ? " (inline)" : "");
         return -1;
     }
+    if (opts->nqueues && !opts->queues) {
+        snprintf (err, errlen, "queues: NULL with nqueues %zu", opts->nqueues);
+        return -1;
+    }
+    if (opts->nqueues + (queue != NULL) > SC_MAX_QUEUES) {
+        snprintf (err, errlen, "queues: %zu queues, the most is %d",
+                  opts->nqueues + (queue != NULL), SC_MAX_QUEUES);
+        return -1;
+    }
+    for (size_t i = 0; i < opts->nqueues; i++)
+        if (!opts->queues [i]) {
+            snprintf (err, errlen, "queues: entry %zu is NULL", i);
+            return -1;
+        } else if (s_check_id ("queue", opts->queues [i], err, errlen))
+            return -1;
     if (opts->prefetch < -1) {
         snprintf (err, errlen, "prefetch: %d is not -1 (automatic) or more", opts->prefetch);
         return -1;
@@ -103,6 +120,8 @@ void sc_default_name (char *buf, size_t len, const char *tag)
 
 static void s_log_init (void)
 {
+    if (sl_log_initialized ())
+        return; //  the program set it up (sluice-worker --builtin)
     sl_log_init ("libsluice", SL_LOG_WARN);
     const char *level = getenv ("SLUICE_VERBOSITY");
     if (level && *level)

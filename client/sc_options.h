@@ -12,9 +12,11 @@
 
 #define SC_DEFAULT_CONNECT_TIMEOUT_MS 30000
 #define SC_MAX_RETRIES 100
-#define SC_MAX_THEN 7   //  stages after the first (the broker has 8 at most)
-#define SC_MAX_NAME 127 //  the broker keys clients by name; keep it short
-#define SC_MAX_SLOTS 256
+#define SC_MAX_THEN 7            //  stages after the first (the broker has 8 at most)
+#define SC_MAX_NAME 127          //  the broker keys clients by name; keep it short
+#define SC_MAX_SLOTS 256         //  handler threads
+#define SC_MAX_INLINE_SLOTS 4096 //  inline_handler: tasks asked for at once
+#define SC_MAX_QUEUES 16         //  queues one worker serves
 #define SC_DEFAULT_DRAIN_TIMEOUT_MS 30000
 #define SC_DEFAULT_MAX_OUTPUT (1024 * 1024)
 

@@ -2,13 +2,19 @@
     handler function. See include/sluice.h and docs/protocol.md (Workers).
 
     The protocol runs in the calling thread: hello with the queue, a
-    DEALER fed credit (fair dispatch; worker/credit.c decides how much) or
+    DEALER fed credit (fair dispatch; lib/sl_credit.c decides how much) or
     a PULL (push dispatch), heartbeats claiming the tasks taken since the
     last one, results in batches of one job, Release and Bye when stopping.
     The handler runs in `slots` threads (zactors, one task at a time each),
     so a long handler never delays a heartbeat: the broker would give a
     silent worker up after 3 intervals. A task is handed to a slot as a
     pointer over the actor's pipe and comes back the same way when done.
+    To ask a running handler to stop (its job cancelled, its time limit
+    passed, stopping now) the loop sends "STOP" down the same pipe; the
+    handler sees it waiting there (sluice_task_should_stop, sluice_task_sleep
+    poll the pipe without reading it) and the slot discards it once the
+    handler returned. With inline_handler there are no slots: the loop
+    calls the handler itself.
 
     Stopping (a signal, sluice_worker_stop, a Drain from the broker) drains
     as sluice-worker does: Credit 0 (or the PULL disconnected), Release of
@@ -21,9 +27,9 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "credit.h"
 #include "sc_options.h"
 #include "sl_client.h"
+#include "sl_credit.h"
 #include "sl_curve.h"
 #include "sl_log.h"
 #include "sl_proto.h"
@@ -55,6 +61,10 @@ typedef struct {
     size_t size;          //  bytes at payload
     bool announced;       //  the broker was told we hold it (as it is now: waiting or running)
     bool running;         //  handed to a slot
+    uint32_t slot;        //  which one, while running
+    int64_t started;      //  when (monotonic ms)
+    bool stop_sent;       //  the slot was asked to stop it
+    bool timed_out;       //  because it ran over its time limit
     bool abandoned;       //  handed back (Bye) or cancelled while running: drop its result
     int exit_code;        //  the handler's return
     sluice_buf_t output;  //  the handler's output
@@ -70,28 +80,29 @@ typedef struct {
 typedef struct {
     const char *broker;           //  tcp://HOST:PORT
     sluice_worker_options_t opts; //  with defaults filled in
-    char *queue;                  //  served queue, NULL = default
-    char name [SC_MAX_NAME + 1];  //  name at the broker
-    sl_curve_client_t curve;      //  CurveZMQ settings
-    slot_args_t slot_args;        //  the handler, for the slots
-    zactor_t **slots;             //  handler threads
-    wtask_t **slot_task;          //  task each slot runs, NULL = idle
-    sl_client_t *client;          //  control DEALER and data sockets
-    zsock_t *tasks;               //  DEALER (fair) or PULL (push) from the dispatch port
-    zsock_t *results;             //  PUSH to the results port
-    bool fair;                    //  credit-based dispatch
-    sl_credit_t credit;           //  (fair) what we asked for
-    zlistx_t *waiting;            //  wtask_t received, not started
-    zlistx_t *running;            //  wtask_t handed to a slot
-    zlistx_t *finished;           //  wtask_t done, result not yet packed
-    zlistx_t *outbox;             //  zframe_t results not yet taken by ZeroMQ
-    bool draining;                //  stopping: no new task
-    int64_t drain_until;          //  when draining, when to give up on running handlers
-    bool refused;                 //  refused after a reconnect: stop
-    bool claims_pending;          //  tasks announced as waiting have started
-    unsigned stops_seen;          //  s_stop_requests as last seen
-    uint64_t done;                //  tasks finished
-    Sluice__TaskRef *refs;        //  room for MAX_REFS references
+    char *queues [SC_MAX_QUEUES]; //  served queues, none = default
+    size_t nqueues;
+    char name [SC_MAX_NAME + 1]; //  name at the broker
+    sl_curve_client_t curve;     //  CurveZMQ settings
+    slot_args_t slot_args;       //  the handler, for the slots
+    zactor_t **slots;            //  handler threads
+    wtask_t **slot_task;         //  task each slot runs, NULL = idle
+    sl_client_t *client;         //  control DEALER and data sockets
+    zsock_t *tasks;              //  DEALER (fair) or PULL (push) from the dispatch port
+    zsock_t *results;            //  PUSH to the results port
+    bool fair;                   //  credit-based dispatch
+    sl_credit_t credit;          //  (fair) what we asked for
+    zlistx_t *waiting;           //  wtask_t received, not started
+    zlistx_t *running;           //  wtask_t handed to a slot
+    zlistx_t *finished;          //  wtask_t done, result not yet packed
+    zlistx_t *outbox;            //  zframe_t results not yet taken by ZeroMQ
+    bool draining;               //  stopping: no new task
+    int64_t drain_until;         //  when draining, when to give up on running handlers
+    bool refused;                //  refused after a reconnect: stop
+    bool claims_pending;         //  tasks announced as waiting have started
+    unsigned stops_seen;         //  s_stop_requests as last seen
+    uint64_t done;               //  tasks finished
+    Sluice__TaskRef *refs;       //  room for MAX_REFS references
     Sluice__TaskRef **ref_ptrs;
 } worker_t;
 
@@ -107,11 +118,42 @@ static void s_wtask_destroy (wtask_t **task_p)
 
 //  --- Slots: handler threads ------------------------------------------------------
 
+//  The pipe of the slot this thread is, for sluice_task_should_stop.
+static __thread zsock_t *s_slot_pipe;
+
+bool sluice_task_should_stop (void)
+{
+    //  A STOP (or $TERM) waiting in the pipe: see s_slot.
+    return s_slot_pipe && (zsock_events (s_slot_pipe) & ZMQ_POLLIN);
+}
+
+bool sluice_task_sleep (uint64_t ms)
+{
+    int64_t until = zclock_mono () + (int64_t) ms;
+    while (true) {
+        int64_t left = until - zclock_mono ();
+        if (left <= 0)
+            return true;
+        if (!s_slot_pipe) {
+            zclock_sleep ((int) (left > 1000 ? 1000 : left));
+            continue;
+        }
+        zmq_pollitem_t item = { zsock_resolve (s_slot_pipe), 0, ZMQ_POLLIN, 0 };
+        int rc = zmq_poll (&item, 1, (long) left);
+        if (rc > 0)
+            return false; //  asked to stop
+        if (rc < 0 && errno != EINTR)
+            return false;
+    }
+}
+
 //  A slot: receives a task pointer, runs the handler, sends the pointer
-//  back. Ends on $TERM (after the handler under way returned).
+//  back. Ends on $TERM (after the handler under way returned); a STOP
+//  meant for a handler that has since returned is dropped.
 static void s_slot (zsock_t *pipe, void *args)
 {
     slot_args_t *slot = (slot_args_t *) args;
+    s_slot_pipe = pipe;
     zsock_signal (pipe, 0);
     while (true) {
         zmsg_t *msg = zmsg_recv (pipe);
@@ -119,11 +161,14 @@ static void s_slot (zsock_t *pipe, void *args)
             break;
         zframe_t *frame = zmsg_first (msg);
         wtask_t *task = NULL;
+        bool term = !frame || zframe_streq (frame, "$TERM");
         if (frame && zframe_size (frame) == sizeof task)
             memcpy (&task, zframe_data (frame), sizeof task);
         zmsg_destroy (&msg);
+        if (term)
+            break;
         if (!task)
-            break; //  $TERM
+            continue; //  a late STOP
         int64_t start = zclock_mono ();
         task->exit_code = slot->handler (slot->state, task->payload, task->size, &task->output);
         task->duration_ms = (uint64_t) (zclock_mono () - start);
@@ -131,9 +176,64 @@ static void s_slot (zsock_t *pipe, void *args)
     }
 }
 
+//  Runs the waiting tasks in this thread (inline_handler).
+static void s_run_inline (worker_t *self)
+{
+    wtask_t *task;
+    while ((task = (wtask_t *) zlistx_detach (self->waiting, NULL))) {
+        int64_t start = zclock_mono ();
+        task->exit_code = self->slot_args.handler (self->slot_args.state, task->payload, task->size,
+                                                   &task->output);
+        task->duration_ms = (uint64_t) (zclock_mono () - start);
+        self->done++;
+        sl_credit_task_done (&self->credit, task->duration_ms);
+        zlistx_add_end (self->finished, task); //  its result says it ran: no claim needed
+    }
+}
+
+//  Asks the slot running task to stop it (see sluice_task_should_stop).
+static void s_stop_task (worker_t *self, wtask_t *task)
+{
+    if (task->running && !task->stop_sent && self->slots) {
+        task->stop_sent = true;
+        zstr_send (self->slots [task->slot], "STOP");
+    }
+}
+
+//  Asks every running handler to stop.
+static void s_stop_running (worker_t *self)
+{
+    for (wtask_t *task = (wtask_t *) zlistx_first (self->running); task;
+         task = (wtask_t *) zlistx_next (self->running))
+        s_stop_task (self, task);
+}
+
+//  Running tasks past their time limit are asked to stop. Returns the
+//  next time limit to watch, or INT64_MAX.
+static int64_t s_check_time_limits (worker_t *self, int64_t now)
+{
+    int64_t next = INT64_MAX;
+    for (wtask_t *task = (wtask_t *) zlistx_first (self->running); task;
+         task = (wtask_t *) zlistx_next (self->running)) {
+        if (!task->timeout_ms || task->stop_sent)
+            continue;
+        int64_t limit = task->started + (int64_t) task->timeout_ms;
+        if (now >= limit) {
+            task->timed_out = true;
+            s_stop_task (self, task);
+        } else if (limit < next)
+            next = limit;
+    }
+    return next;
+}
+
 //  Starts waiting tasks on idle slots.
 static void s_start_tasks (worker_t *self)
 {
+    if (self->opts.inline_handler) {
+        s_run_inline (self);
+        return;
+    }
     for (uint32_t i = 0; i < self->opts.slots && zlistx_size (self->waiting); i++) {
         if (self->slot_task [i])
             continue;
@@ -143,6 +243,8 @@ static void s_start_tasks (worker_t *self)
             break;
         }
         task->running = true;
+        task->slot = i;
+        task->started = zclock_mono ();
         self->slot_task [i] = task;
         zlistx_add_end (self->running, task);
         //  Claimed as waiting? Tell the broker it runs now (lost with us,
@@ -209,7 +311,7 @@ static void s_send_results (worker_t *self)
             r->exit_code = task->exit_code;
             r->status =
                 task->exit_code == 0 ? SLUICE__STATUS__STATUS_OK : SLUICE__STATUS__STATUS_FAILED;
-            if (task->timeout_ms && task->duration_ms > task->timeout_ms)
+            if (task->timed_out || (task->timeout_ms && task->duration_ms > task->timeout_ms))
                 r->status = SLUICE__STATUS__STATUS_TIMEOUT;
             r->output.data = task->output.data;
             r->output.len = task->output.size;
@@ -248,7 +350,7 @@ static size_t s_held_count (worker_t *self)
     return zlistx_size (self->waiting) + zlistx_size (self->running);
 }
 
-//  Fair dispatch: asks for tasks (see worker/credit.h).
+//  Fair dispatch: asks for tasks (see lib/sl_credit.h).
 static void s_credit (worker_t *self, bool absolute)
 {
     if (!self->fair)
@@ -427,22 +529,30 @@ static void s_drain (worker_t *self, int64_t now)
 }
 
 //  The broker cancelled a job: its waiting tasks are dropped; running
-//  handlers cannot be stopped, their results are dropped.
+//  handlers are asked to stop, their results are dropped.
 static void s_cancel_job (worker_t *self, const char *job)
 {
+    size_t dropped = 0, stopped = 0;
     wtask_t *task = (wtask_t *) zlistx_first (self->waiting);
     while (task) {
         wtask_t *next = (wtask_t *) zlistx_next (self->waiting);
         if (streq (task->job, job)) {
             zlistx_delete (self->waiting, zlistx_find (self->waiting, task));
             s_wtask_destroy (&task);
+            dropped++;
         }
         task = next;
     }
     for (task = (wtask_t *) zlistx_first (self->running); task;
          task = (wtask_t *) zlistx_next (self->running))
-        if (streq (task->job, job))
+        if (streq (task->job, job)) {
             task->abandoned = true;
+            s_stop_task (self, task);
+            stopped++;
+        }
+    if (dropped || stopped)
+        sl_info ("job %s was cancelled: %zu waiting tasks dropped, %zu running ones stopped", job,
+                 dropped, stopped);
 }
 
 static void s_on_control (worker_t *self, int64_t now)
@@ -490,10 +600,8 @@ static int s_connect (worker_t *self)
     hello.name = self->name;
     hello.slots = self->opts.slots;
     hello.heartbeat_ms = self->opts.heartbeat_ms;
-    if (self->queue) {
-        hello.queues = &self->queue;
-        hello.n_queues = 1;
-    }
+    hello.queues = self->queues;
+    hello.n_queues = self->nqueues;
     sl_env_t *welcome = NULL;
     int64_t timeout = self->opts.connect_timeout_ms ? self->opts.connect_timeout_ms : -1;
     sl_hello_t said = sl_client_hello (self->client, &hello, timeout, &welcome, err, sizeof err);
@@ -515,19 +623,24 @@ static int s_connect (worker_t *self)
     sl_client_set_routing_id (self->client, NULL);
     zsock_set_rcvhwm (self->tasks, 2);
     s_credit (self, true);
-    sl_info ("worker %s connected to broker %s at %s, queue %s, %u slots", self->name,
+    char served [SC_MAX_QUEUES * 66] = "default";
+    for (size_t i = 0, at = 0; i < self->nqueues; i++)
+        at += (size_t) snprintf (served + at, sizeof served - at, "%s%s", i ? "," : "",
+                                 self->queues [i]);
+    sl_info ("worker %s connected to broker %s at %s, %s %s, %u slots", self->name,
              sl_client_broker_id (self->client), self->broker,
-             self->queue ? self->queue : "default", self->opts.slots);
+             self->nqueues > 1 ? "queues" : "queue", served, self->opts.slots);
     return 0;
 }
 
 //  A stop request (signal or sluice_worker_stop): the first drains, a
 //  second one stops now. Returns true when the loop must end now.
-static bool s_on_stop (worker_t *self, int64_t now)
+static bool s_on_stop (worker_t *self, int64_t now, bool signalled)
 {
     if (self->draining) {
-        sl_warn ("stopping now; %zu running tasks go back to the broker",
-                 zlistx_size (self->running));
+        sl_warn ("%s: stopping now; %zu running tasks go back to the broker",
+                 signalled ? "second signal" : "stopped again", zlistx_size (self->running));
+        s_stop_running (self);
         return true;
     }
     s_drain (self, now);
@@ -555,7 +668,8 @@ static void s_teardown (worker_t *self)
     free (self->slot_task);
     free (self->refs);
     free (self->ref_ptrs);
-    free (self->queue);
+    for (size_t i = 0; i < self->nqueues; i++)
+        free (self->queues [i]);
 }
 
 static int s_setup (worker_t *self, const char *queue, const sluice_worker_options_t *opts)
@@ -584,22 +698,29 @@ static int s_setup (worker_t *self, const char *queue, const sluice_worker_optio
         return -1;
     }
     sl_credit_init (&self->credit, self->opts.slots, self->opts.prefetch);
-    self->queue = queue ? strdup (queue) : NULL;
+    bool queues_ok = true;
+    if (queue)
+        queues_ok &= !!(self->queues [self->nqueues++] = strdup (queue));
+    for (size_t i = 0; i < self->opts.nqueues; i++)
+        queues_ok &= !!(self->queues [self->nqueues++] = strdup (self->opts.queues [i]));
     self->waiting = zlistx_new ();
     self->running = zlistx_new ();
     self->finished = zlistx_new ();
     self->outbox = zlistx_new ();
     self->refs = calloc (MAX_REFS, sizeof *self->refs);
     self->ref_ptrs = calloc (MAX_REFS, sizeof *self->ref_ptrs);
-    self->slots = calloc (self->opts.slots, sizeof *self->slots);
-    self->slot_task = calloc (self->opts.slots, sizeof *self->slot_task);
-    if ((queue && !self->queue) || !self->waiting || !self->running || !self->finished ||
-        !self->outbox || !self->refs || !self->ref_ptrs || !self->slots || !self->slot_task) {
+    if (!self->opts.inline_handler) {
+        self->slots = calloc (self->opts.slots, sizeof *self->slots);
+        self->slot_task = calloc (self->opts.slots, sizeof *self->slot_task);
+    }
+    if (!queues_ok || !self->waiting || !self->running || !self->finished || !self->outbox ||
+        !self->refs || !self->ref_ptrs ||
+        (!self->opts.inline_handler && (!self->slots || !self->slot_task))) {
         sl_error ("sluice_worker_run: out of memory");
         return -1;
     }
     zlistx_set_destructor (self->outbox, (zlistx_destructor_fn *) zframe_destroy);
-    for (uint32_t i = 0; i < self->opts.slots; i++)
+    for (uint32_t i = 0; self->slots && i < self->opts.slots; i++)
         if (!(self->slots [i] = zactor_new (s_slot, &self->slot_args))) {
             sl_error ("sluice_worker_run: cannot start a handler thread");
             return -1;
@@ -624,17 +745,18 @@ int sluice_worker_run (const char *broker, const char *queue, sluice_handler_fn 
         rc = said < 0 ? -1 : 0;
         run = said == 0;
     }
+    uint32_t nslots = self.slots ? self.opts.slots : 0; //  none inline
     zmq_pollitem_t *items = calloc (3 + self.opts.slots, sizeof *items);
     if (!items)
         rc = -1;
     while (run && rc == 0) {
         int64_t now = zclock_mono ();
         unsigned stops = atomic_load (&s_stop_requests);
-        bool stop = zsys_interrupted || stops != self.stops_seen;
-        if (stop) {
+        bool signalled = zsys_interrupted;
+        if (signalled || stops != self.stops_seen) {
             zsys_interrupted = 0; //  so that a second signal is seen
             self.stops_seen = stops;
-            if (s_on_stop (&self, now))
+            if (s_on_stop (&self, now, signalled))
                 break;
         }
         if (self.refused) {
@@ -644,10 +766,12 @@ int sluice_worker_run (const char *broker, const char *queue, sluice_handler_fn 
         if (self.draining && zlistx_size (self.running) == 0 && zlistx_size (self.finished) == 0)
             break;
         if (self.draining && now >= self.drain_until) {
-            sl_warn ("drain timeout: %zu running tasks go back to the broker",
+            sl_warn ("drain timeout: stopping %zu running tasks; they go back to the broker",
                      zlistx_size (self.running));
+            s_stop_running (&self);
             break;
         }
+        int64_t limit = s_check_time_limits (&self, now);
         sl_client_tick (self.client, now);
         if (sl_client_heartbeat_due (self.client, now))
             s_heartbeat (&self, now);
@@ -656,7 +780,7 @@ int sluice_worker_run (const char *broker, const char *queue, sluice_handler_fn 
         items [1] = (zmq_pollitem_t){ zsock_resolve (self.tasks), 0, ZMQ_POLLIN, 0 };
         items [2] = (zmq_pollitem_t){ zsock_resolve (self.results), 0,
                                       zlistx_size (self.outbox) ? ZMQ_POLLOUT : 0, 0 };
-        for (uint32_t i = 0; i < self.opts.slots; i++)
+        for (uint32_t i = 0; i < nslots; i++)
             items [3 + i] =
                 (zmq_pollitem_t){ zsock_resolve (zactor_sock (self.slots [i])), 0, ZMQ_POLLIN, 0 };
         int64_t wake = sl_client_next_wake (self.client);
@@ -664,8 +788,10 @@ int sluice_worker_run (const char *broker, const char *queue, sluice_handler_fn 
             wake = now + STOP_CHECK_MS;
         if (self.draining && self.drain_until < wake)
             wake = self.drain_until;
+        if (limit < wake)
+            wake = limit;
         long timeout = wake > now ? (long) (wake - now) : 0;
-        if (zmq_poll (items, (int) (3 + self.opts.slots), timeout) < 0) {
+        if (zmq_poll (items, (int) (3 + nslots), timeout) < 0) {
             if (errno == EINTR)
                 continue;
             sl_error ("poll failed: %s", zmq_strerror (errno));
@@ -680,7 +806,7 @@ int sluice_worker_run (const char *broker, const char *queue, sluice_handler_fn 
             if (self.draining)
                 s_release_waiting (&self); //  arrived on the way: hand back
         }
-        for (uint32_t i = 0; i < self.opts.slots; i++)
+        for (uint32_t i = 0; i < nslots; i++)
             if (items [3 + i].revents & ZMQ_POLLIN)
                 s_on_slot (&self, i);
         if (items [2].revents & ZMQ_POLLOUT)

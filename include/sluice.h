@@ -257,6 +257,13 @@ typedef struct {
     const char *name;           //  name at the broker (unique, < 128 bytes); NULL =
                                 //  "HOST:PID/w" and 6 random hex digits
     size_t max_output;          //  output bytes kept per task; 0 = 1 MiB
+    const char *const *queues;  //  further queues served besides `queue` (nqueues of
+    size_t nqueues;             //  them, at most 16 in all): tasks of every one come
+    bool inline_handler;        //  run the handler in the calling thread, one task at a
+                                //  time, with no thread hand-off: only for handlers that
+                                //  return within microseconds and never block (a slow one
+                                //  delays heartbeats). slots still sets how many tasks the
+                                //  worker asks for at once.
 } sluice_worker_options_t;
 
 //  Serves queue (NULL = "default") of the broker with handler until it is
@@ -267,12 +274,26 @@ typedef struct {
 //  (their results are sent); then the rest is handed back. A second
 //  signal or stop skips the wait. Handlers are never interrupted: the call
 //  returns only once every running handler has returned (results of those
-//  handed back are dropped). A task's time limit cannot stop a handler:
+//  handed back are dropped). A task's time limit cannot stop a handler
+//  by force, only ask it to (sluice_task_should_stop, sluice_task_sleep):
 //  a handler that ran over it is reported as `timeout`.
 //  Returns 0 when stopped, -1 if the broker could not be reached in time,
 //  refused the worker, or the arguments are bad (logged on stderr).
 int sluice_worker_run (const char *broker, const char *queue, sluice_handler_fn *handler,
                        void *state, const sluice_worker_options_t *opts);
+
+//  For a handler: true once the task it runs should end early, because
+//  its job was cancelled, its time limit passed, or the worker stops now
+//  (a second signal, or the drain timeout). A long handler may check it
+//  and return: a cancelled task's result is dropped, one over its time
+//  limit is reported as `timeout`. False outside a handler, and always in
+//  an inline_handler.
+bool sluice_task_should_stop (void);
+
+//  For a handler: sleeps ms milliseconds, or less if the task should stop
+//  meanwhile (sluice_task_should_stop). Returns true if it slept the whole
+//  time. Outside a handler thread (or inline) it just sleeps.
+bool sluice_task_sleep (uint64_t ms);
 
 //  Stops every sluice_worker_run running in this process when it is
 //  called, as a signal would (see above). Safe from any thread, from a

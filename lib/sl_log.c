@@ -8,13 +8,20 @@
 //  The threshold is process-wide configuration set once by main() from the
 //  command line, like czmq's own log identity.
 static int s_level = SL_LOG_WARN;
+static bool s_initialized;
 
 void sl_log_init (const char *ident, sl_log_level_t level)
 {
+    s_initialized = true;
     zsys_set_logident (ident);
     zsys_set_logstream (stderr);
     zsys_set_logsystem (false);
     s_level = level;
+}
+
+bool sl_log_initialized (void)
+{
+    return s_initialized;
 }
 
 void sl_log_adjust (int delta)

@@ -22,6 +22,10 @@ typedef enum {
 //  Sets the program name shown in log lines and the threshold.
 void sl_log_init (const char *ident, sl_log_level_t level);
 
+//  True once sl_log_init was called (a program set up logging before a
+//  library call that would otherwise set its own).
+bool sl_log_initialized (void);
+
 //  Adds delta (may be negative) to the threshold, clamped to the levels.
 void sl_log_adjust (int delta);
 

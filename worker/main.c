@@ -1,7 +1,9 @@
 /*  sluice-worker - runs tasks dealt by the broker.
 
-    Options, start, run until SIGINT/SIGTERM, exit status. The event loop
-    is in worker.c, process handling in runner.c.
+    Options, start, run until SIGINT/SIGTERM, exit status. With --exec the
+    event loop is in worker.c, process handling in runner.c; the built-ins
+    (builtin.c) are handlers served by libsluice's worker API, as a user's
+    own C handler would be.
 */
 #include <czmq.h>
 #include <getopt.h>
@@ -9,6 +11,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "builtin.h"
 #include "sl_config.h"
 #include "sl_curve.h"
 #include "sl_discover.h"
@@ -57,7 +60,8 @@ static void s_usage (FILE *out)
              "                             failed. CMD is always this worker's: a payload is\n"
              "                             data, never a command.\n"
              "      --builtin NAME         echo: output = payload; sleep: sleep payload\n"
-             "                             milliseconds, output = payload (tests, benchmarks)\n"
+             "                             milliseconds, output = payload (tests, benchmarks;\n"
+             "                             -j at most 256 for sleep, a thread each)\n"
              "  -j, --jobs N               tasks run at once (default: number of CPUs, %ld)\n"
              "      --max-output BYTES     output kept per task; the rest is dropped and the\n"
              "                             result says so (default %d)\n"
@@ -90,6 +94,36 @@ static void s_usage (FILE *out)
              "A task may run more than once (a worker that vanished mid-task has its tasks\n"
              "run elsewhere), so commands should be idempotent.\n",
              sysconf (_SC_NPROCESSORS_ONLN), DEFAULT_MAX_OUTPUT);
+}
+
+//  Serves the built-in handler with the library's worker API, with the
+//  options given to sluice-worker. Returns the exit status.
+static int s_run_builtin (const worker_config_t *config, sluice_handler_fn *handler, bool is_inline,
+                          const char *curve_secret, const char *curve_server)
+{
+    char name [300];
+    sl_self_name (name, sizeof name); //  "host:pid", as sluice-ctl drain names it
+    sluice_worker_options_t opts = {
+        .slots = config->slots,
+        .prefetch = config->prefetch,
+        .heartbeat_ms = config->heartbeat_ms,
+        //  The library's 0 means forever, ours a negative value.
+        .connect_timeout_ms = config->connect_timeout_ms < 0 ? 0
+                              : config->connect_timeout_ms   ? config->connect_timeout_ms
+                                                             : 1,
+        .drain_timeout_ms = config->drain_timeout_ms ? config->drain_timeout_ms : 1,
+        .curve_server = curve_server,
+        .curve_secret = curve_secret,
+        .name = name,
+        .max_output = config->runner.max_output ? config->runner.max_output : 1,
+        .inline_handler = is_inline,
+    };
+    const char *first = config->nqueues ? config->queues [0] : NULL;
+    if (config->nqueues > 1) {
+        opts.queues = (const char *const *) config->queues + 1;
+        opts.nqueues = config->nqueues - 1;
+    }
+    return sluice_worker_run (config->broker, first, handler, NULL, &opts) == 0 ? 0 : 1;
 }
 
 static int s_run (int argc, char *argv [])
@@ -208,15 +242,15 @@ static int s_run (int argc, char *argv [])
                               "Try '" PROG " --help' for more information.\n");
         return SL_EXIT_USAGE;
     }
-    if (builtin) {
-        if (streq (builtin, "echo"))
-            config.runner.mode = RUNNER_ECHO;
-        else if (streq (builtin, "sleep"))
-            config.runner.mode = RUNNER_SLEEP;
-        else {
-            fprintf (stderr, PROG ": --builtin: '%s' is not a built-in (echo, sleep)\n", builtin);
-            return SL_EXIT_USAGE;
-        }
+    bool builtin_inline = false;
+    sluice_handler_fn *handler = builtin ? builtin_handler (builtin, &builtin_inline) : NULL;
+    if (builtin && !handler) {
+        fprintf (stderr, PROG ": --builtin: '%s' is not a built-in (echo, sleep)\n", builtin);
+        return SL_EXIT_USAGE;
+    }
+    if (handler && !builtin_inline && config.slots > 256) {
+        fprintf (stderr, PROG ": --jobs: at most 256 with --builtin %s (a thread each)\n", builtin);
+        return SL_EXIT_USAGE;
     }
     char err [512];
     if (sl_endpoint_check (config.broker, err, sizeof err)) {
@@ -241,7 +275,8 @@ static int s_run (int argc, char *argv [])
         }
         config.broker = discovered;
     }
-    int rc = worker_run (&config);
+    int rc = handler ? s_run_builtin (&config, handler, builtin_inline, curve_secret, curve_server)
+                     : worker_run (&config);
     sl_curve_client_clear (&curve);
     return rc;
 }

@@ -22,7 +22,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "credit.h"
+#include "sl_credit.h"
 #include "sl_client.h"
 #include "sl_deque.h"
 #include "sl_log.h"

@@ -58,7 +58,14 @@ want(s["rate"] > 0 and s["sink"] is None, "rate %s, sink %s" % (s["rate"], s["si
 want(0 < s["memory"]["held"] < s["memory"]["limit"] and not s["memory"]["intake_paused"], "memory")
 want(s["journal_bytes"] > 0, "journal bytes")
 PY
-"$CTL" --broker "$BROKER" status >"$WORK/status.txt" || fail "sluice-ctl status exit status $?"
+# A worker's running count is what its last heartbeat said: one sent just
+# as its tasks ended and before the next ones arrived says fewer. Look
+# again a few times, each within a heartbeat.
+for try in 1 2 3 4 5; do
+    "$CTL" --broker "$BROKER" status >"$WORK/status.txt" || fail "sluice-ctl status exit status $?"
+    grep -Eq "^$HOST +$W2 +3 +3 " "$WORK/status.txt" && break
+    sleep 0.3
+done
 grep -Eq "^slow +default +60 +[0-9]+ +5 +[0-9]+ +0 +0 .* running$" "$WORK/status.txt" \
     || { cat "$WORK/status.txt" >&2; fail "no line for job slow in the status table"; }
 grep -Eq "^$HOST +$W2 +3 +3 " "$WORK/status.txt" \

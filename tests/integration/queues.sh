@@ -26,7 +26,7 @@ start_worker wA --queue alpha --exec 'printf A:%s {}' -j 2
 WA=$LAST_PID
 start_worker wB --queue beta --exec 'printf B:%s {}' -j 2
 WB=$LAST_PID
-start_worker wC -Q alpha -Q beta --exec 'printf C:%s {}' -j 1
+start_worker wC -Q alpha -Q beta --exec 'printf C:%s {}' -j 1 --prefetch 0
 start_worker wD --exec 'printf D:%s {}' -j 2
 wait_workers 4
 make_tasks "$WORK/a.txt" 300 a
@@ -122,6 +122,34 @@ flood_before = sum(1 for j in jobs[:last_short] if j == "flood")
 print("fairness: the short job's last result came after %d of the flood's 400" % flood_before)
 sys.exit(0 if jobs.count("flood") == 400 and jobs.count("short") == 20 and flood_before < 200 else 1)
 PY
+
+# --- A built-in worker (the library's worker API) serving two queues ---------------------
+# Only C (alpha, beta, exec) is left; an echo worker serving delta and
+# epsilon takes the jobs of both, and no task of alpha reaches it.
+start_worker wE -Q delta -Q epsilon --builtin echo -j 2
+make_tasks "$WORK/delta.txt" 30 d
+make_tasks "$WORK/eps.txt" 30 e
+make_tasks "$WORK/alpha2.txt" 30 a
+"$VENT" --broker "$BROKER" --queue delta --job jdelta "$WORK/delta.txt" >/dev/null \
+    2>>"$WORK/vent.log" || fail "ventilator delta exit $?"
+"$VENT" --broker "$BROKER" --queue epsilon --job jeps "$WORK/eps.txt" >/dev/null \
+    2>>"$WORK/vent.log" || fail "ventilator epsilon exit $?"
+"$VENT" --broker "$BROKER" --queue alpha --job jalpha "$WORK/alpha2.txt" >/dev/null \
+    2>>"$WORK/vent.log" || fail "ventilator alpha exit $?"
+"$SLUICE_BIN/sluice-sink" --broker "$BROKER" -o "$WORK/out4.jsonl" --format jsonl \
+    2>"$WORK/sink4.log" || fail "sink of delta, epsilon and alpha exit $?"
+"$PYTHON" - "$WORK/out4.jsonl" <<'PY' || fail "a built-in worker with two queues"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+want = {"jdelta": ("d", ""), "jeps": ("e", ""), "jalpha": ("a", "C:")}
+seen = {}
+for r in recs:
+    prefix, out = want[r["job"]]
+    assert r["output"] == out + "%s-%d" % (prefix, r["seq"]), r
+    seen.setdefault(r["job"], []).append(r["seq"])
+assert all(sorted(v) == list(range(1, 31)) for v in seen.values()) and len(seen) == 3, seen
+PY
+expect_grep "queues delta,epsilon" "$WORK/wE.log" "built-in worker's queues"
 
 # --- Push dispatch has the default queue only ---------------------------------------------
 PUSH_BROKER="tcp://127.0.0.1:$(free_port)"

@@ -72,8 +72,8 @@ PY
 kill "$LAST_PID" 2>/dev/null
 mkdir -p "$WORK/first"
 CMD="f=$WORK/first/\$SLUICE_SEQ; if [ -e \$f ] && [ \"\$(cat \$f)\" != \$PPID ]; then echo ok; else echo \$PPID > \$f; exit 5; fi"
-start_worker w3 -j 2 --exec "$CMD"
-start_worker w4 -j 2 --exec "$CMD"
+start_worker w3 -j 2 --exec "$CMD"; W3_PID=$LAST_PID
+start_worker w4 -j 2 --exec "$CMD"; W4_PID=$LAST_PID
 wait_workers 4
 seq 1 20 > "$WORK/tasks3.txt"
 "$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" --retries 1 "$WORK/tasks3.txt" >/dev/null \
@@ -87,4 +87,25 @@ for line in open(sys.argv[1]):
     failed_on = open(os.path.join(sys.argv[2], str(r["seq"]))).read().strip()
     assert r["status"] == "ok" and r["attempts"] == 2, r
     assert r["worker"].rsplit(":", 1)[1] != failed_on, (r, failed_on)
+PY
+
+# The built-in sleep runs on the library's worker API: a handler over its
+# time limit is asked to stop (sluice_task_sleep returns early) and its
+# task ends `timeout` at once, not when the sleep would have ended.
+kill "$W3_PID" "$W4_PID" 2>/dev/null
+start_worker w5 -j 2 --builtin sleep
+printf '60000\n60000\n20\n' > "$WORK/tasks5.txt"
+"$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" --timeout 0.3 "$WORK/tasks5.txt" >/dev/null \
+    2>>"$WORK/v.log" || fail "ventilator (builtin sleep)"
+timeout 20 "$SLUICE_BIN/sluice-sink" --broker "$BROKER" -o "$WORK/sleep.jsonl" -f jsonl \
+    2>"$WORK/s5.log"
+expect_rc 1 $? "sink with timed-out built-in sleeps"
+"$PYTHON" - "$WORK/sleep.jsonl" <<'PY' || fail "built-in sleep over its time limit"
+import json, sys
+rs = {json.loads(l)["seq"]: json.loads(l) for l in open(sys.argv[1])}
+assert sorted(rs) == [1, 2, 3], rs
+for s in (1, 2):
+    assert rs[s]["status"] == "timeout", rs[s]
+    assert 300 <= rs[s]["duration_ms"] < 3000, rs[s]
+assert rs[3]["status"] == "ok" and rs[3]["output"] == "20", rs[3]
 PY

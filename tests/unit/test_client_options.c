@@ -118,6 +118,37 @@ static void test_client_options_worker_checks (void **state)
     assert_non_null (strstr (err, "connect_timeout_ms"));
     opts.connect_timeout_ms = 0;
     assert_int_equal (sc_worker_options_check (NULL, &opts, err, sizeof err), 0);
+    //  Inline handlers need no thread per slot: more slots allowed.
+    opts.slots = SC_MAX_SLOTS + 1;
+    opts.inline_handler = true;
+    assert_int_equal (sc_worker_options_check (NULL, &opts, err, sizeof err), 0);
+    opts.slots = SC_MAX_INLINE_SLOTS + 1;
+    assert_int_equal (sc_worker_options_check (NULL, &opts, err, sizeof err), -1);
+    assert_non_null (strstr (err, "slots"));
+    opts.slots = 1;
+    //  Further queues: each checked, NULLs and too many refused.
+    const char *good [] = { "a", "b.c" };
+    opts.queues = good;
+    opts.nqueues = 2;
+    assert_int_equal (sc_worker_options_check ("q", &opts, err, sizeof err), 0);
+    const char *bad [] = { "a", "no spaces" };
+    opts.queues = bad;
+    assert_int_equal (sc_worker_options_check ("q", &opts, err, sizeof err), -1);
+    assert_non_null (strstr (err, "no spaces"));
+    const char *null [] = { "a", NULL };
+    opts.queues = null;
+    assert_int_equal (sc_worker_options_check ("q", &opts, err, sizeof err), -1);
+    assert_non_null (strstr (err, "entry 1"));
+    opts.queues = NULL;
+    assert_int_equal (sc_worker_options_check ("q", &opts, err, sizeof err), -1);
+    const char *many [SC_MAX_QUEUES];
+    for (size_t i = 0; i < SC_MAX_QUEUES; i++)
+        many [i] = "x";
+    opts.queues = many;
+    opts.nqueues = SC_MAX_QUEUES;
+    assert_int_equal (sc_worker_options_check (NULL, &opts, err, sizeof err), 0);
+    assert_int_equal (sc_worker_options_check ("q", &opts, err, sizeof err), -1);
+    assert_non_null (strstr (err, "queues"));
 }
 
 static void test_client_options_default_names_differ (void **state)

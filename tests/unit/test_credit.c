@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "credit.h"
+#include "sl_credit.h"
 
 //  Asks; checks whether a request is due and for how much; marks it sent.
 static void s_expect_ask (sl_credit_t *credit, size_t held, bool draining, bool absolute, bool due,

@@ -1,4 +1,4 @@
-/*  credit - a worker's side of fair (credit-based) dispatch: how many tasks
+/*  sl_credit - a worker's side of fair (credit-based) dispatch: how many tasks
     to ask the broker for.
 
     The broker sends a worker at most as many tasks as it asked for. The

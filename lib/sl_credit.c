@@ -1,5 +1,5 @@
-/*  credit - a worker's side of fair dispatch, see credit.h.  */
-#include "credit.h"
+/*  sl_credit - a worker's side of fair dispatch, see sl_credit.h.  */
+#include "sl_credit.h"
 
 #include <assert.h>
 
