@@ -155,8 +155,16 @@ int64_t sl_journal_scan (sl_journal_t *self, uint64_t from, sl_journal_fn *fn, v
 const char *sl_journal_dir (sl_journal_t *self);
 
 //  CRC32C (Castagnoli) of data, continuing from crc: start with 0, and
-//  sl_crc32c (sl_crc32c (0, a, n), b, m) is the CRC of a then b. Exposed
-//  for tests.
+//  sl_crc32c (sl_crc32c (0, a, n), b, m) is the CRC of a then b. Uses the
+//  CPU's crc32 instruction when sl_crc32c_hardware says it has one, else
+//  sl_crc32c_portable. Exposed for tests.
 uint32_t sl_crc32c (uint32_t crc, const uint8_t *data, size_t size);
+
+//  The same CRC without the instruction (slice-by-8 tables), so that tests
+//  can check both ways against each other on any machine.
+uint32_t sl_crc32c_portable (uint32_t crc, const uint8_t *data, size_t size);
+
+//  True if sl_crc32c runs on the CPU's instruction (SSE4.2 on x86-64).
+bool sl_crc32c_hardware (void);
 
 #endif

@@ -33,12 +33,19 @@ typedef enum {
 //  Decodes one frame. Returns the envelope, or NULL with the reason in err
 //  (garbage, empty, no body, or another version: *version_p gets the
 //  peer's version when the envelope itself was readable, else 0).
-//  Caller owns the result: free it with sl_proto_free.
+//  Caller owns the result: free it with sl_proto_free. The envelope and
+//  everything it points to (submessages, strings, bytes, arrays) live in
+//  one arena that goes with it: never free a part of it, keep a pointer
+//  into it past sl_proto_free, or hand it to protobuf-c's free_unpacked.
 sl_env_t *sl_proto_decode (const uint8_t *data, size_t size, uint32_t *version_p, char *err,
                            size_t errlen);
 
 //  Frees a decoded envelope and nulls the pointer. NULL-safe.
 void sl_proto_free (sl_env_t **env_p);
+
+//  Memory blocks a decoded envelope holds: 1 unless it decoded to more than
+//  about three times its frame (e.g. many empty submessages). For tests.
+size_t sl_proto_blocks (const sl_env_t *env);
 
 //  Receives one message without blocking. On a ROUTER socket pass
 //  routing_id_p: it gets the sender's routing id (caller owns it, also on

@@ -746,6 +746,211 @@ static void test_proto_decode_survives_every_truncation (void **state)
     }
 }
 
+//  --- Decoding into an arena ----------------------------------------------------
+
+//  Packs env with protobuf-c into a buffer of its own, decodes that with
+//  sl_proto_decode and frees the buffer, so nothing decoded can point into
+//  the wire bytes. The caller frees the result.
+static sl_env_t *s_decode_copy (sl_env_t *env)
+{
+    env->version = SL_PROTOCOL_VERSION;
+    size_t size = sluice__envelope__get_packed_size (env);
+    uint8_t *packed = malloc (size);
+    assert_non_null (packed);
+    assert_int_equal (sluice__envelope__pack (env, packed), size);
+    char err [256] = "";
+    sl_env_t *got = sl_proto_decode (packed, size, NULL, err, sizeof err);
+    free (packed);
+    if (!got)
+        fail_msg ("decode failed: %s", err);
+    return got;
+}
+
+//  The broker's everyday messages (64 tasks or results of ~100 bytes, an
+//  ack of 64 seqs) decode whole into the one block their frame's size asks
+//  for: one malloc per message, not one per field.
+static void test_proto_decoded_batches_take_one_block (void **state)
+{
+    (void) state;
+    enum { N = 64, PAYLOAD = 98 };
+    static uint8_t payload [N][PAYLOAD];
+    static Sluice__Task task [N];
+    static Sluice__Task *tasks [N];
+    static Sluice__Result result [N];
+    static Sluice__Result *results [N];
+    static uint64_t seqs [N];
+    for (int i = 0; i < N; i++) {
+        for (int k = 0; k < PAYLOAD; k++)
+            payload [i][k] = (uint8_t) (i * 31 + k);
+        task [i] = (Sluice__Task) SLUICE__TASK__INIT;
+        task [i].seq = 1000000 + (uint64_t) i;
+        task [i].attempt = 1;
+        task [i].payload.data = payload [i];
+        task [i].payload.len = PAYLOAD;
+        tasks [i] = &task [i];
+        result [i] = (Sluice__Result) SLUICE__RESULT__INIT;
+        result [i].seq = task [i].seq;
+        result [i].status = SLUICE__STATUS__STATUS_OK;
+        result [i].output.data = payload [i];
+        result [i].output.len = PAYLOAD;
+        result [i].worker = "worker-host.example:123456";
+        result [i].duration_ms = 3;
+        result [i].attempt = 1;
+        results [i] = &result [i];
+        seqs [i] = task [i].seq;
+    }
+    for (size_t n = 1; n <= N; n += N - 1) {
+        Sluice__TaskBatch batch = SLUICE__TASK_BATCH__INIT;
+        batch.job = "job-0123456789";
+        batch.n_tasks = n;
+        batch.tasks = tasks;
+        sl_env_t env = SLUICE__ENVELOPE__INIT;
+        env.body_case = SLUICE__ENVELOPE__BODY_TASKS;
+        env.tasks = &batch;
+        sl_env_t *got = s_decode_copy (&env);
+        assert_int_equal (sl_proto_blocks (got), 1);
+        assert_string_equal (got->tasks->job, batch.job);
+        assert_int_equal (got->tasks->n_tasks, n);
+        for (size_t i = 0; i < n; i++)
+            s_expect_task (got->tasks->tasks [i], &task [i]);
+        sl_proto_free (&got);
+
+        Sluice__ResultBatch rbatch = SLUICE__RESULT_BATCH__INIT;
+        rbatch.job = batch.job;
+        rbatch.n_results = n;
+        rbatch.results = results;
+        env.body_case = SLUICE__ENVELOPE__BODY_RESULTS;
+        env.results = &rbatch;
+        got = s_decode_copy (&env);
+        assert_int_equal (sl_proto_blocks (got), 1);
+        assert_int_equal (got->results->n_results, n);
+        for (size_t i = 0; i < n; i++)
+            s_expect_result (got->results->results [i], &result [i]);
+        sl_proto_free (&got);
+
+        Sluice__Ack ack = SLUICE__ACK__INIT;
+        ack.job = batch.job;
+        ack.n_seqs = n;
+        ack.seqs = seqs;
+        env.body_case = SLUICE__ENVELOPE__BODY_ACK;
+        env.ack = &ack;
+        got = s_decode_copy (&env);
+        assert_int_equal (sl_proto_blocks (got), 1);
+        assert_int_equal (got->ack->n_seqs, n);
+        assert_memory_equal (got->ack->seqs, seqs, n * sizeof seqs [0]);
+        sl_proto_free (&got);
+    }
+}
+
+//  A message that decodes to many times its frame (empty tasks take 2
+//  bytes on the wire and a struct each; an ack's seqs 1 byte and 8) gets
+//  more blocks, a few, each at least twice the last, and decodes whole.
+static void test_proto_decode_grows_its_arena_when_a_message_expands (void **state)
+{
+    (void) state;
+    enum { EMPTY = 20000, SEQS = 100000 };
+    Sluice__Task empty = SLUICE__TASK__INIT;
+    Sluice__Task **tasks = malloc (EMPTY * sizeof *tasks);
+    uint64_t *seqs = malloc (SEQS * sizeof *seqs);
+    assert_non_null (tasks);
+    assert_non_null (seqs);
+    for (size_t i = 0; i < EMPTY; i++)
+        tasks [i] = &empty;
+    for (size_t i = 0; i < SEQS; i++)
+        seqs [i] = i % 100;
+
+    Sluice__TaskBatch batch = SLUICE__TASK_BATCH__INIT;
+    batch.job = "dense";
+    batch.n_tasks = EMPTY;
+    batch.tasks = tasks;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_TASKS;
+    env.tasks = &batch;
+    sl_env_t *got = s_decode_copy (&env);
+    size_t blocks = sl_proto_blocks (got);
+    assert_true (blocks > 1);
+    assert_true (blocks <= 8);
+    assert_string_equal (got->tasks->job, "dense");
+    assert_int_equal (got->tasks->n_tasks, EMPTY);
+    for (size_t i = 0; i < EMPTY; i++)
+        s_expect_task (got->tasks->tasks [i], &empty);
+    sl_proto_free (&got);
+
+    Sluice__Ack ack = SLUICE__ACK__INIT;
+    ack.job = "dense";
+    ack.n_seqs = SEQS;
+    ack.seqs = seqs;
+    env.body_case = SLUICE__ENVELOPE__BODY_ACK;
+    env.ack = &ack;
+    got = s_decode_copy (&env);
+    blocks = sl_proto_blocks (got);
+    assert_true (blocks > 1);
+    assert_true (blocks <= 8);
+    assert_int_equal (got->ack->n_seqs, SEQS);
+    assert_memory_equal (got->ack->seqs, seqs, SEQS * sizeof seqs [0]);
+    sl_proto_free (&got);
+    free (tasks);
+    free (seqs);
+}
+
+//  What the arena decodes is what protobuf-c's own allocator decodes: on
+//  mutations of every sample (bytes changed, dropped, duplicated), an
+//  envelope sl_proto_decode accepts is one protobuf-c reads too, and both
+//  pack to the same bytes; what protobuf-c cannot read is refused.
+static void test_proto_arena_decodes_as_protobuf_c_does (void **state)
+{
+    (void) state;
+    uint32_t x = 2463534242u; //  xorshift32
+#define NEXT() (x ^= x << 13, x ^= x >> 17, x ^= x << 5, x)
+    size_t accepted = 0;
+    for (size_t b = 0; b < BODY_COUNT; b++) {
+        sample_t sample;
+        sl_env_t *env = s_sample (&sample, s_bodies [b]);
+        env->version = SL_PROTOCOL_VERSION;
+        uint8_t packed [512];
+        size_t size = s_pack (env, packed, sizeof packed);
+        for (int round = 0; round < 2000; round++) {
+            uint8_t input [1024];
+            size_t len = size;
+            memcpy (input, packed, size);
+            for (int edits = 1 + NEXT () % 3; edits > 0 && len; edits--) {
+                size_t at = NEXT () % len;
+                uint32_t kind = NEXT () % 4;
+                if (kind == 0)
+                    input [at] = (uint8_t) NEXT ();
+                else if (kind == 1)
+                    input [at] ^= (uint8_t) (1u << (NEXT () % 8));
+                else if (kind == 2) {
+                    memmove (input + at, input + at + 1, len - at - 1);
+                    len--;
+                } else if (len < sizeof input) {
+                    memmove (input + at + 1, input + at, len - at);
+                    len++;
+                }
+            }
+            char err [256] = "";
+            sl_env_t *got = sl_proto_decode (input, len, NULL, err, sizeof err);
+            Sluice__Envelope *raw = len ? sluice__envelope__unpack (NULL, len, input) : NULL;
+            if (!raw)
+                assert_null (got);
+            if (got) {
+                accepted++;
+                uint8_t a [1024], r [1024];
+                size_t na = s_pack (got, a, sizeof a);
+                size_t nr = s_pack (raw, r, sizeof r);
+                assert_int_equal (na, nr);
+                assert_memory_equal (a, r, na);
+                sl_proto_free (&got);
+            }
+            if (raw)
+                sluice__envelope__free_unpacked (raw, NULL);
+        }
+    }
+#undef NEXT
+    //  The mutations leave many envelopes readable: the comparison ran.
+    assert_true (accepted > BODY_COUNT * 100);
+}
+
 //  --- Sending ----------------------------------------------------------------------
 
 static void test_proto_send_reports_would_block (void **state)
@@ -928,6 +1133,9 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_proto_extra_frames_are_drained_on_router, s_setup,
                                          s_teardown),
         cmocka_unit_test (test_proto_decode_survives_every_truncation),
+        cmocka_unit_test (test_proto_decoded_batches_take_one_block),
+        cmocka_unit_test (test_proto_decode_grows_its_arena_when_a_message_expands),
+        cmocka_unit_test (test_proto_arena_decodes_as_protobuf_c_does),
         cmocka_unit_test_setup_teardown (test_proto_send_reports_would_block, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_proto_send_reports_gone_router_peer, s_setup,
                                          s_teardown),
