@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "durable.h"
+#include "fair.h"
 #include "http.h"
 #include "sl_curve.h"
 #include "sl_endpoint.h"
@@ -45,7 +46,8 @@
 #define STATUS_FINISHED_JOBS 20      //  recently finished jobs listed by status
 #define MAX_FILL_SEQS 1000000        //  cancel: absent seqs it fills in, at most
 #define MAX_FAILED_RANGES 1024       //  ranges of failed seqs remembered per finished job
-#define MAX_WORKER_QUEUES 16         //  named queues one worker may serve
+#define MAX_WORKER_QUEUES SL_FAIR_MAX_QUEUES //  named queues one worker may serve
+#define PUSH_SNDHWM 2                        //  --dispatch push: batches buffered per worker
 
 typedef struct {
     char key [64];         //  routing id in hex: the hash key
@@ -60,14 +62,13 @@ typedef struct {
     const char *holder;    //  worker: its interned name, as the table knows it
     int64_t last_seen;     //  ms, monotonic
     zlistx_t *waiting;     //  sink: finished jobs it may not know are finished (strings)
-    int64_t credit;        //  worker (fair): tasks it asked for and was not sent yet
+    sl_fair_worker_t fair; //  worker: its credit and place in fair dispatch
     uint64_t done;         //  worker: results of it accepted
     zframe_t *dispatch_id; //  worker (fair): its routing id on the dispatch ROUTER
     char client_key [48];  //  CurveZMQ: the public key it authenticated with ("" = plain)
     bool draining;         //  worker: told to drain by sluice-ctl
     sl_queue_t *queues [MAX_WORKER_QUEUES]; //  worker: the named queues it serves
     size_t nqueues;                         //  worker: how many
-    size_t next_queue;                      //  worker: where the round over its queues goes on
 } peer_t;
 
 typedef struct {
@@ -90,7 +91,10 @@ struct _broker_t {
     sl_table_t *table;                  //  every task's state
     zhashx_t *peers;                    //  key -> peer_t (owned) for workers and sinks
     zhashx_t *by_name;                  //  "host:pid" -> peer_t (not owning)
-    zlistx_t *workers;                  //  worker peers, least recently served first (not owning)
+    zlistx_t *workers;                  //  worker peers, newest first (not owning)
+    sl_fair_t *fair;                    //  fair dispatch: which worker gets tasks next
+    uint64_t worker_slots;              //  slots of every worker
+    uint64_t dispatch_failed;           //  task batches whose send to a worker failed
     peer_t *sink;                       //  the attached sink, or NULL
     zlistx_t *job_starts;               //  job ids to announce to the sink (owned strings)
     bool check_finished;                //  something happened that may finish a job
@@ -287,9 +291,18 @@ static zsock_t *s_bind (const broker_config_t *config, zcert_t *cert, sl_port_t 
         //  (at most INTAKE_HWM batches of 256 KiB wait here).
         zsock_set_rcvhwm (sock, INTAKE_HWM);
     if (port == SL_PORT_DISPATCH)
-        //  Little buffering towards workers: tasks wait in the table,
-        //  where the broker sees them, not in a pipe to a busy worker.
-        zsock_set_sndhwm (sock, 2);
+        //  Push: PUSH deals to any worker whose pipe has room, busy or
+        //  not, so the pipe is all that bounds what a worker is dealt:
+        //  keep it small, and the tasks wait in the table, where the
+        //  broker sees them. Fair: credit bounds it (each batch spends at
+        //  least one, so a worker's pipe never holds more batches than it
+        //  asked tasks for), and a limit here would only make sends within
+        //  credit fail, each one a batch packed for nothing: none. (No
+        //  finite one would do: libzmq tells a pipe's writer what its
+        //  reader took in steps of up to half the limit, and late, when
+        //  the writer's thread next reads its commands, so a pipe refuses
+        //  with room in it.)
+        zsock_set_sndhwm (sock, type == ZMQ_ROUTER ? 0 : PUSH_SNDHWM);
     //  A peer sending a message larger than any a sluice program sends is
     //  cut off by libzmq before the broker reads it (ZMQ_MAXMSGSIZE).
     int64_t max = port == SL_PORT_INTAKE    ? (int64_t) config->max_payload + INTAKE_SLACK
@@ -335,7 +348,8 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
     zhashx_set_destructor (self->peers, s_peer_free);
     self->by_name = zhashx_new ();
     self->workers = zlistx_new ();
-    if (!self->by_name || !self->workers) {
+    self->fair = sl_fair_new ();
+    if (!self->by_name || !self->workers || !self->fair) {
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
@@ -388,6 +402,7 @@ void broker_destroy (broker_t **self_p)
     zlistx_destroy (&self->workers);
     zhashx_destroy (&self->by_name);
     zhashx_destroy (&self->peers);
+    sl_fair_destroy (&self->fair);
     zlistx_destroy (&self->job_starts);
     sl_journal_destroy (&self->journal);
     zactor_destroy (&self->auth);
@@ -696,6 +711,8 @@ static void s_peer_remove (broker_t *self, peer_t *peer)
         void *handle = zlistx_find (self->workers, peer);
         if (handle)
             zlistx_delete (self->workers, handle);
+        sl_fair_leave (self->fair, &peer->fair);
+        self->worker_slots -= peer->slots;
     }
     if (zhashx_lookup (self->by_name, peer->name) == peer)
         zhashx_delete (self->by_name, peer->name);
@@ -961,20 +978,25 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
         peer->role = hello->role;
         snprintf (peer->name, sizeof peer->name, "%s", hello->name);
         zhashx_update (self->by_name, peer->name, peer);
-        if (hello->role == SLUICE__ROLE__ROLE_WORKER)
+        if (hello->role == SLUICE__ROLE__ROLE_WORKER) {
             zlistx_add_start (self->workers, peer);
+            sl_fair_join (self->fair, &peer->fair, peer);
+        }
     }
     peer->role = hello->role;
     snprintf (peer->name, sizeof peer->name, "%s", hello->name);
     snprintf (peer->job, sizeof peer->job, "%s", hello->job);
     peer->follow = hello->follow;
+    if (peer->role == SLUICE__ROLE__ROLE_WORKER)
+        self->worker_slots += (uint64_t) hello->slots - peer->slots;
     peer->slots = hello->slots;
     peer->nqueues = 0;
-    peer->next_queue = 0;
     for (size_t i = 0; i < hello->n_queues; i++)
         peer->queues [peer->nqueues++] = sl_table_queue (self->table, hello->queues [i], true);
     if (peer->nqueues == 0)
         peer->queues [peer->nqueues++] = sl_table_queue (self->table, NULL, true);
+    if (peer->role == SLUICE__ROLE__ROLE_WORKER)
+        sl_fair_set_queues (self->fair, &peer->fair, peer->queues, peer->nqueues);
     //  The client's wish, within the bounds --heartbeat itself has.
     peer->heartbeat_ms = hello->heartbeat_ms ? hello->heartbeat_ms : self->config.heartbeat_ms;
     if (peer->heartbeat_ms < 10)
@@ -1093,6 +1115,10 @@ static void s_on_heartbeat (broker_t *self, zframe_t *routing_id, peer_t *peer,
         int64_t now = zclock_mono ();
         peer->last_seen = now;
         peer->running = hb->running;
+        //  A worker whose last dispatch send failed (its connection was
+        //  gone) is tried again once it is heard from.
+        if (peer->role == SLUICE__ROLE__ROLE_WORKER && peer->dispatch_id && !peer->fair.routable)
+            sl_fair_set_routable (self->fair, &peer->fair, true);
         //  The worker took these runs: they are alive while it is (a long
         //  task on a live worker never expires), and lost with it.
         for (size_t i = 0; i < hb->n_held; i++) {
@@ -1539,6 +1565,10 @@ static void s_on_intake (broker_t *self)
 
 static void s_on_result_batch (broker_t *self, Sluice__ResultBatch *batch)
 {
+    //  The results of a batch normally name one worker: it is looked up
+    //  once, and again only when the name changes.
+    const char *seen = NULL; //  the worker name last looked up
+    peer_t *peer = NULL;     //  its peer, or NULL
     for (size_t i = 0; i < batch->n_results; i++) {
         Sluice__Result *result = batch->results [i];
         if (result->status < SLUICE__STATUS__STATUS_OK ||
@@ -1550,8 +1580,12 @@ static void s_on_result_batch (broker_t *self, Sluice__ResultBatch *batch)
         sl_durable_result_in (result, &in);
         sl_table_rc_t rc =
             sl_table_complete (self->table, batch->job, result->seq, result->attempt, &in);
-        if (rc == SL_TABLE_OK || rc == SL_TABLE_RETRY || rc == SL_TABLE_ADVANCED) {
-            peer_t *peer = result->worker ? s_peer_by_name (self, result->worker) : NULL;
+        if ((rc == SL_TABLE_OK || rc == SL_TABLE_RETRY || rc == SL_TABLE_ADVANCED) &&
+            result->worker) {
+            if (!seen || !streq (seen, result->worker)) {
+                seen = result->worker;
+                peer = s_peer_by_name (self, seen);
+            }
             if (peer)
                 peer->done++;
         }
@@ -1606,10 +1640,8 @@ static void s_on_dispatch (broker_t *self)
                 zframe_destroy (&peer->dispatch_id);
                 peer->dispatch_id = zframe_dup (routing_id);
             }
-            if (env->credit->absolute)
-                peer->credit = env->credit->credit;
-            else
-                peer->credit += env->credit->credit;
+            sl_fair_set_routable (self->fair, &peer->fair, true);
+            sl_fair_credit (self->fair, &peer->fair, env->credit->credit, env->credit->absolute);
         }
         sl_proto_free (&env);
         zframe_destroy (&routing_id);
@@ -1654,27 +1686,9 @@ static bool s_writable (zsock_t *sock)
 //  task at the end of a job so the tail spreads over every worker.
 static size_t s_batch_size (broker_t *self)
 {
-    size_t slots = 0;
-    for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
-         peer = (peer_t *) zhashx_next (self->peers))
-        if (peer->role == SLUICE__ROLE__ROLE_WORKER)
-            slots += peer->slots;
-    size_t batch = sl_table_queued (self->table) / (2 * (slots ? slots : 1));
-    return batch < 1 ? 1 : batch > MAX_BATCH_TASKS ? MAX_BATCH_TASKS : batch;
-}
-
-//  The next of the worker's queues that has tasks waiting (round-robin, so
-//  that a flood on one queue does not starve its others), or NULL.
-static sl_queue_t *s_next_queue (peer_t *peer)
-{
-    for (size_t i = 0; i < peer->nqueues; i++) {
-        sl_queue_t *queue = peer->queues [(peer->next_queue + i) % peer->nqueues];
-        if (sl_queue_queued (queue)) {
-            peer->next_queue = (peer->next_queue + i + 1) % peer->nqueues;
-            return queue;
-        }
-    }
-    return NULL;
+    uint64_t slots = self->worker_slots ? self->worker_slots : 1;
+    uint64_t batch = sl_table_queued (self->table) / (2 * slots);
+    return batch < 1 ? 1 : batch > MAX_BATCH_TASKS ? MAX_BATCH_TASKS : (size_t) batch;
 }
 
 static bool s_serves (peer_t *peer, sl_queue_t *queue)
@@ -1683,17 +1697,6 @@ static bool s_serves (peer_t *peer, sl_queue_t *queue)
         if (peer->queues [i] == queue)
             return true;
     return false;
-}
-
-//  Workers serving queue.
-static size_t s_queue_workers (broker_t *self, sl_queue_t *queue)
-{
-    size_t n = 0;
-    for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
-         peer = (peer_t *) zhashx_next (self->peers))
-        if (peer->role == SLUICE__ROLE__ROLE_WORKER && s_serves (peer, queue))
-            n++;
-    return n;
 }
 
 //  How long a task PUSH dealt may go unclaimed: 5 heartbeats of the
@@ -1707,11 +1710,14 @@ static int64_t s_unclaimed_lease (broker_t *self)
     return self->unclaimed_lease_ms > 5 * beat ? self->unclaimed_lease_ms : 5 * beat;
 }
 
-//  Takes up to limit queued tasks of one job and sends them as one batch:
-//  to the worker `peer` on the ROUTER (fair), or to whichever worker PUSH
-//  deals it to (peer NULL). Returns how many were sent; 0 if nothing was
-//  queued or the send failed (then the tasks are queued again).
-static size_t s_send_batch (broker_t *self, peer_t *peer, size_t limit, bool choosy, int64_t now)
+//  Takes up to limit queued tasks of one job from queue and sends them as
+//  one batch: to the worker `peer` on the ROUTER (fair), or to whichever
+//  worker PUSH deals it to (peer NULL). With `choosy`, a task that failed
+//  or was lost on this worker is left for another. Returns how many were
+//  sent; 0 if none could be taken; -1 if the send failed (then the tasks
+//  are queued again).
+static int64_t s_send_batch (broker_t *self, peer_t *peer, sl_queue_t *queue, size_t limit,
+                             bool choosy, int64_t now)
 {
     Sluice__Task tasks [MAX_BATCH_TASKS];
     Sluice__Task *task_ptrs [MAX_BATCH_TASKS];
@@ -1720,10 +1726,6 @@ static size_t s_send_batch (broker_t *self, peer_t *peer, size_t limit, bool cho
     //  worker. Under PUSH nobody knows who got it until a worker claims it.
     const char *holder = peer ? peer->holder : NULL;
     int64_t lease = peer ? INT64_MAX - now : s_unclaimed_lease (self);
-    sl_queue_t *queue = peer ? s_next_queue (peer) : sl_table_queue (self->table, NULL, false);
-    if (!queue)
-        return 0;
-    int others = -1; //  other workers serving the queue, counted when first needed
     sl_task_t *skipped [MAX_BATCH_TASKS]; //  tasks left for another worker
     size_t n = 0, nskipped = 0, bytes = 0;
     if (limit > MAX_BATCH_TASKS)
@@ -1732,9 +1734,7 @@ static size_t s_send_batch (broker_t *self, peer_t *peer, size_t limit, bool cho
         sl_task_t *task = sl_table_dispatch_from (self->table, queue, now, lease, holder);
         if (!task)
             break;
-        if (choosy && task->avoid == holder && others < 0)
-            others = (int) s_queue_workers (self, queue) - 1;
-        if (choosy && task->avoid == holder && others > 0) {
+        if (choosy && task->avoid == holder) {
             //  It failed or was lost on this worker: another one runs it.
             skipped [nskipped++] = task;
             if (nskipped == MAX_BATCH_TASKS)
@@ -1752,8 +1752,6 @@ static size_t s_send_batch (broker_t *self, peer_t *peer, size_t limit, bool cho
         tasks [n].payload.len = task->payload_size;
         tasks [n].timeout_ms = task->timeout_ms;
         tasks [n].attempt = task->attempts;
-        //  Multi-stage: the worker echoes the stage in its result.
-        tasks [n].stage = sl_job_stages (task->job) > 1 ? task->stage + 1u : 0;
         task_ptrs [n] = &tasks [n];
         taken [n++] = task;
         bytes += task->payload_size;
@@ -1763,12 +1761,17 @@ static size_t s_send_batch (broker_t *self, peer_t *peer, size_t limit, bool cho
         sl_table_undispatch (self->table, skipped [i - 1]);
     if (n == 0)
         return 0;
+    sl_job_t *job = taken [0]->job;
+    if (sl_job_stages (job) > 1)
+        //  Multi-stage: the worker echoes the stage in its result.
+        for (size_t i = 0; i < n; i++)
+            tasks [i].stage = taken [i]->stage + 1u;
     Sluice__TaskBatch batch = SLUICE__TASK_BATCH__INIT;
-    batch.job = (char *) sl_job_id (taken [0]->job);
+    batch.job = (char *) sl_job_id (job);
     Sluice__Attachment attach [SL_MAX_ATTACHMENTS];
     Sluice__Attachment *attach_ptrs [SL_MAX_ATTACHMENTS];
     size_t nattach;
-    const sl_attach_t *list = sl_job_attachments (taken [0]->job, &nattach);
+    const sl_attach_t *list = sl_job_attachments (job, &nattach);
     sl_attach_to_proto (list, nattach, attach, attach_ptrs);
     batch.attachments = attach_ptrs;
     batch.n_attachments = nattach;
@@ -1778,57 +1781,41 @@ static size_t s_send_batch (broker_t *self, peer_t *peer, size_t limit, bool cho
     env.body_case = SLUICE__ENVELOPE__BODY_TASKS;
     env.tasks = &batch;
     if (sl_proto_send (self->dispatch, peer ? peer->dispatch_id : NULL, &env, ZMQ_DONTWAIT)) {
-        //  Would block, or (fair) the worker's connection is gone.
+        //  Fair: the worker's connection is gone. Push: no worker can take
+        //  it (the loop waits for POLLOUT first, so hardly ever).
         for (size_t i = n; i > 0; i--)
             sl_table_undispatch (self->table, taken [i - 1]);
-        return 0;
+        self->dispatch_failed++;
+        return -1;
     }
     self->tasks_dispatched += n;
-    return n;
+    return (int64_t) n;
 }
 
-//  Credit-based dispatch (fair): tasks go only to workers that asked for
-//  them, least recently served first, each at most its credit and its
-//  share of what is queued.
-static void s_dispatch_fair (broker_t *self, int64_t now)
+typedef struct {
+    broker_t *self;
+    int64_t now;
+} dispatch_turn_t;
+
+//  sl_fair_send_fn: a batch to one worker.
+static int64_t s_send_fair (void *arg, void *owner, sl_queue_t *queue, size_t limit, bool alone)
 {
-    bool progress = true;
-    while (progress && sl_table_queued (self->table)) {
-        progress = false;
-        size_t ready = 0;
-        for (peer_t *peer = (peer_t *) zlistx_first (self->workers); peer;
-             peer = (peer_t *) zlistx_next (self->workers))
-            if (peer->credit > 0 && peer->dispatch_id)
-                ready++;
-        if (ready == 0)
-            return;
-        size_t share = (sl_table_queued (self->table) + ready - 1) / ready;
-        //  Serve each ready worker once, in LRU order; served ones go to
-        //  the back.
-        size_t count = zlistx_size (self->workers);
-        for (size_t i = 0; i < count && sl_table_queued (self->table); i++) {
-            peer_t *peer = (peer_t *) zlistx_first (self->workers);
-            if (peer->credit > 0 && peer->dispatch_id) {
-                size_t limit = share < (size_t) peer->credit ? share : (size_t) peer->credit;
-                size_t sent = s_send_batch (self, peer, limit, true, now);
-                peer->credit -= (int64_t) sent;
-                progress |= sent > 0;
-            }
-            zlistx_move_end (self->workers, zlistx_cursor (self->workers));
-        }
-    }
+    dispatch_turn_t *turn = (dispatch_turn_t *) arg;
+    return s_send_batch (turn->self, (peer_t *) owner, queue, limit, !alone, turn->now);
 }
 
 static void s_dispatch (broker_t *self)
 {
     int64_t now = zclock_mono ();
     if (self->config.fair) {
-        s_dispatch_fair (self, now);
+        //  Credit-based: tasks go only to workers that asked for them (fair.h).
+        dispatch_turn_t turn = { self, now };
+        sl_fair_dispatch (self->fair, self->table, s_send_fair, &turn);
         return;
     }
     sl_queue_t *dflt = sl_table_queue (self->table, NULL, false);
     while (dflt && sl_queue_queued (dflt) && s_writable (self->dispatch))
-        if (s_send_batch (self, NULL, s_batch_size (self), false, now) == 0)
+        if (s_send_batch (self, NULL, dflt, s_batch_size (self), false, now) <= 0)
             break;
 }
 
@@ -1888,7 +1875,8 @@ static void s_deliver (broker_t *self)
             results [n].worker = (char *) r->worker;
             results [n].duration_ms = r->duration_ms;
             results [n].output_truncated = r->output_truncated;
-            results [n].id = sl_result_id (r, ids [n]);
+            if (r->id_size) //  else the default, ""
+                results [n].id = sl_result_id (r, ids [n]);
             results [n].stage = r->stage;
             result_ptrs [n] = &results [n];
             n++;
@@ -2338,6 +2326,9 @@ static char *s_render_metrics (void *arg, const char *path, int *status, const c
     METRIC ("tasks_accepted_total", "counter", "Tasks accepted from ventilators.", self->tasks_in);
     METRIC ("tasks_dispatched_total", "counter", "Runs of tasks sent to workers.",
             self->tasks_dispatched);
+    METRIC ("dispatch_sends_failed_total", "counter",
+            "Task batches whose send to a worker failed (their tasks were queued again).",
+            self->dispatch_failed);
     fprintf (out, "# HELP sluice_tasks_completed_total Tasks that reached their final result, by "
                   "status.\n# TYPE sluice_tasks_completed_total counter\n");
     static const char *names [] = { NULL, "ok", "failed", "timeout", "cancelled" };
