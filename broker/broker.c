@@ -543,7 +543,7 @@ static void s_journal_results (broker_t *self)
     while ((task = sl_table_pop_advanced (self->table))) {
         if (!self->journal)
             continue;
-        if (n && (task->job != batch [0]->job || n == MAX_BATCH_RESULTS)) {
+        if (n && (sl_task_job (task) != sl_task_job (batch [0]) || n == MAX_BATCH_RESULTS)) {
             s_journal_appended (
                 self, sl_durable_advanced (self->journal, batch, n, err, sizeof err), err);
             n = 0;
@@ -555,11 +555,11 @@ static void s_journal_results (broker_t *self)
                             err);
     n = 0;
     while ((task = sl_table_pop_completed (self->table))) {
-        if (task->result && task->result->status < 5)
-            self->completed [task->result->status]++;
+        if (sl_task_result (task) && sl_task_result (task)->status < 5)
+            self->completed [sl_task_result (task)->status]++;
         if (!self->journal)
             continue;
-        if (n && (task->job != batch [0]->job || n == MAX_BATCH_RESULTS)) {
+        if (n && (sl_task_job (task) != sl_task_job (batch [0]) || n == MAX_BATCH_RESULTS)) {
             s_journal_appended (self, sl_durable_results (self->journal, batch, n, err, sizeof err),
                                 err);
             n = 0;
@@ -1732,28 +1732,28 @@ static size_t s_send_batch (broker_t *self, peer_t *peer, size_t limit, bool cho
         sl_task_t *task = sl_table_dispatch_from (self->table, queue, now, lease, holder);
         if (!task)
             break;
-        if (choosy && task->avoid == holder && others < 0)
+        if (choosy && sl_task_avoid (task) == holder && others < 0)
             others = (int) s_queue_workers (self, queue) - 1;
-        if (choosy && task->avoid == holder && others > 0) {
+        if (choosy && sl_task_avoid (task) == holder && others > 0) {
             //  It failed or was lost on this worker: another one runs it.
             skipped [nskipped++] = task;
             if (nskipped == MAX_BATCH_TASKS)
                 break;
             continue;
         }
-        if (n && task->job != taken [0]->job) {
+        if (n && sl_task_job (task) != sl_task_job (taken [0])) {
             sl_table_undispatch (self->table, task); //  first of the next batch
             break;
         }
         Sluice__Task init = SLUICE__TASK__INIT;
         tasks [n] = init;
-        tasks [n].seq = task->seq;
-        tasks [n].payload.data = task->payload;
+        tasks [n].seq = sl_task_seq (task);
+        tasks [n].payload.data = (uint8_t *) sl_task_payload (task);
         tasks [n].payload.len = task->payload_size;
         tasks [n].timeout_ms = task->timeout_ms;
         tasks [n].attempt = task->attempts;
         //  Multi-stage: the worker echoes the stage in its result.
-        tasks [n].stage = sl_job_stages (task->job) > 1 ? task->stage + 1u : 0;
+        tasks [n].stage = sl_job_stages (sl_task_job (task)) > 1 ? task->stage + 1u : 0;
         task_ptrs [n] = &tasks [n];
         taken [n++] = task;
         bytes += task->payload_size;
@@ -1764,11 +1764,11 @@ static size_t s_send_batch (broker_t *self, peer_t *peer, size_t limit, bool cho
     if (n == 0)
         return 0;
     Sluice__TaskBatch batch = SLUICE__TASK_BATCH__INIT;
-    batch.job = (char *) sl_job_id (taken [0]->job);
+    batch.job = (char *) sl_job_id (sl_task_job (taken [0]));
     Sluice__Attachment attach [SL_MAX_ATTACHMENTS];
     Sluice__Attachment *attach_ptrs [SL_MAX_ATTACHMENTS];
     size_t nattach;
-    const sl_attach_t *list = sl_job_attachments (taken [0]->job, &nattach);
+    const sl_attach_t *list = sl_job_attachments (sl_task_job (taken [0]), &nattach);
     sl_attach_to_proto (list, nattach, attach, attach_ptrs);
     batch.attachments = attach_ptrs;
     batch.n_attachments = nattach;
@@ -1871,13 +1871,13 @@ static void s_deliver (broker_t *self)
         sl_task_t *first = sl_table_send_next (self->table, only);
         if (!first)
             break;
-        sl_job_t *job = first->job;
+        sl_job_t *job = sl_task_job (first);
         size_t n = 0, bytes = 0;
         for (sl_task_t *task = first; task;) {
-            sl_result_t *r = task->result;
+            sl_result_t *r = sl_task_result (task);
             Sluice__Result init = SLUICE__RESULT__INIT;
             results [n] = init;
-            results [n].seq = task->seq;
+            results [n].seq = sl_task_seq (task);
             results [n].status = (Sluice__Status) s_status_of (r->status);
             results [n].exit_code = r->exit_code;
             results [n].output.data = r->data;
