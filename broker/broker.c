@@ -558,7 +558,7 @@ static void s_journal_results (broker_t *self)
     while ((task = sl_table_pop_advanced (self->table))) {
         if (!self->journal)
             continue;
-        if (n && (task->job != batch [0]->job || n == MAX_BATCH_RESULTS)) {
+        if (n && (sl_task_job (task) != sl_task_job (batch [0]) || n == MAX_BATCH_RESULTS)) {
             s_journal_appended (
                 self, sl_durable_advanced (self->journal, batch, n, err, sizeof err), err);
             n = 0;
@@ -570,11 +570,11 @@ static void s_journal_results (broker_t *self)
                             err);
     n = 0;
     while ((task = sl_table_pop_completed (self->table))) {
-        if (task->result && task->result->status < 5)
-            self->completed [task->result->status]++;
+        if (sl_task_result (task) && sl_task_result (task)->status < 5)
+            self->completed [sl_task_result (task)->status]++;
         if (!self->journal)
             continue;
-        if (n && (task->job != batch [0]->job || n == MAX_BATCH_RESULTS)) {
+        if (n && (sl_task_job (task) != sl_task_job (batch [0]) || n == MAX_BATCH_RESULTS)) {
             s_journal_appended (self, sl_durable_results (self->journal, batch, n, err, sizeof err),
                                 err);
             n = 0;
@@ -1734,21 +1734,21 @@ static int64_t s_send_batch (broker_t *self, peer_t *peer, sl_queue_t *queue, si
         sl_task_t *task = sl_table_dispatch_from (self->table, queue, now, lease, holder);
         if (!task)
             break;
-        if (choosy && task->avoid == holder) {
+        if (choosy && sl_task_avoid (task) == holder) {
             //  It failed or was lost on this worker: another one runs it.
             skipped [nskipped++] = task;
             if (nskipped == MAX_BATCH_TASKS)
                 break;
             continue;
         }
-        if (n && task->job != taken [0]->job) {
+        if (n && sl_task_job (task) != sl_task_job (taken [0])) {
             sl_table_undispatch (self->table, task); //  first of the next batch
             break;
         }
         Sluice__Task init = SLUICE__TASK__INIT;
         tasks [n] = init;
-        tasks [n].seq = task->seq;
-        tasks [n].payload.data = task->payload;
+        tasks [n].seq = sl_task_seq (task);
+        tasks [n].payload.data = (uint8_t *) sl_task_payload (task);
         tasks [n].payload.len = task->payload_size;
         tasks [n].timeout_ms = task->timeout_ms;
         tasks [n].attempt = task->attempts;
@@ -1761,7 +1761,7 @@ static int64_t s_send_batch (broker_t *self, peer_t *peer, sl_queue_t *queue, si
         sl_table_undispatch (self->table, skipped [i - 1]);
     if (n == 0)
         return 0;
-    sl_job_t *job = taken [0]->job;
+    sl_job_t *job = sl_task_job (taken [0]);
     if (sl_job_stages (job) > 1)
         //  Multi-stage: the worker echoes the stage in its result.
         for (size_t i = 0; i < n; i++)
@@ -1858,13 +1858,13 @@ static void s_deliver (broker_t *self)
         sl_task_t *first = sl_table_send_next (self->table, only);
         if (!first)
             break;
-        sl_job_t *job = first->job;
+        sl_job_t *job = sl_task_job (first);
         size_t n = 0, bytes = 0;
         for (sl_task_t *task = first; task;) {
-            sl_result_t *r = task->result;
+            sl_result_t *r = sl_task_result (task);
             Sluice__Result init = SLUICE__RESULT__INIT;
             results [n] = init;
-            results [n].seq = task->seq;
+            results [n].seq = sl_task_seq (task);
             results [n].status = (Sluice__Status) s_status_of (r->status);
             results [n].exit_code = r->exit_code;
             results [n].output.data = r->data;

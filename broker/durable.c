@@ -112,13 +112,13 @@ int sl_durable_advanced (sl_journal_t *journal, sl_task_t **tasks, size_t n, cha
     for (size_t i = 0; i < n; i++) {
         Sluice__Task init = SLUICE__TASK__INIT;
         records [i] = init;
-        records [i].seq = tasks [i]->seq;
-        records [i].payload.data = tasks [i]->payload;
+        records [i].seq = sl_task_seq (tasks [i]);
+        records [i].payload.data = (uint8_t *) sl_task_payload (tasks [i]);
         records [i].payload.len = tasks [i]->payload_size;
         records [i].stage = tasks [i]->stage + 1u;
         ptrs [i] = &records [i];
     }
-    int rc = sl_durable_tasks (journal, sl_job_id (tasks [0]->job), ptrs, n, err, errlen);
+    int rc = sl_durable_tasks (journal, sl_job_id (sl_task_job (tasks [0])), ptrs, n, err, errlen);
     free (records);
     free (ptrs);
     return rc;
@@ -160,10 +160,10 @@ static int s_results_record (sl_journal_t *journal, sl_task_t **tasks, size_t n,
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        const sl_result_t *r = tasks [i]->result;
+        const sl_result_t *r = sl_task_result (tasks [i]);
         Sluice__Result init = SLUICE__RESULT__INIT;
         results [i] = init;
-        results [i].seq = tasks [i]->seq;
+        results [i].seq = sl_task_seq (tasks [i]);
         results [i].status = (Sluice__Status) r->status;
         results [i].exit_code = r->exit_code;
         results [i].output.data = (uint8_t *) r->data;
@@ -179,7 +179,7 @@ static int s_results_record (sl_journal_t *journal, sl_task_t **tasks, size_t n,
         ptrs [i] = &results [i];
     }
     Sluice__ResultBatch batch = SLUICE__RESULT_BATCH__INIT;
-    batch.job = (char *) sl_job_id (tasks [0]->job);
+    batch.job = (char *) sl_job_id (sl_task_job (tasks [0]));
     batch.results = ptrs;
     batch.n_results = n;
     int rc = s_append (journal, SL_REC_RESULTS, &batch.base, err, errlen);
@@ -196,7 +196,8 @@ int sl_durable_results (sl_journal_t *journal, sl_task_t **tasks, size_t n, char
     //  well under the journal's limit.
     size_t first = 0, bytes = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t size = tasks [i]->result->output_size + tasks [i]->result->stderr_size + 256;
+        const sl_result_t *r = sl_task_result (tasks [i]);
+        size_t size = r->output_size + r->stderr_size + 256;
         if (i > first && bytes + size > SL_DURABLE_RECORD_BYTES) {
             if (s_results_record (journal, tasks + first, i - first, err, errlen))
                 return -1;

@@ -2,10 +2,25 @@
 
     Layout: jobs are kept in a hash (by id) and a doubly linked list (arrival
     order). A job's tasks live in chunks of CHUNK_SIZE, allocated when the
-    first task of the chunk arrives, indexed by (seq - 1). The dispatch queue
-    is global and holds pointers to QUEUED tasks; each job has a ready queue
-    (DONE results in completion order) and a sent queue (SENT results in send
-    order, trimmed lazily as acks arrive).
+    first task of the chunk arrives, indexed by (seq - 1). A task knows its
+    index in its chunk (slot), which takes it to the chunk's header: its job
+    and first seq. The dispatch queue is global and holds pointers to QUEUED
+    tasks; each job has a ready queue (DONE results in completion order) and
+    a sent queue (SENT results in send order, trimmed lazily as acks arrive).
+
+    Memory per task waiting for its first run: its 32-byte record, its queue
+    entry (8), and its payload in its chunk's arena. A chunk carves payloads
+    of up to ARENA_MAX_PAYLOAD bytes from blocks sized for the tasks still to
+    come in it (a chunk of tasks of one size gets blocks that fit them
+    exactly); the blocks are freed when every payload in them was released
+    (the task got its result or went on to another stage) and every task of
+    the chunk has arrived. A straggler keeps its chunk's blocks (at most
+    CHUNK_SIZE * ARENA_MAX_PAYLOAD bytes); the memory count says so. Larger
+    payloads are allocated on their own.
+
+    A dispatched task gets a run record (sl_run_t) that keeps what only runs
+    need; the RUNNING list links run records. Records come from a pool, so a
+    dispatch does not call malloc.
 */
 #include "table.h"
 
@@ -18,6 +33,56 @@
 
 #define CHUNK_BITS 10
 #define CHUNK_SIZE (1u << CHUNK_BITS)
+
+//  Payloads (with their id) of up to this many bytes go into the arena.
+#define ARENA_MAX_PAYLOAD 256
+//  Bounds of an arena block's size (below glibc's mmap threshold).
+#define ARENA_MIN_BLOCK 1024
+#define ARENA_MAX_BLOCK (64 * 1024)
+
+//  Spare run records the table keeps for the next dispatches.
+#define RUN_POOL_MAX 1024
+
+_Static_assert(sizeof (sl_task_t) == 32, "a task record is 32 bytes");
+_Static_assert(CHUNK_SIZE <= 1024 && SL_MAX_STAGES <= 8 && SL_TABLE_MAX_LEVELS <= 64,
+               "sl_task_t's bit fields hold slot, stage and level");
+
+//  What only a task that has been dispatched needs.
+struct _sl_run_t {
+    sl_task_t *task;           //  its task
+    sl_run_t *prev;            //  RUNNING list while RUNNING (next: the pool while spare)
+    sl_run_t *next;            //
+    int64_t deadline;          //  lease expiry while RUNNING (ms)
+    const char *holder;        //  interned name of the worker holding it, or NULL
+    const char *avoid;         //  worker whose run of it failed or was lost last, or NULL
+    uint16_t uncounted;        //  runs dispatched that never started (handed back, never claimed)
+    uint16_t losses;           //  runs lost with a worker or a lease so far
+    uint16_t unstarted_losses; //  runs lost before they started (not counted in losses)
+    uint16_t ended_run;        //  latest run that reported a failure (0 = none)
+    uint16_t waiting_run;      //  run its worker holds but said had not started yet (0 = none)
+    uint16_t stage_base;       //  attempts when its stage began: runs up to it are stale
+    uint8_t failures;          //  failed or timed-out runs so far (in its stage)
+    bool expired_unclaimed;    //  the latest run expired before anyone claimed it
+};
+
+//  A block of a chunk's arena.
+typedef struct _s_block_t s_block_t;
+struct _s_block_t {
+    s_block_t *next; //  older block of the same chunk
+    size_t size;     //  bytes at data
+    uint8_t data []; //  payloads
+};
+
+//  CHUNK_SIZE consecutive tasks of a job, and the arena of their payloads.
+typedef struct {
+    sl_job_t *job;                //  the job they belong to
+    uint64_t base;                //  seq of tasks [0], less 1
+    s_block_t *blocks;            //  arena blocks, newest first (owned)
+    size_t used;                  //  bytes carved from the newest block
+    size_t live;                  //  payloads in the arena not released yet
+    size_t arrived;               //  tasks that arrived (not ABSENT)
+    sl_task_t tasks [CHUNK_SIZE]; //  slot i holds seq base + i + 1
+} s_chunk_t;
 
 struct _sl_queue_t {
     char *name;                               //  its name (owned)
@@ -36,7 +101,7 @@ struct _sl_job_t {
     size_t nstages;                      //  1 for a plain job
     sl_attach_t *attach;                 //  files shipped with it (owned), or NULL
     size_t nattach;                      //  how many
-    sl_task_t **chunks;                  //  task chunks, NULL where none arrived yet
+    s_chunk_t **chunks;                  //  task chunks, NULL where none arrived yet
     size_t nchunks;                      //  slots in chunks
     sl_job_counts_t counts;              //  what callers see
     sl_deque_t *ready;    //  DONE tasks waiting to be sent; entries delivered since are stale
@@ -45,6 +110,7 @@ struct _sl_job_t {
     uint64_t unacked;     //  tasks in state SENT
     uint64_t queue_refs;  //  entries in the table's dispatch queue that point here
     uint64_t highest;     //  highest seq arrived
+    size_t held;          //  its part of the table's held (sl_table_held)
     uint64_t tag;   //  the caller's number for the job (the broker: its first journal segment)
     bool retired;   //  retired, kept only until its stale queue entries are popped
     sl_job_t *prev; //  arrival-order list
@@ -61,17 +127,19 @@ struct _sl_table_t {
     size_t njobs;                             //  jobs in the list
     sl_queue_t *queues [SL_TABLE_MAX_QUEUES]; //  named queues; [0] is the default one
     size_t nqueues;                           //  queues in use
-    sl_deque_t *completed;   //  tasks that got their final result, until sl_table_pop_completed
-    sl_deque_t *advanced;    //  tasks that went on to another stage, until sl_table_pop_advanced
-    zlistx_t *zombies;       //  retired jobs with stale dispatch-queue entries (owned)
-    uint64_t next_tag;       //  tag given to new jobs
-    size_t queued;           //  tasks in state QUEUED, exact
-    size_t deliverable;      //  tasks in state DONE, exact
-    size_t unacked;          //  tasks in state SENT, exact
-    sl_task_t *running_head; //  list of RUNNING tasks
-    size_t running;          //  tasks in state RUNNING, exact
-    zhashx_t *workers;       //  interned worker names: name -> owned copy
-    size_t held;             //  bytes held for tasks not yet delivered (sl_table_held)
+    sl_deque_t *completed;  //  tasks that got their final result, until sl_table_pop_completed
+    sl_deque_t *advanced;   //  tasks that went on to another stage, until sl_table_pop_advanced
+    zlistx_t *zombies;      //  retired jobs with stale dispatch-queue entries (owned)
+    uint64_t next_tag;      //  tag given to new jobs
+    size_t queued;          //  tasks in state QUEUED, exact
+    size_t deliverable;     //  tasks in state DONE, exact
+    size_t unacked;         //  tasks in state SENT, exact
+    sl_run_t *running_head; //  run records of the RUNNING tasks
+    size_t running;         //  tasks in state RUNNING, exact
+    sl_run_t *spare_runs;   //  pool of run records (linked by next)
+    size_t nspare_runs;     //  how many
+    zhashx_t *workers;      //  interned worker names: name -> owned copy
+    size_t held;            //  bytes held for tasks not yet delivered (sl_table_held)
 };
 
 static void s_free_string (void **item_p)
@@ -80,15 +148,252 @@ static void s_free_string (void **item_p)
     *item_p = NULL;
 }
 
+//  --- Tasks' records ---------------------------------------------------------
+
+static inline s_chunk_t *s_chunk_of (const sl_task_t *task)
+{
+    return (s_chunk_t *) ((char *) (task - task->slot) - offsetof (s_chunk_t, tasks));
+}
+
+static inline sl_job_t *s_job_of (const sl_task_t *task)
+{
+    return s_chunk_of (task)->job;
+}
+
+static inline uint64_t s_seq_of (const sl_task_t *task)
+{
+    return s_chunk_of (task)->base + task->slot + 1;
+}
+
+uint64_t sl_task_seq (const sl_task_t *task)
+{
+    assert (task);
+    return s_seq_of (task);
+}
+
+sl_job_t *sl_task_job (const sl_task_t *task)
+{
+    assert (task);
+    return s_job_of (task);
+}
+
+const uint8_t *sl_task_payload (const sl_task_t *task)
+{
+    assert (task);
+    return task->state == SL_TASK_QUEUED || task->state == SL_TASK_RUNNING ? task->data.payload
+                                                                           : NULL;
+}
+
+sl_result_t *sl_task_result (const sl_task_t *task)
+{
+    assert (task);
+    return task->state == SL_TASK_DONE || task->state == SL_TASK_SENT ? task->data.result : NULL;
+}
+
+int64_t sl_task_deadline (const sl_task_t *task)
+{
+    return task->run ? task->run->deadline : 0;
+}
+
+const char *sl_task_holder (const sl_task_t *task)
+{
+    return task->run ? task->run->holder : NULL;
+}
+
+const char *sl_task_avoid (const sl_task_t *task)
+{
+    return task->run ? task->run->avoid : NULL;
+}
+
+unsigned sl_task_failures (const sl_task_t *task)
+{
+    return task->run ? task->run->failures : 0;
+}
+
+unsigned sl_task_losses (const sl_task_t *task)
+{
+    return task->run ? task->run->losses : 0;
+}
+
+unsigned sl_task_uncounted (const sl_task_t *task)
+{
+    return task->run ? task->run->uncounted : 0;
+}
+
+unsigned sl_task_ended_run (const sl_task_t *task)
+{
+    return task->run ? task->run->ended_run : 0;
+}
+
+static inline unsigned s_stage_base (const sl_task_t *task)
+{
+    return task->run ? task->run->stage_base : 0;
+}
+
+sl_task_t *sl_task_run_prev (const sl_task_t *task)
+{
+    return task->run && task->run->prev ? task->run->prev->task : NULL;
+}
+
+sl_task_t *sl_task_run_next (const sl_task_t *task)
+{
+    return task->run && task->run->next ? task->run->next->task : NULL;
+}
+
 unsigned sl_task_runs (const sl_task_t *task)
 {
-    return (unsigned) task->attempts - task->uncounted;
+    return (unsigned) task->attempts - sl_task_uncounted (task);
+}
+
+//  Counts bytes held for job's tasks (sl_table_held).
+static inline void s_hold (sl_table_t *self, sl_job_t *job, size_t bytes)
+{
+    self->held += bytes;
+    job->held += bytes;
+}
+
+static inline void s_unhold (sl_table_t *self, sl_job_t *job, size_t bytes)
+{
+    self->held -= bytes;
+    job->held -= bytes;
+}
+
+//  --- Run records --------------------------------------------------------------
+
+//  Makes sure the pool has a spare run record, so that the next s_run_get
+//  cannot fail. False if out of memory.
+static bool s_run_reserve (sl_table_t *self)
+{
+    if (self->spare_runs)
+        return true;
+    sl_run_t *run = malloc (sizeof *run);
+    if (!run)
+        return false;
+    run->next = NULL;
+    self->spare_runs = run;
+    self->nspare_runs = 1;
+    return true;
+}
+
+//  The task's run record, given one from the pool if it has none. NULL if
+//  out of memory.
+static sl_run_t *s_run_get (sl_table_t *self, sl_task_t *task)
+{
+    if (task->run)
+        return task->run;
+    if (!s_run_reserve (self))
+        return NULL;
+    sl_run_t *run = self->spare_runs;
+    self->spare_runs = run->next;
+    self->nspare_runs--;
+    memset (run, 0, sizeof *run);
+    run->task = task;
+    task->run = run;
+    s_hold (self, s_job_of (task), sizeof *run);
+    return run;
+}
+
+//  Takes the task's run record (not on the RUNNING list) back to the pool.
+static void s_run_drop (sl_table_t *self, sl_task_t *task)
+{
+    sl_run_t *run = task->run;
+    if (!run)
+        return;
+    task->run = NULL;
+    s_unhold (self, s_job_of (task), sizeof *run);
+    if (self->nspare_runs < RUN_POOL_MAX) {
+        run->next = self->spare_runs;
+        self->spare_runs = run;
+        self->nspare_runs++;
+    } else
+        free (run);
+}
+
+//  --- Payloads ------------------------------------------------------------------
+
+//  The number of seqs chunk can hold in its job: fewer than CHUNK_SIZE for
+//  the last chunk of a job whose size is known.
+static size_t s_chunk_slots (const s_chunk_t *chunk)
+{
+    const sl_job_counts_t *counts = &chunk->job->counts;
+    if (counts->total_known && counts->total < chunk->base + CHUNK_SIZE)
+        return counts->total > chunk->base ? (size_t) (counts->total - chunk->base) : 0;
+    return CHUNK_SIZE;
+}
+
+//  Room for size bytes of a payload of a task of chunk (that has not
+//  arrived yet): from the chunk's arena, or on its own (*heap) if large.
+//  NULL if out of memory.
+static uint8_t *s_payload_alloc (sl_table_t *self, s_chunk_t *chunk, size_t size, bool *heap)
+{
+    *heap = size > ARENA_MAX_PAYLOAD;
+    if (*heap) {
+        uint8_t *bytes = malloc (size);
+        if (bytes)
+            s_hold (self, chunk->job, size);
+        return bytes;
+    }
+    s_block_t *block = chunk->blocks;
+    if (!block || chunk->used + size > block->size) {
+        //  A block for the tasks still to come in the chunk, as if they
+        //  were all of this size.
+        size_t want = size * (CHUNK_SIZE - chunk->arrived);
+        if (want < ARENA_MIN_BLOCK)
+            want = ARENA_MIN_BLOCK;
+        if (want > ARENA_MAX_BLOCK)
+            want = ARENA_MAX_BLOCK;
+        block = malloc (sizeof *block + want);
+        if (!block)
+            return NULL;
+        block->size = want;
+        block->next = chunk->blocks;
+        chunk->blocks = block;
+        chunk->used = 0;
+        s_hold (self, chunk->job, sizeof *block + want);
+    }
+    uint8_t *bytes = block->data + chunk->used;
+    chunk->used += size;
+    chunk->live++;
+    return bytes;
+}
+
+//  Frees the chunk's arena blocks (no payload in them is live), all of
+//  them once every task of the chunk has arrived; else the newest is kept
+//  for the tasks to come, empty.
+static void s_arena_reset (sl_table_t *self, s_chunk_t *chunk)
+{
+    assert (chunk->live == 0);
+    s_block_t *keep = chunk->arrived < s_chunk_slots (chunk) ? chunk->blocks : NULL;
+    s_block_t *block = keep ? keep->next : chunk->blocks;
+    while (block) {
+        s_block_t *next = block->next;
+        s_unhold (self, chunk->job, sizeof *block + block->size);
+        free (block);
+        block = next;
+    }
+    if (keep)
+        keep->next = NULL;
+    chunk->blocks = keep;
+    chunk->used = 0;
+}
+
+//  Releases the payload of task (QUEUED or RUNNING, or ABSENT while it is
+//  being added).
+static void s_payload_release (sl_table_t *self, sl_task_t *task)
+{
+    s_chunk_t *chunk = s_chunk_of (task);
+    if (task->heap) {
+        free (task->data.payload);
+        s_unhold (self, chunk->job, task->payload_size + task->id_size);
+        task->heap = false;
+    } else if (task->data.payload && --chunk->live == 0)
+        s_arena_reset (self, chunk);
+    task->data.payload = NULL;
 }
 
 static void s_zombie_free (void **item_p);
 
-//  What a task not yet delivered costs in sl_table_held: its record, and
-//  its payload or its result.
+//  What a result costs in sl_table_held.
 static size_t s_result_bytes (const sl_result_t *result)
 {
     return sizeof *result + result->output_size + result->stderr_size + result->id_size;
@@ -202,15 +507,26 @@ sl_table_t *sl_table_new (void)
     return self;
 }
 
+//  Frees a job and all it owns (its memory was uncounted when it was
+//  retired).
 static void s_job_free (sl_job_t *job)
 {
     for (size_t c = 0; c < job->nchunks; c++) {
-        sl_task_t *chunk = job->chunks [c];
+        s_chunk_t *chunk = job->chunks [c];
         if (!chunk)
             continue;
         for (size_t i = 0; i < CHUNK_SIZE; i++) {
-            free (chunk [i].payload);
-            free (chunk [i].result);
+            sl_task_t *task = &chunk->tasks [i];
+            if (task->heap)
+                free (task->data.payload);
+            else if (task->state == SL_TASK_DONE || task->state == SL_TASK_SENT)
+                free (task->data.result);
+            free (task->run);
+        }
+        while (chunk->blocks) {
+            s_block_t *next = chunk->blocks->next;
+            free (chunk->blocks);
+            chunk->blocks = next;
         }
         free (chunk);
     }
@@ -249,6 +565,11 @@ void sl_table_destroy (sl_table_t **self_p)
     sl_deque_destroy (&self->completed);
     sl_deque_destroy (&self->advanced);
     zlistx_destroy (&self->zombies);
+    while (self->spare_runs) {
+        sl_run_t *next = self->spare_runs->next;
+        free (self->spare_runs);
+        self->spare_runs = next;
+    }
     free (self);
     *self_p = NULL;
 }
@@ -346,7 +667,7 @@ static void s_purge_queue (sl_table_t *self, sl_job_t *job)
             size_t size = sl_deque_size (queue);
             for (size_t i = 0; i < size; i++) {
                 sl_task_t *task = sl_deque_pop_front (queue);
-                if (task->job != job)
+                if (s_job_of (task) != job)
                     sl_deque_push_back (queue, task); //  cannot fail: room was just made
             }
         }
@@ -354,32 +675,15 @@ static void s_purge_queue (sl_table_t *self, sl_job_t *job)
     job->queue_refs = 0;
 }
 
-//  What a job's tasks not yet delivered count in sl_table_held.
-static size_t s_job_held (sl_job_t *job)
-{
-    size_t held = 0;
-    for (size_t c = 0; c < job->nchunks; c++) {
-        sl_task_t *chunk = job->chunks [c];
-        for (size_t i = 0; chunk && i < CHUNK_SIZE; i++) {
-            sl_task_t *task = &chunk [i];
-            if (task->state == SL_TASK_ABSENT || task->state == SL_TASK_DELIVERED)
-                continue;
-            held += sizeof *task + (task->result ? s_result_bytes (task->result)
-                                                 : task->payload_size + task->id_size);
-        }
-    }
-    return held;
-}
-
 void sl_table_retire (sl_table_t *self, sl_job_t *job)
 {
     assert (self);
     assert (job);
     //  A job retired before it finished may still have RUNNING tasks.
-    for (sl_task_t *task = self->running_head, *next; task; task = next) {
-        next = task->run_next;
-        if (task->job == job)
-            s_run_unlink (self, task);
+    for (sl_run_t *run = self->running_head, *next; run; run = next) {
+        next = run->next;
+        if (s_job_of (run->task) == job)
+            s_run_unlink (self, run->task);
     }
     //  Entries of its tasks left in the dispatch queue are stale (they are
     //  skipped when popped). Rather than search the queue for them, the job
@@ -394,13 +698,13 @@ void sl_table_retire (sl_table_t *self, sl_job_t *job)
     size_t ncompleted = sl_deque_size (self->completed);
     for (size_t i = 0; i < ncompleted; i++) {
         sl_task_t *task = sl_deque_pop_front (self->completed);
-        if (task->job != job)
+        if (s_job_of (task) != job)
             sl_deque_push_back (self->completed, task);
     }
     size_t nadvanced = sl_deque_size (self->advanced);
     for (size_t i = 0; i < nadvanced; i++) {
         sl_task_t *task = sl_deque_pop_front (self->advanced);
-        if (task->job != job)
+        if (s_job_of (task) != job)
             sl_deque_push_back (self->advanced, task);
     }
     if (self->cursor == job) {
@@ -417,8 +721,8 @@ void sl_table_retire (sl_table_t *self, sl_job_t *job)
         job->next->prev = job->prev;
     else
         self->tail = job->prev;
-    if (job->counts.delivered < job->counts.received)
-        self->held -= s_job_held (job);
+    self->held -= job->held;
+    job->held = 0;
     self->queued -= job->counts.queued;
     for (size_t stage = 0; stage < job->nstages; stage++)
         job->stages [stage]->queued -= job->stage_queued [stage];
@@ -440,7 +744,7 @@ static sl_task_t *s_slot (sl_job_t *job, uint64_t seq)
     uint64_t c = index >> CHUNK_BITS;
     if (c >= job->nchunks || !job->chunks [c])
         return NULL;
-    return &job->chunks [c][index & (CHUNK_SIZE - 1)];
+    return &job->chunks [c]->tasks [index & (CHUNK_SIZE - 1)];
 }
 
 //  The slot for seq, allocating its chunk if needed. NULL if out of memory.
@@ -452,7 +756,7 @@ static sl_task_t *s_slot_make (sl_job_t *job, uint64_t seq)
         size_t n = job->nchunks ? job->nchunks : 4;
         while (n <= c)
             n *= 2;
-        sl_task_t **chunks = realloc (job->chunks, n * sizeof *chunks);
+        s_chunk_t **chunks = realloc (job->chunks, n * sizeof *chunks);
         if (!chunks)
             return NULL;
         memset (chunks + job->nchunks, 0, (n - job->nchunks) * sizeof *chunks);
@@ -460,11 +764,16 @@ static sl_task_t *s_slot_make (sl_job_t *job, uint64_t seq)
         job->nchunks = n;
     }
     if (!job->chunks [c]) {
-        job->chunks [c] = calloc (CHUNK_SIZE, sizeof (sl_task_t));
-        if (!job->chunks [c])
+        s_chunk_t *chunk = calloc (1, sizeof *chunk);
+        if (!chunk)
             return NULL;
+        chunk->job = job;
+        chunk->base = c << CHUNK_BITS;
+        for (size_t i = 0; i < CHUNK_SIZE; i++)
+            chunk->tasks [i].slot = (uint16_t) i;
+        job->chunks [c] = chunk;
     }
-    return &job->chunks [c][index & (CHUNK_SIZE - 1)];
+    return &job->chunks [c]->tasks [index & (CHUNK_SIZE - 1)];
 }
 
 static sl_task_t *s_task (sl_table_t *self, const char *job_id, uint64_t seq)
@@ -481,15 +790,16 @@ static sl_task_t *s_task (sl_table_t *self, const char *job_id, uint64_t seq)
 //  Puts a task into QUEUED, at the back (new work) or front (work to redo).
 static int s_enqueue (sl_table_t *self, sl_task_t *task, bool front)
 {
-    sl_deque_t *queue = task->job->stages [task->stage]->levels [task->level];
+    sl_job_t *job = s_job_of (task);
+    sl_deque_t *queue = job->stages [task->stage]->levels [task->level];
     int rc = front ? sl_deque_push_front (queue, task) : sl_deque_push_back (queue, task);
     if (rc)
         return -1;
     task->state = SL_TASK_QUEUED;
-    task->job->queue_refs++;
-    task->job->counts.queued++;
-    task->job->stage_queued [task->stage]++;
-    task->job->stages [task->stage]->queued++;
+    job->queue_refs++;
+    job->counts.queued++;
+    job->stage_queued [task->stage]++;
+    job->stages [task->stage]->queued++;
     self->queued++;
     return 0;
 }
@@ -543,7 +853,7 @@ sl_table_rc_t sl_table_submit_task (sl_table_t *self, const char *job_id, uint64
     const uint8_t *payload = in->payload;
     size_t size = in->size;
     size_t id_size = in->id ? strnlen (in->id, 255) : 0;
-    if (seq == 0 || seq > SL_MAX_SEQ)
+    if (seq == 0 || seq > SL_MAX_SEQ || size > UINT32_MAX)
         return SL_TABLE_INVALID;
     sl_job_t *job = sl_table_job (self, job_id);
     if (job && job->counts.total_known && seq > job->counts.total)
@@ -555,29 +865,31 @@ sl_table_rc_t sl_table_submit_task (sl_table_t *self, const char *job_id, uint64
         return SL_TABLE_NOMEM;
     if (task->state != SL_TASK_ABSENT)
         return SL_TABLE_DUPLICATE;
-    task->payload = malloc (size + id_size ? size + id_size : 1);
-    if (!task->payload)
+    s_chunk_t *chunk = s_chunk_of (task);
+    bool heap;
+    uint8_t *bytes = s_payload_alloc (self, chunk, size + id_size, &heap);
+    if (!bytes)
         return SL_TABLE_NOMEM;
     if (size)
-        memcpy (task->payload, payload, size);
+        memcpy (bytes, payload, size);
     if (id_size)
-        memcpy (task->payload + size, in->id, id_size);
-    task->payload_size = size;
+        memcpy (bytes + size, in->id, id_size);
+    task->data.payload = bytes;
+    task->heap = heap;
+    task->payload_size = (uint32_t) size;
     task->id_size = (uint8_t) id_size;
-    task->seq = seq;
-    task->job = job;
     task->timeout_ms = in->timeout_ms;
     task->retries = in->retries;
     task->level = in->priority ? s_level (job->queue, in->priority) : 0;
     if (s_enqueue (self, task, false)) {
-        free (task->payload);
-        task->payload = NULL;
+        s_payload_release (self, task);
         return SL_TABLE_NOMEM;
     }
+    chunk->arrived++;
     job->counts.received++;
     if (seq > job->highest)
         job->highest = seq;
-    self->held += sizeof *task + size + id_size;
+    s_hold (self, job, SL_TASK_HELD);
     return SL_TABLE_OK;
 }
 
@@ -597,12 +909,18 @@ sl_table_rc_t sl_table_end (sl_table_t *self, const char *job_id, uint64_t total
             continue;
         for (uint64_t i = 0; i < CHUNK_SIZE; i++) {
             uint64_t seq = (c << CHUNK_BITS) + i + 1;
-            if (seq > total && job->chunks [c][i].state != SL_TASK_ABSENT)
+            if (seq > total && job->chunks [c]->tasks [i].state != SL_TASK_ABSENT)
                 return SL_TABLE_INVALID;
         }
     }
     job->counts.total = total;
     job->counts.total_known = true;
+    //  The last chunk may now be complete, with no payload live in its
+    //  arena: then it needs no block for tasks to come.
+    uint64_t c = total ? (total - 1) >> CHUNK_BITS : job->nchunks;
+    s_chunk_t *last = c < job->nchunks ? job->chunks [c] : NULL;
+    if (last && last->live == 0 && last->blocks)
+        s_arena_reset (self, last);
     return SL_TABLE_OK;
 }
 
@@ -616,36 +934,41 @@ size_t sl_table_queued (sl_table_t *self)
 
 //  The RUNNING list: every RUNNING task, so that leases and lost workers
 //  are found without scanning whole jobs.
+//  (Of their run records: a RUNNING task has one.)
 static void s_run_link (sl_table_t *self, sl_task_t *task)
 {
-    task->run_prev = NULL;
-    task->run_next = self->running_head;
+    sl_run_t *run = task->run;
+    assert (run);
+    run->prev = NULL;
+    run->next = self->running_head;
     if (self->running_head)
-        self->running_head->run_prev = task;
-    self->running_head = task;
+        self->running_head->prev = run;
+    self->running_head = run;
     self->running++;
-    task->job->counts.running++;
+    s_job_of (task)->counts.running++;
 }
 
 static void s_run_unlink (sl_table_t *self, sl_task_t *task)
 {
-    if (task->run_prev)
-        task->run_prev->run_next = task->run_next;
+    sl_run_t *run = task->run;
+    if (run->prev)
+        run->prev->next = run->next;
     else
-        self->running_head = task->run_next;
-    if (task->run_next)
-        task->run_next->run_prev = task->run_prev;
-    task->run_prev = task->run_next = NULL;
+        self->running_head = run->next;
+    if (run->next)
+        run->next->prev = run->prev;
+    run->prev = run->next = NULL;
     self->running--;
-    task->job->counts.running--;
+    s_job_of (task)->counts.running--;
 }
 
 //  Takes a task out of QUEUED (its queue entry becomes stale).
 static void s_unqueue (sl_table_t *self, sl_task_t *task)
 {
-    task->job->counts.queued--;
-    task->job->stage_queued [task->stage]--;
-    task->job->stages [task->stage]->queued--;
+    sl_job_t *job = s_job_of (task);
+    job->counts.queued--;
+    job->stage_queued [task->stage]--;
+    job->stages [task->stage]->queued--;
     self->queued--;
 }
 
@@ -720,39 +1043,52 @@ sl_task_t *sl_table_pop_advanced (sl_table_t *self)
 //  Moves task (QUEUED or RUNNING in its stage) on to stage `stage` with
 //  a new payload (its id kept), QUEUED at the back there. 0, or -1 if out
 //  of memory (nothing changed).
+//  The new payload is allocated on its own (the arena is for payloads
+//  that arrive with their chunk).
 static int s_advance (sl_table_t *self, sl_task_t *task, unsigned stage, const uint8_t *payload,
                       size_t size)
 {
-    uint8_t *moved = malloc (size + task->id_size ? size + task->id_size : 1);
-    if (!moved)
+    if (size > UINT32_MAX)
         return -1;
+    size_t bytes = size + task->id_size;
+    uint8_t *moved = malloc (bytes ? bytes : 1);
+    //  A run record for the fallback below, should it be needed.
+    if (!moved || (!task->run && !s_run_reserve (self))) {
+        free (moved);
+        return -1;
+    }
     if (size)
         memcpy (moved, payload, size);
     if (task->id_size)
-        memcpy (moved + size, task->payload + task->payload_size, task->id_size);
-    int32_t priority = task->job->stages [task->stage]->priorities [task->level];
+        memcpy (moved + size, task->data.payload + task->payload_size, task->id_size);
+    sl_job_t *job = s_job_of (task);
+    int32_t priority = job->stages [task->stage]->priorities [task->level];
     if (task->state == SL_TASK_QUEUED)
         s_unqueue (self, task);
     else if (task->state == SL_TASK_RUNNING)
         s_run_unlink (self, task);
-    self->held -= task->payload_size;
-    self->held += size;
-    free (task->payload);
-    task->payload = moved;
-    task->payload_size = size;
+    s_payload_release (self, task);
+    task->data.payload = moved;
+    task->heap = true;
+    task->payload_size = (uint32_t) size;
+    s_hold (self, job, bytes);
     task->stage = stage;
-    task->stage_base = task->attempts;
-    task->level = priority ? s_level (task->job->stages [stage], priority) : 0;
-    task->failures = 0;
-    task->ended_run = 0;
-    task->waiting_run = 0;
-    task->holder = NULL;
-    task->avoid = NULL;
+    task->level = priority ? s_level (job->stages [stage], priority) : 0;
+    sl_run_t *run = task->run;
+    if (run) {
+        run->stage_base = task->attempts;
+        run->failures = 0;
+        run->ended_run = 0;
+        run->waiting_run = 0;
+        run->holder = NULL;
+        run->avoid = NULL;
+    }
     if (s_enqueue (self, task, false)) {
         //  Out of memory for the queue entry: keep it where the lease
         //  brings it back (as a RUNNING task of its new stage).
         task->state = SL_TASK_RUNNING;
-        task->deadline = 0;
+        run = s_run_get (self, task); //  cannot fail: reserved above
+        run->deadline = 0;
         s_run_link (self, task);
     }
     return 0;
@@ -763,7 +1099,7 @@ sl_table_rc_t sl_table_restore_advance (sl_table_t *self, const char *job_id, ui
 {
     assert (self);
     sl_task_t *task = s_task (self, job_id, seq);
-    if (!task || stage >= task->job->nstages)
+    if (!task || stage >= s_job_of (task)->nstages)
         return SL_TABLE_INVALID;
     if (task->state != SL_TASK_QUEUED || stage <= task->stage)
         return SL_TABLE_DUPLICATE;
@@ -782,6 +1118,10 @@ sl_task_t *sl_table_dispatch_from (sl_table_t *self, sl_queue_t *from, int64_t n
 {
     assert (self);
     assert (from);
+    //  A run record for the task taken, so that nothing can fail once it
+    //  is out of its queue.
+    if (!from->queued || !s_run_reserve (self))
+        return NULL;
     while (from->queued) {
         //  The highest priority level with entries (some may be stale).
         sl_deque_t *queue = NULL;
@@ -790,19 +1130,20 @@ sl_task_t *sl_table_dispatch_from (sl_table_t *self, sl_queue_t *from, int64_t n
                 queue = from->levels [from->order [i]];
         sl_task_t *task = queue ? sl_deque_pop_front (queue) : NULL;
         assert (task); //  queued > 0 implies a live entry remains
-        sl_job_t *job = task->job;
+        sl_job_t *job = s_job_of (task);
         if (--job->queue_refs == 0 && job->retired) {
             zlistx_delete (self->zombies, zlistx_find (self->zombies, job));
             continue; //  the zombie's last stale entry: it is gone now
         }
         if (task->state != SL_TASK_QUEUED || job->stages [task->stage] != from)
             continue; //  stale: completed, claimed while queued again, or in another stage
+        sl_run_t *run = s_run_get (self, task); //  cannot fail: reserved above
         s_unqueue (self, task);
         task->state = SL_TASK_RUNNING;
         task->attempts++;
-        task->expired_unclaimed = false;
-        task->deadline = now + lease_ms;
-        task->holder = holder;
+        run->expired_unclaimed = false;
+        run->deadline = now + lease_ms;
+        run->holder = holder;
         s_run_link (self, task);
         return task;
     }
@@ -827,7 +1168,12 @@ void sl_table_undispatch (sl_table_t *self, sl_task_t *task)
         return;
     }
     task->attempts--;
-    task->holder = NULL;
+    sl_run_t *run = task->run;
+    run->holder = NULL;
+    //  Back to a task never dispatched: it needs no run record.
+    if (task->attempts == 0 && !run->avoid && !run->uncounted && !run->losses &&
+        !run->unstarted_losses && !run->ended_run && !run->failures)
+        s_run_drop (self, task);
 }
 
 const char *sl_table_intern (sl_table_t *self, const char *name)
@@ -875,48 +1221,44 @@ static sl_result_t *s_result_new (sl_table_t *self, const sl_result_in_t *in)
 //  nothing changed).
 static int s_finish (sl_table_t *self, sl_task_t *task, const sl_result_in_t *in, bool reported)
 {
-    //  The task's own id, while it has it (never one a worker made up).
+    //  The task's own id (never one a worker made up).
     char id [256];
     sl_result_in_t with_id = *in;
-    if (task->payload) {
-        memcpy (id, task->payload + task->payload_size, task->id_size);
-        id [task->id_size] = '\0';
-        with_id.id = id;
-    }
-    if (task->job->nstages > 1 && !in->stage)
+    memcpy (id, task->data.payload + task->payload_size, task->id_size);
+    id [task->id_size] = '\0';
+    with_id.id = id;
+    sl_job_t *job = s_job_of (task);
+    if (job->nstages > 1 && !in->stage)
         with_id.stage = (uint8_t) (task->stage + 1);
     sl_result_t *result = s_result_new (self, &with_id);
-    if (!result || sl_deque_push_back (task->job->ready, task)) {
+    if (!result || sl_deque_push_back (job->ready, task)) {
         free (result);
         return -1;
     }
     if (sl_deque_push_back (self->completed, task)) {
-        sl_deque_pop_back (task->job->ready);
+        sl_deque_pop_back (job->ready);
         free (result);
         return -1;
     }
 
-    sl_job_counts_t *counts = &task->job->counts;
+    sl_job_counts_t *counts = &job->counts;
     if (task->state == SL_TASK_QUEUED)
         s_unqueue (self, task);
     else if (task->state == SL_TASK_RUNNING)
         s_run_unlink (self, task);
-    if (reported && sl_task_runs (task) == 0) {
-        //  A result for a run not counted (never claimed, or before any
-        //  dispatch here): that run happened after all.
-        if (task->uncounted)
-            task->uncounted--;
-        else
-            task->attempts++;
-    }
+    unsigned runs = sl_task_runs (task);
+    if (reported && runs == 0)
+        runs = 1; //  a run not counted (never claimed, or before any dispatch here)
+                  //  happened after all
+    //  From now on attempts holds the runs that started, and the task
+    //  needs neither its run record nor its payload.
+    task->attempts = (uint16_t) runs;
+    s_run_drop (self, task);
+    s_payload_release (self, task);
     task->state = SL_TASK_DONE;
-    task->result = result;
+    task->data.result = result;
     task->not_ok = in->status != SL_STATUS_OK;
-    task->holder = NULL;
-    free (task->payload);
-    task->payload = NULL;
-    self->held += s_result_bytes (result);
-    self->held -= task->payload_size + task->id_size;
+    s_hold (self, job, s_result_bytes (result));
     counts->done++;
     if (in->status == SL_STATUS_OK)
         counts->ok++;
@@ -926,7 +1268,7 @@ static int s_finish (sl_table_t *self, sl_task_t *task, const sl_result_in_t *in
         counts->cancelled++;
     else
         counts->failed++;
-    task->job->ready_count++;
+    job->ready_count++;
     self->deliverable++;
     return 0;
 }
@@ -939,7 +1281,7 @@ static int s_requeue (sl_table_t *self, sl_task_t *task)
         s_run_link (self, task);
         return -1;
     }
-    task->holder = NULL;
+    task->run->holder = NULL;
     return 0;
 }
 
@@ -947,32 +1289,33 @@ static int s_requeue (sl_table_t *self, sl_task_t *task)
 //  when it was lost too often.
 static void s_lose (sl_table_t *self, sl_task_t *task)
 {
-    if (task->holder)
-        task->avoid = task->holder;
+    sl_run_t *run = task->run;
+    if (run->holder)
+        run->avoid = run->holder;
     //  A run its worker said was still waiting to start did not run: it
     //  does not count as an attempt, and such losses have a limit of their
     //  own, much higher (a worker may hold many tasks it has not started)
     //  but still a limit. A run nobody claimed counts as a loss (a task that
     //  kills its worker before it can say so must end too).
-    bool unstarted = task->holder && task->waiting_run == task->attempts;
+    bool unstarted = run->holder && run->waiting_run == task->attempts;
     unsigned limit = task->retries > SL_LOST_RETRIES ? task->retries : SL_LOST_RETRIES;
     if (unstarted) {
-        task->uncounted++;
-        task->unstarted_losses++;
+        run->uncounted++;
+        run->unstarted_losses++;
         limit = limit * 10;
     } else
-        task->losses++;
-    if ((unstarted ? task->unstarted_losses : task->losses) <= limit) {
+        run->losses++;
+    if ((unstarted ? run->unstarted_losses : run->losses) <= limit) {
         s_requeue (self, task);
         return;
     }
     char why [200];
     snprintf (why, sizeof why, "lost: the worker running it vanished or went silent %u times",
-              (unsigned) (task->losses + task->unstarted_losses));
+              (unsigned) (run->losses + run->unstarted_losses));
     sl_result_in_t in = {
         .status = SL_STATUS_FAILED,
         .exit_code = -1,
-        .worker = task->holder,
+        .worker = run->holder,
         .err = (const uint8_t *) why,
         .err_size = strlen (why),
     };
@@ -990,26 +1333,29 @@ sl_table_rc_t sl_table_complete (sl_table_t *self, const char *job_id, uint64_t 
         return SL_TABLE_INVALID;
     if (task->state != SL_TASK_RUNNING && task->state != SL_TASK_QUEUED)
         return SL_TABLE_DUPLICATE;
-    if (attempt != 0 && attempt == task->ended_run)
+    if (attempt != 0 && attempt == sl_task_ended_run (task))
         return SL_TABLE_DUPLICATE; //  that run already reported
-    if ((attempt != 0 && attempt <= task->stage_base) ||
+    if ((attempt != 0 && attempt <= s_stage_base (task)) ||
         (in->stage && in->stage != task->stage + 1u))
         return SL_TABLE_DUPLICATE; //  a run of another stage (the worker echoes the stage)
     bool latest = attempt == 0 || attempt == task->attempts;
     if (in->status != SL_STATUS_OK) {
         if (!latest)
             return SL_TABLE_DUPLICATE; //  a newer run is under way or queued
-        if (task->failures < task->retries) {
-            task->failures++;
-            task->ended_run = task->attempts;
+        if (sl_task_failures (task) < task->retries) {
+            sl_run_t *run = s_run_get (self, task);
+            if (!run)
+                return SL_TABLE_NOMEM;
+            run->failures++;
+            run->ended_run = task->attempts;
             //  Run it again elsewhere if there is an elsewhere.
-            task->avoid = sl_table_intern (self, in->worker ? in->worker : "");
+            run->avoid = sl_table_intern (self, in->worker ? in->worker : "");
             if (task->state == SL_TASK_RUNNING && s_requeue (self, task))
                 return SL_TABLE_NOMEM;
             return SL_TABLE_RETRY;
         }
     }
-    if (in->status == SL_STATUS_OK && task->stage + 1u < task->job->nstages) {
+    if (in->status == SL_STATUS_OK && task->stage + 1u < s_job_of (task)->nstages) {
         //  On to the next stage, with the output as its payload.
         if (s_advance (self, task, task->stage + 1u, in->output, in->output_size) ||
             sl_deque_push_back (self->advanced, task))
@@ -1027,18 +1373,19 @@ size_t sl_table_failed (sl_table_t *self, sl_job_t *job, uint64_t *ranges, size_
     size_t n = 0;
     *truncated = false;
     for (size_t c = 0; c < job->nchunks; c++) {
-        sl_task_t *chunk = job->chunks [c];
+        s_chunk_t *chunk = job->chunks [c];
         for (size_t i = 0; chunk && i < CHUNK_SIZE; i++) {
-            sl_task_t *task = &chunk [i];
+            sl_task_t *task = &chunk->tasks [i];
             if (task->state == SL_TASK_ABSENT || !task->not_ok)
                 continue;
-            if (n && ranges [2 * n - 1] + 1 == task->seq)
-                ranges [2 * n - 1] = task->seq;
+            uint64_t seq = chunk->base + i + 1;
+            if (n && ranges [2 * n - 1] + 1 == seq)
+                ranges [2 * n - 1] = seq;
             else if (n == max_ranges) {
                 *truncated = true;
                 return n;
             } else {
-                ranges [2 * n] = ranges [2 * n + 1] = task->seq;
+                ranges [2 * n] = ranges [2 * n + 1] = seq;
                 n++;
             }
         }
@@ -1055,15 +1402,15 @@ size_t sl_table_cancel (sl_table_t *self, const char *job_id)
     static const char why [] = "cancelled";
     size_t cancelled = 0;
     for (size_t c = 0; c < job->nchunks; c++) {
-        sl_task_t *chunk = job->chunks [c];
+        s_chunk_t *chunk = job->chunks [c];
         for (size_t i = 0; chunk && i < CHUNK_SIZE; i++) {
-            sl_task_t *task = &chunk [i];
+            sl_task_t *task = &chunk->tasks [i];
             if (task->state != SL_TASK_QUEUED && task->state != SL_TASK_RUNNING)
                 continue;
             sl_result_in_t in = {
                 .status = SL_STATUS_CANCELLED,
                 .exit_code = -1,
-                .worker = task->holder,
+                .worker = sl_task_holder (task),
                 .err = (const uint8_t *) why,
                 .err_size = sizeof why - 1,
             };
@@ -1081,24 +1428,28 @@ sl_table_rc_t sl_table_claim (sl_table_t *self, const char *job_id, uint64_t seq
     sl_task_t *task = s_task (self, job_id, seq);
     if (!task)
         return SL_TABLE_INVALID;
-    if (attempt != task->attempts || attempt == task->ended_run || attempt <= task->stage_base ||
-        (task->state != SL_TASK_RUNNING && task->state != SL_TASK_QUEUED))
+    if (task->state != SL_TASK_RUNNING && task->state != SL_TASK_QUEUED)
+        return SL_TABLE_DUPLICATE;
+    if (attempt != task->attempts || attempt == sl_task_ended_run (task) ||
+        attempt <= s_stage_base (task))
         return SL_TABLE_DUPLICATE; //  (a run of an earlier stage is not this stage's)
+    sl_run_t *run = task->run;
+    assert (run); //  it was dispatched (attempts > stage_base >= 0)
     if (task->state == SL_TASK_QUEUED) {
         //  Its lease ran out but the run is alive after all: keep it.
         s_unqueue (self, task);
         task->state = SL_TASK_RUNNING;
         s_run_link (self, task);
-        if (task->expired_unclaimed && task->uncounted) {
-            task->uncounted--; //  the run did start after all, and is not lost
-            task->losses--;
+        if (run->expired_unclaimed && run->uncounted) {
+            run->uncounted--; //  the run did start after all, and is not lost
+            run->losses--;
         }
     }
-    task->expired_unclaimed = false;
-    if (task->waiting_run == attempt)
-        task->waiting_run = 0; //  claimed again, so not (or no longer) waiting
-    task->holder = holder;
-    task->deadline = deadline;
+    run->expired_unclaimed = false;
+    if (run->waiting_run == attempt)
+        run->waiting_run = 0; //  claimed again, so not (or no longer) waiting
+    run->holder = holder;
+    run->deadline = deadline;
     return SL_TABLE_OK;
 }
 
@@ -1113,7 +1464,7 @@ sl_table_rc_t sl_table_release (sl_table_t *self, const char *job_id, uint64_t s
         return SL_TABLE_DUPLICATE;
     if (s_requeue (self, task))
         return SL_TABLE_NOMEM;
-    task->uncounted++;
+    task->run->uncounted++;
     return SL_TABLE_OK;
 }
 
@@ -1124,7 +1475,8 @@ sl_table_rc_t sl_table_release_by (sl_table_t *self, const char *job_id, uint64_
     sl_task_t *task = s_task (self, job_id, seq);
     if (!task)
         return SL_TABLE_INVALID;
-    if (task->holder && task->holder != holder)
+    const char *held_by = sl_task_holder (task);
+    if (held_by && held_by != holder)
         return SL_TABLE_DUPLICATE;
     return sl_table_release (self, job_id, seq, attempt);
 }
@@ -1134,14 +1486,14 @@ size_t sl_table_worker_lost (sl_table_t *self, const char *holder)
     assert (self);
     assert (holder);
     size_t count = 0;
-    sl_task_t *task = self->running_head;
-    while (task) {
-        sl_task_t *next = task->run_next;
-        if (task->holder == holder) {
-            s_lose (self, task);
+    sl_run_t *run = self->running_head;
+    while (run) {
+        sl_run_t *next = run->next;
+        if (run->holder == holder) {
+            s_lose (self, run->task);
             count++;
         }
-        task = next;
+        run = next;
     }
     return count;
 }
@@ -1150,20 +1502,20 @@ size_t sl_table_expire (sl_table_t *self, int64_t now)
 {
     assert (self);
     size_t count = 0;
-    sl_task_t *task = self->running_head;
-    while (task) {
-        sl_task_t *next = task->run_next;
-        if (task->deadline <= now) {
-            if (!task->holder) {
+    sl_run_t *run = self->running_head;
+    while (run) {
+        sl_run_t *next = run->next;
+        if (run->deadline <= now) {
+            if (!run->holder) {
                 //  Nobody ever said it held this run: it never started, as
                 //  far as anyone knows (a late claim revives it).
-                task->uncounted++;
-                task->expired_unclaimed = true;
+                run->uncounted++;
+                run->expired_unclaimed = true;
             }
-            s_lose (self, task);
+            s_lose (self, run->task);
             count++;
         }
-        task = next;
+        run = next;
     }
     return count;
 }
@@ -1221,11 +1573,11 @@ sl_table_rc_t sl_table_ack (sl_table_t *self, const char *job_id, uint64_t seq)
         return SL_TABLE_INVALID;
     if (task->state != SL_TASK_SENT)
         return SL_TABLE_DUPLICATE;
-    sl_job_t *job = task->job;
+    sl_job_t *job = s_job_of (task);
     task->state = SL_TASK_DELIVERED;
-    self->held -= sizeof *task + s_result_bytes (task->result);
-    free (task->result);
-    task->result = NULL;
+    s_unhold (self, job, SL_TASK_HELD + s_result_bytes (task->data.result));
+    free (task->data.result);
+    task->data.result = NULL;
     job->unacked--;
     self->unacked--;
     job->counts.delivered++;
@@ -1314,10 +1666,19 @@ sl_table_rc_t sl_table_restore_result (sl_table_t *self, const char *job_id, uin
         return SL_TABLE_INVALID;
     if (task->state != SL_TASK_QUEUED && task->state != SL_TASK_RUNNING)
         return SL_TABLE_DUPLICATE;
+    //  No run here counts: the journal knows how many there were.
+    uint16_t attempts = task->attempts;
+    sl_run_t *run = task->run;
+    uint16_t uncounted = run ? run->uncounted : 0;
     task->attempts = (uint16_t) (runs > UINT16_MAX ? UINT16_MAX : runs);
-    task->uncounted = 0;
-    if (s_finish (self, task, in, false))
+    if (run)
+        run->uncounted = 0;
+    if (s_finish (self, task, in, false)) {
+        task->attempts = attempts;
+        if (run)
+            run->uncounted = uncounted;
         return SL_TABLE_NOMEM;
+    }
     sl_deque_pop_back (self->completed); //  it is in the journal already
     return SL_TABLE_OK;
 }
@@ -1331,12 +1692,12 @@ sl_table_rc_t sl_table_restore_delivered (sl_table_t *self, const char *job_id, 
     if (task->state != SL_TASK_DONE)
         return SL_TABLE_DUPLICATE;
     //  DONE -> DELIVERED directly; its ready entry becomes stale.
-    sl_job_t *job = task->job;
+    sl_job_t *job = s_job_of (task);
     job->ready_count--;
     task->state = SL_TASK_DELIVERED;
-    self->held -= sizeof *task + s_result_bytes (task->result);
-    free (task->result);
-    task->result = NULL;
+    s_unhold (self, job, SL_TASK_HELD + s_result_bytes (task->data.result));
+    free (task->data.result);
+    task->data.result = NULL;
     self->deliverable--;
     job->counts.delivered++;
     return SL_TABLE_OK;
@@ -1406,16 +1767,17 @@ sl_table_rc_t sl_table_redeliver (sl_table_t *self, const char *job_id, uint64_t
         return SL_TABLE_INVALID;
     if (task->state != SL_TASK_DELIVERED)
         return SL_TABLE_DUPLICATE;
+    sl_job_t *job = s_job_of (task);
     sl_result_t *result = s_result_new (self, in);
-    if (!result || sl_deque_push_back (task->job->ready, task)) {
+    if (!result || sl_deque_push_back (job->ready, task)) {
         free (result);
         return SL_TABLE_NOMEM;
     }
-    task->result = result;
+    task->data.result = result;
     task->state = SL_TASK_DONE;
-    self->held += sizeof *task + s_result_bytes (result);
-    task->job->ready_count++;
-    task->job->counts.delivered--;
+    s_hold (self, job, SL_TASK_HELD + s_result_bytes (result));
+    job->ready_count++;
+    job->counts.delivered--;
     self->deliverable++;
     return SL_TABLE_OK;
 }
@@ -1425,5 +1787,5 @@ void sl_table_waiting (sl_table_t *self, const char *job_id, uint64_t seq, uint3
     assert (self);
     sl_task_t *task = s_task (self, job_id, seq);
     if (task && task->state == SL_TASK_RUNNING && task->attempts == attempt)
-        task->waiting_run = (uint16_t) attempt;
+        task->run->waiting_run = (uint16_t) attempt;
 }

@@ -35,7 +35,9 @@
     Tasks are stored per job in fixed-size chunks so that a task's address
     never changes; queues hold task pointers. Entries in a queue whose task
     has since moved on are skipped when popped (lazy deletion), so no
-    transition has to search a queue.
+    transition has to search a queue. Small payloads are carved from
+    blocks that their chunk owns (an arena: no malloc per task, no malloc
+    overhead), freed once every payload carved from them was released.
 */
 #ifndef TABLE_H_INCLUDED
 #define TABLE_H_INCLUDED
@@ -79,34 +81,63 @@ typedef struct _sl_job_t sl_job_t;
 typedef struct _sl_queue_t sl_queue_t;
 
 typedef struct _sl_task_t sl_task_t;
+typedef struct _sl_run_t sl_run_t;
+
+//  A task's record. Millions of them wait in a broker, so it holds only
+//  what a task waiting for its first run needs (32 bytes); what only a task
+//  that has been dispatched needs (its lease, holder, failures, losses...)
+//  is in a run record (sl_run_t, private to the table) from its first
+//  dispatch to its final result. Its job and seq are found from its place
+//  in its chunk (slot). Read it through the sl_task_ functions below; the
+//  plain fields may be read directly.
 struct _sl_task_t {
-    uint64_t seq;               //  1-based position in the job
-    sl_job_t *job;              //  job it belongs to
-    uint8_t state;              //  sl_task_state_t
-    uint8_t retries;            //  reruns allowed after failed or timeout
-    uint8_t failures;           //  failed or timed-out runs so far (in its stage)
-    bool expired_unclaimed : 1; //  the latest run expired before anyone claimed it
-    bool not_ok : 1;            //  its final result was not ok (kept after delivery)
-    uint8_t stage : 4;          //  multi-stage job: the stage it is in, 0-based
-    uint16_t losses;            //  runs lost with a worker or a lease so far
-    uint16_t attempts;          //  runs dispatched: the number of the latest run
-    uint16_t uncounted;         //  of those, runs that never started (handed back, never claimed)
-    uint16_t ended_run;         //  latest run that reported a failure (0 = none)
-    uint16_t waiting_run;       //  run its worker holds but said had not started yet (0 = none)
-    uint16_t unstarted_losses;  //  runs lost before they started (not counted in losses)
-    uint8_t id_size;            //  bytes of its id, kept after the payload
-    uint8_t level;              //  its priority level (in its queue)
-    uint16_t stage_base;        //  attempts when its stage began: runs up to it are stale
-    uint32_t timeout_ms;        //  per-run limit, 0 = none
-    int64_t deadline;           //  lease expiry while RUNNING (ms)
-    const char *holder;         //  interned name of the worker holding it, or NULL
-    const char *avoid;          //  worker whose run of it failed or was lost last, or NULL
-    sl_task_t *run_prev;        //  list of RUNNING tasks
-    sl_task_t *run_next;
-    uint8_t *payload;    //  task bytes while not yet DONE (owned), then its id
-    size_t payload_size; //  bytes at payload (the id not counted)
-    sl_result_t *result; //  result while DONE or SENT (owned)
+    union {
+        uint8_t *payload;    //  QUEUED or RUNNING: its bytes, then its id (see heap)
+        sl_result_t *result; //  DONE or SENT: its result (owned); NULL once DELIVERED
+    } data;
+    sl_run_t *run;         //  its runs, from its first dispatch to its final result, or NULL
+    uint32_t payload_size; //  bytes at data.payload (the id not counted)
+    uint32_t timeout_ms;   //  per-run limit, 0 = none
+    uint16_t attempts;     //  runs dispatched: the number of the latest run; once it has
+                           //  its final result, the runs that started (sl_task_runs)
+    uint16_t slot : 10;    //  its index in its chunk (which knows its job and first seq)
+    uint16_t state : 3;    //  sl_task_state_t
+    uint16_t stage : 3;    //  multi-stage job: the stage it is in, 0-based
+    uint8_t retries;       //  reruns allowed after failed or timeout
+    uint8_t id_size;       //  bytes of its id, kept after the payload
+    uint8_t level : 6;     //  its priority level (in its queue)
+    bool not_ok : 1;       //  its final result was not ok (kept after delivery)
+    bool heap : 1;         //  data.payload was allocated on its own, not in its chunk's arena
 };
+
+//  What the memory count (sl_table_held) charges a task not yet delivered
+//  beyond its payload or result: its record and an entry in a queue.
+#define SL_TASK_HELD (sizeof (sl_task_t) + sizeof (void *))
+
+//  1-based position of the task in its job, and the job.
+uint64_t sl_task_seq (const sl_task_t *task);
+sl_job_t *sl_task_job (const sl_task_t *task);
+
+//  Its payload (data.payload) while QUEUED or RUNNING, else NULL.
+const uint8_t *sl_task_payload (const sl_task_t *task);
+
+//  Its result while DONE or SENT, else NULL.
+sl_result_t *sl_task_result (const sl_task_t *task);
+
+//  From its run record; 0 or NULL for a task never dispatched, and for a
+//  task that has its final result.
+int64_t sl_task_deadline (const sl_task_t *task);   //  lease expiry while RUNNING (ms)
+const char *sl_task_holder (const sl_task_t *task); //  interned name of the worker holding it
+const char *
+sl_task_avoid (const sl_task_t *task); //  worker whose run of it failed or was lost last
+unsigned sl_task_failures (const sl_task_t *task);  //  failed or timed-out runs (in its stage)
+unsigned sl_task_losses (const sl_task_t *task);    //  runs lost with a worker or a lease
+unsigned sl_task_uncounted (const sl_task_t *task); //  runs dispatched that never started
+unsigned sl_task_ended_run (const sl_task_t *task); //  latest run that reported a failure
+
+//  The RUNNING list, for checks: the task before and after it, or NULL.
+sl_task_t *sl_task_run_prev (const sl_task_t *task);
+sl_task_t *sl_task_run_next (const sl_task_t *task);
 
 //  Runs a task may be lost (its worker died) before it ends as failed,
 //  unless its retries allow more.
@@ -420,10 +451,13 @@ char *sl_result_id (const sl_result_t *result, char *buf);
 
 //  --- Memory ----------------------------------------------------------------
 
-//  Bytes held for the tasks not yet delivered: each one's record and its
-//  payload (until it has a result) or its result (until the sink has it).
-//  The broker stops taking tasks past its memory limit. Records of
-//  delivered tasks stay until their job is retired and are not counted.
+//  Bytes held for the tasks not yet delivered: each one's SL_TASK_HELD, its
+//  run record while it has one, its result (until the sink has it), and
+//  its payload until it has a result: the arena blocks that hold small
+//  payloads are counted whole, from their allocation to their release,
+//  and a larger payload by its size. The broker stops taking tasks past
+//  its memory limit. Records of delivered tasks stay until their job is
+//  retired and are not counted.
 size_t sl_table_held (sl_table_t *self);
 
 //  --- Durability (used by the broker's journal) -------------------------------

@@ -49,7 +49,7 @@ check_async () {
     # output is compared sorted above, and the program checks itself.
 }
 
-# A small --max-memory (1 MiB: about 9,000 tasks here) for the restart
+# A small --max-memory (1 MiB: about 20,000 tasks here) for the restart
 # during a submission below; the 1000-task jobs fit.
 BROKER_ARGS="--heartbeat $HB --max-memory 1M"
 start_broker $BROKER_ARGS
@@ -133,7 +133,7 @@ check_async async-restart "$WORK/want-upper.txt"
 # intake), so when it is killed, tasks the client sent are lost in its
 # socket buffers. The client must find out which (JobQuery) and send them
 # again to the restarted broker; then a worker comes for the queue.
-BIG=12000
+BIG=30000
 expected echo $BIG >"$WORK/want-big.txt"
 start_bg async-submit "$EX/async" "$BROKER" later $BIG next >"$WORK/async-submit.out"
 SUBMIT_PID=$LAST_PID

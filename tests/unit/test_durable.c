@@ -312,8 +312,8 @@ static sl_task_t *s_live_dispatch (fixture_t *fx, const char *job, uint64_t seq,
 {
     sl_task_t *task = sl_table_dispatch (fx->live, now, LEASE, holder);
     assert_non_null (task);
-    assert_string_equal (sl_job_id (task->job), job);
-    assert_int_equal (task->seq, seq);
+    assert_string_equal (sl_job_id (sl_task_job (task)), job);
+    assert_int_equal (sl_task_seq (task), seq);
     return task;
 }
 
@@ -346,7 +346,7 @@ static void s_journal_results (fixture_t *fx)
     size_t n = 0;
     sl_task_t *task;
     while ((task = sl_table_pop_completed (fx->live))) {
-        if (n && (task->job != batch [0]->job || n == RESULT_BATCH)) {
+        if (n && (sl_task_job (task) != sl_task_job (batch [0]) || n == RESULT_BATCH)) {
             s_appended (fx, sl_durable_results (fx->journal, batch, n, fx->err, sizeof fx->err));
             n = 0;
         }
@@ -527,24 +527,24 @@ static void s_expect_queued (fixture_t *fx, const char *job, uint64_t seq, uint8
 {
     sl_task_t *task = sl_table_dispatch (fx->table, 1000, LEASE, NULL);
     _assert_true (task != NULL, "a task was queued", file, line);
-    _assert_string_equal (sl_job_id (task->job), job, file, line);
-    _assert_int_equal (task->seq, seq, file, line);
+    _assert_string_equal (sl_job_id (sl_task_job (task)), job, file, line);
+    _assert_int_equal (sl_task_seq (task), seq, file, line);
     _assert_int_equal (task->state, SL_TASK_RUNNING, file, line);
     _assert_int_equal (task->attempts, 1, file, line);
-    _assert_int_equal (task->uncounted, 0, file, line);
-    _assert_int_equal (task->failures, 0, file, line);
-    _assert_int_equal (task->losses, 0, file, line);
-    _assert_int_equal (task->ended_run, 0, file, line);
+    _assert_int_equal (sl_task_uncounted (task), 0, file, line);
+    _assert_int_equal (sl_task_failures (task), 0, file, line);
+    _assert_int_equal (sl_task_losses (task), 0, file, line);
+    _assert_int_equal (sl_task_ended_run (task), 0, file, line);
     _assert_int_equal (task->timeout_ms, s_timeout_of (seq), file, line);
     _assert_int_equal (task->retries, retries, file, line);
-    _assert_true (task->result == NULL, "task->result == NULL", file, line);
+    _assert_true (sl_task_result (task) == NULL, "sl_task_result (task) == NULL", file, line);
     size_t size = s_payload_size (seq);
     _assert_int_equal (task->payload_size, size, file, line);
-    _assert_true (task->payload != NULL, "task->payload != NULL", file, line);
+    _assert_true (sl_task_payload (task) != NULL, "sl_task_payload (task) != NULL", file, line);
     uint8_t *want = malloc (size + 1);
     _assert_true (want != NULL, "malloc", file, line);
     s_fill (want, size, s_seed (job, seq, 'p'));
-    _assert_memory_equal (task->payload, want, size, file, line);
+    _assert_memory_equal (sl_task_payload (task), want, size, file, line);
     free (want);
 }
 
@@ -585,12 +585,12 @@ static sl_task_t *s_next_result (fixture_t *fx, const char *job, uint64_t seq, u
     _assert_true (j != NULL, "job in the replayed table", file, line);
     sl_task_t *task = sl_table_send_next (fx->table, j);
     _assert_true (task != NULL, "a result was deliverable", file, line);
-    _assert_string_equal (sl_job_id (task->job), job, file, line);
-    _assert_int_equal (task->seq, seq, file, line);
+    _assert_string_equal (sl_job_id (sl_task_job (task)), job, file, line);
+    _assert_int_equal (sl_task_seq (task), seq, file, line);
     _assert_int_equal (task->state, SL_TASK_SENT, file, line);
     _assert_int_equal (sl_task_runs (task), runs, file, line);
-    _assert_true (task->payload == NULL, "task->payload == NULL", file, line);
-    _assert_true (task->result != NULL, "task->result != NULL", file, line);
+    _assert_true (sl_task_payload (task) == NULL, "sl_task_payload (task) == NULL", file, line);
+    _assert_true (sl_task_result (task) != NULL, "sl_task_result (task) != NULL", file, line);
     return task;
 }
 
@@ -598,7 +598,7 @@ static void s_expect_result (fixture_t *fx, const char *job, uint64_t seq, uint8
                              unsigned runs, const char *file, int line)
 {
     sl_task_t *task = s_next_result (fx, job, seq, runs, file, line);
-    s_check_result (task->result, job, seq, status, file, line);
+    s_check_result (sl_task_result (task), job, seq, status, file, line);
 }
 
 //  The same for the result the table makes for a task lost too often.
@@ -609,7 +609,7 @@ static void s_expect_lost_result (fixture_t *fx, const char *job, uint64_t seq, 
                                   unsigned losses, const char *worker, const char *file, int line)
 {
     sl_task_t *task = s_next_result (fx, job, seq, runs, file, line);
-    const sl_result_t *r = task->result;
+    const sl_result_t *r = sl_task_result (task);
     char why [200];
     snprintf (why, sizeof why, "lost: the worker running it vanished or went silent %u times",
               losses);
@@ -661,11 +661,11 @@ static void s_check_delivered (fixture_t *fx, const char *job, const char *state
             continue;
         sl_task_t *task = sl_table_send_next (fx->table, j);
         _assert_true (task != NULL, "a redelivered result", file, line);
-        _assert_int_equal (task->seq, seq, file, line);
-        _assert_true (task->payload == NULL, "task->payload == NULL", file, line);
-        _assert_int_equal (task->result->output_size, 5, file, line);
-        _assert_memory_equal (task->result->data, "again", 5, file, line);
-        _assert_string_equal (task->result->worker, "again:1", file, line);
+        _assert_int_equal (sl_task_seq (task), seq, file, line);
+        _assert_true (sl_task_payload (task) == NULL, "sl_task_payload (task) == NULL", file, line);
+        _assert_int_equal (sl_task_result (task)->output_size, 5, file, line);
+        _assert_memory_equal (sl_task_result (task)->data, "again", 5, file, line);
+        _assert_string_equal (sl_task_result (task)->worker, "again:1", file, line);
         redelivered--;
     }
     _assert_int_equal (redelivered, 0, file, line);
@@ -1501,11 +1501,11 @@ static void test_durable_results_of_full_outputs_are_journaled (void **state)
     for (uint64_t seq = 1; seq <= N; seq++) {
         sl_task_t *task = sl_table_send_next (fx->table, s_job (fx, "huge"));
         assert_non_null (task);
-        assert_int_equal (task->seq, seq);
-        assert_int_equal (task->result->output_size, OUTPUT);
-        assert_true (task->result->output_truncated);
+        assert_int_equal (sl_task_seq (task), seq);
+        assert_int_equal (sl_task_result (task)->output_size, OUTPUT);
+        assert_true (sl_task_result (task)->output_truncated);
         s_fill (output, OUTPUT, s_seed ("huge", seq, 'o'));
-        assert_memory_equal (task->result->data, output, OUTPUT);
+        assert_memory_equal (sl_task_result (task)->data, output, OUTPUT);
     }
     free (output);
 }

@@ -169,24 +169,35 @@ static void s_check_task (sl_task_t *task, const char *job, uint64_t seq, uint8_
                           const char *file, int line)
 {
     _assert_true (task != NULL, "task != NULL", file, line);
-    _assert_int_equal (task->seq, seq, file, line);
-    _assert_string_equal (sl_job_id (task->job), job, file, line);
+    _assert_int_equal (sl_task_seq (task), seq, file, line);
+    _assert_string_equal (sl_job_id (sl_task_job (task)), job, file, line);
     _assert_int_equal (task->state, state, file, line);
     _assert_int_equal (task->timeout_ms, s_timeout_of (seq), file, line);
     if (state == SL_TASK_QUEUED || state == SL_TASK_RUNNING) {
         char payload [96];
         size_t size = s_text (payload, sizeof payload, "task", job, seq);
         _assert_int_equal (task->payload_size, size, file, line);
-        _assert_true (task->payload != NULL, "task->payload != NULL", file, line);
-        _assert_memory_equal (task->payload, payload, size, file, line);
-        _assert_true (task->result == NULL, "task->result == NULL", file, line);
+        _assert_true (sl_task_payload (task) == task->data.payload, "payload", file, line);
+        _assert_true (task->data.payload != NULL, "task->data.payload != NULL", file, line);
+        _assert_memory_equal (task->data.payload, payload, size, file, line);
+        _assert_true (sl_task_result (task) == NULL, "sl_task_result (task) == NULL", file, line);
+        //  A task dispatched has a run record; one never dispatched has none.
+        _assert_true ((task->run != NULL) == (task->attempts > 0 || state == SL_TASK_RUNNING ||
+                                              sl_task_avoid (task) || sl_task_failures (task) ||
+                                              sl_task_losses (task)),
+                      "a run record while dispatched", file, line);
     } else if (state == SL_TASK_DONE || state == SL_TASK_SENT) {
-        _assert_true (task->payload == NULL, "task->payload == NULL", file, line);
-        _assert_true (task->result != NULL, "task->result != NULL", file, line);
+        _assert_true (sl_task_payload (task) == NULL, "sl_task_payload (task) == NULL", file, line);
+        _assert_true (sl_task_result (task) == task->data.result, "result", file, line);
+        _assert_true (task->data.result != NULL, "task->data.result != NULL", file, line);
     } else {
-        _assert_true (task->payload == NULL, "task->payload == NULL", file, line);
-        _assert_true (task->result == NULL, "task->result == NULL", file, line);
+        _assert_true (sl_task_payload (task) == NULL, "sl_task_payload (task) == NULL", file, line);
+        _assert_true (sl_task_result (task) == NULL, "sl_task_result (task) == NULL", file, line);
+        _assert_true (task->data.result == NULL, "task->data.result == NULL", file, line);
     }
+    //  With its final result a task needs no run record any more.
+    if (state >= SL_TASK_DONE)
+        _assert_true (task->run == NULL, "no run record after the final result", file, line);
 }
 
 //  Checks every field of the result s_complete made for job/seq.
@@ -196,8 +207,9 @@ static void s_check_task (sl_task_t *task, const char *job, uint64_t seq, uint8_
 static void s_check_result (sl_task_t *task, const char *job, uint64_t seq, uint8_t status,
                             const char *file, int line)
 {
-    _assert_true (task != NULL && task->result != NULL, "task->result != NULL", file, line);
-    const sl_result_t *r = task->result;
+    _assert_true (task != NULL && sl_task_result (task) != NULL, "sl_task_result (task) != NULL",
+                  file, line);
+    const sl_result_t *r = sl_task_result (task);
     char out [96], err [96];
     size_t out_size = s_text (out, sizeof out, "out", job, seq);
     size_t err_size = s_text (err, sizeof err, "err", job, seq);
@@ -227,8 +239,8 @@ static sl_task_t *s_dispatch (sl_table_t *table, int64_t now, const char *holder
     size_t running = sl_table_running (table);
     sl_task_t *task = sl_table_dispatch (table, now, LEASE, holder);
     s_check_task (task, job, seq, SL_TASK_RUNNING, file, line);
-    _assert_true (task->holder == holder, "task->holder == holder", file, line);
-    _assert_int_equal (task->deadline, now + LEASE, file, line);
+    _assert_true (sl_task_holder (task) == holder, "sl_task_holder (task) == holder", file, line);
+    _assert_int_equal (sl_task_deadline (task), now + LEASE, file, line);
     _assert_int_equal (sl_table_queued (table), queued - 1, file, line);
     _assert_int_equal (sl_table_running (table), running + 1, file, line);
     return task;
@@ -258,18 +270,19 @@ static void s_check_running (sl_table_t *table, sl_task_t **want, size_t n, cons
         return;
     //  Back to the head, at most nwant steps, then forward over the list.
     sl_task_t *head = any;
-    for (size_t steps = 0; head->run_prev; steps++) {
+    for (size_t steps = 0; sl_task_run_prev (head); steps++) {
         _assert_true (steps < nwant, "RUNNING list no longer than running", file, line);
-        _assert_true (head->run_prev->run_next == head, "run_prev->run_next == task", file, line);
-        head = head->run_prev;
+        _assert_true (sl_task_run_next (sl_task_run_prev (head)) == head,
+                      "run_prev->run_next == task", file, line);
+        head = sl_task_run_prev (head);
     }
     size_t count = 0;
-    for (sl_task_t *task = head; task; task = task->run_next) {
+    for (sl_task_t *task = head; task; task = sl_task_run_next (task)) {
         _assert_true (count < nwant, "RUNNING list no longer than running", file, line);
         _assert_int_equal (task->state, SL_TASK_RUNNING, file, line);
-        if (task->run_next)
-            _assert_true (task->run_next->run_prev == task, "run_next->run_prev == task", file,
-                          line);
+        if (sl_task_run_next (task))
+            _assert_true (sl_task_run_prev (sl_task_run_next (task)) == task,
+                          "run_next->run_prev == task", file, line);
         bool wanted = false;
         for (size_t i = 0; i < n; i++)
             wanted = wanted || want [i] == task;
@@ -285,14 +298,30 @@ static void s_check_running (sl_table_t *table, sl_task_t **want, size_t n, cons
 
 static void s_check_lost_result (sl_task_t *task, const char *holder, const char *file, int line)
 {
-    _assert_true (task != NULL && task->result != NULL, "task->result != NULL", file, line);
-    const sl_result_t *r = task->result;
+    _assert_true (task != NULL && sl_task_result (task) != NULL, "sl_task_result (task) != NULL",
+                  file, line);
+    const sl_result_t *r = sl_task_result (task);
     _assert_int_equal (r->status, SL_STATUS_FAILED, file, line);
     _assert_int_equal (r->exit_code, -1, file, line);
     _assert_int_equal (r->output_size, 0, file, line);
     _assert_true (r->stderr_size >= 5, "stderr_size >= 5", file, line);
     _assert_memory_equal (r->data, "lost:", 5, file, line);
     _assert_string_equal (r->worker, holder, file, line);
+}
+
+//  Checks that a task lost too often says how often: its losses (the run
+//  record that counted them is gone with the final result).
+#define CHECK_LOST_TIMES(task, times) s_check_lost_times ((task), (times), __FILE__, __LINE__)
+
+static void s_check_lost_times (sl_task_t *task, unsigned times, const char *file, int line)
+{
+    const sl_result_t *r = sl_task_result (task);
+    _assert_true (r != NULL, "sl_task_result (task) != NULL", file, line);
+    char want [200];
+    snprintf (want, sizeof want, "lost: the worker running it vanished or went silent %u times",
+              times);
+    _assert_int_equal (r->stderr_size, strlen (want), file, line);
+    _assert_memory_equal (r->data + r->output_size, want, strlen (want), file, line);
 }
 
 //  Checks how a task's runs are numbered and counted: attempts (runs
@@ -307,7 +336,7 @@ static void s_check_runs (sl_task_t *task, unsigned attempts, unsigned uncounted
 {
     _assert_true (task != NULL, "task != NULL", file, line);
     _assert_int_equal (task->attempts, attempts, file, line);
-    _assert_int_equal (task->uncounted, uncounted, file, line);
+    _assert_int_equal (sl_task_uncounted (task), uncounted, file, line);
     _assert_int_equal (sl_task_runs (task), runs, file, line);
 }
 
@@ -424,12 +453,12 @@ static void test_table_submit_queues_a_copy (void **state)
 
     sl_task_t *task = sl_table_dispatch (table, 7, 3, NULL);
     assert_non_null (task);
-    assert_ptr_equal (task->job, job);
-    assert_int_equal (task->seq, 3);
+    assert_ptr_equal (sl_task_job (task), job);
+    assert_int_equal (sl_task_seq (task), 3);
     assert_int_equal (task->timeout_ms, 500);
     assert_int_equal (task->payload_size, 4);
-    assert_memory_equal (task->payload, ((uint8_t []){ 'a', 0, 'b', 0xff }), 4);
-    assert_null (task->result);
+    assert_memory_equal (sl_task_payload (task), ((uint8_t []){ 'a', 0, 'b', 0xff }), 4);
+    assert_null (sl_task_result (task));
 }
 
 static void test_table_submit_empty_payload (void **state)
@@ -439,7 +468,7 @@ static void test_table_submit_empty_payload (void **state)
     assert_int_equal (sl_table_submit (table, "a", 1, nothing, 0, 0, 0), SL_TABLE_OK);
     sl_task_t *task = sl_table_dispatch (table, 0, LEASE, NULL);
     assert_non_null (task);
-    assert_int_equal (task->seq, 1);
+    assert_int_equal (sl_task_seq (task), 1);
     assert_int_equal (task->payload_size, 0);
     assert_int_equal (task->timeout_ms, 0);
 }
@@ -450,7 +479,7 @@ static void test_table_submit_empty_payload_null_pointer (void **state)
     assert_int_equal (sl_table_submit (table, "a", 1, NULL, 0, 0, 0), SL_TABLE_OK);
     sl_task_t *task = sl_table_dispatch (table, 0, LEASE, NULL);
     assert_non_null (task);
-    assert_int_equal (task->seq, 1);
+    assert_int_equal (sl_task_seq (task), 1);
     assert_int_equal (task->payload_size, 0);
 }
 
@@ -691,7 +720,7 @@ static void test_table_dispatch_is_fifo_across_jobs (void **state)
         sl_task_t *task = sl_table_dispatch (table, 1000 + (int64_t) i, 250, NULL);
         CHECK_TASK (task, order [i].job, order [i].seq, SL_TASK_RUNNING);
         assert_int_equal (task->attempts, 1);
-        assert_int_equal (task->deadline, 1250 + (int64_t) i);
+        assert_int_equal (sl_task_deadline (task), 1250 + (int64_t) i);
         CHECK_TABLE (table, n - i - 1, i + 1, 0, 0);
     }
     assert_null (sl_table_dispatch (table, 0, LEASE, NULL));
@@ -707,13 +736,13 @@ static void test_table_dispatch_deadline_is_now_plus_lease (void **state)
         assert_int_equal (s_submit (table, "a", seq), SL_TABLE_OK);
     sl_task_t *task = sl_table_dispatch (table, 123456789012LL, 30000, NULL);
     assert_non_null (task);
-    assert_int_equal (task->deadline, 123456819012LL);
+    assert_int_equal (sl_task_deadline (task), 123456819012LL);
     task = sl_table_dispatch (table, -500, 200, NULL);
     assert_non_null (task);
-    assert_int_equal (task->deadline, -300);
+    assert_int_equal (sl_task_deadline (task), -300);
     task = sl_table_dispatch (table, 77, 0, NULL);
     assert_non_null (task);
-    assert_int_equal (task->deadline, 77);
+    assert_int_equal (sl_task_deadline (task), 77);
 }
 
 static void test_table_undispatch_puts_task_back_at_front (void **state)
@@ -755,7 +784,7 @@ static void test_table_undispatch_does_not_count_attempt (void **state)
         sl_task_t *task = sl_table_dispatch (table, 100 * round, 10, NULL);
         CHECK_TASK (task, "a", 1, SL_TASK_RUNNING);
         assert_int_equal (task->attempts, 1);
-        assert_int_equal (task->deadline, 100 * round + 10);
+        assert_int_equal (sl_task_deadline (task), 100 * round + 10);
         sl_table_undispatch (table, task);
         CHECK_RUNS (task, 0, 0, 0); //  taken back, unlike a release
         CHECK_TASK (task, "a", 1, SL_TASK_QUEUED);
@@ -778,7 +807,7 @@ static void test_table_complete_running_task_becomes_done (void **state)
     CHECK_TASK (task, "a", 1, SL_TASK_RUNNING);
     assert_int_equal (s_complete (table, "a", 1, SL_STATUS_FAILED), SL_TABLE_OK);
     CHECK_TASK (task, "a", 1, SL_TASK_DONE); //  payload freed, result held
-    assert_null (task->payload);
+    assert_null (sl_task_payload (task));
     assert_int_equal (task->attempts, 1);
     CHECK_RESULT (task, "a", 1, SL_STATUS_FAILED);
     CHECK_JOB (job, .received = 2, .done = 2, .ok = 1, .failed = 1);
@@ -812,7 +841,7 @@ static void test_table_complete_copies_result_bytes (void **state)
     sl_job_t *job = s_job (table, "a");
     sl_task_t *task = sl_table_send_next (table, job);
     assert_non_null (task);
-    const sl_result_t *r = task->result;
+    const sl_result_t *r = sl_task_result (task);
     assert_non_null (r);
     assert_int_equal (r->status, SL_STATUS_TIMEOUT);
     assert_int_equal (r->exit_code, -9);
@@ -834,13 +863,13 @@ static void test_table_complete_empty_output_and_no_worker (void **state)
     assert_int_equal (sl_table_complete (table, "a", 1, 1, &in), SL_TABLE_OK);
     sl_task_t *task = sl_table_send_next (table, NULL);
     assert_non_null (task);
-    assert_non_null (task->result);
-    assert_int_equal (task->result->output_size, 0);
-    assert_int_equal (task->result->stderr_size, 0);
-    assert_int_equal (task->result->exit_code, 0);
-    assert_false (task->result->output_truncated);
-    assert_non_null (task->result->worker);
-    assert_string_equal (task->result->worker, "");
+    assert_non_null (sl_task_result (task));
+    assert_int_equal (sl_task_result (task)->output_size, 0);
+    assert_int_equal (sl_task_result (task)->stderr_size, 0);
+    assert_int_equal (sl_task_result (task)->exit_code, 0);
+    assert_false (sl_task_result (task)->output_truncated);
+    assert_non_null (sl_task_result (task)->worker);
+    assert_string_equal (sl_task_result (task)->worker, "");
 }
 
 //  Worker names are interned: one copy per name, owned by the table.
@@ -860,10 +889,10 @@ static void test_table_complete_interns_worker_names (void **state)
     sl_task_t *t1 = SEND (table, job, "a", 1);
     sl_task_t *t2 = SEND (table, job, "a", 2);
     sl_task_t *t3 = SEND (table, job, "a", 3);
-    assert_string_equal (t1->result->worker, "w1:1");
-    assert_string_equal (t2->result->worker, "w2:2");
-    assert_ptr_equal (t3->result->worker, t1->result->worker);
-    assert_ptr_not_equal (t2->result->worker, t1->result->worker);
+    assert_string_equal (sl_task_result (t1)->worker, "w1:1");
+    assert_string_equal (sl_task_result (t2)->worker, "w2:2");
+    assert_ptr_equal (sl_task_result (t3)->worker, sl_task_result (t1)->worker);
+    assert_ptr_not_equal (sl_task_result (t2)->worker, sl_task_result (t1)->worker);
 }
 
 static void test_table_complete_counts_statuses (void **state)
@@ -1667,9 +1696,9 @@ static void test_table_large_job_out_of_order (void **state)
         sl_task_t *task = sl_table_dispatch (table, (int64_t) i, 5, NULL);
         CHECK_TASK (task, "big", order [i], SL_TASK_RUNNING);
         assert_int_equal (task->attempts, 1);
-        assert_int_equal (task->deadline, (int64_t) i + 5);
-        assert_null (tasks [task->seq]);
-        tasks [task->seq] = task;
+        assert_int_equal (sl_task_deadline (task), (int64_t) i + 5);
+        assert_null (tasks [sl_task_seq (task)]);
+        tasks [sl_task_seq (task)] = task;
         CHECK_TABLE (table, LARGE - i - 1, i + 1, 0, 0);
     }
     assert_null (sl_table_dispatch (table, 0, LEASE, NULL));
@@ -1772,7 +1801,7 @@ static void test_table_many_jobs_interleaved (void **state)
         //  FIFO: round r of the submission loop gave every job seq TASKS - r.
         snprintf (id, sizeof id, "job%02zu", n % JOBS);
         CHECK_TASK (task, id, TASKS - n / JOBS, SL_TASK_RUNNING);
-        assert_int_equal (s_complete (table, id, task->seq, SL_STATUS_OK), SL_TABLE_OK);
+        assert_int_equal (s_complete (table, id, sl_task_seq (task), SL_STATUS_OK), SL_TABLE_OK);
         n++;
     }
     assert_int_equal (n, JOBS * TASKS);
@@ -1783,9 +1812,9 @@ static void test_table_many_jobs_interleaved (void **state)
         snprintf (id, sizeof id, "job%02zu", n % JOBS);
         CHECK_TASK (task, id, TASKS - n / JOBS, SL_TASK_SENT);
         int j = (int) (n % JOBS);
-        assert_int_equal (seen [j][task->seq], 0);
-        seen [j][task->seq] = 1;
-        assert_int_equal (sl_table_ack (table, id, task->seq), SL_TABLE_OK);
+        assert_int_equal (seen [j][sl_task_seq (task)], 0);
+        seen [j][sl_task_seq (task)] = 1;
+        assert_int_equal (sl_table_ack (table, id, sl_task_seq (task)), SL_TABLE_OK);
         n++;
     }
     assert_int_equal (n, JOBS * TASKS);
@@ -1888,7 +1917,7 @@ static void test_table_intern_returns_one_copy_per_name (void **state)
     DISPATCH_TO (table, 0, a, "a", 1);
     sl_result_in_t in = { .status = SL_STATUS_OK, .worker = "host-1:77" };
     assert_int_equal (sl_table_complete (table, "a", 1, 1, &in), SL_TABLE_OK);
-    assert_ptr_equal (SEND (table, NULL, "a", 1)->result->worker, a);
+    assert_ptr_equal (sl_task_result (SEND (table, NULL, "a", 1))->worker, a);
     CHECK_TABLE (table, 0, 0, 0, 1);
 }
 
@@ -1918,16 +1947,16 @@ static void test_table_dispatch_sets_holder_deadline_and_running_list (void **st
     CHECK_JOB (ja, .received = 4, .running = 4);
     CHECK_JOB (s_job (table, "b"), .received = 1, .running = 1);
     //  Each keeps its own lease and holder.
-    assert_int_equal (t1->deadline, 500 + LEASE);
-    assert_int_equal (t3->deadline, -20 + LEASE);
-    assert_ptr_equal (t3->holder, b);
-    assert_null (t2->holder);
+    assert_int_equal (sl_task_deadline (t1), 500 + LEASE);
+    assert_int_equal (sl_task_deadline (t3), -20 + LEASE);
+    assert_ptr_equal (sl_task_holder (t3), b);
+    assert_null (sl_task_holder (t2));
 
     //  Leaving RUNNING from the middle, the ends and the last place keeps
     //  the list whole.
     assert_int_equal (s_complete_run (table, "a", 3, 1, SL_STATUS_OK), SL_TABLE_OK);
     CHECK_TASK (t3, "a", 3, SL_TASK_DONE);
-    assert_null (t3->holder);
+    assert_null (sl_task_holder (t3));
     CHECK_RUNNING (table, t1, t2, t4, u1);
     assert_int_equal (s_complete_run (table, "a", 1, 1, SL_STATUS_OK), SL_TABLE_OK);
     CHECK_RUNNING (table, t2, t4, u1);
@@ -1935,7 +1964,7 @@ static void test_table_dispatch_sets_holder_deadline_and_running_list (void **st
     CHECK_RUNNING (table, t2, t4);
     sl_table_undispatch (table, t4);
     CHECK_TASK (t4, "a", 4, SL_TASK_QUEUED);
-    assert_null (t4->holder);
+    assert_null (sl_task_holder (t4));
     assert_int_equal (t4->attempts, 0);
     CHECK_RUNNING (table, t2);
     CHECK_TABLE (table, 1, 1, 3, 0);
@@ -1955,8 +1984,8 @@ static void test_table_claim_sets_holder_and_deadline (void **state)
     sl_task_t *t1 = DISPATCH_TO (table, 1000, NULL, "a", 1); //  as through a PUSH socket
     assert_int_equal (sl_table_claim (table, "a", 1, 1, a, 5000000), SL_TABLE_OK);
     CHECK_TASK (t1, "a", 1, SL_TASK_RUNNING);
-    assert_ptr_equal (t1->holder, a);
-    assert_int_equal (t1->deadline, 5000000);
+    assert_ptr_equal (sl_task_holder (t1), a);
+    assert_int_equal (sl_task_deadline (t1), 5000000);
     assert_int_equal (t1->attempts, 1);
     CHECK_RUNNING (table, t1);
     CHECK_TABLE (table, 1, 1, 0, 0);
@@ -1964,15 +1993,15 @@ static void test_table_claim_sets_holder_and_deadline (void **state)
 
     //  Later heartbeats extend the lease (and may name another holder).
     assert_int_equal (sl_table_claim (table, "a", 1, 1, b, 7000000), SL_TABLE_OK);
-    assert_ptr_equal (t1->holder, b);
-    assert_int_equal (t1->deadline, 7000000);
+    assert_ptr_equal (sl_task_holder (t1), b);
+    assert_int_equal (sl_task_deadline (t1), 7000000);
     //  The claimed lease, not the dispatch's, decides when it runs out.
     assert_int_equal (sl_table_expire (table, 1000 + LEASE), 0);
     assert_int_equal (sl_table_expire (table, 6999999), 0);
     assert_int_equal (sl_table_worker_lost (table, a), 0);
     CHECK_TASK (t1, "a", 1, SL_TASK_RUNNING);
     CHECK_RUNNING (table, t1);
-    assert_int_equal (t1->losses, 0);
+    assert_int_equal (sl_task_losses (t1), 0);
     CHECK_TABLE (table, 1, 1, 0, 0);
 }
 
@@ -1994,17 +2023,17 @@ static void test_table_claim_of_stale_attempt_is_duplicate (void **state)
     assert_int_equal (sl_table_claim (table, "a", 1, 1, a, 999999), SL_TABLE_DUPLICATE);
     assert_int_equal (sl_table_claim (table, "a", 1, 3, a, 999999), SL_TABLE_DUPLICATE);
     CHECK_TASK (t1, "a", 1, SL_TASK_RUNNING);
-    assert_ptr_equal (t1->holder, b);
-    assert_int_equal (t1->deadline, 10 + LEASE);
+    assert_ptr_equal (sl_task_holder (t1), b);
+    assert_int_equal (sl_task_deadline (t1), 10 + LEASE);
     assert_int_equal (t1->attempts, 2);
-    assert_int_equal (t1->losses, 1);
+    assert_int_equal (sl_task_losses (t1), 1);
     CHECK_RUNNING (table, t1);
     CHECK_TABLE (table, 1, 1, 0, 0);
     //  A task with its result is past every run.
     assert_int_equal (s_complete_run (table, "a", 1, 2, SL_STATUS_OK), SL_TABLE_OK);
     assert_int_equal (sl_table_claim (table, "a", 1, 2, b, 999999), SL_TABLE_DUPLICATE);
     CHECK_TASK (t1, "a", 1, SL_TASK_DONE);
-    assert_null (t1->holder);
+    assert_null (sl_task_holder (t1));
     CHECK_RUNNING (table, NULL);
     CHECK_TABLE (table, 1, 0, 1, 0);
     CHECK_JOB (s_job (table, "a"), .received = 2, .queued = 1, .done = 1, .ok = 1);
@@ -2024,17 +2053,17 @@ static void test_table_claim_after_expire_resumes_run (void **state)
     assert_int_equal (sl_table_claim (table, "a", 1, 1, a, 500), SL_TABLE_OK);
     assert_int_equal (sl_table_expire (table, 500), 1);
     CHECK_TASK (t1, "a", 1, SL_TASK_QUEUED);
-    assert_null (t1->holder);
+    assert_null (sl_task_holder (t1));
     assert_int_equal (t1->attempts, 1);
-    assert_int_equal (t1->losses, 1);
+    assert_int_equal (sl_task_losses (t1), 1);
     CHECK_RUNNING (table, NULL);
     CHECK_TABLE (table, 2, 0, 0, 0);
     CHECK_JOB (job, .received = 2, .queued = 2);
 
     assert_int_equal (sl_table_claim (table, "a", 1, 1, a, 2 * LEASE), SL_TABLE_OK);
     CHECK_TASK (t1, "a", 1, SL_TASK_RUNNING);
-    assert_ptr_equal (t1->holder, a);
-    assert_int_equal (t1->deadline, 2 * LEASE);
+    assert_ptr_equal (sl_task_holder (t1), a);
+    assert_int_equal (sl_task_deadline (t1), 2 * LEASE);
     assert_int_equal (t1->attempts, 1); //  the same run, not a new one
     CHECK_RUNNING (table, t1);
     CHECK_TABLE (table, 1, 1, 0, 0);
@@ -2071,7 +2100,7 @@ static void test_table_claim_after_unclaimed_expire_counts_the_run (void **state
     CHECK_RUNS (t1, 1, 1, 0);
     assert_int_equal (sl_table_claim (table, "a", 1, 1, a, 3 * LEASE), SL_TABLE_OK);
     CHECK_TASK (t1, "a", 1, SL_TASK_RUNNING);
-    assert_ptr_equal (t1->holder, a);
+    assert_ptr_equal (sl_task_holder (t1), a);
     CHECK_RUNS (t1, 1, 0, 1);
     assert_int_equal (s_complete_run (table, "a", 1, 1, SL_STATUS_FAILED), SL_TABLE_RETRY);
     assert_ptr_equal (DISPATCH_TO (table, LEASE, a, "a", 1), t1);
@@ -2113,11 +2142,11 @@ static void test_table_release_requeues_at_front_without_counting (void **state)
     //  dispatches) but is uncounted, so a2 has run 0 times.
     assert_int_equal (sl_table_release (table, "a", 2, 1), SL_TABLE_OK);
     CHECK_TASK (t2, "a", 2, SL_TASK_QUEUED);
-    assert_null (t2->holder);
+    assert_null (sl_task_holder (t2));
     CHECK_RUNS (t2, 1, 1, 0);
-    assert_int_equal (t2->losses, 0);
-    assert_int_equal (t2->failures, 0);
-    assert_int_equal (t2->ended_run, 0);
+    assert_int_equal (sl_task_losses (t2), 0);
+    assert_int_equal (sl_task_failures (t2), 0);
+    assert_int_equal (sl_task_ended_run (t2), 0);
     CHECK_RUNNING (table, t1);
     CHECK_TABLE (table, 2, 1, 0, 0);
     CHECK_JOB (job, .received = 3, .queued = 2, .running = 1);
@@ -2130,7 +2159,7 @@ static void test_table_release_requeues_at_front_without_counting (void **state)
     assert_int_equal (sl_table_release (table, "a", 1, 0), SL_TABLE_DUPLICATE); //  wrong run
     assert_int_equal (sl_table_release (table, "a", 1, 2), SL_TABLE_DUPLICATE);
     CHECK_TASK (t1, "a", 1, SL_TASK_RUNNING);
-    assert_ptr_equal (t1->holder, a);
+    assert_ptr_equal (sl_task_holder (t1), a);
     CHECK_RUNS (t1, 1, 0, 1);
     CHECK_RUNS (t2, 1, 1, 0);
     CHECK_TABLE (table, 2, 1, 0, 0);
@@ -2150,7 +2179,7 @@ static void test_table_release_requeues_at_front_without_counting (void **state)
     assert_int_equal (sl_table_release (table, "a", 1, 1), SL_TABLE_OK);
     assert_int_equal (sl_table_worker_lost (table, a), 0);
     CHECK_TASK (t1, "a", 1, SL_TASK_QUEUED);
-    assert_int_equal (t1->losses, 0);
+    assert_int_equal (sl_task_losses (t1), 0);
     CHECK_RUNS (t1, 1, 1, 0);
     CHECK_TABLE (table, 1, 2, 0, 0);
     CHECK_JOB (job, .received = 3, .queued = 1, .running = 2);
@@ -2163,7 +2192,7 @@ static void test_table_release_requeues_at_front_without_counting (void **state)
     CHECK_RUNS (t2, 3, 2, 1);
     assert_int_equal (s_complete_run (table, "a", 2, 3, SL_STATUS_OK), SL_TABLE_OK);
     CHECK_TASK (t2, "a", 2, SL_TASK_DONE);
-    CHECK_RUNS (t2, 3, 2, 1);
+    CHECK_RUNS (t2, 1, 0, 1); //  final: attempts keeps the runs that started
     CHECK_TABLE (table, 1, 1, 1, 0);
     CHECK_JOB (job, .received = 3, .queued = 1, .running = 1, .done = 1, .ok = 1);
 }
@@ -2220,19 +2249,19 @@ static void test_table_worker_lost_requeues_its_tasks_ahead_of_new_work (void **
     sl_task_t *lost [] = { a1, a3, a5, b1 };
     for (size_t i = 0; i < 4; i++) {
         assert_int_equal (lost [i]->state, SL_TASK_QUEUED);
-        assert_null (lost [i]->holder);
+        assert_null (sl_task_holder (lost [i]));
         CHECK_RUNS (lost [i], 1, 0, 1); //  the lost run counts
-        assert_int_equal (lost [i]->losses, 1);
-        assert_null (lost [i]->result);
+        assert_int_equal (sl_task_losses (lost [i]), 1);
+        assert_null (sl_task_result (lost [i]));
     }
     //  Other holders' tasks are untouched.
     CHECK_TASK (a2, "a", 2, SL_TASK_RUNNING);
-    assert_ptr_equal (a2->holder, b);
-    assert_int_equal (a2->losses, 0);
-    assert_int_equal (a2->deadline, LEASE);
+    assert_ptr_equal (sl_task_holder (a2), b);
+    assert_int_equal (sl_task_losses (a2), 0);
+    assert_int_equal (sl_task_deadline (a2), LEASE);
     CHECK_TASK (a4, "a", 4, SL_TASK_RUNNING);
-    assert_null (a4->holder);
-    assert_int_equal (a4->losses, 0);
+    assert_null (sl_task_holder (a4));
+    assert_int_equal (sl_task_losses (a4), 0);
     CHECK_RUNNING (table, a2, a4);
     CHECK_TABLE (table, 5, 2, 0, 0);
     CHECK_JOB (ja, .received = 5, .queued = 3, .running = 2);
@@ -2282,23 +2311,23 @@ static void test_table_expire_requeues_only_runs_past_deadline (void **state)
     //  a loss all the same.
     assert_int_equal (sl_table_expire (table, 100), 1);
     CHECK_TASK (t1, "a", 1, SL_TASK_QUEUED);
-    assert_null (t1->holder);
-    assert_int_equal (t1->losses, 1);
+    assert_null (sl_task_holder (t1));
+    assert_int_equal (sl_task_losses (t1), 1);
     CHECK_RUNS (t1, 1, 1, 0);
     CHECK_RUNNING (table, t2, t3, t4);
     //  Claimed t3 not before its claim's deadline, then as a lost run.
     assert_int_equal (sl_table_expire (table, 149), 0);
     assert_int_equal (sl_table_expire (table, 150), 1);
     CHECK_TASK (t3, "a", 3, SL_TASK_QUEUED);
-    assert_null (t3->holder);
-    assert_int_equal (t3->losses, 1);
+    assert_null (sl_task_holder (t3));
+    assert_int_equal (sl_task_losses (t3), 1);
     CHECK_RUNS (t3, 1, 0, 1);
     assert_int_equal (sl_table_expire (table, 150), 0);
     CHECK_RUNNING (table, t2, t4);
     CHECK_TABLE (table, 3, 2, 0, 0);
     CHECK_JOB (job, .received = 5, .queued = 3, .running = 2);
-    assert_int_equal (t2->losses, 0);
-    assert_int_equal (t4->losses, 0);
+    assert_int_equal (sl_task_losses (t2), 0);
+    assert_int_equal (sl_task_losses (t4), 0);
     CHECK_RUNS (t2, 1, 0, 1);
     CHECK_RUNS (t4, 1, 0, 1);
 
@@ -2307,11 +2336,11 @@ static void test_table_expire_requeues_only_runs_past_deadline (void **state)
     assert_int_equal (sl_table_expire (table, 1000000), 2);
     CHECK_TASK (t2, "a", 2, SL_TASK_QUEUED);
     CHECK_TASK (t4, "a", 4, SL_TASK_QUEUED);
-    assert_null (t2->holder);
-    assert_null (t4->holder);
-    assert_int_equal (t2->losses, 1);
+    assert_null (sl_task_holder (t2));
+    assert_null (sl_task_holder (t4));
+    assert_int_equal (sl_task_losses (t2), 1);
     CHECK_RUNS (t2, 1, 0, 1);
-    assert_int_equal (t4->losses, 1);
+    assert_int_equal (sl_task_losses (t4), 1);
     CHECK_RUNS (t4, 1, 1, 0);
     CHECK_RUNNING (table, NULL);
     CHECK_TABLE (table, 5, 0, 0, 0);
@@ -2350,7 +2379,7 @@ static void test_table_lost_too_often_ends_failed (void **state)
             assert_int_equal (sl_table_expire (table, 70), 1);
         }
         CHECK_TASK (t1, "a", 1, SL_TASK_QUEUED);
-        assert_int_equal (t1->losses, loss);
+        assert_int_equal (sl_task_losses (t1), loss);
         assert_int_equal (t1->attempts, loss);
         CHECK_TABLE (table, 2, 0, 0, 0);
         CHECK_JOB (job, .received = 2, .queued = 2);
@@ -2359,12 +2388,11 @@ static void test_table_lost_too_often_ends_failed (void **state)
     assert_int_equal (sl_table_claim (table, "a", 1, SL_LOST_RETRIES + 1, b, 10), SL_TABLE_OK);
     assert_int_equal (sl_table_worker_lost (table, b), 1);
     CHECK_TASK (t1, "a", 1, SL_TASK_DONE);
-    assert_int_equal (t1->losses, SL_LOST_RETRIES + 1);
+    CHECK_LOST_TIMES (t1, SL_LOST_RETRIES + 1);
     assert_int_equal (t1->attempts, SL_LOST_RETRIES + 1);
-    assert_int_equal (t1->failures, 0);
-    assert_null (t1->holder);
+    assert_null (sl_task_holder (t1));
     CHECK_LOST_RESULT (t1, HOLDER_B);
-    assert_ptr_equal (t1->result->worker, b);
+    assert_ptr_equal (sl_task_result (t1)->worker, b);
     CHECK_RUNNING (table, NULL);
     CHECK_TABLE (table, 1, 0, 1, 0);
     CHECK_JOB (job, .received = 2, .queued = 1, .done = 1, .failed = 1);
@@ -2399,15 +2427,14 @@ static void test_table_lost_within_retries_is_requeued (void **state)
         t1 = DISPATCH_TO (table, 0, a, "a", 1);
         assert_int_equal (sl_table_worker_lost (table, a), 1);
         CHECK_TASK (t1, "a", 1, SL_TASK_QUEUED);
-        assert_int_equal (t1->losses, loss);
+        assert_int_equal (sl_task_losses (t1), loss);
         CHECK_TABLE (table, 1, 0, 0, 0);
     }
     DISPATCH_TO (table, 0, a, "a", 1);
     assert_int_equal (sl_table_worker_lost (table, a), 1);
     CHECK_TASK (t1, "a", 1, SL_TASK_DONE);
-    assert_int_equal (t1->losses, 6);
+    CHECK_LOST_TIMES (t1, 6);
     assert_int_equal (t1->attempts, 6);
-    assert_int_equal (t1->failures, 0);
     CHECK_LOST_RESULT (t1, HOLDER_A);
     CHECK_TABLE (table, 0, 0, 1, 0);
     CHECK_JOB (job, .received = 1, .done = 1, .failed = 1);
@@ -2427,15 +2454,14 @@ static void test_table_lost_with_most_retries_still_ends (void **state)
         t1 = DISPATCH_TO (table, 0, a, "a", 1);
         assert_int_equal (sl_table_worker_lost (table, a), 1);
         CHECK_TASK (t1, "a", 1, SL_TASK_QUEUED);
-        assert_int_equal (t1->losses, loss);
+        assert_int_equal (sl_task_losses (t1), loss);
         CHECK_RUNS (t1, loss, 0, loss);
         CHECK_TABLE (table, 1, 0, 0, 0);
     }
     assert_ptr_equal (DISPATCH_TO (table, 0, a, "a", 1), t1);
     assert_int_equal (sl_table_worker_lost (table, a), 1);
     CHECK_TASK (t1, "a", 1, SL_TASK_DONE);
-    assert_int_equal (t1->losses, UINT8_MAX + 1);
-    assert_int_equal (t1->failures, 0);
+    CHECK_LOST_TIMES (t1, UINT8_MAX + 1);
     CHECK_RUNS (t1, UINT8_MAX + 1, 0, UINT8_MAX + 1);
     CHECK_LOST_RESULT (t1, HOLDER_A);
     CHECK_RUNNING (table, NULL);
@@ -2475,9 +2501,9 @@ static void test_table_unclaimed_expiries_still_end (void **state)
             assert_int_equal (sl_table_expire (table, now + LEASE - 1), 0);
             assert_int_equal (sl_table_expire (table, now + LEASE), 1);
             CHECK_TASK (task, "a", seq, SL_TASK_QUEUED);
-            assert_null (task->holder);
-            assert_int_equal (task->losses, run);
-            assert_int_equal (task->failures, 0);
+            assert_null (sl_task_holder (task));
+            assert_int_equal (sl_task_losses (task), run);
+            assert_int_equal (sl_task_failures (task), 0);
             CHECK_RUNS (task, run, run, 0);
             CHECK_RUNNING (table, NULL);
             CHECK_TABLE (table, 3 - c, 0, c, 0);
@@ -2487,10 +2513,9 @@ static void test_table_unclaimed_expiries_still_end (void **state)
         assert_ptr_equal (DISPATCH_TO (table, now, NULL, "a", seq), task);
         assert_int_equal (sl_table_expire (table, now + LEASE), 1);
         CHECK_TASK (task, "a", seq, SL_TASK_DONE);
-        assert_null (task->holder);
-        assert_int_equal (task->losses, limit + 1);
-        assert_int_equal (task->failures, 0);
-        assert_int_equal (task->attempts, limit + 1);
+        assert_null (sl_task_holder (task));
+        CHECK_LOST_TIMES (task, limit + 1);
+        CHECK_RUNS (task, 0, 0, 0);   //  none of its runs was claimed
         CHECK_LOST_RESULT (task, ""); //  no holder to name
         CHECK_RUNNING (table, NULL);
         CHECK_TABLE (table, 2 - c, 0, c + 1, 0);
@@ -2526,7 +2551,8 @@ static void test_table_unclaimed_lost_result_counts_no_run (void **state)
     }
     CHECK_TASK (t1, "a", 1, SL_TASK_DONE);
     CHECK_LOST_RESULT (t1, "");
-    CHECK_RUNS (t1, SL_LOST_RETRIES + 1, SL_LOST_RETRIES + 1, 0);
+    CHECK_LOST_TIMES (t1, SL_LOST_RETRIES + 1);
+    CHECK_RUNS (t1, 0, 0, 0); //  final: attempts keeps the runs that started
 }
 
 //  A run expired unclaimed (say its worker's first heartbeat was late) may
@@ -2547,11 +2573,11 @@ static void test_table_failure_of_unclaimed_expired_run_is_duplicate (void **sta
     assert_int_equal (s_complete_run (table, "a", 1, 1, SL_STATUS_FAILED), SL_TABLE_DUPLICATE);
     assert_int_equal (s_complete_run (table, "a", 1, 1, SL_STATUS_TIMEOUT), SL_TABLE_DUPLICATE);
     CHECK_TASK (t1, "a", 1, SL_TASK_RUNNING);
-    assert_ptr_equal (t1->holder, b);
-    assert_int_equal (t1->deadline, 2 * LEASE);
-    assert_int_equal (t1->failures, 0);
-    assert_int_equal (t1->losses, 1);
-    assert_int_equal (t1->ended_run, 0);
+    assert_ptr_equal (sl_task_holder (t1), b);
+    assert_int_equal (sl_task_deadline (t1), 2 * LEASE);
+    assert_int_equal (sl_task_failures (t1), 0);
+    assert_int_equal (sl_task_losses (t1), 1);
+    assert_int_equal (sl_task_ended_run (t1), 0);
     CHECK_RUNS (t1, 2, 1, 1);
     CHECK_RUNNING (table, t1);
     CHECK_TABLE (table, 0, 1, 0, 0);
@@ -2559,13 +2585,13 @@ static void test_table_failure_of_unclaimed_expired_run_is_duplicate (void **sta
 
     //  Nor can the superseded run be claimed back.
     assert_int_equal (sl_table_claim (table, "a", 1, 1, b, INT64_MAX), SL_TABLE_DUPLICATE);
-    assert_int_equal (t1->deadline, 2 * LEASE);
+    assert_int_equal (sl_task_deadline (t1), 2 * LEASE);
 
     //  Run 2's failure, with no retries, is the result.
     assert_int_equal (s_complete_run (table, "a", 1, 2, SL_STATUS_FAILED), SL_TABLE_OK);
     CHECK_TASK (t1, "a", 1, SL_TASK_DONE);
     CHECK_RESULT (t1, "a", 1, SL_STATUS_FAILED);
-    CHECK_RUNS (t1, 2, 1, 1);
+    CHECK_RUNS (t1, 1, 0, 1); //  final: attempts keeps the runs that started
     CHECK_RUNNING (table, NULL);
     CHECK_TABLE (table, 0, 0, 1, 0);
     CHECK_JOB (job, .received = 1, .done = 1, .failed = 1);
@@ -2585,20 +2611,20 @@ static void test_table_failure_with_retries_left_requeues_at_front (void **state
         assert_int_equal (t1->attempts, run);
         assert_int_equal (s_complete_run (table, "a", 1, run, SL_STATUS_FAILED), SL_TABLE_RETRY);
         CHECK_TASK (t1, "a", 1, SL_TASK_QUEUED);
-        assert_null (t1->holder);
-        assert_int_equal (t1->failures, run);
+        assert_null (sl_task_holder (t1));
+        assert_int_equal (sl_task_failures (t1), run);
         assert_int_equal (t1->attempts, run);
-        assert_int_equal (t1->losses, 0);
+        assert_int_equal (sl_task_losses (t1), 0);
         CHECK_RUNNING (table, NULL);
         CHECK_TABLE (table, 2, 0, 0, 0);
         CHECK_JOB (job, .received = 2, .queued = 2);
         assert_int_equal (sl_table_worker_lost (table, a), 0);
     }
     sl_task_t *t1 = DISPATCH_TO (table, 0, a, "a", 1);
+    assert_int_equal (sl_task_failures (t1), 2); //  no retry left
     assert_int_equal (s_complete_run (table, "a", 1, 3, SL_STATUS_FAILED), SL_TABLE_OK);
     CHECK_TASK (t1, "a", 1, SL_TASK_DONE);
     assert_int_equal (t1->attempts, 3);
-    assert_int_equal (t1->failures, 2);
     CHECK_RESULT (t1, "a", 1, SL_STATUS_FAILED);
     CHECK_TABLE (table, 1, 0, 1, 0);
     CHECK_JOB (job, .received = 2, .queued = 1, .done = 1, .failed = 1);
@@ -2619,15 +2645,16 @@ static void test_table_timeout_with_retries_left_requeues_at_front (void **state
     sl_task_t *t2 = DISPATCH (table, "a", 2);
     assert_int_equal (s_complete_run (table, "a", 2, 1, SL_STATUS_TIMEOUT), SL_TABLE_RETRY);
     CHECK_TASK (t2, "a", 2, SL_TASK_QUEUED);
-    assert_int_equal (t2->failures, 1);
+    assert_int_equal (sl_task_failures (t2), 1);
     CHECK_TABLE (table, 2, 1, 0, 0);
     CHECK_JOB (job, .received = 3, .queued = 2, .running = 1);
     assert_ptr_equal (DISPATCH (table, "a", 2), t2);
     assert_int_equal (t2->attempts, 2);
+    assert_int_equal (sl_task_failures (t2), 1);
     //  With no retries left, the run's timeout is the result.
     assert_int_equal (s_complete_run (table, "a", 2, 2, SL_STATUS_TIMEOUT), SL_TABLE_OK);
     CHECK_TASK (t2, "a", 2, SL_TASK_DONE);
-    assert_int_equal (t2->failures, 1);
+    assert_int_equal (t2->attempts, 2);
     CHECK_RESULT (t2, "a", 2, SL_STATUS_TIMEOUT);
     CHECK_TABLE (table, 1, 1, 1, 0);
     CHECK_JOB (job, .received = 3, .queued = 1, .running = 1, .done = 1, .timeout = 1);
@@ -2646,10 +2673,10 @@ static void test_table_ok_after_retry_is_final (void **state)
     sl_task_t *t1 = DISPATCH (table, "a", 1);
     assert_int_equal (s_complete_run (table, "a", 1, 1, SL_STATUS_FAILED), SL_TABLE_RETRY);
     assert_ptr_equal (DISPATCH (table, "a", 1), t1);
+    assert_int_equal (sl_task_failures (t1), 1);
     assert_int_equal (s_complete_run (table, "a", 1, 2, SL_STATUS_OK), SL_TABLE_OK);
     CHECK_TASK (t1, "a", 1, SL_TASK_DONE);
     assert_int_equal (t1->attempts, 2);
-    assert_int_equal (t1->failures, 1);
     CHECK_RESULT (t1, "a", 1, SL_STATUS_OK);
     CHECK_TABLE (table, 0, 0, 1, 0);
     CHECK_JOB (job, .received = 1, .done = 1, .ok = 1);
@@ -2669,14 +2696,14 @@ static void test_table_doubled_failure_report_is_duplicate (void **state)
     sl_job_t *job = s_job (table, "a");
     sl_task_t *t1 = DISPATCH (table, "a", 1);
     assert_int_equal (s_complete_run (table, "a", 1, 1, SL_STATUS_FAILED), SL_TABLE_RETRY);
-    assert_int_equal (t1->ended_run, 1);
+    assert_int_equal (sl_task_ended_run (t1), 1);
     //  Doubled while the retry is QUEUED.
     assert_int_equal (s_complete_run (table, "a", 1, 1, SL_STATUS_FAILED), SL_TABLE_DUPLICATE);
     assert_int_equal (s_complete_run (table, "a", 1, 1, SL_STATUS_TIMEOUT), SL_TABLE_DUPLICATE);
     assert_int_equal (s_complete_run (table, "a", 1, 1, SL_STATUS_OK), SL_TABLE_DUPLICATE);
     CHECK_TASK (t1, "a", 1, SL_TASK_QUEUED);
-    assert_int_equal (t1->failures, 1);
-    assert_int_equal (t1->ended_run, 1);
+    assert_int_equal (sl_task_failures (t1), 1);
+    assert_int_equal (sl_task_ended_run (t1), 1);
     CHECK_RUNS (t1, 1, 0, 1);
     CHECK_TABLE (table, 1, 0, 0, 0);
     CHECK_JOB (job, .received = 1, .queued = 1);
@@ -2686,15 +2713,15 @@ static void test_table_doubled_failure_report_is_duplicate (void **state)
     CHECK_RUNS (t1, 2, 0, 2);
     assert_int_equal (s_complete_run (table, "a", 1, 1, SL_STATUS_FAILED), SL_TABLE_DUPLICATE);
     CHECK_TASK (t1, "a", 1, SL_TASK_RUNNING);
-    assert_int_equal (t1->failures, 1);
+    assert_int_equal (sl_task_failures (t1), 1);
     CHECK_TABLE (table, 0, 1, 0, 0);
 
     //  Run 2 fails too, reported twice: one retry used.
     assert_int_equal (s_complete_run (table, "a", 1, 2, SL_STATUS_TIMEOUT), SL_TABLE_RETRY);
     assert_int_equal (s_complete_run (table, "a", 1, 2, SL_STATUS_TIMEOUT), SL_TABLE_DUPLICATE);
     CHECK_TASK (t1, "a", 1, SL_TASK_QUEUED);
-    assert_int_equal (t1->failures, 2);
-    assert_int_equal (t1->ended_run, 2);
+    assert_int_equal (sl_task_failures (t1), 2);
+    assert_int_equal (sl_task_ended_run (t1), 2);
     CHECK_RUNS (t1, 2, 0, 2);
     CHECK_TABLE (table, 1, 0, 0, 0);
 
@@ -2702,11 +2729,11 @@ static void test_table_doubled_failure_report_is_duplicate (void **state)
     assert_ptr_equal (DISPATCH (table, "a", 1), t1);
     CHECK_RUNS (t1, 3, 0, 3);
     assert_int_equal (s_complete_run (table, "a", 1, 2, SL_STATUS_TIMEOUT), SL_TABLE_DUPLICATE);
+    assert_int_equal (sl_task_failures (t1), 2); //  the doubled report counted once
     assert_int_equal (s_complete_run (table, "a", 1, 3, SL_STATUS_FAILED), SL_TABLE_OK);
     assert_int_equal (s_complete_run (table, "a", 1, 3, SL_STATUS_FAILED), SL_TABLE_DUPLICATE);
     CHECK_TASK (t1, "a", 1, SL_TASK_DONE);
     CHECK_RESULT (t1, "a", 1, SL_STATUS_FAILED);
-    assert_int_equal (t1->failures, 2);
     CHECK_RUNS (t1, 3, 0, 3);
     CHECK_TABLE (table, 0, 0, 1, 0);
     CHECK_JOB (job, .received = 1, .done = 1, .failed = 1);
@@ -2726,7 +2753,7 @@ static void test_table_claim_of_failed_run_is_duplicate (void **state)
     assert_int_equal (s_complete_run (table, "a", 1, 1, SL_STATUS_FAILED), SL_TABLE_RETRY);
     assert_int_equal (sl_table_claim (table, "a", 1, 1, a, 2 * LEASE), SL_TABLE_DUPLICATE);
     CHECK_TASK (t1, "a", 1, SL_TASK_QUEUED);
-    assert_null (t1->holder);
+    assert_null (sl_task_holder (t1));
     CHECK_RUNS (t1, 1, 0, 1);
     CHECK_RUNNING (table, NULL);
     CHECK_TABLE (table, 1, 0, 0, 0);
@@ -2738,14 +2765,14 @@ static void test_table_claim_of_failed_run_is_duplicate (void **state)
     CHECK_RUNS (t1, 2, 0, 2);
     //  The ended run's heartbeat does not take over the new run's lease.
     assert_int_equal (sl_table_claim (table, "a", 1, 1, a, 2 * LEASE), SL_TABLE_DUPLICATE);
-    assert_null (t1->holder);
-    assert_int_equal (t1->deadline, LEASE);
+    assert_null (sl_task_holder (t1));
+    assert_int_equal (sl_task_deadline (t1), LEASE);
     assert_int_equal (sl_table_claim (table, "a", 1, 2, b, 2 * LEASE), SL_TABLE_OK);
-    assert_ptr_equal (t1->holder, b);
+    assert_ptr_equal (sl_task_holder (t1), b);
     assert_int_equal (sl_table_worker_lost (table, a), 0);
     CHECK_TASK (t1, "a", 1, SL_TASK_RUNNING);
-    assert_int_equal (t1->losses, 0);
-    assert_int_equal (t1->failures, 1);
+    assert_int_equal (sl_task_losses (t1), 0);
+    assert_int_equal (sl_task_failures (t1), 1);
     CHECK_RUNS (t1, 2, 0, 2);
     CHECK_RUNNING (table, t1);
     CHECK_TABLE (table, 0, 1, 0, 0);
@@ -2769,18 +2796,18 @@ static void test_table_stale_failure_is_duplicate (void **state)
     assert_int_equal (s_complete_run (table, "a", 1, 1, SL_STATUS_FAILED), SL_TABLE_DUPLICATE);
     assert_int_equal (s_complete_run (table, "a", 1, 1, SL_STATUS_TIMEOUT), SL_TABLE_DUPLICATE);
     CHECK_TASK (t1, "a", 1, SL_TASK_RUNNING);
-    assert_ptr_equal (t1->holder, b);
-    assert_int_equal (t1->deadline, 5 + LEASE);
+    assert_ptr_equal (sl_task_holder (t1), b);
+    assert_int_equal (sl_task_deadline (t1), 5 + LEASE);
     assert_int_equal (t1->attempts, 2);
-    assert_int_equal (t1->failures, 0);
-    assert_int_equal (t1->losses, 1);
+    assert_int_equal (sl_task_failures (t1), 0);
+    assert_int_equal (sl_task_losses (t1), 1);
     CHECK_RUNNING (table, t1);
     CHECK_TABLE (table, 0, 1, 0, 0);
     CHECK_JOB (job, .received = 1, .running = 1);
 
     //  The latest run's failure still uses the retry.
     assert_int_equal (s_complete_run (table, "a", 1, 2, SL_STATUS_FAILED), SL_TABLE_RETRY);
-    assert_int_equal (t1->failures, 1);
+    assert_int_equal (sl_task_failures (t1), 1);
     CHECK_TABLE (table, 1, 0, 0, 0);
 }
 
@@ -2800,7 +2827,7 @@ static void test_table_stale_ok_result_wins (void **state)
     assert_int_equal (s_complete_run (table, "a", 1, 1, SL_STATUS_OK), SL_TABLE_OK);
     CHECK_TASK (t1, "a", 1, SL_TASK_DONE);
     CHECK_RESULT (t1, "a", 1, SL_STATUS_OK);
-    assert_null (t1->holder);
+    assert_null (sl_task_holder (t1));
     assert_int_equal (t1->attempts, 2);
     CHECK_RUNNING (table, NULL);
     CHECK_TABLE (table, 0, 0, 1, 0);
@@ -2825,7 +2852,7 @@ static void test_table_late_result_after_expire_is_accepted (void **state)
     sl_task_t *t1 = DISPATCH_TO (table, 0, NULL, "a", 1);
     assert_int_equal (sl_table_expire (table, LEASE), 1);
     CHECK_TASK (t1, "a", 1, SL_TASK_QUEUED);
-    assert_int_equal (t1->losses, 1);
+    assert_int_equal (sl_task_losses (t1), 1);
     CHECK_RUNS (t1, 1, 1, 0); //  never claimed: uncounted
     CHECK_TABLE (table, 2, 0, 0, 0);
 
@@ -2834,7 +2861,6 @@ static void test_table_late_result_after_expire_is_accepted (void **state)
     CHECK_TASK (t1, "a", 1, SL_TASK_DONE);
     CHECK_RESULT (t1, "a", 1, SL_STATUS_OK);
     CHECK_RUNS (t1, 1, 0, 1);
-    assert_int_equal (t1->losses, 1);
     CHECK_TABLE (table, 1, 0, 1, 0);
     CHECK_JOB (job, .received = 2, .queued = 1, .done = 1, .ok = 1);
     DISPATCH (table, "a", 2);
@@ -2849,7 +2875,7 @@ static void test_table_late_result_after_expire_is_accepted (void **state)
     sl_task_t *t3 = DISPATCH_TO (table, 0, a, "a", 3);
     assert_int_equal (sl_table_expire (table, LEASE), 1);
     CHECK_TASK (t3, "a", 3, SL_TASK_QUEUED);
-    assert_int_equal (t3->losses, 1);
+    assert_int_equal (sl_task_losses (t3), 1);
     CHECK_RUNS (t3, 1, 0, 1);
     assert_int_equal (s_complete_run (table, "a", 3, 1, SL_STATUS_OK), SL_TABLE_OK);
     CHECK_TASK (t3, "a", 3, SL_TASK_DONE);
@@ -2875,7 +2901,7 @@ static void test_table_double_death_then_late_ok_is_accepted (void **state)
     assert_ptr_equal (DISPATCH_TO (table, 0, b, "a", 1), t1);
     assert_int_equal (sl_table_worker_lost (table, b), 1);
     CHECK_TASK (t1, "a", 1, SL_TASK_QUEUED);
-    assert_int_equal (t1->losses, 2);
+    assert_int_equal (sl_task_losses (t1), 2);
     assert_int_equal (t1->attempts, 2);
     CHECK_TABLE (table, 1, 0, 0, 0);
 
@@ -2928,9 +2954,9 @@ static void test_table_retire_unfinished_job_unlinks_running_tasks (void **state
     CHECK_RUNNING (table, NULL);
     CHECK_TABLE (table, 4, 0, 0, 0);
     CHECK_JOB (s_job (table, "b"), .received = 4, .queued = 4);
-    assert_int_equal (b1->losses, 1);
-    assert_int_equal (b2->losses, 1); //  an unclaimed expiry is a loss too
-    assert_int_equal (b3->losses, 1);
+    assert_int_equal (sl_task_losses (b1), 1);
+    assert_int_equal (sl_task_losses (b2), 1); //  an unclaimed expiry is a loss too
+    assert_int_equal (sl_task_losses (b3), 1);
     CHECK_RUNS (b1, 1, 0, 1);
     CHECK_RUNS (b2, 1, 1, 0); //  its unclaimed run is not counted
     CHECK_RUNS (b3, 1, 0, 1);
@@ -2964,7 +2990,7 @@ static void test_table_waiting_runs_lost_do_not_count (void **state)
         sl_table_waiting (table, "w", 1, task->attempts);
         assert_int_equal (sl_table_worker_lost (table, holder), 1);
         assert_int_equal (task->state, SL_TASK_QUEUED);
-        assert_int_equal (task->losses, 0);
+        assert_int_equal (sl_task_losses (task), 0);
         assert_int_equal (sl_task_runs (task), 0);
     }
     //  One more is too many.
@@ -2973,7 +2999,7 @@ static void test_table_waiting_runs_lost_do_not_count (void **state)
     sl_table_waiting (table, "w", 1, task->attempts);
     assert_int_equal (sl_table_worker_lost (table, last), 1);
     assert_int_equal (task->state, SL_TASK_DONE);
-    assert_int_equal (task->result->status, SL_STATUS_FAILED);
+    assert_int_equal (sl_task_result (task)->status, SL_STATUS_FAILED);
     //  A run claimed again after it was said to wait (it started) counts.
     assert_int_equal (sl_table_submit (table, "w", 2, payload, 1, 0, 0), SL_TABLE_OK);
     const char *h = sl_table_intern (table, "starter");
@@ -2981,7 +3007,7 @@ static void test_table_waiting_runs_lost_do_not_count (void **state)
     sl_table_waiting (table, "w", 2, task->attempts);
     assert_int_equal (sl_table_claim (table, "w", 2, task->attempts, h, INT64_MAX), SL_TABLE_OK);
     assert_int_equal (sl_table_worker_lost (table, h), 1);
-    assert_int_equal (task->losses, 1);
+    assert_int_equal (sl_task_losses (task), 1);
     assert_int_equal (sl_task_runs (task), 1);
 }
 
@@ -3033,30 +3059,45 @@ static void test_table_missing_huge_seq_is_quick (void **state)
     assert_true (zclock_mono () - start < 5000);
 }
 
+//  What sl_table_held counts for a task's result.
+static size_t s_result_held (sl_task_t *task)
+{
+    const sl_result_t *r = sl_task_result (task);
+    assert_non_null (r);
+    return sizeof *r + r->output_size + r->stderr_size + r->id_size;
+}
+
 static void test_table_held_follows_tasks_to_delivery (void **state)
 {
     sl_table_t *table = *state;
     assert_int_equal (sl_table_held (table), 0);
     char payload [96];
     size_t size = s_text (payload, sizeof payload, "task", "b", 1);
+    //  The first task of a chunk brings the arena block for its payload and
+    //  those to come; a task after it costs SL_TASK_HELD.
     assert_int_equal (s_submit (table, "b", 1), SL_TABLE_OK);
     size_t one = sl_table_held (table);
-    assert_true (one >= size + sizeof (sl_task_t));
+    assert_true (one >= size + SL_TASK_HELD);
     assert_int_equal (s_submit (table, "b", 2), SL_TABLE_OK);
-    assert_int_equal (sl_table_held (table), 2 * one);
-    //  Running costs the same as queued.
+    size_t two = one + SL_TASK_HELD;
+    assert_int_equal (sl_table_held (table), two);
+    //  Running costs its run record more.
     sl_task_t *task = sl_table_dispatch (table, 0, LEASE, NULL);
     assert_non_null (task);
-    assert_int_equal (sl_table_held (table), 2 * one);
-    //  Done: the payload is swapped for the result (output and stderr).
-    assert_int_equal (s_complete (table, "b", task->seq, SL_STATUS_OK), SL_TABLE_OK);
-    size_t done = sl_table_held (table);
-    assert_true (done > 2 * one);
-    //  Delivered: nothing of it is held any more.
+    assert_non_null (task->run);
+    size_t run = sl_table_held (table) - two;
+    assert_true (run > 0 && run <= 128);
+    //  Done: the run record goes, the result comes; the payload's room in
+    //  the arena stays until task 2's payload is released too.
+    assert_int_equal (s_complete (table, "b", sl_task_seq (task), SL_STATUS_OK), SL_TABLE_OK);
+    size_t done = two + s_result_held (task);
+    assert_int_equal (sl_table_held (table), done);
+    //  Sent costs the same.
     sl_job_t *job = s_job (table, "b");
     assert_non_null (sl_table_send_next (table, job));
     assert_int_equal (sl_table_held (table), done);
-    assert_int_equal (sl_table_ack (table, "b", task->seq), SL_TABLE_OK);
+    //  Delivered: nothing of it is held any more.
+    assert_int_equal (sl_table_ack (table, "b", sl_task_seq (task)), SL_TABLE_OK);
     assert_int_equal (sl_table_held (table), one);
     //  Retiring a job drops what it still held.
     sl_table_retire (table, job);
@@ -3072,7 +3113,7 @@ static void test_table_cancel_ends_queued_and_running (void **state)
     const char *holder = sl_table_intern (table, "w");
     sl_task_t *one = sl_table_dispatch (table, 0, LEASE, holder);
     sl_task_t *two = sl_table_dispatch (table, 0, LEASE, holder);
-    assert_int_equal (one->seq, 1);
+    assert_int_equal (sl_task_seq (one), 1);
     assert_int_equal (s_complete (table, "c", 1, SL_STATUS_OK), SL_TABLE_OK);
     //  One done, one running, three queued: four cancelled.
     assert_int_equal (sl_table_cancel (table, "c"), 4);
@@ -3084,9 +3125,10 @@ static void test_table_cancel_ends_queued_and_running (void **state)
     assert_int_equal (counts->cancelled, 4);
     assert_int_equal (counts->failed, 0);
     assert_int_equal (two->state, SL_TASK_DONE);
-    assert_int_equal (two->result->status, SL_STATUS_CANCELLED);
-    assert_int_equal (two->result->stderr_size, strlen ("cancelled"));
-    assert_memory_equal (two->result->data + two->result->output_size, "cancelled", 9);
+    assert_int_equal (sl_task_result (two)->status, SL_STATUS_CANCELLED);
+    assert_int_equal (sl_task_result (two)->stderr_size, strlen ("cancelled"));
+    assert_memory_equal (sl_task_result (two)->data + sl_task_result (two)->output_size,
+                         "cancelled", 9);
     //  The stopped run's late result is a duplicate; nothing is left to
     //  dispatch; every cancelled task is reported for the journal.
     assert_int_equal (s_complete_run (table, "c", 2, two->attempts, SL_STATUS_OK),
@@ -3117,7 +3159,7 @@ static void test_table_priority_dispatches_higher_first (void **state)
     for (size_t i = 0; i < 6; i++) {
         tasks [i] = sl_table_dispatch (table, 0, LEASE, NULL);
         assert_non_null (tasks [i]);
-        assert_int_equal (tasks [i]->seq, want [i]);
+        assert_int_equal (sl_task_seq (tasks [i]), want [i]);
     }
     assert_null (sl_table_dispatch (table, 0, LEASE, NULL));
     //  A run handed back waits at the front of its own priority's queue:
@@ -3126,9 +3168,9 @@ static void test_table_priority_dispatches_higher_first (void **state)
     assert_int_equal (sl_table_submit_task (table, "p", 7, &high), SL_TABLE_OK);
     sl_table_undispatch (table, tasks [1]); //  seq 2, priority 5
     sl_table_undispatch (table, tasks [3]); //  seq 1, priority 0
-    assert_int_equal (sl_table_dispatch (table, 0, LEASE, NULL)->seq, 7);
-    assert_int_equal (sl_table_dispatch (table, 0, LEASE, NULL)->seq, 2);
-    assert_int_equal (sl_table_dispatch (table, 0, LEASE, NULL)->seq, 1);
+    assert_int_equal (sl_task_seq (sl_table_dispatch (table, 0, LEASE, NULL)), 7);
+    assert_int_equal (sl_task_seq (sl_table_dispatch (table, 0, LEASE, NULL)), 2);
+    assert_int_equal (sl_task_seq (sl_table_dispatch (table, 0, LEASE, NULL)), 1);
 }
 
 static void test_table_priority_levels_are_bounded (void **state)
@@ -3146,7 +3188,7 @@ static void test_table_priority_levels_are_bounded (void **state)
     //  Levels 0, 10, ..., 630 exist; 640 and up (and the top one) share
     //  the 630 queue, in arrival order.
     sl_task_t *first = sl_table_dispatch (table, 0, LEASE, NULL);
-    assert_int_equal (first->seq, SL_TABLE_MAX_LEVELS);
+    assert_int_equal (sl_task_seq (first), SL_TABLE_MAX_LEVELS);
     sl_task_t *task, *last = first;
     size_t n = 1;
     while ((task = sl_table_dispatch (table, 0, LEASE, NULL))) {
@@ -3154,7 +3196,7 @@ static void test_table_priority_levels_are_bounded (void **state)
         n++;
     }
     assert_int_equal (n, seq);
-    assert_int_equal (last->seq, 1); //  priority 0 went last
+    assert_int_equal (sl_task_seq (last), 1); //  priority 0 went last
 }
 
 static void test_table_id_reaches_the_result (void **state)
@@ -3165,9 +3207,9 @@ static void test_table_id_reaches_the_result (void **state)
     assert_int_equal (s_submit (table, "i", 2), SL_TABLE_OK);
     sl_task_t *one = sl_table_dispatch (table, 0, LEASE, NULL);
     sl_task_t *two = sl_table_dispatch (table, 0, LEASE, NULL);
-    assert_int_equal (two->seq, 2);
+    assert_int_equal (sl_task_seq (two), 2);
     assert_int_equal (one->payload_size, 3);
-    assert_memory_equal (one->payload, "abc", 3);
+    assert_memory_equal (sl_task_payload (one), "abc", 3);
     //  A result naming another id does not change the task's.
     sl_result_in_t result = { .status = SL_STATUS_OK,
                               .worker = "w",
@@ -3176,10 +3218,12 @@ static void test_table_id_reaches_the_result (void **state)
                               .output_size = 3 };
     assert_int_equal (sl_table_complete (table, "i", 1, 0, &result), SL_TABLE_OK);
     char id [256];
-    assert_string_equal (sl_result_id (one->result, id), "user-id-42");
+    assert_string_equal (sl_result_id (sl_task_result (one), id), "user-id-42");
     assert_int_equal (s_complete (table, "i", 2, SL_STATUS_OK), SL_TABLE_OK);
-    assert_string_equal (sl_result_id (two->result, id), "");
-    //  Held counts the id too, and all of it goes at delivery.
+    assert_string_equal (sl_result_id (sl_task_result (two), id), "");
+    //  Held counts the id too, and all of it goes at delivery (the arena
+    //  block waits for the job's size: tasks to come would need it).
+    assert_int_equal (sl_table_end (table, "i", 2), SL_TABLE_OK);
     sl_job_t *job = s_job (table, "i");
     sl_table_send_next (table, job);
     sl_table_send_next (table, job);
@@ -3262,11 +3306,11 @@ static void test_table_named_queues_keep_jobs_apart (void **state)
     //  Each queue gives only its own jobs' tasks.
     for (int i = 0; i < 3; i++) {
         sl_task_t *task = sl_table_dispatch_from (table, alpha, 0, LEASE, NULL);
-        assert_string_equal (sl_job_id (task->job), "a");
+        assert_string_equal (sl_job_id (sl_task_job (task)), "a");
     }
     assert_null (sl_table_dispatch_from (table, alpha, 0, LEASE, NULL));
     sl_task_t *task = sl_table_dispatch (table, 0, LEASE, NULL);
-    assert_string_equal (sl_job_id (task->job), "d");
+    assert_string_equal (sl_job_id (sl_task_job (task)), "d");
     //  A run handed back goes back to its own queue.
     sl_table_undispatch (table, task);
     assert_int_equal (sl_queue_queued (dflt), 3);
@@ -3308,7 +3352,7 @@ static void test_table_stages_carry_a_task_through (void **state)
     assert_int_equal (sl_table_end (table, "m", 2), SL_TABLE_OK);
     //  Stage 1 ok: on to stage 2 with the output as payload.
     sl_task_t *task = sl_table_dispatch_from (table, q1, 0, LEASE, "w1");
-    assert_int_equal (task->seq, 1);
+    assert_int_equal (sl_task_seq (task), 1);
     uint32_t run1 = task->attempts;
     sl_result_in_t ok = { .status = SL_STATUS_OK,
                           .worker = "w1",
@@ -3325,7 +3369,7 @@ static void test_table_stages_carry_a_task_through (void **state)
     assert_int_equal (sl_table_claim (table, "m", 1, run1, "w1", INT64_MAX), SL_TABLE_DUPLICATE);
     assert_int_equal (task->state, SL_TASK_QUEUED);
     task = sl_table_dispatch_from (table, q2, 0, LEASE, "w2");
-    assert_memory_equal (task->payload, "p/1", 3);
+    assert_memory_equal (sl_task_payload (task), "p/1", 3);
     //  A result naming another stage is dropped; the right one goes on.
     ok.output = (const uint8_t *) "p/1/2";
     ok.output_size = 5;
@@ -3335,14 +3379,14 @@ static void test_table_stages_carry_a_task_through (void **state)
     task = sl_table_dispatch_from (table, q3, 0, LEASE, "w3");
     ok.stage = 3;
     assert_int_equal (sl_table_complete (table, "m", 1, task->attempts, &ok), SL_TABLE_OK);
-    assert_int_equal (task->result->stage, 3);
+    assert_int_equal (sl_task_result (task)->stage, 3);
     char id [256];
-    assert_string_equal (sl_result_id (task->result, id), "x");
+    assert_string_equal (sl_result_id (sl_task_result (task), id), "x");
     //  Task 2 fails in stage 1: it ends there, stage 1.
     sl_task_t *two = sl_table_dispatch_from (table, q1, 0, LEASE, "w1");
     sl_result_in_t bad = { .status = SL_STATUS_FAILED, .exit_code = 3, .worker = "w1" };
     assert_int_equal (sl_table_complete (table, "m", 2, two->attempts, &bad), SL_TABLE_OK);
-    assert_int_equal (two->result->stage, 1);
+    assert_int_equal (sl_task_result (two)->stage, 1);
     CHECK_TABLE (table, 0, 0, 2, 0);
 }
 
@@ -3356,7 +3400,9 @@ static void test_table_stages_replay (void **state)
     assert_int_equal (
         sl_table_restore_advance (table, "r", 1, 1, (const uint8_t *) "longer payload", 14),
         SL_TABLE_OK);
-    assert_int_equal (sl_table_held (table), held - strlen ("task:r:1") + 14);
+    //  The new payload is allocated on its own; the old one's arena block
+    //  stays for the tasks to come in its chunk.
+    assert_int_equal (sl_table_held (table), held + 14);
     assert_int_equal (sl_table_restore_advance (table, "r", 1, 1, (const uint8_t *) "x", 1),
                       SL_TABLE_DUPLICATE);
     assert_int_equal (sl_table_restore_advance (table, "r", 1, 5, (const uint8_t *) "x", 1),
@@ -3374,6 +3420,217 @@ static void test_table_stages_replay (void **state)
     assert_null (sl_table_job (table, "u"));
 }
 
+//  --- Memory: records, run records, arenas ------------------------------------
+
+//  Payload i of the arena tests: i % 301 bytes (0 to 300, on both sides of
+//  what goes into the arena), each byte derived from i and its place.
+static size_t s_arena_payload (uint64_t i, uint8_t *buf)
+{
+    size_t size = (size_t) (i % 301);
+    for (size_t k = 0; k < size; k++)
+        buf [k] = (uint8_t) (i * 31 + k * 7);
+    return size;
+}
+
+//  Every task's payload and id survive, byte for byte, whatever the order
+//  tasks arrive in (several chunks filled at once), their payloads' sizes
+//  (in the arena or on their own) and the order they end in; once every
+//  task of the job arrived and ended, only the records and results are
+//  held; once delivered, nothing.
+static void test_table_arena_keeps_every_payload (void **state)
+{
+    sl_table_t *table = *state;
+    enum { N = 3000 };
+    uint64_t order [N];
+    for (uint64_t i = 0; i < N; i++)
+        order [i] = i + 1;
+    uint64_t seed = 42;
+    for (size_t i = N - 1; i > 0; i--) {
+        size_t j = (size_t) (s_random (&seed) % (i + 1));
+        uint64_t t = order [i];
+        order [i] = order [j];
+        order [j] = t;
+    }
+    uint8_t buf [512];
+    for (size_t i = 0; i < N; i++) {
+        uint64_t seq = order [i];
+        char id [32];
+        snprintf (id, sizeof id, "id-%llu", (unsigned long long) seq);
+        sl_task_in_t in = { .payload = buf,
+                            .size = s_arena_payload (seq, buf),
+                            .id = seq % 3 ? id : NULL };
+        assert_int_equal (sl_table_submit_task (table, "z", seq, &in), SL_TABLE_OK);
+    }
+    assert_int_equal (sl_table_end (table, "z", N), SL_TABLE_OK);
+    //  Dispatched in queue order (= arrival order), each payload checked.
+    sl_task_t *tasks [N];
+    for (size_t i = 0; i < N; i++) {
+        tasks [i] = sl_table_dispatch (table, 0, LEASE, NULL);
+        assert_non_null (tasks [i]);
+        uint64_t seq = sl_task_seq (tasks [i]);
+        assert_int_equal (seq, order [i]);
+        assert_ptr_equal (sl_task_job (tasks [i]), s_job (table, "z"));
+        size_t size = s_arena_payload (seq, buf);
+        assert_int_equal (tasks [i]->payload_size, size);
+        assert_int_equal (tasks [i]->heap, size + tasks [i]->id_size > 256);
+        if (size)
+            assert_memory_equal (sl_task_payload (tasks [i]), buf, size);
+    }
+    //  Ended in another order: each result carries its own id.
+    size_t want = 0;
+    for (size_t i = 0; i < N; i++) {
+        sl_task_t *task = tasks [(i * 7) % N];
+        uint64_t seq = sl_task_seq (task);
+        assert_int_equal (s_complete (table, "z", seq, SL_STATUS_OK), SL_TABLE_OK);
+        char id [256], expect [32];
+        snprintf (expect, sizeof expect, "id-%llu", (unsigned long long) seq);
+        assert_string_equal (sl_result_id (sl_task_result (task), id), seq % 3 ? expect : "");
+        want += SL_TASK_HELD + s_result_held (task);
+    }
+    //  No arena block is left: every payload was released.
+    assert_int_equal (sl_table_held (table), want);
+    for (size_t i = 0; i < N; i++) {
+        sl_task_t *task = sl_table_send_next (table, NULL);
+        assert_non_null (task);
+        assert_int_equal (sl_table_ack (table, "z", sl_task_seq (task)), SL_TABLE_OK);
+    }
+    assert_int_equal (sl_table_held (table), 0);
+    assert_true (sl_job_finished (s_job (table, "z")));
+}
+
+//  A chunk whose tasks trickle in (each ends before the next arrives) keeps
+//  its arena block for the tasks to come instead of freeing and allocating
+//  one per task; the block goes once the chunk can get no more tasks.
+static void test_table_arena_block_kept_for_tasks_to_come (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "t", 1), SL_TABLE_OK);
+    size_t block = sl_table_held (table) - SL_TASK_HELD;
+    assert_true (block >= 1024); //  room for the tasks to come
+    sl_task_t *t1 = DISPATCH (table, "t", 1);
+    assert_int_equal (s_complete (table, "t", 1, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (sl_table_held (table), SL_TASK_HELD + s_result_held (t1) + block);
+    //  The next task's payload goes into the same block.
+    assert_int_equal (s_submit (table, "t", 2), SL_TABLE_OK);
+    assert_int_equal (sl_table_held (table), 2 * SL_TASK_HELD + s_result_held (t1) + block);
+    sl_task_t *t2 = DISPATCH (table, "t", 2);
+    assert_int_equal (s_complete (table, "t", 2, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (sl_table_held (table),
+                      2 * SL_TASK_HELD + s_result_held (t1) + s_result_held (t2) + block);
+    //  The job has 2 tasks: its chunk is complete and the block goes.
+    assert_int_equal (sl_table_end (table, "t", 2), SL_TABLE_OK);
+    assert_int_equal (sl_table_held (table),
+                      2 * SL_TASK_HELD + s_result_held (t1) + s_result_held (t2));
+
+    //  A job whose size is known before its last task ends frees its block
+    //  when that task's payload is released.
+    size_t before = sl_table_held (table);
+    assert_int_equal (s_submit (table, "u", 1), SL_TABLE_OK);
+    assert_int_equal (sl_table_end (table, "u", 1), SL_TABLE_OK);
+    size_t block_u = sl_table_held (table) - before - SL_TASK_HELD;
+    assert_true (block_u >= 1024);
+    sl_task_t *u1 = DISPATCH (table, "u", 1);
+    assert_int_equal (s_complete (table, "u", 1, SL_STATUS_OK), SL_TABLE_OK);
+    //  (its run record is gone too)
+    assert_int_equal (sl_table_held (table), before + SL_TASK_HELD + s_result_held (u1));
+}
+
+//  A payload too large for the arena is allocated on its own and counted
+//  by its size.
+static void test_table_large_payload_allocated_alone (void **state)
+{
+    sl_table_t *table = *state;
+    uint8_t big [1000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big [i] = (uint8_t) i;
+    sl_task_in_t in = { .payload = big, .size = sizeof big, .id = "big" };
+    assert_int_equal (sl_table_submit_task (table, "l", 1, &in), SL_TABLE_OK);
+    assert_int_equal (sl_table_held (table), SL_TASK_HELD + sizeof big + 3);
+    sl_task_t *task = sl_table_dispatch (table, 0, LEASE, NULL);
+    assert_true (task->heap);
+    assert_memory_equal (sl_task_payload (task), big, sizeof big);
+    assert_int_equal (s_complete (table, "l", 1, SL_STATUS_OK), SL_TABLE_OK);
+    assert_false (task->heap);
+    assert_int_equal (sl_table_held (table), SL_TASK_HELD + s_result_held (task));
+    char id [256];
+    assert_string_equal (sl_result_id (sl_task_result (task), id), "big");
+}
+
+//  A task gets a run record at its first dispatch, keeps it while it may
+//  run again (with what its runs left: avoid, failures), gives it back when
+//  a dispatch is undone before it ever ran, and when it ends; the memory
+//  count follows. Records are reused, not allocated per dispatch.
+static void test_table_run_record_lifecycle (void **state)
+{
+    sl_table_t *table = *state;
+    const char *a = sl_table_intern (table, HOLDER_A);
+    assert_int_equal (s_submit_retries (table, "r", 1, 1), SL_TABLE_OK);
+    size_t queued = sl_table_held (table);
+
+    //  Dispatched: a record; undone (the send failed): none again.
+    sl_task_t *t1 = DISPATCH_TO (table, 0, a, "r", 1);
+    assert_non_null (t1->run);
+    size_t run = sl_table_held (table) - queued;
+    assert_true (run >= 32);
+    sl_table_undispatch (table, t1);
+    assert_null (t1->run);
+    assert_int_equal (sl_table_held (table), queued);
+    CHECK_TASK (t1, "r", 1, SL_TASK_QUEUED);
+    assert_int_equal (s_submit (table, "r", 2), SL_TABLE_OK);
+    queued += SL_TASK_HELD;
+
+    //  A failed run with a retry left: QUEUED, and the record stays with
+    //  what the retry needs (the worker to avoid, the failure counted).
+    assert_ptr_equal (DISPATCH_TO (table, 0, a, "r", 1), t1);
+    sl_run_t *record = t1->run;
+    assert_int_equal (s_complete_run (table, "r", 1, 1, SL_STATUS_FAILED), SL_TABLE_RETRY);
+    CHECK_TASK (t1, "r", 1, SL_TASK_QUEUED);
+    assert_ptr_equal (t1->run, record);
+    assert_string_equal (sl_task_avoid (t1), WORKER);
+    assert_int_equal (sl_task_failures (t1), 1);
+    assert_int_equal (sl_table_held (table), queued + run);
+    //  Undone after that: the record keeps its history.
+    assert_ptr_equal (DISPATCH_TO (table, 0, a, "r", 1), t1);
+    sl_table_undispatch (table, t1);
+    assert_ptr_equal (t1->run, record);
+    assert_int_equal (t1->attempts, 1);
+
+    //  Ended: the record goes back to the pool, and task 2's dispatch
+    //  takes it from there.
+    assert_ptr_equal (DISPATCH_TO (table, 0, a, "r", 1), t1);
+    assert_int_equal (s_complete_run (table, "r", 1, 2, SL_STATUS_OK), SL_TABLE_OK);
+    CHECK_TASK (t1, "r", 1, SL_TASK_DONE);
+    CHECK_RUNS (t1, 2, 0, 2);
+    sl_task_t *t2 = DISPATCH_TO (table, 0, a, "r", 2);
+    assert_ptr_equal (t2->run, record);
+    assert_int_equal (sl_table_held (table), queued + s_result_held (t1) + run);
+    //  Lost with its worker: requeued with its record, then cancelled.
+    assert_int_equal (sl_table_worker_lost (table, a), 1);
+    assert_ptr_equal (t2->run, record);
+    assert_ptr_equal (sl_task_avoid (t2), a);
+    assert_int_equal (sl_table_cancel (table, "r"), 1);
+    assert_null (t2->run);
+    CHECK_TASK (t2, "r", 2, SL_TASK_DONE);
+}
+
+//  A task finds its seq and job from its place in its chunk, wherever the
+//  chunk is (first and last slots, far chunks) and whichever job it is of.
+static void test_table_seq_and_job_from_the_chunk (void **state)
+{
+    sl_table_t *table = *state;
+    const uint64_t seqs [] = { 1, 1023, 1024, 1025, 2048, 2049, 1000000, SL_MAX_SEQ };
+    const char *jobs [] = { "p", "q" };
+    for (size_t j = 0; j < 2; j++)
+        for (size_t i = 0; i < sizeof seqs / sizeof seqs [0]; i++)
+            assert_int_equal (s_submit (table, jobs [j], seqs [i]), SL_TABLE_OK);
+    for (size_t j = 0; j < 2; j++)
+        for (size_t i = 0; i < sizeof seqs / sizeof seqs [0]; i++) {
+            sl_task_t *task = DISPATCH (table, jobs [j], seqs [i]);
+            assert_ptr_equal (sl_task_job (task), s_job (table, jobs [j]));
+        }
+    assert_null (sl_table_dispatch (table, 0, LEASE, NULL));
+}
+
 int main (void)
 {
 #define T(name) cmocka_unit_test_setup_teardown (name, s_setup, s_teardown)
@@ -3384,6 +3641,11 @@ int main (void)
         T (test_table_missing_ranges),
         T (test_table_missing_huge_seq_is_quick),
         T (test_table_held_follows_tasks_to_delivery),
+        T (test_table_arena_keeps_every_payload),
+        T (test_table_arena_block_kept_for_tasks_to_come),
+        T (test_table_large_payload_allocated_alone),
+        T (test_table_run_record_lifecycle),
+        T (test_table_seq_and_job_from_the_chunk),
         T (test_table_cancel_ends_queued_and_running),
         T (test_table_priority_dispatches_higher_first),
         T (test_table_priority_levels_are_bounded),
