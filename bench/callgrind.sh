@@ -18,10 +18,11 @@
 # memory). Each line therefore also gives, from the profile, the broker's
 # sends (sl_proto_send calls, failed ones included) and receives
 # (sl_proto_recv_user calls) per task, and the tasks taken back after a
-# dispatch send failed (sl_table_undispatch calls) per task: a batch is
-# packed, the send to a worker whose pipe is full (dispatch SNDHWM 2) fails,
-# its tasks go back, and the next loop turn packs them again. That, not
-# the machine, is what moves the count.
+# dispatch send failed (sl_table_undispatch calls) per task. Until the
+# fair dispatcher's send HWM was lifted (credit is the flow control), a
+# send to a worker whose pipe was full failed, its tasks went back and
+# were packed again next turn, 1.7-2.8 times per task: that, not the
+# machine, moved the count. It should now read 0.
 #
 # For scale, the raw pipeline (bench/zpipe.c, 2 workers, N messages of 100
 # bytes) under callgrind too, once: the Ir of all its processes (sink,
