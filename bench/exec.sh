@@ -8,9 +8,14 @@
 #                 worker runs /bin/sh -c "echo 'I'" per task, payload I =
 #                 0..N-1), default broker (durable journal); clock from the
 #                 ventilator's start to the sink's exit
-# Then the medians and sluice / ceiling (target >= 0.9).
+#   sluice_baseline  (with BASELINE=DIR) the same with the programs of
+#                 another build, e.g. before a change: compare within a run
+# Then the medians and sluice / ceiling (target >= 0.9), and the ratios
+# rep by rep (each run against the ceiling's run next to it: on a shared
+# machine they vary less than the ratio of medians).
 #
 #   bench/exec.sh [N] [REPS]      defaults 3000, 3
+#   BASELINE=/root/build-old bench/exec.sh
 set -euo pipefail
 N=${1:-${N:-3000}}
 REPS=${2:-${REPS:-3}}
@@ -46,7 +51,26 @@ run () { # name command...
 for ((r = 1; r <= REPS; r++)); do
     run c_fork_exec "$ZB/spawn" --tasks "$N" --jobs 2
     run sluice env TASKS_FILE="$WORK/tasks.txt" EXEC='echo {}' JOBS=2 "$HERE/pipeline.sh" "$N" 1
+    if [ -n "${BASELINE:-}" ]; then
+        run sluice_baseline env SLUICE_BIN="$BASELINE" PEER=sluice_baseline \
+            TASKS_FILE="$WORK/tasks.txt" EXEC='echo {}' JOBS=2 "$HERE/pipeline.sh" "$N" 1
+    fi
     run xargs xargs_run
 done
 echo
 python3 "$HERE/report.py" --only exec "$LINES"
+python3 - "$LINES" <<'PY'
+import re, statistics, sys
+reps = {}
+for line in open(sys.argv[1]):
+    peer = re.search(r"peer=(\S+)", line).group(1)
+    rate = re.search(r"tasks_per_s=(\d+)", line)
+    if rate:
+        reps.setdefault(int(re.search(r"rep=(\d+)", line).group(1)), {})[peer] = int(rate.group(1))
+ceiling = "c_fork_exec"
+for peer in ("sluice", "sluice_baseline", "xargs"):
+    ratios = [r[peer] / r[ceiling] for _, r in sorted(reps.items()) if peer in r and ceiling in r]
+    if ratios:
+        print("- %s / %s rep by rep: %s (median %.2f)" % (
+            peer, ceiling, " ".join("%.2f" % x for x in ratios), statistics.median(ratios)))
+PY

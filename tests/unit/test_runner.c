@@ -37,6 +37,8 @@
 #include <czmq.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -443,6 +445,233 @@ static void test_runner_exec_sets_sluice_environment (void **state)
     s_drive (fx, 2, LIMIT_MS);
     s_expect (s_done (fx, 0), RUNNER_OK, 0, "job-a.1|7|1|kept|3");
     s_expect (s_done (fx, 1), RUNNER_OK, 0, "J_2|18446744073709551615|4294967295|kept|3");
+}
+
+//  --- Exec: how the command starts ----------------------------------------------
+
+//  The command runs in a process group of its own, with no signal blocked
+//  and SIGPIPE (which the runner ignores) at its default; a signal ignored
+//  by whoever started the worker stays ignored (nohup works).
+static void test_runner_exec_starts_in_own_group_with_default_signals (void **state)
+{
+    fixture_t *fx = *state;
+    s_new (fx, RUNNER_EXEC,
+           //  Builtins only: the shell reads its own state while it runs
+           //  (not while it waits for a child, when it blocks signals).
+           "read -r pid comm state ppid group rest < /proc/$$/stat; printf '%s %s ' $pid $group; "
+           "while read -r key value; do case $key in SigBlk:|SigIgn:) printf '%s ' $value;; "
+           "esac; done < /proc/$$/status",
+           1024, 1000);
+    struct sigaction ignore = { .sa_handler = SIG_IGN }, saved;
+    sigemptyset (&ignore.sa_mask);
+    assert_int_equal (sigaction (SIGHUP, &ignore, &saved), 0);
+    s_start_text (fx, 0, "", 0);
+    s_start_text (fx, 1, "payload", 0);
+    assert_int_equal (sigaction (SIGHUP, &saved, NULL), 0);
+    s_drive (fx, 2, LIMIT_MS);
+    for (uint64_t tag = 0; tag < 2; tag++) {
+        runner_done_t *done = s_done (fx, tag);
+        assert_int_equal (done->status, RUNNER_OK);
+        char text [256];
+        assert_true (done->output_size < sizeof text);
+        memcpy (text, done->output, done->output_size);
+        text [done->output_size] = '\0';
+        long pid, group;
+        unsigned long long blocked, ignored;
+        assert_int_equal (sscanf (text, "%ld %ld %llx %llx", &pid, &group, &blocked, &ignored), 4);
+        assert_int_equal (group, pid);
+        assert_int_equal (blocked, 0);
+        assert_false (ignored & (1ULL << (SIGPIPE - 1)));
+        assert_false (ignored & (1ULL << (SIGCHLD - 1)));
+        assert_false (ignored & (1ULL << (SIGINT - 1)));
+        assert_false (ignored & (1ULL << (SIGTERM - 1)));
+        assert_true (ignored & (1ULL << (SIGHUP - 1)));
+    }
+    s_expect_no_children ();
+}
+
+//  True once process pid runs the program `name` (its exec is done).
+static bool s_runs (pid_t pid, const char *name)
+{
+    char path [64], comm [64] = "";
+    snprintf (path, sizeof path, "/proc/%d/comm", (int) pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return false;
+    bool runs = fgets (comm, sizeof comm, file) && strncmp (comm, name, strlen (name)) == 0 &&
+                comm [strlen (name)] == '\n';
+    fclose (file);
+    return runs;
+}
+
+//  The command gets its three pipes and what this process lets children
+//  inherit, nothing of the runner's own: no other task's pipes (which
+//  would keep that task's stdin open or its output from ending), no
+//  signalfd.
+static void test_runner_exec_inherits_no_runner_fd (void **state)
+{
+    fixture_t *fx = *state;
+    char command [256];
+    snprintf (command, sizeof command, "echo $$ > %s/shell-$SLUICE_SEQ; exec sleep 30", fx->dir);
+    s_new (fx, RUNNER_EXEC, command, 1024, 1000);
+    bool expected [1024] = { false };
+    for (int fd = 0; fd < 1024; fd++) {
+        int flags = fd < 3 ? 0 : fcntl (fd, F_GETFD);
+        expected [fd] = flags >= 0 && !(flags & FD_CLOEXEC);
+    }
+    //  Three at once: the first one's payload, too big for its pipe, keeps
+    //  that pipe open while the others start.
+    size_t big = 256 * 1024;
+    s_start (fx, 0, s_pattern (fx, big), big, 0);
+    s_start_text (fx, 1, "small", 0);
+    s_start_text (fx, 2, "", 0);
+    for (int seq = 1; seq <= 3; seq++) {
+        char name [32];
+        snprintf (name, sizeof name, "shell-%d", seq);
+        pid_t pid = s_wait_pid_file (fx, name);
+        int64_t deadline = zclock_mono () + LIMIT_MS;
+        while (!s_runs (pid, "sleep")) {
+            if (zclock_mono () >= deadline)
+                fail_msg ("task %d did not exec sleep", seq);
+            s_step (fx, 10);
+        }
+        char path [64];
+        snprintf (path, sizeof path, "/proc/%d/fd", (int) pid);
+        DIR *dir = opendir (path);
+        assert_non_null (dir);
+        bool seen [1024] = { false };
+        struct dirent *entry;
+        while ((entry = readdir (dir))) {
+            if (entry->d_name [0] == '.')
+                continue;
+            int fd = atoi (entry->d_name);
+            char link [600], target [256] = "";
+            snprintf (link, sizeof link, "%s/%s", path, entry->d_name);
+            assert_true (readlink (link, target, sizeof target - 1) >= 0);
+            if (fd >= 1024 || !expected [fd])
+                fail_msg ("task %d has fd %d open: %s", seq, fd, target);
+            if (fd < 3 && strncmp (target, "pipe:", 5))
+                fail_msg ("task %d has fd %d on %s, not a pipe", seq, fd, target);
+            seen [fd] = true;
+        }
+        closedir (dir);
+        for (int fd = 0; fd < 1024; fd++)
+            if (expected [fd] && !seen [fd])
+                fail_msg ("task %d lacks fd %d", seq, fd);
+    }
+    runner_terminate_all (fx->runner);
+    s_drive (fx, 3, LIMIT_MS);
+    s_expect_no_children ();
+}
+
+//  A worker started with stdin closed makes pipes on fd 0: the command's
+//  stdin must still be its payload.
+static void test_runner_exec_works_with_fd_0_closed (void **state)
+{
+    fixture_t *fx = *state;
+    s_new (fx, RUNNER_EXEC, "cat", 2 * MIB, 1000);
+    const uint8_t *payload = s_pattern (fx, MIB);
+    int saved = dup (0);
+    assert_true (saved >= 0);
+    close (0);
+    s_start_text (fx, 0, "in", 0);
+    s_start (fx, 1, payload, MIB, 0);
+    assert_int_equal (dup2 (saved, 0), 0);
+    close (saved);
+    s_drive (fx, 2, LIMIT_MS);
+    s_expect (s_done (fx, 0), RUNNER_OK, 0, "in");
+    assert_int_equal (s_done (fx, 1)->status, RUNNER_OK);
+    s_expect_output (s_done (fx, 1), payload, MIB);
+}
+
+//  Payloads up to PIPE_BUF bytes go into the pipe before the command
+//  starts: nothing is left to write, so no poll item waits for stdin.
+static void test_runner_exec_writes_small_payload_at_start (void **state)
+{
+    fixture_t *fx = *state;
+    s_new (fx, RUNNER_EXEC, "cat", 2 * MIB, 1000);
+    const uint8_t *payload = s_pattern (fx, MIB);
+    size_t sizes [] = { 1, PIPE_BUF - 1, PIPE_BUF, PIPE_BUF + 1, MIB };
+    size_t count = sizeof sizes / sizeof sizes [0];
+    zmq_pollitem_t items [MAX_ITEMS];
+    for (size_t i = 0; i < count; i++) {
+        s_start (fx, i, payload, sizes [i], 0);
+        size_t n = runner_pollitems (fx->runner, items, MAX_ITEMS);
+        size_t writers = 0;
+        for (size_t k = 0; k < n; k++)
+            writers += (items [k].events & ZMQ_POLLOUT) != 0;
+        //  1 MiB cannot all be in the pipe yet.
+        assert_int_equal (writers, sizes [i] == MIB ? 1 : 0);
+    }
+    s_drive (fx, count, LIMIT_MS);
+    for (size_t i = 0; i < count; i++) {
+        assert_int_equal (s_done (fx, i)->status, RUNNER_OK);
+        s_expect_output (s_done (fx, i), payload, sizes [i]);
+    }
+}
+
+//  Starts `echo $$ > DIR/shell; echo hi` and waits, without a turn of the
+//  loop, until the shell has exited and not been reaped. Returns the
+//  runner's poll items then (their revents cleared) and their count;
+//  *sigfd is the index of the signalfd's item.
+static size_t s_exited_unseen (fixture_t *fx, zmq_pollitem_t *items, size_t *sigfd)
+{
+    char command [256];
+    snprintf (command, sizeof command, "echo $$ > %s/shell; echo hi", fx->dir);
+    s_new (fx, RUNNER_EXEC, command, 1024, 1000);
+    s_start_text (fx, 0, "", 0);
+    int64_t deadline = zclock_mono () + LIMIT_MS;
+    pid_t shell;
+    while (!(shell = s_read_pid (fx, "shell")) || s_alive (shell)) {
+        if (zclock_mono () >= deadline)
+            fail_msg ("the shell did not exit");
+        zclock_sleep (5);
+    }
+    size_t n = runner_pollitems (fx->runner, items, MAX_ITEMS);
+    *sigfd = SIZE_MAX;
+    for (size_t k = 0; k < n; k++) {
+        char path [64], link [64] = "";
+        snprintf (path, sizeof path, "/proc/self/fd/%d", items [k].fd);
+        if (readlink (path, link, sizeof link - 1) > 0 && strstr (link, "signalfd"))
+            *sigfd = k;
+        items [k].revents = 0;
+    }
+    assert_true (*sigfd < n);
+    return n;
+}
+
+//  A turn of the loop that sees only the SIGCHLD ends the task: its output
+//  is read when it is reaped, not a turn later.
+static void test_runner_exec_ends_in_the_turn_that_reaps (void **state)
+{
+    fixture_t *fx = *state;
+    zmq_pollitem_t items [MAX_ITEMS];
+    size_t sigfd;
+    size_t n = s_exited_unseen (fx, items, &sigfd);
+    items [sigfd].revents = ZMQ_POLLIN;
+    runner_handle (fx->runner, items, n, zclock_mono ());
+    s_collect (fx);
+    assert_int_equal (fx->ndone, 1);
+    s_expect (s_done (fx, 0), RUNNER_OK, 0, "hi\n");
+    s_expect_no_children ();
+}
+
+//  A turn of the loop that sees the output end before the SIGCHLD comes
+//  ends the task too: the exited shell is reaped there and then.
+static void test_runner_exec_ends_in_the_turn_that_sees_eof (void **state)
+{
+    fixture_t *fx = *state;
+    zmq_pollitem_t items [MAX_ITEMS];
+    size_t sigfd;
+    size_t n = s_exited_unseen (fx, items, &sigfd);
+    for (size_t k = 0; k < n; k++)
+        if (k != sigfd)
+            items [k].revents = ZMQ_POLLIN;
+    runner_handle (fx->runner, items, n, zclock_mono ());
+    s_collect (fx);
+    assert_int_equal (fx->ndone, 1);
+    s_expect (s_done (fx, 0), RUNNER_OK, 0, "hi\n");
+    s_expect_no_children ();
 }
 
 //  --- Exec: {} substitution -----------------------------------------------------
@@ -1005,6 +1234,18 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_runner_exec_finishes_when_command_ignores_stdin,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_runner_exec_sets_sluice_environment, s_setup,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_runner_exec_starts_in_own_group_with_default_signals,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_runner_exec_inherits_no_runner_fd, s_setup,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_runner_exec_works_with_fd_0_closed, s_setup,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_runner_exec_writes_small_payload_at_start, s_setup,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_runner_exec_ends_in_the_turn_that_reaps, s_setup,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_runner_exec_ends_in_the_turn_that_sees_eof, s_setup,
                                          s_teardown),
         cmocka_unit_test (test_runner_shell_quote_quotes_everything),
         cmocka_unit_test (test_runner_substitute_replaces_every_placeholder),
