@@ -445,15 +445,19 @@ static size_t s_refs (worker_t *self, zlistx_t *list, size_t n, size_t max, bool
     return n;
 }
 
-//  Heartbeats, claiming every task taken since the last one.
-static void s_heartbeat (worker_t *self, int64_t now)
+//  Heartbeats, claiming every task taken since the last one. One sent at
+//  once because tasks announced as waiting started (with_waiting false)
+//  claims the running ones only, as in sluice-worker (worker/worker.c):
+//  else each task of a prefetch would call for the next such heartbeat.
+static void s_heartbeat (worker_t *self, int64_t now, bool with_waiting)
 {
     size_t n;
     do {
         Sluice__Heartbeat hb = SLUICE__HEARTBEAT__INIT;
         hb.running = (uint32_t) zlistx_size (self->running);
         n = s_refs (self, self->running, 0, MAX_REFS, true);
-        n = s_refs (self, self->waiting, n, MAX_REFS, true);
+        if (with_waiting)
+            n = s_refs (self, self->waiting, n, MAX_REFS, true);
         hb.held = self->ref_ptrs;
         hb.n_held = n;
         sl_client_heartbeat (self->client, &hb, now);
@@ -470,7 +474,7 @@ static void s_announce_all (worker_t *self, int64_t now)
     for (task = (wtask_t *) zlistx_first (self->waiting); task;
          task = (wtask_t *) zlistx_next (self->waiting))
         task->announced = false;
-    s_heartbeat (self, now);
+    s_heartbeat (self, now, true);
 }
 
 //  Hands every waiting task back and forgets it.
@@ -774,7 +778,7 @@ int sluice_worker_run (const char *broker, const char *queue, sluice_handler_fn 
         int64_t limit = s_check_time_limits (&self, now);
         sl_client_tick (self.client, now);
         if (sl_client_heartbeat_due (self.client, now))
-            s_heartbeat (&self, now);
+            s_heartbeat (&self, now, true);
         items [0] =
             (zmq_pollitem_t){ zsock_resolve (sl_client_control (self.client)), 0, ZMQ_POLLIN, 0 };
         items [1] = (zmq_pollitem_t){ zsock_resolve (self.tasks), 0, ZMQ_POLLIN, 0 };
@@ -815,7 +819,7 @@ int sluice_worker_run (const char *broker, const char *queue, sluice_handler_fn 
         s_send_results (&self);
         s_credit (&self, false);
         if (self.claims_pending && sl_client_connected (self.client)) {
-            s_heartbeat (&self, now);
+            s_heartbeat (&self, now, false);
             self.claims_pending = false;
         }
     }

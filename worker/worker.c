@@ -22,8 +22,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "sl_credit.h"
 #include "sl_client.h"
+#include "sl_credit.h"
 #include "sl_deque.h"
 #include "sl_log.h"
 #include "sl_proto.h"
@@ -546,15 +546,19 @@ static size_t s_held (worker_t *self, size_t max, bool running, bool waiting, bo
 }
 
 //  Heartbeats, claiming every task taken since the last one (in several
-//  messages if there are many).
-static void s_heartbeat (worker_t *self, int64_t now)
+//  messages if there are many). A heartbeat sent at once because tasks
+//  announced as waiting have started (with_waiting false) claims the
+//  running ones only: announcing the tasks that arrived meanwhile too
+//  would make each of them, once started, call for the next such
+//  heartbeat, one per task with a prefetch; they wait for the regular one.
+static void s_heartbeat (worker_t *self, int64_t now, bool with_waiting)
 {
     size_t n;
     do {
         Sluice__Heartbeat hb = SLUICE__HEARTBEAT__INIT;
         hb.running = (uint32_t) runner_running (self->runner);
         hb.held = self->ref_ptrs;
-        hb.n_held = n = s_held (self, MAX_REFS, true, true, true);
+        hb.n_held = n = s_held (self, MAX_REFS, true, with_waiting, true);
         sl_client_heartbeat (self->client, &hb, now);
     } while (n == MAX_REFS);
 }
@@ -567,7 +571,7 @@ static void s_announce_all (worker_t *self, int64_t now)
         task->announced = false;
     for (size_t i = 0; i < sl_deque_size (self->waiting); i++)
         ((wtask_t *) sl_deque_at (self->waiting, i))->announced = false;
-    s_heartbeat (self, now);
+    s_heartbeat (self, now, true);
 }
 
 //  Hands every waiting task back to the broker and forgets them.
@@ -809,7 +813,7 @@ int worker_run (const worker_config_t *config)
         sl_client_tick (self.client, now);
         s_attach_tick (&self, now);
         if (sl_client_heartbeat_due (self.client, now))
-            s_heartbeat (&self, now);
+            s_heartbeat (&self, now, true);
         items [0] =
             (zmq_pollitem_t){ zsock_resolve (sl_client_control (self.client)), 0, ZMQ_POLLIN, 0 };
         //  Read even while draining: what arrives then is handed back.
@@ -850,7 +854,7 @@ int worker_run (const worker_config_t *config)
         s_collect_results (&self);
         s_credit (&self, false);
         if (self.claims_pending && sl_client_connected (self.client)) {
-            s_heartbeat (&self, now);
+            s_heartbeat (&self, now, false);
             self.claims_pending = false;
         }
     }
