@@ -1716,6 +1716,16 @@ static int64_t s_unclaimed_lease (broker_t *self)
 //  or was lost on this worker is left for another. Returns how many were
 //  sent; 0 if none could be taken; -1 if the send failed (then the tasks
 //  are queued again).
+//  How long a task dealt to a worker (fair) may go unclaimed: 5 of its
+//  heartbeats. It claims what it took in its next heartbeat; a task that
+//  never arrived (libzmq drops what it queued for a connection that broke
+//  while the worker lives on) comes back instead of being held forever.
+static int64_t s_fair_lease (broker_t *self, peer_t *peer)
+{
+    int64_t lease = 5 * (int64_t) peer->heartbeat_ms;
+    return lease > self->unclaimed_lease_ms ? lease : self->unclaimed_lease_ms;
+}
+
 static int64_t s_send_batch (broker_t *self, peer_t *peer, sl_queue_t *queue, size_t limit,
                              bool choosy, int64_t now)
 {
@@ -1725,7 +1735,7 @@ static int64_t s_send_batch (broker_t *self, peer_t *peer, sl_queue_t *queue, si
     //  A worker that gets the task holds it from now: it is lost with that
     //  worker. Under PUSH nobody knows who got it until a worker claims it.
     const char *holder = peer ? peer->holder : NULL;
-    int64_t lease = peer ? INT64_MAX - now : s_unclaimed_lease (self);
+    int64_t lease = peer ? s_fair_lease (self, peer) : s_unclaimed_lease (self);
     sl_task_t *skipped [MAX_BATCH_TASKS]; //  tasks left for another worker
     size_t n = 0, nskipped = 0, bytes = 0;
     if (limit > MAX_BATCH_TASKS)

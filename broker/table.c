@@ -63,6 +63,7 @@ struct _sl_run_t {
     uint16_t stage_base;       //  attempts when its stage began: runs up to it are stale
     uint8_t failures;          //  failed or timed-out runs so far (in its stage)
     bool expired_unclaimed;    //  the latest run expired before anyone claimed it
+    bool claimed;              //  its worker said it holds the latest run
 };
 
 //  A block of a chunk's arena.
@@ -1142,6 +1143,7 @@ sl_task_t *sl_table_dispatch_from (sl_table_t *self, sl_queue_t *from, int64_t n
         task->state = SL_TASK_RUNNING;
         task->attempts++;
         run->expired_unclaimed = false;
+        run->claimed = false;
         run->deadline = now + lease_ms;
         run->holder = holder;
         s_run_link (self, task);
@@ -1446,6 +1448,7 @@ sl_table_rc_t sl_table_claim (sl_table_t *self, const char *job_id, uint64_t seq
         }
     }
     run->expired_unclaimed = false;
+    run->claimed = true;
     if (run->waiting_run == attempt)
         run->waiting_run = 0; //  claimed again, so not (or no longer) waiting
     run->holder = holder;
@@ -1506,9 +1509,12 @@ size_t sl_table_expire (sl_table_t *self, int64_t now)
     while (run) {
         sl_run_t *next = run->next;
         if (run->deadline <= now) {
-            if (!run->holder) {
-                //  Nobody ever said it held this run: it never started, as
-                //  far as anyone knows (a late claim revives it).
+            if (!run->claimed) {
+                //  Nobody ever said it held this run (it went to a worker,
+                //  or under push to anyone, and was not claimed): it never
+                //  started, as far as anyone knows (a late claim revives
+                //  it). A fair dispatch names its worker, but what libzmq
+                //  queued for a connection that broke never arrives.
                 run->uncounted++;
                 run->expired_unclaimed = true;
             }

@@ -91,6 +91,7 @@ typedef struct {
     zsock_t *tasks;              //  DEALER (fair) or PULL (push) from the dispatch port
     zsock_t *results;            //  PUSH to the results port
     bool fair;                   //  credit-based dispatch
+    bool got_tasks;              //  a task batch arrived since the last regular heartbeat
     sl_credit_t credit;          //  (fair) what we asked for
     zlistx_t *waiting;           //  wtask_t received, not started
     zlistx_t *running;           //  wtask_t handed to a slot
@@ -412,6 +413,7 @@ static void s_read_tasks (worker_t *self)
             sl_warn_dropped ("dropped a bad message from the broker: %s", why);
         else if (env->body_case == SLUICE__ENVELOPE__BODY_TASKS) {
             sl_credit_received (&self->credit, env->tasks->n_tasks);
+            self->got_tasks = true;
             s_on_task_batch (self, env->tasks);
         } else
             sl_warn_dropped ("dropped an unexpected %s message on the task socket",
@@ -462,6 +464,17 @@ static void s_heartbeat (worker_t *self, int64_t now, bool with_waiting)
         hb.n_held = n;
         sl_client_heartbeat (self->client, &hb, now);
     } while (n == MAX_REFS);
+}
+
+//  The regular heartbeat. With credit out and no task since the last one,
+//  the credit goes again, absolute: credit (and tasks) lost with a dispatch
+//  connection that broke would otherwise leave this worker idle for good.
+static void s_beat (worker_t *self, int64_t now)
+{
+    s_heartbeat (self, now, true);
+    if (self->fair && !self->draining && !self->got_tasks && self->credit.granted > 0)
+        s_credit (self, true);
+    self->got_tasks = false;
 }
 
 //  After a (re)connect the broker may not know what we hold: all of it.
@@ -778,7 +791,7 @@ int sluice_worker_run (const char *broker, const char *queue, sluice_handler_fn 
         int64_t limit = s_check_time_limits (&self, now);
         sl_client_tick (self.client, now);
         if (sl_client_heartbeat_due (self.client, now))
-            s_heartbeat (&self, now, true);
+            s_beat (&self, now);
         items [0] =
             (zmq_pollitem_t){ zsock_resolve (sl_client_control (self.client)), 0, ZMQ_POLLIN, 0 };
         items [1] = (zmq_pollitem_t){ zsock_resolve (self.tasks), 0, ZMQ_POLLIN, 0 };

@@ -58,6 +58,7 @@ typedef struct {
     zlistx_t *running;     //  wtask_t started, not finished
     zlistx_t *outbox;      //  zframe_t results not yet taken by ZeroMQ
     bool fair;             //  credit-based dispatch: tasks come on a DEALER we feed credit
+    bool got_tasks;        //  a task batch arrived since the last regular heartbeat
     sl_credit_t credit;    //  (fair) what we asked the broker for
     bool draining;         //  asked to stop: no new tasks
     bool refused;          //  the broker refused us after a reconnect or revoked our key
@@ -501,6 +502,7 @@ static void s_read_tasks (worker_t *self)
             sl_warn_dropped ("dropped a bad message from the broker: %s", why);
         else if (env->body_case == SLUICE__ENVELOPE__BODY_TASKS) {
             sl_credit_received (&self->credit, env->tasks->n_tasks);
+            self->got_tasks = true;
             s_on_task_batch (self, env->tasks);
         } else
             sl_warn_dropped ("dropped an unexpected %s message on the task socket",
@@ -561,6 +563,17 @@ static void s_heartbeat (worker_t *self, int64_t now, bool with_waiting)
         hb.n_held = n = s_held (self, MAX_REFS, true, with_waiting, true);
         sl_client_heartbeat (self->client, &hb, now);
     } while (n == MAX_REFS);
+}
+
+//  The regular heartbeat. With credit out and no task since the last one,
+//  the credit goes again, absolute: credit (and tasks) lost with a dispatch
+//  connection that broke would otherwise leave this worker idle for good.
+static void s_beat (worker_t *self, int64_t now)
+{
+    s_heartbeat (self, now, true);
+    if (self->fair && !self->draining && !self->got_tasks && self->credit.granted > 0)
+        s_credit (self, true);
+    self->got_tasks = false;
 }
 
 //  After a reconnect the broker may not know what we hold: tell it all.
@@ -813,7 +826,7 @@ int worker_run (const worker_config_t *config)
         sl_client_tick (self.client, now);
         s_attach_tick (&self, now);
         if (sl_client_heartbeat_due (self.client, now))
-            s_heartbeat (&self, now, true);
+            s_beat (&self, now);
         items [0] =
             (zmq_pollitem_t){ zsock_resolve (sl_client_control (self.client)), 0, ZMQ_POLLIN, 0 };
         //  Read even while draining: what arrives then is handed back.

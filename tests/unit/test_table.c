@@ -2331,15 +2331,18 @@ static void test_table_expire_requeues_only_runs_past_deadline (void **state)
     CHECK_RUNS (t2, 1, 0, 1);
     CHECK_RUNS (t4, 1, 0, 1);
 
-    //  t2's holder came with the dispatch: lost, and its run counts; t4
-    //  unclaimed: lost, its run uncounted.
+    //  t2's holder came with the dispatch (fair dispatch names the worker)
+    //  but the worker never claimed it: what libzmq had queued for a
+    //  connection that broke never arrives, so the run is uncounted like
+    //  t4's, and t2 avoids that worker next time.
     assert_int_equal (sl_table_expire (table, 1000000), 2);
     CHECK_TASK (t2, "a", 2, SL_TASK_QUEUED);
     CHECK_TASK (t4, "a", 4, SL_TASK_QUEUED);
     assert_null (sl_task_holder (t2));
     assert_null (sl_task_holder (t4));
+    assert_ptr_equal (sl_task_avoid (t2), a);
     assert_int_equal (sl_task_losses (t2), 1);
-    CHECK_RUNS (t2, 1, 0, 1);
+    CHECK_RUNS (t2, 1, 1, 0);
     assert_int_equal (sl_task_losses (t4), 1);
     CHECK_RUNS (t4, 1, 1, 0);
     CHECK_RUNNING (table, NULL);
@@ -2351,7 +2354,7 @@ static void test_table_expire_requeues_only_runs_past_deadline (void **state)
     //  All four ahead of a5, which was never dispatched, each on its run 2.
     DISPATCH_SET (table, t1, t2, t3, t4);
     CHECK_RUNS (t1, 2, 1, 1);
-    CHECK_RUNS (t2, 2, 0, 2);
+    CHECK_RUNS (t2, 2, 1, 1);
     CHECK_RUNS (t3, 2, 0, 2);
     CHECK_RUNS (t4, 2, 1, 1);
     CHECK_RUNS (DISPATCH (table, "a", 5), 1, 0, 1);
@@ -2873,6 +2876,7 @@ static void test_table_late_result_after_expire_is_accepted (void **state)
     assert_int_equal (s_submit (table, "a", 3), SL_TABLE_OK);
     assert_int_equal (s_submit (table, "a", 4), SL_TABLE_OK);
     sl_task_t *t3 = DISPATCH_TO (table, 0, a, "a", 3);
+    assert_int_equal (sl_table_claim (table, "a", 3, 1, a, LEASE), SL_TABLE_OK);
     assert_int_equal (sl_table_expire (table, LEASE), 1);
     CHECK_TASK (t3, "a", 3, SL_TASK_QUEUED);
     assert_int_equal (sl_task_losses (t3), 1);
