@@ -447,19 +447,15 @@ static size_t s_refs (worker_t *self, zlistx_t *list, size_t n, size_t max, bool
     return n;
 }
 
-//  Heartbeats, claiming every task taken since the last one. One sent at
-//  once because tasks announced as waiting started (with_waiting false)
-//  claims the running ones only, as in sluice-worker (worker/worker.c):
-//  else each task of a prefetch would call for the next such heartbeat.
-static void s_heartbeat (worker_t *self, int64_t now, bool with_waiting)
+//  Heartbeats, claiming every task taken since the last one.
+static void s_heartbeat (worker_t *self, int64_t now)
 {
     size_t n;
     do {
         Sluice__Heartbeat hb = SLUICE__HEARTBEAT__INIT;
         hb.running = (uint32_t) zlistx_size (self->running);
         n = s_refs (self, self->running, 0, MAX_REFS, true);
-        if (with_waiting)
-            n = s_refs (self, self->waiting, n, MAX_REFS, true);
+        n = s_refs (self, self->waiting, n, MAX_REFS, true);
         hb.held = self->ref_ptrs;
         hb.n_held = n;
         sl_client_heartbeat (self->client, &hb, now);
@@ -471,7 +467,7 @@ static void s_heartbeat (worker_t *self, int64_t now, bool with_waiting)
 //  connection that broke would otherwise leave this worker idle for good.
 static void s_beat (worker_t *self, int64_t now)
 {
-    s_heartbeat (self, now, true);
+    s_heartbeat (self, now);
     if (self->fair && !self->draining && !self->got_tasks && self->credit.granted > 0)
         s_credit (self, true);
     self->got_tasks = false;
@@ -487,7 +483,7 @@ static void s_announce_all (worker_t *self, int64_t now)
     for (task = (wtask_t *) zlistx_first (self->waiting); task;
          task = (wtask_t *) zlistx_next (self->waiting))
         task->announced = false;
-    s_heartbeat (self, now, true);
+    s_heartbeat (self, now);
 }
 
 //  Hands every waiting task back and forgets it.
@@ -832,7 +828,7 @@ int sluice_worker_run (const char *broker, const char *queue, sluice_handler_fn 
         s_send_results (&self);
         s_credit (&self, false);
         if (self.claims_pending && sl_client_connected (self.client)) {
-            s_heartbeat (&self, now, false);
+            s_heartbeat (&self, now);
             self.claims_pending = false;
         }
     }

@@ -548,19 +548,15 @@ static size_t s_held (worker_t *self, size_t max, bool running, bool waiting, bo
 }
 
 //  Heartbeats, claiming every task taken since the last one (in several
-//  messages if there are many). A heartbeat sent at once because tasks
-//  announced as waiting have started (with_waiting false) claims the
-//  running ones only: announcing the tasks that arrived meanwhile too
-//  would make each of them, once started, call for the next such
-//  heartbeat, one per task with a prefetch; they wait for the regular one.
-static void s_heartbeat (worker_t *self, int64_t now, bool with_waiting)
+//  messages if there are many).
+static void s_heartbeat (worker_t *self, int64_t now)
 {
     size_t n;
     do {
         Sluice__Heartbeat hb = SLUICE__HEARTBEAT__INIT;
         hb.running = (uint32_t) runner_running (self->runner);
         hb.held = self->ref_ptrs;
-        hb.n_held = n = s_held (self, MAX_REFS, true, with_waiting, true);
+        hb.n_held = n = s_held (self, MAX_REFS, true, true, true);
         sl_client_heartbeat (self->client, &hb, now);
     } while (n == MAX_REFS);
 }
@@ -570,7 +566,7 @@ static void s_heartbeat (worker_t *self, int64_t now, bool with_waiting)
 //  connection that broke would otherwise leave this worker idle for good.
 static void s_beat (worker_t *self, int64_t now)
 {
-    s_heartbeat (self, now, true);
+    s_heartbeat (self, now);
     if (self->fair && !self->draining && !self->got_tasks && self->credit.granted > 0)
         s_credit (self, true);
     self->got_tasks = false;
@@ -584,7 +580,7 @@ static void s_announce_all (worker_t *self, int64_t now)
         task->announced = false;
     for (size_t i = 0; i < sl_deque_size (self->waiting); i++)
         ((wtask_t *) sl_deque_at (self->waiting, i))->announced = false;
-    s_heartbeat (self, now, true);
+    s_heartbeat (self, now);
 }
 
 //  Hands every waiting task back to the broker and forgets them.
@@ -867,7 +863,7 @@ int worker_run (const worker_config_t *config)
         s_collect_results (&self);
         s_credit (&self, false);
         if (self.claims_pending && sl_client_connected (self.client)) {
-            s_heartbeat (&self, now, false);
+            s_heartbeat (&self, now);
             self.claims_pending = false;
         }
     }

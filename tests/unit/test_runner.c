@@ -547,7 +547,9 @@ static void test_runner_exec_inherits_no_runner_fd (void **state)
             int fd = atoi (entry->d_name);
             char link [600], target [256] = "";
             snprintf (link, sizeof link, "%s/%s", path, entry->d_name);
-            assert_true (readlink (link, target, sizeof target - 1) >= 0);
+            if (readlink (link, target, sizeof target - 1) < 0)
+                continue; //  closed since readdir listed it: not inherited (a
+                          //  missing expected one fails below)
             if (fd >= 1024 || !expected [fd])
                 fail_msg ("task %d has fd %d open: %s", seq, fd, target);
             if (fd < 3 && strncmp (target, "pipe:", 5))
