@@ -182,3 +182,25 @@ int sl_common_option (int opt, const char *prog, void (*usage) (FILE *out), int 
             return SL_OPT_NOT_COMMON;
     }
 }
+
+int sl_parse_sleep_ms (const uint8_t *payload, size_t size, uint64_t *ms)
+{
+    char text [32];
+    while (size && (payload [size - 1] == ' ' || payload [size - 1] == '\t'))
+        size--;
+    while (size && (*payload == ' ' || *payload == '\t'))
+        payload++, size--;
+    if (size == 0 || size >= sizeof text)
+        return -1;
+    memcpy (text, payload, size);
+    text [size] = '\0';
+    if (text [0] < '0' || text [0] > '9')
+        return -1; //  strtoull would take a sign or blanks
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull (text, &end, 10);
+    if (errno || *end || v > 86400000ULL * 365)
+        return -1;
+    *ms = v;
+    return 0;
+}

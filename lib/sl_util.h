@@ -28,6 +28,12 @@ int sl_parse_size (const char *prog, const char *opt, const char *arg, uint64_t 
 //  ("2.5"); *ms gets milliseconds.
 int sl_parse_seconds (const char *prog, const char *opt, const char *arg, uint64_t *ms);
 
+//  A sleep task's payload: a whole number of milliseconds, at most a year,
+//  blanks around it allowed (no sign, no fraction, no unit). Returns 0, or
+//  -1 if it is not one. Used by the built-in sleep of the worker and of its
+//  runner.
+int sl_parse_sleep_ms (const uint8_t *payload, size_t size, uint64_t *ms);
+
 //  Writes "host:pid" of this process into buf.
 void sl_self_name (char *buf, size_t len);
 

@@ -7,40 +7,19 @@
 
 #include <czmq.h>
 
+#include "sl_util.h"
+
 int builtin_echo (void *state, const uint8_t *payload, size_t size, sluice_buf_t *output)
 {
     (void) state;
     return sluice_buf_set (output, payload, size) == 0 ? 0 : 1;
 }
 
-//  A whole number of milliseconds, at most a year, blanks around it.
-static int s_parse_ms (const uint8_t *payload, size_t size, uint64_t *ms)
-{
-    char text [32];
-    while (size && (payload [size - 1] == ' ' || payload [size - 1] == '\t'))
-        size--;
-    while (size && (*payload == ' ' || *payload == '\t'))
-        payload++, size--;
-    if (size == 0 || size >= sizeof text)
-        return -1;
-    memcpy (text, payload, size);
-    text [size] = '\0';
-    if (text [0] < '0' || text [0] > '9')
-        return -1; //  strtoull would take a sign or blanks
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull (text, &end, 10);
-    if (errno || *end || v > 86400000ULL * 365)
-        return -1;
-    *ms = v;
-    return 0;
-}
-
 int builtin_sleep (void *state, const uint8_t *payload, size_t size, sluice_buf_t *output)
 {
     (void) state;
     uint64_t ms;
-    if (s_parse_ms (payload, size, &ms)) {
+    if (sl_parse_sleep_ms (payload, size, &ms)) {
         const char *why = "sleep: the payload is not a whole number of milliseconds";
         sluice_buf_set (output, why, strlen (why));
         return 2;

@@ -37,6 +37,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sl_util.h"
+
 #define STDERR_TAIL 4096  //  bytes of stderr kept per task
 #define EXIT_GRACE_MS 200 //  after the shell exits, wait this long for its pipes
 #define READ_CHUNK 65536
@@ -335,28 +337,6 @@ static rtask_t *s_slot (runner_t *self)
     return slot;
 }
 
-//  Parses a sleep payload: a whole number of milliseconds (spaces around
-//  allowed). Returns 0 or -1.
-static int s_parse_ms (const uint8_t *payload, size_t size, uint64_t *ms)
-{
-    char text [32];
-    while (size && (payload [size - 1] == ' ' || payload [size - 1] == '\t'))
-        size--;
-    while (size && (*payload == ' ' || *payload == '\t'))
-        payload++, size--;
-    if (size == 0 || size >= sizeof text)
-        return -1;
-    memcpy (text, payload, size);
-    text [size] = '\0';
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull (text, &end, 10);
-    if (errno || *end || text [0] == '-' || v > 86400000ULL * 365)
-        return -1;
-    *ms = v;
-    return 0;
-}
-
 //  Builds the environment of a task: ours plus SLUICE_JOB/SEQ/ATTEMPT.
 //  The strings live in `vars`; returns a malloc'ed array (free it only).
 static char **s_environment (char vars [3][128], const char *job, uint64_t seq, uint32_t attempt,
@@ -627,7 +607,7 @@ int runner_start_with (runner_t *self, uint64_t tag, const char *job, uint64_t s
     }
     if (self->config.mode == RUNNER_SLEEP) {
         uint64_t ms;
-        if (s_parse_ms (payload, size, &ms))
+        if (sl_parse_sleep_ms (payload, size, &ms))
             return s_fail_start (self, tag,
                                  "sleep: the payload is not a whole number of "
                                  "milliseconds");

@@ -80,14 +80,46 @@ static void test_util_job_ids (void **state)
     assert_false (sl_job_id_valid (longest));
 }
 
+static void test_util_sleep_ms (void **state)
+{
+    (void) state;
+    const struct {
+        const char *text;
+        int rc;
+        uint64_t ms;
+    } cases [] = {
+        { "0", 0, 0 },
+        { "100", 0, 100 },
+        { " 7\t", 0, 7 },
+        { "31536000000", 0, 31536000000ULL },
+        { "", -1, 0 },
+        { "  ", -1, 0 },
+        { "abc", -1, 0 },
+        { "-5", -1, 0 },
+        { "+5", -1, 0 },
+        { "5ms", -1, 0 },
+        { "1.5", -1, 0 },
+        { "0x10", -1, 0 },
+        { "31536000001", -1, 0 },
+        { "99999999999999999999999", -1, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        uint64_t ms = 12345;
+        int rc = sl_parse_sleep_ms ((const uint8_t *) cases [i].text, strlen (cases [i].text), &ms);
+        if (rc != cases [i].rc || (rc == 0 && ms != cases [i].ms))
+            fail_msg ("'%s': rc %d, ms %llu", cases [i].text, rc, (unsigned long long) ms);
+        if (rc != 0)
+            assert_int_equal (ms, 12345); //  untouched on error
+    }
+}
+
 int main (void)
 {
     //  The rejections print their messages on stderr, as they should.
     const struct CMUnitTest tests [] = {
-        cmocka_unit_test (test_util_size_suffixes),
-        cmocka_unit_test (test_util_size_rejects),
-        cmocka_unit_test (test_util_u64_and_seconds),
-        cmocka_unit_test (test_util_job_ids),
+        cmocka_unit_test (test_util_size_suffixes),   cmocka_unit_test (test_util_size_rejects),
+        cmocka_unit_test (test_util_u64_and_seconds), cmocka_unit_test (test_util_job_ids),
+        cmocka_unit_test (test_util_sleep_ms),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
