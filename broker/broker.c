@@ -2351,13 +2351,20 @@ static void s_cancel (broker_t *self, zframe_t *routing_id, const char *job_id)
         s_command_reply (self, routing_id, false, message);
         return;
     }
+    const sl_job_counts_t *counts = sl_job_counts (job);
+    if (counts->total_known && counts->done == counts->total) {
+        snprintf (message, sizeof message,
+                  "%s: already finished: all %llu of its tasks have ended, nothing to cancel",
+                  job_id, (unsigned long long) counts->total);
+        s_command_reply (self, routing_id, false, message);
+        return;
+    }
     if (self->journal_failed) {
         snprintf (message, sizeof message, "cannot cancel now: %.400s", self->journal_error);
         s_command_reply (self, routing_id, false, message);
         return;
     }
     s_journal_tag (self);
-    const sl_job_counts_t *counts = sl_job_counts (job);
     if (!counts->total_known) {
         uint64_t total = sl_job_highest (job);
         if (sl_table_end (self->table, job_id, total) == SL_TABLE_OK && self->journal) {
