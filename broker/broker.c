@@ -31,6 +31,7 @@
 #define MAX_BATCH_RESULTS 256 //  results in one ResultBatch to the sink
 #define MAX_BATCH_BYTES (1 << 20)
 #define LIVENESS 3                   //  heartbeats a peer may miss before it is gone
+#define GRACE_BEATS 2                //  after a restart: heartbeats to wait for workers' claims
 #define ACK_TIMEOUT_BEATS 10         //  heartbeats without an ack before unacked results go again
 #define FINISHED_MEMORY 1000         //  finished jobs remembered for late queries
 #define BATCH_COMMIT_MS 10           //  --fsync batch: longest a record waits for its fsync
@@ -112,6 +113,9 @@ struct _broker_t {
     uint64_t tasks_lost;                //  runs lost with a worker or a lease
     uint64_t tasks_released;            //  runs handed back by workers
     uint64_t retries;                   //  failed runs queued again
+    uint64_t tasks_adopted;             //  runs from before a restart that workers still ran
+    int64_t grace_until;                //  after a restart: no dispatch before (ms), so that
+                                        //  workers can claim the runs they still run
     int64_t unclaimed_lease_ms;         //  how long a dispatched task may go unclaimed
     int64_t max_worker_heartbeat_ms;    //  longest heartbeat interval of any worker seen
     sl_journal_t *journal;              //  write-ahead journal, NULL with --in-memory
@@ -805,6 +809,16 @@ static int s_journal_open (broker_t *self, char *err, size_t errlen)
     //  From now on a result goes to the sink only once its record is
     //  durable (replayed ones are).
     sl_table_hold_fresh (self->table, true);
+    //  Tasks queued by the replay may still be running on workers that
+    //  outlived the old broker: give them time to claim those runs before
+    //  anything is dealt again (a worker notices the restart at its next
+    //  heartbeat and claims everything it holds as soon as it is welcomed).
+    if (sl_table_queued (self->table)) {
+        self->grace_until = zclock_mono () + GRACE_BEATS * (int64_t) self->config.heartbeat_ms;
+        sl_info ("journal: dealing no task for %lld ms, for workers to claim the runs they "
+                 "still run",
+                 (long long) (GRACE_BEATS * (int64_t) self->config.heartbeat_ms));
+    }
     if (sl_journal_torn_bytes (self->journal))
         sl_warn ("journal: dropped a torn last record (%llu bytes) left by a crash",
                  (unsigned long long) sl_journal_torn_bytes (self->journal));
@@ -1243,7 +1257,12 @@ static void s_on_heartbeat (broker_t *self, zframe_t *routing_id, peer_t *peer,
         //  task on a live worker never expires), and lost with it.
         for (size_t i = 0; i < hb->n_held; i++) {
             Sluice__TaskRef *ref = hb->held [i];
-            sl_table_claim (self->table, ref->job, ref->seq, ref->attempt, peer->holder, INT64_MAX);
+            if (sl_table_claim (self->table, ref->job, ref->seq, ref->attempt, peer->holder,
+                                INT64_MAX) == SL_TABLE_DUPLICATE &&
+                sl_table_adopt (self->table, ref->job, ref->seq, ref->attempt, ref->stage,
+                                peer->holder, INT64_MAX) == SL_TABLE_OK)
+                //  A run from before this broker started, still going.
+                self->tasks_adopted++;
             if (ref->waiting)
                 sl_table_waiting (self->table, ref->job, ref->seq, ref->attempt);
         }
@@ -1944,6 +1963,15 @@ static void s_dispatch (broker_t *self)
     if (self->journal_failed)
         return;
     int64_t now = zclock_mono ();
+    if (self->grace_until) {
+        if (now < self->grace_until)
+            return;
+        self->grace_until = 0;
+        if (self->tasks_adopted)
+            sl_info ("workers claimed %llu runs from before the restart: they go on where they "
+                     "run",
+                     (unsigned long long) self->tasks_adopted);
+    }
     if (self->config.fair) {
         //  Credit-based: tasks go only to workers that asked for them (fair.h).
         dispatch_turn_t turn = { self, now };
@@ -2626,9 +2654,9 @@ int broker_run (broker_t *self)
         //  the PUSH to workers when tasks are queued, the PUSH to the sink
         //  when there is something for it. Under fair dispatch the dispatch
         //  ROUTER is read for credits instead.
-        short dispatch_events = self->config.fair               ? ZMQ_POLLIN
-                                : sl_table_queued (self->table) ? ZMQ_POLLOUT
-                                                                : 0;
+        bool dealing = sl_table_queued (self->table) && !self->grace_until &&
+                       !self->journal_failed;
+        short dispatch_events = self->config.fair ? ZMQ_POLLIN : dealing ? ZMQ_POLLOUT : 0;
         bool to_sink = self->sink && (self->check_finished || zlistx_size (self->job_starts) ||
                                       sl_table_sendable (self->table, NULL) ||
                                       s_outbox_ready (self, self->notices));
@@ -2643,6 +2671,8 @@ int broker_run (broker_t *self)
         int64_t wake = self->next_housekeeping;
         if (s_journal_wake (self) < wake)
             wake = s_journal_wake (self);
+        if (self->grace_until && self->grace_until < wake)
+            wake = self->grace_until;
         long timeout = wake > now ? (long) (wake - now) : 0;
         int rc = zmq_poll (items, nitems, timeout);
         if (rc < 0) {
