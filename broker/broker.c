@@ -2695,6 +2695,7 @@ int broker_run (broker_t *self)
         s_deliver (self);
         s_finish_jobs (self);
         s_outbox_flush (self, self->notices, self->delivery);
+        s_outbox_flush (self, self->answers, self->control);
         now = zclock_mono ();
         s_journal_tick (self, now);
         s_rate_tick (self, now);
