@@ -576,6 +576,9 @@ static uint64_t s_journal_durable (broker_t *self)
 //  their socket takes them. A reply to a client that left is dropped.
 static void s_outbox_flush (broker_t *self, sl_outbox_t *outbox, zsock_t *sock)
 {
+    //  A job's JobStart goes before its JobDone: announcements first.
+    if (outbox == self->notices && zlistx_size (self->job_starts))
+        return;
     uint64_t durable = s_journal_durable (self);
     zframe_t *routing_id, *msg;
     while (sl_outbox_peek (outbox, durable, &routing_id, &msg)) {
