@@ -120,6 +120,7 @@ struct _broker_t {
     zactor_t *auth;                     //  CurveZMQ: the ZAP handler admitting clients (admit.h)
     zcertstore_t *admitted;             //  CurveZMQ: --curve-clients, re-read when it changes
     char token_key [41];                //  join token: the cluster client's public key, "" = none
+    char token [SL_TOKEN_SIZE];         //  join token: the token itself (the HTTP bearer), "" = none
     struct stat keys_stat;              //  join token: the keys file as last read (to see a rotation)
     int64_t next_insecure_warning;      //  --insecure: when to warn again (ms)
     int64_t dirty_since;                //  when the oldest uncommitted record was appended (ms)
@@ -219,8 +220,8 @@ static int s_token_setup (broker_t *self, char *err, size_t errlen)
         return -1;
     }
     snprintf (self->token_key, sizeof self->token_key, "%s", keys.client_public);
-    char token [SL_TOKEN_SIZE];
-    sl_keys_token (&keys, token);
+    sl_keys_token (&keys, self->token);
+    const char *token = self->token;
     if (created) {
         //  Clients are given the address they reach the broker by: a
         //  wildcard bind gets this host's name.
@@ -239,7 +240,6 @@ static int s_token_setup (broker_t *self, char *err, size_t errlen)
     } else
         sl_info ("join keys from %s; `sluice-ctl token` prints the join token", self->config.keys_file);
     memset (&keys, 0, sizeof keys);
-    memset (token, 0, sizeof token);
     return 0;
 }
 
@@ -284,6 +284,13 @@ static bool s_admitted (broker_t *self, const char *key)
     return !key [0] || !self->auth || admit_allows (self->token_key, self->admitted, key);
 }
 
+//  With a join token, the HTTP endpoint bound beyond loopback wants it too.
+static void s_metrics_guard (broker_t *self)
+{
+    if (self->metrics && self->token [0] && !sl_endpoint_loopback (self->config.metrics))
+        http_require_bearer (self->metrics, self->token);
+}
+
 //  Join token: a keys file replaced since it was read (sluice-ctl token
 //  --rotate) brings a new client key; clients with the old one are cut
 //  off at their next message. Called at each housekeeping tick.
@@ -308,6 +315,8 @@ static void s_token_check (broker_t *self)
     else if (!streq (keys.client_public, self->token_key)) {
         snprintf (self->token_key, sizeof self->token_key, "%s", keys.client_public);
         admit_set_token_key (self->auth, self->token_key);
+        sl_keys_token (&keys, self->token);
+        s_metrics_guard (self);
         sl_warn ("the join token was rotated (%s changed): clients holding the old one are cut "
                  "off at their next message",
                  self->config.keys_file);
@@ -467,6 +476,7 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
         goto fail;
     if (config->metrics && !(self->metrics = http_new (config->metrics, err, errlen)))
         goto fail;
+    s_metrics_guard (self);
     if (s_attach_setup (self, err, errlen))
         goto fail;
     return self;
@@ -498,6 +508,7 @@ void broker_destroy (broker_t **self_p)
     zactor_destroy (&self->auth);
     zcertstore_destroy (&self->admitted);
     zcert_destroy (&self->cert);
+    memset (self->token, 0, sizeof self->token);
     sl_table_destroy (&self->table);
     for (size_t i = 0; self->finished && i < FINISHED_MEMORY; i++)
         free (self->finished [i].failed);
@@ -2572,7 +2583,10 @@ int broker_run (broker_t *self)
     sl_info ("broker %s listening on %s (and the next %d ports), heartbeat %u ms", self->broker_id,
              self->config.bind, SL_PORT_COUNT - 1, self->config.heartbeat_ms);
     if (self->metrics)
-        sl_info ("metrics at %s/metrics (Prometheus text format over HTTP)", self->config.metrics);
+        sl_info ("metrics at %s/metrics (Prometheus text format over HTTP%s)", self->config.metrics,
+                 self->token [0] && !sl_endpoint_loopback (self->config.metrics)
+                     ? "; requests need Authorization: Bearer JOIN-TOKEN"
+                     : "");
     s_insecure_warning (self, zclock_mono ());
     zmq_pollitem_t items [] = {
         { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
