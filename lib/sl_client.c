@@ -180,9 +180,9 @@ static bool s_handshake_failed (sl_client_t *self, char *err, size_t errlen)
                   self->broker);
     else if (failed && token [0])
         snprintf (err, errlen,
-                  "the CurveZMQ handshake with the broker at %s failed: keys do not match (the "
-                  "join token of %s is another broker's, or this broker does not use CurveZMQ; "
-                  "`sluice-ctl token` on the broker host prints its token)",
+                  "the CurveZMQ handshake with the broker at %s failed: keys do not match: the "
+                  "join token (%s) is another broker's, or this broker does not use CurveZMQ "
+                  "(`sluice-ctl token` on the broker host prints its token)",
                   self->broker, token);
     else if (failed && sl_curve_client_on (self->curve))
         snprintf (err, errlen,
