@@ -6,10 +6,12 @@
 #include "sl_log.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define MONITOR_ENDPOINT "inproc://sluice-admit-monitor"
 
 typedef struct {
     zsock_t *pipe;          //  to the broker's thread
     zsock_t *handler;       //  REP bound to ZAP_ENDPOINT
+    zsock_t *monitor;       //  PAIR: handshake failures on the watched socket, or NULL
     char token_key [41];    //  the cluster client's public key, "" = none
     zcertstore_t *store;    //  --curve-clients, or NULL
     char clients_dir [4096]; //  its directory, for the log
@@ -72,7 +74,32 @@ static void s_on_request (s_admit_t *self)
     zmsg_destroy (&request);
 }
 
-//  Commands from the broker's thread: KEY z85, $TERM.
+//  A handshake that failed before any key reached the handler: a client
+//  that speaks plain (mechanism mismatch) or holds another broker's key.
+//  libzmq names the broker's endpoint only, not the client's address.
+static void s_on_event (s_admit_t *self)
+{
+    zframe_t *head = zframe_recv (self->monitor);
+    char *endpoint = zsock_rcvmore (self->monitor) ? zstr_recv (self->monitor) : NULL;
+    if (head && zframe_size (head) == 6) {
+        uint32_t value;
+        memcpy (&value, zframe_data (head) + 2, 4);
+        uint32_t suppressed = 0;
+        if (sl_ratelimit_allow (&self->refusals, zclock_mono (), &suppressed))
+            sl_warn ("refused a client on %s: %s%s%s", endpoint ? endpoint : "?",
+                     value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+                         ? "it does not speak CurveZMQ"
+                         : "its CurveZMQ handshake failed (another broker's key?)",
+                     self->token_key [0] ? "; clients need the join token: sluice-ctl token prints "
+                                           "it on this host"
+                                         : "",
+                     suppressed ? " (and more refusals not logged)" : "");
+    }
+    zframe_destroy (&head);
+    zstr_free (&endpoint);
+}
+
+//  Commands from the broker's thread: KEY z85, WATCH, $TERM.
 static bool s_on_command (s_admit_t *self)
 {
     char *command = NULL, *value = NULL;
@@ -82,6 +109,9 @@ static bool s_on_command (s_admit_t *self)
     if (streq (command, "KEY") && value) {
         snprintf (self->token_key, sizeof self->token_key, "%s", value);
         zsock_signal (self->pipe, 0);
+    } else if (streq (command, "WATCH") && !self->monitor) {
+        self->monitor = zsock_new_pair (">" MONITOR_ENDPOINT);
+        zsock_signal (self->pipe, self->monitor ? 0 : 1);
     }
     zstr_free (&command);
     zstr_free (&value);
@@ -116,14 +146,20 @@ static void s_actor (zsock_t *pipe, void *args)
     start->bound = true;
     zsock_signal (pipe, 0);
     zpoller_t *poller = zpoller_new (pipe, self.handler, NULL);
+    bool watching = false; //  the monitor is in the poller
     while (poller) {
         zsock_t *which = (zsock_t *) zpoller_wait (poller, -1);
         if (which == self.handler)
             s_on_request (&self);
+        else if (which && which == self.monitor)
+            s_on_event (&self);
         else if (which != pipe || !s_on_command (&self))
             break;
+        if (self.monitor && !watching)
+            watching = zpoller_add (poller, self.monitor) == 0;
     }
     zpoller_destroy (&poller);
+    zsock_destroy (&self.monitor);
     zsock_destroy (&self.handler);
     zcertstore_destroy (&self.store);
 }
@@ -141,6 +177,18 @@ zactor_t *admit_new (const admit_config_t *config, char *err, size_t errlen)
         return NULL;
     }
     return self;
+}
+
+int admit_watch (zactor_t *self, zsock_t *sock)
+{
+    assert (self);
+    //  Not HANDSHAKE_FAILED_NO_DETAIL: a client that goes away in the
+    //  middle of a handshake is no refusal.
+    if (zmq_socket_monitor (zsock_resolve (sock), MONITOR_ENDPOINT,
+                            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
+        return -1;
+    zstr_sendx (self, "WATCH", NULL);
+    return zsock_wait (self) == 0 ? 0 : -1;
 }
 
 void admit_set_token_key (zactor_t *self, const char *token_key)

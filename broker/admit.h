@@ -7,7 +7,8 @@
     join token's, replaced when the token is rotated), or its certificate
     is in --curve-clients DIR (re-read when DIR changes), or, with neither
     given (--curve-secret alone), any key is. Each refusal is logged with
-    the client's address, at a bounded rate. The user id of an admitted
+    the client's address, at a bounded rate; so are, on a watched socket,
+    clients refused before their key is known (they speak plain). The user id of an admitted
     connection is the client's public key in Z85: the broker reads it with
     every message and cuts off a client no longer admitted (admit_allows).
 */
@@ -32,6 +33,14 @@ bool admit_allows (const char *token_key, zcertstore_t *store, const char *key);
 //  process, before the broker binds its CURVE sockets). NULL with err.
 //  Caller owns the result; zactor_destroy stops it.
 zactor_t *admit_new (const admit_config_t *config, char *err, size_t errlen);
+
+//  Logs (at a bounded rate) the handshakes that fail on sock before a key
+//  reaches the handler: clients that speak plain, or hold another
+//  broker's key. Best effort: a plain client that sees the mismatch first
+//  and hangs up leaves only a "no detail" failure, which is not logged
+//  (port probes and health checks make those too); the client itself
+//  always says why. Call from the thread that owns sock. 0, or -1.
+int admit_watch (zactor_t *self, zsock_t *sock);
 
 //  Replaces the cluster client's key (a rotated token): from now on only
 //  the new one is admitted. Returns once the handler has it.

@@ -207,9 +207,12 @@ static int s_token_setup (broker_t *self, char *err, size_t errlen)
 {
     sl_keys_t keys;
     bool created;
+    //  The file's identity before it is read: a rotation in between is
+    //  seen as a change at the first check, never missed.
+    if (stat (self->config.keys_file, &self->keys_stat) != 0)
+        memset (&self->keys_stat, 0, sizeof self->keys_stat);
     if (sl_keys_open (self->config.keys_file, &keys, &created, err, errlen))
         return -1;
-    stat (self->config.keys_file, &self->keys_stat);
     byte public_key [32], secret_key [32];
     zmq_z85_decode (public_key, keys.broker_public);
     zmq_z85_decode (secret_key, keys.broker_secret);
@@ -468,6 +471,11 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
         !(self->results = s_bind (config, self->cert, SL_PORT_RESULTS, ZMQ_PULL, err, errlen)) ||
         !(self->delivery = s_bind (config, self->cert, SL_PORT_DELIVERY, ZMQ_PUSH, err, errlen)))
         goto fail;
+    //  Every client says hello on the control port first: a client turned
+    //  away there before its key is known is logged too.
+    if (self->auth && admit_watch (self->auth, self->control))
+        sl_warn ("cannot watch the control port's handshakes: clients that speak plain are "
+                 "refused without a word in this log");
     //  A worker claims each task in the heartbeat after it took it; one not
     //  claimed within 5 intervals was lost on the way (or sits in the
     //  buffers of a worker that stopped reading).

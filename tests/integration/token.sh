@@ -122,6 +122,7 @@ client_run other "$SLUICE_BIN/sluice-worker" --broker "$BROKER" --builtin echo -
 expect_rc 1 "$RC" "a worker with another cluster's token"
 expect_grep "keys do not match: the join token (--token) is another broker's" "$WORK/other.log" \
     "another cluster's token"
+wait_log "$WORK/broker.log" "refused a client on $BROKER: its CurveZMQ handshake failed \\(another broker's key\\?\\)" 1 5
 
 # --- 3. With the token --------------------------------------------------------------
 on client
