@@ -13,6 +13,7 @@
 #      client and worker (examples/c) with $SLUICE_TOKEN.
 #   4. A malformed token in a config file: the error names --token and the
 #      file; --token beside --curve-server is refused.
+#      A second broker given the same --token-file takes the same token.
 #   5. --metrics on loopback needs no bearer even with a token.
 #   6. The default --bind is loopback: a broker without --bind listens on
 #      127.0.0.1 only (checked on its log), and a broker given
@@ -77,6 +78,16 @@ expect_grep "options were read from $WORK/bad.conf" "$WORK/bad.log" "names the f
     "$WORK/tasks.txt" 2>"$WORK/both.log"
 expect_rc 2 "$?" "--token beside --curve-server"
 expect_grep "give --token or --curve-server/--curve-secret, not both" "$WORK/both.log" "both refused"
+
+# --- 4b. A second broker given the same keys file takes the same token -----------------------
+PORT2=$(free_port)
+start_bg broker2 "$SLUICE_BIN/sluice-broker" --bind "tcp://127.0.0.1:$PORT2" --in-memory \
+    --token-file "$KEYS"
+wait_log "$WORK/broker2.log" "listening on" 1 10
+expect_grep "join keys from $KEYS" "$WORK/broker2.log" "the second broker reads the shared keys"
+"$SLUICE_BIN/sluice-ctl" --broker "tcp://127.0.0.1:$PORT2" --token "$TOKEN" status >/dev/null \
+    2>"$WORK/ctl4.log" || fail "the token of the shared keys at the second broker"
+kill -TERM "$LAST_PID"
 
 # --- 5. Metrics on loopback -------------------------------------------------------------------
 curl -s -f "http://127.0.0.1:$MPORT/metrics" >"$WORK/metrics.txt" || fail "metrics on loopback"
