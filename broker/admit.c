@@ -9,11 +9,11 @@
 #define MONITOR_ENDPOINT "inproc://sluice-admit-monitor"
 
 typedef struct {
-    zsock_t *pipe;          //  to the broker's thread
-    zsock_t *handler;       //  REP bound to ZAP_ENDPOINT
-    zsock_t *monitor;       //  PAIR: handshake failures on the watched socket, or NULL
-    char token_key [41];    //  the cluster client's public key, "" = none
-    zcertstore_t *store;    //  --curve-clients, or NULL
+    zsock_t *pipe;           //  to the broker's thread
+    zsock_t *handler;        //  REP bound to ZAP_ENDPOINT
+    zsock_t *monitor;        //  PAIR: handshake failures on the watched socket, or NULL
+    char token_key [41];     //  the cluster client's public key, "" = none
+    zcertstore_t *store;     //  --curve-clients, or NULL
     char clients_dir [4096]; //  its directory, for the log
     sl_ratelimit_t refusals; //  refusals logged at a bounded rate
 } s_admit_t;

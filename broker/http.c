@@ -161,19 +161,18 @@ static void s_answer (http_t *self, client_t *client, int status, const char *co
                          : status == 431 ? "Request Header Fields Too Large"
                                          : "Error";
     size_t body_len = body ? strlen (body) : 0;
-    char *reply =
-        zsys_sprintf ("HTTP/1.1 %d %s\r\n"
-                      "Content-Type: %s\r\n"
-                      "Content-Length: %zu\r\n"
-                      "Connection: close\r\n"
-                      "%s"
-                      "\r\n"
-                      "%s",
-                      status, reason, content_type, body_len,
-                      status == 405   ? "Allow: GET, HEAD\r\n"
-                      : status == 401 ? "WWW-Authenticate: Bearer\r\n"
-                                      : "",
-                      head_only || !body ? "" : body);
+    char *reply = zsys_sprintf ("HTTP/1.1 %d %s\r\n"
+                                "Content-Type: %s\r\n"
+                                "Content-Length: %zu\r\n"
+                                "Connection: close\r\n"
+                                "%s"
+                                "\r\n"
+                                "%s",
+                                status, reason, content_type, body_len,
+                                status == 405   ? "Allow: GET, HEAD\r\n"
+                                : status == 401 ? "WWW-Authenticate: Bearer\r\n"
+                                                : "",
+                                head_only || !body ? "" : body);
     if (reply) {
         s_send (self, client, reply, strlen (reply));
         zstr_free (&reply);

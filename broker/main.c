@@ -167,9 +167,9 @@ static int s_run (int argc, char *argv [])
         .retention_ms = BROKER_DEFAULT_RETENTION_MS,
     };
     bool in_memory = false;
-    bool insecure = false;        //  --insecure
+    bool insecure = false;         //  --insecure
     const char *token_file = NULL; //  --token-file
-    uint16_t discover_port = 0; //  --discover's UDP port, 0: off
+    uint16_t discover_port = 0;    //  --discover's UDP port, 0: off
     int verbosity = 0;
     int opt;
     uint64_t value;

@@ -8,8 +8,8 @@
 #include <czmq.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <stdio.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -51,8 +51,7 @@ static void s_usage (FILE *out)
              "  -d, --data-dir DIR      token: the broker's data directory (default: the\n"
              "                          broker's default for the --broker port)\n"
              "      --token-file FILE   token: the broker's --token-file instead\n" SL_CURVE_HELP
-             SL_CONFIG_HELP
-             "  -v, --verbose           more log output\n"
+                 SL_CONFIG_HELP "  -v, --verbose           more log output\n"
              "  -q, --quiet             less log output\n"
              "  -h, --help              show this help and exit\n"
              "  -V, --version           show the version and exit\n"
@@ -339,7 +338,9 @@ static int s_run (int argc, char *argv [])
         return s_token (broker, data_dir, token_file, rotate);
     if (rotate || data_dir || token_file) {
         fprintf (stderr, PROG ": --%s is for the token command only\n",
-                 rotate ? "rotate" : data_dir ? "data-dir" : "token-file");
+                 rotate     ? "rotate"
+                 : data_dir ? "data-dir"
+                            : "token-file");
         return SL_EXIT_USAGE;
     }
     if (verb && streq (verb, "status") && nargs == 0)

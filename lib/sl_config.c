@@ -28,7 +28,9 @@
 #define ZPL_LINE_MAX 1024                 //  zconfig cuts longer lines short (silently)
 
 //  The sections a file may have: common, then one per program.
-static const char *s_sections [] = { "common", "broker", "worker", "ventilator", "sink", "ctl", NULL };
+static const char *s_sections [] = {
+    "common", "broker", "worker", "ventilator", "sink", "ctl", NULL
+};
 
 //  Options that make no sense in a file.
 static const char *s_forbidden [] = { "config", "help", "version", NULL };

@@ -73,19 +73,22 @@ int sl_token_decode (const char *text, sl_token_keys_t *keys, char *err, size_t 
     }
     if (len < prefix || memcmp (text, SL_TOKEN_PREFIX, prefix) != 0) {
         bool other = len > 6 && memcmp (text, "SLUICE", 6) == 0;
-        snprintf (err, errlen, "not a sluice join token: it does not start with " SL_TOKEN_PREFIX "%s",
+        snprintf (err, errlen,
+                  "not a sluice join token: it does not start with " SL_TOKEN_PREFIX "%s",
                   other ? " (a token of another sluice version?)" : "");
         return -1;
     }
     for (size_t i = prefix; i < len; i++)
         if (s_value (text [i]) < 0) {
             snprintf (err, errlen,
-                      "not a sluice join token: character %zu is not one of A-Z a-z 0-9 - _", i + 1);
+                      "not a sluice join token: character %zu is not one of A-Z a-z 0-9 - _",
+                      i + 1);
             return -1;
         }
     if (len != SL_TOKEN_LEN) {
-        snprintf (err, errlen, "not a whole sluice join token: %zu characters, a token has %zu%s", len,
-                  (size_t) SL_TOKEN_LEN, len < SL_TOKEN_LEN ? " (cut short when copied?)" : "");
+        snprintf (err, errlen, "not a whole sluice join token: %zu characters, a token has %zu%s",
+                  len, (size_t) SL_TOKEN_LEN,
+                  len < SL_TOKEN_LEN ? " (cut short when copied?)" : "");
         return -1;
     }
     uint8_t bytes [PAYLOAD_BYTES];

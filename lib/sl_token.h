@@ -24,9 +24,9 @@
 
 #define SL_TOKEN_KEY_BYTES 32
 #define SL_TOKEN_PREFIX "SLUICE1-"
-#define SL_TOKEN_CHARS 91                                        //  after the prefix
+#define SL_TOKEN_CHARS 91                                          //  after the prefix
 #define SL_TOKEN_LEN (sizeof SL_TOKEN_PREFIX - 1 + SL_TOKEN_CHARS) //  99
-#define SL_TOKEN_SIZE (SL_TOKEN_LEN + 1)                         //  with the NUL
+#define SL_TOKEN_SIZE (SL_TOKEN_LEN + 1)                           //  with the NUL
 
 //  The keys a token carries (raw bytes, not Z85).
 typedef struct {

@@ -280,7 +280,7 @@ static int s_run (int argc, char *argv [])
         config.broker = discovered;
     }
     int rc = handler ? s_run_builtin (&config, handler, builtin_inline, token, curve_secret,
-                                             curve_server)
+                                      curve_server)
                      : worker_run (&config);
     sl_curve_client_clear (&curve);
     return rc;

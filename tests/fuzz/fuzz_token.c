@@ -37,7 +37,8 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         while (*start == ' ' || *start == '\t' || *start == '\n' || *start == '\r')
             start++;
         if (strncmp (start, again, SL_TOKEN_LEN) != 0) {
-            fprintf (stderr, "fuzz_token: accepted '%s', which encodes back as '%s'\n", text, again);
+            fprintf (stderr, "fuzz_token: accepted '%s', which encodes back as '%s'\n", text,
+                     again);
             abort ();
         }
     } else if (!err [0]) {

@@ -20,8 +20,8 @@ static bool s_allows (const char *head)
 static void test_bearer_allows_the_token (void **state)
 {
     (void) state;
-    assert_true (s_allows ("GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
-                           "\r\n\r\n"));
+    assert_true (
+        s_allows ("GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n\r\n"));
     assert_true (s_allows ("GET / HTTP/1.0\nauthorization:bearer " TOKEN "  \n\n"));
     assert_true (s_allows ("GET / HTTP/1.1\r\nAUTHORIZATION:   BEARER " TOKEN "\r\n\r\n"));
 }

@@ -168,7 +168,8 @@ static void test_keys_malformed_files_name_file_and_line (void **state)
         { "", "no broker-secret line" },
         { "# only a comment\n", "no broker-secret line" },
         { "broker-secret = KEY\n", "no client-secret line" },
-        { "broker-secret = KEY\nclient-secret = short\n", ":2: client-secret is not a CurveZMQ key" },
+        { "broker-secret = KEY\nclient-secret = short\n",
+          ":2: client-secret is not a CurveZMQ key" },
         { "broker-secret = KEY\nwhat = ever\n", ":2: unknown name 'what'" },
         { "broker-secret KEY\n", ":1: not a 'name = value' line" },
     };

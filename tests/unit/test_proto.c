@@ -1040,10 +1040,12 @@ static void test_proto_endpoint_tells_loopback (void **state)
     assert_true (sl_endpoint_loopback ("tcp://127.3.2.1:5560"));
     assert_true (sl_endpoint_loopback ("tcp://localhost:5560"));
     assert_true (sl_endpoint_loopback ("tcp://[::1]:5560"));
-    const char *beyond [] = { "tcp://*:5560",          "tcp://0.0.0.0:5560",  "tcp://10.0.0.5:5560",
-                              "tcp://eth0:5560",       "tcp://[::]:5560",     "tcp://128.0.0.1:5560",
-                              "tcp://127.0.0.1.x:5560", "tcp://127.evil:5560", "tcp://lo;10.0.0.5:5560",
-                              "tcp://127.0.0.1;10.0.0.5:5560", "not an endpoint" };
+    const char *beyond [] = { "tcp://*:5560",           "tcp://0.0.0.0:5560",
+                              "tcp://10.0.0.5:5560",    "tcp://eth0:5560",
+                              "tcp://[::]:5560",        "tcp://128.0.0.1:5560",
+                              "tcp://127.0.0.1.x:5560", "tcp://127.evil:5560",
+                              "tcp://lo;10.0.0.5:5560", "tcp://127.0.0.1;10.0.0.5:5560",
+                              "not an endpoint" };
     for (size_t i = 0; i < sizeof beyond / sizeof beyond [0]; i++)
         if (sl_endpoint_loopback (beyond [i]))
             fail_msg ("%s taken for loopback", beyond [i]);

@@ -53,8 +53,8 @@ static void test_token_round_trips (void **state)
         assert_memory_equal (token, SL_TOKEN_PREFIX, strlen (SL_TOKEN_PREFIX));
         //  Shell-safe: base64url only after the prefix.
         for (size_t i = strlen (SL_TOKEN_PREFIX); i < SL_TOKEN_LEN; i++)
-            assert_non_null (strchr ("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
-                                     token [i]));
+            assert_non_null (strchr (
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", token [i]));
         char err [256] = "";
         if (sl_token_decode (token, &back, err, sizeof err) != 0)
             fail_msg ("seed %u: %s: %s", seed, token, err);
