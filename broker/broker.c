@@ -84,59 +84,59 @@ typedef struct {
 } finished_t;
 
 struct _broker_t {
-    broker_config_t config;          //  copy of what main gave
-    char broker_id [24];             //  random, new at each start
-    zsock_t *control;                //  ROUTER: hellos, heartbeats, acks, queries
-    zsock_t *intake;                 //  PULL from ventilators
-    zsock_t *dispatch;               //  PUSH to workers
-    zsock_t *results;                //  PULL from workers
-    zsock_t *delivery;               //  PUSH to the sink
-    sl_table_t *table;               //  every task's state
-    zhashx_t *peers;                 //  key -> peer_t (owned) for workers and sinks
-    zhashx_t *by_name;               //  "host:pid" -> peer_t (not owning)
-    zlistx_t *workers;               //  worker peers, newest first (not owning)
-    sl_fair_t *fair;                 //  fair dispatch: which worker gets tasks next
-    uint64_t worker_slots;           //  slots of every worker
-    uint64_t dispatch_failed;        //  task batches whose send to a worker failed
-    peer_t *sink;                    //  the attached sink, or NULL
-    zlistx_t *job_starts;            //  job ids to announce to the sink (owned strings)
-    bool check_finished;             //  something happened that may finish a job
-    finished_t *finished;            //  ring of FINISHED_MEMORY finished jobs
-    size_t finished_next;            //  next slot to overwrite
-    uint64_t bad_messages;           //  malformed or misdirected messages dropped
-    sl_ratelimit_t bad_log;          //  rate limit for logging them
-    sl_ratelimit_t event_log;        //  rate limit for logging peers and jobs coming and going
-    sl_ratelimit_t throttle_log;     //  rate limit for logging intake pauses
-    uint64_t tasks_in;               //  tasks accepted
-    uint64_t results_in;             //  results accepted
-    uint64_t duplicates;             //  tasks or results dropped as duplicates
-    uint64_t tasks_lost;             //  runs lost with a worker or a lease
-    uint64_t tasks_released;         //  runs handed back by workers
-    uint64_t retries;                //  failed runs queued again
-    int64_t unclaimed_lease_ms;      //  how long a dispatched task may go unclaimed
-    int64_t max_worker_heartbeat_ms; //  longest heartbeat interval of any worker seen
-    sl_journal_t *journal;           //  write-ahead journal, NULL with --in-memory
-    zcert_t *cert;                   //  CurveZMQ: the broker's certificate, or NULL
-    zactor_t *auth;                  //  CurveZMQ: the ZAP handler admitting clients (admit.h)
-    zcertstore_t *admitted;          //  CurveZMQ: --curve-clients, re-read when it changes
-    char token_key [41];             //  join token: the cluster client's public key, "" = none
-    char token [SL_TOKEN_SIZE];      //  join token: the token itself (the HTTP bearer), "" = none
-    struct stat keys_stat;           //  join token: the keys file as last read (to see a rotation)
-    int64_t next_insecure_warning;   //  --insecure: when to warn again (ms)
-    int64_t dirty_since;             //  when the oldest uncommitted record was appended (ms)
-    bool journal_failed;             //  the journal cannot be written: no task is accepted
-    char journal_error [512];        //  why
-    int64_t journal_retry;           //  when to try committing again (ms)
-    uint64_t tasks_refused;          //  tasks refused while the journal failed
-    int64_t next_housekeeping;       //  when to expire silent peers next (ms)
-    int64_t next_report;             //  when to log the workers' capacity next (ms)
-    int64_t last_ack;                //  when the sink last acknowledged results (ms)
-    bool throttled;                  //  at --max-memory: intake paused
-    uint64_t throttle_count;         //  times intake was paused
-    uint64_t tasks_dispatched;       //  runs sent to workers
-    uint64_t advanced;               //  results that sent their task on to its next stage
-    uint64_t completed [5];          //  final results by sl_status_t
-    int64_t started_at;              //  when this broker started (ms, monotonic)
+    broker_config_t config;             //  copy of what main gave
+    char broker_id [24];                //  random, new at each start
+    zsock_t *control;                   //  ROUTER: hellos, heartbeats, acks, queries
+    zsock_t *intake;                    //  PULL from ventilators
+    zsock_t *dispatch;                  //  PUSH to workers
+    zsock_t *results;                   //  PULL from workers
+    zsock_t *delivery;                  //  PUSH to the sink
+    sl_table_t *table;                  //  every task's state
+    zhashx_t *peers;                    //  key -> peer_t (owned) for workers and sinks
+    zhashx_t *by_name;                  //  "host:pid" -> peer_t (not owning)
+    zlistx_t *workers;                  //  worker peers, newest first (not owning)
+    sl_fair_t *fair;                    //  fair dispatch: which worker gets tasks next
+    uint64_t worker_slots;              //  slots of every worker
+    uint64_t dispatch_failed;           //  task batches whose send to a worker failed
+    peer_t *sink;                       //  the attached sink, or NULL
+    zlistx_t *job_starts;               //  job ids to announce to the sink (owned strings)
+    bool check_finished;                //  something happened that may finish a job
+    finished_t *finished;               //  ring of FINISHED_MEMORY finished jobs
+    size_t finished_next;               //  next slot to overwrite
+    uint64_t bad_messages;              //  malformed or misdirected messages dropped
+    sl_ratelimit_t bad_log;             //  rate limit for logging them
+    sl_ratelimit_t event_log;           //  rate limit for logging peers and jobs coming and going
+    sl_ratelimit_t throttle_log;        //  rate limit for logging intake pauses
+    uint64_t tasks_in;                  //  tasks accepted
+    uint64_t results_in;                //  results accepted
+    uint64_t duplicates;                //  tasks or results dropped as duplicates
+    uint64_t tasks_lost;                //  runs lost with a worker or a lease
+    uint64_t tasks_released;            //  runs handed back by workers
+    uint64_t retries;                   //  failed runs queued again
+    int64_t unclaimed_lease_ms;         //  how long a dispatched task may go unclaimed
+    int64_t max_worker_heartbeat_ms;    //  longest heartbeat interval of any worker seen
+    sl_journal_t *journal;              //  write-ahead journal, NULL with --in-memory
+    zcert_t *cert;                      //  CurveZMQ: the broker's certificate, or NULL
+    zactor_t *auth;                     //  CurveZMQ: the ZAP handler (admit.h)
+    zcertstore_t *admitted;             //  CurveZMQ: --curve-clients, re-read when it changes
+    char token_key [41];                //  join token: the client key admitted, "" = none
+    char token [SL_TOKEN_SIZE];         //  join token: the token (the HTTP bearer), "" = none
+    struct stat keys_stat;              //  join token: the keys file as last read
+    int64_t next_insecure_warning;      //  --insecure: when to warn again (ms)
+    int64_t dirty_since;                //  when the oldest uncommitted record was appended (ms)
+    bool journal_failed;                //  the journal cannot be written: no task is accepted
+    char journal_error [512];           //  why
+    int64_t journal_retry;              //  when to try committing again (ms)
+    uint64_t tasks_refused;             //  tasks refused while the journal failed
+    int64_t next_housekeeping;          //  when to expire silent peers next (ms)
+    int64_t next_report;                //  when to log the workers' capacity next (ms)
+    int64_t last_ack;                   //  when the sink last acknowledged results (ms)
+    bool throttled;                     //  at --max-memory: intake paused
+    uint64_t throttle_count;            //  times intake was paused
+    uint64_t tasks_dispatched;          //  runs sent to workers
+    uint64_t advanced;                  //  results that sent their task on to its next stage
+    uint64_t completed [5];             //  final results by sl_status_t
+    int64_t started_at;                 //  when this broker started (ms, monotonic)
     uint64_t rate_count [RATE_SAMPLES]; //  results_in sampled once a second
     int64_t rate_time [RATE_SAMPLES];   //  when each sample was taken (ms)
     size_t rate_samples;                //  samples taken, up to RATE_SAMPLES

@@ -150,6 +150,14 @@ static void s_send (http_t *self, client_t *client, const char *data, size_t siz
     zmq_send (zsock_resolve (self->sock), "", 0, ZMQ_DONTWAIT);
 }
 
+//  The header a status needs besides the usual ones, with its CRLF, or "".
+static const char *s_status_header (int status)
+{
+    return status == 405   ? "Allow: GET, HEAD\r\n"
+           : status == 401 ? "WWW-Authenticate: Bearer\r\n"
+                           : "";
+}
+
 static void s_answer (http_t *self, client_t *client, int status, const char *content_type,
                       const char *body, bool head_only)
 {
@@ -168,10 +176,7 @@ static void s_answer (http_t *self, client_t *client, int status, const char *co
                                 "%s"
                                 "\r\n"
                                 "%s",
-                                status, reason, content_type, body_len,
-                                status == 405   ? "Allow: GET, HEAD\r\n"
-                                : status == 401 ? "WWW-Authenticate: Bearer\r\n"
-                                                : "",
+                                status, reason, content_type, body_len, s_status_header (status),
                                 head_only || !body ? "" : body);
     if (reply) {
         s_send (self, client, reply, strlen (reply));
