@@ -70,7 +70,7 @@ static int s_line (const char *path, int lineno, char *line, sl_keys_t *keys, ch
 int sl_keys_load (const char *path, sl_keys_t *keys, char *err, size_t errlen)
 {
     memset (keys, 0, sizeof *keys);
-    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         snprintf (err, errlen, "cannot read the join keys %s: %s", path, strerror (errno));
         return -1;
