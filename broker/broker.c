@@ -15,12 +15,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "durable.h"
 #include "fair.h"
 #include "http.h"
 #include "outbox.h"
 #include "sl_curve.h"
 #include "sl_endpoint.h"
+#include "sl_keys.h"
 #include "sl_log.h"
 #include "sl_proto.h"
 #include "sl_util.h"
@@ -51,6 +53,7 @@
 #define MAX_FAILED_RANGES 1024       //  ranges of failed seqs remembered per finished job
 #define MAX_WORKER_QUEUES SL_FAIR_MAX_QUEUES //  named queues one worker may serve
 #define PUSH_SNDHWM 2                        //  --dispatch push: batches buffered per worker
+#define INSECURE_WARNING_MS (3600 * 1000)    //  --insecure: the warning again every hour
 
 typedef struct {
     char key [64];         //  routing id in hex: the hash key
@@ -120,8 +123,12 @@ struct _broker_t {
     int64_t max_worker_heartbeat_ms;    //  longest heartbeat interval of any worker seen
     sl_journal_t *journal;              //  write-ahead journal, NULL with --in-memory
     zcert_t *cert;                      //  CurveZMQ: the broker's certificate, or NULL
-    zactor_t *auth;                     //  CurveZMQ: czmq's zauth, admitting the clients
+    zactor_t *auth;                     //  CurveZMQ: the ZAP handler (admit.h)
     zcertstore_t *admitted;             //  CurveZMQ: --curve-clients, re-read when it changes
+    char token_key [41];                //  join token: the client key admitted, "" = none
+    char token [SL_TOKEN_SIZE];         //  join token: the token (the HTTP bearer), "" = none
+    struct stat keys_stat;              //  join token: the keys file as last read
+    int64_t next_insecure_warning;      //  --insecure: when to warn again (ms)
     int64_t dirty_since;                //  when the oldest uncommitted record was appended (ms)
     bool journal_failed;                //  the journal cannot be written: no task is accepted
     char journal_error [512];           //  why
@@ -203,24 +210,62 @@ static int s_curve_duplicates (const char *dir, char *err, size_t errlen)
     return rc;
 }
 
-//  CurveZMQ: the broker's certificate and czmq's zauth admitting clients:
-//  those whose public certificates are in --curve-clients (zauth re-reads
-//  the directory when it changes), or any client without it.
+//  The join token: the broker's key pair and the cluster client's from the
+//  keys file, made the first time. A new file logs the line to copy.
+static int s_token_setup (broker_t *self, char *err, size_t errlen)
+{
+    sl_keys_t keys;
+    bool created;
+    //  The file's identity before it is read: a rotation in between is
+    //  seen as a change at the first check, never missed.
+    if (stat (self->config.keys_file, &self->keys_stat) != 0)
+        memset (&self->keys_stat, 0, sizeof self->keys_stat);
+    if (sl_keys_open (self->config.keys_file, &keys, &created, err, errlen))
+        return -1;
+    byte public_key [32], secret_key [32];
+    zmq_z85_decode (public_key, keys.broker_public);
+    zmq_z85_decode (secret_key, keys.broker_secret);
+    self->cert = zcert_new_from (public_key, secret_key);
+    memset (secret_key, 0, sizeof secret_key);
+    if (!self->cert) {
+        snprintf (err, errlen, "cannot use the keys in %s", self->config.keys_file);
+        return -1;
+    }
+    snprintf (self->token_key, sizeof self->token_key, "%s", keys.client_public);
+    sl_keys_token (&keys, self->token);
+    const char *token = self->token;
+    if (created) {
+        //  Clients are given the address they reach the broker by: a
+        //  wildcard bind gets this host's name.
+        char host [256];
+        const char *bind = self->config.bind + 6;
+        const char *colon = strrchr (bind, ':');
+        snprintf (host, sizeof host, "%.*s", (int) (colon - bind), bind);
+        if (streq (host, "*") || streq (host, "0.0.0.0") || streq (host, "[::]")) {
+            char *name = zsys_hostname ();
+            snprintf (host, sizeof host, "%s", name ? name : "HOST");
+            zstr_free (&name);
+        }
+        sl_info ("made the join keys %s; on each client host run:", self->config.keys_file);
+        sl_info ("sluice-worker --broker tcp://%s:%s --token %s", host, colon + 1, token);
+        sl_info ("(the token is a secret: whoever holds it may act as any client)");
+    } else
+        sl_info ("join keys from %s; `sluice-ctl token` prints the join token",
+                 self->config.keys_file);
+    memset (&keys, 0, sizeof keys);
+    return 0;
+}
+
+//  CurveZMQ: the broker's certificate (--curve-secret, or the join keys)
+//  and the ZAP handler admitting clients: the join token's, those whose
+//  public certificates are in --curve-clients (re-read when it changes),
+//  or, with --curve-secret alone, any client.
 static int s_curve_setup (broker_t *self, char *err, size_t errlen)
 {
-    self->cert = sl_curve_load (self->config.curve_secret, true, err, errlen);
-    if (!self->cert)
+    if (self->config.keys_file
+            ? s_token_setup (self, err, errlen) != 0
+            : !(self->cert = sl_curve_load (self->config.curve_secret, true, err, errlen)))
         return -1;
-    self->auth = zactor_new (zauth, NULL);
-    if (!self->auth) {
-        snprintf (err, errlen, "cannot start the CurveZMQ authenticator");
-        return -1;
-    }
-    if (sl_log_enabled (SL_LOG_INFO)) {
-        //  zauth logs every refusal with the client's address.
-        zstr_sendx (self->auth, "VERBOSE", NULL);
-        zsock_wait (self->auth);
-    }
     const char *dir = self->config.curve_clients;
     if (dir) {
         struct stat st;
@@ -232,18 +277,78 @@ static int s_curve_setup (broker_t *self, char *err, size_t errlen)
             return -1;
         self->admitted = zcertstore_new (dir);
     }
-    zstr_sendx (self->auth, "CURVE", dir ? dir : CURVE_ALLOW_ANY, NULL);
-    zsock_wait (self->auth);
-    sl_info ("CurveZMQ on every port, broker key %s; admitting %s%s", zcert_public_txt (self->cert),
-             dir ? "the clients in " : "any client", dir ? dir : "");
+    admit_config_t admit = { self->token_key [0] ? self->token_key : NULL, dir };
+    if (!(self->auth = admit_new (&admit, err, errlen)))
+        return -1;
+    sl_info ("CurveZMQ on every port, broker key %s; admitting %s%s%s",
+             zcert_public_txt (self->cert), self->token_key [0] ? "the join token's clients" : "",
+             self->token_key [0] && dir ? " and " : "",
+             dir                   ? "the clients in "
+             : self->token_key [0] ? ""
+                                   : "any client");
+    if (dir)
+        sl_info ("(--curve-clients %s)", dir);
     return 0;
 }
 
-//  True if the client with this key may still talk to us: its certificate
-//  is still in --curve-clients (a revoked client is cut off at once).
+//  True if the client with this key may still talk to us: the join
+//  token's (not rotated since), or still in --curve-clients (a revoked
+//  client is cut off at once).
 static bool s_admitted (broker_t *self, const char *key)
 {
-    return !self->admitted || !key [0] || zcertstore_lookup (self->admitted, key) != NULL;
+    return !key [0] || !self->auth || admit_allows (self->token_key, self->admitted, key);
+}
+
+//  With a join token, the HTTP endpoint bound beyond loopback wants it too.
+static void s_metrics_guard (broker_t *self)
+{
+    if (self->metrics && self->token [0] && !sl_endpoint_loopback (self->config.metrics))
+        http_require_bearer (self->metrics, self->token);
+}
+
+//  Join token: a keys file replaced since it was read (sluice-ctl token
+//  --rotate) brings a new client key; clients with the old one are cut
+//  off at their next message. Called at each housekeeping tick.
+static void s_token_check (broker_t *self)
+{
+    struct stat st;
+    if (!self->config.keys_file || stat (self->config.keys_file, &st) != 0)
+        return;
+    if (st.st_ino == self->keys_stat.st_ino && st.st_size == self->keys_stat.st_size &&
+        st.st_mtim.tv_sec == self->keys_stat.st_mtim.tv_sec &&
+        st.st_mtim.tv_nsec == self->keys_stat.st_mtim.tv_nsec)
+        return;
+    self->keys_stat = st;
+    sl_keys_t keys;
+    char err [512];
+    if (sl_keys_load (self->config.keys_file, &keys, err, sizeof err))
+        sl_error ("%s; keeping the join token in use", err);
+    else if (!streq (keys.broker_public, zcert_public_txt (self->cert)))
+        sl_error ("the broker key in %s changed: restart the broker to use it; until then the "
+                  "clients need the old token",
+                  self->config.keys_file);
+    else if (!streq (keys.client_public, self->token_key)) {
+        snprintf (self->token_key, sizeof self->token_key, "%s", keys.client_public);
+        admit_set_token_key (self->auth, self->token_key);
+        sl_keys_token (&keys, self->token);
+        s_metrics_guard (self);
+        sl_warn ("the join token was rotated (%s changed): clients holding the old one are cut "
+                 "off at their next message",
+                 self->config.keys_file);
+    }
+    memset (&keys, 0, sizeof keys);
+}
+
+//  --insecure: bound beyond loopback with no CurveZMQ. Said at the start
+//  and every hour, so that it is never forgotten in a log.
+static void s_insecure_warning (broker_t *self, int64_t now)
+{
+    if (!self->config.insecure || now < self->next_insecure_warning)
+        return;
+    sl_warn ("INSECURE: listening on %s without CurveZMQ (--insecure): anyone who can reach it "
+             "may take tasks, read results and forge them",
+             self->config.bind);
+    self->next_insecure_warning = now + INSECURE_WARNING_MS;
 }
 
 //  --- Set-up -------------------------------------------------------------
@@ -375,7 +480,7 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
     }
     zlistx_set_destructor (self->job_starts, (zlistx_destructor_fn *) zstr_free);
     zlistx_set_duplicator (self->job_starts, (zlistx_duplicator_fn *) strdup);
-    if (config->curve_secret && s_curve_setup (self, err, errlen))
+    if ((config->curve_secret || config->keys_file) && s_curve_setup (self, err, errlen))
         goto fail;
     if (!(self->control = s_bind (config, self->cert, SL_PORT_CONTROL, ZMQ_ROUTER, err, errlen)) ||
         !(self->intake = s_bind (config, self->cert, SL_PORT_INTAKE, ZMQ_PULL, err, errlen)) ||
@@ -384,6 +489,11 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
         !(self->results = s_bind (config, self->cert, SL_PORT_RESULTS, ZMQ_PULL, err, errlen)) ||
         !(self->delivery = s_bind (config, self->cert, SL_PORT_DELIVERY, ZMQ_PUSH, err, errlen)))
         goto fail;
+    //  Every client says hello on the control port first: a client turned
+    //  away there before its key is known is logged too.
+    if (self->auth && admit_watch (self->auth, self->control))
+        sl_warn ("cannot watch the control port's handshakes: clients that speak plain are "
+                 "refused without a word in this log");
     //  A worker claims each task in the heartbeat after it took it; one not
     //  claimed within 5 intervals was lost on the way (or sits in the
     //  buffers of a worker that stopped reading).
@@ -392,6 +502,7 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
         goto fail;
     if (config->metrics && !(self->metrics = http_new (config->metrics, err, errlen)))
         goto fail;
+    s_metrics_guard (self);
     if (s_attach_setup (self, err, errlen))
         goto fail;
     return self;
@@ -425,6 +536,7 @@ void broker_destroy (broker_t **self_p)
     zactor_destroy (&self->auth);
     zcertstore_destroy (&self->admitted);
     zcert_destroy (&self->cert);
+    memset (self->token, 0, sizeof self->token);
     sl_table_destroy (&self->table);
     for (size_t i = 0; self->finished && i < FINISHED_MEMORY; i++)
         free (self->finished [i].failed);
@@ -1309,7 +1421,11 @@ static void s_on_control (broker_t *self)
             sl_warn ("client %s: its key %s was revoked; cutting it off", peer ? peer->name : "?",
                      user);
             sl_proto_send_refuse (self->control, routing_id,
-                                  "this client's CurveZMQ key is no longer admitted");
+                                  self->token_key [0]
+                                      ? "this client's CurveZMQ key is no longer admitted (its "
+                                        "join token was rotated? `sluice-ctl token` prints the "
+                                        "new one on the broker host)"
+                                      : "this client's CurveZMQ key is no longer admitted");
             if (peer == self->sink)
                 s_sink_detach (self, "its key was revoked");
             else if (peer)
@@ -1689,7 +1805,14 @@ static void s_on_intake (broker_t *self)
     for (int i = 0; i < READ_BURST && !s_throttled (self); i++) {
         sl_env_t *env = NULL;
         char why [256];
-        sl_recv_t rc = sl_proto_recv (self->intake, &env, NULL, why, sizeof why);
+        char user [48];
+        sl_recv_t rc =
+            sl_proto_recv_user (self->intake, &env, NULL, user, sizeof user, why, sizeof why);
+        if (rc == SL_RECV_OK && !s_admitted (self, user)) {
+            s_bad (self, "intake", user, "tasks from a revoked client");
+            sl_proto_free (&env);
+            continue;
+        }
         if (rc == SL_RECV_NONE)
             break;
         if (rc != SL_RECV_OK) {
@@ -2639,7 +2762,11 @@ int broker_run (broker_t *self)
     sl_info ("broker %s listening on %s (and the next %d ports), heartbeat %u ms", self->broker_id,
              self->config.bind, SL_PORT_COUNT - 1, self->config.heartbeat_ms);
     if (self->metrics)
-        sl_info ("metrics at %s/metrics (Prometheus text format over HTTP)", self->config.metrics);
+        sl_info ("metrics at %s/metrics (Prometheus text format over HTTP%s)", self->config.metrics,
+                 self->token [0] && !sl_endpoint_loopback (self->config.metrics)
+                     ? "; requests need Authorization: Bearer JOIN-TOKEN"
+                     : "");
+    s_insecure_warning (self, zclock_mono ());
     zmq_pollitem_t items [] = {
         { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->intake), 0, ZMQ_POLLIN, 0 },
@@ -2708,6 +2835,8 @@ int broker_run (broker_t *self)
         }
         if (now >= self->next_housekeeping) {
             s_expire_peers (self, now);
+            s_token_check (self);
+            s_insecure_warning (self, now);
             self->next_housekeeping = now + tick;
         }
     }

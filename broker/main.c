@@ -16,35 +16,11 @@
 #include "sl_config.h"
 #include "sl_discover.h"
 #include "sl_endpoint.h"
+#include "sl_keys.h"
 #include "sl_log.h"
 #include "sl_util.h"
 
 #define PROG "sluice-broker"
-
-//  The default journal directory: one per port, so that brokers on one
-//  host never share a journal.
-static int s_default_data_dir (const char *bind, char *dir, size_t len)
-{
-    const char *port = strrchr (bind, ':');
-    port = port ? port + 1 : "5560";
-    if (geteuid () == 0) {
-        mkdir ("/var/lib/sluice", 0755);
-        snprintf (dir, len, "/var/lib/sluice/broker-%s", port);
-        return 0;
-    }
-    const char *home = getenv ("HOME");
-    if (!home || !*home)
-        return -1;
-    //  The parents are made here; the journal makes the last one itself.
-    snprintf (dir, len, "%s/.local", home);
-    mkdir (dir, 0755);
-    snprintf (dir, len, "%s/.local/state", home);
-    mkdir (dir, 0755);
-    snprintf (dir, len, "%s/.local/state/sluice", home);
-    mkdir (dir, 0700);
-    snprintf (dir, len, "%s/.local/state/sluice/broker-%s", home, port);
-    return 0;
-}
 
 static const struct option s_options [] = {
     { "bind", required_argument, NULL, 'b' },
@@ -56,6 +32,8 @@ static const struct option s_options [] = {
     { "dispatch", required_argument, NULL, 'D' },
     { "curve-secret", required_argument, NULL, SL_OPT_CURVE_SECRET },
     { "curve-clients", required_argument, NULL, 'A' },
+    { "token-file", required_argument, NULL, 'T' },
+    { "insecure", no_argument, NULL, 'I' },
     { "max-payload", required_argument, NULL, 'P' },
     { "max-memory", required_argument, NULL, 'm' },
     { "max-attachment", required_argument, NULL, 'a' },
@@ -76,8 +54,10 @@ static void s_usage (FILE *out)
              "The sluice broker: takes jobs from ventilators, deals their tasks to workers and\n"
              "hands results to a sink. Every other program connects to it.\n"
              "\n"
-             "  -b, --bind ENDPOINT     where to listen (default " SL_DEFAULT_BIND "); the broker\n"
-             "                          uses this port and the next %d\n"
+             "  -b, --bind ENDPOINT     where to listen (default " SL_DEFAULT_BIND ",\n"
+             "                          this host only); the broker uses this port and\n"
+             "                          the next %d. Beyond loopback it admits only clients\n"
+             "                          with its join token (see --token-file)\n"
              "      --heartbeat MS      heartbeat interval offered to clients (default %d);\n"
              "                          a client silent for 3 intervals is considered gone\n"
              "      --dispatch MODE     fair (default): a task goes only to a worker with a free\n"
@@ -103,6 +83,13 @@ static void s_usage (FILE *out)
              "                          (sluice-ventilator --attach; default 1G)\n"
              "      --metrics ENDPOINT  serve Prometheus metrics over HTTP at ENDPOINT/metrics\n"
              "                          (e.g. tcp://127.0.0.1:9560; not encrypted)\n"
+             "      --token-file FILE   the join keys (made there if missing; default\n"
+             "                          DATA_DIR/" SL_KEYS_FILE "): CurveZMQ on every port,\n"
+             "                          clients need the join token (sluice-ctl token prints\n"
+             "                          it). On by itself when --bind reaches beyond loopback\n"
+             "      --insecure          allow a --bind beyond loopback without CurveZMQ:\n"
+             "                          anyone who can reach the broker may use it (warned\n"
+             "                          at start and every hour)\n"
              "      --curve-secret FILE encrypt every port with CurveZMQ, with this certificate\n"
              "                          (from sluice-keygen); clients need --curve-server\n"
              "                          with its public half\n"
@@ -125,6 +112,49 @@ static void s_usage (FILE *out)
              SL_PORT_COUNT - 1, BROKER_DEFAULT_HEARTBEAT_MS, SL_DISCOVER_PORT);
 }
 
+//  Decides how the broker keeps strangers out. --curve-secret: its own
+//  keys, as given. Else the join token when --token-file is given or the
+//  bind reaches beyond loopback (keys in the data directory by default),
+//  unless --insecure says to admit anyone there. On loopback, plain: only
+//  this host's users can connect. Prints the problem and returns -1.
+static int s_security (broker_config_t *config, const char *token_file, bool insecure,
+                       char *keys_file, size_t len)
+{
+    bool loopback = sl_endpoint_loopback (config->bind);
+    if (insecure && (token_file || config->curve_secret)) {
+        fprintf (stderr, PROG ": --insecure turns CurveZMQ off: give it without %s\n",
+                 token_file ? "--token-file" : "--curve-secret");
+        return -1;
+    }
+    if (token_file && config->curve_secret) {
+        fprintf (stderr, PROG ": give --token-file or --curve-secret, not both\n");
+        return -1;
+    }
+    if (token_file)
+        snprintf (keys_file, len, "%s", token_file);
+    else if (!config->curve_secret && !loopback && !insecure) {
+        if (!config->data_dir) {
+            fprintf (stderr,
+                     PROG ": --bind %s reaches beyond this host, so the broker admits only "
+                          "clients with its join token; with --in-memory it has no data "
+                          "directory to keep the keys in: give --token-file FILE (or --insecure "
+                          "to admit anyone)\n",
+                     config->bind);
+            return -1;
+        }
+        snprintf (keys_file, len, "%s/" SL_KEYS_FILE, config->data_dir);
+    } else
+        keys_file = NULL;
+    config->keys_file = keys_file;
+    if (config->curve_clients && !config->curve_secret && !config->keys_file) {
+        fprintf (stderr, PROG ": --curve-clients needs --curve-secret or --token-file (or a "
+                              "--bind beyond loopback, which turns the join token on)\n");
+        return -1;
+    }
+    config->insecure = insecure && !loopback;
+    return 0;
+}
+
 static int s_run (int argc, char *argv [])
 {
     broker_config_t config = {
@@ -139,7 +169,9 @@ static int s_run (int argc, char *argv [])
         .retention_ms = BROKER_DEFAULT_RETENTION_MS,
     };
     bool in_memory = false;
-    uint16_t discover_port = 0; //  --discover's UDP port, 0: off
+    bool insecure = false;         //  --insecure
+    const char *token_file = NULL; //  --token-file
+    uint16_t discover_port = 0;    //  --discover's UDP port, 0: off
     int verbosity = 0;
     int opt;
     uint64_t value;
@@ -186,6 +218,12 @@ static int s_run (int argc, char *argv [])
             case 'A':
                 config.curve_clients = optarg;
                 break;
+            case 'T':
+                token_file = optarg;
+                break;
+            case 'I':
+                insecure = true;
+                break;
             case SL_OPT_DISCOVER:
                 if (sl_discover_port (PROG, optarg, &discover_port))
                     return SL_EXIT_USAGE;
@@ -231,22 +269,21 @@ static int s_run (int argc, char *argv [])
         fprintf (stderr, PROG ": --metrics: %s\n", err);
         return SL_EXIT_USAGE;
     }
-    if (config.curve_clients && !config.curve_secret) {
-        fprintf (stderr, PROG ": --curve-clients needs --curve-secret\n");
-        return SL_EXIT_USAGE;
-    }
     if (in_memory && config.data_dir) {
         fprintf (stderr, PROG ": give --data-dir or --in-memory, not both\n");
         return SL_EXIT_USAGE;
     }
     char data_dir [PATH_MAX];
     if (!in_memory && !config.data_dir) {
-        if (s_default_data_dir (config.bind, data_dir, sizeof data_dir)) {
+        if (sl_keys_default_dir (config.bind, true, data_dir, sizeof data_dir)) {
             fprintf (stderr, PROG ": no home directory for the default --data-dir; give one\n");
             return SL_EXIT_USAGE;
         }
         config.data_dir = data_dir;
     }
+    char keys_file [PATH_MAX];
+    if (s_security (&config, token_file, insecure, keys_file, sizeof keys_file))
+        return SL_EXIT_USAGE;
     sl_log_init (PROG, SL_LOG_INFO);
     sl_log_adjust (verbosity);
 

@@ -138,10 +138,12 @@ sluice_client_t *sluice_client_new_err (const char *broker, const sluice_options
     self->opts.job = self->job [0] ? self->job : NULL;
     self->opts.name = self->name;
     self->opts.curve_server = self->opts.curve_secret = NULL; //  used here only
+    self->opts.token = NULL;
     if (self->opts.connect_timeout_ms == 0)
         self->opts.connect_timeout_ms = SC_DEFAULT_CONNECT_TIMEOUT_MS;
-    if (sl_curve_client_init (&self->curve, opts ? opts->curve_secret : NULL,
-                              opts ? opts->curve_server : NULL, err, errlen)) {
+    if (sl_curve_client_setup (&self->curve, opts ? opts->token : NULL,
+                               opts ? opts->curve_secret : NULL, opts ? opts->curve_server : NULL,
+                               err, errlen)) {
         free (self);
         return NULL;
     }

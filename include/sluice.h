@@ -109,6 +109,8 @@ typedef struct {
                                 //  what it lacks is sent) and collects what it has not delivered
     const char *curve_server;   //  the broker's public certificate (CurveZMQ); NULL = plain
     const char *curve_secret;   //  this client's certificate (sluice-keygen); NULL = a fresh pair
+    const char *token;          //  the broker's join token (SLUICE1-...; CurveZMQ); NULL =
+                                //  $SLUICE_TOKEN unless curve_server is given, else plain
     int64_t connect_timeout_ms; //  how long to wait for the broker at first; 0 = 30 s, < 0 =
                                 //  forever. Once connected, a broker that goes away is waited
                                 //  for as long as the call's own time limit allows
@@ -288,6 +290,8 @@ typedef struct {
                                 //  handing their tasks back; 0 = 30 s
     const char *curve_server;   //  the broker's public certificate; NULL = plain
     const char *curve_secret;   //  this worker's certificate; NULL = a fresh pair
+    const char *token;          //  the broker's join token; NULL = $SLUICE_TOKEN unless
+                                //  curve_server is given, else plain
     const char *name;           //  name at the broker (unique, < 128 bytes); NULL =
                                 //  "HOST:PID/w" and 6 random hex digits
     size_t max_output;          //  output bytes kept per task; 0 = 1 MiB

@@ -46,12 +46,19 @@ void sl_print_version (const char *prog);
 //  getopt codes and help text of the CurveZMQ options every client has.
 #define SL_OPT_CURVE_SECRET 1001
 #define SL_OPT_CURVE_SERVER 1002
+#define SL_OPT_TOKEN 1003
 #define SL_CURVE_OPTIONS                                                                           \
     { "curve-secret", required_argument, NULL, SL_OPT_CURVE_SECRET },                              \
+        { "curve-server", required_argument, NULL, SL_OPT_CURVE_SERVER },                          \
     {                                                                                              \
-        "curve-server", required_argument, NULL, SL_OPT_CURVE_SERVER                               \
+        "token", required_argument, NULL, SL_OPT_TOKEN                                             \
     }
 #define SL_CURVE_HELP                                                                              \
+    "      --token TOKEN          the broker's join token (SLUICE1-..., default\n"                 \
+    "                             $SLUICE_TOKEN): CurveZMQ, needed by a broker that\n"             \
+    "                             listens beyond loopback; on its host `sluice-ctl\n"              \
+    "                             token` prints it. A secret: prefer $SLUICE_TOKEN or\n"           \
+    "                             the config file to the command line\n"                           \
     "      --curve-server FILE    encrypt with CurveZMQ: the broker's public certificate\n"        \
     "      --curve-secret FILE    this client's certificate (from sluice-keygen), if the\n"        \
     "                             broker admits only known clients\n"

@@ -88,7 +88,7 @@ static int s_run (int argc, char *argv [])
         .connect_timeout_ms = -1,
     };
     int verbosity = 0;
-    const char *curve_secret = NULL, *curve_server = NULL;
+    const char *curve_secret = NULL, *curve_server = NULL, *token = NULL;
     uint16_t discover_port = 0; //  --discover's UDP port, 0: off
     int opt;
     uint64_t value;
@@ -142,6 +142,9 @@ static int s_run (int argc, char *argv [])
             case SL_OPT_CURVE_SERVER:
                 curve_server = optarg;
                 break;
+            case SL_OPT_TOKEN:
+                token = optarg;
+                break;
             case SL_OPT_DISCOVER:
                 if (sl_discover_port (PROG, optarg, &discover_port))
                     return SL_EXIT_USAGE;
@@ -184,7 +187,7 @@ static int s_run (int argc, char *argv [])
         return SL_EXIT_USAGE;
     }
     sl_curve_client_t curve;
-    if (sl_curve_client_init (&curve, curve_secret, curve_server, err, sizeof err)) {
+    if (sl_curve_client_setup (&curve, token, curve_secret, curve_server, err, sizeof err)) {
         fprintf (stderr, PROG ": %s\n", err);
         return SL_EXIT_USAGE;
     }

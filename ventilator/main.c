@@ -723,7 +723,7 @@ static int s_run (int argc, char *argv [])
         .max_payload = DEFAULT_MAX_PAYLOAD,
     };
     int verbosity = 0;
-    const char *curve_secret = NULL, *curve_server = NULL;
+    const char *curve_secret = NULL, *curve_server = NULL, *token = NULL;
     uint16_t discover_port = 0; //  --discover's UDP port, 0: off
     int opt;
     while ((opt = getopt_long (argc, argv, "b:t:r:f:Q:vqhV", s_options, NULL)) != -1) {
@@ -755,6 +755,9 @@ static int s_run (int argc, char *argv [])
                 break;
             case SL_OPT_CURVE_SERVER:
                 curve_server = optarg;
+                break;
+            case SL_OPT_TOKEN:
+                token = optarg;
                 break;
             case SL_OPT_DISCOVER:
                 if (sl_discover_port (PROG, optarg, &discover_port))
@@ -869,7 +872,7 @@ static int s_run (int argc, char *argv [])
     }
     int rc = 1;
     sl_curve_client_t curve;
-    if (sl_curve_client_init (&curve, curve_secret, curve_server, err, sizeof err)) {
+    if (sl_curve_client_setup (&curve, token, curve_secret, curve_server, err, sizeof err)) {
         fprintf (stderr, PROG ": %s\n", err);
         return SL_EXIT_USAGE;
     }

@@ -99,7 +99,7 @@ static void s_usage (FILE *out)
 //  Serves the built-in handler with the library's worker API, with the
 //  options given to sluice-worker. Returns the exit status.
 static int s_run_builtin (const worker_config_t *config, sluice_handler_fn *handler, bool is_inline,
-                          const char *curve_secret, const char *curve_server)
+                          const char *token, const char *curve_secret, const char *curve_server)
 {
     char name [300];
     sl_self_name (name, sizeof name); //  "host:pid", as sluice-ctl drain names it
@@ -114,6 +114,7 @@ static int s_run_builtin (const worker_config_t *config, sluice_handler_fn *hand
         .drain_timeout_ms = config->drain_timeout_ms ? config->drain_timeout_ms : 1,
         .curve_server = curve_server,
         .curve_secret = curve_secret,
+        .token = token,
         .name = name,
         .max_output = config->runner.max_output ? config->runner.max_output : 1,
         .inline_handler = is_inline,
@@ -145,7 +146,7 @@ static int s_run (int argc, char *argv [])
         .runner = { .mode = RUNNER_EXEC, .max_output = DEFAULT_MAX_OUTPUT, .kill_grace_ms = 2000 },
     };
     const char *builtin = NULL;
-    const char *curve_secret = NULL, *curve_server = NULL;
+    const char *curve_secret = NULL, *curve_server = NULL, *token = NULL;
     uint16_t discover_port = 0; //  --discover's UDP port, 0: off
     int verbosity = 0;
     int opt;
@@ -177,6 +178,9 @@ static int s_run (int argc, char *argv [])
                 break;
             case SL_OPT_CURVE_SERVER:
                 curve_server = optarg;
+                break;
+            case SL_OPT_TOKEN:
+                token = optarg;
                 break;
             case SL_OPT_DISCOVER:
                 if (sl_discover_port (PROG, optarg, &discover_port))
@@ -258,7 +262,7 @@ static int s_run (int argc, char *argv [])
         return SL_EXIT_USAGE;
     }
     sl_curve_client_t curve;
-    if (sl_curve_client_init (&curve, curve_secret, curve_server, err, sizeof err)) {
+    if (sl_curve_client_setup (&curve, token, curve_secret, curve_server, err, sizeof err)) {
         fprintf (stderr, PROG ": %s\n", err);
         return SL_EXIT_USAGE;
     }
@@ -275,7 +279,8 @@ static int s_run (int argc, char *argv [])
         }
         config.broker = discovered;
     }
-    int rc = handler ? s_run_builtin (&config, handler, builtin_inline, curve_secret, curve_server)
+    int rc = handler ? s_run_builtin (&config, handler, builtin_inline, token, curve_secret,
+                                      curve_server)
                      : worker_run (&config);
     sl_curve_client_clear (&curve);
     return rc;
