@@ -767,7 +767,7 @@ static int s_run (int argc, char *argv [])
                     return SL_EXIT_USAGE;
                 break;
             case 'M':
-                if (sl_parse_u64 (PROG, "--max-payload", optarg, 1, 256 * 1024 * 1024,
+                if (sl_parse_size (PROG, "--max-payload", optarg, 1, 256 * 1024 * 1024,
                                   &self.max_payload))
                     return SL_EXIT_USAGE;
                 break;
