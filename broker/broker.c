@@ -687,9 +687,8 @@ static int s_journal_open (broker_t *self, char *err, size_t errlen)
         sl_durable_replay (self->journal, self->table, s_on_replayed_done, self, err, errlen);
     if (records < 0)
         return -1;
-    if (sl_journal_torn_bytes (self->journal))
-        sl_warn ("journal: dropped a torn last record (%llu bytes) left by a crash",
-                 (unsigned long long) sl_journal_torn_bytes (self->journal));
+    if (sl_journal_repaired (self->journal))
+        sl_warn ("%s", sl_journal_repaired (self->journal));
     size_t jobs = sl_table_job_count (self->table);
     sl_info ("journal %s: %lld records replayed in %lld ms: %zu unfinished jobs, %zu tasks "
              "queued, %zu results to deliver",
