@@ -130,6 +130,9 @@ static int s_sync_dir (const char *dir)
     return rc;
 }
 
+static int s_finish (sl_attach_store_t *self, const char *hash, int fd, const char *part,
+                     uint64_t total);
+
 int sl_attach_put (sl_attach_store_t *self, const char *hash, uint64_t offset, uint64_t total,
                    const uint8_t *data, size_t size)
 {
@@ -137,9 +140,8 @@ int sl_attach_put (sl_attach_store_t *self, const char *hash, uint64_t offset, u
     assert (offset + size <= total);
     if (sl_attach_held (self, hash))
         return 0; //  already whole
-    char part [PATH_MAX], path [PATH_MAX];
+    char part [PATH_MAX];
     s_path (self, hash, true, part, sizeof part);
-    s_path (self, hash, false, path, sizeof path);
     if (offset == 0)
         zhashx_delete (self->errors, hash); //  a new attempt
     //  Only the first piece makes the file: a later one with no .part
@@ -154,7 +156,18 @@ int sl_attach_put (sl_attach_store_t *self, const char *hash, uint64_t offset, u
             close (fd);
         return s_failed (self, hash, part, "cannot open %s: %s", part, strerror (errnum));
     }
-    if ((uint64_t) st.st_size != offset) {
+    uint64_t have = (uint64_t) st.st_size;
+    if (have > total) {
+        close (fd);
+        return s_failed (self, hash, part, "%s holds %llu bytes, more than the file's %llu", part,
+                         (unsigned long long) have, (unsigned long long) total);
+    }
+    //  A .part already whole (a broker that stopped before it could check
+    //  and name it) is finished now, whatever piece came: else every piece
+    //  would be dropped for ever.
+    if (have == total)
+        return s_finish (self, hash, fd, part, total);
+    if (have != offset) {
         close (fd); //  not the next piece: dropped, sent again later
         return 0;
     }
@@ -178,7 +191,16 @@ int sl_attach_put (sl_attach_store_t *self, const char *hash, uint64_t offset, u
         close (fd);
         return 0;
     }
-    //  The last piece: synced, checked, named, and the name synced.
+    return s_finish (self, hash, fd, part, total);
+}
+
+//  The whole file is in the .part (fd, which this closes): synced, checked,
+//  named, and the name synced. 0 when held, else -1 (see s_failed).
+static int s_finish (sl_attach_store_t *self, const char *hash, int fd, const char *part,
+                     uint64_t total)
+{
+    char path [PATH_MAX];
+    s_path (self, hash, false, path, sizeof path);
     if (fsync (fd)) {
         int errnum = errno;
         close (fd);

@@ -3,7 +3,8 @@
 # an 8 MiB tmpfs (root only; skipped where mount is not permitted).
 # - The ventilator does not exit 0: it fails in bounded time, naming the
 #   attachment and the reason (No space left on device), not before it has
-#   sent it again.
+#   sent it again. The worker that got the job's tasks warns that they wait
+#   for the file, rather than wait in silence.
 # - The broker logs the real reason (not "No such file or directory"), and
 #   keeps neither a .part nor a file under the attachment's name.
 # - With room on the disk, the same command again (--job) completes: the
@@ -69,6 +70,9 @@ fi
 leftover=$(ls -A "$DATA/attachments")
 [ -z "$leftover" ] || fail "(1) the broker kept attachment files on a full disk: $leftover"
 kill -0 "$BROKER_PID" 2>/dev/null || fail "(1) the broker died of a full disk"
+# The worker holding the job's tasks does not wait in silence.
+wait_log "$WORK/w1.log" "^W:.*attachment $HASH: the broker has answered .* the tasks that need it wait" 1 20
+echo "(1) worker: $(grep "attachment $HASH: the broker has answered" "$WORK/w1.log" | head -1 | cut -c1-150)..."
 
 # (2) Room on the disk: the same command completes the job.
 mount -o remount,size=64m "$DATA" || fail "(2) cannot remount the tmpfs bigger"

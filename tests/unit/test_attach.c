@@ -159,6 +159,43 @@ static void test_attach_wrong_content_leaves_nothing_and_says_why (void **state)
     assert_true (sl_attach_held (fx->store, fx->hash));
 }
 
+//  A broker that stopped after the last piece was written, before it could
+//  check and name the file, left a whole .part: the next piece finishes it
+//  (every piece would be dropped otherwise, for ever); a whole .part with
+//  the wrong content is removed, and the attempt after takes the file.
+static void test_attach_whole_part_left_by_a_crash_is_finished (void **state)
+{
+    fixture_t *fx = *state;
+    char part [256];
+    snprintf (part, sizeof part, "%s/%s.part", fx->dir, fx->hash);
+    FILE *f = fopen (part, "wb");
+    assert_non_null (f);
+    assert_int_equal (fwrite (fx->data, 1, SIZE, f), SIZE);
+    fclose (f);
+    assert_int_equal (sl_attach_put (fx->store, fx->hash, PIECE, SIZE, fx->data + PIECE, PIECE),
+                      0);
+    assert_true (sl_attach_held (fx->store, fx->hash));
+    assert_int_equal (s_files (fx), 1);
+}
+
+static void test_attach_whole_part_with_wrong_content_is_removed (void **state)
+{
+    fixture_t *fx = *state;
+    char part [256];
+    snprintf (part, sizeof part, "%s/%s.part", fx->dir, fx->hash);
+    FILE *f = fopen (part, "wb");
+    assert_non_null (f);
+    fx->data [7] ^= 0x55;
+    assert_int_equal (fwrite (fx->data, 1, SIZE, f), SIZE);
+    fx->data [7] ^= 0x55;
+    fclose (f);
+    assert_int_equal (sl_attach_put (fx->store, fx->hash, 0, SIZE, fx->data, PIECE), -1);
+    assert_int_equal (s_files (fx), 0);
+    assert_non_null (sl_attach_error (fx->store, fx->hash));
+    s_put_from (fx, 0);
+    assert_true (sl_attach_held (fx->store, fx->hash));
+}
+
 static void test_attach_unwritable_part_is_an_error_naming_it (void **state)
 {
     fixture_t *fx = *state;
@@ -184,6 +221,10 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_attach_wrong_content_leaves_nothing_and_says_why,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_attach_unwritable_part_is_an_error_naming_it,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_attach_whole_part_left_by_a_crash_is_finished,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_attach_whole_part_with_wrong_content_is_removed,
                                          s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
