@@ -99,6 +99,31 @@ static char *s_own_cgroup (void)
     return strdup (dir);
 }
 
+static int s_kill_cgroup (const char *cgroup, void *killed);
+
+//  Task cgroups of a worker that is gone (killed with SIGKILL, say): what
+//  still runs in them is killed, and they are removed.
+static void s_clean_stale (const char *root)
+{
+    DIR *dir = opendir (root);
+    struct dirent *entry;
+    while (dir && (entry = readdir (dir))) {
+        int pid;
+        unsigned long long n;
+        if (sscanf (entry->d_name, "sluice-task-%d-%llu", &pid, &n) != 2 || pid <= 0 ||
+            kill (pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char path [PATH_MAX * 2 + 300];
+        snprintf (path, sizeof path, "%s/%.255s", root, entry->d_name);
+        s_kill_cgroup (path, NULL);
+        for (int i = 0; i < 100 && rmdir (path) && errno == EBUSY; i++)
+            s_nap ();
+        sl_info ("removed task cgroup %s of worker %d, which is gone", path, pid);
+    }
+    if (dir)
+        closedir (dir);
+}
+
 contain_t *contain_new (bool use_cgroups)
 {
     contain_t *self = calloc (1, sizeof *self);
@@ -125,6 +150,8 @@ contain_t *contain_new (bool use_cgroups)
             free (own);
         }
     }
+    if (self->root)
+        s_clean_stale (self->root);
     if (self->root)
         sl_info ("tasks run in a cgroup each, under %s", self->root);
     else if (self->subreaper)
@@ -303,8 +330,10 @@ static void s_kill_orphans (char mark [3][128], s_killed_t *killed)
 
 //  Kills every process of a task cgroup, noting them. 0, or -1 if some
 //  may live on.
-static int s_kill_cgroup (const char *cgroup, s_killed_t *killed)
+static int s_kill_cgroup (const char *cgroup, void *killed_arg)
 {
+    s_killed_t none = { 0 };
+    s_killed_t *killed = killed_arg ? killed_arg : &none;
     char path [PATH_MAX * 2 + 64];
     snprintf (path, sizeof path, "%s/cgroup.procs", cgroup);
     FILE *f = fopen (path, "re");
@@ -447,8 +476,7 @@ void contain_end (contain_t *self, contain_task_t *task, pid_t group)
         if (task->procs_fd >= 0)
             close (task->procs_fd); //  (its command never started)
         task->procs_fd = -1;
-        s_killed_t none = { 0 };
-        if (s_kill_cgroup (task->cgroup, killed ? killed : &none))
+        if (s_kill_cgroup (task->cgroup, killed))
             sl_warn ("cannot kill what is left in task cgroup %s: %s", task->cgroup,
                      strerror (errno));
     } else if (self->subreaper && killed)

@@ -23,8 +23,10 @@
     environment the worker cannot read) survives its task until the worker
     exits, which kills all of its children. With cgroups, a process that
     someone allowed to (root) moves to another cgroup escapes. A worker
-    killed with SIGKILL kills nothing: its own cgroup's manager (systemd's
-    KillMode=control-group) must.
+    killed with SIGKILL kills nothing; with cgroups, the next worker that
+    starts on the host kills what the dead one's tasks left and removes
+    their cgroups (named sluice-task-PID-N), and under systemd stopping the
+    unit kills what is left in its cgroup.
 
     Used by the runner only; one per runner.
 */

@@ -6,7 +6,8 @@
 # the worker can make them: root with cgroup2; else that round is skipped
 # with a notice) and without (SLUICE_TASK_CGROUP=off: the worker as a child
 # subreaper), where a process that clears its environment (env -i) is only
-# killed when the worker exits, as documented.
+# killed when the worker exits, as documented. With cgroups, what the tasks
+# of a worker killed with SIGKILL left is killed when the next worker starts.
 . "$(dirname "$0")/lib.sh"
 
 # Every escaping process sleeps 1000.<token><n>: found by its command line,
@@ -115,6 +116,32 @@ PY
     wait_pid "$worker" 20
     expect_rc 0 "$WAIT_RC" "$name: drained worker"
     gone "$name: after a drained worker exited" 3 5 7
+    if [ "$name" = cgroup ]; then
+        # A worker killed with SIGKILL kills nothing; the next worker to
+        # start on the host kills what its tasks left, and removes their cgroups.
+        start_worker "w-$name-killed" --exec "$WORK/task.sh {}" -j 1 --queue esc
+        local killed=$LAST_PID
+        echo '{"payload": "timeout"}' >"$WORK/killed.jsonl"
+        "$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" --job "killed-$name" --queue esc \
+            --format jsonl "$WORK/killed.jsonl" >/dev/null 2>>"$WORK/ventilator.log" \
+            || fail "$name: ventilator exit $?"
+        for ((i = 0; i < 100; i++)); do
+            [ -n "$(alive 4)" ] && break
+            sleep 0.05
+        done
+        [ -n "$(alive 4)" ] || fail "$name: the task of the worker to kill did not start"
+        kill -KILL "$killed"
+        wait "$killed" 2>/dev/null
+        sleep 0.2
+        [ -n "$(alive 4)" ] || fail "$name: nothing was left to clean up after kill -9 (test broken?)"
+        start_worker "w-$name-next" --exec true --queue other
+        local next=$LAST_PID
+        gone "$name: after the next worker started" 4
+        expect_grep "removed task cgroup .*sluice-task-$killed-.* of worker $killed, which is gone" \
+            "$WORK/w-$name-next.log" "$name: the next worker's message"
+        kill -TERM "$next"
+        wait_pid "$next" 20
+    fi
     kill -TERM "$BROKER_PID"
     wait_pid "$BROKER_PID" 20
     echo "$name: nothing left"
