@@ -645,9 +645,9 @@ static void s_attach_failed (ventilator_t *self, Sluice__JobState *state, char *
     else
         snprintf (what, sizeof what, "%s", hash);
     snprintf (err, errlen,
-              "the broker does not hold attachment %.300s after %d tries: %.300s; its tasks wait for it. "
-              "Once the broker can store it, run the same command again with --job %.64s: it "
-              "sends only what the broker lacks",
+              "the broker does not hold attachment %.300s after %d tries: %.300s; its tasks "
+              "wait for it. Once the broker can store it, run the same command again with "
+              "--job %.64s: it sends only what the broker lacks",
               what, 1 + ATTACH_TRIES,
               state->attachments_error [0] ? state->attachments_error
                                            : "it did not arrive whole",

@@ -5,7 +5,8 @@
     keeps the last STDERR_TAIL bytes of stderr. SIGCHLD arrives on a
     signalfd that is polled with the pipes; children are reaped with
     waitpid(-1, WNOHANG), since every child of a worker process is one of
-    ours.
+    ours (the processes a task orphaned included: the worker is their
+    subreaper, see contain.h).
 
     Spawning is much of what an exec task costs the worker, so it is done
     by hand rather than with posix_spawn: clone(CLONE_VM | CLONE_VFORK) on
