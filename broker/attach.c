@@ -26,6 +26,19 @@ struct _sl_attach_store_t {
     zhashx_t *errors; //  hash -> why its last attempt failed (owned strings)
 };
 
+//  fsync of a directory, so that a rename in it is durable. 0 or -1.
+static int s_sync_dir (const char *dir)
+{
+    int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync (fd);
+    int errnum = errno;
+    close (fd);
+    errno = errnum;
+    return rc;
+}
+
 sl_attach_store_t *sl_attach_store_new (const char *dir)
 {
     assert (dir);
@@ -39,6 +52,12 @@ sl_attach_store_t *sl_attach_store_new (const char *dir)
         return NULL;
     }
     zhashx_set_destructor (self->errors, (zhashx_destructor_fn *) zstr_free);
+    //  The directory itself must be durable (it may have just been made)
+    //  before a file in it is said to be held.
+    char parent [PATH_MAX + 8];
+    snprintf (parent, sizeof parent, "%s/..", dir);
+    if (s_sync_dir (dir) || s_sync_dir (parent))
+        sl_warn ("cannot sync attachment directory %s: %s", dir, strerror (errno));
     return self;
 }
 
@@ -115,19 +134,6 @@ __attribute__ ((format (printf, 4, 5))) static int s_failed (sl_attach_store_t *
              hash, why);
     zhashx_update (self->errors, hash, strdup (why));
     return -1;
-}
-
-//  fsync of a directory, so that a rename in it is durable. 0 or -1.
-static int s_sync_dir (const char *dir)
-{
-    int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync (fd);
-    int errnum = errno;
-    close (fd);
-    errno = errnum;
-    return rc;
 }
 
 static int s_finish (sl_attach_store_t *self, const char *hash, int fd, const char *part,
