@@ -30,7 +30,8 @@
 
 #define MAX_PENDING 64     //  killed task cgroups awaiting removal, at most
 #define KILL_ROUNDS 100    //  rounds of kill-and-look before giving up on a fork bomb
-#define DEATH_WAIT_MS 200  //  how long a round waits for what it killed to die
+#define DEATH_WAIT_MS 200  //  how long a task's end waits for what it killed to die
+#define END_BUDGET_MS 500  //  the most a task's end may take (it holds up the worker's loop)
 #define ENVIRON_MAX 65536  //  bytes of a process's environment read to find its mark
 
 struct _contain_t {
@@ -273,13 +274,12 @@ static int s_stat (pid_t pid, char *state, pid_t *group)
 }
 
 //  Reaps the worker's children that the kill made dead (its pids, or in
-//  its groups), as they die and as their own children come to us, for
-//  DEATH_WAIT_MS at most: when a task's result goes out, what it left is
-//  gone, not a zombie.
-static void s_reap_killed (s_killed_t *killed)
+//  its groups), as they die and as their own children come to us, until
+//  `until` at most: when a task's result goes out, what it left is gone,
+//  not a zombie (past that, the runner's loop reaps them).
+static void s_reap_killed (s_killed_t *killed, int64_t until)
 {
     pid_t pids [1024];
-    int64_t until = s_now_ms () + DEATH_WAIT_MS;
     while (true) {
         int n = s_children (pids, 1024), pending = 0;
         for (int i = 0; i < n; i++) {
@@ -302,10 +302,10 @@ static void s_reap_killed (s_killed_t *killed)
 //  Kills the worker's children marked as the task's (every child if mark
 //  is NULL) with their groups, round after round as their own children
 //  come to us; notes what it killed.
-static void s_kill_orphans (char mark [3][128], s_killed_t *killed)
+static void s_kill_orphans (char mark [3][128], s_killed_t *killed, int64_t until)
 {
     pid_t pids [1024];
-    for (int round = 0; round < KILL_ROUNDS; round++) {
+    for (int round = 0; round < KILL_ROUNDS && s_now_ms () < until; round++) {
         int n = s_children (pids, 1024), nkilled = 0;
         for (int i = 0; i < n; i++) {
             if (mark && !s_marked (pids [i], mark))
@@ -321,11 +321,12 @@ static void s_kill_orphans (char mark [3][128], s_killed_t *killed)
         }
         if (nkilled == 0)
             return;
-        s_reap_killed (killed);
+        int64_t wait = s_now_ms () + DEATH_WAIT_MS;
+        s_reap_killed (killed, wait < until ? wait : until);
     }
-    sl_warn ("processes left by a task keep starting others: gave up killing them after %d "
-             "rounds",
-             KILL_ROUNDS);
+    sl_warn ("processes left by a task keep starting others: gave up killing them after %d ms "
+             "(the rest is killed when the worker exits)",
+             END_BUDGET_MS);
 }
 
 //  Kills every process of a task cgroup, noting them. 0, or -1 if some
@@ -400,7 +401,7 @@ void contain_destroy (contain_t **self_p)
     if (self->subreaper) {
         s_killed_t *killed = calloc (1, sizeof *killed);
         if (killed)
-            s_kill_orphans (NULL, killed);
+            s_kill_orphans (NULL, killed, s_now_ms () + 5 * END_BUDGET_MS);
         free (killed);
     }
     s_remove_pending (self, 1000);
@@ -480,9 +481,9 @@ void contain_end (contain_t *self, contain_task_t *task, pid_t group)
             sl_warn ("cannot kill what is left in task cgroup %s: %s", task->cgroup,
                      strerror (errno));
     } else if (self->subreaper && killed)
-        s_kill_orphans (task->mark, killed);
+        s_kill_orphans (task->mark, killed, s_now_ms () + END_BUDGET_MS);
     if (killed && self->subreaper)
-        s_reap_killed (killed);
+        s_reap_killed (killed, s_now_ms () + DEATH_WAIT_MS);
     free (killed);
     if (task->cgroup) {
         if (rmdir (task->cgroup) == 0)
