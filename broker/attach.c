@@ -21,6 +21,8 @@
 #include "sl_log.h"
 #include "sl_util.h"
 
+#define MAX_ERRORS 1024 //  reasons kept, at most (then forgotten all at once)
+
 struct _sl_attach_store_t {
     char *dir;        //  where the files are (owned)
     zhashx_t *errors; //  hash -> why its last attempt failed (owned strings)
@@ -132,6 +134,10 @@ __attribute__ ((format (printf, 4, 5))) static int s_failed (sl_attach_store_t *
     sl_warn ("attachment %s: %s; what was stored of it is removed, the ventilator must send it "
              "again",
              hash, why);
+    //  Bounded: a peer sending garbage must not grow it for ever (the
+    //  reasons are for ventilators that ask within seconds).
+    if (zhashx_size (self->errors) >= MAX_ERRORS)
+        zhashx_purge (self->errors);
     zhashx_update (self->errors, hash, strdup (why));
     return -1;
 }
