@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "admit.h"
+#include "attach.h"
 #include "durable.h"
 #include "fair.h"
 #include "http.h"
@@ -155,6 +156,7 @@ struct _broker_t {
     http_t *metrics;                    //  --metrics HTTP server, or NULL
     char attach_dir [3072];             //  where attachments are kept
     bool attach_temporary;              //  attach_dir goes with the broker (--in-memory)
+    sl_attach_store_t *attach;          //  the attachments in attach_dir
     uint64_t attach_bytes_sent;         //  attachment bytes sent to workers
 };
 
@@ -162,7 +164,6 @@ static int s_journal_open (broker_t *self, char *err, size_t errlen);
 static void s_on_command (broker_t *self, zframe_t *routing_id, Sluice__Command *command);
 static int s_attach_setup (broker_t *self, char *err, size_t errlen);
 static void s_attach_cleanup (broker_t *self);
-static bool s_attach_present (broker_t *self, const char *hash);
 static void s_on_attach_get (broker_t *self, zframe_t *routing_id, peer_t *peer,
                              Sluice__AttachGet *get);
 static char *s_render_metrics (void *arg, const char *path, int *status, const char **content_type);
@@ -934,9 +935,8 @@ static int s_journal_open (broker_t *self, char *err, size_t errlen)
                  "still run",
                  (long long) (GRACE_BEATS * (int64_t) self->config.heartbeat_ms));
     }
-    if (sl_journal_torn_bytes (self->journal))
-        sl_warn ("journal: dropped a torn last record (%llu bytes) left by a crash",
-                 (unsigned long long) sl_journal_torn_bytes (self->journal));
+    if (sl_journal_repaired (self->journal))
+        sl_warn ("%s", sl_journal_repaired (self->journal));
     size_t jobs = sl_table_job_count (self->table);
     sl_info ("journal %s: %lld records replayed in %lld ms: %zu unfinished jobs, %zu tasks "
              "queued, %zu results to deliver",
@@ -1340,13 +1340,21 @@ static void s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQue
     if (self->journal_failed)
         state.error = self->journal_error;
     state.throttled = self->throttled;
+    //  Attachments: held only once whole and durable (see attach.h), so a
+    //  ventilator told none is missing may go.
     char *missing [SL_MAX_ATTACHMENTS];
     if (job) {
         size_t nattach;
         const sl_attach_t *list = sl_job_attachments (job, &nattach);
-        for (size_t i = 0; i < nattach; i++)
-            if (!s_attach_present (self, list [i].hash))
-                missing [state.n_attachments_missing++] = (char *) list [i].hash;
+        for (size_t i = 0; i < nattach; i++) {
+            if (sl_attach_held (self->attach, list [i].hash))
+                continue;
+            missing [state.n_attachments_missing++] = (char *) list [i].hash;
+            state.attachments_partial += sl_attach_partial (self->attach, list [i].hash);
+            const char *why = sl_attach_error (self->attach, list [i].hash);
+            if (why)
+                state.attachments_error = (char *) why;
+        }
         state.attachments_missing = missing;
     }
     sl_env_t env = SLUICE__ENVELOPE__INIT;
@@ -1484,29 +1492,6 @@ static void s_on_control (broker_t *self)
 //  against the hash before the file takes its name. Workers get them in
 //  pieces on the control socket, one request per piece.
 
-static bool s_hash_valid (const char *hash)
-{
-    if (strlen (hash) != 40)
-        return false;
-    for (size_t i = 0; i < 40; i++)
-        if (!((hash [i] >= '0' && hash [i] <= '9') || (hash [i] >= 'a' && hash [i] <= 'f')))
-            return false;
-    return true;
-}
-
-//  The path of an attachment (complete, or with ".part").
-static void s_attach_path (broker_t *self, const char *hash, bool part, char *path, size_t len)
-{
-    snprintf (path, len, "%s/%s%s", self->attach_dir, hash, part ? ".part" : "");
-}
-
-static bool s_attach_present (broker_t *self, const char *hash)
-{
-    char path [PATH_MAX];
-    s_attach_path (self, hash, false, path, sizeof path);
-    return access (path, R_OK) == 0;
-}
-
 static int s_attach_setup (broker_t *self, char *err, size_t errlen)
 {
     if (self->config.data_dir) {
@@ -1528,12 +1513,17 @@ static int s_attach_setup (broker_t *self, char *err, size_t errlen)
         }
         self->attach_temporary = true;
     }
+    if (!(self->attach = sl_attach_store_new (self->attach_dir))) {
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
 //  --in-memory: the attachments go with the broker.
 static void s_attach_cleanup (broker_t *self)
 {
+    sl_attach_store_destroy (&self->attach);
     if (!self->attach_temporary || !self->attach_dir [0])
         return;
     zdir_t *dir = zdir_new (self->attach_dir, "-");
@@ -1546,51 +1536,14 @@ static void s_attach_cleanup (broker_t *self)
 
 static void s_on_attach_put (broker_t *self, Sluice__AttachPut *put)
 {
-    if (!s_hash_valid (put->hash) || put->total > self->config.max_attachment ||
-        put->offset + put->data.len > put->total) {
+    if (!sl_attach_hash_valid (put->hash) || put->total > self->config.max_attachment ||
+        put->offset > put->total || put->data.len > put->total - put->offset) {
         s_bad (self, "intake", NULL, "an attachment piece with a bad hash or size");
         return;
     }
-    if (s_attach_present (self, put->hash))
-        return; //  already whole
-    char part [PATH_MAX];
-    s_attach_path (self, put->hash, true, part, sizeof part);
-    int fd = open (part, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    struct stat st;
-    if (fd < 0 || fstat (fd, &st)) {
-        sl_warn_dropped ("cannot write attachment %s: %s", part, strerror (errno));
-        if (fd >= 0)
-            close (fd);
-        return;
-    }
-    if ((uint64_t) st.st_size != put->offset) {
-        close (fd); //  not the next piece: dropped, sent again later
-        return;
-    }
-    ssize_t wrote =
-        put->data.len ? pwrite (fd, put->data.data, put->data.len, (off_t) put->offset) : 0;
-    bool complete = wrote == (ssize_t) put->data.len && put->offset + put->data.len == put->total;
-    if (wrote != (ssize_t) put->data.len) {
-        sl_warn_dropped ("cannot write attachment %s: %s", part, strerror (errno));
-        if (ftruncate (fd, (off_t) put->offset))
-            sl_warn_dropped ("cannot truncate %s: %s", part, strerror (errno));
-    }
-    if (complete && fsync (fd))
-        complete = false;
-    close (fd);
-    if (!complete)
-        return;
-    char hash [41], why [300];
-    uint64_t size;
-    char path [PATH_MAX];
-    s_attach_path (self, put->hash, false, path, sizeof path);
-    if (sl_file_sha1 (part, hash, &size, why, sizeof why) || !streq (hash, put->hash)) {
-        sl_warn ("attachment %s: its content does not match its hash; dropped", put->hash);
-        unlink (part);
-    } else if (rename (part, path))
-        sl_warn ("cannot rename %s: %s", part, strerror (errno));
-    else
-        sl_info ("attachment %s stored (%llu bytes)", put->hash, (unsigned long long) size);
+    //  A failure is logged and kept for the ventilator's next JobState.
+    sl_attach_put (self->attach, put->hash, put->offset, put->total, put->data.data,
+                   put->data.len);
 }
 
 #define ATTACH_CHUNK (512 * 1024) //  bytes of an attachment per message to a worker
@@ -1607,10 +1560,10 @@ static void s_on_attach_get (broker_t *self, zframe_t *routing_id, peer_t *peer,
     struct stat st;
     if (!peer || peer->role != SLUICE__ROLE__ROLE_WORKER)
         chunk.error = "attachments are for workers";
-    else if (!s_hash_valid (get->hash))
+    else if (!sl_attach_hash_valid (get->hash))
         chunk.error = "bad hash";
     else {
-        s_attach_path (self, get->hash, false, path, sizeof path);
+        sl_attach_path (self->attach, get->hash, path, sizeof path);
         fd = open (path, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || fstat (fd, &st))
             chunk.error = "this broker does not have it (yet)";

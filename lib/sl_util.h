@@ -20,7 +20,9 @@ int sl_parse_u64 (const char *prog, const char *opt, const char *arg, uint64_t m
                   uint64_t *value);
 
 //  Like sl_parse_u64, for a size in bytes with an optional binary suffix:
-//  K, M, G or T (KiB, MiB, GiB, TiB), e.g. "512M".
+//  K, M, G or T (KiB, MiB, GiB, TiB; either case), e.g. "512M". Every
+//  option that takes a size, in every program and in the configuration
+//  file, goes through this one parser, so they all read the same.
 int sl_parse_size (const char *prog, const char *opt, const char *arg, uint64_t min, uint64_t max,
                    uint64_t *value);
 

@@ -34,6 +34,7 @@
 #define MAX_ATTACH 8
 #define ATTACH_PIECE (256 * 1024) //  bytes of an attachment per message
 #define SEND_HWM 16               //  batches queued towards the broker, at most
+#define ATTACH_TRIES 3            //  sends of an attachment the broker lacks, before giving up
 
 typedef struct {
     const char *broker;                     //  --broker
@@ -628,6 +629,31 @@ static int s_resume_setup (ventilator_t *self, char *err, size_t errlen)
     return rc;
 }
 
+//  The broker still lacks an attachment after it was sent ATTACH_TRIES
+//  times more: says which, and why if the broker knows.
+static void s_attach_failed (ventilator_t *self, Sluice__JobState *state, char *err,
+                             size_t errlen)
+{
+    const char *hash = state->attachments_missing [0];
+    size_t i = 0;
+    while (i < self->nattach && !streq (self->attach [i].hash, hash))
+        i++;
+    char what [4200];
+    if (i < self->nattach)
+        snprintf (what, sizeof what, "%s (%s, %llu bytes)", self->attach [i].name,
+                  self->attach_path [i], (unsigned long long) self->attach [i].size);
+    else
+        snprintf (what, sizeof what, "%s", hash);
+    snprintf (err, errlen,
+              "the broker does not hold attachment %.300s after %d tries: %.300s; its tasks "
+              "wait for it. Once the broker can store it, run the same command again with "
+              "--job %.64s: it sends only what the broker lacks",
+              what, 1 + ATTACH_TRIES,
+              state->attachments_error [0] ? state->attachments_error
+                                           : "it did not arrive whole",
+              self->job);
+}
+
 //  Submits the job and waits until the broker holds every task durably,
 //  sending again whatever it turns out to be missing (after a broker crash,
 //  or when the same command is run again with --job). Returns 0 or -1.
@@ -668,8 +694,9 @@ static int s_submit (ventilator_t *self, sl_client_t *client, zsock_t *push, cha
         sl_info ("job %s: the broker had %llu of its tasks; sent the %llu it lacked", self->job,
                  (unsigned long long) state->received, (unsigned long long) sent);
     sl_proto_free (&reply);
-    uint64_t last_received = 0;
+    uint64_t last_received = 0, last_partial = 0;
     int64_t last_progress = zclock_mono ();
+    int attach_resent = 0; //  times the missing attachments were sent again
     while (rc == 0) {
         //  Ask for the missing seqs only when progress stalls: it costs
         //  the broker a scan of the job.
@@ -683,20 +710,34 @@ static int s_submit (ventilator_t *self, sl_client_t *client, zsock_t *push, cha
             snprintf (err, errlen, "the broker stopped taking tasks of job %s: %s", self->job,
                       state->error);
             rc = -1;
-        } else if ((state->total == total && state->received == total) || state->finished) {
-            sl_info ("job %s: the broker holds all %llu tasks", self->job,
-                     (unsigned long long) total);
+        } else if (state->finished || (state->total == total && state->received == total &&
+                                         state->n_attachments_missing == 0)) {
+            //  Every task, and every attachment whole and synced (a job
+            //  whose files never arrive would wait for ever).
+            sl_info ("job %s: the broker holds all %llu tasks%s", self->job,
+                     (unsigned long long) total, self->nattach ? " and their attachments" : "");
             sl_proto_free (&reply);
             return 0;
-        } else if (state->received != last_received || state->throttled) {
+        } else if (state->received != last_received || state->throttled ||
+                   state->attachments_partial != last_partial) {
             //  Progress, or none because the broker pauses its intake at
             //  its memory limit (what was sent is still on its way).
             last_received = state->received;
+            last_partial = state->attachments_partial;
             last_progress = zclock_mono ();
+        } else if (stalled && state->n_attachments_missing && attach_resent == ATTACH_TRIES) {
+            s_attach_failed (self, state, err, errlen);
+            rc = -1;
         } else if (stalled && state->n_attachments_missing) {
-            //  An attachment lost on the way: again, then the tasks.
+            //  An attachment lost on the way, or one the broker could not
+            //  store (it removed what it had): again, then the tasks.
+            if (state->attachments_error [0])
+                sl_warn ("job %s: the broker could not store an attachment (%s); sending it "
+                         "again",
+                         self->job, state->attachments_error);
             for (size_t i = 0; i < state->n_attachments_missing && rc == 0; i++)
                 rc = s_upload (self, push, state->attachments_missing [i], err, errlen);
+            attach_resent++;
             last_progress = zclock_mono ();
         } else if (stalled) {
             //  Lost on the way (a broker that restarted, say): send again.
@@ -770,7 +811,7 @@ static int s_run (int argc, char *argv [])
                     return SL_EXIT_USAGE;
                 break;
             case 'M':
-                if (sl_parse_u64 (PROG, "--max-payload", optarg, 1, 256 * 1024 * 1024,
+                if (sl_parse_size (PROG, "--max-payload", optarg, 1, 256 * 1024 * 1024,
                                   &self.max_payload))
                     return SL_EXIT_USAGE;
                 break;

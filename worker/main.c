@@ -169,7 +169,7 @@ static int s_run (int argc, char *argv [])
                 config.slots = (uint32_t) value;
                 break;
             case 'O':
-                if (sl_parse_u64 (PROG, "--max-output", optarg, 0, 32 * 1024 * 1024, &value))
+                if (sl_parse_size (PROG, "--max-output", optarg, 0, 32 * 1024 * 1024, &value))
                     return SL_EXIT_USAGE;
                 config.runner.max_output = (size_t) value;
                 break;
