@@ -20,6 +20,7 @@
 #include "sl_keys.h"
 #include "sl_log.h"
 #include "sl_proto.h"
+#include "sl_start.h"
 #include "sl_util.h"
 
 #define PROG "sluice-ctl"
@@ -284,19 +285,20 @@ static const struct option s_options [] = {
 
 static int s_run (int argc, char *argv [])
 {
-    const char *broker = SL_DEFAULT_BROKER;
     const char *data_dir = NULL, *token_file = NULL;
     bool rotate = false;
-    const char *curve_secret = NULL, *curve_server = NULL, *token = NULL;
     bool json = false;
     uint64_t timeout_ms = DEFAULT_TIMEOUT_MS;
-    int verbosity = 0;
+    sl_start_t start;
+    sl_start_init (&start, PROG, SL_DEFAULT_BROKER);
     int opt;
     while ((opt = getopt_long (argc, argv, "b:t:d:vqhV", s_options, NULL)) != -1) {
+        int common = sl_start_option (&start, opt, optarg, s_usage);
+        if (common == SL_OPT_HANDLED)
+            continue;
+        if (common != SL_OPT_NOT_COMMON)
+            return common;
         switch (opt) {
-            case 'b':
-                broker = optarg;
-                break;
             case 'j':
                 json = true;
                 break;
@@ -309,28 +311,15 @@ static int s_run (int argc, char *argv [])
             case 'R':
                 rotate = true;
                 break;
-            case SL_OPT_CONFIG:
-                break; //  read by sl_config_main
             case 't':
                 if (sl_parse_seconds (PROG, "--timeout", optarg, &timeout_ms))
                     return SL_EXIT_USAGE;
                 break;
-            case SL_OPT_CURVE_SECRET:
-                curve_secret = optarg;
-                break;
-            case SL_OPT_CURVE_SERVER:
-                curve_server = optarg;
-                break;
-            case SL_OPT_TOKEN:
-                token = optarg;
-                break;
-            default: {
-                int rc = sl_common_option (opt, PROG, s_usage, &verbosity);
-                if (rc != SL_OPT_HANDLED)
-                    return rc == SL_OPT_NOT_COMMON ? SL_EXIT_USAGE : rc;
-            }
+            default:
+                return SL_EXIT_USAGE;
         }
     }
+    const char *broker = start.broker;
     Sluice__Command command = SLUICE__COMMAND__INIT;
     const char *verb = optind < argc ? argv [optind] : NULL;
     int nargs = argc - optind - 1;
@@ -367,18 +356,13 @@ static int s_run (int argc, char *argv [])
                  command.target);
         return SL_EXIT_USAGE;
     }
-    sl_log_init (PROG, SL_LOG_WARN);
-    sl_log_adjust (verbosity);
-    char err [512];
-    sl_curve_client_t curve;
-    if (sl_curve_client_setup (&curve, token, curve_secret, curve_server, err, sizeof err)) {
-        fprintf (stderr, PROG ": %s\n", err);
+    if (sl_start_check (&start, SL_LOG_WARN))
         return SL_EXIT_USAGE;
-    }
-    sl_client_t *client = sl_client_new (broker, &curve, err, sizeof err);
+    char err [512];
+    sl_client_t *client = sl_client_new (broker, &start.curve, err, sizeof err);
     if (!client) {
         fprintf (stderr, PROG ": %s\n", err);
-        sl_curve_client_clear (&curve);
+        sl_start_clear (&start);
         return SL_EXIT_USAGE;
     }
     char name [300];
@@ -425,7 +409,7 @@ static int s_run (int argc, char *argv [])
     }
     sl_proto_free (&reply);
     sl_client_destroy (&client);
-    sl_curve_client_clear (&curve);
+    sl_start_clear (&start);
     return rc;
 }
 

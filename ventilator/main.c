@@ -22,6 +22,7 @@
 #include "sl_log.h"
 #include "sl_proto.h"
 #include "sl_taskfile.h"
+#include "sl_start.h"
 #include "sl_util.h"
 
 #define PROG "sluice-ventilator"
@@ -759,20 +760,19 @@ static int s_submit (ventilator_t *self, sl_client_t *client, zsock_t *push, cha
 static int s_run (int argc, char *argv [])
 {
     ventilator_t self = {
-        .broker = SL_DEFAULT_BROKER,
         .connect_timeout_ms = 30000,
         .max_payload = DEFAULT_MAX_PAYLOAD,
     };
-    int verbosity = 0;
-    const char *curve_secret = NULL, *curve_server = NULL, *token = NULL;
-    uint16_t discover_port = 0; //  --discover's UDP port, 0: off
+    sl_start_t start;
+    sl_start_init (&start, PROG, SL_DEFAULT_BROKER);
     int opt;
     while ((opt = getopt_long (argc, argv, "b:t:r:f:Q:vqhV", s_options, NULL)) != -1) {
+        int common = sl_start_option (&start, opt, optarg, s_usage);
+        if (common == SL_OPT_HANDLED)
+            continue;
+        if (common != SL_OPT_NOT_COMMON)
+            return common;
         switch (opt) {
-            case 'b':
-                self.broker = optarg;
-                discover_port = 0; //  of --broker and --discover, the last one wins
-                break;
             case 'J':
                 if (!sl_job_id_valid (optarg)) {
                     fprintf (stderr,
@@ -791,21 +791,6 @@ static int s_run (int argc, char *argv [])
                     return SL_EXIT_USAGE;
                 }
                 break;
-            case SL_OPT_CURVE_SECRET:
-                curve_secret = optarg;
-                break;
-            case SL_OPT_CURVE_SERVER:
-                curve_server = optarg;
-                break;
-            case SL_OPT_TOKEN:
-                token = optarg;
-                break;
-            case SL_OPT_DISCOVER:
-                if (sl_discover_port (PROG, optarg, &discover_port))
-                    return SL_EXIT_USAGE;
-                break;
-            case SL_OPT_CONFIG:
-                break; //  read by sl_config_main
             case 'C':
                 if (sl_parse_seconds (PROG, "--connect-timeout", optarg, &self.connect_timeout_ms))
                     return SL_EXIT_USAGE;
@@ -865,11 +850,8 @@ static int s_run (int argc, char *argv [])
                     return SL_EXIT_USAGE;
                 }
                 break;
-            default: {
-                int rc = sl_common_option (opt, PROG, s_usage, &verbosity);
-                if (rc != SL_OPT_HANDLED)
-                    return rc == SL_OPT_NOT_COMMON ? SL_EXIT_USAGE : rc;
-            }
+            default:
+                return SL_EXIT_USAGE;
         }
     }
     if (argc - optind != 1) {
@@ -880,13 +862,9 @@ static int s_run (int argc, char *argv [])
         return SL_EXIT_USAGE;
     }
     self.path = argv [optind];
-    sl_log_init (PROG, SL_LOG_WARN);
-    sl_log_adjust (verbosity);
-    char err [1024];
-    if (sl_endpoint_check (self.broker, err, sizeof err)) {
-        fprintf (stderr, PROG ": --broker: %s\n", err);
+    if (sl_start_check (&start, SL_LOG_WARN))
         return SL_EXIT_USAGE;
-    }
+    char err [1024];
     if (!self.job [0])
         sl_random_hex (self.job, sizeof self.job, 12);
 
@@ -897,6 +875,7 @@ static int s_run (int argc, char *argv [])
         (!streq (self.path, "-") &&
          !(file = sl_taskfile_new (self.path, s_line_limit (&self), err, sizeof err)))) {
         fprintf (stderr, PROG ": %s\n", err);
+        sl_start_clear (&start);
         return 1;
     }
     sl_taskfile_destroy (&file);
@@ -907,30 +886,21 @@ static int s_run (int argc, char *argv [])
         if (!self.spool) {
             fprintf (stderr, PROG ": cannot create a temporary file in %s: %s\n", P_tmpdir,
                      strerror (errno));
+            sl_start_clear (&start);
             return 1;
         }
         self.spool_writing = true;
     }
     int rc = 1;
-    sl_curve_client_t curve;
-    if (sl_curve_client_setup (&curve, token, curve_secret, curve_server, err, sizeof err)) {
-        fprintf (stderr, PROG ": %s\n", err);
-        return SL_EXIT_USAGE;
+    if (sl_start_discover (&start, (int64_t) self.connect_timeout_ms)) {
+        sl_start_clear (&start);
+        return 1;
     }
-    char discovered [SL_DISCOVER_ENDPOINT_MAX];
-    if (discover_port) {
-        if (sl_discover_find (discover_port, (int64_t) self.connect_timeout_ms, NULL, discovered,
-                              sizeof discovered, err, sizeof err)) {
-            fprintf (stderr, PROG ": %s\n", err);
-            sl_curve_client_clear (&curve);
-            return 1;
-        }
-        self.broker = discovered;
-    }
-    sl_client_t *client = sl_client_new (self.broker, &curve, err, sizeof err);
+    self.broker = start.broker;
+    sl_client_t *client = sl_client_new (self.broker, &start.curve, err, sizeof err);
     if (!client) {
         fprintf (stderr, PROG ": %s\n", err);
-        sl_curve_client_clear (&curve);
+        sl_start_clear (&start);
         return SL_EXIT_USAGE;
     }
     //  Little queued at this end either: a paused broker stops the reading
@@ -1006,7 +976,7 @@ static int s_run (int argc, char *argv [])
         fclose (self.spool);
     free (self.spool_buf);
     sl_client_destroy (&client);
-    sl_curve_client_clear (&curve);
+    sl_start_clear (&start);
     return rc;
 }
 
