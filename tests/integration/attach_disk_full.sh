@@ -13,28 +13,8 @@
 #   (-9) and restarted after that still has it.
 . "$(dirname "$0")/lib.sh"
 
-MOUNTS=()
-on_exit () {
-    local rc=$? dir
-    for dir in "${MOUNTS[@]}"; do
-        umount "$dir" 2>/dev/null || umount -l "$dir"
-    done
-    (exit $rc)
-    cleanup
-}
-trap on_exit EXIT
-
 DATA=$WORK/data-$PORT
-mkdir "$DATA"
-if [ "$(id -u)" != 0 ]; then
-    echo "SKIPPED: not root, cannot mount a small tmpfs"
-    exit 0
-fi
-if ! mount -t tmpfs -o size=8m tmpfs "$DATA" 2>"$WORK/mount.err"; then
-    echo "SKIPPED: cannot mount a tmpfs here: $(cat "$WORK/mount.err")"
-    exit 0
-fi
-MOUNTS+=("$DATA")
+mount_tmpfs "$DATA" size=8m
 
 head -c 20000000 /dev/urandom >"$WORK/data.bin"
 HASH=$(sha1sum "$WORK/data.bin" | cut -d' ' -f1)
