@@ -276,10 +276,7 @@ static const struct option s_options [] = {
     { "rotate", no_argument, NULL, 'R' },
     SL_CURVE_OPTIONS,
     SL_CONFIG_OPTION,
-    { "verbose", no_argument, NULL, 'v' },
-    { "quiet", no_argument, NULL, 'q' },
-    { "help", no_argument, NULL, 'h' },
-    { "version", no_argument, NULL, 'V' },
+    SL_COMMON_OPTIONS,
     { NULL, 0, NULL, 0 },
 };
 

@@ -65,6 +65,13 @@ void sl_print_version (const char *prog);
     "      --curve-secret FILE    this client's certificate (from sluice-keygen), if the\n"        \
     "                             broker admits only known clients\n"
 
+//  The options every program has (sl_common_option handles them).
+#define SL_COMMON_OPTIONS                                                                          \
+    { "verbose", no_argument, NULL, 'v' }, { "quiet", no_argument, NULL, 'q' },                    \
+        { "help", no_argument, NULL, 'h' }, {                                                      \
+        "version", no_argument, NULL, 'V'                                                          \
+    }
+
 //  What sl_common_option tells the caller to do.
 #define SL_OPT_NOT_COMMON (-1) //  not one of the common options: handle it
 #define SL_OPT_HANDLED (-2)    //  handled (-v, -q): go on parsing

@@ -32,10 +32,7 @@ static const struct option s_options [] = {
     SL_CURVE_OPTIONS,
     SL_DISCOVER_OPTION,
     SL_CONFIG_OPTION,
-    { "verbose", no_argument, NULL, 'v' },
-    { "quiet", no_argument, NULL, 'q' },
-    { "help", no_argument, NULL, 'h' },
-    { "version", no_argument, NULL, 'V' },
+    SL_COMMON_OPTIONS,
     { NULL, 0, NULL, 0 },
 };
 

@@ -103,10 +103,7 @@ static const struct option s_options [] = {
     { "queue", required_argument, NULL, 'Q' },
     { "then", required_argument, NULL, 'T' },
     { "attach", required_argument, NULL, 'A' },
-    { "verbose", no_argument, NULL, 'v' },
-    { "quiet", no_argument, NULL, 'q' },
-    { "help", no_argument, NULL, 'h' },
-    { "version", no_argument, NULL, 'V' },
+    SL_COMMON_OPTIONS,
     { NULL, 0, NULL, 0 },
 };
 

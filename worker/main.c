@@ -40,10 +40,7 @@ static const struct option s_options [] = {
     { "attach-cache", required_argument, NULL, 'K' },
     { "attach-cache-max", required_argument, NULL, 'X' },
     { "drain-timeout", required_argument, NULL, 'D' },
-    { "verbose", no_argument, NULL, 'v' },
-    { "quiet", no_argument, NULL, 'q' },
-    { "help", no_argument, NULL, 'h' },
-    { "version", no_argument, NULL, 'V' },
+    SL_COMMON_OPTIONS,
     { NULL, 0, NULL, 0 },
 };
 
