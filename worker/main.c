@@ -117,6 +117,8 @@ static int s_run_builtin (const worker_config_t *config, sluice_handler_fn *hand
         .name = name,
         .max_output = config->runner.max_output ? config->runner.max_output : 1,
         .inline_handler = is_inline,
+        .attach_cache = config->attach_cache,
+        .attach_cache_max = config->attach_cache_max,
     };
     const char *first = config->nqueues ? config->queues [0] : NULL;
     if (config->nqueues > 1) {
