@@ -20,6 +20,7 @@ typedef struct {
     bool stop_sent;                  //  the slot was asked to stop it
     bool timed_out;                  //  because it ran over its time limit
     sluice_buf_t output;             //  the handler's output
+    void *next_free;                 //  in the free list: the next one
 } job_t;
 
 struct _sc_slots_t {
@@ -31,7 +32,11 @@ struct _sc_slots_t {
     zactor_t **slots;           //  the threads
     job_t **jobs;               //  the job each slot runs, NULL = idle
     zlistx_t *finished;         //  job_t done, not yet taken
+    job_t *free_jobs;           //  given back, to be used again (no allocation per task)
+    size_t nfree;               //  how many
 };
+
+#define MAX_FREE_JOBS 1024
 
 //  --- In the handler's thread ------------------------------------------------------
 
@@ -142,8 +147,12 @@ static void s_finish (sc_slots_t *self, job_t *job)
 static int s_start (void *ptr, const sl_wexec_task_t *task, int64_t now)
 {
     sc_slots_t *self = (sc_slots_t *) ptr;
-    job_t *job = calloc (1, sizeof *job);
-    if (!job)
+    job_t *job = self->free_jobs;
+    if (job) {
+        self->free_jobs = (job_t *) job->next_free;
+        self->nfree--;
+        memset (job, 0, sizeof *job);
+    } else if (!(job = calloc (1, sizeof *job)))
         return -1;
     job->done.tag = task->tag;
     job->payload = task->payload;
@@ -242,9 +251,15 @@ static sl_wexec_done_t *s_finished (void *ptr)
 
 static void s_done_free (void *ptr, sl_wexec_done_t *done)
 {
-    (void) ptr;
+    sc_slots_t *self = (sc_slots_t *) ptr;
     job_t *job = (job_t *) done; //  the done is the job's first member
-    s_job_destroy (&job);
+    if (self->nfree < MAX_FREE_JOBS) {
+        sluice_buf_clear (&job->output);
+        job->next_free = self->free_jobs;
+        self->free_jobs = job;
+        self->nfree++;
+    } else
+        s_job_destroy (&job);
 }
 
 //  Ends the threads: each once its handler returned (asked to stop).
@@ -301,6 +316,11 @@ void sc_slots_destroy (sc_slots_t **self_p)
     if (self->finished)
         s_shutdown (self);
     zlistx_destroy (&self->finished);
+    while (self->free_jobs) {
+        job_t *job = self->free_jobs;
+        self->free_jobs = (job_t *) job->next_free;
+        free (job);
+    }
     free (self->slots);
     free (self->jobs);
     free (self);

@@ -25,7 +25,8 @@ typedef enum {
     CLAIM_RUNNING   //  running
 } claim_t;
 
-typedef struct {
+typedef struct _wtask_t wtask_t;
+struct _wtask_t {
     char job [72];          //  its job
     uint64_t seq;           //  its seq
     uint32_t attempt;       //  which dispatch this is
@@ -35,8 +36,9 @@ typedef struct {
     size_t size;            //  bytes at payload
     sl_wtask_state_t state; //  see the diagram in sl_wcore.h
     claim_t claim;          //  what the broker was last told
-    void *node;             //  its node in running, while in the executor
-} wtask_t;
+    bool has_files;         //  its job has attachments
+    wtask_t *prev, *next;   //  its neighbours in the running list, while in the executor
+};
 
 //  A result batch waiting to be taken by ZeroMQ.
 typedef struct {
@@ -56,7 +58,10 @@ struct _sl_wcore_t {
     sl_wexec_t *exec;           //  runs the tasks (borrowed)
     sl_wattach_t *attach;       //  attachment cache (borrowed), or NULL
     sl_deque_t *waiting;        //  wtask_t WAITING, in arrival order
-    zlistx_t *running;          //  wtask_t RUNNING or ABANDONED
+    wtask_t *running;           //  first task RUNNING or ABANDONED (a list through next)
+    wtask_t *running_tail;      //  last one
+    size_t nrunning;            //  how many
+    sl_deque_t *finished;       //  sl_wexec_done_t of FINISHED tasks, results not yet packed
     zlistx_t *control;          //  control_t to send, in order
     zlistx_t *outbox;           //  outgoing_t result batches, in order
     bool fair;                  //  credit-based dispatch
@@ -102,6 +107,33 @@ static void s_control_destroy (control_t **item_p)
     }
 }
 
+//  The running list: tasks in the executor, in the order they started.
+static void s_running_add (sl_wcore_t *self, wtask_t *task)
+{
+    task->next = NULL;
+    task->prev = self->running_tail;
+    if (self->running_tail)
+        self->running_tail->next = task;
+    else
+        self->running = task;
+    self->running_tail = task;
+    self->nrunning++;
+}
+
+static void s_running_remove (sl_wcore_t *self, wtask_t *task)
+{
+    if (task->prev)
+        task->prev->next = task->next;
+    else
+        self->running = task->next;
+    if (task->next)
+        task->next->prev = task->prev;
+    else
+        self->running_tail = task->prev;
+    task->prev = task->next = NULL;
+    self->nrunning--;
+}
+
 sl_wcore_t *sl_wcore_new (const sl_wcore_config_t *config, sl_wexec_t *exec, sl_wattach_t *attach)
 {
     assert (config);
@@ -118,12 +150,12 @@ sl_wcore_t *sl_wcore_new (const sl_wcore_config_t *config, sl_wexec_t *exec, sl_
     self->attach = attach;
     sl_credit_init (&self->credit, self->config.slots, config->prefetch);
     self->waiting = sl_deque_new ();
-    self->running = zlistx_new ();
+    self->finished = sl_deque_new ();
     self->control = zlistx_new ();
     self->outbox = zlistx_new ();
     self->refs = calloc (MAX_REFS, sizeof *self->refs);
     self->ref_ptrs = calloc (MAX_REFS, sizeof *self->ref_ptrs);
-    if (!self->waiting || !self->running || !self->control || !self->outbox || !self->refs ||
+    if (!self->waiting || !self->finished || !self->control || !self->outbox || !self->refs ||
         !self->ref_ptrs) {
         sl_wcore_destroy (&self);
         return NULL;
@@ -144,10 +176,18 @@ void sl_wcore_destroy (sl_wcore_t **self_p)
     wtask_t *task;
     while (self->waiting && (task = (wtask_t *) sl_deque_pop_front (self->waiting)))
         s_task_destroy (&task);
-    while (self->running && (task = (wtask_t *) zlistx_detach (self->running, NULL)))
+    while ((task = self->running)) {
+        self->running = task->next;
         s_task_destroy (&task);
+    }
+    sl_wexec_done_t *done;
+    while (self->finished && (done = (sl_wexec_done_t *) sl_deque_pop_front (self->finished))) {
+        task = (wtask_t *) (uintptr_t) done->tag;
+        s_task_destroy (&task);
+        self->exec->done_free (self->exec->self, done);
+    }
     sl_deque_destroy (&self->waiting);
-    zlistx_destroy (&self->running);
+    sl_deque_destroy (&self->finished);
     zlistx_destroy (&self->control);
     zlistx_destroy (&self->outbox);
     free (self->refs);
@@ -191,7 +231,7 @@ bool sl_wcore_credit (sl_wcore_t *self, Sluice__Credit *credit)
     assert (self);
     if (!self->fair)
         return false;
-    size_t held = sl_deque_size (self->waiting) + zlistx_size (self->running);
+    size_t held = sl_deque_size (self->waiting) + self->nrunning;
     uint32_t amount;
     if (!sl_credit_ask (&self->credit, held, self->draining, self->credit_absolute, &amount,
                         &self->credit_want))
@@ -262,8 +302,7 @@ static void s_ref (sl_wcore_t *self, size_t n, const wtask_t *task)
 static size_t s_fresh_claims (sl_wcore_t *self)
 {
     size_t n = 0;
-    for (wtask_t *task = (wtask_t *) zlistx_first (self->running); task && n < MAX_REFS;
-         task = (wtask_t *) zlistx_next (self->running))
+    for (wtask_t *task = self->running; task && n < MAX_REFS; task = task->next)
         if (task->claim != s_claim_of (task)) {
             s_ref (self, n++, task);
             task->claim = s_claim_of (task);
@@ -284,7 +323,7 @@ static void s_claim (sl_wcore_t *self)
     size_t n;
     do {
         Sluice__Heartbeat hb = SLUICE__HEARTBEAT__INIT;
-        hb.running = (uint32_t) zlistx_size (self->running);
+        hb.running = (uint32_t) self->nrunning;
         hb.held = self->ref_ptrs;
         hb.n_held = n = s_fresh_claims (self);
         sl_env_t env = SLUICE__ENVELOPE__INIT;
@@ -327,14 +366,13 @@ void sl_wcore_welcome (sl_wcore_t *self, bool fair, int64_t now)
 {
     assert (self);
     (void) now;
-    bool again = self->connected || self->done || zlistx_size (self->running) ||
+    bool again = self->connected || self->done || self->nrunning ||
                  sl_deque_size (self->waiting) || self->batches_made;
     self->fair = fair;
     self->connected = true;
     self->credit_absolute = true;
     //  The broker may not know what we hold: claim all of it.
-    for (wtask_t *task = (wtask_t *) zlistx_first (self->running); task;
-         task = (wtask_t *) zlistx_next (self->running))
+    for (wtask_t *task = self->running; task; task = task->next)
         task->claim = CLAIM_NONE;
     for (size_t i = 0; i < sl_deque_size (self->waiting); i++)
         ((wtask_t *) sl_deque_at (self->waiting, i))->claim = CLAIM_NONE;
@@ -358,8 +396,13 @@ void sl_wcore_tasks (sl_wcore_t *self, const Sluice__TaskBatch *batch, int64_t n
         sl_warn_dropped ("dropped tasks with an invalid job id from the broker");
         return;
     }
-    if (self->attach)
+    size_t job_len = strlen (batch->job);
+    //  Whether the job has files: said by its batches, remembered by the cache.
+    size_t nfiles = 0;
+    if (self->attach) {
         sl_wattach_note (self->attach, batch);
+        sl_wattach_files (self->attach, batch->job, &nfiles);
+    }
     for (size_t i = 0; i < batch->n_tasks; i++) {
         const Sluice__Task *in = batch->tasks [i];
         wtask_t *task = calloc (1, sizeof *task);
@@ -371,7 +414,7 @@ void sl_wcore_tasks (sl_wcore_t *self, const Sluice__TaskBatch *batch, int64_t n
                       (unsigned long long) in->seq);
             continue;
         }
-        snprintf (task->job, sizeof task->job, "%s", batch->job);
+        memcpy (task->job, batch->job, job_len + 1); //  a valid id: at most 64 bytes
         task->seq = in->seq;
         task->attempt = in->attempt;
         task->stage = in->stage;
@@ -381,6 +424,7 @@ void sl_wcore_tasks (sl_wcore_t *self, const Sluice__TaskBatch *batch, int64_t n
         task->payload [in->payload.len] = '\0';
         task->size = in->payload.len;
         task->state = SL_WTASK_WAITING;
+        task->has_files = nfiles > 0;
     }
     if (self->draining)
         s_release_waiting (self); //  arrived on the way: hand back
@@ -412,8 +456,7 @@ static void s_cancel_job (sl_wcore_t *self, const char *job, int64_t now)
         } else
             sl_deque_push_back (self->waiting, task);
     }
-    for (wtask_t *task = (wtask_t *) zlistx_first (self->running); task;
-         task = (wtask_t *) zlistx_next (self->running))
+    for (wtask_t *task = self->running; task; task = task->next)
         if (task->state == SL_WTASK_RUNNING && streq (task->job, job)) {
             task->state = SL_WTASK_ABANDONED;
             self->exec->stop (self->exec->self, (uint64_t) (uintptr_t) task, now);
@@ -450,12 +493,41 @@ sl_wcore_ask_t sl_wcore_control (sl_wcore_t *self, const sl_env_t *env, int64_t 
     return SL_WCORE_HANDLED;
 }
 
+//  Takes what the executor finished out of the running list: abandoned
+//  ones are dropped, the others wait in self->finished for s_pack. Their
+//  slots are free at once (an inline executor finishes within start).
+static void s_take_finished (sl_wcore_t *self)
+{
+    sl_wexec_done_t *done;
+    while ((done = self->exec->finished (self->exec->self))) {
+        wtask_t *task = (wtask_t *) (uintptr_t) done->tag;
+        s_running_remove (self, task);
+        if (task->state == SL_WTASK_ABANDONED) {
+            s_task_destroy (&task);
+            self->exec->done_free (self->exec->self, done);
+            continue;
+        }
+        task->state = SL_WTASK_FINISHED;
+        sl_credit_task_done (&self->credit, done->duration_ms);
+        if (sl_deque_push_back (self->finished, done)) {
+            sl_error ("out of memory: result %s/%llu dropped (the broker will redo it)",
+                      task->job, (unsigned long long) task->seq);
+            s_task_destroy (&task);
+            self->exec->done_free (self->exec->self, done);
+        }
+    }
+}
+
 //  Starts waiting tasks while slots are free and their files are here.
 static void s_start (sl_wcore_t *self, int64_t now)
 {
-    while (zlistx_size (self->running) < self->config.slots && sl_deque_size (self->waiting)) {
+    while (sl_deque_size (self->waiting)) {
+        if (self->nrunning >= self->config.slots)
+            s_take_finished (self); //  an inline executor's are done already
+        if (self->nrunning >= self->config.slots)
+            break;
         wtask_t *task = (wtask_t *) sl_deque_front (self->waiting);
-        if (self->attach && !sl_wattach_ready (self->attach, task->job, now))
+        if (task->has_files && !sl_wattach_ready (self->attach, task->job, now))
             break; //  its files are on their way
         sl_wexec_task_t start = {
             .tag = (uint64_t) (uintptr_t) task,
@@ -466,17 +538,14 @@ static void s_start (sl_wcore_t *self, int64_t now)
             .payload = task->payload,
             .size = task->size,
         };
-        if (self->attach)
+        if (task->has_files)
             start.files = sl_wattach_files (self->attach, task->job, &start.nfiles);
-        task->node = zlistx_add_end (self->running, task);
-        if (!task->node || self->exec->start (self->exec->self, &start, now)) {
+        if (self->exec->start (self->exec->self, &start, now)) {
             sl_error ("out of memory starting task %s/%llu", task->job,
                       (unsigned long long) task->seq);
-            if (task->node)
-                zlistx_delete (self->running, task->node);
-            task->node = NULL;
             break;
         }
+        s_running_add (self, task);
         sl_deque_pop_front (self->waiting);
         task->state = SL_WTASK_RUNNING;
         //  Claimed as waiting? Tell the broker at once that it runs now
@@ -510,29 +579,26 @@ static void s_queue_results (sl_wcore_t *self, const char *job, Sluice__Result *
     item->batch = ++self->batches_made;
 }
 
-//  Takes what the executor finished: results in batches of one job (at
-//  most MAX_RESULT_BATCH, about MAX_RESULT_BYTES), abandoned ones dropped.
-static void s_collect (sl_wcore_t *self)
+//  Packs the finished tasks' results into batches of one job (at most
+//  MAX_RESULT_BATCH, about MAX_RESULT_BYTES) in the outbox.
+static void s_pack (sl_wcore_t *self)
 {
     Sluice__Result results [MAX_RESULT_BATCH];
     Sluice__Result *ptrs [MAX_RESULT_BATCH];
-    wtask_t *tasks [MAX_RESULT_BATCH];
     sl_wexec_done_t *dones [MAX_RESULT_BATCH];
-    sl_wexec_done_t *done = self->exec->finished (self->exec->self);
-    while (done) {
+    while (sl_deque_size (self->finished)) {
         size_t n = 0, bytes = 0;
-        while (done && n < MAX_RESULT_BATCH) {
+        const char *job = ((wtask_t *) (uintptr_t) ((sl_wexec_done_t *) sl_deque_front (
+                                                        self->finished))
+                               ->tag)
+                              ->job;
+        sl_wexec_done_t *done;
+        while (n < MAX_RESULT_BATCH && (done = (sl_wexec_done_t *) sl_deque_front (self->finished))) {
             wtask_t *task = (wtask_t *) (uintptr_t) done->tag;
-            if (task->state == SL_WTASK_ABANDONED) {
-                zlistx_delete (self->running, task->node);
-                s_task_destroy (&task);
-                self->exec->done_free (self->exec->self, done);
-                done = self->exec->finished (self->exec->self);
-                continue;
-            }
-            if (n && (!streq (task->job, tasks [0]->job) ||
+            if (n && (!streq (task->job, job) ||
                       bytes + done->output_size + done->err_size > MAX_RESULT_BYTES))
                 break;
+            sl_deque_pop_front (self->finished);
             bytes += done->output_size + done->err_size;
             Sluice__Result init = SLUICE__RESULT__INIT;
             Sluice__Result *r = &results [n];
@@ -550,20 +616,23 @@ static void s_collect (sl_wcore_t *self)
             r->worker = self->name;
             r->duration_ms = done->duration_ms;
             ptrs [n] = r;
-            tasks [n] = task;
             dones [n++] = done;
-            done = self->exec->finished (self->exec->self);
         }
-        if (n)
-            s_queue_results (self, tasks [0]->job, ptrs, n);
+        s_queue_results (self, job, ptrs, n);
         self->done += n;
         for (size_t i = 0; i < n; i++) {
-            sl_credit_task_done (&self->credit, dones [i]->duration_ms);
-            zlistx_delete (self->running, tasks [i]->node);
-            s_task_destroy (&tasks [i]);
+            wtask_t *task = (wtask_t *) (uintptr_t) dones [i]->tag;
+            s_task_destroy (&task);
             self->exec->done_free (self->exec->self, dones [i]);
         }
     }
+}
+
+//  What the executor finished, in result batches.
+static void s_collect (sl_wcore_t *self)
+{
+    s_take_finished (self);
+    s_pack (self);
 }
 
 void sl_wcore_step (sl_wcore_t *self, int64_t now)
@@ -571,12 +640,12 @@ void sl_wcore_step (sl_wcore_t *self, int64_t now)
     assert (self);
     if (self->attach)
         sl_wattach_tick (self->attach, now);
-    s_collect (self);
+    s_take_finished (self);
     if (!self->draining)
         s_start (self, now);
     else if (self->attach)
         s_attach_requests (self);
-    s_collect (self); //  inline executors finish at once
+    s_collect (self);
     if (self->claims_pending && self->connected)
         s_claim (self);
 }
@@ -602,7 +671,7 @@ void sl_wcore_drain (sl_wcore_t *self, int64_t now)
     size_t handed = sl_deque_size (self->waiting);
     s_release_waiting (self);
     sl_info ("draining: %zu tasks handed back, waiting up to %.1f s for %zu running", handed,
-             self->config.drain_timeout_ms / 1000.0, zlistx_size (self->running));
+             self->config.drain_timeout_ms / 1000.0, self->nrunning);
 }
 
 void sl_wcore_bye (sl_wcore_t *self, int64_t now)
@@ -610,14 +679,13 @@ void sl_wcore_bye (sl_wcore_t *self, int64_t now)
     assert (self);
     s_collect (self);
     //  What does not fit in the Bye is handed back first.
-    while (sl_deque_size (self->waiting) + zlistx_size (self->running) > MAX_REFS &&
+    while (sl_deque_size (self->waiting) + self->nrunning > MAX_REFS &&
            sl_deque_size (self->waiting)) {
         size_t n = sl_deque_size (self->waiting);
         s_release_front (self, n < MAX_REFS ? n : MAX_REFS);
     }
     size_t n = 0;
-    for (wtask_t *task = (wtask_t *) zlistx_first (self->running); task;
-         task = (wtask_t *) zlistx_next (self->running)) {
+    for (wtask_t *task = self->running; task; task = task->next) {
         if (task->state == SL_WTASK_RUNNING) {
             self->exec->stop (self->exec->self, (uint64_t) (uintptr_t) task, now);
             task->state = SL_WTASK_ABANDONED;
@@ -658,7 +726,7 @@ int64_t sl_wcore_drain_until (const sl_wcore_t *self)
 bool sl_wcore_drained (const sl_wcore_t *self)
 {
     assert (self);
-    return self->draining && zlistx_size (self->running) == 0;
+    return self->draining && self->nrunning == 0;
 }
 
 size_t sl_wcore_waiting (const sl_wcore_t *self)
@@ -670,7 +738,7 @@ size_t sl_wcore_waiting (const sl_wcore_t *self)
 size_t sl_wcore_running (const sl_wcore_t *self)
 {
     assert (self);
-    return zlistx_size (self->running);
+    return self->nrunning;
 }
 
 uint64_t sl_wcore_done (const sl_wcore_t *self)
@@ -687,8 +755,7 @@ sl_wtask_state_t sl_wcore_task_state (const sl_wcore_t *self, const char *job, u
         if (task->seq == seq && streq (task->job, job))
             return task->state;
     }
-    for (wtask_t *task = (wtask_t *) zlistx_first (self->running); task;
-         task = (wtask_t *) zlistx_next (self->running))
+    for (wtask_t *task = self->running; task; task = task->next)
         if (task->seq == seq && streq (task->job, job))
             return task->state;
     return 0;

@@ -15,7 +15,7 @@
 
     A task's life in the worker:
 
-        TaskBatch ──► WAITING ──start──► RUNNING ──finished──► result in the outbox
+        TaskBatch ──► WAITING ──start──► RUNNING ──finished──► FINISHED ──► result in the outbox
                         │                   │
                         │ drain, cancel,    │ cancel, Bye
                         │ Bye               ▼
@@ -49,7 +49,8 @@
 typedef enum {
     SL_WTASK_WAITING = 1, //  received, not started; its payload is held
     SL_WTASK_RUNNING,     //  handed to the executor
-    SL_WTASK_ABANDONED    //  still in the executor, but its result is to be dropped
+    SL_WTASK_ABANDONED,   //  still in the executor, but its result is to be dropped
+    SL_WTASK_FINISHED     //  out of the executor, its result not yet in a batch (within a step)
 } sl_wtask_state_t;
 
 typedef struct {
