@@ -677,7 +677,8 @@ void sl_wcore_drain (sl_wcore_t *self, int64_t now)
 void sl_wcore_bye (sl_wcore_t *self, int64_t now)
 {
     assert (self);
-    s_collect (self);
+    //  No collect here: the results packed now could only go after the
+    //  Bye. What finished since the last step counts as unfinished.
     //  What does not fit in the Bye is handed back first.
     while (sl_deque_size (self->waiting) + self->nrunning > MAX_REFS &&
            sl_deque_size (self->waiting)) {

@@ -110,9 +110,10 @@ void sl_wcore_heartbeat (sl_wcore_t *self, int64_t now);
 //  running ones may finish until now + drain_timeout_ms. Idempotent.
 void sl_wcore_drain (sl_wcore_t *self, int64_t now);
 
-//  Leaving: collects what finished, stops what still runs, and queues a
-//  Bye listing it and what waits, with the number of the last result
-//  batch sent. Send the results that can go before the Bye.
+//  Leaving: stops what still runs (tasks the executor finished since the
+//  last sl_wcore_step included), and queues a Bye listing it and what
+//  waits, with the number of the last result batch sent. Call it after a
+//  step and after sending the results that can go; send none after it.
 void sl_wcore_bye (sl_wcore_t *self, int64_t now);
 
 //  --- State ----------------------------------------------------------------

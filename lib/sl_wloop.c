@@ -33,9 +33,8 @@ typedef struct {
     bool refused;                    //  refused after a reconnect (or our key revoked)
 } wloop_t;
 
-//  Sends what the core queued: control frames, credit, then results in
-//  order until ZeroMQ takes no more.
-static void s_flush (wloop_t *self, int64_t now)
+//  Sends the control frames the core queued.
+static void s_flush_control (wloop_t *self, int64_t now)
 {
     bool heartbeat;
     zframe_t *frame;
@@ -45,6 +44,14 @@ static void s_flush (wloop_t *self, int64_t now)
         if (heartbeat)
             sl_client_heartbeat_sent (self->client, now);
     }
+}
+
+//  Sends what the core queued: control frames, credit, then results in
+//  order until ZeroMQ takes no more.
+static void s_flush (wloop_t *self, int64_t now)
+{
+    s_flush_control (self, now);
+    zframe_t *frame;
     Sluice__Credit credit;
     if (sl_wcore_credit (self->core, &credit)) {
         sl_env_t env = SLUICE__ENVELOPE__INIT;
@@ -280,7 +287,7 @@ int sl_wloop_run (const sl_wloop_config_t *config, sl_wexec_t *exec)
         sl_wcore_step (self.core, now);
         s_flush (&self, now);
         sl_wcore_bye (self.core, now);
-        s_flush (&self, now);
+        s_flush_control (&self, now); //  no result after the Bye: it names the last
         if (sl_wcore_outbox_size (self.core))
             sl_warn ("%zu result batches could not be sent; the broker will redo those tasks",
                      sl_wcore_outbox_size (self.core));

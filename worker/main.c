@@ -1,9 +1,10 @@
 /*  sluice-worker - runs tasks dealt by the broker.
 
-    Options, start, run until SIGINT/SIGTERM, exit status. With --exec the
-    event loop is in worker.c, process handling in runner.c; the built-ins
-    (builtin.c) are handlers served by libsluice's worker API, as a user's
-    own C handler would be.
+    Options, start, run until SIGINT/SIGTERM, exit status. Both modes run
+    on the one worker core and loop (lib/sl_wcore.c, lib/sl_wloop.c): with
+    --exec its executor is the process runner (worker.c, runner.c); the
+    built-ins (builtin.c) are handlers served by libsluice's worker API, as
+    a user's own C handler would be.
 */
 #include <czmq.h>
 #include <getopt.h>

@@ -554,12 +554,29 @@ static void test_wcore_bye_counts_only_batches_taken_by_zeromq (void **state)
     sl_env_t *env = s_result (fx); //  batch 1 sent
     sl_proto_free (&env);
     s_finish (&fx->fake, 1, SL_WEXEC_OK, "b");
-    sl_wcore_bye (fx->core, 20); //  batch 2 made, never sent
+    sl_wcore_step (fx->core, 15); //  batch 2 made, never sent
+    sl_wcore_bye (fx->core, 20);
     env = s_expect (fx, SLUICE__ENVELOPE__BODY_BYE);
     assert_int_equal (env->bye->last_batch, 1);
     assert_int_equal (env->bye->n_unfinished, 0);
     sl_proto_free (&env);
     assert_int_equal (sl_wcore_outbox_size (fx->core), 1);
+}
+
+static void test_wcore_bye_hands_back_what_finished_since_the_last_step (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    s_connected (fx);
+    s_tasks (fx, "j1", 1, 1, NULL);
+    sl_wcore_step (fx->core, 0);
+    s_finish (&fx->fake, 0, SL_WEXEC_OK, "a"); //  reported, not yet collected
+    sl_wcore_bye (fx->core, 10);
+    sl_env_t *env = s_expect (fx, SLUICE__ENVELOPE__BODY_BYE);
+    assert_int_equal (env->bye->last_batch, 0);
+    assert_int_equal (env->bye->n_unfinished, 1); //  handed back, never lost
+    sl_proto_free (&env);
+    sl_wcore_step (fx->core, 20); //  its result is dropped
+    assert_int_equal (sl_wcore_outbox_size (fx->core), 0);
 }
 
 static void test_wcore_bye_right_after_the_last_results_names_them (void **state)
@@ -724,6 +741,8 @@ int main (void)
             test_wcore_bye_lists_what_is_unfinished_and_the_last_batch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_wcore_bye_counts_only_batches_taken_by_zeromq,
                                          s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (
+            test_wcore_bye_hands_back_what_finished_since_the_last_step, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_wcore_bye_right_after_the_last_results_names_them,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (
