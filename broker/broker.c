@@ -69,8 +69,8 @@ typedef struct {
     bool draining;         //  worker: told to drain by sluice-ctl
     sl_queue_t *queues [MAX_WORKER_QUEUES]; //  worker: the named queues it serves
     size_t nqueues;                         //  worker: how many
-    uint64_t batches_seen; //  worker: highest ResultBatch.batch received from it
-    uint64_t bye_batch;    //  worker: it said Bye after sending this batch, not yet here (0: no)
+    uint64_t batches_seen;                  //  worker: highest ResultBatch.batch received
+    uint64_t bye_batch;                     //  worker: Bye came after this batch, not yet here
 } peer_t;
 
 typedef struct {
@@ -785,9 +785,8 @@ static void s_on_bye (broker_t *self, peer_t *peer, Sluice__Bye *bye)
     peer->bye_batch = bye->last_batch;
     peer->last_seen = zclock_mono ();
     sl_fair_credit (self->fair, &peer->fair, 0, true);
-    sl_debug ("worker %s left after its result batch %llu (%llu here): waiting for it",
-              peer->name, (unsigned long long) bye->last_batch,
-              (unsigned long long) peer->batches_seen);
+    sl_debug ("worker %s left after its result batch %llu (%llu here): waiting for it", peer->name,
+              (unsigned long long) bye->last_batch, (unsigned long long) peer->batches_seen);
 }
 
 static void s_welcome (broker_t *self, peer_t *peer, char **jobs, size_t njobs)

@@ -10,17 +10,17 @@
 
 //  A task handed to the handler.
 typedef struct {
-    sl_wexec_done_t done;            //  what is reported (first: the done is the job)
-    const uint8_t *payload;          //  its bytes (the core's), NUL after them
-    size_t size;                     //  bytes at payload
-    uint32_t timeout_ms;             //  time limit, 0 = none
-    const sl_wattach_file_t *files;  //  its job's attachments (the core's)
-    size_t nfiles;                   //  how many
-    int64_t started;                 //  when it was handed over (ms)
-    bool stop_sent;                  //  the slot was asked to stop it
-    bool timed_out;                  //  because it ran over its time limit
-    sluice_buf_t output;             //  the handler's output
-    void *next_free;                 //  in the free list: the next one
+    sl_wexec_done_t done;           //  what is reported (first: the done is the job)
+    const uint8_t *payload;         //  its bytes (the core's), NUL after them
+    size_t size;                    //  bytes at payload
+    uint32_t timeout_ms;            //  time limit, 0 = none
+    const sl_wattach_file_t *files; //  its job's attachments (the core's)
+    size_t nfiles;                  //  how many
+    int64_t started;                //  when it was handed over (ms)
+    bool stop_sent;                 //  the slot was asked to stop it
+    bool timed_out;                 //  because it ran over its time limit
+    sluice_buf_t output;            //  the handler's output
+    void *next_free;                //  in the free list: the next one
 } job_t;
 
 struct _sc_slots_t {
@@ -132,9 +132,7 @@ static void s_finish (sc_slots_t *self, job_t *job)
 {
     sl_wexec_done_t *done = &job->done;
     bool over = job->timed_out || (job->timeout_ms && done->duration_ms > job->timeout_ms);
-    done->status = over ? SL_WEXEC_TIMEOUT
-                   : done->exit_code == 0 ? SL_WEXEC_OK
-                                          : SL_WEXEC_FAILED;
+    done->status = over ? SL_WEXEC_TIMEOUT : done->exit_code == 0 ? SL_WEXEC_OK : SL_WEXEC_FAILED;
     done->output = job->output.data;
     done->output_size = job->output.size;
     if (done->output_size > self->max_output) {
@@ -210,8 +208,8 @@ static void s_handle (void *ptr, zmq_pollitem_t *items, size_t count, int64_t no
     sc_slots_t *self = (sc_slots_t *) ptr;
     for (uint32_t i = 0; i < self->nslots && i < count; i++) {
         job_t *job = NULL;
-        if (!(items [i].revents & ZMQ_POLLIN) || zsock_recv (self->slots [i], "p", &job) ||
-            !job || job != self->jobs [i])
+        if (!(items [i].revents & ZMQ_POLLIN) || zsock_recv (self->slots [i], "p", &job) || !job ||
+            job != self->jobs [i])
             continue;
         self->jobs [i] = NULL;
         s_finish (self, job);
@@ -277,8 +275,8 @@ static void s_shutdown (void *ptr)
         s_job_destroy (&job);
 }
 
-sc_slots_t *sc_slots_new (sluice_handler_fn *handler, void *state, uint32_t nslots,
-                          bool is_inline, size_t max_output)
+sc_slots_t *sc_slots_new (sluice_handler_fn *handler, void *state, uint32_t nslots, bool is_inline,
+                          size_t max_output)
 {
     sc_slots_t *self = calloc (1, sizeof *self);
     if (!self)

@@ -27,8 +27,8 @@ typedef struct _sc_slots_t sc_slots_t;
 //  Creates nslots handler threads (none if is_inline). Output beyond
 //  max_output bytes is cut and flagged. Returns NULL (logged) on failure.
 //  Caller owns the result.
-sc_slots_t *sc_slots_new (sluice_handler_fn *handler, void *state, uint32_t nslots,
-                          bool is_inline, size_t max_output);
+sc_slots_t *sc_slots_new (sluice_handler_fn *handler, void *state, uint32_t nslots, bool is_inline,
+                          size_t max_output);
 
 //  Ends the threads (once their handler returned) and frees all.
 //  NULL-safe, nulls *self_p.

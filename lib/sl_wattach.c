@@ -8,8 +8,8 @@
 */
 #include "sl_wattach.h"
 
-#include <czmq.h>
 #include <ctype.h>
+#include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -23,25 +23,25 @@
 
 //  The files of one job.
 typedef struct {
-    size_t n;                                    //  how many
-    sl_wattach_file_t list [SL_WATTACH_MAX];     //  name and cache path, pointing below
-    char names [SL_WATTACH_MAX][65];             //  names in the job
-    char paths [SL_WATTACH_MAX][4096];           //  where each is kept
-    char hashes [SL_WATTACH_MAX][41];            //  their SHA-1, lower-case hex
+    size_t n;                                //  how many
+    sl_wattach_file_t list [SL_WATTACH_MAX]; //  name and cache path, pointing below
+    char names [SL_WATTACH_MAX][65];         //  names in the job
+    char paths [SL_WATTACH_MAX][4096];       //  where each is kept
+    char hashes [SL_WATTACH_MAX][41];        //  their SHA-1, lower-case hex
 } job_files_t;
 
 struct _sl_wattach_t {
-    char dir [3072];       //  the cache directory
-    uint64_t max_bytes;    //  what it may hold
-    zhashx_t *jobs;        //  job id -> job_files_t
-    zlistx_t *queue;       //  hashes to fetch (owned strings)
-    int fd;                //  the download under way (its .part file), or -1
-    char hash [41];        //  its hash
-    uint64_t offset;       //  bytes of it here
-    int64_t asked;         //  when the last piece was asked for
-    bool request_due;      //  a request is to be sent (sl_wattach_request)
-    int64_t retry_at;      //  no download before this: the broker lacked one
-    uint64_t bytes;        //  bytes received
+    char dir [3072];    //  the cache directory
+    uint64_t max_bytes; //  what it may hold
+    zhashx_t *jobs;     //  job id -> job_files_t
+    zlistx_t *queue;    //  hashes to fetch (owned strings)
+    int fd;             //  the download under way (its .part file), or -1
+    char hash [41];     //  its hash
+    uint64_t offset;    //  bytes of it here
+    int64_t asked;      //  when the last piece was asked for
+    bool request_due;   //  a request is to be sent (sl_wattach_request)
+    int64_t retry_at;   //  no download before this: the broker lacked one
+    uint64_t bytes;     //  bytes received
 };
 
 static void s_path (sl_wattach_t *self, const char *hash, bool part, char *path, size_t len)

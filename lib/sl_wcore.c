@@ -15,8 +15,9 @@
 #include "sl_util.h"
 
 #define MAX_RESULT_BATCH 256
-#define MAX_RESULT_BYTES (4 << 20) //  well under the broker's message limit (one output may be 32 MiB)
-#define MAX_REFS 4096              //  task references in one heartbeat, release or bye
+#define MAX_RESULT_BYTES                                                                           \
+    (4 << 20)         //  well under the broker's message limit (one output may be 32 MiB)
+#define MAX_REFS 4096 //  task references in one heartbeat, release or bye
 
 //  What the broker was last told of a task.
 typedef enum {
@@ -366,8 +367,8 @@ void sl_wcore_welcome (sl_wcore_t *self, bool fair, int64_t now)
 {
     assert (self);
     (void) now;
-    bool again = self->connected || self->done || self->nrunning ||
-                 sl_deque_size (self->waiting) || self->batches_made;
+    bool again = self->connected || self->done || self->nrunning || sl_deque_size (self->waiting) ||
+                 self->batches_made;
     self->fair = fair;
     self->connected = true;
     self->credit_absolute = true;
@@ -510,8 +511,8 @@ static void s_take_finished (sl_wcore_t *self)
         task->state = SL_WTASK_FINISHED;
         sl_credit_task_done (&self->credit, done->duration_ms);
         if (sl_deque_push_back (self->finished, done)) {
-            sl_error ("out of memory: result %s/%llu dropped (the broker will redo it)",
-                      task->job, (unsigned long long) task->seq);
+            sl_error ("out of memory: result %s/%llu dropped (the broker will redo it)", task->job,
+                      (unsigned long long) task->seq);
             s_task_destroy (&task);
             self->exec->done_free (self->exec->self, done);
         }
@@ -588,12 +589,12 @@ static void s_pack (sl_wcore_t *self)
     sl_wexec_done_t *dones [MAX_RESULT_BATCH];
     while (sl_deque_size (self->finished)) {
         size_t n = 0, bytes = 0;
-        const char *job = ((wtask_t *) (uintptr_t) ((sl_wexec_done_t *) sl_deque_front (
-                                                        self->finished))
-                               ->tag)
-                              ->job;
+        const char *job =
+            ((wtask_t *) (uintptr_t) ((sl_wexec_done_t *) sl_deque_front (self->finished))->tag)
+                ->job;
         sl_wexec_done_t *done;
-        while (n < MAX_RESULT_BATCH && (done = (sl_wexec_done_t *) sl_deque_front (self->finished))) {
+        while (n < MAX_RESULT_BATCH &&
+               (done = (sl_wexec_done_t *) sl_deque_front (self->finished))) {
             wtask_t *task = (wtask_t *) (uintptr_t) done->tag;
             if (n && (!streq (task->job, job) ||
                       bytes + done->output_size + done->err_size > MAX_RESULT_BYTES))

@@ -26,15 +26,15 @@
 //  A task to start. Everything it points to is the core's and stays valid
 //  until the executor reports the task finished.
 typedef struct {
-    uint64_t tag;                    //  the core's handle, given back in sl_wexec_done_t
-    const char *job;                 //  its job
-    uint64_t seq;                    //  its seq
-    uint32_t attempt;                //  which dispatch of it this is
-    uint32_t timeout_ms;             //  time limit, 0 = none
-    const uint8_t *payload;          //  its bytes; payload [size] is a NUL
-    size_t size;                     //  bytes at payload
-    const sl_wattach_file_t *files;  //  its job's attachments (name, path here)
-    size_t nfiles;                   //  how many
+    uint64_t tag;                   //  the core's handle, given back in sl_wexec_done_t
+    const char *job;                //  its job
+    uint64_t seq;                   //  its seq
+    uint32_t attempt;               //  which dispatch of it this is
+    uint32_t timeout_ms;            //  time limit, 0 = none
+    const uint8_t *payload;         //  its bytes; payload [size] is a NUL
+    size_t size;                    //  bytes at payload
+    const sl_wattach_file_t *files; //  its job's attachments (name, path here)
+    size_t nfiles;                  //  how many
 } sl_wexec_task_t;
 
 //  A finished task. The executor owns it: give it back with done_free.

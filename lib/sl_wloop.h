@@ -29,8 +29,8 @@ typedef struct {
     uint64_t drain_timeout_ms;      //  how long running tasks may finish when draining
     const char *const *queues;      //  queues served (nqueues of them), none = default
     size_t nqueues;
-    const char *attach_cache;   //  attachment cache directory, NULL = the default
-    uint64_t attach_cache_max;  //  bytes it may hold (files still needed excepted)
+    const char *attach_cache;  //  attachment cache directory, NULL = the default
+    uint64_t attach_cache_max; //  bytes it may hold (files still needed excepted)
     //  Polled every turn (and at least every 100 ms): true when a stop was
     //  asked for besides SIGINT/SIGTERM (sluice_worker_stop). NULL: none.
     bool (*stop_requested) (void *arg);

@@ -209,7 +209,8 @@ static sl_env_t *s_control (fixture_t *fx, bool *heartbeat)
     if (!frame)
         return NULL;
     char err [256];
-    sl_env_t *env = sl_proto_decode (zframe_data (frame), zframe_size (frame), NULL, err, sizeof err);
+    sl_env_t *env =
+        sl_proto_decode (zframe_data (frame), zframe_size (frame), NULL, err, sizeof err);
     zframe_destroy (&frame);
     assert_non_null (env);
     if (heartbeat)
@@ -252,7 +253,8 @@ static sl_env_t *s_result (fixture_t *fx)
     if (!frame)
         return NULL;
     char err [256];
-    sl_env_t *env = sl_proto_decode (zframe_data (frame), zframe_size (frame), NULL, err, sizeof err);
+    sl_env_t *env =
+        sl_proto_decode (zframe_data (frame), zframe_size (frame), NULL, err, sizeof err);
     assert_non_null (env);
     assert_int_equal (env->body_case, SLUICE__ENVELOPE__BODY_RESULTS);
     sl_wcore_result_sent (fx->core);
@@ -715,8 +717,7 @@ int main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_wcore_first_welcome_asks_for_the_slots, s_setup,
                                          s_teardown),
-        cmocka_unit_test_setup_teardown (test_wcore_push_mode_sends_no_credit, s_setup,
-                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_wcore_push_mode_sends_no_credit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_wcore_tasks_start_up_to_the_slots, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_wcore_heartbeat_claims_each_task_once, s_setup,
@@ -735,22 +736,21 @@ int main (void)
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_wcore_drain_message_asks_to_drain_once, s_setup,
                                          s_teardown),
-        cmocka_unit_test_setup_teardown (test_wcore_cancel_drops_waiting_and_stops_running,
+        cmocka_unit_test_setup_teardown (test_wcore_cancel_drops_waiting_and_stops_running, s_setup,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_wcore_bye_lists_what_is_unfinished_and_the_last_batch,
                                          s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (
-            test_wcore_bye_lists_what_is_unfinished_and_the_last_batch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_wcore_bye_counts_only_batches_taken_by_zeromq,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (
             test_wcore_bye_hands_back_what_finished_since_the_last_step, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_wcore_bye_right_after_the_last_results_names_them,
                                          s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (
-            test_wcore_executor_out_of_memory_keeps_the_task_waiting, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_wcore_invalid_job_id_is_dropped, s_setup,
-                                         s_teardown),
-        cmocka_unit_test_setup_teardown (
-            test_wcore_attachments_are_fetched_before_the_task_starts, s_setup_attach, s_teardown),
+        cmocka_unit_test_setup_teardown (test_wcore_executor_out_of_memory_keeps_the_task_waiting,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_wcore_invalid_job_id_is_dropped, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_wcore_attachments_are_fetched_before_the_task_starts,
+                                         s_setup_attach, s_teardown),
         cmocka_unit_test_setup_teardown (
             test_wcore_attachment_that_does_not_match_its_hash_is_fetched_again, s_setup_attach,
             s_teardown),
