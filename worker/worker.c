@@ -18,39 +18,39 @@
 
 //  --- The runner as an executor --------------------------------------------------
 
-static int s_start (void *self, const sl_wexec_task_t *task, int64_t now)
+static int s_runner_start (void *self, const sl_wexec_task_t *task, int64_t now)
 {
     return runner_start_with ((runner_t *) self, task->tag, task->job, task->seq, task->attempt,
                               task->payload, task->size, task->timeout_ms, now, task->files,
                               task->nfiles);
 }
 
-static void s_stop (void *self, uint64_t tag, int64_t now)
+static void s_runner_stop (void *self, uint64_t tag, int64_t now)
 {
     runner_stop ((runner_t *) self, tag, now);
 }
 
-static size_t s_pollitems (void *self, zmq_pollitem_t *items, size_t max)
+static size_t s_runner_pollitems (void *self, zmq_pollitem_t *items, size_t max)
 {
     return runner_pollitems ((runner_t *) self, items, max);
 }
 
-static void s_handle (void *self, zmq_pollitem_t *items, size_t count, int64_t now)
+static void s_runner_handle (void *self, zmq_pollitem_t *items, size_t count, int64_t now)
 {
     runner_handle ((runner_t *) self, items, count, now);
 }
 
-static int64_t s_next_timer (void *self)
+static int64_t s_runner_next_timer (void *self)
 {
     return runner_next_timer ((runner_t *) self);
 }
 
-static sl_wexec_done_t *s_finished (void *self)
+static sl_wexec_done_t *s_runner_finished (void *self)
 {
     return runner_done ((runner_t *) self);
 }
 
-static void s_done_free (void *self, sl_wexec_done_t *done)
+static void s_runner_done_free (void *self, sl_wexec_done_t *done)
 {
     (void) self;
     runner_done_destroy (&done);
@@ -58,7 +58,7 @@ static void s_done_free (void *self, sl_wexec_done_t *done)
 
 //  Nothing to wait for: the runner copied what it needs of each task, and
 //  runner_destroy (after the loop) kills what still runs.
-static void s_shutdown (void *self)
+static void s_runner_shutdown (void *self)
 {
     (void) self;
 }
@@ -75,14 +75,14 @@ int worker_run (const worker_config_t *config)
         return 1;
     }
     sl_wexec_t exec = { .self = runner,
-                        .start = s_start,
-                        .stop = s_stop,
-                        .pollitems = s_pollitems,
-                        .handle = s_handle,
-                        .next_timer = s_next_timer,
-                        .finished = s_finished,
-                        .done_free = s_done_free,
-                        .shutdown = s_shutdown };
+                        .start = s_runner_start,
+                        .stop = s_runner_stop,
+                        .pollitems = s_runner_pollitems,
+                        .handle = s_runner_handle,
+                        .next_timer = s_runner_next_timer,
+                        .finished = s_runner_finished,
+                        .done_free = s_runner_done_free,
+                        .shutdown = s_runner_shutdown };
     sl_wloop_config_t loop = {
         .broker = config->broker,
         .curve = config->curve,
