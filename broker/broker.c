@@ -76,6 +76,8 @@ typedef struct {
     bool draining;         //  worker: told to drain by sluice-ctl
     sl_queue_t *queues [MAX_WORKER_QUEUES]; //  worker: the named queues it serves
     size_t nqueues;                         //  worker: how many
+    uint64_t batches_seen;                  //  worker: highest ResultBatch.batch received
+    uint64_t bye_batch;                     //  worker: Bye came after this batch, not yet here
 } peer_t;
 
 typedef struct {
@@ -1017,6 +1019,25 @@ static void s_task_refs_release (broker_t *self, peer_t *peer, Sluice__TaskRef *
             self->tasks_released++;
 }
 
+//  A worker's Bye: what it lists is handed back at once; what it does not
+//  is lost, but only once the last result batch it sent before the Bye
+//  is here (results and Bye travel on different sockets: nothing orders
+//  them). Until then it gets no task; if the batch never comes (lost with
+//  a broken connection), it is given up as silent after LIVENESS beats.
+static void s_on_bye (broker_t *self, peer_t *peer, Sluice__Bye *bye)
+{
+    s_task_refs_release (self, peer, bye->unfinished, bye->n_unfinished);
+    if (bye->last_batch <= peer->batches_seen) {
+        s_worker_gone (self, peer, "left");
+        return;
+    }
+    peer->bye_batch = bye->last_batch;
+    peer->last_seen = zclock_mono ();
+    sl_fair_credit (self->fair, &peer->fair, 0, true);
+    sl_debug ("worker %s left after its result batch %llu (%llu here): waiting for it", peer->name,
+              (unsigned long long) bye->last_batch, (unsigned long long) peer->batches_seen);
+}
+
 static void s_welcome (broker_t *self, peer_t *peer, char **jobs, size_t njobs)
 {
     Sluice__Welcome welcome = SLUICE__WELCOME__INIT;
@@ -1458,6 +1479,8 @@ static void s_on_control (broker_t *self)
             case SLUICE__ENVELOPE__BODY_BYE:
                 if (peer && peer == self->sink)
                     s_sink_detach (self, "it said goodbye");
+                else if (peer && peer->role == SLUICE__ROLE__ROLE_WORKER)
+                    s_on_bye (self, peer, env->bye);
                 else if (peer) {
                     s_task_refs_release (self, peer, env->bye->unfinished, env->bye->n_unfinished);
                     s_worker_gone (self, peer, "left");
@@ -1827,6 +1850,16 @@ static void s_on_result_batch (broker_t *self, Sluice__ResultBatch *batch)
         else
             sl_error ("out of memory: result %s/%llu dropped, the task will run again", batch->job,
                       (unsigned long long) result->seq);
+    }
+    //  The batch a worker that said Bye was waited for: it is gone now.
+    peer_t *sender = batch->batch && batch->n_results && batch->results [0]->worker
+                         ? s_peer_by_name (self, batch->results [0]->worker)
+                         : NULL;
+    if (sender && sender->role == SLUICE__ROLE__ROLE_WORKER) {
+        if (batch->batch > sender->batches_seen)
+            sender->batches_seen = batch->batch;
+        if (sender->bye_batch && sender->batches_seen >= sender->bye_batch)
+            s_worker_gone (self, sender, "left");
     }
 }
 
@@ -2664,7 +2697,11 @@ static void s_expire_peers (broker_t *self, int64_t now)
             s_sink_detach (self, "no heartbeat");
         else {
             char why [80];
-            snprintf (why, sizeof why, "silent for %lld ms", (long long) (now - peer->last_seen));
+            if (peer->bye_batch)
+                snprintf (why, sizeof why, "left, and its last results did not come");
+            else
+                snprintf (why, sizeof why, "silent for %lld ms",
+                          (long long) (now - peer->last_seen));
             s_worker_gone (self, peer, why);
         }
     }
