@@ -27,7 +27,8 @@ typedef struct {
     uint64_t max_attachment;   //  largest attachment accepted (bytes)
     const char *curve_secret;  //  the broker's certificate: CurveZMQ on every port, NULL = plain
     const char *curve_clients; //  directory of admitted clients' public certificates, NULL = any
-    const char *metrics;       //  tcp://IFACE:PORT for Prometheus metrics over HTTP, NULL = none
+    const char *metrics;       //  --http (or --metrics) tcp://IFACE:PORT: dashboard, API and
+                               //  Prometheus metrics over HTTP, NULL = none
 } broker_config_t;
 
 #define BROKER_DEFAULT_HEARTBEAT_MS 1000

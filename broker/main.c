@@ -62,6 +62,7 @@ static const struct option s_options [] = {
     SL_DISCOVER_OPTION,
     SL_CONFIG_OPTION,
     { "metrics", required_argument, NULL, 'X' },
+    { "http", required_argument, NULL, 'W' },
     { "verbose", no_argument, NULL, 'v' },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
@@ -101,8 +102,11 @@ static void s_usage (FILE *out)
              "                          ventilators wait until workers and the sink catch up\n"
              "      --max-attachment BYTES  largest file a job may ship with it\n"
              "                          (sluice-ventilator --attach; default 1G)\n"
-             "      --metrics ENDPOINT  serve Prometheus metrics over HTTP at ENDPOINT/metrics\n"
-             "                          (e.g. tcp://127.0.0.1:9560; not encrypted)\n"
+             "      --http ENDPOINT     serve the web dashboard at ENDPOINT/ (read-only), its\n"
+             "                          JSON API at /api/ and Prometheus metrics at /metrics\n"
+             "                          over HTTP (tcp://IFACE:PORT, or a PORT alone for\n"
+             "                          127.0.0.1:PORT; not encrypted: keep it on loopback)\n"
+             "      --metrics ENDPOINT  the same as --http (its older name)\n"
              "      --curve-secret FILE encrypt every port with CurveZMQ, with this certificate\n"
              "                          (from sluice-keygen); clients need --curve-server\n"
              "                          with its public half\n"
@@ -140,6 +144,7 @@ static int s_run (int argc, char *argv [])
     };
     bool in_memory = false;
     uint16_t discover_port = 0; //  --discover's UDP port, 0: off
+    char http_endpoint [64];    //  --http PORT as tcp://127.0.0.1:PORT
     int verbosity = 0;
     int opt;
     uint64_t value;
@@ -193,7 +198,17 @@ static int s_run (int argc, char *argv [])
             case SL_OPT_CONFIG:
                 break; //  read by sl_config_main
             case 'X':
+            case 'W':
+                if (config.metrics && !streq (config.metrics, optarg)) {
+                    fprintf (stderr,
+                             PROG ": --http and --metrics name one endpoint: give it once\n");
+                    return SL_EXIT_USAGE;
+                }
                 config.metrics = optarg;
+                if (optarg [0] && strspn (optarg, "0123456789") == strlen (optarg)) {
+                    snprintf (http_endpoint, sizeof http_endpoint, "tcp://127.0.0.1:%s", optarg);
+                    config.metrics = http_endpoint;
+                }
                 break;
             case 'D':
                 if (streq (optarg, "fair"))
@@ -228,7 +243,7 @@ static int s_run (int argc, char *argv [])
         return SL_EXIT_USAGE;
     }
     if (config.metrics && sl_endpoint_check (config.metrics, err, sizeof err)) {
-        fprintf (stderr, PROG ": --metrics: %s\n", err);
+        fprintf (stderr, PROG ": --http: %s\n", err);
         return SL_EXIT_USAGE;
     }
     if (config.curve_clients && !config.curve_secret) {
