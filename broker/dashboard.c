@@ -142,6 +142,8 @@ char *dashboard_render (const dashboard_src_t *src, const char *path, const char
     *status = 200;
     if (strcmp (path, "/") == 0 || strcmp (path, "/index.html") == 0)
         return s_asset ("index.html", content_type);
+    if (strcmp (path, "/favicon.ico") == 0)
+        return s_asset ("favicon.svg", content_type);
     if (strncmp (path, "/static/", 8) == 0)
         return strchr (path + 8, '/') || !strcmp (path + 8, "index.html") ||
                        !strcmp (path + 8, "job.html")

@@ -5,6 +5,7 @@
       /                          the dashboard (web/index.html)
       /jobs/ID                   one job's page (web/job.html)
       /static/NAME               web/NAME (app.js, job.js, common.js, style.css)
+      /favicon.ico               web/favicon.svg (browsers ask for it)
       /api/status                what `sluice-ctl status --json` prints
       /api/jobs/ID               one job of /api/status, with its failure counts
       /api/jobs/ID/failed?after=SEQ&limit=N
