@@ -19,7 +19,8 @@ typedef struct {
     char *data;           //  what it sent so far (owned), grows to HTTP_MAX_REQUEST
     size_t size;          //  bytes at data
     size_t capacity;      //  room at data
-    int64_t since;        //  when it connected (ms, zclock_mono)
+    int64_t since;        //  when it connected, or was answered (ms, zclock_mono)
+    bool answered;        //  its answer is sent: waiting for it to close
 } client_t;
 
 struct _http_t {
@@ -114,15 +115,16 @@ int http_parse (const char *data, size_t size, char *method, size_t method_len, 
     return rc;
 }
 
-//  Sends [routing id][bytes]; with close, then [routing id][] to close.
+//  Sends [routing id][bytes]. The connection is not closed here: closing a
+//  STREAM connection ([routing id][]) drops what ZeroMQ has not written to
+//  the socket yet, so a large answer could be cut (the client then waited
+//  for the rest forever). The client closes it after reading the answer
+//  (Connection: close); http_expire closes it if it does not.
 static void s_send (http_t *self, client_t *client, const char *data, size_t size)
 {
     zframe_t *id = zframe_dup (client->routing_id);
-    zframe_send (&id, self->sock, ZFRAME_MORE | ZFRAME_DONTWAIT);
-    zmq_send (zsock_resolve (self->sock), data, size, ZMQ_DONTWAIT);
-    id = zframe_dup (client->routing_id);
-    zframe_send (&id, self->sock, ZFRAME_MORE | ZFRAME_DONTWAIT);
-    zmq_send (zsock_resolve (self->sock), "", 0, ZMQ_DONTWAIT);
+    if (zframe_send (&id, self->sock, ZFRAME_MORE | ZFRAME_DONTWAIT) == 0)
+        zmq_send (zsock_resolve (self->sock), data, size, ZMQ_DONTWAIT);
 }
 
 static void s_answer (http_t *self, client_t *client, int status, const char *content_type,
@@ -174,12 +176,15 @@ static void s_forget (http_t *self, const char *key)
 
 static void s_respond (http_t *self, client_t *client, http_render_fn *render, void *arg)
 {
+    if (client->answered)
+        return; //  one request per connection
     httpreq_t req;
     int rc = httpreq_parse (client->data, client->size, &req);
     if (rc == 0 && client->size < HTTP_MAX_REQUEST)
         return; //  more to come
     char key [64];
     snprintf (key, sizeof key, "%s", client->key);
+    size_t refused_before = self->refused;
     if (rc <= 0) {
         self->refused++;
         sl_debug ("http: refused a malformed request");
@@ -203,12 +208,25 @@ static void s_respond (http_t *self, client_t *client, http_render_fn *render, v
                       streq (req.method, "HEAD"));
         zstr_free (&body);
     }
-    s_forget (self, key);
+    bool refused = self->refused != refused_before;
+    //  Now it is the client's turn to close; what else it sends is ignored.
+    //  It gets HTTP_ANSWERED_CLOSE_MS to read its answer (one refused,
+    //  HTTP_REFUSED_CLOSE_MS: it may well be sending a megabyte of header
+    //  still), then it is closed.
+    client->answered = true;
+    client->since = zclock_mono ();
+    client->since -=
+        HTTP_CLIENT_TIMEOUT_MS - (refused ? HTTP_REFUSED_CLOSE_MS : HTTP_ANSWERED_CLOSE_MS);
+    void *handle = zlistx_find (self->order, key);
+    if (handle)
+        zlistx_move_end (self->order, handle);
 }
 
 //  Appends bytes to client's buffer, growing it up to HTTP_MAX_REQUEST.
 static void s_append (client_t *client, const byte *bytes, size_t size)
 {
+    if (client->answered)
+        return;
     size_t room = HTTP_MAX_REQUEST - client->size;
     size_t take = size < room ? size : room;
     if (client->size + take > client->capacity) {
@@ -230,17 +248,27 @@ static void s_append (client_t *client, const byte *bytes, size_t size)
 void http_expire (http_t *self, int64_t now)
 {
     assert (self);
-    while (zlistx_size (self->order)) {
-        const char *oldest = (const char *) zlistx_first (self->order);
-        client_t *client = (client_t *) zhashx_lookup (self->clients, oldest);
-        if (client && now - client->since < HTTP_CLIENT_TIMEOUT_MS)
-            break;
-        char key [64];
-        snprintf (key, sizeof key, "%s", oldest);
+    //  Every client, not only the oldest: deadlines differ (answered,
+    //  refused, reading). At most HTTP_MAX_CLIENTS, twice a second.
+    zlistx_t *expired = zlistx_new ();
+    if (!expired)
+        return;
+    for (const char *key = (const char *) zlistx_first (self->order); key;
+         key = (const char *) zlistx_next (self->order)) {
+        client_t *client = (client_t *) zhashx_lookup (self->clients, key);
+        if (!client || now - client->since >= HTTP_CLIENT_TIMEOUT_MS)
+            zlistx_add_end (expired, (void *) key);
+    }
+    char key [64];
+    for (const char *item = (const char *) zlistx_first (expired); item;
+         item = (const char *) zlistx_next (expired)) {
+        snprintf (key, sizeof key, "%s", item);
+        client_t *client = (client_t *) zhashx_lookup (self->clients, key);
         if (client)
             s_close (self, client);
         s_forget (self, key);
     }
+    zlistx_destroy (&expired);
 }
 
 void http_handle (http_t *self, http_render_fn *render, void *arg)

@@ -7,6 +7,10 @@
     server answers it through the caller's render function and closes the
     connection ("Connection: close"). Anything else gets a 4xx answer:
     a request head too large, not HTTP, a method other than GET or HEAD.
+    The client closes the connection once it has the answer; one that does
+    not is closed HTTP_ANSWERED_CLOSE_MS later (HTTP_REFUSED_CLOSE_MS after
+    a 4xx), not at once: closing a STREAM connection drops the part of a
+    large answer ZeroMQ has not written to the socket yet.
     Bounds, against hostile clients: a connection holds a buffer that grows
     with what it sent, up to HTTP_MAX_REQUEST bytes; at most
     HTTP_MAX_CLIENTS connections are held (a new one past that closes the
@@ -25,7 +29,9 @@
 
 #define HTTP_MAX_REQUEST 8192
 #define HTTP_MAX_CLIENTS 1024
-#define HTTP_CLIENT_TIMEOUT_MS 10000
+#define HTTP_CLIENT_TIMEOUT_MS 10000 //  to send a request head
+#define HTTP_ANSWERED_CLOSE_MS 5000  //  to read an answer and close, before we close
+#define HTTP_REFUSED_CLOSE_MS 1000   //  the same after a 4xx answer
 
 typedef struct _http_t http_t;
 

@@ -6,7 +6,9 @@ const REFRESH_MS = 1000;
 const HISTORY_KEEP_S = 3600;
 const history = { t: [], completed_per_s: [], failed_per_s: [], queued: [], running: [], busy: [], slots: [] };
 const previous = new Map(); // job id -> { done, at, rate }
-const state = { renders: 0, status: null, error: null }; // read by the browser test
+// Read by the browser test and bench/dashboard.py: firstRenderMs is the time
+// from navigation start to the first complete render (performance.now()).
+const state = { renders: 0, status: null, error: null, firstRenderMs: null };
 window.sluiceState = state;
 
 function field (name, text) {
@@ -126,6 +128,7 @@ async function refresh () {
     state.status = s;
     state.error = null;
     state.renders++;
+    if (state.firstRenderMs === null) state.firstRenderMs = performance.now();
     document.getElementById("updated").textContent = "updated " + new Date(now).toLocaleTimeString();
   } catch (e) {
     state.error = String(e);
