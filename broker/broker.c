@@ -21,6 +21,7 @@
 #include "fair.h"
 #include "history.h"
 #include "http.h"
+#include "outbox.h"
 #include "sl_curve.h"
 #include "sl_endpoint.h"
 #include "sl_log.h"
@@ -45,6 +46,7 @@
 #define RESULTS_MAX_BYTES (40 << 20) //  a worker's result batch: one 32 MiB output at most
 #define CONTROL_MAX_BYTES (4 << 20)  //  hellos, heartbeats, acks, credits
 #define INTAKE_HWM 16                //  ventilators' batches buffered at the broker, at most
+#define RESULTS_HWM 32               //  result batches buffered per worker connection, at most
 #define RESUME_FRACTION 8            //  intake resumes below 7/8 of --max-memory
 #define RATE_SAMPLES 11              //  results counted each second, for the rate over 10 s
 #define STATUS_FINISHED_JOBS 20      //  recently finished jobs listed by status
@@ -127,6 +129,9 @@ struct _broker_t {
     bool journal_failed;                //  the journal cannot be written: no task is accepted
     char journal_error [512];           //  why
     int64_t journal_retry;              //  when to try committing again (ms)
+    int64_t rotate_retry;               //  when to try a failed segment rotation again (ms), or 0
+    sl_outbox_t *answers;               //  control replies waiting for their records (outbox.h)
+    sl_outbox_t *notices;               //  JobDone to the sink waiting for their records
     uint64_t tasks_refused;             //  tasks refused while the journal failed
     int64_t next_housekeeping;          //  when to expire silent peers next (ms)
     int64_t next_report;                //  when to log the workers' capacity next (ms)
@@ -300,6 +305,10 @@ static zsock_t *s_bind (const broker_config_t *config, zcert_t *cert, sl_port_t 
         //  keep it small, so that a paused intake stops ventilators soon
         //  (at most INTAKE_HWM batches of 256 KiB wait here).
         zsock_set_rcvhwm (sock, INTAKE_HWM);
+    if (port == SL_PORT_RESULTS)
+        //  The same for results: while the journal fails they are not read,
+        //  and must wait in the workers, not here.
+        zsock_set_rcvhwm (sock, RESULTS_HWM);
     if (port == SL_PORT_DISPATCH)
         //  Push: PUSH deals to any worker whose pipe has room, busy or
         //  not, so the pipe is all that bounds what a worker is dealt:
@@ -364,7 +373,9 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
         goto fail;
     }
     self->job_starts = zlistx_new ();
-    if (!self->job_starts) {
+    self->answers = sl_outbox_new ();
+    self->notices = sl_outbox_new ();
+    if (!self->job_starts || !self->answers || !self->notices) {
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
@@ -427,6 +438,8 @@ void broker_destroy (broker_t **self_p)
     zhashx_destroy (&self->peers);
     sl_fair_destroy (&self->fair);
     zlistx_destroy (&self->job_starts);
+    sl_outbox_destroy (&self->answers);
+    sl_outbox_destroy (&self->notices);
     sl_journal_destroy (&self->journal);
     zactor_destroy (&self->auth);
     zcertstore_destroy (&self->admitted);
@@ -549,7 +562,8 @@ static sl_failed_t s_failed_of (const finished_t *f)
 static void s_journal_error (broker_t *self, const char *err)
 {
     if (!self->journal_failed)
-        sl_error ("%s; refusing new tasks until the journal can be written again", err);
+        sl_error ("%s; refusing new tasks and results until the journal can be written again",
+                  err);
     self->journal_failed = true;
     snprintf (self->journal_error, sizeof self->journal_error, "%s", err);
     self->journal_retry = zclock_mono () + 1000;
@@ -561,6 +575,78 @@ static void s_journal_appended (broker_t *self, int rc, const char *err)
         sl_error ("cannot journal: %s", err);
     else if (!self->dirty_since)
         self->dirty_since = zclock_mono ();
+}
+
+//  The journal position every record appended so far will have reached
+//  when it is durable (0 without a journal: nothing to wait for).
+static uint64_t s_journal_position (broker_t *self)
+{
+    return self->journal ? sl_journal_appended (self->journal) : 0;
+}
+
+//  The position up to which records are durable (UINT64_MAX without a
+//  journal).
+static uint64_t s_journal_durable (broker_t *self)
+{
+    return self->journal ? sl_journal_durable (self->journal) : UINT64_MAX;
+}
+
+//  Sends the answers whose records are durable, oldest first, as far as
+//  their socket takes them. A reply to a client that left is dropped.
+static void s_outbox_flush (broker_t *self, sl_outbox_t *outbox, zsock_t *sock)
+{
+    uint64_t durable = s_journal_durable (self);
+    zframe_t *routing_id, *msg;
+    while (sl_outbox_peek (outbox, durable, &routing_id, &msg)) {
+        void *handle = zsock_resolve (sock);
+        if (routing_id && zmq_send (handle, zframe_data (routing_id), zframe_size (routing_id),
+                                    ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+            if (errno == EAGAIN)
+                return;
+            sl_outbox_pop (outbox); //  EHOSTUNREACH: the client left
+            continue;
+        }
+        if (zmq_send (handle, zframe_data (msg), zframe_size (msg), ZMQ_DONTWAIT) < 0 &&
+            errno == EAGAIN && !routing_id)
+            return; //  the sink's pipe is full: later
+        sl_outbox_pop (outbox);
+    }
+}
+
+//  True if the oldest answer in outbox may go now.
+static bool s_outbox_ready (broker_t *self, sl_outbox_t *outbox)
+{
+    zframe_t *routing_id, *msg;
+    return sl_outbox_peek (outbox, s_journal_durable (self), &routing_id, &msg);
+}
+
+//  Queues an answer that reports a state change: it goes out once every
+//  record appended so far is durable (at once without a journal, or when
+//  nothing is pending). routing_id NULL: to the sink, on the delivery
+//  socket; else a reply on the control socket.
+static void s_journal_results (broker_t *self);
+
+static void s_answer (broker_t *self, zframe_t *routing_id, sl_env_t *env)
+{
+    s_journal_results (self); //  the table's changes so far are records first
+    zframe_t *msg = sl_proto_encode (env);
+    if (!msg) {
+        sl_error ("out of memory encoding a %s", sl_proto_body_name (env));
+        return;
+    }
+    sl_outbox_t *outbox = routing_id ? self->answers : self->notices;
+    if (sl_outbox_add (outbox, s_journal_position (self), routing_id, &msg))
+        sl_error ("out of memory queueing a %s", sl_proto_body_name (env));
+    s_outbox_flush (self, outbox, routing_id ? self->control : self->delivery);
+}
+
+//  Records up to the journal's durable position are safe: results reached
+//  so far may go to the sink, answers waiting for them may go out.
+static void s_journal_durable_now (broker_t *self)
+{
+    sl_table_durable (self->table);
+    s_outbox_flush (self, self->answers, self->control);
+    s_outbox_flush (self, self->notices, self->delivery);
 }
 
 //  The segment new jobs are tagged with: the oldest one they need.
@@ -642,56 +728,86 @@ static int s_journal_commit (broker_t *self)
     if (!self->journal)
         return 0;
     s_journal_results (self);
-    if (sl_journal_uncommitted (self->journal) == 0)
-        return self->journal_failed ? -1 : 0;
     char err [512];
     if (sl_journal_commit (self->journal, err, sizeof err)) {
         s_journal_error (self, err);
         return -1;
     }
     if (self->journal_failed)
-        sl_warn ("the journal in %s can be written again: accepting tasks",
+        sl_warn ("the journal in %s can be written again: accepting tasks and results",
                  sl_journal_dir (self->journal));
     self->journal_failed = false;
     self->dirty_since = 0;
-    if (sl_journal_segment_bytes (self->journal) >= SEGMENT_BYTES)
+    s_journal_durable_now (self);
+    if (sl_journal_segment_bytes (self->journal) >= SEGMENT_BYTES &&
+        (!self->rotate_retry || zclock_mono () >= self->rotate_retry))
         s_journal_rotate (self);
     return 0;
 }
 
-//  Commits when the fsync policy says it is time.
+//  Commits when the fsync policy says it is time, and retries a failed
+//  commit or rotation once a second, whether or not anything new came in:
+//  a quiet broker must notice that space came back.
 static void s_journal_tick (broker_t *self, int64_t now)
 {
     s_journal_results (self); //  in memory too: counts and failures
     if (!self->journal)
         return;
+    if (self->journal_failed) {
+        if (now >= self->journal_retry)
+            s_journal_commit (self);
+        return;
+    }
+    if (self->rotate_retry && now >= self->rotate_retry) {
+        s_journal_commit (self); //  rotates
+        return;
+    }
     if (sl_journal_uncommitted (self->journal) == 0)
         return;
-    if (self->journal_failed ? now >= self->journal_retry
-                             : self->config.fsync == SL_FSYNC_ALWAYS ||
-                                   sl_journal_uncommitted (self->journal) >= BATCH_COMMIT_BYTES ||
-                                   now - self->dirty_since >= BATCH_COMMIT_MS)
+    if (self->config.fsync == SL_FSYNC_ALWAYS ||
+        sl_journal_uncommitted (self->journal) >= BATCH_COMMIT_BYTES ||
+        now - self->dirty_since >= BATCH_COMMIT_MS)
         s_journal_commit (self);
 }
 
 //  When the journal needs the loop again (ms), or INT64_MAX.
 static int64_t s_journal_wake (broker_t *self)
 {
-    if (!self->journal || !self->dirty_since)
+    if (!self->journal)
         return INT64_MAX;
-    return self->journal_failed ? self->journal_retry : self->dirty_since + BATCH_COMMIT_MS;
+    int64_t wake = INT64_MAX;
+    if (self->journal_failed)
+        wake = self->journal_retry;
+    else if (self->dirty_since)
+        wake = self->dirty_since + BATCH_COMMIT_MS;
+    if (self->rotate_retry && self->rotate_retry < wake)
+        wake = self->rotate_retry;
+    return wake;
 }
 
 //  Starts a new segment, carries the finished jobs it remembers into it,
-//  and deletes the segments no unfinished job needs any more.
+//  and deletes the segments no unfinished job needs any more. A rotation
+//  that fails (no inode, say) is no reason to refuse work while the current
+//  segment can still be written: it is logged and tried again each second.
 static void s_journal_rotate (broker_t *self)
 {
     char err [512];
     uint64_t segment = sl_journal_rotate (self->journal, err, sizeof err);
     if (!segment) {
-        s_journal_error (self, err);
+        if (sl_journal_failed (self->journal)) {
+            s_journal_error (self, err); //  its commit failed: nothing can be written
+            return;
+        }
+        if (!self->rotate_retry)
+            sl_warn ("%s; the journal goes on in its current segment (%.1f MB) and tries a new "
+                     "one every second",
+                     err, sl_journal_segment_bytes (self->journal) / 1e6);
+        self->rotate_retry = zclock_mono () + 1000;
         return;
     }
+    if (self->rotate_retry)
+        sl_warn ("journal: a new segment could be started again");
+    self->rotate_retry = 0;
     int64_t oldest = zclock_time () - self->config.retention_ms;
     for (size_t i = 0; i < FINISHED_MEMORY; i++) {
         finished_t *f = &self->finished [i];
@@ -734,6 +850,9 @@ static int s_journal_open (broker_t *self, char *err, size_t errlen)
         sl_durable_replay (self->journal, self->table, s_on_replayed_done, self, err, errlen);
     if (records < 0)
         return -1;
+    //  From now on a result goes to the sink only once its record is
+    //  durable (replayed ones are).
+    sl_table_hold_fresh (self->table, true);
     if (sl_journal_torn_bytes (self->journal))
         sl_warn ("journal: dropped a torn last record (%llu bytes) left by a crash",
                  (unsigned long long) sl_journal_torn_bytes (self->journal));
@@ -778,6 +897,7 @@ static void s_sink_detach (broker_t *self, const char *why)
     peer_t *sink = self->sink;
     self->sink = NULL;
     zlistx_purge (self->job_starts);
+    sl_outbox_purge (self->notices); //  the next sink asks again
     s_peer_remove (self, sink);
 }
 
@@ -1566,7 +1686,10 @@ static void s_on_job_end (broker_t *self, Sluice__JobEnd *end)
 //  the sink bring the table below 7/8 of the limit.
 static bool s_throttled (broker_t *self)
 {
-    size_t held = sl_table_held (self->table);
+    //  Records not yet committed are memory too (a failing journal keeps
+    //  them all).
+    size_t held = sl_table_held (self->table) +
+                  (self->journal ? sl_journal_uncommitted (self->journal) : 0);
     uint64_t limit = self->config.max_memory;
     if (!self->throttled && held >= limit) {
         self->throttled = true;
@@ -1864,6 +1987,10 @@ static int64_t s_send_fair (void *arg, void *owner, sl_queue_t *queue, size_t li
 
 static void s_dispatch (broker_t *self)
 {
+    //  While the journal cannot be written, results cannot be taken: no
+    //  point running more tasks (their results would wait in the workers).
+    if (self->journal_failed)
+        return;
     int64_t now = zclock_mono ();
     if (self->config.fair) {
         //  Credit-based: tasks go only to workers that asked for them (fair.h).
@@ -1910,7 +2037,7 @@ static void s_deliver (broker_t *self)
     Sluice__Result results [MAX_BATCH_RESULTS];
     static char ids [MAX_BATCH_RESULTS][256]; //  the tasks' ids, as strings
     Sluice__Result *result_ptrs [MAX_BATCH_RESULTS];
-    while (sl_table_deliverable (self->table, only) &&
+    while (sl_table_sendable (self->table, only) &&
            sl_table_unacked (self->table) < self->config.sink_window &&
            s_writable (self->delivery)) {
         sl_task_t *first = sl_table_send_next (self->table, only);
@@ -1941,7 +2068,7 @@ static void s_deliver (broker_t *self)
             bytes += r->output_size + r->stderr_size;
             if (n == MAX_BATCH_RESULTS || bytes >= MAX_BATCH_BYTES ||
                 sl_table_unacked (self->table) >= self->config.sink_window ||
-                !sl_table_deliverable (self->table, job))
+                !sl_table_sendable (self->table, job))
                 break;
             task = sl_table_send_next (self->table, job);
         }
@@ -1960,8 +2087,12 @@ static void s_deliver (broker_t *self)
     }
 }
 
-static int s_send_job_done (broker_t *self, const char *job_id, const sl_job_counts_t *counts,
-                            bool forgotten)
+//  Tells the sink a job is finished, once every record appended so far
+//  (the job's last acknowledgements and its end among them) is durable: a
+//  sink that exits on this must never see the job again, whatever happens
+//  to the broker then.
+static void s_send_job_done (broker_t *self, const char *job_id, const sl_job_counts_t *counts,
+                             bool forgotten)
 {
     Sluice__JobDone done = SLUICE__JOB_DONE__INIT;
     done.forgotten = forgotten;
@@ -1974,7 +2105,7 @@ static int s_send_job_done (broker_t *self, const char *job_id, const sl_job_cou
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_JOB_DONE;
     env.job_done = &done;
-    return sl_proto_send (self->delivery, NULL, &env, ZMQ_DONTWAIT);
+    s_answer (self, NULL, &env);
 }
 
 //  Announces finished jobs to the sink that collected them and retires them.
@@ -1989,10 +2120,6 @@ static void s_finish_jobs (broker_t *self)
     while (job) {
         sl_job_t *next = sl_table_job_next (self->table);
         if (sl_job_finished (job) && s_sink_wants (self, sl_job_id (job))) {
-            if (s_send_job_done (self, sl_job_id (job), sl_job_counts (job), false)) {
-                self->check_finished = true; //  try again when writable
-                return;
-            }
             const sl_job_counts_t *c = sl_job_counts (job);
             sl_info ("job %s finished: %llu tasks, %llu ok, %llu failed, %llu timed out, %llu "
                      "cancelled",
@@ -2013,6 +2140,7 @@ static void s_finish_jobs (broker_t *self)
                                     err);
             }
             s_remember (self, sl_job_id (job), c, now, &failed);
+            s_send_job_done (self, sl_job_id (job), c, false);
             zhashx_delete (self->job_times, sl_job_id (job));
             sl_table_retire (self->table, job);
         }
@@ -2026,15 +2154,10 @@ static void s_finish_jobs (broker_t *self)
         if (!sl_table_job (self->table, waiting)) {
             finished_t *done = s_finished_lookup (self, waiting);
             sl_job_counts_t none = { 0 };
-            int rc = 0;
             if (done)
-                rc = s_send_job_done (self, done->id, &done->counts, false);
+                s_send_job_done (self, done->id, &done->counts, false);
             else if (!streq (waiting, self->sink->job))
-                rc = s_send_job_done (self, waiting, &none, true);
-            if (rc) {
-                self->check_finished = true;
-                return;
-            }
+                s_send_job_done (self, waiting, &none, true);
         }
         zlistx_delete (self->sink->waiting, NULL);
     }
@@ -2347,13 +2470,20 @@ static void s_cancel (broker_t *self, zframe_t *routing_id, const char *job_id)
         s_command_reply (self, routing_id, false, message);
         return;
     }
+    const sl_job_counts_t *counts = sl_job_counts (job);
+    if (counts->total_known && counts->done == counts->total) {
+        snprintf (message, sizeof message,
+                  "%s: already finished: all %llu of its tasks have ended, nothing to cancel",
+                  job_id, (unsigned long long) counts->total);
+        s_command_reply (self, routing_id, false, message);
+        return;
+    }
     if (self->journal_failed) {
         snprintf (message, sizeof message, "cannot cancel now: %.400s", self->journal_error);
         s_command_reply (self, routing_id, false, message);
         return;
     }
     s_journal_tag (self);
-    const sl_job_counts_t *counts = sl_job_counts (job);
     if (!counts->total_known) {
         uint64_t total = sl_job_highest (job);
         if (sl_table_end (self->table, job_id, total) == SL_TABLE_OK && self->journal) {
@@ -2385,7 +2515,14 @@ static void s_cancel (broker_t *self, zframe_t *routing_id, const char *job_id)
               job_id, cancelled, running, (unsigned long long) (counts->done - cancelled),
               (unsigned long long) counts->total);
     sl_warn ("%s", message);
-    s_command_reply (self, routing_id, true, message);
+    //  "cancelled" only once the cancel is in the journal.
+    Sluice__CommandReply reply = SLUICE__COMMAND_REPLY__INIT;
+    reply.ok = true;
+    reply.message = message;
+    sl_env_t answer = SLUICE__ENVELOPE__INIT;
+    answer.body_case = SLUICE__ENVELOPE__BODY_COMMAND_REPLY;
+    answer.command_reply = &reply;
+    s_answer (self, routing_id, &answer);
 }
 
 //  COMMAND_DRAIN: the worker takes no new task, hands back those it has
@@ -2621,8 +2758,13 @@ int broker_run (broker_t *self)
                                 : sl_table_queued (self->table) ? ZMQ_POLLOUT
                                                                 : 0;
         bool to_sink = self->sink && (self->check_finished || zlistx_size (self->job_starts) ||
-                                      sl_table_deliverable (self->table, NULL));
+                                      sl_table_sendable (self->table, NULL) ||
+                                      s_outbox_ready (self, self->notices));
         items [1].events = s_throttled (self) ? 0 : ZMQ_POLLIN;
+        //  Results not journaled would only pile up in memory: while the
+        //  journal fails they wait in the workers (as while the broker is
+        //  away) and in small socket buffers.
+        items [2].events = self->journal_failed ? 0 : ZMQ_POLLIN;
         items [3].events = dispatch_events;
         items [4].events = to_sink ? ZMQ_POLLOUT : 0;
         int64_t now = zclock_mono ();
@@ -2650,6 +2792,7 @@ int broker_run (broker_t *self)
         s_dispatch (self);
         s_deliver (self);
         s_finish_jobs (self);
+        s_outbox_flush (self, self->notices, self->delivery);
         now = zclock_mono ();
         s_journal_tick (self, now);
         s_rate_tick (self, now);

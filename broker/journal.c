@@ -80,6 +80,8 @@ struct _sl_journal_t {
     size_t written;       //  bytes of buf already written by a commit that then failed
     bool failed;          //  the last commit failed
     uint64_t torn_bytes;  //  torn tail (and torn header) bytes dropped by replay
+    uint64_t appended;    //  records appended since new (the position of the last one)
+    uint64_t durable;     //  position of the last record committed
 };
 
 //  --- CRC32C ---------------------------------------------------------------
@@ -1332,6 +1334,7 @@ int sl_journal_append (sl_journal_t *self, uint8_t type, const uint8_t *data, si
         memcpy (p + RECORD_HEAD, data, size);
     s_put32 (p + 4, sl_crc32c (0, p + 8, 1 + size));
     self->len += need;
+    self->appended++;
     return 0;
 }
 
@@ -1340,6 +1343,7 @@ int sl_journal_commit (sl_journal_t *self, char *err, size_t errlen)
     assert (self);
     if (self->len == 0) {
         self->failed = false;
+        self->durable = self->appended;
         return 0;
     }
     assert (self->fd != -1);
@@ -1377,6 +1381,7 @@ int sl_journal_commit (sl_journal_t *self, char *err, size_t errlen)
     self->len = 0;
     self->written = 0;
     self->failed = false;
+    self->durable = self->appended;
     if (self->cap > BUFFER_KEEP) {
         free (self->buf);
         self->buf = NULL;
@@ -1389,6 +1394,18 @@ size_t sl_journal_uncommitted (sl_journal_t *self)
 {
     assert (self);
     return self->len;
+}
+
+uint64_t sl_journal_appended (sl_journal_t *self)
+{
+    assert (self);
+    return self->appended;
+}
+
+uint64_t sl_journal_durable (sl_journal_t *self)
+{
+    assert (self);
+    return self->durable;
 }
 
 bool sl_journal_failed (sl_journal_t *self)

@@ -122,6 +122,14 @@ int sl_journal_commit (sl_journal_t *self, char *err, size_t errlen);
 //  Bytes appended but not yet committed.
 size_t sl_journal_uncommitted (sl_journal_t *self);
 
+//  Positions: every record appended takes the next one (1, 2, ...; counted
+//  from sl_journal_new, replayed records excluded). sl_journal_appended is
+//  the position of the last record appended, sl_journal_durable that of the
+//  last one committed. An answer that depends on a record may go out once
+//  sl_journal_durable reaches the record's position (see broker/outbox.h).
+uint64_t sl_journal_appended (sl_journal_t *self);
+uint64_t sl_journal_durable (sl_journal_t *self);
+
 //  True if the last commit failed (and nothing committed since).
 bool sl_journal_failed (sl_journal_t *self);
 

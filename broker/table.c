@@ -105,8 +105,10 @@ struct _sl_job_t {
     s_chunk_t **chunks;                  //  task chunks, NULL where none arrived yet
     size_t nchunks;                      //  slots in chunks
     sl_job_counts_t counts;              //  what callers see
-    sl_deque_t *ready;    //  DONE tasks waiting to be sent; entries delivered since are stale
-    uint64_t ready_count; //  tasks of this job in state DONE, exact
+    sl_deque_t *ready;    //  DONE tasks that may be sent; entries delivered since are stale
+    sl_deque_t *fresh;    //  DONE tasks whose result is not durable yet (sl_table_durable)
+    uint64_t ready_count; //  tasks of this job in state DONE, exact (fresh ones included)
+    uint64_t fresh_count; //  tasks in fresh
     sl_deque_t *sent;     //  SENT tasks in send order; entries acked since are stale
     uint64_t unacked;     //  tasks in state SENT
     uint64_t queue_refs;  //  entries in the table's dispatch queue that point here
@@ -130,6 +132,9 @@ struct _sl_table_t {
     size_t nqueues;                           //  queues in use
     sl_deque_t *completed;  //  tasks that got their final result, until sl_table_pop_completed
     sl_deque_t *advanced;   //  tasks that went on to another stage, until sl_table_pop_advanced
+    sl_deque_t *fresh_jobs; //  jobs with fresh results (each once), until sl_table_durable
+    size_t fresh;           //  DONE tasks not durable yet, over all jobs
+    bool hold_fresh;        //  results wait for sl_table_durable (sl_table_hold_fresh)
     zlistx_t *zombies;      //  retired jobs with stale dispatch-queue entries (owned)
     uint64_t next_tag;      //  tag given to new jobs
     size_t queued;          //  tasks in state QUEUED, exact
@@ -495,11 +500,13 @@ sl_table_t *sl_table_new (void)
     self->nqueues = self->queues [0] ? 1 : 0;
     self->completed = sl_deque_new ();
     self->advanced = sl_deque_new ();
+    self->fresh_jobs = sl_deque_new ();
     self->zombies = zlistx_new ();
     if (self->zombies)
         zlistx_set_destructor (self->zombies, s_zombie_free);
     self->workers = zhashx_new ();
-    if (!self->jobs || !self->queues [0] || !self->completed || !self->advanced || !self->zombies ||
+    if (!self->jobs || !self->queues [0] || !self->completed || !self->advanced ||
+        !self->fresh_jobs || !self->zombies ||
         !self->workers) {
         sl_table_destroy (&self);
         return NULL;
@@ -534,6 +541,7 @@ static void s_job_free (sl_job_t *job)
     free (job->chunks);
     free (job->attach);
     sl_deque_destroy (&job->ready);
+    sl_deque_destroy (&job->fresh);
     sl_deque_destroy (&job->sent);
     free (job->id);
     free (job);
@@ -564,6 +572,7 @@ void sl_table_destroy (sl_table_t **self_p)
     for (size_t i = 0; i < self->nqueues; i++)
         s_queue_free (&self->queues [i]);
     sl_deque_destroy (&self->completed);
+    sl_deque_destroy (&self->fresh_jobs);
     sl_deque_destroy (&self->advanced);
     zlistx_destroy (&self->zombies);
     while (self->spare_runs) {
@@ -635,8 +644,9 @@ static sl_job_t *s_job_new (sl_table_t *self, const char *id, sl_queue_t *queue)
     job->nstages = 1;
     job->id = strdup (id);
     job->ready = sl_deque_new ();
+    job->fresh = sl_deque_new ();
     job->sent = sl_deque_new ();
-    if (!job->id || !job->ready || !job->sent) {
+    if (!job->id || !job->ready || !job->fresh || !job->sent) {
         s_job_free (job);
         return NULL;
     }
@@ -708,6 +718,13 @@ void sl_table_retire (sl_table_t *self, sl_job_t *job)
         if (s_job_of (task) != job)
             sl_deque_push_back (self->advanced, task);
     }
+    size_t nfresh = sl_deque_size (self->fresh_jobs);
+    for (size_t i = 0; i < nfresh; i++) {
+        sl_job_t *other = sl_deque_pop_front (self->fresh_jobs);
+        if (other != job)
+            sl_deque_push_back (self->fresh_jobs, other);
+    }
+    self->fresh -= job->fresh_count;
     if (self->cursor == job) {
         self->cursor = job->next;
         self->cursor_ahead = true;
@@ -1219,9 +1236,11 @@ static sl_result_t *s_result_new (sl_table_t *self, const sl_result_in_t *in)
     return result;
 }
 
-//  Makes task DONE with a result built from in. Returns 0 or -1 (OOM,
-//  nothing changed).
-static int s_finish (sl_table_t *self, sl_task_t *task, const sl_result_in_t *in, bool reported)
+//  Makes task DONE with a result built from in: fresh (not sendable until
+//  sl_table_durable) unless the result is durable already (replay).
+//  Returns 0 or -1 (OOM, nothing changed).
+static int s_finish (sl_table_t *self, sl_task_t *task, const sl_result_in_t *in, bool reported,
+                     bool durable)
 {
     //  The task's own id (never one a worker made up).
     char id [256];
@@ -1233,14 +1252,27 @@ static int s_finish (sl_table_t *self, sl_task_t *task, const sl_result_in_t *in
     if (job->nstages > 1 && !in->stage)
         with_id.stage = (uint8_t) (task->stage + 1);
     sl_result_t *result = s_result_new (self, &with_id);
-    if (!result || sl_deque_push_back (job->ready, task)) {
+    durable = durable || !self->hold_fresh;
+    sl_deque_t *line = durable ? job->ready : job->fresh;
+    bool first_fresh = !durable && job->fresh_count == 0;
+    if (!result || sl_deque_push_back (line, task)) {
         free (result);
         return -1;
     }
     if (sl_deque_push_back (self->completed, task)) {
-        sl_deque_pop_back (job->ready);
+        sl_deque_pop_back (line);
         free (result);
         return -1;
+    }
+    if (first_fresh && sl_deque_push_back (self->fresh_jobs, job)) {
+        sl_deque_pop_back (self->completed);
+        sl_deque_pop_back (line);
+        free (result);
+        return -1;
+    }
+    if (!durable) {
+        job->fresh_count++;
+        self->fresh++;
     }
 
     sl_job_counts_t *counts = &job->counts;
@@ -1321,7 +1353,7 @@ static void s_lose (sl_table_t *self, sl_task_t *task)
         .err = (const uint8_t *) why,
         .err_size = strlen (why),
     };
-    if (s_finish (self, task, &in, false))
+    if (s_finish (self, task, &in, false, false))
         s_requeue (self, task); //  out of memory: try the task again instead
 }
 
@@ -1364,7 +1396,7 @@ sl_table_rc_t sl_table_complete (sl_table_t *self, const char *job_id, uint64_t 
             return SL_TABLE_NOMEM;
         return SL_TABLE_ADVANCED;
     }
-    return s_finish (self, task, in, true) ? SL_TABLE_NOMEM : SL_TABLE_OK;
+    return s_finish (self, task, in, true, false) ? SL_TABLE_NOMEM : SL_TABLE_OK;
 }
 
 size_t sl_table_failed (sl_table_t *self, sl_job_t *job, uint64_t *ranges, size_t max_ranges,
@@ -1416,7 +1448,7 @@ size_t sl_table_cancel (sl_table_t *self, const char *job_id)
                 .err = (const uint8_t *) why,
                 .err_size = sizeof why - 1,
             };
-            if (s_finish (self, task, &in, false) == 0)
+            if (s_finish (self, task, &in, false, false) == 0)
                 cancelled++;
         }
     }
@@ -1534,18 +1566,54 @@ size_t sl_table_deliverable (sl_table_t *self, sl_job_t *job)
     return job ? job->ready_count : self->deliverable;
 }
 
+size_t sl_table_sendable (sl_table_t *self, sl_job_t *job)
+{
+    assert (self);
+    return job ? job->ready_count - job->fresh_count : self->deliverable - self->fresh;
+}
+
+void sl_table_hold_fresh (sl_table_t *self, bool hold)
+{
+    assert (self);
+    self->hold_fresh = hold;
+    if (!hold)
+        sl_table_durable (self);
+}
+
+void sl_table_durable (sl_table_t *self)
+{
+    assert (self);
+    sl_job_t *job;
+    while ((job = sl_deque_pop_front (self->fresh_jobs))) {
+        //  In completion order, behind what was durable before.
+        sl_task_t *task;
+        while ((task = sl_deque_pop_front (job->fresh))) {
+            if (sl_deque_push_back (job->ready, task)) {
+                //  Out of memory: the rest stays fresh; a later call retries.
+                sl_deque_push_front (job->fresh, task);
+                sl_deque_push_front (self->fresh_jobs, job);
+                return;
+            }
+            job->fresh_count--;
+            self->fresh--;
+        }
+    }
+}
+
 sl_task_t *sl_table_send_next (sl_table_t *self, sl_job_t *job)
 {
     assert (self);
     if (!job) {
-        if (self->deliverable == 0)
+        if (sl_table_sendable (self, NULL) == 0)
             return NULL;
         //  Round-robin: start at the job whose turn it is.
         job = self->deliver_turn ? self->deliver_turn : self->head;
-        while (job->ready_count == 0)
+        while (job->ready_count == job->fresh_count)
             job = job->next ? job->next : self->head;
         self->deliver_turn = job->next;
     }
+    //  (ready holds no fresh task: popping it is always safe, and drops
+    //  the stale entries in front.)
     sl_task_t *task;
     while ((task = sl_deque_pop_front (job->ready)) && task->state != SL_TASK_DONE)
         ; //  delivered since it was queued (replay): stale entry
@@ -1679,7 +1747,7 @@ sl_table_rc_t sl_table_restore_result (sl_table_t *self, const char *job_id, uin
     task->attempts = (uint16_t) (runs > UINT16_MAX ? UINT16_MAX : runs);
     if (run)
         run->uncounted = 0;
-    if (s_finish (self, task, in, false)) {
+    if (s_finish (self, task, in, false, true)) {
         task->attempts = attempts;
         if (run)
             run->uncounted = uncounted;

@@ -425,9 +425,26 @@ size_t sl_table_cancel (sl_table_t *self, const char *job_id);
 //  Results waiting to be sent to a sink: of one job, or of all if job NULL.
 size_t sl_table_deliverable (sl_table_t *self, sl_job_t *job);
 
-//  Takes the next DONE result of job (or, with job NULL, of the job whose
-//  turn it is, round-robin), marks it SENT and returns its task. NULL if
-//  none. Results of one job come in the order they completed.
+//  Results that may be sent now: DONE and durable (see sl_table_durable),
+//  of one job or of all if job NULL.
+size_t sl_table_sendable (sl_table_t *self, sl_job_t *job);
+
+//  With hold on (a broker with a journal), a result that sl_table_complete,
+//  sl_table_cancel or a lost task's end made DONE is "fresh": it is not
+//  sendable until the next sl_table_durable, so that the sink never holds a
+//  result that a crash could make the broker forget (and run again).
+//  Results restored by replay or redelivered are durable already. Off (the
+//  default) every result is sendable at once; turning it off releases
+//  every fresh one.
+void sl_table_hold_fresh (sl_table_t *self, bool hold);
+
+//  Every result reached so far is durable (the caller committed their
+//  journal records): the fresh ones become sendable, in completion order.
+void sl_table_durable (sl_table_t *self);
+
+//  Takes the next sendable DONE result of job (or, with job NULL, of the
+//  job whose turn it is, round-robin), marks it SENT and returns its task.
+//  NULL if none. Results of one job come in the order they completed.
 sl_task_t *sl_table_send_next (sl_table_t *self, sl_job_t *job);
 
 //  The sink acknowledged job/seq: SENT -> DELIVERED, result freed.

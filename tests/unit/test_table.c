@@ -3108,6 +3108,132 @@ static void test_table_held_follows_tasks_to_delivery (void **state)
     assert_int_equal (sl_table_held (table), 0);
 }
 
+//  --- Results wait until durable (sl_table_hold_fresh) ----------------------
+
+static void test_table_fresh_result_is_not_sent_before_durable (void **state)
+{
+    sl_table_t *table = *state;
+    sl_table_hold_fresh (table, true);
+    for (uint64_t seq = 1; seq <= 3; seq++)
+        assert_int_equal (s_submit (table, "f", seq), SL_TABLE_OK);
+    const char *holder = sl_table_intern (table, "w");
+    for (uint64_t seq = 1; seq <= 3; seq++)
+        assert_non_null (sl_table_dispatch (table, 0, LEASE, holder));
+    assert_int_equal (s_complete (table, "f", 2, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (s_complete (table, "f", 1, SL_STATUS_FAILED), SL_TABLE_OK);
+    sl_job_t *job = s_job (table, "f");
+    //  DONE and counted, but nothing may go to the sink yet.
+    CHECK_TABLE (table, 0, 1, 2, 0);
+    assert_int_equal (sl_table_sendable (table, NULL), 0);
+    assert_int_equal (sl_table_sendable (table, job), 0);
+    assert_null (sl_table_send_next (table, NULL));
+    assert_null (sl_table_send_next (table, job));
+    //  The journal has them: both go, in completion order.
+    sl_table_durable (table);
+    assert_int_equal (sl_table_sendable (table, NULL), 2);
+    assert_int_equal (s_complete (table, "f", 3, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (sl_table_sendable (table, job), 2);
+    sl_task_t *first = sl_table_send_next (table, NULL);
+    sl_task_t *second = sl_table_send_next (table, job);
+    assert_non_null (first);
+    assert_non_null (second);
+    assert_int_equal (sl_task_seq (first), 2);
+    assert_int_equal (sl_task_seq (second), 1);
+    assert_null (sl_table_send_next (table, job)); //  seq 3 is still fresh
+    CHECK_TABLE (table, 0, 0, 1, 2);
+    sl_table_durable (table);
+    sl_task_t *third = sl_table_send_next (table, job);
+    assert_non_null (third);
+    assert_int_equal (sl_task_seq (third), 3);
+    assert_int_equal (sl_table_sendable (table, NULL), 0);
+}
+
+static void test_table_fresh_results_of_cancel_wait_too (void **state)
+{
+    sl_table_t *table = *state;
+    sl_table_hold_fresh (table, true);
+    for (uint64_t seq = 1; seq <= 4; seq++)
+        assert_int_equal (s_submit (table, "c", seq), SL_TABLE_OK);
+    assert_int_equal (sl_table_cancel (table, "c"), 4);
+    assert_int_equal (sl_table_deliverable (table, NULL), 4);
+    assert_int_equal (sl_table_sendable (table, NULL), 0);
+    assert_null (sl_table_send_next (table, NULL));
+    sl_table_durable (table);
+    assert_int_equal (sl_table_sendable (table, NULL), 4);
+}
+
+static void test_table_fresh_round_robin_skips_jobs_with_only_fresh (void **state)
+{
+    sl_table_t *table = *state;
+    sl_table_hold_fresh (table, true);
+    const char *holder = sl_table_intern (table, "w");
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "b", 1), SL_TABLE_OK);
+    assert_non_null (sl_table_dispatch (table, 0, LEASE, holder));
+    assert_non_null (sl_table_dispatch (table, 0, LEASE, holder));
+    assert_int_equal (s_complete (table, "a", 1, SL_STATUS_OK), SL_TABLE_OK);
+    sl_table_durable (table);
+    assert_int_equal (s_complete (table, "b", 1, SL_STATUS_OK), SL_TABLE_OK);
+    //  b's only result is fresh: the round-robin must pass over b.
+    sl_task_t *task = sl_table_send_next (table, NULL);
+    assert_non_null (task);
+    assert_string_equal (sl_job_id (sl_task_job (task)), "a");
+    assert_null (sl_table_send_next (table, NULL));
+    assert_null (sl_table_send_next (table, NULL));
+}
+
+static void test_table_fresh_restored_and_unsent_results_are_durable (void **state)
+{
+    sl_table_t *table = *state;
+    sl_table_hold_fresh (table, true);
+    assert_int_equal (s_submit (table, "r", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "r", 2), SL_TABLE_OK);
+    sl_result_in_t in = { .status = SL_STATUS_OK, .worker = WORKER };
+    assert_int_equal (sl_table_restore_result (table, "r", 1, &in, 1), SL_TABLE_OK);
+    assert_int_equal (sl_table_sendable (table, NULL), 1);
+    sl_task_t *task = sl_table_send_next (table, NULL);
+    assert_non_null (task);
+    //  A send that failed (or a sink that left) makes it sendable again.
+    assert_ptr_equal (sl_table_unsend_last (table, sl_task_job (task)), task);
+    assert_int_equal (sl_table_sendable (table, NULL), 1);
+    assert_ptr_equal (sl_table_send_next (table, NULL), task);
+    assert_int_equal (sl_table_unsend_all (table), 1);
+    assert_int_equal (sl_table_sendable (table, NULL), 1);
+}
+
+static void test_table_fresh_retire_forgets_fresh_results (void **state)
+{
+    sl_table_t *table = *state;
+    sl_table_hold_fresh (table, true);
+    assert_int_equal (s_submit (table, "x", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "y", 1), SL_TABLE_OK);
+    assert_int_equal (sl_table_cancel (table, "x"), 1);
+    assert_int_equal (sl_table_cancel (table, "y"), 1);
+    sl_table_retire (table, s_job (table, "x"));
+    while (sl_table_pop_completed (table))
+        ;
+    assert_int_equal (sl_table_sendable (table, NULL), 0);
+    sl_table_durable (table); //  must not touch the retired job
+    assert_int_equal (sl_table_sendable (table, NULL), 1);
+    sl_task_t *task = sl_table_send_next (table, NULL);
+    assert_non_null (task);
+    assert_string_equal (sl_job_id (sl_task_job (task)), "y");
+}
+
+static void test_table_fresh_hold_off_releases_everything (void **state)
+{
+    sl_table_t *table = *state;
+    sl_table_hold_fresh (table, true);
+    assert_int_equal (s_submit (table, "o", 1), SL_TABLE_OK);
+    assert_int_equal (sl_table_cancel (table, "o"), 1);
+    assert_int_equal (sl_table_sendable (table, NULL), 0);
+    sl_table_hold_fresh (table, false);
+    assert_int_equal (sl_table_sendable (table, NULL), 1);
+    assert_int_equal (s_submit (table, "o2", 1), SL_TABLE_OK);
+    assert_int_equal (sl_table_cancel (table, "o2"), 1);
+    assert_int_equal (sl_table_sendable (table, NULL), 2);
+}
+
 static void test_table_cancel_ends_queued_and_running (void **state)
 {
     sl_table_t *table = *state;
@@ -3651,6 +3777,12 @@ int main (void)
         T (test_table_run_record_lifecycle),
         T (test_table_seq_and_job_from_the_chunk),
         T (test_table_cancel_ends_queued_and_running),
+        T (test_table_fresh_result_is_not_sent_before_durable),
+        T (test_table_fresh_results_of_cancel_wait_too),
+        T (test_table_fresh_round_robin_skips_jobs_with_only_fresh),
+        T (test_table_fresh_restored_and_unsent_results_are_durable),
+        T (test_table_fresh_retire_forgets_fresh_results),
+        T (test_table_fresh_hold_off_releases_everything),
         T (test_table_priority_dispatches_higher_first),
         T (test_table_priority_levels_are_bounded),
         T (test_table_id_reaches_the_result),
