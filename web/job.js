@@ -50,7 +50,9 @@ async function refresh () {
     document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (e) {
     state.error = String(e);
-    document.getElementById("updated").textContent = "cannot reach the broker (" + e.message + "), retrying";
+    document.getElementById("updated").textContent = / 404$/.test(e.message)
+      ? `this broker does not know job ${jobId} (never seen, or finished and forgotten)`
+      : "cannot reach the broker (" + e.message + "), retrying";
   }
   setTimeout(refresh, REFRESH_MS);
 }
