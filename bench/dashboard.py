@@ -9,12 +9,16 @@ bench/dashboard.sh, which starts the broker, the idle workers and the jobs):
                  with the page open and refreshing once a second, minus the
                  same with no page open: CPU ms per second of wall time
   per request    the broker's CPU per GET /api/status, over 50 requests
+                 (spaced out: each renders anew; bursts share one within 200 ms)
+  burst          500 connections at once, each GET /api/status: wall time
+                 until every one is answered
   payload        bytes of /api/status and of the page's assets
 
 Prints one "dashboard: key=value ..." line. Loopback only.
 """
 import argparse
 import os
+import socket
 import sys
 import time
 import urllib.request
@@ -57,12 +61,33 @@ def main():
     c0, t0 = cpu_s(args.broker_pid), time.time()
     for _ in range(50):
         get(base + "api/status")
-    per_request_ms = (cpu_s(args.broker_pid) - c0) * 1000 / 50
-    wall_request_ms = (time.time() - t0) * 1000 / 50
+        time.sleep(0.21)
+    request_cpu_ms, request_wall_s = (cpu_s(args.broker_pid) - c0) * 1000, time.time() - t0
+    wall_request_ms = request_wall_s * 1000 / 50 - 210
+    # A burst: 500 connections at once.
+    socks = [socket.create_connection(("127.0.0.1", args.http_port), 10) for _ in range(500)]
+    t0 = time.time()
+    for s in socks:
+        s.sendall(b"GET /api/status HTTP/1.1\r\nHost: x\r\n\r\n")
+    burst_bytes = 0
+    for s in socks:
+        s.settimeout(30)
+        data = b""
+        while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < int(
+                data.split(b"Content-Length: ", 1)[1].split(b"\r\n", 1)[0]):
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                break
+            data += chunk
+        burst_bytes += len(data)
+        s.close()
+    burst_ms = (time.time() - t0) * 1000
     # Idle baseline: nothing but the workers' heartbeats.
     c0, t0 = cpu_s(args.broker_pid), time.time()
     time.sleep(args.seconds)
     idle_ms_per_s = (cpu_s(args.broker_pid) - c0) * 1000 / (time.time() - t0)
+    # Per request: less what the heartbeats cost meanwhile.
+    per_request_ms = (request_cpu_ms - idle_ms_per_s * request_wall_s) / 50
     # First render, each in a new browser (cold).
     inside, outside = [], []
     for run in range(args.runs):
@@ -98,11 +123,12 @@ def main():
     print("dashboard: jobs=%d workers=%d first_render_ms_median=%.0f (min %.0f max %.0f; "
           "from outside %.0f) renders_in_%ds=%d broker_cpu_ms_per_s_open=%.1f "
           "broker_cpu_ms_per_s_idle=%.1f serving_cost_ms_per_s=%.1f "
-          "api_status_cpu_ms=%.2f api_status_wall_ms=%.2f api_status_bytes=%d page_bytes=%d" % (
+          "api_status_cpu_ms=%.2f api_status_wall_ms=%.2f api_status_bytes=%d page_bytes=%d "
+          "burst_500_ms=%.0f burst_bytes=%d" % (
               args.jobs, args.workers, inside[len(inside) // 2], inside[0], inside[-1],
               outside[len(outside) // 2], args.seconds, renders, open_ms_per_s, idle_ms_per_s,
               open_ms_per_s - idle_ms_per_s, per_request_ms, wall_request_ms, status_bytes,
-              asset_bytes))
+              asset_bytes, burst_ms, burst_bytes))
 
 
 if __name__ == "__main__":
