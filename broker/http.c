@@ -19,7 +19,7 @@ typedef struct {
     char *data;           //  what it sent so far (owned), grows to HTTP_MAX_REQUEST
     size_t size;          //  bytes at data
     size_t capacity;      //  room at data
-    int64_t since;        //  when it connected, or was answered (ms, zclock_mono)
+    int64_t deadline;     //  when http_expire closes it (ms, zclock_mono)
     bool answered;        //  its answer is sent: waiting for it to close
 } client_t;
 
@@ -214,9 +214,7 @@ static void s_respond (http_t *self, client_t *client, http_render_fn *render, v
     //  HTTP_REFUSED_CLOSE_MS: it may well be sending a megabyte of header
     //  still), then it is closed.
     client->answered = true;
-    client->since = zclock_mono ();
-    client->since -=
-        HTTP_CLIENT_TIMEOUT_MS - (refused ? HTTP_REFUSED_CLOSE_MS : HTTP_ANSWERED_CLOSE_MS);
+    client->deadline = zclock_mono () + (refused ? HTTP_REFUSED_CLOSE_MS : HTTP_ANSWERED_CLOSE_MS);
     void *handle = zlistx_find (self->order, key);
     if (handle)
         zlistx_move_end (self->order, handle);
@@ -256,7 +254,7 @@ void http_expire (http_t *self, int64_t now)
     for (const char *key = (const char *) zlistx_first (self->order); key;
          key = (const char *) zlistx_next (self->order)) {
         client_t *client = (client_t *) zhashx_lookup (self->clients, key);
-        if (!client || now - client->since >= HTTP_CLIENT_TIMEOUT_MS)
+        if (!client || now >= client->deadline)
             zlistx_add_end (expired, (void *) key);
     }
     char key [64];
@@ -304,7 +302,7 @@ void http_handle (http_t *self, http_render_fn *render, void *arg)
                         s_close (self, dropped);
                     s_forget (self, drop);
                 }
-                client->since = zclock_mono ();
+                client->deadline = zclock_mono () + HTTP_CLIENT_TIMEOUT_MS;
                 snprintf (client->key, sizeof client->key, "%s", key);
                 client->routing_id = id;
                 id = NULL;
