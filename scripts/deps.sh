@@ -5,8 +5,11 @@ set -euo pipefail
 PACKAGES=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
           libzmq3-dev libczmq-dev libcmocka-dev libjansson-dev python3 clang)
 # Only for tests (without their recommends): the Python worker example,
-# and curl and promtool (the prometheus package) for the metrics endpoint.
-TEST_PACKAGES=(python3-zmq python3-protobuf protobuf-compiler curl prometheus strace iproute2)
+# curl and promtool (the prometheus package) for the metrics endpoint, strace
+# and iproute2 for the journal tests, and chromium for the dashboard's
+# browser test (tests/integration/dashboard_browser).
+TEST_PACKAGES=(python3-zmq python3-protobuf protobuf-compiler curl prometheus strace iproute2
+               chromium)
 missing=()
 missing_tests=()
 installed () { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
