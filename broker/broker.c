@@ -24,6 +24,7 @@
 #include "history.h"
 #include "http.h"
 #include "outbox.h"
+#include "peers.h"
 #include "sl_curve.h"
 #include "sl_endpoint.h"
 #include "sl_keys.h"
@@ -37,7 +38,6 @@
 #define MAX_BATCH_TASKS 64    //  tasks in one TaskBatch to a worker
 #define MAX_BATCH_RESULTS 256 //  results in one ResultBatch to the sink
 #define MAX_BATCH_BYTES (1 << 20)
-#define LIVENESS 3                   //  heartbeats a peer may miss before it is gone
 #define GRACE_BEATS 2                //  after a restart: heartbeats to wait for workers' claims
 #define ACK_TIMEOUT_BEATS 10         //  heartbeats without an ack before unacked results go again
 #define FINISHED_MEMORY 1000         //  finished jobs remembered for late queries
@@ -64,29 +64,6 @@
 #define FAILURES_MEMORY_SHARE 16             //  ... and at most this fraction of --max-memory
 #define STATUS_CACHE_MS 200 //  GET /api/status within this long of another gets the same body
 
-typedef struct {
-    char key [64];         //  routing id in hex: the hash key
-    zframe_t *routing_id;  //  to address replies
-    int role;              //  Sluice__Role
-    char name [128];       //  "host:pid" the peer gave
-    char job [72];         //  sink: job it collects ("" = all)
-    bool follow;           //  sink: never finishes
-    uint32_t slots;        //  worker: tasks it runs at once
-    uint32_t running;      //  worker: tasks running, from its last heartbeat
-    uint32_t heartbeat_ms; //  agreed heartbeat interval
-    const char *holder;    //  worker: its interned name, as the table knows it
-    int64_t last_seen;     //  ms, monotonic
-    zlistx_t *waiting;     //  sink: finished jobs it may not know are finished (strings)
-    sl_fair_worker_t fair; //  worker: its credit and place in fair dispatch
-    uint64_t done;         //  worker: results of it accepted
-    zframe_t *dispatch_id; //  worker (fair): its routing id on the dispatch ROUTER
-    char client_key [48];  //  CurveZMQ: the public key it authenticated with ("" = plain)
-    bool draining;         //  worker: told to drain by sluice-ctl
-    sl_queue_t *queues [MAX_WORKER_QUEUES]; //  worker: the named queues it serves
-    size_t nqueues;                         //  worker: how many
-    uint64_t batches_seen;                  //  worker: highest ResultBatch.batch received
-    uint64_t bye_batch;                     //  worker: Bye came after this batch, not yet here
-} peer_t;
 
 typedef struct {
     char id [72];           //  job id
@@ -106,13 +83,11 @@ struct _broker_t {
     zsock_t *results;                   //  PULL from workers
     zsock_t *delivery;                  //  PUSH to the sink
     sl_table_t *table;                  //  every task's state
-    zhashx_t *peers;                    //  key -> peer_t (owned) for workers and sinks
-    zhashx_t *by_name;                  //  "host:pid" -> peer_t (not owning)
-    zlistx_t *workers;                  //  worker peers, newest first (not owning)
+    sl_peers_t *peers;                  //  the workers and sinks that said hello (peers.h)
     sl_fair_t *fair;                    //  fair dispatch: which worker gets tasks next
     uint64_t worker_slots;              //  slots of every worker
     uint64_t dispatch_failed;           //  task batches whose send to a worker failed
-    peer_t *sink;                       //  the attached sink, or NULL
+    sl_peer_t *sink;                       //  the attached sink, or NULL
     zlistx_t *job_starts;               //  job ids to announce to the sink (owned strings)
     bool check_finished;                //  something happened that may finish a job
     finished_t *finished;               //  ring of FINISHED_MEMORY finished jobs
@@ -178,7 +153,7 @@ static int s_journal_open (broker_t *self, char *err, size_t errlen);
 static void s_on_command (broker_t *self, zframe_t *routing_id, Sluice__Command *command);
 static int s_attach_setup (broker_t *self, char *err, size_t errlen);
 static void s_attach_cleanup (broker_t *self);
-static void s_on_attach_get (broker_t *self, zframe_t *routing_id, peer_t *peer,
+static void s_on_attach_get (broker_t *self, zframe_t *routing_id, sl_peer_t *peer,
                              Sluice__AttachGet *get);
 static char *s_render_http (void *arg, const char *path, const char *query, int *status,
                             const char **content_type);
@@ -369,18 +344,6 @@ static void s_insecure_warning (broker_t *self, int64_t now)
 
 //  --- Set-up -------------------------------------------------------------
 
-static void s_peer_free (void **item_p)
-{
-    peer_t *peer = (peer_t *) *item_p;
-    if (peer) {
-        zframe_destroy (&peer->routing_id);
-        zlistx_destroy (&peer->waiting);
-        zframe_destroy (&peer->dispatch_id);
-        free (peer);
-        *item_p = NULL;
-    }
-}
-
 //  Creates a socket of `type` and binds it to `port` derived from the
 //  broker's address. Options are set before the bind: libzmq copies a
 //  listener's options into every connection it accepts.
@@ -471,7 +434,7 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
     self->started_at = zclock_mono ();
     self->next_rate_sample = self->started_at;
     self->table = sl_table_new ();
-    self->peers = zhashx_new ();
+    self->peers = sl_peers_new ();
     self->job_times = zhashx_new ();
     self->finished = calloc (FINISHED_MEMORY, sizeof (finished_t));
     if (!self->table || !self->peers || !self->finished || !self->job_times) {
@@ -479,11 +442,8 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
         goto fail;
     }
     zhashx_set_destructor (self->job_times, s_free_item);
-    zhashx_set_destructor (self->peers, s_peer_free);
-    self->by_name = zhashx_new ();
-    self->workers = zlistx_new ();
     self->fair = sl_fair_new ();
-    if (!self->by_name || !self->workers || !self->fair) {
+    if (!self->fair) {
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
@@ -555,9 +515,7 @@ void broker_destroy (broker_t **self_p)
     zsock_destroy (&self->dispatch);
     zsock_destroy (&self->results);
     zsock_destroy (&self->delivery);
-    zlistx_destroy (&self->workers);
-    zhashx_destroy (&self->by_name);
-    zhashx_destroy (&self->peers);
+    sl_peers_destroy (&self->peers);
     sl_fair_destroy (&self->fair);
     zlistx_destroy (&self->job_starts);
     sl_outbox_destroy (&self->answers);
@@ -1006,18 +964,13 @@ static bool s_sink_wants (broker_t *self, const char *job_id)
 }
 
 //  Forgets a peer (frees it).
-static void s_peer_remove (broker_t *self, peer_t *peer)
+static void s_peer_remove (broker_t *self, sl_peer_t *peer)
 {
     if (peer->role == SLUICE__ROLE__ROLE_WORKER) {
-        void *handle = zlistx_find (self->workers, peer);
-        if (handle)
-            zlistx_delete (self->workers, handle);
         sl_fair_leave (self->fair, &peer->fair);
         self->worker_slots -= peer->slots;
     }
-    if (zhashx_lookup (self->by_name, peer->name) == peer)
-        zhashx_delete (self->by_name, peer->name);
-    zhashx_delete (self->peers, peer->key);
+    sl_peers_remove (self->peers, peer);
 }
 
 static void s_sink_detach (broker_t *self, const char *why)
@@ -1028,7 +981,7 @@ static void s_sink_detach (broker_t *self, const char *why)
     s_event (self, SL_LOG_INFO,
              "sink %s detached (%s); %zu unacknowledged results will be delivered again",
              self->sink->name, why, resent);
-    peer_t *sink = self->sink;
+    sl_peer_t *sink = self->sink;
     self->sink = NULL;
     zlistx_purge (self->job_starts);
     sl_outbox_purge (self->notices); //  the next sink asks again
@@ -1037,14 +990,14 @@ static void s_sink_detach (broker_t *self, const char *why)
 
 //  --- Control socket -------------------------------------------------------
 
-static peer_t *s_peer_by_name (broker_t *self, const char *name)
+static sl_peer_t *s_peer_by_name (broker_t *self, const char *name)
 {
-    return (peer_t *) zhashx_lookup (self->by_name, name);
+    return sl_peers_by_name (self->peers, name);
 }
 
 //  A worker is gone (silent, or it left without handing everything back):
 //  every task it held is queued again, ahead of new work.
-static void s_worker_gone (broker_t *self, peer_t *peer, const char *why)
+static void s_worker_gone (broker_t *self, sl_peer_t *peer, const char *why)
 {
     size_t lost = peer->holder ? sl_table_worker_lost (self->table, peer->holder) : 0;
     self->tasks_lost += lost;
@@ -1058,7 +1011,7 @@ static void s_worker_gone (broker_t *self, peer_t *peer, const char *why)
 
 //  A worker hands tasks back: only those it holds (or that nobody has
 //  claimed yet) are queued again.
-static void s_task_refs_release (broker_t *self, peer_t *peer, Sluice__TaskRef **refs, size_t n)
+static void s_task_refs_release (broker_t *self, sl_peer_t *peer, Sluice__TaskRef **refs, size_t n)
 {
     if (!peer || peer->role != SLUICE__ROLE__ROLE_WORKER) {
         s_bad (self, "control", peer ? peer->name : NULL, "tasks handed back by a non-worker");
@@ -1074,8 +1027,8 @@ static void s_task_refs_release (broker_t *self, peer_t *peer, Sluice__TaskRef *
 //  is lost, but only once the last result batch it sent before the Bye
 //  is here (results and Bye travel on different sockets: nothing orders
 //  them). Until then it gets no task; if the batch never comes (lost with
-//  a broken connection), it is given up as silent after LIVENESS beats.
-static void s_on_bye (broker_t *self, peer_t *peer, Sluice__Bye *bye)
+//  a broken connection), it is given up as silent after SL_PEERS_LIVENESS beats.
+static void s_on_bye (broker_t *self, sl_peer_t *peer, Sluice__Bye *bye)
 {
     s_task_refs_release (self, peer, bye->unfinished, bye->n_unfinished);
     if (bye->last_batch <= peer->batches_seen) {
@@ -1089,7 +1042,7 @@ static void s_on_bye (broker_t *self, peer_t *peer, Sluice__Bye *bye)
               (unsigned long long) bye->last_batch, (unsigned long long) peer->batches_seen);
 }
 
-static void s_welcome (broker_t *self, peer_t *peer, char **jobs, size_t njobs)
+static void s_welcome (broker_t *self, sl_peer_t *peer, char **jobs, size_t njobs)
 {
     Sluice__Welcome welcome = SLUICE__WELCOME__INIT;
     welcome.broker_id = self->broker_id;
@@ -1139,7 +1092,7 @@ static const char *s_from_start (broker_t *self, const char *job_id, char *why, 
     return NULL;
 }
 
-static void s_hello_sink (broker_t *self, peer_t *peer, Sluice__Hello *hello)
+static void s_hello_sink (broker_t *self, sl_peer_t *peer, Sluice__Hello *hello)
 {
     if (self->sink && self->sink != peer) {
         char reason [400];
@@ -1149,11 +1102,11 @@ static void s_hello_sink (broker_t *self, peer_t *peer, Sluice__Hello *hello)
                   self->sink->name);
         s_event (self, SL_LOG_WARN, "refused sink %s: sink %s is attached", peer->name,
                  self->sink->name);
-        //  The attached sink may have died: it is given up after LIVENESS
+        //  The attached sink may have died: it is given up after SL_PEERS_LIVENESS
         //  silent heartbeats, so a restarted sink may try until then.
         Sluice__Refuse refuse = SLUICE__REFUSE__INIT;
         refuse.reason = reason;
-        refuse.retry_ms = (LIVENESS + 1) * self->sink->heartbeat_ms;
+        refuse.retry_ms = (SL_PEERS_LIVENESS + 1) * self->sink->heartbeat_ms;
         sl_env_t env = SLUICE__ENVELOPE__INIT;
         env.body_case = SLUICE__ENVELOPE__BODY_REFUSE;
         env.refuse = &refuse;
@@ -1233,7 +1186,7 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
 {
     if (hello->role == SLUICE__ROLE__ROLE_CONTROL) {
         //  sluice-ctl: welcomed (so it knows its keys work), not a peer.
-        peer_t scratch = { .routing_id = routing_id };
+        sl_peer_t scratch = { .routing_id = routing_id };
         s_welcome (self, &scratch, NULL, 0);
         return;
     }
@@ -1248,7 +1201,7 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
                                   "job id must be 1-64 characters of A-Z a-z 0-9 . _ -");
             return;
         }
-        peer_t scratch = { .routing_id = routing_id };
+        sl_peer_t scratch = { .routing_id = routing_id };
         s_welcome (self, &scratch, NULL, 0);
         sl_debug ("ventilator %s submits job %s", hello->name, hello->job);
         return;
@@ -1264,45 +1217,33 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
         return;
     }
     //  A connection that says hello again under another name or role is a
-    //  new client: the old one is forgotten first.
-    peer_t *peer = (peer_t *) zhashx_lookup (self->peers, key);
-    char name [128];
-    snprintf (name, sizeof name, "%s", hello->name);
-    if (peer && (peer->role != (int) hello->role || !streq (peer->name, name))) {
-        if (peer == self->sink)
-            s_sink_detach (self, "it said hello as another client");
-        else
-            s_worker_gone (self, peer, "said hello as another client");
-        peer = NULL;
-    }
-    //  A client that reconnects has a new routing id but the same name:
-    //  the new connection takes over the old one's place (and tasks).
-    if (!peer) {
-        peer_t *old = s_peer_by_name (self, hello->name);
-        if (old) {
+    //  new client, and a client that reconnects (a new connection, the same
+    //  name) takes over its old session's place and tasks: the sessions in
+    //  the way are given up first.
+    bool again = false;
+    sl_peer_t *old;
+    while ((old = sl_peers_superseded (self->peers, key, hello->role, hello->name, &again))) {
+        bool same_connection = streq (old->key, key);
+        if (!same_connection)
             s_event (self, SL_LOG_INFO, "%s %s reconnected",
                      old->role == SLUICE__ROLE__ROLE_SINK ? "sink" : "worker", old->name);
-            if (old == self->sink)
-                s_sink_detach (self, "it reconnected");
-            else
-                s_peer_remove (self, old);
-        }
+        if (old == self->sink)
+            s_sink_detach (self, same_connection ? "it said hello as another client"
+                                                 : "it reconnected");
+        else if (same_connection)
+            s_worker_gone (self, old, "said hello as another client");
+        else
+            s_peer_remove (self, old);
     }
+    sl_peer_t *peer = sl_peers_by_key (self->peers, key);
     bool is_new = !peer;
     if (is_new) {
-        peer = calloc (1, sizeof *peer);
+        peer = sl_peers_add (self->peers, key, routing_id, hello->role, hello->name,
+                             zclock_mono ());
         if (!peer)
             return;
-        snprintf (peer->key, sizeof peer->key, "%s", key);
-        peer->routing_id = zframe_dup (routing_id);
-        zhashx_insert (self->peers, key, peer);
-        peer->role = hello->role;
-        snprintf (peer->name, sizeof peer->name, "%s", hello->name);
-        zhashx_update (self->by_name, peer->name, peer);
-        if (hello->role == SLUICE__ROLE__ROLE_WORKER) {
-            zlistx_add_start (self->workers, peer);
+        if (hello->role == SLUICE__ROLE__ROLE_WORKER)
             sl_fair_join (self->fair, &peer->fair, peer);
-        }
     }
     peer->role = hello->role;
     snprintf (peer->name, sizeof peer->name, "%s", hello->name);
@@ -1319,11 +1260,7 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
     if (peer->role == SLUICE__ROLE__ROLE_WORKER)
         sl_fair_set_queues (self->fair, &peer->fair, peer->queues, peer->nqueues);
     //  The client's wish, within the bounds --heartbeat itself has.
-    peer->heartbeat_ms = hello->heartbeat_ms ? hello->heartbeat_ms : self->config.heartbeat_ms;
-    if (peer->heartbeat_ms < 10)
-        peer->heartbeat_ms = 10;
-    if (peer->heartbeat_ms > 600000)
-        peer->heartbeat_ms = 600000;
+    peer->heartbeat_ms = sl_peers_heartbeat (hello->heartbeat_ms, self->config.heartbeat_ms);
     peer->holder = sl_table_intern (self->table, peer->name);
     peer->last_seen = zclock_mono ();
     if (hello->role == SLUICE__ROLE__ROLE_WORKER &&
@@ -1339,7 +1276,7 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
     }
 }
 
-static void s_on_ack (broker_t *self, peer_t *peer, Sluice__Ack *ack)
+static void s_on_ack (broker_t *self, sl_peer_t *peer, Sluice__Ack *ack)
 {
     if (peer != self->sink || !self->sink) {
         s_bad (self, "control", peer ? peer->name : NULL, "acknowledgement from a detached sink");
@@ -1403,8 +1340,8 @@ static void s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQue
             state.failed_truncated = done->failed_truncated;
         }
     }
-    for (peer_t *peer = (peer_t *) zlistx_first (self->workers); peer;
-         peer = (peer_t *) zlistx_next (self->workers)) {
+    for (sl_peer_t *peer = sl_peers_worker_first (self->peers); peer;
+         peer = sl_peers_worker_next (self->peers)) {
         state.workers++;
         if (peer->running)
             state.busy_workers++;
@@ -1435,7 +1372,7 @@ static void s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQue
     s_reply (self, routing_id, &env);
 }
 
-static void s_on_heartbeat (broker_t *self, zframe_t *routing_id, peer_t *peer,
+static void s_on_heartbeat (broker_t *self, zframe_t *routing_id, sl_peer_t *peer,
                             Sluice__Heartbeat *hb)
 {
     Sluice__Heartbeat reply = SLUICE__HEARTBEAT__INIT;
@@ -1485,7 +1422,7 @@ static void s_on_control (broker_t *self)
         char key [64] = "";
         if (routing_id)
             s_key (routing_id, key, sizeof key);
-        peer_t *peer = key [0] ? (peer_t *) zhashx_lookup (self->peers, key) : NULL;
+        sl_peer_t *peer = sl_peers_by_key (self->peers, key);
         if (rc != SL_RECV_OK) {
             s_bad (self, "control", peer ? peer->name : NULL, why);
             if (rc == SL_RECV_VERSION && routing_id) {
@@ -1622,7 +1559,7 @@ static void s_on_attach_put (broker_t *self, Sluice__AttachPut *put)
 
 #define ATTACH_CHUNK (512 * 1024) //  bytes of an attachment per message to a worker
 
-static void s_on_attach_get (broker_t *self, zframe_t *routing_id, peer_t *peer,
+static void s_on_attach_get (broker_t *self, zframe_t *routing_id, sl_peer_t *peer,
                              Sluice__AttachGet *get)
 {
     Sluice__AttachChunk chunk = SLUICE__ATTACH_CHUNK__INIT;
@@ -1863,7 +1800,7 @@ static void s_on_result_batch (broker_t *self, Sluice__ResultBatch *batch)
     //  The results of a batch normally name one worker: it is looked up
     //  once, and again only when the name changes.
     const char *seen = NULL; //  the worker name last looked up
-    peer_t *peer = NULL;     //  its peer, or NULL
+    sl_peer_t *peer = NULL;     //  its peer, or NULL
     for (size_t i = 0; i < batch->n_results; i++) {
         Sluice__Result *result = batch->results [i];
         if (result->status < SLUICE__STATUS__STATUS_OK ||
@@ -1903,7 +1840,7 @@ static void s_on_result_batch (broker_t *self, Sluice__ResultBatch *batch)
                       (unsigned long long) result->seq);
     }
     //  The batch a worker that said Bye was waited for: it is gone now.
-    peer_t *sender = batch->batch && batch->n_results && batch->results [0]->worker
+    sl_peer_t *sender = batch->batch && batch->n_results && batch->results [0]->worker
                          ? s_peer_by_name (self, batch->results [0]->worker)
                          : NULL;
     if (sender && sender->role == SLUICE__ROLE__ROLE_WORKER) {
@@ -1931,7 +1868,7 @@ static void s_on_dispatch (broker_t *self)
         if (len)
             memcpy (name, zframe_data (routing_id), len);
         name [len] = '\0';
-        peer_t *peer = s_peer_by_name (self, name);
+        sl_peer_t *peer = s_peer_by_name (self, name);
         if (rc != SL_RECV_OK)
             s_bad (self, "dispatch", peer ? peer->name : NULL, why);
         else if (env->body_case != SLUICE__ENVELOPE__BODY_CREDIT)
@@ -1996,7 +1933,7 @@ static size_t s_batch_size (broker_t *self)
     return batch < 1 ? 1 : batch > MAX_BATCH_TASKS ? MAX_BATCH_TASKS : (size_t) batch;
 }
 
-static bool s_serves (peer_t *peer, sl_queue_t *queue)
+static bool s_serves (sl_peer_t *peer, sl_queue_t *queue)
 {
     for (size_t i = 0; i < peer->nqueues; i++)
         if (peer->queues [i] == queue)
@@ -2025,13 +1962,13 @@ static int64_t s_unclaimed_lease (broker_t *self)
 //  heartbeats. It claims what it took in its next heartbeat; a task that
 //  never arrived (libzmq drops what it queued for a connection that broke
 //  while the worker lives on) comes back instead of being held forever.
-static int64_t s_fair_lease (broker_t *self, peer_t *peer)
+static int64_t s_fair_lease (broker_t *self, sl_peer_t *peer)
 {
     int64_t lease = 5 * (int64_t) peer->heartbeat_ms;
     return lease > self->unclaimed_lease_ms ? lease : self->unclaimed_lease_ms;
 }
 
-static int64_t s_send_batch (broker_t *self, peer_t *peer, sl_queue_t *queue, size_t limit,
+static int64_t s_send_batch (broker_t *self, sl_peer_t *peer, sl_queue_t *queue, size_t limit,
                              bool choosy, int64_t now)
 {
     Sluice__Task tasks [MAX_BATCH_TASKS];
@@ -2116,7 +2053,7 @@ typedef struct {
 static int64_t s_send_fair (void *arg, void *owner, sl_queue_t *queue, size_t limit, bool alone)
 {
     dispatch_turn_t *turn = (dispatch_turn_t *) arg;
-    return s_send_batch (turn->self, (peer_t *) owner, queue, limit, !alone, turn->now);
+    return s_send_batch (turn->self, (sl_peer_t *) owner, queue, limit, !alone, turn->now);
 }
 
 static void s_dispatch (broker_t *self)
@@ -2389,7 +2326,7 @@ static int s_status_build (broker_t *self, status_parts_t *parts)
     memset (parts, 0, sizeof *parts);
     int64_t now = zclock_mono ();
     size_t njobs = sl_table_job_count (self->table);
-    size_t nworkers = zlistx_size (self->workers);
+    size_t nworkers = sl_peers_workers (self->peers);
     size_t nfinished = 0;
     for (size_t i = 0; i < FINISHED_MEMORY; i++)
         if (self->finished [i].id [0])
@@ -2449,8 +2386,8 @@ static int s_status_build (broker_t *self, status_parts_t *parts)
     report->jobs = job_ptrs;
     report->n_jobs = n;
     n = 0;
-    for (peer_t *peer = (peer_t *) zlistx_first (self->workers); peer && n < nworkers;
-         peer = (peer_t *) zlistx_next (self->workers)) {
+    for (sl_peer_t *peer = sl_peers_worker_first (self->peers); peer && n < nworkers;
+         peer = sl_peers_worker_next (self->peers)) {
         Sluice__WorkerStatus init = SLUICE__WORKER_STATUS__INIT;
         workers [n] = init;
         workers [n].name = peer->name;
@@ -2474,8 +2411,8 @@ static int s_status_build (broker_t *self, status_parts_t *parts)
         queues [q] = init;
         queues [q].name = (char *) sl_queue_name (queue);
         queues [q].queued = sl_queue_queued (queue);
-        for (peer_t *peer = (peer_t *) zlistx_first (self->workers); peer;
-             peer = (peer_t *) zlistx_next (self->workers))
+        for (sl_peer_t *peer = sl_peers_worker_first (self->peers); peer;
+             peer = sl_peers_worker_next (self->peers))
             if (s_serves (peer, queue)) {
                 queues [q].workers++;
                 queues [q].slots += peer->slots;
@@ -2542,8 +2479,8 @@ static void s_history_tick (broker_t *self)
                     self->completed [SL_STATUS_CANCELLED];
     sample.queued = sl_table_queued (self->table);
     sample.running = sl_table_running (self->table);
-    for (peer_t *peer = (peer_t *) zlistx_first (self->workers); peer;
-         peer = (peer_t *) zlistx_next (self->workers)) {
+    for (sl_peer_t *peer = sl_peers_worker_first (self->peers); peer;
+         peer = sl_peers_worker_next (self->peers)) {
         sample.busy += peer->running;
         sample.slots += peer->slots;
     }
@@ -2649,8 +2586,8 @@ static void s_cancel (broker_t *self, zframe_t *routing_id, const char *job_id)
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_CANCEL_JOB;
     env.cancel_job = &cancel;
-    for (peer_t *peer = (peer_t *) zlistx_first (self->workers); peer;
-         peer = (peer_t *) zlistx_next (self->workers))
+    for (sl_peer_t *peer = sl_peers_worker_first (self->peers); peer;
+         peer = sl_peers_worker_next (self->peers))
         s_reply (self, peer->routing_id, &env);
     snprintf (message, sizeof message,
               "job %s cancelled: %zu tasks ended (%zu of them were running), %llu of %llu had "
@@ -2673,7 +2610,7 @@ static void s_cancel (broker_t *self, zframe_t *routing_id, const char *job_id)
 static void s_drain (broker_t *self, zframe_t *routing_id, const char *name)
 {
     char message [512];
-    peer_t *peer = s_peer_by_name (self, name);
+    sl_peer_t *peer = s_peer_by_name (self, name);
     if (!peer || peer->role != SLUICE__ROLE__ROLE_WORKER) {
         snprintf (message, sizeof message, "%s: no such worker (sluice-ctl status lists them)",
                   name);
@@ -2724,8 +2661,8 @@ static char *s_render_metrics (broker_t *self, int *status, const char **content
              "sluice_" name " %llu\n",                                                             \
              (unsigned long long) (value))
     uint32_t slots = 0, busy = 0;
-    for (peer_t *peer = (peer_t *) zlistx_first (self->workers); peer;
-         peer = (peer_t *) zlistx_next (self->workers)) {
+    for (sl_peer_t *peer = sl_peers_worker_first (self->peers); peer;
+         peer = sl_peers_worker_next (self->peers)) {
         slots += peer->slots;
         busy += peer->running ? 1 : 0;
     }
@@ -2765,8 +2702,8 @@ static char *s_render_metrics (broker_t *self, int *status, const char **content
     for (size_t q = 0; q < sl_table_queue_count (self->table); q++) {
         sl_queue_t *queue = sl_table_queue_at (self->table, q);
         size_t serving = 0;
-        for (peer_t *peer = (peer_t *) zlistx_first (self->workers); peer;
-             peer = (peer_t *) zlistx_next (self->workers))
+        for (sl_peer_t *peer = sl_peers_worker_first (self->peers); peer;
+             peer = sl_peers_worker_next (self->peers))
             serving += s_serves (peer, queue);
         fprintf (out, "sluice_queue_workers{queue=\"%s\"} %zu\n", sl_queue_name (queue), serving);
     }
@@ -2775,7 +2712,7 @@ static char *s_render_metrics (broker_t *self, int *status, const char **content
     METRIC ("results_undelivered", "gauge", "Results the sink has not acknowledged yet.",
             sl_table_deliverable (self->table, NULL) + sl_table_unacked (self->table));
     METRIC ("jobs", "gauge", "Jobs not yet finished.", sl_table_job_count (self->table));
-    METRIC ("workers", "gauge", "Workers connected.", zlistx_size (self->workers));
+    METRIC ("workers", "gauge", "Workers connected.", sl_peers_workers (self->peers));
     METRIC ("worker_slots", "gauge", "Tasks the connected workers can run at once.", slots);
     METRIC ("workers_busy", "gauge", "Workers running at least one task.", busy);
     METRIC ("sink_attached", "gauge", "1 if a sink is attached.", self->sink ? 1 : 0);
@@ -2829,13 +2766,10 @@ static char *s_render_http (void *arg, const char *path, const char *query, int 
 
 static void s_expire_peers (broker_t *self, int64_t now)
 {
-    zlistx_t *gone = zlistx_new ();
-    for (peer_t *peer = (peer_t *) zhashx_first (self->peers); peer;
-         peer = (peer_t *) zhashx_next (self->peers))
-        if (now - peer->last_seen > (int64_t) LIVENESS * peer->heartbeat_ms)
-            zlistx_add_end (gone, peer);
-    for (peer_t *peer = (peer_t *) zlistx_first (gone); peer;
-         peer = (peer_t *) zlistx_next (gone)) {
+    sl_peer_t *gone [256];
+    size_t ngone = sl_peers_silent (self->peers, now, gone, 256); //  the rest next time
+    for (size_t i = 0; i < ngone; i++) {
+        sl_peer_t *peer = gone [i];
         if (peer == self->sink)
             s_sink_detach (self, "no heartbeat");
         else {
@@ -2848,7 +2782,6 @@ static void s_expire_peers (broker_t *self, int64_t now)
             s_worker_gone (self, peer, why);
         }
     }
-    zlistx_destroy (&gone);
     //  Results sent to the sink and not acknowledged for a while were lost
     //  on the way (or taken by a peer that is not the sink: anyone may
     //  connect to the delivery port unless CurveZMQ keeps them out): they
@@ -2873,11 +2806,11 @@ static void s_expire_peers (broker_t *self, int64_t now)
 //  Logs each worker's capacity: what it can run, runs, and has done.
 static void s_report_workers (broker_t *self)
 {
-    if (zlistx_size (self->workers) == 0)
+    if (sl_peers_workers (self->peers) == 0)
         return;
     uint32_t slots = 0, busy = 0;
-    for (peer_t *peer = (peer_t *) zlistx_first (self->workers); peer;
-         peer = (peer_t *) zlistx_next (self->workers)) {
+    for (sl_peer_t *peer = sl_peers_worker_first (self->peers); peer;
+         peer = sl_peers_worker_next (self->peers)) {
         sl_info ("worker %s: %u slots, %u busy, %llu tasks done%s", peer->name, peer->slots,
                  peer->running, (unsigned long long) peer->done,
                  self->config.fair && !peer->dispatch_id ? " (no credit yet)" : "");
@@ -2885,7 +2818,7 @@ static void s_report_workers (broker_t *self)
         busy += peer->running;
     }
     sl_info ("%zu workers: %u slots, %u busy; %zu tasks queued, %zu running",
-             zlistx_size (self->workers), slots, busy, sl_table_queued (self->table),
+             sl_peers_workers (self->peers), slots, busy, sl_table_queued (self->table),
              sl_table_running (self->table));
 }
 
