@@ -23,6 +23,7 @@
 #include "fair.h"
 #include "history.h"
 #include "http.h"
+#include "metrics.h"
 #include "outbox.h"
 #include "peers.h"
 #include "sl_curve.h"
@@ -86,23 +87,15 @@ struct _broker_t {
     sl_peers_t *peers;                  //  the workers and sinks that said hello (peers.h)
     sl_fair_t *fair;                    //  fair dispatch: which worker gets tasks next
     uint64_t worker_slots;              //  slots of every worker
-    uint64_t dispatch_failed;           //  task batches whose send to a worker failed
+    broker_counters_t count;            //  what it counted since it started (metrics.h)
     sl_peer_t *sink;                       //  the attached sink, or NULL
     zlistx_t *job_starts;               //  job ids to announce to the sink (owned strings)
     bool check_finished;                //  something happened that may finish a job
     finished_t *finished;               //  ring of FINISHED_MEMORY finished jobs
     size_t finished_next;               //  next slot to overwrite
-    uint64_t bad_messages;              //  malformed or misdirected messages dropped
     sl_ratelimit_t bad_log;             //  rate limit for logging them
     sl_ratelimit_t event_log;           //  rate limit for logging peers and jobs coming and going
     sl_ratelimit_t throttle_log;        //  rate limit for logging intake pauses
-    uint64_t tasks_in;                  //  tasks accepted
-    uint64_t results_in;                //  results accepted
-    uint64_t duplicates;                //  tasks or results dropped as duplicates
-    uint64_t tasks_lost;                //  runs lost with a worker or a lease
-    uint64_t tasks_released;            //  runs handed back by workers
-    uint64_t retries;                   //  failed runs queued again
-    uint64_t tasks_adopted;             //  runs from before a restart that workers still ran
     int64_t grace_until;                //  after a restart: no dispatch before (ms), so that
                                         //  workers can claim the runs they still run
     int64_t unclaimed_lease_ms;         //  how long a dispatched task may go unclaimed
@@ -122,15 +115,10 @@ struct _broker_t {
     int64_t rotate_retry;               //  when to try a failed segment rotation again (ms), or 0
     sl_outbox_t *answers;               //  control replies waiting for their records (outbox.h)
     sl_outbox_t *notices;               //  JobDone to the sink waiting for their records
-    uint64_t tasks_refused;             //  tasks refused while the journal failed
     int64_t next_housekeeping;          //  when to expire silent peers next (ms)
     int64_t next_report;                //  when to log the workers' capacity next (ms)
     int64_t last_ack;                   //  when the sink last acknowledged results (ms)
     bool throttled;                     //  at --max-memory: intake paused
-    uint64_t throttle_count;            //  times intake was paused
-    uint64_t tasks_dispatched;          //  runs sent to workers
-    uint64_t advanced;                  //  results that sent their task on to its next stage
-    uint64_t completed [5];             //  final results by sl_status_t
     int64_t started_at;                 //  when this broker started (ms, monotonic)
     uint64_t rate_count [RATE_SAMPLES]; //  results_in sampled once a second
     int64_t rate_time [RATE_SAMPLES];   //  when each sample was taken (ms)
@@ -146,7 +134,6 @@ struct _broker_t {
     char attach_dir [3072];             //  where attachments are kept
     bool attach_temporary;              //  attach_dir goes with the broker (--in-memory)
     sl_attach_store_t *attach;          //  the attachments in attach_dir
-    uint64_t attach_bytes_sent;         //  attachment bytes sent to workers
 };
 
 static int s_journal_open (broker_t *self, char *err, size_t errlen);
@@ -538,7 +525,7 @@ void broker_destroy (broker_t **self_p)
 //  Counts and (rate-limited) logs a message the broker drops.
 static void s_bad (broker_t *self, const char *where, const char *from, const char *why)
 {
-    self->bad_messages++;
+    self->count.bad_messages++;
     uint32_t suppressed = 0;
     if (sl_ratelimit_allow (&self->bad_log, zclock_mono (), &suppressed)) {
         if (suppressed)
@@ -787,7 +774,7 @@ static void s_journal_results (broker_t *self)
     n = 0;
     while ((task = sl_table_pop_completed (self->table))) {
         if (sl_task_result (task) && sl_task_result (task)->status < 5)
-            self->completed [sl_task_result (task)->status]++;
+            self->count.completed [sl_task_result (task)->status]++;
         s_failure_note (self, task);
         if (!self->journal)
             continue;
@@ -1000,7 +987,7 @@ static sl_peer_t *s_peer_by_name (broker_t *self, const char *name)
 static void s_worker_gone (broker_t *self, sl_peer_t *peer, const char *why)
 {
     size_t lost = peer->holder ? sl_table_worker_lost (self->table, peer->holder) : 0;
-    self->tasks_lost += lost;
+    self->count.tasks_lost += lost;
     if (lost)
         s_event (self, SL_LOG_WARN, "worker %s %s: its %zu tasks go to other workers", peer->name,
                  why, lost);
@@ -1020,7 +1007,7 @@ static void s_task_refs_release (broker_t *self, sl_peer_t *peer, Sluice__TaskRe
     for (size_t i = 0; i < n; i++)
         if (sl_table_release_by (self->table, refs [i]->job, refs [i]->seq, refs [i]->attempt,
                                  peer->holder) == SL_TABLE_OK)
-            self->tasks_released++;
+            self->count.tasks_released++;
 }
 
 //  A worker's Bye: what it lists is handed back at once; what it does not
@@ -1394,7 +1381,7 @@ static void s_on_heartbeat (broker_t *self, zframe_t *routing_id, sl_peer_t *pee
                 sl_table_adopt (self->table, ref->job, ref->seq, ref->attempt, ref->stage,
                                 peer->holder, INT64_MAX) == SL_TABLE_OK)
                 //  A run from before this broker started, still going.
-                self->tasks_adopted++;
+                self->count.tasks_adopted++;
             if (ref->waiting)
                 sl_table_waiting (self->table, ref->job, ref->seq, ref->attempt);
         }
@@ -1590,7 +1577,7 @@ static void s_on_attach_get (broker_t *self, zframe_t *routing_id, sl_peer_t *pe
                 chunk.total = (uint64_t) st.st_size;
                 chunk.data.data = buffer;
                 chunk.data.len = (size_t) got;
-                self->attach_bytes_sent += (uint64_t) got;
+                self->count.attach_bytes_sent += (uint64_t) got;
             }
         }
     }
@@ -1652,7 +1639,7 @@ static void s_on_tasks (broker_t *self, Sluice__TaskBatch *batch)
     }
     if (self->journal_failed) {
         //  Not accepted: the ventilator hears why and sends them again.
-        self->tasks_refused += batch->n_tasks;
+        self->count.tasks_refused += batch->n_tasks;
         return;
     }
     bool is_new = sl_table_job (self->table, batch->job) == NULL;
@@ -1681,10 +1668,10 @@ static void s_on_tasks (broker_t *self, Sluice__TaskBatch *batch)
         };
         sl_table_rc_t rc = sl_table_submit_task (self->table, batch->job, task->seq, &in);
         if (rc == SL_TABLE_OK) {
-            self->tasks_in++;
+            self->count.tasks_in++;
             batch->tasks [accepted++] = task; //  the new ones, for the journal
         } else if (rc == SL_TABLE_DUPLICATE)
-            self->duplicates++;
+            self->count.duplicates++;
         else if (rc == SL_TABLE_INVALID)
             s_bad (self, "intake", NULL, "task with a seq out of range");
         else
@@ -1747,7 +1734,7 @@ static bool s_throttled (broker_t *self)
     uint64_t limit = self->config.max_memory;
     if (!self->throttled && held >= limit) {
         self->throttled = true;
-        self->throttle_count++;
+        self->count.throttle_count++;
         uint32_t suppressed = 0;
         if (sl_ratelimit_allow (&self->throttle_log, zclock_mono (), &suppressed))
             sl_warn ("memory limit reached: %zu MiB held for %zu queued, %zu running and %zu "
@@ -1822,17 +1809,17 @@ static void s_on_result_batch (broker_t *self, Sluice__ResultBatch *batch)
                 peer->done++;
         }
         if (rc == SL_TABLE_OK)
-            self->results_in++;
+            self->count.results_in++;
         else if (rc == SL_TABLE_ADVANCED)
-            self->advanced++;
+            self->count.advanced++;
         else if (rc == SL_TABLE_RETRY) {
-            self->retries++;
+            self->count.retries++;
             sl_debug ("task %s/%llu failed on %s (run %u): retrying", batch->job,
                       (unsigned long long) result->seq, result->worker, result->attempt);
         } else if (rc == SL_TABLE_DUPLICATE)
-            self->duplicates++;
+            self->count.duplicates++;
         else if (rc == SL_TABLE_INVALID && s_finished_lookup (self, batch->job))
-            self->duplicates++; //  a late result for a job already finished
+            self->count.duplicates++; //  a late result for a job already finished
         else if (rc == SL_TABLE_INVALID)
             s_bad (self, "results", result->worker, "result for an unknown job or task");
         else
@@ -2037,10 +2024,10 @@ static int64_t s_send_batch (broker_t *self, sl_peer_t *peer, sl_queue_t *queue,
         //  it (the loop waits for POLLOUT first, so hardly ever).
         for (size_t i = n; i > 0; i--)
             sl_table_undispatch (self->table, taken [i - 1]);
-        self->dispatch_failed++;
+        self->count.dispatch_failed++;
         return -1;
     }
-    self->tasks_dispatched += n;
+    self->count.tasks_dispatched += n;
     return (int64_t) n;
 }
 
@@ -2067,10 +2054,10 @@ static void s_dispatch (broker_t *self)
         if (now < self->grace_until)
             return;
         self->grace_until = 0;
-        if (self->tasks_adopted)
+        if (self->count.tasks_adopted)
             sl_info ("workers claimed %llu runs from before the restart: they go on where they "
                      "run",
-                     (unsigned long long) self->tasks_adopted);
+                     (unsigned long long) self->count.tasks_adopted);
     }
     if (self->config.fair) {
         //  Credit-based: tasks go only to workers that asked for them (fair.h).
@@ -2264,14 +2251,14 @@ static double s_rate (broker_t *self)
     int64_t since = self->rate_samples ? self->rate_time [oldest] : self->started_at;
     uint64_t count = self->rate_samples ? self->rate_count [oldest] : 0;
     int64_t elapsed = zclock_mono () - since;
-    return elapsed > 0 ? (double) (self->results_in - count) * 1000.0 / (double) elapsed : 0;
+    return elapsed > 0 ? (double) (self->count.results_in - count) * 1000.0 / (double) elapsed : 0;
 }
 
 static void s_rate_tick (broker_t *self, int64_t now)
 {
     if (now < self->next_rate_sample)
         return;
-    self->rate_count [self->rate_next] = self->results_in;
+    self->rate_count [self->rate_next] = self->count.results_in;
     self->rate_time [self->rate_next] = now;
     self->rate_next = (self->rate_next + 1) % RATE_SAMPLES;
     if (self->rate_samples < RATE_SAMPLES)
@@ -2425,13 +2412,13 @@ static int s_status_build (broker_t *self, status_parts_t *parts)
     report->uptime_ms = now - self->started_at;
     report->sink = self->sink ? self->sink->name : "";
     report->rate = s_rate (self);
-    report->tasks_accepted = self->tasks_in;
-    report->tasks_dispatched = self->tasks_dispatched;
-    report->results = self->results_in;
-    report->retries = self->retries;
-    report->runs_lost = self->tasks_lost;
-    report->duplicates = self->duplicates;
-    report->bad_messages = self->bad_messages;
+    report->tasks_accepted = self->count.tasks_in;
+    report->tasks_dispatched = self->count.tasks_dispatched;
+    report->results = self->count.results_in;
+    report->retries = self->count.retries;
+    report->runs_lost = self->count.tasks_lost;
+    report->duplicates = self->count.duplicates;
+    report->bad_messages = self->count.bad_messages;
     report->memory_held = sl_table_held (self->table);
     report->memory_limit = self->config.max_memory;
     report->throttled = self->throttled;
@@ -2474,9 +2461,9 @@ static void s_history_tick (broker_t *self)
         return;
     history_sample_t sample = { 0 };
     sample.time_ms = wall;
-    sample.completed = self->results_in;
-    sample.failed = self->completed [SL_STATUS_FAILED] + self->completed [SL_STATUS_TIMEOUT] +
-                    self->completed [SL_STATUS_CANCELLED];
+    sample.completed = self->count.results_in;
+    sample.failed = self->count.completed [SL_STATUS_FAILED] + self->count.completed [SL_STATUS_TIMEOUT] +
+                    self->count.completed [SL_STATUS_CANCELLED];
     sample.queued = sl_table_queued (self->table);
     sample.running = sl_table_running (self->table);
     for (sl_peer_t *peer = sl_peers_worker_first (self->peers); peer;
@@ -2513,7 +2500,7 @@ static int64_t s_fill_absent (broker_t *self, const char *job_id, char *why, siz
             for (uint64_t seq = ranges [2 * r]; seq <= ranges [2 * r + 1]; seq++) {
                 if (sl_table_submit (self->table, job_id, seq, NULL, 0, 0, 0) != SL_TABLE_OK)
                     continue;
-                self->tasks_in++;
+                self->count.tasks_in++;
                 Sluice__Task init = SLUICE__TASK__INIT;
                 tasks [n] = init;
                 tasks [n].seq = seq;
@@ -2650,89 +2637,41 @@ static void s_on_command (broker_t *self, zframe_t *routing_id, Sluice__Command 
 //  Prometheus text format (version 0.0.4) for GET /metrics.
 static char *s_render_metrics (broker_t *self, int *status, const char **content_type)
 {
-    char *text = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream (&text, &size);
-    if (!out)
-        return NULL;
-#define METRIC(name, type, help, value)                                                            \
-    fprintf (out,                                                                                  \
-             "# HELP sluice_" name " " help "\n# TYPE sluice_" name " " type "\n"                  \
-             "sluice_" name " %llu\n",                                                             \
-             (unsigned long long) (value))
-    uint32_t slots = 0, busy = 0;
+    metrics_view_t view = {
+        .count = &self->count,
+        .queued = sl_table_queued (self->table),
+        .running = sl_table_running (self->table),
+        .undelivered = sl_table_deliverable (self->table, NULL) + sl_table_unacked (self->table),
+        .jobs = sl_table_job_count (self->table),
+        .workers = sl_peers_workers (self->peers),
+        .sink_attached = self->sink != NULL,
+        .memory_held = sl_table_held (self->table),
+        .memory_limit = self->config.max_memory,
+        .intake_paused = self->throttled,
+        .journal_bytes = self->journal ? sl_journal_total_bytes (self->journal) : 0,
+        .uptime_s = (double) (zclock_mono () - self->started_at) / 1000.0,
+    };
     for (sl_peer_t *peer = sl_peers_worker_first (self->peers); peer;
          peer = sl_peers_worker_next (self->peers)) {
-        slots += peer->slots;
-        busy += peer->running ? 1 : 0;
+        view.worker_slots += peer->slots;
+        view.workers_busy += peer->running ? 1 : 0;
     }
-    METRIC ("tasks_accepted_total", "counter", "Tasks accepted from ventilators.", self->tasks_in);
-    METRIC ("tasks_dispatched_total", "counter", "Runs of tasks sent to workers.",
-            self->tasks_dispatched);
-    METRIC ("dispatch_sends_failed_total", "counter",
-            "Task batches whose send to a worker failed (their tasks were queued again).",
-            self->dispatch_failed);
-    fprintf (out, "# HELP sluice_tasks_completed_total Tasks that reached their final result, by "
-                  "status.\n# TYPE sluice_tasks_completed_total counter\n");
-    static const char *names [] = { NULL, "ok", "failed", "timeout", "cancelled" };
-    for (int i = 1; i < 5; i++)
-        fprintf (out, "sluice_tasks_completed_total{status=\"%s\"} %llu\n", names [i],
-                 (unsigned long long) self->completed [i]);
-    METRIC ("tasks_retried_total", "counter", "Failed or timed-out runs queued again.",
-            self->retries);
-    METRIC ("runs_lost_total", "counter", "Runs lost with a worker or an unclaimed lease.",
-            self->tasks_lost);
-    METRIC ("runs_released_total", "counter", "Runs handed back unstarted by workers.",
-            self->tasks_released);
-    METRIC ("duplicates_dropped_total", "counter", "Duplicate tasks or results dropped.",
-            self->duplicates);
-    METRIC ("malformed_messages_total", "counter", "Malformed or misdirected messages dropped.",
-            self->bad_messages);
-    METRIC ("tasks_queued", "gauge", "Tasks waiting for a worker (queue depth).",
-            sl_table_queued (self->table));
-    fprintf (out, "# HELP sluice_queue_tasks_queued Tasks waiting in each named queue.\n"
-                  "# TYPE sluice_queue_tasks_queued gauge\n");
-    for (size_t q = 0; q < sl_table_queue_count (self->table); q++) {
+    size_t nqueues = sl_table_queue_count (self->table);
+    metrics_queue_t *queues = calloc (nqueues ? nqueues : 1, sizeof *queues);
+    if (!queues)
+        return NULL;
+    for (size_t q = 0; q < nqueues; q++) {
         sl_queue_t *queue = sl_table_queue_at (self->table, q);
-        fprintf (out, "sluice_queue_tasks_queued{queue=\"%s\"} %zu\n", sl_queue_name (queue),
-                 sl_queue_queued (queue));
-    }
-    fprintf (out, "# HELP sluice_queue_workers Workers serving each named queue.\n"
-                  "# TYPE sluice_queue_workers gauge\n");
-    for (size_t q = 0; q < sl_table_queue_count (self->table); q++) {
-        sl_queue_t *queue = sl_table_queue_at (self->table, q);
-        size_t serving = 0;
+        queues [q].name = sl_queue_name (queue);
+        queues [q].queued = sl_queue_queued (queue);
         for (sl_peer_t *peer = sl_peers_worker_first (self->peers); peer;
              peer = sl_peers_worker_next (self->peers))
-            serving += s_serves (peer, queue);
-        fprintf (out, "sluice_queue_workers{queue=\"%s\"} %zu\n", sl_queue_name (queue), serving);
+            queues [q].workers += s_serves (peer, queue);
     }
-    METRIC ("tasks_running", "gauge", "Tasks dispatched to workers.",
-            sl_table_running (self->table));
-    METRIC ("results_undelivered", "gauge", "Results the sink has not acknowledged yet.",
-            sl_table_deliverable (self->table, NULL) + sl_table_unacked (self->table));
-    METRIC ("jobs", "gauge", "Jobs not yet finished.", sl_table_job_count (self->table));
-    METRIC ("workers", "gauge", "Workers connected.", sl_peers_workers (self->peers));
-    METRIC ("worker_slots", "gauge", "Tasks the connected workers can run at once.", slots);
-    METRIC ("workers_busy", "gauge", "Workers running at least one task.", busy);
-    METRIC ("sink_attached", "gauge", "1 if a sink is attached.", self->sink ? 1 : 0);
-    METRIC ("memory_held_bytes", "gauge", "Bytes held for tasks not yet delivered.",
-            sl_table_held (self->table));
-    METRIC ("memory_limit_bytes", "gauge", "The --max-memory limit.", self->config.max_memory);
-    METRIC ("intake_paused", "gauge", "1 while intake is paused at the memory limit.",
-            self->throttled ? 1 : 0);
-    METRIC ("intake_pauses_total", "counter", "Times intake was paused at the memory limit.",
-            self->throttle_count);
-    METRIC ("attachment_bytes_sent_total", "counter", "Attachment bytes sent to workers.",
-            self->attach_bytes_sent);
-    METRIC ("journal_bytes", "gauge", "Bytes of journal on disk (0 with --in-memory).",
-            self->journal ? sl_journal_total_bytes (self->journal) : 0);
-    fprintf (out,
-             "# HELP sluice_uptime_seconds Seconds since the broker started.\n"
-             "# TYPE sluice_uptime_seconds gauge\nsluice_uptime_seconds %.3f\n",
-             (double) (zclock_mono () - self->started_at) / 1000.0);
-#undef METRIC
-    fclose (out);
+    view.queues = queues;
+    view.nqueues = nqueues;
+    char *text = metrics_render (&view);
+    free (queues);
     *status = 200;
     *content_type = "text/plain; version=0.0.4; charset=utf-8";
     return text;
@@ -2797,7 +2736,7 @@ static void s_expire_peers (broker_t *self, int64_t now)
     //  Tasks that no worker claimed in time were lost on the way.
     size_t expired = sl_table_expire (self->table, now);
     if (expired) {
-        self->tasks_lost += expired;
+        self->count.tasks_lost += expired;
         sl_warn ("%zu dispatched tasks were not claimed by a worker in time: queued again",
                  expired);
     }
@@ -2913,9 +2852,9 @@ int broker_run (broker_t *self)
     s_journal_commit (self);
     sl_info ("broker stopping: %llu tasks accepted, %llu results, %llu runs lost, %llu handed "
              "back, %llu retried, %llu duplicates dropped, %llu bad messages dropped",
-             (unsigned long long) self->tasks_in, (unsigned long long) self->results_in,
-             (unsigned long long) self->tasks_lost, (unsigned long long) self->tasks_released,
-             (unsigned long long) self->retries, (unsigned long long) self->duplicates,
-             (unsigned long long) self->bad_messages);
+             (unsigned long long) self->count.tasks_in, (unsigned long long) self->count.results_in,
+             (unsigned long long) self->count.tasks_lost, (unsigned long long) self->count.tasks_released,
+             (unsigned long long) self->count.retries, (unsigned long long) self->count.duplicates,
+             (unsigned long long) self->count.bad_messages);
     return 0;
 }
