@@ -21,6 +21,7 @@
 #include "durable.h"
 #include "failures.h"
 #include "fair.h"
+#include "finished.h"
 #include "history.h"
 #include "http.h"
 #include "metrics.h"
@@ -66,14 +67,6 @@
 #define STATUS_CACHE_MS 200 //  GET /api/status within this long of another gets the same body
 
 
-typedef struct {
-    char id [72];           //  job id
-    sl_job_counts_t counts; //  its final counts
-    int64_t finished_at;    //  wall-clock ms
-    uint64_t *failed;       //  ranges of its seqs that did not end ok (owned), or NULL
-    size_t nfailed;         //  ranges at failed
-    bool failed_truncated;  //  it had more such ranges than MAX_FAILED_RANGES
-} finished_t;
 
 struct _broker_t {
     broker_config_t config;             //  copy of what main gave
@@ -91,8 +84,7 @@ struct _broker_t {
     sl_peer_t *sink;                       //  the attached sink, or NULL
     zlistx_t *job_starts;               //  job ids to announce to the sink (owned strings)
     bool check_finished;                //  something happened that may finish a job
-    finished_t *finished;               //  ring of FINISHED_MEMORY finished jobs
-    size_t finished_next;               //  next slot to overwrite
+    sl_finished_t *finished;            //  finished jobs remembered (finished.h)
     sl_ratelimit_t bad_log;             //  rate limit for logging them
     sl_ratelimit_t event_log;           //  rate limit for logging peers and jobs coming and going
     sl_ratelimit_t throttle_log;        //  rate limit for logging intake pauses
@@ -423,7 +415,7 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
     self->table = sl_table_new ();
     self->peers = sl_peers_new ();
     self->job_times = zhashx_new ();
-    self->finished = calloc (FINISHED_MEMORY, sizeof (finished_t));
+    self->finished = sl_finished_new (FINISHED_MEMORY, MAX_FAILED_RANGES);
     if (!self->table || !self->peers || !self->finished || !self->job_times) {
         snprintf (err, errlen, "out of memory");
         goto fail;
@@ -513,9 +505,7 @@ void broker_destroy (broker_t **self_p)
     zcert_destroy (&self->cert);
     memset (self->token, 0, sizeof self->token);
     sl_table_destroy (&self->table);
-    for (size_t i = 0; self->finished && i < FINISHED_MEMORY; i++)
-        free (self->finished [i].failed);
-    free (self->finished);
+    sl_finished_destroy (&self->finished);
     free (self);
     *self_p = NULL;
 }
@@ -577,47 +567,15 @@ static void s_reply (broker_t *self, zframe_t *routing_id, sl_env_t *env)
 }
 
 //  A finished job still remembered (within --retention), or NULL.
-static finished_t *s_finished_lookup (broker_t *self, const char *job_id)
+static sl_finished_job_t *s_finished_lookup (broker_t *self, const char *job_id)
 {
-    int64_t oldest = zclock_time () - self->config.retention_ms;
-    for (size_t i = 0; i < FINISHED_MEMORY; i++)
-        if (self->finished [i].id [0] && self->finished [i].finished_at >= oldest &&
-            streq (self->finished [i].id, job_id))
-            return &self->finished [i];
-    return NULL;
+    return sl_finished_lookup (self->finished, job_id, zclock_time () - self->config.retention_ms);
 }
 
 static void s_remember (broker_t *self, const char *job_id, const sl_job_counts_t *counts,
                         int64_t finished_at, const sl_failed_t *failed)
 {
-    finished_t *slot = s_finished_lookup (self, job_id);
-    if (!slot) {
-        slot = &self->finished [self->finished_next];
-        self->finished_next = (self->finished_next + 1) % FINISHED_MEMORY;
-    }
-    snprintf (slot->id, sizeof slot->id, "%s", job_id);
-    slot->counts = *counts;
-    slot->finished_at = finished_at;
-    free (slot->failed);
-    slot->failed = NULL;
-    slot->nfailed = 0;
-    slot->failed_truncated = failed && failed->truncated;
-    size_t n = failed ? failed->n : 0;
-    if (n > MAX_FAILED_RANGES) {
-        n = MAX_FAILED_RANGES;
-        slot->failed_truncated = true;
-    }
-    if (n && (slot->failed = malloc (2 * n * sizeof (uint64_t)))) {
-        memcpy (slot->failed, failed->ranges, 2 * n * sizeof (uint64_t));
-        slot->nfailed = n;
-    } else if (n)
-        slot->failed_truncated = true; //  out of memory: say it is not all
-}
-
-//  The failed ranges a finished_t holds, for the journal.
-static sl_failed_t s_failed_of (const finished_t *f)
-{
-    return (sl_failed_t){ f->failed, f->nfailed, f->failed_truncated };
+    sl_finished_remember (self->finished, job_id, counts, finished_at, failed);
 }
 
 //  --- Journal ----------------------------------------------------------------
@@ -879,10 +837,11 @@ static void s_journal_rotate (broker_t *self)
         sl_warn ("journal: a new segment could be started again");
     self->rotate_retry = 0;
     int64_t oldest = zclock_time () - self->config.retention_ms;
-    for (size_t i = 0; i < FINISHED_MEMORY; i++) {
-        finished_t *f = &self->finished [i];
-        if (f->id [0] && f->finished_at >= oldest) {
-            sl_failed_t failed = s_failed_of (f);
+    //  Oldest first, so that a replay remembers them in the same order.
+    for (size_t i = sl_finished_count (self->finished); i-- > 0;) {
+        sl_finished_job_t *f = sl_finished_newest (self->finished, i);
+        if (f->finished_at >= oldest) {
+            sl_failed_t failed = sl_finished_failed (f);
             s_journal_appended (self,
                                 sl_durable_job_done (self->journal, f->id, &f->counts,
                                                      f->finished_at, &failed, err, sizeof err),
@@ -1298,7 +1257,7 @@ static void s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQue
     state.job = query->job;
     uint64_t ranges [2 * MAX_MISSING_RANGES];
     sl_job_t *job = sl_table_job (self->table, query->job);
-    finished_t *done = job ? NULL : s_finished_lookup (self, query->job);
+    sl_finished_job_t *done = job ? NULL : s_finished_lookup (self, query->job);
     if (job) {
         const sl_job_counts_t *counts = sl_job_counts (job);
         state.known = true;
@@ -2219,7 +2178,7 @@ static void s_finish_jobs (broker_t *self)
     const char *waiting;
     while (self->sink->waiting && (waiting = (const char *) zlistx_first (self->sink->waiting))) {
         if (!sl_table_job (self->table, waiting)) {
-            finished_t *done = s_finished_lookup (self, waiting);
+            sl_finished_job_t *done = s_finished_lookup (self, waiting);
             sl_job_counts_t none = { 0 };
             if (done)
                 s_send_job_done (self, done->id, &done->counts, false);
@@ -2314,10 +2273,7 @@ static int s_status_build (broker_t *self, status_parts_t *parts)
     int64_t now = zclock_mono ();
     size_t njobs = sl_table_job_count (self->table);
     size_t nworkers = sl_peers_workers (self->peers);
-    size_t nfinished = 0;
-    for (size_t i = 0; i < FINISHED_MEMORY; i++)
-        if (self->finished [i].id [0])
-            nfinished++;
+    size_t nfinished = sl_finished_count (self->finished);
     if (nfinished > STATUS_FINISHED_JOBS)
         nfinished = STATUS_FINISHED_JOBS;
     size_t jobs_max = njobs + nfinished;
@@ -2356,11 +2312,8 @@ static int s_status_build (broker_t *self, status_parts_t *parts)
     }
     //  The most recently finished first.
     int64_t wall = zclock_time ();
-    for (size_t i = 0, seen = 0; i < FINISHED_MEMORY && seen < nfinished; i++) {
-        size_t at = (self->finished_next + FINISHED_MEMORY - 1 - i) % FINISHED_MEMORY;
-        finished_t *done = &self->finished [at];
-        if (!done->id [0])
-            continue;
+    for (size_t i = 0; i < nfinished; i++) {
+        sl_finished_job_t *done = sl_finished_newest (self->finished, i);
         Sluice__JobStatus init = SLUICE__JOB_STATUS__INIT;
         jobs [n] = init;
         s_job_status (&jobs [n], done->id, &done->counts);
@@ -2368,7 +2321,6 @@ static int s_status_build (broker_t *self, status_parts_t *parts)
         jobs [n].finished = true;
         job_ptrs [n] = &jobs [n];
         n++;
-        seen++;
     }
     report->jobs = job_ptrs;
     report->n_jobs = n;
