@@ -34,6 +34,7 @@
 #include "sl_proto.h"
 #include "sl_status_json.h"
 #include "sl_util.h"
+#include "status.h"
 #include "table.h"
 
 #define READ_BURST 256        //  messages read from one socket per loop turn
@@ -55,7 +56,6 @@
 #define RESULTS_HWM 32               //  result batches buffered per worker connection, at most
 #define RESUME_FRACTION 8            //  intake resumes below 7/8 of --max-memory
 #define RATE_SAMPLES 11              //  results counted each second, for the rate over 10 s
-#define STATUS_FINISHED_JOBS 20      //  recently finished jobs listed by status
 #define MAX_FILL_SEQS 1000000        //  cancel: absent seqs it fills in, at most
 #define MAX_FAILED_RANGES 1024       //  ranges of failed seqs remembered per finished job
 #define MAX_WORKER_QUEUES SL_FAIR_MAX_QUEUES //  named queues one worker may serve
@@ -1879,14 +1879,6 @@ static size_t s_batch_size (broker_t *self)
     return batch < 1 ? 1 : batch > MAX_BATCH_TASKS ? MAX_BATCH_TASKS : (size_t) batch;
 }
 
-static bool s_serves (sl_peer_t *peer, sl_queue_t *queue)
-{
-    for (size_t i = 0; i < peer->nqueues; i++)
-        if (peer->queues [i] == queue)
-            return true;
-    return false;
-}
-
 //  How long a task PUSH dealt may go unclaimed: 5 heartbeats of the
 //  slowest-beating worker that ever joined (any of them may have got it,
 //  and each claims at its own interval).
@@ -2225,157 +2217,26 @@ static void s_rate_tick (broker_t *self, int64_t now)
     self->next_rate_sample = now + 1000;
 }
 
-static void s_job_status (Sluice__JobStatus *js, const char *id, const sl_job_counts_t *c)
-{
-    js->id = (char *) id;
-    js->total = c->total_known ? c->total : 0;
-    js->received = c->received;
-    js->queued = c->queued;
-    js->running = c->running;
-    js->done = c->done;
-    js->ok = c->ok;
-    js->failed = c->failed;
-    js->timeout = c->timeout;
-    js->cancelled = c->cancelled;
-    js->delivered = c->delivered;
-}
-
-//  A status report and the arrays it points into (owned).
-typedef struct {
-    Sluice__StatusReport report;   //  points into the arrays below and into the broker
-    Sluice__JobStatus *jobs;       //  jobs listed
-    Sluice__JobStatus **job_ptrs;  //  pointers to them
-    Sluice__WorkerStatus *workers; //  workers listed
-    Sluice__WorkerStatus **worker_ptrs;
-    char **queue_names;          //  MAX_WORKER_QUEUES per worker
-    Sluice__QueueStatus *queues; //  queues listed
-    Sluice__QueueStatus **queue_ptrs;
-} status_parts_t;
-
-static void s_status_free (status_parts_t *parts)
-{
-    free (parts->jobs);
-    free (parts->job_ptrs);
-    free (parts->workers);
-    free (parts->worker_ptrs);
-    free (parts->queue_names);
-    free (parts->queues);
-    free (parts->queue_ptrs);
-    memset (parts, 0, sizeof *parts);
-}
-
-//  Fills parts with the broker's status: jobs, workers, counters. The
-//  report is valid until s_status_free and the next change to the broker.
-//  Returns 0, or -1 if out of memory.
+//  The broker's status as a StatusReport (status.h).
 static int s_status_build (broker_t *self, status_parts_t *parts)
 {
-    memset (parts, 0, sizeof *parts);
-    int64_t now = zclock_mono ();
-    size_t njobs = sl_table_job_count (self->table);
-    size_t nworkers = sl_peers_workers (self->peers);
-    size_t nfinished = sl_finished_count (self->finished);
-    if (nfinished > STATUS_FINISHED_JOBS)
-        nfinished = STATUS_FINISHED_JOBS;
-    size_t jobs_max = njobs + nfinished;
-    Sluice__JobStatus *jobs = parts->jobs = calloc (jobs_max ? jobs_max : 1, sizeof *jobs);
-    Sluice__JobStatus **job_ptrs = parts->job_ptrs =
-        calloc (jobs_max ? jobs_max : 1, sizeof *job_ptrs);
-    Sluice__WorkerStatus *workers = parts->workers =
-        calloc (nworkers ? nworkers : 1, sizeof *workers);
-    Sluice__WorkerStatus **worker_ptrs = parts->worker_ptrs =
-        calloc (nworkers ? nworkers : 1, sizeof *worker_ptrs);
-    char **queue_names = parts->queue_names =
-        calloc ((nworkers ? nworkers : 1) * MAX_WORKER_QUEUES, sizeof (char *));
-    size_t nqueues = sl_table_queue_count (self->table);
-    Sluice__QueueStatus *queues = parts->queues = calloc (nqueues ? nqueues : 1, sizeof *queues);
-    Sluice__QueueStatus **queue_ptrs = parts->queue_ptrs =
-        calloc (nqueues ? nqueues : 1, sizeof *queue_ptrs);
-    if (!jobs || !job_ptrs || !workers || !worker_ptrs || !queue_names || !queues || !queue_ptrs) {
-        s_status_free (parts);
-        return -1;
-    }
-    Sluice__StatusReport init_report = SLUICE__STATUS_REPORT__INIT;
-    parts->report = init_report;
-    Sluice__StatusReport *report = &parts->report;
-    size_t n = 0;
-    for (sl_job_t *job = sl_table_job_first (self->table); job && n < jobs_max;
-         job = sl_table_job_next (self->table)) {
-        Sluice__JobStatus init = SLUICE__JOB_STATUS__INIT;
-        jobs [n] = init;
-        s_job_status (&jobs [n], sl_job_id (job), sl_job_counts (job));
-        int64_t *since = (int64_t *) zhashx_lookup (self->job_times, sl_job_id (job));
-        jobs [n].age_ms = now - (since ? *since : self->started_at);
-        jobs [n].finished = sl_job_finished (job);
-        jobs [n].queue = (char *) sl_queue_name (sl_job_queue (job));
-        job_ptrs [n] = &jobs [n];
-        n++;
-    }
-    //  The most recently finished first.
-    int64_t wall = zclock_time ();
-    for (size_t i = 0; i < nfinished; i++) {
-        sl_finished_job_t *done = sl_finished_newest (self->finished, i);
-        Sluice__JobStatus init = SLUICE__JOB_STATUS__INIT;
-        jobs [n] = init;
-        s_job_status (&jobs [n], done->id, &done->counts);
-        jobs [n].age_ms = wall - done->finished_at;
-        jobs [n].finished = true;
-        job_ptrs [n] = &jobs [n];
-        n++;
-    }
-    report->jobs = job_ptrs;
-    report->n_jobs = n;
-    n = 0;
-    for (sl_peer_t *peer = sl_peers_worker_first (self->peers); peer && n < nworkers;
-         peer = sl_peers_worker_next (self->peers)) {
-        Sluice__WorkerStatus init = SLUICE__WORKER_STATUS__INIT;
-        workers [n] = init;
-        workers [n].name = peer->name;
-        workers [n].slots = peer->slots;
-        workers [n].busy = peer->running;
-        workers [n].done = peer->done;
-        workers [n].last_heartbeat_ms = now - peer->last_seen;
-        workers [n].draining = peer->draining;
-        for (size_t q = 0; q < peer->nqueues; q++)
-            queue_names [n * MAX_WORKER_QUEUES + q] = (char *) sl_queue_name (peer->queues [q]);
-        workers [n].queues = &queue_names [n * MAX_WORKER_QUEUES];
-        workers [n].n_queues = peer->nqueues;
-        worker_ptrs [n] = &workers [n];
-        n++;
-    }
-    report->workers = worker_ptrs;
-    report->n_workers = n;
-    for (size_t q = 0; q < nqueues; q++) {
-        sl_queue_t *queue = sl_table_queue_at (self->table, q);
-        Sluice__QueueStatus init = SLUICE__QUEUE_STATUS__INIT;
-        queues [q] = init;
-        queues [q].name = (char *) sl_queue_name (queue);
-        queues [q].queued = sl_queue_queued (queue);
-        for (sl_peer_t *peer = sl_peers_worker_first (self->peers); peer;
-             peer = sl_peers_worker_next (self->peers))
-            if (s_serves (peer, queue)) {
-                queues [q].workers++;
-                queues [q].slots += peer->slots;
-            }
-        queue_ptrs [q] = &queues [q];
-    }
-    report->queues = queue_ptrs;
-    report->n_queues = nqueues;
-    report->broker_id = self->broker_id;
-    report->uptime_ms = now - self->started_at;
-    report->sink = self->sink ? self->sink->name : "";
-    report->rate = s_rate (self);
-    report->tasks_accepted = self->count.tasks_in;
-    report->tasks_dispatched = self->count.tasks_dispatched;
-    report->results = self->count.results_in;
-    report->retries = self->count.retries;
-    report->runs_lost = self->count.tasks_lost;
-    report->duplicates = self->count.duplicates;
-    report->bad_messages = self->count.bad_messages;
-    report->memory_held = sl_table_held (self->table);
-    report->memory_limit = self->config.max_memory;
-    report->throttled = self->throttled;
-    report->journal_bytes = self->journal ? sl_journal_total_bytes (self->journal) : 0;
-    return 0;
+    status_view_t view = {
+        .table = self->table,
+        .peers = self->peers,
+        .finished = self->finished,
+        .job_times = self->job_times,
+        .count = &self->count,
+        .broker_id = self->broker_id,
+        .sink = self->sink ? self->sink->name : NULL,
+        .now = zclock_mono (),
+        .wall = zclock_time (),
+        .started_at = self->started_at,
+        .rate = s_rate (self),
+        .max_memory = self->config.max_memory,
+        .throttled = self->throttled,
+        .journal_bytes = self->journal ? sl_journal_total_bytes (self->journal) : 0,
+    };
+    return status_build (&view, parts);
 }
 
 //  Answers COMMAND_STATUS: jobs, workers, counters.
@@ -2390,7 +2251,7 @@ static void s_status (broker_t *self, zframe_t *routing_id)
     env.body_case = SLUICE__ENVELOPE__BODY_STATUS_REPORT;
     env.status_report = &parts.report;
     s_reply (self, routing_id, &env);
-    s_status_free (&parts);
+    status_free (&parts);
 }
 
 //  The status as `sluice-ctl status --json` prints it, for the dashboard.
@@ -2401,7 +2262,7 @@ static json_t *s_status_doc (void *arg)
     if (s_status_build (self, &parts))
         return NULL;
     json_t *doc = sl_status_json (&parts.report);
-    s_status_free (&parts);
+    status_free (&parts);
     return doc;
 }
 
@@ -2618,7 +2479,7 @@ static char *s_render_metrics (broker_t *self, int *status, const char **content
         queues [q].queued = sl_queue_queued (queue);
         for (sl_peer_t *peer = sl_peers_worker_first (self->peers); peer;
              peer = sl_peers_worker_next (self->peers))
-            queues [q].workers += s_serves (peer, queue);
+            queues [q].workers += status_serves (peer, queue);
     }
     view.queues = queues;
     view.nqueues = nqueues;

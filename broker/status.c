@@ -1,0 +1,153 @@
+/*  status - the broker's status report, see status.h.
+*/
+#include "status.h"
+
+#include <string.h>
+
+bool status_serves (const sl_peer_t *peer, const sl_queue_t *queue)
+{
+    for (size_t i = 0; i < peer->nqueues; i++)
+        if (peer->queues [i] == queue)
+            return true;
+    return false;
+}
+
+static void s_job_status (Sluice__JobStatus *js, const char *id, const sl_job_counts_t *c)
+{
+    js->id = (char *) id;
+    js->total = c->total_known ? c->total : 0;
+    js->received = c->received;
+    js->queued = c->queued;
+    js->running = c->running;
+    js->done = c->done;
+    js->ok = c->ok;
+    js->failed = c->failed;
+    js->timeout = c->timeout;
+    js->cancelled = c->cancelled;
+    js->delivered = c->delivered;
+}
+
+void status_free (status_parts_t *parts)
+{
+    free (parts->jobs);
+    free (parts->job_ptrs);
+    free (parts->workers);
+    free (parts->worker_ptrs);
+    free (parts->queue_names);
+    free (parts->queues);
+    free (parts->queue_ptrs);
+    memset (parts, 0, sizeof *parts);
+}
+
+int status_build (const status_view_t *view, status_parts_t *parts)
+{
+    memset (parts, 0, sizeof *parts);
+    int64_t now = view->now;
+    size_t njobs = sl_table_job_count (view->table);
+    size_t nworkers = sl_peers_workers (view->peers);
+    size_t nfinished = sl_finished_count (view->finished);
+    if (nfinished > STATUS_FINISHED_JOBS)
+        nfinished = STATUS_FINISHED_JOBS;
+    size_t jobs_max = njobs + nfinished;
+    Sluice__JobStatus *jobs = parts->jobs = calloc (jobs_max ? jobs_max : 1, sizeof *jobs);
+    Sluice__JobStatus **job_ptrs = parts->job_ptrs =
+        calloc (jobs_max ? jobs_max : 1, sizeof *job_ptrs);
+    Sluice__WorkerStatus *workers = parts->workers =
+        calloc (nworkers ? nworkers : 1, sizeof *workers);
+    Sluice__WorkerStatus **worker_ptrs = parts->worker_ptrs =
+        calloc (nworkers ? nworkers : 1, sizeof *worker_ptrs);
+    char **queue_names = parts->queue_names =
+        calloc ((nworkers ? nworkers : 1) * SL_PEERS_MAX_QUEUES, sizeof (char *));
+    size_t nqueues = sl_table_queue_count (view->table);
+    Sluice__QueueStatus *queues = parts->queues = calloc (nqueues ? nqueues : 1, sizeof *queues);
+    Sluice__QueueStatus **queue_ptrs = parts->queue_ptrs =
+        calloc (nqueues ? nqueues : 1, sizeof *queue_ptrs);
+    if (!jobs || !job_ptrs || !workers || !worker_ptrs || !queue_names || !queues || !queue_ptrs) {
+        status_free (parts);
+        return -1;
+    }
+    Sluice__StatusReport init_report = SLUICE__STATUS_REPORT__INIT;
+    parts->report = init_report;
+    Sluice__StatusReport *report = &parts->report;
+    size_t n = 0;
+    for (sl_job_t *job = sl_table_job_first (view->table); job && n < jobs_max;
+         job = sl_table_job_next (view->table)) {
+        Sluice__JobStatus init = SLUICE__JOB_STATUS__INIT;
+        jobs [n] = init;
+        s_job_status (&jobs [n], sl_job_id (job), sl_job_counts (job));
+        int64_t *since =
+            view->job_times ? (int64_t *) zhashx_lookup (view->job_times, sl_job_id (job)) : NULL;
+        jobs [n].age_ms = now - (since ? *since : view->started_at);
+        jobs [n].finished = sl_job_finished (job);
+        jobs [n].queue = (char *) sl_queue_name (sl_job_queue (job));
+        job_ptrs [n] = &jobs [n];
+        n++;
+    }
+    //  The most recently finished first.
+    int64_t wall = view->wall;
+    for (size_t i = 0; i < nfinished; i++) {
+        sl_finished_job_t *done = sl_finished_newest (view->finished, i);
+        Sluice__JobStatus init = SLUICE__JOB_STATUS__INIT;
+        jobs [n] = init;
+        s_job_status (&jobs [n], done->id, &done->counts);
+        jobs [n].age_ms = wall - done->finished_at;
+        jobs [n].finished = true;
+        job_ptrs [n] = &jobs [n];
+        n++;
+    }
+    report->jobs = job_ptrs;
+    report->n_jobs = n;
+    n = 0;
+    for (sl_peer_t *peer = sl_peers_worker_first (view->peers); peer && n < nworkers;
+         peer = sl_peers_worker_next (view->peers)) {
+        Sluice__WorkerStatus init = SLUICE__WORKER_STATUS__INIT;
+        workers [n] = init;
+        workers [n].name = peer->name;
+        workers [n].slots = peer->slots;
+        workers [n].busy = peer->running;
+        workers [n].done = peer->done;
+        workers [n].last_heartbeat_ms = now - peer->last_seen;
+        workers [n].draining = peer->draining;
+        for (size_t q = 0; q < peer->nqueues; q++)
+            queue_names [n * SL_PEERS_MAX_QUEUES + q] = (char *) sl_queue_name (peer->queues [q]);
+        workers [n].queues = &queue_names [n * SL_PEERS_MAX_QUEUES];
+        workers [n].n_queues = peer->nqueues;
+        worker_ptrs [n] = &workers [n];
+        n++;
+    }
+    report->workers = worker_ptrs;
+    report->n_workers = n;
+    for (size_t q = 0; q < nqueues; q++) {
+        sl_queue_t *queue = sl_table_queue_at (view->table, q);
+        Sluice__QueueStatus init = SLUICE__QUEUE_STATUS__INIT;
+        queues [q] = init;
+        queues [q].name = (char *) sl_queue_name (queue);
+        queues [q].queued = sl_queue_queued (queue);
+        for (sl_peer_t *peer = sl_peers_worker_first (view->peers); peer;
+             peer = sl_peers_worker_next (view->peers))
+            if (status_serves (peer, queue)) {
+                queues [q].workers++;
+                queues [q].slots += peer->slots;
+            }
+        queue_ptrs [q] = &queues [q];
+    }
+    report->queues = queue_ptrs;
+    report->n_queues = nqueues;
+    report->broker_id = (char *) view->broker_id;
+    report->uptime_ms = now - view->started_at;
+    report->sink = (char *) (view->sink ? view->sink : "");
+    report->rate = view->rate;
+    report->tasks_accepted = view->count->tasks_in;
+    report->tasks_dispatched = view->count->tasks_dispatched;
+    report->results = view->count->results_in;
+    report->retries = view->count->retries;
+    report->runs_lost = view->count->tasks_lost;
+    report->duplicates = view->count->duplicates;
+    report->bad_messages = view->count->bad_messages;
+    report->memory_held = sl_table_held (view->table);
+    report->memory_limit = view->max_memory;
+    report->throttled = view->throttled;
+    report->journal_bytes = view->journal_bytes;
+    return 0;
+}
+
