@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "journal_url.h"
 #include "sl_config.h"
 #include "sl_discover.h"
 #include "sl_endpoint.h"
@@ -51,6 +52,11 @@ static const struct option s_options [] = {
     { "heartbeat", required_argument, NULL, 'H' },
     { "data-dir", required_argument, NULL, 'd' },
     { "in-memory", no_argument, NULL, 'M' },
+    { "journal", required_argument, NULL, 'J' },
+    { "journal-stream", required_argument, NULL, 'S' },
+    { "journal-replicas", required_argument, NULL, 'r' },
+    { "nats-creds", required_argument, NULL, 'C' },
+    { "nats-tls-ca", required_argument, NULL, 'T' },
     { "fsync", required_argument, NULL, 'F' },
     { "retention", required_argument, NULL, 'R' },
     { "dispatch", required_argument, NULL, 'D' },
@@ -88,6 +94,17 @@ static void s_usage (FILE *out)
              "                          broker-PORT as root, else ~/.local/state/sluice/\n"
              "                          broker-PORT)\n"
              "      --in-memory         keep no journal: a broker restart loses every task\n"
+             "      --journal nats://HOST:PORT[,nats://HOST:PORT...]\n"
+             "                          keep the journal in a NATS JetStream stream, replicated\n"
+             "                          on the cluster of these servers, instead of --data-dir\n"
+             "                          (tls://HOST:PORT for TLS); nothing is confirmed before\n"
+             "                          the stream acknowledged it%s\n"
+             "      --journal-stream NAME  the stream's name (default " SL_NATS_DEFAULT_STREAM ");\n"
+             "                          a broker that finds another broker wrote to it stops\n"
+             "      --journal-replicas N  replicas when the stream is created (default %d;\n"
+             "                          1 for a single NATS server)\n"
+             "      --nats-creds FILE   NATS credentials file (user JWT and NKey seed)\n"
+             "      --nats-tls-ca FILE  CA certificates to check the NATS servers' TLS with\n"
              "      --fsync MODE        batch (default): records reach the disk within 10 ms,\n"
              "                          one fsync for many; always: before the broker acts on\n"
              "                          them; off: when the kernel decides (a machine crash\n"
@@ -122,7 +139,9 @@ static void s_usage (FILE *out)
              "\n"
              "Clients are given tcp://HOST:PORT with the same PORT, e.g.\n"
              "  sluice-worker --broker tcp://HOST:5560 --exec 'gzip -c | wc -c'\n",
-             SL_PORT_COUNT - 1, BROKER_DEFAULT_HEARTBEAT_MS, SL_DISCOVER_PORT);
+             SL_PORT_COUNT - 1, BROKER_DEFAULT_HEARTBEAT_MS,
+             sl_nats_available () ? "" : " (not in this build: no libnats)",
+             SL_NATS_DEFAULT_REPLICAS, SL_DISCOVER_PORT);
 }
 
 static int s_run (int argc, char *argv [])
@@ -137,6 +156,9 @@ static int s_run (int argc, char *argv [])
         .max_memory = BROKER_DEFAULT_MAX_MEMORY,
         .max_attachment = BROKER_DEFAULT_MAX_ATTACHMENT,
         .retention_ms = BROKER_DEFAULT_RETENTION_MS,
+        .nats = { .stream = SL_NATS_DEFAULT_STREAM,
+                  .replicas = SL_NATS_DEFAULT_REPLICAS,
+                  .timeout_ms = SL_NATS_DEFAULT_TIMEOUT_MS },
     };
     bool in_memory = false;
     uint16_t discover_port = 0; //  --discover's UDP port, 0: off
@@ -153,6 +175,23 @@ static int s_run (int argc, char *argv [])
                 break;
             case 'M':
                 in_memory = true;
+                break;
+            case 'J':
+                config.nats.servers = optarg;
+                break;
+            case 'S':
+                config.nats.stream = optarg;
+                break;
+            case 'r':
+                if (sl_parse_u64 (PROG, "--journal-replicas", optarg, 1, 5, &value))
+                    return SL_EXIT_USAGE;
+                config.nats.replicas = (int) value;
+                break;
+            case 'C':
+                config.nats.creds = optarg;
+                break;
+            case 'T':
+                config.nats.tls_ca = optarg;
                 break;
             case 'F':
                 if (sl_fsync_parse (optarg, &config.fsync)) {
@@ -239,8 +278,34 @@ static int s_run (int argc, char *argv [])
         fprintf (stderr, PROG ": give --data-dir or --in-memory, not both\n");
         return SL_EXIT_USAGE;
     }
+    if (config.nats.servers) {
+        char *urls [SL_JOURNAL_MAX_URLS];
+        size_t nurls;
+        if (!sl_journal_url_is_nats (config.nats.servers)) {
+            fprintf (stderr,
+                     PROG ": --journal: '%s' is not a list of nats://HOST:PORT (for a journal in "
+                          "a directory, use --data-dir)\n",
+                     config.nats.servers);
+            return SL_EXIT_USAGE;
+        }
+        if (sl_journal_urls_parse (config.nats.servers, urls, &nurls, err, sizeof err)) {
+            fprintf (stderr, PROG ": --journal: %s\n", err);
+            return SL_EXIT_USAGE;
+        }
+        sl_journal_urls_free (urls, nurls);
+        if (!sl_journal_stream_valid (config.nats.stream)) {
+            fprintf (stderr,
+                     PROG ": --journal-stream: '%s' is not 1 to 64 letters, digits, - and _\n",
+                     config.nats.stream);
+            return SL_EXIT_USAGE;
+        }
+        if (in_memory || config.data_dir) {
+            fprintf (stderr, PROG ": give --journal or --data-dir or --in-memory, not two\n");
+            return SL_EXIT_USAGE;
+        }
+    }
     char data_dir [PATH_MAX];
-    if (!in_memory && !config.data_dir) {
+    if (!in_memory && !config.data_dir && !config.nats.servers) {
         if (s_default_data_dir (config.bind, data_dir, sizeof data_dir)) {
             fprintf (stderr, PROG ": no home directory for the default --data-dir; give one\n");
             return SL_EXIT_USAGE;
@@ -262,7 +327,7 @@ static int s_run (int argc, char *argv [])
         broker_destroy (&broker);
         return 1;
     }
-    int rc = broker_run (broker);
+    int rc = broker_run (broker) == 0 ? 0 : 1;
     sl_discover_destroy (&announce);
     broker_destroy (&broker);
     return rc;
