@@ -546,8 +546,7 @@ static void s_journal_error (broker_t *self, const char *err)
             sl_error ("%s", err);
         self->fenced = true;
     } else if (!self->journal_failed)
-        sl_error ("%s; refusing new tasks and results until the journal can be written again",
-                  err);
+        sl_error ("%s; refusing new tasks and results until the journal can be written again", err);
     self->journal_failed = true;
     snprintf (self->journal_error, sizeof self->journal_error, "%s", err);
     self->journal_retry = zclock_mono () + 1000;
@@ -820,8 +819,9 @@ static int s_journal_open (broker_t *self, char *err, size_t errlen)
     size_t jobs = sl_table_job_count (self->table);
     sl_info ("journal %s: %lld records replayed in %lld ms: %zu unfinished jobs, %zu tasks "
              "queued, %zu results to deliver",
-             sl_journal_dir (self->journal), (long long) records, (long long) (zclock_mono () - start), jobs,
-             sl_table_queued (self->table), sl_table_deliverable (self->table, NULL));
+             sl_journal_dir (self->journal), (long long) records,
+             (long long) (zclock_mono () - start), jobs, sl_table_queued (self->table),
+             sl_table_deliverable (self->table, NULL));
     self->check_finished = true;
     return 0;
 }

@@ -11,7 +11,7 @@
 #include "journal.h"
 
 typedef struct {
-    void (*destroy) (void **impl_p);  //  commits (errors ignored), frees, nulls
+    void (*destroy) (void **impl_p); //  commits (errors ignored), frees, nulls
     int64_t (*replay) (void *impl, sl_journal_fn *fn, void *arg, char *err, size_t errlen);
     uint64_t (*torn_bytes) (void *impl);
     int (*append) (void *impl, uint8_t type, const uint8_t *data, size_t size, char *err,

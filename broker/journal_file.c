@@ -1260,8 +1260,7 @@ void sl_jfile_destroy (sl_jfile_t **self_p)
     *self_p = NULL;
 }
 
-int64_t sl_jfile_replay (sl_jfile_t *self, sl_journal_fn *fn, void *arg, char *err,
-                           size_t errlen)
+int64_t sl_jfile_replay (sl_jfile_t *self, sl_journal_fn *fn, void *arg, char *err, size_t errlen)
 {
     assert (self);
     assert (!self->replayed);
@@ -1295,8 +1294,8 @@ uint64_t sl_jfile_torn_bytes (sl_jfile_t *self)
     return self->torn_bytes;
 }
 
-int sl_jfile_append (sl_jfile_t *self, uint8_t type, const uint8_t *data, size_t size,
-                       char *err, size_t errlen)
+int sl_jfile_append (sl_jfile_t *self, uint8_t type, const uint8_t *data, size_t size, char *err,
+                     size_t errlen)
 {
     assert (self);
     assert (self->fd != -1); //  replay succeeded first
@@ -1492,7 +1491,7 @@ int sl_jfile_delete_before (sl_jfile_t *self, uint64_t segment, char *err, size_
 }
 
 int64_t sl_jfile_scan (sl_jfile_t *self, uint64_t from, sl_journal_fn *fn, void *arg, char *err,
-                         size_t errlen)
+                       size_t errlen)
 {
     assert (self);
     assert (self->fd != -1);

@@ -84,8 +84,7 @@ void sl_jfile_destroy (sl_jfile_t **self_p);
 //  fn left err empty (pass err in arg to write your own), err names the file
 //  and offset of the record fn refused. On -1 fn may have seen some records,
 //  and the journal can only be destroyed. Returns the number of records.
-int64_t sl_jfile_replay (sl_jfile_t *self, sl_journal_fn *fn, void *arg, char *err,
-                           size_t errlen);
+int64_t sl_jfile_replay (sl_jfile_t *self, sl_journal_fn *fn, void *arg, char *err, size_t errlen);
 
 //  Bytes of torn tail dropped by replay (0 if none).
 uint64_t sl_jfile_torn_bytes (sl_jfile_t *self);
@@ -93,8 +92,8 @@ uint64_t sl_jfile_torn_bytes (sl_jfile_t *self);
 //  Buffers a copy of a record for the current segment (data may be NULL if
 //  size is 0). Returns 0, or -1 (type 0, size over SL_JOURNAL_MAX_RECORD,
 //  out of memory) with err, and then nothing was buffered.
-int sl_jfile_append (sl_jfile_t *self, uint8_t type, const uint8_t *data, size_t size,
-                       char *err, size_t errlen);
+int sl_jfile_append (sl_jfile_t *self, uint8_t type, const uint8_t *data, size_t size, char *err,
+                     size_t errlen);
 
 //  Writes every appended record (write(2), resuming short writes) and,
 //  unless the mode is OFF, fdatasyncs the segment. Returns 0, or -1 with
@@ -143,7 +142,7 @@ int sl_jfile_delete_before (sl_jfile_t *self, uint64_t segment, char *err, size_
 //  fn returning -1 stops the scan as for replay. Returns records visited,
 //  or -1 with err.
 int64_t sl_jfile_scan (sl_jfile_t *self, uint64_t from, sl_journal_fn *fn, void *arg, char *err,
-                         size_t errlen);
+                       size_t errlen);
 
 //  The directory, as given to new (trailing slashes removed).
 const char *sl_jfile_dir (sl_jfile_t *self);

@@ -12,11 +12,11 @@
 #include <string.h>
 
 struct _sl_frame_reader_t {
-    uint8_t *run;   //  bytes of the open run
-    size_t len;     //  bytes in run
-    size_t cap;     //  room in run
-    bool open;      //  a run began and has not ended
-    uint64_t torn;  //  bytes of torn runs dropped
+    uint8_t *run;  //  bytes of the open run
+    size_t len;    //  bytes in run
+    size_t cap;    //  room in run
+    bool open;     //  a run began and has not ended
+    uint64_t torn; //  bytes of torn runs dropped
 };
 
 static uint32_t s_get32 (const uint8_t *p)
@@ -78,8 +78,7 @@ sl_frame_cut_t sl_frame_cut (const uint8_t *records, size_t len, size_t max_body
     return cut;
 }
 
-sl_frame_cut_t sl_frame_cut_more (const uint8_t *records, size_t rec, size_t off,
-                                  size_t max_body)
+sl_frame_cut_t sl_frame_cut_more (const uint8_t *records, size_t rec, size_t off, size_t max_body)
 {
     assert (off > rec);
     size_t end = rec + s_record_bytes (records + rec);
@@ -108,8 +107,8 @@ void sl_frame_reader_destroy (sl_frame_reader_t **self_p)
 }
 
 //  Calls fn for every record of a completed run. Returns records, or -1.
-static int64_t s_records (const uint8_t *p, size_t len, uint64_t seq, sl_journal_fn *fn,
-                          void *arg, char *err, size_t errlen)
+static int64_t s_records (const uint8_t *p, size_t len, uint64_t seq, sl_journal_fn *fn, void *arg,
+                          char *err, size_t errlen)
 {
     int64_t count = 0;
     size_t at = 0;
@@ -143,8 +142,8 @@ static int64_t s_records (const uint8_t *p, size_t len, uint64_t seq, sl_journal
     return count;
 }
 
-int64_t sl_frame_reader_feed (sl_frame_reader_t *self, uint64_t seq, const uint8_t *msg,
-                              size_t len, sl_journal_fn *fn, void *arg, char *err, size_t errlen)
+int64_t sl_frame_reader_feed (sl_frame_reader_t *self, uint64_t seq, const uint8_t *msg, size_t len,
+                              sl_journal_fn *fn, void *arg, char *err, size_t errlen)
 {
     assert (self);
     if (len < SL_FRAME_HEAD || msg [0] != 'S' || msg [1] != 'J') {

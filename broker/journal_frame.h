@@ -61,8 +61,7 @@ sl_frame_cut_t sl_frame_cut (const uint8_t *records, size_t len, size_t max_body
 
 //  The cut that continues a split record: bytes [off..) of the record
 //  that starts at rec (off > rec), at most max_body of them.
-sl_frame_cut_t sl_frame_cut_more (const uint8_t *records, size_t rec, size_t off,
-                                  size_t max_body);
+sl_frame_cut_t sl_frame_cut_more (const uint8_t *records, size_t rec, size_t off, size_t max_body);
 
 typedef struct _sl_frame_reader_t sl_frame_reader_t;
 
@@ -78,8 +77,8 @@ void sl_frame_reader_destroy (sl_frame_reader_t **self_p);
 //  does not begin (a message without BEGIN and no run open), a bad record
 //  inside a completed run, fn returning -1 (err as fn left it, or naming
 //  seq).
-int64_t sl_frame_reader_feed (sl_frame_reader_t *self, uint64_t seq, const uint8_t *msg,
-                              size_t len, sl_journal_fn *fn, void *arg, char *err, size_t errlen);
+int64_t sl_frame_reader_feed (sl_frame_reader_t *self, uint64_t seq, const uint8_t *msg, size_t len,
+                              sl_journal_fn *fn, void *arg, char *err, size_t errlen);
 
 //  Ends the stream: an open run is dropped. Returns the bytes dropped at
 //  the end and before (torn runs) so far.

@@ -28,8 +28,8 @@
 #include "journal_nats.h"
 #include "journal_url.h"
 
-#define HEADER_ROOM 512        //  room left in a message for its headers
-#define MIN_BODY 1024          //  smallest message body we accept to cut
+#define HEADER_ROOM 512         //  room left in a message for its headers
+#define MIN_BODY 1024           //  smallest message body we accept to cut
 #define BUFFER_KEEP (16u << 20) //  a commit frees a buffer bigger than this
 
 typedef struct {
@@ -182,9 +182,9 @@ static int64_t s_read (s_nats_t *self, uint64_t first, uint64_t last, sl_journal
         seq = meta->Sequence.Stream;
         jsMsgMetaData_Destroy (meta);
         if (seq <= last) {
-            int64_t n = sl_frame_reader_feed (reader, seq, (const uint8_t *) natsMsg_GetData (msg),
-                                              (size_t) natsMsg_GetDataLength (msg), fn, arg, err,
-                                              errlen);
+            int64_t n =
+                sl_frame_reader_feed (reader, seq, (const uint8_t *) natsMsg_GetData (msg),
+                                      (size_t) natsMsg_GetDataLength (msg), fn, arg, err, errlen);
             count = n < 0 ? -1 : count + n;
         }
         natsMsg_Destroy (msg);
@@ -207,7 +207,8 @@ static int s_state (s_nats_t *self, uint64_t *first, uint64_t *last, char *err, 
     jsErrCode jerr = 0;
     natsStatus s = js_GetStreamInfo (&si, self->js, self->stream, NULL, &jerr);
     if (s != NATS_OK) {
-        snprintf (err, errlen, "cannot read the state of the journal stream %s: %s (JetStream "
+        snprintf (err, errlen,
+                  "cannot read the state of the journal stream %s: %s (JetStream "
                   "error %d)",
                   self->stream, s_nats_error (s), (int) jerr);
         return -1;
@@ -507,9 +508,14 @@ sl_journal_t *sl_journal_new_nats (const sl_nats_config_t *config, char *err, si
     self->stream = strdup (config->stream);
     self->replicas = config->replicas > 0 ? config->replicas : SL_NATS_DEFAULT_REPLICAS;
     self->timeout_ms = config->timeout_ms > 0 ? config->timeout_ms : SL_NATS_DEFAULT_TIMEOUT_MS;
-    if (!self->stream || asprintf (&self->subject, "sluice-journal.%s", config->stream) < 0 ||
-        asprintf (&self->name, "nats stream %s", config->stream) < 0) {
-        self->subject = self->name = NULL;
+    if (!self->stream)
+        goto oom;
+    if (asprintf (&self->subject, "sluice-journal.%s", config->stream) < 0) {
+        self->subject = NULL; //  undefined after a failure
+        goto oom;
+    }
+    if (asprintf (&self->name, "nats stream %s", config->stream) < 0) {
+        self->name = NULL;
         goto oom;
     }
     struct timespec ts;
@@ -535,8 +541,8 @@ sl_journal_t *sl_journal_new_nats (const sl_nats_config_t *config, char *err, si
     if (config->tls_ca &&
         ((s = natsOptions_SetSecure (opts, true)) != NATS_OK ||
          (s = natsOptions_LoadCATrustedCertificates (opts, config->tls_ca)) != NATS_OK)) {
-        snprintf (err, errlen, "cannot use the CA certificates in %s for NATS: %s",
-                  config->tls_ca, s_nats_error (s));
+        snprintf (err, errlen, "cannot use the CA certificates in %s for NATS: %s", config->tls_ca,
+                  s_nats_error (s));
         goto fail;
     }
     if ((s = natsConnection_Connect (&self->conn, opts)) != NATS_OK) {
@@ -548,8 +554,7 @@ sl_journal_t *sl_journal_new_nats (const sl_nats_config_t *config, char *err, si
     jsOptions_Init (&jo);
     jo.Wait = self->timeout_ms;
     if ((s = natsConnection_JetStream (&self->js, self->conn, &jo)) != NATS_OK) {
-        snprintf (err, errlen, "cannot use JetStream on %s: %s", config->servers,
-                  s_nats_error (s));
+        snprintf (err, errlen, "cannot use JetStream on %s: %s", config->servers, s_nats_error (s));
         goto fail;
     }
     if (s_stream_open (self, err, errlen))

@@ -87,8 +87,8 @@ int sl_journal_urls_parse (const char *spec, char **urls, size_t *n, char *err, 
         if (!why && !(urls [*n] = strndup (p, len)))
             why = "out of memory";
         if (why) {
-            snprintf (err, errlen, "%s in item %zu '%.*s' of the NATS server list", why,
-                      *n + 1, (int) (len > 200 ? 200 : len), p);
+            snprintf (err, errlen, "%s in item %zu '%.*s' of the NATS server list", why, *n + 1,
+                      (int) (len > 200 ? 200 : len), p);
             sl_journal_urls_free (urls, *n);
             *n = 0;
             return -1;

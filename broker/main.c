@@ -99,8 +99,8 @@ static void s_usage (FILE *out)
              "                          on the cluster of these servers, instead of --data-dir\n"
              "                          (tls://HOST:PORT for TLS); nothing is confirmed before\n"
              "                          the stream acknowledged it%s\n"
-             "      --journal-stream NAME  the stream's name (default " SL_NATS_DEFAULT_STREAM ");\n"
-             "                          a broker that finds another broker wrote to it stops\n"
+             "      --journal-stream NAME  the stream's name (default %s); a broker\n"
+             "                          that finds another broker wrote to it stops\n"
              "      --journal-replicas N  replicas when the stream is created (default %d;\n"
              "                          1 for a single NATS server)\n"
              "      --nats-creds FILE   NATS credentials file (user JWT and NKey seed)\n"
@@ -140,7 +140,7 @@ static void s_usage (FILE *out)
              "Clients are given tcp://HOST:PORT with the same PORT, e.g.\n"
              "  sluice-worker --broker tcp://HOST:5560 --exec 'gzip -c | wc -c'\n",
              SL_PORT_COUNT - 1, BROKER_DEFAULT_HEARTBEAT_MS,
-             sl_nats_available () ? "" : " (not in this build: no libnats)",
+             sl_nats_available () ? "" : " (not in this build: no libnats)", SL_NATS_DEFAULT_STREAM,
              SL_NATS_DEFAULT_REPLICAS, SL_DISCOVER_PORT);
 }
 

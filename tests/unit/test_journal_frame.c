@@ -163,7 +163,7 @@ static void test_journal_frame_small_records_share_one_message (void **state)
     stream_t stream = { 0 };
     s_publish (&stream, buf, len, 64 * 1024);
     assert_int_equal (stream.n, 1);
-    assert_int_equal (stream.data [0] [3], SL_FRAME_BEGIN | SL_FRAME_END);
+    assert_int_equal (stream.data [0][3], SL_FRAME_BEGIN | SL_FRAME_END);
     seen_t seen = { 0 };
     uint64_t torn;
     char err [256] = "";
@@ -187,12 +187,12 @@ static void test_journal_frame_messages_hold_whole_records_up_to_the_limit (void
     s_publish (&stream, buf, len, 1024);
     assert_true (stream.n > 1);
     for (size_t i = 0; i < stream.n; i++) {
-        assert_int_equal (stream.data [i] [3], SL_FRAME_BEGIN | SL_FRAME_END);
+        assert_int_equal (stream.data [i][3], SL_FRAME_BEGIN | SL_FRAME_END);
         assert_true (stream.len [i] <= SL_FRAME_HEAD + 1024);
         //  full: the next record would not have fitted
         if (i + 1 < stream.n) {
-            size_t next = SL_FRAME_RECORD_HEAD + (size_t) stream.data [i + 1] [4] +
-                          ((size_t) stream.data [i + 1] [5] << 8);
+            size_t next = SL_FRAME_RECORD_HEAD + (size_t) stream.data [i + 1][4] +
+                          ((size_t) stream.data [i + 1][5] << 8);
             assert_true (stream.len [i] - SL_FRAME_HEAD + next > 1024);
         }
     }
@@ -215,11 +215,11 @@ static void test_journal_frame_a_big_record_is_split_and_joined (void **state)
     stream_t stream = { 0 };
     s_publish (&stream, buf, len, 1024);
     //  The 5000-byte record: BEGIN, middles, END.
-    assert_int_equal (stream.data [1] [3], SL_FRAME_BEGIN);
-    assert_int_equal (stream.data [2] [3], 0);
+    assert_int_equal (stream.data [1][3], SL_FRAME_BEGIN);
+    assert_int_equal (stream.data [2][3], 0);
     bool split_end = false;
     for (size_t i = 2; i < stream.n; i++)
-        split_end |= stream.data [i] [3] == SL_FRAME_END;
+        split_end |= stream.data [i][3] == SL_FRAME_END;
     assert_true (split_end);
     seen_t seen = { 0 };
     uint64_t torn;
@@ -243,8 +243,8 @@ static void test_journal_frame_a_torn_run_is_dropped_before_the_next_begin (void
     //  A crash after the first two parts of the big record; then the next
     //  broker writes records 1 and 2 again.
     stream_t stream = { 0 };
-    s_add (&stream, full.data [0] + SL_FRAME_HEAD, full.len [0] - SL_FRAME_HEAD, full.data [0] [3]);
-    s_add (&stream, full.data [1] + SL_FRAME_HEAD, full.len [1] - SL_FRAME_HEAD, full.data [1] [3]);
+    s_add (&stream, full.data [0] + SL_FRAME_HEAD, full.len [0] - SL_FRAME_HEAD, full.data [0][3]);
+    s_add (&stream, full.data [1] + SL_FRAME_HEAD, full.len [1] - SL_FRAME_HEAD, full.data [1][3]);
     size_t rest = SL_FRAME_RECORD_HEAD + 5000;
     s_publish (&stream, buf + rest, len - rest, 1024);
     seen_t seen = { 0 };
@@ -304,7 +304,7 @@ static void test_journal_frame_damage_is_an_error_naming_the_message (void **sta
     //  A CRC mismatch.
     stream_t stream = { 0 };
     s_publish (&stream, buf, len, 1024);
-    stream.data [0] [SL_FRAME_HEAD + SL_FRAME_RECORD_HEAD + 3] ^= 1;
+    stream.data [0][SL_FRAME_HEAD + SL_FRAME_RECORD_HEAD + 3] ^= 1;
     err [0] = '\0';
     assert_int_equal (s_read (&stream, &seen, &torn, err, sizeof err), -1);
     assert_non_null (strstr (err, "message 1"));
@@ -313,13 +313,13 @@ static void test_journal_frame_damage_is_an_error_naming_the_message (void **sta
     s_stream_free (&stream);
     //  Not a journal message.
     s_add (&stream, buf, len, SL_FRAME_BEGIN | SL_FRAME_END);
-    stream.data [0] [0] = 'X';
+    stream.data [0][0] = 'X';
     assert_int_equal (s_read (&stream, &seen, &torn, err, sizeof err), -1);
     assert_non_null (strstr (err, "not a sluice journal message"));
     s_stream_free (&stream);
     //  A newer version.
     s_add (&stream, buf, len, SL_FRAME_BEGIN | SL_FRAME_END);
-    stream.data [0] [2] = SL_FRAME_VERSION + 1;
+    stream.data [0][2] = SL_FRAME_VERSION + 1;
     assert_int_equal (s_read (&stream, &seen, &torn, err, sizeof err), -1);
     assert_non_null (strstr (err, "version"));
     s_stream_free (&stream);

@@ -48,7 +48,7 @@ static void test_journal_url_a_list_splits_in_order (void **state)
 static void test_journal_url_bad_items_are_named (void **state)
 {
     (void) state;
-    const char *bad [] [2] = {
+    const char *bad [][2] = {
         { "", "empty item" },
         { "nats://h:4222,", "empty item" },
         { "nats://h:4222,,nats://g:1", "empty item" },
@@ -70,10 +70,10 @@ static void test_journal_url_bad_items_are_named (void **state)
         char *urls [SL_JOURNAL_MAX_URLS];
         size_t n = 99;
         char err [256] = "";
-        assert_int_equal (sl_journal_urls_parse (bad [i] [0], urls, &n, err, sizeof err), -1);
+        assert_int_equal (sl_journal_urls_parse (bad [i][0], urls, &n, err, sizeof err), -1);
         assert_int_equal (n, 0);
-        if (!strstr (err, bad [i] [1]))
-            fail_msg ("'%s': '%s' does not say '%s'", bad [i] [0], err, bad [i] [1]);
+        if (!strstr (err, bad [i][1]))
+            fail_msg ("'%s': '%s' does not say '%s'", bad [i][0], err, bad [i][1]);
     }
 }
 
