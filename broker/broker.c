@@ -15,12 +15,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "admit.h"
+#include "attach.h"
 #include "durable.h"
 #include "fair.h"
 #include "http.h"
 #include "outbox.h"
 #include "sl_curve.h"
 #include "sl_endpoint.h"
+#include "sl_keys.h"
 #include "sl_log.h"
 #include "sl_proto.h"
 #include "sl_util.h"
@@ -31,6 +34,7 @@
 #define MAX_BATCH_RESULTS 256 //  results in one ResultBatch to the sink
 #define MAX_BATCH_BYTES (1 << 20)
 #define LIVENESS 3                   //  heartbeats a peer may miss before it is gone
+#define GRACE_BEATS 2                //  after a restart: heartbeats to wait for workers' claims
 #define ACK_TIMEOUT_BEATS 10         //  heartbeats without an ack before unacked results go again
 #define FINISHED_MEMORY 1000         //  finished jobs remembered for late queries
 #define BATCH_COMMIT_MS 10           //  --fsync batch: longest a record waits for its fsync
@@ -50,6 +54,7 @@
 #define MAX_FAILED_RANGES 1024       //  ranges of failed seqs remembered per finished job
 #define MAX_WORKER_QUEUES SL_FAIR_MAX_QUEUES //  named queues one worker may serve
 #define PUSH_SNDHWM 2                        //  --dispatch push: batches buffered per worker
+#define INSECURE_WARNING_MS (3600 * 1000)    //  --insecure: the warning again every hour
 
 typedef struct {
     char key [64];         //  routing id in hex: the hash key
@@ -112,12 +117,19 @@ struct _broker_t {
     uint64_t tasks_lost;                //  runs lost with a worker or a lease
     uint64_t tasks_released;            //  runs handed back by workers
     uint64_t retries;                   //  failed runs queued again
+    uint64_t tasks_adopted;             //  runs from before a restart that workers still ran
+    int64_t grace_until;                //  after a restart: no dispatch before (ms), so that
+                                        //  workers can claim the runs they still run
     int64_t unclaimed_lease_ms;         //  how long a dispatched task may go unclaimed
     int64_t max_worker_heartbeat_ms;    //  longest heartbeat interval of any worker seen
     sl_journal_t *journal;              //  write-ahead journal, NULL with --in-memory
     zcert_t *cert;                      //  CurveZMQ: the broker's certificate, or NULL
-    zactor_t *auth;                     //  CurveZMQ: czmq's zauth, admitting the clients
+    zactor_t *auth;                     //  CurveZMQ: the ZAP handler (admit.h)
     zcertstore_t *admitted;             //  CurveZMQ: --curve-clients, re-read when it changes
+    char token_key [41];                //  join token: the client key admitted, "" = none
+    char token [SL_TOKEN_SIZE];         //  join token: the token (the HTTP bearer), "" = none
+    struct stat keys_stat;              //  join token: the keys file as last read
+    int64_t next_insecure_warning;      //  --insecure: when to warn again (ms)
     int64_t dirty_since;                //  when the oldest uncommitted record was appended (ms)
     bool journal_failed;                //  the journal cannot be written: no task is accepted
     char journal_error [512];           //  why
@@ -145,6 +157,7 @@ struct _broker_t {
     http_t *metrics;                    //  --metrics HTTP server, or NULL
     char attach_dir [3072];             //  where attachments are kept
     bool attach_temporary;              //  attach_dir goes with the broker (--in-memory)
+    sl_attach_store_t *attach;          //  the attachments in attach_dir
     uint64_t attach_bytes_sent;         //  attachment bytes sent to workers
 };
 
@@ -152,7 +165,6 @@ static int s_journal_open (broker_t *self, char *err, size_t errlen);
 static void s_on_command (broker_t *self, zframe_t *routing_id, Sluice__Command *command);
 static int s_attach_setup (broker_t *self, char *err, size_t errlen);
 static void s_attach_cleanup (broker_t *self);
-static bool s_attach_present (broker_t *self, const char *hash);
 static void s_on_attach_get (broker_t *self, zframe_t *routing_id, peer_t *peer,
                              Sluice__AttachGet *get);
 static char *s_render_metrics (void *arg, const char *path, int *status, const char **content_type);
@@ -200,24 +212,62 @@ static int s_curve_duplicates (const char *dir, char *err, size_t errlen)
     return rc;
 }
 
-//  CurveZMQ: the broker's certificate and czmq's zauth admitting clients:
-//  those whose public certificates are in --curve-clients (zauth re-reads
-//  the directory when it changes), or any client without it.
+//  The join token: the broker's key pair and the cluster client's from the
+//  keys file, made the first time. A new file logs the line to copy.
+static int s_token_setup (broker_t *self, char *err, size_t errlen)
+{
+    sl_keys_t keys;
+    bool created;
+    //  The file's identity before it is read: a rotation in between is
+    //  seen as a change at the first check, never missed.
+    if (stat (self->config.keys_file, &self->keys_stat) != 0)
+        memset (&self->keys_stat, 0, sizeof self->keys_stat);
+    if (sl_keys_open (self->config.keys_file, &keys, &created, err, errlen))
+        return -1;
+    byte public_key [32], secret_key [32];
+    zmq_z85_decode (public_key, keys.broker_public);
+    zmq_z85_decode (secret_key, keys.broker_secret);
+    self->cert = zcert_new_from (public_key, secret_key);
+    memset (secret_key, 0, sizeof secret_key);
+    if (!self->cert) {
+        snprintf (err, errlen, "cannot use the keys in %s", self->config.keys_file);
+        return -1;
+    }
+    snprintf (self->token_key, sizeof self->token_key, "%s", keys.client_public);
+    sl_keys_token (&keys, self->token);
+    const char *token = self->token;
+    if (created) {
+        //  Clients are given the address they reach the broker by: a
+        //  wildcard bind gets this host's name.
+        char host [256];
+        const char *bind = self->config.bind + 6;
+        const char *colon = strrchr (bind, ':');
+        snprintf (host, sizeof host, "%.*s", (int) (colon - bind), bind);
+        if (streq (host, "*") || streq (host, "0.0.0.0") || streq (host, "[::]")) {
+            char *name = zsys_hostname ();
+            snprintf (host, sizeof host, "%s", name ? name : "HOST");
+            zstr_free (&name);
+        }
+        sl_info ("made the join keys %s; on each client host run:", self->config.keys_file);
+        sl_info ("sluice-worker --broker tcp://%s:%s --token %s", host, colon + 1, token);
+        sl_info ("(the token is a secret: whoever holds it may act as any client)");
+    } else
+        sl_info ("join keys from %s; `sluice-ctl token` prints the join token",
+                 self->config.keys_file);
+    memset (&keys, 0, sizeof keys);
+    return 0;
+}
+
+//  CurveZMQ: the broker's certificate (--curve-secret, or the join keys)
+//  and the ZAP handler admitting clients: the join token's, those whose
+//  public certificates are in --curve-clients (re-read when it changes),
+//  or, with --curve-secret alone, any client.
 static int s_curve_setup (broker_t *self, char *err, size_t errlen)
 {
-    self->cert = sl_curve_load (self->config.curve_secret, true, err, errlen);
-    if (!self->cert)
+    if (self->config.keys_file
+            ? s_token_setup (self, err, errlen) != 0
+            : !(self->cert = sl_curve_load (self->config.curve_secret, true, err, errlen)))
         return -1;
-    self->auth = zactor_new (zauth, NULL);
-    if (!self->auth) {
-        snprintf (err, errlen, "cannot start the CurveZMQ authenticator");
-        return -1;
-    }
-    if (sl_log_enabled (SL_LOG_INFO)) {
-        //  zauth logs every refusal with the client's address.
-        zstr_sendx (self->auth, "VERBOSE", NULL);
-        zsock_wait (self->auth);
-    }
     const char *dir = self->config.curve_clients;
     if (dir) {
         struct stat st;
@@ -229,18 +279,78 @@ static int s_curve_setup (broker_t *self, char *err, size_t errlen)
             return -1;
         self->admitted = zcertstore_new (dir);
     }
-    zstr_sendx (self->auth, "CURVE", dir ? dir : CURVE_ALLOW_ANY, NULL);
-    zsock_wait (self->auth);
-    sl_info ("CurveZMQ on every port, broker key %s; admitting %s%s", zcert_public_txt (self->cert),
-             dir ? "the clients in " : "any client", dir ? dir : "");
+    admit_config_t admit = { self->token_key [0] ? self->token_key : NULL, dir };
+    if (!(self->auth = admit_new (&admit, err, errlen)))
+        return -1;
+    sl_info ("CurveZMQ on every port, broker key %s; admitting %s%s%s",
+             zcert_public_txt (self->cert), self->token_key [0] ? "the join token's clients" : "",
+             self->token_key [0] && dir ? " and " : "",
+             dir                   ? "the clients in "
+             : self->token_key [0] ? ""
+                                   : "any client");
+    if (dir)
+        sl_info ("(--curve-clients %s)", dir);
     return 0;
 }
 
-//  True if the client with this key may still talk to us: its certificate
-//  is still in --curve-clients (a revoked client is cut off at once).
+//  True if the client with this key may still talk to us: the join
+//  token's (not rotated since), or still in --curve-clients (a revoked
+//  client is cut off at once).
 static bool s_admitted (broker_t *self, const char *key)
 {
-    return !self->admitted || !key [0] || zcertstore_lookup (self->admitted, key) != NULL;
+    return !key [0] || !self->auth || admit_allows (self->token_key, self->admitted, key);
+}
+
+//  With a join token, the HTTP endpoint bound beyond loopback wants it too.
+static void s_metrics_guard (broker_t *self)
+{
+    if (self->metrics && self->token [0] && !sl_endpoint_loopback (self->config.metrics))
+        http_require_bearer (self->metrics, self->token);
+}
+
+//  Join token: a keys file replaced since it was read (sluice-ctl token
+//  --rotate) brings a new client key; clients with the old one are cut
+//  off at their next message. Called at each housekeeping tick.
+static void s_token_check (broker_t *self)
+{
+    struct stat st;
+    if (!self->config.keys_file || stat (self->config.keys_file, &st) != 0)
+        return;
+    if (st.st_ino == self->keys_stat.st_ino && st.st_size == self->keys_stat.st_size &&
+        st.st_mtim.tv_sec == self->keys_stat.st_mtim.tv_sec &&
+        st.st_mtim.tv_nsec == self->keys_stat.st_mtim.tv_nsec)
+        return;
+    self->keys_stat = st;
+    sl_keys_t keys;
+    char err [512];
+    if (sl_keys_load (self->config.keys_file, &keys, err, sizeof err))
+        sl_error ("%s; keeping the join token in use", err);
+    else if (!streq (keys.broker_public, zcert_public_txt (self->cert)))
+        sl_error ("the broker key in %s changed: restart the broker to use it; until then the "
+                  "clients need the old token",
+                  self->config.keys_file);
+    else if (!streq (keys.client_public, self->token_key)) {
+        snprintf (self->token_key, sizeof self->token_key, "%s", keys.client_public);
+        admit_set_token_key (self->auth, self->token_key);
+        sl_keys_token (&keys, self->token);
+        s_metrics_guard (self);
+        sl_warn ("the join token was rotated (%s changed): clients holding the old one are cut "
+                 "off at their next message",
+                 self->config.keys_file);
+    }
+    memset (&keys, 0, sizeof keys);
+}
+
+//  --insecure: bound beyond loopback with no CurveZMQ. Said at the start
+//  and every hour, so that it is never forgotten in a log.
+static void s_insecure_warning (broker_t *self, int64_t now)
+{
+    if (!self->config.insecure || now < self->next_insecure_warning)
+        return;
+    sl_warn ("INSECURE: listening on %s without CurveZMQ (--insecure): anyone who can reach it "
+             "may take tasks, read results and forge them",
+             self->config.bind);
+    self->next_insecure_warning = now + INSECURE_WARNING_MS;
 }
 
 //  --- Set-up -------------------------------------------------------------
@@ -372,7 +482,7 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
     }
     zlistx_set_destructor (self->job_starts, (zlistx_destructor_fn *) zstr_free);
     zlistx_set_duplicator (self->job_starts, (zlistx_duplicator_fn *) strdup);
-    if (config->curve_secret && s_curve_setup (self, err, errlen))
+    if ((config->curve_secret || config->keys_file) && s_curve_setup (self, err, errlen))
         goto fail;
     if (!(self->control = s_bind (config, self->cert, SL_PORT_CONTROL, ZMQ_ROUTER, err, errlen)) ||
         !(self->intake = s_bind (config, self->cert, SL_PORT_INTAKE, ZMQ_PULL, err, errlen)) ||
@@ -381,6 +491,11 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
         !(self->results = s_bind (config, self->cert, SL_PORT_RESULTS, ZMQ_PULL, err, errlen)) ||
         !(self->delivery = s_bind (config, self->cert, SL_PORT_DELIVERY, ZMQ_PUSH, err, errlen)))
         goto fail;
+    //  Every client says hello on the control port first: a client turned
+    //  away there before its key is known is logged too.
+    if (self->auth && admit_watch (self->auth, self->control))
+        sl_warn ("cannot watch the control port's handshakes: clients that speak plain are "
+                 "refused without a word in this log");
     //  A worker claims each task in the heartbeat after it took it; one not
     //  claimed within 5 intervals was lost on the way (or sits in the
     //  buffers of a worker that stopped reading).
@@ -389,6 +504,7 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
         goto fail;
     if (config->metrics && !(self->metrics = http_new (config->metrics, err, errlen)))
         goto fail;
+    s_metrics_guard (self);
     if (s_attach_setup (self, err, errlen))
         goto fail;
     return self;
@@ -422,6 +538,7 @@ void broker_destroy (broker_t **self_p)
     zactor_destroy (&self->auth);
     zcertstore_destroy (&self->admitted);
     zcert_destroy (&self->cert);
+    memset (self->token, 0, sizeof self->token);
     sl_table_destroy (&self->table);
     for (size_t i = 0; self->finished && i < FINISHED_MEMORY; i++)
         free (self->finished [i].failed);
@@ -578,6 +695,9 @@ static uint64_t s_journal_durable (broker_t *self)
 //  their socket takes them. A reply to a client that left is dropped.
 static void s_outbox_flush (broker_t *self, sl_outbox_t *outbox, zsock_t *sock)
 {
+    //  A job's JobStart goes before its JobDone: announcements first.
+    if (outbox == self->notices && zlistx_size (self->job_starts))
+        return;
     uint64_t durable = s_journal_durable (self);
     zframe_t *routing_id, *msg;
     while (sl_outbox_peek (outbox, durable, &routing_id, &msg)) {
@@ -813,9 +933,18 @@ static int s_journal_open (broker_t *self, char *err, size_t errlen)
     //  From now on a result goes to the sink only once its record is
     //  durable (replayed ones are).
     sl_table_hold_fresh (self->table, true);
-    if (sl_journal_torn_bytes (self->journal))
-        sl_warn ("journal: dropped a torn last record (%llu bytes) left by a crash",
-                 (unsigned long long) sl_journal_torn_bytes (self->journal));
+    //  Tasks queued by the replay may still be running on workers that
+    //  outlived the old broker: give them time to claim those runs before
+    //  anything is dealt again (a worker notices the restart at its next
+    //  heartbeat and claims everything it holds as soon as it is welcomed).
+    if (sl_table_queued (self->table)) {
+        self->grace_until = zclock_mono () + GRACE_BEATS * (int64_t) self->config.heartbeat_ms;
+        sl_info ("journal: dealing no task for %lld ms, for workers to claim the runs they "
+                 "still run",
+                 (long long) (GRACE_BEATS * (int64_t) self->config.heartbeat_ms));
+    }
+    if (sl_journal_repaired (self->journal))
+        sl_warn ("%s", sl_journal_repaired (self->journal));
     size_t jobs = sl_table_job_count (self->table);
     sl_info ("journal %s: %lld records replayed in %lld ms: %zu unfinished jobs, %zu tasks "
              "queued, %zu results to deliver",
@@ -1220,13 +1349,21 @@ static void s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQue
     if (self->journal_failed)
         state.error = self->journal_error;
     state.throttled = self->throttled;
+    //  Attachments: held only once whole and durable (see attach.h), so a
+    //  ventilator told none is missing may go.
     char *missing [SL_MAX_ATTACHMENTS];
     if (job) {
         size_t nattach;
         const sl_attach_t *list = sl_job_attachments (job, &nattach);
-        for (size_t i = 0; i < nattach; i++)
-            if (!s_attach_present (self, list [i].hash))
-                missing [state.n_attachments_missing++] = (char *) list [i].hash;
+        for (size_t i = 0; i < nattach; i++) {
+            if (sl_attach_held (self->attach, list [i].hash))
+                continue;
+            missing [state.n_attachments_missing++] = (char *) list [i].hash;
+            state.attachments_partial += sl_attach_partial (self->attach, list [i].hash);
+            const char *why = sl_attach_error (self->attach, list [i].hash);
+            if (why)
+                state.attachments_error = (char *) why;
+        }
         state.attachments_missing = missing;
     }
     sl_env_t env = SLUICE__ENVELOPE__INIT;
@@ -1252,7 +1389,12 @@ static void s_on_heartbeat (broker_t *self, zframe_t *routing_id, peer_t *peer,
         //  task on a live worker never expires), and lost with it.
         for (size_t i = 0; i < hb->n_held; i++) {
             Sluice__TaskRef *ref = hb->held [i];
-            sl_table_claim (self->table, ref->job, ref->seq, ref->attempt, peer->holder, INT64_MAX);
+            if (sl_table_claim (self->table, ref->job, ref->seq, ref->attempt, peer->holder,
+                                INT64_MAX) == SL_TABLE_DUPLICATE &&
+                sl_table_adopt (self->table, ref->job, ref->seq, ref->attempt, ref->stage,
+                                peer->holder, INT64_MAX) == SL_TABLE_OK)
+                //  A run from before this broker started, still going.
+                self->tasks_adopted++;
             if (ref->waiting)
                 sl_table_waiting (self->table, ref->job, ref->seq, ref->attempt);
         }
@@ -1296,7 +1438,11 @@ static void s_on_control (broker_t *self)
             sl_warn ("client %s: its key %s was revoked; cutting it off", peer ? peer->name : "?",
                      user);
             sl_proto_send_refuse (self->control, routing_id,
-                                  "this client's CurveZMQ key is no longer admitted");
+                                  self->token_key [0]
+                                      ? "this client's CurveZMQ key is no longer admitted (its "
+                                        "join token was rotated? `sluice-ctl token` prints the "
+                                        "new one on the broker host)"
+                                      : "this client's CurveZMQ key is no longer admitted");
             if (peer == self->sink)
                 s_sink_detach (self, "its key was revoked");
             else if (peer)
@@ -1355,29 +1501,6 @@ static void s_on_control (broker_t *self)
 //  against the hash before the file takes its name. Workers get them in
 //  pieces on the control socket, one request per piece.
 
-static bool s_hash_valid (const char *hash)
-{
-    if (strlen (hash) != 40)
-        return false;
-    for (size_t i = 0; i < 40; i++)
-        if (!((hash [i] >= '0' && hash [i] <= '9') || (hash [i] >= 'a' && hash [i] <= 'f')))
-            return false;
-    return true;
-}
-
-//  The path of an attachment (complete, or with ".part").
-static void s_attach_path (broker_t *self, const char *hash, bool part, char *path, size_t len)
-{
-    snprintf (path, len, "%s/%s%s", self->attach_dir, hash, part ? ".part" : "");
-}
-
-static bool s_attach_present (broker_t *self, const char *hash)
-{
-    char path [PATH_MAX];
-    s_attach_path (self, hash, false, path, sizeof path);
-    return access (path, R_OK) == 0;
-}
-
 static int s_attach_setup (broker_t *self, char *err, size_t errlen)
 {
     if (self->config.data_dir) {
@@ -1399,12 +1522,17 @@ static int s_attach_setup (broker_t *self, char *err, size_t errlen)
         }
         self->attach_temporary = true;
     }
+    if (!(self->attach = sl_attach_store_new (self->attach_dir))) {
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
 //  --in-memory: the attachments go with the broker.
 static void s_attach_cleanup (broker_t *self)
 {
+    sl_attach_store_destroy (&self->attach);
     if (!self->attach_temporary || !self->attach_dir [0])
         return;
     zdir_t *dir = zdir_new (self->attach_dir, "-");
@@ -1417,51 +1545,14 @@ static void s_attach_cleanup (broker_t *self)
 
 static void s_on_attach_put (broker_t *self, Sluice__AttachPut *put)
 {
-    if (!s_hash_valid (put->hash) || put->total > self->config.max_attachment ||
-        put->offset + put->data.len > put->total) {
+    if (!sl_attach_hash_valid (put->hash) || put->total > self->config.max_attachment ||
+        put->offset > put->total || put->data.len > put->total - put->offset) {
         s_bad (self, "intake", NULL, "an attachment piece with a bad hash or size");
         return;
     }
-    if (s_attach_present (self, put->hash))
-        return; //  already whole
-    char part [PATH_MAX];
-    s_attach_path (self, put->hash, true, part, sizeof part);
-    int fd = open (part, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    struct stat st;
-    if (fd < 0 || fstat (fd, &st)) {
-        sl_warn_dropped ("cannot write attachment %s: %s", part, strerror (errno));
-        if (fd >= 0)
-            close (fd);
-        return;
-    }
-    if ((uint64_t) st.st_size != put->offset) {
-        close (fd); //  not the next piece: dropped, sent again later
-        return;
-    }
-    ssize_t wrote =
-        put->data.len ? pwrite (fd, put->data.data, put->data.len, (off_t) put->offset) : 0;
-    bool complete = wrote == (ssize_t) put->data.len && put->offset + put->data.len == put->total;
-    if (wrote != (ssize_t) put->data.len) {
-        sl_warn_dropped ("cannot write attachment %s: %s", part, strerror (errno));
-        if (ftruncate (fd, (off_t) put->offset))
-            sl_warn_dropped ("cannot truncate %s: %s", part, strerror (errno));
-    }
-    if (complete && fsync (fd))
-        complete = false;
-    close (fd);
-    if (!complete)
-        return;
-    char hash [41], why [300];
-    uint64_t size;
-    char path [PATH_MAX];
-    s_attach_path (self, put->hash, false, path, sizeof path);
-    if (sl_file_sha1 (part, hash, &size, why, sizeof why) || !streq (hash, put->hash)) {
-        sl_warn ("attachment %s: its content does not match its hash; dropped", put->hash);
-        unlink (part);
-    } else if (rename (part, path))
-        sl_warn ("cannot rename %s: %s", part, strerror (errno));
-    else
-        sl_info ("attachment %s stored (%llu bytes)", put->hash, (unsigned long long) size);
+    //  A failure is logged and kept for the ventilator's next JobState.
+    sl_attach_put (self->attach, put->hash, put->offset, put->total, put->data.data,
+                   put->data.len);
 }
 
 #define ATTACH_CHUNK (512 * 1024) //  bytes of an attachment per message to a worker
@@ -1478,10 +1569,10 @@ static void s_on_attach_get (broker_t *self, zframe_t *routing_id, peer_t *peer,
     struct stat st;
     if (!peer || peer->role != SLUICE__ROLE__ROLE_WORKER)
         chunk.error = "attachments are for workers";
-    else if (!s_hash_valid (get->hash))
+    else if (!sl_attach_hash_valid (get->hash))
         chunk.error = "bad hash";
     else {
-        s_attach_path (self, get->hash, false, path, sizeof path);
+        sl_attach_path (self->attach, get->hash, path, sizeof path);
         fd = open (path, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || fstat (fd, &st))
             chunk.error = "this broker does not have it (yet)";
@@ -1676,7 +1767,14 @@ static void s_on_intake (broker_t *self)
     for (int i = 0; i < READ_BURST && !s_throttled (self); i++) {
         sl_env_t *env = NULL;
         char why [256];
-        sl_recv_t rc = sl_proto_recv (self->intake, &env, NULL, why, sizeof why);
+        char user [48];
+        sl_recv_t rc =
+            sl_proto_recv_user (self->intake, &env, NULL, user, sizeof user, why, sizeof why);
+        if (rc == SL_RECV_OK && !s_admitted (self, user)) {
+            s_bad (self, "intake", user, "tasks from a revoked client");
+            sl_proto_free (&env);
+            continue;
+        }
         if (rc == SL_RECV_NONE)
             break;
         if (rc != SL_RECV_OK) {
@@ -1953,6 +2051,15 @@ static void s_dispatch (broker_t *self)
     if (self->journal_failed)
         return;
     int64_t now = zclock_mono ();
+    if (self->grace_until) {
+        if (now < self->grace_until)
+            return;
+        self->grace_until = 0;
+        if (self->tasks_adopted)
+            sl_info ("workers claimed %llu runs from before the restart: they go on where they "
+                     "run",
+                     (unsigned long long) self->tasks_adopted);
+    }
     if (self->config.fair) {
         //  Credit-based: tasks go only to workers that asked for them (fair.h).
         dispatch_turn_t turn = { self, now };
@@ -2360,13 +2467,20 @@ static void s_cancel (broker_t *self, zframe_t *routing_id, const char *job_id)
         s_command_reply (self, routing_id, false, message);
         return;
     }
+    const sl_job_counts_t *counts = sl_job_counts (job);
+    if (counts->total_known && counts->done == counts->total) {
+        snprintf (message, sizeof message,
+                  "%s: already finished: all %llu of its tasks have ended, nothing to cancel",
+                  job_id, (unsigned long long) counts->total);
+        s_command_reply (self, routing_id, false, message);
+        return;
+    }
     if (self->journal_failed) {
         snprintf (message, sizeof message, "cannot cancel now: %.400s", self->journal_error);
         s_command_reply (self, routing_id, false, message);
         return;
     }
     s_journal_tag (self);
-    const sl_job_counts_t *counts = sl_job_counts (job);
     if (!counts->total_known) {
         uint64_t total = sl_job_highest (job);
         if (sl_table_end (self->table, job_id, total) == SL_TABLE_OK && self->journal) {
@@ -2610,7 +2724,11 @@ int broker_run (broker_t *self)
     sl_info ("broker %s listening on %s (and the next %d ports), heartbeat %u ms", self->broker_id,
              self->config.bind, SL_PORT_COUNT - 1, self->config.heartbeat_ms);
     if (self->metrics)
-        sl_info ("metrics at %s/metrics (Prometheus text format over HTTP)", self->config.metrics);
+        sl_info ("metrics at %s/metrics (Prometheus text format over HTTP%s)", self->config.metrics,
+                 self->token [0] && !sl_endpoint_loopback (self->config.metrics)
+                     ? "; requests need Authorization: Bearer JOIN-TOKEN"
+                     : "");
+    s_insecure_warning (self, zclock_mono ());
     zmq_pollitem_t items [] = {
         { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->intake), 0, ZMQ_POLLIN, 0 },
@@ -2628,9 +2746,9 @@ int broker_run (broker_t *self)
         //  the PUSH to workers when tasks are queued, the PUSH to the sink
         //  when there is something for it. Under fair dispatch the dispatch
         //  ROUTER is read for credits instead.
-        short dispatch_events = self->config.fair               ? ZMQ_POLLIN
-                                : sl_table_queued (self->table) ? ZMQ_POLLOUT
-                                                                : 0;
+        bool dealing = sl_table_queued (self->table) && !self->grace_until &&
+                       !self->journal_failed;
+        short dispatch_events = self->config.fair ? ZMQ_POLLIN : dealing ? ZMQ_POLLOUT : 0;
         bool to_sink = self->sink && (self->check_finished || zlistx_size (self->job_starts) ||
                                       sl_table_sendable (self->table, NULL) ||
                                       s_outbox_ready (self, self->notices));
@@ -2645,6 +2763,8 @@ int broker_run (broker_t *self)
         int64_t wake = self->next_housekeeping;
         if (s_journal_wake (self) < wake)
             wake = s_journal_wake (self);
+        if (self->grace_until && self->grace_until < wake)
+            wake = self->grace_until;
         long timeout = wake > now ? (long) (wake - now) : 0;
         int rc = zmq_poll (items, nitems, timeout);
         if (rc < 0) {
@@ -2667,6 +2787,7 @@ int broker_run (broker_t *self)
         s_deliver (self);
         s_finish_jobs (self);
         s_outbox_flush (self, self->notices, self->delivery);
+        s_outbox_flush (self, self->answers, self->control);
         now = zclock_mono ();
         s_journal_tick (self, now);
         s_rate_tick (self, now);
@@ -2676,6 +2797,8 @@ int broker_run (broker_t *self)
         }
         if (now >= self->next_housekeeping) {
             s_expire_peers (self, now);
+            s_token_check (self);
+            s_insecure_warning (self, now);
             self->next_housekeeping = now + tick;
         }
     }

@@ -29,6 +29,8 @@ typedef struct {
     uint64_t max_attachment;   //  largest attachment accepted (bytes)
     const char *curve_secret;  //  the broker's certificate: CurveZMQ on every port, NULL = plain
     const char *curve_clients; //  directory of admitted clients' public certificates, NULL = any
+    const char *keys_file;     //  join keys (sl_keys.h): CurveZMQ with the join token; NULL = none
+    bool insecure;             //  bound beyond loopback without CurveZMQ (--insecure): warn hourly
     const char *metrics;       //  tcp://IFACE:PORT for Prometheus metrics over HTTP, NULL = none
 } broker_config_t;
 

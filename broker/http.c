@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bearer.h"
 #include "sl_log.h"
 
 typedef struct {
@@ -25,6 +26,7 @@ struct _http_t {
     zlistx_t *order;   //  keys, oldest first, to drop the oldest client
     size_t served;
     size_t refused;
+    char *bearer; //  token every request must carry (bearer.h), or NULL
 };
 
 static void s_client_free (void **item_p)
@@ -73,6 +75,7 @@ void http_destroy (http_t **self_p)
     zsock_destroy (&self->sock);
     zhashx_destroy (&self->clients);
     zlistx_destroy (&self->order);
+    zstr_free (&self->bearer);
     free (self);
     *self_p = NULL;
 }
@@ -86,6 +89,13 @@ zsock_t *http_sock (http_t *self)
 size_t http_served (http_t *self)
 {
     return self->served;
+}
+
+void http_require_bearer (http_t *self, const char *token)
+{
+    assert (self);
+    zstr_free (&self->bearer);
+    self->bearer = token ? strdup (token) : NULL;
 }
 
 size_t http_refused (http_t *self)
@@ -140,26 +150,34 @@ static void s_send (http_t *self, client_t *client, const char *data, size_t siz
     zmq_send (zsock_resolve (self->sock), "", 0, ZMQ_DONTWAIT);
 }
 
+//  The header a status needs besides the usual ones, with its CRLF, or "".
+static const char *s_status_header (int status)
+{
+    return status == 405   ? "Allow: GET, HEAD\r\n"
+           : status == 401 ? "WWW-Authenticate: Bearer\r\n"
+                           : "";
+}
+
 static void s_answer (http_t *self, client_t *client, int status, const char *content_type,
                       const char *body, bool head_only)
 {
     const char *reason = status == 200   ? "OK"
                          : status == 400 ? "Bad Request"
+                         : status == 401 ? "Unauthorized"
                          : status == 404 ? "Not Found"
                          : status == 405 ? "Method Not Allowed"
                          : status == 431 ? "Request Header Fields Too Large"
                                          : "Error";
     size_t body_len = body ? strlen (body) : 0;
-    char *reply =
-        zsys_sprintf ("HTTP/1.1 %d %s\r\n"
-                      "Content-Type: %s\r\n"
-                      "Content-Length: %zu\r\n"
-                      "Connection: close\r\n"
-                      "%s"
-                      "\r\n"
-                      "%s",
-                      status, reason, content_type, body_len,
-                      status == 405 ? "Allow: GET, HEAD\r\n" : "", head_only || !body ? "" : body);
+    char *reply = zsys_sprintf ("HTTP/1.1 %d %s\r\n"
+                                "Content-Type: %s\r\n"
+                                "Content-Length: %zu\r\n"
+                                "Connection: close\r\n"
+                                "%s"
+                                "\r\n"
+                                "%s",
+                                status, reason, content_type, body_len, s_status_header (status),
+                                head_only || !body ? "" : body);
     if (reply) {
         s_send (self, client, reply, strlen (reply));
         zstr_free (&reply);
@@ -189,6 +207,11 @@ static void s_respond (http_t *self, client_t *client, http_render_fn *render, v
         sl_debug ("metrics: refused a malformed request");
         s_answer (self, client, rc == 0 ? 431 : 400, "text/plain; charset=utf-8",
                   rc == 0 ? "request too large\n" : "bad request\n", false);
+    } else if (self->bearer && !bearer_allows (self->bearer, client->data, client->size)) {
+        self->refused++;
+        s_answer (self, client, 401, "text/plain; charset=utf-8",
+                  "this endpoint wants the broker's join token: Authorization: Bearer TOKEN\n",
+                  false);
     } else if (strcmp (method, "GET") != 0 && strcmp (method, "HEAD") != 0) {
         self->refused++;
         s_answer (self, client, 405, "text/plain; charset=utf-8", "only GET\n", false);

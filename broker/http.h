@@ -40,6 +40,10 @@ zsock_t *http_sock (http_t *self);
 //  Reads what arrived and answers every complete request.
 void http_handle (http_t *self, http_render_fn *render, void *arg);
 
+//  From now on, every request must carry `Authorization: Bearer TOKEN`
+//  (others get 401); NULL: none need to. The token is copied.
+void http_require_bearer (http_t *self, const char *token);
+
 //  Requests answered and requests refused as malformed, so far.
 size_t http_served (http_t *self);
 size_t http_refused (http_t *self);

@@ -51,6 +51,11 @@ static uint64_t s_file_torn_bytes (void *impl)
     return sl_jfile_torn_bytes (impl);
 }
 
+static const char *s_file_repaired (void *impl)
+{
+    return sl_jfile_repaired (impl);
+}
+
 static int s_file_append (void *impl, uint8_t type, const uint8_t *data, size_t size, char *err,
                           size_t errlen)
 {
@@ -128,6 +133,7 @@ static const sl_journal_ops_t s_file_ops = {
     .destroy = s_file_destroy,
     .replay = s_file_replay,
     .torn_bytes = s_file_torn_bytes,
+    .repaired = s_file_repaired,
     .append = s_file_append,
     .commit = s_file_commit,
     .uncommitted = s_file_uncommitted,
@@ -179,6 +185,12 @@ uint64_t sl_journal_torn_bytes (sl_journal_t *self)
 {
     assert (self);
     return self->ops->torn_bytes (self->impl);
+}
+
+const char *sl_journal_repaired (sl_journal_t *self)
+{
+    assert (self);
+    return self->ops->repaired (self->impl);
 }
 
 int sl_journal_append (sl_journal_t *self, uint8_t type, const uint8_t *data, size_t size,

@@ -83,6 +83,14 @@ int64_t sl_journal_replay (sl_journal_t *self, sl_journal_fn *fn, void *arg, cha
 //  Bytes of torn tail dropped by replay (0 if none).
 uint64_t sl_journal_torn_bytes (sl_journal_t *self);
 
+//  What replay repaired, in words for the log, or NULL if nothing. The
+//  file journal: the last segment's file, the bytes and records dropped (a
+//  torn tail), or that its header was missing or cut short (also an empty
+//  file, which drops no byte but may have lost every record); and that a
+//  file cut short by other means than a crash lost more than can be seen.
+//  The NATS journal: the bytes of runs that never ended (journal_frame.h).
+const char *sl_journal_repaired (sl_journal_t *self);
+
 //  Buffers a copy of a record (data may be NULL if size is 0). Returns 0,
 //  or -1 (type 0, size over SL_JOURNAL_MAX_RECORD, out of memory) with
 //  err, and then nothing was buffered.

@@ -14,6 +14,7 @@ typedef struct {
     void (*destroy) (void **impl_p); //  commits (errors ignored), frees, nulls
     int64_t (*replay) (void *impl, sl_journal_fn *fn, void *arg, char *err, size_t errlen);
     uint64_t (*torn_bytes) (void *impl);
+    const char *(*repaired) (void *impl);
     int (*append) (void *impl, uint8_t type, const uint8_t *data, size_t size, char *err,
                    size_t errlen);
     int (*commit) (void *impl, char *err, size_t errlen);

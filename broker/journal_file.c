@@ -82,6 +82,7 @@ struct _sl_jfile_t {
     uint64_t torn_bytes;  //  torn tail (and torn header) bytes dropped by replay
     uint64_t appended;    //  records appended since new (the position of the last one)
     uint64_t durable;     //  position of the last record committed
+    char *repaired;       //  what replay repaired, in words (owned), or NULL
 };
 
 //  --- CRC32C ---------------------------------------------------------------
@@ -1047,6 +1048,48 @@ static int s_list (sl_jfile_t *self, uint64_t **ids_p, size_t *count_p, char *er
     return 0;
 }
 
+//  Keeps what replay repaired, for sl_jfile_repaired (the last one wins:
+//  only the last segment is ever repaired).
+__attribute__ ((format (printf, 2, 3))) static void s_repaired (sl_jfile_t *self,
+                                                                const char *format, ...)
+{
+    char text [PATH_SIZE + 600];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    free (self->repaired);
+    self->repaired = strdup (text);
+}
+
+//  Describes a torn tail from bad_at to the end of the file: its size, what
+//  the record there claims, and the records kept before it. A crash tears
+//  at most what it was writing; a file cut short by other means looks the
+//  same, and what followed the cut is invisible: the message says so rather
+//  than call the bytes it can see all that was lost.
+static void s_report_torn (sl_jfile_t *self, s_reader_t *r, const char *path, uint64_t bad_at,
+                           const char *why, int64_t kept)
+{
+    uint64_t dropped = r->limit - bad_at;
+    char what [160];
+    const uint8_t *p;
+    if (dropped >= RECORD_HEAD && s_view (r, bad_at, RECORD_HEAD, &p) == 0 &&
+        (uint64_t) s_get32 (p) + RECORD_HEAD > dropped && s_get32 (p) <= SL_JOURNAL_MAX_RECORD)
+        snprintf (what, sizeof what,
+                  "a record cut short: it declares %" PRIu32 " bytes of data, %" PRIu64
+                  " are there",
+                  s_get32 (p), dropped - RECORD_HEAD);
+    else
+        snprintf (what, sizeof what, "%s", why);
+    s_repaired (self,
+                "journal segment %s: dropped its last %" PRIu64 " bytes, from byte %" PRIu64
+                " (%s), 1 incomplete record; the %" PRId64
+                " records before it are kept. A crash in the middle of a write leaves this; if "
+                "the file was cut short otherwise, whatever followed its byte %" PRIu64
+                " is lost too, and the journal cannot tell how much",
+                path, dropped, bad_at, what, kept, r->limit);
+}
+
 //  Replays one segment; the last one becomes the current segment, its torn
 //  tail or torn header repaired. Returns 0 or -1 with err.
 static int s_replay_segment (sl_jfile_t *self, uint64_t id, bool last, s_pass_t *pass)
@@ -1083,8 +1126,17 @@ static int s_replay_segment (sl_jfile_t *self, uint64_t id, bool last, s_pass_t 
             goto close_fd;
         }
         self->torn_bytes += size;
+        s_repaired (self,
+                    "journal segment %s %s: its header is written again. A crash right "
+                    "after the segment was created leaves this; if the file was emptied or cut "
+                    "short otherwise, every record it held is lost",
+                    path,
+                    size == 0            ? "was empty (0 bytes)"
+                    : size < HEADER_SIZE ? "held only the first bytes of its header"
+                                         : "held a header of zeros and nothing else");
         size = HEADER_SIZE;
     } else {
+        int64_t before = pass->count;
         uint64_t bad_at = 0;
         const char *why = NULL;
         int walked = s_walk (&reader, id, path, pass, &bad_at, &why);
@@ -1106,6 +1158,7 @@ static int s_replay_segment (sl_jfile_t *self, uint64_t id, bool last, s_pass_t 
                 goto close_fd;
             }
             //  The torn tail of a crash: drop it.
+            s_report_torn (self, &reader, path, bad_at, why, pass->count - before);
             if (ftruncate (fd, (off_t) bad_at) == -1 || s_sync_fd (fd, false) == -1) {
                 s_error (pass->err, pass->errlen,
                          "cannot truncate the torn tail of journal segment %s at byte %" PRIu64
@@ -1256,6 +1309,7 @@ void sl_jfile_destroy (sl_jfile_t **self_p)
     free (self->buf);
     free (self->segs);
     free (self->dir);
+    free (self->repaired);
     free (self);
     *self_p = NULL;
 }
@@ -1292,6 +1346,12 @@ uint64_t sl_jfile_torn_bytes (sl_jfile_t *self)
 {
     assert (self);
     return self->torn_bytes;
+}
+
+const char *sl_jfile_repaired (sl_jfile_t *self)
+{
+    assert (self);
+    return self->repaired;
 }
 
 int sl_jfile_append (sl_jfile_t *self, uint8_t type, const uint8_t *data, size_t size, char *err,

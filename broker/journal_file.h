@@ -89,6 +89,13 @@ int64_t sl_jfile_replay (sl_jfile_t *self, sl_journal_fn *fn, void *arg, char *e
 //  Bytes of torn tail dropped by replay (0 if none).
 uint64_t sl_jfile_torn_bytes (sl_jfile_t *self);
 
+//  What replay repaired in the last segment, in words for the log: the
+//  segment's file, the bytes and records dropped (a torn tail), or that its
+//  header was missing or cut short (also an empty file, which drops no
+//  byte but may have lost every record); and that a file cut short by other
+//  means than a crash lost more than can be seen. NULL if nothing.
+const char *sl_jfile_repaired (sl_jfile_t *self);
+
 //  Buffers a copy of a record for the current segment (data may be NULL if
 //  size is 0). Returns 0, or -1 (type 0, size over SL_JOURNAL_MAX_RECORD,
 //  out of memory) with err, and then nothing was buffered.

@@ -58,6 +58,7 @@ typedef struct {
     bool failed;              //  the last commit failed
     bool fenced;              //  another broker wrote to the stream
     uint64_t torn_bytes;      //  bytes of torn runs dropped by replay
+    char repaired [160];      //  what replay dropped, in words, or ""
     uint64_t bytes;           //  the stream's bytes (at replay, plus published)
 } s_nats_t;
 
@@ -247,12 +248,23 @@ static int64_t s_replay (void *impl, sl_journal_fn *fn, void *arg, char *err, si
     self->first_seq = first;
     int64_t count = s_read (self, first, last, fn, arg, &self->torn_bytes, err, errlen);
     self->last_seq = last;
+    if (count >= 0 && self->torn_bytes)
+        snprintf (self->repaired, sizeof self->repaired,
+                  "journal stream %s: dropped %" PRIu64
+                  " bytes of records a crash left half-published (never confirmed)",
+                  self->stream, self->torn_bytes);
     return count;
 }
 
 static uint64_t s_torn_bytes (void *impl)
 {
     return ((s_nats_t *) impl)->torn_bytes;
+}
+
+static const char *s_repaired (void *impl)
+{
+    s_nats_t *self = impl;
+    return self->repaired [0] ? self->repaired : NULL;
 }
 
 static int s_append (void *impl, uint8_t type, const uint8_t *data, size_t size, char *err,
@@ -417,6 +429,7 @@ static const sl_journal_ops_t s_ops = {
     .destroy = s_destroy,
     .replay = s_replay,
     .torn_bytes = s_torn_bytes,
+    .repaired = s_repaired,
     .append = s_append,
     .commit = s_commit,
     .uncommitted = s_uncommitted,

@@ -17,63 +17,69 @@
 #include "sl_config.h"
 #include "sl_discover.h"
 #include "sl_endpoint.h"
+#include "sl_keys.h"
 #include "sl_log.h"
 #include "sl_util.h"
 
 #define PROG "sluice-broker"
 
-//  The default journal directory: one per port, so that brokers on one
-//  host never share a journal.
-static int s_default_data_dir (const char *bind, char *dir, size_t len)
-{
-    const char *port = strrchr (bind, ':');
-    port = port ? port + 1 : "5560";
-    if (geteuid () == 0) {
-        mkdir ("/var/lib/sluice", 0755);
-        snprintf (dir, len, "/var/lib/sluice/broker-%s", port);
-        return 0;
-    }
-    const char *home = getenv ("HOME");
-    if (!home || !*home)
-        return -1;
-    //  The parents are made here; the journal makes the last one itself.
-    snprintf (dir, len, "%s/.local", home);
-    mkdir (dir, 0755);
-    snprintf (dir, len, "%s/.local/state", home);
-    mkdir (dir, 0755);
-    snprintf (dir, len, "%s/.local/state/sluice", home);
-    mkdir (dir, 0700);
-    snprintf (dir, len, "%s/.local/state/sluice/broker-%s", home, port);
-    return 0;
-}
+//  getopt codes of the NATS journal's options (no short forms).
+enum {
+    OPT_JOURNAL = 2000,
+    OPT_JOURNAL_STREAM,
+    OPT_JOURNAL_REPLICAS,
+    OPT_NATS_CREDS,
+    OPT_NATS_TLS_CA,
+};
 
 static const struct option s_options [] = {
     { "bind", required_argument, NULL, 'b' },
     { "heartbeat", required_argument, NULL, 'H' },
     { "data-dir", required_argument, NULL, 'd' },
     { "in-memory", no_argument, NULL, 'M' },
-    { "journal", required_argument, NULL, 'J' },
-    { "journal-stream", required_argument, NULL, 'S' },
-    { "journal-replicas", required_argument, NULL, 'r' },
-    { "nats-creds", required_argument, NULL, 'C' },
-    { "nats-tls-ca", required_argument, NULL, 'T' },
+    { "journal", required_argument, NULL, OPT_JOURNAL },
+    { "journal-stream", required_argument, NULL, OPT_JOURNAL_STREAM },
+    { "journal-replicas", required_argument, NULL, OPT_JOURNAL_REPLICAS },
+    { "nats-creds", required_argument, NULL, OPT_NATS_CREDS },
+    { "nats-tls-ca", required_argument, NULL, OPT_NATS_TLS_CA },
     { "fsync", required_argument, NULL, 'F' },
     { "retention", required_argument, NULL, 'R' },
     { "dispatch", required_argument, NULL, 'D' },
     { "curve-secret", required_argument, NULL, SL_OPT_CURVE_SECRET },
     { "curve-clients", required_argument, NULL, 'A' },
+    { "token-file", required_argument, NULL, 'T' },
+    { "insecure", no_argument, NULL, 'I' },
     { "max-payload", required_argument, NULL, 'P' },
     { "max-memory", required_argument, NULL, 'm' },
     { "max-attachment", required_argument, NULL, 'a' },
     SL_DISCOVER_OPTION,
     SL_CONFIG_OPTION,
     { "metrics", required_argument, NULL, 'X' },
-    { "verbose", no_argument, NULL, 'v' },
-    { "quiet", no_argument, NULL, 'q' },
-    { "help", no_argument, NULL, 'h' },
-    { "version", no_argument, NULL, 'V' },
+    SL_COMMON_OPTIONS,
     { NULL, 0, NULL, 0 },
 };
+
+//  The NATS journal's part of --help (the whole text is over the 4095
+//  bytes a C string literal may portably hold).
+static const char *s_usage_nats (void)
+{
+    static char text [1024];
+    snprintf (text, sizeof text,
+              "      --journal nats://HOST:PORT[,nats://HOST:PORT...]\n"
+              "                          keep the journal in a NATS JetStream stream, replicated\n"
+              "                          on the cluster of these servers, instead of --data-dir\n"
+              "                          (tls://HOST:PORT for TLS); nothing is confirmed before\n"
+              "                          the stream acknowledged it%s\n"
+              "      --journal-stream NAME  the stream's name (default %s); a broker\n"
+              "                          that finds another broker wrote to it stops\n"
+              "      --journal-replicas N  replicas when the stream is created (default %d;\n"
+              "                          1 for a single NATS server)\n"
+              "      --nats-creds FILE   NATS credentials file (user JWT and NKey seed)\n"
+              "      --nats-tls-ca FILE  CA certificates to check the NATS servers' TLS with\n",
+              sl_nats_available () ? "" : " (not in this build: no libnats)",
+              SL_NATS_DEFAULT_STREAM, SL_NATS_DEFAULT_REPLICAS);
+    return text;
+}
 
 static void s_usage (FILE *out)
 {
@@ -82,8 +88,10 @@ static void s_usage (FILE *out)
              "The sluice broker: takes jobs from ventilators, deals their tasks to workers and\n"
              "hands results to a sink. Every other program connects to it.\n"
              "\n"
-             "  -b, --bind ENDPOINT     where to listen (default " SL_DEFAULT_BIND "); the broker\n"
-             "                          uses this port and the next %d\n"
+             "  -b, --bind ENDPOINT     where to listen (default " SL_DEFAULT_BIND ",\n"
+             "                          this host only); the broker uses this port and\n"
+             "                          the next %d. Beyond loopback it admits only clients\n"
+             "                          with its join token (see --token-file)\n"
              "      --heartbeat MS      heartbeat interval offered to clients (default %d);\n"
              "                          a client silent for 3 intervals is considered gone\n"
              "      --dispatch MODE     fair (default): a task goes only to a worker with a free\n"
@@ -94,17 +102,9 @@ static void s_usage (FILE *out)
              "                          broker-PORT as root, else ~/.local/state/sluice/\n"
              "                          broker-PORT)\n"
              "      --in-memory         keep no journal: a broker restart loses every task\n"
-             "      --journal nats://HOST:PORT[,nats://HOST:PORT...]\n"
-             "                          keep the journal in a NATS JetStream stream, replicated\n"
-             "                          on the cluster of these servers, instead of --data-dir\n"
-             "                          (tls://HOST:PORT for TLS); nothing is confirmed before\n"
-             "                          the stream acknowledged it%s\n"
-             "      --journal-stream NAME  the stream's name (default %s); a broker\n"
-             "                          that finds another broker wrote to it stops\n"
-             "      --journal-replicas N  replicas when the stream is created (default %d;\n"
-             "                          1 for a single NATS server)\n"
-             "      --nats-creds FILE   NATS credentials file (user JWT and NKey seed)\n"
-             "      --nats-tls-ca FILE  CA certificates to check the NATS servers' TLS with\n"
+             "%s",
+             SL_PORT_COUNT - 1, BROKER_DEFAULT_HEARTBEAT_MS, s_usage_nats ());
+    fprintf (out,
              "      --fsync MODE        batch (default): records reach the disk within 10 ms,\n"
              "                          one fsync for many; always: before the broker acts on\n"
              "                          them; off: when the kernel decides (a machine crash\n"
@@ -120,6 +120,13 @@ static void s_usage (FILE *out)
              "                          (sluice-ventilator --attach; default 1G)\n"
              "      --metrics ENDPOINT  serve Prometheus metrics over HTTP at ENDPOINT/metrics\n"
              "                          (e.g. tcp://127.0.0.1:9560; not encrypted)\n"
+             "      --token-file FILE   the join keys (made there if missing; default\n"
+             "                          DATA_DIR/" SL_KEYS_FILE "): CurveZMQ on every port,\n"
+             "                          clients need the join token (sluice-ctl token prints\n"
+             "                          it). On by itself when --bind reaches beyond loopback\n"
+             "      --insecure          allow a --bind beyond loopback without CurveZMQ:\n"
+             "                          anyone who can reach the broker may use it (warned\n"
+             "                          at start and every hour)\n"
              "      --curve-secret FILE encrypt every port with CurveZMQ, with this certificate\n"
              "                          (from sluice-keygen); clients need --curve-server\n"
              "                          with its public half\n"
@@ -139,9 +146,50 @@ static void s_usage (FILE *out)
              "\n"
              "Clients are given tcp://HOST:PORT with the same PORT, e.g.\n"
              "  sluice-worker --broker tcp://HOST:5560 --exec 'gzip -c | wc -c'\n",
-             SL_PORT_COUNT - 1, BROKER_DEFAULT_HEARTBEAT_MS,
-             sl_nats_available () ? "" : " (not in this build: no libnats)", SL_NATS_DEFAULT_STREAM,
-             SL_NATS_DEFAULT_REPLICAS, SL_DISCOVER_PORT);
+             SL_DISCOVER_PORT);
+}
+
+//  Decides how the broker keeps strangers out. --curve-secret: its own
+//  keys, as given. Else the join token when --token-file is given or the
+//  bind reaches beyond loopback (keys in the data directory by default),
+//  unless --insecure says to admit anyone there. On loopback, plain: only
+//  this host's users can connect. Prints the problem and returns -1.
+static int s_security (broker_config_t *config, const char *token_file, bool insecure,
+                       char *keys_file, size_t len)
+{
+    bool loopback = sl_endpoint_loopback (config->bind);
+    if (insecure && (token_file || config->curve_secret)) {
+        fprintf (stderr, PROG ": --insecure turns CurveZMQ off: give it without %s\n",
+                 token_file ? "--token-file" : "--curve-secret");
+        return -1;
+    }
+    if (token_file && config->curve_secret) {
+        fprintf (stderr, PROG ": give --token-file or --curve-secret, not both\n");
+        return -1;
+    }
+    if (token_file)
+        snprintf (keys_file, len, "%s", token_file);
+    else if (!config->curve_secret && !loopback && !insecure) {
+        if (!config->data_dir) {
+            fprintf (stderr,
+                     PROG ": --bind %s reaches beyond this host, so the broker admits only "
+                          "clients with its join token; with --in-memory it has no data "
+                          "directory to keep the keys in: give --token-file FILE (or --insecure "
+                          "to admit anyone)\n",
+                     config->bind);
+            return -1;
+        }
+        snprintf (keys_file, len, "%s/" SL_KEYS_FILE, config->data_dir);
+    } else
+        keys_file = NULL;
+    config->keys_file = keys_file;
+    if (config->curve_clients && !config->curve_secret && !config->keys_file) {
+        fprintf (stderr, PROG ": --curve-clients needs --curve-secret or --token-file (or a "
+                              "--bind beyond loopback, which turns the join token on)\n");
+        return -1;
+    }
+    config->insecure = insecure && !loopback;
+    return 0;
 }
 
 static int s_run (int argc, char *argv [])
@@ -161,7 +209,9 @@ static int s_run (int argc, char *argv [])
                   .timeout_ms = SL_NATS_DEFAULT_TIMEOUT_MS },
     };
     bool in_memory = false;
-    uint16_t discover_port = 0; //  --discover's UDP port, 0: off
+    bool insecure = false;         //  --insecure
+    const char *token_file = NULL; //  --token-file
+    uint16_t discover_port = 0;    //  --discover's UDP port, 0: off
     int verbosity = 0;
     int opt;
     uint64_t value;
@@ -176,21 +226,21 @@ static int s_run (int argc, char *argv [])
             case 'M':
                 in_memory = true;
                 break;
-            case 'J':
+            case OPT_JOURNAL:
                 config.nats.servers = optarg;
                 break;
-            case 'S':
+            case OPT_JOURNAL_STREAM:
                 config.nats.stream = optarg;
                 break;
-            case 'r':
+            case OPT_JOURNAL_REPLICAS:
                 if (sl_parse_u64 (PROG, "--journal-replicas", optarg, 1, 5, &value))
                     return SL_EXIT_USAGE;
                 config.nats.replicas = (int) value;
                 break;
-            case 'C':
+            case OPT_NATS_CREDS:
                 config.nats.creds = optarg;
                 break;
-            case 'T':
+            case OPT_NATS_TLS_CA:
                 config.nats.tls_ca = optarg;
                 break;
             case 'F':
@@ -224,6 +274,12 @@ static int s_run (int argc, char *argv [])
                 break;
             case 'A':
                 config.curve_clients = optarg;
+                break;
+            case 'T':
+                token_file = optarg;
+                break;
+            case 'I':
+                insecure = true;
                 break;
             case SL_OPT_DISCOVER:
                 if (sl_discover_port (PROG, optarg, &discover_port))
@@ -270,10 +326,6 @@ static int s_run (int argc, char *argv [])
         fprintf (stderr, PROG ": --metrics: %s\n", err);
         return SL_EXIT_USAGE;
     }
-    if (config.curve_clients && !config.curve_secret) {
-        fprintf (stderr, PROG ": --curve-clients needs --curve-secret\n");
-        return SL_EXIT_USAGE;
-    }
     if (in_memory && config.data_dir) {
         fprintf (stderr, PROG ": give --data-dir or --in-memory, not both\n");
         return SL_EXIT_USAGE;
@@ -306,12 +358,15 @@ static int s_run (int argc, char *argv [])
     }
     char data_dir [PATH_MAX];
     if (!in_memory && !config.data_dir && !config.nats.servers) {
-        if (s_default_data_dir (config.bind, data_dir, sizeof data_dir)) {
+        if (sl_keys_default_dir (config.bind, true, data_dir, sizeof data_dir)) {
             fprintf (stderr, PROG ": no home directory for the default --data-dir; give one\n");
             return SL_EXIT_USAGE;
         }
         config.data_dir = data_dir;
     }
+    char keys_file [PATH_MAX];
+    if (s_security (&config, token_file, insecure, keys_file, sizeof keys_file))
+        return SL_EXIT_USAGE;
     sl_log_init (PROG, SL_LOG_INFO);
     sl_log_adjust (verbosity);
 

@@ -1488,6 +1488,42 @@ sl_table_rc_t sl_table_claim (sl_table_t *self, const char *job_id, uint64_t seq
     return SL_TABLE_OK;
 }
 
+sl_table_rc_t sl_table_adopt (sl_table_t *self, const char *job_id, uint64_t seq, uint32_t attempt,
+                              unsigned stage, const char *holder, int64_t deadline)
+{
+    assert (self);
+    sl_task_t *task = s_task (self, job_id, seq);
+    if (!task)
+        return SL_TABLE_INVALID;
+    if (task->state != SL_TASK_RUNNING && task->state != SL_TASK_QUEUED)
+        return SL_TABLE_DUPLICATE;
+    if (attempt <= task->attempts || attempt > UINT16_MAX)
+        return SL_TABLE_DUPLICATE; //  not newer than what this table dealt: a plain claim
+    sl_job_t *job = s_job_of (task);
+    //  A run of another stage (or of a stage nobody can tell, in a
+    //  multi-stage job) must not become this stage's run: its result would
+    //  be dropped and the task held for ever.
+    if (job->nstages > 1 ? stage != task->stage + 1u : stage > 1)
+        return SL_TABLE_DUPLICATE;
+    sl_run_t *run = s_run_get (self, task);
+    if (!run)
+        return SL_TABLE_NOMEM;
+    if (task->state == SL_TASK_QUEUED) {
+        s_unqueue (self, task);
+        task->state = SL_TASK_RUNNING;
+        s_run_link (self, task);
+    }
+    //  (RUNNING: dealt again since the restart; the older dealing is the
+    //  stale one now, and a good result of either still wins.)
+    task->attempts = (uint16_t) attempt;
+    run->expired_unclaimed = false;
+    run->claimed = true;
+    run->waiting_run = 0;
+    run->holder = holder;
+    run->deadline = deadline;
+    return SL_TABLE_OK;
+}
+
 sl_table_rc_t sl_table_release (sl_table_t *self, const char *job_id, uint64_t seq,
                                 uint32_t attempt)
 {

@@ -345,6 +345,17 @@ const char *sl_table_intern (sl_table_t *self, const char *name);
 sl_table_rc_t sl_table_claim (sl_table_t *self, const char *job_id, uint64_t seq, uint32_t attempt,
                               const char *holder, int64_t deadline);
 
+//  After a broker restart: a worker claims run `attempt` (of `stage`,
+//  1-based, 0 = not said) of job/seq, a run newer than any this table dealt:
+//  a run from before the restart, still going. The task becomes RUNNING
+//  under that run, claimed by holder until deadline, as sl_table_claim
+//  would, so it is not dealt again and runs once. A run of another stage
+//  (or of an unsaid one in a multi-stage job) is not adopted. DUPLICATE if
+//  not adopted (the run is not newer, or of another stage, or the task has
+//  its result), INVALID if unknown, NOMEM.
+sl_table_rc_t sl_table_adopt (sl_table_t *self, const char *job_id, uint64_t seq, uint32_t attempt,
+                              unsigned stage, const char *holder, int64_t deadline);
+
 //  The worker holding run `attempt` of job/seq says it has not started it
 //  yet (it waits for a free slot). If that worker is lost, the run does not
 //  count as a lost attempt (see sl_table_worker_lost). A later claim of the

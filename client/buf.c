@@ -46,6 +46,7 @@ static void s_result_clear (sluice_result_t *self)
     free (self->worker);
     free (self->output);
     free (self->stderr_tail);
+    free (self->id);
     memset (self, 0, sizeof *self);
 }
 

@@ -43,6 +43,8 @@
 #define SEND_HWM 16         //  batches queued towards the broker, at most
 #define FINISH_WAIT_MS 5000 //  sluice_job_destroy: wait this long for JobDone
 #define READ_BURST 64
+#define CANCEL_WAIT_MS 30000 //  sluice_job_cancel: how long the broker may take to answer
+#define MAX_TASK_ID 255      //  bytes of a task's id (the broker's limit)
 
 struct _sluice_client_t {
     char broker [256];                 //  tcp://HOST:PORT
@@ -57,6 +59,14 @@ struct _sluice_client_t {
     size_t nthen;                      //  how many
 };
 
+//  A task's own options (sluice_task_t), kept until the broker holds it.
+typedef struct {
+    char *id;            //  its id (owned), or NULL
+    uint32_t timeout_ms; //  its time limit, 0 = none
+    uint32_t retries;    //  its reruns
+    int32_t priority;    //  its priority
+} sc_task_opts_t;
+
 typedef enum {
     PHASE_QUERY,   //  first JobQuery: what does the broker hold already?
     PHASE_SENDING, //  a pass of task batches and the JobEnd is under way
@@ -69,6 +79,10 @@ struct _sluice_job_t {
     char id [72];            //  job id
     size_t n;                //  tasks
     sluice_buf_t *tasks;     //  copies of the tasks until the broker holds them, then NULL
+    sc_task_opts_t *opts;    //  each task's own options (parallel to tasks), or NULL: the client's
+    bool reply_in;           //  a CommandReply came (sluice_job_cancel waits for it)
+    bool reply_ok;           //  its verdict
+    char reply [512];        //  its message
     sl_client_t *link;       //  control connection
     zsock_t *intake;         //  PUSH to the broker's intake
     zsock_t *delivery;       //  PULL from the broker's delivery port
@@ -124,10 +138,12 @@ sluice_client_t *sluice_client_new_err (const char *broker, const sluice_options
     self->opts.job = self->job [0] ? self->job : NULL;
     self->opts.name = self->name;
     self->opts.curve_server = self->opts.curve_secret = NULL; //  used here only
+    self->opts.token = NULL;
     if (self->opts.connect_timeout_ms == 0)
         self->opts.connect_timeout_ms = SC_DEFAULT_CONNECT_TIMEOUT_MS;
-    if (sl_curve_client_init (&self->curve, opts ? opts->curve_secret : NULL,
-                              opts ? opts->curve_server : NULL, err, errlen)) {
+    if (sl_curve_client_setup (&self->curve, opts ? opts->token : NULL,
+                               opts ? opts->curve_secret : NULL, opts ? opts->curve_server : NULL,
+                               err, errlen)) {
         free (self);
         return NULL;
     }
@@ -184,10 +200,12 @@ static int s_result_fill (sluice_result_t *out, const Sluice__Result *in)
     out->worker = strdup (in->worker ? in->worker : "");
     out->output = s_copy (in->output.data, in->output.len);
     out->stderr_tail = s_copy (in->stderr_tail.data, in->stderr_tail.len);
-    if (!out->worker || !out->output || !out->stderr_tail) {
+    out->id = strdup (in->id ? in->id : "");
+    if (!out->worker || !out->output || !out->stderr_tail || !out->id) {
         free (out->worker);
         free (out->output);
         free (out->stderr_tail);
+        free (out->id);
         return -1;
     }
     return 0;
@@ -256,9 +274,18 @@ static int s_next_batch (sluice_job_t *self)
         tasks [count].seq = seq;
         tasks [count].payload.data = self->tasks [seq - 1].data;
         tasks [count].payload.len = self->tasks [seq - 1].size;
-        tasks [count].timeout_ms = self->client->opts.task_timeout_ms;
-        tasks [count].retries = self->client->opts.retries;
-        tasks [count].priority = self->client->opts.priority;
+        if (self->opts) {
+            const sc_task_opts_t *o = &self->opts [seq - 1];
+            tasks [count].timeout_ms = o->timeout_ms;
+            tasks [count].retries = o->retries;
+            tasks [count].priority = o->priority;
+            if (o->id)
+                tasks [count].id = o->id;
+        } else {
+            tasks [count].timeout_ms = self->client->opts.task_timeout_ms;
+            tasks [count].retries = self->client->opts.retries;
+            tasks [count].priority = self->client->opts.priority;
+        }
         ptrs [count] = &tasks [count];
         bytes += self->tasks [seq - 1].size;
         count++;
@@ -326,6 +353,14 @@ static void s_query (sluice_job_t *self, int64_t now)
 }
 
 //  The broker holds every task: the copies are no longer needed.
+static void s_opts_free (sluice_job_t *self)
+{
+    for (size_t i = 0; self->opts && i < self->n; i++)
+        free (self->opts [i].id);
+    free (self->opts);
+    self->opts = NULL;
+}
+
 static void s_held (sluice_job_t *self)
 {
     self->phase = PHASE_HELD;
@@ -333,6 +368,7 @@ static void s_held (sluice_job_t *self)
         free (self->tasks [i].data);
     free (self->tasks);
     self->tasks = NULL;
+    s_opts_free (self);
     sc_cursor_clear (&self->cursor);
     sl_debug ("job %s: the broker holds all %zu tasks", self->id, self->n);
 }
@@ -489,6 +525,11 @@ static void s_on_control (sluice_job_t *self, int64_t now)
             self->want_missing = true; //  a new broker may lack what we sent: ask at once
         else if (!consumed && env->body_case == SLUICE__ENVELOPE__BODY_JOB_STATE)
             s_on_state (self, env->job_state, now);
+        else if (!consumed && env->body_case == SLUICE__ENVELOPE__BODY_COMMAND_REPLY) {
+            self->reply_in = true;
+            self->reply_ok = env->command_reply->ok;
+            snprintf (self->reply, sizeof self->reply, "%s", env->command_reply->message);
+        }
         sl_proto_free (&env);
     }
 }
@@ -496,8 +537,10 @@ static void s_on_control (sluice_job_t *self, int64_t now)
 //  --- The loop ------------------------------------------------------------------
 
 typedef enum {
-    UNTIL_RESULT,  //  a result is ready
-    UNTIL_COMPLETE //  every result was handed out and the broker said JobDone
+    UNTIL_RESULT,   //  a result is ready
+    UNTIL_COMPLETE, //  every result was handed out and the broker said JobDone
+    UNTIL_HELD,     //  the broker holds every task
+    UNTIL_REPLY     //  the broker answered a command
 } until_t;
 
 //  Runs the job until what `until` says, or until deadline (ms, monotonic;
@@ -526,6 +569,9 @@ static int s_pump (sluice_job_t *self, until_t until, int64_t deadline)
         if (until == UNTIL_RESULT && zlistx_size (self->ready))
             return 0;
         if (until == UNTIL_COMPLETE && sc_collect_complete (self->collect) && self->finished)
+            return 0;
+        if ((until == UNTIL_HELD && self->phase == PHASE_HELD) ||
+            (until == UNTIL_REPLY && self->reply_in))
             return 0;
         int64_t wake = sl_client_next_wake (self->link);
         if ((self->phase == PHASE_QUERY || self->phase == PHASE_CONFIRM) && self->next_query < wake)
@@ -611,8 +657,10 @@ static int s_connect (sluice_job_t *self, char *err, size_t errlen)
     return 0;
 }
 
-sluice_job_t *sluice_submit (sluice_client_t *client, const sluice_buf_t *tasks, size_t n,
-                             char *err, size_t errlen)
+//  sluice_submit and sluice_submit_tasks: tasks [i] (or tasks_opts [i], if
+//  tasks is NULL) for each of the n tasks.
+static sluice_job_t *s_submit (sluice_client_t *client, const sluice_buf_t *tasks,
+                               const sluice_task_t *tasks_opts, size_t n, char *err, size_t errlen)
 {
     assert (client);
     if (client->job_live) {
@@ -620,9 +668,22 @@ sluice_job_t *sluice_submit (sluice_client_t *client, const sluice_buf_t *tasks,
                   client->job_live->id);
         return NULL;
     }
-    if (n == 0 || !tasks) {
+    if (n == 0 || (!tasks && !tasks_opts)) {
         snprintf (err, errlen, "a job needs at least one task");
         return NULL;
+    }
+    for (size_t i = 0; tasks_opts && i < n; i++) {
+        const sluice_task_t *t = &tasks_opts [i];
+        if (t->id && strlen (t->id) > MAX_TASK_ID) {
+            snprintf (err, errlen, "task %zu: its id has %zu bytes, over %d", i, strlen (t->id),
+                      MAX_TASK_ID);
+            return NULL;
+        }
+        if (t->retries != SLUICE_DEFAULT && (t->retries < 0 || t->retries > 100)) {
+            snprintf (err, errlen, "task %zu: retries %d is not 0-100 (or SLUICE_DEFAULT)", i,
+                      (int) t->retries);
+            return NULL;
+        }
     }
     sluice_job_t *self = calloc (1, sizeof *self);
     if (!self) {
@@ -638,16 +699,31 @@ sluice_job_t *sluice_submit (sluice_client_t *client, const sluice_buf_t *tasks,
     self->collect = sc_collect_new (n);
     self->ready = zlistx_new ();
     self->tasks = calloc (n, sizeof *self->tasks);
-    if (!self->collect || !self->ready || !self->tasks) {
+    if (tasks_opts)
+        self->opts = calloc (n, sizeof *self->opts);
+    if (!self->collect || !self->ready || !self->tasks || (tasks_opts && !self->opts)) {
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
     zlistx_set_destructor (self->ready, s_ready_free);
-    for (size_t i = 0; i < n; i++)
-        if (sluice_buf_set (&self->tasks [i], tasks [i].data, tasks [i].size)) {
+    for (size_t i = 0; i < n; i++) {
+        const sluice_buf_t *payload = tasks ? &tasks [i] : &tasks_opts [i].payload;
+        if (sluice_buf_set (&self->tasks [i], payload->data, payload->size)) {
             snprintf (err, errlen, "out of memory copying the tasks");
             goto fail;
         }
+        if (!tasks_opts)
+            continue;
+        const sluice_task_t *t = &tasks_opts [i];
+        sc_task_opts_t *o = &self->opts [i];
+        o->timeout_ms = t->timeout_ms ? t->timeout_ms : client->opts.task_timeout_ms;
+        o->retries = t->retries == SLUICE_DEFAULT ? client->opts.retries : (uint32_t) t->retries;
+        o->priority = t->has_priority ? t->priority : client->opts.priority;
+        if (t->id && !(o->id = strdup (t->id))) {
+            snprintf (err, errlen, "out of memory copying the tasks");
+            goto fail;
+        }
+    }
     if (s_connect (self, err, errlen))
         goto fail;
     self->phase = PHASE_QUERY;
@@ -660,6 +736,67 @@ fail:
     self->client = NULL; //  not the client's job
     sluice_job_destroy (&self);
     return NULL;
+}
+
+sluice_job_t *sluice_submit (sluice_client_t *client, const sluice_buf_t *tasks, size_t n,
+                             char *err, size_t errlen)
+{
+    return s_submit (client, tasks, NULL, n, err, errlen);
+}
+
+void sluice_task_init (sluice_task_t *task)
+{
+    assert (task);
+    memset (task, 0, sizeof *task);
+    task->retries = SLUICE_DEFAULT;
+}
+
+sluice_job_t *sluice_submit_tasks (sluice_client_t *client, const sluice_task_t *tasks, size_t n,
+                                   char *err, size_t errlen)
+{
+    return s_submit (client, NULL, tasks, n, err, errlen);
+}
+
+int sluice_job_cancel (sluice_job_t *self, char *err, size_t errlen)
+{
+    assert (self);
+    self->error [0] = '\0';
+    int64_t deadline = zclock_mono () + CANCEL_WAIT_MS;
+    //  Every task at the broker first: a task it never got would never
+    //  get a result.
+    if (s_pump (self, UNTIL_HELD, deadline) || self->phase != PHASE_HELD) {
+        snprintf (err, errlen, "job %s: %s", self->id,
+                  self->error [0] ? self->error : "the broker did not take every task in time");
+        return -1;
+    }
+    Sluice__Command command = SLUICE__COMMAND__INIT;
+    command.kind = SLUICE__COMMAND_KIND__COMMAND_CANCEL;
+    command.target = self->id;
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_COMMAND;
+    env.command = &command;
+    self->reply_in = false;
+    //  A command lost with a broker that went away is sent again (a cancel
+    //  twice is harmless: the second ends nothing more).
+    while (!self->reply_in) {
+        sl_client_send (self->link, &env);
+        int64_t wait = zclock_mono () + 2000 < deadline ? zclock_mono () + 2000 : deadline;
+        if (s_pump (self, UNTIL_REPLY, wait)) {
+            snprintf (err, errlen, "job %s: %s", self->id, self->error);
+            return -1;
+        }
+        if (!self->reply_in && zclock_mono () >= deadline) {
+            snprintf (err, errlen, "job %s: the broker did not answer the cancel within %d s",
+                      self->id, CANCEL_WAIT_MS / 1000);
+            return -1;
+        }
+    }
+    if (!self->reply_ok) {
+        snprintf (err, errlen, "%s", self->reply);
+        return -1;
+    }
+    sl_info ("%s", self->reply);
+    return 0;
 }
 
 sluice_result_t *sluice_next (sluice_job_t *self, int timeout_ms)
@@ -751,6 +888,7 @@ void sluice_job_destroy (sluice_job_t **self_p)
     for (size_t i = 0; self->tasks && i < self->n; i++)
         free (self->tasks [i].data);
     free (self->tasks);
+    s_opts_free (self);
     sc_cursor_clear (&self->cursor);
     sc_collect_destroy (&self->collect);
     zlistx_destroy (&self->ready);

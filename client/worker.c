@@ -705,8 +705,8 @@ static int s_setup (worker_t *self, const char *queue, const sluice_worker_optio
         snprintf (self->name, sizeof self->name, "%s", self->opts.name);
     else
         sc_default_name (self->name, sizeof self->name, "w");
-    if (sl_curve_client_init (&self->curve, self->opts.curve_secret, self->opts.curve_server, err,
-                              sizeof err)) {
+    if (sl_curve_client_setup (&self->curve, self->opts.token, self->opts.curve_secret,
+                               self->opts.curve_server, err, sizeof err)) {
         sl_error ("sluice_worker_run: %s", err);
         return -1;
     }

@@ -8,13 +8,19 @@
 #include <czmq.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sl_client.h"
+#include "sl_config.h"
 #include "sl_curve.h"
+#include "sl_endpoint.h"
+#include "sl_keys.h"
 #include "sl_log.h"
 #include "sl_proto.h"
+#include "sl_start.h"
 #include "sl_util.h"
 
 #define PROG "sluice-ctl"
@@ -34,12 +40,19 @@ static void s_usage (FILE *out)
              "                  ones stopped; each ends 'cancelled' in the sink's output\n"
              "  drain WORKER    the worker (HOST:PID, as status shows it) takes no new\n"
              "                  task, finishes what it runs and exits\n"
+             "  token           print the broker's join token (run on the broker host: it\n"
+             "                  reads the broker's join keys, not the network)\n"
+             "  token --rotate  replace the token: clients holding the old one are cut off\n"
+             "                  at their next message and their tasks go to others\n"
              "\n"
              "Options:\n"
              "  -b, --broker ENDPOINT   broker address (default " SL_DEFAULT_BROKER ")\n"
              "      --json              print the reply as JSON (for scripts)\n"
-             "  -t, --timeout SEC       how long to wait for the broker (default 5)\n" SL_CURVE_HELP
-             "  -v, --verbose           more log output\n"
+             "  -t, --timeout SEC       how long to wait for the broker (default 5)\n"
+             "  -d, --data-dir DIR      token: the broker's data directory (default: the\n"
+             "                          broker's default for the --broker port)\n"
+             "      --token-file FILE   token: the broker's --token-file instead\n" SL_CURVE_HELP
+                 SL_CONFIG_HELP "  -v, --verbose           more log output\n"
              "  -q, --quiet             less log output\n"
              "  -h, --help              show this help and exit\n"
              "  -V, --version           show the version and exit\n"
@@ -215,53 +228,107 @@ static sl_env_t *s_ask (sl_client_t *client, Sluice__Command *command, int64_t t
     return reply;
 }
 
-int main (int argc, char *argv [])
+//  `sluice-ctl token [--rotate]`: the join token from the broker's keys
+//  file, on stdout. Returns the exit status.
+static int s_token (const char *broker, const char *data_dir, const char *token_file, bool rotate)
 {
-    const char *broker = SL_DEFAULT_BROKER;
-    const char *curve_secret = NULL, *curve_server = NULL;
+    char path [PATH_MAX + 32], dir [PATH_MAX];
+    if (token_file)
+        snprintf (path, sizeof path, "%s", token_file);
+    else {
+        if (!data_dir) {
+            if (sl_keys_default_dir (broker, false, dir, sizeof dir)) {
+                fprintf (stderr, PROG ": token: no home directory: give --data-dir\n");
+                return SL_EXIT_USAGE;
+            }
+            data_dir = dir;
+        }
+        snprintf (path, sizeof path, "%s/" SL_KEYS_FILE, data_dir);
+    }
+    sl_keys_t keys;
+    char err [PATH_MAX + 512];
+    if ((rotate ? sl_keys_rotate : sl_keys_load) (path, &keys, err, sizeof err)) {
+        fprintf (stderr, PROG ": token: %s%s\n", err,
+                 access (path, F_OK) == 0
+                     ? ""
+                     : " (a broker makes them when it first listens beyond loopback or is given "
+                       "--token-file; give the broker's --data-dir or --token-file)");
+        return 1;
+    }
+    char token [SL_TOKEN_SIZE];
+    sl_keys_token (&keys, token);
+    printf ("%s\n", token);
+    if (rotate)
+        fprintf (stderr,
+                 PROG ": token: rotated in %s: the broker takes the new token within a "
+                      "heartbeat, and clients holding the old one are cut off then\n",
+                 path);
+    memset (&keys, 0, sizeof keys);
+    return 0;
+}
+
+static const struct option s_options [] = {
+    { "broker", required_argument, NULL, 'b' },
+    { "json", no_argument, NULL, 'j' },
+    { "timeout", required_argument, NULL, 't' },
+    { "data-dir", required_argument, NULL, 'd' },
+    { "token-file", required_argument, NULL, 'T' },
+    { "rotate", no_argument, NULL, 'R' },
+    SL_CURVE_OPTIONS,
+    SL_CONFIG_OPTION,
+    SL_COMMON_OPTIONS,
+    { NULL, 0, NULL, 0 },
+};
+
+static int s_run (int argc, char *argv [])
+{
+    const char *data_dir = NULL, *token_file = NULL;
+    bool rotate = false;
     bool json = false;
     uint64_t timeout_ms = DEFAULT_TIMEOUT_MS;
-    int verbosity = 0;
-    static const struct option options [] = {
-        { "broker", required_argument, NULL, 'b' },
-        { "json", no_argument, NULL, 'j' },
-        { "timeout", required_argument, NULL, 't' },
-        SL_CURVE_OPTIONS,
-        { "verbose", no_argument, NULL, 'v' },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },
-        { NULL, 0, NULL, 0 },
-    };
+    sl_start_t start;
+    sl_start_init (&start, PROG, SL_DEFAULT_BROKER);
     int opt;
-    while ((opt = getopt_long (argc, argv, "b:t:vqhV", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "b:t:d:vqhV", s_options, NULL)) != -1) {
+        int common = sl_start_option (&start, opt, optarg, s_usage);
+        if (common == SL_OPT_HANDLED)
+            continue;
+        if (common != SL_OPT_NOT_COMMON)
+            return common;
         switch (opt) {
-            case 'b':
-                broker = optarg;
-                break;
             case 'j':
                 json = true;
+                break;
+            case 'd':
+                data_dir = optarg;
+                break;
+            case 'T':
+                token_file = optarg;
+                break;
+            case 'R':
+                rotate = true;
                 break;
             case 't':
                 if (sl_parse_seconds (PROG, "--timeout", optarg, &timeout_ms))
                     return SL_EXIT_USAGE;
                 break;
-            case SL_OPT_CURVE_SECRET:
-                curve_secret = optarg;
-                break;
-            case SL_OPT_CURVE_SERVER:
-                curve_server = optarg;
-                break;
-            default: {
-                int rc = sl_common_option (opt, PROG, s_usage, &verbosity);
-                if (rc != SL_OPT_HANDLED)
-                    return rc == SL_OPT_NOT_COMMON ? SL_EXIT_USAGE : rc;
-            }
+            default:
+                return SL_EXIT_USAGE;
         }
     }
+    const char *broker = start.broker;
     Sluice__Command command = SLUICE__COMMAND__INIT;
     const char *verb = optind < argc ? argv [optind] : NULL;
     int nargs = argc - optind - 1;
+    if (verb && streq (verb, "token") && nargs == 0)
+        return s_token (broker, data_dir, token_file, rotate);
+    if (rotate || data_dir || token_file) {
+        fprintf (stderr, PROG ": --%s is for the token command only\n",
+                 rotate     ? "rotate"
+                 : data_dir ? "data-dir"
+                            : "token-file");
+        return SL_EXIT_USAGE;
+    }
     if (verb && streq (verb, "status") && nargs == 0)
         command.kind = SLUICE__COMMAND_KIND__COMMAND_STATUS;
     else if (verb && streq (verb, "cancel") && nargs == 1)
@@ -270,11 +337,13 @@ int main (int argc, char *argv [])
         command.kind = SLUICE__COMMAND_KIND__COMMAND_DRAIN;
     else {
         fprintf (stderr, PROG ": %s\nTry '" PROG " --help' for more information.\n",
-                 !verb                    ? "give a command: status, cancel JOB or drain WORKER"
+                 !verb ? "give a command: status, cancel JOB, drain WORKER or token"
                  : streq (verb, "status") ? "status takes no argument"
+                 : streq (verb, "token")  ? "token takes no argument (token --rotate replaces it)"
                  : streq (verb, "cancel") ? "cancel takes one job id"
                  : streq (verb, "drain")  ? "drain takes one worker name (HOST:PID)"
-                                          : "unknown command (status, cancel JOB, drain WORKER)");
+                                          : "unknown command (status, cancel JOB, drain WORKER, "
+                                            "token)");
         return SL_EXIT_USAGE;
     }
     command.target = nargs == 1 ? argv [optind + 1] : "";
@@ -284,18 +353,13 @@ int main (int argc, char *argv [])
                  command.target);
         return SL_EXIT_USAGE;
     }
-    sl_log_init (PROG, SL_LOG_WARN);
-    sl_log_adjust (verbosity);
-    char err [512];
-    sl_curve_client_t curve;
-    if (sl_curve_client_init (&curve, curve_secret, curve_server, err, sizeof err)) {
-        fprintf (stderr, PROG ": %s\n", err);
+    if (sl_start_check (&start, SL_LOG_WARN))
         return SL_EXIT_USAGE;
-    }
-    sl_client_t *client = sl_client_new (broker, &curve, err, sizeof err);
+    char err [512];
+    sl_client_t *client = sl_client_new (broker, &start.curve, err, sizeof err);
     if (!client) {
         fprintf (stderr, PROG ": %s\n", err);
-        sl_curve_client_clear (&curve);
+        sl_start_clear (&start);
         return SL_EXIT_USAGE;
     }
     char name [300];
@@ -342,6 +406,11 @@ int main (int argc, char *argv [])
     }
     sl_proto_free (&reply);
     sl_client_destroy (&client);
-    sl_curve_client_clear (&curve);
+    sl_start_clear (&start);
     return rc;
+}
+
+int main (int argc, char *argv [])
+{
+    return sl_config_main (PROG, "ctl", s_options, argc, argv, s_run);
 }

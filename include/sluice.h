@@ -109,6 +109,8 @@ typedef struct {
                                 //  what it lacks is sent) and collects what it has not delivered
     const char *curve_server;   //  the broker's public certificate (CurveZMQ); NULL = plain
     const char *curve_secret;   //  this client's certificate (sluice-keygen); NULL = a fresh pair
+    const char *token;          //  the broker's join token (SLUICE1-...; CurveZMQ); NULL =
+                                //  $SLUICE_TOKEN unless curve_server is given, else plain
     int64_t connect_timeout_ms; //  how long to wait for the broker at first; 0 = 30 s, < 0 =
                                 //  forever. Once connected, a broker that goes away is waited
                                 //  for as long as the call's own time limit allows
@@ -172,6 +174,7 @@ typedef struct {
     uint8_t *stderr_tail;   //  last 4 KiB of standard error, NUL-terminated ("" if none)
     size_t stderr_size;     //  bytes at stderr_tail (without the NUL)
     uint32_t stage;         //  multi-stage job: the stage it ended in (1-based), else 0
+    char *id;               //  the task's id (sluice_task_t.id), "" if it had none
 } sluice_result_t;
 
 //  Frees a result returned by sluice_next. NULL-safe, nulls *self_p.
@@ -199,6 +202,39 @@ int sluice_map (sluice_client_t *self, const sluice_buf_t *tasks, size_t n,
 //  The caller owns the job (sluice_job_destroy). n must be at least 1.
 sluice_job_t *sluice_submit (sluice_client_t *self, const sluice_buf_t *tasks, size_t n, char *err,
                              size_t errlen);
+
+//  A task with options of its own, as a JSON Lines task file gives them to
+//  sluice-ventilator. Fill it with sluice_task_init first: the zeros it
+//  leaves mean the client's options (sluice_options_t).
+typedef struct {
+    sluice_buf_t payload; //  the task's bytes (copied)
+    const char *id;       //  an id of up to 255 bytes, returned in its result; NULL = none
+    uint32_t timeout_ms;  //  its time limit; 0 = the client's task_timeout_ms
+    int32_t retries;      //  reruns after a failed or timed-out run, 0-100; SLUICE_DEFAULT =
+                          //  the client's retries
+    int32_t priority;     //  dispatch priority (higher first), if has_priority
+    bool has_priority;    //  false = the client's priority
+} sluice_task_t;
+
+#define SLUICE_DEFAULT (-1)
+
+//  Fills task with the defaults: no payload, no id, the client's options.
+void sluice_task_init (sluice_task_t *task);
+
+//  As sluice_submit, each task with its own id, time limit, retries and
+//  priority. Returns NULL with err naming the task if one is bad (an id
+//  over 255 bytes, retries over 100).
+sluice_job_t *sluice_submit_tasks (sluice_client_t *self, const sluice_task_t *tasks, size_t n,
+                                   char *err, size_t errlen);
+
+//  Cancels the job, as `sluice-ctl cancel` does: first makes sure the
+//  broker holds every task (so each gets a result), then every task not
+//  yet ended ends `SLUICE_CANCELLED` (running ones are stopped by their
+//  workers). Their results come through sluice_next and sluice_job_run as
+//  any other. Returns 0 once the broker confirmed the cancel (it is in its
+//  journal by then), -1 with err (the job finished already, no broker
+//  within 30 s, interrupted).
+int sluice_job_cancel (sluice_job_t *job, char *err, size_t errlen);
 
 //  Waits up to timeout_ms (< 0: forever, 0: only what is there) for the
 //  next result, in the order they completed; every task's result comes
@@ -254,6 +290,8 @@ typedef struct {
                                 //  handing their tasks back; 0 = 30 s
     const char *curve_server;   //  the broker's public certificate; NULL = plain
     const char *curve_secret;   //  this worker's certificate; NULL = a fresh pair
+    const char *token;          //  the broker's join token; NULL = $SLUICE_TOKEN unless
+                                //  curve_server is given, else plain
     const char *name;           //  name at the broker (unique, < 128 bytes); NULL =
                                 //  "HOST:PID/w" and 6 random hex digits
     size_t max_output;          //  output bytes kept per task; 0 = 1 MiB

@@ -166,20 +166,39 @@ static bool s_handshake_failed (sl_client_t *self, char *err, size_t errlen)
     bool failed = event && strncmp (event, "HANDSHAKE_FAILED", 16) == 0 &&
                   (!streq (event, "HANDSHAKE_FAILED_NO_DETAIL") ||
                    ++self->handshake_failures >= HANDSHAKE_FAILURES);
-    if (failed && streq (event, "HANDSHAKE_FAILED_AUTH"))
+    const char *token = self->curve ? self->curve->token_origin : "";
+    if (failed && streq (event, "HANDSHAKE_FAILED_AUTH") && token [0])
+        snprintf (err, errlen,
+                  "the broker at %s refused this client's join token (%s): it was rotated, or it "
+                  "is another cluster's; `sluice-ctl token` on the broker host prints the "
+                  "current one",
+                  self->broker, token);
+    else if (failed && streq (event, "HANDSHAKE_FAILED_AUTH"))
         snprintf (err, errlen,
                   "the broker at %s refused this client's CurveZMQ key (is its public "
                   "certificate in the broker's --curve-clients directory?)",
                   self->broker);
-    else if (failed)
+    else if (failed && token [0])
         snprintf (err, errlen,
-                  "the CurveZMQ handshake with the broker at %s failed: %s (wrong "
+                  "the CurveZMQ handshake with the broker at %s failed: keys do not match: the "
+                  "join token (%s) is another broker's, or this broker does not use CurveZMQ "
+                  "(`sluice-ctl token` on the broker host prints its token)",
+                  self->broker, token);
+    else if (failed && sl_curve_client_on (self->curve))
+        snprintf (err, errlen,
+                  "the CurveZMQ handshake with the broker at %s failed: keys do not match (wrong "
                   "--curve-server certificate, or CurveZMQ on one side only: a broker started "
                   "with --curve-secret needs clients with --curve-server, and the other way "
                   "round)",
-                  self->broker,
-                  sl_curve_client_on (self->curve) ? "keys do not match"
-                                                   : "this client speaks plain");
+                  self->broker);
+    else if (failed)
+        snprintf (err, errlen,
+                  "the CurveZMQ handshake with the broker at %s failed: this client speaks plain, "
+                  "and the broker admits only clients with its key. A broker that listens beyond "
+                  "loopback wants its join token: give --token TOKEN or $" SL_TOKEN_ENV
+                  " (on the broker host `sluice-ctl token` prints it); a broker with "
+                  "--curve-secret wants --curve-server",
+                  self->broker);
     zstr_free (&event);
     zstr_free (&value);
     zstr_free (&address);

@@ -28,7 +28,9 @@
 #define ZPL_LINE_MAX 1024                 //  zconfig cuts longer lines short (silently)
 
 //  The sections a file may have: common, then one per program.
-static const char *s_sections [] = { "common", "broker", "worker", "ventilator", "sink", NULL };
+static const char *s_sections [] = {
+    "common", "broker", "worker", "ventilator", "sink", "ctl", NULL
+};
 
 //  Options that make no sense in a file.
 static const char *s_forbidden [] = { "config", "help", "version", NULL };
@@ -241,12 +243,12 @@ static int s_check_sections (zconfig_t *root, const char *path, char *err, size_
             if (value && *value)
                 snprintf (err, errlen,
                           "%s: '%s' is outside any section (indent it by 4 spaces under "
-                          "common, broker, worker, ventilator or sink)",
+                          "common, broker, worker, ventilator, sink or ctl)",
                           path, name);
             else
                 snprintf (err, errlen,
                           "%s: unknown section '%s' (sections: common, broker, worker, "
-                          "ventilator, sink)",
+                          "ventilator, sink, ctl)",
                           path, name);
             return -1;
         }

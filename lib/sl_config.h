@@ -5,7 +5,7 @@
     or by --config FILE (which beats both). A missing default file means no
     configuration; a file named by --config or $SLUICE_CONFIG must exist
     (--config /dev/null reads none). The format is ZPL, czmq's zconfig: a
-    section per program (broker, worker, ventilator, sink) and one for all
+    section per program (broker, worker, ventilator, sink, ctl) and one for all
     of them (common), each holding `name = value` lines indented by exactly
     4 spaces; `#` starts a comment; quote a value that holds a `#`:
 

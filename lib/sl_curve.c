@@ -5,6 +5,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "sl_keys.h"
+#include "sl_token.h"
+
 zcert_t *sl_curve_load (const char *path, bool need_secret, char *err, size_t errlen)
 {
     char secret [PATH_MAX];
@@ -53,10 +56,52 @@ int sl_curve_client_init (sl_curve_client_t *curve, const char *secret_path,
     return curve->cert ? 0 : -1;
 }
 
+int sl_curve_client_setup (sl_curve_client_t *curve, const char *token, const char *secret_path,
+                           const char *server_path, char *err, size_t errlen)
+{
+    memset (curve, 0, sizeof *curve);
+    const char *origin = "--token";
+    if (token && (secret_path || server_path)) {
+        snprintf (err, errlen, "give --token or --curve-server/--curve-secret, not both");
+        return -1;
+    }
+    if (!token && !secret_path && !server_path) {
+        token = getenv (SL_TOKEN_ENV);
+        origin = "$" SL_TOKEN_ENV;
+        if (token && !*token)
+            token = NULL;
+    }
+    if (!token)
+        return sl_curve_client_init (curve, secret_path, server_path, err, errlen);
+    sl_token_keys_t keys;
+    char why [256];
+    if (sl_token_decode (token, &keys, why, sizeof why)) {
+        snprintf (err, errlen, "%s: %s", origin, why);
+        return -1;
+    }
+    char client_public [41], client_secret [41];
+    sl_keys_from_token (&keys, curve->server_public, client_public, client_secret);
+    byte public_key [32], secret_key [32];
+    zmq_z85_decode (public_key, client_public);
+    zmq_z85_decode (secret_key, client_secret);
+    curve->cert = zcert_new_from (public_key, secret_key);
+    memset (&keys, 0, sizeof keys);
+    memset (secret_key, 0, sizeof secret_key);
+    memset (client_secret, 0, sizeof client_secret);
+    if (!curve->cert) {
+        snprintf (err, errlen, "%s: cannot make a CurveZMQ certificate of it", origin);
+        curve->server_public [0] = '\0';
+        return -1;
+    }
+    snprintf (curve->token_origin, sizeof curve->token_origin, "%s", origin);
+    return 0;
+}
+
 void sl_curve_client_clear (sl_curve_client_t *curve)
 {
     zcert_destroy (&curve->cert);
     curve->server_public [0] = '\0';
+    curve->token_origin [0] = '\0';
 }
 
 bool sl_curve_client_on (const sl_curve_client_t *curve)

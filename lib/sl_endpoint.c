@@ -1,6 +1,7 @@
 /*  sl_endpoint - derives the broker's ports from one address, see sl_endpoint.h.  */
 #include "sl_endpoint.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,4 +68,20 @@ int sl_endpoint_derive (const char *base, sl_port_t which, char *out, size_t out
         return -1;
     }
     return 0;
+}
+
+bool sl_endpoint_loopback (const char *base)
+{
+    char host [256], err [256];
+    long port;
+    if (s_split (base, host, sizeof host, &port, err, sizeof err))
+        return false;
+    const char *name = host + 6; //  after tcp://
+    //  libzmq's "tcp://IFACE;HOST:PORT" binds IFACE: judge the address bound.
+    if (strchr (name, ';'))
+        return false;
+    struct in_addr v4;
+    if (inet_pton (AF_INET, name, &v4) == 1)
+        return (ntohl (v4.s_addr) >> 24) == 127;
+    return strcmp (name, "localhost") == 0 || strcmp (name, "[::1]") == 0;
 }

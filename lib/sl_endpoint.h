@@ -7,6 +7,7 @@
 #ifndef SL_ENDPOINT_H_INCLUDED
 #define SL_ENDPOINT_H_INCLUDED
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef enum {
@@ -19,11 +20,16 @@ typedef enum {
 } sl_port_t;
 
 #define SL_DEFAULT_BROKER "tcp://127.0.0.1:5560"
-#define SL_DEFAULT_BIND "tcp://*:5560"
+#define SL_DEFAULT_BIND "tcp://127.0.0.1:5560" //  loopback: nothing beyond this host
 
 //  Checks that base is tcp://HOST:PORT with room for every derived port.
 //  Returns 0, or -1 with a message naming the endpoint in err.
 int sl_endpoint_check (const char *base, char *err, size_t errlen);
+
+//  True if base (already checked) names a loopback address only:
+//  127.0.0.0/8, localhost or [::1]. "*", 0.0.0.0, an interface name or any
+//  other address reach beyond this host.
+bool sl_endpoint_loopback (const char *base);
 
 //  Writes the endpoint for `port` derived from base into out.
 //  Returns 0, or -1 with a message in err (same checks as sl_endpoint_check).

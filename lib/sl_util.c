@@ -40,7 +40,7 @@ int sl_parse_size (const char *prog, const char *opt, const char *arg, uint64_t 
     int shift = 0;
     if (end != arg && *end && !end [1]) {
         const char *units = "KMGT";
-        const char *unit = strchr (units, *end == 'k' ? 'K' : *end);
+        const char *unit = strchr (units, toupper ((unsigned char) *end));
         if (unit && *unit) {
             shift = 10 * (int) (unit - units + 1);
             end++;

@@ -20,7 +20,9 @@ int sl_parse_u64 (const char *prog, const char *opt, const char *arg, uint64_t m
                   uint64_t *value);
 
 //  Like sl_parse_u64, for a size in bytes with an optional binary suffix:
-//  K, M, G or T (KiB, MiB, GiB, TiB), e.g. "512M".
+//  K, M, G or T (KiB, MiB, GiB, TiB; either case), e.g. "512M". Every
+//  option that takes a size, in every program and in the configuration
+//  file, goes through this one parser, so they all read the same.
 int sl_parse_size (const char *prog, const char *opt, const char *arg, uint64_t min, uint64_t max,
                    uint64_t *value);
 
@@ -46,15 +48,29 @@ void sl_print_version (const char *prog);
 //  getopt codes and help text of the CurveZMQ options every client has.
 #define SL_OPT_CURVE_SECRET 1001
 #define SL_OPT_CURVE_SERVER 1002
+#define SL_OPT_TOKEN 1003
 #define SL_CURVE_OPTIONS                                                                           \
     { "curve-secret", required_argument, NULL, SL_OPT_CURVE_SECRET },                              \
+        { "curve-server", required_argument, NULL, SL_OPT_CURVE_SERVER },                          \
     {                                                                                              \
-        "curve-server", required_argument, NULL, SL_OPT_CURVE_SERVER                               \
+        "token", required_argument, NULL, SL_OPT_TOKEN                                             \
     }
 #define SL_CURVE_HELP                                                                              \
+    "      --token TOKEN          the broker's join token (SLUICE1-..., default\n"                 \
+    "                             $SLUICE_TOKEN): CurveZMQ, needed by a broker that\n"             \
+    "                             listens beyond loopback; on its host `sluice-ctl\n"              \
+    "                             token` prints it. A secret: prefer $SLUICE_TOKEN or\n"           \
+    "                             the config file to the command line\n"                           \
     "      --curve-server FILE    encrypt with CurveZMQ: the broker's public certificate\n"        \
     "      --curve-secret FILE    this client's certificate (from sluice-keygen), if the\n"        \
     "                             broker admits only known clients\n"
+
+//  The options every program has (sl_common_option handles them).
+#define SL_COMMON_OPTIONS                                                                          \
+    { "verbose", no_argument, NULL, 'v' }, { "quiet", no_argument, NULL, 'q' },                    \
+        { "help", no_argument, NULL, 'h' }, {                                                      \
+        "version", no_argument, NULL, 'V'                                                          \
+    }
 
 //  What sl_common_option tells the caller to do.
 #define SL_OPT_NOT_COMMON (-1) //  not one of the common options: handle it

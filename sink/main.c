@@ -12,6 +12,7 @@
 #include "sl_discover.h"
 #include "sl_endpoint.h"
 #include "sl_log.h"
+#include "sl_start.h"
 #include "sl_util.h"
 
 #define PROG "sluice-sink"
@@ -31,10 +32,7 @@ static const struct option s_options [] = {
     SL_CURVE_OPTIONS,
     SL_DISCOVER_OPTION,
     SL_CONFIG_OPTION,
-    { "verbose", no_argument, NULL, 'v' },
-    { "quiet", no_argument, NULL, 'q' },
-    { "help", no_argument, NULL, 'h' },
-    { "version", no_argument, NULL, 'V' },
+    SL_COMMON_OPTIONS,
     { NULL, 0, NULL, 0 },
 };
 
@@ -83,21 +81,20 @@ static void s_usage (FILE *out)
 static int s_run (int argc, char *argv [])
 {
     sink_config_t config = {
-        .broker = SL_DEFAULT_BROKER,
         .format = SL_FORMAT_TEXT,
         .connect_timeout_ms = -1,
     };
-    int verbosity = 0;
-    const char *curve_secret = NULL, *curve_server = NULL;
-    uint16_t discover_port = 0; //  --discover's UDP port, 0: off
+    sl_start_t start;
+    sl_start_init (&start, PROG, SL_DEFAULT_BROKER);
     int opt;
     uint64_t value;
     while ((opt = getopt_long (argc, argv, "b:o:f:kvqhV", s_options, NULL)) != -1) {
+        int common = sl_start_option (&start, opt, optarg, s_usage);
+        if (common == SL_OPT_HANDLED)
+            continue;
+        if (common != SL_OPT_NOT_COMMON)
+            return common;
         switch (opt) {
-            case 'b':
-                config.broker = optarg;
-                discover_port = 0; //  of --broker and --discover, the last one wins
-                break;
             case 'o':
                 config.output = optarg;
                 break;
@@ -136,28 +133,13 @@ static int s_run (int argc, char *argv [])
             case 'N':
                 config.progress = SINK_PROGRESS_OFF;
                 break;
-            case SL_OPT_CURVE_SECRET:
-                curve_secret = optarg;
-                break;
-            case SL_OPT_CURVE_SERVER:
-                curve_server = optarg;
-                break;
-            case SL_OPT_DISCOVER:
-                if (sl_discover_port (PROG, optarg, &discover_port))
-                    return SL_EXIT_USAGE;
-                break;
-            case SL_OPT_CONFIG:
-                break; //  read by sl_config_main
             case 'C':
                 if (sl_parse_seconds (PROG, "--connect-timeout", optarg, &value))
                     return SL_EXIT_USAGE;
                 config.connect_timeout_ms = (int64_t) value;
                 break;
-            default: {
-                int rc = sl_common_option (opt, PROG, s_usage, &verbosity);
-                if (rc != SL_OPT_HANDLED)
-                    return rc == SL_OPT_NOT_COMMON ? SL_EXIT_USAGE : rc;
-            }
+            default:
+                return SL_EXIT_USAGE;
         }
     }
     if (optind < argc) {
@@ -178,31 +160,16 @@ static int s_run (int argc, char *argv [])
         fprintf (stderr, PROG ": --from-start writes the whole job again: not with --resume\n");
         return SL_EXIT_USAGE;
     }
-    char err [512];
-    if (sl_endpoint_check (config.broker, err, sizeof err)) {
-        fprintf (stderr, PROG ": --broker: %s\n", err);
+    if (sl_start_check (&start, SL_LOG_WARN))
+        return SL_EXIT_USAGE;
+    if (sl_start_discover (&start, config.connect_timeout_ms)) {
+        sl_start_clear (&start);
         return SL_EXIT_USAGE;
     }
-    sl_curve_client_t curve;
-    if (sl_curve_client_init (&curve, curve_secret, curve_server, err, sizeof err)) {
-        fprintf (stderr, PROG ": %s\n", err);
-        return SL_EXIT_USAGE;
-    }
-    config.curve = &curve;
-    sl_log_init (PROG, SL_LOG_WARN);
-    sl_log_adjust (verbosity);
-    char discovered [SL_DISCOVER_ENDPOINT_MAX];
-    if (discover_port) {
-        if (sl_discover_find (discover_port, config.connect_timeout_ms, NULL, discovered,
-                              sizeof discovered, err, sizeof err)) {
-            sl_error ("%s", err);
-            sl_curve_client_clear (&curve);
-            return SL_EXIT_USAGE;
-        }
-        config.broker = discovered;
-    }
+    config.broker = start.broker;
+    config.curve = &start.curve;
     int rc = sink_run (&config);
-    sl_curve_client_clear (&curve);
+    sl_start_clear (&start);
     return rc;
 }
 

@@ -22,6 +22,7 @@
 #include "sl_log.h"
 #include "sl_proto.h"
 #include "sl_taskfile.h"
+#include "sl_start.h"
 #include "sl_util.h"
 
 #define PROG "sluice-ventilator"
@@ -34,6 +35,7 @@
 #define MAX_ATTACH 8
 #define ATTACH_PIECE (256 * 1024) //  bytes of an attachment per message
 #define SEND_HWM 16               //  batches queued towards the broker, at most
+#define ATTACH_TRIES 3            //  sends of an attachment the broker lacks, before giving up
 
 typedef struct {
     const char *broker;                     //  --broker
@@ -101,10 +103,7 @@ static const struct option s_options [] = {
     { "queue", required_argument, NULL, 'Q' },
     { "then", required_argument, NULL, 'T' },
     { "attach", required_argument, NULL, 'A' },
-    { "verbose", no_argument, NULL, 'v' },
-    { "quiet", no_argument, NULL, 'q' },
-    { "help", no_argument, NULL, 'h' },
-    { "version", no_argument, NULL, 'V' },
+    SL_COMMON_OPTIONS,
     { NULL, 0, NULL, 0 },
 };
 
@@ -628,6 +627,31 @@ static int s_resume_setup (ventilator_t *self, char *err, size_t errlen)
     return rc;
 }
 
+//  The broker still lacks an attachment after it was sent ATTACH_TRIES
+//  times more: says which, and why if the broker knows.
+static void s_attach_failed (ventilator_t *self, Sluice__JobState *state, char *err,
+                             size_t errlen)
+{
+    const char *hash = state->attachments_missing [0];
+    size_t i = 0;
+    while (i < self->nattach && !streq (self->attach [i].hash, hash))
+        i++;
+    char what [4200];
+    if (i < self->nattach)
+        snprintf (what, sizeof what, "%s (%s, %llu bytes)", self->attach [i].name,
+                  self->attach_path [i], (unsigned long long) self->attach [i].size);
+    else
+        snprintf (what, sizeof what, "%s", hash);
+    snprintf (err, errlen,
+              "the broker does not hold attachment %.300s after %d tries: %.300s; its tasks "
+              "wait for it. Once the broker can store it, run the same command again with "
+              "--job %.64s: it sends only what the broker lacks",
+              what, 1 + ATTACH_TRIES,
+              state->attachments_error [0] ? state->attachments_error
+                                           : "it did not arrive whole",
+              self->job);
+}
+
 //  Submits the job and waits until the broker holds every task durably,
 //  sending again whatever it turns out to be missing (after a broker crash,
 //  or when the same command is run again with --job). Returns 0 or -1.
@@ -668,8 +692,9 @@ static int s_submit (ventilator_t *self, sl_client_t *client, zsock_t *push, cha
         sl_info ("job %s: the broker had %llu of its tasks; sent the %llu it lacked", self->job,
                  (unsigned long long) state->received, (unsigned long long) sent);
     sl_proto_free (&reply);
-    uint64_t last_received = 0;
+    uint64_t last_received = 0, last_partial = 0;
     int64_t last_progress = zclock_mono ();
+    int attach_resent = 0; //  times the missing attachments were sent again
     while (rc == 0) {
         //  Ask for the missing seqs only when progress stalls: it costs
         //  the broker a scan of the job.
@@ -683,20 +708,34 @@ static int s_submit (ventilator_t *self, sl_client_t *client, zsock_t *push, cha
             snprintf (err, errlen, "the broker stopped taking tasks of job %s: %s", self->job,
                       state->error);
             rc = -1;
-        } else if ((state->total == total && state->received == total) || state->finished) {
-            sl_info ("job %s: the broker holds all %llu tasks", self->job,
-                     (unsigned long long) total);
+        } else if (state->finished || (state->total == total && state->received == total &&
+                                         state->n_attachments_missing == 0)) {
+            //  Every task, and every attachment whole and synced (a job
+            //  whose files never arrive would wait for ever).
+            sl_info ("job %s: the broker holds all %llu tasks%s", self->job,
+                     (unsigned long long) total, self->nattach ? " and their attachments" : "");
             sl_proto_free (&reply);
             return 0;
-        } else if (state->received != last_received || state->throttled) {
+        } else if (state->received != last_received || state->throttled ||
+                   state->attachments_partial != last_partial) {
             //  Progress, or none because the broker pauses its intake at
             //  its memory limit (what was sent is still on its way).
             last_received = state->received;
+            last_partial = state->attachments_partial;
             last_progress = zclock_mono ();
+        } else if (stalled && state->n_attachments_missing && attach_resent == ATTACH_TRIES) {
+            s_attach_failed (self, state, err, errlen);
+            rc = -1;
         } else if (stalled && state->n_attachments_missing) {
-            //  An attachment lost on the way: again, then the tasks.
+            //  An attachment lost on the way, or one the broker could not
+            //  store (it removed what it had): again, then the tasks.
+            if (state->attachments_error [0])
+                sl_warn ("job %s: the broker could not store an attachment (%s); sending it "
+                         "again",
+                         self->job, state->attachments_error);
             for (size_t i = 0; i < state->n_attachments_missing && rc == 0; i++)
                 rc = s_upload (self, push, state->attachments_missing [i], err, errlen);
+            attach_resent++;
             last_progress = zclock_mono ();
         } else if (stalled) {
             //  Lost on the way (a broker that restarted, say): send again.
@@ -718,20 +757,19 @@ static int s_submit (ventilator_t *self, sl_client_t *client, zsock_t *push, cha
 static int s_run (int argc, char *argv [])
 {
     ventilator_t self = {
-        .broker = SL_DEFAULT_BROKER,
         .connect_timeout_ms = 30000,
         .max_payload = DEFAULT_MAX_PAYLOAD,
     };
-    int verbosity = 0;
-    const char *curve_secret = NULL, *curve_server = NULL;
-    uint16_t discover_port = 0; //  --discover's UDP port, 0: off
+    sl_start_t start;
+    sl_start_init (&start, PROG, SL_DEFAULT_BROKER);
     int opt;
     while ((opt = getopt_long (argc, argv, "b:t:r:f:Q:vqhV", s_options, NULL)) != -1) {
+        int common = sl_start_option (&start, opt, optarg, s_usage);
+        if (common == SL_OPT_HANDLED)
+            continue;
+        if (common != SL_OPT_NOT_COMMON)
+            return common;
         switch (opt) {
-            case 'b':
-                self.broker = optarg;
-                discover_port = 0; //  of --broker and --discover, the last one wins
-                break;
             case 'J':
                 if (!sl_job_id_valid (optarg)) {
                     fprintf (stderr,
@@ -750,24 +788,12 @@ static int s_run (int argc, char *argv [])
                     return SL_EXIT_USAGE;
                 }
                 break;
-            case SL_OPT_CURVE_SECRET:
-                curve_secret = optarg;
-                break;
-            case SL_OPT_CURVE_SERVER:
-                curve_server = optarg;
-                break;
-            case SL_OPT_DISCOVER:
-                if (sl_discover_port (PROG, optarg, &discover_port))
-                    return SL_EXIT_USAGE;
-                break;
-            case SL_OPT_CONFIG:
-                break; //  read by sl_config_main
             case 'C':
                 if (sl_parse_seconds (PROG, "--connect-timeout", optarg, &self.connect_timeout_ms))
                     return SL_EXIT_USAGE;
                 break;
             case 'M':
-                if (sl_parse_u64 (PROG, "--max-payload", optarg, 1, 256 * 1024 * 1024,
+                if (sl_parse_size (PROG, "--max-payload", optarg, 1, 256 * 1024 * 1024,
                                   &self.max_payload))
                     return SL_EXIT_USAGE;
                 break;
@@ -821,11 +847,8 @@ static int s_run (int argc, char *argv [])
                     return SL_EXIT_USAGE;
                 }
                 break;
-            default: {
-                int rc = sl_common_option (opt, PROG, s_usage, &verbosity);
-                if (rc != SL_OPT_HANDLED)
-                    return rc == SL_OPT_NOT_COMMON ? SL_EXIT_USAGE : rc;
-            }
+            default:
+                return SL_EXIT_USAGE;
         }
     }
     if (argc - optind != 1) {
@@ -836,13 +859,9 @@ static int s_run (int argc, char *argv [])
         return SL_EXIT_USAGE;
     }
     self.path = argv [optind];
-    sl_log_init (PROG, SL_LOG_WARN);
-    sl_log_adjust (verbosity);
-    char err [1024];
-    if (sl_endpoint_check (self.broker, err, sizeof err)) {
-        fprintf (stderr, PROG ": --broker: %s\n", err);
+    if (sl_start_check (&start, SL_LOG_WARN))
         return SL_EXIT_USAGE;
-    }
+    char err [1024];
     if (!self.job [0])
         sl_random_hex (self.job, sizeof self.job, 12);
 
@@ -853,6 +872,7 @@ static int s_run (int argc, char *argv [])
         (!streq (self.path, "-") &&
          !(file = sl_taskfile_new (self.path, s_line_limit (&self), err, sizeof err)))) {
         fprintf (stderr, PROG ": %s\n", err);
+        sl_start_clear (&start);
         return 1;
     }
     sl_taskfile_destroy (&file);
@@ -863,30 +883,21 @@ static int s_run (int argc, char *argv [])
         if (!self.spool) {
             fprintf (stderr, PROG ": cannot create a temporary file in %s: %s\n", P_tmpdir,
                      strerror (errno));
+            sl_start_clear (&start);
             return 1;
         }
         self.spool_writing = true;
     }
     int rc = 1;
-    sl_curve_client_t curve;
-    if (sl_curve_client_init (&curve, curve_secret, curve_server, err, sizeof err)) {
-        fprintf (stderr, PROG ": %s\n", err);
-        return SL_EXIT_USAGE;
+    if (sl_start_discover (&start, (int64_t) self.connect_timeout_ms)) {
+        sl_start_clear (&start);
+        return 1;
     }
-    char discovered [SL_DISCOVER_ENDPOINT_MAX];
-    if (discover_port) {
-        if (sl_discover_find (discover_port, (int64_t) self.connect_timeout_ms, NULL, discovered,
-                              sizeof discovered, err, sizeof err)) {
-            fprintf (stderr, PROG ": %s\n", err);
-            sl_curve_client_clear (&curve);
-            return 1;
-        }
-        self.broker = discovered;
-    }
-    sl_client_t *client = sl_client_new (self.broker, &curve, err, sizeof err);
+    self.broker = start.broker;
+    sl_client_t *client = sl_client_new (self.broker, &start.curve, err, sizeof err);
     if (!client) {
         fprintf (stderr, PROG ": %s\n", err);
-        sl_curve_client_clear (&curve);
+        sl_start_clear (&start);
         return SL_EXIT_USAGE;
     }
     //  Little queued at this end either: a paused broker stops the reading
@@ -962,7 +973,7 @@ static int s_run (int argc, char *argv [])
         fclose (self.spool);
     free (self.spool_buf);
     sl_client_destroy (&client);
-    sl_curve_client_clear (&curve);
+    sl_start_clear (&start);
     return rc;
 }
 

@@ -17,6 +17,7 @@
 #include "sl_discover.h"
 #include "sl_endpoint.h"
 #include "sl_log.h"
+#include "sl_start.h"
 #include "sl_util.h"
 #include "worker.h"
 
@@ -39,10 +40,7 @@ static const struct option s_options [] = {
     { "attach-cache", required_argument, NULL, 'K' },
     { "attach-cache-max", required_argument, NULL, 'X' },
     { "drain-timeout", required_argument, NULL, 'D' },
-    { "verbose", no_argument, NULL, 'v' },
-    { "quiet", no_argument, NULL, 'q' },
-    { "help", no_argument, NULL, 'h' },
-    { "version", no_argument, NULL, 'V' },
+    SL_COMMON_OPTIONS,
     { NULL, 0, NULL, 0 },
 };
 
@@ -99,7 +97,7 @@ static void s_usage (FILE *out)
 //  Serves the built-in handler with the library's worker API, with the
 //  options given to sluice-worker. Returns the exit status.
 static int s_run_builtin (const worker_config_t *config, sluice_handler_fn *handler, bool is_inline,
-                          const char *curve_secret, const char *curve_server)
+                          const char *token, const char *curve_secret, const char *curve_server)
 {
     char name [300];
     sl_self_name (name, sizeof name); //  "host:pid", as sluice-ctl drain names it
@@ -114,6 +112,7 @@ static int s_run_builtin (const worker_config_t *config, sluice_handler_fn *hand
         .drain_timeout_ms = config->drain_timeout_ms ? config->drain_timeout_ms : 1,
         .curve_server = curve_server,
         .curve_secret = curve_secret,
+        .token = token,
         .name = name,
         .max_output = config->runner.max_output ? config->runner.max_output : 1,
         .inline_handler = is_inline,
@@ -136,7 +135,6 @@ static int s_run (int argc, char *argv [])
     sigprocmask (SIG_BLOCK, &mask, NULL);
     long cpus = sysconf (_SC_NPROCESSORS_ONLN);
     worker_config_t config = {
-        .broker = SL_DEFAULT_BROKER,
         .slots = cpus > 0 ? (uint32_t) cpus : 1,
         .connect_timeout_ms = -1,
         .prefetch = -1,
@@ -145,17 +143,17 @@ static int s_run (int argc, char *argv [])
         .runner = { .mode = RUNNER_EXEC, .max_output = DEFAULT_MAX_OUTPUT, .kill_grace_ms = 2000 },
     };
     const char *builtin = NULL;
-    const char *curve_secret = NULL, *curve_server = NULL;
-    uint16_t discover_port = 0; //  --discover's UDP port, 0: off
-    int verbosity = 0;
+    sl_start_t start;
+    sl_start_init (&start, PROG, SL_DEFAULT_BROKER);
     int opt;
     uint64_t value;
     while ((opt = getopt_long (argc, argv, "b:e:j:Q:vqhV", s_options, NULL)) != -1) {
+        int common = sl_start_option (&start, opt, optarg, s_usage);
+        if (common == SL_OPT_HANDLED)
+            continue;
+        if (common != SL_OPT_NOT_COMMON)
+            return common;
         switch (opt) {
-            case 'b':
-                config.broker = optarg;
-                discover_port = 0; //  of --broker and --discover, the last one wins
-                break;
             case 'e':
                 config.runner.command = optarg;
                 break;
@@ -168,22 +166,10 @@ static int s_run (int argc, char *argv [])
                 config.slots = (uint32_t) value;
                 break;
             case 'O':
-                if (sl_parse_u64 (PROG, "--max-output", optarg, 0, 32 * 1024 * 1024, &value))
+                if (sl_parse_size (PROG, "--max-output", optarg, 0, 32 * 1024 * 1024, &value))
                     return SL_EXIT_USAGE;
                 config.runner.max_output = (size_t) value;
                 break;
-            case SL_OPT_CURVE_SECRET:
-                curve_secret = optarg;
-                break;
-            case SL_OPT_CURVE_SERVER:
-                curve_server = optarg;
-                break;
-            case SL_OPT_DISCOVER:
-                if (sl_discover_port (PROG, optarg, &discover_port))
-                    return SL_EXIT_USAGE;
-                break;
-            case SL_OPT_CONFIG:
-                break; //  read by sl_config_main
             case 'C':
                 if (sl_parse_seconds (PROG, "--connect-timeout", optarg, &value))
                     return SL_EXIT_USAGE;
@@ -225,11 +211,8 @@ static int s_run (int argc, char *argv [])
                 if (sl_parse_seconds (PROG, "--drain-timeout", optarg, &config.drain_timeout_ms))
                     return SL_EXIT_USAGE;
                 break;
-            default: {
-                int rc = sl_common_option (opt, PROG, s_usage, &verbosity);
-                if (rc != SL_OPT_HANDLED)
-                    return rc == SL_OPT_NOT_COMMON ? SL_EXIT_USAGE : rc;
-            }
+            default:
+                return SL_EXIT_USAGE;
         }
     }
     if (optind < argc) {
@@ -252,32 +235,18 @@ static int s_run (int argc, char *argv [])
         fprintf (stderr, PROG ": --jobs: at most 256 with --builtin %s (a thread each)\n", builtin);
         return SL_EXIT_USAGE;
     }
-    char err [512];
-    if (sl_endpoint_check (config.broker, err, sizeof err)) {
-        fprintf (stderr, PROG ": --broker: %s\n", err);
+    if (sl_start_check (&start, SL_LOG_INFO))
         return SL_EXIT_USAGE;
+    if (sl_start_discover (&start, config.connect_timeout_ms)) {
+        sl_start_clear (&start);
+        return 1;
     }
-    sl_curve_client_t curve;
-    if (sl_curve_client_init (&curve, curve_secret, curve_server, err, sizeof err)) {
-        fprintf (stderr, PROG ": %s\n", err);
-        return SL_EXIT_USAGE;
-    }
-    config.curve = &curve;
-    sl_log_init (PROG, SL_LOG_INFO);
-    sl_log_adjust (verbosity);
-    char discovered [SL_DISCOVER_ENDPOINT_MAX];
-    if (discover_port) {
-        if (sl_discover_find (discover_port, config.connect_timeout_ms, NULL, discovered,
-                              sizeof discovered, err, sizeof err)) {
-            sl_error ("%s", err);
-            sl_curve_client_clear (&curve);
-            return 1;
-        }
-        config.broker = discovered;
-    }
-    int rc = handler ? s_run_builtin (&config, handler, builtin_inline, curve_secret, curve_server)
+    config.broker = start.broker;
+    config.curve = &start.curve;
+    int rc = handler ? s_run_builtin (&config, handler, builtin_inline, start.token,
+                                      start.curve_secret, start.curve_server)
                      : worker_run (&config);
-    sl_curve_client_clear (&curve);
+    sl_start_clear (&start);
     return rc;
 }
 

@@ -5,7 +5,8 @@
     keeps the last STDERR_TAIL bytes of stderr. SIGCHLD arrives on a
     signalfd that is polled with the pipes; children are reaped with
     waitpid(-1, WNOHANG), since every child of a worker process is one of
-    ours.
+    ours (the processes a task orphaned included: the worker is their
+    subreaper, see contain.h).
 
     Spawning is much of what an exec task costs the worker, so it is done
     by hand rather than with posix_spawn: clone(CLONE_VM | CLONE_VFORK) on
@@ -37,6 +38,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "contain.h"
 #include "sl_util.h"
 
 #define STDERR_TAIL 4096  //  bytes of stderr kept per task
@@ -76,6 +78,7 @@ typedef struct {
     bool out_truncated;
     uint8_t err [STDERR_TAIL]; //  ring of the last stderr bytes
     size_t err_total;          //  stderr bytes seen
+    contain_task_t contain;    //  what catches the processes that leave its group
 } rtask_t;
 
 struct _runner_t {
@@ -85,6 +88,7 @@ struct _runner_t {
     size_t ntasks;          //  slots allocated
     size_t running;         //  slots in use
     int sigfd;              //  signalfd for SIGCHLD, -1 for built-ins
+    contain_t *contain;     //  RUNNER_EXEC: nothing a task started outlives it
     uint8_t *stack;         //  RUNNER_EXEC: the spawned child's stack, see s_spawn
     sigset_t defaults;      //  signals the child sets to SIG_DFL, see s_defaults
     bool defaults_known;    //  defaults has been filled in
@@ -123,7 +127,11 @@ runner_t *runner_new (const runner_config_t *config)
         sigset_t mask;
         sigemptyset (&mask);
         sigaddset (&mask, SIGCHLD);
-        if (!self->command || !self->stack || sigprocmask (SIG_BLOCK, &mask, NULL) != 0 ||
+        //  SLUICE_TASK_CGROUP=off: no cgroup per task (tests of the fallback).
+        const char *cgroups = getenv ("SLUICE_TASK_CGROUP");
+        self->contain = contain_new (!cgroups || strcmp (cgroups, "off") != 0);
+        if (!self->command || !self->stack || !self->contain ||
+            sigprocmask (SIG_BLOCK, &mask, NULL) != 0 ||
             (self->sigfd = signalfd (-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
             runner_destroy (&self);
             return NULL;
@@ -167,10 +175,12 @@ void runner_destroy (runner_t **self_p)
             kill (-task->pid, SIGKILL);
             if (!task->exited)
                 waitpid (task->pid, NULL, 0);
+            contain_end (self->contain, &task->contain, task->pid);
         }
         if (task->state == RT_RUNNING)
             s_task_clear (task);
     }
+    contain_destroy (&self->contain);
     free (self->tasks);
     for (size_t i = 0; i < self->ndone; i++)
         runner_done_destroy (&self->done [(self->done_head + i) % self->done_cap]);
@@ -473,7 +483,9 @@ typedef struct {
     char **envp;           //  its environment
     int fds [3];           //  become its 0, 1 and 2
     const sigset_t *reset; //  set to SIG_DFL
+    const contain_task_t *contain; //  the task's cgroup to join
     int err;               //  errno of the step that failed (written by the child)
+    int contain_err;       //  errno if it could not join its cgroup (written by the child)
 } spawn_args_t;
 
 //  The child, from clone until execve. It runs in the parent's memory with
@@ -493,6 +505,9 @@ __attribute__ ((no_sanitize_address)) static int s_child (void *arg)
     //  process it starts.
     if (setpgid (0, 0))
         goto failed;
+    //  And its cgroup, if it has one, before it can start anything.
+    if (contain_join (args->contain))
+        args->contain_err = errno;
     for (int fd = 0; fd < 3; fd++) {
         //  The pipes are close-on-exec; dup2 to itself (a worker started
         //  with that fd closed) would keep the flag, so clear it instead.
@@ -553,6 +568,7 @@ static int s_spawn (runner_t *self, rtask_t *task, const char *command, char **e
                           .envp = envp,
                           .fds = { in [0], out [1], err [1] },
                           .reset = &self->defaults,
+                          .contain = &task->contain,
                           .err = 0 };
     //  No signal handler may run in the child before it has reset them.
     sigset_t all, saved_mask;
@@ -561,6 +577,7 @@ static int s_spawn (runner_t *self, rtask_t *task, const char *command, char **e
     pid_t pid = clone (s_child, self->stack + SPAWN_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
     rc = pid < 0 ? errno : args.err;
     pthread_sigmask (SIG_SETMASK, &saved_mask, NULL);
+    contain_started (self->contain, &task->contain, pid > 0 && !args.contain_err);
     s_close (&in [0]);
     s_close (&out [1]);
     s_close (&err [1]);
@@ -662,9 +679,13 @@ int runner_start_with (runner_t *self, uint64_t tag, const char *job, uint64_t s
         free (envp);
         return -1;
     }
+    const char *marks [3] = { vars [0], vars [1], vars [2] };
+    contain_begin (self->contain, &task->contain, marks);
     int rc = s_spawn (self, task, command, envp, payload, size);
     free (command);
     free (envp);
+    if (rc)
+        contain_end (self->contain, &task->contain, 0); //  (nothing started)
     if (rc < 0)
         return -1;
     if (rc) {
@@ -703,6 +724,9 @@ static void s_complete (runner_t *self, rtask_t *task, int64_t now)
     if (task->is_sleep && task->timed_out)
         output_size = 0;
     int exit_code = task->is_sleep ? (task->timed_out ? 128 + SIGKILL : 0) : task->exit_code;
+    //  Its process group is killed: now what left it.
+    if (!task->is_sleep)
+        contain_end (self->contain, &task->contain, task->pid);
     if (s_finish (self, task->tag, status, exit_code, output, output_size, task->out_truncated,
                   tail, tail_size, (uint64_t) (now - task->started)))
         //  No memory for the result: report the failure rather than lose the task.

@@ -11,7 +11,10 @@
     An exec'd task runs in its own process group. When it runs over its time
     limit the whole group gets SIGTERM, then SIGKILL after a short grace; a
     task whose shell exited but whose grandchildren still hold its output
-    open gets the same treatment, so no task leaves processes behind.
+    open gets the same treatment, so no task leaves processes behind; and
+    what left the group (setsid, a daemon's double fork) is killed when the
+    task ends too (see contain.h: a cgroup per task, or the worker as a
+    child subreaper).
 */
 #ifndef RUNNER_H_INCLUDED
 #define RUNNER_H_INCLUDED

@@ -73,6 +73,8 @@ typedef struct {
     uint64_t dl_offset;    //  bytes of it here
     int64_t dl_asked;      //  when the last piece was asked for (ms)
     int64_t dl_retry_at;   //  no download before this (ms): the broker lacked one
+    int64_t dl_failing;    //  since when the broker has answered every fetch with an error, or 0
+    int64_t dl_told;       //  when that was last logged as a warning
     uint64_t attach_bytes; //  attachment bytes received
     Sluice__TaskRef *refs; //  room for MAX_REFS task references (heartbeats, releases)
     Sluice__TaskRef **ref_ptrs;
@@ -178,6 +180,7 @@ static void s_collect_results (worker_t *self)
 
 #define ATTACH_RETRY_MS 500  //  the broker did not have it yet: ask again after this
 #define ATTACH_STALL_MS 5000 //  no answer to a request this long: ask again
+#define ATTACH_TELL_MS 10000 //  fetches failing this long are a warning (again after 6 times that)
 
 typedef struct {
     size_t n;
@@ -292,9 +295,21 @@ static void s_on_attach_chunk (worker_t *self, Sluice__AttachChunk *chunk, int64
     if (chunk->error [0] ||
         (chunk->data.len && pwrite (self->dl_fd, chunk->data.data, chunk->data.len,
                                     (off_t) chunk->offset) != (ssize_t) chunk->data.len)) {
-        if (chunk->error [0])
-            sl_debug ("attachment %s: %s; asking again soon", self->dl_hash, chunk->error);
-        else
+        if (chunk->error [0]) {
+            //  Tasks that need it wait: say so, not only in debug output.
+            if (!self->dl_failing)
+                self->dl_failing = now;
+            if (now - self->dl_failing >= ATTACH_TELL_MS &&
+                (!self->dl_told || now - self->dl_told >= 6 * ATTACH_TELL_MS)) {
+                sl_warn ("attachment %s: the broker has answered \"%s\" for %lld s; the tasks "
+                         "that need it wait (the ventilator must send it again), asking every "
+                         "%d ms",
+                         self->dl_hash, chunk->error, (long long) (now - self->dl_failing) / 1000,
+                         ATTACH_RETRY_MS);
+                self->dl_told = now;
+            } else
+                sl_debug ("attachment %s: %s; asking again soon", self->dl_hash, chunk->error);
+        } else
             sl_error ("cannot write %s: %s", part, strerror (errno));
         close (self->dl_fd);
         self->dl_fd = -1;
@@ -303,6 +318,7 @@ static void s_on_attach_chunk (worker_t *self, Sluice__AttachChunk *chunk, int64
         self->dl_retry_at = now + ATTACH_RETRY_MS;
         return;
     }
+    self->dl_failing = self->dl_told = 0;
     self->dl_offset += chunk->data.len;
     self->attach_bytes += chunk->data.len;
     if (self->dl_offset < chunk->total && chunk->data.len) {

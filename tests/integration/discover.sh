@@ -2,9 +2,10 @@
 # "client" (10.77.0.2) joined by a veth pair, each with its own host name,
 # nothing of it in the host's own network. No client is given --broker.
 #   1. Clients first: a worker started before any broker waits for one to
-#      announce itself; a broker with --discover (default UDP port 5670)
-#      comes up; the worker, a ventilator and a sink find it, and a job of
-#      200 echo tasks comes back whole.
+#      announce itself; a broker with --discover (default UDP port 5670,
+#      --insecure: no join token on this test network) comes up; the
+#      worker, a ventilator and a sink find it, and a job of 200 echo tasks
+#      comes back whole.
 #   2. Clear failures: a client that hears no broker within its
 #      --connect-timeout names the UDP port and says to give --broker; a
 #      broker that listens on loopback only refuses to announce itself.
@@ -85,7 +86,7 @@ W1=$LAST_PID
 wait_log "$WORK/w1.log" "waiting for a sluice broker to announce itself on UDP port $UDP" 1 10
 on broker
 start_bg broker "${ON[@]}" "$SLUICE_BIN/sluice-broker" --bind "tcp://*:$PORT" --discover \
-    --data-dir "$WORK/data1" --dispatch "${SLUICE_DISPATCH:-fair}"
+    --insecure --data-dir "$WORK/data1" --dispatch "${SLUICE_DISPATCH:-fair}"
 BROKER_PID=$LAST_PID
 wait_log "$WORK/broker.log" \
     "announcing broker broker-host \\(port $PORT\\) on UDP port $UDP from 10.77.0.1" 1 10

@@ -14,40 +14,18 @@
 #     writes its journal again by itself and takes the job, no restart.
 . "$(dirname "$0")/lib.sh"
 
-# The tmpfs mounts of (c) and (d) are unmounted before lib.sh's cleanup
-# removes $WORK (lazily if a broker still has one open: cleanup stops it).
-MOUNTS=()
-on_exit () {
-    local rc=$? dir
-    for dir in "${MOUNTS[@]}"; do
-        umount "$dir" 2>/dev/null || umount -l "$dir"
-    done
-    (exit $rc)
-    cleanup
-}
-trap on_exit EXIT
-
 # new_port : a fresh broker address (and so a fresh $WORK/data-$PORT).
 new_port () {
     PORT=$(free_port)
     BROKER="tcp://127.0.0.1:$PORT"
 }
 
-# small_disk PARTS : a fresh broker address whose data dir $DATA is a 2 MiB
+# small_disk : a fresh broker address whose data dir $DATA is a 2 MiB
 # tmpfs. Exits the test (passed) with a notice if that is not possible.
 small_disk () {
     new_port
     DATA=$WORK/data-$PORT
-    mkdir "$DATA"
-    if [ "$(id -u)" != 0 ]; then
-        echo "$1 SKIPPED: not root, cannot mount a small tmpfs"
-        exit 0
-    fi
-    if ! mount -t tmpfs -o size=2m tmpfs "$DATA" 2>"$WORK/mount.err"; then
-        echo "$1 SKIPPED: cannot mount a tmpfs here: $(cat "$WORK/mount.err")"
-        exit 0
-    fi
-    MOUNTS+=("$DATA")
+    mount_tmpfs "$DATA" size=2m
 }
 
 # submit NAME JOB FILE SECONDS : runs a ventilator in the background (its
@@ -135,7 +113,7 @@ wait_pid "$BROKER_PID" 15
 
 # --- (c) Disk full, the broker restarted with more space -------------------
 echo "(c) disk full"
-small_disk "(c) and (d)"
+small_disk
 # A small job (200 tasks of 2000 bytes) fits: its ventilator is told the
 # broker holds it. The big one (2500 of them, 5 MB) cannot fit.
 "$PYTHON" -c "
@@ -180,7 +158,7 @@ wait_pid "$BROKER_PID" 15
 
 # --- (d) Disk full, then space comes back under the running broker --------
 echo "(d) disk full, then space again"
-small_disk "(d)"
+small_disk
 start_broker
 submit ventilator-d disk-d "$WORK/big.txt" 30
 [ "$WAIT_RC" != 0 ] || fail "(d) the ventilator exited 0 although the disk is full"

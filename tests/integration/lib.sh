@@ -12,6 +12,7 @@ CHECK="$PYTHON $SLUICE_TESTS/integration/check_results.py"
 
 WORK=$(mktemp -d /tmp/sluice-test.XXXXXX)
 PIDS=()
+MOUNTS=() # file systems mount_tmpfs made, unmounted by cleanup
 
 cleanup () {
     local rc=$? pid i
@@ -31,6 +32,10 @@ cleanup () {
         kill -KILL "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
     done
+    # (lazily if something still has one open)
+    for dir in "${MOUNTS[@]}"; do
+        umount "$dir" 2>/dev/null || umount -l "$dir"
+    done
     # Any sanitizer report in any program's log fails the test.
     if grep -l -E "ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:" \
             "$WORK"/*.log >/dev/null 2>&1; then
@@ -47,6 +52,24 @@ cleanup () {
     exit $rc
 }
 trap cleanup EXIT
+
+# mount_tmpfs DIR OPTIONS : a small file system on DIR (made if missing) for
+# disk-full tests, e.g. OPTIONS size=8m or size=300m,nr_inodes=64; unmounted
+# when the test ends. Where that is impossible (not root, mount refused)
+# the test ends, passed, with "SKIPPED: " and the reason (the tests mark
+# that as skipped in CTest).
+mount_tmpfs () {
+    mkdir -p "$1"
+    if [ "$(id -u)" != 0 ]; then
+        echo "SKIPPED: not root, cannot mount a small tmpfs"
+        exit 0
+    fi
+    if ! mount -t tmpfs -o "$2" tmpfs "$1" 2>"$WORK/mount.err"; then
+        echo "SKIPPED: cannot mount a tmpfs here: $(cat "$WORK/mount.err")"
+        exit 0
+    fi
+    MOUNTS+=("$1")
+}
 
 fail () {
     echo "FAIL: $*" >&2

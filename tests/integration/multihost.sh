@@ -2,7 +2,10 @@
 # in a "switch" namespace (10.77.0.0/24, nothing of it in the host's own
 # network): a broker host, a client host (ventilator and sink) and three
 # worker hosts, each with its own host name (a UTS namespace), so results
-# name the host that ran them.
+# name the host that ran them. As the README's first multi-host example:
+# the broker, bound beyond loopback, makes its join token, and every client
+# is given it (the workers on the command line, the ventilator and the sink
+# in $SLUICE_TOKEN).
 #   1. A job of 600 sleep tasks runs across the three worker hosts: every seq
 #      exactly once, output = payload, results from 3 distinct workers.
 #   2. A second job; a quarter of the way through, one worker host's cable is
@@ -77,6 +80,11 @@ on broker
 start_bg broker "${ON[@]}" "$SLUICE_BIN/sluice-broker" --bind "$BROKER" \
     --data-dir "$WORK/data" --dispatch "${SLUICE_DISPATCH:-fair}" --heartbeat $HB
 BROKER_PID=$LAST_PID
+wait_log "$WORK/broker.log" "--token SLUICE1-" 1 10
+TOKEN=$(grep -o -- "--token SLUICE1-[A-Za-z0-9_-]*" "$WORK/broker.log" | head -1 | cut -d' ' -f2)
+[ "$("$SLUICE_BIN/sluice-ctl" token --data-dir "$WORK/data")" = "$TOKEN" ] \
+    || fail "sluice-ctl token does not print the token the broker logged"
+export SLUICE_TOKEN=$TOKEN # for the ventilator and the sink
 # Listening, and reachable from the client host through the switch.
 on client
 "${ON[@]}" "$PYTHON" - "$PORT" <<'PY' || fail "broker not reachable at 10.77.0.1:$PORT from the client host"
@@ -92,8 +100,8 @@ sys.exit(1)
 PY
 for w in 1 2 3; do
     on "w$w"
-    start_bg "w$w" "${ON[@]}" "$SLUICE_BIN/sluice-worker" --broker "$BROKER" --builtin sleep \
-        -j 4 --heartbeat $HB
+    start_bg "w$w" "${ON[@]}" "$SLUICE_BIN/sluice-worker" --broker "$BROKER" --token "$TOKEN" \
+        --builtin sleep -j 4 --heartbeat $HB
 done
 wait_workers 3
 

@@ -881,6 +881,63 @@ static void test_journal_scan_sees_committed_records_of_later_segments (void **s
     s_collector_reset (&c);
 }
 
+//  What replay repaired is said in words that name the segment, the bytes
+//  and records dropped, and the records kept; an emptied segment (no byte
+//  dropped) is reported too; a clean replay reports nothing.
+static void test_journal_repairs_are_reported_with_file_bytes_and_records (void **state)
+{
+    fixture_t *fx = *state;
+    collector_t c = { 0 };
+    enum { N = 5 };
+    spec_t specs [N];
+    char path [PATH_SIZE], want [PATH_SIZE + 200];
+    sl_journal_t *journal = s_open_replay (fx->dir, SL_FSYNC_ALWAYS, &c);
+    s_add_records (journal, specs, N, 100, 7);
+    sl_journal_destroy (&journal);
+    s_segment_path (fx->dir, 1, path);
+    size_t full_size;
+    uint8_t *full = s_read_file (path, &full_size);
+
+    journal = s_open_replay (fx->dir, SL_FSYNC_ALWAYS, &c);
+    assert_null (sl_journal_repaired (journal));
+    sl_journal_destroy (&journal);
+
+    //  Cut 30 bytes into the last record: 39 bytes dropped, 4 records kept.
+    uint64_t last_start = HEADER_SIZE + (N - 1) * (RECORD_HEAD + 100);
+    s_write_file (path, full, (size_t) last_start + 39);
+    journal = s_open_replay (fx->dir, SL_FSYNC_ALWAYS, &c);
+    const char *said = sl_journal_repaired (journal);
+    assert_non_null (said);
+    snprintf (want, sizeof want, "journal segment %s: dropped its last 39 bytes, from byte %llu",
+              path, (unsigned long long) last_start);
+    assert_non_null (strstr (said, want));
+    assert_non_null (strstr (said, "it declares 100 bytes of data, 30 are there"));
+    assert_non_null (strstr (said, "1 incomplete record; the 4 records before it are kept"));
+    snprintf (want, sizeof want, "whatever followed its byte %llu is lost too",
+              (unsigned long long) last_start + 39);
+    assert_non_null (strstr (said, want));
+    sl_journal_destroy (&journal);
+
+    //  A record header cut short: said so.
+    s_write_file (path, full, (size_t) last_start + 5);
+    journal = s_open_replay (fx->dir, SL_FSYNC_ALWAYS, &c);
+    assert_non_null (strstr (sl_journal_repaired (journal), "(record header cut short)"));
+    sl_journal_destroy (&journal);
+
+    //  Emptied: reported though no byte is dropped.
+    s_write_file (path, full, 0);
+    journal = s_open_replay (fx->dir, SL_FSYNC_ALWAYS, &c);
+    assert_int_equal (c.count, 0);
+    said = sl_journal_repaired (journal);
+    assert_non_null (said);
+    snprintf (want, sizeof want, "journal segment %s was empty (0 bytes)", path);
+    assert_non_null (strstr (said, want));
+    assert_non_null (strstr (said, "every record it held is lost"));
+    sl_journal_destroy (&journal);
+    free (full);
+    s_collector_reset (&c);
+}
+
 //  --- Damage -------------------------------------------------------------------
 
 static void test_journal_torn_tail_at_every_offset_is_dropped (void **state)
@@ -1434,6 +1491,7 @@ int main (void)
         T (test_journal_torn_tail_at_every_offset_is_dropped),
         T (test_journal_crc_mismatch_in_last_record_is_torn),
         T (test_journal_torn_header_of_last_segment_is_rewritten),
+        T (test_journal_repairs_are_reported_with_file_bytes_and_records),
         T (test_journal_empty_only_segment_is_fine),
         T (test_journal_damage_in_middle_of_last_segment_is_an_error),
         T (test_journal_type_zero_record_is_bad),

@@ -1027,7 +1027,28 @@ static void test_proto_endpoint_derives_consecutive_ports (void **state)
     s_expect_derived ("tcp://broker.example.com:1", SL_PORT_RESULTS, "tcp://broker.example.com:4");
     s_expect_derived ("tcp://h:65531", SL_PORT_DELIVERY, "tcp://h:65535");
     s_expect_derived (SL_DEFAULT_BROKER, SL_PORT_INTAKE, "tcp://127.0.0.1:5561");
-    s_expect_derived (SL_DEFAULT_BIND, SL_PORT_DELIVERY, "tcp://*:5564");
+    s_expect_derived (SL_DEFAULT_BIND, SL_PORT_DELIVERY, "tcp://127.0.0.1:5564");
+}
+
+//  Whether a bind reaches beyond this host decides whether the broker
+//  needs its join token: only loopback addresses do not.
+static void test_proto_endpoint_tells_loopback (void **state)
+{
+    (void) state;
+    assert_true (sl_endpoint_loopback (SL_DEFAULT_BIND));
+    assert_true (sl_endpoint_loopback ("tcp://127.0.0.1:5560"));
+    assert_true (sl_endpoint_loopback ("tcp://127.3.2.1:5560"));
+    assert_true (sl_endpoint_loopback ("tcp://localhost:5560"));
+    assert_true (sl_endpoint_loopback ("tcp://[::1]:5560"));
+    const char *beyond [] = { "tcp://*:5560",           "tcp://0.0.0.0:5560",
+                              "tcp://10.0.0.5:5560",    "tcp://eth0:5560",
+                              "tcp://[::]:5560",        "tcp://128.0.0.1:5560",
+                              "tcp://127.0.0.1.x:5560", "tcp://127.evil:5560",
+                              "tcp://lo;10.0.0.5:5560", "tcp://127.0.0.1;10.0.0.5:5560",
+                              "not an endpoint" };
+    for (size_t i = 0; i < sizeof beyond / sizeof beyond [0]; i++)
+        if (sl_endpoint_loopback (beyond [i]))
+            fail_msg ("%s taken for loopback", beyond [i]);
 }
 
 static void test_proto_endpoint_rejects_bad_endpoints (void **state)
@@ -1142,6 +1163,7 @@ int main (void)
         cmocka_unit_test (test_proto_names_every_body),
         cmocka_unit_test (test_proto_endpoint_derives_consecutive_ports),
         cmocka_unit_test (test_proto_endpoint_rejects_bad_endpoints),
+        cmocka_unit_test (test_proto_endpoint_tells_loopback),
         cmocka_unit_test (test_proto_endpoint_reports_output_too_small),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

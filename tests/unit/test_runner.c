@@ -971,6 +971,44 @@ static void test_runner_exec_kills_detached_child_at_end (void **state)
     s_expect_no_children ();
 }
 
+//  Processes that leave the task's group, by setsid and by a daemon's
+//  double fork (the middle process exits at once), die when the task ends,
+//  and are reaped by then: with a cgroup per task where the test may make
+//  them, and as a subreaper without (SLUICE_TASK_CGROUP=off).
+static void s_check_escapes_die (fixture_t *fx, bool cgroups)
+{
+    char command [512];
+    snprintf (command, sizeof command,
+              "setsid sleep 30 >/dev/null 2>&1 & echo $! > %s/setsid; "
+              "(setsid sh -c 'sleep 30 >/dev/null 2>&1 & echo $! > %s/daemon' &); "
+              "while [ ! -s %s/daemon ]; do sleep 0.01; done",
+              fx->dir, fx->dir, fx->dir);
+    if (!cgroups)
+        setenv ("SLUICE_TASK_CGROUP", "off", 1);
+    s_new (fx, RUNNER_EXEC, command, 1024, 1000);
+    unsetenv ("SLUICE_TASK_CGROUP");
+    s_start_text (fx, 0, "", 0);
+    s_drive (fx, 1, LIMIT_MS);
+    pid_t setsid_child = s_stray (fx, s_read_pid (fx, "setsid"));
+    pid_t daemon = s_stray (fx, s_read_pid (fx, "daemon"));
+    assert_true (setsid_child > 0 && daemon > 0);
+    s_expect (s_done (fx, 0), RUNNER_OK, 0, "");
+    //  Dead and reaped when the result is out: no zombie waits for a turn.
+    assert_false (s_alive (setsid_child));
+    assert_false (s_alive (daemon));
+    s_expect_no_children ();
+}
+
+static void test_runner_exec_kills_escaped_processes_at_end (void **state)
+{
+    s_check_escapes_die (*state, true);
+}
+
+static void test_runner_exec_kills_escaped_processes_at_end_without_cgroups (void **state)
+{
+    s_check_escapes_die (*state, false);
+}
+
 static void test_runner_exec_timeout_leaves_no_grandchild (void **state)
 {
     fixture_t *fx = *state;
@@ -1275,6 +1313,10 @@ int main (void)
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_runner_exec_timeout_leaves_no_grandchild, s_setup,
                                          s_teardown),
+        cmocka_unit_test_setup_teardown (test_runner_exec_kills_escaped_processes_at_end, s_setup,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (
+            test_runner_exec_kills_escaped_processes_at_end_without_cgroups, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_runner_exec_timer_is_never_left_due, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_runner_exec_runs_tasks_concurrently, s_setup,

@@ -3234,6 +3234,91 @@ static void test_table_fresh_hold_off_releases_everything (void **state)
     assert_int_equal (sl_table_sendable (table, NULL), 2);
 }
 
+//  --- Adopting runs from before a restart (sl_table_adopt) --------------------
+
+static void test_table_adopt_makes_a_replayed_task_running_under_the_old_run (void **state)
+{
+    sl_table_t *table = *state;
+    //  As replay leaves it: queued, never dealt by this table.
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "a", 2), SL_TABLE_OK);
+    const char *w1 = sl_table_intern (table, "w1");
+    assert_int_equal (sl_table_adopt (table, "a", 1, 2, 1, w1, INT64_MAX), SL_TABLE_OK);
+    CHECK_TABLE (table, 1, 1, 0, 0);
+    //  Not dealt again: the next dispatch is seq 2.
+    sl_task_t *next = sl_table_dispatch (table, 0, LEASE, w1);
+    assert_non_null (next);
+    assert_int_equal (sl_task_seq (next), 2);
+    assert_null (sl_table_dispatch (table, 0, LEASE, w1));
+    //  Its lease is the claim's: it never expires while its worker lives.
+    assert_int_equal (sl_table_expire (table, INT64_MAX - 1), 1); //  seq 2, unclaimed
+    CHECK_TABLE (table, 1, 1, 0, 0);
+    //  It is the adopted run's, claimed: a claim of it changes nothing.
+    assert_int_equal (sl_table_claim (table, "a", 1, 2, w1, INT64_MAX), SL_TABLE_OK);
+    assert_int_equal (sl_table_claim (table, "a", 1, 1, w1, INT64_MAX), SL_TABLE_DUPLICATE);
+    //  The run's result is the task's, with the runs it took.
+    assert_int_equal (s_complete_run (table, "a", 1, 2, SL_STATUS_OK), SL_TABLE_OK);
+    CHECK_TABLE (table, 1, 0, 1, 0);
+    sl_task_t *task = sl_table_send_next (table, NULL);
+    assert_non_null (task);
+    assert_int_equal (sl_task_seq (task), 1);
+    assert_int_equal (sl_task_runs (task), 2);
+}
+
+static void test_table_adopt_refuses_runs_not_newer (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    const char *w1 = sl_table_intern (table, "w1");
+    assert_non_null (sl_table_dispatch (table, 0, LEASE, w1)); //  run 1, here
+    assert_int_equal (sl_table_adopt (table, "a", 1, 1, 1, w1, INT64_MAX), SL_TABLE_DUPLICATE);
+    assert_int_equal (sl_table_adopt (table, "a", 1, 0, 1, w1, INT64_MAX), SL_TABLE_DUPLICATE);
+    assert_int_equal (sl_table_adopt (table, "a", 9, 3, 1, w1, INT64_MAX), SL_TABLE_INVALID);
+    assert_int_equal (sl_table_adopt (table, "zz", 1, 3, 1, w1, INT64_MAX), SL_TABLE_INVALID);
+    assert_int_equal (sl_table_adopt (table, "a", 1, 70000, 1, w1, INT64_MAX), SL_TABLE_DUPLICATE);
+    //  Ended tasks are not adopted.
+    assert_int_equal (s_complete (table, "a", 1, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (sl_table_adopt (table, "a", 1, 5, 1, w1, INT64_MAX), SL_TABLE_DUPLICATE);
+    CHECK_TABLE (table, 0, 0, 1, 0);
+}
+
+static void test_table_adopt_supersedes_a_run_dealt_since_the_restart (void **state)
+{
+    sl_table_t *table = *state;
+    assert_int_equal (s_submit (table, "a", 1), SL_TABLE_OK);
+    const char *fresh = sl_table_intern (table, "fresh");
+    const char *old = sl_table_intern (table, "old");
+    sl_task_t *task = sl_table_dispatch (table, 0, LEASE, fresh); //  run 1 here
+    assert_non_null (task);
+    assert_int_equal (sl_table_adopt (table, "a", 1, 3, 0, old, INT64_MAX), SL_TABLE_OK);
+    CHECK_TABLE (table, 0, 1, 0, 0);
+    assert_int_equal (task->attempts, 3);
+    //  The run dealt here is stale now: its claim is not the task's.
+    assert_int_equal (sl_table_claim (table, "a", 1, 1, fresh, INT64_MAX), SL_TABLE_DUPLICATE);
+    //  The adopting worker vanishes: the task goes back to the queue.
+    assert_int_equal (sl_table_worker_lost (table, old), 1);
+    CHECK_TABLE (table, 1, 0, 0, 0);
+}
+
+static void test_table_adopt_checks_the_stage (void **state)
+{
+    sl_table_t *table = *state;
+    char *then [] = { "b" };
+    assert_int_equal (sl_table_job_make_stages (table, "m", "a", then, 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "m", 1), SL_TABLE_OK);
+    assert_int_equal (s_submit (table, "m", 2), SL_TABLE_OK);
+    //  Seq 1 went on to stage 2 before the crash.
+    assert_int_equal (sl_table_restore_advance (table, "m", 1, 1, (const uint8_t *) "p", 1),
+                      SL_TABLE_OK);
+    const char *w = sl_table_intern (table, "w");
+    //  A run of stage 1 (or of a stage not said) is not stage 2's.
+    assert_int_equal (sl_table_adopt (table, "m", 1, 1, 1, w, INT64_MAX), SL_TABLE_DUPLICATE);
+    assert_int_equal (sl_table_adopt (table, "m", 1, 2, 0, w, INT64_MAX), SL_TABLE_DUPLICATE);
+    assert_int_equal (sl_table_adopt (table, "m", 1, 2, 2, w, INT64_MAX), SL_TABLE_OK);
+    assert_int_equal (sl_table_adopt (table, "m", 2, 1, 1, w, INT64_MAX), SL_TABLE_OK);
+    CHECK_TABLE (table, 0, 2, 0, 0);
+}
+
 static void test_table_cancel_ends_queued_and_running (void **state)
 {
     sl_table_t *table = *state;
@@ -3777,6 +3862,10 @@ int main (void)
         T (test_table_run_record_lifecycle),
         T (test_table_seq_and_job_from_the_chunk),
         T (test_table_cancel_ends_queued_and_running),
+        T (test_table_adopt_makes_a_replayed_task_running_under_the_old_run),
+        T (test_table_adopt_refuses_runs_not_newer),
+        T (test_table_adopt_supersedes_a_run_dealt_since_the_restart),
+        T (test_table_adopt_checks_the_stage),
         T (test_table_fresh_result_is_not_sent_before_durable),
         T (test_table_fresh_results_of_cancel_wait_too),
         T (test_table_fresh_round_robin_skips_jobs_with_only_fresh),

@@ -32,6 +32,30 @@ static void test_util_size_suffixes (void **state)
     assert_int_equal (v, 2ULL << 40);
 }
 
+//  Every suffix in either case: "32m" is typed as often as "32M".
+static void test_util_size_suffixes_in_either_case (void **state)
+{
+    (void) state;
+    static const struct {
+        const char *text;
+        uint64_t value;
+    } cases [] = {
+        { "32M", 32ULL << 20 }, { "32m", 32ULL << 20 }, { "7G", 7ULL << 30 },
+        { "7g", 7ULL << 30 },   { "3T", 3ULL << 40 },   { "3t", 3ULL << 40 },
+        { "9K", 9ULL << 10 },   { "9k", 9ULL << 10 },   { "0M", 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        uint64_t v = 1;
+        assert_int_equal (sl_parse_size ("t", "--size", cases [i].text, 0, UINT64_MAX, &v), 0);
+        assert_int_equal (v, cases [i].value);
+    }
+    //  The largest value a suffix can carry, and one more.
+    uint64_t v = 0;
+    assert_int_equal (sl_parse_size ("t", "--size", "16777215T", 0, UINT64_MAX, &v), 0);
+    assert_int_equal (v, 16777215ULL << 40);
+    assert_int_equal (sl_parse_size ("t", "--size", "16777216t", 0, UINT64_MAX, &v), -1);
+}
+
 static void test_util_size_rejects (void **state)
 {
     (void) state;
@@ -118,6 +142,7 @@ int main (void)
     //  The rejections print their messages on stderr, as they should.
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_util_size_suffixes),   cmocka_unit_test (test_util_size_rejects),
+        cmocka_unit_test (test_util_size_suffixes_in_either_case),
         cmocka_unit_test (test_util_u64_and_seconds), cmocka_unit_test (test_util_job_ids),
         cmocka_unit_test (test_util_sleep_ms),
     };

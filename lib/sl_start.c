@@ -1,0 +1,86 @@
+/*  sl_start - the start of every client program, see sl_start.h.
+*/
+#include "sl_start.h"
+
+#include <string.h>
+
+#include "sl_config.h"
+#include "sl_endpoint.h"
+#include "sl_util.h"
+
+void sl_start_init (sl_start_t *self, const char *prog, const char *broker)
+{
+    assert (self);
+    memset (self, 0, sizeof *self);
+    self->prog = prog;
+    self->broker = broker;
+}
+
+int sl_start_option (sl_start_t *self, int opt, const char *arg, void (*usage) (FILE *out))
+{
+    assert (self);
+    switch (opt) {
+        case 'b':
+            self->broker = arg;
+            self->discover_port = 0; //  of --broker and --discover, the last one wins
+            return SL_OPT_HANDLED;
+        case SL_OPT_TOKEN:
+            self->token = arg;
+            return SL_OPT_HANDLED;
+        case SL_OPT_CURVE_SECRET:
+            self->curve_secret = arg;
+            return SL_OPT_HANDLED;
+        case SL_OPT_CURVE_SERVER:
+            self->curve_server = arg;
+            return SL_OPT_HANDLED;
+        case SL_OPT_DISCOVER:
+            return sl_discover_port (self->prog, arg, &self->discover_port) ? SL_EXIT_USAGE
+                                                                              : SL_OPT_HANDLED;
+        case SL_OPT_CONFIG:
+            return SL_OPT_HANDLED; //  read by sl_config_main
+        default:
+            return sl_common_option (opt, self->prog, usage, &self->verbosity);
+    }
+}
+
+int sl_start_check (sl_start_t *self, sl_log_level_t level)
+{
+    assert (self);
+    char err [512];
+    if (!self->discover_port && sl_endpoint_check (self->broker, err, sizeof err)) {
+        fprintf (stderr, "%s: --broker: %s\n", self->prog, err);
+        return -1;
+    }
+    if (sl_curve_client_setup (&self->curve, self->token, self->curve_secret, self->curve_server,
+                               err, sizeof err)) {
+        fprintf (stderr, "%s: %s\n", self->prog, err);
+        return -1;
+    }
+    self->curve_set = true;
+    sl_log_init (self->prog, level);
+    sl_log_adjust (self->verbosity);
+    return 0;
+}
+
+int sl_start_discover (sl_start_t *self, int64_t timeout_ms)
+{
+    assert (self);
+    if (!self->discover_port)
+        return 0;
+    char err [512];
+    if (sl_discover_find (self->discover_port, timeout_ms, NULL, self->discovered,
+                          sizeof self->discovered, err, sizeof err)) {
+        sl_error ("%s", err);
+        return -1;
+    }
+    self->broker = self->discovered;
+    return 0;
+}
+
+void sl_start_clear (sl_start_t *self)
+{
+    assert (self);
+    if (self->curve_set)
+        sl_curve_client_clear (&self->curve);
+    self->curve_set = false;
+}
