@@ -58,7 +58,7 @@ typedef struct {
     bool failed;              //  the last commit failed
     bool fenced;              //  another broker wrote to the stream
     uint64_t torn_bytes;      //  bytes of torn runs dropped by replay
-    char repaired [160];      //  what replay dropped, in words, or ""
+    char repaired [256];      //  what replay dropped, in words, or ""
     uint64_t bytes;           //  the stream's bytes (at replay, plus published)
 } s_nats_t;
 
