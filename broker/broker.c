@@ -17,8 +17,11 @@
 
 #include "admit.h"
 #include "attach.h"
+#include "dashboard.h"
 #include "durable.h"
+#include "failures.h"
 #include "fair.h"
+#include "history.h"
 #include "http.h"
 #include "outbox.h"
 #include "sl_curve.h"
@@ -26,6 +29,7 @@
 #include "sl_keys.h"
 #include "sl_log.h"
 #include "sl_proto.h"
+#include "sl_status_json.h"
 #include "sl_util.h"
 #include "table.h"
 
@@ -55,6 +59,10 @@
 #define MAX_WORKER_QUEUES SL_FAIR_MAX_QUEUES //  named queues one worker may serve
 #define PUSH_SNDHWM 2                        //  --dispatch push: batches buffered per worker
 #define INSECURE_WARNING_MS (3600 * 1000)    //  --insecure: the warning again every hour
+#define FAILURES_PER_JOB 10000               //  failed tasks kept per job for the dashboard
+#define FAILURES_MAX_BYTES (64ULL << 20)     //  failed tasks kept in all, at most (bytes)
+#define FAILURES_MEMORY_SHARE 16             //  ... and at most this fraction of --max-memory
+#define STATUS_CACHE_MS 200 //  GET /api/status within this long of another gets the same body
 
 typedef struct {
     char key [64];         //  routing id in hex: the hash key
@@ -76,6 +84,8 @@ typedef struct {
     bool draining;         //  worker: told to drain by sluice-ctl
     sl_queue_t *queues [MAX_WORKER_QUEUES]; //  worker: the named queues it serves
     size_t nqueues;                         //  worker: how many
+    uint64_t batches_seen;                  //  worker: highest ResultBatch.batch received
+    uint64_t bye_batch;                     //  worker: Bye came after this batch, not yet here
 } peer_t;
 
 typedef struct {
@@ -154,7 +164,11 @@ struct _broker_t {
     size_t rate_next;                   //  next sample to overwrite
     int64_t next_rate_sample;           //  when (ms)
     zhashx_t *job_times;                //  job id -> when it started here (int64_t ms, owned)
-    http_t *metrics;                    //  --metrics HTTP server, or NULL
+    http_t *metrics;                    //  --http (--metrics) HTTP server, or NULL
+    history_t *history;                 //  a sample a second for the dashboard's charts
+    failures_t *failures;               //  failed tasks kept for the dashboard's job pages
+    char *status_body;                  //  the last /api/status body (owned), or NULL
+    int64_t status_body_at;             //  when it was rendered (ms, monotonic)
     char attach_dir [3072];             //  where attachments are kept
     bool attach_temporary;              //  attach_dir goes with the broker (--in-memory)
     sl_attach_store_t *attach;          //  the attachments in attach_dir
@@ -167,7 +181,8 @@ static int s_attach_setup (broker_t *self, char *err, size_t errlen);
 static void s_attach_cleanup (broker_t *self);
 static void s_on_attach_get (broker_t *self, zframe_t *routing_id, peer_t *peer,
                              Sluice__AttachGet *get);
-static char *s_render_metrics (void *arg, const char *path, int *status, const char **content_type);
+static char *s_render_http (void *arg, const char *path, const char *query, int *status,
+                            const char **content_type);
 
 static void s_free_item (void **item_p)
 {
@@ -505,6 +520,17 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
     if (config->metrics && !(self->metrics = http_new (config->metrics, err, errlen)))
         goto fail;
     s_metrics_guard (self);
+    //  Failed tasks kept for the dashboard: a share of --max-memory, capped.
+    uint64_t failure_bytes = config->max_memory / FAILURES_MEMORY_SHARE;
+    if (failure_bytes > FAILURES_MAX_BYTES)
+        failure_bytes = FAILURES_MAX_BYTES;
+    size_t max_failures = (size_t) (failure_bytes / sizeof (failure_t));
+    if (!(self->history = history_new ()) ||
+        !(self->failures =
+              failures_new (max_failures > 100 ? max_failures : 100, FAILURES_PER_JOB))) {
+        snprintf (err, errlen, "out of memory");
+        goto fail;
+    }
     if (s_attach_setup (self, err, errlen))
         goto fail;
     return self;
@@ -520,6 +546,9 @@ void broker_destroy (broker_t **self_p)
     if (!self)
         return;
     http_destroy (&self->metrics);
+    history_destroy (&self->history);
+    failures_destroy (&self->failures);
+    zstr_free (&self->status_body);
     s_attach_cleanup (self);
     zhashx_destroy (&self->job_times);
     zsock_destroy (&self->control);
@@ -758,6 +787,30 @@ static void s_journal_tag (broker_t *self)
     sl_table_set_tag (self->table, self->journal ? sl_journal_segment (self->journal) : 0);
 }
 
+//  Keeps a task whose final result was not ok for the dashboard.
+static void s_failure_note (broker_t *self, sl_task_t *task)
+{
+    sl_result_t *r = sl_task_result (task);
+    if (!self->failures || !r || r->status == SL_STATUS_OK)
+        return;
+    failure_t failure = { 0 };
+    failure.seq = sl_task_seq (task);
+    if (r->id_size) {
+        char id [256];
+        snprintf (failure.id, sizeof failure.id, "%s", sl_result_id (r, id));
+    }
+    failure.status = r->status;
+    failure.exit_code = r->exit_code;
+    failure.attempts = sl_task_runs (task);
+    snprintf (failure.worker, sizeof failure.worker, "%s", r->worker ? r->worker : "");
+    size_t tail = r->stderr_size < FAILURE_STDERR_MAX ? r->stderr_size : FAILURE_STDERR_MAX;
+    memcpy (failure.stderr_tail, r->data + r->output_size + r->stderr_size - tail, tail);
+    failure.stderr_size = (uint16_t) tail;
+    if (failures_add (self->failures, sl_job_id (sl_task_job (task)), &failure))
+        sl_warn ("out of memory: failed task %s/%llu not kept for the dashboard",
+                 sl_job_id (sl_task_job (task)), (unsigned long long) failure.seq);
+}
+
 //  Records the final results the table reached since the last call.
 static void s_journal_results (broker_t *self)
 {
@@ -784,6 +837,7 @@ static void s_journal_results (broker_t *self)
     while ((task = sl_table_pop_completed (self->table))) {
         if (sl_task_result (task) && sl_task_result (task)->status < 5)
             self->completed [sl_task_result (task)->status]++;
+        s_failure_note (self, task);
         if (!self->journal)
             continue;
         if (n && (sl_task_job (task) != sl_task_job (batch [0]) || n == MAX_BATCH_RESULTS)) {
@@ -828,9 +882,9 @@ static int s_journal_commit (broker_t *self)
 //  a quiet broker must notice that space came back.
 static void s_journal_tick (broker_t *self, int64_t now)
 {
+    s_journal_results (self); //  in memory too: counts and failures
     if (!self->journal)
         return;
-    s_journal_results (self);
     if (self->journal_failed) {
         if (now >= self->journal_retry)
             s_journal_commit (self);
@@ -1024,6 +1078,25 @@ static void s_task_refs_release (broker_t *self, peer_t *peer, Sluice__TaskRef *
         if (sl_table_release_by (self->table, refs [i]->job, refs [i]->seq, refs [i]->attempt,
                                  peer->holder) == SL_TABLE_OK)
             self->tasks_released++;
+}
+
+//  A worker's Bye: what it lists is handed back at once; what it does not
+//  is lost, but only once the last result batch it sent before the Bye
+//  is here (results and Bye travel on different sockets: nothing orders
+//  them). Until then it gets no task; if the batch never comes (lost with
+//  a broken connection), it is given up as silent after LIVENESS beats.
+static void s_on_bye (broker_t *self, peer_t *peer, Sluice__Bye *bye)
+{
+    s_task_refs_release (self, peer, bye->unfinished, bye->n_unfinished);
+    if (bye->last_batch <= peer->batches_seen) {
+        s_worker_gone (self, peer, "left");
+        return;
+    }
+    peer->bye_batch = bye->last_batch;
+    peer->last_seen = zclock_mono ();
+    sl_fair_credit (self->fair, &peer->fair, 0, true);
+    sl_debug ("worker %s left after its result batch %llu (%llu here): waiting for it", peer->name,
+              (unsigned long long) bye->last_batch, (unsigned long long) peer->batches_seen);
 }
 
 static void s_welcome (broker_t *self, peer_t *peer, char **jobs, size_t njobs)
@@ -1467,6 +1540,8 @@ static void s_on_control (broker_t *self)
             case SLUICE__ENVELOPE__BODY_BYE:
                 if (peer && peer == self->sink)
                     s_sink_detach (self, "it said goodbye");
+                else if (peer && peer->role == SLUICE__ROLE__ROLE_WORKER)
+                    s_on_bye (self, peer, env->bye);
                 else if (peer) {
                     s_task_refs_release (self, peer, env->bye->unfinished, env->bye->n_unfinished);
                     s_worker_gone (self, peer, "left");
@@ -1740,8 +1815,8 @@ static bool s_throttled (broker_t *self)
 {
     //  Records not yet committed are memory too (a failing journal keeps
     //  them all).
-    size_t held = sl_table_held (self->table) +
-                  (self->journal ? sl_journal_uncommitted (self->journal) : 0);
+    size_t held =
+        sl_table_held (self->table) + (self->journal ? sl_journal_uncommitted (self->journal) : 0);
     uint64_t limit = self->config.max_memory;
     if (!self->throttled && held >= limit) {
         self->throttled = true;
@@ -1836,6 +1911,16 @@ static void s_on_result_batch (broker_t *self, Sluice__ResultBatch *batch)
         else
             sl_error ("out of memory: result %s/%llu dropped, the task will run again", batch->job,
                       (unsigned long long) result->seq);
+    }
+    //  The batch a worker that said Bye was waited for: it is gone now.
+    peer_t *sender = batch->batch && batch->n_results && batch->results [0]->worker
+                         ? s_peer_by_name (self, batch->results [0]->worker)
+                         : NULL;
+    if (sender && sender->role == SLUICE__ROLE__ROLE_WORKER) {
+        if (batch->batch > sender->batches_seen)
+            sender->batches_seen = batch->batch;
+        if (sender->bye_batch && sender->batches_seen >= sender->bye_batch)
+            s_worker_gone (self, sender, "left");
     }
 }
 
@@ -2282,9 +2367,36 @@ static void s_job_status (Sluice__JobStatus *js, const char *id, const sl_job_co
     js->delivered = c->delivered;
 }
 
-//  Answers COMMAND_STATUS: jobs, workers, counters.
-static void s_status (broker_t *self, zframe_t *routing_id)
+//  A status report and the arrays it points into (owned).
+typedef struct {
+    Sluice__StatusReport report;   //  points into the arrays below and into the broker
+    Sluice__JobStatus *jobs;       //  jobs listed
+    Sluice__JobStatus **job_ptrs;  //  pointers to them
+    Sluice__WorkerStatus *workers; //  workers listed
+    Sluice__WorkerStatus **worker_ptrs;
+    char **queue_names;          //  MAX_WORKER_QUEUES per worker
+    Sluice__QueueStatus *queues; //  queues listed
+    Sluice__QueueStatus **queue_ptrs;
+} status_parts_t;
+
+static void s_status_free (status_parts_t *parts)
 {
+    free (parts->jobs);
+    free (parts->job_ptrs);
+    free (parts->workers);
+    free (parts->worker_ptrs);
+    free (parts->queue_names);
+    free (parts->queues);
+    free (parts->queue_ptrs);
+    memset (parts, 0, sizeof *parts);
+}
+
+//  Fills parts with the broker's status: jobs, workers, counters. The
+//  report is valid until s_status_free and the next change to the broker.
+//  Returns 0, or -1 if out of memory.
+static int s_status_build (broker_t *self, status_parts_t *parts)
+{
+    memset (parts, 0, sizeof *parts);
     int64_t now = zclock_mono ();
     size_t njobs = sl_table_job_count (self->table);
     size_t nworkers = zlistx_size (self->workers);
@@ -2295,19 +2407,26 @@ static void s_status (broker_t *self, zframe_t *routing_id)
     if (nfinished > STATUS_FINISHED_JOBS)
         nfinished = STATUS_FINISHED_JOBS;
     size_t jobs_max = njobs + nfinished;
-    Sluice__JobStatus *jobs = calloc (jobs_max ? jobs_max : 1, sizeof *jobs);
-    Sluice__JobStatus **job_ptrs = calloc (jobs_max ? jobs_max : 1, sizeof *job_ptrs);
-    Sluice__WorkerStatus *workers = calloc (nworkers ? nworkers : 1, sizeof *workers);
-    Sluice__WorkerStatus **worker_ptrs = calloc (nworkers ? nworkers : 1, sizeof *worker_ptrs);
-    char **queue_names = calloc ((nworkers ? nworkers : 1) * MAX_WORKER_QUEUES, sizeof (char *));
+    Sluice__JobStatus *jobs = parts->jobs = calloc (jobs_max ? jobs_max : 1, sizeof *jobs);
+    Sluice__JobStatus **job_ptrs = parts->job_ptrs =
+        calloc (jobs_max ? jobs_max : 1, sizeof *job_ptrs);
+    Sluice__WorkerStatus *workers = parts->workers =
+        calloc (nworkers ? nworkers : 1, sizeof *workers);
+    Sluice__WorkerStatus **worker_ptrs = parts->worker_ptrs =
+        calloc (nworkers ? nworkers : 1, sizeof *worker_ptrs);
+    char **queue_names = parts->queue_names =
+        calloc ((nworkers ? nworkers : 1) * MAX_WORKER_QUEUES, sizeof (char *));
     size_t nqueues = sl_table_queue_count (self->table);
-    Sluice__QueueStatus *queues = calloc (nqueues ? nqueues : 1, sizeof *queues);
-    Sluice__QueueStatus **queue_ptrs = calloc (nqueues ? nqueues : 1, sizeof *queue_ptrs);
+    Sluice__QueueStatus *queues = parts->queues = calloc (nqueues ? nqueues : 1, sizeof *queues);
+    Sluice__QueueStatus **queue_ptrs = parts->queue_ptrs =
+        calloc (nqueues ? nqueues : 1, sizeof *queue_ptrs);
     if (!jobs || !job_ptrs || !workers || !worker_ptrs || !queue_names || !queues || !queue_ptrs) {
-        s_command_reply (self, routing_id, false, "out of memory");
-        goto done;
+        s_status_free (parts);
+        return -1;
     }
-    Sluice__StatusReport report = SLUICE__STATUS_REPORT__INIT;
+    Sluice__StatusReport init_report = SLUICE__STATUS_REPORT__INIT;
+    parts->report = init_report;
+    Sluice__StatusReport *report = &parts->report;
     size_t n = 0;
     for (sl_job_t *job = sl_table_job_first (self->table); job && n < jobs_max;
          job = sl_table_job_next (self->table)) {
@@ -2337,8 +2456,8 @@ static void s_status (broker_t *self, zframe_t *routing_id)
         n++;
         seen++;
     }
-    report.jobs = job_ptrs;
-    report.n_jobs = n;
+    report->jobs = job_ptrs;
+    report->n_jobs = n;
     n = 0;
     for (peer_t *peer = (peer_t *) zlistx_first (self->workers); peer && n < nworkers;
          peer = (peer_t *) zlistx_next (self->workers)) {
@@ -2357,8 +2476,8 @@ static void s_status (broker_t *self, zframe_t *routing_id)
         worker_ptrs [n] = &workers [n];
         n++;
     }
-    report.workers = worker_ptrs;
-    report.n_workers = n;
+    report->workers = worker_ptrs;
+    report->n_workers = n;
     for (size_t q = 0; q < nqueues; q++) {
         sl_queue_t *queue = sl_table_queue_at (self->table, q);
         Sluice__QueueStatus init = SLUICE__QUEUE_STATUS__INIT;
@@ -2373,35 +2492,72 @@ static void s_status (broker_t *self, zframe_t *routing_id)
             }
         queue_ptrs [q] = &queues [q];
     }
-    report.queues = queue_ptrs;
-    report.n_queues = nqueues;
-    report.broker_id = self->broker_id;
-    report.uptime_ms = now - self->started_at;
-    report.sink = self->sink ? self->sink->name : "";
-    report.rate = s_rate (self);
-    report.tasks_accepted = self->tasks_in;
-    report.tasks_dispatched = self->tasks_dispatched;
-    report.results = self->results_in;
-    report.retries = self->retries;
-    report.runs_lost = self->tasks_lost;
-    report.duplicates = self->duplicates;
-    report.bad_messages = self->bad_messages;
-    report.memory_held = sl_table_held (self->table);
-    report.memory_limit = self->config.max_memory;
-    report.throttled = self->throttled;
-    report.journal_bytes = self->journal ? sl_journal_total_bytes (self->journal) : 0;
+    report->queues = queue_ptrs;
+    report->n_queues = nqueues;
+    report->broker_id = self->broker_id;
+    report->uptime_ms = now - self->started_at;
+    report->sink = self->sink ? self->sink->name : "";
+    report->rate = s_rate (self);
+    report->tasks_accepted = self->tasks_in;
+    report->tasks_dispatched = self->tasks_dispatched;
+    report->results = self->results_in;
+    report->retries = self->retries;
+    report->runs_lost = self->tasks_lost;
+    report->duplicates = self->duplicates;
+    report->bad_messages = self->bad_messages;
+    report->memory_held = sl_table_held (self->table);
+    report->memory_limit = self->config.max_memory;
+    report->throttled = self->throttled;
+    report->journal_bytes = self->journal ? sl_journal_total_bytes (self->journal) : 0;
+    return 0;
+}
+
+//  Answers COMMAND_STATUS: jobs, workers, counters.
+static void s_status (broker_t *self, zframe_t *routing_id)
+{
+    status_parts_t parts;
+    if (s_status_build (self, &parts)) {
+        s_command_reply (self, routing_id, false, "out of memory");
+        return;
+    }
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_STATUS_REPORT;
-    env.status_report = &report;
+    env.status_report = &parts.report;
     s_reply (self, routing_id, &env);
-done:
-    free (jobs);
-    free (job_ptrs);
-    free (workers);
-    free (worker_ptrs);
-    free (queue_names);
-    free (queues);
-    free (queue_ptrs);
+    s_status_free (&parts);
+}
+
+//  The status as `sluice-ctl status --json` prints it, for the dashboard.
+static json_t *s_status_doc (void *arg)
+{
+    broker_t *self = (broker_t *) arg;
+    status_parts_t parts;
+    if (s_status_build (self, &parts))
+        return NULL;
+    json_t *doc = sl_status_json (&parts.report);
+    s_status_free (&parts);
+    return doc;
+}
+
+//  Takes a sample for the dashboard's charts once a second.
+static void s_history_tick (broker_t *self)
+{
+    int64_t wall = zclock_time ();
+    if (!history_due (self->history, wall))
+        return;
+    history_sample_t sample = { 0 };
+    sample.time_ms = wall;
+    sample.completed = self->results_in;
+    sample.failed = self->completed [SL_STATUS_FAILED] + self->completed [SL_STATUS_TIMEOUT] +
+                    self->completed [SL_STATUS_CANCELLED];
+    sample.queued = sl_table_queued (self->table);
+    sample.running = sl_table_running (self->table);
+    for (peer_t *peer = (peer_t *) zlistx_first (self->workers); peer;
+         peer = (peer_t *) zlistx_next (self->workers)) {
+        sample.busy += peer->running;
+        sample.slots += peer->slots;
+    }
+    history_add (self->history, &sample);
 }
 
 //  Adds the seqs of job that never arrived (up to its total) as empty
@@ -2565,11 +2721,8 @@ static void s_on_command (broker_t *self, zframe_t *routing_id, Sluice__Command 
 }
 
 //  Prometheus text format (version 0.0.4) for GET /metrics.
-static char *s_render_metrics (void *arg, const char *path, int *status, const char **content_type)
+static char *s_render_metrics (broker_t *self, int *status, const char **content_type)
 {
-    broker_t *self = (broker_t *) arg;
-    if (!streq (path, "/metrics"))
-        return NULL;
     char *text = NULL;
     size_t size = 0;
     FILE *out = open_memstream (&text, &size);
@@ -2658,6 +2811,30 @@ static char *s_render_metrics (void *arg, const char *path, int *status, const c
     return text;
 }
 
+//  GET on --http: /metrics here, everything else from the dashboard.
+static char *s_render_http (void *arg, const char *path, const char *query, int *status,
+                            const char **content_type)
+{
+    broker_t *self = (broker_t *) arg;
+    if (streq (path, "/metrics"))
+        return s_render_metrics (self, status, content_type);
+    dashboard_src_t src = { s_status_doc, self, self->failures, self->history };
+    if (!streq (path, "/api/status"))
+        return dashboard_render (&src, path, query, status, content_type);
+    //  The status of 1,000 jobs and 500 workers takes ~8 ms to render: a
+    //  burst of requests (500 browsers, or one client opening 500
+    //  connections) shares one rendering instead of stalling the loop.
+    int64_t now = zclock_mono ();
+    if (!self->status_body || now - self->status_body_at >= STATUS_CACHE_MS) {
+        zstr_free (&self->status_body);
+        self->status_body = dashboard_render (&src, path, query, status, content_type);
+        self->status_body_at = now;
+    }
+    *status = 200;
+    *content_type = "application/json";
+    return self->status_body ? strdup (self->status_body) : NULL;
+}
+
 //  --- Housekeeping -----------------------------------------------------------
 
 static void s_expire_peers (broker_t *self, int64_t now)
@@ -2673,7 +2850,11 @@ static void s_expire_peers (broker_t *self, int64_t now)
             s_sink_detach (self, "no heartbeat");
         else {
             char why [80];
-            snprintf (why, sizeof why, "silent for %lld ms", (long long) (now - peer->last_seen));
+            if (peer->bye_batch)
+                snprintf (why, sizeof why, "left, and its last results did not come");
+            else
+                snprintf (why, sizeof why, "silent for %lld ms",
+                          (long long) (now - peer->last_seen));
             s_worker_gone (self, peer, why);
         }
     }
@@ -2724,9 +2905,10 @@ int broker_run (broker_t *self)
     sl_info ("broker %s listening on %s (and the next %d ports), heartbeat %u ms", self->broker_id,
              self->config.bind, SL_PORT_COUNT - 1, self->config.heartbeat_ms);
     if (self->metrics)
-        sl_info ("metrics at %s/metrics (Prometheus text format over HTTP%s)", self->config.metrics,
+        sl_info ("dashboard at http://%s/ and Prometheus metrics at /metrics%s",
+                 self->config.metrics + (strncmp (self->config.metrics, "tcp://", 6) ? 0 : 6),
                  self->token [0] && !sl_endpoint_loopback (self->config.metrics)
-                     ? "; requests need Authorization: Bearer JOIN-TOKEN"
+                     ? " (requests need Authorization: Bearer JOIN-TOKEN)"
                      : "");
     s_insecure_warning (self, zclock_mono ());
     zmq_pollitem_t items [] = {
@@ -2782,7 +2964,7 @@ int broker_run (broker_t *self)
         if (items [2].revents & ZMQ_POLLIN)
             s_on_results (self);
         if (self->metrics && (items [5].revents & ZMQ_POLLIN))
-            http_handle (self->metrics, s_render_metrics, self);
+            http_handle (self->metrics, s_render_http, self);
         s_dispatch (self);
         s_deliver (self);
         s_finish_jobs (self);
@@ -2791,6 +2973,7 @@ int broker_run (broker_t *self)
         now = zclock_mono ();
         s_journal_tick (self, now);
         s_rate_tick (self, now);
+        s_history_tick (self);
         if (now >= self->next_report) {
             s_report_workers (self);
             self->next_report = now + WORKER_REPORT_MS;
@@ -2799,6 +2982,8 @@ int broker_run (broker_t *self)
             s_expire_peers (self, now);
             s_token_check (self);
             s_insecure_warning (self, now);
+            if (self->metrics)
+                http_expire (self->metrics, now);
             self->next_housekeeping = now + tick;
         }
     }

@@ -31,7 +31,8 @@ typedef struct {
     const char *curve_clients; //  directory of admitted clients' public certificates, NULL = any
     const char *keys_file;     //  join keys (sl_keys.h): CurveZMQ with the join token; NULL = none
     bool insecure;             //  bound beyond loopback without CurveZMQ (--insecure): warn hourly
-    const char *metrics;       //  tcp://IFACE:PORT for Prometheus metrics over HTTP, NULL = none
+    const char *metrics;       //  --http (or --metrics) tcp://IFACE:PORT: dashboard, API and
+                               //  Prometheus metrics over HTTP, NULL = none
 } broker_config_t;
 
 #define BROKER_DEFAULT_HEARTBEAT_MS 1000

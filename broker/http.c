@@ -11,13 +11,17 @@
 #include <strings.h>
 
 #include "bearer.h"
+#include "httpreq.h"
 #include "sl_log.h"
 
 typedef struct {
     char key [64];        //  routing id in hex
     zframe_t *routing_id; //  to answer
-    char data [HTTP_MAX_REQUEST];
-    size_t size; //  bytes at data
+    char *data;           //  what it sent so far (owned), grows to HTTP_MAX_REQUEST
+    size_t size;          //  bytes at data
+    size_t capacity;      //  room at data
+    int64_t deadline;     //  when http_expire closes it (ms, zclock_mono)
+    bool answered;        //  its answer is sent: waiting for it to close
 } client_t;
 
 struct _http_t {
@@ -34,6 +38,7 @@ static void s_client_free (void **item_p)
     client_t *client = (client_t *) *item_p;
     if (client) {
         zframe_destroy (&client->routing_id);
+        free (client->data);
         free (client);
         *item_p = NULL;
     }
@@ -50,7 +55,7 @@ http_t *http_new (const char *endpoint, char *err, size_t errlen)
     self->order = zlistx_new ();
     self->sock = zsock_new (ZMQ_STREAM);
     if (!self->clients || !self->order || !self->sock) {
-        snprintf (err, errlen, "cannot create the metrics socket");
+        snprintf (err, errlen, "cannot create the HTTP socket");
         http_destroy (&self);
         return NULL;
     }
@@ -59,7 +64,7 @@ http_t *http_new (const char *endpoint, char *err, size_t errlen)
     zlistx_set_duplicator (self->order, (zlistx_duplicator_fn *) strdup);
     zlistx_set_comparator (self->order, (zlistx_comparator_fn *) strcmp);
     if (zsock_bind (self->sock, "%s", endpoint) < 0) {
-        snprintf (err, errlen, "--metrics: cannot bind %s: %s", endpoint, zmq_strerror (errno));
+        snprintf (err, errlen, "--http: cannot bind %s: %s", endpoint, zmq_strerror (errno));
         http_destroy (&self);
         return NULL;
     }
@@ -103,51 +108,33 @@ size_t http_refused (http_t *self)
     return self->refused;
 }
 
+size_t http_clients (http_t *self)
+{
+    return zhashx_size (self->clients);
+}
+
 int http_parse (const char *data, size_t size, char *method, size_t method_len, char *path,
                 size_t path_len)
 {
-    //  Request line: METHOD SP TARGET SP HTTP/x.y CRLF
-    const char *eol = memchr (data, '\n', size);
-    size_t line_len = eol ? (size_t) (eol - data) : size;
-    const char *sp1 = memchr (data, ' ', line_len);
-    if (!sp1 || sp1 == data)
-        return eol || size > 16 ? -1 : 0;
-    for (const char *p = data; p < sp1; p++)
-        if (*p < 'A' || *p > 'Z')
-            return -1;
-    if (!eol)
-        return 0;
-    const char *target = sp1 + 1;
-    const char *sp2 = memchr (target, ' ', (size_t) (eol - target));
-    if (!sp2 || sp2 == target || *target != '/' || (size_t) (eol - sp2) < 9 ||
-        strncmp (sp2 + 1, "HTTP/1.", 7) != 0)
-        return -1;
-    //  The head ends with an empty line.
-    bool complete = false;
-    for (size_t i = (size_t) (eol - data); i + 1 < size && !complete; i++)
-        complete =
-            (data [i] == '\n' && data [i + 1] == '\n') ||
-            (i + 2 < size && data [i] == '\n' && data [i + 1] == '\r' && data [i + 2] == '\n');
-    if (!complete)
-        return 0;
-    snprintf (method, method_len, "%.*s", (int) (sp1 - data), data);
-    size_t target_len = (size_t) (sp2 - target);
-    const char *query = memchr (target, '?', target_len);
-    if (query)
-        target_len = (size_t) (query - target);
-    snprintf (path, path_len, "%.*s", (int) target_len, target);
-    return 1;
+    httpreq_t req;
+    int rc = httpreq_parse (data, size, &req);
+    if (rc == 1) {
+        snprintf (method, method_len, "%s", req.method);
+        snprintf (path, path_len, "%s", req.path);
+    }
+    return rc;
 }
 
-//  Sends [routing id][bytes]; with close, then [routing id][] to close.
+//  Sends [routing id][bytes]. The connection is not closed here: closing a
+//  STREAM connection ([routing id][]) drops what ZeroMQ has not written to
+//  the socket yet, so a large answer could be cut (the client then waited
+//  for the rest forever). The client closes it after reading the answer
+//  (Connection: close); http_expire closes it if it does not.
 static void s_send (http_t *self, client_t *client, const char *data, size_t size)
 {
     zframe_t *id = zframe_dup (client->routing_id);
-    zframe_send (&id, self->sock, ZFRAME_MORE | ZFRAME_DONTWAIT);
-    zmq_send (zsock_resolve (self->sock), data, size, ZMQ_DONTWAIT);
-    id = zframe_dup (client->routing_id);
-    zframe_send (&id, self->sock, ZFRAME_MORE | ZFRAME_DONTWAIT);
-    zmq_send (zsock_resolve (self->sock), "", 0, ZMQ_DONTWAIT);
+    if (zframe_send (&id, self->sock, ZFRAME_MORE | ZFRAME_DONTWAIT) == 0)
+        zmq_send (zsock_resolve (self->sock), data, size, ZMQ_DONTWAIT);
 }
 
 //  The header a status needs besides the usual ones, with its CRLF, or "".
@@ -166,24 +153,36 @@ static void s_answer (http_t *self, client_t *client, int status, const char *co
                          : status == 401 ? "Unauthorized"
                          : status == 404 ? "Not Found"
                          : status == 405 ? "Method Not Allowed"
+                         : status == 414 ? "URI Too Long"
                          : status == 431 ? "Request Header Fields Too Large"
                                          : "Error";
     size_t body_len = body ? strlen (body) : 0;
-    char *reply = zsys_sprintf ("HTTP/1.1 %d %s\r\n"
-                                "Content-Type: %s\r\n"
-                                "Content-Length: %zu\r\n"
-                                "Connection: close\r\n"
-                                "%s"
-                                "\r\n"
-                                "%s",
-                                status, reason, content_type, body_len, s_status_header (status),
-                                head_only || !body ? "" : body);
+    char *reply =
+        zsys_sprintf ("HTTP/1.1 %d %s\r\n"
+                      "Content-Type: %s\r\n"
+                      "Content-Length: %zu\r\n"
+                      "Connection: close\r\n"
+                      "Cache-Control: no-store\r\n"
+                      "X-Content-Type-Options: nosniff\r\n"
+                      "%s"
+                      "\r\n"
+                      "%s",
+                      status, reason, content_type, body_len,
+                      s_status_header (status), head_only || !body ? "" : body);
     if (reply) {
         s_send (self, client, reply, strlen (reply));
         zstr_free (&reply);
     }
     if (status == 200)
         self->served++;
+}
+
+//  Closes the connection of a client that gets no answer.
+static void s_close (http_t *self, client_t *client)
+{
+    zframe_t *id = zframe_dup (client->routing_id);
+    zframe_send (&id, self->sock, ZFRAME_MORE | ZFRAME_DONTWAIT);
+    zmq_send (zsock_resolve (self->sock), "", 0, ZMQ_DONTWAIT);
 }
 
 static void s_forget (http_t *self, const char *key)
@@ -196,15 +195,18 @@ static void s_forget (http_t *self, const char *key)
 
 static void s_respond (http_t *self, client_t *client, http_render_fn *render, void *arg)
 {
-    char method [16], path [256];
-    int rc = http_parse (client->data, client->size, method, sizeof method, path, sizeof path);
-    if (rc == 0 && client->size < sizeof client->data)
+    if (client->answered)
+        return; //  one request per connection
+    httpreq_t req;
+    int rc = httpreq_parse (client->data, client->size, &req);
+    if (rc == 0 && client->size < HTTP_MAX_REQUEST)
         return; //  more to come
     char key [64];
     snprintf (key, sizeof key, "%s", client->key);
+    size_t refused_before = self->refused;
     if (rc <= 0) {
         self->refused++;
-        sl_debug ("metrics: refused a malformed request");
+        sl_debug ("http: refused a malformed request");
         s_answer (self, client, rc == 0 ? 431 : 400, "text/plain; charset=utf-8",
                   rc == 0 ? "request too large\n" : "bad request\n", false);
     } else if (self->bearer && !bearer_allows (self->bearer, client->data, client->size)) {
@@ -212,21 +214,83 @@ static void s_respond (http_t *self, client_t *client, http_render_fn *render, v
         s_answer (self, client, 401, "text/plain; charset=utf-8",
                   "this endpoint wants the broker's join token: Authorization: Bearer TOKEN\n",
                   false);
-    } else if (strcmp (method, "GET") != 0 && strcmp (method, "HEAD") != 0) {
+    } else if (!streq (req.method, "GET") && !streq (req.method, "HEAD")) {
         self->refused++;
         s_answer (self, client, 405, "text/plain; charset=utf-8", "only GET\n", false);
+    } else if (req.too_long) {
+        self->refused++;
+        s_answer (self, client, 414, "text/plain; charset=utf-8", "target too long\n",
+                  streq (req.method, "HEAD"));
     } else {
         int status = 200;
         const char *content_type = "text/plain; charset=utf-8";
-        char *body = render (arg, path, &status, &content_type);
+        char *body = render (arg, req.path, req.query, &status, &content_type);
         if (body)
-            s_answer (self, client, status, content_type, body, streq (method, "HEAD"));
+            s_answer (self, client, status, content_type, body, streq (req.method, "HEAD"));
         else
             s_answer (self, client, 404, "text/plain; charset=utf-8", "not found\n",
-                      streq (method, "HEAD"));
+                      streq (req.method, "HEAD"));
         zstr_free (&body);
     }
-    s_forget (self, key);
+    bool refused = self->refused != refused_before;
+    //  Now it is the client's turn to close; what else it sends is ignored.
+    //  It gets HTTP_ANSWERED_CLOSE_MS to read its answer (one refused,
+    //  HTTP_REFUSED_CLOSE_MS: it may well be sending a megabyte of header
+    //  still), then it is closed.
+    client->answered = true;
+    client->deadline = zclock_mono () + (refused ? HTTP_REFUSED_CLOSE_MS : HTTP_ANSWERED_CLOSE_MS);
+    void *handle = zlistx_find (self->order, key);
+    if (handle)
+        zlistx_move_end (self->order, handle);
+}
+
+//  Appends bytes to client's buffer, growing it up to HTTP_MAX_REQUEST.
+static void s_append (client_t *client, const byte *bytes, size_t size)
+{
+    if (client->answered)
+        return;
+    size_t room = HTTP_MAX_REQUEST - client->size;
+    size_t take = size < room ? size : room;
+    if (client->size + take > client->capacity) {
+        size_t capacity = client->capacity ? client->capacity : 512;
+        while (capacity < client->size + take)
+            capacity *= 2;
+        if (capacity > HTTP_MAX_REQUEST)
+            capacity = HTTP_MAX_REQUEST;
+        char *data = (char *) realloc (client->data, capacity);
+        if (!data)
+            return;
+        client->data = data;
+        client->capacity = capacity;
+    }
+    memcpy (client->data + client->size, bytes, take);
+    client->size += take;
+}
+
+void http_expire (http_t *self, int64_t now)
+{
+    assert (self);
+    //  Every client, not only the oldest: deadlines differ (answered,
+    //  refused, reading). At most HTTP_MAX_CLIENTS, twice a second.
+    zlistx_t *expired = zlistx_new ();
+    if (!expired)
+        return;
+    for (const char *key = (const char *) zlistx_first (self->order); key;
+         key = (const char *) zlistx_next (self->order)) {
+        client_t *client = (client_t *) zhashx_lookup (self->clients, key);
+        if (!client || now >= client->deadline)
+            zlistx_add_end (expired, (void *) key);
+    }
+    char key [64];
+    for (const char *item = (const char *) zlistx_first (expired); item;
+         item = (const char *) zlistx_next (expired)) {
+        snprintf (key, sizeof key, "%s", item);
+        client_t *client = (client_t *) zhashx_lookup (self->clients, key);
+        if (client)
+            s_close (self, client);
+        s_forget (self, key);
+    }
+    zlistx_destroy (&expired);
 }
 
 void http_handle (http_t *self, http_render_fn *render, void *arg)
@@ -257,8 +321,12 @@ void http_handle (http_t *self, http_render_fn *render, void *arg)
                     const char *oldest = (const char *) zlistx_first (self->order);
                     char drop [64];
                     snprintf (drop, sizeof drop, "%s", oldest);
+                    client_t *dropped = (client_t *) zhashx_lookup (self->clients, drop);
+                    if (dropped)
+                        s_close (self, dropped);
                     s_forget (self, drop);
                 }
+                client->deadline = zclock_mono () + HTTP_CLIENT_TIMEOUT_MS;
                 snprintf (client->key, sizeof client->key, "%s", key);
                 client->routing_id = id;
                 id = NULL;
@@ -266,10 +334,7 @@ void http_handle (http_t *self, http_render_fn *render, void *arg)
                 zlistx_add_end (self->order, key);
             }
         } else if (client) {
-            size_t room = sizeof client->data - client->size;
-            size_t take = zframe_size (data) < room ? zframe_size (data) : room;
-            memcpy (client->data + client->size, zframe_data (data), take);
-            client->size += take;
+            s_append (client, zframe_data (data), zframe_size (data));
             s_respond (self, client, render, arg);
         }
         zframe_destroy (&id);

@@ -55,12 +55,13 @@ static const struct option s_options [] = {
     SL_DISCOVER_OPTION,
     SL_CONFIG_OPTION,
     { "metrics", required_argument, NULL, 'X' },
+    { "http", required_argument, NULL, 'W' },
     SL_COMMON_OPTIONS,
     { NULL, 0, NULL, 0 },
 };
 
-//  The NATS journal's part of --help (the whole text is over the 4095
-//  bytes a C string literal may portably hold).
+//  The NATS journal's part of --help, apart: C99 promises string literals
+//  of 4095 bytes only.
 static const char *s_usage_nats (void)
 {
     static char text [1024];
@@ -102,9 +103,7 @@ static void s_usage (FILE *out)
              "                          broker-PORT as root, else ~/.local/state/sluice/\n"
              "                          broker-PORT)\n"
              "      --in-memory         keep no journal: a broker restart loses every task\n"
-             "%s",
-             SL_PORT_COUNT - 1, BROKER_DEFAULT_HEARTBEAT_MS, s_usage_nats ());
-    fprintf (out,
+             "%s"
              "      --fsync MODE        batch (default): records reach the disk within 10 ms,\n"
              "                          one fsync for many; always: before the broker acts on\n"
              "                          them; off: when the kernel decides (a machine crash\n"
@@ -118,8 +117,6 @@ static void s_usage (FILE *out)
              "                          ventilators wait until workers and the sink catch up\n"
              "      --max-attachment BYTES  largest file a job may ship with it\n"
              "                          (sluice-ventilator --attach; default 1G)\n"
-             "      --metrics ENDPOINT  serve Prometheus metrics over HTTP at ENDPOINT/metrics\n"
-             "                          (e.g. tcp://127.0.0.1:9560; not encrypted)\n"
              "      --token-file FILE   the join keys (made there if missing; default\n"
              "                          DATA_DIR/" SL_KEYS_FILE "): CurveZMQ on every port,\n"
              "                          clients need the join token (sluice-ctl token prints\n"
@@ -127,6 +124,16 @@ static void s_usage (FILE *out)
              "      --insecure          allow a --bind beyond loopback without CurveZMQ:\n"
              "                          anyone who can reach the broker may use it (warned\n"
              "                          at start and every hour)\n"
+             "      --http ENDPOINT     serve the web dashboard at ENDPOINT/ (read-only), its\n"
+             "                          JSON API at /api/ and Prometheus metrics at /metrics\n"
+             "                          over HTTP (tcp://IFACE:PORT, or a PORT alone for\n"
+             "                          127.0.0.1:PORT; not encrypted: keep it on loopback;\n"
+             "                          beyond it, with a join token, requests must carry\n"
+             "                          Authorization: Bearer TOKEN)\n"
+             "      --metrics ENDPOINT  the same as --http (its older name)\n",
+             SL_PORT_COUNT - 1, BROKER_DEFAULT_HEARTBEAT_MS, s_usage_nats ());
+    //  (In two parts: C99 promises string literals of 4095 bytes only.)
+    fprintf (out,
              "      --curve-secret FILE encrypt every port with CurveZMQ, with this certificate\n"
              "                          (from sluice-keygen); clients need --curve-server\n"
              "                          with its public half\n"
@@ -212,6 +219,7 @@ static int s_run (int argc, char *argv [])
     bool insecure = false;         //  --insecure
     const char *token_file = NULL; //  --token-file
     uint16_t discover_port = 0;    //  --discover's UDP port, 0: off
+    char http_endpoint [64];       //  --http PORT as tcp://127.0.0.1:PORT
     int verbosity = 0;
     int opt;
     uint64_t value;
@@ -288,7 +296,17 @@ static int s_run (int argc, char *argv [])
             case SL_OPT_CONFIG:
                 break; //  read by sl_config_main
             case 'X':
+            case 'W':
+                if (config.metrics && !streq (config.metrics, optarg)) {
+                    fprintf (stderr,
+                             PROG ": --http and --metrics name one endpoint: give it once\n");
+                    return SL_EXIT_USAGE;
+                }
                 config.metrics = optarg;
+                if (optarg [0] && strspn (optarg, "0123456789") == strlen (optarg)) {
+                    snprintf (http_endpoint, sizeof http_endpoint, "tcp://127.0.0.1:%s", optarg);
+                    config.metrics = http_endpoint;
+                }
                 break;
             case 'D':
                 if (streq (optarg, "fair"))
@@ -323,7 +341,7 @@ static int s_run (int argc, char *argv [])
         return SL_EXIT_USAGE;
     }
     if (config.metrics && sl_endpoint_check (config.metrics, err, sizeof err)) {
-        fprintf (stderr, PROG ": --metrics: %s\n", err);
+        fprintf (stderr, PROG ": --http: %s\n", err);
         return SL_EXIT_USAGE;
     }
     if (in_memory && config.data_dir) {

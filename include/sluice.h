@@ -302,6 +302,10 @@ typedef struct {
                                 //  return within microseconds and never block (a slow one
                                 //  delays heartbeats). slots still sets how many tasks the
                                 //  worker asks for at once.
+    const char *attach_cache;   //  where files shipped with jobs are kept (by SHA-1); NULL =
+                                //  $XDG_CACHE_HOME/sluice/attachments or ~/.cache/...
+    uint64_t attach_cache_max;  //  bytes that cache may hold (files of jobs still served
+                                //  excepted); 0 = 1 GiB
 } sluice_worker_options_t;
 
 //  Serves queue (NULL = "default") of the broker with handler until it is
@@ -332,6 +336,14 @@ bool sluice_task_should_stop (void);
 //  meanwhile (sluice_task_should_stop). Returns true if it slept the whole
 //  time. Outside a handler thread (or inline) it just sleeps.
 bool sluice_task_sleep (uint64_t ms);
+
+//  For a handler: the path on this host of the file its job was given
+//  under `name` (sluice-ventilator --attach NAME=FILE, or the file's base
+//  name), as an --exec command sees it in $SLUICE_ATTACH_NAME. The worker
+//  fetches each file once and starts the job's tasks only once all are
+//  here. NULL if the job has no such file, or outside a handler. The
+//  string is valid until the handler returns; read the file, never write.
+const char *sluice_task_attachment (const char *name);
 
 //  Stops every sluice_worker_run running in this process when it is
 //  called, as a signal would (see above). Safe from any thread, from a

@@ -367,6 +367,12 @@ void sl_client_heartbeat (sl_client_t *self, Sluice__Heartbeat *hb, int64_t now)
     self->next_heartbeat = now + self->heartbeat_ms;
 }
 
+void sl_client_heartbeat_sent (sl_client_t *self, int64_t now)
+{
+    assert (self);
+    self->next_heartbeat = now + self->heartbeat_ms;
+}
+
 //  Says hello again now; the welcome is handled by sl_client_handle.
 static void s_rehello (sl_client_t *self, int64_t now)
 {

@@ -20,7 +20,12 @@ void sl_credit_task_done (sl_credit_t *self, uint64_t duration_ms)
 
 void sl_credit_received (sl_credit_t *self, size_t n)
 {
+    //  More than asked for: tasks on their way when an absolute credit
+    //  (which the broker counts from then on) replaced the request. They
+    //  use up nothing of it; below 0 a draining worker would ask again.
     self->granted -= (int64_t) n;
+    if (self->granted < 0)
+        self->granted = 0;
 }
 
 int64_t sl_credit_prefetch (const sl_credit_t *self)

@@ -30,7 +30,8 @@ void sl_credit_init (sl_credit_t *self, uint32_t slots, int32_t prefetch);
 //  A task finished after duration_ms: feeds the automatic prefetch.
 void sl_credit_task_done (sl_credit_t *self, uint64_t duration_ms);
 
-//  n tasks arrived from the broker.
+//  n tasks arrived from the broker (what is beyond the request was on its
+//  way before the last absolute credit: granted stays at 0).
 void sl_credit_received (sl_credit_t *self, size_t n);
 
 //  Tasks held beyond the slots now: fixed, or automatically as many as the

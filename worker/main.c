@@ -1,9 +1,10 @@
 /*  sluice-worker - runs tasks dealt by the broker.
 
-    Options, start, run until SIGINT/SIGTERM, exit status. With --exec the
-    event loop is in worker.c, process handling in runner.c; the built-ins
-    (builtin.c) are handlers served by libsluice's worker API, as a user's
-    own C handler would be.
+    Options, start, run until SIGINT/SIGTERM, exit status. Both modes run
+    on the one worker core and loop (lib/sl_wcore.c, lib/sl_wloop.c): with
+    --exec its executor is the process runner (worker.c, runner.c); the
+    built-ins (builtin.c) are handlers served by libsluice's worker API, as
+    a user's own C handler would be.
 */
 #include <czmq.h>
 #include <getopt.h>
@@ -116,6 +117,8 @@ static int s_run_builtin (const worker_config_t *config, sluice_handler_fn *hand
         .name = name,
         .max_output = config->runner.max_output ? config->runner.max_output : 1,
         .inline_handler = is_inline,
+        .attach_cache = config->attach_cache,
+        .attach_cache_max = config->attach_cache_max,
     };
     const char *first = config->nqueues ? config->queues [0] : NULL;
     if (config->nqueues > 1) {

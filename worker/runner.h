@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <zmq.h>
 
+#include "sl_wexec.h"
+
 typedef enum {
     RUNNER_EXEC, //  /bin/sh -c CMD, payload on stdin, {} substituted
     RUNNER_ECHO, //  output = payload
@@ -38,22 +40,15 @@ typedef struct {
 } runner_config_t;
 
 //  Final statuses, as in proto/sluice.proto.
-#define RUNNER_OK 1
-#define RUNNER_FAILED 2
-#define RUNNER_TIMEOUT 3
+#define RUNNER_OK SL_WEXEC_OK
+#define RUNNER_FAILED SL_WEXEC_FAILED
+#define RUNNER_TIMEOUT SL_WEXEC_TIMEOUT
 
-//  A finished task. The caller owns it: free with runner_done_destroy.
-typedef struct {
-    uint64_t tag;    //  what the caller passed to runner_start
-    int status;      //  RUNNER_OK, RUNNER_FAILED or RUNNER_TIMEOUT
-    int exit_code;   //  exit status; 128+N when killed by signal N; -1 not started
-    uint8_t *output; //  standard output (or the payload for built-ins)
-    size_t output_size;
-    bool output_truncated; //  more than max_output bytes were produced
-    uint8_t *err;          //  the last bytes of standard error, or why it failed to start
-    size_t err_size;
-    uint64_t duration_ms; //  start to finish
-} runner_done_t;
+//  A finished task (tag: what the caller passed to runner_start; output:
+//  standard output, or the payload for built-ins; err: the last bytes of
+//  standard error, or why it failed to start). The caller owns it: free
+//  with runner_done_destroy.
+typedef sl_wexec_done_t runner_done_t;
 
 void runner_done_destroy (runner_done_t **done_p);
 
@@ -79,10 +74,7 @@ int runner_start (runner_t *self, uint64_t tag, const char *job, uint64_t seq, u
 
 //  A file a task's command may use (sluice-ventilator --attach): its name
 //  and where it is on this host.
-typedef struct {
-    const char *name;
-    const char *path;
-} runner_attach_t;
+typedef sl_wattach_file_t runner_attach_t;
 
 #define RUNNER_MAX_ATTACH 8
 

@@ -1,6 +1,5 @@
-/*  worker - a sluice worker's event loop: says hello to the broker, takes
-    tasks from the dispatch socket while it has free slots, runs them with
-    the runner, and pushes results back in batches.
+/*  worker - sluice-worker --exec: the worker core and loop of lib/
+    (sl_wcore, sl_wloop) with the process runner (runner.h) as executor.
 */
 #ifndef WORKER_H_INCLUDED
 #define WORKER_H_INCLUDED

@@ -6,8 +6,9 @@
 #
 # Targets: proto (sl_proto_decode), taskfile (sl_taskfile), writer
 # (sink/writer.c, jsonl and text), jsontask (sl_jsontask, a JSONL task
-# line), token (sl_token, the join token parser). Everything is built and
-# run in a temporary directory; the repository is only read. Prints one line per target,
+# line), token (sl_token, the join token parser), httpreq (broker/httpreq.c,
+# an HTTP request head). Everything is built and run in a temporary
+# directory; the repository is only read. Prints one line per target,
 #   fuzz TARGET: N executions in S s, no finding
 # or, on a finding, the crashing input's path, its bytes in hex, and
 # libFuzzer's report, and exits 1 (the temporary directory is then kept).
@@ -25,7 +26,7 @@ if ! [[ $SECS =~ ^[1-9][0-9]*$ ]]; then
 fi
 
 # target name, then its -max_len
-TARGETS=(proto:4096 taskfile:65536 writer:65536 jsontask:4096 token:256)
+TARGETS=(proto:4096 taskfile:65536 writer:65536 jsontask:4096 token:256 httpreq:16384)
 
 CC=""
 for candidate in clang clang-19 clang-18 clang-17 clang-16 clang-15 clang-14; do
@@ -63,7 +64,7 @@ read -r -a DEP_CFLAGS <<<"$(pkg-config --cflags "${PKGS[@]}")"
 read -r -a DEPS <<<"$(pkg-config --cflags --libs "${PKGS[@]}")"
 mkdir -p "$WORK/proto" "$WORK/obj" "$WORK/corpus" "$WORK/artifacts"
 protoc-c --c_out="$WORK/proto" -I"$ROOT/proto" "$ROOT/proto/sluice.proto"
-INC=(-std=c11 -D_GNU_SOURCE -I"$WORK/proto" -I"$ROOT/lib" -I"$ROOT/sink" "${DEP_CFLAGS[@]}")
+INC=(-std=c11 -D_GNU_SOURCE -I"$WORK/proto" -I"$ROOT/lib" -I"$ROOT/sink" -I"$ROOT/broker" "${DEP_CFLAGS[@]}")
 
 build_log=$WORK/build.log
 compile () { # OBJECT SOURCE [FLAGS...]
@@ -92,6 +93,7 @@ compile "$WORK/obj/sl_taskfile.o" "$ROOT/lib/sl_taskfile.c" "${WARN[@]}"
 compile "$WORK/obj/writer.o" "$ROOT/sink/writer.c" "${WARN[@]}"
 compile "$WORK/obj/sl_jsontask.o" "$ROOT/lib/sl_jsontask.c" "${WARN[@]}"
 compile "$WORK/obj/sl_token.o" "$ROOT/lib/sl_token.c" "${WARN[@]}"
+compile "$WORK/obj/httpreq.o" "$ROOT/broker/httpreq.c" "${WARN[@]}"
 for entry in "${TARGETS[@]}"; do
     target=${entry%%:*}
     compile "$WORK/obj/fuzz_$target.o" "$FUZZ_DIR/fuzz_$target.c" "${WARN[@]}"
@@ -101,6 +103,7 @@ link "$WORK/fuzz_taskfile" "$WORK/obj/fuzz_taskfile.o" "$WORK/obj/sl_taskfile.o"
 link "$WORK/fuzz_writer" "$WORK/obj/fuzz_writer.o" "$WORK/obj/writer.o"
 link "$WORK/fuzz_jsontask" "$WORK/obj/fuzz_jsontask.o" "$WORK/obj/sl_jsontask.o" -lm
 link "$WORK/fuzz_token" "$WORK/obj/fuzz_token.o" "$WORK/obj/sl_token.o"
+link "$WORK/fuzz_httpreq" "$WORK/obj/fuzz_httpreq.o" "$WORK/obj/httpreq.o"
 if grep -q "warning:" "$build_log"; then
     echo "note: $CC warned while building the targets:" >&2
     grep -A 3 "warning:" "$build_log" >&2

@@ -3,6 +3,7 @@
 # Every command sees both (by {attach:NAME} and $SLUICE_ATTACH_NAME), each
 # worker fetches each file once (its log counts the bytes, its cache holds
 # it under its SHA-1), a second job with the same file fetches nothing, and
+# a library worker's handler reads them with sluice_task_attachment, and
 # the errors are clear: a missing file, a name twice, a file over the
 # broker's --max-attachment, {attach:NAME} of no attachment.
 . "$(dirname "$0")/lib.sh"
@@ -63,6 +64,34 @@ for n in 1 2 3 4; do
         || fail "worker $n fetched other than $((SIZE + 5)) bytes"
 done
 echo "attachments: $(( 4 * (SIZE + 5) )) bytes moved for a $SIZE-byte file, 2,100 tasks, 4 workers"
+
+# --- A library worker (sluice_task_attachment) ----------------------------------------------
+# examples/c/worker answers a payload "@NAME" with attachment NAME, uppercased; its
+# cache is the default one, under $XDG_CACHE_HOME.
+DICT_HASH=$(sha1sum "$WORK/dict.txt" | cut -d' ' -f1)
+start_bg libw env XDG_CACHE_HOME="$WORK/xdg" "$SLUICE_BIN/examples/c/worker" "$BROKER" lib 2
+wait_workers 5
+{ for i in $(seq 1 50); do echo "@dict"; done; echo "@nosuch"; } >"$WORK/lib.txt"
+"$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" --job att-lib --queue lib \
+    --attach "dict=$WORK/dict.txt" "$WORK/lib.txt" >/dev/null 2>>"$WORK/ventilator.log" \
+    || fail "ventilator of the library job exit $?"
+"$SLUICE_BIN/sluice-sink" --broker "$BROKER" --job att-lib -o "$WORK/lib.jsonl" --format jsonl \
+    2>"$WORK/sink-lib.log"
+expect_rc 1 "$?" "sink of the library job (one task names no attachment)"
+"$PYTHON" - "$WORK/lib.jsonl" <<'PY' || fail "results of the library worker with attachments"
+import json, sys
+recs = {r["seq"]: r for r in map(json.loads, open(sys.argv[1]))}
+if sorted(recs) != list(range(1, 52)):
+    sys.exit("seqs are not 1..51 once each")
+for seq in range(1, 51):
+    if recs[seq]["status"] != "ok" or recs[seq]["output"] != "HELLO":
+        sys.exit("task %d: %r (%s), not 'HELLO'" % (seq, recs[seq]["output"], recs[seq]["status"]))
+if recs[51]["status"] != "failed" or recs[51]["output"] != "no such attachment":
+    sys.exit("task 51: %r (%s)" % (recs[51]["output"], recs[51]["status"]))
+print("attachments: a library worker read its job's file in 50 tasks")
+PY
+[ "$(cat "$WORK/xdg/sluice/attachments/$DICT_HASH")" = hello ] \
+    || fail "the library worker's cache does not hold the file"
 
 # --- Errors -----------------------------------------------------------------------------
 "$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" --attach "$WORK/nope" "$WORK/tasks.txt" \

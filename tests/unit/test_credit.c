@@ -125,6 +125,19 @@ static void test_credit_received_tasks_use_up_the_request (void **state)
     s_expect_ask (&credit, 3, false, false, true, 1);
 }
 
+static void test_credit_tasks_on_their_way_after_an_absolute_zero_ask_nothing (void **state)
+{
+    (void) state;
+    sl_credit_t credit;
+    sl_credit_init (&credit, 2, 0);
+    s_expect_ask (&credit, 0, false, true, true, 2);
+    //  Draining: absolute 0; then the two asked for arrive anyway.
+    s_expect_ask (&credit, 0, true, true, true, 0);
+    sl_credit_received (&credit, 2);
+    assert_int_equal (credit.granted, 0);
+    s_expect_ask (&credit, 0, true, false, false, 0);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests [] = {
@@ -135,6 +148,7 @@ int main (void)
         cmocka_unit_test (test_credit_fixed_prefetch_is_kept),
         cmocka_unit_test (test_credit_automatic_prefetch_follows_task_length),
         cmocka_unit_test (test_credit_received_tasks_use_up_the_request),
+        cmocka_unit_test (test_credit_tasks_on_their_way_after_an_absolute_zero_ask_nothing),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
