@@ -9,6 +9,7 @@
 #   SLUICE_BIN=/other/build bench/pipeline.sh    compare another build
 #   PEER=name WORKER_ARGS='--builtin echo' BROKER_ARGS='--dispatch push' bench/pipeline.sh
 #   BROKER_ARGS=--in-memory bench/pipeline.sh   no journal (else a fresh --data-dir)
+#   BROKER_ARGS='--journal nats://...' bench/pipeline.sh   the NATS journal (bench/journal_nats.sh)
 #   EXEC='echo {}' bench/pipeline.sh 3000 1     exec workers (--exec CMD), workload exec_sh_echo
 #   JOBS=2 (each worker's -j), TASKS_FILE=F (reuse a task file), WORKLOAD=name
 #
@@ -33,7 +34,7 @@ tasks=${TASKS_FILE:-$WORK/tasks.txt}
 [ -n "${TASKS_FILE:-}" ] || make_tasks "$N" "$tasks"
 
 data_args=(--data-dir "$WORK/data")
-case " ${BROKER_ARGS:-} " in *" --in-memory "*) data_args=() ;; esac
+case " ${BROKER_ARGS:-} " in *" --in-memory "* | *" --journal "*) data_args=() ;; esac
 # shellcheck disable=SC2086
 "$BIN/sluice-broker" --bind "$BROKER" "${data_args[@]}" ${BROKER_ARGS:-} -q \
     2>"$WORK/broker.log" & bpid=$!

@@ -104,6 +104,7 @@ struct _broker_t {
     bool journal_failed;                //  the journal cannot be written: no task is accepted
     char journal_error [512];           //  why
     int64_t journal_retry;              //  when to try committing again (ms)
+    bool fenced;                        //  another broker wrote to the journal: stop serving
     int64_t rotate_retry;               //  when to try a failed segment rotation again (ms), or 0
     sl_outbox_t *answers;               //  control replies waiting for their records (outbox.h)
     sl_outbox_t *notices;               //  JobDone to the sink waiting for their records
@@ -453,7 +454,7 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
     //  claimed within 5 intervals was lost on the way (or sits in the
     //  buffers of a worker that stopped reading).
     self->unclaimed_lease_ms = 5 * (int64_t) config->heartbeat_ms;
-    if (config->data_dir && s_journal_open (self, err, errlen))
+    if ((config->data_dir || config->nats.servers) && s_journal_open (self, err, errlen))
         goto fail;
     if (config->metrics && !(self->metrics = http_new (config->metrics, err, errlen)))
         goto fail;
@@ -587,7 +588,13 @@ static void s_remember (broker_t *self, const char *job_id, const sl_job_counts_
 
 static void s_journal_error (broker_t *self, const char *err)
 {
-    if (!self->journal_failed)
+    if (sl_journal_fenced (self->journal)) {
+        //  Another broker holds the journal now: whatever this one still
+        //  has to say was not appended, so it says nothing more.
+        if (!self->fenced)
+            sl_error ("%s", err);
+        self->fenced = true;
+    } else if (!self->journal_failed)
         sl_error ("%s; refusing new tasks and results until the journal can be written again", err);
     self->journal_failed = true;
     snprintf (self->journal_error, sizeof self->journal_error, "%s", err);
@@ -872,7 +879,9 @@ static void s_on_replayed_done (const char *job, const sl_job_counts_t *counts, 
 static int s_journal_open (broker_t *self, char *err, size_t errlen)
 {
     int64_t start = zclock_mono ();
-    self->journal = sl_journal_new (self->config.data_dir, self->config.fsync, err, errlen);
+    self->journal = self->config.nats.servers
+                        ? sl_journal_new_nats (&self->config.nats, err, errlen)
+                        : sl_journal_new (self->config.data_dir, self->config.fsync, err, errlen);
     if (!self->journal)
         return -1;
     int64_t records =
@@ -897,8 +906,9 @@ static int s_journal_open (broker_t *self, char *err, size_t errlen)
     size_t jobs = sl_table_job_count (self->table);
     sl_info ("journal %s: %lld records replayed in %lld ms: %zu unfinished jobs, %zu tasks "
              "queued, %zu results to deliver",
-             self->config.data_dir, (long long) records, (long long) (zclock_mono () - start), jobs,
-             sl_table_queued (self->table), sl_table_deliverable (self->table, NULL));
+             sl_journal_dir (self->journal), (long long) records,
+             (long long) (zclock_mono () - start), jobs, sl_table_queued (self->table),
+             sl_table_deliverable (self->table, NULL));
     self->check_finished = true;
     return 0;
 }
@@ -2598,7 +2608,7 @@ int broker_run (broker_t *self)
     int64_t tick = self->config.heartbeat_ms / 2 > 0 ? self->config.heartbeat_ms / 2 : 1;
     self->next_housekeeping = zclock_mono () + tick;
     self->next_report = zclock_mono () + WORKER_REPORT_MS;
-    while (!zsys_interrupted) {
+    while (!zsys_interrupted && !self->fenced) {
         //  Wait for writability only when there is something to write:
         //  the PUSH to workers when tasks are queued, the PUSH to the sink
         //  when there is something for it. Under fair dispatch the dispatch
@@ -2669,5 +2679,11 @@ int broker_run (broker_t *self)
              (unsigned long long) self->count.tasks_lost, (unsigned long long) self->count.tasks_released,
              (unsigned long long) self->count.retries, (unsigned long long) self->count.duplicates,
              (unsigned long long) self->count.bad_messages);
+    if (self->fenced) {
+        sl_error ("broker stopped: another broker took over the journal %s; nothing that was "
+                  "not in the journal was confirmed",
+                  sl_journal_dir (self->journal));
+        return -1;
+    }
     return 0;
 }

@@ -13,10 +13,12 @@
 #include <stdint.h>
 
 #include "journal.h"
+#include "journal_nats.h"
 
 typedef struct {
     const char *bind;          //  tcp://IFACE:PORT; ports PORT..PORT+4 are bound
-    const char *data_dir;      //  the journal's directory; NULL = in memory only
+    const char *data_dir;      //  the journal's directory; NULL = in memory only (or NATS)
+    sl_nats_config_t nats;     //  the NATS journal: .servers non-NULL = use it, not data_dir
     sl_fsync_t fsync;          //  when the journal syncs to disk
     int64_t retention_ms;      //  how long finished jobs are remembered
     uint32_t heartbeat_ms;     //  heartbeat interval offered to clients
@@ -50,7 +52,8 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen);
 //  Closes the sockets and frees everything. NULL-safe, nulls *self_p.
 void broker_destroy (broker_t **self_p);
 
-//  Runs until SIGINT/SIGTERM. Returns 0.
+//  Runs until SIGINT/SIGTERM. Returns 0, or -1 if it stopped because
+//  another broker wrote to its journal (fenced: see journal.h).
 int broker_run (broker_t *self);
 
 #endif

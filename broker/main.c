@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "journal_url.h"
 #include "sl_config.h"
 #include "sl_discover.h"
 #include "sl_endpoint.h"
@@ -22,11 +23,25 @@
 
 #define PROG "sluice-broker"
 
+//  getopt codes of the NATS journal's options (no short forms).
+enum {
+    OPT_JOURNAL = 2000,
+    OPT_JOURNAL_STREAM,
+    OPT_JOURNAL_REPLICAS,
+    OPT_NATS_CREDS,
+    OPT_NATS_TLS_CA,
+};
+
 static const struct option s_options [] = {
     { "bind", required_argument, NULL, 'b' },
     { "heartbeat", required_argument, NULL, 'H' },
     { "data-dir", required_argument, NULL, 'd' },
     { "in-memory", no_argument, NULL, 'M' },
+    { "journal", required_argument, NULL, OPT_JOURNAL },
+    { "journal-stream", required_argument, NULL, OPT_JOURNAL_STREAM },
+    { "journal-replicas", required_argument, NULL, OPT_JOURNAL_REPLICAS },
+    { "nats-creds", required_argument, NULL, OPT_NATS_CREDS },
+    { "nats-tls-ca", required_argument, NULL, OPT_NATS_TLS_CA },
     { "fsync", required_argument, NULL, 'F' },
     { "retention", required_argument, NULL, 'R' },
     { "dispatch", required_argument, NULL, 'D' },
@@ -44,6 +59,28 @@ static const struct option s_options [] = {
     SL_COMMON_OPTIONS,
     { NULL, 0, NULL, 0 },
 };
+
+//  The NATS journal's part of --help, apart: C99 promises string literals
+//  of 4095 bytes only.
+static const char *s_usage_nats (void)
+{
+    static char text [1024];
+    snprintf (text, sizeof text,
+              "      --journal nats://HOST:PORT[,nats://HOST:PORT...]\n"
+              "                          keep the journal in a NATS JetStream stream, replicated\n"
+              "                          on the cluster of these servers, instead of --data-dir\n"
+              "                          (tls://HOST:PORT for TLS); nothing is confirmed before\n"
+              "                          the stream acknowledged it%s\n"
+              "      --journal-stream NAME  the stream's name (default %s); a broker\n"
+              "                          that finds another broker wrote to it stops\n"
+              "      --journal-replicas N  replicas when the stream is created (default %d;\n"
+              "                          1 for a single NATS server)\n"
+              "      --nats-creds FILE   NATS credentials file (user JWT and NKey seed)\n"
+              "      --nats-tls-ca FILE  CA certificates to check the NATS servers' TLS with\n",
+              sl_nats_available () ? "" : " (not in this build: no libnats)",
+              SL_NATS_DEFAULT_STREAM, SL_NATS_DEFAULT_REPLICAS);
+    return text;
+}
 
 static void s_usage (FILE *out)
 {
@@ -66,6 +103,7 @@ static void s_usage (FILE *out)
              "                          broker-PORT as root, else ~/.local/state/sluice/\n"
              "                          broker-PORT)\n"
              "      --in-memory         keep no journal: a broker restart loses every task\n"
+             "%s"
              "      --fsync MODE        batch (default): records reach the disk within 10 ms,\n"
              "                          one fsync for many; always: before the broker acts on\n"
              "                          them; off: when the kernel decides (a machine crash\n"
@@ -93,7 +131,7 @@ static void s_usage (FILE *out)
              "                          beyond it, with a join token, requests must carry\n"
              "                          Authorization: Bearer TOKEN)\n"
              "      --metrics ENDPOINT  the same as --http (its older name)\n",
-             SL_PORT_COUNT - 1, BROKER_DEFAULT_HEARTBEAT_MS);
+             SL_PORT_COUNT - 1, BROKER_DEFAULT_HEARTBEAT_MS, s_usage_nats ());
     //  (In two parts: C99 promises string literals of 4095 bytes only.)
     fprintf (out,
              "      --curve-secret FILE encrypt every port with CurveZMQ, with this certificate\n"
@@ -173,6 +211,9 @@ static int s_run (int argc, char *argv [])
         .max_memory = BROKER_DEFAULT_MAX_MEMORY,
         .max_attachment = BROKER_DEFAULT_MAX_ATTACHMENT,
         .retention_ms = BROKER_DEFAULT_RETENTION_MS,
+        .nats = { .stream = SL_NATS_DEFAULT_STREAM,
+                  .replicas = SL_NATS_DEFAULT_REPLICAS,
+                  .timeout_ms = SL_NATS_DEFAULT_TIMEOUT_MS },
     };
     bool in_memory = false;
     bool insecure = false;         //  --insecure
@@ -192,6 +233,23 @@ static int s_run (int argc, char *argv [])
                 break;
             case 'M':
                 in_memory = true;
+                break;
+            case OPT_JOURNAL:
+                config.nats.servers = optarg;
+                break;
+            case OPT_JOURNAL_STREAM:
+                config.nats.stream = optarg;
+                break;
+            case OPT_JOURNAL_REPLICAS:
+                if (sl_parse_u64 (PROG, "--journal-replicas", optarg, 1, 5, &value))
+                    return SL_EXIT_USAGE;
+                config.nats.replicas = (int) value;
+                break;
+            case OPT_NATS_CREDS:
+                config.nats.creds = optarg;
+                break;
+            case OPT_NATS_TLS_CA:
+                config.nats.tls_ca = optarg;
                 break;
             case 'F':
                 if (sl_fsync_parse (optarg, &config.fsync)) {
@@ -290,8 +348,34 @@ static int s_run (int argc, char *argv [])
         fprintf (stderr, PROG ": give --data-dir or --in-memory, not both\n");
         return SL_EXIT_USAGE;
     }
+    if (config.nats.servers) {
+        char *urls [SL_JOURNAL_MAX_URLS];
+        size_t nurls;
+        if (!sl_journal_url_is_nats (config.nats.servers)) {
+            fprintf (stderr,
+                     PROG ": --journal: '%s' is not a list of nats://HOST:PORT (for a journal in "
+                          "a directory, use --data-dir)\n",
+                     config.nats.servers);
+            return SL_EXIT_USAGE;
+        }
+        if (sl_journal_urls_parse (config.nats.servers, urls, &nurls, err, sizeof err)) {
+            fprintf (stderr, PROG ": --journal: %s\n", err);
+            return SL_EXIT_USAGE;
+        }
+        sl_journal_urls_free (urls, nurls);
+        if (!sl_journal_stream_valid (config.nats.stream)) {
+            fprintf (stderr,
+                     PROG ": --journal-stream: '%s' is not 1 to 64 letters, digits, - and _\n",
+                     config.nats.stream);
+            return SL_EXIT_USAGE;
+        }
+        if (in_memory || config.data_dir) {
+            fprintf (stderr, PROG ": give --journal or --data-dir or --in-memory, not two\n");
+            return SL_EXIT_USAGE;
+        }
+    }
     char data_dir [PATH_MAX];
-    if (!in_memory && !config.data_dir) {
+    if (!in_memory && !config.data_dir && !config.nats.servers) {
         if (sl_keys_default_dir (config.bind, true, data_dir, sizeof data_dir)) {
             fprintf (stderr, PROG ": no home directory for the default --data-dir; give one\n");
             return SL_EXIT_USAGE;
@@ -316,7 +400,7 @@ static int s_run (int argc, char *argv [])
         broker_destroy (&broker);
         return 1;
     }
-    int rc = broker_run (broker);
+    int rc = broker_run (broker) == 0 ? 0 : 1;
     sl_discover_destroy (&announce);
     broker_destroy (&broker);
     return rc;

@@ -1,0 +1,109 @@
+# A 3-node NATS JetStream cluster on free loopback ports, for the tests of
+# the NATS journal. Source after lib.sh (its cleanup stops the servers
+# with every other process the test started).
+#
+#   nats_require        skips the test (exit 0, "SKIPPED: ...") without
+#                       nats-server or without NATS support in the broker
+#   start_nats_cluster  starts nodes 1..3 and waits until JetStream has a
+#                       meta leader; sets NATS_URLS (nats://...,...)
+#   start_nats_node I   (re)starts node I on its ports and store dir
+#   kill_nats_node I    kill -9 of node I
+#   wait_nats_ready S   waits up to S seconds for a meta leader seen by
+#                       every running node
+
+nats_require () {
+    if ! command -v nats-server >/dev/null 2>&1; then
+        echo "SKIPPED: nats-server is not installed (apt-get install nats-server)"
+        exit 0
+    fi
+    if "$SLUICE_BIN/sluice-broker" --help | grep -q "not in this build"; then
+        echo "SKIPPED: sluice-broker was built without NATS support (no libnats-dev)"
+        exit 0
+    fi
+}
+
+NATS_CPORT=() # client port of node I
+NATS_RPORT=() # cluster (route) port of node I
+NATS_MPORT=() # HTTP monitoring port of node I
+NATS_PID=()   # pid of node I, or empty when it is down
+
+start_nats_node () {
+    local i=$1 routes="" j
+    for j in 1 2 3; do
+        routes="${routes:+$routes,}nats://127.0.0.1:${NATS_RPORT[$j]}"
+    done
+    mkdir -p "$WORK/nats$i"
+    start_bg "nats$i" nats-server -a 127.0.0.1 -p "${NATS_CPORT[$i]}" \
+        --cluster "nats://127.0.0.1:${NATS_RPORT[$i]}" --cluster_name sluice-test \
+        --routes "$routes" -js -sd "$WORK/nats$i" --server_name "n$i" \
+        -m "${NATS_MPORT[$i]}"
+    NATS_PID[$i]=$LAST_PID
+}
+
+kill_nats_node () {
+    kill -9 "${NATS_PID[$1]}" 2>/dev/null
+    wait "${NATS_PID[$1]}" 2>/dev/null
+    NATS_PID[$1]=""
+}
+
+wait_nats_ready () {
+    local ports="" i
+    for i in 1 2 3; do
+        [ -n "${NATS_PID[$i]:-}" ] && ports="$ports ${NATS_MPORT[$i]}"
+    done
+    "$PYTHON" - "${1:-30}" $ports <<'PY' || fail "NATS JetStream cluster not ready (no meta leader)"
+import json, sys, time, urllib.request
+deadline = time.time() + float(sys.argv[1])
+ports = sys.argv[2:]
+while time.time() < deadline:
+    ok = 0
+    for p in ports:
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%s/jsz" % p, timeout=1) as r:
+                meta = json.load(r).get("meta_cluster") or {}
+                if meta.get("leader"):
+                    ok += 1
+        except (OSError, ValueError):
+            pass
+    if ok == len(ports):
+        sys.exit(0)
+    time.sleep(0.1)
+sys.exit(1)
+PY
+}
+
+start_nats_cluster () {
+    local i base
+    for i in 1 2 3; do
+        base=$(free_port)
+        NATS_CPORT[$i]=$base
+        NATS_RPORT[$i]=$((base + 1))
+        NATS_MPORT[$i]=$((base + 2))
+    done
+    for i in 1 2 3; do
+        start_nats_node "$i"
+    done
+    NATS_URLS="nats://127.0.0.1:${NATS_CPORT[1]},nats://127.0.0.1:${NATS_CPORT[2]},nats://127.0.0.1:${NATS_CPORT[3]}"
+    wait_nats_ready 30
+}
+
+# start_broker_nats STREAM ARGS... : start_broker with its journal on the
+# stream STREAM of the cluster instead of a directory.
+start_broker_nats () {
+    local stream=$1
+    shift
+    start_bg broker "$SLUICE_BIN/sluice-broker" --bind "$BROKER" --journal "$NATS_URLS" \
+        --journal-stream "$stream" --dispatch "${SLUICE_DISPATCH:-fair}" "$@"
+    BROKER_PID=$LAST_PID
+    "$PYTHON" - "$PORT" <<'PY' || fail "broker did not start listening on port $PORT"
+import socket, sys, time
+deadline = time.time() + 20
+while time.time() < deadline:
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.02)
+sys.exit(1)
+PY
+}
