@@ -6,7 +6,8 @@ PACKAGES=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
           libzmq3-dev libczmq-dev libcmocka-dev libjansson-dev libnats-dev python3 clang)
 # Only for tests (without their recommends): the Python worker example,
 # curl and promtool (the prometheus package) for the metrics endpoint, strace
-# and iproute2 for the journal tests, chromium for the dashboard's browser
+# for commit_first (a slow disk by fault injection), iproute2 for the tests
+# across network namespaces, chromium for the dashboard's browser
 # test (tests/integration/dashboard_browser), and nats-server for the tests
 # of the NATS journal (they skip without it).
 TEST_PACKAGES=(python3-zmq python3-protobuf protobuf-compiler curl prometheus strace iproute2
