@@ -19,6 +19,7 @@
     hundred operations and the scan is linear in the bytes it covers.
 */
 #include "journal_file.h"
+#include "journal_frame.h"
 
 #include <assert.h>
 #include <dirent.h>
@@ -93,21 +94,16 @@ struct _sl_jfile_t {
 //  value as the byte-at-a-time table (s_crc_tables [0]) that wrote the
 //  journals on disk.
 
-//  Little-endian u32 at p, and its inverse (the journal's integers; the CRC's
-//  slice-by-8 reads its words the same way, whatever the host's order).
+//  Little-endian u32 at p (the journal's integers; the CRC's slice-by-8
+//  reads its words the same way, whatever the host's order). Records are
+//  written by journal_frame.c, in this same format.
 static uint32_t s_get32 (const uint8_t *p)
 {
     return (uint32_t) p [0] | (uint32_t) p [1] << 8 | (uint32_t) p [2] << 16 |
            (uint32_t) p [3] << 24;
 }
 
-static void s_put32 (uint8_t *p, uint32_t value)
-{
-    p [0] = (uint8_t) value;
-    p [1] = (uint8_t) (value >> 8);
-    p [2] = (uint8_t) (value >> 16);
-    p [3] = (uint8_t) (value >> 24);
-}
+_Static_assert (RECORD_HEAD == SL_FRAME_RECORD_HEAD, "one record format for both journals");
 
 //  s_crc_tables [0] is the byte table of the reflected Castagnoli polynomial
 //  0x82F63B78; s_crc_tables [k] [i] is the CRC of byte i followed by k zero
@@ -1359,40 +1355,8 @@ int sl_jfile_append (sl_jfile_t *self, uint8_t type, const uint8_t *data, size_t
 {
     assert (self);
     assert (self->fd != -1); //  replay succeeded first
-    assert (data || size == 0);
-    if (type == 0) {
-        s_error (err, errlen, "journal record type 0 is not allowed");
+    if (sl_frame_append (&self->buf, &self->len, &self->cap, type, data, size, err, errlen))
         return -1;
-    }
-    if (size > SL_JOURNAL_MAX_RECORD) {
-        s_error (err, errlen, "journal record of %zu bytes is over the limit of %u bytes", size,
-                 SL_JOURNAL_MAX_RECORD);
-        return -1;
-    }
-    size_t need = RECORD_HEAD + size;
-    if (need > self->cap - self->len) {
-        if (self->len > SIZE_MAX / 2 - need) {
-            s_error (err, errlen, "out of memory buffering a journal record of %zu bytes", size);
-            return -1;
-        }
-        size_t cap = self->cap ? self->cap : 4096;
-        while (cap < self->len + need)
-            cap *= 2;
-        uint8_t *buf = realloc (self->buf, cap);
-        if (!buf) {
-            s_error (err, errlen, "out of memory buffering a journal record of %zu bytes", size);
-            return -1;
-        }
-        self->buf = buf;
-        self->cap = cap;
-    }
-    uint8_t *p = self->buf + self->len;
-    s_put32 (p, (uint32_t) size);
-    p [8] = type;
-    if (size)
-        memcpy (p + RECORD_HEAD, data, size);
-    s_put32 (p + 4, sl_crc32c (0, p + 8, 1 + size));
-    self->len += need;
     self->appended++;
     return 0;
 }

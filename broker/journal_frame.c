@@ -44,6 +44,42 @@ void sl_frame_put_record (uint8_t *p, uint8_t type, const uint8_t *data, size_t 
     s_put32 (p + 4, sl_crc32c (0, p + 8, 1 + size));
 }
 
+int sl_frame_append (uint8_t **buf, size_t *len, size_t *cap, uint8_t type, const uint8_t *data,
+                     size_t size, char *err, size_t errlen)
+{
+    assert (buf && len && cap);
+    assert (data || size == 0);
+    if (type == 0) {
+        snprintf (err, errlen, "journal record type 0 is not allowed");
+        return -1;
+    }
+    if (size > SL_JOURNAL_MAX_RECORD) {
+        snprintf (err, errlen, "journal record of %zu bytes is over the limit of %u bytes", size,
+                  SL_JOURNAL_MAX_RECORD);
+        return -1;
+    }
+    size_t need = SL_FRAME_RECORD_HEAD + size;
+    if (need > *cap - *len) {
+        if (*len > SIZE_MAX / 2 - need) {
+            snprintf (err, errlen, "out of memory buffering a journal record of %zu bytes", size);
+            return -1;
+        }
+        size_t grown = *cap ? *cap : 4096;
+        while (grown < *len + need)
+            grown *= 2;
+        uint8_t *bigger = realloc (*buf, grown);
+        if (!bigger) {
+            snprintf (err, errlen, "out of memory buffering a journal record of %zu bytes", size);
+            return -1;
+        }
+        *buf = bigger;
+        *cap = grown;
+    }
+    sl_frame_put_record (*buf + *len, type, data, size);
+    *len += need;
+    return 0;
+}
+
 void sl_frame_put_head (uint8_t *p, uint8_t flags)
 {
     p [0] = 'S';

@@ -43,6 +43,13 @@
 //  bytes (data may be NULL if size is 0).
 void sl_frame_put_record (uint8_t *p, uint8_t type, const uint8_t *data, size_t size);
 
+//  Appends one record to the buffer *buf of *len bytes used and *cap
+//  allocated (both journals keep the records appended and not committed
+//  so), growing it as needed. Returns 0, or -1 (type 0, size over
+//  SL_JOURNAL_MAX_RECORD, out of memory) with err; then nothing changed.
+int sl_frame_append (uint8_t **buf, size_t *len, size_t *cap, uint8_t type, const uint8_t *data,
+                     size_t size, char *err, size_t errlen);
+
 //  Writes a message head with flags at p (SL_FRAME_HEAD bytes).
 void sl_frame_put_head (uint8_t *p, uint8_t flags);
 

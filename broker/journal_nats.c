@@ -272,35 +272,8 @@ static int s_append (void *impl, uint8_t type, const uint8_t *data, size_t size,
 {
     s_nats_t *self = impl;
     assert (self->replayed);
-    assert (data || size == 0);
-    if (type == 0) {
-        snprintf (err, errlen, "journal record type 0 is not allowed");
+    if (sl_frame_append (&self->buf, &self->len, &self->cap, type, data, size, err, errlen))
         return -1;
-    }
-    if (size > SL_JOURNAL_MAX_RECORD) {
-        snprintf (err, errlen, "journal record of %zu bytes is over the limit of %u bytes", size,
-                  SL_JOURNAL_MAX_RECORD);
-        return -1;
-    }
-    size_t need = SL_FRAME_RECORD_HEAD + size;
-    if (need > self->cap - self->len) {
-        if (self->len > SIZE_MAX / 2 - need) {
-            snprintf (err, errlen, "out of memory buffering a journal record of %zu bytes", size);
-            return -1;
-        }
-        size_t cap = self->cap ? self->cap : 4096;
-        while (cap < self->len + need)
-            cap *= 2;
-        uint8_t *buf = realloc (self->buf, cap);
-        if (!buf) {
-            snprintf (err, errlen, "out of memory buffering a journal record of %zu bytes", size);
-            return -1;
-        }
-        self->buf = buf;
-        self->cap = cap;
-    }
-    sl_frame_put_record (self->buf + self->len, type, data, size);
-    self->len += need;
     self->appended++;
     return 0;
 }
