@@ -2245,6 +2245,7 @@ static int s_status_build (broker_t *self, status_parts_t *parts)
         .max_memory = self->config.max_memory,
         .throttled = self->throttled,
         .journal_bytes = self->journal ? sl_journal_total_bytes (self->journal) : 0,
+        .journal = self->journal ? sl_journal_dir (self->journal) : NULL,
     };
     return status_build (&view, parts);
 }

@@ -148,6 +148,8 @@ int status_build (const status_view_t *view, status_parts_t *parts)
     report->memory_limit = view->max_memory;
     report->throttled = view->throttled;
     report->journal_bytes = view->journal_bytes;
+    report->journal = (char *) (view->journal ? view->journal : "");
+    report->runs_adopted = view->count->tasks_adopted;
     return 0;
 }
 

@@ -37,6 +37,7 @@ typedef struct {
     uint64_t max_memory;            //  --max-memory
     bool throttled;                 //  intake paused at the memory limit
     uint64_t journal_bytes;         //  journal on disk (0 without one)
+    const char *journal;            //  where the journal is (sl_journal_dir), or NULL
 } status_view_t;
 
 //  A status report and the arrays it points into (owned).

@@ -87,10 +87,13 @@ static void s_print_status (const Sluice__StatusReport *r)
             r->rate, (unsigned long long) r->tasks_accepted,
             (unsigned long long) r->tasks_dispatched, (unsigned long long) r->results,
             (unsigned long long) r->retries, (unsigned long long) r->runs_lost);
-    printf ("memory %.1f of %.0f MiB%s; journal %.1f MiB; %llu bad messages dropped\n",
+    printf ("memory %.1f of %.0f MiB%s; journal %s, %.1f MiB; %llu bad messages dropped\n",
             r->memory_held / 1048576.0, r->memory_limit / 1048576.0,
-            r->throttled ? " (intake paused)" : "", r->journal_bytes / 1048576.0,
-            (unsigned long long) r->bad_messages);
+            r->throttled ? " (intake paused)" : "", r->journal [0] ? r->journal : "none",
+            r->journal_bytes / 1048576.0, (unsigned long long) r->bad_messages);
+    if (r->runs_adopted)
+        printf ("%llu runs adopted from before a restart (their workers still ran them)\n",
+                (unsigned long long) r->runs_adopted);
     printf ("\n%-16s %10s %8s %6s\n", "QUEUE", "QUEUED", "WORKERS", "SLOTS");
     for (size_t i = 0; i < r->n_queues; i++)
         printf ("%-16s %10llu %8u %6u%s\n", r->queues [i]->name,

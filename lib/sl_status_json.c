@@ -60,14 +60,14 @@ json_t *sl_status_json (const Sluice__StatusReport *r)
                                                   (int) q->workers, "slots", (int) q->slots));
     }
     return json_pack (
-        "{s:s, s:f, s:s?, s:f, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
-        "s:{s:I, s:I, s:b}, s:I, s:o, s:o, s:o}",
+        "{s:s, s:f, s:s?, s:f, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
+        "s:{s:I, s:I, s:b}, s:I, s:s?, s:o, s:o, s:o}",
         "broker_id", r->broker_id, "uptime_s", r->uptime_ms / 1000.0, "sink",
         r->sink [0] ? r->sink : NULL, "rate", r->rate, "counters", "tasks_accepted",
         (json_int_t) r->tasks_accepted, "tasks_dispatched", (json_int_t) r->tasks_dispatched,
         "results", (json_int_t) r->results, "retries", (json_int_t) r->retries, "runs_lost",
-        (json_int_t) r->runs_lost, "duplicates", (json_int_t) r->duplicates, "bad_messages",
-        (json_int_t) r->bad_messages, "memory", "held", (json_int_t) r->memory_held, "limit",
+        (json_int_t) r->runs_lost, "runs_adopted", (json_int_t) r->runs_adopted, "duplicates",
+        (json_int_t) r->duplicates, "bad_messages", (json_int_t) r->bad_messages, "memory", "held", (json_int_t) r->memory_held, "limit",
         (json_int_t) r->memory_limit, "intake_paused", r->throttled, "journal_bytes",
-        (json_int_t) r->journal_bytes, "jobs", jobs, "workers", workers, "queues", queues);
+        (json_int_t) r->journal_bytes, "journal", r->journal [0] ? r->journal : NULL, "jobs", jobs, "workers", workers, "queues", queues);
 }

@@ -46,3 +46,12 @@ print("4 tasks, each started once, results ok; workers:",
       sorted(set(r["worker"] for r in records)))
 PY
 expect_grep "claimed 4 runs from before the restart" "$WORK/broker.log" "the adopted runs"
+# sluice-ctl status says so, and where the journal is.
+"$SLUICE_BIN/sluice-ctl" --broker "$BROKER" status --json >"$WORK/status.json" \
+    || fail "sluice-ctl status"
+"$PYTHON" - "$WORK/status.json" "$WORK/data-$PORT" <<'PY' || fail "status after the restart"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["counters"]["runs_adopted"] == 4, s["counters"]
+assert s["journal"] == sys.argv[2], s.get("journal")
+PY

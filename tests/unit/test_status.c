@@ -40,11 +40,13 @@ static void test_status_lists_jobs_workers_queues_and_counters (void **state)
         snprintf (id, sizeof id, "old-%d", i);
         sl_finished_remember (finished, id, &counts, 1000 + i, NULL);
     }
-    broker_counters_t count = { .tasks_in = 3, .retries = 2, .tasks_lost = 1 };
+    broker_counters_t count = { .tasks_in = 3, .retries = 2, .tasks_lost = 1,
+                                .tasks_adopted = 4 };
     status_view_t view = { .table = table, .peers = peers, .finished = finished,
                            .count = &count, .broker_id = "b1", .sink = "sink:1",
                            .now = 5000, .wall = 2000, .started_at = 1000, .rate = 12.5,
-                           .max_memory = 1 << 20, .throttled = true, .journal_bytes = 77 };
+                           .max_memory = 1 << 20, .throttled = true, .journal_bytes = 77,
+                           .journal = "/var/lib/sluice" };
     status_parts_t parts;
     assert_int_equal (status_build (&view, &parts), 0);
     Sluice__StatusReport *r = &parts.report;
@@ -90,6 +92,8 @@ static void test_status_lists_jobs_workers_queues_and_counters (void **state)
     assert_int_equal (r->memory_limit, 1 << 20);
     assert_true (r->throttled);
     assert_int_equal (r->journal_bytes, 77);
+    assert_string_equal (r->journal, "/var/lib/sluice");
+    assert_int_equal (r->runs_adopted, 4);
     status_free (&parts);
     assert_null (parts.jobs);
     sl_finished_destroy (&finished);
