@@ -2193,6 +2193,9 @@ static void s_finish_jobs (broker_t *self)
 
 //  --- Operating: sluice-ctl commands and --metrics ----------------------------
 
+//  Every reply to a command goes through the outbox: one that reports a
+//  change (a cancel) leaves only once the records it made are durable, and
+//  the others (refusals, a drain order) never overtake it.
 static void s_command_reply (broker_t *self, zframe_t *routing_id, bool ok, const char *message)
 {
     Sluice__CommandReply reply = SLUICE__COMMAND_REPLY__INIT;
@@ -2201,7 +2204,7 @@ static void s_command_reply (broker_t *self, zframe_t *routing_id, bool ok, cons
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_COMMAND_REPLY;
     env.command_reply = &reply;
-    s_reply (self, routing_id, &env);
+    s_answer (self, routing_id, &env);
 }
 
 //  Results per second since the oldest sample (about 10 s ago, or the
@@ -2406,14 +2409,7 @@ static void s_cancel (broker_t *self, zframe_t *routing_id, const char *job_id)
               job_id, cancelled, running, (unsigned long long) (counts->done - cancelled),
               (unsigned long long) counts->total);
     sl_warn ("%s", message);
-    //  "cancelled" only once the cancel is in the journal.
-    Sluice__CommandReply reply = SLUICE__COMMAND_REPLY__INIT;
-    reply.ok = true;
-    reply.message = message;
-    sl_env_t answer = SLUICE__ENVELOPE__INIT;
-    answer.body_case = SLUICE__ENVELOPE__BODY_COMMAND_REPLY;
-    answer.command_reply = &reply;
-    s_answer (self, routing_id, &answer);
+    s_command_reply (self, routing_id, true, message); //  once the cancel is durable
 }
 
 //  COMMAND_DRAIN: the worker takes no new task, hands back those it has

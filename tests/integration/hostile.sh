@@ -141,17 +141,7 @@ impostor () { # NAME SECONDS ARGS...: starts zmq_garbage --impostor
         >"$WORK/impostor-$name.txt" 2>"$WORK/impostor-$name.log" &
     IMPOSTOR_PID=$!
     PIDS+=("$IMPOSTOR_PID")
-    "$PYTHON" - "$IMPOSTOR_PORT" <<'PY' || fail "the impostor did not start listening"
-import socket, sys, time
-deadline = time.time() + 10
-while time.time() < deadline:
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.02)
-sys.exit(1)
-PY
+    wait_port "$IMPOSTOR_PORT" 10 || fail "the impostor did not start listening"
 }
 clients () { # NAME: starts a worker and a sink against the impostor
     start_bg "imp-$1-worker" "$SLUICE_BIN/sluice-worker" --broker "$IMPOSTOR" --builtin echo \

@@ -119,17 +119,12 @@ start_bg () {
     PIDS+=("$LAST_PID")
 }
 
-# start_broker ARGS... : starts the broker on $BROKER (dispatch mode from
-# $SLUICE_DISPATCH, default fair), its journal in
-# $WORK/data-$PORT, and waits until it accepts connections (so a test's
-# next step never races its start).
-start_broker () {
-    start_bg broker "$SLUICE_BIN/sluice-broker" --bind "$BROKER" --data-dir "$WORK/data-$PORT" \
-        --dispatch "${SLUICE_DISPATCH:-fair}" "$@"
-    BROKER_PID=$LAST_PID
-    "$PYTHON" - "$PORT" <<'PY' || fail "broker did not start listening on port $PORT"
+# wait_port PORT SECONDS : waits until something accepts TCP
+# connections on 127.0.0.1:PORT; status 1 if nothing did in time.
+wait_port () {
+    "$PYTHON" - "$1" "$2" <<'PY'
 import socket, sys, time
-deadline = time.time() + 10
+deadline = time.time() + float(sys.argv[2])
 while time.time() < deadline:
     try:
         socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()
@@ -138,6 +133,17 @@ while time.time() < deadline:
         time.sleep(0.02)
 sys.exit(1)
 PY
+}
+
+# start_broker ARGS... : starts the broker on $BROKER (dispatch mode from
+# $SLUICE_DISPATCH, default fair), its journal in
+# $WORK/data-$PORT, and waits until it accepts connections (so a test's
+# next step never races its start).
+start_broker () {
+    start_bg broker "$SLUICE_BIN/sluice-broker" --bind "$BROKER" --data-dir "$WORK/data-$PORT" \
+        --dispatch "${SLUICE_DISPATCH:-fair}" "$@"
+    BROKER_PID=$LAST_PID
+    wait_port "$PORT" 10 || fail "broker did not start listening on port $PORT"
 }
 
 # start_worker NAME ARGS...

@@ -95,15 +95,5 @@ start_broker_nats () {
     start_bg broker "$SLUICE_BIN/sluice-broker" --bind "$BROKER" --journal "$NATS_URLS" \
         --journal-stream "$stream" --dispatch "${SLUICE_DISPATCH:-fair}" "$@"
     BROKER_PID=$LAST_PID
-    "$PYTHON" - "$PORT" <<'PY' || fail "broker did not start listening on port $PORT"
-import socket, sys, time
-deadline = time.time() + 20
-while time.time() < deadline:
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.02)
-sys.exit(1)
-PY
+    wait_port "$PORT" 20 || fail "broker did not start listening on port $PORT"
 }
