@@ -350,7 +350,10 @@ static int s_option_service (s_args_t *args, int opt, const char *arg)
     return S_OPT_OK;
 }
 
-//  Reads the command line into args. Returns 0, or the exit status.
+#define S_PARSED (-1) //  s_parse: the options are read, go on
+
+//  Reads the command line into args. Returns S_PARSED, or the status to
+//  exit with (0 after --help or --version).
 static int s_parse (s_args_t *args, int argc, char *argv [])
 {
     int opt;
@@ -373,7 +376,7 @@ static int s_parse (s_args_t *args, int argc, char *argv [])
                  argv [optind]);
         return SL_EXIT_USAGE;
     }
-    return 0;
+    return S_PARSED;
 }
 
 //  --journal: a list of NATS servers, a valid stream name, and no other
@@ -481,7 +484,7 @@ static int s_run (int argc, char *argv [])
         },
     };
     int rc = s_parse (&args, argc, argv);
-    if (rc)
+    if (rc != S_PARSED)
         return rc;
     if (s_check (&args))
         return SL_EXIT_USAGE;

@@ -227,7 +227,10 @@ typedef struct {
     uint64_t timeout_ms;    //  --timeout
 } s_args_t;
 
-//  Reads the options into args. Returns 0, or the exit status.
+#define S_PARSED (-1) //  s_parse: the options are read, go on
+
+//  Reads the options into args. Returns S_PARSED, or the status to exit
+//  with (0 after --help or --version).
 static int s_parse (s_args_t *args, int argc, char *argv [])
 {
     int opt;
@@ -258,7 +261,7 @@ static int s_parse (s_args_t *args, int argc, char *argv [])
                 return SL_EXIT_USAGE;
         }
     }
-    return 0;
+    return S_PARSED;
 }
 
 //  Turns the words after the options (verb and its argument) into the
@@ -364,7 +367,7 @@ static int s_run (int argc, char *argv [])
     s_args_t args = { .timeout_ms = DEFAULT_TIMEOUT_MS };
     sl_start_init (&args.start, PROG, SL_DEFAULT_BROKER);
     int rc = s_parse (&args, argc, argv);
-    if (rc)
+    if (rc != S_PARSED)
         return rc;
     const char *verb = optind < argc ? argv [optind] : NULL;
     int nargs = argc - optind - 1;
