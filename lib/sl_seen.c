@@ -9,7 +9,7 @@
     that a job with a few results costs about 3 KiB; the page last used is
     cached, as consecutive seqs mostly share one.
 */
-#include "seen.h"
+#include "sl_seen.h"
 
 #include <assert.h>
 #include <stdlib.h>

@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "seen.h"
+#include "sl_seen.h"
 
 typedef struct _sl_parked_t sl_parked_t;
 

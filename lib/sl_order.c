@@ -4,7 +4,7 @@
     cast to a pointer: no key allocation, no string hashing), and those not
     acknowledged are also on an intrusive doubly linked list, oldest first.
 */
-#include "order.h"
+#include "sl_order.h"
 
 #include <czmq.h>
 #include <stdlib.h>
