@@ -316,8 +316,11 @@ static void s_on_results (sink_t *self, Sluice__ResultBatch *batch)
         sl_collect_verdict_t verdict =
             sl_collect_offer (self->collect, batch->job, r->seq, self->now, &job);
         if (verdict == SL_COLLECT_FOREIGN) {
-            sl_warn_dropped ("dropped results of job %s (collecting %s only)", batch->job,
-                             self->config->job ? self->config->job : "others");
+            if (self->config->job)
+                sl_warn_dropped ("dropped results of job %s (collecting %s only)", batch->job,
+                                 self->config->job);
+            else //  every job is ours: only memory can refuse it (the broker resends)
+                sl_error ("out of memory for job %s; its results wait at the broker", batch->job);
             return;
         }
         if (verdict == SL_COLLECT_OUT_OF_RANGE)
