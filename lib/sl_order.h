@@ -1,4 +1,4 @@
-/*  order - the results of one job that --keep-order holds back ("parks")
+/*  sl_order - the results of one job that --keep-order holds back ("parks")
     until every seq before them is written.
 
     The sink writes a job's results in seq order: a result whose seq is the
