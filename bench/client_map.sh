@@ -21,7 +21,7 @@ for ((i = 0; i < W; i++)); do
 done
 await_workers "$BROKER" "$W"
 # Each run checks its own output: N lines, all ok (map exits 1 otherwise).
-check='out=$(mktemp); "$0" "$1" "" "$2" >"$out" || exit 1; n=$(grep -c "	ok	" "$out"); rm -f "$out"; [ "$n" = "$2" ]'
+check='out=$(mktemp); "$0" "$1" default "$2" >"$out" || exit 1; n=$(grep -c "	ok	" "$out"); rm -f "$out"; [ "$n" = "$2" ]'
 farm-bench -n "$RUNS" --timeout 900 \
     --vs "sh -c '$check' $BASE_BIN/examples/c/map $BROKER $N" \
     -- sh -c "$check" "$BIN/examples/c/map" "$BROKER" "$N"

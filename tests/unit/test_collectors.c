@@ -134,6 +134,8 @@ static void test_collectors_credit_is_per_collector (void **state)
     assert_int_equal (sl_collectors_credit (c, "slow"), 3);
     sl_collectors_sent (c, "slow", 3);
     assert_int_equal (sl_collectors_credit (c, "slow"), 0);
+    sl_collectors_sent (c, "slow", 1); //  past its window (sent again): still none
+    assert_int_equal (sl_collectors_credit (c, "slow"), 0);
     //  The stopped one does not hold the other back.
     assert_int_equal (sl_collectors_credit (c, "fast"), 3);
     sl_collectors_sent (c, "fast", 2);
@@ -143,7 +145,7 @@ static void test_collectors_credit_is_per_collector (void **state)
     assert_int_equal (sl_collectors_credit (c, "slow"), 3);
     const sl_collector_t *first = sl_collectors_first (c);
     assert_string_equal (first->name, "slow");
-    assert_int_equal (first->delivered, 3);
+    assert_int_equal (first->delivered, 4);
     assert_int_equal (sl_collectors_credit (c, "gone"), 0);
     sl_collectors_destroy (&c);
 }
