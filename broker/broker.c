@@ -47,7 +47,8 @@ static zsock_t *s_bind (const broker_config_t *config, zcert_t *cert, sl_port_t 
         //  Replies to a client that vanished must not block or pile up.
         zsock_set_router_mandatory (sock, 1);
         //  A worker that reconnects takes its routing id back at once.
-        if (port == SL_PORT_DISPATCH)
+        //  A collector's delivery DEALER is known by its name too.
+        if (port == SL_PORT_DISPATCH || port == SL_PORT_DELIVERY)
             zsock_set_router_handover (sock, 1);
     }
     if (port == SL_PORT_INTAKE)
@@ -59,6 +60,15 @@ static zsock_t *s_bind (const broker_config_t *config, zcert_t *cert, sl_port_t 
         //  The same for results: while the journal fails they are not read,
         //  and must wait in the workers, not here.
         zsock_set_rcvhwm (sock, RESULTS_HWM);
+    if (port == SL_PORT_DELIVERY)
+        //  Collectors send nothing here: what comes is read and dropped.
+        zsock_set_rcvhwm (sock, INTAKE_HWM);
+    if (port == SL_PORT_DELIVERY)
+        //  What goes to a collector is bounded by its window of results
+        //  sent and not acknowledged (--sink-window): a limit here would
+        //  only make a send within the window fail (and a ROUTER polls
+        //  writable whatever its pipes hold).
+        zsock_set_sndhwm (sock, 0);
     if (port == SL_PORT_DISPATCH)
         //  Push: PUSH deals to any worker whose pipe has room, busy or
         //  not, so the pipe is all that bounds what a worker is dealt:
@@ -135,7 +145,7 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
         !(self->dispatch = s_bind (config, self->cert, SL_PORT_DISPATCH,
                                    config->fair ? ZMQ_ROUTER : ZMQ_PUSH, err, errlen)) ||
         !(self->results = s_bind (config, self->cert, SL_PORT_RESULTS, ZMQ_PULL, err, errlen)) ||
-        !(self->delivery = s_bind (config, self->cert, SL_PORT_DELIVERY, ZMQ_PUSH, err, errlen)))
+        !(self->delivery = s_bind (config, self->cert, SL_PORT_DELIVERY, ZMQ_ROUTER, err, errlen)))
         goto fail;
     //  Every client says hello on the control port first: a client turned
     //  away there before its key is known is logged too.
@@ -190,6 +200,7 @@ void broker_destroy (broker_t **self_p)
     sl_peers_destroy (&self->peers);
     sl_fair_destroy (&self->fair);
     zlistx_destroy (&self->job_starts);
+    zframe_destroy (&self->sink_rid);
     sl_outbox_destroy (&self->answers);
     sl_outbox_destroy (&self->notices);
     sl_journal_destroy (&self->journal);
@@ -345,22 +356,20 @@ static void s_announce (broker_t *self)
 
 //  What to wait for on each socket (the order of broker_run's items).
 //  Wait for writability only when there is something to write: the PUSH
-//  to workers when tasks are queued, the PUSH to the sink when there is
-//  something for it. Under fair dispatch the dispatch ROUTER is read for
+//  to workers when tasks are queued, the delivery ROUTER (always writable)
+//  when there is something the sink may be sent now. Under fair dispatch the dispatch ROUTER is read for
 //  credits instead.
 static void s_poll_events (broker_t *self, zmq_pollitem_t *items)
 {
     bool dealing = sl_table_queued (self->table) && !self->grace_until && !self->journal_failed;
-    bool to_sink = self->sink && (self->check_finished || zlistx_size (self->job_starts) ||
-                                  sl_table_sendable (self->table, NULL) ||
-                                  broker_outbox_ready (self, self->notices));
+    bool to_sink = broker_delivery_pending (self);
     items [1].events = broker_throttled (self) ? 0 : ZMQ_POLLIN;
     //  Results not journaled would only pile up in memory: while the
     //  journal fails they wait in the workers (as while the broker is
     //  away) and in small socket buffers.
     items [2].events = self->journal_failed ? 0 : ZMQ_POLLIN;
     items [3].events = self->config.fair ? ZMQ_POLLIN : dealing ? ZMQ_POLLOUT : 0;
-    items [4].events = to_sink ? ZMQ_POLLOUT : 0;
+    items [4].events = ZMQ_POLLIN | (to_sink ? ZMQ_POLLOUT : 0);
 }
 
 //  How long the poll may wait: until the next timer.
@@ -371,6 +380,8 @@ static long s_poll_timeout (broker_t *self, int64_t now)
         wake = broker_journal_wake (self);
     if (self->grace_until && self->grace_until < wake)
         wake = self->grace_until;
+    if (self->sink && self->delivery_retry && self->delivery_retry < wake)
+        wake = self->delivery_retry;
     return wake > now ? (long) (wake - now) : 0;
 }
 
@@ -385,6 +396,8 @@ static void s_turn (broker_t *self, zmq_pollitem_t *items)
         broker_on_intake (self);
     if (items [2].revents & ZMQ_POLLIN)
         broker_on_results (self);
+    if (items [4].revents & ZMQ_POLLIN)
+        broker_on_delivery_input (self);
     if (self->metrics && (items [5].revents & ZMQ_POLLIN))
         http_handle (self->metrics, broker_render_http, self);
     broker_dispatch (self);

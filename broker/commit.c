@@ -55,22 +55,30 @@ static uint64_t s_journal_durable (broker_t *self)
 void broker_outbox_flush (broker_t *self, sl_outbox_t *outbox, zsock_t *sock)
 {
     //  A job's JobStart goes before its JobDone: announcements first.
-    if (outbox == self->notices && zlistx_size (self->job_starts))
+    if (outbox == self->notices &&
+        (zlistx_size (self->job_starts) || broker_delivery_waits (self, zclock_mono ())))
         return;
     uint64_t durable = s_journal_durable (self);
     zframe_t *routing_id, *msg;
+    bool to_collector = outbox == self->notices;
     while (sl_outbox_peek (outbox, durable, &routing_id, &msg)) {
         void *handle = zsock_resolve (sock);
         if (routing_id && zmq_send (handle, zframe_data (routing_id), zframe_size (routing_id),
                                     ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
             if (errno == EAGAIN)
                 return;
+            if (to_collector) {
+                //  Its DEALER is not connected yet: the notice waits (a
+                //  collector that leaves takes its notices with it).
+                self->delivery_retry = zclock_mono () + DELIVERY_RETRY_MS;
+                return;
+            }
             sl_outbox_pop (outbox); //  EHOSTUNREACH: the client left
             continue;
         }
         if (zmq_send (handle, zframe_data (msg), zframe_size (msg), ZMQ_DONTWAIT) < 0 &&
             errno == EAGAIN && !routing_id)
-            return; //  the sink's pipe is full: later
+            return; //  the pipe is full: later
         sl_outbox_pop (outbox);
     }
 }
@@ -82,12 +90,11 @@ bool broker_outbox_ready (broker_t *self, sl_outbox_t *outbox)
     return sl_outbox_peek (outbox, s_journal_durable (self), &routing_id, &msg);
 }
 
-//  Queues an answer that reports a state change: it goes out once every
-//  record appended so far is durable (at once without a journal, or when
-//  nothing is pending). routing_id NULL: to the sink, on the delivery
-//  socket; else a reply on the control socket.
-
-void broker_answer (broker_t *self, zframe_t *routing_id, sl_env_t *env)
+//  Queues a message that reports a state change in outbox: it goes out
+//  on sock once every record appended so far is durable (at once without a
+//  journal, or when nothing is pending).
+static void s_queue (broker_t *self, sl_outbox_t *outbox, zsock_t *sock, zframe_t *routing_id,
+                     sl_env_t *env)
 {
     s_journal_results (self); //  the table's changes so far are records first
     zframe_t *msg = sl_proto_encode (env);
@@ -95,10 +102,21 @@ void broker_answer (broker_t *self, zframe_t *routing_id, sl_env_t *env)
         sl_error ("out of memory encoding a %s", sl_proto_body_name (env));
         return;
     }
-    sl_outbox_t *outbox = routing_id ? self->answers : self->notices;
     if (sl_outbox_add (outbox, s_journal_position (self), routing_id, &msg))
         sl_error ("out of memory queueing a %s", sl_proto_body_name (env));
-    broker_outbox_flush (self, outbox, routing_id ? self->control : self->delivery);
+    broker_outbox_flush (self, outbox, sock);
+}
+
+//  A reply on the control socket to routing_id.
+void broker_answer (broker_t *self, zframe_t *routing_id, sl_env_t *env)
+{
+    s_queue (self, self->answers, self->control, routing_id, env);
+}
+
+//  A notice (JobDone) to a collector, on the delivery socket.
+void broker_notify (broker_t *self, zframe_t *routing_id, sl_env_t *env)
+{
+    s_queue (self, self->notices, self->delivery, routing_id, env);
 }
 
 //  Records up to the journal's durable position are safe: results reached

@@ -20,6 +20,8 @@ void broker_sink_detach (broker_t *self, const char *why)
                   self->sink->name, why, resent);
     sl_peer_t *sink = self->sink;
     self->sink = NULL;
+    zframe_destroy (&self->sink_rid);
+    self->delivery_retry = 0;
     zlistx_purge (self->job_starts);
     sl_outbox_purge (self->notices); //  the next sink asks again
     broker_peer_remove (self, sink);
@@ -67,6 +69,11 @@ void broker_hello_sink (broker_t *self, sl_peer_t *peer, Sluice__Hello *hello)
         zlistx_add_end (peer->waiting, hello->waiting [i]);
     if (peer->job [0])
         zlistx_add_end (peer->waiting, peer->job);
+    if (self->sink != peer) {
+        zframe_destroy (&self->sink_rid);
+        self->sink_rid = zframe_new (peer->name, strlen (peer->name));
+        self->delivery_retry = 0;
+    }
     self->sink = peer;
     self->last_ack = zclock_mono ();
     self->check_finished = true;
@@ -110,9 +117,85 @@ void broker_on_ack (broker_t *self, sl_peer_t *peer, Sluice__Ack *ack)
     self->check_finished = true;
 }
 
+//  Collectors send nothing on the delivery port: whatever comes (a
+//  confused or hostile peer) is read, counted and dropped, a few messages
+//  a turn so that it never starves the rest.
+void broker_on_delivery_input (broker_t *self)
+{
+    void *handle = zsock_resolve (self->delivery);
+    for (int i = 0; i < 64; i++) {
+        zmq_msg_t part;
+        zmq_msg_init (&part);
+        if (zmq_msg_recv (&part, handle, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&part);
+            return;
+        }
+        bool more = zmq_msg_more (&part);
+        zmq_msg_close (&part);
+        while (more) {
+            zmq_msg_init (&part);
+            if (zmq_msg_recv (&part, handle, ZMQ_DONTWAIT) < 0)
+                more = false;
+            else
+                more = zmq_msg_more (&part);
+            zmq_msg_close (&part);
+        }
+        broker_bad (self, "delivery", NULL, "a message sent to the delivery port");
+    }
+}
+
+//  True if the collector's DEALER was not connected at the last try and
+//  it is too early to try again.
+bool broker_delivery_waits (broker_t *self, int64_t now)
+{
+    return self->delivery_retry && now < self->delivery_retry;
+}
+
+//  Sends env to the sink on the delivery ROUTER. Returns 0, or -1 if it
+//  cannot go now: the pipe is full, or the sink's DEALER is not connected
+//  (yet: it connects before its hello, but a handshake may take longer),
+//  in which case delivery pauses DELIVERY_RETRY_MS.
+static int s_send (broker_t *self, sl_env_t *env)
+{
+    if (sl_proto_send (self->delivery, self->sink_rid, env, ZMQ_DONTWAIT) == 0) {
+        self->delivery_retry = 0;
+        return 0;
+    }
+    if (errno == EHOSTUNREACH)
+        self->delivery_retry = zclock_mono () + DELIVERY_RETRY_MS;
+    return -1;
+}
+
+//  The job the sink collects (NULL: every job); *none set if it names a
+//  job this broker does not hold.
+static sl_job_t *s_only (broker_t *self, bool *none)
+{
+    *none = false;
+    if (!self->sink->job [0])
+        return NULL;
+    sl_job_t *only = sl_table_job (self->table, self->sink->job);
+    *none = !only;
+    return only;
+}
+
+//  True if something may go to the sink now (the loop then waits for the
+//  delivery socket, which a ROUTER always is: so only then).
+bool broker_delivery_pending (broker_t *self)
+{
+    if (!self->sink || broker_delivery_waits (self, zclock_mono ()))
+        return false;
+    if (self->check_finished || zlistx_size (self->job_starts) ||
+        broker_outbox_ready (self, self->notices))
+        return true;
+    bool none;
+    sl_job_t *only = s_only (self, &none);
+    return !none && sl_table_unacked (self->table) < self->config.sink_window &&
+           sl_table_sendable (self->table, only);
+}
+
 void broker_deliver (broker_t *self)
 {
-    if (!self->sink)
+    if (!self->sink || broker_delivery_waits (self, zclock_mono ()))
         return;
     //  Announcements first: a job's start must precede its end.
     const char *job_id;
@@ -123,18 +206,16 @@ void broker_deliver (broker_t *self)
         sl_env_t env = SLUICE__ENVELOPE__INIT;
         env.body_case = SLUICE__ENVELOPE__BODY_JOB_START;
         env.job_start = &start;
-        if (sl_proto_send (self->delivery, NULL, &env, ZMQ_DONTWAIT))
+        if (s_send (self, &env))
             return;
         zlistx_delete (self->job_starts, NULL);
     }
     if (zlistx_size (self->job_starts))
         return;
-    sl_job_t *only = NULL;
-    if (self->sink->job [0]) {
-        only = sl_table_job (self->table, self->sink->job);
-        if (!only)
-            return;
-    }
+    bool none;
+    sl_job_t *only = s_only (self, &none);
+    if (none)
+        return;
     Sluice__Result results [MAX_BATCH_RESULTS];
     static char ids [MAX_BATCH_RESULTS][256]; //  the tasks' ids, as strings
     Sluice__Result *result_ptrs [MAX_BATCH_RESULTS];
@@ -165,7 +246,7 @@ void broker_deliver (broker_t *self)
         sl_env_t env = SLUICE__ENVELOPE__INIT;
         env.body_case = SLUICE__ENVELOPE__BODY_RESULTS;
         env.results = &batch;
-        if (sl_proto_send (self->delivery, NULL, &env, ZMQ_DONTWAIT)) {
+        if (s_send (self, &env)) {
             while (n--)
                 sl_table_unsend_last (self->table, job);
             break;
@@ -191,7 +272,7 @@ static void s_send_job_done (broker_t *self, const char *job_id, const sl_job_co
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_JOB_DONE;
     env.job_done = &done;
-    broker_answer (self, NULL, &env);
+    broker_notify (self, self->sink_rid, &env);
 }
 
 //  Announces finished jobs to the sink that collected them and retires them.

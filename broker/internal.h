@@ -57,6 +57,7 @@
 #define RATE_SAMPLES 11              //  results counted each second, for the rate over 10 s
 #define MAX_FILL_SEQS 1000000        //  cancel: absent seqs it fills in, at most
 #define MAX_FAILED_RANGES 1024       //  ranges of failed seqs remembered per finished job
+#define DELIVERY_RETRY_MS 5                  //  a collector's DEALER not connected yet: retry
 #define PUSH_SNDHWM 2                        //  --dispatch push: batches buffered per worker
 #define INSECURE_WARNING_MS (3600 * 1000)    //  --insecure: the warning again every hour
 #define FAILURES_PER_JOB 10000               //  failed tasks kept per job for the dashboard
@@ -71,13 +72,15 @@ struct _broker_t {
     zsock_t *intake;                    //  PULL from ventilators
     zsock_t *dispatch;                  //  PUSH to workers
     zsock_t *results;                   //  PULL from workers
-    zsock_t *delivery;                  //  PUSH to the sink
+    zsock_t *delivery;                  //  ROUTER to the collectors (routing id = name)
     sl_table_t *table;                  //  every task's state
     sl_peers_t *peers;                  //  the workers and sinks that said hello (peers.h)
     sl_fair_t *fair;                    //  fair dispatch: which worker gets tasks next
     uint64_t worker_slots;              //  slots of every worker
     broker_counters_t count;            //  what it counted since it started (metrics.h)
     sl_peer_t *sink;                    //  the attached sink, or NULL
+    zframe_t *sink_rid;                 //  its routing id on the delivery port (its name)
+    int64_t delivery_retry;             //  its DEALER not connected yet: try again then (ms)
     zlistx_t *job_starts;               //  job ids to announce to the sink (owned strings)
     bool check_finished;                //  something happened that may finish a job
     sl_finished_t *finished;            //  finished jobs remembered (finished.h)
@@ -148,6 +151,7 @@ void broker_journal_appended (broker_t *self, int rc, const char *err);
 void broker_outbox_flush (broker_t *self, sl_outbox_t *outbox, zsock_t *sock);
 bool broker_outbox_ready (broker_t *self, sl_outbox_t *outbox);
 void broker_answer (broker_t *self, zframe_t *routing_id, sl_env_t *env);
+void broker_notify (broker_t *self, zframe_t *routing_id, sl_env_t *env);
 void broker_journal_tag (broker_t *self);
 int broker_journal_commit (broker_t *self);
 void broker_journal_tick (broker_t *self, int64_t now);
@@ -182,6 +186,9 @@ void broker_dispatch (broker_t *self);
 //  deliver.c
 bool broker_sink_wants (broker_t *self, const char *job_id);
 void broker_sink_detach (broker_t *self, const char *why);
+bool broker_delivery_waits (broker_t *self, int64_t now);
+bool broker_delivery_pending (broker_t *self);
+void broker_on_delivery_input (broker_t *self);
 void broker_hello_sink (broker_t *self, sl_peer_t *peer, Sluice__Hello *hello);
 void broker_on_ack (broker_t *self, sl_peer_t *peer, Sluice__Ack *ack);
 void broker_deliver (broker_t *self);

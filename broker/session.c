@@ -75,6 +75,7 @@ void broker_welcome (broker_t *self, sl_peer_t *peer, char **jobs, size_t njobs)
     welcome.fair = self->config.fair;
     welcome.max_payload = self->config.max_payload;
     welcome.max_attachment = self->config.max_attachment;
+    welcome.delivery = SL_DELIVERY_VERSION;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_WELCOME;
     env.welcome = &welcome;

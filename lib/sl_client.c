@@ -147,6 +147,18 @@ zsock_t *sl_client_open (sl_client_t *self, sl_port_t port, int type, int linger
     return sock;
 }
 
+zsock_t *sl_client_open_delivery (sl_client_t *self, const char *name, char *err, size_t errlen)
+{
+    assert (self);
+    assert (name && name [0]);
+    char saved [sizeof self->routing_id];
+    snprintf (saved, sizeof saved, "%s", self->routing_id);
+    snprintf (self->routing_id, sizeof self->routing_id, "%s", name);
+    zsock_t *sock = sl_client_open (self, SL_PORT_DELIVERY, ZMQ_DEALER, 0, err, errlen);
+    snprintf (self->routing_id, sizeof self->routing_id, "%s", saved);
+    return sock;
+}
+
 int sl_client_send (sl_client_t *self, sl_env_t *env)
 {
     assert (self);
@@ -283,6 +295,21 @@ sl_hello_t sl_client_hello (sl_client_t *self, Sluice__Hello *hello, int64_t tim
         if (got != SL_RECV_OK) {
             snprintf (err, errlen, "the peer at %s is not a compatible sluice broker: %s",
                       self->broker, why);
+            rc = SL_HELLO_REFUSED;
+            break;
+        }
+        if (reply->body_case == SLUICE__ENVELOPE__BODY_WELCOME &&
+            hello->role == SLUICE__ROLE__ROLE_SINK &&
+            reply->welcome->delivery != SL_DELIVERY_VERSION) {
+            snprintf (err, errlen,
+                      "the broker at %s delivers results with delivery protocol %u (%s) and this "
+                      "collector speaks delivery protocol %d: use a broker of this version",
+                      self->broker, reply->welcome->delivery ? reply->welcome->delivery : 1,
+                      reply->welcome->delivery < SL_DELIVERY_VERSION
+                          ? "an older sluice, one sink at a time over PUSH"
+                          : "a newer sluice",
+                      SL_DELIVERY_VERSION);
+            sl_proto_free (&reply);
             rc = SL_HELLO_REFUSED;
             break;
         }
