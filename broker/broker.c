@@ -129,15 +129,11 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
-    self->job_starts = zlistx_new ();
     self->answers = sl_outbox_new ();
-    self->notices = sl_outbox_new ();
-    if (!self->job_starts || !self->answers || !self->notices) {
+    if (!self->answers || broker_collecting_new (self)) {
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
-    zlistx_set_destructor (self->job_starts, (zlistx_destructor_fn *) zstr_free);
-    zlistx_set_duplicator (self->job_starts, (zlistx_duplicator_fn *) strdup);
     if ((config->curve_secret || config->keys_file) && broker_curve_setup (self, err, errlen))
         goto fail;
     if (!(self->control = s_bind (config, self->cert, SL_PORT_CONTROL, ZMQ_ROUTER, err, errlen)) ||
@@ -199,10 +195,8 @@ void broker_destroy (broker_t **self_p)
     zsock_destroy (&self->delivery);
     sl_peers_destroy (&self->peers);
     sl_fair_destroy (&self->fair);
-    zlistx_destroy (&self->job_starts);
-    zframe_destroy (&self->sink_rid);
+    broker_collecting_destroy (self);
     sl_outbox_destroy (&self->answers);
-    sl_outbox_destroy (&self->notices);
     sl_journal_destroy (&self->journal);
     zactor_destroy (&self->auth);
     zcertstore_destroy (&self->admitted);
@@ -288,8 +282,8 @@ static void s_expire_peers (broker_t *self, int64_t now)
     size_t ngone = sl_peers_silent (self->peers, now, gone, 256); //  the rest next time
     for (size_t i = 0; i < ngone; i++) {
         sl_peer_t *peer = gone [i];
-        if (peer == self->sink)
-            broker_sink_detach (self, "no heartbeat");
+        if (peer->role == SLUICE__ROLE__ROLE_SINK)
+            broker_collector_detach (self, peer, "no heartbeat");
         else {
             char why [80];
             if (peer->bye_batch)
@@ -300,18 +294,10 @@ static void s_expire_peers (broker_t *self, int64_t now)
             broker_worker_gone (self, peer, why);
         }
     }
-    //  Results sent to the sink and not acknowledged for a while were lost
-    //  on the way (or taken by a peer that is not the sink: anyone may
-    //  connect to the delivery port unless CurveZMQ keeps them out): they
-    //  are sent again; the sink writes each seq once.
-    int64_t ack_timeout = (int64_t) ACK_TIMEOUT_BEATS * self->config.heartbeat_ms;
-    if (self->sink && sl_table_unacked (self->table) && now - self->last_ack > ack_timeout) {
-        size_t again = sl_table_unsend_all (self->table);
-        sl_warn ("%zu results sent to the sink were not acknowledged within %lld ms: sending "
-                 "them again",
-                 again, (long long) ack_timeout);
-        self->last_ack = now;
-    }
+    //  Results sent to a collector and not acknowledged for a while were
+    //  lost on the way (or taken by a peer that is not the collector: anyone
+    //  may connect to the delivery port unless CurveZMQ keeps them out).
+    broker_collectors_tick (self, now);
     //  Tasks that no worker claimed in time were lost on the way.
     size_t expired = sl_table_expire (self->table, now);
     if (expired) {
@@ -380,8 +366,8 @@ static long s_poll_timeout (broker_t *self, int64_t now)
         wake = broker_journal_wake (self);
     if (self->grace_until && self->grace_until < wake)
         wake = self->grace_until;
-    if (self->sink && self->delivery_retry && self->delivery_retry < wake)
-        wake = self->delivery_retry;
+    if (broker_delivery_wake (self) < wake)
+        wake = broker_delivery_wake (self);
     return wake > now ? (long) (wake - now) : 0;
 }
 
@@ -403,7 +389,7 @@ static void s_turn (broker_t *self, zmq_pollitem_t *items)
     broker_dispatch (self);
     broker_deliver (self);
     broker_finish_jobs (self);
-    broker_outbox_flush (self, self->notices, self->delivery);
+    broker_notices_flush (self);
     broker_outbox_flush (self, self->answers, self->control);
 }
 

@@ -36,7 +36,8 @@ static int s_status_build (broker_t *self, status_parts_t *parts)
         .job_times = self->job_times,
         .count = &self->count,
         .broker_id = self->broker_id,
-        .sink = self->sink ? self->sink->name : NULL,
+        .sink = sl_collectors_first (self->collectors) ? sl_collectors_first (self->collectors)->name
+                                                       : NULL,
         .now = zclock_mono (),
         .wall = zclock_time (),
         .started_at = self->started_at,
@@ -108,7 +109,7 @@ static char *s_render_metrics (broker_t *self, int *status, const char **content
         .undelivered = sl_table_deliverable (self->table, NULL) + sl_table_unacked (self->table),
         .jobs = sl_table_job_count (self->table),
         .workers = sl_peers_workers (self->peers),
-        .sink_attached = self->sink != NULL,
+        .sink_attached = sl_collectors_size (self->collectors) > 0,
         .memory_held = sl_table_held (self->table),
         .memory_limit = self->config.max_memory,
         .intake_paused = self->throttled,
