@@ -38,6 +38,7 @@ static int s_status_build (broker_t *self, status_parts_t *parts)
         .broker_id = self->broker_id,
         .sink = sl_collectors_first (self->collectors) ? sl_collectors_first (self->collectors)->name
                                                        : NULL,
+        .collectors = self->collectors,
         .now = zclock_mono (),
         .wall = zclock_time (),
         .started_at = self->started_at,
@@ -110,6 +111,7 @@ static char *s_render_metrics (broker_t *self, int *status, const char **content
         .jobs = sl_table_job_count (self->table),
         .workers = sl_peers_workers (self->peers),
         .sink_attached = sl_collectors_size (self->collectors) > 0,
+        .collectors = sl_collectors_size (self->collectors),
         .memory_held = sl_table_held (self->table),
         .memory_limit = self->config.max_memory,
         .intake_paused = self->throttled,

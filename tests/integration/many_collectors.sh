@@ -43,6 +43,26 @@ start_bg map2 "$EX/map" "$BROKER" upper $MAPN >"$WORK/map2.out"
 MAP2=$LAST_PID
 wait_log "$WORK/broker.log" "sink .* attached for job mc-" $NJOBS 20
 
+# sluice-ctl status lists every collector and the jobs it holds.
+"$SLUICE_BIN/sluice-ctl" --broker "$BROKER" status >"$WORK/status.txt" 2>>"$WORK/ctl.log" \
+    || fail "sluice-ctl status: exit status $?"
+expect_grep "^COLLECTOR" "$WORK/status.txt" "collectors table"
+for i in 8 7 6; do # the largest jobs: still being collected
+    expect_grep " mc-$i$" "$WORK/status.txt" "collector of mc-$i"
+done
+"$SLUICE_BIN/sluice-ctl" --broker "$BROKER" status --json >"$WORK/status.json" \
+    2>>"$WORK/ctl.log" || fail "sluice-ctl status --json: exit status $?"
+"$PYTHON" - "$WORK/status.json" "$NJOBS" <<'PY' || fail "status --json: collectors"
+import json, sys
+s = json.load(open(sys.argv[1]))
+n = int(sys.argv[2])
+held = [j for c in s["collectors"] for j in c["jobs"] if j.startswith("mc-")]
+assert len(held) == len(set(held)), held          # no job held twice
+assert {"mc-6", "mc-7", "mc-8"} <= set(held), held   # still being collected
+assert all(not c["catch_all"] for c in s["collectors"]), s["collectors"]
+assert all(len(c["jobs"]) == 1 for c in s["collectors"]), s["collectors"]
+PY
+
 # Kill the 3 sinks of the largest jobs mid-job (results yet to come), start replacements:
 # they wait until the broker gives the dead one up, then continue.
 sleep 1
