@@ -163,6 +163,8 @@ static void s_refuse_held (broker_t *self, sl_peer_t *peer, const char *holder, 
     env.body_case = SLUICE__ENVELOPE__BODY_REFUSE;
     env.refuse = &refuse;
     broker_reply (self, peer->routing_id, &env);
+    if (s_io (self, peer->name))
+        s_release (self, peer->name); //  it was attached: a hello again, refused now
     broker_peer_remove (self, peer);
 }
 
