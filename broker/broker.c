@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "outbox.h"
 #include "peers.h"
+#include "role.h"
 #include "sl_curve.h"
 #include "sl_endpoint.h"
 #include "sl_keys.h"
@@ -127,6 +128,10 @@ struct _broker_t {
     char attach_dir [3072];             //  where attachments are kept
     bool attach_temporary;              //  attach_dir goes with the broker (--in-memory)
     sl_attach_store_t *attach;          //  the attachments in attach_dir
+    bool shared;                        //  the journal is shared with standbys (NATS)
+    sl_role_t role;                     //  active, standby or deposed (role.h)
+    char advertise [256];               //  where clients reach this broker (hold messages)
+    sl_ratelimit_t role_log;            //  rate limit for logging follow and hold failures
 };
 
 static int s_journal_open (broker_t *self, char *err, size_t errlen);
@@ -875,6 +880,8 @@ static void s_on_replayed_done (const char *job, const sl_job_counts_t *counts, 
     s_remember ((broker_t *) arg, job, counts, finished_at, failed);
 }
 
+static void s_role_init (broker_t *self);
+
 //  Opens the journal and rebuilds the table from it.
 static int s_journal_open (broker_t *self, char *err, size_t errlen)
 {
@@ -888,14 +895,16 @@ static int s_journal_open (broker_t *self, char *err, size_t errlen)
         sl_durable_replay (self->journal, self->table, s_on_replayed_done, self, err, errlen);
     if (records < 0)
         return -1;
+    s_role_init (self);
     //  From now on a result goes to the sink only once its record is
-    //  durable (replayed ones are).
-    sl_table_hold_fresh (self->table, true);
+    //  durable (replayed ones are). A standby does this when it takes over.
+    if (self->role.state == SL_ROLE_ACTIVE)
+        sl_table_hold_fresh (self->table, true);
     //  Tasks queued by the replay may still be running on workers that
     //  outlived the old broker: give them time to claim those runs before
     //  anything is dealt again (a worker notices the restart at its next
     //  heartbeat and claims everything it holds as soon as it is welcomed).
-    if (sl_table_queued (self->table)) {
+    if (sl_table_queued (self->table) && self->role.state == SL_ROLE_ACTIVE) {
         self->grace_until = zclock_mono () + GRACE_BEATS * (int64_t) self->config.heartbeat_ms;
         sl_info ("journal: dealing no task for %lld ms, for workers to claim the runs they "
                  "still run",
@@ -1364,6 +1373,8 @@ static void s_on_heartbeat (broker_t *self, zframe_t *routing_id, sl_peer_t *pee
     s_reply (self, routing_id, &env);
 }
 
+static void s_standby_answer (broker_t *self, zframe_t *routing_id, sl_env_t *env);
+
 static void s_on_control (broker_t *self)
 {
     for (int i = 0; i < READ_BURST; i++) {
@@ -1403,6 +1414,12 @@ static void s_on_control (broker_t *self)
                 s_sink_detach (self, "its key was revoked");
             else if (peer)
                 s_worker_gone (self, peer, "was revoked");
+            sl_proto_free (&env);
+            zframe_destroy (&routing_id);
+            continue;
+        }
+        if (self->role.state != SL_ROLE_ACTIVE) {
+            s_standby_answer (self, routing_id, env);
             sl_proto_free (&env);
             zframe_destroy (&routing_id);
             continue;
@@ -2581,6 +2598,165 @@ static void s_report_workers (broker_t *self)
              sl_table_running (self->table));
 }
 
+//  --- Standby brokers (role.h) ---------------------------------------------------
+//  Brokers on one NATS stream: the active one holds it (a record or an
+//  empty hold message every heartbeat), standbys follow it into their
+//  tables and take over when it falls silent. See docs/durability.md,
+//  "Standby brokers".
+
+//  Where clients reach this broker: --advertise, or --bind with this
+//  host's name for a wildcard.
+static void s_advertise_init (broker_t *self)
+{
+    const char *bind = self->config.bind;
+    const char *star = strstr (bind, "://*:");
+    const char *any = strstr (bind, "://0.0.0.0:");
+    if (self->config.advertise)
+        snprintf (self->advertise, sizeof self->advertise, "%s", self->config.advertise);
+    else if (star || any) {
+        char host [200] = "localhost";
+        gethostname (host, sizeof host - 1);
+        snprintf (self->advertise, sizeof self->advertise, "tcp://%s%s", host,
+                  strrchr (bind, ':'));
+    } else
+        snprintf (self->advertise, sizeof self->advertise, "%s", bind);
+}
+
+static void s_role_init (broker_t *self)
+{
+    self->shared = self->config.standby; //  a set of brokers, each started --standby
+    self->role_log = (sl_ratelimit_t) SL_RATELIMIT_INIT (1, 10000);
+    s_advertise_init (self);
+    sl_role_init (&self->role, self->config.standby, self->config.heartbeat_ms, zclock_mono ());
+}
+
+//  Standby: applies what the active broker appended since the last call.
+static void s_follow (broker_t *self, int64_t now)
+{
+    char err [512];
+    if (sl_durable_follow (self->journal, self->table, s_on_replayed_done, self, err,
+                           sizeof err) < 0 &&
+        sl_ratelimit_allow (&self->role_log, now, NULL))
+        sl_warn ("standby: cannot follow the journal %s: %s", sl_journal_dir (self->journal),
+                 err);
+    sl_role_followed (&self->role, sl_journal_last_seq (self->journal), now);
+}
+
+//  Standby: the stream was silent for 3 heartbeats; takes the journal
+//  over if nobody wrote since this broker last read it. Returns true if
+//  this broker is now active.
+static bool s_take_over (broker_t *self, int64_t now)
+{
+    char err [512];
+    if (sl_journal_hold (self->journal, self->advertise, err, sizeof err)) {
+        if (sl_journal_refused (self->journal))
+            sl_role_refused (&self->role, now); //  another standby was faster
+        else if (sl_ratelimit_allow (&self->role_log, now, NULL))
+            sl_warn ("standby: cannot take over: %s", err);
+        return false;
+    }
+    sl_role_held (&self->role, now);
+    sl_table_hold_fresh (self->table, true);
+    if (sl_table_queued (self->table))
+        self->grace_until = zclock_mono () + GRACE_BEATS * (int64_t) self->config.heartbeat_ms;
+    self->check_finished = true;
+    sl_info ("took over the journal %s at sequence %llu as %s, %lld ms after the last sign of "
+             "the active broker: %zu unfinished jobs, %zu tasks queued, %zu results to deliver",
+             sl_journal_dir (self->journal),
+             (unsigned long long) sl_journal_last_seq (self->journal), self->advertise,
+             (long long) (now - self->role.progress_at), sl_table_job_count (self->table),
+             sl_table_queued (self->table), sl_table_deliverable (self->table, NULL));
+    return true;
+}
+
+//  What a standby tells a client: it serves nobody, and who does.
+static void s_standby_answer (broker_t *self, zframe_t *routing_id, sl_env_t *env)
+{
+    if (!routing_id)
+        return;
+    if (env->body_case == SLUICE__ENVELOPE__BODY_COMMAND &&
+        env->command->kind == SLUICE__COMMAND_KIND__COMMAND_STATUS) {
+        s_status (self, routing_id);
+        return;
+    }
+    if (env->body_case == SLUICE__ENVELOPE__BODY_HELLO &&
+        env->hello->role == SLUICE__ROLE__ROLE_CONTROL) {
+        sl_peer_t scratch = { .routing_id = routing_id };
+        s_welcome (self, &scratch, NULL, 0); //  sluice-ctl status works on a standby
+        return;
+    }
+    if (env->body_case != SLUICE__ENVELOPE__BODY_HELLO &&
+        env->body_case != SLUICE__ENVELOPE__BODY_JOB_QUERY &&
+        env->body_case != SLUICE__ENVELOPE__BODY_COMMAND)
+        return;
+    const char *active = sl_journal_holder (self->journal);
+    char why [400];
+    if (self->role.state == SL_ROLE_DEPOSED)
+        snprintf (why, sizeof why, "deposed; another broker took over the journal");
+    else if (active && !streq (active, self->advertise))
+        snprintf (why, sizeof why, "standby; the active broker is %s", active);
+    else
+        snprintf (why, sizeof why, "standby; no active broker known yet");
+    sl_proto_send_refuse (self->control, routing_id, why);
+}
+
+//  Standby: follows the journal and answers clients that it is a standby
+//  until the active broker falls silent and this one takes over. Returns
+//  0 once active, -1 if interrupted.
+static int s_standby_run (broker_t *self)
+{
+    int64_t tick = self->config.heartbeat_ms / 4;
+    tick = tick < 1 ? 1 : tick > 50 ? 50 : tick;
+    sl_info ("standby: following the journal %s from sequence %llu",
+             sl_journal_dir (self->journal),
+             (unsigned long long) sl_journal_last_seq (self->journal));
+    while (!zsys_interrupted) {
+        int64_t now = zclock_mono ();
+        s_follow (self, now);
+        if (sl_role_takeover_due (&self->role, now) && s_take_over (self, now))
+            return 0;
+        zmq_pollitem_t item = { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, tick) > 0)
+            s_on_control (self);
+        if (self->metrics)
+            http_handle (self->metrics, s_render_http, self);
+    }
+    return -1;
+}
+
+//  Active on a shared journal: true if it may serve now. Holds again when
+//  a heartbeat has passed since its last hold (a commit, or an empty
+//  message); past its window it serves nothing until a hold succeeds, and
+//  a refused hold deposes it (fenced: the loop stops).
+static bool s_role_serving (broker_t *self, int64_t now)
+{
+    if (!self->shared || self->fenced)
+        return !self->fenced;
+    if (sl_role_hold_due (&self->role, now)) {
+        char err [512] = "";
+        int rc = sl_journal_uncommitted (self->journal)
+                     ? s_journal_commit (self)
+                     : sl_journal_hold (self->journal, self->advertise, err, sizeof err);
+        if (rc == 0)
+            sl_role_held (&self->role, now);
+        else if (sl_journal_fenced (self->journal)) {
+            sl_role_refused (&self->role, now);
+            if (!self->fenced)
+                sl_error ("deposed: %s", sl_journal_uncommitted (self->journal)
+                                             ? self->journal_error
+                                             : err);
+            self->fenced = true;
+        } else if (sl_ratelimit_allow (&self->role_log, now, NULL))
+            sl_warn ("cannot hold the journal %s: %s", sl_journal_dir (self->journal),
+                     sl_journal_uncommitted (self->journal) ? self->journal_error : err);
+    }
+    if (sl_role_may_serve (&self->role, now))
+        return true;
+    if (!self->fenced)
+        zclock_sleep ((int) (self->config.heartbeat_ms / 4 + 1));
+    return false;
+}
+
 int broker_run (broker_t *self)
 {
     assert (self);
@@ -2605,6 +2781,8 @@ int broker_run (broker_t *self)
     int64_t tick = self->config.heartbeat_ms / 2 > 0 ? self->config.heartbeat_ms / 2 : 1;
     self->next_housekeeping = zclock_mono () + tick;
     self->next_report = zclock_mono () + WORKER_REPORT_MS;
+    if (self->role.state == SL_ROLE_STANDBY && s_standby_run (self))
+        return 0; //  interrupted while a standby
     while (!zsys_interrupted && !self->fenced) {
         //  Wait for writability only when there is something to write:
         //  the PUSH to workers when tasks are queued, the PUSH to the sink
@@ -2629,6 +2807,8 @@ int broker_run (broker_t *self)
             wake = s_journal_wake (self);
         if (self->grace_until && self->grace_until < wake)
             wake = self->grace_until;
+        if (self->shared && sl_role_wake (&self->role) < wake)
+            wake = sl_role_wake (&self->role);
         long timeout = wake > now ? (long) (wake - now) : 0;
         int rc = zmq_poll (items, nitems, timeout);
         if (rc < 0) {
@@ -2637,6 +2817,8 @@ int broker_run (broker_t *self)
             sl_error ("poll failed: %s", zmq_strerror (errno));
             break;
         }
+        if (!s_role_serving (self, zclock_mono ()))
+            continue; //  deposed (fenced), or holding again first
         if (self->config.fair && (items [3].revents & ZMQ_POLLIN))
             s_on_dispatch (self);
         if (items [0].revents & ZMQ_POLLIN)

@@ -60,6 +60,11 @@ typedef struct {
     uint64_t torn_bytes;      //  bytes of torn runs dropped by replay
     char repaired [256];      //  what replay dropped, in words, or ""
     uint64_t bytes;           //  the stream's bytes (at replay, plus published)
+    natsSubscription *follow; //  standby: ordered consumer of what others append
+    sl_frame_reader_t *follow_reader; //  standby: records split over messages
+    bool synced;              //  standby: a message that begins a run was followed
+    bool refused;             //  the last hold found that another broker wrote
+    char holder [256];        //  the holder named by the last hold message read
 } s_nats_t;
 
 //  The message of the last libnats error.
@@ -71,6 +76,7 @@ static const char *s_nats_error (natsStatus s)
 }
 
 static int s_commit (void *impl, char *err, size_t errlen);
+static void s_follow_stop (s_nats_t *self);
 
 static void s_destroy (void **impl_p)
 {
@@ -81,6 +87,7 @@ static void s_destroy (void **impl_p)
         char err [256];
         s_commit (self, err, sizeof err); //  as the file journal does
     }
+    s_follow_stop (self);
     jsCtx_Destroy (self->js);
     natsConnection_Destroy (self->conn);
     free (self->buf);
@@ -133,6 +140,16 @@ static int s_publish (s_nats_t *self, const uint8_t *data, size_t len, bool expe
     return -1;
 }
 
+#define HOLDER_HEADER "Sluice-Holder" //  names the broker in a hold message
+
+//  Remembers the holder a hold message names.
+static void s_holder_note (s_nats_t *self, natsMsg *msg)
+{
+    const char *holder = NULL;
+    if (natsMsgHeader_Get (msg, HOLDER_HEADER, &holder) == NATS_OK && holder)
+        snprintf (self->holder, sizeof self->holder, "%s", holder);
+}
+
 //  Reads the stream's messages from first to last (inclusive) with an
 //  ordered consumer, feeding the records to fn. Returns records, or -1.
 static int64_t s_read (s_nats_t *self, uint64_t first, uint64_t last, sl_journal_fn *fn, void *arg,
@@ -182,6 +199,7 @@ static int64_t s_read (s_nats_t *self, uint64_t first, uint64_t last, sl_journal
         }
         seq = meta->Sequence.Stream;
         jsMsgMetaData_Destroy (meta);
+        s_holder_note (self, msg);
         if (seq <= last) {
             int64_t n =
                 sl_frame_reader_feed (reader, seq, (const uint8_t *) natsMsg_GetData (msg),
@@ -398,6 +416,161 @@ static const char *s_dir (void *impl)
     return ((s_nats_t *) impl)->name;
 }
 
+//  --- Standby brokers: following the stream, holding it ------------------------
+
+static void s_follow_stop (s_nats_t *self)
+{
+    if (self->follow) {
+        natsSubscription_Unsubscribe (self->follow);
+        natsSubscription_Destroy (self->follow);
+        self->follow = NULL;
+    }
+    sl_frame_reader_destroy (&self->follow_reader);
+}
+
+//  Starts an ordered consumer after the last sequence read. Returns 0 or -1.
+static int s_follow_start (s_nats_t *self, char *err, size_t errlen)
+{
+    jsSubOptions so;
+    jsSubOptions_Init (&so);
+    so.Stream = self->stream;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverByStartSequence;
+    so.Config.OptStartSeq = self->last_seq + 1;
+    jsErrCode jerr = 0;
+    natsStatus s = js_SubscribeSync (&self->follow, self->js, self->subject, NULL, &so, &jerr);
+    if (s == NATS_OK && (self->follow_reader = sl_frame_reader_new ()))
+        return 0;
+    snprintf (err, errlen, "cannot follow the journal stream %s: %s (JetStream error %d)",
+              self->stream, s == NATS_OK ? "out of memory" : s_nats_error (s), (int) jerr);
+    s_follow_stop (self);
+    return -1;
+}
+
+//  Feeds one followed message to the reader. A run another broker left
+//  open when this one replayed (its first part was dropped then) is
+//  skipped up to the next message that begins a run. Returns records or -1.
+static int64_t s_follow_msg (s_nats_t *self, natsMsg *msg, uint64_t seq, sl_journal_fn *fn,
+                             void *arg, char *err, size_t errlen)
+{
+    const uint8_t *data = (const uint8_t *) natsMsg_GetData (msg);
+    size_t len = (size_t) natsMsg_GetDataLength (msg);
+    s_holder_note (self, msg);
+    self->last_seq = seq;
+    self->bytes += len;
+    if (len >= SL_FRAME_HEAD && !(data [3] & SL_FRAME_BEGIN) && !self->synced)
+        return 0;
+    self->synced = true;
+    return sl_frame_reader_feed (self->follow_reader, seq, data, len, fn, arg, err, errlen);
+}
+
+static int64_t s_follow (void *impl, sl_journal_fn *fn, void *arg, char *err, size_t errlen)
+{
+    s_nats_t *self = impl;
+    assert (self->replayed);
+    if (err && errlen)
+        err [0] = '\0';
+    if (!self->follow && s_follow_start (self, err, errlen))
+        return -1;
+    int64_t count = 0;
+    int pending = 0;
+    while (natsSubscription_GetPending (self->follow, &pending, NULL) == NATS_OK && pending > 0) {
+        natsMsg *msg = NULL;
+        if (natsSubscription_NextMsg (&msg, self->follow, self->timeout_ms) != NATS_OK)
+            break;
+        jsMsgMetaData *meta = NULL;
+        uint64_t seq = 0;
+        if (natsMsg_GetMetaData (&meta, msg) == NATS_OK) {
+            seq = meta->Sequence.Stream;
+            jsMsgMetaData_Destroy (meta);
+        }
+        int64_t n = seq > self->last_seq ? s_follow_msg (self, msg, seq, fn, arg, err, errlen) : 0;
+        natsMsg_Destroy (msg);
+        if (n < 0)
+            return -1;
+        count += n;
+    }
+    return count;
+}
+
+//  Publishes an empty hold message naming holder, expecting the last
+//  sequence. Returns 0, or -1 with err (self->refused if another broker
+//  wrote first).
+static int s_hold_publish (s_nats_t *self, const char *holder, char *err, size_t errlen)
+{
+    uint8_t head [SL_FRAME_HEAD];
+    sl_frame_put_head (head, SL_FRAME_BEGIN | SL_FRAME_END);
+    natsMsg *msg = NULL;
+    char id [64];
+    snprintf (id, sizeof id, "%s-%" PRIu64, self->nonce, self->last_seq + 1);
+    jsPubOptions po;
+    jsPubOptions_Init (&po);
+    po.MaxWait = self->timeout_ms;
+    po.ExpectLastSeq = self->last_seq;
+    po.MsgId = id;
+    jsPubAck *ack = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = natsMsg_Create (&msg, self->subject, NULL, (const char *) head, sizeof head);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set (msg, HOLDER_HEADER, holder ? holder : "");
+    if (s == NATS_OK)
+        s = js_PublishMsg (&ack, self->js, msg, &po, &jerr);
+    natsMsg_Destroy (msg);
+    if (s == NATS_OK) {
+        self->last_seq = ack->Sequence;
+        jsPubAck_Destroy (ack);
+        return 0;
+    }
+    self->refused = jerr == JSStreamWrongLastSequenceErr;
+    if (self->refused)
+        snprintf (err, errlen,
+                  "another broker wrote to the journal stream %s since this broker last read or "
+                  "wrote it (its last sequence is not %" PRIu64 ")",
+                  self->stream, self->last_seq);
+    else
+        snprintf (err, errlen, "cannot write to the journal stream %s: %s (JetStream error %d)",
+                  self->stream, s_nats_error (s), (int) jerr);
+    return -1;
+}
+
+static int s_hold (void *impl, const char *holder, char *err, size_t errlen)
+{
+    s_nats_t *self = impl;
+    assert (self->replayed);
+    self->refused = false;
+    if (self->fenced)
+        return s_commit (impl, err, errlen); //  says so
+    int rc = self->len > self->pos ? s_commit (impl, err, errlen)
+                                   : s_hold_publish (self, holder, err, errlen);
+    self->refused |= self->fenced;
+    if (rc == 0 && self->follow) {
+        //  Taken over: what is read from now on is this broker's own.
+        s_follow_stop (self);
+    }
+    if (rc == 0 && holder)
+        snprintf (self->holder, sizeof self->holder, "%s", holder);
+    //  A holder whose hold is refused is deposed; a follower just lost a race.
+    if (rc && self->refused && !self->follow)
+        self->fenced = true;
+    return rc;
+}
+
+static bool s_refused (void *impl)
+{
+    return ((s_nats_t *) impl)->refused;
+}
+
+static const char *s_holder (void *impl)
+{
+    s_nats_t *self = impl;
+    return self->holder [0] ? self->holder : NULL;
+}
+
+static uint64_t s_last_seq (void *impl)
+{
+    return ((s_nats_t *) impl)->last_seq;
+}
+
 static const sl_journal_ops_t s_ops = {
     .destroy = s_destroy,
     .replay = s_replay,
@@ -417,6 +590,11 @@ static const sl_journal_ops_t s_ops = {
     .delete_before = s_delete_before,
     .scan = s_scan,
     .dir = s_dir,
+    .follow = s_follow,
+    .hold = s_hold,
+    .refused = s_refused,
+    .holder = s_holder,
+    .last_seq = s_last_seq,
 };
 
 bool sl_nats_available (void)

@@ -30,6 +30,8 @@ enum {
     OPT_JOURNAL_REPLICAS,
     OPT_NATS_CREDS,
     OPT_NATS_TLS_CA,
+    OPT_STANDBY,
+    OPT_ADVERTISE,
 };
 
 static const struct option s_options [] = {
@@ -42,6 +44,8 @@ static const struct option s_options [] = {
     { "journal-replicas", required_argument, NULL, OPT_JOURNAL_REPLICAS },
     { "nats-creds", required_argument, NULL, OPT_NATS_CREDS },
     { "nats-tls-ca", required_argument, NULL, OPT_NATS_TLS_CA },
+    { "standby", no_argument, NULL, OPT_STANDBY },
+    { "advertise", required_argument, NULL, OPT_ADVERTISE },
     { "fsync", required_argument, NULL, 'F' },
     { "retention", required_argument, NULL, 'R' },
     { "dispatch", required_argument, NULL, 'D' },
@@ -64,7 +68,7 @@ static const struct option s_options [] = {
 //  of 4095 bytes only.
 static const char *s_usage_nats (void)
 {
-    static char text [1024];
+    static char text [2048];
     snprintf (text, sizeof text,
               "      --journal nats://HOST:PORT[,nats://HOST:PORT...]\n"
               "                          keep the journal in a NATS JetStream stream, replicated\n"
@@ -76,7 +80,13 @@ static const char *s_usage_nats (void)
               "      --journal-replicas N  replicas when the stream is created (default %d;\n"
               "                          1 for a single NATS server)\n"
               "      --nats-creds FILE   NATS credentials file (user JWT and NKey seed)\n"
-              "      --nats-tls-ca FILE  CA certificates to check the NATS servers' TLS with\n",
+              "      --nats-tls-ca FILE  CA certificates to check the NATS servers' TLS with\n"
+              "      --standby           start as a standby: follow the stream and take over\n"
+              "                          once its active broker is silent for 3 heartbeats\n"
+              "                          (give it to every broker of a highly available set)\n"
+              "      --advertise ENDPOINT  tcp://HOST:PORT clients reach this broker at, told\n"
+              "                          to clients of the standbys (default: --bind, with\n"
+              "                          this host's name for *)\n",
               sl_nats_available () ? "" : " (not in this build: no libnats)",
               SL_NATS_DEFAULT_STREAM, SL_NATS_DEFAULT_REPLICAS);
     return text;
@@ -251,6 +261,12 @@ static int s_run (int argc, char *argv [])
             case OPT_NATS_TLS_CA:
                 config.nats.tls_ca = optarg;
                 break;
+            case OPT_STANDBY:
+                config.standby = true;
+                break;
+            case OPT_ADVERTISE:
+                config.advertise = optarg;
+                break;
             case 'F':
                 if (sl_fsync_parse (optarg, &config.fsync)) {
                     fprintf (stderr, PROG ": --fsync: '%s' is not always, batch or off\n", optarg);
@@ -373,6 +389,15 @@ static int s_run (int argc, char *argv [])
             fprintf (stderr, PROG ": give --journal or --data-dir or --in-memory, not two\n");
             return SL_EXIT_USAGE;
         }
+    }
+    if (config.standby && !config.nats.servers) {
+        fprintf (stderr, PROG ": --standby follows a shared journal: it needs --journal "
+                              "nats://...\n");
+        return SL_EXIT_USAGE;
+    }
+    if (config.advertise && sl_endpoint_check (config.advertise, err, sizeof err)) {
+        fprintf (stderr, PROG ": --advertise: %s\n", err);
+        return SL_EXIT_USAGE;
     }
     char data_dir [PATH_MAX];
     if (!in_memory && !config.data_dir && !config.nats.servers) {
