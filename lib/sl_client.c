@@ -157,7 +157,7 @@ static void s_switch (sl_client_t *self, const char *why)
 {
     char from [300], to [300], err [256];
     const char *next = sl_follow_current (&self->follow);
-    sl_info ("the broker at %s %s; trying %s", self->broker, why, next);
+    sl_warn ("the broker at %s %s; trying %s", self->broker, why, next);
     for (size_t i = 0; i <= self->nsockets; i++) {
         zsock_t *sock = i < self->nsockets ? self->sockets [i] : self->control;
         sl_port_t port = i < self->nsockets ? self->ports [i] : SL_PORT_CONTROL;

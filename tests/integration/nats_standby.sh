@@ -1,0 +1,78 @@
+# Standby brokers: two brokers started --standby on one NATS stream; one
+# takes the stream over, the other follows it. Every client is given both
+# addresses. kill -9 of the active broker in the middle of a job: the
+# standby takes over within 3 heartbeats of the last sign of the old one
+# (plus its polling), the workers, the sink and the ventilator follow it
+# without help, and every seq reaches the sink exactly once. The old
+# broker, restarted --standby, follows the new one and sends a client
+# that asks it to the active broker ("standby; the active broker is ...").
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/nats_lib.sh"
+nats_require
+start_nats_cluster
+HB=200
+
+PORT_A=$(free_port)
+PORT_B=$(free_port)
+A="tcp://127.0.0.1:$PORT_A"
+B="tcp://127.0.0.1:$PORT_B"
+BROKERS="$A,$B"
+
+# start_ha NAME PORT : a broker of the set, its log NAME.log.
+start_ha () {
+    start_bg "$1" "$SLUICE_BIN/sluice-broker" --bind "tcp://127.0.0.1:$2" --journal "$NATS_URLS" \
+        --journal-stream ha --standby --heartbeat $HB
+    LAST_BROKER=$LAST_PID
+    wait_port "$2" 20 || fail "broker $1 did not start listening on port $2"
+}
+
+start_ha broker-a "$PORT_A"
+A_PID=$LAST_BROKER
+wait_log "$WORK/broker-a.log" "took over the journal nats stream ha" 1 20
+start_ha broker-b "$PORT_B"
+B_PID=$LAST_BROKER
+wait_log "$WORK/broker-b.log" "standby: following the journal nats stream ha" 1 20
+sleep 1
+if grep -q "took over" "$WORK/broker-b.log"; then fail "B took over while A was alive"; fi
+
+for i in $(seq 1 3000); do echo 3; done >"$WORK/tasks.txt"
+start_bg worker1 "$SLUICE_BIN/sluice-worker" --broker "$BROKERS" --builtin sleep -j 8 --heartbeat $HB
+start_bg worker2 "$SLUICE_BIN/sluice-worker" --broker "$B,$A" --builtin sleep -j 8 --heartbeat $HB
+start_bg sink "$SLUICE_BIN/sluice-sink" --broker "$BROKERS" --job ha1 -o "$WORK/out.jsonl" -f jsonl
+SINK=$LAST_PID
+start_bg ventilator "$SLUICE_BIN/sluice-ventilator" --broker "$BROKERS" --job ha1 "$WORK/tasks.txt"
+VENT=$LAST_PID
+
+# Kill the active broker once the sink has a part of the job.
+for ((i = 0; i < 600; i++)); do
+    [ "$(wc -l <"$WORK/out.jsonl" 2>/dev/null || echo 0)" -ge 600 ] && break
+    sleep 0.05
+done
+[ "$(wc -l <"$WORK/out.jsonl")" -ge 600 ] || fail "the sink got too little before the kill"
+kill -9 "$A_PID"
+wait "$A_PID" 2>/dev/null
+KILLED_AT=$(date +%s%N)
+wait_log "$WORK/broker-b.log" "took over the journal nats stream ha" 1 20
+TOOK=$(grep -o "[0-9]* ms after the last sign" "$WORK/broker-b.log" | head -1 | cut -d' ' -f1)
+[ "$TOOK" -le $((3 * HB + 100)) ] || fail "B took over $TOOK ms after A's last sign (over 3 heartbeats)"
+
+wait_pid "$VENT" 60
+expect_rc 0 "$WAIT_RC" "ventilator"
+wait_pid "$SINK" 60
+expect_rc 0 "$WAIT_RC" "sink"
+$CHECK "$WORK/tasks.txt" "$WORK/out.jsonl" --expect echo --job ha1 || fail "results after failover"
+echo "failover: B took over $TOOK ms after A's last sign ($(( ($(date +%s%N) - KILLED_AT) / 1000000 )) ms to the job's end)"
+
+# A again, as a standby of B: a client given only A is sent to B.
+start_ha broker-a2 "$PORT_A"
+wait_log "$WORK/broker-a2.log" "standby: following" 1 20
+echo 5 >"$WORK/one.txt"
+"$SLUICE_BIN/sluice-ventilator" --broker "$A" --job ha2 "$WORK/one.txt" >/dev/null \
+    2>>"$WORK/ventilator2.log" || fail "a ventilator given the standby's address"
+expect_grep "standby; the active broker is $B" "$WORK/ventilator2.log" "the standby's refusal"
+"$SLUICE_BIN/sluice-sink" --broker "$A" --job ha2 -o "$WORK/out2.jsonl" -f jsonl \
+    2>>"$WORK/sink2.log" || fail "a sink given the standby's address"
+$CHECK "$WORK/one.txt" "$WORK/out2.jsonl" --expect echo --job ha2 || fail "the job through the standby's hint"
+if grep -q "took over" "$WORK/broker-a2.log"; then fail "the restarted A took over from a live B"; fi
+kill -0 "$B_PID" 2>/dev/null || fail "B should still run"
+echo "nats_standby: ok"
