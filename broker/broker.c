@@ -135,6 +135,7 @@ struct _broker_t {
 };
 
 static int s_journal_open (broker_t *self, char *err, size_t errlen);
+static void s_role_init (broker_t *self);
 static void s_on_command (broker_t *self, zframe_t *routing_id, Sluice__Command *command);
 static int s_attach_setup (broker_t *self, char *err, size_t errlen);
 static void s_attach_cleanup (broker_t *self);
@@ -459,6 +460,7 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
     //  claimed within 5 intervals was lost on the way (or sits in the
     //  buffers of a worker that stopped reading).
     self->unclaimed_lease_ms = 5 * (int64_t) config->heartbeat_ms;
+    s_role_init (self);
     if ((config->data_dir || config->nats.servers) && s_journal_open (self, err, errlen))
         goto fail;
     if (config->metrics && !(self->metrics = http_new (config->metrics, err, errlen)))
@@ -880,8 +882,6 @@ static void s_on_replayed_done (const char *job, const sl_job_counts_t *counts, 
     s_remember ((broker_t *) arg, job, counts, finished_at, failed);
 }
 
-static void s_role_init (broker_t *self);
-
 //  Opens the journal and rebuilds the table from it.
 static int s_journal_open (broker_t *self, char *err, size_t errlen)
 {
@@ -895,7 +895,6 @@ static int s_journal_open (broker_t *self, char *err, size_t errlen)
         sl_durable_replay (self->journal, self->table, s_on_replayed_done, self, err, errlen);
     if (records < 0)
         return -1;
-    s_role_init (self);
     //  From now on a result goes to the sink only once its record is
     //  durable (replayed ones are). A standby does this when it takes over.
     if (self->role.state == SL_ROLE_ACTIVE)

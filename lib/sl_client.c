@@ -465,6 +465,17 @@ sl_link_t sl_client_tick (sl_client_t *self, int64_t now)
     return SL_LINK_NONE;
 }
 
+bool sl_client_silent (sl_client_t *self, int64_t silent_ms, int64_t now)
+{
+    assert (self);
+    uint32_t beat = self->heartbeat_ms ? self->heartbeat_ms : 1000;
+    if (silent_ms <= 3 * (int64_t) beat ||
+        sl_follow_silent (&self->follow, now) != SL_FOLLOW_SWITCH)
+        return false;
+    s_switch (self, "does not answer");
+    return true;
+}
+
 int64_t sl_client_next_wake (sl_client_t *self)
 {
     assert (self);
