@@ -43,6 +43,7 @@
 #define MAX_BATCH_RESULTS 256 //  results in one ResultBatch to the sink
 #define MAX_BATCH_BYTES (1 << 20)
 #define GRACE_BEATS 2                //  after a restart: heartbeats to wait for workers' claims
+#define TAKEOVER_GRACE_MS 1000       //  after a takeover: that, and this much more
 #define ACK_TIMEOUT_BEATS 10         //  heartbeats without an ack before unacked results go again
 #define FINISHED_MEMORY 1000         //  finished jobs remembered for late queries
 #define BATCH_COMMIT_MS 10           //  --fsync batch: longest a record waits for its fsync
@@ -2656,8 +2657,11 @@ static bool s_take_over (broker_t *self, int64_t now)
     }
     sl_role_held (&self->role, now);
     sl_table_hold_fresh (self->table, true);
+    //  Workers find the old broker silent about when this one takes over,
+    //  and may first hear "standby" here: give them a hello's retry more.
     if (sl_table_queued (self->table))
-        self->grace_until = zclock_mono () + GRACE_BEATS * (int64_t) self->config.heartbeat_ms;
+        self->grace_until = zclock_mono () + GRACE_BEATS * (int64_t) self->config.heartbeat_ms +
+                            TAKEOVER_GRACE_MS;
     self->check_finished = true;
     sl_info ("took over the journal %s at sequence %llu as %s, %lld ms after the last sign of "
              "the active broker: %zu unfinished jobs, %zu tasks queued, %zu results to deliver",

@@ -77,6 +77,12 @@ static sl_follow_action_t s_go (sl_follow_t *self, size_t to, int64_t now)
     return SL_FOLLOW_SWITCH;
 }
 
+//  True if address i was left for silence a moment ago.
+static bool s_stale (const sl_follow_t *self, size_t i, int64_t now)
+{
+    return self->left_silent [i] && now - self->left_silent [i] < SL_FOLLOW_STALE_MS;
+}
+
 sl_follow_action_t sl_follow_refused (sl_follow_t *self, const char *reason, int64_t now)
 {
     assert (self && reason);
@@ -88,10 +94,16 @@ sl_follow_action_t sl_follow_refused (sl_follow_t *self, const char *reason, int
         hint += strlen (ACTIVE_HINT);
         char err [256];
         int at = s_add (self, hint, strcspn (hint, " ;,"), err, sizeof err);
-        if (at >= 0 && (size_t) at != self->current)
+        if (at >= 0 && (size_t) at != self->current && !s_stale (self, (size_t) at, now))
             return s_go (self, (size_t) at, now);
     }
-    return s_go (self, (self->current + 1) % self->n, now);
+    for (size_t step = 1; step < self->n; step++) {
+        size_t next = (self->current + step) % self->n;
+        if (!s_stale (self, next, now))
+            return s_go (self, next, now);
+    }
+    self->since = now; //  it answered: stay until it takes over
+    return SL_FOLLOW_STAY;
 }
 
 sl_follow_action_t sl_follow_silent (sl_follow_t *self, int64_t now)
@@ -99,6 +111,7 @@ sl_follow_action_t sl_follow_silent (sl_follow_t *self, int64_t now)
     assert (self);
     if (self->n < 2 || now - self->since < SL_FOLLOW_DWELL_MS)
         return SL_FOLLOW_STAY;
+    self->left_silent [self->current] = now;
     return s_go (self, (self->current + 1) % self->n, now);
 }
 

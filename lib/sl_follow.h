@@ -11,6 +11,11 @@
     that a connection has time to be made). Any other refusal is final:
     the caller reports it. With one address, a client stays with it.
 
+    A standby's hint may name the broker that just died (it does not know
+    yet): a broker left for silence in the last SL_FOLLOW_STALE_MS is not
+    gone back to on a hint or a refusal; the client stays with the standby,
+    which takes over shortly.
+
     sl_client.c uses this for every program and libsluice.
 */
 #ifndef SL_FOLLOW_H_INCLUDED
@@ -23,6 +28,7 @@
 #define SL_FOLLOW_MAX 8          //  addresses in a list, at most
 #define SL_FOLLOW_ADDR 256       //  longest address, with its terminator
 #define SL_FOLLOW_DWELL_MS 500   //  a silent broker is left after this long
+#define SL_FOLLOW_STALE_MS 3000  //  a broker left silent is not gone back to for this long
 
 typedef enum {
     SL_FOLLOW_STAY,   //  keep saying hello to the current address
@@ -34,7 +40,9 @@ typedef struct {
     char addrs [SL_FOLLOW_MAX][SL_FOLLOW_ADDR]; //  the brokers, as given (then as told)
     size_t n;                                   //  how many
     size_t current;                             //  the one in use
-    int64_t since;                              //  when it became the one in use (ms)
+    int64_t since;                              //  when it became the one in use, or last
+                                                //  answered (ms)
+    int64_t left_silent [SL_FOLLOW_MAX];        //  when each was left for silence (ms), or 0
     uint64_t switches;                          //  times the current address changed
 } sl_follow_t;
 

@@ -104,6 +104,26 @@ static void test_follow_silent_broker_is_left_after_the_dwell (void **state)
     assert_string_equal (sl_follow_current (&f), "tcp://a:5560");
 }
 
+static void test_follow_stays_with_a_standby_naming_a_broker_just_left (void **state)
+{
+    (void) state;
+    sl_follow_t f;
+    char err [256];
+    sl_follow_init (&f, "tcp://a:5560,tcp://b:5560", 0, err, sizeof err);
+    //  a died: left for silence, to b, a standby that does not know yet.
+    assert_int_equal (sl_follow_silent (&f, 1000), SL_FOLLOW_SWITCH);
+    assert_int_equal (sl_follow_refused (&f, "standby; the active broker is tcp://a:5560", 1100),
+                      SL_FOLLOW_STAY);
+    assert_string_equal (sl_follow_current (&f), "tcp://b:5560");
+    //  It answered: not silent, so no move either.
+    assert_int_equal (sl_follow_silent (&f, 1100 + SL_FOLLOW_DWELL_MS - 1), SL_FOLLOW_STAY);
+    //  Long after, a hint to a is followed again.
+    assert_int_equal (sl_follow_refused (&f, "standby; the active broker is tcp://a:5560",
+                                         1000 + SL_FOLLOW_STALE_MS),
+                      SL_FOLLOW_SWITCH);
+    assert_string_equal (sl_follow_current (&f), "tcp://a:5560");
+}
+
 int main (void)
 {
     const struct CMUnitTest tests [] = {
@@ -114,6 +134,7 @@ int main (void)
         cmocka_unit_test (test_follow_one_address_stays_with_a_standby),
         cmocka_unit_test (test_follow_other_refusals_are_final),
         cmocka_unit_test (test_follow_silent_broker_is_left_after_the_dwell),
+        cmocka_unit_test (test_follow_stays_with_a_standby_naming_a_broker_just_left),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

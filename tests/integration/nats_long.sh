@@ -1,0 +1,66 @@
+# Long tasks across a failover run once: a worker runs four 3 s --exec
+# tasks of a job on the active broker of a standby pair; a second worker
+# is idle. kill -9 of the active broker: the standby takes over, waits for
+# the workers' claims before it deals anything, and adopts the four runs
+# where they are, so the idle worker gets none of them. Each task's
+# command appends to starts.log when it starts: every task must start
+# exactly once (attempts would say 1 even for a task run twice), and the
+# sink gets each result once, ok.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/nats_lib.sh"
+nats_require
+start_nats_cluster
+HB=200
+PORT_A=$(free_port)
+PORT_B=$(free_port)
+A="tcp://127.0.0.1:$PORT_A"
+B="tcp://127.0.0.1:$PORT_B"
+BROKERS="$A,$B"
+start_ha () {
+    start_bg "$1" "$SLUICE_BIN/sluice-broker" --bind "tcp://127.0.0.1:$2" --journal "$NATS_URLS" \
+        --journal-stream long --standby --heartbeat $HB
+    LAST_BROKER=$LAST_PID
+    wait_port "$2" 20 || fail "broker $1 did not start listening on port $2"
+}
+start_ha broker-a "$PORT_A"
+A_PID=$LAST_BROKER
+wait_log "$WORK/broker-a.log" "took over the journal" 1 20
+start_ha broker-b "$PORT_B"
+wait_log "$WORK/broker-b.log" "standby: following" 1 20
+
+STARTS=$WORK/starts.log
+: >"$STARTS"
+start_bg busy "$SLUICE_BIN/sluice-worker" --broker "$BROKERS" --heartbeat $HB -j 4 \
+    --exec "echo \$SLUICE_SEQ >> '$STARTS'; sleep 3; echo done \$SLUICE_SEQ"
+wait_log "$WORK/broker-a.log" "worker .* joined" 1 20
+seq 4 >"$WORK/tasks.txt"
+"$SLUICE_BIN/sluice-ventilator" --broker "$BROKERS" --job long "$WORK/tasks.txt" >/dev/null \
+    2>"$WORK/ventilator.log" || fail "ventilator"
+for ((i = 0; i < 100; i++)); do
+    [ "$(wc -l <"$STARTS")" -ge 4 ] && break
+    sleep 0.05
+done
+[ "$(wc -l <"$STARTS")" = 4 ] || fail "the 4 tasks did not all start: $(cat "$STARTS")"
+start_bg idle "$SLUICE_BIN/sluice-worker" --broker "$B,$A" --heartbeat $HB -j 4 \
+    --exec "echo \$SLUICE_SEQ >> '$STARTS'; echo done \$SLUICE_SEQ"
+wait_log "$WORK/broker-a.log" "worker .* joined" 2 20
+kill -9 "$A_PID"
+wait "$A_PID" 2>/dev/null
+wait_log "$WORK/broker-b.log" "took over the journal" 1 20
+start_bg sink "$SLUICE_BIN/sluice-sink" --broker "$BROKERS" --job long -o "$WORK/long.jsonl" \
+    -f jsonl --no-progress
+wait_pid "$LAST_PID" 30
+expect_rc 0 "$WAIT_RC" "sink"
+"$PYTHON" - "$WORK/long.jsonl" "$STARTS" <<'PY' || fail "results or starts"
+import collections, json, sys
+records = [json.loads(l) for l in open(sys.argv[1])]
+assert sorted(r["seq"] for r in records) == [1, 2, 3, 4], records
+for r in records:
+    assert r["status"] == "ok" and r["output"] == "done %d\n" % r["seq"], r
+starts = collections.Counter(l.strip() for l in open(sys.argv[2]) if l.strip())
+twice = {k: n for k, n in starts.items() if n != 1}
+assert not twice and len(starts) == 4, "starts per seq: %s" % dict(starts)
+print("4 tasks, each started once across the failover, results ok")
+PY
+expect_grep "claimed 4 runs" "$WORK/broker-b.log" "the adopted runs"
+echo "nats_long: ok"
