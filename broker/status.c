@@ -150,6 +150,10 @@ int status_build (const status_view_t *view, status_parts_t *parts)
     report->journal_bytes = view->journal_bytes;
     report->journal = (char *) (view->journal ? view->journal : "");
     report->runs_adopted = view->count->tasks_adopted;
+    report->role = (char *) (view->role ? view->role : "");
+    report->active_broker = (char *) (view->active_broker ? view->active_broker : "");
+    report->journal_seq = view->journal_seq;
+    report->follow_age_ms = view->follow_age_ms;
     return 0;
 }
 

@@ -75,4 +75,21 @@ expect_grep "standby; the active broker is $B" "$WORK/ventilator2.log" "the stan
 $CHECK "$WORK/one.txt" "$WORK/out2.jsonl" --expect echo --job ha2 || fail "the job through the standby's hint"
 if grep -q "took over" "$WORK/broker-a2.log"; then fail "the restarted A took over from a live B"; fi
 kill -0 "$B_PID" 2>/dev/null || fail "B should still run"
+
+# sluice-ctl status of each: its role, the active broker, the stream's
+# sequence it is at (the standby's no further than the active's).
+# (A first: B appends a hold message every heartbeat, so its sequence grows.)
+"$SLUICE_BIN/sluice-ctl" --broker "$A" status --json >"$WORK/a.json" || fail "status of A"
+"$SLUICE_BIN/sluice-ctl" --broker "$B" status --json >"$WORK/b.json" || fail "status of B"
+"$SLUICE_BIN/sluice-ctl" --broker "$A" status >"$WORK/a.txt" || fail "status of A (text)"
+"$PYTHON" - "$WORK/a.json" "$WORK/b.json" "$B" <<'PY' || fail "the roles in sluice-ctl status"
+import json, sys
+a, b = (json.load(open(f))["ha"] for f in sys.argv[1:3])
+assert b["role"] == "active" and b["active_broker"] == sys.argv[3], b
+assert a["role"] == "standby" and a["active_broker"] == sys.argv[3], a
+assert 0 < a["journal_seq"] <= b["journal_seq"], (a, b)
+assert a["follow_age_ms"] >= 0 and b["follow_age_ms"] == 0, (a, b)
+PY
+expect_grep "^standby broker (--standby) at stream sequence [0-9]*; active: $B" "$WORK/a.txt" \
+    "the standby's role in the text status"
 echo "nats_standby: ok"
