@@ -2673,10 +2673,12 @@ static bool s_take_over (broker_t *self, int64_t now)
     sl_role_held (&self->role, now);
     sl_table_hold_fresh (self->table, true);
     //  Workers find the old broker silent about when this one takes over,
-    //  and may first hear "standby" here: give them a hello's retry more.
+    //  and may first hear "standby" here: give them a hello's retry more
+    //  (sl_client says hello again every heartbeat, at most every second).
+    int64_t beat = self->config.heartbeat_ms;
     if (sl_table_queued (self->table))
-        self->grace_until = zclock_mono () + GRACE_BEATS * (int64_t) self->config.heartbeat_ms +
-                            TAKEOVER_GRACE_MS;
+        self->grace_until = zclock_mono () + GRACE_BEATS * beat +
+                            (beat < TAKEOVER_GRACE_MS ? beat : TAKEOVER_GRACE_MS);
     self->check_finished = true;
     sl_info ("took over the journal %s at sequence %llu as %s, %lld ms after the last sign of "
              "the active broker: %zu unfinished jobs, %zu tasks queued, %zu results to deliver",
