@@ -52,8 +52,8 @@ start_ha 2
 sleep 1
 CMD="echo \$(date +%s%N) >> $WORK/starts; sleep 0.05"
 start_bg worker "$BIN/sluice-worker" --broker "$ADDRS" -j 4 --heartbeat "$HB" -q --exec "$CMD"
-seq 1 $((KILLS * 400 + 400)) >"$WORK/tasks.txt"
-start_bg ventilator "$BIN/sluice-ventilator" --broker "$ADDRS" --job bench "$WORK/tasks.txt"
+seq 1 $((KILLS * 2000 + 2000)) >"$WORK/tasks.txt"
+start_bg ventilator "$BIN/sluice-ventilator" --broker "$ADDRS" --job bench -q "$WORK/tasks.txt"
 start_bg sink "$BIN/sluice-sink" --broker "$ADDRS" --job bench -o "$WORK/out.txt" -q
 : >"$WORK/kills"
 active=1
@@ -72,7 +72,7 @@ while [ "$k" -lt "$KILLS" ]; do
     start_ha "$active"
     active=$other
 done
-sleep 3 # the last round's first dispatch
+sleep $((4 * HB / 1000 + 2)) # the last round's first dispatch
 python3 - "$WORK/kills" "$WORK/starts" "$WORK/silence" "$HB" <<'PY'
 import statistics, sys
 kills = [int(l) for l in open(sys.argv[1])]

@@ -81,6 +81,8 @@ static const char *s_usage_nats (void)
               "                          1 for a single NATS server)\n"
               "      --nats-creds FILE   NATS credentials file (user JWT and NKey seed)\n"
               "      --nats-tls-ca FILE  CA certificates to check the NATS servers' TLS with\n"
+              "                          (--data-dir beside it keeps the join keys and\n"
+              "                          attachments, not the journal)\n"
               "      --standby           start as a standby: follow the stream and take over\n"
               "                          once its active broker is silent for 3 heartbeats\n"
               "                          (give it to every broker of a highly available set)\n"
@@ -385,8 +387,10 @@ static int s_run (int argc, char *argv [])
                      config.nats.stream);
             return SL_EXIT_USAGE;
         }
-        if (in_memory || config.data_dir) {
-            fprintf (stderr, PROG ": give --journal or --data-dir or --in-memory, not two\n");
+        //  --data-dir beside --journal keeps the join keys and attachments
+        //  (as the systemd unit gives it), not the journal.
+        if (in_memory) {
+            fprintf (stderr, PROG ": give --journal or --in-memory, not both\n");
             return SL_EXIT_USAGE;
         }
     }
