@@ -60,7 +60,7 @@ active=1
 k=0
 while [ "$k" -lt "$KILLS" ]; do
     k=$((k + 1))
-    sleep 2
+    sleep $((4 * HB / 1000 + 2)) # past the last takeover's grace
     other=$((3 - active))
     took_over "$active" || fail "broker $active is not the active one"
     kill -9 "${BP[$active]}"

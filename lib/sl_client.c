@@ -10,6 +10,7 @@
 
 #define HELLO_RESEND_MS 250
 #define HELLO_CONNECT_POLL_MS 5
+#define HELLO_UNSENT_RETRY_MS 50 //  a hello after a loss that found no connection: again
 #define HANDSHAKE_FAILURES 3 //  failed handshakes in a row that end a hello
 #define MAX_SOCKETS 8
 
@@ -438,12 +439,18 @@ void sl_client_heartbeat_sent (sl_client_t *self, int64_t now)
 static void s_rehello (sl_client_t *self, int64_t now)
 {
     self->connected = false;
+    bool sent = false;
     if (self->hello) {
         zframe_t *copy = zframe_dup (self->hello);
-        if (zframe_send (&copy, self->control, ZFRAME_DONTWAIT))
+        sent = zframe_send (&copy, self->control, ZFRAME_DONTWAIT) == 0;
+        if (!sent)
             zframe_destroy (&copy);
     }
-    self->next_hello = now + (self->heartbeat_ms < 1000 ? self->heartbeat_ms : 1000);
+    //  Not sent: not connected yet (ZMQ_IMMEDIATE), e.g. just moved to
+    //  another broker: try again soon, as sl_client_hello does.
+    self->next_hello = now + (!sent                     ? HELLO_UNSENT_RETRY_MS
+                              : self->heartbeat_ms < 1000 ? self->heartbeat_ms
+                                                          : 1000);
 }
 
 sl_link_t sl_client_tick (sl_client_t *self, int64_t now)
