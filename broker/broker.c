@@ -1373,6 +1373,51 @@ static void s_on_heartbeat (broker_t *self, zframe_t *routing_id, sl_peer_t *pee
     s_reply (self, routing_id, &env);
 }
 
+//  One message on the control socket from an admitted client (active
+//  broker; a standby answers with s_standby_answer).
+static void s_on_control_message (broker_t *self, zframe_t *routing_id, const char *key,
+                                  sl_peer_t *peer, sl_env_t *env)
+{
+    switch (env->body_case) {
+        case SLUICE__ENVELOPE__BODY_HELLO:
+            s_on_hello (self, routing_id, key, env->hello);
+            break;
+        case SLUICE__ENVELOPE__BODY_HEARTBEAT:
+            s_on_heartbeat (self, routing_id, peer, env->heartbeat);
+            break;
+        case SLUICE__ENVELOPE__BODY_ACK:
+            s_on_ack (self, peer, env->ack);
+            break;
+        case SLUICE__ENVELOPE__BODY_JOB_QUERY:
+            s_on_job_query (self, routing_id, env->job_query);
+            break;
+        case SLUICE__ENVELOPE__BODY_BYE:
+            if (peer && peer == self->sink)
+                s_sink_detach (self, "it said goodbye");
+            else if (peer && peer->role == SLUICE__ROLE__ROLE_WORKER)
+                s_on_bye (self, peer, env->bye);
+            else if (peer) {
+                s_task_refs_release (self, peer, env->bye->unfinished, env->bye->n_unfinished);
+                s_worker_gone (self, peer, "left");
+            }
+            break;
+        case SLUICE__ENVELOPE__BODY_RELEASE:
+            s_task_refs_release (self, peer, env->release->tasks, env->release->n_tasks);
+            break;
+        case SLUICE__ENVELOPE__BODY_COMMAND:
+            s_on_command (self, routing_id, env->command);
+            break;
+        case SLUICE__ENVELOPE__BODY_ATTACH_GET:
+            s_on_attach_get (self, routing_id, peer, env->attach_get);
+            break;
+        default:
+            s_bad (self, "control", peer ? peer->name : NULL,
+                   "message of a type not "
+                   "expected here");
+            break;
+    }
+}
+
 static void s_standby_answer (broker_t *self, zframe_t *routing_id, sl_env_t *env);
 
 static void s_on_control (broker_t *self)
@@ -1418,50 +1463,10 @@ static void s_on_control (broker_t *self)
             zframe_destroy (&routing_id);
             continue;
         }
-        if (self->role.state != SL_ROLE_ACTIVE) {
+        if (self->role.state == SL_ROLE_ACTIVE)
+            s_on_control_message (self, routing_id, key, peer, env);
+        else
             s_standby_answer (self, routing_id, env);
-            sl_proto_free (&env);
-            zframe_destroy (&routing_id);
-            continue;
-        }
-        switch (env->body_case) {
-            case SLUICE__ENVELOPE__BODY_HELLO:
-                s_on_hello (self, routing_id, key, env->hello);
-                break;
-            case SLUICE__ENVELOPE__BODY_HEARTBEAT:
-                s_on_heartbeat (self, routing_id, peer, env->heartbeat);
-                break;
-            case SLUICE__ENVELOPE__BODY_ACK:
-                s_on_ack (self, peer, env->ack);
-                break;
-            case SLUICE__ENVELOPE__BODY_JOB_QUERY:
-                s_on_job_query (self, routing_id, env->job_query);
-                break;
-            case SLUICE__ENVELOPE__BODY_BYE:
-                if (peer && peer == self->sink)
-                    s_sink_detach (self, "it said goodbye");
-                else if (peer && peer->role == SLUICE__ROLE__ROLE_WORKER)
-                    s_on_bye (self, peer, env->bye);
-                else if (peer) {
-                    s_task_refs_release (self, peer, env->bye->unfinished, env->bye->n_unfinished);
-                    s_worker_gone (self, peer, "left");
-                }
-                break;
-            case SLUICE__ENVELOPE__BODY_RELEASE:
-                s_task_refs_release (self, peer, env->release->tasks, env->release->n_tasks);
-                break;
-            case SLUICE__ENVELOPE__BODY_COMMAND:
-                s_on_command (self, routing_id, env->command);
-                break;
-            case SLUICE__ENVELOPE__BODY_ATTACH_GET:
-                s_on_attach_get (self, routing_id, peer, env->attach_get);
-                break;
-            default:
-                s_bad (self, "control", peer ? peer->name : NULL,
-                       "message of a type not "
-                       "expected here");
-                break;
-        }
         sl_proto_free (&env);
         zframe_destroy (&routing_id);
     }

@@ -211,6 +211,22 @@ static int s_security (broker_config_t *config, const char *token_file, bool ins
     return 0;
 }
 
+//  --standby and --advertise. Returns 0, or -1 with the message printed.
+static int s_standby_check (const broker_config_t *config)
+{
+    char err [512];
+    if (config->standby && !config->nats.servers) {
+        fprintf (stderr, PROG ": --standby follows a shared journal: it needs --journal "
+                              "nats://...\n");
+        return -1;
+    }
+    if (config->advertise && sl_endpoint_check (config->advertise, err, sizeof err)) {
+        fprintf (stderr, PROG ": --advertise: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int s_run (int argc, char *argv [])
 {
     broker_config_t config = {
@@ -394,15 +410,8 @@ static int s_run (int argc, char *argv [])
             return SL_EXIT_USAGE;
         }
     }
-    if (config.standby && !config.nats.servers) {
-        fprintf (stderr, PROG ": --standby follows a shared journal: it needs --journal "
-                              "nats://...\n");
+    if (s_standby_check (&config))
         return SL_EXIT_USAGE;
-    }
-    if (config.advertise && sl_endpoint_check (config.advertise, err, sizeof err)) {
-        fprintf (stderr, PROG ": --advertise: %s\n", err);
-        return SL_EXIT_USAGE;
-    }
     char data_dir [PATH_MAX];
     if (!in_memory && !config.data_dir && !config.nats.servers) {
         if (sl_keys_default_dir (config.bind, true, data_dir, sizeof data_dir)) {

@@ -39,6 +39,15 @@ void status_free (status_parts_t *parts)
     memset (parts, 0, sizeof *parts);
 }
 
+//  Standby brokers (--standby): the role on the shared stream.
+static void s_ha (const status_view_t *view, Sluice__StatusReport *report)
+{
+    report->role = (char *) (view->role ? view->role : "");
+    report->active_broker = (char *) (view->active_broker ? view->active_broker : "");
+    report->journal_seq = view->journal_seq;
+    report->follow_age_ms = view->follow_age_ms;
+}
+
 int status_build (const status_view_t *view, status_parts_t *parts)
 {
     memset (parts, 0, sizeof *parts);
@@ -150,10 +159,7 @@ int status_build (const status_view_t *view, status_parts_t *parts)
     report->journal_bytes = view->journal_bytes;
     report->journal = (char *) (view->journal ? view->journal : "");
     report->runs_adopted = view->count->tasks_adopted;
-    report->role = (char *) (view->role ? view->role : "");
-    report->active_broker = (char *) (view->active_broker ? view->active_broker : "");
-    report->journal_seq = view->journal_seq;
-    report->follow_age_ms = view->follow_age_ms;
+    s_ha (view, report);
     return 0;
 }
 
