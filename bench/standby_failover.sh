@@ -17,17 +17,7 @@ KILLS=${1:-5}
 HB=${HB:-1000}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
-command -v nats-server >/dev/null || { echo "SKIPPED: nats-server is not installed"; exit 0; }
-PYTHON=python3
-start_bg () {
-    local name=$1
-    shift
-    "$@" 2>>"$WORK/$name.log" &
-    LAST_PID=$!
-    pids+=("$LAST_PID")
-}
-fail () { echo "FAIL: $*" >&2; exit 1; }
-. "$HERE/../tests/integration/nats_lib.sh"
+. "$HERE/nats_lib.sh"
 start_nats_cluster
 
 P=(0 "$(free_port)" "$(free_port)")

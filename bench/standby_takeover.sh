@@ -16,17 +16,7 @@ N=${1:-1000000}
 HB=${HB:-1000}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
-command -v nats-server >/dev/null || { echo "SKIPPED: nats-server is not installed"; exit 0; }
-PYTHON=python3
-start_bg () {
-    local name=$1
-    shift
-    "$@" 2>>"$WORK/$name.log" &
-    LAST_PID=$!
-    pids+=("$LAST_PID")
-}
-fail () { echo "FAIL: $*" >&2; exit 1; }
-. "$HERE/../tests/integration/nats_lib.sh"
+. "$HERE/nats_lib.sh"
 start_nats_cluster
 make_tasks "$N" "$WORK/tasks.txt"
 PA=$(free_port)
@@ -62,7 +52,7 @@ start_bg worker "$BIN/sluice-worker" --broker "$B,$A" -j 1 --heartbeat "$HB" -q 
 wait_grep b "took over"
 took=$(( ($(date +%s%N) - k) / 1000000 ))
 for ((j = 0; j < 6000; j++)); do
-    if "$BIN/sluice-ctl" --broker "$B" --connect-timeout 1 status --json 2>/dev/null |
+    if "$BIN/sluice-ctl" --broker "$B" status --json 2>/dev/null |
         python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)["ha"]["role"] != "active")'; then
         break
     fi

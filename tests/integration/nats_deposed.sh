@@ -12,24 +12,7 @@ nats_require
 start_nats_cluster
 HB=200
 
-PORT_A=$(free_port)
-PORT_B=$(free_port)
-A="tcp://127.0.0.1:$PORT_A"
-B="tcp://127.0.0.1:$PORT_B"
-BROKERS="$A,$B"
-
-start_ha () {
-    start_bg "$1" "$SLUICE_BIN/sluice-broker" --bind "tcp://127.0.0.1:$2" --journal "$NATS_URLS" \
-        --journal-stream deposed --standby --heartbeat $HB
-    LAST_BROKER=$LAST_PID
-    wait_port "$2" 20 || fail "broker $1 did not start listening on port $2"
-}
-start_ha broker-a "$PORT_A"
-A_PID=$LAST_BROKER
-wait_log "$WORK/broker-a.log" "took over the journal" 1 20
-start_ha broker-b "$PORT_B"
-B_PID=$LAST_BROKER
-wait_log "$WORK/broker-b.log" "standby: following" 1 20
+start_standby_pair deposed
 
 for i in $(seq 1 2000); do echo 5; done >"$WORK/tasks.txt"
 start_bg worker1 "$SLUICE_BIN/sluice-worker" --broker "$BROKERS" --builtin sleep -j 8 --heartbeat $HB
@@ -40,7 +23,7 @@ SINK=$LAST_PID
 start_bg ventilator "$SLUICE_BIN/sluice-ventilator" --broker "$BROKERS" --job dep "$WORK/tasks.txt"
 VENT=$LAST_PID
 for ((i = 0; i < 600; i++)); do
-    [ "$(wc -l <"$WORK/out.jsonl" 2>/dev/null || echo 0)" -ge 300 ] && break
+    [ -f "$WORK/out.jsonl" ] && [ "$(wc -l <"$WORK/out.jsonl")" -ge 300 ] && break
     sleep 0.05
 done
 kill -STOP "$A_PID"

@@ -11,22 +11,7 @@
 nats_require
 start_nats_cluster
 HB=200
-PORT_A=$(free_port)
-PORT_B=$(free_port)
-A="tcp://127.0.0.1:$PORT_A"
-B="tcp://127.0.0.1:$PORT_B"
-BROKERS="$A,$B"
-start_ha () {
-    start_bg "$1" "$SLUICE_BIN/sluice-broker" --bind "tcp://127.0.0.1:$2" --journal "$NATS_URLS" \
-        --journal-stream long --standby --heartbeat $HB
-    LAST_BROKER=$LAST_PID
-    wait_port "$2" 20 || fail "broker $1 did not start listening on port $2"
-}
-start_ha broker-a "$PORT_A"
-A_PID=$LAST_BROKER
-wait_log "$WORK/broker-a.log" "took over the journal" 1 20
-start_ha broker-b "$PORT_B"
-wait_log "$WORK/broker-b.log" "standby: following" 1 20
+start_standby_pair long
 
 STARTS=$WORK/starts.log
 : >"$STARTS"

@@ -12,26 +12,7 @@ nats_require
 start_nats_cluster
 HB=200
 
-PORT_A=$(free_port)
-PORT_B=$(free_port)
-A="tcp://127.0.0.1:$PORT_A"
-B="tcp://127.0.0.1:$PORT_B"
-BROKERS="$A,$B"
-
-# start_ha NAME PORT : a broker of the set, its log NAME.log.
-start_ha () {
-    start_bg "$1" "$SLUICE_BIN/sluice-broker" --bind "tcp://127.0.0.1:$2" --journal "$NATS_URLS" \
-        --journal-stream ha --standby --heartbeat $HB
-    LAST_BROKER=$LAST_PID
-    wait_port "$2" 20 || fail "broker $1 did not start listening on port $2"
-}
-
-start_ha broker-a "$PORT_A"
-A_PID=$LAST_BROKER
-wait_log "$WORK/broker-a.log" "took over the journal nats stream ha" 1 20
-start_ha broker-b "$PORT_B"
-B_PID=$LAST_BROKER
-wait_log "$WORK/broker-b.log" "standby: following the journal nats stream ha" 1 20
+start_standby_pair ha
 sleep 1
 if grep -q "took over" "$WORK/broker-b.log"; then fail "B took over while A was alive"; fi
 
@@ -45,7 +26,7 @@ VENT=$LAST_PID
 
 # Kill the active broker once the sink has a part of the job.
 for ((i = 0; i < 600; i++)); do
-    [ "$(wc -l <"$WORK/out.jsonl" 2>/dev/null || echo 0)" -ge 600 ] && break
+    [ -f "$WORK/out.jsonl" ] && [ "$(wc -l <"$WORK/out.jsonl")" -ge 600 ] && break
     sleep 0.05
 done
 [ "$(wc -l <"$WORK/out.jsonl")" -ge 600 ] || fail "the sink got too little before the kill"
@@ -64,7 +45,7 @@ $CHECK "$WORK/tasks.txt" "$WORK/out.jsonl" --expect echo --job ha1 || fail "resu
 echo "failover: B took over $TOOK ms after A's last sign ($(( ($(date +%s%N) - KILLED_AT) / 1000000 )) ms to the job's end)"
 
 # A again, as a standby of B: a client given only A is sent to B.
-start_ha broker-a2 "$PORT_A"
+start_standby broker-a2 "$PORT_A" ha
 wait_log "$WORK/broker-a2.log" "standby: following" 1 20
 echo 5 >"$WORK/one.txt"
 "$SLUICE_BIN/sluice-ventilator" --broker "$A" --job ha2 "$WORK/one.txt" >/dev/null \
