@@ -8,14 +8,14 @@
 static int s_append (sl_journal_t *journal, sl_record_type_t type, const ProtobufCMessage *msg,
                      char *err, size_t errlen)
 {
-    size_t size = protobuf_c_message_get_packed_size (msg);
     uint8_t stack [4096];
-    uint8_t *buffer = size <= sizeof stack ? stack : malloc (size);
+    size_t size;
+    uint8_t *buffer = sl_proto_pack (msg, stack, sizeof stack, &size);
     if (!buffer) {
-        snprintf (err, errlen, "out of memory for a journal record of %zu bytes", size);
+        snprintf (err, errlen, "out of memory for a journal record of %zu bytes",
+                  protobuf_c_message_get_packed_size (msg));
         return -1;
     }
-    protobuf_c_message_pack (msg, buffer);
     int rc = sl_journal_append (journal, (uint8_t) type, buffer, size, err, errlen);
     if (buffer != stack)
         free (buffer);
@@ -160,22 +160,7 @@ static int s_results_record (sl_journal_t *journal, sl_task_t **tasks, size_t n,
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        const sl_result_t *r = sl_task_result (tasks [i]);
-        Sluice__Result init = SLUICE__RESULT__INIT;
-        results [i] = init;
-        results [i].seq = sl_task_seq (tasks [i]);
-        results [i].status = (Sluice__Status) r->status;
-        results [i].exit_code = r->exit_code;
-        results [i].output.data = (uint8_t *) r->data;
-        results [i].output.len = r->output_size;
-        results [i].stderr_tail.data = (uint8_t *) r->data + r->output_size;
-        results [i].stderr_tail.len = r->stderr_size;
-        results [i].attempts = sl_task_runs (tasks [i]);
-        results [i].worker = (char *) r->worker;
-        results [i].duration_ms = r->duration_ms;
-        results [i].output_truncated = r->output_truncated;
-        results [i].id = sl_result_id (r, ids [i]);
-        results [i].stage = r->stage;
+        sl_durable_result_out (tasks [i], &results [i], ids [i]);
         ptrs [i] = &results [i];
     }
     Sluice__ResultBatch batch = SLUICE__RESULT_BATCH__INIT;
@@ -248,6 +233,27 @@ typedef struct {
     size_t errlen;
 } replay_t;
 
+void sl_durable_result_out (sl_task_t *task, Sluice__Result *out, char *id)
+{
+    const sl_result_t *r = sl_task_result (task);
+    Sluice__Result init = SLUICE__RESULT__INIT;
+    *out = init;
+    out->seq = sl_task_seq (task);
+    out->status = (Sluice__Status) r->status;
+    out->exit_code = r->exit_code;
+    out->output.data = (uint8_t *) r->data;
+    out->output.len = r->output_size;
+    out->stderr_tail.data = (uint8_t *) r->data + r->output_size;
+    out->stderr_tail.len = r->stderr_size;
+    out->attempts = sl_task_runs (task);
+    out->worker = (char *) r->worker;
+    out->duration_ms = r->duration_ms;
+    out->output_truncated = r->output_truncated;
+    if (r->id_size) //  else the default, ""
+        out->id = sl_result_id (r, id);
+    out->stage = r->stage;
+}
+
 void sl_durable_result_in (const Sluice__Result *r, sl_result_in_t *in)
 {
     *in = (sl_result_in_t){
@@ -265,13 +271,121 @@ void sl_durable_result_in (const Sluice__Result *r, sl_result_in_t *in)
     };
 }
 
+//  self->err holds why the record could not be decoded: say which.
 static int s_undecodable (replay_t *self, uint8_t type, uint64_t segment)
 {
+    char why [256];
+    snprintf (why, sizeof why, "%s", self->err);
     snprintf (self->err, self->errlen,
-              "journal record of type %u in segment %llu cannot be decoded (written by a newer "
-              "sluice?)",
-              type, (unsigned long long) segment);
+              "journal record of type %u in segment %llu cannot be decoded: %s (written by a "
+              "newer sluice?)",
+              type, (unsigned long long) segment, why);
     return -1;
+}
+
+//  The records, one function each: 0, or -1 if undecodable.
+static int s_replay_tasks (replay_t *self, const uint8_t *data, size_t size)
+{
+    Sluice__TaskBatch *batch = (Sluice__TaskBatch *) sl_proto_unpack (
+        &sluice__task_batch__descriptor, data, size, self->err, self->errlen);
+    if (!batch)
+        return -1;
+    if (!sl_table_job (self->table, batch->job))
+        sl_table_job_make_stages (self->table, batch->job, batch->queue, batch->then,
+                                  batch->n_then);
+    sl_attach_t attach [SL_MAX_ATTACHMENTS];
+    char why [128];
+    sl_job_t *made = sl_table_job (self->table, batch->job);
+    if (made && batch->n_attachments &&
+        sl_attach_from_proto (batch->attachments, batch->n_attachments, attach, why, sizeof why) ==
+            0)
+        sl_job_set_attachments (made, attach, batch->n_attachments);
+    for (size_t i = 0; i < batch->n_tasks; i++) {
+        Sluice__Task *t = batch->tasks [i];
+        if (t->stage > 1) {
+            sl_table_restore_advance (self->table, batch->job, t->seq, t->stage - 1,
+                                      t->payload.data, t->payload.len);
+            continue;
+        }
+        sl_task_in_t in = {
+            .payload = t->payload.data,
+            .size = t->payload.len,
+            .timeout_ms = t->timeout_ms,
+            .retries = (uint8_t) (t->retries > 100 ? 100 : t->retries),
+            .priority = t->priority,
+            .id = t->id,
+        };
+        sl_table_submit_task (self->table, batch->job, t->seq, &in);
+    }
+    sl_proto_release (&batch);
+    return 0;
+}
+
+static int s_replay_end (replay_t *self, const uint8_t *data, size_t size)
+{
+    Sluice__JobEnd *end = (Sluice__JobEnd *) sl_proto_unpack (&sluice__job_end__descriptor, data,
+                                                              size, self->err, self->errlen);
+    if (!end)
+        return -1;
+    if (!sl_table_job (self->table, end->job))
+        sl_table_job_make_stages (self->table, end->job, end->queue, end->then, end->n_then);
+    sl_table_end (self->table, end->job, end->total);
+    sl_proto_release (&end);
+    return 0;
+}
+
+static int s_replay_results (replay_t *self, const uint8_t *data, size_t size)
+{
+    Sluice__ResultBatch *batch = (Sluice__ResultBatch *) sl_proto_unpack (
+        &sluice__result_batch__descriptor, data, size, self->err, self->errlen);
+    if (!batch)
+        return -1;
+    for (size_t i = 0; i < batch->n_results; i++) {
+        sl_result_in_t in;
+        sl_durable_result_in (batch->results [i], &in);
+        sl_table_restore_result (self->table, batch->job, batch->results [i]->seq, &in,
+                                 batch->results [i]->attempts);
+    }
+    sl_proto_release (&batch);
+    return 0;
+}
+
+static int s_replay_delivered (replay_t *self, const uint8_t *data, size_t size)
+{
+    Sluice__Ack *ack = (Sluice__Ack *) sl_proto_unpack (&sluice__ack__descriptor, data, size,
+                                                        self->err, self->errlen);
+    if (!ack)
+        return -1;
+    for (size_t i = 0; i < ack->n_seqs; i++)
+        sl_table_restore_delivered (self->table, ack->job, ack->seqs [i]);
+    sl_proto_release (&ack);
+    return 0;
+}
+
+static int s_replay_done (replay_t *self, const uint8_t *data, size_t size)
+{
+    Sluice__JobDone *done = (Sluice__JobDone *) sl_proto_unpack (
+        &sluice__job_done__descriptor, data, size, self->err, self->errlen);
+    if (!done)
+        return -1;
+    sl_job_t *job = sl_table_job (self->table, done->job);
+    sl_job_counts_t counts = { 0 };
+    if (job) {
+        counts = *sl_job_counts (job);
+        sl_table_retire (self->table, job);
+    }
+    counts.total = done->total;
+    counts.total_known = true;
+    counts.received = counts.delivered = counts.done = done->total;
+    counts.ok = done->ok;
+    counts.failed = done->failed;
+    counts.timeout = done->timeout;
+    counts.cancelled = done->cancelled;
+    sl_failed_t failed = { done->failed_ranges, done->n_failed_ranges / 2, done->failed_truncated };
+    if (self->on_done)
+        self->on_done (done->job, &counts, done->finished_at, &failed, self->arg);
+    sl_proto_release (&done);
+    return 0;
 }
 
 static int s_replay_record (uint8_t type, const uint8_t *data, size_t size, uint64_t segment,
@@ -279,98 +393,23 @@ static int s_replay_record (uint8_t type, const uint8_t *data, size_t size, uint
 {
     replay_t *self = (replay_t *) arg;
     sl_table_set_tag (self->table, segment);
+    int rc;
     switch (type) {
-        case SL_REC_TASKS: {
-            Sluice__TaskBatch *batch = sluice__task_batch__unpack (NULL, size, data);
-            if (!batch)
-                return s_undecodable (self, type, segment);
-            if (!sl_table_job (self->table, batch->job))
-                sl_table_job_make_stages (self->table, batch->job, batch->queue, batch->then,
-                                          batch->n_then);
-            sl_attach_t attach [SL_MAX_ATTACHMENTS];
-            char why [128];
-            sl_job_t *made = sl_table_job (self->table, batch->job);
-            if (made && batch->n_attachments &&
-                sl_attach_from_proto (batch->attachments, batch->n_attachments, attach, why,
-                                      sizeof why) == 0)
-                sl_job_set_attachments (made, attach, batch->n_attachments);
-            for (size_t i = 0; i < batch->n_tasks; i++) {
-                Sluice__Task *t = batch->tasks [i];
-                if (t->stage > 1) {
-                    sl_table_restore_advance (self->table, batch->job, t->seq, t->stage - 1,
-                                              t->payload.data, t->payload.len);
-                    continue;
-                }
-                sl_task_in_t in = {
-                    .payload = t->payload.data,
-                    .size = t->payload.len,
-                    .timeout_ms = t->timeout_ms,
-                    .retries = (uint8_t) (t->retries > 100 ? 100 : t->retries),
-                    .priority = t->priority,
-                    .id = t->id,
-                };
-                sl_table_submit_task (self->table, batch->job, t->seq, &in);
-            }
-            sluice__task_batch__free_unpacked (batch, NULL);
-            return 0;
-        }
-        case SL_REC_END: {
-            Sluice__JobEnd *end = sluice__job_end__unpack (NULL, size, data);
-            if (!end)
-                return s_undecodable (self, type, segment);
-            if (!sl_table_job (self->table, end->job))
-                sl_table_job_make_stages (self->table, end->job, end->queue, end->then,
-                                          end->n_then);
-            sl_table_end (self->table, end->job, end->total);
-            sluice__job_end__free_unpacked (end, NULL);
-            return 0;
-        }
-        case SL_REC_RESULTS: {
-            Sluice__ResultBatch *batch = sluice__result_batch__unpack (NULL, size, data);
-            if (!batch)
-                return s_undecodable (self, type, segment);
-            for (size_t i = 0; i < batch->n_results; i++) {
-                sl_result_in_t in;
-                sl_durable_result_in (batch->results [i], &in);
-                sl_table_restore_result (self->table, batch->job, batch->results [i]->seq, &in,
-                                         batch->results [i]->attempts);
-            }
-            sluice__result_batch__free_unpacked (batch, NULL);
-            return 0;
-        }
-        case SL_REC_DELIVERED: {
-            Sluice__Ack *ack = sluice__ack__unpack (NULL, size, data);
-            if (!ack)
-                return s_undecodable (self, type, segment);
-            for (size_t i = 0; i < ack->n_seqs; i++)
-                sl_table_restore_delivered (self->table, ack->job, ack->seqs [i]);
-            sluice__ack__free_unpacked (ack, NULL);
-            return 0;
-        }
-        case SL_REC_JOB_DONE: {
-            Sluice__JobDone *done = sluice__job_done__unpack (NULL, size, data);
-            if (!done)
-                return s_undecodable (self, type, segment);
-            sl_job_t *job = sl_table_job (self->table, done->job);
-            sl_job_counts_t counts = { 0 };
-            if (job) {
-                counts = *sl_job_counts (job);
-                sl_table_retire (self->table, job);
-            }
-            counts.total = done->total;
-            counts.total_known = true;
-            counts.received = counts.delivered = counts.done = done->total;
-            counts.ok = done->ok;
-            counts.failed = done->failed;
-            counts.timeout = done->timeout;
-            counts.cancelled = done->cancelled;
-            sl_failed_t failed = { done->failed_ranges, done->n_failed_ranges / 2,
-                                   done->failed_truncated };
-            if (self->on_done)
-                self->on_done (done->job, &counts, done->finished_at, &failed, self->arg);
-            sluice__job_done__free_unpacked (done, NULL);
-            return 0;
-        }
+        case SL_REC_TASKS:
+            rc = s_replay_tasks (self, data, size);
+            break;
+        case SL_REC_END:
+            rc = s_replay_end (self, data, size);
+            break;
+        case SL_REC_RESULTS:
+            rc = s_replay_results (self, data, size);
+            break;
+        case SL_REC_DELIVERED:
+            rc = s_replay_delivered (self, data, size);
+            break;
+        case SL_REC_JOB_DONE:
+            rc = s_replay_done (self, data, size);
+            break;
         default:
             snprintf (self->err, self->errlen,
                       "journal record of unknown type %u in segment %llu (written by a newer "
@@ -378,6 +417,7 @@ static int s_replay_record (uint8_t type, const uint8_t *data, size_t size, uint
                       type, (unsigned long long) segment);
             return -1;
     }
+    return rc ? s_undecodable (self, type, segment) : 0;
 }
 
 int64_t sl_durable_replay (sl_journal_t *journal, sl_table_t *table, sl_durable_done_fn *on_done,
@@ -414,13 +454,15 @@ static int s_scan_record (uint8_t type, const uint8_t *data, size_t size, uint64
     scan_t *self = (scan_t *) arg;
     if (type != SL_REC_RESULTS)
         return 0;
-    Sluice__ResultBatch *batch = sluice__result_batch__unpack (NULL, size, data);
+    char why [256];
+    Sluice__ResultBatch *batch = (Sluice__ResultBatch *) sl_proto_unpack (
+        &sluice__result_batch__descriptor, data, size, why, sizeof why);
     if (!batch)
-        return 0;
+        return 0; //  replay has said so
     if (strcmp (batch->job, self->job) == 0)
         for (size_t i = 0; i < batch->n_results; i++)
             self->fn (batch->job, batch->results [i], self->arg);
-    sluice__result_batch__free_unpacked (batch, NULL);
+    sl_proto_release (&batch);
     return 0;
 }
 
