@@ -1,4 +1,4 @@
-# Shared by the benches of the NATS journal's standby brokers, sourced
+# Shared by the benches of the NATS journal (journal_nats.sh, standby_*.sh), sourced
 # after lib.sh: tests/integration/nats_lib.sh (a 3-node JetStream cluster on
 # loopback) with the helpers it expects, and a skip without nats-server.
 command -v nats-server >/dev/null || { echo "SKIPPED: nats-server is not installed"; exit 0; }
