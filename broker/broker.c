@@ -183,6 +183,7 @@ void broker_destroy (broker_t **self_p)
     zstr_free (&self->status_body);
     broker_attach_cleanup (self);
     zhashx_destroy (&self->job_times);
+    zhashx_destroy (&self->awaited);
     zsock_destroy (&self->control);
     zsock_destroy (&self->intake);
     zsock_destroy (&self->dispatch);

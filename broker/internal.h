@@ -43,6 +43,7 @@
 #define MAX_BATCH_BYTES (1 << 20)
 #define GRACE_BEATS 2                //  after a restart: heartbeats to wait for workers' claims
 #define TAKEOVER_GRACE_MS 1000       //  after a takeover: a heartbeat more, at most this
+#define MAX_HOLD_WORKERS_BYTES 32768 //  workers named in a hold message, at most (else "*")
 #define ACK_TIMEOUT_BEATS 10         //  heartbeats without an ack before unacked results go again
 #define FINISHED_MEMORY 1000         //  finished jobs remembered for late queries
 #define BATCH_COMMIT_MS 10           //  --fsync batch: longest a record waits for its fsync
@@ -129,6 +130,8 @@ struct _broker_t {
     sl_role_t role;                     //  active, standby or deposed (role.h)
     char advertise [256];               //  where clients reach this broker (hold messages)
     sl_ratelimit_t role_log;            //  rate limit for logging follow and hold failures
+    zhashx_t *awaited;                  //  after a takeover: the old broker's workers that
+                                        //  have not claimed their runs yet, or NULL (unknown)
 };
 
 //  broker.c
@@ -168,6 +171,7 @@ int broker_standby_run (broker_t *self);
 bool broker_role_serving (broker_t *self, int64_t now);
 void broker_standby_answer (broker_t *self, zframe_t *routing_id, sl_env_t *env);
 int64_t broker_follow_age (broker_t *self);
+void broker_standby_heard (broker_t *self, sl_peer_t *peer);
 
 //  session.c
 void broker_peer_remove (broker_t *self, sl_peer_t *peer);

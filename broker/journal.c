@@ -243,10 +243,17 @@ int64_t sl_journal_follow (sl_journal_t *self, sl_journal_fn *fn, void *arg, cha
     return self->ops->follow ? self->ops->follow (self->impl, fn, arg, err, errlen) : 0;
 }
 
-int sl_journal_hold (sl_journal_t *self, const char *holder, char *err, size_t errlen)
+int sl_journal_hold (sl_journal_t *self, const char *holder, const char *workers, char *err,
+                     size_t errlen)
 {
     assert (self);
-    return self->ops->hold ? self->ops->hold (self->impl, holder, err, errlen) : 0;
+    return self->ops->hold ? self->ops->hold (self->impl, holder, workers, err, errlen) : 0;
+}
+
+const char *sl_journal_holder_workers (sl_journal_t *self)
+{
+    assert (self);
+    return self->ops->holder_workers ? self->ops->holder_workers (self->impl) : NULL;
 }
 
 bool sl_journal_refused (sl_journal_t *self)

@@ -127,14 +127,16 @@ int64_t sl_journal_follow (sl_journal_t *self, sl_journal_fn *fn, void *arg, cha
                            size_t errlen);
 
 //  hold: proves that this broker still holds the journal, or takes it
-//  over after follow: commits what is buffered, or, if nothing is,
-//  appends an empty message naming holder (the address clients reach this
-//  broker at), both expecting the stream's last sequence as this broker
+//  over after follow: commits what is buffered, then appends an empty
+//  message naming holder (the address clients reach this broker at) and
+//  workers (its workers' names, comma-separated; "*" if too many to list;
+//  NULL: none), both expecting the stream's last sequence as this broker
 //  read it. Returns 0 (this broker holds the journal: nobody wrote since
 //  it last read or wrote), or -1 with err; then sl_journal_refused says
 //  whether another broker wrote meanwhile (fenced too, unless following).
 //  The file journal is always held (0).
-int sl_journal_hold (sl_journal_t *self, const char *holder, char *err, size_t errlen);
+int sl_journal_hold (sl_journal_t *self, const char *holder, const char *workers, char *err,
+                     size_t errlen);
 
 //  True if the last hold failed because another broker wrote first.
 bool sl_journal_refused (sl_journal_t *self);
@@ -142,6 +144,9 @@ bool sl_journal_refused (sl_journal_t *self);
 //  The holder named by the last hold message read (replay or follow), or
 //  NULL if none was read.
 const char *sl_journal_holder (sl_journal_t *self);
+
+//  The workers named by that hold message, or NULL if none was read.
+const char *sl_journal_holder_workers (sl_journal_t *self);
 
 //  The stream's last sequence this broker read or wrote (0: file journal).
 uint64_t sl_journal_last_seq (sl_journal_t *self);

@@ -33,7 +33,8 @@ typedef struct {
     const char *(*dir) (void *impl);
     //  Standby brokers; NULL in a backend that has none (the file journal).
     int64_t (*follow) (void *impl, sl_journal_fn *fn, void *arg, char *err, size_t errlen);
-    int (*hold) (void *impl, const char *holder, char *err, size_t errlen);
+    int (*hold) (void *impl, const char *holder, const char *workers, char *err, size_t errlen);
+    const char *(*holder_workers) (void *impl);
     bool (*refused) (void *impl);
     const char *(*holder) (void *impl);
     uint64_t (*last_seq) (void *impl);

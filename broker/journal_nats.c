@@ -65,6 +65,7 @@ typedef struct {
     bool synced;              //  standby: a message that begins a run was followed
     bool refused;             //  the last hold found that another broker wrote
     char holder [256];        //  the holder named by the last hold message read
+    char *workers;            //  the workers it named (owned), or NULL
 } s_nats_t;
 
 //  The message of the last libnats error.
@@ -95,6 +96,7 @@ static void s_destroy (void **impl_p)
     free (self->name);
     free (self->stream);
     free (self->subject);
+    free (self->workers);
     free (self);
     *impl_p = NULL;
 }
@@ -140,14 +142,20 @@ static int s_publish (s_nats_t *self, const uint8_t *data, size_t len, bool expe
     return -1;
 }
 
-#define HOLDER_HEADER "Sluice-Holder" //  names the broker in a hold message
+#define HOLDER_HEADER "Sluice-Holder"   //  names the broker in a hold message
+#define WORKERS_HEADER "Sluice-Workers" //  ... and its workers
 
 //  Remembers the holder a hold message names.
 static void s_holder_note (s_nats_t *self, natsMsg *msg)
 {
-    const char *holder = NULL;
-    if (natsMsgHeader_Get (msg, HOLDER_HEADER, &holder) == NATS_OK && holder)
-        snprintf (self->holder, sizeof self->holder, "%s", holder);
+    const char *holder = NULL, *workers = NULL;
+    if (natsMsgHeader_Get (msg, HOLDER_HEADER, &holder) != NATS_OK || !holder)
+        return;
+    snprintf (self->holder, sizeof self->holder, "%s", holder);
+    free (self->workers);
+    self->workers = NULL;
+    if (natsMsgHeader_Get (msg, WORKERS_HEADER, &workers) == NATS_OK && workers)
+        self->workers = strdup (workers); //  NULL if out of memory: no list, the full grace
 }
 
 //  Reads the stream's messages from first to last (inclusive) with an
@@ -496,7 +504,8 @@ static int64_t s_follow (void *impl, sl_journal_fn *fn, void *arg, char *err, si
 //  Publishes an empty hold message naming holder, expecting the last
 //  sequence. Returns 0, or -1 with err (self->refused if another broker
 //  wrote first).
-static int s_hold_publish (s_nats_t *self, const char *holder, char *err, size_t errlen)
+static int s_hold_publish (s_nats_t *self, const char *holder, const char *workers, char *err,
+                           size_t errlen)
 {
     uint8_t head [SL_FRAME_HEAD];
     sl_frame_put_head (head, SL_FRAME_BEGIN | SL_FRAME_END);
@@ -513,6 +522,8 @@ static int s_hold_publish (s_nats_t *self, const char *holder, char *err, size_t
     natsStatus s = natsMsg_Create (&msg, self->subject, NULL, (const char *) head, sizeof head);
     if (s == NATS_OK)
         s = natsMsgHeader_Set (msg, HOLDER_HEADER, holder ? holder : "");
+    if (s == NATS_OK && workers)
+        s = natsMsgHeader_Set (msg, WORKERS_HEADER, workers);
     if (s == NATS_OK)
         s = js_PublishMsg (&ack, self->js, msg, &po, &jerr);
     natsMsg_Destroy (msg);
@@ -533,15 +544,17 @@ static int s_hold_publish (s_nats_t *self, const char *holder, char *err, size_t
     return -1;
 }
 
-static int s_hold (void *impl, const char *holder, char *err, size_t errlen)
+static int s_hold (void *impl, const char *holder, const char *workers, char *err,
+                   size_t errlen)
 {
     s_nats_t *self = impl;
     assert (self->replayed);
     self->refused = false;
     if (self->fenced)
         return s_commit (impl, err, errlen); //  says so
-    int rc = self->len > self->pos ? s_commit (impl, err, errlen)
-                                   : s_hold_publish (self, holder, err, errlen);
+    int rc = self->len > self->pos ? s_commit (impl, err, errlen) : 0;
+    if (rc == 0)
+        rc = s_hold_publish (self, holder, workers, err, errlen);
     self->refused |= self->fenced;
     if (rc == 0 && self->follow) {
         //  Taken over: what is read from now on is this broker's own.
@@ -564,6 +577,11 @@ static const char *s_holder (void *impl)
 {
     s_nats_t *self = impl;
     return self->holder [0] ? self->holder : NULL;
+}
+
+static const char *s_holder_workers (void *impl)
+{
+    return ((s_nats_t *) impl)->workers;
 }
 
 static uint64_t s_last_seq (void *impl)
@@ -594,6 +612,7 @@ static const sl_journal_ops_t s_ops = {
     .hold = s_hold,
     .refused = s_refused,
     .holder = s_holder,
+    .holder_workers = s_holder_workers,
     .last_seq = s_last_seq,
 };
 

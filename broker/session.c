@@ -317,6 +317,9 @@ static void s_on_heartbeat (broker_t *self, zframe_t *routing_id, sl_peer_t *pee
             if (ref->waiting)
                 sl_table_waiting (self->table, ref->job, ref->seq, ref->attempt);
         }
+        if (peer->role == SLUICE__ROLE__ROLE_WORKER)
+            broker_standby_heard (self, peer); //  standby.c: its runs are claimed
+
     } else
         //  A client this broker does not know (it restarted, or gave the
         //  client up for dead): it must say hello again.

@@ -44,13 +44,79 @@ static void s_follow (broker_t *self, int64_t now)
     sl_role_followed (&self->role, sl_journal_last_seq (self->journal), now);
 }
 
+//  The workers of this broker, comma-separated, for its hold messages;
+//  "*" if they do not fit. Caller owns the result (NULL if out of memory).
+static char *s_workers (broker_t *self)
+{
+    size_t cap = MAX_HOLD_WORKERS_BYTES, len = 0;
+    char *list = malloc (cap);
+    if (!list)
+        return NULL;
+    list [0] = '\0';
+    for (sl_peer_t *peer = sl_peers_worker_first (self->peers); peer;
+         peer = sl_peers_worker_next (self->peers)) {
+        size_t n = strlen (peer->name);
+        if (len + n + 2 > cap || strchr (peer->name, ',')) {
+            strcpy (list, "*");
+            break;
+        }
+        len += (size_t) sprintf (list + len, "%s%s", len ? "," : "", peer->name);
+    }
+    return list;
+}
+
+//  The workers a new active broker waits for before it deals: those the
+//  old one named in its last hold (NULL or "*": unknown, the full grace).
+static void s_awaited_set (broker_t *self, const char *workers)
+{
+    zhashx_destroy (&self->awaited);
+    if (!workers || streq (workers, "*") || !(self->awaited = zhashx_new ()))
+        return;
+    char *copy = strdup (workers);
+    for (char *name = copy ? strtok (copy, ",") : NULL; name; name = strtok (NULL, ","))
+        zhashx_insert (self->awaited, name, (void *) 1);
+    if (!copy)
+        zhashx_destroy (&self->awaited);
+    free (copy);
+}
+
+//  A worker claimed its runs (its heartbeat after the hello): once every
+//  worker of the old broker has, a new active broker may deal at once.
+void broker_standby_heard (broker_t *self, sl_peer_t *peer)
+{
+    if (!self->awaited || !zhashx_lookup (self->awaited, peer->name))
+        return;
+    zhashx_delete (self->awaited, peer->name);
+    if (zhashx_size (self->awaited) == 0 && self->grace_until) {
+        sl_info ("every worker of the old broker claimed its runs: dealing");
+        self->grace_until = zclock_mono ();
+    }
+}
+
+//  Holds the journal: commits what is buffered, then appends a hold
+//  message naming this broker and its workers. Returns 0 or -1 with err.
+static int s_hold (broker_t *self, char *err, size_t errlen)
+{
+    if (sl_journal_uncommitted (self->journal) && broker_journal_commit (self)) {
+        snprintf (err, errlen, "%s", self->journal_error);
+        return -1;
+    }
+    char *workers = s_workers (self);
+    int rc = sl_journal_hold (self->journal, self->advertise, workers ? workers : "*", err, errlen);
+    free (workers);
+    return rc;
+}
+
 //  Standby: the stream was silent for 3 heartbeats; takes the journal
 //  over if nobody wrote since this broker last read it. Returns true if
 //  this broker is now active.
 static bool s_take_over (broker_t *self, int64_t now)
 {
     char err [512];
-    if (sl_journal_hold (self->journal, self->advertise, err, sizeof err)) {
+    //  The old broker's workers, as its last hold named them: the ones to
+    //  wait for before dealing (read before this hold, which names none).
+    s_awaited_set (self, sl_journal_holder_workers (self->journal));
+    if (sl_journal_hold (self->journal, self->advertise, "*", err, sizeof err)) {
         if (sl_journal_refused (self->journal))
             sl_role_refused (&self->role, now); //  another standby was faster
         else if (sl_ratelimit_allow (&self->role_log, now, NULL))
@@ -66,6 +132,8 @@ static bool s_take_over (broker_t *self, int64_t now)
     if (sl_table_queued (self->table))
         self->grace_until = zclock_mono () + GRACE_BEATS * beat +
                             (beat < TAKEOVER_GRACE_MS ? beat : TAKEOVER_GRACE_MS);
+    if (self->awaited && zhashx_size (self->awaited) == 0)
+        self->grace_until = 0; //  the old broker had no worker: nothing runs
     self->check_finished = true;
     sl_info ("took over the journal %s at sequence %llu as %s, %lld ms after the last sign of "
              "the active broker: %zu unfinished jobs, %zu tasks queued, %zu results to deliver",
@@ -141,21 +209,15 @@ bool broker_role_serving (broker_t *self, int64_t now)
         return !self->fenced;
     if (sl_role_hold_due (&self->role, now)) {
         char err [512] = "";
-        int rc = sl_journal_uncommitted (self->journal)
-                     ? broker_journal_commit (self)
-                     : sl_journal_hold (self->journal, self->advertise, err, sizeof err);
-        if (rc == 0)
+        if (s_hold (self, err, sizeof err) == 0)
             sl_role_held (&self->role, now);
         else if (sl_journal_fenced (self->journal)) {
             sl_role_refused (&self->role, now);
             if (!self->fenced)
-                sl_error ("deposed: %s", sl_journal_uncommitted (self->journal)
-                                             ? self->journal_error
-                                             : err);
+                sl_error ("deposed: %s", err);
             self->fenced = true;
         } else if (sl_ratelimit_allow (&self->role_log, now, NULL))
-            sl_warn ("cannot hold the journal %s: %s", sl_journal_dir (self->journal),
-                     sl_journal_uncommitted (self->journal) ? self->journal_error : err);
+            sl_warn ("cannot hold the journal %s: %s", sl_journal_dir (self->journal), err);
     }
     if (sl_role_may_serve (&self->role, now))
         return true;
