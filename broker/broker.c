@@ -679,7 +679,7 @@ static void s_answer (broker_t *self, zframe_t *routing_id, sl_env_t *env)
 //  so far may go to the sink, answers waiting for them may go out.
 static void s_journal_durable_now (broker_t *self)
 {
-    sl_table_durable (self->table);
+    sl_table_durable_to (self->table, s_journal_durable (self));
     s_outbox_flush (self, self->answers, self->control);
     s_outbox_flush (self, self->notices, self->delivery);
 }
@@ -714,6 +714,18 @@ static void s_failure_note (broker_t *self, sl_task_t *task)
                  sl_job_id (sl_task_job (task)), (unsigned long long) failure.seq);
 }
 
+//  Appends the results of batch [0..n) (one job) and tells the table
+//  where their records are, so that each goes to the sink once its
+//  record is durable.
+static void s_journal_result_batch (broker_t *self, sl_task_t **batch, size_t n)
+{
+    char err [512];
+    s_journal_appended (self, sl_durable_results (self->journal, batch, n, err, sizeof err), err);
+    uint64_t position = sl_journal_appended (self->journal);
+    for (size_t i = 0; i < n; i++)
+        sl_table_recorded (self->table, batch [i], position);
+}
+
 //  Records the final results the table reached since the last call.
 static void s_journal_results (broker_t *self)
 {
@@ -744,15 +756,13 @@ static void s_journal_results (broker_t *self)
         if (!self->journal)
             continue;
         if (n && (sl_task_job (task) != sl_task_job (batch [0]) || n == MAX_BATCH_RESULTS)) {
-            s_journal_appended (self, sl_durable_results (self->journal, batch, n, err, sizeof err),
-                                err);
+            s_journal_result_batch (self, batch, n);
             n = 0;
         }
         batch [n++] = task;
     }
     if (n)
-        s_journal_appended (self, sl_durable_results (self->journal, batch, n, err, sizeof err),
-                            err);
+        s_journal_result_batch (self, batch, n);
 }
 
 static void s_journal_rotate (broker_t *self);
@@ -780,6 +790,32 @@ static int s_journal_commit (broker_t *self)
     return 0;
 }
 
+//  Commits and waits until every record appended is durable, for an
+//  answer that must be synchronous. Returns 0, or -1 if the journal failed.
+static int s_journal_sync (broker_t *self)
+{
+    if (!self->journal)
+        return 0;
+    if (s_journal_commit (self))
+        return -1;
+    char err [512];
+    if (sl_journal_sync (self->journal, err, sizeof err)) {
+        s_journal_error (self, err);
+        return -1;
+    }
+    s_journal_durable_now (self);
+    return 0;
+}
+
+//  The journal answered commits (NATS): what is durable now goes out.
+static void s_journal_poll (broker_t *self)
+{
+    char err [512];
+    if (sl_journal_poll (self->journal, err, sizeof err))
+        s_journal_error (self, err);
+    s_journal_durable_now (self);
+}
+
 //  Commits when the fsync policy says it is time, and retries a failed
 //  commit or rotation once a second, whether or not anything new came in:
 //  a quiet broker must notice that space came back.
@@ -797,10 +833,10 @@ static void s_journal_tick (broker_t *self, int64_t now)
         s_journal_commit (self); //  rotates
         return;
     }
-    if (sl_journal_uncommitted (self->journal) == 0)
-        return;
+    if (!self->dirty_since)
+        return; //  nothing appended since the last commit
     if (self->config.fsync == SL_FSYNC_ALWAYS ||
-        sl_journal_uncommitted (self->journal) >= BATCH_COMMIT_BYTES ||
+        sl_journal_unflushed (self->journal) >= BATCH_COMMIT_BYTES ||
         now - self->dirty_since >= BATCH_COMMIT_MS)
         s_journal_commit (self);
 }
@@ -1041,7 +1077,7 @@ static const char *s_from_start (broker_t *self, const char *job_id, char *why, 
         snprintf (why, whylen, "--from-start needs a broker with a journal (not --in-memory)");
         return why;
     }
-    s_journal_commit (self);
+    s_journal_sync (self);
     if (sl_durable_scan_results (self->journal, sl_job_tag (job), job_id, s_on_old_result, self,
                                  why, whylen) < 0)
         return why;
@@ -1259,8 +1295,10 @@ static void s_on_ack (broker_t *self, sl_peer_t *peer, Sluice__Ack *ack)
 
 static void s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQuery *query)
 {
-    //  What the broker confirms must be on disk first (a peek only
-    //  watches progress and confirms nothing).
+    //  What the broker confirms must be durable first (a peek only
+    //  watches progress and confirms nothing): the reply waits in the
+    //  outbox for the records appended so far, while the broker goes on
+    //  (the file journal's commit makes them durable at once).
     if (!query->peek)
         s_journal_commit (self);
     Sluice__JobState state = SLUICE__JOB_STATE__INIT;
@@ -1325,7 +1363,11 @@ static void s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQue
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_JOB_STATE;
     env.job_state = &state;
-    s_reply (self, routing_id, &env);
+    //  A failed journal's reply confirms nothing: it says why, at once.
+    if (query->peek || self->journal_failed)
+        s_reply (self, routing_id, &env);
+    else
+        s_answer (self, routing_id, &env);
 }
 
 static void s_on_heartbeat (broker_t *self, zframe_t *routing_id, sl_peer_t *peer,
@@ -2599,9 +2641,15 @@ int broker_run (broker_t *self)
         { zsock_resolve (self->results), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->dispatch), 0, ZMQ_POLLOUT, 0 },
         { zsock_resolve (self->delivery), 0, ZMQ_POLLOUT, 0 },
+        { NULL, self->journal ? sl_journal_fd (self->journal) : -1, ZMQ_POLLIN, 0 },
         { self->metrics ? zsock_resolve (http_sock (self->metrics)) : NULL, 0, ZMQ_POLLIN, 0 },
     };
-    int nitems = self->metrics ? 6 : 5;
+    //  The journal's answers (NATS) and the HTTP socket only if there are.
+    int nitems = 5;
+    int answers = items [5].fd >= 0 ? nitems++ : -1;
+    int http = self->metrics ? nitems++ : -1;
+    if (http >= 0)
+        items [http] = items [6];
     int64_t tick = self->config.heartbeat_ms / 2 > 0 ? self->config.heartbeat_ms / 2 : 1;
     self->next_housekeeping = zclock_mono () + tick;
     self->next_report = zclock_mono () + WORKER_REPORT_MS;
@@ -2645,7 +2693,9 @@ int broker_run (broker_t *self)
             s_on_intake (self);
         if (items [2].revents & ZMQ_POLLIN)
             s_on_results (self);
-        if (self->metrics && (items [5].revents & ZMQ_POLLIN))
+        if (answers >= 0 && (items [answers].revents & ZMQ_POLLIN))
+            s_journal_poll (self);
+        if (http >= 0 && (items [http].revents & ZMQ_POLLIN))
             http_handle (self->metrics, s_render_http, self);
         s_dispatch (self);
         s_deliver (self);
@@ -2669,7 +2719,7 @@ int broker_run (broker_t *self)
             self->next_housekeeping = now + tick;
         }
     }
-    s_journal_commit (self);
+    s_journal_sync (self);
     sl_info ("broker stopping: %llu tasks accepted, %llu results, %llu runs lost, %llu handed "
              "back, %llu retried, %llu duplicates dropped, %llu bad messages dropped",
              (unsigned long long) self->count.tasks_in, (unsigned long long) self->count.results_in,
