@@ -25,6 +25,7 @@
 #include "history.h"
 #include "http.h"
 #include "metrics.h"
+#include "checkpoint.h"
 #include "outbox.h"
 #include "peers.h"
 #include "sl_curve.h"
@@ -46,7 +47,6 @@
 #define FINISHED_MEMORY 1000         //  finished jobs remembered for late queries
 #define BATCH_COMMIT_MS 10           //  --fsync batch: longest a record waits for its fsync
 #define BATCH_COMMIT_BYTES (1 << 20) //  --fsync batch: commit early past this much
-#define SEGMENT_BYTES (64 << 20)     //  start a new journal segment past this size
 #define MAX_MISSING_RANGES 1024      //  ranges of missing seqs in one JobState
 #define WORKER_REPORT_MS 30000       //  how often the workers' capacity is logged
 #define INTAKE_SLACK (1 << 20)       //  a ventilator's batch: up to 256 KiB + one task, framed
@@ -101,6 +101,8 @@ struct _broker_t {
     struct stat keys_stat;              //  join token: the keys file as last read
     int64_t next_insecure_warning;      //  --insecure: when to warn again (ms)
     int64_t dirty_since;                //  when the oldest uncommitted record was appended (ms)
+    uint64_t checkpoint_size;           //  bytes of the last checkpoint (checkpoint.h)
+    bool checkpointing;                 //  writing one: no other rotation meanwhile
     bool journal_failed;                //  the journal cannot be written: no task is accepted
     char journal_error [512];           //  why
     int64_t journal_retry;              //  when to try committing again (ms)
@@ -767,6 +769,19 @@ static void s_journal_results (broker_t *self)
 
 static void s_journal_rotate (broker_t *self);
 
+//  True when the journal grew by --checkpoint-bytes since the last
+//  checkpoint, and by at least the checkpoint's own size (so that a live
+//  state bigger than --checkpoint-bytes is not written again and again).
+static bool s_checkpoint_due (broker_t *self)
+{
+    uint64_t bytes = sl_journal_segment_bytes (self->journal);
+    uint64_t since = bytes > self->checkpoint_size ? bytes - self->checkpoint_size : 0;
+    uint64_t due = self->config.checkpoint_bytes > self->checkpoint_size
+                       ? self->config.checkpoint_bytes
+                       : self->checkpoint_size;
+    return !self->checkpointing && since >= due;
+}
+
 //  Commits what was appended. Returns 0, or -1 if the journal failed.
 static int s_journal_commit (broker_t *self)
 {
@@ -784,8 +799,7 @@ static int s_journal_commit (broker_t *self)
     self->journal_failed = false;
     self->dirty_since = 0;
     s_journal_durable_now (self);
-    if (sl_journal_segment_bytes (self->journal) >= SEGMENT_BYTES &&
-        (!self->rotate_retry || zclock_mono () >= self->rotate_retry))
+    if (s_checkpoint_due (self) && (!self->rotate_retry || zclock_mono () >= self->rotate_retry))
         s_journal_rotate (self);
     return 0;
 }
@@ -856,10 +870,38 @@ static int64_t s_journal_wake (broker_t *self)
     return wake;
 }
 
-//  Starts a new segment, carries the finished jobs it remembers into it,
-//  and deletes the segments no unfinished job needs any more. A rotation
-//  that fails (no inode, say) is no reason to refuse work while the current
-//  segment can still be written: it is logged and tried again each second.
+static int s_journal_sync (broker_t *self);
+
+//  Writes a checkpoint of the live state (checkpoint.h) at the start of
+//  segment: the finished jobs remembered, oldest first (so that a replay
+//  remembers them in the same order), and every unfinished job. Returns
+//  0, or -1 if a record could not be appended (logged).
+static int s_journal_checkpoint (broker_t *self, uint64_t id)
+{
+    char err [512];
+    s_journal_results (self); //  the table's changes so far are records first
+    int rc = sl_checkpoint_begin (self->journal, id, err, sizeof err);
+    int64_t oldest = zclock_time () - self->config.retention_ms;
+    for (size_t i = sl_finished_count (self->finished); rc == 0 && i-- > 0;) {
+        sl_finished_job_t *f = sl_finished_newest (self->finished, i);
+        sl_failed_t failed = sl_finished_failed (f);
+        if (f->finished_at >= oldest)
+            rc = sl_durable_job_done (self->journal, f->id, &f->counts, f->finished_at, &failed,
+                                      err, sizeof err);
+    }
+    if (rc == 0)
+        rc = sl_checkpoint_jobs (self->journal, self->table, err, sizeof err);
+    if (rc == 0)
+        rc = sl_checkpoint_end (self->journal, self->table, id, err, sizeof err);
+    s_journal_appended (self, rc, err);
+    return rc;
+}
+
+//  Starts a new segment with a checkpoint of the live state and, once it
+//  is durable, deletes the segments before it (the NATS journal purges its
+//  stream up to it). A rotation that fails (no inode, say) is no reason to
+//  refuse work while the current segment can still be written: it is
+//  logged and tried again each second.
 static void s_journal_rotate (broker_t *self)
 {
     char err [512];
@@ -879,29 +921,23 @@ static void s_journal_rotate (broker_t *self)
     if (self->rotate_retry)
         sl_warn ("journal: a new segment could be started again");
     self->rotate_retry = 0;
-    int64_t oldest = zclock_time () - self->config.retention_ms;
-    //  Oldest first, so that a replay remembers them in the same order.
-    for (size_t i = sl_finished_count (self->finished); i-- > 0;) {
-        sl_finished_job_t *f = sl_finished_newest (self->finished, i);
-        if (f->finished_at >= oldest) {
-            sl_failed_t failed = sl_finished_failed (f);
-            s_journal_appended (self,
-                                sl_durable_job_done (self->journal, f->id, &f->counts,
-                                                     f->finished_at, &failed, err, sizeof err),
-                                err);
-        }
-    }
-    uint64_t keep = segment;
-    for (sl_job_t *job = sl_table_job_first (self->table); job;
-         job = sl_table_job_next (self->table))
-        if (sl_job_tag (job) < keep)
-            keep = sl_job_tag (job);
-    int deleted = sl_journal_delete_before (self->journal, keep, err, sizeof err);
+    int64_t start = zclock_mono ();
+    uint64_t before = sl_journal_total_bytes (self->journal);
+    self->checkpointing = true;
+    int rc = s_journal_checkpoint (self, (uint64_t) zclock_usecs ());
+    rc = rc ? rc : s_journal_sync (self);
+    self->checkpointing = false;
+    if (rc)
+        return; //  the segments before stay: replay needs them
+    self->checkpoint_size = sl_journal_segment_bytes (self->journal);
+    int deleted = sl_journal_delete_before (self->journal, segment, err, sizeof err);
     if (deleted < 0)
         sl_warn ("%s", err);
     else
-        sl_info ("journal: segment %llu started, %d old segments deleted, %.1f MB on disk",
-                 (unsigned long long) segment, deleted,
+        sl_info ("journal: checkpoint in segment %llu (%zu jobs) in %lld ms, %d old segments "
+                 "deleted, %.1f MB before, %.1f MB now",
+                 (unsigned long long) segment, sl_table_job_count (self->table),
+                 (long long) (zclock_mono () - start), deleted, before / 1e6,
                  sl_journal_total_bytes (self->journal) / 1e6);
 }
 

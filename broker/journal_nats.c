@@ -83,6 +83,9 @@ typedef struct {
     uint64_t torn_bytes;      //  bytes of torn runs dropped by replay
     char repaired [256];      //  what replay dropped, in words, or ""
     uint64_t bytes;           //  the stream's bytes (at replay, plus published)
+    uint64_t segment;         //  rotations since replay, plus 1 (the broker's segment id)
+    uint64_t segment_bytes;   //  bytes acknowledged since the last rotation
+    uint64_t purge_from;      //  the stream's first message of this segment (0: none yet)
     pthread_mutex_t lock;     //  guards answers, nanswers, woken
     s_answer_t answers [WINDOW]; //  answers not yet taken (one per message in flight)
     size_t nanswers;          //  answers waiting
@@ -300,6 +303,7 @@ static int64_t s_replay (void *impl, sl_journal_fn *fn, void *arg, char *err, si
     self->first_seq = first;
     int64_t count = s_read (self, first, last, fn, arg, &self->torn_bytes, err, errlen);
     self->last_seq = last;
+    self->segment = 1;
     if (count >= 0 && !(self->window = sl_jwindow_new (WINDOW, last))) {
         snprintf (err, errlen, "out of memory opening the journal stream %s", self->stream);
         count = -1;
@@ -501,6 +505,7 @@ static void s_pop_acked (s_nats_t *self)
     while (sl_jwindow_pop (self->window, &pub)) {
         self->pos = pub.cut.off + pub.cut.len;
         self->bytes += SL_FRAME_HEAD + pub.cut.len;
+        self->segment_bytes += SL_FRAME_HEAD + pub.cut.len;
         if (pub.position)
             self->durable = pub.position;
     }
@@ -662,15 +667,19 @@ static bool s_fenced (void *impl)
     return ((s_nats_t *) impl)->fenced;
 }
 
+//  Segments: the stream has none, but the broker's rotations mark where
+//  its checkpoints begin (a rotation waits until everything is
+//  acknowledged, so the next message starts the segment), and deleting the
+//  segments before one purges the stream up to its first message.
 static uint64_t s_segment (void *impl)
 {
-    return ((s_nats_t *) impl)->replayed ? 1 : 0;
+    s_nats_t *self = impl;
+    return self->replayed ? self->segment : 0;
 }
 
 static uint64_t s_segment_bytes (void *impl)
 {
-    (void) impl;
-    return 0; //  never rotated
+    return ((s_nats_t *) impl)->segment_bytes;
 }
 
 static uint64_t s_total_bytes (void *impl)
@@ -680,16 +689,39 @@ static uint64_t s_total_bytes (void *impl)
 
 static uint64_t s_rotate (void *impl, char *err, size_t errlen)
 {
-    return s_commit (impl, err, errlen) ? 0 : 1;
+    s_nats_t *self = impl;
+    if (s_sync (self, err, errlen))
+        return 0;
+    self->segment++;
+    self->segment_bytes = 0;
+    self->purge_from = sl_jwindow_last_seq (self->window) + 1;
+    return self->segment;
 }
 
 static int s_delete_before (void *impl, uint64_t segment, char *err, size_t errlen)
 {
-    (void) impl;
-    (void) segment;
-    (void) err;
-    (void) errlen;
-    return 0;
+    s_nats_t *self = impl;
+    if (segment != self->segment || self->purge_from <= self->first_seq)
+        return 0;
+    jsOptions jo;
+    jsOptions_Init (&jo);
+    jo.Wait = self->timeout_ms;
+    jo.Stream.Purge.Sequence = self->purge_from;
+    jsErrCode jerr = 0;
+    natsStatus s = js_PurgeStream (self->js, self->stream, &jo, &jerr);
+    if (s != NATS_OK) {
+        snprintf (err, errlen,
+                  "cannot purge the journal stream %s up to sequence %" PRIu64
+                  ": %s (JetStream error %d); it keeps what it holds",
+                  self->stream, self->purge_from, s_nats_error (s), (int) jerr);
+        return -1;
+    }
+    uint64_t purged = self->purge_from - self->first_seq;
+    self->first_seq = self->purge_from;
+    uint64_t first, last;
+    char why [256];
+    s_state (self, &first, &last, why, sizeof why); //  the bytes left; an error only says less
+    return purged > INT32_MAX ? INT32_MAX : (int) purged;
 }
 
 static int64_t s_scan (void *impl, uint64_t from, sl_journal_fn *fn, void *arg, char *err,
@@ -698,8 +730,7 @@ static int64_t s_scan (void *impl, uint64_t from, sl_journal_fn *fn, void *arg, 
     s_nats_t *self = impl;
     if (err && errlen)
         err [0] = '\0';
-    if (from > 1)
-        return 0;
+    (void) from; //  one stream: the job's records are anywhere in it
     //  Only what was acknowledged: up to last_seq, less a run in flight
     //  (a split record half sent), which the reader drops as open.
     return s_read (self, self->first_seq, sl_jwindow_last_seq (self->window), fn, arg, NULL, err,

@@ -1837,6 +1837,35 @@ sl_table_rc_t sl_table_restore_delivered (sl_table_t *self, const char *job_id, 
     return SL_TABLE_OK;
 }
 
+sl_task_t *sl_job_task (sl_job_t *job, uint64_t seq)
+{
+    assert (job);
+    if (seq == 0 || seq > SL_MAX_SEQ)
+        return NULL;
+    sl_task_t *task = s_slot (job, seq);
+    return task && task->state != SL_TASK_ABSENT ? task : NULL;
+}
+
+int32_t sl_task_priority (const sl_task_t *task)
+{
+    assert (task);
+    return s_job_of ((sl_task_t *) task)->stages [task->stage]->priorities [task->level];
+}
+
+sl_table_rc_t sl_table_restore_counts (sl_table_t *self, const char *job_id, uint64_t ok,
+                                       uint64_t failed, uint64_t timeout, uint64_t cancelled)
+{
+    assert (self);
+    sl_job_t *job = sl_table_job (self, job_id);
+    if (!job)
+        return SL_TABLE_INVALID;
+    job->counts.ok = ok;
+    job->counts.failed = failed;
+    job->counts.timeout = timeout;
+    job->counts.cancelled = cancelled;
+    return SL_TABLE_OK;
+}
+
 char *sl_result_id (const sl_result_t *result, char *buf)
 {
     memcpy (buf, result->data + result->output_size + result->stderr_size, result->id_size);

@@ -527,6 +527,19 @@ sl_table_rc_t sl_table_restore_delivered (sl_table_t *self, const char *job_id, 
 sl_table_rc_t sl_table_redeliver (sl_table_t *self, const char *job_id, uint64_t seq,
                                   const sl_result_in_t *in);
 
+//  --- Checkpoints (durable.h) ------------------------------------------------
+
+//  The task of job with this seq, or NULL if it has not arrived.
+sl_task_t *sl_job_task (sl_job_t *job, uint64_t seq);
+
+//  The priority the task was submitted with.
+int32_t sl_task_priority (const sl_task_t *task);
+
+//  Replay of a checkpoint: job's counts by status are these (the records
+//  of delivered tasks keep only whether each was ok). INVALID if unknown.
+sl_table_rc_t sl_table_restore_counts (sl_table_t *self, const char *job_id, uint64_t ok,
+                                       uint64_t failed, uint64_t timeout, uint64_t cancelled);
+
 //  Writes the seqs job is missing as ranges (first, last pairs) into
 //  ranges (room for max_ranges pairs): up to its total when known, else
 //  up to its highest seq. Returns the number of ranges. O(job size).
