@@ -31,9 +31,10 @@
 
     Replay reads the stream from its first message with an ordered
     consumer up to the last sequence at the time (after that empty message,
-    if any). The stream has no segments: segment is always 1, rotation and
-    deletion do nothing, and the stream grows until checkpoints (issue 17,
-    item 5) purge it.
+    if any). The stream has no segments; the broker's segment ids count its
+    rotations, each of which waits until everything is acknowledged, so
+    that the checkpoint written next starts a message, and deleting the
+    segments before one purges the stream up to that message.
 
     Built only with libnats (pkg-config libnats); without it,
     journal_nats_none.c provides sl_journal_new_nats, which says so.
