@@ -112,9 +112,10 @@ static void s_destroy (void **impl_p)
         char err [256];
         s_sync (self, err, sizeof err); //  as the file journal does
     }
-    if (self->js) {
+    if (self->js && self->window && sl_jwindow_in_flight (self->window)) {
         //  Answers still due (NATS unreachable): take the messages back,
-        //  so that s_on_answer is not called any more.
+        //  so that s_on_answer is not called any more. (Only then: libnats
+        //  3.4 crashes here if nothing was ever published asynchronously.)
         natsMsgList pending;
         if (js_PublishAsyncGetPendingList (&pending, self->js) == NATS_OK)
             natsMsgList_Destroy (&pending);
