@@ -19,20 +19,7 @@ REPS=${3:-3}
 CP=${CP:-4M}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
-PYTHON=python3
-if [ -n "${NATS:-}" ]; then
-    command -v nats-server >/dev/null || { echo "SKIPPED: nats-server is not installed"; exit 0; }
-    start_bg () {
-        local name=$1
-        shift
-        "$@" 2>>"$WORK/$name.log" &
-        LAST_PID=$!
-        pids+=("$LAST_PID")
-    }
-    fail () { echo "FAIL: $*" >&2; exit 1; }
-    . "$HERE/../tests/integration/nats_lib.sh"
-    start_nats_cluster
-fi
+[ -z "${NATS:-}" ] || bench_nats_cluster
 make_tasks "$N" "$WORK/tasks.txt"
 echo 600000 >"$WORK/stuck.txt"
 
