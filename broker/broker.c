@@ -17,6 +17,7 @@
 
 #include "admit.h"
 #include "attach.h"
+#include "checkpoint.h"
 #include "dashboard.h"
 #include "durable.h"
 #include "failures.h"
@@ -25,7 +26,6 @@
 #include "history.h"
 #include "http.h"
 #include "metrics.h"
-#include "checkpoint.h"
 #include "outbox.h"
 #include "peers.h"
 #include "sl_curve.h"
@@ -66,8 +66,6 @@
 #define FAILURES_MEMORY_SHARE 16             //  ... and at most this fraction of --max-memory
 #define STATUS_CACHE_MS 200 //  GET /api/status within this long of another gets the same body
 
-
-
 struct _broker_t {
     broker_config_t config;             //  copy of what main gave
     char broker_id [24];                //  random, new at each start
@@ -81,7 +79,7 @@ struct _broker_t {
     sl_fair_t *fair;                    //  fair dispatch: which worker gets tasks next
     uint64_t worker_slots;              //  slots of every worker
     broker_counters_t count;            //  what it counted since it started (metrics.h)
-    sl_peer_t *sink;                       //  the attached sink, or NULL
+    sl_peer_t *sink;                    //  the attached sink, or NULL
     zlistx_t *job_starts;               //  job ids to announce to the sink (owned strings)
     bool check_finished;                //  something happened that may finish a job
     sl_finished_t *finished;            //  finished jobs remembered (finished.h)
@@ -1256,8 +1254,8 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
             s_event (self, SL_LOG_INFO, "%s %s reconnected",
                      old->role == SLUICE__ROLE__ROLE_SINK ? "sink" : "worker", old->name);
         if (old == self->sink)
-            s_sink_detach (self, same_connection ? "it said hello as another client"
-                                                 : "it reconnected");
+            s_sink_detach (self,
+                           same_connection ? "it said hello as another client" : "it reconnected");
         else if (same_connection)
             s_worker_gone (self, old, "said hello as another client");
         else
@@ -1266,8 +1264,8 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
     sl_peer_t *peer = sl_peers_by_key (self->peers, key);
     bool is_new = !peer;
     if (is_new) {
-        peer = sl_peers_add (self->peers, key, routing_id, hello->role, hello->name,
-                             zclock_mono ());
+        peer =
+            sl_peers_add (self->peers, key, routing_id, hello->role, hello->name, zclock_mono ());
         if (!peer)
             return;
         if (hello->role == SLUICE__ROLE__ROLE_WORKER)
@@ -1587,8 +1585,7 @@ static void s_on_attach_put (broker_t *self, Sluice__AttachPut *put)
         return;
     }
     //  A failure is logged and kept for the ventilator's next JobState.
-    sl_attach_put (self->attach, put->hash, put->offset, put->total, put->data.data,
-                   put->data.len);
+    sl_attach_put (self->attach, put->hash, put->offset, put->total, put->data.data, put->data.len);
 }
 
 #define ATTACH_CHUNK (512 * 1024) //  bytes of an attachment per message to a worker
@@ -1834,7 +1831,7 @@ static void s_on_result_batch (broker_t *self, Sluice__ResultBatch *batch)
     //  The results of a batch normally name one worker: it is looked up
     //  once, and again only when the name changes.
     const char *seen = NULL; //  the worker name last looked up
-    sl_peer_t *peer = NULL;     //  its peer, or NULL
+    sl_peer_t *peer = NULL;  //  its peer, or NULL
     for (size_t i = 0; i < batch->n_results; i++) {
         Sluice__Result *result = batch->results [i];
         if (result->status < SLUICE__STATUS__STATUS_OK ||
@@ -1875,8 +1872,8 @@ static void s_on_result_batch (broker_t *self, Sluice__ResultBatch *batch)
     }
     //  The batch a worker that said Bye was waited for: it is gone now.
     sl_peer_t *sender = batch->batch && batch->n_results && batch->results [0]->worker
-                         ? s_peer_by_name (self, batch->results [0]->worker)
-                         : NULL;
+                            ? s_peer_by_name (self, batch->results [0]->worker)
+                            : NULL;
     if (sender && sender->role == SLUICE__ROLE__ROLE_WORKER) {
         if (batch->batch > sender->batches_seen)
             sender->batches_seen = batch->batch;
@@ -2367,7 +2364,8 @@ static void s_history_tick (broker_t *self)
     history_sample_t sample = { 0 };
     sample.time_ms = wall;
     sample.completed = self->count.results_in;
-    sample.failed = self->count.completed [SL_STATUS_FAILED] + self->count.completed [SL_STATUS_TIMEOUT] +
+    sample.failed = self->count.completed [SL_STATUS_FAILED] +
+                    self->count.completed [SL_STATUS_TIMEOUT] +
                     self->count.completed [SL_STATUS_CANCELLED];
     sample.queued = sl_table_queued (self->table);
     sample.running = sl_table_running (self->table);
@@ -2694,8 +2692,7 @@ int broker_run (broker_t *self)
         //  the PUSH to workers when tasks are queued, the PUSH to the sink
         //  when there is something for it. Under fair dispatch the dispatch
         //  ROUTER is read for credits instead.
-        bool dealing = sl_table_queued (self->table) && !self->grace_until &&
-                       !self->journal_failed;
+        bool dealing = sl_table_queued (self->table) && !self->grace_until && !self->journal_failed;
         short dispatch_events = self->config.fair ? ZMQ_POLLIN : dealing ? ZMQ_POLLOUT : 0;
         bool to_sink = self->sink && (self->check_finished || zlistx_size (self->job_starts) ||
                                       sl_table_sendable (self->table, NULL) ||
@@ -2759,7 +2756,8 @@ int broker_run (broker_t *self)
     sl_info ("broker stopping: %llu tasks accepted, %llu results, %llu runs lost, %llu handed "
              "back, %llu retried, %llu duplicates dropped, %llu bad messages dropped",
              (unsigned long long) self->count.tasks_in, (unsigned long long) self->count.results_in,
-             (unsigned long long) self->count.tasks_lost, (unsigned long long) self->count.tasks_released,
+             (unsigned long long) self->count.tasks_lost,
+             (unsigned long long) self->count.tasks_released,
              (unsigned long long) self->count.retries, (unsigned long long) self->count.duplicates,
              (unsigned long long) self->count.bad_messages);
     if (self->fenced) {

@@ -67,13 +67,13 @@ int sl_checkpoint_end (sl_journal_t *journal, sl_table_t *table, uint64_t id, ch
 
 //  What one slice of a job needs while it is written.
 typedef struct {
-    sl_task_t *tasks [SLICE];  //  tasks of the slice, in seq order
-    size_t ntasks;             //  in tasks
+    sl_task_t *tasks [SLICE];         //  tasks of the slice, in seq order
+    size_t ntasks;                    //  in tasks
     Sluice__Task records [2 * SLICE]; //  a task, and its move to a later stage
     Sluice__Task *ptrs [2 * SLICE];
-    char ids [SLICE][256];     //  the tasks' ids
-    sl_task_t *done [SLICE];   //  tasks with a result held (DONE, SENT)
-    uint64_t delivered [SLICE]; //  seqs of tasks DELIVERED
+    char ids [SLICE][256];          //  the tasks' ids
+    sl_task_t *done [SLICE];        //  tasks with a result held (DONE, SENT)
+    uint64_t delivered [SLICE];     //  seqs of tasks DELIVERED
     Sluice__Result results [SLICE]; //  status-only results of those
     Sluice__Result *result_ptrs [SLICE];
 } s_slice_t;
@@ -205,13 +205,13 @@ typedef struct {
 } s_skip_t;
 
 struct _sl_cpplan_t {
-    uint64_t records;  //  records added
-    uint64_t start;    //  begin of the last complete checkpoint
-    uint64_t open_id;  //  id of the checkpoint begun and not ended, or 0
-    uint64_t open_at;  //  index of its begin
-    s_skip_t *skips;   //  runs of aborted checkpoints after start, and markers
-    size_t nskips;     //  in skips
-    size_t cap;        //  room in skips
+    uint64_t records; //  records added
+    uint64_t start;   //  begin of the last complete checkpoint
+    uint64_t open_id; //  id of the checkpoint begun and not ended, or 0
+    uint64_t open_at; //  index of its begin
+    s_skip_t *skips;  //  runs of aborted checkpoints after start, and markers
+    size_t nskips;    //  in skips
+    size_t cap;       //  room in skips
 };
 
 sl_cpplan_t *sl_cpplan_new (void)
@@ -239,7 +239,7 @@ static int s_skip (sl_cpplan_t *self, uint64_t from, uint64_t to)
         self->skips = more;
         self->cap = cap;
     }
-    self->skips [self->nskips++] = (s_skip_t) { from, to };
+    self->skips [self->nskips++] = (s_skip_t){ from, to };
     return 0;
 }
 

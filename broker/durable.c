@@ -277,115 +277,138 @@ static int s_undecodable (replay_t *self, uint8_t type, uint64_t segment)
     return -1;
 }
 
+static int s_replay_tasks (replay_t *self, void *msg)
+{
+    Sluice__TaskBatch *batch = msg;
+    if (!sl_table_job (self->table, batch->job))
+        sl_table_job_make_stages (self->table, batch->job, batch->queue, batch->then,
+                                  batch->n_then);
+    sl_attach_t attach [SL_MAX_ATTACHMENTS];
+    char why [128];
+    sl_job_t *made = sl_table_job (self->table, batch->job);
+    if (made && batch->n_attachments &&
+        sl_attach_from_proto (batch->attachments, batch->n_attachments, attach, why, sizeof why) ==
+            0)
+        sl_job_set_attachments (made, attach, batch->n_attachments);
+    for (size_t i = 0; i < batch->n_tasks; i++) {
+        Sluice__Task *t = batch->tasks [i];
+        if (t->stage > 1) {
+            sl_table_restore_advance (self->table, batch->job, t->seq, t->stage - 1,
+                                      t->payload.data, t->payload.len);
+            continue;
+        }
+        sl_task_in_t in = {
+            .payload = t->payload.data,
+            .size = t->payload.len,
+            .timeout_ms = t->timeout_ms,
+            .retries = (uint8_t) (t->retries > 100 ? 100 : t->retries),
+            .priority = t->priority,
+            .id = t->id,
+        };
+        sl_table_submit_task (self->table, batch->job, t->seq, &in);
+    }
+    return 0;
+}
+
+static int s_replay_end (replay_t *self, void *msg)
+{
+    Sluice__JobEnd *end = msg;
+    if (!sl_table_job (self->table, end->job))
+        sl_table_job_make_stages (self->table, end->job, end->queue, end->then, end->n_then);
+    sl_table_end (self->table, end->job, end->total);
+    return 0;
+}
+
+static int s_replay_results (replay_t *self, void *msg)
+{
+    Sluice__ResultBatch *batch = msg;
+    for (size_t i = 0; i < batch->n_results; i++) {
+        sl_result_in_t in;
+        sl_durable_result_in (batch->results [i], &in);
+        sl_table_restore_result (self->table, batch->job, batch->results [i]->seq, &in,
+                                 batch->results [i]->attempts);
+    }
+    return 0;
+}
+
+static int s_replay_delivered (replay_t *self, void *msg)
+{
+    Sluice__Ack *ack = msg;
+    for (size_t i = 0; i < ack->n_seqs; i++)
+        sl_table_restore_delivered (self->table, ack->job, ack->seqs [i]);
+    return 0;
+}
+
+static int s_replay_job_done (replay_t *self, void *msg)
+{
+    Sluice__JobDone *done = msg;
+    sl_job_t *job = sl_table_job (self->table, done->job);
+    sl_job_counts_t counts = { 0 };
+    if (job) {
+        counts = *sl_job_counts (job);
+        sl_table_retire (self->table, job);
+    }
+    counts.total = done->total;
+    counts.total_known = true;
+    counts.received = counts.delivered = counts.done = done->total;
+    counts.ok = done->ok;
+    counts.failed = done->failed;
+    counts.timeout = done->timeout;
+    counts.cancelled = done->cancelled;
+    sl_failed_t failed = { done->failed_ranges, done->n_failed_ranges / 2, done->failed_truncated };
+    if (self->on_done)
+        self->on_done (done->job, &counts, done->finished_at, &failed, self->arg);
+    return 0;
+}
+
+static int s_replay_checkpoint_end (replay_t *self, void *msg)
+{
+    Sluice__Checkpoint *cp = msg;
+    for (size_t i = 0; i < cp->n_counts; i++) {
+        Sluice__JobDone *c = cp->counts [i];
+        sl_table_restore_counts (self->table, c->job, c->ok, c->failed, c->timeout, c->cancelled);
+    }
+    return 0;
+}
+
+typedef int (s_apply_fn) (replay_t *self, void *msg);
+
+//  Unpacks the record's message (of descriptor d) and applies it with fn.
+static int s_apply (replay_t *self, const ProtobufCMessageDescriptor *d, s_apply_fn *fn,
+                    uint8_t type, const uint8_t *data, size_t size, uint64_t segment)
+{
+    ProtobufCMessage *msg = protobuf_c_message_unpack (d, NULL, size, data);
+    if (!msg)
+        return s_undecodable (self, type, segment);
+    int rc = fn (self, msg);
+    protobuf_c_message_free_unpacked (msg, NULL);
+    return rc;
+}
+
 static int s_replay_record (uint8_t type, const uint8_t *data, size_t size, uint64_t segment,
                             void *arg)
 {
     replay_t *self = (replay_t *) arg;
     sl_table_set_tag (self->table, segment);
     switch (type) {
-        case SL_REC_TASKS: {
-            Sluice__TaskBatch *batch = sluice__task_batch__unpack (NULL, size, data);
-            if (!batch)
-                return s_undecodable (self, type, segment);
-            if (!sl_table_job (self->table, batch->job))
-                sl_table_job_make_stages (self->table, batch->job, batch->queue, batch->then,
-                                          batch->n_then);
-            sl_attach_t attach [SL_MAX_ATTACHMENTS];
-            char why [128];
-            sl_job_t *made = sl_table_job (self->table, batch->job);
-            if (made && batch->n_attachments &&
-                sl_attach_from_proto (batch->attachments, batch->n_attachments, attach, why,
-                                      sizeof why) == 0)
-                sl_job_set_attachments (made, attach, batch->n_attachments);
-            for (size_t i = 0; i < batch->n_tasks; i++) {
-                Sluice__Task *t = batch->tasks [i];
-                if (t->stage > 1) {
-                    sl_table_restore_advance (self->table, batch->job, t->seq, t->stage - 1,
-                                              t->payload.data, t->payload.len);
-                    continue;
-                }
-                sl_task_in_t in = {
-                    .payload = t->payload.data,
-                    .size = t->payload.len,
-                    .timeout_ms = t->timeout_ms,
-                    .retries = (uint8_t) (t->retries > 100 ? 100 : t->retries),
-                    .priority = t->priority,
-                    .id = t->id,
-                };
-                sl_table_submit_task (self->table, batch->job, t->seq, &in);
-            }
-            sluice__task_batch__free_unpacked (batch, NULL);
-            return 0;
-        }
-        case SL_REC_END: {
-            Sluice__JobEnd *end = sluice__job_end__unpack (NULL, size, data);
-            if (!end)
-                return s_undecodable (self, type, segment);
-            if (!sl_table_job (self->table, end->job))
-                sl_table_job_make_stages (self->table, end->job, end->queue, end->then,
-                                          end->n_then);
-            sl_table_end (self->table, end->job, end->total);
-            sluice__job_end__free_unpacked (end, NULL);
-            return 0;
-        }
-        case SL_REC_RESULTS: {
-            Sluice__ResultBatch *batch = sluice__result_batch__unpack (NULL, size, data);
-            if (!batch)
-                return s_undecodable (self, type, segment);
-            for (size_t i = 0; i < batch->n_results; i++) {
-                sl_result_in_t in;
-                sl_durable_result_in (batch->results [i], &in);
-                sl_table_restore_result (self->table, batch->job, batch->results [i]->seq, &in,
-                                         batch->results [i]->attempts);
-            }
-            sluice__result_batch__free_unpacked (batch, NULL);
-            return 0;
-        }
-        case SL_REC_DELIVERED: {
-            Sluice__Ack *ack = sluice__ack__unpack (NULL, size, data);
-            if (!ack)
-                return s_undecodable (self, type, segment);
-            for (size_t i = 0; i < ack->n_seqs; i++)
-                sl_table_restore_delivered (self->table, ack->job, ack->seqs [i]);
-            sluice__ack__free_unpacked (ack, NULL);
-            return 0;
-        }
-        case SL_REC_JOB_DONE: {
-            Sluice__JobDone *done = sluice__job_done__unpack (NULL, size, data);
-            if (!done)
-                return s_undecodable (self, type, segment);
-            sl_job_t *job = sl_table_job (self->table, done->job);
-            sl_job_counts_t counts = { 0 };
-            if (job) {
-                counts = *sl_job_counts (job);
-                sl_table_retire (self->table, job);
-            }
-            counts.total = done->total;
-            counts.total_known = true;
-            counts.received = counts.delivered = counts.done = done->total;
-            counts.ok = done->ok;
-            counts.failed = done->failed;
-            counts.timeout = done->timeout;
-            counts.cancelled = done->cancelled;
-            sl_failed_t failed = { done->failed_ranges, done->n_failed_ranges / 2,
-                                   done->failed_truncated };
-            if (self->on_done)
-                self->on_done (done->job, &counts, done->finished_at, &failed, self->arg);
-            sluice__job_done__free_unpacked (done, NULL);
-            return 0;
-        }
-        case SL_REC_CHECKPOINT_END: {
-            Sluice__Checkpoint *cp = sluice__checkpoint__unpack (NULL, size, data);
-            if (!cp)
-                return s_undecodable (self, type, segment);
-            for (size_t i = 0; i < cp->n_counts; i++) {
-                Sluice__JobDone *c = cp->counts [i];
-                sl_table_restore_counts (self->table, c->job, c->ok, c->failed, c->timeout,
-                                         c->cancelled);
-            }
-            sluice__checkpoint__free_unpacked (cp, NULL);
-            return 0;
-        }
+        case SL_REC_TASKS:
+            return s_apply (self, &sluice__task_batch__descriptor, s_replay_tasks, type, data, size,
+                            segment);
+        case SL_REC_END:
+            return s_apply (self, &sluice__job_end__descriptor, s_replay_end, type, data, size,
+                            segment);
+        case SL_REC_RESULTS:
+            return s_apply (self, &sluice__result_batch__descriptor, s_replay_results, type, data,
+                            size, segment);
+        case SL_REC_DELIVERED:
+            return s_apply (self, &sluice__ack__descriptor, s_replay_delivered, type, data, size,
+                            segment);
+        case SL_REC_JOB_DONE:
+            return s_apply (self, &sluice__job_done__descriptor, s_replay_job_done, type, data,
+                            size, segment);
+        case SL_REC_CHECKPOINT_END:
+            return s_apply (self, &sluice__checkpoint__descriptor, s_replay_checkpoint_end, type,
+                            data, size, segment);
         case SL_REC_CHECKPOINT:
         case SL_REC_CHECKPOINT_ABORT:
             return 0; //  markers: the plan read them

@@ -52,45 +52,45 @@ typedef struct {
 } s_answer_t;
 
 typedef struct {
-    char *name;               //  "nats stream NAME", for messages
-    char *stream;             //  the stream's name
-    char *subject;            //  the subject its messages go to
-    int replicas;             //  replicas, if the stream is created
-    int64_t timeout_ms;       //  wait for acknowledgements and reads
-    natsConnection *conn;     //  connection to the cluster
-    jsCtx *js;                //  JetStream context of conn
-    char nonce [24];          //  random id of this run, in message ids
-    size_t max_body;          //  largest message body
-    bool replayed;            //  replay was called
-    uint64_t last_seq;        //  the stream's last sequence as replay left it
-    uint64_t first_seq;       //  the stream's first sequence when replay began
-    sl_jwindow_t *window;     //  messages in flight, from replay on
-    uint8_t *buf;             //  records appended, not yet acknowledged
-    size_t len;               //  bytes in buf
-    size_t cap;               //  room in buf
-    size_t pos;               //  bytes of buf acknowledged
-    size_t sent;              //  bytes of buf in the window's messages
-    size_t rec;               //  start of the record sent is in
-    uint64_t cut_position;    //  position of the last record that ends before sent
-    bool flushing;            //  commit asked for everything appended to go out
-    size_t unflushed;         //  bytes appended since the last commit
-    uint8_t *msg;             //  scratch: head + body of one message
-    uint64_t appended;        //  records appended (position of the last one)
-    uint64_t durable;         //  position of the last record acknowledged
-    bool failed;              //  a publish failed: the next commit retries
-    bool fenced;              //  another broker wrote to the stream
-    char why [256];           //  why the window's head failed
-    uint64_t torn_bytes;      //  bytes of torn runs dropped by replay
-    char repaired [256];      //  what replay dropped, in words, or ""
-    uint64_t bytes;           //  the stream's bytes (at replay, plus published)
-    uint64_t segment;         //  rotations since replay, plus 1 (the broker's segment id)
-    uint64_t segment_bytes;   //  bytes acknowledged since the last rotation
-    uint64_t purge_from;      //  the stream's first message of this segment (0: none yet)
-    pthread_mutex_t lock;     //  guards answers, nanswers, woken
+    char *name;                  //  "nats stream NAME", for messages
+    char *stream;                //  the stream's name
+    char *subject;               //  the subject its messages go to
+    int replicas;                //  replicas, if the stream is created
+    int64_t timeout_ms;          //  wait for acknowledgements and reads
+    natsConnection *conn;        //  connection to the cluster
+    jsCtx *js;                   //  JetStream context of conn
+    char nonce [24];             //  random id of this run, in message ids
+    size_t max_body;             //  largest message body
+    bool replayed;               //  replay was called
+    uint64_t last_seq;           //  the stream's last sequence as replay left it
+    uint64_t first_seq;          //  the stream's first sequence when replay began
+    sl_jwindow_t *window;        //  messages in flight, from replay on
+    uint8_t *buf;                //  records appended, not yet acknowledged
+    size_t len;                  //  bytes in buf
+    size_t cap;                  //  room in buf
+    size_t pos;                  //  bytes of buf acknowledged
+    size_t sent;                 //  bytes of buf in the window's messages
+    size_t rec;                  //  start of the record sent is in
+    uint64_t cut_position;       //  position of the last record that ends before sent
+    bool flushing;               //  commit asked for everything appended to go out
+    size_t unflushed;            //  bytes appended since the last commit
+    uint8_t *msg;                //  scratch: head + body of one message
+    uint64_t appended;           //  records appended (position of the last one)
+    uint64_t durable;            //  position of the last record acknowledged
+    bool failed;                 //  a publish failed: the next commit retries
+    bool fenced;                 //  another broker wrote to the stream
+    char why [256];              //  why the window's head failed
+    uint64_t torn_bytes;         //  bytes of torn runs dropped by replay
+    char repaired [256];         //  what replay dropped, in words, or ""
+    uint64_t bytes;              //  the stream's bytes (at replay, plus published)
+    uint64_t segment;            //  rotations since replay, plus 1 (the broker's segment id)
+    uint64_t segment_bytes;      //  bytes acknowledged since the last rotation
+    uint64_t purge_from;         //  the stream's first message of this segment (0: none yet)
+    pthread_mutex_t lock;        //  guards answers, nanswers, woken
     s_answer_t answers [WINDOW]; //  answers not yet taken (one per message in flight)
-    size_t nanswers;          //  answers waiting
-    bool woken;               //  a byte waits in the wake pipe
-    int wake [2];             //  pipe: readable while answers wait
+    size_t nanswers;             //  answers waiting
+    bool woken;                  //  a byte waits in the wake pipe
+    int wake [2];                //  pipe: readable while answers wait
 } s_nats_t;
 
 //  The message of the last libnats error.
@@ -478,7 +478,8 @@ static void s_send_more (s_nats_t *self)
             return;
     while (self->flushing && self->sent < self->len && !sl_jwindow_full (self->window)) {
         sl_frame_cut_t cut = s_cut (self);
-        if (s_send (self, sl_jwindow_push (self->window, cut, cut.records ? self->cut_position : 0)))
+        if (s_send (self,
+                    sl_jwindow_push (self->window, cut, cut.records ? self->cut_position : 0)))
             return;
     }
     if (self->sent == self->len)
@@ -568,7 +569,8 @@ static int s_resend (s_nats_t *self, char *err, size_t errlen)
         natsMsg *msg = NULL;
         jsPubAck *ack = NULL;
         jsErrCode jerr = 0;
-        natsStatus s = natsMsg_Create (&msg, self->subject, NULL, (const char *) self->msg, (int) len);
+        natsStatus s =
+            natsMsg_Create (&msg, self->subject, NULL, (const char *) self->msg, (int) len);
         if (s == NATS_OK)
             s = js_PublishMsg (&ack, self->js, msg, &po, &jerr);
         natsMsg_Destroy (msg);

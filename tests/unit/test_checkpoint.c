@@ -32,9 +32,9 @@
 #define LEASE 30000
 
 typedef struct {
-    char base [64];         //  the mkdtemp directory (the journal)
-    sl_journal_t *journal;  //  the broker's journal
-    sl_table_t *live;       //  the broker's table
+    char base [64];        //  the mkdtemp directory (the journal)
+    sl_journal_t *journal; //  the broker's journal
+    sl_table_t *live;      //  the broker's table
     char err [1024];
 } fixture_t;
 
@@ -112,9 +112,9 @@ static void s_submit (fixture_t *fx, const char *job, const char *queue, uint64_
         snprintf (ids [i], sizeof ids [i], "id-%llu", (unsigned long long) seq);
         tasks [i].id = seq % 3 ? "" : ids [i];
         ptrs [i] = &tasks [i];
-        sl_task_in_t in = { tasks [i].payload.data, tasks [i].payload.len, tasks [i].timeout_ms,
-                            (uint8_t) tasks [i].retries, tasks [i].priority,
-                            seq % 3 ? NULL : ids [i] };
+        sl_task_in_t in = { tasks [i].payload.data, tasks [i].payload.len,
+                            tasks [i].timeout_ms,   (uint8_t) tasks [i].retries,
+                            tasks [i].priority,     seq % 3 ? NULL : ids [i] };
         assert_int_equal (sl_table_submit_task (fx->live, job, seq, &in), SL_TABLE_OK);
     }
     s_ok (fx, sl_durable_job_tasks (fx->journal, sl_table_job (fx->live, job), ptrs, n, fx->err,
@@ -136,8 +136,9 @@ static void s_run (fixture_t *fx, size_t n)
         char output [32];
         snprintf (output, sizeof output, "out %llu", (unsigned long long) seq);
         sl_result_in_t in = {
-            .status = seq % 5 == 1 ? SL_STATUS_FAILED : seq % 5 == 2 ? SL_STATUS_TIMEOUT
-                                                                     : SL_STATUS_OK,
+            .status = seq % 5 == 1   ? SL_STATUS_FAILED
+                      : seq % 5 == 2 ? SL_STATUS_TIMEOUT
+                                     : SL_STATUS_OK,
             .exit_code = (int32_t) seq % 5,
             .duration_ms = seq,
             .worker = "host:1",
@@ -189,8 +190,8 @@ static void s_history (fixture_t *fx)
     s_deliver (fx, "a", 30);
     s_submit (fx, "b", "gpu", 11, 20);
     assert_int_equal (sl_table_job_make (fx->live, "empty", NULL), SL_TABLE_OK);
-    s_ok (fx, sl_durable_job_tasks (fx->journal, sl_table_job (fx->live, "empty"), NULL, 0,
-                                    fx->err, sizeof fx->err));
+    s_ok (fx, sl_durable_job_tasks (fx->journal, sl_table_job (fx->live, "empty"), NULL, 0, fx->err,
+                                    sizeof fx->err));
     sl_table_dispatch (fx->live, 0, LEASE, NULL); //  one left running
     s_ok (fx, sl_journal_commit (fx->journal, fx->err, sizeof fx->err));
 }
@@ -247,11 +248,13 @@ static char *s_picture (sl_table_t *table)
 {
     char *buf = NULL;
     size_t len = 0;
-    s_add (&buf, &len, "queued %zu deliverable %zu\n", sl_table_queued (table) +
-           sl_table_running (table), sl_table_deliverable (table, NULL) + sl_table_unacked (table));
+    s_add (&buf, &len, "queued %zu deliverable %zu\n",
+           sl_table_queued (table) + sl_table_running (table),
+           sl_table_deliverable (table, NULL) + sl_table_unacked (table));
     for (sl_job_t *job = sl_table_job_first (table); job; job = sl_table_job_next (table)) {
         const sl_job_counts_t *c = sl_job_counts (job);
-        s_add (&buf, &len, "job %s queue %s received %llu total %llu/%d done %llu delivered %llu "
+        s_add (&buf, &len,
+               "job %s queue %s received %llu total %llu/%d done %llu delivered %llu "
                "ok %llu failed %llu timeout %llu cancelled %llu finished %d\n",
                sl_job_id (job), sl_queue_name (sl_job_queue (job)),
                (unsigned long long) c->received, (unsigned long long) c->total, c->total_known,
@@ -312,7 +315,7 @@ static void test_checkpoint_replay_starts_at_the_last_complete_one (void **state
 {
     fixture_t *fx = *state;
     s_history (fx);
-    s_checkpoint (fx, 1); //  in the same segment as the history: both kept
+    s_checkpoint (fx, 1);             //  in the same segment as the history: both kept
     s_submit (fx, "a", NULL, 61, 60); //  nothing: a's total is 60
     s_submit (fx, "c", NULL, 1, 5);
     s_run (fx, 3);
@@ -395,7 +398,9 @@ static void test_checkpoint_plan_skips_history_and_aborted_runs (void **state)
     uint64_t ids [] = { 0, 0, 9, 0, 9, 0, 10, 0, 10, 0, 11, 0 };
     for (size_t i = 0; i < sizeof types; i++)
         assert_int_equal (sl_cpplan_add (plan, types [i], ids [i]), 0);
-    bool want [] = { false, false, false, true, true, true, false, false, false, true, false, false };
+    bool want [] = {
+        false, false, false, true, true, true, false, false, false, true, false, false
+    };
     for (size_t i = 0; i < sizeof types; i++)
         assert_int_equal (sl_cpplan_applies (plan, i), want [i]);
     assert_int_equal (sl_cpplan_start (plan), 2);

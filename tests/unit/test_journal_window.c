@@ -146,7 +146,7 @@ static void test_journal_window_is_full_at_its_size (void **state)
     assert_false (sl_jwindow_full (window));
     //  A message sent after its predecessor was answered is not chained.
     assert_true (sl_jwindow_acked (window, LAST_SEQ + 1, LAST_SEQ + 2));
-    sl_pub_t *next = sl_jwindow_push (window, (sl_frame_cut_t) { 40, 10, 3, 1 }, 5);
+    sl_pub_t *next = sl_jwindow_push (window, (sl_frame_cut_t){ 40, 10, 3, 1 }, 5);
     assert_true (sl_jwindow_at (window, 0)->state == SL_PUB_ACKED);
     sl_jwindow_sent (window, next);
     assert_true (next->chained); //  the one before it (LAST_SEQ + 3) is in flight
