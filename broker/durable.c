@@ -9,14 +9,14 @@
 int sl_durable_append (sl_journal_t *journal, sl_record_type_t type, const ProtobufCMessage *msg,
                        char *err, size_t errlen)
 {
-    size_t size = protobuf_c_message_get_packed_size (msg);
     uint8_t stack [4096];
-    uint8_t *buffer = size <= sizeof stack ? stack : malloc (size);
+    size_t size;
+    uint8_t *buffer = sl_proto_pack (msg, stack, sizeof stack, &size);
     if (!buffer) {
-        snprintf (err, errlen, "out of memory for a journal record of %zu bytes", size);
+        snprintf (err, errlen, "out of memory for a journal record of %zu bytes",
+                  protobuf_c_message_get_packed_size (msg));
         return -1;
     }
-    protobuf_c_message_pack (msg, buffer);
     int rc = sl_journal_append (journal, (uint8_t) type, buffer, size, err, errlen);
     if (buffer != stack)
         free (buffer);
@@ -161,22 +161,7 @@ static int s_results_record (sl_journal_t *journal, sl_task_t **tasks, size_t n,
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        const sl_result_t *r = sl_task_result (tasks [i]);
-        Sluice__Result init = SLUICE__RESULT__INIT;
-        results [i] = init;
-        results [i].seq = sl_task_seq (tasks [i]);
-        results [i].status = (Sluice__Status) r->status;
-        results [i].exit_code = r->exit_code;
-        results [i].output.data = (uint8_t *) r->data;
-        results [i].output.len = r->output_size;
-        results [i].stderr_tail.data = (uint8_t *) r->data + r->output_size;
-        results [i].stderr_tail.len = r->stderr_size;
-        results [i].attempts = sl_task_runs (tasks [i]);
-        results [i].worker = (char *) r->worker;
-        results [i].duration_ms = r->duration_ms;
-        results [i].output_truncated = r->output_truncated;
-        results [i].id = sl_result_id (r, ids [i]);
-        results [i].stage = r->stage;
+        sl_durable_result_out (tasks [i], &results [i], ids [i]);
         ptrs [i] = &results [i];
     }
     Sluice__ResultBatch batch = SLUICE__RESULT_BATCH__INIT;
@@ -251,6 +236,27 @@ typedef struct {
     uint64_t index;    //  of the record at hand
 } replay_t;
 
+void sl_durable_result_out (sl_task_t *task, Sluice__Result *out, char *id)
+{
+    const sl_result_t *r = sl_task_result (task);
+    Sluice__Result init = SLUICE__RESULT__INIT;
+    *out = init;
+    out->seq = sl_task_seq (task);
+    out->status = (Sluice__Status) r->status;
+    out->exit_code = r->exit_code;
+    out->output.data = (uint8_t *) r->data;
+    out->output.len = r->output_size;
+    out->stderr_tail.data = (uint8_t *) r->data + r->output_size;
+    out->stderr_tail.len = r->stderr_size;
+    out->attempts = sl_task_runs (task);
+    out->worker = (char *) r->worker;
+    out->duration_ms = r->duration_ms;
+    out->output_truncated = r->output_truncated;
+    if (r->id_size) //  else the default, ""
+        out->id = sl_result_id (r, id);
+    out->stage = r->stage;
+}
+
 void sl_durable_result_in (const Sluice__Result *r, sl_result_in_t *in)
 {
     *in = (sl_result_in_t){
@@ -268,18 +274,25 @@ void sl_durable_result_in (const Sluice__Result *r, sl_result_in_t *in)
     };
 }
 
+//  self->err holds why the record could not be decoded: say which.
 static int s_undecodable (replay_t *self, uint8_t type, uint64_t segment)
 {
+    char why [256];
+    snprintf (why, sizeof why, "%s", self->err);
     snprintf (self->err, self->errlen,
-              "journal record of type %u in segment %llu cannot be decoded (written by a newer "
-              "sluice?)",
-              type, (unsigned long long) segment);
+              "journal record of type %u in segment %llu cannot be decoded: %s (written by a "
+              "newer sluice?)",
+              type, (unsigned long long) segment, why);
     return -1;
 }
 
-static int s_replay_tasks (replay_t *self, void *msg)
+//  The records, one function each: 0, or -1 if undecodable.
+static int s_replay_tasks (replay_t *self, const uint8_t *data, size_t size)
 {
-    Sluice__TaskBatch *batch = msg;
+    Sluice__TaskBatch *batch = (Sluice__TaskBatch *) sl_proto_unpack (
+        &sluice__task_batch__descriptor, data, size, self->err, self->errlen);
+    if (!batch)
+        return -1;
     if (!sl_table_job (self->table, batch->job))
         sl_table_job_make_stages (self->table, batch->job, batch->queue, batch->then,
                                   batch->n_then);
@@ -307,41 +320,57 @@ static int s_replay_tasks (replay_t *self, void *msg)
         };
         sl_table_submit_task (self->table, batch->job, t->seq, &in);
     }
+    sl_proto_release (&batch);
     return 0;
 }
 
-static int s_replay_end (replay_t *self, void *msg)
+static int s_replay_end (replay_t *self, const uint8_t *data, size_t size)
 {
-    Sluice__JobEnd *end = msg;
+    Sluice__JobEnd *end = (Sluice__JobEnd *) sl_proto_unpack (&sluice__job_end__descriptor, data,
+                                                              size, self->err, self->errlen);
+    if (!end)
+        return -1;
     if (!sl_table_job (self->table, end->job))
         sl_table_job_make_stages (self->table, end->job, end->queue, end->then, end->n_then);
     sl_table_end (self->table, end->job, end->total);
+    sl_proto_release (&end);
     return 0;
 }
 
-static int s_replay_results (replay_t *self, void *msg)
+static int s_replay_results (replay_t *self, const uint8_t *data, size_t size)
 {
-    Sluice__ResultBatch *batch = msg;
+    Sluice__ResultBatch *batch = (Sluice__ResultBatch *) sl_proto_unpack (
+        &sluice__result_batch__descriptor, data, size, self->err, self->errlen);
+    if (!batch)
+        return -1;
     for (size_t i = 0; i < batch->n_results; i++) {
         sl_result_in_t in;
         sl_durable_result_in (batch->results [i], &in);
         sl_table_restore_result (self->table, batch->job, batch->results [i]->seq, &in,
                                  batch->results [i]->attempts);
     }
+    sl_proto_release (&batch);
     return 0;
 }
 
-static int s_replay_delivered (replay_t *self, void *msg)
+static int s_replay_delivered (replay_t *self, const uint8_t *data, size_t size)
 {
-    Sluice__Ack *ack = msg;
+    Sluice__Ack *ack = (Sluice__Ack *) sl_proto_unpack (&sluice__ack__descriptor, data, size,
+                                                        self->err, self->errlen);
+    if (!ack)
+        return -1;
     for (size_t i = 0; i < ack->n_seqs; i++)
         sl_table_restore_delivered (self->table, ack->job, ack->seqs [i]);
+    sl_proto_release (&ack);
     return 0;
 }
 
-static int s_replay_job_done (replay_t *self, void *msg)
+static int s_replay_done (replay_t *self, const uint8_t *data, size_t size)
 {
-    Sluice__JobDone *done = msg;
+    Sluice__JobDone *done = (Sluice__JobDone *) sl_proto_unpack (
+        &sluice__job_done__descriptor, data, size, self->err, self->errlen);
+    if (!done)
+        return -1;
     sl_job_t *job = sl_table_job (self->table, done->job);
     sl_job_counts_t counts = { 0 };
     if (job) {
@@ -358,31 +387,22 @@ static int s_replay_job_done (replay_t *self, void *msg)
     sl_failed_t failed = { done->failed_ranges, done->n_failed_ranges / 2, done->failed_truncated };
     if (self->on_done)
         self->on_done (done->job, &counts, done->finished_at, &failed, self->arg);
+    sl_proto_release (&done);
     return 0;
 }
 
-static int s_replay_checkpoint_end (replay_t *self, void *msg)
+static int s_replay_checkpoint_end (replay_t *self, const uint8_t *data, size_t size)
 {
-    Sluice__Checkpoint *cp = msg;
+    Sluice__Checkpoint *cp = (Sluice__Checkpoint *) sl_proto_unpack (
+        &sluice__checkpoint__descriptor, data, size, self->err, self->errlen);
+    if (!cp)
+        return -1;
     for (size_t i = 0; i < cp->n_counts; i++) {
         Sluice__JobDone *c = cp->counts [i];
         sl_table_restore_counts (self->table, c->job, c->ok, c->failed, c->timeout, c->cancelled);
     }
+    sl_proto_release (&cp);
     return 0;
-}
-
-typedef int (s_apply_fn) (replay_t *self, void *msg);
-
-//  Unpacks the record's message (of descriptor d) and applies it with fn.
-static int s_apply (replay_t *self, const ProtobufCMessageDescriptor *d, s_apply_fn *fn,
-                    uint8_t type, const uint8_t *data, size_t size, uint64_t segment)
-{
-    ProtobufCMessage *msg = protobuf_c_message_unpack (d, NULL, size, data);
-    if (!msg)
-        return s_undecodable (self, type, segment);
-    int rc = fn (self, msg);
-    protobuf_c_message_free_unpacked (msg, NULL);
-    return rc;
 }
 
 static int s_replay_record (uint8_t type, const uint8_t *data, size_t size, uint64_t segment,
@@ -390,25 +410,26 @@ static int s_replay_record (uint8_t type, const uint8_t *data, size_t size, uint
 {
     replay_t *self = (replay_t *) arg;
     sl_table_set_tag (self->table, segment);
+    int rc;
     switch (type) {
         case SL_REC_TASKS:
-            return s_apply (self, &sluice__task_batch__descriptor, s_replay_tasks, type, data, size,
-                            segment);
+            rc = s_replay_tasks (self, data, size);
+            break;
         case SL_REC_END:
-            return s_apply (self, &sluice__job_end__descriptor, s_replay_end, type, data, size,
-                            segment);
+            rc = s_replay_end (self, data, size);
+            break;
         case SL_REC_RESULTS:
-            return s_apply (self, &sluice__result_batch__descriptor, s_replay_results, type, data,
-                            size, segment);
+            rc = s_replay_results (self, data, size);
+            break;
         case SL_REC_DELIVERED:
-            return s_apply (self, &sluice__ack__descriptor, s_replay_delivered, type, data, size,
-                            segment);
+            rc = s_replay_delivered (self, data, size);
+            break;
         case SL_REC_JOB_DONE:
-            return s_apply (self, &sluice__job_done__descriptor, s_replay_job_done, type, data,
-                            size, segment);
+            rc = s_replay_done (self, data, size);
+            break;
         case SL_REC_CHECKPOINT_END:
-            return s_apply (self, &sluice__checkpoint__descriptor, s_replay_checkpoint_end, type,
-                            data, size, segment);
+            rc = s_replay_checkpoint_end (self, data, size);
+            break;
         case SL_REC_CHECKPOINT:
         case SL_REC_CHECKPOINT_ABORT:
             return 0; //  markers: the plan read them
@@ -419,6 +440,7 @@ static int s_replay_record (uint8_t type, const uint8_t *data, size_t size, uint
                       type, (unsigned long long) segment);
             return -1;
     }
+    return rc ? s_undecodable (self, type, segment) : 0;
 }
 
 //  First pass: every record into the table, and its type to the plan.
@@ -429,11 +451,12 @@ static int s_first_pass (uint8_t type, const uint8_t *data, size_t size, uint64_
     uint64_t id = 0;
     if (type == SL_REC_CHECKPOINT || type == SL_REC_CHECKPOINT_END ||
         type == SL_REC_CHECKPOINT_ABORT) {
-        Sluice__Checkpoint *cp = sluice__checkpoint__unpack (NULL, size, data);
+        Sluice__Checkpoint *cp = (Sluice__Checkpoint *) sl_proto_unpack (
+            &sluice__checkpoint__descriptor, data, size, self->err, self->errlen);
         if (!cp)
             return s_undecodable (self, type, segment);
         id = cp->id;
-        sluice__checkpoint__free_unpacked (cp, NULL);
+        sl_proto_release (&cp);
     }
     if (sl_cpplan_add (self->plan, type, id)) {
         snprintf (self->err, self->errlen, "out of memory replaying the journal");
@@ -495,13 +518,15 @@ static int s_scan_record (uint8_t type, const uint8_t *data, size_t size, uint64
     scan_t *self = (scan_t *) arg;
     if (type != SL_REC_RESULTS)
         return 0;
-    Sluice__ResultBatch *batch = sluice__result_batch__unpack (NULL, size, data);
+    char why [256];
+    Sluice__ResultBatch *batch = (Sluice__ResultBatch *) sl_proto_unpack (
+        &sluice__result_batch__descriptor, data, size, why, sizeof why);
     if (!batch)
-        return 0;
+        return 0; //  replay has said so
     if (strcmp (batch->job, self->job) == 0)
         for (size_t i = 0; i < batch->n_results; i++)
             self->fn (batch->job, batch->results [i], self->arg);
-    sluice__result_batch__free_unpacked (batch, NULL);
+    sl_proto_release (&batch);
     return 0;
 }
 

@@ -50,6 +50,10 @@ int sl_durable_append (sl_journal_t *journal, sl_record_type_t type, const Proto
 //  The table's view of a result message (pointing into r).
 void sl_durable_result_in (const Sluice__Result *r, sl_result_in_t *in);
 
+//  The message of task's result (pointing into the task; its id written
+//  into id, 256 bytes), as the journal and the sink get it.
+void sl_durable_result_out (sl_task_t *task, Sluice__Result *out, char *id);
+
 //  Appends the accepted tasks of job (those in tasks [0..n)).
 int sl_durable_tasks (sl_journal_t *journal, const char *job, Sluice__Task **tasks, size_t n,
                       char *err, size_t errlen);

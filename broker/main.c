@@ -203,141 +203,181 @@ static int s_security (broker_config_t *config, const char *token_file, bool ins
     return 0;
 }
 
-static int s_run (int argc, char *argv [])
+//  What the command line says, before it becomes a broker_config_t.
+typedef struct {
+    broker_config_t config;
+    bool in_memory;            //  --in-memory
+    bool insecure;             //  --insecure
+    const char *token_file;    //  --token-file
+    uint16_t discover_port;    //  --discover's UDP port, 0: off
+    char http_endpoint [64];   //  --http PORT as tcp://127.0.0.1:PORT
+    char data_dir [PATH_MAX];  //  the default --data-dir
+    char keys_file [PATH_MAX]; //  where the join keys are
+    int verbosity;
+} s_args_t;
+
+//  Option results: handled, bad (already said), or for another handler.
+enum { S_OPT_OK = 0, S_OPT_BAD = -1, S_OPT_OTHER = 1 };
+
+//  Where the journal lives and how it is written.
+static int s_option_journal (s_args_t *args, int opt, const char *arg)
 {
-    broker_config_t config = {
-        .bind = SL_DEFAULT_BIND,
-        .heartbeat_ms = BROKER_DEFAULT_HEARTBEAT_MS,
-        .sink_window = BROKER_DEFAULT_SINK_WINDOW,
-        .fsync = SL_FSYNC_BATCH,
-        .fair = true,
-        .max_payload = BROKER_DEFAULT_MAX_PAYLOAD,
-        .max_memory = BROKER_DEFAULT_MAX_MEMORY,
-        .max_attachment = BROKER_DEFAULT_MAX_ATTACHMENT,
-        .checkpoint_bytes = BROKER_DEFAULT_CHECKPOINT_BYTES,
-        .retention_ms = BROKER_DEFAULT_RETENTION_MS,
-        .nats = { .stream = SL_NATS_DEFAULT_STREAM,
-                  .replicas = SL_NATS_DEFAULT_REPLICAS,
-                  .timeout_ms = SL_NATS_DEFAULT_TIMEOUT_MS },
-    };
-    bool in_memory = false;
-    bool insecure = false;         //  --insecure
-    const char *token_file = NULL; //  --token-file
-    uint16_t discover_port = 0;    //  --discover's UDP port, 0: off
-    char http_endpoint [64];       //  --http PORT as tcp://127.0.0.1:PORT
-    int verbosity = 0;
-    int opt;
+    broker_config_t *config = &args->config;
     uint64_t value;
-    while ((opt = getopt_long (argc, argv, "b:d:vqhV", s_options, NULL)) != -1) {
-        switch (opt) {
-            case 'b':
-                config.bind = optarg;
-                break;
-            case 'd':
-                config.data_dir = optarg;
-                break;
-            case 'M':
-                in_memory = true;
-                break;
-            case OPT_JOURNAL:
-                config.nats.servers = optarg;
-                break;
-            case OPT_JOURNAL_STREAM:
-                config.nats.stream = optarg;
-                break;
-            case OPT_JOURNAL_REPLICAS:
-                if (sl_parse_u64 (PROG, "--journal-replicas", optarg, 1, 5, &value))
-                    return SL_EXIT_USAGE;
-                config.nats.replicas = (int) value;
-                break;
-            case OPT_NATS_CREDS:
-                config.nats.creds = optarg;
-                break;
-            case OPT_NATS_TLS_CA:
-                config.nats.tls_ca = optarg;
-                break;
-            case 'F':
-                if (sl_fsync_parse (optarg, &config.fsync)) {
-                    fprintf (stderr, PROG ": --fsync: '%s' is not always, batch or off\n", optarg);
-                    return SL_EXIT_USAGE;
-                }
-                break;
-            case 'R':
-                if (sl_parse_seconds (PROG, "--retention", optarg, &value))
-                    return SL_EXIT_USAGE;
-                config.retention_ms = (int64_t) value;
-                break;
-            case SL_OPT_CURVE_SECRET:
-                config.curve_secret = optarg;
-                break;
-            case 'P':
-                if (sl_parse_size (PROG, "--max-payload", optarg, 1, 256 * 1024 * 1024,
-                                   &config.max_payload))
-                    return SL_EXIT_USAGE;
-                break;
-            case 'a':
-                if (sl_parse_size (PROG, "--max-attachment", optarg, 1, UINT64_MAX / 2,
-                                   &config.max_attachment))
-                    return SL_EXIT_USAGE;
-                break;
-            case OPT_CHECKPOINT_BYTES:
-                if (sl_parse_size (PROG, "--checkpoint-bytes", optarg, 64 * 1024, UINT64_MAX / 2,
-                                   &config.checkpoint_bytes))
-                    return SL_EXIT_USAGE;
-                break;
-            case 'm':
-                if (sl_parse_size (PROG, "--max-memory", optarg, 1024 * 1024, UINT64_MAX / 2,
-                                   &config.max_memory))
-                    return SL_EXIT_USAGE;
-                break;
-            case 'A':
-                config.curve_clients = optarg;
-                break;
-            case 'T':
-                token_file = optarg;
-                break;
-            case 'I':
-                insecure = true;
-                break;
-            case SL_OPT_DISCOVER:
-                if (sl_discover_port (PROG, optarg, &discover_port))
-                    return SL_EXIT_USAGE;
-                break;
-            case SL_OPT_CONFIG:
-                break; //  read by sl_config_main
-            case 'X':
-            case 'W':
-                if (config.metrics && !streq (config.metrics, optarg)) {
-                    fprintf (stderr,
-                             PROG ": --http and --metrics name one endpoint: give it once\n");
-                    return SL_EXIT_USAGE;
-                }
-                config.metrics = optarg;
-                if (optarg [0] && strspn (optarg, "0123456789") == strlen (optarg)) {
-                    snprintf (http_endpoint, sizeof http_endpoint, "tcp://127.0.0.1:%s", optarg);
-                    config.metrics = http_endpoint;
-                }
-                break;
-            case 'D':
-                if (streq (optarg, "fair"))
-                    config.fair = true;
-                else if (streq (optarg, "push"))
-                    config.fair = false;
-                else {
-                    fprintf (stderr, PROG ": --dispatch: '%s' is not fair or push\n", optarg);
-                    return SL_EXIT_USAGE;
-                }
-                break;
-            case 'H':
-                if (sl_parse_u64 (PROG, "--heartbeat", optarg, 10, 600000, &value))
-                    return SL_EXIT_USAGE;
-                config.heartbeat_ms = (uint32_t) value;
-                break;
-            default: {
-                int rc = sl_common_option (opt, PROG, s_usage, &verbosity);
-                if (rc != SL_OPT_HANDLED)
-                    return rc == SL_OPT_NOT_COMMON ? SL_EXIT_USAGE : rc;
+    switch (opt) {
+        case 'd':
+            config->data_dir = arg;
+            break;
+        case 'M':
+            args->in_memory = true;
+            break;
+        case OPT_JOURNAL:
+            config->nats.servers = arg;
+            break;
+        case OPT_JOURNAL_STREAM:
+            config->nats.stream = arg;
+            break;
+        case OPT_JOURNAL_REPLICAS:
+            if (sl_parse_u64 (PROG, "--journal-replicas", arg, 1, 5, &value))
+                return S_OPT_BAD;
+            config->nats.replicas = (int) value;
+            break;
+        case OPT_NATS_CREDS:
+            config->nats.creds = arg;
+            break;
+        case OPT_NATS_TLS_CA:
+            config->nats.tls_ca = arg;
+            break;
+        case 'F':
+            if (sl_fsync_parse (arg, &config->fsync)) {
+                fprintf (stderr, PROG ": --fsync: '%s' is not always, batch or off\n", arg);
+                return S_OPT_BAD;
             }
+            break;
+        case 'R':
+            if (sl_parse_seconds (PROG, "--retention", arg, &value))
+                return S_OPT_BAD;
+            config->retention_ms = (int64_t) value;
+            break;
+        case OPT_CHECKPOINT_BYTES:
+            return sl_parse_size (PROG, "--checkpoint-bytes", arg, 64 * 1024, UINT64_MAX / 2,
+                                  &config->checkpoint_bytes)
+                       ? S_OPT_BAD
+                       : S_OPT_OK;
+        default:
+            return S_OPT_OTHER;
+    }
+    return S_OPT_OK;
+}
+
+//  Limits, and who may connect.
+static int s_option_limits (s_args_t *args, int opt, const char *arg)
+{
+    broker_config_t *config = &args->config;
+    switch (opt) {
+        case 'P':
+            return sl_parse_size (PROG, "--max-payload", arg, 1, 256 * 1024 * 1024,
+                                  &config->max_payload)
+                       ? S_OPT_BAD
+                       : S_OPT_OK;
+        case 'a':
+            return sl_parse_size (PROG, "--max-attachment", arg, 1, UINT64_MAX / 2,
+                                  &config->max_attachment)
+                       ? S_OPT_BAD
+                       : S_OPT_OK;
+        case 'm':
+            return sl_parse_size (PROG, "--max-memory", arg, 1024 * 1024, UINT64_MAX / 2,
+                                  &config->max_memory)
+                       ? S_OPT_BAD
+                       : S_OPT_OK;
+        case SL_OPT_CURVE_SECRET:
+            config->curve_secret = arg;
+            return S_OPT_OK;
+        case 'A':
+            config->curve_clients = arg;
+            return S_OPT_OK;
+        case 'T':
+            args->token_file = arg;
+            return S_OPT_OK;
+        case 'I':
+            args->insecure = true;
+            return S_OPT_OK;
+        default:
+            return S_OPT_OTHER;
+    }
+}
+
+//  --http PORT or ENDPOINT (--metrics is its older name).
+static int s_option_http (s_args_t *args, const char *arg)
+{
+    broker_config_t *config = &args->config;
+    if (config->metrics && !streq (config->metrics, arg)) {
+        fprintf (stderr, PROG ": --http and --metrics name one endpoint: give it once\n");
+        return S_OPT_BAD;
+    }
+    config->metrics = arg;
+    if (arg [0] && strspn (arg, "0123456789") == strlen (arg)) {
+        snprintf (args->http_endpoint, sizeof args->http_endpoint, "tcp://127.0.0.1:%s", arg);
+        config->metrics = args->http_endpoint;
+    }
+    return S_OPT_OK;
+}
+
+//  How the broker talks to its clients.
+static int s_option_service (s_args_t *args, int opt, const char *arg)
+{
+    broker_config_t *config = &args->config;
+    uint64_t value;
+    switch (opt) {
+        case 'b':
+            config->bind = arg;
+            break;
+        case SL_OPT_DISCOVER:
+            if (sl_discover_port (PROG, arg, &args->discover_port))
+                return S_OPT_BAD;
+            break;
+        case SL_OPT_CONFIG:
+            break; //  read by sl_config_main
+        case 'X':
+        case 'W':
+            return s_option_http (args, arg);
+        case 'D':
+            if (!streq (arg, "fair") && !streq (arg, "push")) {
+                fprintf (stderr, PROG ": --dispatch: '%s' is not fair or push\n", arg);
+                return S_OPT_BAD;
+            }
+            config->fair = streq (arg, "fair");
+            break;
+        case 'H':
+            if (sl_parse_u64 (PROG, "--heartbeat", arg, 10, 600000, &value))
+                return S_OPT_BAD;
+            config->heartbeat_ms = (uint32_t) value;
+            break;
+        default:
+            return S_OPT_OTHER;
+    }
+    return S_OPT_OK;
+}
+
+#define S_PARSED (-1) //  s_parse: the options are read, go on
+
+//  Reads the command line into args. Returns S_PARSED, or the status to
+//  exit with (0 after --help or --version).
+static int s_parse (s_args_t *args, int argc, char *argv [])
+{
+    int opt;
+    while ((opt = getopt_long (argc, argv, "b:d:vqhV", s_options, NULL)) != -1) {
+        int rc = s_option_journal (args, opt, optarg);
+        if (rc == S_OPT_OTHER)
+            rc = s_option_limits (args, opt, optarg);
+        if (rc == S_OPT_OTHER)
+            rc = s_option_service (args, opt, optarg);
+        if (rc == S_OPT_BAD)
+            return SL_EXIT_USAGE;
+        if (rc == S_OPT_OTHER) {
+            rc = sl_common_option (opt, PROG, s_usage, &args->verbosity);
+            if (rc != SL_OPT_HANDLED)
+                return rc == SL_OPT_NOT_COMMON ? SL_EXIT_USAGE : rc;
         }
     }
     if (optind < argc) {
@@ -345,67 +385,85 @@ static int s_run (int argc, char *argv [])
                  argv [optind]);
         return SL_EXIT_USAGE;
     }
-    char err [512];
-    if (sl_endpoint_check (config.bind, err, sizeof err)) {
-        fprintf (stderr, PROG ": --bind: %s\n", err);
-        return SL_EXIT_USAGE;
-    }
-    if (config.metrics && sl_endpoint_check (config.metrics, err, sizeof err)) {
-        fprintf (stderr, PROG ": --http: %s\n", err);
-        return SL_EXIT_USAGE;
-    }
-    if (in_memory && config.data_dir) {
-        fprintf (stderr, PROG ": give --data-dir or --in-memory, not both\n");
-        return SL_EXIT_USAGE;
-    }
-    if (config.nats.servers) {
-        char *urls [SL_JOURNAL_MAX_URLS];
-        size_t nurls;
-        if (!sl_journal_url_is_nats (config.nats.servers)) {
-            fprintf (stderr,
-                     PROG ": --journal: '%s' is not a list of nats://HOST:PORT (for a journal in "
-                          "a directory, use --data-dir)\n",
-                     config.nats.servers);
-            return SL_EXIT_USAGE;
-        }
-        if (sl_journal_urls_parse (config.nats.servers, urls, &nurls, err, sizeof err)) {
-            fprintf (stderr, PROG ": --journal: %s\n", err);
-            return SL_EXIT_USAGE;
-        }
-        sl_journal_urls_free (urls, nurls);
-        if (!sl_journal_stream_valid (config.nats.stream)) {
-            fprintf (stderr,
-                     PROG ": --journal-stream: '%s' is not 1 to 64 letters, digits, - and _\n",
-                     config.nats.stream);
-            return SL_EXIT_USAGE;
-        }
-        if (in_memory || config.data_dir) {
-            fprintf (stderr, PROG ": give --journal or --data-dir or --in-memory, not two\n");
-            return SL_EXIT_USAGE;
-        }
-    }
-    char data_dir [PATH_MAX];
-    if (!in_memory && !config.data_dir && !config.nats.servers) {
-        if (sl_keys_default_dir (config.bind, true, data_dir, sizeof data_dir)) {
-            fprintf (stderr, PROG ": no home directory for the default --data-dir; give one\n");
-            return SL_EXIT_USAGE;
-        }
-        config.data_dir = data_dir;
-    }
-    char keys_file [PATH_MAX];
-    if (s_security (&config, token_file, insecure, keys_file, sizeof keys_file))
-        return SL_EXIT_USAGE;
-    sl_log_init (PROG, SL_LOG_INFO);
-    sl_log_adjust (verbosity);
+    return S_PARSED;
+}
 
-    broker_t *broker = broker_new (&config, err, sizeof err);
+//  --journal: a list of NATS servers, a valid stream name, and no other
+//  place for the journal. Prints the problem and returns -1.
+static int s_check_journal (const s_args_t *args)
+{
+    const broker_config_t *config = &args->config;
+    char err [512];
+    char *urls [SL_JOURNAL_MAX_URLS];
+    size_t nurls;
+    if (!sl_journal_url_is_nats (config->nats.servers)) {
+        fprintf (stderr,
+                 PROG ": --journal: '%s' is not a list of nats://HOST:PORT (for a journal in "
+                      "a directory, use --data-dir)\n",
+                 config->nats.servers);
+        return -1;
+    }
+    if (sl_journal_urls_parse (config->nats.servers, urls, &nurls, err, sizeof err)) {
+        fprintf (stderr, PROG ": --journal: %s\n", err);
+        return -1;
+    }
+    sl_journal_urls_free (urls, nurls);
+    if (!sl_journal_stream_valid (config->nats.stream)) {
+        fprintf (stderr, PROG ": --journal-stream: '%s' is not 1 to 64 letters, digits, - and _\n",
+                 config->nats.stream);
+        return -1;
+    }
+    if (args->in_memory || config->data_dir) {
+        fprintf (stderr, PROG ": give --journal or --data-dir or --in-memory, not two\n");
+        return -1;
+    }
+    return 0;
+}
+
+//  The options together: endpoints, the journal's place, security.
+//  Prints the problem and returns -1.
+static int s_check (s_args_t *args)
+{
+    broker_config_t *config = &args->config;
+    char err [512];
+    if (sl_endpoint_check (config->bind, err, sizeof err)) {
+        fprintf (stderr, PROG ": --bind: %s\n", err);
+        return -1;
+    }
+    if (config->metrics && sl_endpoint_check (config->metrics, err, sizeof err)) {
+        fprintf (stderr, PROG ": --http: %s\n", err);
+        return -1;
+    }
+    if (args->in_memory && config->data_dir) {
+        fprintf (stderr, PROG ": give --data-dir or --in-memory, not both\n");
+        return -1;
+    }
+    if (config->nats.servers && s_check_journal (args))
+        return -1;
+    if (!args->in_memory && !config->data_dir && !config->nats.servers) {
+        if (sl_keys_default_dir (config->bind, true, args->data_dir, sizeof args->data_dir)) {
+            fprintf (stderr, PROG ": no home directory for the default --data-dir; give one\n");
+            return -1;
+        }
+        config->data_dir = args->data_dir;
+    }
+    return s_security (config, args->token_file, args->insecure, args->keys_file,
+                       sizeof args->keys_file);
+}
+
+//  Runs the broker (and its --discover beacon) until a signal.
+static int s_serve (const s_args_t *args)
+{
+    char err [512];
+    broker_t *broker = broker_new (&args->config, err, sizeof err);
     if (!broker) {
         sl_error ("%s", err);
         return 1;
     }
     sl_discover_t *announce = NULL;
-    if (discover_port &&
-        !(announce = sl_discover_announce (config.bind, discover_port, NULL, err, sizeof err))) {
+    if (args->discover_port &&
+        !(announce = sl_discover_announce (args->config.bind, args->discover_port, NULL, err,
+                                           sizeof err))) {
         sl_error ("%s", err);
         broker_destroy (&broker);
         return 1;
@@ -414,6 +472,35 @@ static int s_run (int argc, char *argv [])
     sl_discover_destroy (&announce);
     broker_destroy (&broker);
     return rc;
+}
+
+static int s_run (int argc, char *argv [])
+{
+    s_args_t args = {
+        .config = {
+            .bind = SL_DEFAULT_BIND,
+            .heartbeat_ms = BROKER_DEFAULT_HEARTBEAT_MS,
+            .sink_window = BROKER_DEFAULT_SINK_WINDOW,
+            .fsync = SL_FSYNC_BATCH,
+            .fair = true,
+            .max_payload = BROKER_DEFAULT_MAX_PAYLOAD,
+            .max_memory = BROKER_DEFAULT_MAX_MEMORY,
+            .max_attachment = BROKER_DEFAULT_MAX_ATTACHMENT,
+            .checkpoint_bytes = BROKER_DEFAULT_CHECKPOINT_BYTES,
+            .retention_ms = BROKER_DEFAULT_RETENTION_MS,
+            .nats = { .stream = SL_NATS_DEFAULT_STREAM,
+                      .replicas = SL_NATS_DEFAULT_REPLICAS,
+                      .timeout_ms = SL_NATS_DEFAULT_TIMEOUT_MS },
+        },
+    };
+    int rc = s_parse (&args, argc, argv);
+    if (rc != S_PARSED)
+        return rc;
+    if (s_check (&args))
+        return SL_EXIT_USAGE;
+    sl_log_init (PROG, SL_LOG_INFO);
+    sl_log_adjust (args.verbosity);
+    return s_serve (&args);
 }
 
 int main (int argc, char *argv [])

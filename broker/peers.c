@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sl_proto.h"
+#include "sl_util.h"
 
 struct _sl_peers_t {
     zhashx_t *by_key;  //  key -> sl_peer_t (owned)
@@ -158,4 +159,40 @@ uint32_t sl_peers_heartbeat (uint32_t wished, uint32_t dflt)
     return ms < SL_PEERS_MIN_HEARTBEAT   ? SL_PEERS_MIN_HEARTBEAT
            : ms > SL_PEERS_MAX_HEARTBEAT ? SL_PEERS_MAX_HEARTBEAT
                                          : ms;
+}
+
+bool sl_peers_hello_refused (const Sluice__Hello *hello, bool fair, char *why, size_t whylen)
+{
+    int role = hello->role;
+    if (role != SLUICE__ROLE__ROLE_WORKER && role != SLUICE__ROLE__ROLE_SINK &&
+        role != SLUICE__ROLE__ROLE_VENTILATOR && role != SLUICE__ROLE__ROLE_CONTROL) {
+        snprintf (why, whylen, "unknown client role");
+        return true;
+    }
+    bool job_needed = role == SLUICE__ROLE__ROLE_VENTILATOR;
+    bool job_allowed = job_needed || role == SLUICE__ROLE__ROLE_SINK;
+    const char *job = hello->job ? hello->job : "";
+    if (job_allowed && (job_needed || job [0]) && !sl_job_id_valid (job)) {
+        snprintf (why, whylen, "job id must be 1-64 characters of A-Z a-z 0-9 . _ -");
+        return true;
+    }
+    if (hello->n_queues > SL_PEERS_MAX_QUEUES) {
+        snprintf (why, whylen, "at most %d queues per worker", SL_PEERS_MAX_QUEUES);
+        return true;
+    }
+    for (size_t i = 0; i < hello->n_queues; i++) {
+        const char *name = hello->queues [i];
+        if (!sl_queue_name_valid (name)) {
+            snprintf (why, whylen, "queue name '%.64s' is not 1-64 characters of A-Z a-z 0-9 . _ -",
+                      name);
+            return true;
+        }
+        if (!fair && !streq (name, SL_QUEUE_DEFAULT)) {
+            snprintf (why, whylen,
+                      "this broker runs --dispatch push, which has the default queue only "
+                      "(named queues need --dispatch fair)");
+            return true;
+        }
+    }
+    return false;
 }

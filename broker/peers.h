@@ -10,6 +10,8 @@
       under another name or role is a new client (the old one is given up
       first). A client that reconnects (a new connection, the same name)
       takes the place of its old session, tasks included.
+    - Is the hello itself acceptable? A known role, valid job and queue
+      names, and named queues only under fair dispatch.
     - Which heartbeat does the client get? Its wish, within 10..600000 ms,
       else the broker's.
     - Who is silent? A peer not heard (Hello or Heartbeat) for LIVENESS of
@@ -25,10 +27,11 @@
 #include <stdint.h>
 
 #include "fair.h"
+#include "sl_proto.h"
 #include "table.h"
 
-#define SL_PEERS_LIVENESS 3         //  heartbeats a peer may miss before it is gone
-#define SL_PEERS_MIN_HEARTBEAT 10   //  shortest heartbeat interval agreed (ms)
+#define SL_PEERS_LIVENESS 3           //  heartbeats a peer may miss before it is gone
+#define SL_PEERS_MIN_HEARTBEAT 10     //  shortest heartbeat interval agreed (ms)
 #define SL_PEERS_MAX_HEARTBEAT 600000 //  longest
 #define SL_PEERS_MAX_QUEUES SL_FAIR_MAX_QUEUES
 
@@ -105,5 +108,11 @@ size_t sl_peers_silent (sl_peers_t *self, int64_t now, sl_peer_t **gone, size_t 
 //  The heartbeat interval a client gets: wished (0 = none) within
 //  SL_PEERS_MIN_HEARTBEAT..SL_PEERS_MAX_HEARTBEAT, else dflt.
 uint32_t sl_peers_heartbeat (uint32_t wished, uint32_t dflt);
+
+//  True if hello must be refused whatever the broker's state, with the
+//  reason in why: an unknown role, an invalid job id (a ventilator must
+//  name one; a sink may name none), too many queues, an invalid queue
+//  name, or a named queue when fair is false (--dispatch push).
+bool sl_peers_hello_refused (const Sluice__Hello *hello, bool fair, char *why, size_t whylen);
 
 #endif

@@ -1,5 +1,5 @@
 /*  status - the broker's status report, see status.h.
-*/
+ */
 #include "status.h"
 
 #include <string.h>
@@ -39,36 +39,11 @@ void status_free (status_parts_t *parts)
     memset (parts, 0, sizeof *parts);
 }
 
-int status_build (const status_view_t *view, status_parts_t *parts)
+//  The jobs in the table, then the most recently finished ones.
+static size_t s_jobs_fill (const status_view_t *view, status_parts_t *parts, size_t jobs_max,
+                           size_t nfinished)
 {
-    memset (parts, 0, sizeof *parts);
-    int64_t now = view->now;
-    size_t njobs = sl_table_job_count (view->table);
-    size_t nworkers = sl_peers_workers (view->peers);
-    size_t nfinished = sl_finished_count (view->finished);
-    if (nfinished > STATUS_FINISHED_JOBS)
-        nfinished = STATUS_FINISHED_JOBS;
-    size_t jobs_max = njobs + nfinished;
-    Sluice__JobStatus *jobs = parts->jobs = calloc (jobs_max ? jobs_max : 1, sizeof *jobs);
-    Sluice__JobStatus **job_ptrs = parts->job_ptrs =
-        calloc (jobs_max ? jobs_max : 1, sizeof *job_ptrs);
-    Sluice__WorkerStatus *workers = parts->workers =
-        calloc (nworkers ? nworkers : 1, sizeof *workers);
-    Sluice__WorkerStatus **worker_ptrs = parts->worker_ptrs =
-        calloc (nworkers ? nworkers : 1, sizeof *worker_ptrs);
-    char **queue_names = parts->queue_names =
-        calloc ((nworkers ? nworkers : 1) * SL_PEERS_MAX_QUEUES, sizeof (char *));
-    size_t nqueues = sl_table_queue_count (view->table);
-    Sluice__QueueStatus *queues = parts->queues = calloc (nqueues ? nqueues : 1, sizeof *queues);
-    Sluice__QueueStatus **queue_ptrs = parts->queue_ptrs =
-        calloc (nqueues ? nqueues : 1, sizeof *queue_ptrs);
-    if (!jobs || !job_ptrs || !workers || !worker_ptrs || !queue_names || !queues || !queue_ptrs) {
-        status_free (parts);
-        return -1;
-    }
-    Sluice__StatusReport init_report = SLUICE__STATUS_REPORT__INIT;
-    parts->report = init_report;
-    Sluice__StatusReport *report = &parts->report;
+    Sluice__JobStatus *jobs = parts->jobs;
     size_t n = 0;
     for (sl_job_t *job = sl_table_job_first (view->table); job && n < jobs_max;
          job = sl_table_job_next (view->table)) {
@@ -77,27 +52,30 @@ int status_build (const status_view_t *view, status_parts_t *parts)
         s_job_status (&jobs [n], sl_job_id (job), sl_job_counts (job));
         int64_t *since =
             view->job_times ? (int64_t *) zhashx_lookup (view->job_times, sl_job_id (job)) : NULL;
-        jobs [n].age_ms = now - (since ? *since : view->started_at);
+        jobs [n].age_ms = view->now - (since ? *since : view->started_at);
         jobs [n].finished = sl_job_finished (job);
         jobs [n].queue = (char *) sl_queue_name (sl_job_queue (job));
-        job_ptrs [n] = &jobs [n];
+        parts->job_ptrs [n] = &jobs [n];
         n++;
     }
-    //  The most recently finished first.
-    int64_t wall = view->wall;
     for (size_t i = 0; i < nfinished; i++) {
         sl_finished_job_t *done = sl_finished_newest (view->finished, i);
         Sluice__JobStatus init = SLUICE__JOB_STATUS__INIT;
         jobs [n] = init;
         s_job_status (&jobs [n], done->id, &done->counts);
-        jobs [n].age_ms = wall - done->finished_at;
+        jobs [n].age_ms = view->wall - done->finished_at;
         jobs [n].finished = true;
-        job_ptrs [n] = &jobs [n];
+        parts->job_ptrs [n] = &jobs [n];
         n++;
     }
-    report->jobs = job_ptrs;
-    report->n_jobs = n;
-    n = 0;
+    return n;
+}
+
+static size_t s_workers_fill (const status_view_t *view, status_parts_t *parts, size_t nworkers)
+{
+    Sluice__WorkerStatus *workers = parts->workers;
+    char **queue_names = parts->queue_names;
+    size_t n = 0;
     for (sl_peer_t *peer = sl_peers_worker_first (view->peers); peer && n < nworkers;
          peer = sl_peers_worker_next (view->peers)) {
         Sluice__WorkerStatus init = SLUICE__WORKER_STATUS__INIT;
@@ -106,17 +84,21 @@ int status_build (const status_view_t *view, status_parts_t *parts)
         workers [n].slots = peer->slots;
         workers [n].busy = peer->running;
         workers [n].done = peer->done;
-        workers [n].last_heartbeat_ms = now - peer->last_seen;
+        workers [n].last_heartbeat_ms = view->now - peer->last_seen;
         workers [n].draining = peer->draining;
         for (size_t q = 0; q < peer->nqueues; q++)
             queue_names [n * SL_PEERS_MAX_QUEUES + q] = (char *) sl_queue_name (peer->queues [q]);
         workers [n].queues = &queue_names [n * SL_PEERS_MAX_QUEUES];
         workers [n].n_queues = peer->nqueues;
-        worker_ptrs [n] = &workers [n];
+        parts->worker_ptrs [n] = &workers [n];
         n++;
     }
-    report->workers = worker_ptrs;
-    report->n_workers = n;
+    return n;
+}
+
+static void s_queues_fill (const status_view_t *view, status_parts_t *parts, size_t nqueues)
+{
+    Sluice__QueueStatus *queues = parts->queues;
     for (size_t q = 0; q < nqueues; q++) {
         sl_queue_t *queue = sl_table_queue_at (view->table, q);
         Sluice__QueueStatus init = SLUICE__QUEUE_STATUS__INIT;
@@ -129,12 +111,15 @@ int status_build (const status_view_t *view, status_parts_t *parts)
                 queues [q].workers++;
                 queues [q].slots += peer->slots;
             }
-        queue_ptrs [q] = &queues [q];
+        parts->queue_ptrs [q] = &queues [q];
     }
-    report->queues = queue_ptrs;
-    report->n_queues = nqueues;
+}
+
+//  The broker's own figures.
+static void s_broker_fill (const status_view_t *view, Sluice__StatusReport *report)
+{
     report->broker_id = (char *) view->broker_id;
-    report->uptime_ms = now - view->started_at;
+    report->uptime_ms = view->now - view->started_at;
     report->sink = (char *) (view->sink ? view->sink : "");
     report->rate = view->rate;
     report->tasks_accepted = view->count->tasks_in;
@@ -150,6 +135,40 @@ int status_build (const status_view_t *view, status_parts_t *parts)
     report->journal_bytes = view->journal_bytes;
     report->journal = (char *) (view->journal ? view->journal : "");
     report->runs_adopted = view->count->tasks_adopted;
-    return 0;
 }
 
+int status_build (const status_view_t *view, status_parts_t *parts)
+{
+    memset (parts, 0, sizeof *parts);
+    size_t njobs = sl_table_job_count (view->table);
+    size_t nworkers = sl_peers_workers (view->peers);
+    size_t nfinished = sl_finished_count (view->finished);
+    if (nfinished > STATUS_FINISHED_JOBS)
+        nfinished = STATUS_FINISHED_JOBS;
+    size_t jobs_max = njobs + nfinished;
+    size_t nqueues = sl_table_queue_count (view->table);
+    parts->jobs = calloc (jobs_max ? jobs_max : 1, sizeof *parts->jobs);
+    parts->job_ptrs = calloc (jobs_max ? jobs_max : 1, sizeof *parts->job_ptrs);
+    parts->workers = calloc (nworkers ? nworkers : 1, sizeof *parts->workers);
+    parts->worker_ptrs = calloc (nworkers ? nworkers : 1, sizeof *parts->worker_ptrs);
+    parts->queue_names = calloc ((nworkers ? nworkers : 1) * SL_PEERS_MAX_QUEUES, sizeof (char *));
+    parts->queues = calloc (nqueues ? nqueues : 1, sizeof *parts->queues);
+    parts->queue_ptrs = calloc (nqueues ? nqueues : 1, sizeof *parts->queue_ptrs);
+    if (!parts->jobs || !parts->job_ptrs || !parts->workers || !parts->worker_ptrs ||
+        !parts->queue_names || !parts->queues || !parts->queue_ptrs) {
+        status_free (parts);
+        return -1;
+    }
+    Sluice__StatusReport init_report = SLUICE__STATUS_REPORT__INIT;
+    parts->report = init_report;
+    Sluice__StatusReport *report = &parts->report;
+    report->n_jobs = s_jobs_fill (view, parts, jobs_max, nfinished);
+    report->jobs = parts->job_ptrs;
+    report->n_workers = s_workers_fill (view, parts, nworkers);
+    report->workers = parts->worker_ptrs;
+    s_queues_fill (view, parts, nqueues);
+    report->queues = parts->queue_ptrs;
+    report->n_queues = nqueues;
+    s_broker_fill (view, report);
+    return 0;
+}

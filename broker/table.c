@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sl_util.h"
+
 #include "sl_deque.h"
 
 #define CHUNK_BITS 10
@@ -432,16 +434,7 @@ static sl_queue_t *s_queue_new (const char *name)
 
 bool sl_queue_name_valid (const char *s)
 {
-    size_t len = strlen (s);
-    if (len == 0 || len > 64)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s [i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
+    return sl_job_id_valid (s); //  the same rules as job ids
 }
 
 sl_queue_t *sl_table_queue (sl_table_t *self, const char *name, bool make)

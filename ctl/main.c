@@ -217,61 +217,63 @@ static const struct option s_options [] = {
     { NULL, 0, NULL, 0 },
 };
 
-static int s_run (int argc, char *argv [])
-{
-    const char *data_dir = NULL, *token_file = NULL;
-    bool rotate = false;
-    bool json = false;
-    uint64_t timeout_ms = DEFAULT_TIMEOUT_MS;
+//  What the command line says.
+typedef struct {
     sl_start_t start;
-    sl_start_init (&start, PROG, SL_DEFAULT_BROKER);
+    const char *data_dir;   //  token: --data-dir
+    const char *token_file; //  token: --token-file
+    bool rotate;            //  token: --rotate
+    bool json;              //  --json
+    uint64_t timeout_ms;    //  --timeout
+} s_args_t;
+
+#define S_PARSED (-1) //  s_parse: the options are read, go on
+
+//  Reads the options into args. Returns S_PARSED, or the status to exit
+//  with (0 after --help or --version).
+static int s_parse (s_args_t *args, int argc, char *argv [])
+{
     int opt;
     while ((opt = getopt_long (argc, argv, "b:t:d:vqhV", s_options, NULL)) != -1) {
-        int common = sl_start_option (&start, opt, optarg, s_usage);
+        int common = sl_start_option (&args->start, opt, optarg, s_usage);
         if (common == SL_OPT_HANDLED)
             continue;
         if (common != SL_OPT_NOT_COMMON)
             return common;
         switch (opt) {
             case 'j':
-                json = true;
+                args->json = true;
                 break;
             case 'd':
-                data_dir = optarg;
+                args->data_dir = optarg;
                 break;
             case 'T':
-                token_file = optarg;
+                args->token_file = optarg;
                 break;
             case 'R':
-                rotate = true;
+                args->rotate = true;
                 break;
             case 't':
-                if (sl_parse_seconds (PROG, "--timeout", optarg, &timeout_ms))
+                if (sl_parse_seconds (PROG, "--timeout", optarg, &args->timeout_ms))
                     return SL_EXIT_USAGE;
                 break;
             default:
                 return SL_EXIT_USAGE;
         }
     }
-    const char *broker = start.broker;
-    Sluice__Command command = SLUICE__COMMAND__INIT;
-    const char *verb = optind < argc ? argv [optind] : NULL;
-    int nargs = argc - optind - 1;
-    if (verb && streq (verb, "token") && nargs == 0)
-        return s_token (broker, data_dir, token_file, rotate);
-    if (rotate || data_dir || token_file) {
-        fprintf (stderr, PROG ": --%s is for the token command only\n",
-                 rotate     ? "rotate"
-                 : data_dir ? "data-dir"
-                            : "token-file");
-        return SL_EXIT_USAGE;
-    }
+    return S_PARSED;
+}
+
+//  Turns the words after the options (verb and its argument) into the
+//  command for the broker. Prints the problem and returns -1.
+static int s_command (const char *verb, int nargs, char **argv, Sluice__Command *command)
+{
     if (verb && streq (verb, "status") && nargs == 0)
-        command.kind = SLUICE__COMMAND_KIND__COMMAND_STATUS;
+        command->kind = SLUICE__COMMAND_KIND__COMMAND_STATUS;
     else if (verb && streq (verb, "cancel") && nargs == 1)
-        command.kind = SLUICE__COMMAND_KIND__COMMAND_CANCEL;
+        command->kind = SLUICE__COMMAND_KIND__COMMAND_CANCEL;
     else if (verb && streq (verb, "drain") && nargs == 1)
-        command.kind = SLUICE__COMMAND_KIND__COMMAND_DRAIN;
+        command->kind = SLUICE__COMMAND_KIND__COMMAND_DRAIN;
     else {
         fprintf (stderr, PROG ": %s\nTry '" PROG " --help' for more information.\n",
                  !verb ? "give a command: status, cancel JOB, drain WORKER or token"
@@ -281,22 +283,59 @@ static int s_run (int argc, char *argv [])
                  : streq (verb, "drain")  ? "drain takes one worker name (HOST:PID)"
                                           : "unknown command (status, cancel JOB, drain WORKER, "
                                             "token)");
-        return SL_EXIT_USAGE;
+        return -1;
     }
-    command.target = nargs == 1 ? argv [optind + 1] : "";
-    if (command.kind == SLUICE__COMMAND_KIND__COMMAND_CANCEL && !sl_job_id_valid (command.target)) {
+    command->target = nargs == 1 ? argv [0] : "";
+    if (command->kind == SLUICE__COMMAND_KIND__COMMAND_CANCEL &&
+        !sl_job_id_valid (command->target)) {
         fprintf (stderr,
                  PROG ": cancel: '%s' is not a job id (1-64 characters of A-Z a-z 0-9 . _ -)\n",
-                 command.target);
-        return SL_EXIT_USAGE;
+                 command->target);
+        return -1;
     }
-    if (sl_start_check (&start, SL_LOG_WARN))
-        return SL_EXIT_USAGE;
+    return 0;
+}
+
+//  Prints the broker's reply, as text or JSON. Returns the exit status.
+static int s_show (const sl_env_t *reply, bool json)
+{
+    if (reply->body_case == SLUICE__ENVELOPE__BODY_STATUS_REPORT) {
+        if (!json) {
+            s_print_status (reply->status_report);
+            return 0;
+        }
+        json_t *doc = sl_status_json (reply->status_report);
+        int rc = 0;
+        if (doc && json_dumpf (doc, stdout, JSON_INDENT (2)) == 0)
+            printf ("\n");
+        else {
+            fprintf (stderr, PROG ": cannot write the status as JSON\n");
+            rc = 1;
+        }
+        json_decref (doc);
+        return rc;
+    }
+    const Sluice__CommandReply *answer = reply->command_reply;
+    if (json) {
+        json_t *doc = json_pack ("{s:b, s:s}", "ok", answer->ok, "message", answer->message);
+        json_dumpf (doc, stdout, JSON_INDENT (2));
+        printf ("\n");
+        json_decref (doc);
+    } else
+        fprintf (answer->ok ? stdout : stderr, "%s%s\n", answer->ok ? "" : PROG ": ",
+                 answer->message);
+    return answer->ok ? 0 : 1;
+}
+
+//  Says hello to the broker, sends the command and shows the reply.
+//  Returns the exit status.
+static int s_call (s_args_t *args, Sluice__Command *command)
+{
+    const char *broker = args->start.broker;
     char err [512];
-    sl_client_t *client = sl_client_new (broker, &start.curve, err, sizeof err);
+    sl_client_t *client = sl_client_new (broker, &args->start.curve, err, sizeof err);
     if (!client) {
         fprintf (stderr, PROG ": %s\n", err);
-        sl_start_clear (&start);
         return SL_EXIT_USAGE;
     }
     char name [300];
@@ -305,45 +344,49 @@ static int s_run (int argc, char *argv [])
     hello.role = SLUICE__ROLE__ROLE_CONTROL;
     hello.name = name;
     sl_env_t *welcome = NULL;
+    int64_t timeout_ms = (int64_t) args->timeout_ms;
     int rc = 1;
-    sl_hello_t said =
-        sl_client_hello (client, &hello, (int64_t) timeout_ms, &welcome, err, sizeof err);
+    sl_hello_t said = sl_client_hello (client, &hello, timeout_ms, &welcome, err, sizeof err);
     sl_proto_free (&welcome);
     sl_env_t *reply = NULL;
     if (said != SL_HELLO_WELCOME) {
         if (said != SL_HELLO_INTERRUPTED)
             fprintf (stderr, PROG ": %s\n", err);
-    } else if (!(reply = s_ask (client, &command, (int64_t) timeout_ms)))
+    } else if (!(reply = s_ask (client, command, timeout_ms)))
         fprintf (stderr, PROG ": the broker at %s did not answer within %.1f s\n", broker,
                  timeout_ms / 1000.0);
-    else if (reply->body_case == SLUICE__ENVELOPE__BODY_STATUS_REPORT) {
-        if (json) {
-            json_t *doc = sl_status_json (reply->status_report);
-            if (doc && json_dumpf (doc, stdout, JSON_INDENT (2)) == 0) {
-                printf ("\n");
-                rc = 0;
-            } else
-                fprintf (stderr, PROG ": cannot write the status as JSON\n");
-            json_decref (doc);
-        } else {
-            s_print_status (reply->status_report);
-            rc = 0;
-        }
-    } else {
-        const Sluice__CommandReply *answer = reply->command_reply;
-        if (json) {
-            json_t *doc = json_pack ("{s:b, s:s}", "ok", answer->ok, "message", answer->message);
-            json_dumpf (doc, stdout, JSON_INDENT (2));
-            printf ("\n");
-            json_decref (doc);
-        } else
-            fprintf (answer->ok ? stdout : stderr, "%s%s\n", answer->ok ? "" : PROG ": ",
-                     answer->message);
-        rc = answer->ok ? 0 : 1;
-    }
+    else
+        rc = s_show (reply, args->json);
     sl_proto_free (&reply);
     sl_client_destroy (&client);
-    sl_start_clear (&start);
+    return rc;
+}
+
+static int s_run (int argc, char *argv [])
+{
+    s_args_t args = { .timeout_ms = DEFAULT_TIMEOUT_MS };
+    sl_start_init (&args.start, PROG, SL_DEFAULT_BROKER);
+    int rc = s_parse (&args, argc, argv);
+    if (rc != S_PARSED)
+        return rc;
+    const char *verb = optind < argc ? argv [optind] : NULL;
+    int nargs = argc - optind - 1;
+    if (verb && streq (verb, "token") && nargs == 0)
+        return s_token (args.start.broker, args.data_dir, args.token_file, args.rotate);
+    if (args.rotate || args.data_dir || args.token_file) {
+        fprintf (stderr, PROG ": --%s is for the token command only\n",
+                 args.rotate     ? "rotate"
+                 : args.data_dir ? "data-dir"
+                                 : "token-file");
+        return SL_EXIT_USAGE;
+    }
+    Sluice__Command command = SLUICE__COMMAND__INIT;
+    if (s_command (verb, nargs, argv + optind + 1, &command))
+        return SL_EXIT_USAGE;
+    if (sl_start_check (&args.start, SL_LOG_WARN))
+        return SL_EXIT_USAGE;
+    rc = s_call (&args, &command);
+    sl_start_clear (&args.start);
     return rc;
 }
 

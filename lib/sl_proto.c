@@ -178,11 +178,11 @@ static bool s_no_field_zero (const ProtobufCMessage *msg)
     return true;
 }
 
-sl_env_t *sl_proto_decode (const uint8_t *data, size_t size, uint32_t *version_p, char *err,
-                           size_t errlen)
+//  sl_proto_unpack without the check for fields numbered 0.
+static ProtobufCMessage *s_unpack (const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+                                   size_t size, char *err, size_t errlen)
 {
-    if (version_p)
-        *version_p = 0;
+    assert (desc);
     if (size == 0) {
         snprintf (err, errlen, "empty message");
         return NULL;
@@ -195,15 +195,15 @@ sl_env_t *sl_proto_decode (const uint8_t *data, size_t size, uint32_t *version_p
         return NULL;
     }
     ProtobufCAllocator allocator = { s_arena_alloc, s_arena_free, arena };
-    sl_env_t *env = sluice__envelope__unpack (&allocator, size, data);
-    if (!env) {
-        snprintf (err, errlen, "undecodable message of %zu bytes (not a sluice envelope)", size);
+    ProtobufCMessage *msg = protobuf_c_message_unpack (desc, &allocator, size, data);
+    if (!msg) {
+        snprintf (err, errlen, "undecodable message of %zu bytes (not a %s)", size, desc->name);
         s_arena_destroy (&arena);
         return NULL;
     }
-    if (s_arena_of (env) != arena) {
+    if ((void *) s_arena_of ((const sl_env_t *) msg) != (void *) arena) {
         //  A protobuf-c that no longer allocates the top message first:
-        //  sl_proto_free could not find the arena. Never seen; say so
+        //  sl_proto_release could not find the arena. Never seen; say so
         //  rather than corrupt the heap.
         snprintf (err, errlen,
                   "cannot decode: protobuf-c %s put the message elsewhere in its arena",
@@ -211,22 +211,74 @@ sl_env_t *sl_proto_decode (const uint8_t *data, size_t size, uint32_t *version_p
         s_arena_destroy (&arena);
         return NULL;
     }
+    return msg;
+}
+
+//  The message if it has no field numbered 0, else NULL (it is freed).
+static void *s_checked (ProtobufCMessage *msg, char *err, size_t errlen)
+{
+    if (msg && !s_no_field_zero (msg)) {
+        snprintf (err, errlen, "message with an invalid field number 0");
+        sl_proto_release (&msg);
+    }
+    return msg;
+}
+
+void *sl_proto_unpack (const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t size,
+                       char *err, size_t errlen)
+{
+    return s_checked (s_unpack (desc, data, size, err, errlen), err, errlen);
+}
+
+void sl_proto_release (void *msg_p)
+{
+    void **p = (void **) msg_p;
+    assert (p);
+    if (*p) {
+        s_arena_t *arena = s_arena_of ((const sl_env_t *) *p);
+        s_arena_destroy (&arena);
+        *p = NULL;
+    }
+}
+
+uint8_t *sl_proto_pack (const ProtobufCMessage *msg, uint8_t *stack, size_t stacklen,
+                        size_t *size_p)
+{
+    assert (msg);
+    size_t size = protobuf_c_message_get_packed_size (msg);
+    uint8_t *buffer = size <= stacklen ? stack : (uint8_t *) malloc (size ? size : 1);
+    if (!buffer)
+        return NULL;
+    protobuf_c_message_pack (msg, buffer);
+    *size_p = size;
+    return buffer;
+}
+
+sl_env_t *sl_proto_decode (const uint8_t *data, size_t size, uint32_t *version_p, char *err,
+                           size_t errlen)
+{
+    if (version_p)
+        *version_p = 0;
+    sl_env_t *env = (sl_env_t *) s_unpack (&sluice__envelope__descriptor, data, size, err, errlen);
+    if (!env) {
+        if (size && strstr (err, "undecodable"))
+            snprintf (err, errlen, "undecodable message of %zu bytes (not a sluice envelope)",
+                      size);
+        return NULL;
+    }
     if (version_p)
         *version_p = env->version;
     if (env->version != SL_PROTOCOL_VERSION) {
         snprintf (err, errlen, "peer speaks sluice protocol version %u, this program speaks %u",
                   env->version, SL_PROTOCOL_VERSION);
-        s_arena_destroy (&arena);
+        sl_proto_release (&env);
         return NULL;
     }
-    if (!s_no_field_zero (&env->base)) {
-        snprintf (err, errlen, "message with an invalid field number 0");
-        s_arena_destroy (&arena);
+    if (!(env = s_checked (&env->base, err, errlen)))
         return NULL;
-    }
     if (env->body_case == SLUICE__ENVELOPE__BODY__NOT_SET) {
         snprintf (err, errlen, "envelope without a body (unknown message type?)");
-        s_arena_destroy (&arena);
+        sl_proto_release (&env);
         return NULL;
     }
     return env;
@@ -235,11 +287,7 @@ sl_env_t *sl_proto_decode (const uint8_t *data, size_t size, uint32_t *version_p
 void sl_proto_free (sl_env_t **env_p)
 {
     assert (env_p);
-    if (*env_p) {
-        s_arena_t *arena = s_arena_of (*env_p);
-        s_arena_destroy (&arena);
-        *env_p = NULL;
-    }
+    sl_proto_release (env_p);
 }
 
 size_t sl_proto_blocks (const sl_env_t *env)

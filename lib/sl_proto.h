@@ -40,6 +40,23 @@ typedef enum {
 sl_env_t *sl_proto_decode (const uint8_t *data, size_t size, uint32_t *version_p, char *err,
                            size_t errlen);
 
+//  Decodes any sluice message of type desc (the journal's records, say)
+//  the way sl_proto_decode decodes envelopes: in one arena, with the same
+//  checks of its shape. Returns the message, or NULL with the reason in
+//  err. Free it with sl_proto_release.
+void *sl_proto_unpack (const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t size,
+                       char *err, size_t errlen);
+
+//  Frees a message from sl_proto_unpack (or sl_proto_decode) and nulls the
+//  pointer: msg_p is the address of the pointer. NULL-safe.
+void sl_proto_release (void *msg_p);
+
+//  Packs msg into stack if it fits in stacklen bytes, else into a new
+//  buffer (free it when the result is not stack). Its size goes into
+//  *size_p. NULL if out of memory.
+uint8_t *sl_proto_pack (const ProtobufCMessage *msg, uint8_t *stack, size_t stacklen,
+                        size_t *size_p);
+
 //  Frees a decoded envelope and nulls the pointer. NULL-safe.
 void sl_proto_free (sl_env_t **env_p);
 

@@ -128,6 +128,98 @@ static int s_run_builtin (const worker_config_t *config, sluice_handler_fn *hand
     return sluice_worker_run (config->broker, first, handler, NULL, &opts) == 0 ? 0 : 1;
 }
 
+//  --queue NAME: one more queue to serve. Prints the problem and returns -1.
+static int s_option_queue (worker_config_t *config, const char *arg)
+{
+    if (config->nqueues == WORKER_MAX_QUEUES) {
+        fprintf (stderr, PROG ": --queue: at most %d queues\n", WORKER_MAX_QUEUES);
+        return -1;
+    }
+    if (!sl_job_id_valid (arg)) { //  same rules as job ids
+        fprintf (stderr,
+                 PROG ": --queue: '%s' is not a queue name (1-64 characters of "
+                      "A-Z a-z 0-9 . _ -)\n",
+                 arg);
+        return -1;
+    }
+    config->queues [config->nqueues++] = (char *) arg;
+    return 0;
+}
+
+//  One of the worker's own options into config (--builtin into *builtin).
+//  Prints the problem and returns -1.
+static int s_option (worker_config_t *config, const char **builtin, int opt, const char *arg)
+{
+    uint64_t value;
+    switch (opt) {
+        case 'e':
+            config->runner.command = arg;
+            return 0;
+        case 'B':
+            *builtin = arg;
+            return 0;
+        case 'K':
+            config->attach_cache = arg;
+            return 0;
+        case 'Q':
+            return s_option_queue (config, arg);
+        case 'j':
+            if (sl_parse_u64 (PROG, "--jobs", arg, 1, 4096, &value))
+                return -1;
+            config->slots = (uint32_t) value;
+            return 0;
+        case 'O':
+            if (sl_parse_size (PROG, "--max-output", arg, 0, 32 * 1024 * 1024, &value))
+                return -1;
+            config->runner.max_output = (size_t) value;
+            return 0;
+        case 'C':
+            if (sl_parse_seconds (PROG, "--connect-timeout", arg, &value))
+                return -1;
+            config->connect_timeout_ms = (int64_t) value;
+            return 0;
+        case 'X':
+            return sl_parse_size (PROG, "--attach-cache-max", arg, 0, UINT64_MAX / 2,
+                                  &config->attach_cache_max);
+        case 'P':
+            if (sl_parse_u64 (PROG, "--prefetch", arg, 0, 100000, &value))
+                return -1;
+            config->prefetch = (int32_t) value;
+            return 0;
+        case 'H':
+            if (sl_parse_u64 (PROG, "--heartbeat", arg, 10, 600000, &value))
+                return -1;
+            config->heartbeat_ms = (uint32_t) value;
+            return 0;
+        case 'D':
+            return sl_parse_seconds (PROG, "--drain-timeout", arg, &config->drain_timeout_ms);
+        default:
+            return -1;
+    }
+}
+
+//  Exactly one of --exec and --builtin, and a built-in that exists (its
+//  handler into *handler_p). Prints the problem and returns -1.
+static int s_check (const worker_config_t *config, const char *builtin,
+                    sluice_handler_fn **handler_p, bool *is_inline)
+{
+    if (!!config->runner.command == !!builtin) {
+        fprintf (stderr, PROG ": give either --exec CMD or --builtin NAME\n"
+                              "Try '" PROG " --help' for more information.\n");
+        return -1;
+    }
+    *handler_p = builtin ? builtin_handler (builtin, is_inline) : NULL;
+    if (builtin && !*handler_p) {
+        fprintf (stderr, PROG ": --builtin: '%s' is not a built-in (echo, sleep)\n", builtin);
+        return -1;
+    }
+    if (*handler_p && !*is_inline && config->slots > 256) {
+        fprintf (stderr, PROG ": --jobs: at most 256 with --builtin %s (a thread each)\n", builtin);
+        return -1;
+    }
+    return 0;
+}
+
 static int s_run (int argc, char *argv [])
 {
     //  SIGCHLD is read from a signalfd by the runner: block it before any
@@ -149,95 +241,24 @@ static int s_run (int argc, char *argv [])
     sl_start_t start;
     sl_start_init (&start, PROG, SL_DEFAULT_BROKER);
     int opt;
-    uint64_t value;
     while ((opt = getopt_long (argc, argv, "b:e:j:Q:vqhV", s_options, NULL)) != -1) {
         int common = sl_start_option (&start, opt, optarg, s_usage);
         if (common == SL_OPT_HANDLED)
             continue;
         if (common != SL_OPT_NOT_COMMON)
             return common;
-        switch (opt) {
-            case 'e':
-                config.runner.command = optarg;
-                break;
-            case 'B':
-                builtin = optarg;
-                break;
-            case 'j':
-                if (sl_parse_u64 (PROG, "--jobs", optarg, 1, 4096, &value))
-                    return SL_EXIT_USAGE;
-                config.slots = (uint32_t) value;
-                break;
-            case 'O':
-                if (sl_parse_size (PROG, "--max-output", optarg, 0, 32 * 1024 * 1024, &value))
-                    return SL_EXIT_USAGE;
-                config.runner.max_output = (size_t) value;
-                break;
-            case 'C':
-                if (sl_parse_seconds (PROG, "--connect-timeout", optarg, &value))
-                    return SL_EXIT_USAGE;
-                config.connect_timeout_ms = (int64_t) value;
-                break;
-            case 'K':
-                config.attach_cache = optarg;
-                break;
-            case 'X':
-                if (sl_parse_size (PROG, "--attach-cache-max", optarg, 0, UINT64_MAX / 2,
-                                   &config.attach_cache_max))
-                    return SL_EXIT_USAGE;
-                break;
-            case 'Q':
-                if (config.nqueues == WORKER_MAX_QUEUES) {
-                    fprintf (stderr, PROG ": --queue: at most %d queues\n", WORKER_MAX_QUEUES);
-                    return SL_EXIT_USAGE;
-                }
-                if (!sl_job_id_valid (optarg)) { //  same rules as job ids
-                    fprintf (stderr,
-                             PROG ": --queue: '%s' is not a queue name (1-64 characters of "
-                                  "A-Z a-z 0-9 . _ -)\n",
-                             optarg);
-                    return SL_EXIT_USAGE;
-                }
-                config.queues [config.nqueues++] = optarg;
-                break;
-            case 'P':
-                if (sl_parse_u64 (PROG, "--prefetch", optarg, 0, 100000, &value))
-                    return SL_EXIT_USAGE;
-                config.prefetch = (int32_t) value;
-                break;
-            case 'H':
-                if (sl_parse_u64 (PROG, "--heartbeat", optarg, 10, 600000, &value))
-                    return SL_EXIT_USAGE;
-                config.heartbeat_ms = (uint32_t) value;
-                break;
-            case 'D':
-                if (sl_parse_seconds (PROG, "--drain-timeout", optarg, &config.drain_timeout_ms))
-                    return SL_EXIT_USAGE;
-                break;
-            default:
-                return SL_EXIT_USAGE;
-        }
+        if (s_option (&config, &builtin, opt, optarg))
+            return SL_EXIT_USAGE;
     }
     if (optind < argc) {
         fprintf (stderr, PROG ": unexpected argument '%s' (quote the command of --exec)\n",
                  argv [optind]);
         return SL_EXIT_USAGE;
     }
-    if (!!config.runner.command == !!builtin) {
-        fprintf (stderr, PROG ": give either --exec CMD or --builtin NAME\n"
-                              "Try '" PROG " --help' for more information.\n");
-        return SL_EXIT_USAGE;
-    }
     bool builtin_inline = false;
-    sluice_handler_fn *handler = builtin ? builtin_handler (builtin, &builtin_inline) : NULL;
-    if (builtin && !handler) {
-        fprintf (stderr, PROG ": --builtin: '%s' is not a built-in (echo, sleep)\n", builtin);
+    sluice_handler_fn *handler = NULL;
+    if (s_check (&config, builtin, &handler, &builtin_inline))
         return SL_EXIT_USAGE;
-    }
-    if (handler && !builtin_inline && config.slots > 256) {
-        fprintf (stderr, PROG ": --jobs: at most 256 with --builtin %s (a thread each)\n", builtin);
-        return SL_EXIT_USAGE;
-    }
     if (sl_start_check (&start, SL_LOG_INFO))
         return SL_EXIT_USAGE;
     if (sl_start_discover (&start, config.connect_timeout_ms)) {

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -153,6 +154,54 @@ static void test_peers_silent_after_liveness_of_their_own_intervals (void **stat
     (void) slow;
 }
 
+//  A hello of role with job and queues, and whether it is refused.
+static bool s_refused (int role, const char *job, char **queues, size_t nqueues, bool fair,
+                       char *why)
+{
+    Sluice__Hello hello = SLUICE__HELLO__INIT;
+    hello.role = role;
+    hello.name = "h:1";
+    hello.job = (char *) job;
+    hello.queues = queues;
+    hello.n_queues = nqueues;
+    why [0] = '\0';
+    return sl_peers_hello_refused (&hello, fair, why, 256);
+}
+
+static void test_peers_hello_refused_for_what_it_says (void **state)
+{
+    (void) state;
+    char why [256];
+    char *good [] = { "default", "gpu" };
+    char *bad [] = { "no spaces" };
+    char *many [SL_PEERS_MAX_QUEUES + 1];
+    for (size_t i = 0; i < SL_PEERS_MAX_QUEUES + 1; i++)
+        many [i] = "q";
+    //  Acceptable hellos.
+    assert_false (s_refused (WORKER, "", good, 2, true, why));
+    assert_false (s_refused (SINK, "", NULL, 0, true, why));
+    assert_false (s_refused (SINK, "job-1", NULL, 0, true, why));
+    assert_false (s_refused (SLUICE__ROLE__ROLE_VENTILATOR, "job-1", NULL, 0, true, why));
+    assert_false (s_refused (SLUICE__ROLE__ROLE_CONTROL, "", NULL, 0, false, why));
+    assert_string_equal (why, "");
+    //  An unknown role.
+    assert_true (s_refused (99, "", NULL, 0, true, why));
+    assert_string_equal (why, "unknown client role");
+    //  A ventilator must name a valid job; a sink may name none.
+    assert_true (s_refused (SLUICE__ROLE__ROLE_VENTILATOR, "", NULL, 0, true, why));
+    assert_non_null (strstr (why, "job id"));
+    assert_true (s_refused (SINK, "bad job", NULL, 0, true, why));
+    assert_non_null (strstr (why, "job id"));
+    //  Queues: how many, their names, and named ones under push dispatch.
+    assert_true (s_refused (WORKER, "", many, SL_PEERS_MAX_QUEUES + 1, true, why));
+    assert_non_null (strstr (why, "queues per worker"));
+    assert_true (s_refused (WORKER, "", bad, 1, true, why));
+    assert_non_null (strstr (why, "'no spaces'"));
+    assert_true (s_refused (WORKER, "", good, 2, false, why));
+    assert_non_null (strstr (why, "--dispatch push"));
+    assert_false (s_refused (WORKER, "", good, 1, false, why)); //  "default" alone is fine
+}
+
 int main (void)
 {
     const struct CMUnitTest tests [] = {
@@ -170,6 +219,7 @@ int main (void)
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_peers_silent_after_liveness_of_their_own_intervals,
                                          s_setup, s_teardown),
+        cmocka_unit_test (test_peers_hello_refused_for_what_it_says),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
