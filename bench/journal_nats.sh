@@ -13,8 +13,7 @@ N=${1:-200000}
 ROUNDS=${2:-3}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
-. "$HERE/nats_lib.sh"
-start_nats_cluster
+bench_nats_cluster
 make_tasks "$N" "$WORK/tasks.txt"
 
 file_rates=()

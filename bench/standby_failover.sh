@@ -17,8 +17,7 @@ KILLS=${1:-5}
 HB=${HB:-1000}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
-. "$HERE/nats_lib.sh"
-start_nats_cluster
+bench_nats_cluster
 
 P=(0 "$(free_port)" "$(free_port)")
 ADDRS="tcp://127.0.0.1:${P[1]},tcp://127.0.0.1:${P[2]}"

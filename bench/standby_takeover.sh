@@ -16,8 +16,7 @@ N=${1:-1000000}
 HB=${HB:-1000}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
-. "$HERE/nats_lib.sh"
-start_nats_cluster
+bench_nats_cluster
 make_tasks "$N" "$WORK/tasks.txt"
 PA=$(free_port)
 PB=$(free_port)

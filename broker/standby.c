@@ -18,8 +18,7 @@ static void s_advertise_init (broker_t *self)
     else if (star || any) {
         char host [200] = "localhost";
         gethostname (host, sizeof host - 1);
-        snprintf (self->advertise, sizeof self->advertise, "tcp://%s%s", host,
-                  strrchr (bind, ':'));
+        snprintf (self->advertise, sizeof self->advertise, "tcp://%s%s", host, strrchr (bind, ':'));
     } else
         snprintf (self->advertise, sizeof self->advertise, "%s", bind);
 }
@@ -37,10 +36,16 @@ static void s_follow (broker_t *self, int64_t now)
 {
     char err [512];
     if (sl_durable_follow (self->journal, self->table, broker_on_replayed_done, self, err,
-                           sizeof err) < 0 &&
-        sl_ratelimit_allow (&self->role_log, now, NULL))
-        sl_warn ("standby: cannot follow the journal %s: %s", sl_journal_dir (self->journal),
-                 err);
+                           sizeof err) < 0) {
+        if (sl_journal_fenced (self->journal)) {
+            sl_error ("standby: %s", err); //  its table is incomplete: it must stop
+            self->fenced = true;
+            return;
+        }
+        if (sl_ratelimit_allow (&self->role_log, now, NULL))
+            sl_warn ("standby: cannot follow the journal %s: %s", sl_journal_dir (self->journal),
+                     err);
+    }
     sl_role_followed (&self->role, sl_journal_last_seq (self->journal), now);
 }
 
@@ -182,8 +187,7 @@ int broker_standby_run (broker_t *self)
 {
     int64_t tick = self->config.heartbeat_ms / 4;
     tick = tick < 1 ? 1 : tick > 50 ? 50 : tick;
-    sl_info ("standby: following the journal %s from sequence %llu",
-             sl_journal_dir (self->journal),
+    sl_info ("standby: following the journal %s from sequence %llu", sl_journal_dir (self->journal),
              (unsigned long long) sl_journal_last_seq (self->journal));
     while (!zsys_interrupted) {
         int64_t now = zclock_mono ();
