@@ -7,7 +7,7 @@ pids=()
 cleanup () {
     kill "${pids[@]}" 2>/dev/null || true
     wait 2>/dev/null || true
-    rm -rf "$WORK"
+    [ "${KEEP_WORK:-0}" = 1 ] && echo "kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT
 

@@ -146,6 +146,7 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
     //  claimed within 5 intervals was lost on the way (or sits in the
     //  buffers of a worker that stopped reading).
     self->unclaimed_lease_ms = 5 * (int64_t) config->heartbeat_ms;
+    broker_role_init (self);
     if ((config->data_dir || config->nats.servers) && broker_journal_open (self, err, errlen))
         goto fail;
     if (config->metrics && !(self->metrics = http_new (config->metrics, err, errlen)))
@@ -182,6 +183,7 @@ void broker_destroy (broker_t **self_p)
     zstr_free (&self->status_body);
     broker_attach_cleanup (self);
     zhashx_destroy (&self->job_times);
+    zhashx_destroy (&self->awaited);
     zsock_destroy (&self->control);
     zsock_destroy (&self->intake);
     zsock_destroy (&self->dispatch);
@@ -371,6 +373,8 @@ static long s_poll_timeout (broker_t *self, int64_t now)
         wake = broker_journal_wake (self);
     if (self->grace_until && self->grace_until < wake)
         wake = self->grace_until;
+    if (self->shared && sl_role_wake (&self->role) < wake)
+        wake = sl_role_wake (&self->role);
     return wake > now ? (long) (wake - now) : 0;
 }
 
@@ -456,6 +460,8 @@ int broker_run (broker_t *self)
     int64_t tick = self->config.heartbeat_ms / 2 > 0 ? self->config.heartbeat_ms / 2 : 1;
     self->next_housekeeping = zclock_mono () + tick;
     self->next_report = zclock_mono () + WORKER_REPORT_MS;
+    if (self->role.state == SL_ROLE_STANDBY && broker_standby_run (self))
+        return 0; //  interrupted while a standby
     while (!zsys_interrupted && !self->fenced) {
         s_poll_events (self, items);
         int rc = zmq_poll (items, nitems, s_poll_timeout (self, zclock_mono ()));
@@ -465,6 +471,8 @@ int broker_run (broker_t *self)
             sl_error ("poll failed: %s", zmq_strerror (errno));
             break;
         }
+        if (!broker_role_serving (self, zclock_mono ()))
+            continue; //  deposed (fenced), or holding the journal again first
         s_turn (self, items);
         s_timers (self, zclock_mono (), tick);
     }

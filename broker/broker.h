@@ -19,6 +19,8 @@ typedef struct {
     const char *bind;          //  tcp://IFACE:PORT; ports PORT..PORT+4 are bound
     const char *data_dir;      //  the journal's directory; NULL = in memory only (or NATS)
     sl_nats_config_t nats;     //  the NATS journal: .servers non-NULL = use it, not data_dir
+    bool standby;              //  start as a standby on the NATS journal (role.h)
+    const char *advertise;     //  where clients reach this broker, told by standbys; NULL = bind
     sl_fsync_t fsync;          //  when the journal syncs to disk
     int64_t retention_ms;      //  how long finished jobs are remembered
     uint32_t heartbeat_ms;     //  heartbeat interval offered to clients

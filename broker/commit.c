@@ -21,7 +21,7 @@ static void s_journal_error (broker_t *self, const char *err)
         //  Another broker holds the journal now: whatever this one still
         //  has to say was not appended, so it says nothing more.
         if (!self->fenced)
-            sl_error ("%s", err);
+            sl_error ("deposed: %s", err);
         self->fenced = true;
     } else if (!self->journal_failed)
         sl_error ("%s; refusing new tasks and results until the journal can be written again", err);
@@ -366,8 +366,8 @@ static void s_journal_rotate (broker_t *self)
                  sl_journal_total_bytes (self->journal) / 1e6);
 }
 
-static void s_on_replayed_done (const char *job, const sl_job_counts_t *counts, int64_t finished_at,
-                                const sl_failed_t *failed, void *arg)
+void broker_on_replayed_done (const char *job, const sl_job_counts_t *counts, int64_t finished_at,
+                              const sl_failed_t *failed, void *arg)
 {
     broker_remember ((broker_t *) arg, job, counts, finished_at, failed);
 }
@@ -382,17 +382,19 @@ int broker_journal_open (broker_t *self, char *err, size_t errlen)
     if (!self->journal)
         return -1;
     int64_t records =
-        sl_durable_replay (self->journal, self->table, s_on_replayed_done, self, err, errlen);
+        sl_durable_replay (self->journal, self->table, broker_on_replayed_done, self, err, errlen);
     if (records < 0)
         return -1;
     //  From now on a result goes to the sink only once its record is
-    //  durable (replayed ones are).
-    sl_table_hold_fresh (self->table, true);
+    //  durable (replayed ones are). A standby does this when it takes over.
+    bool active = self->role.state == SL_ROLE_ACTIVE;
+    if (active)
+        sl_table_hold_fresh (self->table, true);
     //  Tasks queued by the replay may still be running on workers that
     //  outlived the old broker: give them time to claim those runs before
     //  anything is dealt again (a worker notices the restart at its next
     //  heartbeat and claims everything it holds as soon as it is welcomed).
-    if (sl_table_queued (self->table)) {
+    if (sl_table_queued (self->table) && active) {
         self->grace_until = zclock_mono () + GRACE_BEATS * (int64_t) self->config.heartbeat_ms;
         sl_info ("journal: dealing no task for %lld ms, for workers to claim the runs they "
                  "still run",

@@ -118,6 +118,12 @@ typedef void (sl_durable_done_fn) (const char *job, const sl_job_counts_t *count
 int64_t sl_durable_replay (sl_journal_t *journal, sl_table_t *table, sl_durable_done_fn *on_done,
                            void *arg, char *err, size_t errlen);
 
+//  A standby's replay goes on: applies to table the records another
+//  broker appended since the journal last read (sl_journal_follow).
+//  Returns records applied, or -1 with err.
+int64_t sl_durable_follow (sl_journal_t *journal, sl_table_t *table, sl_durable_done_fn *on_done,
+                           void *arg, char *err, size_t errlen);
+
 //  Called by sl_durable_scan_results for every result of the job.
 typedef void (sl_durable_result_fn) (const char *job, Sluice__Result *result, void *arg);
 

@@ -26,6 +26,7 @@
 #include "metrics.h"
 #include "outbox.h"
 #include "peers.h"
+#include "role.h"
 #include "sl_curve.h"
 #include "sl_endpoint.h"
 #include "sl_keys.h"
@@ -41,6 +42,8 @@
 #define MAX_BATCH_RESULTS 256 //  results in one ResultBatch to the sink
 #define MAX_BATCH_BYTES (1 << 20)
 #define GRACE_BEATS 2                //  after a restart: heartbeats to wait for workers' claims
+#define TAKEOVER_GRACE_MS 1000       //  after a takeover: a heartbeat more, at most this
+#define MAX_HOLD_WORKERS_BYTES 32768 //  workers named in a hold message, at most (else "*")
 #define ACK_TIMEOUT_BEATS 10         //  heartbeats without an ack before unacked results go again
 #define FINISHED_MEMORY 1000         //  finished jobs remembered for late queries
 #define BATCH_COMMIT_MS 10           //  --fsync batch: longest a record waits for its fsync
@@ -124,6 +127,12 @@ struct _broker_t {
     char attach_dir [3072];             //  where attachments are kept
     bool attach_temporary;              //  attach_dir goes with the broker (--in-memory)
     sl_attach_store_t *attach;          //  the attachments in attach_dir
+    bool shared;                        //  --standby: the journal is shared with standbys
+    sl_role_t role;                     //  active, standby or deposed (role.h)
+    char advertise [256];               //  where clients reach this broker (hold messages)
+    sl_ratelimit_t role_log;            //  rate limit for logging follow and hold failures
+    zhashx_t *awaited;                  //  after a takeover: the old broker's workers that
+                                        //  have not claimed their runs yet, or NULL (unknown)
 };
 
 //  broker.c
@@ -156,6 +165,16 @@ void broker_journal_poll (broker_t *self);
 void broker_journal_tick (broker_t *self, int64_t now);
 int64_t broker_journal_wake (broker_t *self);
 int broker_journal_open (broker_t *self, char *err, size_t errlen);
+void broker_on_replayed_done (const char *job, const sl_job_counts_t *counts, int64_t finished_at,
+                              const sl_failed_t *failed, void *arg);
+
+//  standby.c
+void broker_role_init (broker_t *self);
+int broker_standby_run (broker_t *self);
+bool broker_role_serving (broker_t *self, int64_t now);
+void broker_standby_answer (broker_t *self, zframe_t *routing_id, sl_env_t *env);
+int64_t broker_follow_age (broker_t *self);
+void broker_standby_heard (broker_t *self, sl_peer_t *peer);
 
 //  session.c
 void broker_peer_remove (broker_t *self, sl_peer_t *peer);

@@ -278,6 +278,44 @@ bool sl_journal_fenced (sl_journal_t *self)
     return self->ops->fenced (self->impl);
 }
 
+int64_t sl_journal_follow (sl_journal_t *self, sl_journal_fn *fn, void *arg, char *err,
+                           size_t errlen)
+{
+    assert (self);
+    return self->ops->follow ? self->ops->follow (self->impl, fn, arg, err, errlen) : 0;
+}
+
+int sl_journal_hold (sl_journal_t *self, const char *holder, const char *workers, char *err,
+                     size_t errlen)
+{
+    assert (self);
+    return self->ops->hold ? self->ops->hold (self->impl, holder, workers, err, errlen) : 0;
+}
+
+const char *sl_journal_holder_workers (sl_journal_t *self)
+{
+    assert (self);
+    return self->ops->holder_workers ? self->ops->holder_workers (self->impl) : NULL;
+}
+
+bool sl_journal_refused (sl_journal_t *self)
+{
+    assert (self);
+    return self->ops->refused ? self->ops->refused (self->impl) : false;
+}
+
+const char *sl_journal_holder (sl_journal_t *self)
+{
+    assert (self);
+    return self->ops->holder ? self->ops->holder (self->impl) : NULL;
+}
+
+uint64_t sl_journal_last_seq (sl_journal_t *self)
+{
+    assert (self);
+    return self->ops->last_seq ? self->ops->last_seq (self->impl) : 0;
+}
+
 uint64_t sl_journal_segment (sl_journal_t *self)
 {
     assert (self);

@@ -144,6 +144,40 @@ bool sl_journal_failed (sl_journal_t *self);
 //  this broker must stop serving. Never true for the file journal.
 bool sl_journal_fenced (sl_journal_t *self);
 
+//  Standby brokers (NATS only; see docs/durability.md "Standby brokers").
+//  follow: after replay, reads the records another broker appended since
+//  this one last read, without waiting, and calls fn for each (split
+//  records whose end has not arrived wait for the next call). Returns the
+//  records read (0 if none, or for the file journal), or -1 with err.
+//  While following, a refused hold does not fence the journal.
+int64_t sl_journal_follow (sl_journal_t *self, sl_journal_fn *fn, void *arg, char *err,
+                           size_t errlen);
+
+//  hold: proves that this broker still holds the journal, or takes it
+//  over after follow: commits what is buffered, then appends an empty
+//  message naming holder (the address clients reach this broker at) and
+//  workers (its workers' names, comma-separated; "*" if too many to list;
+//  NULL: none), both expecting the stream's last sequence as this broker
+//  read it. Returns 0 (this broker holds the journal: nobody wrote since
+//  it last read or wrote), or -1 with err; then sl_journal_refused says
+//  whether another broker wrote meanwhile (fenced too, unless following).
+//  The file journal is always held (0).
+int sl_journal_hold (sl_journal_t *self, const char *holder, const char *workers, char *err,
+                     size_t errlen);
+
+//  True if the last hold failed because another broker wrote first.
+bool sl_journal_refused (sl_journal_t *self);
+
+//  The holder named by the last hold message read (replay or follow), or
+//  NULL if none was read.
+const char *sl_journal_holder (sl_journal_t *self);
+
+//  The workers named by that hold message, or NULL if none was read.
+const char *sl_journal_holder_workers (sl_journal_t *self);
+
+//  The stream's last sequence this broker read or wrote (0: file journal).
+uint64_t sl_journal_last_seq (sl_journal_t *self);
+
 //  Id of the segment appends go to now (0 before replay). The NATS
 //  journal has one segment, 1, for the whole stream.
 uint64_t sl_journal_segment (sl_journal_t *self);

@@ -52,45 +52,51 @@ typedef struct {
 } s_answer_t;
 
 typedef struct {
-    char *name;                  //  "nats stream NAME", for messages
-    char *stream;                //  the stream's name
-    char *subject;               //  the subject its messages go to
-    int replicas;                //  replicas, if the stream is created
-    int64_t timeout_ms;          //  wait for acknowledgements and reads
-    natsConnection *conn;        //  connection to the cluster
-    jsCtx *js;                   //  JetStream context of conn
-    char nonce [24];             //  random id of this run, in message ids
-    size_t max_body;             //  largest message body
-    bool replayed;               //  replay was called
-    uint64_t last_seq;           //  the stream's last sequence as replay left it
-    uint64_t first_seq;          //  the stream's first sequence when replay began
-    sl_jwindow_t *window;        //  messages in flight, from replay on
-    uint8_t *buf;                //  records appended, not yet acknowledged
-    size_t len;                  //  bytes in buf
-    size_t cap;                  //  room in buf
-    size_t pos;                  //  bytes of buf acknowledged
-    size_t sent;                 //  bytes of buf in the window's messages
-    size_t rec;                  //  start of the record sent is in
-    uint64_t cut_position;       //  position of the last record that ends before sent
-    bool flushing;               //  commit asked for everything appended to go out
-    size_t unflushed;            //  bytes appended since the last commit
-    uint8_t *msg;                //  scratch: head + body of one message
-    uint64_t appended;           //  records appended (position of the last one)
-    uint64_t durable;            //  position of the last record acknowledged
-    bool failed;                 //  a publish failed: the next commit retries
-    bool fenced;                 //  another broker wrote to the stream
-    char why [256];              //  why the window's head failed
-    uint64_t torn_bytes;         //  bytes of torn runs dropped by replay
-    char repaired [256];         //  what replay dropped, in words, or ""
-    uint64_t bytes;              //  the stream's bytes (at replay, plus published)
-    uint64_t segment;            //  rotations since replay, plus 1 (the broker's segment id)
-    uint64_t segment_bytes;      //  bytes acknowledged since the last rotation
-    uint64_t purge_from;         //  the stream's first message of this segment (0: none yet)
-    pthread_mutex_t lock;        //  guards answers, nanswers, woken
-    s_answer_t answers [WINDOW]; //  answers not yet taken (one per message in flight)
-    size_t nanswers;             //  answers waiting
-    bool woken;                  //  a byte waits in the wake pipe
-    int wake [2];                //  pipe: readable while answers wait
+    char *name;                       //  "nats stream NAME", for messages
+    char *stream;                     //  the stream's name
+    char *subject;                    //  the subject its messages go to
+    int replicas;                     //  replicas, if the stream is created
+    int64_t timeout_ms;               //  wait for acknowledgements and reads
+    natsConnection *conn;             //  connection to the cluster
+    jsCtx *js;                        //  JetStream context of conn
+    char nonce [24];                  //  random id of this run, in message ids
+    size_t max_body;                  //  largest message body
+    bool replayed;                    //  replay was called
+    uint64_t last_seq;                //  the stream's last sequence as replay left it
+    uint64_t first_seq;               //  the stream's first sequence when replay began
+    sl_jwindow_t *window;             //  messages in flight, from replay on
+    uint8_t *buf;                     //  records appended, not yet acknowledged
+    size_t len;                       //  bytes in buf
+    size_t cap;                       //  room in buf
+    size_t pos;                       //  bytes of buf acknowledged
+    size_t sent;                      //  bytes of buf in the window's messages
+    size_t rec;                       //  start of the record sent is in
+    uint64_t cut_position;            //  position of the last record that ends before sent
+    bool flushing;                    //  commit asked for everything appended to go out
+    size_t unflushed;                 //  bytes appended since the last commit
+    uint8_t *msg;                     //  scratch: head + body of one message
+    uint64_t appended;                //  records appended (position of the last one)
+    uint64_t durable;                 //  position of the last record acknowledged
+    bool failed;                      //  a publish failed: the next commit retries
+    bool fenced;                      //  another broker wrote to the stream
+    char why [256];                   //  why the window's head failed
+    uint64_t torn_bytes;              //  bytes of torn runs dropped by replay
+    char repaired [256];              //  what replay dropped, in words, or ""
+    uint64_t bytes;                   //  the stream's bytes (at replay, plus published)
+    uint64_t segment;                 //  rotations since replay, plus 1 (the broker's segment id)
+    uint64_t segment_bytes;           //  bytes acknowledged since the last rotation
+    uint64_t purge_from;              //  the stream's first message of this segment (0: none yet)
+    pthread_mutex_t lock;             //  guards answers, nanswers, woken
+    s_answer_t answers [WINDOW];      //  answers not yet taken (one per message in flight)
+    size_t nanswers;                  //  answers waiting
+    bool woken;                       //  a byte waits in the wake pipe
+    int wake [2];                     //  pipe: readable while answers wait
+    natsSubscription *follow;         //  standby: ordered consumer of what others append
+    sl_frame_reader_t *follow_reader; //  standby: records split over messages
+    bool synced;                      //  standby: a message that begins a run was followed
+    bool refused;                     //  the last hold found that another broker wrote
+    char holder [256];                //  the holder named by the last hold message read
+    char *workers;                    //  the workers it named (owned), or NULL
 } s_nats_t;
 
 //  The message of the last libnats error.
@@ -102,6 +108,7 @@ static const char *s_nats_error (natsStatus s)
 }
 
 static int s_sync (void *impl, char *err, size_t errlen);
+static void s_follow_stop (s_nats_t *self);
 
 static void s_destroy (void **impl_p)
 {
@@ -120,6 +127,7 @@ static void s_destroy (void **impl_p)
         if (js_PublishAsyncGetPendingList (&pending, self->js) == NATS_OK)
             natsMsgList_Destroy (&pending);
     }
+    s_follow_stop (self);
     jsCtx_Destroy (self->js);
     natsConnection_Destroy (self->conn);
     sl_jwindow_destroy (&self->window);
@@ -133,6 +141,7 @@ static void s_destroy (void **impl_p)
     free (self->name);
     free (self->stream);
     free (self->subject);
+    free (self->workers);
     free (self);
     *impl_p = NULL;
 }
@@ -189,6 +198,22 @@ static int s_publish (s_nats_t *self, const uint8_t *data, size_t len, bool expe
     return -1;
 }
 
+#define HOLDER_HEADER "Sluice-Holder"   //  names the broker in a hold message
+#define WORKERS_HEADER "Sluice-Workers" //  ... and its workers
+
+//  Remembers the holder a hold message names.
+static void s_holder_note (s_nats_t *self, natsMsg *msg)
+{
+    const char *holder = NULL, *workers = NULL;
+    if (natsMsgHeader_Get (msg, HOLDER_HEADER, &holder) != NATS_OK || !holder)
+        return;
+    snprintf (self->holder, sizeof self->holder, "%s", holder);
+    free (self->workers);
+    self->workers = NULL;
+    if (natsMsgHeader_Get (msg, WORKERS_HEADER, &workers) == NATS_OK && workers)
+        self->workers = strdup (workers); //  NULL if out of memory: no list, the full grace
+}
+
 //  Reads the stream's messages from first to last (inclusive) with an
 //  ordered consumer, feeding the records to fn. Returns records, or -1.
 static int64_t s_read (s_nats_t *self, uint64_t first, uint64_t last, sl_journal_fn *fn, void *arg,
@@ -238,6 +263,7 @@ static int64_t s_read (s_nats_t *self, uint64_t first, uint64_t last, sl_journal
         }
         seq = meta->Sequence.Stream;
         jsMsgMetaData_Destroy (meta);
+        s_holder_note (self, msg);
         if (seq <= last) {
             int64_t n =
                 sl_frame_reader_feed (reader, seq, (const uint8_t *) natsMsg_GetData (msg),
@@ -525,8 +551,8 @@ static void s_pop_acked (s_nats_t *self)
 static int s_fenced_error (s_nats_t *self, char *err, size_t errlen)
 {
     snprintf (err, errlen,
-              "the journal stream %s was written by another broker: this broker writes "
-              "nothing more",
+              "another broker wrote to the journal stream %s: this broker no longer holds the "
+              "journal and writes nothing more",
               self->stream);
     return -1;
 }
@@ -745,6 +771,200 @@ static const char *s_dir (void *impl)
     return ((s_nats_t *) impl)->name;
 }
 
+//  --- Standby brokers: following the stream, holding it ------------------------
+
+static void s_follow_stop (s_nats_t *self)
+{
+    if (self->follow) {
+        natsSubscription_Unsubscribe (self->follow);
+        natsSubscription_Destroy (self->follow);
+        self->follow = NULL;
+    }
+    sl_frame_reader_destroy (&self->follow_reader);
+}
+
+//  Starts an ordered consumer after the last sequence read. Returns 0 or -1.
+static int s_follow_start (s_nats_t *self, char *err, size_t errlen)
+{
+    jsSubOptions so;
+    jsSubOptions_Init (&so);
+    so.Stream = self->stream;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverByStartSequence;
+    so.Config.OptStartSeq = self->last_seq + 1;
+    jsErrCode jerr = 0;
+    natsStatus s = js_SubscribeSync (&self->follow, self->js, self->subject, NULL, &so, &jerr);
+    if (s == NATS_OK && (self->follow_reader = sl_frame_reader_new ()))
+        return 0;
+    snprintf (err, errlen, "cannot follow the journal stream %s: %s (JetStream error %d)",
+              self->stream, s == NATS_OK ? "out of memory" : s_nats_error (s), (int) jerr);
+    s_follow_stop (self);
+    return -1;
+}
+
+//  Feeds one followed message to the reader. A run another broker left
+//  open when this one replayed (its first part was dropped then) is
+//  skipped up to the next message that begins a run. Returns records or -1.
+static int64_t s_follow_msg (s_nats_t *self, natsMsg *msg, uint64_t seq, sl_journal_fn *fn,
+                             void *arg, char *err, size_t errlen)
+{
+    const uint8_t *data = (const uint8_t *) natsMsg_GetData (msg);
+    size_t len = (size_t) natsMsg_GetDataLength (msg);
+    s_holder_note (self, msg);
+    self->last_seq = seq;
+    self->bytes += len;
+    if (len >= SL_FRAME_HEAD && !(data [3] & SL_FRAME_BEGIN) && !self->synced)
+        return 0;
+    self->synced = true;
+    return sl_frame_reader_feed (self->follow_reader, seq, data, len, fn, arg, err, errlen);
+}
+
+static int64_t s_follow (void *impl, sl_journal_fn *fn, void *arg, char *err, size_t errlen)
+{
+    s_nats_t *self = impl;
+    assert (self->replayed);
+    if (err && errlen)
+        err [0] = '\0';
+    if (!self->follow && s_follow_start (self, err, errlen))
+        return -1;
+    int64_t count = 0;
+    int pending = 0;
+    while (natsSubscription_GetPending (self->follow, &pending, NULL) == NATS_OK && pending > 0) {
+        natsMsg *msg = NULL;
+        if (natsSubscription_NextMsg (&msg, self->follow, self->timeout_ms) != NATS_OK)
+            break;
+        jsMsgMetaData *meta = NULL;
+        uint64_t seq = 0;
+        if (natsMsg_GetMetaData (&meta, msg) == NATS_OK) {
+            seq = meta->Sequence.Stream;
+            jsMsgMetaData_Destroy (meta);
+        }
+        if (seq > self->last_seq + 1) {
+            //  A checkpoint's purge took messages this standby never read:
+            //  its table misses them, so it must never act on it.
+            natsMsg_Destroy (msg);
+            snprintf (err, errlen,
+                      "the journal stream %s was purged past sequence %" PRIu64
+                      " before this standby read it (a checkpoint); restart this broker to "
+                      "read the stream again from its checkpoint",
+                      self->stream, self->last_seq + 1);
+            self->fenced = true;
+            return -1;
+        }
+        int64_t n = seq > self->last_seq ? s_follow_msg (self, msg, seq, fn, arg, err, errlen) : 0;
+        natsMsg_Destroy (msg);
+        if (n < 0)
+            return -1;
+        count += n;
+    }
+    return count;
+}
+
+//  Publishes an empty hold message naming holder, expecting the last
+//  sequence. Returns 0, or -1 with err (self->refused if another broker
+//  wrote first).
+static int s_hold_publish (s_nats_t *self, const char *holder, const char *workers, char *err,
+                           size_t errlen)
+{
+    uint8_t head [SL_FRAME_HEAD];
+    sl_frame_put_head (head, SL_FRAME_BEGIN | SL_FRAME_END);
+    natsMsg *msg = NULL;
+    char id [64];
+    snprintf (id, sizeof id, "%s-%" PRIu64, self->nonce, self->last_seq + 1);
+    jsPubOptions po;
+    jsPubOptions_Init (&po);
+    po.MaxWait = self->timeout_ms;
+    po.ExpectLastSeq = self->last_seq;
+    po.MsgId = id;
+    jsPubAck *ack = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = natsMsg_Create (&msg, self->subject, NULL, (const char *) head, sizeof head);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set (msg, HOLDER_HEADER, holder ? holder : "");
+    if (s == NATS_OK && workers)
+        s = natsMsgHeader_Set (msg, WORKERS_HEADER, workers);
+    if (s == NATS_OK)
+        s = js_PublishMsg (&ack, self->js, msg, &po, &jerr);
+    natsMsg_Destroy (msg);
+    if (s == NATS_OK) {
+        self->last_seq = ack->Sequence;
+        jsPubAck_Destroy (ack);
+        return 0;
+    }
+    self->refused = jerr == JSStreamWrongLastSequenceErr;
+    if (self->refused)
+        snprintf (err, errlen,
+                  "another broker wrote to the journal stream %s since this broker last read or "
+                  "wrote it (its last sequence is not %" PRIu64 ")",
+                  self->stream, self->last_seq);
+    else
+        snprintf (err, errlen, "cannot write to the journal stream %s: %s (JetStream error %d)",
+                  self->stream, s_nats_error (s), (int) jerr);
+    return -1;
+}
+
+static int s_hold (void *impl, const char *holder, const char *workers, char *err, size_t errlen)
+{
+    s_nats_t *self = impl;
+    assert (self->replayed);
+    self->refused = false;
+    if (self->fenced)
+        return s_fenced_error (self, err, errlen);
+    //  The active broker: everything it appended acknowledged first, so
+    //  that the hold expects the stream's true last sequence. (A standby
+    //  appends nothing: its last sequence is the last one it followed.)
+    int rc = self->appended > self->durable ? s_sync (impl, err, errlen) : 0;
+    if (rc == 0 && !self->follow) {
+        if (sl_jwindow_size (self->window)) {
+            snprintf (err, errlen, "the journal stream %s: messages still in flight", self->stream);
+            return -1;
+        }
+        self->last_seq = sl_jwindow_last_seq (self->window);
+    }
+    if (rc == 0)
+        rc = s_hold_publish (self, holder, workers, err, errlen);
+    if (rc == 0) {
+        //  The window goes on after the hold (at a takeover: after what
+        //  this broker read).
+        sl_jwindow_destroy (&self->window);
+        if (!(self->window = sl_jwindow_new (WINDOW, self->last_seq))) {
+            snprintf (err, errlen, "out of memory holding the journal stream %s", self->stream);
+            self->fenced = true; //  cannot go on appending: stop
+            return -1;
+        }
+    }
+    self->refused |= self->fenced;
+    if (rc == 0 && self->follow)
+        s_follow_stop (self); //  taken over: what is read from now on is this broker's own
+    if (rc == 0 && holder)
+        snprintf (self->holder, sizeof self->holder, "%s", holder);
+    //  A holder whose hold is refused is deposed; a follower just lost a race.
+    if (rc && self->refused && !self->follow)
+        self->fenced = true;
+    return rc;
+}
+
+static bool s_refused (void *impl)
+{
+    return ((s_nats_t *) impl)->refused;
+}
+
+static const char *s_holder (void *impl)
+{
+    s_nats_t *self = impl;
+    return self->holder [0] ? self->holder : NULL;
+}
+
+static const char *s_holder_workers (void *impl)
+{
+    return ((s_nats_t *) impl)->workers;
+}
+
+static uint64_t s_last_seq (void *impl)
+{
+    return ((s_nats_t *) impl)->last_seq;
+}
+
 static const sl_journal_ops_t s_ops = {
     .destroy = s_destroy,
     .replay = s_replay,
@@ -768,6 +988,12 @@ static const sl_journal_ops_t s_ops = {
     .delete_before = s_delete_before,
     .scan = s_scan,
     .dir = s_dir,
+    .follow = s_follow,
+    .hold = s_hold,
+    .refused = s_refused,
+    .holder = s_holder,
+    .holder_workers = s_holder_workers,
+    .last_seq = s_last_seq,
 };
 
 bool sl_nats_available (void)

@@ -30,6 +30,8 @@ enum {
     OPT_JOURNAL_REPLICAS,
     OPT_NATS_CREDS,
     OPT_NATS_TLS_CA,
+    OPT_STANDBY,
+    OPT_ADVERTISE,
     OPT_CHECKPOINT_BYTES,
 };
 
@@ -43,6 +45,8 @@ static const struct option s_options [] = {
     { "journal-replicas", required_argument, NULL, OPT_JOURNAL_REPLICAS },
     { "nats-creds", required_argument, NULL, OPT_NATS_CREDS },
     { "nats-tls-ca", required_argument, NULL, OPT_NATS_TLS_CA },
+    { "standby", no_argument, NULL, OPT_STANDBY },
+    { "advertise", required_argument, NULL, OPT_ADVERTISE },
     { "fsync", required_argument, NULL, 'F' },
     { "retention", required_argument, NULL, 'R' },
     { "dispatch", required_argument, NULL, 'D' },
@@ -66,7 +70,7 @@ static const struct option s_options [] = {
 //  of 4095 bytes only.
 static const char *s_usage_nats (void)
 {
-    static char text [1024];
+    static char text [2048];
     snprintf (text, sizeof text,
               "      --journal nats://HOST:PORT[,nats://HOST:PORT...]\n"
               "                          keep the journal in a NATS JetStream stream, replicated\n"
@@ -78,7 +82,15 @@ static const char *s_usage_nats (void)
               "      --journal-replicas N  replicas when the stream is created (default %d;\n"
               "                          1 for a single NATS server)\n"
               "      --nats-creds FILE   NATS credentials file (user JWT and NKey seed)\n"
-              "      --nats-tls-ca FILE  CA certificates to check the NATS servers' TLS with\n",
+              "      --nats-tls-ca FILE  CA certificates to check the NATS servers' TLS with\n"
+              "                          (--data-dir beside --journal keeps the join keys and\n"
+              "                          attachments, not the journal)\n"
+              "      --standby           start as a standby: follow the stream and take over\n"
+              "                          once its active broker is silent for 3 heartbeats\n"
+              "                          (give it to every broker of a highly available set)\n"
+              "      --advertise ENDPOINT  tcp://HOST:PORT clients reach this broker at, told\n"
+              "                          to clients of the standbys (default: --bind, with\n"
+              "                          this host's name for *)\n",
               sl_nats_available () ? "" : " (not in this build: no libnats)",
               SL_NATS_DEFAULT_STREAM, SL_NATS_DEFAULT_REPLICAS);
     return text;
@@ -248,6 +260,12 @@ static int s_option_journal (s_args_t *args, int opt, const char *arg)
         case OPT_NATS_TLS_CA:
             config->nats.tls_ca = arg;
             break;
+        case OPT_STANDBY:
+            config->standby = true;
+            break;
+        case OPT_ADVERTISE:
+            config->advertise = arg;
+            break;
         case 'F':
             if (sl_fsync_parse (arg, &config->fsync)) {
                 fprintf (stderr, PROG ": --fsync: '%s' is not always, batch or off\n", arg);
@@ -413,8 +431,26 @@ static int s_check_journal (const s_args_t *args)
                  config->nats.stream);
         return -1;
     }
-    if (args->in_memory || config->data_dir) {
-        fprintf (stderr, PROG ": give --journal or --data-dir or --in-memory, not two\n");
+    //  --data-dir beside --journal keeps the join keys and attachments (as
+    //  the systemd unit gives it), not the journal.
+    if (args->in_memory) {
+        fprintf (stderr, PROG ": give --journal or --in-memory, not both\n");
+        return -1;
+    }
+    return 0;
+}
+
+//  --standby and --advertise. Returns 0, or -1 with the message printed.
+static int s_check_standby (const broker_config_t *config)
+{
+    char err [512];
+    if (config->standby && !config->nats.servers) {
+        fprintf (stderr, PROG ": --standby follows a shared journal: it needs --journal "
+                              "nats://...\n");
+        return -1;
+    }
+    if (config->advertise && sl_endpoint_check (config->advertise, err, sizeof err)) {
+        fprintf (stderr, PROG ": --advertise: %s\n", err);
         return -1;
     }
     return 0;
@@ -438,7 +474,7 @@ static int s_check (s_args_t *args)
         fprintf (stderr, PROG ": give --data-dir or --in-memory, not both\n");
         return -1;
     }
-    if (config->nats.servers && s_check_journal (args))
+    if ((config->nats.servers && s_check_journal (args)) || s_check_standby (config))
         return -1;
     if (!args->in_memory && !config->data_dir && !config->nats.servers) {
         if (sl_keys_default_dir (config->bind, true, args->data_dir, sizeof args->data_dir)) {

@@ -320,6 +320,9 @@ static void s_on_heartbeat (broker_t *self, zframe_t *routing_id, sl_peer_t *pee
             if (ref->waiting)
                 sl_table_waiting (self->table, ref->job, ref->seq, ref->attempt);
         }
+        if (peer->role == SLUICE__ROLE__ROLE_WORKER)
+            broker_standby_heard (self, peer); //  standby.c: its runs are claimed
+
     } else
         //  A client this broker does not know (it restarted, or gave the
         //  client up for dead): it must say hello again.
@@ -413,6 +416,8 @@ void broker_on_control (broker_t *self)
             }
         } else if (!broker_admitted (self, user))
             s_revoked (self, routing_id, peer, user);
+        else if (self->role.state != SL_ROLE_ACTIVE)
+            broker_standby_answer (self, routing_id, env); //  standby.c
         else
             s_on_message (self, routing_id, key, peer, env);
         sl_proto_free (&env);

@@ -32,6 +32,7 @@
 #include "sc_options.h"
 #include "sl_client.h"
 #include "sl_curve.h"
+#include "sl_follow.h"
 #include "sl_log.h"
 #include "sl_proto.h"
 #include "sl_util.h"
@@ -112,7 +113,7 @@ sluice_client_t *sluice_client_new_err (const char *broker, const sluice_options
         snprintf (err, errlen, "broker: give the address as tcp://HOST:PORT");
         return NULL;
     }
-    if (sl_endpoint_check (broker, err, errlen) || sluice_options_check (opts, err, errlen))
+    if (sl_follow_check (broker, err, errlen) || sluice_options_check (opts, err, errlen))
         return NULL;
     sluice_client_t *self = calloc (1, sizeof *self);
     if (!self) {

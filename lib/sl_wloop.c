@@ -101,7 +101,7 @@ static void s_drain (wloop_t *self, int64_t now)
     sl_wcore_drain (self->core, now);
     if (!self->fair) {
         char endpoint [300], err [256];
-        if (sl_endpoint_derive (self->config->broker, SL_PORT_DISPATCH, endpoint, sizeof endpoint,
+        if (sl_endpoint_derive (sl_client_broker (self->client), SL_PORT_DISPATCH, endpoint, sizeof endpoint,
                                 err, sizeof err) == 0)
             zsock_disconnect (self->tasks, "%s", endpoint);
     }

@@ -446,19 +446,27 @@ static sl_env_t *s_query (ventilator_t *self, sl_client_t *client, const char *j
     zsock_t *control = sl_client_control (client);
     zpoller_t *poller = zpoller_new (control, NULL);
     int64_t start = zclock_mono ();
+    int64_t answered = start; //  a standby's refusal counts: it moves the client
     sl_env_t *state = NULL;
     while (!state && !zsys_interrupted && zclock_mono () - start < timeout_ms) {
         sl_client_send (client, &env);
-        if (!zpoller_wait (poller, QUERY_INTERVAL_MS))
+        if (!zpoller_wait (poller, QUERY_INTERVAL_MS)) {
+            if (sl_client_silent (client, zclock_mono () - answered, zclock_mono ()))
+                answered = zclock_mono (); //  another broker of --broker's list
             continue;
+        }
         sl_env_t *reply = NULL;
         char why [256];
+        bool consumed;
         while (sl_proto_recv (control, &reply, NULL, why, sizeof why) == SL_RECV_OK) {
+            answered = zclock_mono ();
             if (!state && reply->body_case == SLUICE__ENVELOPE__BODY_JOB_STATE &&
                 streq (reply->job_state->job, job))
                 state = reply;
-            else
+            else {
+                sl_client_handle (client, reply, answered, &consumed);
                 sl_proto_free (&reply);
+            }
         }
     }
     zpoller_destroy (&poller);
