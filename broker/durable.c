@@ -515,6 +515,16 @@ int64_t sl_durable_follow (sl_journal_t *journal, sl_table_t *table, sl_durable_
     return rc;
 }
 
+int64_t sl_durable_apply (sl_journal_t *journal, uint64_t from, sl_table_t *table, char *err,
+                          size_t errlen)
+{
+    replay_t self = { table, NULL, NULL, err, errlen, NULL, 0 };
+    int64_t rc = sl_journal_scan (journal, from, s_replay_record, &self, err, errlen);
+    while (sl_table_pop_completed (table))
+        ;
+    return rc;
+}
+
 typedef struct {
     const char *job;
     sl_durable_result_fn *fn;

@@ -124,6 +124,13 @@ int64_t sl_durable_replay (sl_journal_t *journal, sl_table_t *table, sl_durable_
 int64_t sl_durable_follow (sl_journal_t *journal, sl_table_t *table, sl_durable_done_fn *on_done,
                            void *arg, char *err, size_t errlen);
 
+//  Applies to table every committed record of the segments with id >=
+//  from, in order and each once, checkpoints included: what a standby
+//  does with what it follows (no checkpoint plan, no second pass).
+//  Returns records applied, or -1 with err.
+int64_t sl_durable_apply (sl_journal_t *journal, uint64_t from, sl_table_t *table, char *err,
+                          size_t errlen);
+
 //  Called by sl_durable_scan_results for every result of the job.
 typedef void (sl_durable_result_fn) (const char *job, Sluice__Result *result, void *arg);
 
