@@ -330,6 +330,7 @@ static int s_pack (ventilator_t *self, sl_submit_t *core, zsock_t *push, sl_task
         .timeout_ms = decoded.timeout_ms,
         .has_retries = decoded.has_retries,
         .retries = decoded.retries,
+        .has_priority = true,
         .priority = decoded.priority,
     };
     int full = sl_submit_add (core, &task);
