@@ -10,6 +10,7 @@
 */
 #include <czmq.h>
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -653,102 +654,95 @@ static int s_submit (ventilator_t *self, sl_client_t *client, zsock_t *push, cha
     return status == SL_SUBMIT_FAILED ? -1 : 0;
 }
 
-static int s_run (int argc, char *argv [])
+//  The options that take a number, declared: which field they set and
+//  how (s: seconds, z: a size in bytes, n: a count), with their limits.
+static const struct {
+    int opt;
+    const char *name;
+    char kind;
+    size_t field;      //  offsetof the uint64_t in ventilator_t
+    uint64_t min, max; //  for sizes and counts; seconds: max in ms, 0 = none
+} s_numbers [] = {
+    { 't', "--timeout", 's', offsetof (ventilator_t, timeout_ms), 0, UINT32_MAX },
+    { 'C', "--connect-timeout", 's', offsetof (ventilator_t, connect_timeout_ms), 0, 0 },
+    { 'M', "--max-payload", 'z', offsetof (ventilator_t, max_payload), 1, 256 * 1024 * 1024 },
+    { 'r', "--retries", 'n', offsetof (ventilator_t, retries), 0, 100 },
+};
+
+//  A numeric option: 0 if taken, 1 if not one, SL_EXIT_USAGE if bad.
+static int s_number (ventilator_t *self, int opt, const char *arg)
 {
-    ventilator_t self = {
-        .connect_timeout_ms = 30000,
-        .max_payload = DEFAULT_MAX_PAYLOAD,
-    };
-    sl_start_t start;
-    sl_start_init (&start, PROG, SL_DEFAULT_BROKER);
+    for (size_t i = 0; i < sizeof s_numbers / sizeof s_numbers [0]; i++) {
+        if (s_numbers [i].opt != opt)
+            continue;
+        const char *name = s_numbers [i].name;
+        uint64_t *field = (uint64_t *) ((char *) self + s_numbers [i].field);
+        uint64_t min = s_numbers [i].min, max = s_numbers [i].max;
+        int rc = s_numbers [i].kind == 's'   ? sl_parse_seconds (PROG, name, arg, field)
+                 : s_numbers [i].kind == 'z' ? sl_parse_size (PROG, name, arg, min, max, field)
+                                             : sl_parse_u64 (PROG, name, arg, min, max, field);
+        if (rc == 0 && s_numbers [i].kind == 's' && max && *field > max) {
+            fprintf (stderr, PROG ": %s: at most %llu seconds\n", name,
+                     (unsigned long long) (max / 1000));
+            rc = -1;
+        }
+        return rc ? SL_EXIT_USAGE : 0;
+    }
+    return 1;
+}
+
+//  arg must be a job id or queue name: else says so, naming the option.
+static bool s_name_ok (const char *option, const char *arg, const char *what, bool hint)
+{
+    if (sl_job_id_valid (arg))
+        return true;
+    fprintf (stderr, PROG ": %s: '%s' is not a %s%s\n", option, arg, what,
+             hint ? " (1-64 characters of A-Z a-z 0-9 . _ -)" : "");
+    return false;
+}
+
+//  One of the ventilator's own options. 0, or SL_EXIT_USAGE.
+static int s_option (ventilator_t *self, int opt, char *arg)
+{
+    int number = s_number (self, opt, arg);
+    if (number != 1)
+        return number;
+    bool ok = true;
+    if (opt == 'J' && (ok = s_name_ok ("--job", arg, "job id", true)))
+        snprintf (self->job, sizeof self->job, "%s", arg);
+    else if (opt == 'Q' && (ok = s_name_ok ("--queue", arg, "queue name", true)))
+        self->queue = arg;
+    else if (opt == 'R' && (ok = s_name_ok ("--resume-failed", arg, "job id", false)))
+        self->resume_job = arg;
+    else if (opt == 'A')
+        ok = s_add_attachment (self, arg) == 0;
+    else if (opt == 'T' && self->nthen == MAX_THEN) {
+        fprintf (stderr, PROG ": --then: at most %d stages after the first\n", MAX_THEN);
+        ok = false;
+    } else if (opt == 'T' && (ok = s_name_ok ("--then", arg, "queue name", true)))
+        self->then [self->nthen++] = arg;
+    else if (opt == 'f' && (streq (arg, "jsonl") || streq (arg, "text")))
+        self->jsonl = streq (arg, "jsonl");
+    else if (opt == 'f') {
+        fprintf (stderr, PROG ": --format: '%s' is not text or jsonl\n", arg);
+        ok = false;
+    } else if (!strchr ("JQRAT", opt))
+        ok = false;
+    return ok ? 0 : SL_EXIT_USAGE;
+}
+
+//  The command line. Returns -1 to go on, else the exit status.
+static int s_parse (ventilator_t *self, sl_start_t *start, int argc, char *argv [])
+{
     int opt;
     while ((opt = getopt_long (argc, argv, "b:t:r:f:Q:vqhV", s_options, NULL)) != -1) {
-        int common = sl_start_option (&start, opt, optarg, s_usage);
+        int common = sl_start_option (start, opt, optarg, s_usage);
         if (common == SL_OPT_HANDLED)
             continue;
         if (common != SL_OPT_NOT_COMMON)
             return common;
-        switch (opt) {
-            case 'J':
-                if (!sl_job_id_valid (optarg)) {
-                    fprintf (stderr,
-                             PROG ": --job: '%s' is not a job id (1-64 characters of "
-                                  "A-Z a-z 0-9 . _ -)\n",
-                             optarg);
-                    return SL_EXIT_USAGE;
-                }
-                snprintf (self.job, sizeof self.job, "%s", optarg);
-                break;
-            case 't':
-                if (sl_parse_seconds (PROG, "--timeout", optarg, &self.timeout_ms))
-                    return SL_EXIT_USAGE;
-                if (self.timeout_ms > UINT32_MAX) {
-                    fprintf (stderr, PROG ": --timeout: at most %u seconds\n", UINT32_MAX / 1000);
-                    return SL_EXIT_USAGE;
-                }
-                break;
-            case 'C':
-                if (sl_parse_seconds (PROG, "--connect-timeout", optarg, &self.connect_timeout_ms))
-                    return SL_EXIT_USAGE;
-                break;
-            case 'M':
-                if (sl_parse_size (PROG, "--max-payload", optarg, 1, 256 * 1024 * 1024,
-                                  &self.max_payload))
-                    return SL_EXIT_USAGE;
-                break;
-            case 'r':
-                if (sl_parse_u64 (PROG, "--retries", optarg, 0, 100, &self.retries))
-                    return SL_EXIT_USAGE;
-                break;
-            case 'A':
-                if (s_add_attachment (&self, optarg))
-                    return SL_EXIT_USAGE;
-                break;
-            case 'T':
-                if (self.nthen == MAX_THEN) {
-                    fprintf (stderr, PROG ": --then: at most %d stages after the first\n",
-                             MAX_THEN);
-                    return SL_EXIT_USAGE;
-                }
-                if (!sl_job_id_valid (optarg)) {
-                    fprintf (stderr,
-                             PROG ": --then: '%s' is not a queue name (1-64 characters of "
-                                  "A-Z a-z 0-9 . _ -)\n",
-                             optarg);
-                    return SL_EXIT_USAGE;
-                }
-                self.then [self.nthen++] = optarg;
-                break;
-            case 'Q':
-                if (!sl_job_id_valid (optarg)) {
-                    fprintf (stderr,
-                             PROG ": --queue: '%s' is not a queue name (1-64 characters of "
-                                  "A-Z a-z 0-9 . _ -)\n",
-                             optarg);
-                    return SL_EXIT_USAGE;
-                }
-                self.queue = optarg;
-                break;
-            case 'R':
-                if (!sl_job_id_valid (optarg)) {
-                    fprintf (stderr, PROG ": --resume-failed: '%s' is not a job id\n", optarg);
-                    return SL_EXIT_USAGE;
-                }
-                self.resume_job = optarg;
-                break;
-            case 'f':
-                if (streq (optarg, "jsonl"))
-                    self.jsonl = true;
-                else if (streq (optarg, "text"))
-                    self.jsonl = false;
-                else {
-                    fprintf (stderr, PROG ": --format: '%s' is not text or jsonl\n", optarg);
-                    return SL_EXIT_USAGE;
-                }
-                break;
-            default:
-                return SL_EXIT_USAGE;
-        }
+        if (s_option (self, opt, optarg))
+            return SL_EXIT_USAGE;
     }
     if (argc - optind != 1) {
         fprintf (stderr, PROG ": %s\nTry '" PROG " --help' for more information.\n",
@@ -757,121 +751,163 @@ static int s_run (int argc, char *argv [])
                                  "standard input)");
         return SL_EXIT_USAGE;
     }
-    self.path = argv [optind];
-    if (sl_start_check (&start, SL_LOG_WARN))
+    self->path = argv [optind];
+    if (sl_start_check (start, SL_LOG_WARN))
         return SL_EXIT_USAGE;
-    char err [1024];
-    if (!self.job [0])
-        sl_random_hex (self.job, sizeof self.job, 12);
+    if (!self->job [0])
+        sl_random_hex (self->job, sizeof self->job, 12);
+    return -1;
+}
 
-    //  Everything that can be checked locally is checked before the broker
-    //  hears anything.
+//  Everything that can be checked locally is checked before the broker
+//  hears anything; standard input gets its spool. 0, or -1 having said why.
+static int s_prepare (ventilator_t *self)
+{
+    char err [1024];
     sl_taskfile_t *file = NULL;
-    if (s_prescan (&self, err, sizeof err) ||
-        (!streq (self.path, "-") &&
-         !(file = sl_taskfile_new (self.path, s_line_limit (&self), err, sizeof err)))) {
+    if (s_prescan (self, err, sizeof err) ||
+        (!streq (self->path, "-") &&
+         !(file = sl_taskfile_new (self->path, s_line_limit (self), err, sizeof err)))) {
         fprintf (stderr, PROG ": %s\n", err);
-        sl_start_clear (&start);
-        return 1;
+        return -1;
     }
     sl_taskfile_destroy (&file);
-    if (streq (self.path, "-")) {
+    if (streq (self->path, "-")) {
         //  Standard input can be read once: keep a copy in case the broker
         //  needs some of it again.
-        self.spool = tmpfile ();
-        if (!self.spool) {
+        self->spool = tmpfile ();
+        if (!self->spool) {
             fprintf (stderr, PROG ": cannot create a temporary file in %s: %s\n", P_tmpdir,
                      strerror (errno));
-            sl_start_clear (&start);
-            return 1;
+            return -1;
         }
-        self.spool_writing = true;
+        self->spool_writing = true;
     }
-    int rc = 1;
-    if (sl_start_discover (&start, (int64_t) self.connect_timeout_ms)) {
-        sl_start_clear (&start);
+    return 0;
+}
+
+//  The broker's limits, from its welcome: the file and the attachments
+//  are checked against them before anything is sent. 0, or -1 having said
+//  why.
+static int s_check_limits (ventilator_t *self, const Sluice__Welcome *welcome)
+{
+    char err [1024];
+    if (welcome->max_payload && welcome->max_payload < self->max_payload) {
+        //  The broker takes no longer task than its own --max-payload.
+        self->max_payload = welcome->max_payload;
+        if (s_prescan (self, err, sizeof err)) {
+            fprintf (stderr, PROG ": %s (the broker's --max-payload)\n", err);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < self->nattach; i++)
+        if (welcome->max_attachment && self->attach [i].size > welcome->max_attachment) {
+            fprintf (stderr,
+                     PROG ": --attach %s: %llu bytes, over the broker's --max-attachment %llu\n",
+                     self->attach_path [i], (unsigned long long) self->attach [i].size,
+                     (unsigned long long) welcome->max_attachment);
+            return -1;
+        }
+    return 0;
+}
+
+//  Says hello as the job's ventilator and checks the broker's limits.
+//  Returns 0, or -1 having said why.
+static int s_hello (ventilator_t *self, sl_client_t *client)
+{
+    char name [300], err [1024];
+    sl_self_name (name, sizeof name);
+    Sluice__Hello hello = SLUICE__HELLO__INIT;
+    hello.role = SLUICE__ROLE__ROLE_VENTILATOR;
+    hello.name = name;
+    hello.job = self->job;
+    //  The queues of every stage, for the broker to check.
+    char *queues [1 + MAX_THEN];
+    queues [0] = self->queue ? self->queue : "default";
+    for (size_t i = 0; i < self->nthen; i++)
+        queues [i + 1] = self->then [i];
+    hello.queues = queues;
+    hello.n_queues = 1 + self->nthen;
+    sl_env_t *welcome = NULL;
+    err [0] = '\0';
+    sl_hello_t said = sl_client_hello (client, &hello, (int64_t) self->connect_timeout_ms,
+                                       &welcome, err, sizeof err);
+    int rc = said == SL_HELLO_WELCOME ? s_check_limits (self, welcome->welcome) : -1;
+    if (said != SL_HELLO_WELCOME && err [0])
+        fprintf (stderr, PROG ": %s\n", err);
+    sl_proto_free (&welcome);
+    return rc;
+}
+
+//  Submits over the intake (after --resume-failed's question). Returns
+//  the exit status.
+static int s_go (ventilator_t *self, sl_client_t *client)
+{
+    char err [1024];
+    zsock_t *push = sl_client_open (client, SL_PORT_INTAKE, ZMQ_PUSH, 2000, err, sizeof err);
+    if (!push) {
+        fprintf (stderr, PROG ": %s\n", err);
         return 1;
     }
-    self.broker = start.broker;
-    sl_client_t *client = sl_client_new (self.broker, &start.curve, err, sizeof err);
+    //  Sends block while the broker takes no tasks (its backpressure);
+    //  they wake up each second to check for Ctrl-C.
+    zsock_set_sndtimeo (push, 1000);
+    self->client = client;
+    int resume = self->resume_job ? s_resume_setup (self, err, sizeof err) : 1;
+    if (resume < 0) {
+        fprintf (stderr, PROG ": %s\n", err);
+        return 1;
+    }
+    if (resume == 0) {
+        fprintf (stderr, PROG ": job %s had no failed tasks: nothing to submit\n",
+                 self->resume_job);
+        return 0;
+    }
+    printf ("%s\n", self->job);
+    fflush (stdout);
+    if (s_submit (self, client, push, err, sizeof err)) {
+        fprintf (stderr, PROG ": %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+//  Connects to the broker (found first with --discover) and submits.
+//  Returns the exit status.
+static int s_connect (ventilator_t *self, sl_start_t *start)
+{
+    if (sl_start_discover (start, (int64_t) self->connect_timeout_ms))
+        return 1;
+    self->broker = start->broker;
+    char err [1024];
+    sl_client_t *client = sl_client_new (self->broker, &start->curve, err, sizeof err);
     if (!client) {
         fprintf (stderr, PROG ": %s\n", err);
-        sl_start_clear (&start);
         return SL_EXIT_USAGE;
     }
     //  Little queued at this end either: a paused broker stops the reading
     //  of the task file soon.
     sl_client_set_sndhwm (client, SEND_HWM);
-    char name [300];
-    sl_self_name (name, sizeof name);
-    Sluice__Hello hello = SLUICE__HELLO__INIT;
-    hello.role = SLUICE__ROLE__ROLE_VENTILATOR;
-    hello.name = name;
-    hello.job = self.job;
-    //  The queues of every stage, for the broker to check.
-    char *queues [1 + MAX_THEN];
-    queues [0] = self.queue ? self.queue : "default";
-    for (size_t i = 0; i < self.nthen; i++)
-        queues [i + 1] = self.then [i];
-    hello.queues = queues;
-    hello.n_queues = 1 + self.nthen;
-    sl_env_t *welcome = NULL;
-    sl_hello_t said = sl_client_hello (client, &hello, (int64_t) self.connect_timeout_ms, &welcome,
-                                       err, sizeof err);
-    if (said == SL_HELLO_WELCOME && welcome->welcome->max_payload &&
-        welcome->welcome->max_payload < self.max_payload) {
-        //  The broker takes no longer task than its own --max-payload:
-        //  check the file against that before sending anything.
-        self.max_payload = welcome->welcome->max_payload;
-        if (s_prescan (&self, err, sizeof err)) {
-            fprintf (stderr, PROG ": %s (the broker's --max-payload)\n", err);
-            said = SL_HELLO_REFUSED;
-            err [0] = '\0';
-        }
-    }
-    for (size_t i = 0; said == SL_HELLO_WELCOME && i < self.nattach; i++)
-        if (welcome->welcome->max_attachment &&
-            self.attach [i].size > welcome->welcome->max_attachment) {
-            fprintf (stderr,
-                     PROG ": --attach %s: %llu bytes, over the broker's --max-attachment %llu\n",
-                     self.attach_path [i], (unsigned long long) self.attach [i].size,
-                     (unsigned long long) welcome->welcome->max_attachment);
-            said = SL_HELLO_REFUSED;
-            err [0] = '\0';
-        }
-    sl_proto_free (&welcome);
-    zsock_t *push = NULL;
-    if (said != SL_HELLO_WELCOME) {
-        if (err [0])
-            fprintf (stderr, PROG ": %s\n", err);
-    } else if (!(push = sl_client_open (client, SL_PORT_INTAKE, ZMQ_PUSH, 2000, err, sizeof err)))
-        fprintf (stderr, PROG ": %s\n", err);
-    else {
-        //  Sends block while the broker takes no tasks (its backpressure);
-        //  they wake up each second to check for Ctrl-C.
-        zsock_set_sndtimeo (push, 1000);
-        self.client = client;
-        int resume = self.resume_job ? s_resume_setup (&self, err, sizeof err) : 1;
-        if (resume < 0)
-            fprintf (stderr, PROG ": %s\n", err);
-        else if (resume == 0) {
-            fprintf (stderr, PROG ": job %s had no failed tasks: nothing to submit\n",
-                     self.resume_job);
-            rc = 0;
-        } else {
-            printf ("%s\n", self.job);
-            fflush (stdout);
-            if (s_submit (&self, client, push, err, sizeof err))
-                fprintf (stderr, PROG ": %s\n", err);
-            else
-                rc = 0;
-        }
-    }
+    int rc = s_hello (self, client) ? 1 : s_go (self, client);
+    sl_client_destroy (&client);
+    return rc;
+}
+
+static int s_run (int argc, char *argv [])
+{
+    ventilator_t self = {
+        .connect_timeout_ms = 30000,
+        .max_payload = DEFAULT_MAX_PAYLOAD,
+    };
+    sl_start_t start;
+    sl_start_init (&start, PROG, SL_DEFAULT_BROKER);
+    int rc = s_parse (&self, &start, argc, argv);
+    if (rc < 0)
+        rc = s_prepare (&self) ? 1 : s_connect (&self, &start);
     free (self.resume_ranges);
     if (self.spool)
         fclose (self.spool);
     free (self.spool_buf);
-    sl_client_destroy (&client);
     sl_start_clear (&start);
     return rc;
 }
