@@ -7,13 +7,14 @@
 
     - the link: heartbeats, and hello again after a broker loss or restart
       (sl_client does that; the same sink hello is said again);
-    - sending, as the ventilator does (ventilator/main.c s_submit): a first
-      JobQuery (a job id the broker knows gets only what it lacks), one pass
-      of TaskBatches and the JobEnd (non-blocking: the broker's
-      backpressure just pauses the pass), then a JobQuery every 100 ms
-      until the broker holds every task durably; when that stalls for a
-      second (tasks lost with a crashed broker), a pass over the seqs it
-      lists as missing. Once held, the copies of the tasks are freed;
+    - sending, through the submit core that the ventilator shares
+      (lib/sl_submit.c): a first JobQuery (a job id the broker knows gets
+      only what it lacks), one pass of TaskBatches and the JobEnd
+      (non-blocking: the broker's backpressure just pauses the pass), then
+      a JobQuery every 100 ms until the broker holds every task durably;
+      when that stalls for a second (tasks lost with a crashed broker), a
+      pass over the seqs it lists as missing. This file keeps the copies
+      of the tasks (freed once held) and the sockets;
     - receiving, as the sink does (sink/sink.c): ResultBatches go through
       sc_collect (duplicates after a restart are dropped, or acknowledged
       again if already handed out) into a queue in completion order; a
@@ -562,34 +563,89 @@ static int s_connect (sluice_job_t *self, char *err, size_t errlen)
     return 0;
 }
 
-//  sluice_submit and sluice_submit_tasks: tasks [i] (or tasks_opts [i], if
-//  tasks is NULL) for each of the n tasks.
-static sluice_job_t *s_submit (sluice_client_t *client, const sluice_buf_t *tasks,
-                               const sluice_task_t *tasks_opts, size_t n, char *err, size_t errlen)
+//  Checks the arguments of sluice_submit and sluice_submit_tasks. 0, or
+//  -1 with err.
+static int s_check_tasks (sluice_client_t *client, const sluice_buf_t *tasks,
+                          const sluice_task_t *tasks_opts, size_t n, char *err, size_t errlen)
 {
-    assert (client);
     if (client->job_live) {
         snprintf (err, errlen, "this client has a job (%s) already: destroy it first",
                   client->job_live->id);
-        return NULL;
+        return -1;
     }
     if (n == 0 || (!tasks && !tasks_opts)) {
         snprintf (err, errlen, "a job needs at least one task");
-        return NULL;
+        return -1;
     }
     for (size_t i = 0; tasks_opts && i < n; i++) {
         const sluice_task_t *t = &tasks_opts [i];
         if (t->id && strlen (t->id) > MAX_TASK_ID) {
             snprintf (err, errlen, "task %zu: its id has %zu bytes, over %d", i, strlen (t->id),
                       MAX_TASK_ID);
-            return NULL;
+            return -1;
         }
         if (t->retries != SLUICE_DEFAULT && (t->retries < 0 || t->retries > 100)) {
             snprintf (err, errlen, "task %zu: retries %d is not 0-100 (or SLUICE_DEFAULT)", i,
                       (int) t->retries);
-            return NULL;
+            return -1;
         }
     }
+    return 0;
+}
+
+//  Copies the tasks (kept until the broker holds them), with their own
+//  options if tasks_opts. 0, or -1 if out of memory.
+static int s_copy_tasks (sluice_job_t *self, const sluice_buf_t *tasks,
+                         const sluice_task_t *tasks_opts)
+{
+    const sluice_options_t *opts = &self->client->opts;
+    self->tasks = calloc (self->n, sizeof *self->tasks);
+    if (tasks_opts)
+        self->opts = calloc (self->n, sizeof *self->opts);
+    if (!self->tasks || (tasks_opts && !self->opts))
+        return -1;
+    for (size_t i = 0; i < self->n; i++) {
+        const sluice_buf_t *payload = tasks ? &tasks [i] : &tasks_opts [i].payload;
+        if (sluice_buf_set (&self->tasks [i], payload->data, payload->size))
+            return -1;
+        if (!tasks_opts)
+            continue;
+        const sluice_task_t *t = &tasks_opts [i];
+        sc_task_opts_t *o = &self->opts [i];
+        o->timeout_ms = t->timeout_ms ? t->timeout_ms : opts->task_timeout_ms;
+        o->retries = t->retries == SLUICE_DEFAULT ? opts->retries : (uint32_t) t->retries;
+        o->priority = t->has_priority ? t->priority : opts->priority;
+        if (t->id && !(o->id = strdup (t->id)))
+            return -1;
+    }
+    return 0;
+}
+
+//  The job's submit core: its id, queues and the client's task defaults.
+static sl_submit_t *s_submit_core (sluice_job_t *self)
+{
+    sluice_client_t *client = self->client;
+    sl_submit_config_t config = {
+        .job = self->id,
+        .queue = client->opts.queue,
+        .then = client->then_ptrs,
+        .nthen = client->nthen,
+        .tasks = self->n,
+        .timeout_ms = client->opts.task_timeout_ms,
+        .retries = client->opts.retries,
+        .priority = client->opts.priority,
+    };
+    return sl_submit_new (&config);
+}
+
+//  sluice_submit and sluice_submit_tasks: tasks [i] (or tasks_opts [i], if
+//  tasks is NULL) for each of the n tasks.
+static sluice_job_t *s_submit (sluice_client_t *client, const sluice_buf_t *tasks,
+                               const sluice_task_t *tasks_opts, size_t n, char *err, size_t errlen)
+{
+    assert (client);
+    if (s_check_tasks (client, tasks, tasks_opts, n, err, errlen))
+        return NULL;
     sluice_job_t *self = calloc (1, sizeof *self);
     if (!self) {
         snprintf (err, errlen, "out of memory");
@@ -603,44 +659,13 @@ static sluice_job_t *s_submit (sluice_client_t *client, const sluice_buf_t *task
         sl_random_hex (self->id, sizeof self->id, 12);
     self->collect = sc_collect_new (n);
     self->ready = zlistx_new ();
-    self->tasks = calloc (n, sizeof *self->tasks);
-    if (tasks_opts)
-        self->opts = calloc (n, sizeof *self->opts);
-    if (!self->collect || !self->ready || !self->tasks || (tasks_opts && !self->opts)) {
+    if (!self->collect || !self->ready || !(self->submit = s_submit_core (self))) {
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
     zlistx_set_destructor (self->ready, s_ready_free);
-    for (size_t i = 0; i < n; i++) {
-        const sluice_buf_t *payload = tasks ? &tasks [i] : &tasks_opts [i].payload;
-        if (sluice_buf_set (&self->tasks [i], payload->data, payload->size)) {
-            snprintf (err, errlen, "out of memory copying the tasks");
-            goto fail;
-        }
-        if (!tasks_opts)
-            continue;
-        const sluice_task_t *t = &tasks_opts [i];
-        sc_task_opts_t *o = &self->opts [i];
-        o->timeout_ms = t->timeout_ms ? t->timeout_ms : client->opts.task_timeout_ms;
-        o->retries = t->retries == SLUICE_DEFAULT ? client->opts.retries : (uint32_t) t->retries;
-        o->priority = t->has_priority ? t->priority : client->opts.priority;
-        if (t->id && !(o->id = strdup (t->id))) {
-            snprintf (err, errlen, "out of memory copying the tasks");
-            goto fail;
-        }
-    }
-    sl_submit_config_t config = {
-        .job = self->id,
-        .queue = client->opts.queue,
-        .then = client->then_ptrs,
-        .nthen = client->nthen,
-        .tasks = n,
-        .timeout_ms = client->opts.task_timeout_ms,
-        .retries = client->opts.retries,
-        .priority = client->opts.priority,
-    };
-    if (!(self->submit = sl_submit_new (&config))) {
-        snprintf (err, errlen, "out of memory");
+    if (s_copy_tasks (self, tasks, tasks_opts)) {
+        snprintf (err, errlen, "out of memory copying the tasks");
         goto fail;
     }
     if (s_connect (self, err, errlen))

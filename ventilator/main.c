@@ -7,6 +7,11 @@
 
     A regular file is checked from end to end before anything is sent, so a
     bad line (over --max-payload) stops the submission with nothing sent.
+
+    What to send, and when to send it again, is the submit core's
+    (lib/sl_submit.c, shared with libsluice): this file reads the input
+    for each pass it asks for, uploads the attachments, and blocks on the
+    sockets.
 */
 #include <czmq.h>
 #include <errno.h>
