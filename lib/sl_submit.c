@@ -194,10 +194,10 @@ static int s_reserve (sl_submit_t *self, size_t size)
 int sl_submit_add (sl_submit_t *self, const sl_submit_task_t *task)
 {
     size_t id_len = task->id && task->id [0] ? strlen (task->id) + 1 : 0;
-    if (s_reserve (self, task->size + id_len))
+    if (self->used + task->size + id_len > self->cap && s_reserve (self, task->size + id_len))
         return -1;
+    static const Sluice__Task init = SLUICE__TASK__INIT;
     size_t n = self->ntasks;
-    Sluice__Task init = SLUICE__TASK__INIT;
     Sluice__Task *t = &self->tasks [n];
     *t = init;
     t->seq = task->seq;

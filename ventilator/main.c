@@ -236,14 +236,14 @@ static int s_send (ventilator_t *self, zsock_t *push, zframe_t *frame)
     bool told = false;
     int rc = -1;
     while (frame && !zsys_interrupted) {
-        zframe_t *copy = zframe_dup (frame);
-        if (zframe_send (&copy, push, 0) == 0) {
+        //  ZFRAME_REUSE: ZeroMQ shares the bytes (no copy) and we keep the
+        //  frame for another try.
+        if (zframe_send (&frame, push, ZFRAME_REUSE) == 0) {
             if (told)
                 sl_info ("job %s: the broker takes tasks again", self->job);
             rc = 0;
             break;
         }
-        zframe_destroy (&copy);
         if (errno != EAGAIN && errno != EINTR)
             break;
         if (!told && zclock_mono () - since >= BLOCKED_TELL_MS) {
