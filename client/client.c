@@ -222,11 +222,9 @@ static int s_send_pending (sluice_job_t *self)
 {
     if (!self->pending)
         return 0;
-    zframe_t *copy = zframe_dup (self->pending);
-    if (zframe_send (&copy, self->intake, ZFRAME_DONTWAIT)) {
-        zframe_destroy (&copy);
+    //  ZFRAME_REUSE: ZeroMQ shares the bytes (no copy); kept for a retry.
+    if (zframe_send (&self->pending, self->intake, ZFRAME_DONTWAIT | ZFRAME_REUSE))
         return -1;
-    }
     zframe_destroy (&self->pending);
     return 0;
 }

@@ -26,6 +26,16 @@ static sl_submit_t *s_core (uint64_t n)
     return core;
 }
 
+//  An attachment as --attach describes it.
+static Sluice__Attachment s_attachment (const char *name, const char *hash, uint64_t size)
+{
+    Sluice__Attachment a = SLUICE__ATTACHMENT__INIT;
+    a.name = (char *) name;
+    a.hash = (char *) hash;
+    a.size = size;
+    return a;
+}
+
 //  Decodes a frame (destroyed) into an envelope of the given kind.
 static sl_env_t *s_decode (zframe_t *frame, int body_case)
 {
@@ -135,10 +145,7 @@ static void test_submit_batch_is_full_by_bytes (void **state)
 static void test_submit_task_options_and_job_fields (void **state)
 {
     (void) state;
-    Sluice__Attachment a = SLUICE__ATTACHMENT__INIT;
-    a.name = "data";
-    a.hash = "0123456789012345678901234567890123456789";
-    a.size = 7;
+    Sluice__Attachment a = s_attachment ("data", "0123456789012345678901234567890123456789", 7);
     Sluice__Attachment *attach [] = { &a };
     sl_submit_config_t config = { .job = "j2", .queue = "gpu", .then = s_then, .nthen = 1,
                                   .attachments = attach, .nattach = 1, .timeout_ms = 1000,
@@ -182,11 +189,7 @@ static void test_submit_task_options_and_job_fields (void **state)
 static void test_submit_known_job_gets_only_what_it_lacks (void **state)
 {
     (void) state;
-    Sluice__Attachment a = SLUICE__ATTACHMENT__INIT, b = SLUICE__ATTACHMENT__INIT;
-    a.name = "a";
-    a.hash = "aaaa";
-    b.name = "b";
-    b.hash = "bbbb";
+    Sluice__Attachment a = s_attachment ("a", "aaaa", 1), b = s_attachment ("b", "bbbb", 1);
     Sluice__Attachment *attach [] = { &a, &b };
     sl_submit_config_t config = { .job = "j1", .tasks = 10, .attachments = attach, .nattach = 2 };
     sl_submit_t *core = sl_submit_new (&config);
@@ -336,10 +339,7 @@ static void test_submit_restart_asks_at_once (void **state)
 static void test_submit_lost_attachment_is_sent_again_then_given_up (void **state)
 {
     (void) state;
-    Sluice__Attachment a = SLUICE__ATTACHMENT__INIT;
-    a.name = "data";
-    a.hash = "aaaa";
-    a.size = 99;
+    Sluice__Attachment a = s_attachment ("data", "aaaa", 99);
     Sluice__Attachment *attach [] = { &a };
     const char *paths [] = { "/tmp/data.bin" };
     sl_submit_config_t config = { .job = "j1", .tasks = 1, .attachments = attach,
