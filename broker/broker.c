@@ -387,6 +387,8 @@ static void s_turn (broker_t *self, zmq_pollitem_t *items)
         broker_on_results (self);
     if (self->metrics && (items [5].revents & ZMQ_POLLIN))
         http_handle (self->metrics, broker_render_http, self);
+    if (items [6].revents & ZMQ_POLLIN)
+        broker_journal_poll (self); //  the journal's answers (NATS)
     broker_dispatch (self);
     broker_deliver (self);
     broker_finish_jobs (self);
@@ -418,7 +420,7 @@ static void s_timers (broker_t *self, int64_t now, int64_t tick)
 //  result.
 static int s_stop (broker_t *self)
 {
-    broker_journal_commit (self);
+    broker_journal_sync (self);
     sl_info ("broker stopping: %llu tasks accepted, %llu results, %llu runs lost, %llu handed "
              "back, %llu retried, %llu duplicates dropped, %llu bad messages dropped",
              (unsigned long long) self->count.tasks_in, (unsigned long long) self->count.results_in,
@@ -445,9 +447,12 @@ int broker_run (broker_t *self)
         { zsock_resolve (self->results), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->dispatch), 0, ZMQ_POLLOUT, 0 },
         { zsock_resolve (self->delivery), 0, ZMQ_POLLOUT, 0 },
-        { self->metrics ? zsock_resolve (http_sock (self->metrics)) : NULL, 0, ZMQ_POLLIN, 0 },
+        //  The HTTP socket and the journal's answers (NATS), if any: an fd
+        //  of -1 is never ready.
+        { self->metrics ? zsock_resolve (http_sock (self->metrics)) : NULL, -1, ZMQ_POLLIN, 0 },
+        { NULL, self->journal ? sl_journal_fd (self->journal) : -1, ZMQ_POLLIN, 0 },
     };
-    int nitems = self->metrics ? 6 : 5;
+    int nitems = 7;
     int64_t tick = self->config.heartbeat_ms / 2 > 0 ? self->config.heartbeat_ms / 2 : 1;
     self->next_housekeeping = zclock_mono () + tick;
     self->next_report = zclock_mono () + WORKER_REPORT_MS;

@@ -27,6 +27,7 @@ typedef struct {
     uint64_t max_payload;      //  longest task accepted (bytes)
     uint64_t max_memory;       //  tasks and results held, at most (bytes): intake pauses past it
     uint64_t max_attachment;   //  largest attachment accepted (bytes)
+    uint64_t checkpoint_bytes; //  journal bytes between checkpoints (a new segment each)
     const char *curve_secret;  //  the broker's certificate: CurveZMQ on every port, NULL = plain
     const char *curve_clients; //  directory of admitted clients' public certificates, NULL = any
     const char *keys_file;     //  join keys (sl_keys.h): CurveZMQ with the join token; NULL = none
@@ -41,6 +42,7 @@ typedef struct {
 #define BROKER_DEFAULT_MAX_PAYLOAD (1024 * 1024)
 #define BROKER_DEFAULT_MAX_MEMORY (1024ULL * 1024 * 1024)
 #define BROKER_DEFAULT_MAX_ATTACHMENT (1024ULL * 1024 * 1024)
+#define BROKER_DEFAULT_CHECKPOINT_BYTES (64ULL << 20)
 
 typedef struct _broker_t broker_t;
 

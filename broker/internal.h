@@ -45,7 +45,6 @@
 #define FINISHED_MEMORY 1000         //  finished jobs remembered for late queries
 #define BATCH_COMMIT_MS 10           //  --fsync batch: longest a record waits for its fsync
 #define BATCH_COMMIT_BYTES (1 << 20) //  --fsync batch: commit early past this much
-#define SEGMENT_BYTES (64 << 20)     //  start a new journal segment past this size
 #define MAX_MISSING_RANGES 1024      //  ranges of missing seqs in one JobState
 #define WORKER_REPORT_MS 30000       //  how often the workers' capacity is logged
 #define INTAKE_SLACK (1 << 20)       //  a ventilator's batch: up to 256 KiB + one task, framed
@@ -57,11 +56,11 @@
 #define RATE_SAMPLES 11              //  results counted each second, for the rate over 10 s
 #define MAX_FILL_SEQS 1000000        //  cancel: absent seqs it fills in, at most
 #define MAX_FAILED_RANGES 1024       //  ranges of failed seqs remembered per finished job
-#define PUSH_SNDHWM 2                        //  --dispatch push: batches buffered per worker
-#define INSECURE_WARNING_MS (3600 * 1000)    //  --insecure: the warning again every hour
-#define FAILURES_PER_JOB 10000               //  failed tasks kept per job for the dashboard
-#define FAILURES_MAX_BYTES (64ULL << 20)     //  failed tasks kept in all, at most (bytes)
-#define FAILURES_MEMORY_SHARE 16             //  ... and at most this fraction of --max-memory
+#define PUSH_SNDHWM 2                //  --dispatch push: batches buffered per worker
+#define INSECURE_WARNING_MS (3600 * 1000) //  --insecure: the warning again every hour
+#define FAILURES_PER_JOB 10000            //  failed tasks kept per job for the dashboard
+#define FAILURES_MAX_BYTES (64ULL << 20)  //  failed tasks kept in all, at most (bytes)
+#define FAILURES_MEMORY_SHARE 16          //  ... and at most this fraction of --max-memory
 #define STATUS_CACHE_MS 200 //  GET /api/status within this long of another gets the same body
 
 struct _broker_t {
@@ -97,6 +96,8 @@ struct _broker_t {
     struct stat keys_stat;              //  join token: the keys file as last read
     int64_t next_insecure_warning;      //  --insecure: when to warn again (ms)
     int64_t dirty_since;                //  when the oldest uncommitted record was appended (ms)
+    uint64_t checkpoint_size;           //  bytes of the last checkpoint (checkpoint.h)
+    bool checkpointing;                 //  writing one: no other rotation meanwhile
     bool journal_failed;                //  the journal cannot be written: no task is accepted
     char journal_error [512];           //  why
     int64_t journal_retry;              //  when to try committing again (ms)
@@ -150,6 +151,8 @@ bool broker_outbox_ready (broker_t *self, sl_outbox_t *outbox);
 void broker_answer (broker_t *self, zframe_t *routing_id, sl_env_t *env);
 void broker_journal_tag (broker_t *self);
 int broker_journal_commit (broker_t *self);
+int broker_journal_sync (broker_t *self);
+void broker_journal_poll (broker_t *self);
 void broker_journal_tick (broker_t *self, int64_t now);
 int64_t broker_journal_wake (broker_t *self);
 int broker_journal_open (broker_t *self, char *err, size_t errlen);

@@ -20,6 +20,14 @@
     retries them on the next commit, so nothing acknowledged is ever lost
     and nothing is written twice.
 
+    Asynchronous commits: the file journal's commit returns once the
+    records are synced. The NATS journal's commit only publishes them;
+    they become durable as the stream's acknowledgements come back, while
+    the broker goes on working: sl_journal_fd becomes readable, and
+    sl_journal_poll takes the answers in and advances sl_journal_durable.
+    sl_journal_sync commits and waits until everything appended is
+    durable, for the rare answer that must be synchronous.
+
     Positions: every record appended takes the next position (1, 2, ...;
     counted from new, replayed records excluded). sl_journal_appended is the
     position of the last record appended, sl_journal_durable that of the
@@ -103,8 +111,27 @@ int sl_journal_append (sl_journal_t *self, uint8_t type, const uint8_t *data, si
 //  written any more).
 int sl_journal_commit (sl_journal_t *self, char *err, size_t errlen);
 
-//  Bytes appended but not yet committed.
+//  Commits and waits until every record appended is durable (or the
+//  journal failed). Returns 0 or -1 with err as commit. The file journal's
+//  commit does that already.
+int sl_journal_sync (sl_journal_t *self, char *err, size_t errlen);
+
+//  A file descriptor that becomes readable when answers to a commit wait
+//  for sl_journal_poll, or -1 if the backend never has any (files).
+int sl_journal_fd (sl_journal_t *self);
+
+//  Takes in the answers to commits: advances sl_journal_durable, goes on
+//  publishing what commit left for later. Returns 0, or -1 with err when
+//  a commit failed: then sl_journal_failed is true (and sl_journal_fenced
+//  if another broker wrote to the journal), and the next commit retries.
+int sl_journal_poll (sl_journal_t *self, char *err, size_t errlen);
+
+//  Bytes appended but not yet durable.
 size_t sl_journal_uncommitted (sl_journal_t *self);
+
+//  Bytes appended since the last commit: what the next commit sends (the
+//  file journal: the same as uncommitted).
+size_t sl_journal_unflushed (sl_journal_t *self);
 
 //  Positions, see above.
 uint64_t sl_journal_appended (sl_journal_t *self);

@@ -18,7 +18,11 @@ typedef struct {
     int (*append) (void *impl, uint8_t type, const uint8_t *data, size_t size, char *err,
                    size_t errlen);
     int (*commit) (void *impl, char *err, size_t errlen);
+    int (*sync) (void *impl, char *err, size_t errlen);
+    int (*fd) (void *impl);
+    int (*poll) (void *impl, char *err, size_t errlen);
     size_t (*uncommitted) (void *impl);
+    size_t (*unflushed) (void *impl);
     uint64_t (*appended) (void *impl);
     uint64_t (*durable) (void *impl);
     bool (*failed) (void *impl);

@@ -30,6 +30,7 @@ enum {
     OPT_JOURNAL_REPLICAS,
     OPT_NATS_CREDS,
     OPT_NATS_TLS_CA,
+    OPT_CHECKPOINT_BYTES,
 };
 
 static const struct option s_options [] = {
@@ -52,6 +53,7 @@ static const struct option s_options [] = {
     { "max-payload", required_argument, NULL, 'P' },
     { "max-memory", required_argument, NULL, 'm' },
     { "max-attachment", required_argument, NULL, 'a' },
+    { "checkpoint-bytes", required_argument, NULL, OPT_CHECKPOINT_BYTES },
     SL_DISCOVER_OPTION,
     SL_CONFIG_OPTION,
     { "metrics", required_argument, NULL, 'X' },
@@ -109,6 +111,8 @@ static void s_usage (FILE *out)
              "                          them; off: when the kernel decides (a machine crash\n"
              "                          may lose the last seconds)\n"
              "      --retention SEC     how long finished jobs are remembered (default 86400)\n"
+             "      --checkpoint-bytes BYTES  every BYTES of journal (default 64M), write\n"
+             "                          the live state and drop the journal before it\n"
              "      --max-payload BYTES longest task accepted (default 1M); longer\n"
              "                          messages are cut off unread\n"
              "      --max-memory BYTES  memory for tasks not yet delivered: payloads, results\n"
@@ -255,6 +259,11 @@ static int s_option_journal (s_args_t *args, int opt, const char *arg)
                 return S_OPT_BAD;
             config->retention_ms = (int64_t) value;
             break;
+        case OPT_CHECKPOINT_BYTES:
+            return sl_parse_size (PROG, "--checkpoint-bytes", arg, 64 * 1024, UINT64_MAX / 2,
+                                  &config->checkpoint_bytes)
+                       ? S_OPT_BAD
+                       : S_OPT_OK;
         default:
             return S_OPT_OTHER;
     }
@@ -477,6 +486,7 @@ static int s_run (int argc, char *argv [])
             .max_payload = BROKER_DEFAULT_MAX_PAYLOAD,
             .max_memory = BROKER_DEFAULT_MAX_MEMORY,
             .max_attachment = BROKER_DEFAULT_MAX_ATTACHMENT,
+            .checkpoint_bytes = BROKER_DEFAULT_CHECKPOINT_BYTES,
             .retention_ms = BROKER_DEFAULT_RETENTION_MS,
             .nats = { .stream = SL_NATS_DEFAULT_STREAM,
                       .replicas = SL_NATS_DEFAULT_REPLICAS,

@@ -108,7 +108,7 @@ const char *broker_from_start (broker_t *self, const char *job_id, char *why, si
         snprintf (why, whylen, "--from-start needs a broker with a journal (not --in-memory)");
         return why;
     }
-    broker_journal_commit (self);
+    broker_journal_sync (self);
     if (sl_durable_scan_results (self->journal, sl_job_tag (job), job_id, s_on_old_result, self,
                                  why, whylen) < 0)
         return why;
@@ -222,8 +222,8 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
 
 static void s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQuery *query)
 {
-    //  What the broker confirms must be on disk first (a peek only
-    //  watches progress and confirms nothing).
+    //  What the broker confirms must be durable first (a peek confirms
+    //  nothing): the reply waits in the outbox for the records so far.
     if (!query->peek)
         broker_journal_commit (self);
     Sluice__JobState state = SLUICE__JOB_STATE__INIT;
@@ -288,7 +288,10 @@ static void s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQue
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_JOB_STATE;
     env.job_state = &state;
-    broker_reply (self, routing_id, &env);
+    if (query->peek || self->journal_failed) //  confirms nothing: at once
+        broker_reply (self, routing_id, &env);
+    else
+        broker_answer (self, routing_id, &env);
 }
 
 static void s_on_heartbeat (broker_t *self, zframe_t *routing_id, sl_peer_t *peer,

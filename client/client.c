@@ -16,8 +16,8 @@
       pass over the seqs it lists as missing. This file keeps the copies
       of the tasks (freed once held) and the sockets;
     - receiving, as the sink does (sink/sink.c): ResultBatches go through
-      sc_collect (duplicates after a restart are dropped, or acknowledged
-      again if already handed out) into a queue in completion order; a
+      the collect core, lib/sl_collect.c, as in the sink (duplicates after
+      a restart are dropped, or acknowledged again if already handed out) into a queue in completion order; a
       result is acknowledged when it is handed to the user.
 
     Receiving runs while sending, so a job larger than the broker's
@@ -28,7 +28,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "sc_collect.h"
+#include "sl_collect.h"
 #include "sc_options.h"
 #include "sl_client.h"
 #include "sl_curve.h"
@@ -80,13 +80,11 @@ struct _sluice_job_t {
     sl_submit_t *submit;     //  sending: the submit core
     uint64_t pass_sent;      //  tasks the pass under way has packed
     zframe_t *pending;       //  a batch the intake did not take yet (sent first)
-    sc_collect_t *collect;   //  results received and handed out
+    sl_collect_t *collect;   //  the collect core: results received, handed out, to acknowledge
+    sl_cjob_t *cjob;         //  this job in it
     zlistx_t *ready;         //  sluice_result_t * received, not handed out (completion order)
-    uint64_t *acks;          //  seqs to acknowledge
-    size_t nacks, acks_cap;  //  at acks
     bool finished;           //  the broker said JobDone: every result acknowledged
     char error [512];        //  why the last call failed, "" = it did not
-    int64_t duplicates;      //  results delivered again and dropped
 };
 
 //  --- Client --------------------------------------------------------------------
@@ -330,62 +328,51 @@ static void s_on_state (sluice_job_t *self, Sluice__JobState *state, int64_t now
 
 //  --- Receiving -----------------------------------------------------------------
 
-static void s_ack (sluice_job_t *self, uint64_t seq)
+//  The collect core of the job's n tasks. Returns 0, or -1 if out of memory.
+static int s_collect_open (sluice_job_t *self)
 {
-    if (self->nacks == self->acks_cap) {
-        size_t cap = self->acks_cap ? 2 * self->acks_cap : 256;
-        uint64_t *grown = realloc (self->acks, cap * sizeof *grown);
-        if (!grown)
-            return; //  not acknowledged: the broker sends it again, acknowledged then
-        self->acks = grown;
-        self->acks_cap = cap;
-    }
-    self->acks [self->nacks++] = seq;
+    sl_collect_config_t config = { .job = self->id };
+    self->collect = sl_collect_new (&config);
+    self->cjob = self->collect ? sl_collect_expect (self->collect, self->id, self->n, 0) : NULL;
+    return self->cjob ? 0 : -1;
 }
 
 //  Sends the acknowledgements gathered. One lost (the broker away) makes
 //  the broker deliver the result again; it is acknowledged again then.
 static void s_flush_acks (sluice_job_t *self)
 {
-    if (!self->nacks)
-        return;
-    Sluice__Ack ack = SLUICE__ACK__INIT;
-    ack.job = self->id;
-    ack.seqs = self->acks;
-    ack.n_seqs = self->nacks;
-    sl_env_t env = SLUICE__ENVELOPE__INIT;
-    env.body_case = SLUICE__ENVELOPE__BODY_ACK;
-    env.ack = &ack;
-    sl_client_send (self->link, &env);
-    self->nacks = 0;
+    sl_collect_acks (self->collect, sl_client_send_ack, self->link);
+}
+
+static bool s_complete (sluice_job_t *self)
+{
+    return sl_collect_complete (self->cjob);
 }
 
 static void s_on_results (sluice_job_t *self, Sluice__ResultBatch *batch)
 {
-    if (!streq (batch->job, self->id)) {
-        sl_warn_dropped ("dropped results of job %s (collecting %s only)", batch->job, self->id);
-        return;
-    }
     for (size_t i = 0; i < batch->n_results; i++) {
         Sluice__Result *r = batch->results [i];
-        sc_offer_t offer = sc_collect_offer (self->collect, r->seq);
-        if (offer == SC_OFFER_BAD)
+        sl_cjob_t *job;
+        sl_collect_verdict_t verdict = sl_collect_offer (self->collect, batch->job, r->seq, 0, &job);
+        if (verdict == SL_COLLECT_FOREIGN) {
+            sl_warn_dropped ("dropped results of job %s (collecting %s only)", batch->job,
+                             self->id);
+            return;
+        }
+        if (verdict == SL_COLLECT_OUT_OF_RANGE)
             sl_warn_dropped ("job %s: dropped a result with seq %llu out of range", self->id,
                              (unsigned long long) r->seq);
-        else if (offer == SC_OFFER_TAKEN) {
-            self->duplicates++;
-            s_ack (self, r->seq); //  handed out already: confirm again
-        } else if (offer == SC_OFFER_QUEUED)
-            self->duplicates++;
-        else {
-            sluice_result_t *result = malloc (sizeof *result);
-            if (!result || s_result_fill (result, r)) {
-                free (result);
-                s_fail (self, "out of memory for a result");
-                return;
-            }
-            zlistx_add_end (self->ready, result);
+        if (verdict != SL_COLLECT_WRITE)
+            continue;
+        sluice_result_t *result = malloc (sizeof *result);
+        if (!result || s_result_fill (result, r)) {
+            free (result);
+            sl_collect_drop (self->collect, job, r->seq);
+            s_fail (self, "out of memory for a result");
+            return;
         }
+        zlistx_add_end (self->ready, result);
     }
 }
 
@@ -404,7 +391,7 @@ static void s_on_delivery (sluice_job_t *self)
         if (env->body_case == SLUICE__ENVELOPE__BODY_RESULTS)
             s_on_results (self, env->results);
         else if (env->body_case == SLUICE__ENVELOPE__BODY_JOB_DONE &&
-                 streq (env->job_done->job, self->id))
+                 sl_collect_job_done (self->collect, env->job_done, 0))
             self->finished = !env->job_done->forgotten;
         sl_proto_free (&env);
     }
@@ -472,7 +459,7 @@ static int s_pump (sluice_job_t *self, until_t until, int64_t deadline)
             break;
         if (until == UNTIL_RESULT && zlistx_size (self->ready))
             return 0;
-        if (until == UNTIL_COMPLETE && sc_collect_complete (self->collect) && self->finished)
+        if (until == UNTIL_COMPLETE && s_complete (self) && self->finished)
             return 0;
         if ((until == UNTIL_HELD && s_held (self)) ||
             (until == UNTIL_REPLY && self->reply_in))
@@ -514,8 +501,7 @@ static sluice_result_t *s_take (sluice_job_t *self)
 {
     sluice_result_t *result = (sluice_result_t *) zlistx_detach (self->ready, NULL);
     if (result) {
-        sc_collect_take (self->collect, result->seq);
-        s_ack (self, result->seq);
+        sl_collect_written (self->collect, self->cjob, result->seq, result->status, true);
     }
     return result;
 }
@@ -655,9 +641,8 @@ static sluice_job_t *s_submit (sluice_client_t *client, const sluice_buf_t *task
         snprintf (self->id, sizeof self->id, "%s", client->opts.job);
     else
         sl_random_hex (self->id, sizeof self->id, 12);
-    self->collect = sc_collect_new (n);
     self->ready = zlistx_new ();
-    if (!self->collect || !self->ready || !(self->submit = s_submit_core (self))) {
+    if (s_collect_open (self) || !self->ready || !(self->submit = s_submit_core (self))) {
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
@@ -742,7 +727,7 @@ sluice_result_t *sluice_next (sluice_job_t *self, int timeout_ms)
 {
     assert (self);
     self->error [0] = '\0';
-    if (zlistx_size (self->ready) == 0 && !sc_collect_complete (self->collect)) {
+    if (zlistx_size (self->ready) == 0 && !s_complete (self)) {
         int64_t deadline = timeout_ms < 0 ? -1 : zclock_mono () + timeout_ms;
         s_pump (self, UNTIL_RESULT, deadline);
     }
@@ -756,7 +741,7 @@ int sluice_job_run (sluice_job_t *self, sluice_result_fn *callback, void *arg)
     assert (self);
     assert (callback);
     self->error [0] = '\0';
-    while (!sc_collect_complete (self->collect)) {
+    while (!s_complete (self)) {
         if (zlistx_size (self->ready) == 0 && s_pump (self, UNTIL_RESULT, -1))
             return -1;
         sluice_result_t *result = s_take (self);
@@ -774,7 +759,7 @@ int sluice_job_run (sluice_job_t *self, sluice_result_fn *callback, void *arg)
 bool sluice_job_done (sluice_job_t *self)
 {
     assert (self);
-    return sc_collect_complete (self->collect);
+    return s_complete (self);
 }
 
 const char *sluice_job_id (sluice_job_t *self)
@@ -800,7 +785,7 @@ void sluice_job_destroy (sluice_job_t **self_p)
     if (!self_p || !*self_p)
         return;
     sluice_job_t *self = *self_p;
-    if (self->link && self->collect && sc_collect_complete (self->collect) && !self->finished) {
+    if (self->link && self->cjob && s_complete (self) && !self->finished) {
         //  Every result handed out: wait for the broker to confirm it has
         //  every acknowledgement (JobDone), so the job ends there too.
         self->error [0] = '\0';
@@ -817,18 +802,17 @@ void sluice_job_destroy (sluice_job_t **self_p)
         env.bye = &bye;
         sl_client_send (self->link, &env);
     }
-    if (self->duplicates)
-        sl_debug ("job %s: %lld results delivered twice were handed out once", self->id,
-                  (long long) self->duplicates);
+    if (self->collect && sl_collect_duplicates (self->collect))
+        sl_debug ("job %s: %llu results delivered twice were handed out once", self->id,
+                  (unsigned long long) sl_collect_duplicates (self->collect));
     if (self->client)
         self->client->job_live = NULL;
     zframe_destroy (&self->pending);
     sl_client_destroy (&self->link);
     s_tasks_free (self);
     sl_submit_destroy (&self->submit);
-    sc_collect_destroy (&self->collect);
+    sl_collect_destroy (&self->collect);
     zlistx_destroy (&self->ready);
-    free (self->acks);
     free (self);
     *self_p = NULL;
 }
@@ -851,7 +835,7 @@ int sluice_map (sluice_client_t *client, const sluice_buf_t *tasks, size_t n,
     int64_t deadline =
         client->opts.map_timeout_ms > 0 ? zclock_mono () + client->opts.map_timeout_ms : -1;
     int rc = 0;
-    while (!sc_collect_complete (job->collect)) {
+    while (!s_complete (job)) {
         if (zlistx_size (job->ready) == 0) {
             if (s_pump (job, UNTIL_RESULT, deadline)) {
                 snprintf (err, errlen, "job %s: %s", job->id, job->error);
@@ -862,7 +846,7 @@ int sluice_map (sluice_client_t *client, const sluice_buf_t *tasks, size_t n,
                 snprintf (err, errlen,
                           "job %s: map_timeout_ms passed with %llu of %zu results; the rest "
                           "stay with the broker",
-                          job->id, (unsigned long long) sc_collect_taken (job->collect), n);
+                          job->id, (unsigned long long) job->cjob->nwritten, n);
                 rc = -1;
                 break;
             }
@@ -871,10 +855,9 @@ int sluice_map (sluice_client_t *client, const sluice_buf_t *tasks, size_t n,
         sluice_result_t *result;
         while ((result = (sluice_result_t *) zlistx_detach (job->ready, NULL))) {
             uint64_t seq = result->seq;
-            sc_collect_take (job->collect, seq);
+            sl_collect_written (job->collect, job->cjob, seq, result->status, true);
             out [seq - 1] = *result;
             free (result);
-            s_ack (job, seq);
         }
         s_flush_acks (job);
     }

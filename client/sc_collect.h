@@ -1,14 +1,8 @@
-/*  sc_collect - what a client knows of its job's seqs: which results came
-    and which it has handed to the user, and which tasks to send again.
+/*  sc_collect - which tasks of a client's job to send again (the walks
+    over the seqs). Which results came and which were handed to the user
+    is the collect core's (lib/sl_collect.h), shared with the sink.
 
-    Pure: no sockets, no clock, so every duplicate and every resend can be
-    tested. A job of n tasks costs n bytes.
-
-    A result goes NEW -> QUEUED (received, waiting for the user) -> TAKEN
-    (handed to the user and acknowledged). The broker delivers a result
-    again when an acknowledgement did not reach it (a restart, a timeout):
-    one QUEUED is dropped (it is acknowledged when taken), one TAKEN is
-    acknowledged again, never handed out twice.
+    Pure: no sockets, no clock.
 */
 #ifndef SC_COLLECT_H_INCLUDED
 #define SC_COLLECT_H_INCLUDED
@@ -16,32 +10,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-typedef struct _sc_collect_t sc_collect_t;
-
-typedef enum {
-    SC_OFFER_NEW = 0,    //  first time: queue it for the user
-    SC_OFFER_QUEUED = 1, //  a duplicate of one waiting for the user: drop it
-    SC_OFFER_TAKEN = 2,  //  a duplicate of one handed out: acknowledge it again
-    SC_OFFER_BAD = -1    //  seq out of 1..n: drop it
-} sc_offer_t;
-
-//  For a job of n tasks (n >= 1). NULL if out of memory. Caller owns it.
-sc_collect_t *sc_collect_new (uint64_t n);
-
-//  NULL-safe, nulls *self_p.
-void sc_collect_destroy (sc_collect_t **self_p);
-
-//  A result for seq arrived.
-sc_offer_t sc_collect_offer (sc_collect_t *self, uint64_t seq);
-
-//  The result for seq (QUEUED) is handed to the user. Returns 0, or -1 if
-//  it was not QUEUED.
-int sc_collect_take (sc_collect_t *self, uint64_t seq);
-
-//  Results handed out so far, and whether that is all n.
-uint64_t sc_collect_taken (sc_collect_t *self);
-bool sc_collect_complete (sc_collect_t *self);
 
 //  Walks the seqs to send in one pass: every seq of 1..n, or only those in
 //  ranges (first, last pairs as the broker's JobState.missing lists them;

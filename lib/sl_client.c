@@ -447,3 +447,11 @@ sl_link_t sl_client_handle (sl_client_t *self, sl_env_t *env, int64_t now, bool 
             return SL_LINK_NONE;
     }
 }
+
+void sl_client_send_ack (void *client, const Sluice__Ack *ack)
+{
+    sl_env_t env = SLUICE__ENVELOPE__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_ACK;
+    env.ack = (Sluice__Ack *) ack;
+    sl_client_send ((sl_client_t *) client, &env);
+}

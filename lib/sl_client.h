@@ -68,6 +68,10 @@ sl_hello_t sl_client_hello (sl_client_t *self, Sluice__Hello *hello, int64_t tim
 //  broker is not connected right now (EAGAIN) or on error.
 int sl_client_send (sl_client_t *self, sl_env_t *env);
 
+//  Sends an Ack (client: the sl_client_t). Shaped as the callback of
+//  sl_collect_acks.
+void sl_client_send_ack (void *client, const Sluice__Ack *ack);
+
 //  --- The link after the welcome --------------------------------------------
 //  Once welcomed, a client heartbeats every agreed interval and expects the
 //  broker to answer each one. A broker silent for 3 intervals is lost: the

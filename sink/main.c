@@ -78,6 +78,78 @@ static void s_usage (FILE *out)
              "was interrupted), 2 on usage errors or when the sink could not work.\n");
 }
 
+//  One option of the sink's own (not sl_start's). Prints the problem and
+//  returns -1.
+static int s_option (sink_config_t *config, int opt, const char *arg)
+{
+    uint64_t value;
+    switch (opt) {
+        case 'o':
+            config->output = arg;
+            return 0;
+        case 'f':
+            if (sl_format_parse (arg, &config->format)) {
+                fprintf (stderr, PROG ": --format: '%s' is not a format (text, jsonl)\n", arg);
+                return -1;
+            }
+            return 0;
+        case 'J':
+            if (!sl_job_id_valid (arg)) {
+                fprintf (stderr,
+                         PROG ": --job: '%s' is not a job id (1-64 characters of "
+                              "A-Z a-z 0-9 . _ -)\n",
+                         arg);
+                return -1;
+            }
+            config->job = arg;
+            return 0;
+        case 'r':
+            config->resume = true;
+            return 0;
+        case 'S':
+            config->from_start = true;
+            return 0;
+        case 'F':
+            config->follow = true;
+            return 0;
+        case 'k':
+            config->keep_order = true;
+            return 0;
+        case 'P':
+            config->progress = SINK_PROGRESS_ON;
+            return 0;
+        case 'N':
+            config->progress = SINK_PROGRESS_OFF;
+            return 0;
+        case 'C':
+            if (sl_parse_seconds (PROG, "--connect-timeout", arg, &value))
+                return -1;
+            config->connect_timeout_ms = (int64_t) value;
+            return 0;
+        default:
+            return -1;
+    }
+}
+
+//  Options that do not go together. Prints the problem and returns -1.
+static int s_check (const sink_config_t *config)
+{
+    if (config->resume && (!config->output || config->format != SL_FORMAT_JSONL)) {
+        fprintf (stderr, PROG ": --resume needs -o FILE and --format jsonl (text output "
+                              "carries no seq to resume from)\n");
+        return -1;
+    }
+    if (config->from_start && !config->job) {
+        fprintf (stderr, PROG ": --from-start needs --job ID\n");
+        return -1;
+    }
+    if (config->from_start && config->resume) {
+        fprintf (stderr, PROG ": --from-start writes the whole job again: not with --resume\n");
+        return -1;
+    }
+    return 0;
+}
+
 static int s_run (int argc, char *argv [])
 {
     sink_config_t config = {
@@ -87,80 +159,21 @@ static int s_run (int argc, char *argv [])
     sl_start_t start;
     sl_start_init (&start, PROG, SL_DEFAULT_BROKER);
     int opt;
-    uint64_t value;
     while ((opt = getopt_long (argc, argv, "b:o:f:kvqhV", s_options, NULL)) != -1) {
         int common = sl_start_option (&start, opt, optarg, s_usage);
         if (common == SL_OPT_HANDLED)
             continue;
         if (common != SL_OPT_NOT_COMMON)
             return common;
-        switch (opt) {
-            case 'o':
-                config.output = optarg;
-                break;
-            case 'f':
-                if (sl_format_parse (optarg, &config.format)) {
-                    fprintf (stderr, PROG ": --format: '%s' is not a format (text, jsonl)\n",
-                             optarg);
-                    return SL_EXIT_USAGE;
-                }
-                break;
-            case 'J':
-                if (!sl_job_id_valid (optarg)) {
-                    fprintf (stderr,
-                             PROG ": --job: '%s' is not a job id (1-64 characters of "
-                                  "A-Z a-z 0-9 . _ -)\n",
-                             optarg);
-                    return SL_EXIT_USAGE;
-                }
-                config.job = optarg;
-                break;
-            case 'r':
-                config.resume = true;
-                break;
-            case 'S':
-                config.from_start = true;
-                break;
-            case 'F':
-                config.follow = true;
-                break;
-            case 'k':
-                config.keep_order = true;
-                break;
-            case 'P':
-                config.progress = SINK_PROGRESS_ON;
-                break;
-            case 'N':
-                config.progress = SINK_PROGRESS_OFF;
-                break;
-            case 'C':
-                if (sl_parse_seconds (PROG, "--connect-timeout", optarg, &value))
-                    return SL_EXIT_USAGE;
-                config.connect_timeout_ms = (int64_t) value;
-                break;
-            default:
-                return SL_EXIT_USAGE;
-        }
+        if (s_option (&config, opt, optarg))
+            return SL_EXIT_USAGE;
     }
     if (optind < argc) {
         fprintf (stderr, PROG ": unexpected argument '%s'\nTry '" PROG " --help'.\n",
                  argv [optind]);
         return SL_EXIT_USAGE;
     }
-    if (config.resume && (!config.output || config.format != SL_FORMAT_JSONL)) {
-        fprintf (stderr, PROG ": --resume needs -o FILE and --format jsonl (text output "
-                              "carries no seq to resume from)\n");
-        return SL_EXIT_USAGE;
-    }
-    if (config.from_start && !config.job) {
-        fprintf (stderr, PROG ": --from-start needs --job ID\n");
-        return SL_EXIT_USAGE;
-    }
-    if (config.from_start && config.resume) {
-        fprintf (stderr, PROG ": --from-start writes the whole job again: not with --resume\n");
-        return SL_EXIT_USAGE;
-    }
-    if (sl_start_check (&start, SL_LOG_WARN))
+    if (s_check (&config) || sl_start_check (&start, SL_LOG_WARN))
         return SL_EXIT_USAGE;
     if (sl_start_discover (&start, config.connect_timeout_ms)) {
         sl_start_clear (&start);

@@ -1,15 +1,16 @@
 /*  sink - the sluice sink's event loop, see sink.h.
 
-    Results arrive on a PULL socket in batches. Each one is checked against
-    the seqs already written for its job (a sparse bitmap, seen.c: a result
-    delivered again after a reconnect is not written twice), formatted by
-    the writer, and, once the writer has flushed them, acknowledged to the
-    broker over the control socket. The broker forgets a result only when
+    Results arrive on a PULL socket in batches. What to do with each one is
+    the collect core's (lib/sl_collect.c, shared with libsluice): it checks
+    it against the seqs already written for its job (a result delivered
+    again after a reconnect is not written twice), orders it, and queues
+    the acknowledgements; this loop formats it with the writer and, once
+    the writer has flushed, sends them to the broker on the control socket. The broker forgets a result only when
     acknowledged, so a sink that dies loses nothing: the next sink gets
     what was not confirmed.
 
     --keep-order: a result ahead of its job's next seq is formatted and
-    parked (order.c) until the gap before it is filled. A parked result is
+    parked (lib/sl_order.c) until the gap before it is filled. A parked result is
     not acknowledged (if the sink dies, the broker still has it), and one
     delivered again while parked is a duplicate. Two cases need more:
     - The broker keeps at most 20000 results sent and not acknowledged (its
@@ -56,10 +57,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "order.h"
 #include "progress.h"
-#include "seen.h"
 #include "sl_client.h"
+#include "sl_collect.h"
 #include "sl_log.h"
 #include "sl_proto.h"
 #include "sl_util.h"
@@ -79,29 +79,6 @@
 #define BROKER_ACK_TIMEOUT_BEATS 10
 #define PARK_SUFFIX ".parked"
 
-//  What the broker last said of a job (JobState).
-typedef struct {
-    int64_t at;       //  when it came (ms), 0 = never
-    uint64_t total;   //  tasks in the job, 0 = not known
-    uint64_t done;    //  tasks with a final result
-    uint64_t queued;  //  tasks waiting for a worker
-    uint64_t running; //  tasks on a worker
-} bstate_t;
-
-//  What the sink knows of one job.
-typedef struct {
-    char id [72];      //  job id
-    sl_seen_t *seen;   //  seqs written
-    sl_order_t *order; //  results parked ahead of the next seq, or NULL (no -k, no park file)
-    bool done;         //  the broker said every result was delivered
-    uint64_t written;  //  results written (with those --resume found)
-    uint64_t failed;   //  of those, failed or timed out
-    uint64_t total;    //  tasks in the job, 0 = not known yet
-    zlistx_t *acks;    //  seqs written but not yet acknowledged (as uintptr)
-    int64_t last_new;  //  when a result not seen before last came (ms)
-    bstate_t state;    //  the broker's last word on the job
-} sjob_t;
-
 typedef struct {
     const sink_config_t *config;
     char name [300];                          //  "host:pid"
@@ -109,13 +86,11 @@ typedef struct {
     sl_client_t *client;                      //  control DEALER
     zsock_t *delivery;                        //  PULL from the broker's delivery port
     sl_writer_t *writer;                      //  the output
-    zhashx_t *jobs;                           //  id -> sjob_t
-    bool seen_job;                            //  some job was announced or delivered
+    sl_collect_t *collect;                    //  the jobs: dedup, order, acks (the collect core)
     bool unflushed;                           //  results written to the writer, not yet flushed
     int64_t retry_flush;                      //  after a failed flush, when to try again
     bool refused;                             //  the broker refused us after a reconnect
     uint64_t ok, failed, timeout, cancelled;  //  results written, by status
-    uint64_t duplicates;                      //  results received twice and dropped
     uint64_t resumed;                         //  results found in the file by --resume
     uint64_t failed_seqs [MAX_FAILED_LISTED]; //  first failed or timed-out seqs
     char failed_jobs [MAX_FAILED_LISTED][72]; //  and their jobs
@@ -127,80 +102,26 @@ typedef struct {
     bool park_exists;        //  the park file exists (written by us or found by --resume)
     bool park_unflushed;     //  results appended to the park file, not yet flushed
     bool park_foreign;       //  the park file holds results of jobs other than --job's
-    uint64_t parked_acked;   //  parked results acknowledged early, not yet written
     bool warned_memory_acks; //  told that results are acknowledged from memory
-    uint64_t held;           //  results parked, in all
-    uint64_t late;           //  results written out of order: came after their gap was given up
-    size_t held_max;         //  most results parked at once in one job
     //  Progress
     sl_progress_t *progress; //  the progress line, NULL = none
     bool stdout_tty;         //  results go to a terminal too: clear the line first
-    sjob_t *current;         //  the job written to last
+    sl_cjob_t *current;       //  the job written to last
     int64_t next_poll;       //  when to ask the broker next
     bool have_workers;       //  the broker answered a query
     uint32_t workers, busy;  //  its workers and those running something
     bool throttled;          //  its intake is paused
 } sink_t;
 
-static void s_sjob_free (void **item_p)
-{
-    sjob_t *job = (sjob_t *) *item_p;
-    if (job) {
-        sl_seen_destroy (&job->seen);
-        sl_order_destroy (&job->order);
-        zlistx_destroy (&job->acks);
-        free (job);
-        *item_p = NULL;
-    }
-}
-
-static void s_update_hello (sink_t *self);
 static void s_note_failure (sink_t *self, const char *job, uint64_t seq);
 
-static sjob_t *s_job (sink_t *self, const char *id)
+//  The job id (a Welcome's, JobStart's or --job), collected from now on.
+static sl_cjob_t *s_job (sink_t *self, const char *id)
 {
-    sjob_t *job = (sjob_t *) zhashx_lookup (self->jobs, id);
-    if (!job) {
-        job = calloc (1, sizeof *job);
-        if (!job)
-            return NULL;
-        snprintf (job->id, sizeof job->id, "%s", id);
-        job->seen = sl_seen_new ();
-        job->acks = zlistx_new ();
-        job->order = self->config->keep_order ? sl_order_new () : NULL;
-        if (!job->seen || !job->acks || (self->config->keep_order && !job->order)) {
-            void *item = job;
-            s_sjob_free (&item);
-            sl_error ("out of memory for job %s", id);
-            return NULL;
-        }
-        job->last_new = self->now;
-        zhashx_insert (self->jobs, id, job);
-        self->seen_job = true;
-        s_update_hello (self);
-    }
+    sl_cjob_t *job = sl_collect_job (self->collect, id, self->now);
+    if (!job && (!self->config->job || streq (id, self->config->job)))
+        sl_error ("out of memory for job %s", id);
     return job;
-}
-
-//  The job's order, made if it has none yet (a park file found by --resume
-//  without --keep-order). NULL if out of memory.
-static sl_order_t *s_job_order (sjob_t *job)
-{
-    if (!job->order)
-        job->order = sl_order_new ();
-    return job->order;
-}
-
-//  True if every job the sink waits for is done.
-static bool s_all_done (sink_t *self)
-{
-    if (!self->seen_job)
-        return false;
-    for (sjob_t *job = (sjob_t *) zhashx_first (self->jobs); job;
-         job = (sjob_t *) zhashx_next (self->jobs))
-        if (!job->done || (job->order && sl_order_size (job->order)))
-            return false;
-    return true;
 }
 
 static const char *s_status_name (int status)
@@ -257,8 +178,9 @@ static void s_note_failure (sink_t *self, const char *job, uint64_t seq)
         self->nfailed_listed++;
 }
 
-//  Counts a result of job that is in the output.
-static void s_count (sink_t *self, sjob_t *job, uint64_t seq, int status)
+//  Counts a result of job that is in the output (the sink's own totals,
+//  for the summary; the core counts each job's).
+static void s_count (sink_t *self, sl_cjob_t *job, uint64_t seq, int status)
 {
     if (status == SLUICE__STATUS__STATUS_OK)
         self->ok++;
@@ -269,77 +191,68 @@ static void s_count (sink_t *self, sjob_t *job, uint64_t seq, int status)
             self->cancelled++;
         else
             self->failed++;
-        job->failed++;
         s_note_failure (self, job->id, seq);
     }
-    job->written++;
 }
 
-//  A result of job was handed to the writer: marks it written, counts it
-//  and, unless it was acknowledged already, queues its acknowledgement
-//  (sent once the writer has flushed it).
-static void s_written (sink_t *self, sjob_t *job, uint64_t seq, int status, bool ack)
+//  A result of job was handed to the writer.
+static void s_written (sink_t *self, sl_cjob_t *job, uint64_t seq, int status)
 {
-    //  -1 (out of memory) is not tracked: a duplicate later beats a loss.
-    sl_seen_add (job->seen, seq);
     s_count (self, job, seq, status);
-    if (ack)
-        zlistx_add_end (job->acks, (void *) (uintptr_t) seq);
     self->unflushed = true;
     self->current = job;
 }
 
 //  Writes a result now. Returns 0, or -1 if it cannot be formatted (should
 //  not happen): it is then not acknowledged, so the broker keeps it.
-static int s_write_record (sink_t *self, sjob_t *job, const sl_record_t *rec, int status)
+static int s_write_record (sink_t *self, sl_cjob_t *job, const sl_record_t *rec, int status)
 {
     char err [512];
     if (sl_writer_put (self->writer, rec, err, sizeof err)) {
         sl_error ("result %s/%llu: %s", job->id, (unsigned long long) rec->seq, err);
+        sl_collect_drop (self->collect, job, rec->seq);
         return -1;
     }
-    s_written (self, job, rec->seq, status, true);
+    sl_collect_written (self->collect, job, rec->seq, status, true);
+    s_written (self, job, rec->seq, status);
     return 0;
 }
 
 //  Writes a parked result and frees it. Returns 0, or -1 if out of memory
 //  (the caller keeps it).
-static int s_write_parked (sink_t *self, sjob_t *job, sl_parked_t *parked)
+static int s_write_parked (sink_t *self, sl_cjob_t *job, sl_parked_t *parked)
 {
     char err [512];
     if (sl_writer_put_formatted (self->writer, parked->data, parked->size, err, sizeof err)) {
         sl_error ("result %s/%llu: %s", job->id, (unsigned long long) parked->seq, err);
         return -1;
     }
-    if (parked->acked)
-        self->parked_acked--;
-    s_written (self, job, parked->seq, parked->status, !parked->acked);
+    sl_collect_written_parked (self->collect, job, parked);
+    s_written (self, job, parked->seq, parked->status);
     free (parked);
     return 0;
 }
 
 //  Writes the parked results of job that are next in order.
-static void s_write_ready (sink_t *self, sjob_t *job)
+static void s_write_ready (sink_t *self, sl_cjob_t *job)
 {
-    if (!job->order)
-        return;
     sl_parked_t *parked;
-    while ((parked = sl_order_pop_ready (job->order, job->seen)))
+    while ((parked = sl_collect_pop_ready (self->collect, job)))
         if (s_write_parked (self, job, parked)) {
-            if (sl_order_park (job->order, &parked))
+            if (sl_collect_park (self->collect, job, &parked))
                 free (parked); //  cannot happen: it was just taken out
             break;
         }
 }
 
 //  Writes every parked result of job in seq order, over the gaps.
-static void s_write_all_parked (sink_t *self, sjob_t *job, const char *why)
+static void s_write_all_parked (sink_t *self, sl_cjob_t *job, const char *why)
 {
     if (!job->order || !sl_order_size (job->order))
         return;
-    uint64_t next = sl_order_next (job->order, job->seen);
+    uint64_t next = sl_order_next (job->order, job->written);
     size_t n;
-    sl_parked_t **all = sl_order_take_all (job->order, &n);
+    sl_parked_t **all = sl_collect_take_parked (self->collect, job, &n);
     if (!all) {
         sl_error ("job %s: out of memory", job->id);
         return;
@@ -350,7 +263,7 @@ static void s_write_all_parked (sink_t *self, sjob_t *job, const char *why)
                  job->id, why, n, (unsigned long long) all [0]->seq,
                  (unsigned long long) all [n - 1]->seq, (unsigned long long) next);
     for (size_t i = 0; i < n; i++)
-        if (s_write_parked (self, job, all [i]) && sl_order_park (job->order, &all [i]))
+        if (s_write_parked (self, job, all [i]) && sl_collect_park (self->collect, job, &all [i]))
             free (all [i]);
     free (all);
 }
@@ -358,7 +271,7 @@ static void s_write_all_parked (sink_t *self, sjob_t *job, const char *why)
 //  Formats a result that is ahead of its job's next seq and parks it, not
 //  acknowledged. If that fails (out of memory), it is dropped unacknowledged:
 //  the broker sends it again later.
-static void s_park (sink_t *self, sjob_t *job, const sl_record_t *rec, int status)
+static void s_park (sink_t *self, sl_cjob_t *job, const sl_record_t *rec, int status)
 {
     char err [512];
     const uint8_t *data;
@@ -368,76 +281,63 @@ static void s_park (sink_t *self, sjob_t *job, const sl_record_t *rec, int statu
         return;
     }
     sl_parked_t *parked = sl_parked_new (rec->seq, status, data, size);
-    if (!parked || sl_order_park (job->order, &parked)) {
+    if (!parked || sl_collect_park (self->collect, job, &parked)) {
         sl_error ("result %s/%llu: out of memory to hold it back", job->id,
                   (unsigned long long) rec->seq);
         free (parked);
-        return;
     }
-    self->held++;
-    if (sl_order_size (job->order) > self->held_max)
-        self->held_max = sl_order_size (job->order);
+}
+
+static void s_record (sl_record_t *rec, const char *job, const Sluice__Result *r)
+{
+    *rec = (sl_record_t){
+        .job = job,
+        .seq = r->seq,
+        .status = s_status_name (r->status),
+        .exit_code = r->exit_code,
+        .attempts = r->attempts,
+        .worker = r->worker,
+        .duration_ms = r->duration_ms,
+        .output = r->output.data,
+        .output_size = r->output.len,
+        .err = r->stderr_tail.data,
+        .err_size = r->stderr_tail.len,
+        .output_truncated = r->output_truncated,
+        .id = r->id [0] ? r->id : NULL,
+        .stage = r->stage,
+    };
 }
 
 static void s_on_results (sink_t *self, Sluice__ResultBatch *batch)
 {
-    if (self->config->job && !streq (batch->job, self->config->job)) {
-        sl_warn_dropped ("dropped results of job %s (collecting %s only)", batch->job,
-                         self->config->job);
-        return;
-    }
-    sjob_t *job = s_job (self, batch->job);
-    if (!job)
-        return;
     for (size_t i = 0; i < batch->n_results; i++) {
         Sluice__Result *r = batch->results [i];
-        if (r->seq == 0 || r->seq > SL_SEEN_MAX_SEQ) {
+        sl_cjob_t *job;
+        sl_collect_verdict_t verdict =
+            sl_collect_offer (self->collect, batch->job, r->seq, self->now, &job);
+        if (verdict == SL_COLLECT_FOREIGN) {
+            if (self->config->job)
+                sl_warn_dropped ("dropped results of job %s (collecting %s only)", batch->job,
+                                 self->config->job);
+            else //  every job is ours: only memory can refuse it (the broker resends)
+                sl_error ("out of memory for job %s; its results wait at the broker", batch->job);
+            return;
+        }
+        if (verdict == SL_COLLECT_OUT_OF_RANGE)
             sl_warn_dropped ("dropped a result with seq %llu out of range",
                              (unsigned long long) r->seq);
+        if (verdict >= SL_COLLECT_DUPLICATE)
+            continue;
+        sl_record_t rec;
+        s_record (&rec, batch->job, r);
+        if (verdict == SL_COLLECT_PARK) {
+            s_park (self, job, &rec, r->status);
             continue;
         }
-        if (sl_seen_has (job->seen, r->seq)) {
-            self->duplicates++;
-            zlistx_add_end (job->acks, (void *) (uintptr_t) r->seq); //  confirm it again
-            continue;
-        }
-        sl_parked_t *parked = job->order ? sl_order_lookup (job->order, r->seq) : NULL;
-        if (parked) {
-            //  Sent again while parked: not written yet, so confirmed only
-            //  if it was already.
-            self->duplicates++;
-            if (parked->acked)
-                zlistx_add_end (job->acks, (void *) (uintptr_t) r->seq);
-            continue;
-        }
-        job->last_new = self->now;
-        sl_record_t rec = {
-            .job = batch->job,
-            .seq = r->seq,
-            .status = s_status_name (r->status),
-            .exit_code = r->exit_code,
-            .attempts = r->attempts,
-            .worker = r->worker,
-            .duration_ms = r->duration_ms,
-            .output = r->output.data,
-            .output_size = r->output.len,
-            .err = r->stderr_tail.data,
-            .err_size = r->stderr_tail.len,
-            .output_truncated = r->output_truncated,
-            .id = r->id [0] ? r->id : NULL,
-            .stage = r->stage,
-        };
-        if (self->config->keep_order) {
-            uint64_t next = sl_order_next (job->order, job->seen);
-            if (r->seq > next) {
-                s_park (self, job, &rec, r->status);
-                continue;
-            }
-            if (r->seq < next && self->late++ == 0)
-                sl_warn ("job %s: result %llu came after the sink stopped waiting for it; "
-                         "written out of order",
-                         job->id, (unsigned long long) r->seq);
-        }
+        if (verdict == SL_COLLECT_LATE && sl_collect_late (self->collect) == 1)
+            sl_warn ("job %s: result %llu came after the sink stopped waiting for it; "
+                     "written out of order",
+                     job->id, (unsigned long long) r->seq);
         if (s_write_record (self, job, &rec, r->status) == 0)
             s_write_ready (self, job);
     }
@@ -468,17 +368,11 @@ static void s_park_remove (sink_t *self)
     self->park_exists = false;
 }
 
-typedef struct {
-    sink_t *self;
-    sjob_t *job;
-} ack_ctx_t;
-
-//  sl_order_ack_all callback: saves a parked result in the park file (if
-//  there is one) and queues its acknowledgement.
-static int s_ack_parked (sl_parked_t *parked, void *arg)
+//  sl_collect_ack_parked callback: saves a parked result in the park file
+//  (if there is one) before it is acknowledged.
+static int s_save_parked (sl_parked_t *parked, void *arg)
 {
-    ack_ctx_t *ctx = (ack_ctx_t *) arg;
-    sink_t *self = ctx->self;
+    sink_t *self = (sink_t *) arg;
     if (self->park_path && !self->park)
         s_park_open (self);
     if (self->park) {
@@ -489,8 +383,6 @@ static int s_ack_parked (sl_parked_t *parked, void *arg)
         }
         self->park_unflushed = true;
     }
-    zlistx_add_end (ctx->job->acks, (void *) (uintptr_t) parked->seq);
-    self->parked_acked++;
     return 0;
 }
 
@@ -498,11 +390,7 @@ static int s_ack_parked (sl_parked_t *parked, void *arg)
 //  many that the broker's window would fill. See the top of this file.
 static void s_ack_ahead (sink_t *self)
 {
-    size_t unacked = 0;
-    for (sjob_t *job = (sjob_t *) zhashx_first (self->jobs); job;
-         job = (sjob_t *) zhashx_next (self->jobs))
-        if (job->order)
-            unacked += sl_order_unacked (job->order);
+    size_t unacked = sl_collect_unacked_parked (self->collect);
     if (unacked <= KEEP_ACK_AHEAD)
         return;
     if (!self->park_path && !self->warned_memory_acks) {
@@ -513,12 +401,20 @@ static void s_ack_ahead (sink_t *self)
                  unacked);
         self->warned_memory_acks = true;
     }
-    for (sjob_t *job = (sjob_t *) zhashx_first (self->jobs); job;
-         job = (sjob_t *) zhashx_next (self->jobs))
-        if (job->order) {
-            ack_ctx_t ctx = { self, job };
-            sl_order_ack_all (job->order, s_ack_parked, &ctx);
-        }
+    sl_collect_ack_parked (self->collect, s_save_parked, self);
+}
+
+//  Flushes a writer. Returns 0, or -1 (logged; retried later).
+static int s_flush (sink_t *self, sl_writer_t *writer, bool *unflushed)
+{
+    char err [512];
+    if (*unflushed && sl_writer_flush (writer, false, err, sizeof err)) {
+        sl_error ("%s; results are kept by the broker, retrying", err);
+        self->retry_flush = zclock_mono () + RETRY_FLUSH_MS;
+        return -1;
+    }
+    *unflushed = false;
+    return 0;
 }
 
 //  Flushes the writer (and the park file), then acknowledges everything
@@ -529,66 +425,25 @@ static int s_flush_and_ack (sink_t *self, bool ack_ahead)
 {
     if (self->config->keep_order && ack_ahead)
         s_ack_ahead (self);
-    char err [512];
-    if (self->unflushed) {
-        if (self->progress && self->stdout_tty)
-            sl_progress_clear (self->progress);
-        if (sl_writer_flush (self->writer, false, err, sizeof err)) {
-            sl_error ("%s; results are kept by the broker, retrying", err);
-            self->retry_flush = zclock_mono () + RETRY_FLUSH_MS;
-            return -1;
-        }
-        self->unflushed = false;
-    }
-    if (self->park_unflushed) {
-        if (sl_writer_flush (self->park, false, err, sizeof err)) {
-            sl_error ("%s; results are kept by the broker, retrying", err);
-            self->retry_flush = zclock_mono () + RETRY_FLUSH_MS;
-            return -1;
-        }
-        self->park_unflushed = false;
-    }
+    if (self->unflushed && self->progress && self->stdout_tty)
+        sl_progress_clear (self->progress);
+    if (s_flush (self, self->writer, &self->unflushed) ||
+        s_flush (self, self->park, &self->park_unflushed))
+        return -1;
     //  Everything the park file held is in the output now.
-    if (self->park_exists && self->parked_acked == 0 && !self->park_foreign)
+    if (self->park_exists && sl_collect_parked_acked (self->collect) == 0 && !self->park_foreign)
         s_park_remove (self);
-    for (sjob_t *job = (sjob_t *) zhashx_first (self->jobs); job;
-         job = (sjob_t *) zhashx_next (self->jobs)) {
-        size_t n = zlistx_size (job->acks);
-        if (n == 0)
-            continue;
-        uint64_t *seqs = malloc (n * sizeof *seqs);
-        if (!seqs)
-            return -1;
-        size_t k = 0;
-        for (void *seq = zlistx_first (job->acks); seq; seq = zlistx_next (job->acks))
-            seqs [k++] = (uint64_t) (uintptr_t) seq;
-        Sluice__Ack ack = SLUICE__ACK__INIT;
-        ack.job = job->id;
-        ack.seqs = seqs;
-        ack.n_seqs = n;
-        sl_env_t env = SLUICE__ENVELOPE__INIT;
-        env.body_case = SLUICE__ENVELOPE__BODY_ACK;
-        env.ack = &ack;
-        //  If the broker is away the ack is lost; the broker then delivers
-        //  those results again and the bitmap drops them (and re-acks).
-        sl_client_send (self->client, &env);
-        free (seqs);
-        zlistx_purge (job->acks);
-    }
+    //  If the broker is away the acks are lost; the broker then delivers
+    //  those results again and the core drops them (and acks again).
+    sl_collect_acks (self->collect, sl_client_send_ack, self->client);
     return 0;
 }
 
 static void s_on_job_done (sink_t *self, Sluice__JobDone *done)
 {
-    if (self->config->job && !streq (done->job, self->config->job))
-        return;
-    sjob_t *job = s_job (self, done->job);
+    sl_cjob_t *job = sl_collect_job_done (self->collect, done, self->now);
     if (!job)
         return;
-    job->done = true;
-    if (done->total)
-        job->total = done->total;
-    s_update_hello (self);
     //  Every result was delivered: what is still held back waits for
     //  results that went to an earlier sink.
     s_write_all_parked (self, job, "the broker delivered every result, some to an earlier sink");
@@ -597,7 +452,7 @@ static void s_on_job_done (sink_t *self, Sluice__JobDone *done)
                  done->job);
         return;
     }
-    if ((done->failed || done->timeout || done->cancelled) && !job->written)
+    if ((done->failed || done->timeout || done->cancelled) && !job->nwritten)
         self->job_reported_failures = true;
     sl_info ("job %s done: %llu tasks, %llu ok, %llu failed, %llu timed out", done->job,
              (unsigned long long) done->total, (unsigned long long) done->ok,
@@ -639,47 +494,27 @@ static void s_on_delivery (sink_t *self)
     }
 }
 
-//  --keep-order: writes the parked results of job over its gaps if they can
-//  never be filled (see the top of this file).
-static void s_check_gaps (sink_t *self, sjob_t *job)
-{
-    if (!self->config->keep_order || !job->order || !sl_order_size (job->order))
-        return;
-    const bstate_t *st = &job->state;
-    if (!st->total || st->done < st->total || st->queued || st->running)
-        return; //  results may still come
-    int64_t beat =
-        sl_client_heartbeat_ms (self->client) ? sl_client_heartbeat_ms (self->client) : 1000;
-    int64_t quiet = (BROKER_ACK_TIMEOUT_BEATS + 3) * beat;
-    if (self->now - job->last_new < quiet)
-        return; //  a result lost on the way would be sent again by now
-    char why [160];
-    snprintf (why, sizeof why,
-              "no new result for %.0f s and the broker has every result; the missing ones went "
-              "to an earlier sink (continue its file with --resume, or use --from-start)",
-              (double) (self->now - job->last_new) / 1000);
-    s_write_all_parked (self, job, why);
-}
-
 static void s_on_job_state (sink_t *self, Sluice__JobState *state)
 {
     self->have_workers = true;
     self->workers = state->workers;
     self->busy = state->busy_workers;
     self->throttled = state->throttled;
-    sjob_t *job = (sjob_t *) zhashx_lookup (self->jobs, state->job);
-    if (!job)
+    //  --keep-order: parked results wait for gaps that will never fill once
+    //  a result lost on the way would have been sent again (the broker's
+    //  ack timeout, and some).
+    int64_t beat =
+        sl_client_heartbeat_ms (self->client) ? sl_client_heartbeat_ms (self->client) : 1000;
+    int64_t quiet = (BROKER_ACK_TIMEOUT_BEATS + 3) * beat;
+    sl_cjob_t *job;
+    if (!sl_collect_job_state (self->collect, state, quiet, self->now, &job))
         return;
-    job->state = (bstate_t){
-        .at = self->now,
-        .total = state->total,
-        .done = state->done,
-        .queued = state->queued,
-        .running = state->running,
-    };
-    if (state->total)
-        job->total = state->total;
-    s_check_gaps (self, job);
+    char why [160];
+    snprintf (why, sizeof why,
+              "no new result for %.0f s and the broker has every result; the missing ones went "
+              "to an earlier sink (continue its file with --resume, or use --from-start)",
+              (double) (self->now - job->last_new) / 1000);
+    s_write_all_parked (self, job, why);
 }
 
 static void s_on_control (sink_t *self)
@@ -697,9 +532,7 @@ static void s_on_control (sink_t *self)
         sl_link_t link = sl_client_handle (self->client, env, self->now, &consumed);
         if (link == SL_LINK_BACK || link == SL_LINK_RESTARTED) {
             //  Attached again: the welcome lists the jobs to wait for.
-            for (size_t i = 0; i < env->welcome->n_jobs; i++)
-                if (!self->config->job || streq (env->welcome->jobs [i], self->config->job))
-                    s_job (self, env->welcome->jobs [i]);
+            sl_collect_welcome (self->collect, env->welcome, self->now);
         } else if (link == SL_LINK_REFUSED)
             self->refused = true;
         else if (!consumed && env->body_case == SLUICE__ENVELOPE__BODY_JOB_STATE)
@@ -732,13 +565,8 @@ static void s_hello (sink_t *self, Sluice__Hello *hello, char **waiting)
     hello->job = (char *) (self->config->job ? self->config->job : "");
     hello->follow = self->config->follow;
     hello->from_start = self->config->from_start;
-    size_t n = 0;
-    for (sjob_t *job = (sjob_t *) zhashx_first (self->jobs); job && n < MAX_WAITING;
-         job = (sjob_t *) zhashx_next (self->jobs))
-        if (!job->done)
-            waiting [n++] = job->id;
     hello->waiting = waiting;
-    hello->n_waiting = n;
+    hello->n_waiting = sl_collect_waiting (self->collect, waiting, MAX_WAITING);
 }
 
 //  Keeps the hello the client says again after a reconnect up to date.
@@ -758,18 +586,18 @@ static void s_update_hello (sink_t *self)
 
 //  The job the progress line shows: the one written to last while it is
 //  not done, else the first one not done.
-static sjob_t *s_shown_job (sink_t *self)
+static sl_cjob_t *s_shown_job (sink_t *self)
 {
     if (self->current && !self->current->done)
         return self->current;
-    for (sjob_t *job = (sjob_t *) zhashx_first (self->jobs); job;
-         job = (sjob_t *) zhashx_next (self->jobs))
+    for (sl_cjob_t *job = sl_collect_first (self->collect); job;
+         job = sl_collect_next (self->collect))
         if (!job->done)
             return job;
-    return self->current ? self->current : (sjob_t *) zhashx_first (self->jobs);
+    return self->current ? self->current : sl_collect_first (self->collect);
 }
 
-static void s_query (sink_t *self, sjob_t *job)
+static void s_query (sink_t *self, sl_cjob_t *job)
 {
     Sluice__JobQuery query = SLUICE__JOB_QUERY__INIT;
     query.job = job->id;
@@ -787,13 +615,13 @@ static void s_poll (sink_t *self)
     if (self->now < self->next_poll || !sl_client_connected (self->client))
         return;
     self->next_poll = self->now + POLL_MS;
-    sjob_t *shown = self->progress ? s_shown_job (self) : NULL;
+    sl_cjob_t *shown = self->progress ? s_shown_job (self) : NULL;
     if (shown && !shown->done)
         s_query (self, shown);
     if (!self->config->keep_order)
         return;
-    for (sjob_t *job = (sjob_t *) zhashx_first (self->jobs); job;
-         job = (sjob_t *) zhashx_next (self->jobs))
+    for (sl_cjob_t *job = sl_collect_first (self->collect); job;
+         job = sl_collect_next (self->collect))
         if (job != shown && !job->done && job->order && sl_order_size (job->order) &&
             self->now - job->last_new >= KEEP_QUIET_MS)
             s_query (self, job);
@@ -801,7 +629,7 @@ static void s_poll (sink_t *self)
 
 static void s_draw (sink_t *self, bool final)
 {
-    sjob_t *job = s_shown_job (self);
+    sl_cjob_t *job = s_shown_job (self);
     sl_progress_stats_t stats = {
         .job = self->config->job ? self->config->job : "(waiting for a job)",
         .rate = -1,
@@ -812,13 +640,13 @@ static void s_draw (sink_t *self, bool final)
     };
     if (job) {
         stats.job = job->id;
-        stats.done = job->written;
+        stats.done = job->nwritten;
         stats.total = job->total;
         stats.failed = job->failed;
         stats.held = job->order ? sl_order_size (job->order) : 0;
     }
-    for (sjob_t *other = (sjob_t *) zhashx_first (self->jobs); other;
-         other = (sjob_t *) zhashx_next (self->jobs))
+    for (sl_cjob_t *other = sl_collect_first (self->collect); other;
+         other = sl_collect_next (self->collect))
         if (other != job && !other->done)
             stats.more_jobs++;
     if (final)
@@ -898,9 +726,8 @@ static int s_resume_line (sink_t *self, const char *line, size_t len, size_t lin
         return -1;
     }
     //  With --job, the file's other jobs are not this sink's business.
-    sjob_t *sjob = !self->config->job || streq (job, self->config->job) ? s_job (self, job) : NULL;
-    if (sjob && sl_seen_add (sjob->seen, seq) == 1) {
-        s_count (self, sjob, seq, s_status_code (status));
+    if (sl_collect_resumed (self->collect, job, seq, s_status_code (status), self->now)) {
+        s_count (self, sl_collect_job (self->collect, job, self->now), seq, s_status_code (status));
         self->resumed++;
     }
     json_decref (rec);
@@ -921,22 +748,10 @@ static int s_resume_park_line (sink_t *self, const char *line, size_t len, size_
         sl_warn ("%s:%zu is not a sluice JSONL result; skipped", self->park_path, lineno);
         return 0;
     }
-    if (self->config->job && !streq (job, self->config->job)) {
+    sl_parked_t *parked = sl_parked_new (seq, s_status_code (status), line, len);
+    if (parked && sl_collect_resumed_parked (self->collect, job, &parked, self->now) < 0)
         self->park_foreign = true; //  another sink's business: keep the file
-        json_decref (rec);
-        return 0;
-    }
-    sjob_t *sjob = s_job (self, job);
-    if (sjob && !sl_seen_has (sjob->seen, seq) && s_job_order (sjob) &&
-        !sl_order_lookup (sjob->order, seq)) {
-        sl_parked_t *parked = sl_parked_new (seq, s_status_code (status), line, len);
-        if (parked) {
-            parked->acked = true;
-            if (sl_order_park (sjob->order, &parked) == 0)
-                self->parked_acked++;
-        }
-        free (parked);
-    }
+    free (parked);
     json_decref (rec);
     return 0;
 }
@@ -978,9 +793,9 @@ static int s_resume (sink_t *self, char *err, size_t errlen)
     if (s_resume_file (self, self->park_path, s_resume_park_line, &found, err, errlen))
         return -1;
     self->park_exists = found;
-    if (self->parked_acked)
+    if (sl_collect_parked_acked (self->collect))
         sl_info ("resuming %s: %llu results acknowledged ahead of their turn found in %s",
-                 self->config->output, (unsigned long long) self->parked_acked, self->park_path);
+                 self->config->output, (unsigned long long) sl_collect_parked_acked (self->collect), self->park_path);
     return 0;
 }
 
@@ -989,8 +804,8 @@ static int s_resume (sink_t *self, char *err, size_t errlen)
 //  else all at once.
 static void s_write_resumed_park (sink_t *self)
 {
-    for (sjob_t *job = (sjob_t *) zhashx_first (self->jobs); job;
-         job = (sjob_t *) zhashx_next (self->jobs)) {
+    for (sl_cjob_t *job = sl_collect_first (self->collect); job;
+         job = sl_collect_next (self->collect)) {
         if (self->config->keep_order)
             s_write_ready (self, job);
         else
@@ -1002,15 +817,15 @@ static void s_write_resumed_park (sink_t *self)
 //  (no park file) writes them out of order rather than lose them.
 static void s_write_acked_parked (sink_t *self)
 {
-    if (self->park_path || !self->parked_acked)
+    if (self->park_path || !sl_collect_parked_acked (self->collect))
         return;
     sl_warn ("stopping with %llu results acknowledged but held back by --keep-order; writing "
              "them out of order so that none is lost",
-             (unsigned long long) self->parked_acked);
-    for (sjob_t *job = (sjob_t *) zhashx_first (self->jobs); job;
-         job = (sjob_t *) zhashx_next (self->jobs)) {
+             (unsigned long long) sl_collect_parked_acked (self->collect));
+    for (sl_cjob_t *job = sl_collect_first (self->collect); job;
+         job = sl_collect_next (self->collect)) {
         size_t n;
-        sl_parked_t **all = job->order ? sl_order_take_all (job->order, &n) : NULL;
+        sl_parked_t **all = sl_collect_take_parked (self->collect, job, &n);
         for (size_t i = 0; all && i < n; i++)
             if (!all [i]->acked || s_write_parked (self, job, all [i]))
                 free (all [i]); //  the broker has it still, or out of memory
@@ -1038,8 +853,8 @@ static int s_attach (sink_t *self)
         return -1;
     }
     self->now = zclock_mono ();
-    for (size_t i = 0; i < welcome->welcome->n_jobs; i++)
-        s_job (self, welcome->welcome->jobs [i]);
+    //  The clocks of --keep-order start now (the wait for the broker counts not).
+    sl_collect_attached (self->collect, welcome->welcome, self->now);
     if (self->config->job)
         s_job (self, self->config->job);
     sl_proto_free (&welcome);
@@ -1049,10 +864,6 @@ static int s_attach (sink_t *self)
         sl_error ("%s", err);
         return -1;
     }
-    //  The clocks of --keep-order start now (the wait for the broker counts not).
-    for (sjob_t *job = (sjob_t *) zhashx_first (self->jobs); job;
-         job = (sjob_t *) zhashx_next (self->jobs))
-        job->last_new = self->now;
     sl_info ("attached to the broker at %s", self->config->broker);
     return 0;
 }
@@ -1061,7 +872,7 @@ static void s_summary (sink_t *self)
 {
     char list [MAX_FAILED_LISTED * 90] = "";
     size_t len = 0;
-    bool one_job = zhashx_size (self->jobs) <= 1;
+    bool one_job = sl_collect_size (self->collect) <= 1;
     for (size_t i = 0; i < self->nfailed_listed && len < sizeof list - 90; i++)
         len += (size_t) snprintf (list + len, sizeof list - len, "%s%s%s%llu", i ? " " : "",
                                   one_job ? "" : self->failed_jobs [i], one_job ? "" : "/",
@@ -1109,6 +920,119 @@ static bool s_want_progress (const sink_config_t *config)
     return config->progress == SINK_PROGRESS_ON;
 }
 
+//  The loop: until every job is done (not with --follow), an interrupt or
+//  a refusal.
+static void s_loop (sink_t *self)
+{
+    zpoller_t *poller = zpoller_new (sl_client_control (self->client), self->delivery, NULL);
+    while (!zsys_interrupted && !self->refused) {
+        self->now = zclock_mono ();
+        sl_client_tick (self->client, self->now);
+        if (sl_client_heartbeat_due (self->client, self->now))
+            sl_client_heartbeat (self->client, NULL, self->now);
+        int64_t wake = s_next_wake (self);
+        void *which = zpoller_wait (poller, wake > self->now ? (int) (wake - self->now) : 0);
+        self->now = zclock_mono ();
+        if (which == sl_client_control (self->client))
+            s_on_control (self);
+        else if (which == self->delivery)
+            s_on_delivery (self);
+        if (sl_collect_hello_changed (self->collect))
+            s_update_hello (self);
+        if (self->progress || self->config->keep_order)
+            s_poll (self);
+        if (self->progress && self->now >= sl_progress_next (self->progress))
+            s_draw (self, false);
+        if (self->retry_flush && self->now < self->retry_flush)
+            continue;
+        self->retry_flush = 0;
+        if (s_flush_and_ack (self, true) == 0 && !self->config->follow &&
+            sl_collect_all_done (self->collect))
+            break;
+    }
+    zpoller_destroy (&poller);
+}
+
+//  Set-up before the broker: the park file, --resume, the writer.
+static int s_open (sink_t *self)
+{
+    const sink_config_t *config = self->config;
+    char err [512];
+    sl_collect_config_t cconfig = { .job = config->job, .keep_order = config->keep_order };
+    self->collect = sl_collect_new (&cconfig);
+    if (!self->collect) {
+        sl_error ("out of memory");
+        return -1;
+    }
+    self->park_path = s_park_path (config);
+    if (self->park_path && !config->resume && unlink (self->park_path) == 0)
+        sl_info ("removed %s, left by an earlier sink (not resuming)", self->park_path);
+    if (config->resume && s_resume (self, err, sizeof err)) {
+        sl_error ("%s", err);
+        return -1;
+    }
+    self->writer = sl_writer_new (config->output, config->format, config->resume, err, sizeof err);
+    if (!self->writer) {
+        sl_error ("%s", err);
+        return -1;
+    }
+    s_write_resumed_park (self);
+    self->stdout_tty =
+        !config->output || streq (config->output, "-") ? isatty (STDOUT_FILENO) : false;
+    if (s_want_progress (config))
+        self->progress = sl_progress_new (STDERR_FILENO, zclock_mono ());
+    return 0;
+}
+
+//  Leaving: what is written is flushed and acknowledged, bye. Returns rc,
+//  or -1 if a flush failed.
+static int s_leave (sink_t *self, int rc)
+{
+    char err [512];
+    if (self->client) {
+        s_write_acked_parked (self);
+        if (rc == 0)
+            s_flush_and_ack (self, false);
+        s_send_simple (self, SLUICE__ENVELOPE__BODY_BYE);
+    }
+    if (sl_writer_flush (self->writer, false, err, sizeof err)) {
+        sl_error ("%s", err);
+        rc = -1;
+    }
+    if (self->park && sl_writer_flush (self->park, false, err, sizeof err)) {
+        sl_error ("%s", err);
+        rc = -1;
+    }
+    if (sl_collect_parked_acked (self->collect) && self->park_path)
+        sl_warn ("%llu results acknowledged ahead of their turn are kept in %s; run the sink "
+                 "again with --resume to write them",
+                 (unsigned long long) sl_collect_parked_acked (self->collect), self->park_path);
+    return rc;
+}
+
+//  The closing logs and summary.
+static void s_report (sink_t *self, int rc)
+{
+    if (self->progress) {
+        self->now = zclock_mono ();
+        s_draw (self, true);
+        sl_progress_destroy (&self->progress);
+    }
+    if (sl_collect_duplicates (self->collect))
+        sl_info ("%llu results delivered twice were written once",
+                 (unsigned long long) sl_collect_duplicates (self->collect));
+    if (sl_collect_late (self->collect) > 1)
+        sl_warn ("%llu results came after the sink stopped waiting for them and were written "
+                 "out of order",
+                 (unsigned long long) sl_collect_late (self->collect));
+    if (self->config->keep_order)
+        sl_info ("--keep-order held back %llu results that came early, at most %zu at once",
+                 (unsigned long long) sl_collect_held (self->collect),
+                 sl_collect_held_max (self->collect));
+    if (rc == 0)
+        s_summary (self);
+}
+
 int sink_run (const sink_config_t *config)
 {
     assert (config);
@@ -1116,101 +1040,24 @@ int sink_run (const sink_config_t *config)
     sl_self_name (self.name, sizeof self.name);
     //  A closed stdout pipe must be an error we report, not a silent death.
     signal (SIGPIPE, SIG_IGN);
-    char err [512];
-    int rc = 0;
     bool interrupted = false;
-    zpoller_t *poller = NULL;
-    self.jobs = zhashx_new ();
-    zhashx_set_destructor (self.jobs, s_sjob_free);
-    self.park_path = s_park_path (config);
-    if (self.park_path && !config->resume && unlink (self.park_path) == 0)
-        sl_info ("removed %s, left by an earlier sink (not resuming)", self.park_path);
-    if (config->resume && s_resume (&self, err, sizeof err)) {
-        sl_error ("%s", err);
-        rc = -1;
-        goto out;
-    }
-    self.writer = sl_writer_new (config->output, config->format, config->resume, err, sizeof err);
-    if (!self.writer) {
-        sl_error ("%s", err);
-        rc = -1;
-        goto out;
-    }
-    s_write_resumed_park (&self);
-    self.stdout_tty =
-        !config->output || streq (config->output, "-") ? isatty (STDOUT_FILENO) : false;
-    if (s_want_progress (config))
-        self.progress = sl_progress_new (STDERR_FILENO, zclock_mono ());
-    rc = s_attach (&self);
-    if (rc == 0)
-        poller = zpoller_new (sl_client_control (self.client), self.delivery, NULL);
-    while (rc == 0 && !zsys_interrupted && !self.refused) {
-        self.now = zclock_mono ();
-        sl_client_tick (self.client, self.now);
-        if (sl_client_heartbeat_due (self.client, self.now))
-            sl_client_heartbeat (self.client, NULL, self.now);
-        int64_t wake = s_next_wake (&self);
-        void *which = zpoller_wait (poller, wake > self.now ? (int) (wake - self.now) : 0);
-        self.now = zclock_mono ();
-        if (which == sl_client_control (self.client))
-            s_on_control (&self);
-        else if (which == self.delivery)
-            s_on_delivery (&self);
-        if (self.progress || config->keep_order)
-            s_poll (&self);
-        if (self.progress && self.now >= sl_progress_next (self.progress))
-            s_draw (&self, false);
-        if (self.retry_flush && self.now < self.retry_flush)
-            continue;
-        self.retry_flush = 0;
-        if (s_flush_and_ack (&self, true) == 0 && !config->follow && s_all_done (&self))
-            break;
-    }
-    interrupted = zsys_interrupted;
-    if (self.refused)
-        rc = -1;
-    if (self.client) {
-        s_write_acked_parked (&self);
+    int rc = s_open (&self);
+    if (rc == 0) {
+        rc = s_attach (&self);
         if (rc == 0)
-            s_flush_and_ack (&self, false);
-        s_send_simple (&self, SLUICE__ENVELOPE__BODY_BYE);
+            s_loop (&self);
+        interrupted = zsys_interrupted;
+        if (self.refused)
+            rc = -1;
+        rc = s_leave (&self, rc);
+        s_report (&self, rc);
+        sl_client_destroy (&self.client);
     }
-    zpoller_destroy (&poller);
-    if (sl_writer_flush (self.writer, false, err, sizeof err)) {
-        sl_error ("%s", err);
-        rc = -1;
-    }
-    if (self.park && sl_writer_flush (self.park, false, err, sizeof err)) {
-        sl_error ("%s", err);
-        rc = -1;
-    }
-    if (self.parked_acked && self.park_path)
-        sl_warn ("%llu results acknowledged ahead of their turn are kept in %s; run the sink "
-                 "again with --resume to write them",
-                 (unsigned long long) self.parked_acked, self.park_path);
-    if (self.progress) {
-        self.now = zclock_mono ();
-        s_draw (&self, true);
-        sl_progress_destroy (&self.progress);
-    }
-    sl_client_destroy (&self.client);
-    if (self.duplicates)
-        sl_info ("%llu results delivered twice were written once",
-                 (unsigned long long) self.duplicates);
-    if (self.late > 1)
-        sl_warn ("%llu results came after the sink stopped waiting for them and were written "
-                 "out of order",
-                 (unsigned long long) self.late);
-    if (config->keep_order)
-        sl_info ("--keep-order held back %llu results that came early, at most %zu at once",
-                 (unsigned long long) self.held, self.held_max);
-    if (rc == 0)
-        s_summary (&self);
-out:
+    sl_progress_destroy (&self.progress);
     sl_writer_destroy (&self.park);
     sl_writer_destroy (&self.writer);
     free (self.park_path);
-    zhashx_destroy (&self.jobs);
+    sl_collect_destroy (&self.collect);
     if (rc)
         return SINK_EXIT_ERROR;
     if (interrupted)

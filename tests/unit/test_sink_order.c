@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "order.h"
+#include "sl_order.h"
 
 typedef struct {
     sl_order_t *order;  //  under test

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "seen.h"
+#include "sl_seen.h"
 
 #define PAGE 4096                 //  seqs per page
 #define LEAF (UINT64_C (1) << 18) //  seqs per leaf node

@@ -1,4 +1,4 @@
-/*  seen - set of written seqs as a sparse bitmap, see seen.h.
+/*  sl_seen - set of written seqs as a sparse bitmap, see sl_seen.h.
 
     A seq (1..2^32) splits into
         [ root: 0..128 | mid: 7 bits | leaf: 6 bits | bit in page: 12 bits ]
@@ -9,7 +9,7 @@
     that a job with a few results costs about 3 KiB; the page last used is
     cached, as consecutive seqs mostly share one.
 */
-#include "seen.h"
+#include "sl_seen.h"
 
 #include <assert.h>
 #include <stdlib.h>

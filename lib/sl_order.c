@@ -1,10 +1,10 @@
-/*  order - results parked by --keep-order, see order.h.
+/*  sl_order - results parked by --keep-order, see sl_order.h.
 
     Parked results are in a zhashx keyed by seq (the key is the seq itself
     cast to a pointer: no key allocation, no string hashing), and those not
     acknowledged are also on an intrusive doubly linked list, oldest first.
 */
-#include "order.h"
+#include "sl_order.h"
 
 #include <czmq.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/*  order - the results of one job that --keep-order holds back ("parks")
+/*  sl_order - the results of one job that --keep-order holds back ("parks")
     until every seq before them is written.
 
     The sink writes a job's results in seq order: a result whose seq is the
@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "seen.h"
+#include "sl_seen.h"
 
 typedef struct _sl_parked_t sl_parked_t;
 

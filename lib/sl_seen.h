@@ -1,4 +1,5 @@
-/*  seen - the set of seqs of one job that the sink has written, for
+/*  sl_seen - the set of seqs of one job that a collector (the sink, a
+    libsluice client; see sl_collect.h) has written or handed out, for
     dropping a result delivered twice.
 
     A radix tree of bitmap pages: a seq's high bits pick nodes of page
