@@ -542,10 +542,24 @@ static void s_pool_put (contain_t *self, contain_task_t *task)
     task->procs_fd = task->events_fd = -1;
 }
 
+//  Reaps what of the task's process group came to the worker and is
+//  dead. True if none of it is left (no child in the group at all).
+static bool s_group_reaped (pid_t group)
+{
+    if (group <= 1)
+        return true;
+    pid_t pid;
+    while ((pid = waitpid (-group, NULL, WNOHANG)) > 0)
+        ;
+    return pid < 0; //  ECHILD; 0: one is still exiting
+}
+
 void contain_end (contain_t *self, contain_task_t *task, pid_t group)
 {
     assert (self);
-    if (task->cgroup && !s_populated (task)) {
+    //  A process counts out of its cgroup a moment before it is a zombie
+    //  to reap: the group's must be reaped too, so that none is left.
+    if (task->cgroup && !s_populated (task) && s_group_reaped (group)) {
         //  Nothing of the task is left alive: neither a kill nor a wait.
         s_pool_put (self, task);
         if (self->npending)
