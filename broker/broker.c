@@ -7,6 +7,7 @@
     workers make the table grow, never the broker block).
 */
 #include "internal.h"
+#include "sl_zpoll.h"
 
 void broker_free_item (void **item_p)
 {
@@ -462,9 +463,12 @@ int broker_run (broker_t *self)
     self->next_report = zclock_mono () + WORKER_REPORT_MS;
     if (self->role.state == SL_ROLE_STANDBY && broker_standby_run (self))
         return 0; //  interrupted while a standby
+    //  As zmq_poll, without asking again after the wait the sockets whose
+    //  ZMQ_FD stayed quiet (no socket is tracked: all are used everywhere).
+    sl_zpoll_t poller = { 0 };
     while (!zsys_interrupted && !self->fenced) {
         s_poll_events (self, items);
-        int rc = zmq_poll (items, nitems, s_poll_timeout (self, zclock_mono ()));
+        int rc = sl_zpoll (&poller, items, (size_t) nitems, s_poll_timeout (self, zclock_mono ()));
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
@@ -476,5 +480,6 @@ int broker_run (broker_t *self)
         s_turn (self, items);
         s_timers (self, zclock_mono (), tick);
     }
+    sl_zpoll_clear (&poller);
     return s_stop (self);
 }
