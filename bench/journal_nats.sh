@@ -13,18 +13,7 @@ N=${1:-200000}
 ROUNDS=${2:-3}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
-command -v nats-server >/dev/null || { echo "SKIPPED: nats-server is not installed"; exit 0; }
-PYTHON=python3
-start_bg () { # as tests/integration/lib.sh's, for nats_lib.sh
-    local name=$1
-    shift
-    "$@" 2>>"$WORK/$name.log" &
-    LAST_PID=$!
-    pids+=("$LAST_PID")
-}
-fail () { echo "FAIL: $*" >&2; exit 1; }
-. "$HERE/../tests/integration/nats_lib.sh"
-start_nats_cluster
+bench_nats_cluster
 make_tasks "$N" "$WORK/tasks.txt"
 
 file_rates=()

@@ -7,7 +7,7 @@ pids=()
 cleanup () {
     kill "${pids[@]}" 2>/dev/null || true
     wait 2>/dev/null || true
-    rm -rf "$WORK"
+    [ "${KEEP_WORK:-0}" = 1 ] && echo "kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -131,4 +131,22 @@ await_workers () {
         [ $(($(date +%s) - t0)) -ge "$limit" ] && { echo "only $n of $want workers attached" >&2; return 1; }
         sleep 0.2
     done
+}
+
+# Starts a 3-node NATS JetStream cluster on loopback with the tests'
+# tests/integration/nats_lib.sh (sets NATS_URLS, NATS_MPORT...), or exits
+# 0 saying SKIPPED without nats-server. Call at the top level of a script.
+PYTHON=${PYTHON:-python3}
+start_bg () { # as tests/integration/lib.sh's, for nats_lib.sh
+    local name=$1
+    shift
+    "$@" 2>>"$WORK/$name.log" &
+    LAST_PID=$!
+    pids+=("$LAST_PID")
+}
+fail () { echo "FAIL: $*" >&2; exit 1; }
+bench_nats_cluster () {
+    command -v nats-server >/dev/null || { echo "SKIPPED: nats-server is not installed"; exit 0; }
+    . "$HERE/../tests/integration/nats_lib.sh"
+    start_nats_cluster
 }

@@ -14,8 +14,10 @@
 #   JOBS=2 (each worker's -j), TASKS_FILE=F (reuse a task file), WORKLOAD=name
 #
 # Besides the peers' fields the line has slots (W x JOBS), broker_cpu_s (the broker's user +
-# system CPU while the clock runs, every thread), broker_cpu_us_per_task, and
-# with a journal journal_bytes (the data dir's size when the job is done).
+# system CPU while the clock runs, every thread), broker_cpu_us_per_task,
+# worker_cpu_us_per_task (the same for the worker processes together, their
+# commands' processes not included), and with a journal journal_bytes (the
+# data dir's size when the job is done).
 set -euo pipefail
 N=${1:-200000}
 W=${2:-2}
@@ -39,10 +41,17 @@ case " ${BROKER_ARGS:-} " in *" --in-memory "* | *" --journal "*) data_args=() ;
 "$BIN/sluice-broker" --bind "$BROKER" "${data_args[@]}" ${BROKER_ARGS:-} -q \
     2>"$WORK/broker.log" & bpid=$!
 pids+=($bpid)
+wpids=()
 for ((i = 0; i < W; i++)); do
     "$BIN/sluice-worker" --broker "$BROKER" "${worker_args[@]}" -j "$JOBS" -q \
         2>>"$WORK/workers.log" & pids+=($!)
+    wpids+=($!)
 done
+workers_cpu () {
+    local p t=0
+    for p in "${wpids[@]}"; do t=$(python3 -c "print($t + $(proc_cpu "$p"))"); done
+    echo "$t"
+}
 # Workers attached before the clock starts (the peers' rule).
 await_workers "$BROKER" "$W"
 # The sink waits for the job before the clock starts, as the peers' sinks do.
@@ -50,11 +59,13 @@ await_workers "$BROKER" "$W"
 sink=$!
 sleep 0.5
 cpu0=$(proc_cpu "$bpid")
+wcpu0=$(workers_cpu)
 start=$(date +%s%N)
 "$BIN/sluice-ventilator" --broker "$BROKER" --job bench "$tasks" >/dev/null
 wait "$sink"
 end=$(date +%s%N)
 cpu=$(python3 -c "print('%.3f' % ($(proc_cpu "$bpid") - $cpu0))")
+wcpu=$(python3 -c "print('%.3f' % ($(workers_cpu) - $wcpu0))")
 journal=
 [ ${#data_args[@]} -gt 0 ] && journal="journal_bytes=$(du -s -B1 "$WORK/data" | cut -f1)"
 got=$(wc -l < "$WORK/out.txt")
@@ -63,5 +74,6 @@ N=$(wc -l < "$tasks")
 python3 -c "
 s = ($end - $start) / 1e9
 print(('peer=$PEER workload=$WORKLOAD tasks=$N workers=$W seconds=%.3f tasks_per_s=%d '
-       'slots=$((W * JOBS)) broker_cpu_s=%s broker_cpu_us_per_task=%.2f $journal'
-       % (s, $N / s, '$cpu', $cpu * 1e6 / $N)).rstrip())"
+       'slots=$((W * JOBS)) broker_cpu_s=%s broker_cpu_us_per_task=%.2f '
+       'worker_cpu_us_per_task=%.2f $journal'
+       % (s, $N / s, '$cpu', $cpu * 1e6 / $N, $wcpu * 1e6 / $N)).rstrip())"

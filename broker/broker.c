@@ -7,6 +7,7 @@
     workers make the table grow, never the broker block).
 */
 #include "internal.h"
+#include "sl_zpoll.h"
 
 void broker_free_item (void **item_p)
 {
@@ -152,6 +153,7 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
     //  claimed within 5 intervals was lost on the way (or sits in the
     //  buffers of a worker that stopped reading).
     self->unclaimed_lease_ms = 5 * (int64_t) config->heartbeat_ms;
+    broker_role_init (self);
     if ((config->data_dir || config->nats.servers) && broker_journal_open (self, err, errlen))
         goto fail;
     if (config->metrics && !(self->metrics = http_new (config->metrics, err, errlen)))
@@ -188,6 +190,7 @@ void broker_destroy (broker_t **self_p)
     zstr_free (&self->status_body);
     broker_attach_cleanup (self);
     zhashx_destroy (&self->job_times);
+    zhashx_destroy (&self->awaited);
     zsock_destroy (&self->control);
     zsock_destroy (&self->intake);
     zsock_destroy (&self->dispatch);
@@ -368,6 +371,8 @@ static long s_poll_timeout (broker_t *self, int64_t now)
         wake = self->grace_until;
     if (broker_delivery_wake (self) < wake)
         wake = broker_delivery_wake (self);
+    if (self->shared && sl_role_wake (&self->role) < wake)
+        wake = sl_role_wake (&self->role);
     return wake > now ? (long) (wake - now) : 0;
 }
 
@@ -386,6 +391,8 @@ static void s_turn (broker_t *self, zmq_pollitem_t *items)
         broker_on_delivery_input (self);
     if (self->metrics && (items [5].revents & ZMQ_POLLIN))
         http_handle (self->metrics, broker_render_http, self);
+    if (items [6].revents & ZMQ_POLLIN)
+        broker_journal_poll (self); //  the journal's answers (NATS)
     broker_dispatch (self);
     broker_deliver (self);
     broker_finish_jobs (self);
@@ -417,7 +424,7 @@ static void s_timers (broker_t *self, int64_t now, int64_t tick)
 //  result.
 static int s_stop (broker_t *self)
 {
-    broker_journal_commit (self);
+    broker_journal_sync (self);
     sl_info ("broker stopping: %llu tasks accepted, %llu results, %llu runs lost, %llu handed "
              "back, %llu retried, %llu duplicates dropped, %llu bad messages dropped",
              (unsigned long long) self->count.tasks_in, (unsigned long long) self->count.results_in,
@@ -444,23 +451,34 @@ int broker_run (broker_t *self)
         { zsock_resolve (self->results), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->dispatch), 0, ZMQ_POLLOUT, 0 },
         { zsock_resolve (self->delivery), 0, ZMQ_POLLOUT, 0 },
-        { self->metrics ? zsock_resolve (http_sock (self->metrics)) : NULL, 0, ZMQ_POLLIN, 0 },
+        //  The HTTP socket and the journal's answers (NATS), if any: an fd
+        //  of -1 is never ready.
+        { self->metrics ? zsock_resolve (http_sock (self->metrics)) : NULL, -1, ZMQ_POLLIN, 0 },
+        { NULL, self->journal ? sl_journal_fd (self->journal) : -1, ZMQ_POLLIN, 0 },
     };
-    int nitems = self->metrics ? 6 : 5;
+    int nitems = 7;
     int64_t tick = self->config.heartbeat_ms / 2 > 0 ? self->config.heartbeat_ms / 2 : 1;
     self->next_housekeeping = zclock_mono () + tick;
     self->next_report = zclock_mono () + WORKER_REPORT_MS;
+    if (self->role.state == SL_ROLE_STANDBY && broker_standby_run (self))
+        return 0; //  interrupted while a standby
+    //  As zmq_poll, without asking again after the wait the sockets whose
+    //  ZMQ_FD stayed quiet (no socket is tracked: all are used everywhere).
+    sl_zpoll_t poller = { 0 };
     while (!zsys_interrupted && !self->fenced) {
         s_poll_events (self, items);
-        int rc = zmq_poll (items, nitems, s_poll_timeout (self, zclock_mono ()));
+        int rc = sl_zpoll (&poller, items, (size_t) nitems, s_poll_timeout (self, zclock_mono ()));
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
             sl_error ("poll failed: %s", zmq_strerror (errno));
             break;
         }
+        if (!broker_role_serving (self, zclock_mono ()))
+            continue; //  deposed (fenced), or holding the journal again first
         s_turn (self, items);
         s_timers (self, zclock_mono (), tick);
     }
+    sl_zpoll_clear (&poller);
     return s_stop (self);
 }

@@ -19,6 +19,8 @@ typedef struct {
     const char *bind;          //  tcp://IFACE:PORT; ports PORT..PORT+4 are bound
     const char *data_dir;      //  the journal's directory; NULL = in memory only (or NATS)
     sl_nats_config_t nats;     //  the NATS journal: .servers non-NULL = use it, not data_dir
+    bool standby;              //  start as a standby on the NATS journal (role.h)
+    const char *advertise;     //  where clients reach this broker, told by standbys; NULL = bind
     sl_fsync_t fsync;          //  when the journal syncs to disk
     int64_t retention_ms;      //  how long finished jobs are remembered
     uint32_t heartbeat_ms;     //  heartbeat interval offered to clients
@@ -27,6 +29,7 @@ typedef struct {
     uint64_t max_payload;      //  longest task accepted (bytes)
     uint64_t max_memory;       //  tasks and results held, at most (bytes): intake pauses past it
     uint64_t max_attachment;   //  largest attachment accepted (bytes)
+    uint64_t checkpoint_bytes; //  journal bytes between checkpoints (a new segment each)
     const char *curve_secret;  //  the broker's certificate: CurveZMQ on every port, NULL = plain
     const char *curve_clients; //  directory of admitted clients' public certificates, NULL = any
     const char *keys_file;     //  join keys (sl_keys.h): CurveZMQ with the join token; NULL = none
@@ -41,6 +44,7 @@ typedef struct {
 #define BROKER_DEFAULT_MAX_PAYLOAD (1024 * 1024)
 #define BROKER_DEFAULT_MAX_MEMORY (1024ULL * 1024 * 1024)
 #define BROKER_DEFAULT_MAX_ATTACHMENT (1024ULL * 1024 * 1024)
+#define BROKER_DEFAULT_CHECKPOINT_BYTES (64ULL << 20)
 
 typedef struct _broker_t broker_t;
 

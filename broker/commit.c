@@ -4,13 +4,15 @@
 */
 #include "internal.h"
 
+#include "checkpoint.h"
+
 static void s_journal_results (broker_t *self);
 static void s_journal_rotate (broker_t *self);
 
 //  Records are appended as the broker changes its table and committed in
-//  groups: at once with --fsync always, else within BATCH_COMMIT_MS. Before
-//  it tells a ventilator which tasks it holds, the broker commits, so what
-//  it confirms is on disk. If the journal cannot be written the broker
+//  groups: at once with --fsync always, else within BATCH_COMMIT_MS. What
+//  it tells a ventilator about the tasks it holds waits in the outbox until
+//  the records appended before it are durable. If the journal cannot be written the broker
 //  refuses new tasks (and says why) rather than accept what it could lose.
 
 static void s_journal_error (broker_t *self, const char *err)
@@ -19,7 +21,7 @@ static void s_journal_error (broker_t *self, const char *err)
         //  Another broker holds the journal now: whatever this one still
         //  has to say was not appended, so it says nothing more.
         if (!self->fenced)
-            sl_error ("%s", err);
+            sl_error ("deposed: %s", err);
         self->fenced = true;
     } else if (!self->journal_failed)
         sl_error ("%s; refusing new tasks and results until the journal can be written again", err);
@@ -126,7 +128,7 @@ void broker_notify (broker_t *self, collector_io_t *io, sl_env_t *env)
 //  so far may go to the sink, answers waiting for them may go out.
 static void s_journal_durable_now (broker_t *self)
 {
-    sl_table_durable (self->table);
+    sl_table_durable_to (self->table, s_journal_durable (self));
     broker_outbox_flush (self, self->answers, self->control);
     broker_notices_flush (self);
 }
@@ -161,6 +163,19 @@ static void s_failure_note (broker_t *self, sl_task_t *task)
                  sl_job_id (sl_task_job (task)), (unsigned long long) failure.seq);
 }
 
+//  Appends the results of batch [0..n) (one job) and tells the table
+//  where their records are, so that each goes to the sink once its
+//  record is durable.
+static void s_journal_result_batch (broker_t *self, sl_task_t **batch, size_t n)
+{
+    char err [512];
+    broker_journal_appended (self, sl_durable_results (self->journal, batch, n, err, sizeof err),
+                             err);
+    uint64_t position = sl_journal_appended (self->journal);
+    for (size_t i = 0; i < n; i++)
+        sl_table_recorded (self->table, batch [i], position);
+}
+
 //  Records the final results the table reached since the last call.
 static void s_journal_results (broker_t *self)
 {
@@ -191,18 +206,31 @@ static void s_journal_results (broker_t *self)
         if (!self->journal)
             continue;
         if (n && (sl_task_job (task) != sl_task_job (batch [0]) || n == MAX_BATCH_RESULTS)) {
-            broker_journal_appended (
-                self, sl_durable_results (self->journal, batch, n, err, sizeof err), err);
+            s_journal_result_batch (self, batch, n);
             n = 0;
         }
         batch [n++] = task;
     }
     if (n)
-        broker_journal_appended (
-            self, sl_durable_results (self->journal, batch, n, err, sizeof err), err);
+        s_journal_result_batch (self, batch, n);
 }
 
-//  Commits what was appended. Returns 0, or -1 if the journal failed.
+//  True when the journal grew by --checkpoint-bytes since the last
+//  checkpoint, and by at least the checkpoint's own size (so that a live
+//  state bigger than --checkpoint-bytes is not written again and again).
+static bool s_checkpoint_due (broker_t *self)
+{
+    uint64_t bytes = sl_journal_segment_bytes (self->journal);
+    uint64_t since = bytes > self->checkpoint_size ? bytes - self->checkpoint_size : 0;
+    uint64_t due = self->config.checkpoint_bytes > self->checkpoint_size
+                       ? self->config.checkpoint_bytes
+                       : self->checkpoint_size;
+    return !self->checkpointing && since >= due;
+}
+
+//  Commits what was appended: the NATS journal only publishes it, and the
+//  journal's answers (broker_journal_poll) make it durable. Returns 0, or
+//  -1 if the journal failed.
 int broker_journal_commit (broker_t *self)
 {
     if (!self->journal)
@@ -219,10 +247,35 @@ int broker_journal_commit (broker_t *self)
     self->journal_failed = false;
     self->dirty_since = 0;
     s_journal_durable_now (self);
-    if (sl_journal_segment_bytes (self->journal) >= SEGMENT_BYTES &&
-        (!self->rotate_retry || zclock_mono () >= self->rotate_retry))
+    if (s_checkpoint_due (self) && (!self->rotate_retry || zclock_mono () >= self->rotate_retry))
         s_journal_rotate (self);
     return 0;
+}
+
+//  Commits and waits until every record appended is durable, for an
+//  answer that must be synchronous. Returns 0, or -1 if the journal failed.
+int broker_journal_sync (broker_t *self)
+{
+    if (!self->journal)
+        return 0;
+    if (broker_journal_commit (self))
+        return -1;
+    char err [512];
+    if (sl_journal_sync (self->journal, err, sizeof err)) {
+        s_journal_error (self, err);
+        return -1;
+    }
+    s_journal_durable_now (self);
+    return 0;
+}
+
+//  The journal answered commits (NATS): what is durable now goes out.
+void broker_journal_poll (broker_t *self)
+{
+    char err [512];
+    if (sl_journal_poll (self->journal, err, sizeof err))
+        s_journal_error (self, err);
+    s_journal_durable_now (self);
 }
 
 //  Commits when the fsync policy says it is time, and retries a failed
@@ -242,10 +295,10 @@ void broker_journal_tick (broker_t *self, int64_t now)
         broker_journal_commit (self); //  rotates
         return;
     }
-    if (sl_journal_uncommitted (self->journal) == 0)
-        return;
+    if (!self->dirty_since)
+        return; //  nothing appended since the last commit
     if (self->config.fsync == SL_FSYNC_ALWAYS ||
-        sl_journal_uncommitted (self->journal) >= BATCH_COMMIT_BYTES ||
+        sl_journal_unflushed (self->journal) >= BATCH_COMMIT_BYTES ||
         now - self->dirty_since >= BATCH_COMMIT_MS)
         broker_journal_commit (self);
 }
@@ -265,10 +318,36 @@ int64_t broker_journal_wake (broker_t *self)
     return wake;
 }
 
-//  Starts a new segment, carries the finished jobs it remembers into it,
-//  and deletes the segments no unfinished job needs any more. A rotation
-//  that fails (no inode, say) is no reason to refuse work while the current
-//  segment can still be written: it is logged and tried again each second.
+//  Writes a checkpoint of the live state (checkpoint.h) at the start of
+//  segment: the finished jobs remembered, oldest first (so that a replay
+//  remembers them in the same order), and every unfinished job. Returns
+//  0, or -1 if a record could not be appended (logged).
+static int s_journal_checkpoint (broker_t *self, uint64_t id)
+{
+    char err [512];
+    s_journal_results (self); //  the table's changes so far are records first
+    int rc = sl_checkpoint_begin (self->journal, id, err, sizeof err);
+    int64_t oldest = zclock_time () - self->config.retention_ms;
+    for (size_t i = sl_finished_count (self->finished); rc == 0 && i-- > 0;) {
+        sl_finished_job_t *f = sl_finished_newest (self->finished, i);
+        sl_failed_t failed = sl_finished_failed (f);
+        if (f->finished_at >= oldest)
+            rc = sl_durable_job_done (self->journal, f->id, &f->counts, f->finished_at, &failed,
+                                      err, sizeof err);
+    }
+    if (rc == 0)
+        rc = sl_checkpoint_jobs (self->journal, self->table, err, sizeof err);
+    if (rc == 0)
+        rc = sl_checkpoint_end (self->journal, self->table, id, err, sizeof err);
+    broker_journal_appended (self, rc, err);
+    return rc;
+}
+
+//  Starts a new segment with a checkpoint of the live state and, once it
+//  is durable, deletes the segments before it (the NATS journal purges its
+//  stream up to it). A rotation that fails (no inode, say) is no reason to
+//  refuse work while the current segment can still be written: it is
+//  logged and tried again each second.
 static void s_journal_rotate (broker_t *self)
 {
     char err [512];
@@ -288,34 +367,28 @@ static void s_journal_rotate (broker_t *self)
     if (self->rotate_retry)
         sl_warn ("journal: a new segment could be started again");
     self->rotate_retry = 0;
-    int64_t oldest = zclock_time () - self->config.retention_ms;
-    //  Oldest first, so that a replay remembers them in the same order.
-    for (size_t i = sl_finished_count (self->finished); i-- > 0;) {
-        sl_finished_job_t *f = sl_finished_newest (self->finished, i);
-        if (f->finished_at >= oldest) {
-            sl_failed_t failed = sl_finished_failed (f);
-            broker_journal_appended (self,
-                                     sl_durable_job_done (self->journal, f->id, &f->counts,
-                                                          f->finished_at, &failed, err, sizeof err),
-                                     err);
-        }
-    }
-    uint64_t keep = segment;
-    for (sl_job_t *job = sl_table_job_first (self->table); job;
-         job = sl_table_job_next (self->table))
-        if (sl_job_tag (job) < keep)
-            keep = sl_job_tag (job);
-    int deleted = sl_journal_delete_before (self->journal, keep, err, sizeof err);
+    int64_t start = zclock_mono ();
+    uint64_t before = sl_journal_total_bytes (self->journal);
+    self->checkpointing = true;
+    int rc = s_journal_checkpoint (self, (uint64_t) zclock_usecs ());
+    rc = rc ? rc : broker_journal_sync (self);
+    self->checkpointing = false;
+    if (rc)
+        return; //  the segments before stay: replay needs them
+    self->checkpoint_size = sl_journal_segment_bytes (self->journal);
+    int deleted = sl_journal_delete_before (self->journal, segment, err, sizeof err);
     if (deleted < 0)
         sl_warn ("%s", err);
     else
-        sl_info ("journal: segment %llu started, %d old segments deleted, %.1f MB on disk",
-                 (unsigned long long) segment, deleted,
+        sl_info ("journal: checkpoint in segment %llu (%zu jobs) in %lld ms, %d old segments "
+                 "deleted, %.1f MB before, %.1f MB now",
+                 (unsigned long long) segment, sl_table_job_count (self->table),
+                 (long long) (zclock_mono () - start), deleted, before / 1e6,
                  sl_journal_total_bytes (self->journal) / 1e6);
 }
 
-static void s_on_replayed_done (const char *job, const sl_job_counts_t *counts, int64_t finished_at,
-                                const sl_failed_t *failed, void *arg)
+void broker_on_replayed_done (const char *job, const sl_job_counts_t *counts, int64_t finished_at,
+                              const sl_failed_t *failed, void *arg)
 {
     broker_remember ((broker_t *) arg, job, counts, finished_at, failed);
 }
@@ -330,17 +403,19 @@ int broker_journal_open (broker_t *self, char *err, size_t errlen)
     if (!self->journal)
         return -1;
     int64_t records =
-        sl_durable_replay (self->journal, self->table, s_on_replayed_done, self, err, errlen);
+        sl_durable_replay (self->journal, self->table, broker_on_replayed_done, self, err, errlen);
     if (records < 0)
         return -1;
     //  From now on a result goes to the sink only once its record is
-    //  durable (replayed ones are).
-    sl_table_hold_fresh (self->table, true);
+    //  durable (replayed ones are). A standby does this when it takes over.
+    bool active = self->role.state == SL_ROLE_ACTIVE;
+    if (active)
+        sl_table_hold_fresh (self->table, true);
     //  Tasks queued by the replay may still be running on workers that
     //  outlived the old broker: give them time to claim those runs before
     //  anything is dealt again (a worker notices the restart at its next
     //  heartbeat and claims everything it holds as soon as it is welcomed).
-    if (sl_table_queued (self->table)) {
+    if (sl_table_queued (self->table) && active) {
         self->grace_until = zclock_mono () + GRACE_BEATS * (int64_t) self->config.heartbeat_ms;
         sl_info ("journal: dealing no task for %lld ms, for workers to claim the runs they "
                  "still run",

@@ -4,9 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  Packs msg and appends it as a record of type.
-static int s_append (sl_journal_t *journal, sl_record_type_t type, const ProtobufCMessage *msg,
-                     char *err, size_t errlen)
+#include "checkpoint.h"
+
+int sl_durable_append (sl_journal_t *journal, sl_record_type_t type, const ProtobufCMessage *msg,
+                       char *err, size_t errlen)
 {
     uint8_t stack [4096];
     size_t size;
@@ -85,7 +86,7 @@ int sl_durable_job_tasks (sl_journal_t *journal, sl_job_t *job, Sluice__Task **t
     batch.n_tasks = n;
     batch.queue = (char *) s_job_queues (job, then, &batch.n_then);
     batch.then = then;
-    return s_append (journal, SL_REC_TASKS, &batch.base, err, errlen);
+    return sl_durable_append (journal, SL_REC_TASKS, &batch.base, err, errlen);
 }
 
 int sl_durable_tasks (sl_journal_t *journal, const char *job, Sluice__Task **tasks, size_t n,
@@ -95,7 +96,7 @@ int sl_durable_tasks (sl_journal_t *journal, const char *job, Sluice__Task **tas
     batch.job = (char *) job;
     batch.tasks = tasks;
     batch.n_tasks = n;
-    return s_append (journal, SL_REC_TASKS, &batch.base, err, errlen);
+    return sl_durable_append (journal, SL_REC_TASKS, &batch.base, err, errlen);
 }
 
 int sl_durable_advanced (sl_journal_t *journal, sl_task_t **tasks, size_t n, char *err,
@@ -133,7 +134,7 @@ int sl_durable_job_end (sl_journal_t *journal, sl_job_t *job, uint64_t total, ch
     end.total = total;
     end.queue = (char *) s_job_queues (job, then, &end.n_then);
     end.then = then;
-    return s_append (journal, SL_REC_END, &end.base, err, errlen);
+    return sl_durable_append (journal, SL_REC_END, &end.base, err, errlen);
 }
 
 int sl_durable_end (sl_journal_t *journal, const char *job, uint64_t total, char *err,
@@ -142,7 +143,7 @@ int sl_durable_end (sl_journal_t *journal, const char *job, uint64_t total, char
     Sluice__JobEnd end = SLUICE__JOB_END__INIT;
     end.job = (char *) job;
     end.total = total;
-    return s_append (journal, SL_REC_END, &end.base, err, errlen);
+    return sl_durable_append (journal, SL_REC_END, &end.base, err, errlen);
 }
 
 //  Appends one ResultBatch record of tasks [0..n).
@@ -167,7 +168,7 @@ static int s_results_record (sl_journal_t *journal, sl_task_t **tasks, size_t n,
     batch.job = (char *) sl_job_id (sl_task_job (tasks [0]));
     batch.results = ptrs;
     batch.n_results = n;
-    int rc = s_append (journal, SL_REC_RESULTS, &batch.base, err, errlen);
+    int rc = sl_durable_append (journal, SL_REC_RESULTS, &batch.base, err, errlen);
     free (results);
     free (ptrs);
     free (ids);
@@ -201,7 +202,7 @@ int sl_durable_delivered (sl_journal_t *journal, const char *job, const uint64_t
     ack.job = (char *) job;
     ack.seqs = (uint64_t *) seqs;
     ack.n_seqs = n;
-    return s_append (journal, SL_REC_DELIVERED, &ack.base, err, errlen);
+    return sl_durable_append (journal, SL_REC_DELIVERED, &ack.base, err, errlen);
 }
 
 int sl_durable_job_done (sl_journal_t *journal, const char *job, const sl_job_counts_t *counts,
@@ -220,7 +221,7 @@ int sl_durable_job_done (sl_journal_t *journal, const char *job, const sl_job_co
         done.n_failed_ranges = 2 * failed->n;
         done.failed_truncated = failed->truncated;
     }
-    return s_append (journal, SL_REC_JOB_DONE, &done.base, err, errlen);
+    return sl_durable_append (journal, SL_REC_JOB_DONE, &done.base, err, errlen);
 }
 
 //  --- Replay -------------------------------------------------------------------
@@ -231,6 +232,8 @@ typedef struct {
     void *arg;
     char *err;
     size_t errlen;
+    sl_cpplan_t *plan; //  which records apply (checkpoint.h)
+    uint64_t index;    //  of the record at hand
 } replay_t;
 
 void sl_durable_result_out (sl_task_t *task, Sluice__Result *out, char *id)
@@ -388,6 +391,20 @@ static int s_replay_done (replay_t *self, const uint8_t *data, size_t size)
     return 0;
 }
 
+static int s_replay_checkpoint_end (replay_t *self, const uint8_t *data, size_t size)
+{
+    Sluice__Checkpoint *cp = (Sluice__Checkpoint *) sl_proto_unpack (
+        &sluice__checkpoint__descriptor, data, size, self->err, self->errlen);
+    if (!cp)
+        return -1;
+    for (size_t i = 0; i < cp->n_counts; i++) {
+        Sluice__JobDone *c = cp->counts [i];
+        sl_table_restore_counts (self->table, c->job, c->ok, c->failed, c->timeout, c->cancelled);
+    }
+    sl_proto_release (&cp);
+    return 0;
+}
+
 static int s_replay_record (uint8_t type, const uint8_t *data, size_t size, uint64_t segment,
                             void *arg)
 {
@@ -410,6 +427,12 @@ static int s_replay_record (uint8_t type, const uint8_t *data, size_t size, uint
         case SL_REC_JOB_DONE:
             rc = s_replay_done (self, data, size);
             break;
+        case SL_REC_CHECKPOINT_END:
+            rc = s_replay_checkpoint_end (self, data, size);
+            break;
+        case SL_REC_CHECKPOINT:
+        case SL_REC_CHECKPOINT_ABORT:
+            return 0; //  markers: the plan read them
         default:
             snprintf (self->err, self->errlen,
                       "journal record of unknown type %u in segment %llu (written by a newer "
@@ -420,12 +443,83 @@ static int s_replay_record (uint8_t type, const uint8_t *data, size_t size, uint
     return rc ? s_undecodable (self, type, segment) : 0;
 }
 
+//  First pass: every record into the table, and its type to the plan.
+static int s_first_pass (uint8_t type, const uint8_t *data, size_t size, uint64_t segment,
+                         void *arg)
+{
+    replay_t *self = (replay_t *) arg;
+    uint64_t id = 0;
+    if (type == SL_REC_CHECKPOINT || type == SL_REC_CHECKPOINT_END ||
+        type == SL_REC_CHECKPOINT_ABORT) {
+        Sluice__Checkpoint *cp = (Sluice__Checkpoint *) sl_proto_unpack (
+            &sluice__checkpoint__descriptor, data, size, self->err, self->errlen);
+        if (!cp)
+            return s_undecodable (self, type, segment);
+        id = cp->id;
+        sl_proto_release (&cp);
+    }
+    if (sl_cpplan_add (self->plan, type, id)) {
+        snprintf (self->err, self->errlen, "out of memory replaying the journal");
+        return -1;
+    }
+    return s_replay_record (type, data, size, segment, arg);
+}
+
+//  Second pass: only the records the plan applies.
+static int s_second_pass (uint8_t type, const uint8_t *data, size_t size, uint64_t segment,
+                          void *arg)
+{
+    replay_t *self = (replay_t *) arg;
+    if (!sl_cpplan_applies (self->plan, self->index++))
+        return 0;
+    return s_replay_record (type, data, size, segment, arg);
+}
+
 int64_t sl_durable_replay (sl_journal_t *journal, sl_table_t *table, sl_durable_done_fn *on_done,
                            void *arg, char *err, size_t errlen)
 {
-    replay_t self = { table, on_done, arg, err, errlen };
-    int64_t rc = sl_journal_replay (journal, s_replay_record, &self, err, errlen);
+    replay_t self = { table, on_done, arg, err, errlen, sl_cpplan_new (), 0 };
+    if (!self.plan) {
+        snprintf (err, errlen, "out of memory replaying the journal");
+        return -1;
+    }
+    //  Usually one pass: a journal with no checkpoint, or one that starts
+    //  with a complete checkpoint (the history before it deleted).
+    int64_t rc = sl_journal_replay (journal, s_first_pass, &self, err, errlen);
+    if (rc >= 0 && !sl_cpplan_simple (self.plan)) {
+        //  History before the last checkpoint, or one a crash left
+        //  unfinished: again, from the table's last complete picture.
+        sl_job_t *job;
+        while ((job = sl_table_job_first (table)))
+            sl_table_retire (table, job);
+        if (sl_journal_scan (journal, 1, s_second_pass, &self, err, errlen) < 0)
+            rc = -1;
+    }
+    uint64_t open = sl_cpplan_open (self.plan);
+    if (rc >= 0 && open && sl_checkpoint_abort (journal, open, err, errlen))
+        rc = -1;
+    sl_cpplan_destroy (&self.plan);
     //  Results restored from the journal need not be journaled again.
+    while (sl_table_pop_completed (table))
+        ;
+    return rc;
+}
+
+int64_t sl_durable_follow (sl_journal_t *journal, sl_table_t *table, sl_durable_done_fn *on_done,
+                           void *arg, char *err, size_t errlen)
+{
+    replay_t self = { table, on_done, arg, err, errlen, NULL, 0 };
+    int64_t rc = sl_journal_follow (journal, s_replay_record, &self, err, errlen);
+    while (sl_table_pop_completed (table))
+        ;
+    return rc;
+}
+
+int64_t sl_durable_apply (sl_journal_t *journal, uint64_t from, sl_table_t *table, char *err,
+                          size_t errlen)
+{
+    replay_t self = { table, NULL, NULL, err, errlen, NULL, 0 };
+    int64_t rc = sl_journal_scan (journal, from, s_replay_record, &self, err, errlen);
     while (sl_table_pop_completed (table))
         ;
     return rc;

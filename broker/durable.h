@@ -8,8 +8,11 @@
         type 3  ResultBatch  final results (Result.attempts = runs it took)
         type 4  Ack          results the sink confirmed (delivered)
         type 5  JobDone      the job was finished and announced; also written
-                             again at the start of each segment for the jobs
-                             the broker remembers as finished
+                             again in each checkpoint for the jobs the
+                             broker remembers as finished
+        types 16, 17, 18     Checkpoint markers: begin, end, abort of a
+                             checkpoint of the live state (checkpoint.h);
+                             replay starts at the last complete one
 
     Replaying them in order into an empty table rebuilds every job: tasks
     with no result are QUEUED again (a run that was under way at the crash
@@ -34,8 +37,15 @@ typedef enum {
     SL_REC_END = 2,
     SL_REC_RESULTS = 3,
     SL_REC_DELIVERED = 4,
-    SL_REC_JOB_DONE = 5
+    SL_REC_JOB_DONE = 5,
+    SL_REC_CHECKPOINT = 16,      //  Checkpoint: a checkpoint begins (checkpoint.h)
+    SL_REC_CHECKPOINT_END = 17,  //  Checkpoint: it ends, with each job's counts
+    SL_REC_CHECKPOINT_ABORT = 18 //  Checkpoint: it never ended (a crash)
 } sl_record_type_t;
+
+//  Packs msg and appends it as a record of type. Returns 0 or -1.
+int sl_durable_append (sl_journal_t *journal, sl_record_type_t type, const ProtobufCMessage *msg,
+                       char *err, size_t errlen);
 
 //  The table's view of a result message (pointing into r).
 void sl_durable_result_in (const Sluice__Result *r, sl_result_in_t *in);
@@ -107,6 +117,19 @@ typedef void (sl_durable_done_fn) (const char *job, const sl_job_counts_t *count
 //  first record as their tag. Returns records replayed, or -1 with err.
 int64_t sl_durable_replay (sl_journal_t *journal, sl_table_t *table, sl_durable_done_fn *on_done,
                            void *arg, char *err, size_t errlen);
+
+//  A standby's replay goes on: applies to table the records another
+//  broker appended since the journal last read (sl_journal_follow).
+//  Returns records applied, or -1 with err.
+int64_t sl_durable_follow (sl_journal_t *journal, sl_table_t *table, sl_durable_done_fn *on_done,
+                           void *arg, char *err, size_t errlen);
+
+//  Applies to table every committed record of the segments with id >=
+//  from, in order and each once, checkpoints included: what a standby
+//  does with what it follows (no checkpoint plan, no second pass).
+//  Returns records applied, or -1 with err.
+int64_t sl_durable_apply (sl_journal_t *journal, uint64_t from, sl_table_t *table, char *err,
+                          size_t errlen);
 
 //  Called by sl_durable_scan_results for every result of the job.
 typedef void (sl_durable_result_fn) (const char *job, Sluice__Result *result, void *arg);

@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "outbox.h"
 #include "peers.h"
+#include "role.h"
 #include "sl_curve.h"
 #include "sl_endpoint.h"
 #include "sl_keys.h"
@@ -42,11 +43,12 @@
 #define MAX_BATCH_RESULTS 256 //  results in one ResultBatch to the sink
 #define MAX_BATCH_BYTES (1 << 20)
 #define GRACE_BEATS 2                //  after a restart: heartbeats to wait for workers' claims
+#define TAKEOVER_GRACE_MS 1000       //  after a takeover: a heartbeat more, at most this
+#define MAX_HOLD_WORKERS_BYTES 32768 //  workers named in a hold message, at most (else "*")
 #define ACK_TIMEOUT_BEATS 10         //  heartbeats without an ack before unacked results go again
 #define FINISHED_MEMORY 1000         //  finished jobs remembered for late queries
 #define BATCH_COMMIT_MS 10           //  --fsync batch: longest a record waits for its fsync
 #define BATCH_COMMIT_BYTES (1 << 20) //  --fsync batch: commit early past this much
-#define SEGMENT_BYTES (64 << 20)     //  start a new journal segment past this size
 #define MAX_MISSING_RANGES 1024      //  ranges of missing seqs in one JobState
 #define WORKER_REPORT_MS 30000       //  how often the workers' capacity is logged
 #define INTAKE_SLACK (1 << 20)       //  a ventilator's batch: up to 256 KiB + one task, framed
@@ -58,12 +60,12 @@
 #define RATE_SAMPLES 11              //  results counted each second, for the rate over 10 s
 #define MAX_FILL_SEQS 1000000        //  cancel: absent seqs it fills in, at most
 #define MAX_FAILED_RANGES 1024       //  ranges of failed seqs remembered per finished job
-#define DELIVERY_RETRY_MS 5                  //  a collector's DEALER not connected yet: retry
-#define PUSH_SNDHWM 2                        //  --dispatch push: batches buffered per worker
-#define INSECURE_WARNING_MS (3600 * 1000)    //  --insecure: the warning again every hour
-#define FAILURES_PER_JOB 10000               //  failed tasks kept per job for the dashboard
-#define FAILURES_MAX_BYTES (64ULL << 20)     //  failed tasks kept in all, at most (bytes)
-#define FAILURES_MEMORY_SHARE 16             //  ... and at most this fraction of --max-memory
+#define DELIVERY_RETRY_MS 5          //  a collector's DEALER not connected yet: retry
+#define PUSH_SNDHWM 2                //  --dispatch push: batches buffered per worker
+#define INSECURE_WARNING_MS (3600 * 1000) //  --insecure: the warning again every hour
+#define FAILURES_PER_JOB 10000            //  failed tasks kept per job for the dashboard
+#define FAILURES_MAX_BYTES (64ULL << 20)  //  failed tasks kept in all, at most (bytes)
+#define FAILURES_MEMORY_SHARE 16          //  ... and at most this fraction of --max-memory
 #define STATUS_CACHE_MS 200 //  GET /api/status within this long of another gets the same body
 
 //  A collector's delivery (deliver.c): sinks and libsluice clients, each a
@@ -110,6 +112,8 @@ struct _broker_t {
     struct stat keys_stat;              //  join token: the keys file as last read
     int64_t next_insecure_warning;      //  --insecure: when to warn again (ms)
     int64_t dirty_since;                //  when the oldest uncommitted record was appended (ms)
+    uint64_t checkpoint_size;           //  bytes of the last checkpoint (checkpoint.h)
+    bool checkpointing;                 //  writing one: no other rotation meanwhile
     bool journal_failed;                //  the journal cannot be written: no task is accepted
     char journal_error [512];           //  why
     int64_t journal_retry;              //  when to try committing again (ms)
@@ -134,6 +138,12 @@ struct _broker_t {
     char attach_dir [3072];             //  where attachments are kept
     bool attach_temporary;              //  attach_dir goes with the broker (--in-memory)
     sl_attach_store_t *attach;          //  the attachments in attach_dir
+    bool shared;                        //  --standby: the journal is shared with standbys
+    sl_role_t role;                     //  active, standby or deposed (role.h)
+    char advertise [256];               //  where clients reach this broker (hold messages)
+    sl_ratelimit_t role_log;            //  rate limit for logging follow and hold failures
+    zhashx_t *awaited;                  //  after a takeover: the old broker's workers that
+                                        //  have not claimed their runs yet, or NULL (unknown)
 };
 
 //  broker.c
@@ -162,9 +172,21 @@ void broker_answer (broker_t *self, zframe_t *routing_id, sl_env_t *env);
 void broker_notify (broker_t *self, collector_io_t *io, sl_env_t *env);
 void broker_journal_tag (broker_t *self);
 int broker_journal_commit (broker_t *self);
+int broker_journal_sync (broker_t *self);
+void broker_journal_poll (broker_t *self);
 void broker_journal_tick (broker_t *self, int64_t now);
 int64_t broker_journal_wake (broker_t *self);
 int broker_journal_open (broker_t *self, char *err, size_t errlen);
+void broker_on_replayed_done (const char *job, const sl_job_counts_t *counts, int64_t finished_at,
+                              const sl_failed_t *failed, void *arg);
+
+//  standby.c
+void broker_role_init (broker_t *self);
+int broker_standby_run (broker_t *self);
+bool broker_role_serving (broker_t *self, int64_t now);
+void broker_standby_answer (broker_t *self, zframe_t *routing_id, sl_env_t *env);
+int64_t broker_follow_age (broker_t *self);
+void broker_standby_heard (broker_t *self, sl_peer_t *peer);
 
 //  session.c
 void broker_peer_remove (broker_t *self, sl_peer_t *peer);

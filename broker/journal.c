@@ -67,6 +67,20 @@ static int s_file_commit (void *impl, char *err, size_t errlen)
     return sl_jfile_commit (impl, err, errlen);
 }
 
+static int s_file_fd (void *impl)
+{
+    (void) impl;
+    return -1; //  a commit is durable when it returns
+}
+
+static int s_file_poll (void *impl, char *err, size_t errlen)
+{
+    (void) impl;
+    (void) err;
+    (void) errlen;
+    return 0;
+}
+
 static size_t s_file_uncommitted (void *impl)
 {
     return sl_jfile_uncommitted (impl);
@@ -136,7 +150,11 @@ static const sl_journal_ops_t s_file_ops = {
     .repaired = s_file_repaired,
     .append = s_file_append,
     .commit = s_file_commit,
+    .sync = s_file_commit,
+    .fd = s_file_fd,
+    .poll = s_file_poll,
     .uncommitted = s_file_uncommitted,
+    .unflushed = s_file_uncommitted,
     .appended = s_file_appended,
     .durable = s_file_durable,
     .failed = s_file_failed,
@@ -206,10 +224,34 @@ int sl_journal_commit (sl_journal_t *self, char *err, size_t errlen)
     return self->ops->commit (self->impl, err, errlen);
 }
 
+int sl_journal_sync (sl_journal_t *self, char *err, size_t errlen)
+{
+    assert (self);
+    return self->ops->sync (self->impl, err, errlen);
+}
+
+int sl_journal_fd (sl_journal_t *self)
+{
+    assert (self);
+    return self->ops->fd (self->impl);
+}
+
+int sl_journal_poll (sl_journal_t *self, char *err, size_t errlen)
+{
+    assert (self);
+    return self->ops->poll (self->impl, err, errlen);
+}
+
 size_t sl_journal_uncommitted (sl_journal_t *self)
 {
     assert (self);
     return self->ops->uncommitted (self->impl);
+}
+
+size_t sl_journal_unflushed (sl_journal_t *self)
+{
+    assert (self);
+    return self->ops->unflushed (self->impl);
 }
 
 uint64_t sl_journal_appended (sl_journal_t *self)
@@ -234,6 +276,44 @@ bool sl_journal_fenced (sl_journal_t *self)
 {
     assert (self);
     return self->ops->fenced (self->impl);
+}
+
+int64_t sl_journal_follow (sl_journal_t *self, sl_journal_fn *fn, void *arg, char *err,
+                           size_t errlen)
+{
+    assert (self);
+    return self->ops->follow ? self->ops->follow (self->impl, fn, arg, err, errlen) : 0;
+}
+
+int sl_journal_hold (sl_journal_t *self, const char *holder, const char *workers, char *err,
+                     size_t errlen)
+{
+    assert (self);
+    return self->ops->hold ? self->ops->hold (self->impl, holder, workers, err, errlen) : 0;
+}
+
+const char *sl_journal_holder_workers (sl_journal_t *self)
+{
+    assert (self);
+    return self->ops->holder_workers ? self->ops->holder_workers (self->impl) : NULL;
+}
+
+bool sl_journal_refused (sl_journal_t *self)
+{
+    assert (self);
+    return self->ops->refused ? self->ops->refused (self->impl) : false;
+}
+
+const char *sl_journal_holder (sl_journal_t *self)
+{
+    assert (self);
+    return self->ops->holder ? self->ops->holder (self->impl) : NULL;
+}
+
+uint64_t sl_journal_last_seq (sl_journal_t *self)
+{
+    assert (self);
+    return self->ops->last_seq ? self->ops->last_seq (self->impl) : 0;
 }
 
 uint64_t sl_journal_segment (sl_journal_t *self)

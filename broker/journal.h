@@ -20,6 +20,14 @@
     retries them on the next commit, so nothing acknowledged is ever lost
     and nothing is written twice.
 
+    Asynchronous commits: the file journal's commit returns once the
+    records are synced. The NATS journal's commit only publishes them;
+    they become durable as the stream's acknowledgements come back, while
+    the broker goes on working: sl_journal_fd becomes readable, and
+    sl_journal_poll takes the answers in and advances sl_journal_durable.
+    sl_journal_sync commits and waits until everything appended is
+    durable, for the rare answer that must be synchronous.
+
     Positions: every record appended takes the next position (1, 2, ...;
     counted from new, replayed records excluded). sl_journal_appended is the
     position of the last record appended, sl_journal_durable that of the
@@ -103,8 +111,27 @@ int sl_journal_append (sl_journal_t *self, uint8_t type, const uint8_t *data, si
 //  written any more).
 int sl_journal_commit (sl_journal_t *self, char *err, size_t errlen);
 
-//  Bytes appended but not yet committed.
+//  Commits and waits until every record appended is durable (or the
+//  journal failed). Returns 0 or -1 with err as commit. The file journal's
+//  commit does that already.
+int sl_journal_sync (sl_journal_t *self, char *err, size_t errlen);
+
+//  A file descriptor that becomes readable when answers to a commit wait
+//  for sl_journal_poll, or -1 if the backend never has any (files).
+int sl_journal_fd (sl_journal_t *self);
+
+//  Takes in the answers to commits: advances sl_journal_durable, goes on
+//  publishing what commit left for later. Returns 0, or -1 with err when
+//  a commit failed: then sl_journal_failed is true (and sl_journal_fenced
+//  if another broker wrote to the journal), and the next commit retries.
+int sl_journal_poll (sl_journal_t *self, char *err, size_t errlen);
+
+//  Bytes appended but not yet durable.
 size_t sl_journal_uncommitted (sl_journal_t *self);
+
+//  Bytes appended since the last commit: what the next commit sends (the
+//  file journal: the same as uncommitted).
+size_t sl_journal_unflushed (sl_journal_t *self);
 
 //  Positions, see above.
 uint64_t sl_journal_appended (sl_journal_t *self);
@@ -116,6 +143,40 @@ bool sl_journal_failed (sl_journal_t *self);
 //  True once a commit found that another broker wrote to the journal:
 //  this broker must stop serving. Never true for the file journal.
 bool sl_journal_fenced (sl_journal_t *self);
+
+//  Standby brokers (NATS only; see docs/durability.md "Standby brokers").
+//  follow: after replay, reads the records another broker appended since
+//  this one last read, without waiting, and calls fn for each (split
+//  records whose end has not arrived wait for the next call). Returns the
+//  records read (0 if none, or for the file journal), or -1 with err.
+//  While following, a refused hold does not fence the journal.
+int64_t sl_journal_follow (sl_journal_t *self, sl_journal_fn *fn, void *arg, char *err,
+                           size_t errlen);
+
+//  hold: proves that this broker still holds the journal, or takes it
+//  over after follow: commits what is buffered, then appends an empty
+//  message naming holder (the address clients reach this broker at) and
+//  workers (its workers' names, comma-separated; "*" if too many to list;
+//  NULL: none), both expecting the stream's last sequence as this broker
+//  read it. Returns 0 (this broker holds the journal: nobody wrote since
+//  it last read or wrote), or -1 with err; then sl_journal_refused says
+//  whether another broker wrote meanwhile (fenced too, unless following).
+//  The file journal is always held (0).
+int sl_journal_hold (sl_journal_t *self, const char *holder, const char *workers, char *err,
+                     size_t errlen);
+
+//  True if the last hold failed because another broker wrote first.
+bool sl_journal_refused (sl_journal_t *self);
+
+//  The holder named by the last hold message read (replay or follow), or
+//  NULL if none was read.
+const char *sl_journal_holder (sl_journal_t *self);
+
+//  The workers named by that hold message, or NULL if none was read.
+const char *sl_journal_holder_workers (sl_journal_t *self);
+
+//  The stream's last sequence this broker read or wrote (0: file journal).
+uint64_t sl_journal_last_seq (sl_journal_t *self);
 
 //  Id of the segment appends go to now (0 before replay). The NATS
 //  journal has one segment, 1, for the whole stream.

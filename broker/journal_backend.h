@@ -18,7 +18,11 @@ typedef struct {
     int (*append) (void *impl, uint8_t type, const uint8_t *data, size_t size, char *err,
                    size_t errlen);
     int (*commit) (void *impl, char *err, size_t errlen);
+    int (*sync) (void *impl, char *err, size_t errlen);
+    int (*fd) (void *impl);
+    int (*poll) (void *impl, char *err, size_t errlen);
     size_t (*uncommitted) (void *impl);
+    size_t (*unflushed) (void *impl);
     uint64_t (*appended) (void *impl);
     uint64_t (*durable) (void *impl);
     bool (*failed) (void *impl);
@@ -31,6 +35,13 @@ typedef struct {
     int64_t (*scan) (void *impl, uint64_t from, sl_journal_fn *fn, void *arg, char *err,
                      size_t errlen);
     const char *(*dir) (void *impl);
+    //  Standby brokers; NULL in a backend that has none (the file journal).
+    int64_t (*follow) (void *impl, sl_journal_fn *fn, void *arg, char *err, size_t errlen);
+    int (*hold) (void *impl, const char *holder, const char *workers, char *err, size_t errlen);
+    const char *(*holder_workers) (void *impl);
+    bool (*refused) (void *impl);
+    const char *(*holder) (void *impl);
+    uint64_t (*last_seq) (void *impl);
 } sl_journal_ops_t;
 
 //  A journal over impl with its methods ops (static, not copied). Takes

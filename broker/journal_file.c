@@ -103,7 +103,7 @@ static uint32_t s_get32 (const uint8_t *p)
            (uint32_t) p [3] << 24;
 }
 
-_Static_assert (RECORD_HEAD == SL_FRAME_RECORD_HEAD, "one record format for both journals");
+_Static_assert(RECORD_HEAD == SL_FRAME_RECORD_HEAD, "one record format for both journals");
 
 //  s_crc_tables [0] is the byte table of the reflected Castagnoli polynomial
 //  0x82F63B78; s_crc_tables [k] [i] is the CRC of byte i followed by k zero
@@ -1088,6 +1088,74 @@ static void s_report_torn (sl_jfile_t *self, s_reader_t *r, const char *path, ui
 
 //  Replays one segment; the last one becomes the current segment, its torn
 //  tail or torn header repaired. Returns 0 or -1 with err.
+//  A segment whose header a crash cut short (it must be the last one):
+//  its header is written again. *size becomes the header's. 0 or -1.
+static int s_rewrite_header (sl_jfile_t *self, int fd, const char *path, bool last, uint64_t *size,
+                             s_pass_t *pass)
+{
+    size_t done;
+    if (!last) {
+        s_damaged (self, pass, path, 0, "header cut short", " and is not the last segment");
+        return -1;
+    }
+    if (ftruncate (fd, 0) == -1 || s_pwrite_all (fd, s_header, HEADER_SIZE, 0, &done) == -1 ||
+        s_sync_fd (fd, false) == -1 || s_sync_dir (self) == -1) {
+        s_error (pass->err, pass->errlen, "cannot rewrite the header of journal segment %s: %s",
+                 path, strerror (errno));
+        return -1;
+    }
+    self->torn_bytes += *size;
+    s_repaired (self,
+                "journal segment %s %s: its header is written again. A crash right "
+                "after the segment was created leaves this; if the file was emptied or cut "
+                "short otherwise, every record it held is lost",
+                path,
+                *size == 0            ? "was empty (0 bytes)"
+                : *size < HEADER_SIZE ? "held only the first bytes of its header"
+                                      : "held a header of zeros and nothing else");
+    *size = HEADER_SIZE;
+    return 0;
+}
+
+//  Reads a segment's records. Damage ends the replay unless it is the torn
+//  tail of the last segment, which is cut off (*size becomes where it
+//  began). 0 or -1.
+static int s_read_records (sl_jfile_t *self, s_reader_t *reader, uint64_t id, const char *path,
+                           bool last, uint64_t *size, s_pass_t *pass)
+{
+    int64_t before = pass->count;
+    uint64_t bad_at = 0;
+    const char *why = NULL;
+    int walked = s_walk (reader, id, path, pass, &bad_at, &why);
+    if (walked != 1)
+        return walked;
+    if (!last) {
+        s_damaged (self, pass, path, bad_at, why, " and is not the last segment");
+        return -1;
+    }
+    int follows = s_valid_after (reader, bad_at);
+    if (follows == -1) {
+        s_error (pass->err, pass->errlen, "cannot read journal segment %s: %s", path,
+                 strerror (errno));
+        return -1;
+    }
+    if (follows == 1) {
+        s_damaged (self, pass, path, bad_at, why, " and valid records follow");
+        return -1;
+    }
+    //  The torn tail of a crash: drop it.
+    s_report_torn (self, reader, path, bad_at, why, pass->count - before);
+    if (ftruncate (reader->fd, (off_t) bad_at) == -1 || s_sync_fd (reader->fd, false) == -1) {
+        s_error (pass->err, pass->errlen,
+                 "cannot truncate the torn tail of journal segment %s at byte %" PRIu64 ": %s",
+                 path, bad_at, strerror (errno));
+        return -1;
+    }
+    self->torn_bytes += *size - bad_at;
+    *size = bad_at;
+    return 0;
+}
+
 static int s_replay_segment (sl_jfile_t *self, uint64_t id, bool last, s_pass_t *pass)
 {
     char name [NAME_SIZE], path [PATH_SIZE];
@@ -1108,64 +1176,9 @@ static int s_replay_segment (sl_jfile_t *self, uint64_t id, bool last, s_pass_t 
     int header = s_check_header (&reader, path, pass);
     if (header == -1)
         goto close_fd;
-    if (header == 1) {
-        //  A crash right after the segment was created: write the header again.
-        size_t done;
-        if (!last) {
-            s_damaged (self, pass, path, 0, "header cut short", " and is not the last segment");
-            goto close_fd;
-        }
-        if (ftruncate (fd, 0) == -1 || s_pwrite_all (fd, s_header, HEADER_SIZE, 0, &done) == -1 ||
-            s_sync_fd (fd, false) == -1 || s_sync_dir (self) == -1) {
-            s_error (pass->err, pass->errlen, "cannot rewrite the header of journal segment %s: %s",
-                     path, strerror (errno));
-            goto close_fd;
-        }
-        self->torn_bytes += size;
-        s_repaired (self,
-                    "journal segment %s %s: its header is written again. A crash right "
-                    "after the segment was created leaves this; if the file was emptied or cut "
-                    "short otherwise, every record it held is lost",
-                    path,
-                    size == 0            ? "was empty (0 bytes)"
-                    : size < HEADER_SIZE ? "held only the first bytes of its header"
-                                         : "held a header of zeros and nothing else");
-        size = HEADER_SIZE;
-    } else {
-        int64_t before = pass->count;
-        uint64_t bad_at = 0;
-        const char *why = NULL;
-        int walked = s_walk (&reader, id, path, pass, &bad_at, &why);
-        if (walked == -1)
-            goto close_fd;
-        if (walked == 1) {
-            if (!last) {
-                s_damaged (self, pass, path, bad_at, why, " and is not the last segment");
-                goto close_fd;
-            }
-            int follows = s_valid_after (&reader, bad_at);
-            if (follows == -1) {
-                s_error (pass->err, pass->errlen, "cannot read journal segment %s: %s", path,
-                         strerror (errno));
-                goto close_fd;
-            }
-            if (follows == 1) {
-                s_damaged (self, pass, path, bad_at, why, " and valid records follow");
-                goto close_fd;
-            }
-            //  The torn tail of a crash: drop it.
-            s_report_torn (self, &reader, path, bad_at, why, pass->count - before);
-            if (ftruncate (fd, (off_t) bad_at) == -1 || s_sync_fd (fd, false) == -1) {
-                s_error (pass->err, pass->errlen,
-                         "cannot truncate the torn tail of journal segment %s at byte %" PRIu64
-                         ": %s",
-                         path, bad_at, strerror (errno));
-                goto close_fd;
-            }
-            self->torn_bytes += size - bad_at;
-            size = bad_at;
-        }
-    }
+    if (header == 1 ? s_rewrite_header (self, fd, path, last, &size, pass)
+                    : s_read_records (self, &reader, id, path, last, &size, pass))
+        goto close_fd;
     if (last) {
         self->fd = fd;
         fd = -1;

@@ -97,7 +97,7 @@ static size_t s_record_bytes (const uint8_t *p)
 sl_frame_cut_t sl_frame_cut (const uint8_t *records, size_t len, size_t max_body)
 {
     assert (max_body > 0);
-    sl_frame_cut_t cut = { 0, 0, SL_FRAME_BEGIN | SL_FRAME_END };
+    sl_frame_cut_t cut = { 0, 0, SL_FRAME_BEGIN | SL_FRAME_END, 0 };
     if (len == 0)
         return cut;
     assert (len >= SL_FRAME_RECORD_HEAD);
@@ -108,8 +108,11 @@ sl_frame_cut_t sl_frame_cut (const uint8_t *records, size_t len, size_t max_body
         return cut;
     }
     size_t end = first;
-    while (end < len && s_record_bytes (records + end) <= max_body - end)
+    cut.records = 1;
+    while (end < len && s_record_bytes (records + end) <= max_body - end) {
         end += s_record_bytes (records + end);
+        cut.records++;
+    }
     cut.len = end;
     return cut;
 }
@@ -119,10 +122,11 @@ sl_frame_cut_t sl_frame_cut_more (const uint8_t *records, size_t rec, size_t off
     assert (off > rec);
     size_t end = rec + s_record_bytes (records + rec);
     assert (off < end);
-    sl_frame_cut_t cut = { off, end - off, SL_FRAME_END };
+    sl_frame_cut_t cut = { off, end - off, SL_FRAME_END, 1 };
     if (cut.len > max_body) {
         cut.len = max_body;
         cut.flags = 0;
+        cut.records = 0;
     }
     return cut;
 }

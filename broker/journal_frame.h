@@ -55,9 +55,10 @@ void sl_frame_put_head (uint8_t *p, uint8_t flags);
 
 //  One message body: bytes [off, off + len) of the records, and its flags.
 typedef struct {
-    size_t off;    //  first byte in the records
-    size_t len;    //  bytes (not counting the head)
-    uint8_t flags; //  SL_FRAME_BEGIN, SL_FRAME_END
+    size_t off;     //  first byte in the records
+    size_t len;     //  bytes (not counting the head)
+    uint8_t flags;  //  SL_FRAME_BEGIN, SL_FRAME_END
+    size_t records; //  records that end in it
 } sl_frame_cut_t;
 
 //  The first message body of records [0..len), which must start at a

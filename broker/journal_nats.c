@@ -1,22 +1,29 @@
 /*  journal_nats - the NATS JetStream journal, see journal_nats.h.
 
-    State: the connection and JetStream context, the stream's last
-    sequence as this broker knows it (what the next publish expects), and
-    one buffer of records appended and not yet acknowledged. The buffer is
-    published from `pos` on, in messages cut by journal_frame; `rec` is the
-    start of the record `pos` is in (pos itself unless a split record is
-    half sent). A publish that got no answer leaves its cut in `doubt`: the
-    next commit sends exactly that message again (same bytes, same message
-    id) so that JetStream's duplicate detection can recognise it.
+    State: the connection and JetStream context, and one buffer of records
+    appended and not yet acknowledged: bytes [0, pos) of it are durable
+    (dropped when the buffer is compacted), [pos, sent) are cut into the
+    messages of the window (journal_window.h), [sent, len) wait to be cut.
+    `rec` is the start of the record `sent` is in (sent itself unless a
+    split record is half cut).
 
-    Publishes are synchronous (js_Publish, one acknowledgement per
-    message): a commit is usually one message (up to the servers' max
-    payload, 1 MB by default), and the broker's loop waits for a commit as
-    it waits for fdatasync with the file journal.
+    Publishes are asynchronous (js_PublishMsgAsync, up to WINDOW messages
+    in flight). libnats calls s_on_answer on its own thread: it only
+    queues the answer under `lock` and writes a byte to the `wake` pipe,
+    which the broker's loop polls; sl_journal_poll, on the broker's thread,
+    hands the answers to the window, drops what is durable and publishes
+    more. A failure is retried synchronously by the next commit, message by
+    message from the window's head, with the same bytes and message ids
+    (so that JetStream's duplicate window recognises what was stored
+    after all): a rare path, where waiting is right.
 */
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <nats/nats.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,39 +34,69 @@
 #include "journal_frame.h"
 #include "journal_nats.h"
 #include "journal_url.h"
+#include "journal_window.h"
 
 #define HEADER_ROOM 512         //  room left in a message for its headers
 #define MIN_BODY 1024           //  smallest message body we accept to cut
-#define BUFFER_KEEP (16u << 20) //  a commit frees a buffer bigger than this
+#define BUFFER_KEEP (16u << 20) //  a buffer bigger than this is freed when empty
+#define COMPACT_AT (4u << 20)   //  durable bytes that make the buffer move down
+#define WINDOW 32               //  messages in flight at most
+
+//  An answer to an asynchronous publish, from libnats's thread.
+typedef struct {
+    uint64_t expect; //  the message's expected last sequence (its name)
+    uint64_t seq;    //  where it was stored, if ok
+    bool ok;         //  stored (or a duplicate of one stored)
+    bool fence;      //  refused: wrong last sequence or message id
+    char why [200];  //  why not, if not ok
+} s_answer_t;
 
 typedef struct {
-    char *name;               //  "nats stream NAME", for messages
-    char *stream;             //  the stream's name
-    char *subject;            //  the subject its messages go to
-    int replicas;             //  replicas, if the stream is created
-    int64_t timeout_ms;       //  wait for acknowledgements and reads
-    natsConnection *conn;     //  connection to the cluster
-    jsCtx *js;                //  JetStream context of conn
-    char nonce [24];          //  random id of this run, in message ids
-    size_t max_body;          //  largest message body
-    bool replayed;            //  replay was called
-    uint64_t last_seq;        //  the stream's last sequence as we know it
-    uint64_t first_seq;       //  the stream's first sequence when replay began
-    uint8_t *buf;             //  records appended, not yet acknowledged
-    size_t len;               //  bytes in buf
-    size_t cap;               //  room in buf
-    size_t pos;               //  bytes of buf acknowledged
-    size_t rec;               //  start of the record pos is in
-    bool doubt;               //  the publish of doubt_cut got no answer
-    sl_frame_cut_t doubt_cut; //  the message to send again, unchanged
-    uint8_t *msg;             //  scratch: head + body of one message
-    uint64_t appended;        //  records appended (position of the last one)
-    uint64_t durable;         //  position of the last record acknowledged
-    bool failed;              //  the last commit failed
-    bool fenced;              //  another broker wrote to the stream
-    uint64_t torn_bytes;      //  bytes of torn runs dropped by replay
-    char repaired [256];      //  what replay dropped, in words, or ""
-    uint64_t bytes;           //  the stream's bytes (at replay, plus published)
+    char *name;                       //  "nats stream NAME", for messages
+    char *stream;                     //  the stream's name
+    char *subject;                    //  the subject its messages go to
+    int replicas;                     //  replicas, if the stream is created
+    int64_t timeout_ms;               //  wait for acknowledgements and reads
+    natsConnection *conn;             //  connection to the cluster
+    jsCtx *js;                        //  JetStream context of conn
+    char nonce [24];                  //  random id of this run, in message ids
+    size_t max_body;                  //  largest message body
+    bool replayed;                    //  replay was called
+    uint64_t last_seq;                //  the stream's last sequence as replay left it
+    uint64_t first_seq;               //  the stream's first sequence when replay began
+    sl_jwindow_t *window;             //  messages in flight, from replay on
+    uint8_t *buf;                     //  records appended, not yet acknowledged
+    size_t len;                       //  bytes in buf
+    size_t cap;                       //  room in buf
+    size_t pos;                       //  bytes of buf acknowledged
+    size_t sent;                      //  bytes of buf in the window's messages
+    size_t rec;                       //  start of the record sent is in
+    uint64_t cut_position;            //  position of the last record that ends before sent
+    bool flushing;                    //  commit asked for everything appended to go out
+    size_t unflushed;                 //  bytes appended since the last commit
+    uint8_t *msg;                     //  scratch: head + body of one message
+    uint64_t appended;                //  records appended (position of the last one)
+    uint64_t durable;                 //  position of the last record acknowledged
+    bool failed;                      //  a publish failed: the next commit retries
+    bool fenced;                      //  another broker wrote to the stream
+    char why [256];                   //  why the window's head failed
+    uint64_t torn_bytes;              //  bytes of torn runs dropped by replay
+    char repaired [256];              //  what replay dropped, in words, or ""
+    uint64_t bytes;                   //  the stream's bytes (at replay, plus published)
+    uint64_t segment;                 //  rotations since replay, plus 1 (the broker's segment id)
+    uint64_t segment_bytes;           //  bytes acknowledged since the last rotation
+    uint64_t purge_from;              //  the stream's first message of this segment (0: none yet)
+    pthread_mutex_t lock;             //  guards answers, nanswers, woken
+    s_answer_t answers [WINDOW];      //  answers not yet taken (one per message in flight)
+    size_t nanswers;                  //  answers waiting
+    bool woken;                       //  a byte waits in the wake pipe
+    int wake [2];                     //  pipe: readable while answers wait
+    natsSubscription *follow;         //  standby: ordered consumer of what others append
+    sl_frame_reader_t *follow_reader; //  standby: records split over messages
+    bool synced;                      //  standby: a message that begins a run was followed
+    bool refused;                     //  the last hold found that another broker wrote
+    char holder [256];                //  the holder named by the last hold message read
+    char *workers;                    //  the workers it named (owned), or NULL
 } s_nats_t;
 
 //  The message of the last libnats error.
@@ -70,7 +107,8 @@ static const char *s_nats_error (natsStatus s)
     return text && *text ? text : natsStatus_GetText (s);
 }
 
-static int s_commit (void *impl, char *err, size_t errlen);
+static int s_sync (void *impl, char *err, size_t errlen);
+static void s_follow_stop (s_nats_t *self);
 
 static void s_destroy (void **impl_p)
 {
@@ -79,35 +117,71 @@ static void s_destroy (void **impl_p)
         return;
     if (self->replayed && !self->fenced && self->conn) {
         char err [256];
-        s_commit (self, err, sizeof err); //  as the file journal does
+        s_sync (self, err, sizeof err); //  as the file journal does
     }
+    if (self->js && self->window && sl_jwindow_in_flight (self->window)) {
+        //  Answers still due (NATS unreachable): take the messages back,
+        //  so that s_on_answer is not called any more. (Only then: libnats
+        //  3.4 crashes here if nothing was ever published asynchronously.)
+        natsMsgList pending;
+        if (js_PublishAsyncGetPendingList (&pending, self->js) == NATS_OK)
+            natsMsgList_Destroy (&pending);
+    }
+    s_follow_stop (self);
     jsCtx_Destroy (self->js);
     natsConnection_Destroy (self->conn);
+    sl_jwindow_destroy (&self->window);
+    pthread_mutex_destroy (&self->lock);
+    if (self->wake [0] >= 0) {
+        close (self->wake [0]);
+        close (self->wake [1]);
+    }
     free (self->buf);
     free (self->msg);
     free (self->name);
     free (self->stream);
     free (self->subject);
+    free (self->workers);
     free (self);
     *impl_p = NULL;
 }
 
-//  Publishes data [0..len) expecting the stream's last sequence (if any).
-//  Returns 0 (last_seq updated), or -1 with err; *fenced says whether the
-//  stream refused it for a wrong last sequence.
+//  What a failed publish says, for the log.
+static void s_publish_error (s_nats_t *self, bool fence, uint64_t expect, const char *why,
+                             char *err, size_t errlen)
+{
+    if (fence)
+        snprintf (err, errlen,
+                  "another broker wrote to the journal stream %s since this broker last read or "
+                  "wrote it (its last sequence is not %" PRIu64
+                  "): this broker no longer holds the journal and stops serving",
+                  self->stream, expect);
+    else
+        snprintf (err, errlen,
+                  "cannot publish to the journal stream %s: %s; check that a majority of its "
+                  "servers are up and reachable",
+                  self->stream, why);
+}
+
+//  True if a publish was refused because the stream is not as expected.
+static bool s_fence_error (jsErrCode jerr)
+{
+    return jerr == JSStreamWrongLastSequenceErr || jerr == JSStreamWrongLastMsgIDErr;
+}
+
+//  Publishes data [0..len) synchronously expecting the stream's last
+//  sequence (if expect) to be last_seq. Returns 0 (last_seq updated), or
+//  -1 with err; *fenced says whether the stream refused it for a wrong
+//  last sequence. Only for replay's first message on an empty stream.
 static int s_publish (s_nats_t *self, const uint8_t *data, size_t len, bool expect, bool *fenced,
                       char *err, size_t errlen)
 {
     *fenced = false;
-    char id [64];
-    snprintf (id, sizeof id, "%s-%" PRIu64, self->nonce, self->last_seq + 1);
     jsPubOptions po;
     jsPubOptions_Init (&po);
     po.MaxWait = self->timeout_ms;
-    if (expect) {
+    if (expect)
         po.ExpectLastSeq = self->last_seq;
-        po.MsgId = id;
-    }
     jsPubAck *ack = NULL;
     jsErrCode jerr = 0;
     natsStatus s = js_Publish (&ack, self->js, self->subject, data, (int) len, &po, &jerr);
@@ -117,20 +191,27 @@ static int s_publish (s_nats_t *self, const uint8_t *data, size_t len, bool expe
         self->bytes += len;
         return 0;
     }
-    if (jerr == JSStreamWrongLastSequenceErr) {
-        *fenced = true;
-        snprintf (err, errlen,
-                  "another broker wrote to the journal stream %s since this broker last read or "
-                  "wrote it (its last sequence is not %" PRIu64
-                  "): this broker no longer holds the journal and stops serving",
-                  self->stream, self->last_seq);
-        return -1;
-    }
-    snprintf (err, errlen,
-              "cannot publish to the journal stream %s: %s (JetStream error %d); check that a "
-              "majority of its servers are up and reachable",
-              self->stream, s_nats_error (s), (int) jerr);
+    char why [256];
+    snprintf (why, sizeof why, "%s (JetStream error %d)", s_nats_error (s), (int) jerr);
+    *fenced = s_fence_error (jerr);
+    s_publish_error (self, *fenced, self->last_seq, why, err, errlen);
     return -1;
+}
+
+#define HOLDER_HEADER "Sluice-Holder"   //  names the broker in a hold message
+#define WORKERS_HEADER "Sluice-Workers" //  ... and its workers
+
+//  Remembers the holder a hold message names.
+static void s_holder_note (s_nats_t *self, natsMsg *msg)
+{
+    const char *holder = NULL, *workers = NULL;
+    if (natsMsgHeader_Get (msg, HOLDER_HEADER, &holder) != NATS_OK || !holder)
+        return;
+    snprintf (self->holder, sizeof self->holder, "%s", holder);
+    free (self->workers);
+    self->workers = NULL;
+    if (natsMsgHeader_Get (msg, WORKERS_HEADER, &workers) == NATS_OK && workers)
+        self->workers = strdup (workers); //  NULL if out of memory: no list, the full grace
 }
 
 //  Reads the stream's messages from first to last (inclusive) with an
@@ -182,6 +263,7 @@ static int64_t s_read (s_nats_t *self, uint64_t first, uint64_t last, sl_journal
         }
         seq = meta->Sequence.Stream;
         jsMsgMetaData_Destroy (meta);
+        s_holder_note (self, msg);
         if (seq <= last) {
             int64_t n =
                 sl_frame_reader_feed (reader, seq, (const uint8_t *) natsMsg_GetData (msg),
@@ -248,6 +330,11 @@ static int64_t s_replay (void *impl, sl_journal_fn *fn, void *arg, char *err, si
     self->first_seq = first;
     int64_t count = s_read (self, first, last, fn, arg, &self->torn_bytes, err, errlen);
     self->last_seq = last;
+    self->segment = 1;
+    if (count >= 0 && !(self->window = sl_jwindow_new (WINDOW, last))) {
+        snprintf (err, errlen, "out of memory opening the journal stream %s", self->stream);
+        count = -1;
+    }
     if (count >= 0 && self->torn_bytes)
         snprintf (self->repaired, sizeof self->repaired,
                   "journal stream %s: dropped %" PRIu64
@@ -272,62 +359,321 @@ static int s_append (void *impl, uint8_t type, const uint8_t *data, size_t size,
 {
     s_nats_t *self = impl;
     assert (self->replayed);
+    size_t before = self->len;
     if (sl_frame_append (&self->buf, &self->len, &self->cap, type, data, size, err, errlen))
         return -1;
+    self->unflushed += self->len - before;
     self->appended++;
+    return 0;
+}
+
+//  --- Publishing ---------------------------------------------------------------
+
+//  The message id of the message expecting `expect`: the sequence it
+//  takes, after this run's nonce.
+static void s_msg_id (s_nats_t *self, uint64_t expect, char *id, size_t idlen)
+{
+    snprintf (id, idlen, "%s-%" PRIu64, self->nonce, expect + 1);
+}
+
+//  Called by libnats on its own thread with the answer to a publish (or
+//  its timeout): queues it for s_poll and wakes the broker's loop.
+static void s_on_answer (jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+{
+    (void) js;
+    s_nats_t *self = closure;
+    const char *id = NULL;
+    const char *dash;
+    if (natsMsgHeader_Get (msg, "Nats-Msg-Id", &id) != NATS_OK || !(dash = strrchr (id, '-'))) {
+        natsMsg_Destroy (msg);
+        return; //  not ours
+    }
+    s_answer_t answer = { .expect = strtoull (dash + 1, NULL, 10) - 1, .ok = pa != NULL };
+    if (pa)
+        answer.seq = pa->Sequence;
+    else if (pae) {
+        answer.fence = s_fence_error (pae->ErrCode);
+        snprintf (answer.why, sizeof answer.why, "%s (JetStream error %d)",
+                  pae->ErrText && *pae->ErrText ? pae->ErrText : natsStatus_GetText (pae->Err),
+                  (int) pae->ErrCode);
+    }
+    natsMsg_Destroy (msg);
+    pthread_mutex_lock (&self->lock);
+    //  One answer per message in flight, at most WINDOW of them.
+    if (self->nanswers < WINDOW)
+        self->answers [self->nanswers++] = answer;
+    if (!self->woken) {
+        self->woken = true;
+        ssize_t rc = write (self->wake [1], "!", 1);
+        (void) rc; //  a full pipe is readable anyway
+    }
+    pthread_mutex_unlock (&self->lock);
+}
+
+//  Takes the answers queued by s_on_answer to the window.
+static void s_take_answers (s_nats_t *self)
+{
+    s_answer_t answers [WINDOW];
+    pthread_mutex_lock (&self->lock);
+    size_t n = self->nanswers;
+    memcpy (answers, self->answers, n * sizeof *answers);
+    self->nanswers = 0;
+    if (self->woken) {
+        char drain [16];
+        while (read (self->wake [0], drain, sizeof drain) > 0)
+            ;
+        self->woken = false;
+    }
+    pthread_mutex_unlock (&self->lock);
+    for (size_t i = 0; i < n; i++) {
+        if (answers [i].ok)
+            sl_jwindow_acked (self->window, answers [i].expect, answers [i].seq);
+        else if (sl_jwindow_failed (self->window, answers [i].expect, answers [i].fence) &&
+                 sl_jwindow_at (self->window, 0)->expect == answers [i].expect)
+            snprintf (self->why, sizeof self->why, "%s", answers [i].why);
+    }
+}
+
+//  Builds pub's message in self->msg and its options (ids in id, last).
+//  Returns the message's length.
+static size_t s_prepare (s_nats_t *self, const sl_pub_t *pub, jsPubOptions *po, char *id,
+                         char *last, size_t idlen)
+{
+    sl_frame_put_head (self->msg, pub->cut.flags);
+    memcpy (self->msg + SL_FRAME_HEAD, self->buf + pub->cut.off, pub->cut.len);
+    s_msg_id (self, pub->expect, id, idlen);
+    jsPubOptions_Init (po);
+    po->MaxWait = self->timeout_ms;
+    po->MsgId = id;
+    po->ExpectLastSeq = pub->expect;
+    if (pub->chained) {
+        s_msg_id (self, pub->expect - 1, last, idlen);
+        po->ExpectLastMsgId = last;
+    }
+    return SL_FRAME_HEAD + pub->cut.len;
+}
+
+//  Publishes pub (QUEUED) without waiting for its answer. Returns 0, or
+//  -1 if it could not even be handed to libnats (then it FAILED).
+static int s_send (s_nats_t *self, sl_pub_t *pub)
+{
+    sl_jwindow_sent (self->window, pub);
+    char id [64], last [64];
+    jsPubOptions po;
+    size_t len = s_prepare (self, pub, &po, id, last, sizeof id);
+    natsMsg *msg = NULL;
+    natsStatus s = natsMsg_Create (&msg, self->subject, NULL, (const char *) self->msg, (int) len);
+    if (s == NATS_OK)
+        s = js_PublishMsgAsync (self->js, &msg, &po);
+    natsMsg_Destroy (msg); //  NULL if libnats took it
+    if (s != NATS_OK) {
+        //  Not sent (or its answer will not come): failed now.
+        if (sl_jwindow_at (self->window, 0) == pub)
+            snprintf (self->why, sizeof self->why, "%s", s_nats_error (s));
+        sl_jwindow_failed (self->window, pub->expect, false);
+        return -1;
+    }
+    return 0;
+}
+
+//  Cuts the next message from the bytes appended and not yet cut.
+static sl_frame_cut_t s_cut (s_nats_t *self)
+{
+    sl_frame_cut_t cut;
+    if (self->sent == self->rec) {
+        cut = sl_frame_cut (self->buf + self->sent, self->len - self->sent, self->max_body);
+        cut.off += self->sent;
+    } else
+        cut = sl_frame_cut_more (self->buf, self->rec, self->sent, self->max_body);
+    self->sent += cut.len;
+    if (cut.flags & SL_FRAME_END)
+        self->rec = self->sent;
+    self->cut_position += cut.records;
+    return cut;
+}
+
+//  Publishes what is queued in the window, then cuts and publishes what
+//  was appended, as far as the window has room.
+static void s_send_more (s_nats_t *self)
+{
+    sl_pub_t *pub;
+    if (sl_jwindow_broken (self->window))
+        return; //  what follows a failed message would fail too
+    while ((pub = sl_jwindow_next (self->window)))
+        if (s_send (self, pub))
+            return;
+    while (self->flushing && self->sent < self->len && !sl_jwindow_full (self->window)) {
+        sl_frame_cut_t cut = s_cut (self);
+        if (s_send (self,
+                    sl_jwindow_push (self->window, cut, cut.records ? self->cut_position : 0)))
+            return;
+    }
+    if (self->sent == self->len)
+        self->flushing = false;
+}
+
+//  Moves the bytes not yet durable to the start of the buffer.
+static void s_compact (s_nats_t *self)
+{
+    size_t drop = self->pos;
+    memmove (self->buf, self->buf + drop, self->len - drop);
+    for (size_t i = 0; i < sl_jwindow_size (self->window); i++)
+        sl_jwindow_at (self->window, i)->cut.off -= drop;
+    self->len -= drop;
+    self->sent -= drop;
+    self->rec -= drop;
+    self->pos = 0;
+}
+
+//  Drops the messages acknowledged in order from the window: their bytes
+//  and records are durable.
+static void s_pop_acked (s_nats_t *self)
+{
+    sl_pub_t pub;
+    while (sl_jwindow_pop (self->window, &pub)) {
+        self->pos = pub.cut.off + pub.cut.len;
+        self->bytes += SL_FRAME_HEAD + pub.cut.len;
+        self->segment_bytes += SL_FRAME_HEAD + pub.cut.len;
+        if (pub.position)
+            self->durable = pub.position;
+    }
+    if (self->pos == self->len) {
+        self->len = self->pos = self->sent = self->rec = 0;
+        if (self->cap > BUFFER_KEEP) {
+            free (self->buf);
+            self->buf = NULL;
+            self->cap = 0;
+        }
+    } else if (self->pos >= COMPACT_AT)
+        s_compact (self);
+}
+
+static int s_fenced_error (s_nats_t *self, char *err, size_t errlen)
+{
+    snprintf (err, errlen,
+              "another broker wrote to the journal stream %s: this broker no longer holds the "
+              "journal and writes nothing more",
+              self->stream);
+    return -1;
+}
+
+static int s_poll (void *impl, char *err, size_t errlen)
+{
+    s_nats_t *self = impl;
+    if (!self->window)
+        return 0;
+    s_take_answers (self);
+    s_pop_acked (self);
+    if (self->fenced)
+        return s_fenced_error (self, err, errlen);
+    if (sl_jwindow_stuck (self->window) && !self->failed) {
+        //  The head failed and everything behind it answered: not durable.
+        sl_pub_t *head = sl_jwindow_at (self->window, 0);
+        self->failed = true;
+        self->fenced = head->fence;
+        s_publish_error (self, head->fence, head->expect, self->why, err, errlen);
+        if (!self->fenced)
+            sl_jwindow_rewind (self->window); //  the next commit sends them again
+        return -1;
+    }
+    if (!self->failed)
+        s_send_more (self);
+    return 0;
+}
+
+//  Sends the window again, message by message, each waiting for its
+//  answer. Returns 0 once every one is stored, or -1 with err.
+static int s_resend (s_nats_t *self, char *err, size_t errlen)
+{
+    sl_pub_t *pub;
+    while ((pub = sl_jwindow_next (self->window))) {
+        sl_jwindow_sent (self->window, pub);
+        pub->chained = false; //  its predecessor is stored: the sequence says it all
+        char id [64], last [64];
+        jsPubOptions po;
+        size_t len = s_prepare (self, pub, &po, id, last, sizeof id);
+        natsMsg *msg = NULL;
+        jsPubAck *ack = NULL;
+        jsErrCode jerr = 0;
+        natsStatus s =
+            natsMsg_Create (&msg, self->subject, NULL, (const char *) self->msg, (int) len);
+        if (s == NATS_OK)
+            s = js_PublishMsg (&ack, self->js, msg, &po, &jerr);
+        natsMsg_Destroy (msg);
+        if (s != NATS_OK) {
+            char why [256];
+            snprintf (why, sizeof why, "%s (JetStream error %d)", s_nats_error (s), (int) jerr);
+            self->fenced = s_fence_error (jerr);
+            sl_jwindow_failed (self->window, pub->expect, self->fenced);
+            s_publish_error (self, self->fenced, pub->expect, why, err, errlen);
+            if (!self->fenced)
+                sl_jwindow_rewind (self->window);
+            return -1;
+        }
+        sl_jwindow_acked (self->window, pub->expect, ack->Sequence);
+        jsPubAck_Destroy (ack);
+        s_pop_acked (self);
+    }
+    self->failed = false;
     return 0;
 }
 
 static int s_commit (void *impl, char *err, size_t errlen)
 {
     s_nats_t *self = impl;
-    if (self->fenced) {
-        snprintf (err, errlen,
-                  "the journal stream %s was written by another broker: this broker writes "
-                  "nothing more",
-                  self->stream);
-        return -1;
-    }
-    while (self->pos < self->len) {
-        sl_frame_cut_t cut;
-        if (self->doubt)
-            cut = self->doubt_cut;
-        else if (self->pos == self->rec) {
-            cut = sl_frame_cut (self->buf + self->pos, self->len - self->pos, self->max_body);
-            cut.off += self->pos;
-        } else
-            cut = sl_frame_cut_more (self->buf, self->rec, self->pos, self->max_body);
-        assert (cut.off == self->pos && cut.len > 0);
-        sl_frame_put_head (self->msg, cut.flags);
-        memcpy (self->msg + SL_FRAME_HEAD, self->buf + cut.off, cut.len);
-        bool fenced;
-        if (s_publish (self, self->msg, SL_FRAME_HEAD + cut.len, true, &fenced, err, errlen)) {
-            self->failed = true;
-            self->fenced = fenced;
-            self->doubt = !fenced;
-            self->doubt_cut = cut;
+    if (self->fenced)
+        return s_fenced_error (self, err, errlen);
+    self->flushing = true;
+    self->unflushed = 0;
+    if (self->failed) {
+        s_take_answers (self);
+        if (sl_jwindow_in_flight (self->window)) {
+            snprintf (err, errlen, "the journal stream %s: still waiting for answers (%s)",
+                      self->stream, self->why);
             return -1;
         }
-        self->doubt = false;
-        self->pos += cut.len;
-        if (cut.flags & SL_FRAME_END)
-            self->rec = self->pos;
+        if (s_resend (self, err, errlen))
+            return -1;
     }
-    self->len = self->pos = self->rec = 0;
-    self->failed = false;
-    self->durable = self->appended;
-    if (self->cap > BUFFER_KEEP) {
-        free (self->buf);
-        self->buf = NULL;
-        self->cap = 0;
+    s_send_more (self);
+    return 0;
+}
+
+static int s_sync (void *impl, char *err, size_t errlen)
+{
+    s_nats_t *self = impl;
+    if (s_commit (self, err, errlen))
+        return -1;
+    //  Every message in flight gets an answer within timeout_ms (libnats
+    //  times it out): a little more than that without any answer is a bug.
+    int64_t patience = self->timeout_ms + 1000;
+    while (self->durable < self->appended) {
+        struct pollfd pfd = { .fd = self->wake [0], .events = POLLIN };
+        if (poll (&pfd, 1, (int) patience) == 0) {
+            snprintf (err, errlen, "the journal stream %s: no answer to a publish in %lld ms",
+                      self->stream, (long long) patience);
+            return -1;
+        }
+        if (s_poll (self, err, errlen) || self->failed)
+            return -1;
     }
     return 0;
+}
+
+static int s_fd (void *impl)
+{
+    return ((s_nats_t *) impl)->wake [0];
 }
 
 static size_t s_uncommitted (void *impl)
 {
     s_nats_t *self = impl;
     return self->len - self->pos;
+}
+
+static size_t s_unflushed (void *impl)
+{
+    return ((s_nats_t *) impl)->unflushed;
 }
 
 static uint64_t s_appended (void *impl)
@@ -350,15 +696,19 @@ static bool s_fenced (void *impl)
     return ((s_nats_t *) impl)->fenced;
 }
 
+//  Segments: the stream has none, but the broker's rotations mark where
+//  its checkpoints begin (a rotation waits until everything is
+//  acknowledged, so the next message starts the segment), and deleting the
+//  segments before one purges the stream up to its first message.
 static uint64_t s_segment (void *impl)
 {
-    return ((s_nats_t *) impl)->replayed ? 1 : 0;
+    s_nats_t *self = impl;
+    return self->replayed ? self->segment : 0;
 }
 
 static uint64_t s_segment_bytes (void *impl)
 {
-    (void) impl;
-    return 0; //  never rotated
+    return ((s_nats_t *) impl)->segment_bytes;
 }
 
 static uint64_t s_total_bytes (void *impl)
@@ -368,16 +718,39 @@ static uint64_t s_total_bytes (void *impl)
 
 static uint64_t s_rotate (void *impl, char *err, size_t errlen)
 {
-    return s_commit (impl, err, errlen) ? 0 : 1;
+    s_nats_t *self = impl;
+    if (s_sync (self, err, errlen))
+        return 0;
+    self->segment++;
+    self->segment_bytes = 0;
+    self->purge_from = sl_jwindow_last_seq (self->window) + 1;
+    return self->segment;
 }
 
 static int s_delete_before (void *impl, uint64_t segment, char *err, size_t errlen)
 {
-    (void) impl;
-    (void) segment;
-    (void) err;
-    (void) errlen;
-    return 0;
+    s_nats_t *self = impl;
+    if (segment != self->segment || self->purge_from <= self->first_seq)
+        return 0;
+    jsOptions jo;
+    jsOptions_Init (&jo);
+    jo.Wait = self->timeout_ms;
+    jo.Stream.Purge.Sequence = self->purge_from;
+    jsErrCode jerr = 0;
+    natsStatus s = js_PurgeStream (self->js, self->stream, &jo, &jerr);
+    if (s != NATS_OK) {
+        snprintf (err, errlen,
+                  "cannot purge the journal stream %s up to sequence %" PRIu64
+                  ": %s (JetStream error %d); it keeps what it holds",
+                  self->stream, self->purge_from, s_nats_error (s), (int) jerr);
+        return -1;
+    }
+    uint64_t purged = self->purge_from - self->first_seq;
+    self->first_seq = self->purge_from;
+    uint64_t first, last;
+    char why [256];
+    s_state (self, &first, &last, why, sizeof why); //  the bytes left; an error only says less
+    return purged > INT32_MAX ? INT32_MAX : (int) purged;
 }
 
 static int64_t s_scan (void *impl, uint64_t from, sl_journal_fn *fn, void *arg, char *err,
@@ -386,16 +759,210 @@ static int64_t s_scan (void *impl, uint64_t from, sl_journal_fn *fn, void *arg, 
     s_nats_t *self = impl;
     if (err && errlen)
         err [0] = '\0';
-    if (from > 1)
-        return 0;
+    (void) from; //  one stream: the job's records are anywhere in it
     //  Only what was acknowledged: up to last_seq, less a run in flight
     //  (a split record half sent), which the reader drops as open.
-    return s_read (self, self->first_seq, self->last_seq, fn, arg, NULL, err, errlen);
+    return s_read (self, self->first_seq, sl_jwindow_last_seq (self->window), fn, arg, NULL, err,
+                   errlen);
 }
 
 static const char *s_dir (void *impl)
 {
     return ((s_nats_t *) impl)->name;
+}
+
+//  --- Standby brokers: following the stream, holding it ------------------------
+
+static void s_follow_stop (s_nats_t *self)
+{
+    if (self->follow) {
+        natsSubscription_Unsubscribe (self->follow);
+        natsSubscription_Destroy (self->follow);
+        self->follow = NULL;
+    }
+    sl_frame_reader_destroy (&self->follow_reader);
+}
+
+//  Starts an ordered consumer after the last sequence read. Returns 0 or -1.
+static int s_follow_start (s_nats_t *self, char *err, size_t errlen)
+{
+    jsSubOptions so;
+    jsSubOptions_Init (&so);
+    so.Stream = self->stream;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverByStartSequence;
+    so.Config.OptStartSeq = self->last_seq + 1;
+    jsErrCode jerr = 0;
+    natsStatus s = js_SubscribeSync (&self->follow, self->js, self->subject, NULL, &so, &jerr);
+    if (s == NATS_OK && (self->follow_reader = sl_frame_reader_new ()))
+        return 0;
+    snprintf (err, errlen, "cannot follow the journal stream %s: %s (JetStream error %d)",
+              self->stream, s == NATS_OK ? "out of memory" : s_nats_error (s), (int) jerr);
+    s_follow_stop (self);
+    return -1;
+}
+
+//  Feeds one followed message to the reader. A run another broker left
+//  open when this one replayed (its first part was dropped then) is
+//  skipped up to the next message that begins a run. Returns records or -1.
+static int64_t s_follow_msg (s_nats_t *self, natsMsg *msg, uint64_t seq, sl_journal_fn *fn,
+                             void *arg, char *err, size_t errlen)
+{
+    const uint8_t *data = (const uint8_t *) natsMsg_GetData (msg);
+    size_t len = (size_t) natsMsg_GetDataLength (msg);
+    s_holder_note (self, msg);
+    self->last_seq = seq;
+    self->bytes += len;
+    if (len >= SL_FRAME_HEAD && !(data [3] & SL_FRAME_BEGIN) && !self->synced)
+        return 0;
+    self->synced = true;
+    return sl_frame_reader_feed (self->follow_reader, seq, data, len, fn, arg, err, errlen);
+}
+
+static int64_t s_follow (void *impl, sl_journal_fn *fn, void *arg, char *err, size_t errlen)
+{
+    s_nats_t *self = impl;
+    assert (self->replayed);
+    if (err && errlen)
+        err [0] = '\0';
+    if (!self->follow && s_follow_start (self, err, errlen))
+        return -1;
+    int64_t count = 0;
+    int pending = 0;
+    while (natsSubscription_GetPending (self->follow, &pending, NULL) == NATS_OK && pending > 0) {
+        natsMsg *msg = NULL;
+        if (natsSubscription_NextMsg (&msg, self->follow, self->timeout_ms) != NATS_OK)
+            break;
+        jsMsgMetaData *meta = NULL;
+        uint64_t seq = 0;
+        if (natsMsg_GetMetaData (&meta, msg) == NATS_OK) {
+            seq = meta->Sequence.Stream;
+            jsMsgMetaData_Destroy (meta);
+        }
+        if (seq > self->last_seq + 1) {
+            //  A checkpoint's purge took messages this standby never read:
+            //  its table misses them, so it must never act on it.
+            natsMsg_Destroy (msg);
+            snprintf (err, errlen,
+                      "the journal stream %s was purged past sequence %" PRIu64
+                      " before this standby read it (a checkpoint); restart this broker to "
+                      "read the stream again from its checkpoint",
+                      self->stream, self->last_seq + 1);
+            self->fenced = true;
+            return -1;
+        }
+        int64_t n = seq > self->last_seq ? s_follow_msg (self, msg, seq, fn, arg, err, errlen) : 0;
+        natsMsg_Destroy (msg);
+        if (n < 0)
+            return -1;
+        count += n;
+    }
+    return count;
+}
+
+//  Publishes an empty hold message naming holder, expecting the last
+//  sequence. Returns 0, or -1 with err (self->refused if another broker
+//  wrote first).
+static int s_hold_publish (s_nats_t *self, const char *holder, const char *workers, char *err,
+                           size_t errlen)
+{
+    uint8_t head [SL_FRAME_HEAD];
+    sl_frame_put_head (head, SL_FRAME_BEGIN | SL_FRAME_END);
+    natsMsg *msg = NULL;
+    char id [64];
+    snprintf (id, sizeof id, "%s-%" PRIu64, self->nonce, self->last_seq + 1);
+    jsPubOptions po;
+    jsPubOptions_Init (&po);
+    po.MaxWait = self->timeout_ms;
+    po.ExpectLastSeq = self->last_seq;
+    po.MsgId = id;
+    jsPubAck *ack = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = natsMsg_Create (&msg, self->subject, NULL, (const char *) head, sizeof head);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set (msg, HOLDER_HEADER, holder ? holder : "");
+    if (s == NATS_OK && workers)
+        s = natsMsgHeader_Set (msg, WORKERS_HEADER, workers);
+    if (s == NATS_OK)
+        s = js_PublishMsg (&ack, self->js, msg, &po, &jerr);
+    natsMsg_Destroy (msg);
+    if (s == NATS_OK) {
+        self->last_seq = ack->Sequence;
+        jsPubAck_Destroy (ack);
+        return 0;
+    }
+    self->refused = jerr == JSStreamWrongLastSequenceErr;
+    if (self->refused)
+        snprintf (err, errlen,
+                  "another broker wrote to the journal stream %s since this broker last read or "
+                  "wrote it (its last sequence is not %" PRIu64 ")",
+                  self->stream, self->last_seq);
+    else
+        snprintf (err, errlen, "cannot write to the journal stream %s: %s (JetStream error %d)",
+                  self->stream, s_nats_error (s), (int) jerr);
+    return -1;
+}
+
+static int s_hold (void *impl, const char *holder, const char *workers, char *err, size_t errlen)
+{
+    s_nats_t *self = impl;
+    assert (self->replayed);
+    self->refused = false;
+    if (self->fenced)
+        return s_fenced_error (self, err, errlen);
+    //  The active broker: everything it appended acknowledged first, so
+    //  that the hold expects the stream's true last sequence. (A standby
+    //  appends nothing: its last sequence is the last one it followed.)
+    int rc = self->appended > self->durable ? s_sync (impl, err, errlen) : 0;
+    if (rc == 0 && !self->follow) {
+        if (sl_jwindow_size (self->window)) {
+            snprintf (err, errlen, "the journal stream %s: messages still in flight", self->stream);
+            return -1;
+        }
+        self->last_seq = sl_jwindow_last_seq (self->window);
+    }
+    if (rc == 0)
+        rc = s_hold_publish (self, holder, workers, err, errlen);
+    if (rc == 0) {
+        //  The window goes on after the hold (at a takeover: after what
+        //  this broker read).
+        sl_jwindow_destroy (&self->window);
+        if (!(self->window = sl_jwindow_new (WINDOW, self->last_seq))) {
+            snprintf (err, errlen, "out of memory holding the journal stream %s", self->stream);
+            self->fenced = true; //  cannot go on appending: stop
+            return -1;
+        }
+    }
+    self->refused |= self->fenced;
+    if (rc == 0 && self->follow)
+        s_follow_stop (self); //  taken over: what is read from now on is this broker's own
+    if (rc == 0 && holder)
+        snprintf (self->holder, sizeof self->holder, "%s", holder);
+    //  A holder whose hold is refused is deposed; a follower just lost a race.
+    if (rc && self->refused && !self->follow)
+        self->fenced = true;
+    return rc;
+}
+
+static bool s_refused (void *impl)
+{
+    return ((s_nats_t *) impl)->refused;
+}
+
+static const char *s_holder (void *impl)
+{
+    s_nats_t *self = impl;
+    return self->holder [0] ? self->holder : NULL;
+}
+
+static const char *s_holder_workers (void *impl)
+{
+    return ((s_nats_t *) impl)->workers;
+}
+
+static uint64_t s_last_seq (void *impl)
+{
+    return ((s_nats_t *) impl)->last_seq;
 }
 
 static const sl_journal_ops_t s_ops = {
@@ -405,7 +972,11 @@ static const sl_journal_ops_t s_ops = {
     .repaired = s_repaired,
     .append = s_append,
     .commit = s_commit,
+    .sync = s_sync,
+    .fd = s_fd,
+    .poll = s_poll,
     .uncommitted = s_uncommitted,
+    .unflushed = s_unflushed,
     .appended = s_appended,
     .durable = s_durable,
     .failed = s_failed,
@@ -417,6 +988,12 @@ static const sl_journal_ops_t s_ops = {
     .delete_before = s_delete_before,
     .scan = s_scan,
     .dir = s_dir,
+    .follow = s_follow,
+    .hold = s_hold,
+    .refused = s_refused,
+    .holder = s_holder,
+    .holder_workers = s_holder_workers,
+    .last_seq = s_last_seq,
 };
 
 bool sl_nats_available (void)
@@ -472,6 +1049,108 @@ static int s_stream_open (s_nats_t *self, char *err, size_t errlen)
     return 0;
 }
 
+//  Connects to the servers (urls) as config says. Returns 0 or -1 with err.
+static int s_connect (s_nats_t *self, const sl_nats_config_t *config, char **urls, size_t nurls,
+                      char *err, size_t errlen)
+{
+    natsOptions *opts = NULL;
+    natsStatus s;
+    int rc = -1;
+    if ((s = natsOptions_Create (&opts)) != NATS_OK ||
+        (s = natsOptions_SetServers (opts, (const char **) urls, (int) nurls)) != NATS_OK ||
+        (s = natsOptions_SetName (opts, "sluice-broker journal")) != NATS_OK ||
+        (s = natsOptions_SetTimeout (opts, self->timeout_ms)) != NATS_OK ||
+        (s = natsOptions_SetMaxReconnect (opts, -1)) != NATS_OK ||
+        (s = natsOptions_SetReconnectWait (opts, 250)) != NATS_OK)
+        snprintf (err, errlen, "cannot set up the NATS connection: %s", s_nats_error (s));
+    else if (config->creds &&
+             (s = natsOptions_SetUserCredentialsFromFiles (opts, config->creds, NULL)) != NATS_OK)
+        snprintf (err, errlen, "cannot use the NATS credentials file %s: %s", config->creds,
+                  s_nats_error (s));
+    else if (config->tls_ca &&
+             ((s = natsOptions_SetSecure (opts, true)) != NATS_OK ||
+              (s = natsOptions_LoadCATrustedCertificates (opts, config->tls_ca)) != NATS_OK))
+        snprintf (err, errlen, "cannot use the CA certificates in %s for NATS: %s", config->tls_ca,
+                  s_nats_error (s));
+    else if ((s = natsConnection_Connect (&self->conn, opts)) != NATS_OK)
+        snprintf (err, errlen, "cannot connect to the NATS servers %s: %s", config->servers,
+                  s_nats_error (s));
+    else
+        rc = 0;
+    natsOptions_Destroy (opts);
+    return rc;
+}
+
+//  The JetStream context, answering asynchronous publishes to s_on_answer,
+//  and the stream. Returns 0 or -1 with err.
+static int s_jetstream (s_nats_t *self, const char *servers, char *err, size_t errlen)
+{
+    jsOptions jo;
+    jsOptions_Init (&jo);
+    jo.Wait = self->timeout_ms;
+    jo.PublishAsync.AckHandler = s_on_answer;
+    jo.PublishAsync.AckHandlerClosure = self;
+    jo.PublishAsync.MaxPending = 2 * WINDOW; //  the window keeps to WINDOW
+    natsStatus s = natsConnection_JetStream (&self->js, self->conn, &jo);
+    if (s != NATS_OK) {
+        snprintf (err, errlen, "cannot use JetStream on %s: %s", servers, s_nats_error (s));
+        return -1;
+    }
+    if (s_stream_open (self, err, errlen))
+        return -1;
+    int64_t max_payload = natsConnection_GetMaxPayload (self->conn);
+    self->max_body = max_payload > HEADER_ROOM + SL_FRAME_HEAD + MIN_BODY
+                         ? (size_t) max_payload - HEADER_ROOM - SL_FRAME_HEAD
+                         : MIN_BODY;
+    if (!(self->msg = malloc (SL_FRAME_HEAD + self->max_body))) {
+        snprintf (err, errlen, "out of memory opening the journal stream %s", self->stream);
+        return -1;
+    }
+    return 0;
+}
+
+//  A new journal object with its names, lock and wake pipe, not connected.
+//  NULL with err if that fails.
+static s_nats_t *s_new (const sl_nats_config_t *config, char *err, size_t errlen)
+{
+    s_nats_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, errlen, "out of memory opening the journal stream %s", config->stream);
+        return NULL;
+    }
+    self->wake [0] = self->wake [1] = -1;
+    pthread_mutex_init (&self->lock, NULL);
+    self->replicas = config->replicas > 0 ? config->replicas : SL_NATS_DEFAULT_REPLICAS;
+    self->timeout_ms = config->timeout_ms > 0 ? config->timeout_ms : SL_NATS_DEFAULT_TIMEOUT_MS;
+    bool ok = (self->stream = strdup (config->stream)) != NULL;
+    if (ok && asprintf (&self->subject, "sluice-journal.%s", config->stream) < 0) {
+        self->subject = NULL; //  undefined after a failure
+        ok = false;
+    }
+    if (ok && asprintf (&self->name, "nats stream %s", config->stream) < 0) {
+        self->name = NULL;
+        ok = false;
+    }
+    if (!ok)
+        snprintf (err, errlen, "out of memory opening the journal stream %s", config->stream);
+    else if (pipe2 (self->wake, O_NONBLOCK | O_CLOEXEC)) {
+        self->wake [0] = self->wake [1] = -1;
+        snprintf (err, errlen, "cannot make a pipe for the journal stream %s: %s", config->stream,
+                  strerror (errno));
+        ok = false;
+    }
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    snprintf (self->nonce, sizeof self->nonce, "%lx%lx%x", (unsigned long) ts.tv_sec,
+              (unsigned long) ts.tv_nsec, (unsigned) getpid ());
+    if (!ok) {
+        void *doomed = self;
+        s_destroy (&doomed);
+        return NULL;
+    }
+    return self;
+}
+
 sl_journal_t *sl_journal_new_nats (const sl_nats_config_t *config, char *err, size_t errlen)
 {
     assert (config && config->servers && config->stream);
@@ -486,84 +1165,15 @@ sl_journal_t *sl_journal_new_nats (const sl_nats_config_t *config, char *err, si
         sl_journal_urls_free (urls, nurls);
         return NULL;
     }
-    s_nats_t *self = calloc (1, sizeof *self);
-    natsOptions *opts = NULL;
-    natsStatus s = NATS_OK;
-    if (!self)
-        goto oom;
-    self->stream = strdup (config->stream);
-    self->replicas = config->replicas > 0 ? config->replicas : SL_NATS_DEFAULT_REPLICAS;
-    self->timeout_ms = config->timeout_ms > 0 ? config->timeout_ms : SL_NATS_DEFAULT_TIMEOUT_MS;
-    if (!self->stream)
-        goto oom;
-    if (asprintf (&self->subject, "sluice-journal.%s", config->stream) < 0) {
-        self->subject = NULL; //  undefined after a failure
-        goto oom;
-    }
-    if (asprintf (&self->name, "nats stream %s", config->stream) < 0) {
-        self->name = NULL;
-        goto oom;
-    }
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    snprintf (self->nonce, sizeof self->nonce, "%lx%lx%x", (unsigned long) ts.tv_sec,
-              (unsigned long) ts.tv_nsec, (unsigned) getpid ());
-
-    if ((s = natsOptions_Create (&opts)) != NATS_OK ||
-        (s = natsOptions_SetServers (opts, (const char **) urls, (int) nurls)) != NATS_OK ||
-        (s = natsOptions_SetName (opts, "sluice-broker journal")) != NATS_OK ||
-        (s = natsOptions_SetTimeout (opts, self->timeout_ms)) != NATS_OK ||
-        (s = natsOptions_SetMaxReconnect (opts, -1)) != NATS_OK ||
-        (s = natsOptions_SetReconnectWait (opts, 250)) != NATS_OK) {
-        snprintf (err, errlen, "cannot set up the NATS connection: %s", s_nats_error (s));
-        goto fail;
-    }
-    if (config->creds &&
-        (s = natsOptions_SetUserCredentialsFromFiles (opts, config->creds, NULL)) != NATS_OK) {
-        snprintf (err, errlen, "cannot use the NATS credentials file %s: %s", config->creds,
-                  s_nats_error (s));
-        goto fail;
-    }
-    if (config->tls_ca &&
-        ((s = natsOptions_SetSecure (opts, true)) != NATS_OK ||
-         (s = natsOptions_LoadCATrustedCertificates (opts, config->tls_ca)) != NATS_OK)) {
-        snprintf (err, errlen, "cannot use the CA certificates in %s for NATS: %s", config->tls_ca,
-                  s_nats_error (s));
-        goto fail;
-    }
-    if ((s = natsConnection_Connect (&self->conn, opts)) != NATS_OK) {
-        snprintf (err, errlen, "cannot connect to the NATS servers %s: %s", config->servers,
-                  s_nats_error (s));
-        goto fail;
-    }
-    jsOptions jo;
-    jsOptions_Init (&jo);
-    jo.Wait = self->timeout_ms;
-    if ((s = natsConnection_JetStream (&self->js, self->conn, &jo)) != NATS_OK) {
-        snprintf (err, errlen, "cannot use JetStream on %s: %s", config->servers, s_nats_error (s));
-        goto fail;
-    }
-    if (s_stream_open (self, err, errlen))
-        goto fail;
-    int64_t max_payload = natsConnection_GetMaxPayload (self->conn);
-    self->max_body = max_payload > HEADER_ROOM + SL_FRAME_HEAD + MIN_BODY
-                         ? (size_t) max_payload - HEADER_ROOM - SL_FRAME_HEAD
-                         : MIN_BODY;
-    if (!(self->msg = malloc (SL_FRAME_HEAD + self->max_body)))
-        goto oom;
-    natsOptions_Destroy (opts);
+    void *impl = s_new (config, err, errlen);
+    if (impl && (s_connect (impl, config, urls, nurls, err, errlen) ||
+                 s_jetstream (impl, config->servers, err, errlen)))
+        s_destroy (&impl);
     sl_journal_urls_free (urls, nurls);
-    void *impl = self;
+    if (!impl)
+        return NULL;
     sl_journal_t *journal = sl_journal_wrap (&s_ops, &impl);
     if (!journal)
         snprintf (err, errlen, "out of memory opening the journal stream %s", config->stream);
     return journal;
-oom:
-    snprintf (err, errlen, "out of memory opening the journal stream %s", config->stream);
-fail:
-    natsOptions_Destroy (opts);
-    sl_journal_urls_free (urls, nurls);
-    void *doomed = self;
-    s_destroy (&doomed);
-    return NULL;
 }

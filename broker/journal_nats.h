@@ -5,18 +5,22 @@
     messages as journal_frame.h describes. The broker connects to any of
     the servers it is given and follows the cluster as servers come and go.
 
-    Durable: commit publishes the buffered records, one message at a time,
-    and waits for each message's acknowledgement, which JetStream sends
-    once the message is stored on a majority of the stream's replicas.
-    sl_journal_durable advances only then. A publish that gets no answer
-    (a server lost, a leader being elected) fails the commit; the records
-    stay buffered and the next commit sends the same message again with
-    the same message id, which JetStream's duplicate window (2 minutes)
-    recognises if the first one was stored after all.
+    Durable: commit publishes the buffered records without waiting, up to
+    32 messages in flight (journal_window.h), and sl_journal_poll advances
+    sl_journal_durable as JetStream's acknowledgements come back (each sent
+    once its message is stored on a majority of the stream's replicas), in
+    stream order. A publish that fails or gets no answer (a server lost, a
+    leader being elected) stops the journal at the message before it; once
+    every message in flight has its answer, the next commit sends them
+    again, one by one and waiting, with the same message ids, which
+    JetStream's duplicate window (2 minutes) recognises for those stored
+    after all.
 
     Fencing: every message is published with the stream's expected last
     sequence (Nats-Expected-Last-Sequence): the sequence of the last
-    message this broker read (replay) or wrote. If another broker wrote to
+    message this broker read (replay) or wrote, and, when the message
+    before it is still in flight, that message's id as the stream's last
+    (Nats-Expected-Last-Msg-Id). If another broker wrote to
     the stream since, JetStream refuses the message; the journal is then
     fenced (sl_journal_fenced) and writes nothing more, and the broker
     stops. Since a broker confirms nothing before its records are
@@ -27,9 +31,10 @@
 
     Replay reads the stream from its first message with an ordered
     consumer up to the last sequence at the time (after that empty message,
-    if any). The stream has no segments: segment is always 1, rotation and
-    deletion do nothing, and the stream grows until checkpoints (issue 17,
-    item 5) purge it.
+    if any). The stream has no segments; the broker's segment ids count its
+    rotations, each of which waits until everything is acknowledged, so
+    that the checkpoint written next starts a message, and deleting the
+    segments before one purges the stream up to that message.
 
     Built only with libnats (pkg-config libnats); without it,
     journal_nats_none.c provides sl_journal_new_nats, which says so.

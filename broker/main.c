@@ -30,6 +30,9 @@ enum {
     OPT_JOURNAL_REPLICAS,
     OPT_NATS_CREDS,
     OPT_NATS_TLS_CA,
+    OPT_STANDBY,
+    OPT_ADVERTISE,
+    OPT_CHECKPOINT_BYTES,
 };
 
 static const struct option s_options [] = {
@@ -42,6 +45,8 @@ static const struct option s_options [] = {
     { "journal-replicas", required_argument, NULL, OPT_JOURNAL_REPLICAS },
     { "nats-creds", required_argument, NULL, OPT_NATS_CREDS },
     { "nats-tls-ca", required_argument, NULL, OPT_NATS_TLS_CA },
+    { "standby", no_argument, NULL, OPT_STANDBY },
+    { "advertise", required_argument, NULL, OPT_ADVERTISE },
     { "fsync", required_argument, NULL, 'F' },
     { "retention", required_argument, NULL, 'R' },
     { "dispatch", required_argument, NULL, 'D' },
@@ -52,6 +57,7 @@ static const struct option s_options [] = {
     { "max-payload", required_argument, NULL, 'P' },
     { "max-memory", required_argument, NULL, 'm' },
     { "max-attachment", required_argument, NULL, 'a' },
+    { "checkpoint-bytes", required_argument, NULL, OPT_CHECKPOINT_BYTES },
     SL_DISCOVER_OPTION,
     SL_CONFIG_OPTION,
     { "metrics", required_argument, NULL, 'X' },
@@ -64,7 +70,7 @@ static const struct option s_options [] = {
 //  of 4095 bytes only.
 static const char *s_usage_nats (void)
 {
-    static char text [1024];
+    static char text [2048];
     snprintf (text, sizeof text,
               "      --journal nats://HOST:PORT[,nats://HOST:PORT...]\n"
               "                          keep the journal in a NATS JetStream stream, replicated\n"
@@ -76,7 +82,15 @@ static const char *s_usage_nats (void)
               "      --journal-replicas N  replicas when the stream is created (default %d;\n"
               "                          1 for a single NATS server)\n"
               "      --nats-creds FILE   NATS credentials file (user JWT and NKey seed)\n"
-              "      --nats-tls-ca FILE  CA certificates to check the NATS servers' TLS with\n",
+              "      --nats-tls-ca FILE  CA certificates to check the NATS servers' TLS with\n"
+              "                          (--data-dir beside --journal keeps the join keys and\n"
+              "                          attachments, not the journal)\n"
+              "      --standby           start as a standby: follow the stream and take over\n"
+              "                          once its active broker is silent for 3 heartbeats\n"
+              "                          (give it to every broker of a highly available set)\n"
+              "      --advertise ENDPOINT  tcp://HOST:PORT clients reach this broker at, told\n"
+              "                          to clients of the standbys (default: --bind, with\n"
+              "                          this host's name for *)\n",
               sl_nats_available () ? "" : " (not in this build: no libnats)",
               SL_NATS_DEFAULT_STREAM, SL_NATS_DEFAULT_REPLICAS);
     return text;
@@ -109,6 +123,8 @@ static void s_usage (FILE *out)
              "                          them; off: when the kernel decides (a machine crash\n"
              "                          may lose the last seconds)\n"
              "      --retention SEC     how long finished jobs are remembered (default 86400)\n"
+             "      --checkpoint-bytes BYTES  every BYTES of journal (default 64M), write\n"
+             "                          the live state and drop the journal before it\n"
              "      --max-payload BYTES longest task accepted (default 1M); longer\n"
              "                          messages are cut off unread\n"
              "      --max-memory BYTES  memory for tasks not yet delivered: payloads, results\n"
@@ -244,6 +260,12 @@ static int s_option_journal (s_args_t *args, int opt, const char *arg)
         case OPT_NATS_TLS_CA:
             config->nats.tls_ca = arg;
             break;
+        case OPT_STANDBY:
+            config->standby = true;
+            break;
+        case OPT_ADVERTISE:
+            config->advertise = arg;
+            break;
         case 'F':
             if (sl_fsync_parse (arg, &config->fsync)) {
                 fprintf (stderr, PROG ": --fsync: '%s' is not always, batch or off\n", arg);
@@ -255,6 +277,11 @@ static int s_option_journal (s_args_t *args, int opt, const char *arg)
                 return S_OPT_BAD;
             config->retention_ms = (int64_t) value;
             break;
+        case OPT_CHECKPOINT_BYTES:
+            return sl_parse_size (PROG, "--checkpoint-bytes", arg, 64 * 1024, UINT64_MAX / 2,
+                                  &config->checkpoint_bytes)
+                       ? S_OPT_BAD
+                       : S_OPT_OK;
         default:
             return S_OPT_OTHER;
     }
@@ -404,8 +431,26 @@ static int s_check_journal (const s_args_t *args)
                  config->nats.stream);
         return -1;
     }
-    if (args->in_memory || config->data_dir) {
-        fprintf (stderr, PROG ": give --journal or --data-dir or --in-memory, not two\n");
+    //  --data-dir beside --journal keeps the join keys and attachments (as
+    //  the systemd unit gives it), not the journal.
+    if (args->in_memory) {
+        fprintf (stderr, PROG ": give --journal or --in-memory, not both\n");
+        return -1;
+    }
+    return 0;
+}
+
+//  --standby and --advertise. Returns 0, or -1 with the message printed.
+static int s_check_standby (const broker_config_t *config)
+{
+    char err [512];
+    if (config->standby && !config->nats.servers) {
+        fprintf (stderr, PROG ": --standby follows a shared journal: it needs --journal "
+                              "nats://...\n");
+        return -1;
+    }
+    if (config->advertise && sl_endpoint_check (config->advertise, err, sizeof err)) {
+        fprintf (stderr, PROG ": --advertise: %s\n", err);
         return -1;
     }
     return 0;
@@ -429,7 +474,7 @@ static int s_check (s_args_t *args)
         fprintf (stderr, PROG ": give --data-dir or --in-memory, not both\n");
         return -1;
     }
-    if (config->nats.servers && s_check_journal (args))
+    if ((config->nats.servers && s_check_journal (args)) || s_check_standby (config))
         return -1;
     if (!args->in_memory && !config->data_dir && !config->nats.servers) {
         if (sl_keys_default_dir (config->bind, true, args->data_dir, sizeof args->data_dir)) {
@@ -477,6 +522,7 @@ static int s_run (int argc, char *argv [])
             .max_payload = BROKER_DEFAULT_MAX_PAYLOAD,
             .max_memory = BROKER_DEFAULT_MAX_MEMORY,
             .max_attachment = BROKER_DEFAULT_MAX_ATTACHMENT,
+            .checkpoint_bytes = BROKER_DEFAULT_CHECKPOINT_BYTES,
             .retention_ms = BROKER_DEFAULT_RETENTION_MS,
             .nats = { .stream = SL_NATS_DEFAULT_STREAM,
                       .replicas = SL_NATS_DEFAULT_REPLICAS,

@@ -11,6 +11,24 @@
              "sluice_" name " %llu\n",                                                             \
              (unsigned long long) (value))
 
+//  Standby brokers (--standby): this broker's role on the shared stream.
+static void s_render_ha (FILE *out, const metrics_view_t *view)
+{
+    if (!view->ha)
+        return;
+    METRIC (out, "broker_active", "gauge",
+            "1 if this broker (--standby) holds the journal stream and serves, 0 if it is a "
+            "standby (or deposed).",
+            (uint64_t) (view->role == 1));
+    METRIC (out, "journal_sequence", "gauge",
+            "The journal stream's last sequence this broker read or wrote.", view->journal_seq);
+    METRIC (out, "standby_follow_age_ms", "gauge",
+            "A standby: milliseconds since the stream last moved under it (0 when active).",
+            (uint64_t) view->follow_age_ms);
+    METRIC (out, "takeovers_total", "counter", "Times this broker took the stream over.",
+            view->takeovers);
+}
+
 char *metrics_render (const metrics_view_t *view)
 {
     char *text = NULL;
@@ -80,6 +98,7 @@ char *metrics_render (const metrics_view_t *view)
             c->attach_bytes_sent);
     METRIC (out, "journal_bytes", "gauge", "Bytes of journal on disk (0 with --in-memory).",
             view->journal_bytes);
+    s_render_ha (out, view);
     fprintf (out,
              "# HELP sluice_uptime_seconds Seconds since the broker started.\n"
              "# TYPE sluice_uptime_seconds gauge\nsluice_uptime_seconds %.3f\n",

@@ -54,6 +54,11 @@ typedef struct {
     uint64_t memory_limit;          //  --max-memory
     bool intake_paused;             //  at the memory limit
     uint64_t journal_bytes;         //  journal on disk (0 without one)
+    bool ha;                        //  started --standby: the fields below are set
+    int role;                       //  1 active, 0 standby, -1 deposed
+    uint64_t journal_seq;           //  the stream's last sequence read or written (NATS)
+    int64_t follow_age_ms;          //  a standby: since the stream last moved under it (ms)
+    uint64_t takeovers;             //  times this broker took the stream over
     double uptime_s;                //  seconds since the broker started
     const metrics_queue_t *queues;  //  the named queues
     size_t nqueues;                 //  how many

@@ -47,6 +47,10 @@ static int s_status_build (broker_t *self, status_parts_t *parts)
         .throttled = self->throttled,
         .journal_bytes = self->journal ? sl_journal_total_bytes (self->journal) : 0,
         .journal = self->journal ? sl_journal_dir (self->journal) : NULL,
+        .role = self->shared ? sl_role_name (self->role.state) : NULL,
+        .active_broker = self->shared ? sl_journal_holder (self->journal) : NULL,
+        .journal_seq = self->journal ? sl_journal_last_seq (self->journal) : 0,
+        .follow_age_ms = broker_follow_age (self),
     };
     return status_build (&view, parts);
 }
@@ -116,6 +120,13 @@ static char *s_render_metrics (broker_t *self, int *status, const char **content
         .memory_limit = self->config.max_memory,
         .intake_paused = self->throttled,
         .journal_bytes = self->journal ? sl_journal_total_bytes (self->journal) : 0,
+        .ha = self->shared,
+        .role = self->role.state == SL_ROLE_ACTIVE    ? 1
+                : self->role.state == SL_ROLE_STANDBY ? 0
+                                                      : -1,
+        .journal_seq = self->journal ? sl_journal_last_seq (self->journal) : 0,
+        .follow_age_ms = broker_follow_age (self),
+        .takeovers = self->role.takeovers,
         .uptime_s = (double) (zclock_mono () - self->started_at) / 1000.0,
     };
     for (sl_peer_t *peer = sl_peers_worker_first (self->peers); peer;

@@ -109,7 +109,7 @@ const char *broker_from_start (broker_t *self, const char *job_id, char *why, si
         snprintf (why, whylen, "--from-start needs a broker with a journal (not --in-memory)");
         return why;
     }
-    broker_journal_commit (self);
+    broker_journal_sync (self);
     if (sl_durable_scan_results (self->journal, sl_job_tag (job), job_id, s_on_old_result, self,
                                  why, whylen) < 0)
         return why;
@@ -224,8 +224,8 @@ static void s_on_hello (broker_t *self, zframe_t *routing_id, const char *key, S
 
 static void s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQuery *query)
 {
-    //  What the broker confirms must be on disk first (a peek only
-    //  watches progress and confirms nothing).
+    //  What the broker confirms must be durable first (a peek confirms
+    //  nothing): the reply waits in the outbox for the records so far.
     if (!query->peek)
         broker_journal_commit (self);
     Sluice__JobState state = SLUICE__JOB_STATE__INIT;
@@ -290,7 +290,10 @@ static void s_on_job_query (broker_t *self, zframe_t *routing_id, Sluice__JobQue
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_JOB_STATE;
     env.job_state = &state;
-    broker_reply (self, routing_id, &env);
+    if (query->peek || self->journal_failed) //  confirms nothing: at once
+        broker_reply (self, routing_id, &env);
+    else
+        broker_answer (self, routing_id, &env);
 }
 
 static void s_on_heartbeat (broker_t *self, zframe_t *routing_id, sl_peer_t *peer,
@@ -319,6 +322,9 @@ static void s_on_heartbeat (broker_t *self, zframe_t *routing_id, sl_peer_t *pee
             if (ref->waiting)
                 sl_table_waiting (self->table, ref->job, ref->seq, ref->attempt);
         }
+        if (peer->role == SLUICE__ROLE__ROLE_WORKER)
+            broker_standby_heard (self, peer); //  standby.c: its runs are claimed
+
     } else
         //  A client this broker does not know (it restarted, or gave the
         //  client up for dead): it must say hello again.
@@ -412,6 +418,8 @@ void broker_on_control (broker_t *self)
             }
         } else if (!broker_admitted (self, user))
             s_revoked (self, routing_id, peer, user);
+        else if (self->role.state != SL_ROLE_ACTIVE)
+            broker_standby_answer (self, routing_id, env); //  standby.c
         else
             s_on_message (self, routing_id, key, peer, env);
         sl_proto_free (&env);

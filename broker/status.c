@@ -137,6 +137,10 @@ static void s_broker_fill (const status_view_t *view, Sluice__StatusReport *repo
     report->throttled = view->throttled;
     report->journal_bytes = view->journal_bytes;
     report->journal = (char *) (view->journal ? view->journal : "");
+    report->role = (char *) (view->role ? view->role : "");
+    report->active_broker = (char *) (view->active_broker ? view->active_broker : "");
+    report->journal_seq = view->journal_seq;
+    report->follow_age_ms = view->follow_age_ms;
     report->runs_adopted = view->count->tasks_adopted;
 }
 

@@ -40,6 +40,10 @@ typedef struct {
     bool throttled;                 //  intake paused at the memory limit
     uint64_t journal_bytes;         //  journal on disk (0 without one)
     const char *journal;            //  where the journal is (sl_journal_dir), or NULL
+    const char *role;               //  "active", "standby", "deposed", or NULL (no --standby)
+    const char *active_broker;      //  the address the stream names as active, or NULL
+    uint64_t journal_seq;           //  the stream's last sequence read or written
+    int64_t follow_age_ms;          //  a standby: since the stream last moved (ms)
 } status_view_t;
 
 //  A status report and the arrays it points into (owned).

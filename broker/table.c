@@ -1218,6 +1218,7 @@ static sl_result_t *s_result_new (sl_table_t *self, const sl_result_in_t *in)
     result->worker = worker;
     result->output_size = in->output_size;
     result->stderr_size = in->err_size;
+    result->position = 0;
     if (in->output_size)
         memcpy (result->data, in->output, in->output_size);
     if (in->err_size)
@@ -1611,21 +1612,44 @@ void sl_table_hold_fresh (sl_table_t *self, bool hold)
 
 void sl_table_durable (sl_table_t *self)
 {
+    sl_table_durable_to (self, UINT64_MAX);
+}
+
+void sl_table_recorded (sl_table_t *self, sl_task_t *task, uint64_t position)
+{
+    (void) self; //  the position is kept in the result
+    sl_result_t *result = sl_task_result (task);
+    if (result)
+        result->position = position;
+}
+
+//  True if task's result is durable at position (all are at UINT64_MAX).
+static bool s_durable_at (sl_task_t *task, uint64_t position)
+{
+    uint64_t at = task->data.result->position;
+    return position == UINT64_MAX || (at && at <= position);
+}
+
+void sl_table_durable_to (sl_table_t *self, uint64_t position)
+{
     assert (self);
-    sl_job_t *job;
-    while ((job = sl_deque_pop_front (self->fresh_jobs))) {
+    //  Each job once, in turn; a job with results still fresh goes back.
+    for (size_t njobs = sl_deque_size (self->fresh_jobs); njobs > 0; njobs--) {
+        sl_job_t *job = sl_deque_pop_front (self->fresh_jobs);
         //  In completion order, behind what was durable before.
         sl_task_t *task;
-        while ((task = sl_deque_pop_front (job->fresh))) {
+        while ((task = sl_deque_front (job->fresh)) && s_durable_at (task, position)) {
             if (sl_deque_push_back (job->ready, task)) {
                 //  Out of memory: the rest stays fresh; a later call retries.
-                sl_deque_push_front (job->fresh, task);
                 sl_deque_push_front (self->fresh_jobs, job);
                 return;
             }
+            sl_deque_pop_front (job->fresh);
             job->fresh_count--;
             self->fresh--;
         }
+        if (job->fresh_count && sl_deque_push_back (self->fresh_jobs, job))
+            return; //  cannot happen: the deque just gave that room back
     }
 }
 
@@ -1811,6 +1835,35 @@ sl_table_rc_t sl_table_restore_delivered (sl_table_t *self, const char *job_id, 
     task->data.result = NULL;
     self->deliverable--;
     job->counts.delivered++;
+    return SL_TABLE_OK;
+}
+
+sl_task_t *sl_job_task (sl_job_t *job, uint64_t seq)
+{
+    assert (job);
+    if (seq == 0 || seq > SL_MAX_SEQ)
+        return NULL;
+    sl_task_t *task = s_slot (job, seq);
+    return task && task->state != SL_TASK_ABSENT ? task : NULL;
+}
+
+int32_t sl_task_priority (const sl_task_t *task)
+{
+    assert (task);
+    return s_job_of ((sl_task_t *) task)->stages [task->stage]->priorities [task->level];
+}
+
+sl_table_rc_t sl_table_restore_counts (sl_table_t *self, const char *job_id, uint64_t ok,
+                                       uint64_t failed, uint64_t timeout, uint64_t cancelled)
+{
+    assert (self);
+    sl_job_t *job = sl_table_job (self, job_id);
+    if (!job)
+        return SL_TABLE_INVALID;
+    job->counts.ok = ok;
+    job->counts.failed = failed;
+    job->counts.timeout = timeout;
+    job->counts.cancelled = cancelled;
     return SL_TABLE_OK;
 }
 

@@ -74,6 +74,7 @@ typedef struct {
     const char *worker;    //  interned "host:pid", owned by the table
     size_t output_size;    //  bytes of output at data
     size_t stderr_size;    //  bytes of stderr tail at data + output_size
+    uint64_t position;     //  journal position of its record while fresh (0: none yet)
     uint8_t data [];       //  output, then stderr tail, then the task's id
 } sl_result_t;
 
@@ -453,6 +454,17 @@ void sl_table_hold_fresh (sl_table_t *self, bool hold);
 //  journal records): the fresh ones become sendable, in completion order.
 void sl_table_durable (sl_table_t *self);
 
+//  The record of task's result (fresh, as sl_table_pop_completed gave
+//  it) has journal position `position` (or one before it).
+void sl_table_recorded (sl_table_t *self, sl_task_t *task, uint64_t position);
+
+//  The journal is durable up to position: the fresh results recorded at
+//  or before it become sendable, in completion order within each job
+//  (results not yet recorded stay fresh). For a journal whose commits
+//  complete out of the broker's turn (NATS): the loop keeps working while
+//  the later records are on their way.
+void sl_table_durable_to (sl_table_t *self, uint64_t position);
+
 //  Takes the next sendable DONE result of job (or, with job NULL, of the
 //  job whose turn it is, round-robin), marks it SENT and returns its task.
 //  NULL if none. Results of one job come in the order they completed.
@@ -518,6 +530,19 @@ sl_table_rc_t sl_table_restore_delivered (sl_table_t *self, const char *job_id, 
 //  not DELIVERED (its result is still held), INVALID if unknown.
 sl_table_rc_t sl_table_redeliver (sl_table_t *self, const char *job_id, uint64_t seq,
                                   const sl_result_in_t *in);
+
+//  --- Checkpoints (durable.h) ------------------------------------------------
+
+//  The task of job with this seq, or NULL if it has not arrived.
+sl_task_t *sl_job_task (sl_job_t *job, uint64_t seq);
+
+//  The priority the task was submitted with.
+int32_t sl_task_priority (const sl_task_t *task);
+
+//  Replay of a checkpoint: job's counts by status are these (the records
+//  of delivered tasks keep only whether each was ok). INVALID if unknown.
+sl_table_rc_t sl_table_restore_counts (sl_table_t *self, const char *job_id, uint64_t ok,
+                                       uint64_t failed, uint64_t timeout, uint64_t cancelled);
 
 //  Writes the seqs job is missing as ranges (first, last pairs) into
 //  ranges (room for max_ranges pairs): up to its total when known, else

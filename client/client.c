@@ -7,13 +7,14 @@
 
     - the link: heartbeats, and hello again after a broker loss or restart
       (sl_client does that; the same sink hello is said again);
-    - sending, as the ventilator does (ventilator/main.c s_submit): a first
-      JobQuery (a job id the broker knows gets only what it lacks), one pass
-      of TaskBatches and the JobEnd (non-blocking: the broker's
-      backpressure just pauses the pass), then a JobQuery every 100 ms
-      until the broker holds every task durably; when that stalls for a
-      second (tasks lost with a crashed broker), a pass over the seqs it
-      lists as missing. Once held, the copies of the tasks are freed;
+    - sending, through the submit core that the ventilator shares
+      (lib/sl_submit.c): a first JobQuery (a job id the broker knows gets
+      only what it lacks), one pass of TaskBatches and the JobEnd
+      (non-blocking: the broker's backpressure just pauses the pass), then
+      a JobQuery every 100 ms until the broker holds every task durably;
+      when that stalls for a second (tasks lost with a crashed broker), a
+      pass over the seqs it lists as missing. This file keeps the copies
+      of the tasks (freed once held) and the sockets;
     - receiving, as the sink does (sink/sink.c): ResultBatches go through
       the collect core, lib/sl_collect.c, as in the sink (duplicates after
       a restart are dropped, or acknowledged again if already handed out) into a queue in completion order; a
@@ -27,20 +28,17 @@
 #include <errno.h>
 #include <string.h>
 
-#include "sc_collect.h"
 #include "sl_collect.h"
 #include "sc_options.h"
 #include "sl_client.h"
 #include "sl_curve.h"
+#include "sl_follow.h"
 #include "sl_log.h"
 #include "sl_proto.h"
+#include "sl_submit.h"
 #include "sl_util.h"
 #include "sluice.h"
 
-#define BATCH_TASKS 256
-#define BATCH_BYTES (256 * 1024)
-#define QUERY_INTERVAL_MS 100
-#define STALL_MS 1000       //  no progress this long while sending: send what is missing
 #define SEND_HWM 16         //  batches queued towards the broker, at most
 #define FINISH_WAIT_MS 5000 //  sluice_job_destroy: wait this long for JobDone
 #define READ_BURST 64
@@ -68,13 +66,6 @@ typedef struct {
     int32_t priority;    //  its priority
 } sc_task_opts_t;
 
-typedef enum {
-    PHASE_QUERY,   //  first JobQuery: what does the broker hold already?
-    PHASE_SENDING, //  a pass of task batches and the JobEnd is under way
-    PHASE_CONFIRM, //  asking until the broker holds every task
-    PHASE_HELD     //  the broker holds the whole job durably
-} phase_t;
-
 struct _sluice_job_t {
     sluice_client_t *client; //  the client that submitted it
     char id [72];            //  job id
@@ -87,14 +78,9 @@ struct _sluice_job_t {
     sl_client_t *link;       //  control connection
     zsock_t *intake;         //  PUSH to the broker's intake
     zsock_t *delivery;       //  PULL from the broker's delivery port
-    phase_t phase;           //  sending
-    sc_cursor_t cursor;      //  seqs of the pass under way
-    bool end_pending;        //  the pass has sent its tasks; the JobEnd is next
+    sl_submit_t *submit;     //  sending: the submit core
+    uint64_t pass_sent;      //  tasks the pass under way has packed
     zframe_t *pending;       //  a batch the intake did not take yet (sent first)
-    int64_t next_query;      //  when to ask the broker next (ms)
-    bool want_missing;       //  the query asks for the missing seqs
-    uint64_t last_received;  //  tasks the broker held at the last answer
-    int64_t last_progress;   //  when that last grew (ms)
     sl_collect_t *collect;   //  the collect core: results received, handed out, to acknowledge
     sl_cjob_t *cjob;         //  this job in it
     zlistx_t *ready;         //  sluice_result_t * received, not handed out (completion order)
@@ -112,7 +98,7 @@ sluice_client_t *sluice_client_new_err (const char *broker, const sluice_options
         snprintf (err, errlen, "broker: give the address as tcp://HOST:PORT");
         return NULL;
     }
-    if (sl_endpoint_check (broker, err, errlen) || sluice_options_check (opts, err, errlen))
+    if (sl_follow_check (broker, err, errlen) || sluice_options_check (opts, err, errlen))
         return NULL;
     sluice_client_t *self = calloc (1, sizeof *self);
     if (!self) {
@@ -235,80 +221,47 @@ static int s_send_pending (sluice_job_t *self)
 {
     if (!self->pending)
         return 0;
-    zframe_t *copy = zframe_dup (self->pending);
-    if (zframe_send (&copy, self->intake, ZFRAME_DONTWAIT)) {
-        zframe_destroy (&copy);
+    //  ZFRAME_REUSE: ZeroMQ shares the bytes (no copy); kept for a retry.
+    if (zframe_send (&self->pending, self->intake, ZFRAME_DONTWAIT | ZFRAME_REUSE))
         return -1;
-    }
     zframe_destroy (&self->pending);
     return 0;
 }
 
-//  Packs the next batch of the pass (or its JobEnd) into self->pending.
-//  Returns 1 if one was made, 0 if the pass is over, -1 if out of memory.
+//  Packs the next batch of the pass (or, at its end, the JobEnd) into
+//  self->pending. Returns 1 if one was made, 0 if no pass is under way, -1
+//  if out of memory.
 static int s_next_batch (sluice_job_t *self)
 {
-    const char *queue = self->client->opts.queue;
-    sl_env_t env = SLUICE__ENVELOPE__INIT;
-    if (self->end_pending) {
-        self->end_pending = false;
-        Sluice__JobEnd end = SLUICE__JOB_END__INIT;
-        end.job = self->id;
-        end.total = self->n;
-        end.queue = (char *) queue;
-        end.then = self->client->then_ptrs;
-        end.n_then = self->client->nthen;
-        env.body_case = SLUICE__ENVELOPE__BODY_JOB_END;
-        env.job_end = &end;
-        self->pending = sl_proto_encode (&env);
-        return self->pending ? 1 : -1;
-    }
-    Sluice__Task tasks [BATCH_TASKS];
-    Sluice__Task *ptrs [BATCH_TASKS];
-    size_t count = 0, bytes = 0;
+    if (!sl_submit_passing (self->submit))
+        return 0;
+    int full = 0;
     uint64_t seq;
-    while (count < BATCH_TASKS && bytes < BATCH_BYTES && (seq = sc_cursor_next (&self->cursor))) {
-        Sluice__Task init = SLUICE__TASK__INIT;
-        tasks [count] = init;
-        tasks [count].seq = seq;
-        tasks [count].payload.data = self->tasks [seq - 1].data;
-        tasks [count].payload.len = self->tasks [seq - 1].size;
+    while (full == 0 && (seq = sl_submit_next (self->submit))) {
+        sl_submit_task_t task = {
+            .seq = seq,
+            .payload = self->tasks [seq - 1].data,
+            .size = self->tasks [seq - 1].size,
+        };
         if (self->opts) {
             const sc_task_opts_t *o = &self->opts [seq - 1];
-            tasks [count].timeout_ms = o->timeout_ms;
-            tasks [count].retries = o->retries;
-            tasks [count].priority = o->priority;
-            if (o->id)
-                tasks [count].id = o->id;
-        } else {
-            tasks [count].timeout_ms = self->client->opts.task_timeout_ms;
-            tasks [count].retries = self->client->opts.retries;
-            tasks [count].priority = self->client->opts.priority;
+            task.id = o->id;
+            task.has_timeout = task.has_retries = task.has_priority = true;
+            task.timeout_ms = o->timeout_ms;
+            task.retries = o->retries;
+            task.priority = o->priority;
         }
-        ptrs [count] = &tasks [count];
-        bytes += self->tasks [seq - 1].size;
-        count++;
+        full = sl_submit_add (self->submit, &task);
+        self->pass_sent++;
     }
-    if (count == 0) {
-        //  The pass has sent its tasks: the JobEnd, then the pass is over.
-        if (self->phase != PHASE_SENDING)
-            return 0;
-        self->phase = PHASE_CONFIRM;
-        self->end_pending = true;
-        self->last_progress = zclock_mono ();
-        self->next_query = 0;
-        return s_next_batch (self);
-    }
-    Sluice__TaskBatch batch = SLUICE__TASK_BATCH__INIT;
-    batch.job = self->id;
-    batch.tasks = ptrs;
-    batch.n_tasks = count;
-    batch.queue = (char *) queue;
-    batch.then = self->client->then_ptrs;
-    batch.n_then = self->client->nthen;
-    env.body_case = SLUICE__ENVELOPE__BODY_TASKS;
-    env.tasks = &batch;
-    self->pending = sl_proto_encode (&env);
+    if (full < 0)
+        return -1;
+    if (sl_submit_batched (self->submit))
+        self->pending = sl_submit_batch (self->submit);
+    else //  the pass has sent its tasks: the JobEnd, and it is over
+        self->pending = sl_submit_pass_end (self->submit, self->n, self->pass_sent, zclock_mono ());
+    if (!sl_submit_passing (self->submit))
+        self->pass_sent = 0;
     return self->pending ? 1 : -1;
 }
 
@@ -316,8 +269,6 @@ static int s_next_batch (sluice_job_t *self)
 static void s_send_some (sluice_job_t *self)
 {
     while (s_send_pending (self) == 0) {
-        if (self->phase != PHASE_SENDING && !self->end_pending)
-            return;
         int rc = s_next_batch (self);
         if (rc < 0)
             s_fail (self, "out of memory packing tasks");
@@ -326,29 +277,15 @@ static void s_send_some (sluice_job_t *self)
     }
 }
 
-//  Starts a pass over the seqs in ranges (nranges pairs; NULL = all).
-static void s_start_pass (sluice_job_t *self, const uint64_t *ranges, size_t nranges)
-{
-    sc_cursor_clear (&self->cursor);
-    if (sc_cursor_init (&self->cursor, self->n, ranges, nranges)) {
-        s_fail (self, "out of memory");
-        return;
-    }
-    self->phase = PHASE_SENDING;
-    self->end_pending = false;
-    self->last_progress = zclock_mono ();
-}
-
 static void s_query (sluice_job_t *self, int64_t now)
 {
-    Sluice__JobQuery query = SLUICE__JOB_QUERY__INIT;
-    query.job = self->id;
-    query.want_missing = self->want_missing;
+    Sluice__JobQuery query;
+    if (!sl_submit_query (self->submit, now, &query))
+        return;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_JOB_QUERY;
     env.job_query = &query;
     sl_client_send (self->link, &env); //  lost when the broker is away: asked again
-    self->next_query = now + QUERY_INTERVAL_MS;
 }
 
 //  The broker holds every task: the copies are no longer needed.
@@ -360,66 +297,34 @@ static void s_opts_free (sluice_job_t *self)
     self->opts = NULL;
 }
 
-static void s_held (sluice_job_t *self)
+static void s_tasks_free (sluice_job_t *self)
 {
-    self->phase = PHASE_HELD;
     for (size_t i = 0; self->tasks && i < self->n; i++)
         free (self->tasks [i].data);
     free (self->tasks);
     self->tasks = NULL;
     s_opts_free (self);
-    sc_cursor_clear (&self->cursor);
-    sl_debug ("job %s: the broker holds all %zu tasks", self->id, self->n);
 }
 
-//  The broker's answer to a JobQuery.
+static bool s_held (sluice_job_t *self)
+{
+    return sl_submit_status (self->submit) == SL_SUBMIT_HELD;
+}
+
+//  The broker's answer to a JobQuery: the core decides.
 static void s_on_state (sluice_job_t *self, Sluice__JobState *state, int64_t now)
 {
-    if (!streq (state->job, self->id) || self->phase == PHASE_HELD || self->phase == PHASE_SENDING)
-        return;
-    if (state->error [0]) {
-        s_fail (self, "the broker cannot take the tasks of job %s now: %s", self->id, state->error);
-        return;
-    }
-    if (self->phase == PHASE_QUERY) {
-        if (state->known && state->finished) {
-            s_fail (self,
-                    "job %s is already finished at the broker: its results were delivered "
-                    "to a sink before",
-                    self->id);
-            return;
-        }
-        bool partial = state->known && state->total > 0;
-        if (partial && state->total != self->n) {
-            s_fail (self, "the broker holds job %s with %llu tasks, not %zu", self->id,
-                    (unsigned long long) state->total, self->n);
-            return;
-        }
-        if (partial)
-            sl_info ("job %s: the broker had %llu of its tasks", self->id,
-                     (unsigned long long) state->received);
-        s_start_pass (self, partial ? state->missing : NULL, partial ? state->n_missing / 2 : 0);
-        self->want_missing = false;
-        return;
-    }
-    //  PHASE_CONFIRM
-    if ((state->total == self->n && state->received == self->n) || state->finished) {
-        s_held (self);
-        return;
-    }
-    if (state->received != self->last_received || state->throttled) {
-        self->last_received = state->received;
-        self->last_progress = now;
-        self->want_missing = false;
-    } else if (self->want_missing) {
-        //  Stalled: lost on the way (a broker that restarted): send again.
-        bool listed = state->known && state->total;
-        sl_info ("job %s: the broker holds %llu of %zu tasks; sending the rest again", self->id,
-                 (unsigned long long) state->received, self->n);
-        s_start_pass (self, listed ? state->missing : NULL, listed ? state->n_missing / 2 : 0);
-        self->want_missing = false;
-    } else if (now - self->last_progress > STALL_MS)
-        self->want_missing = true; //  the next query lists what is missing
+    sl_submit_state (self->submit, state, now);
+    sl_submit_status_t status = sl_submit_status (self->submit);
+    if (status == SL_SUBMIT_HELD && self->tasks)
+        s_tasks_free (self);
+    else if (status == SL_SUBMIT_FINISHED)
+        s_fail (self,
+                "job %s is already finished at the broker: its results were delivered to a "
+                "sink before",
+                self->id);
+    else if (status == SL_SUBMIT_FAILED)
+        s_fail (self, "%s", sl_submit_error (self->submit));
 }
 
 //  --- Receiving -----------------------------------------------------------------
@@ -509,8 +414,8 @@ static void s_on_control (sluice_job_t *self, int64_t now)
         if (link == SL_LINK_REFUSED)
             s_fail (self, "the broker at %s refused this client: %s", self->client->broker,
                     env->refuse->reason);
-        else if (link == SL_LINK_RESTARTED && self->phase == PHASE_CONFIRM)
-            self->want_missing = true; //  a new broker may lack what we sent: ask at once
+        else if (link == SL_LINK_RESTARTED)
+            sl_submit_restarted (self->submit); //  a new broker may lack what we sent: ask at once
         else if (!consumed && env->body_case == SLUICE__ENVELOPE__BODY_JOB_STATE)
             s_on_state (self, env->job_state, now);
         else if (!consumed && env->body_case == SLUICE__ENVELOPE__BODY_COMMAND_REPLY) {
@@ -547,8 +452,7 @@ static int s_pump (sluice_job_t *self, until_t until, int64_t deadline)
             sl_client_heartbeat (self->link, NULL, now);
         if (sl_client_connected (self->link)) {
             s_send_some (self);
-            if ((self->phase == PHASE_QUERY || self->phase == PHASE_CONFIRM) &&
-                now >= self->next_query && !self->pending)
+            if (!self->pending)
                 s_query (self, now);
         }
         s_flush_acks (self);
@@ -558,18 +462,18 @@ static int s_pump (sluice_job_t *self, until_t until, int64_t deadline)
             return 0;
         if (until == UNTIL_COMPLETE && s_complete (self) && self->finished)
             return 0;
-        if ((until == UNTIL_HELD && self->phase == PHASE_HELD) ||
+        if ((until == UNTIL_HELD && s_held (self)) ||
             (until == UNTIL_REPLY && self->reply_in))
             return 0;
         int64_t wake = sl_client_next_wake (self->link);
-        if ((self->phase == PHASE_QUERY || self->phase == PHASE_CONFIRM) && self->next_query < wake)
-            wake = self->next_query;
+        if (sl_submit_next_wake (self->submit) < wake)
+            wake = sl_submit_next_wake (self->submit);
         if (deadline >= 0 && deadline < wake)
             wake = deadline;
         items [0] =
             (zmq_pollitem_t){ zsock_resolve (sl_client_control (self->link)), 0, ZMQ_POLLIN, 0 };
         items [1] = (zmq_pollitem_t){ zsock_resolve (self->delivery), 0, ZMQ_POLLIN, 0 };
-        bool sending = self->pending || self->phase == PHASE_SENDING;
+        bool sending = self->pending || sl_submit_passing (self->submit);
         items [2] =
             (zmq_pollitem_t){ zsock_resolve (self->intake), 0,
                               sending && sl_client_connected (self->link) ? ZMQ_POLLOUT : 0, 0 };
@@ -645,34 +549,89 @@ static int s_connect (sluice_job_t *self, char *err, size_t errlen)
     return 0;
 }
 
-//  sluice_submit and sluice_submit_tasks: tasks [i] (or tasks_opts [i], if
-//  tasks is NULL) for each of the n tasks.
-static sluice_job_t *s_submit (sluice_client_t *client, const sluice_buf_t *tasks,
-                               const sluice_task_t *tasks_opts, size_t n, char *err, size_t errlen)
+//  Checks the arguments of sluice_submit and sluice_submit_tasks. 0, or
+//  -1 with err.
+static int s_check_tasks (sluice_client_t *client, const sluice_buf_t *tasks,
+                          const sluice_task_t *tasks_opts, size_t n, char *err, size_t errlen)
 {
-    assert (client);
     if (client->job_live) {
         snprintf (err, errlen, "this client has a job (%s) already: destroy it first",
                   client->job_live->id);
-        return NULL;
+        return -1;
     }
     if (n == 0 || (!tasks && !tasks_opts)) {
         snprintf (err, errlen, "a job needs at least one task");
-        return NULL;
+        return -1;
     }
     for (size_t i = 0; tasks_opts && i < n; i++) {
         const sluice_task_t *t = &tasks_opts [i];
         if (t->id && strlen (t->id) > MAX_TASK_ID) {
             snprintf (err, errlen, "task %zu: its id has %zu bytes, over %d", i, strlen (t->id),
                       MAX_TASK_ID);
-            return NULL;
+            return -1;
         }
         if (t->retries != SLUICE_DEFAULT && (t->retries < 0 || t->retries > 100)) {
             snprintf (err, errlen, "task %zu: retries %d is not 0-100 (or SLUICE_DEFAULT)", i,
                       (int) t->retries);
-            return NULL;
+            return -1;
         }
     }
+    return 0;
+}
+
+//  Copies the tasks (kept until the broker holds them), with their own
+//  options if tasks_opts. 0, or -1 if out of memory.
+static int s_copy_tasks (sluice_job_t *self, const sluice_buf_t *tasks,
+                         const sluice_task_t *tasks_opts)
+{
+    const sluice_options_t *opts = &self->client->opts;
+    self->tasks = calloc (self->n, sizeof *self->tasks);
+    if (tasks_opts)
+        self->opts = calloc (self->n, sizeof *self->opts);
+    if (!self->tasks || (tasks_opts && !self->opts))
+        return -1;
+    for (size_t i = 0; i < self->n; i++) {
+        const sluice_buf_t *payload = tasks ? &tasks [i] : &tasks_opts [i].payload;
+        if (sluice_buf_set (&self->tasks [i], payload->data, payload->size))
+            return -1;
+        if (!tasks_opts)
+            continue;
+        const sluice_task_t *t = &tasks_opts [i];
+        sc_task_opts_t *o = &self->opts [i];
+        o->timeout_ms = t->timeout_ms ? t->timeout_ms : opts->task_timeout_ms;
+        o->retries = t->retries == SLUICE_DEFAULT ? opts->retries : (uint32_t) t->retries;
+        o->priority = t->has_priority ? t->priority : opts->priority;
+        if (t->id && !(o->id = strdup (t->id)))
+            return -1;
+    }
+    return 0;
+}
+
+//  The job's submit core: its id, queues and the client's task defaults.
+static sl_submit_t *s_submit_core (sluice_job_t *self)
+{
+    sluice_client_t *client = self->client;
+    sl_submit_config_t config = {
+        .job = self->id,
+        .queue = client->opts.queue,
+        .then = client->then_ptrs,
+        .nthen = client->nthen,
+        .tasks = self->n,
+        .timeout_ms = client->opts.task_timeout_ms,
+        .retries = client->opts.retries,
+        .priority = client->opts.priority,
+    };
+    return sl_submit_new (&config);
+}
+
+//  sluice_submit and sluice_submit_tasks: tasks [i] (or tasks_opts [i], if
+//  tasks is NULL) for each of the n tasks.
+static sluice_job_t *s_submit (sluice_client_t *client, const sluice_buf_t *tasks,
+                               const sluice_task_t *tasks_opts, size_t n, char *err, size_t errlen)
+{
+    assert (client);
+    if (s_check_tasks (client, tasks, tasks_opts, n, err, errlen))
+        return NULL;
     sluice_job_t *self = calloc (1, sizeof *self);
     if (!self) {
         snprintf (err, errlen, "out of memory");
@@ -685,37 +644,17 @@ static sluice_job_t *s_submit (sluice_client_t *client, const sluice_buf_t *task
     else
         sl_random_hex (self->id, sizeof self->id, 12);
     self->ready = zlistx_new ();
-    self->tasks = calloc (n, sizeof *self->tasks);
-    if (tasks_opts)
-        self->opts = calloc (n, sizeof *self->opts);
-    if (s_collect_open (self) || !self->ready || !self->tasks || (tasks_opts && !self->opts)) {
+    if (s_collect_open (self) || !self->ready || !(self->submit = s_submit_core (self))) {
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
     zlistx_set_destructor (self->ready, s_ready_free);
-    for (size_t i = 0; i < n; i++) {
-        const sluice_buf_t *payload = tasks ? &tasks [i] : &tasks_opts [i].payload;
-        if (sluice_buf_set (&self->tasks [i], payload->data, payload->size)) {
-            snprintf (err, errlen, "out of memory copying the tasks");
-            goto fail;
-        }
-        if (!tasks_opts)
-            continue;
-        const sluice_task_t *t = &tasks_opts [i];
-        sc_task_opts_t *o = &self->opts [i];
-        o->timeout_ms = t->timeout_ms ? t->timeout_ms : client->opts.task_timeout_ms;
-        o->retries = t->retries == SLUICE_DEFAULT ? client->opts.retries : (uint32_t) t->retries;
-        o->priority = t->has_priority ? t->priority : client->opts.priority;
-        if (t->id && !(o->id = strdup (t->id))) {
-            snprintf (err, errlen, "out of memory copying the tasks");
-            goto fail;
-        }
+    if (s_copy_tasks (self, tasks, tasks_opts)) {
+        snprintf (err, errlen, "out of memory copying the tasks");
+        goto fail;
     }
     if (s_connect (self, err, errlen))
         goto fail;
-    self->phase = PHASE_QUERY;
-    self->want_missing = true;
-    self->last_progress = zclock_mono ();
     client->job_live = self;
     sl_info ("job %s: %zu tasks, submitting to %s", self->id, n, client->broker);
     return self;
@@ -751,7 +690,7 @@ int sluice_job_cancel (sluice_job_t *self, char *err, size_t errlen)
     int64_t deadline = zclock_mono () + CANCEL_WAIT_MS;
     //  Every task at the broker first: a task it never got would never
     //  get a result.
-    if (s_pump (self, UNTIL_HELD, deadline) || self->phase != PHASE_HELD) {
+    if (s_pump (self, UNTIL_HELD, deadline) || !s_held (self)) {
         snprintf (err, errlen, "job %s: %s", self->id,
                   self->error [0] ? self->error : "the broker did not take every task in time");
         return -1;
@@ -872,11 +811,8 @@ void sluice_job_destroy (sluice_job_t **self_p)
         self->client->job_live = NULL;
     zframe_destroy (&self->pending);
     sl_client_destroy (&self->link);
-    for (size_t i = 0; self->tasks && i < self->n; i++)
-        free (self->tasks [i].data);
-    free (self->tasks);
-    s_opts_free (self);
-    sc_cursor_clear (&self->cursor);
+    s_tasks_free (self);
+    sl_submit_destroy (&self->submit);
     sl_collect_destroy (&self->collect);
     zlistx_destroy (&self->ready);
     free (self);

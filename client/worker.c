@@ -19,7 +19,7 @@
 #include "sc_options.h"
 #include "sc_slots.h"
 #include "sl_curve.h"
-#include "sl_endpoint.h"
+#include "sl_follow.h"
 #include "sl_log.h"
 #include "sl_wloop.h"
 #include "sluice.h"
@@ -60,7 +60,7 @@ int sluice_worker_run (const char *broker, const char *queue, sluice_handler_fn 
         sl_error ("sluice_worker_run: no handler");
         return -1;
     }
-    if (!broker || sl_endpoint_check (broker, err, sizeof err) ||
+    if (!broker || sl_follow_check (broker, err, sizeof err) ||
         sc_worker_options_check (queue, options, err, sizeof err)) {
         sl_error ("sluice_worker_run: %s", broker ? err : "no broker address");
         return -1;

@@ -107,6 +107,13 @@ static void s_print_status (const Sluice__StatusReport *r)
             r->memory_held / 1048576.0, r->memory_limit / 1048576.0,
             r->throttled ? " (intake paused)" : "", r->journal [0] ? r->journal : "none",
             r->journal_bytes / 1048576.0, (unsigned long long) r->bad_messages);
+    if (r->role [0])
+        printf ("%s broker (--standby) at stream sequence %llu; active: %s%s\n", r->role,
+                (unsigned long long) r->journal_seq,
+                r->active_broker [0] ? r->active_broker : "unknown",
+                streq (r->role, "standby") ? "" : " (this one)");
+    if (r->role [0] && streq (r->role, "standby"))
+        printf ("following: the stream last moved %lld ms ago\n", (long long) r->follow_age_ms);
     if (r->runs_adopted)
         printf ("%llu runs adopted from before a restart (their workers still ran them)\n",
                 (unsigned long long) r->runs_adopted);

@@ -5,17 +5,21 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "sl_follow.h"
 #include "sl_log.h"
 
 #define HELLO_RESEND_MS 250
 #define HELLO_CONNECT_POLL_MS 5
+#define HELLO_UNSENT_RETRY_MS 50 //  a hello after a loss that found no connection: again
 #define HANDSHAKE_FAILURES 3 //  failed handshakes in a row that end a hello
 #define MAX_SOCKETS 8
 
 struct _sl_client_t {
-    char broker [256];              //  the address the user gave
+    sl_follow_t follow;             //  the brokers given, and the one in use (sl_follow.h)
+    char broker [SL_FOLLOW_ADDR];   //  the one in use: sl_follow_current
     zsock_t *control;               //  DEALER to the control port
     zsock_t *sockets [MAX_SOCKETS]; //  data sockets opened with sl_client_open
+    sl_port_t ports [MAX_SOCKETS];  //  the broker port each is connected to
     size_t nsockets;                //  how many of them
     zframe_t *hello;                //  the packed hello, re-sent after a loss
     char broker_id [64];            //  the broker instance that welcomed us
@@ -37,18 +41,18 @@ sl_client_t *sl_client_new (const char *broker, const sl_curve_client_t *curve, 
                             size_t errlen)
 {
     char endpoint [300];
-    if (strlen (broker) >= 256) {
-        snprintf (err, errlen, "broker address '%.40s...' is too long", broker);
-        return NULL;
-    }
-    if (sl_endpoint_derive (broker, SL_PORT_CONTROL, endpoint, sizeof endpoint, err, errlen))
+    sl_follow_t follow;
+    if (sl_follow_init (&follow, broker, zclock_mono (), err, errlen) ||
+        sl_endpoint_derive (sl_follow_current (&follow), SL_PORT_CONTROL, endpoint,
+                            sizeof endpoint, err, errlen))
         return NULL;
     sl_client_t *self = calloc (1, sizeof *self);
     if (!self) {
         snprintf (err, errlen, "out of memory");
         return NULL;
     }
-    strcpy (self->broker, broker);
+    self->follow = follow;
+    snprintf (self->broker, sizeof self->broker, "%s", sl_follow_current (&follow));
     self->control = zsock_new (ZMQ_DEALER);
     if (!self->control)
         goto err;
@@ -143,6 +147,7 @@ zsock_t *sl_client_open (sl_client_t *self, sl_port_t port, int type, int linger
         zsock_destroy (&sock);
         return NULL;
     }
+    self->ports [self->nsockets] = port;
     self->sockets [self->nsockets++] = sock;
     return sock;
 }
@@ -157,6 +162,25 @@ zsock_t *sl_client_open_delivery (sl_client_t *self, const char *name, char *err
     zsock_t *sock = sl_client_open (self, SL_PORT_DELIVERY, ZMQ_DEALER, 0, err, errlen);
     snprintf (self->routing_id, sizeof self->routing_id, "%s", saved);
     return sock;
+}
+
+//  Moves the control socket and every data socket from the broker in use
+//  to the one sl_follow now names (why: for the log).
+static void s_switch (sl_client_t *self, const char *why)
+{
+    char from [300], to [300], err [256];
+    const char *next = sl_follow_current (&self->follow);
+    sl_warn ("the broker at %s %s; trying %s", self->broker, why, next);
+    for (size_t i = 0; i <= self->nsockets; i++) {
+        zsock_t *sock = i < self->nsockets ? self->sockets [i] : self->control;
+        sl_port_t port = i < self->nsockets ? self->ports [i] : SL_PORT_CONTROL;
+        if (sl_endpoint_derive (self->broker, port, from, sizeof from, err, sizeof err) == 0)
+            zsock_disconnect (sock, "%s", from);
+        if (sl_endpoint_derive (next, port, to, sizeof to, err, sizeof err) == 0)
+            zsock_connect (sock, "%s", to);
+    }
+    snprintf (self->broker, sizeof self->broker, "%s", next);
+    self->handshake_failures = 0;
 }
 
 int sl_client_send (sl_client_t *self, sl_env_t *env)
@@ -227,6 +251,114 @@ static void s_welcomed (sl_client_t *self, Sluice__Welcome *welcome, int64_t now
     self->refused_logged = false;
 }
 
+//  The state of one sl_client_hello.
+typedef struct {
+    int64_t start;       //  when it began (ms)
+    int64_t next_send;   //  when to send the hello again
+    int64_t retry_until; //  refused with a retry window: until then
+    int64_t next_notice; //  when to log "waiting for broker" next
+} hello_wait_t;
+
+//  A refusal while saying hello. Returns SL_HELLO_REFUSED (with err) if
+//  it ends the hello, SL_HELLO_TIMEOUT to go on.
+static sl_hello_t s_hello_refused (sl_client_t *self, Sluice__Refuse *refuse, hello_wait_t *w,
+                                   char *err, size_t errlen)
+{
+    int64_t at = zclock_mono ();
+    sl_follow_action_t action = sl_follow_refused (&self->follow, refuse->reason, at);
+    if (action == SL_FOLLOW_SWITCH) {
+        s_switch (self, refuse->reason);
+        w->next_send = at;
+        return SL_HELLO_TIMEOUT;
+    }
+    if (action == SL_FOLLOW_STAY)
+        return SL_HELLO_TIMEOUT; //  a standby, and no other broker known: wait for it
+    if (refuse->retry_ms && !w->retry_until) {
+        //  It may pass later: keep saying hello for that long.
+        w->retry_until = at + refuse->retry_ms;
+        sl_warn ("the broker at %s says: %s; trying again for %.1f s", self->broker,
+                 refuse->reason, refuse->retry_ms / 1000.0);
+    }
+    if (w->retry_until && at < w->retry_until)
+        return SL_HELLO_TIMEOUT;
+    snprintf (err, errlen, "the broker at %s refused: %s", self->broker, refuse->reason);
+    return SL_HELLO_REFUSED;
+}
+
+//  Reads what came while saying hello. Returns SL_HELLO_WELCOME (the
+//  caller owns *welcome_p), SL_HELLO_REFUSED (err), or SL_HELLO_TIMEOUT to
+//  go on waiting.
+static sl_hello_t s_hello_read (sl_client_t *self, void *which, hello_wait_t *w,
+                                sl_env_t **welcome_p, char *err, size_t errlen)
+{
+    if (which == self->monitor)
+        return s_handshake_failed (self, err, errlen) ? SL_HELLO_REFUSED : SL_HELLO_TIMEOUT;
+    sl_env_t *reply = NULL;
+    char why [256];
+    sl_recv_t got = sl_proto_recv (self->control, &reply, NULL, why, sizeof why);
+    if (got == SL_RECV_NONE)
+        return SL_HELLO_TIMEOUT;
+    if (got != SL_RECV_OK) {
+        snprintf (err, errlen, "the peer at %s is not a compatible sluice broker: %s",
+                  self->broker, why);
+        return SL_HELLO_REFUSED;
+    }
+    sl_hello_t rc = SL_HELLO_TIMEOUT;
+    if (reply->body_case == SLUICE__ENVELOPE__BODY_WELCOME) {
+        s_welcomed (self, reply->welcome, zclock_mono ());
+        *welcome_p = reply;
+        return SL_HELLO_WELCOME;
+    }
+    if (reply->body_case == SLUICE__ENVELOPE__BODY_REFUSE)
+        rc = s_hello_refused (self, reply->refuse, w, err, errlen);
+    //  Anything else is left over from an earlier session: ignore it.
+    sl_proto_free (&reply);
+    return rc;
+}
+
+//  One turn of waiting for the broker: gives up, sends the hello again or
+//  moves to the next broker when it is time. Returns how long to wait
+//  (ms), or -1 with rc and err when the hello ends.
+static int64_t s_hello_turn (sl_client_t *self, sl_env_t *env, int64_t timeout_ms,
+                             hello_wait_t *w, sl_hello_t *rc, char *err, size_t errlen)
+{
+    int64_t now = zclock_mono ();
+    char list [SL_FOLLOW_MAX * SL_FOLLOW_ADDR];
+    sl_follow_list (&self->follow, list, sizeof list);
+    if (zsys_interrupted) {
+        *rc = SL_HELLO_INTERRUPTED;
+        snprintf (err, errlen, "interrupted while waiting for the broker at %s", list);
+        return -1;
+    }
+    if (timeout_ms >= 0 && now - w->start >= timeout_ms) {
+        *rc = SL_HELLO_TIMEOUT;
+        snprintf (err, errlen,
+                  "no broker answered at %s within %.1f s (is sluice-broker running there? "
+                  "see --connect-timeout)",
+                  list, timeout_ms / 1000.0);
+        return -1;
+    }
+    if (now >= w->next_notice) {
+        sl_warn ("waiting for broker at %s ...", list);
+        w->next_notice = now + 30000;
+    }
+    if (sl_follow_silent (&self->follow, now) == SL_FOLLOW_SWITCH) {
+        s_switch (self, "does not answer");
+        w->next_send = now;
+    }
+    if (now >= w->next_send) {
+        //  EAGAIN just means "not connected yet" with ZMQ_IMMEDIATE:
+        //  try again soon, so that a broker that is there hears us at
+        //  once; once sent, give it time to answer.
+        bool sent = sl_proto_send (self->control, NULL, env, ZMQ_DONTWAIT) == 0;
+        w->next_send = now + (sent ? HELLO_RESEND_MS : HELLO_CONNECT_POLL_MS);
+    }
+    int64_t wait = w->next_send - now;
+    if (timeout_ms >= 0 && w->start + timeout_ms - now < wait)
+        wait = w->start + timeout_ms - now;
+    return wait < 1 ? 1 : wait;
+}
+
 sl_hello_t sl_client_hello (sl_client_t *self, Sluice__Hello *hello, int64_t timeout_ms,
                             sl_env_t **welcome_p, char *err, size_t errlen)
 {
@@ -236,109 +368,37 @@ sl_hello_t sl_client_hello (sl_client_t *self, Sluice__Hello *hello, int64_t tim
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_HELLO;
     env.hello = hello;
-
     zframe_destroy (&self->hello);
     self->hello = sl_proto_encode (&env);
     int64_t start = zclock_mono ();
-    int64_t next_send = start;
-    int64_t retry_until = 0; //  refused with a retry window: until then
-    int64_t next_notice = start + 1000;
+    hello_wait_t w = { .start = start, .next_send = start, .next_notice = start + 1000 };
     zpoller_t *poller = zpoller_new (self->control, NULL);
     if (self->monitor)
         zpoller_add (poller, self->monitor);
     sl_hello_t rc = SL_HELLO_TIMEOUT;
     while (true) {
-        int64_t now = zclock_mono ();
-        if (zsys_interrupted) {
-            rc = SL_HELLO_INTERRUPTED;
-            snprintf (err, errlen, "interrupted while waiting for the broker at %s", self->broker);
+        int64_t wait = s_hello_turn (self, &env, timeout_ms, &w, &rc, err, errlen);
+        if (wait < 0)
             break;
-        }
-        if (timeout_ms >= 0 && now - start >= timeout_ms) {
-            snprintf (err, errlen,
-                      "no broker answered at %s within %.1f s (is sluice-broker running there? "
-                      "see --connect-timeout)",
-                      self->broker, timeout_ms / 1000.0);
-            break;
-        }
-        if (now >= next_notice) {
-            sl_warn ("waiting for broker at %s ...", self->broker);
-            next_notice = now + 30000;
-        }
-        if (now >= next_send) {
-            //  EAGAIN just means "not connected yet" with ZMQ_IMMEDIATE:
-            //  try again soon, so that a broker that is there hears us at
-            //  once; once sent, give it time to answer.
-            bool sent = sl_proto_send (self->control, NULL, &env, ZMQ_DONTWAIT) == 0;
-            next_send = now + (sent ? HELLO_RESEND_MS : HELLO_CONNECT_POLL_MS);
-        }
-        int64_t wait = next_send - now;
-        if (timeout_ms >= 0 && start + timeout_ms - now < wait)
-            wait = start + timeout_ms - now;
-        if (wait < 1)
-            wait = 1;
         void *which = zpoller_wait (poller, (int) wait);
-        if (!which)
-            continue;
-        if (which == self->monitor) {
-            if (s_handshake_failed (self, err, errlen)) {
-                rc = SL_HELLO_REFUSED;
-                break;
-            }
-            continue;
-        }
-        sl_env_t *reply = NULL;
-        char why [256];
-        sl_recv_t got = sl_proto_recv (self->control, &reply, NULL, why, sizeof why);
-        if (got == SL_RECV_NONE)
-            continue;
-        if (got != SL_RECV_OK) {
-            snprintf (err, errlen, "the peer at %s is not a compatible sluice broker: %s",
-                      self->broker, why);
-            rc = SL_HELLO_REFUSED;
+        if (which && (rc = s_hello_read (self, which, &w, welcome_p, err, errlen)) !=
+                         SL_HELLO_TIMEOUT)
             break;
-        }
-        if (reply->body_case == SLUICE__ENVELOPE__BODY_WELCOME &&
-            hello->role == SLUICE__ROLE__ROLE_SINK &&
-            reply->welcome->delivery != SL_DELIVERY_VERSION) {
-            snprintf (err, errlen,
-                      "the broker at %s delivers results with delivery protocol %u (%s) and this "
-                      "collector speaks delivery protocol %d: use a broker of this version",
-                      self->broker, reply->welcome->delivery ? reply->welcome->delivery : 1,
-                      reply->welcome->delivery < SL_DELIVERY_VERSION
-                          ? "an older sluice, one sink at a time over PUSH"
-                          : "a newer sluice",
-                      SL_DELIVERY_VERSION);
-            sl_proto_free (&reply);
-            rc = SL_HELLO_REFUSED;
-            break;
-        }
-        if (reply->body_case == SLUICE__ENVELOPE__BODY_WELCOME) {
-            s_welcomed (self, reply->welcome, zclock_mono ());
-            *welcome_p = reply;
-            rc = SL_HELLO_WELCOME;
-            break;
-        }
-        if (reply->body_case == SLUICE__ENVELOPE__BODY_REFUSE) {
-            int64_t at = zclock_mono ();
-            if (reply->refuse->retry_ms && !retry_until) {
-                //  It may pass later: keep saying hello for that long.
-                retry_until = at + reply->refuse->retry_ms;
-                sl_warn ("the broker at %s says: %s; trying again for %.1f s", self->broker,
-                         reply->refuse->reason, reply->refuse->retry_ms / 1000.0);
-            }
-            if (!retry_until || at >= retry_until) {
-                snprintf (err, errlen, "the broker at %s refused: %s", self->broker,
-                          reply->refuse->reason);
-                sl_proto_free (&reply);
-                rc = SL_HELLO_REFUSED;
-                break;
-            }
-        }
-        //  Anything else is left over from an earlier session: ignore it.
-        sl_proto_free (&reply);
     }
     zpoller_destroy (&poller);
+    if (rc == SL_HELLO_WELCOME && hello->role == SLUICE__ROLE__ROLE_SINK &&
+        (*welcome_p)->welcome->delivery != SL_DELIVERY_VERSION) {
+        uint32_t theirs = (*welcome_p)->welcome->delivery;
+        snprintf (err, errlen,
+                  "the broker at %s delivers results with delivery protocol %u (%s) and this "
+                  "collector speaks delivery protocol %d: use a broker of this version",
+                  self->broker, theirs ? theirs : 1,
+                  theirs < SL_DELIVERY_VERSION ? "an older sluice, one sink at a time over PUSH"
+                                               : "a newer sluice",
+                  SL_DELIVERY_VERSION);
+        sl_proto_free (welcome_p);
+        rc = SL_HELLO_REFUSED;
+    }
     if (rc == SL_HELLO_WELCOME)
         zactor_destroy (&self->monitor); //  handshakes are fine: no need to watch
     return rc;
@@ -404,12 +464,18 @@ void sl_client_heartbeat_sent (sl_client_t *self, int64_t now)
 static void s_rehello (sl_client_t *self, int64_t now)
 {
     self->connected = false;
+    bool sent = false;
     if (self->hello) {
         zframe_t *copy = zframe_dup (self->hello);
-        if (zframe_send (&copy, self->control, ZFRAME_DONTWAIT))
+        sent = zframe_send (&copy, self->control, ZFRAME_DONTWAIT) == 0;
+        if (!sent)
             zframe_destroy (&copy);
     }
-    self->next_hello = now + (self->heartbeat_ms < 1000 ? self->heartbeat_ms : 1000);
+    //  Not sent: not connected yet (ZMQ_IMMEDIATE), e.g. just moved to
+    //  another broker: try again soon, as sl_client_hello does.
+    self->next_hello = now + (!sent                     ? HELLO_UNSENT_RETRY_MS
+                              : self->heartbeat_ms < 1000 ? self->heartbeat_ms
+                                                          : 1000);
 }
 
 sl_link_t sl_client_tick (sl_client_t *self, int64_t now)
@@ -423,9 +489,23 @@ sl_link_t sl_client_tick (sl_client_t *self, int64_t now)
             s_rehello (self, now);
             return SL_LINK_LOST;
         }
-    } else if (self->hello && now >= self->next_hello)
+    } else if (self->hello && now >= self->next_hello) {
+        if (sl_follow_silent (&self->follow, now) == SL_FOLLOW_SWITCH)
+            s_switch (self, "does not answer");
         s_rehello (self, now);
+    }
     return SL_LINK_NONE;
+}
+
+bool sl_client_silent (sl_client_t *self, int64_t silent_ms, int64_t now)
+{
+    assert (self);
+    uint32_t beat = self->heartbeat_ms ? self->heartbeat_ms : 1000;
+    if (silent_ms <= 3 * (int64_t) beat ||
+        sl_follow_silent (&self->follow, now) != SL_FOLLOW_SWITCH)
+        return false;
+    s_switch (self, "does not answer");
+    return true;
 }
 
 int64_t sl_client_next_wake (sl_client_t *self)
@@ -464,6 +544,15 @@ sl_link_t sl_client_handle (sl_client_t *self, sl_env_t *env, int64_t now, bool 
             return same ? SL_LINK_BACK : SL_LINK_RESTARTED;
         }
         case SLUICE__ENVELOPE__BODY_REFUSE:
+            if (sl_follow_refused (&self->follow, env->refuse->reason, now) != SL_FOLLOW_FINAL) {
+                //  A standby: to the broker it names, or the next one, or
+                //  this one again until it takes over.
+                if (strcmp (sl_follow_current (&self->follow), self->broker))
+                    s_switch (self, env->refuse->reason);
+                self->connected = false;
+                self->next_hello = now;
+                return SL_LINK_NONE;
+            }
             if (!self->refused_logged)
                 sl_error ("the broker at %s refused: %s", self->broker, env->refuse->reason);
             self->refused_logged = true;

@@ -119,6 +119,13 @@ void sl_client_heartbeat_sent (sl_client_t *self, int64_t now);
 //  loop turn; returns SL_LINK_LOST when the broker was just found silent.
 sl_link_t sl_client_tick (sl_client_t *self, int64_t now);
 
+//  For a client that waits for answers by itself (a ventilator's job
+//  queries): the broker has not answered for silent_ms. Past 3 heartbeats
+//  the client moves to the next broker of its list (sl_follow.h), if it
+//  has one; returns true if it did. A standby's refusal is followed by
+//  handing it to sl_client_handle.
+bool sl_client_silent (sl_client_t *self, int64_t silent_ms, int64_t now);
+
 //  Earliest time sl_client_tick or a heartbeat needs the caller again.
 int64_t sl_client_next_wake (sl_client_t *self);
 

@@ -42,11 +42,18 @@ int64_t sl_credit_prefetch (const sl_credit_t *self)
 bool sl_credit_ask (const sl_credit_t *self, size_t held, bool draining, bool absolute,
                     uint32_t *amount, int64_t *want)
 {
-    int64_t room =
-        draining ? 0 : (int64_t) self->slots + sl_credit_prefetch (self) - (int64_t) held;
+    int64_t prefetch = sl_credit_prefetch (self);
+    int64_t room = draining ? 0 : (int64_t) self->slots + prefetch - (int64_t) held;
     if (room < 0)
         room = 0;
     if (!absolute && room <= self->granted)
+        return false;
+    //  In steps: a slot about to go idle asks at once, the prefetch only
+    //  once half of the window is free (one credit and one task batch per
+    //  few tasks, not per task).
+    int64_t step = ((int64_t) self->slots + prefetch) / 2;
+    bool slot_idle = (int64_t) held + self->granted < (int64_t) self->slots;
+    if (!absolute && !slot_idle && room - self->granted < step)
         return false;
     *want = room;
     *amount = (uint32_t) (absolute ? room : room - self->granted);

@@ -42,7 +42,9 @@ int64_t sl_credit_prefetch (const sl_credit_t *self);
 
 //  Whether to ask the broker for tasks now, holding `held` tasks (running
 //  and waiting). With `absolute` (after a (re)connect, or to stop when
-//  draining) the whole figure is sent; else only an increase. Returns true
+//  draining) the whole figure is sent; else only an increase, and only
+//  when a slot would go idle without it or it is half of slots + prefetch
+//  (credit in steps: fewer, fuller task batches for tiny tasks). Returns true
 //  with *amount to send and *want to pass to sl_credit_sent once sent.
 bool sl_credit_ask (const sl_credit_t *self, size_t held, bool draining, bool absolute,
                     uint32_t *amount, int64_t *want);

@@ -6,6 +6,7 @@
 
 #include "sl_config.h"
 #include "sl_endpoint.h"
+#include "sl_follow.h"
 #include "sl_util.h"
 
 void sl_start_init (sl_start_t *self, const char *prog, const char *broker)
@@ -47,7 +48,7 @@ int sl_start_check (sl_start_t *self, sl_log_level_t level)
 {
     assert (self);
     char err [512];
-    if (!self->discover_port && sl_endpoint_check (self->broker, err, sizeof err)) {
+    if (!self->discover_port && sl_follow_check (self->broker, err, sizeof err)) {
         fprintf (stderr, "%s: --broker: %s\n", self->prog, err);
         return -1;
     }

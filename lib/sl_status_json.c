@@ -71,7 +71,7 @@ json_t *sl_status_json (const Sluice__StatusReport *r)
                                           (json_int_t) c->in_flight, "delivered",
                                           (json_int_t) c->delivered, "jobs", held));
     }
-    json_t *out = json_pack (
+    json_t *doc = json_pack (
         "{s:s, s:f, s:s?, s:f, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
         "s:{s:I, s:I, s:b}, s:I, s:s?, s:o, s:o, s:o}",
         "broker_id", r->broker_id, "uptime_s", r->uptime_ms / 1000.0, "sink",
@@ -82,9 +82,17 @@ json_t *sl_status_json (const Sluice__StatusReport *r)
         (json_int_t) r->duplicates, "bad_messages", (json_int_t) r->bad_messages, "memory", "held", (json_int_t) r->memory_held, "limit",
         (json_int_t) r->memory_limit, "intake_paused", r->throttled, "journal_bytes",
         (json_int_t) r->journal_bytes, "journal", r->journal [0] ? r->journal : NULL, "jobs", jobs, "workers", workers, "queues", queues);
-    if (out)
-        json_object_set_new (out, "collectors", collectors);
+    if (doc)
+        json_object_set_new (doc, "collectors", collectors);
     else
         json_decref (collectors);
-    return out;
+    //  Standby brokers (--standby): this broker's role on the shared stream.
+    if (doc && r->role && r->role [0])
+        json_object_set_new (
+            doc, "ha",
+            json_pack ("{s:s, s:s?, s:I, s:I}", "role", r->role, "active_broker",
+                       r->active_broker && r->active_broker [0] ? r->active_broker : NULL,
+                       "journal_seq", (json_int_t) r->journal_seq, "follow_age_ms",
+                       (json_int_t) r->follow_age_ms));
+    return doc;
 }

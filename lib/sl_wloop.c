@@ -1,11 +1,13 @@
 /*  sl_wloop - a worker's event loop, see sl_wloop.h.
 
-    One thread: zmq_poll over the control DEALER, the dispatch socket
+    One thread: one poll over the control DEALER, the dispatch socket
     (DEALER fed credit, or PULL with push dispatch), the results PUSH
-    (only while results wait) and the executor's items. Tasks are read as
-    soon as they arrive and wait in the core until a slot frees: what the
-    broker deals to this worker is better held where the broker can see it
-    (the core's claims) than in ZeroMQ's buffers.
+    (only while results wait) and the executor's items (sl_zpoll: one
+    system call a turn where zmq_poll made 13; every send and receive
+    outside a socket's ready turn is told to it with sl_zpoll_touch).
+    Tasks are read as soon as they arrive and wait in the core until a
+    slot frees: what the broker deals to this worker is better held where
+    the broker can see it (the core's claims) than in ZeroMQ's buffers.
 */
 #include "sl_wloop.h"
 
@@ -17,6 +19,7 @@
 #include "sl_log.h"
 #include "sl_proto.h"
 #include "sl_wcore.h"
+#include "sl_zpoll.h"
 
 #define MAX_POLL_ITEMS 4096
 #define STOP_CHECK_MS 100 //  a stop request is noticed within this long
@@ -31,6 +34,7 @@ typedef struct {
     zsock_t *results;                //  PUSH to the results port
     bool fair;                       //  credit-based dispatch
     bool refused;                    //  refused after a reconnect (or our key revoked)
+    sl_zpoll_t poller;               //  the sockets' events between turns
 } wloop_t;
 
 //  Sends the control frames the core queued.
@@ -39,6 +43,7 @@ static void s_flush_control (wloop_t *self, int64_t now)
     bool heartbeat;
     zframe_t *frame;
     while ((frame = sl_wcore_control_next (self->core, &heartbeat))) {
+        sl_zpoll_touch (&self->poller, zsock_resolve (sl_client_control (self->client)));
         if (zframe_send (&frame, sl_client_control (self->client), ZFRAME_DONTWAIT))
             zframe_destroy (&frame); //  the broker is away: claims go again after the welcome
         if (heartbeat)
@@ -57,10 +62,12 @@ static void s_flush (wloop_t *self, int64_t now)
         sl_env_t env = SLUICE__ENVELOPE__INIT;
         env.body_case = SLUICE__ENVELOPE__BODY_CREDIT;
         env.credit = &credit;
+        sl_zpoll_touch (&self->poller, zsock_resolve (self->tasks));
         if (sl_proto_send (self->tasks, NULL, &env, ZMQ_DONTWAIT) == 0)
             sl_wcore_credit_sent (self->core);
     }
     while ((frame = sl_wcore_result_peek (self->core))) {
+        sl_zpoll_touch (&self->poller, zsock_resolve (self->results));
         zframe_t *copy = zframe_dup (frame);
         if (zframe_send (&copy, self->results, ZFRAME_DONTWAIT)) {
             zframe_destroy (&copy);
@@ -73,6 +80,7 @@ static void s_flush (wloop_t *self, int64_t now)
 //  Reads every task batch ZeroMQ holds.
 static void s_read_tasks (wloop_t *self, int64_t now)
 {
+    sl_zpoll_touch (&self->poller, zsock_resolve (self->tasks));
     while (true) {
         sl_env_t *env = NULL;
         char why [256];
@@ -101,7 +109,7 @@ static void s_drain (wloop_t *self, int64_t now)
     sl_wcore_drain (self->core, now);
     if (!self->fair) {
         char endpoint [300], err [256];
-        if (sl_endpoint_derive (self->config->broker, SL_PORT_DISPATCH, endpoint, sizeof endpoint,
+        if (sl_endpoint_derive (sl_client_broker (self->client), SL_PORT_DISPATCH, endpoint, sizeof endpoint,
                                 err, sizeof err) == 0)
             zsock_disconnect (self->tasks, "%s", endpoint);
     }
@@ -109,6 +117,7 @@ static void s_drain (wloop_t *self, int64_t now)
 
 static void s_on_control (wloop_t *self, int64_t now)
 {
+    sl_zpoll_touch (&self->poller, zsock_resolve (sl_client_control (self->client)));
     sl_env_t *env = NULL;
     char why [256];
     sl_recv_t rc;
@@ -167,6 +176,9 @@ static int s_connect (wloop_t *self)
         return -1;
     }
     sl_client_set_routing_id (self->client, NULL);
+    sl_zpoll_track (&self->poller, zsock_resolve (sl_client_control (self->client)));
+    sl_zpoll_track (&self->poller, zsock_resolve (self->tasks));
+    sl_zpoll_track (&self->poller, zsock_resolve (self->results));
     //  Keep what ZeroMQ buffers for this worker small: tasks are better
     //  left with the broker than queued behind a busy worker.
     zsock_set_rcvhwm (self->tasks, 2);
@@ -220,6 +232,8 @@ static int s_loop (wloop_t *self, zmq_pollitem_t *items)
         }
         if (sl_client_tick (self->client, now) == SL_LINK_LOST)
             sl_wcore_lost (self->core);
+        if (!sl_client_connected (self->client)) //  (it says hello again on its own)
+            sl_zpoll_touch (&self->poller, zsock_resolve (sl_client_control (self->client)));
         if (sl_client_heartbeat_due (self->client, now))
             sl_wcore_heartbeat (self->core, now);
         s_flush (self, now);
@@ -241,7 +255,7 @@ static int s_loop (wloop_t *self, zmq_pollitem_t *items)
         if (self->config->stop_requested && wake > now + STOP_CHECK_MS)
             wake = now + STOP_CHECK_MS;
         long timeout = wake > now ? (long) (wake - now) : 0;
-        if (zmq_poll (items, (int) n, timeout) < 0) {
+        if (sl_zpoll (&self->poller, items, n, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             sl_error ("poll failed: %s", zmq_strerror (errno));
@@ -295,6 +309,7 @@ int sl_wloop_run (const sl_wloop_config_t *config, sl_wexec_t *exec)
                  (unsigned long long) sl_wcore_done (self.core));
     }
     free (items);
+    sl_zpoll_clear (&self.poller);
     //  The core's tasks go once the executor is done with them.
     exec->shutdown (exec->self);
     sl_client_destroy (&self.client);

@@ -7,9 +7,15 @@
 
     A regular file is checked from end to end before anything is sent, so a
     bad line (over --max-payload) stops the submission with nothing sent.
+
+    What to send, and when to send it again, is the submit core's
+    (lib/sl_submit.c, shared with libsluice): this file reads the input
+    for each pass it asks for, uploads the attachments, and blocks on the
+    sockets.
 */
 #include <czmq.h>
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,11 +29,10 @@
 #include "sl_proto.h"
 #include "sl_taskfile.h"
 #include "sl_start.h"
+#include "sl_submit.h"
 #include "sl_util.h"
 
 #define PROG "sluice-ventilator"
-#define BATCH_TASKS 256
-#define BATCH_BYTES (256 * 1024)
 #define DEFAULT_MAX_PAYLOAD (1024 * 1024)
 #define QUERY_INTERVAL_MS 100
 #define BLOCKED_TELL_MS 3000 //  a send blocked this long is explained
@@ -35,7 +40,6 @@
 #define MAX_ATTACH 8
 #define ATTACH_PIECE (256 * 1024) //  bytes of an attachment per message
 #define SEND_HWM 16               //  batches queued towards the broker, at most
-#define ATTACH_TRIES 3            //  sends of an attachment the broker lacks, before giving up
 
 typedef struct {
     const char *broker;                     //  --broker
@@ -223,46 +227,32 @@ static int s_prescan (ventilator_t *self, char *err, size_t errlen)
     return rc < 0 ? -1 : 0;
 }
 
-//  Sends env on the PUSH socket, blocking (the broker's backpressure) but
-//  waking up each second (its send timeout) to check for SIGINT and to say
-//  why it waits.
-static int s_send (ventilator_t *self, zsock_t *push, sl_env_t *env)
+//  Sends frame (destroyed) on the PUSH socket, blocking (the broker's
+//  backpressure) but waking up each second (its send timeout) to check for
+//  SIGINT and to say why it waits. 0, or -1 if not sent.
+static int s_send (ventilator_t *self, zsock_t *push, zframe_t *frame)
 {
     int64_t since = zclock_mono ();
     bool told = false;
-    while (true) {
-        if (sl_proto_send (push, NULL, env, 0) == 0) {
+    int rc = -1;
+    while (frame && !zsys_interrupted) {
+        //  ZFRAME_REUSE: ZeroMQ shares the bytes (no copy) and we keep the
+        //  frame for another try.
+        if (zframe_send (&frame, push, ZFRAME_REUSE) == 0) {
             if (told)
                 sl_info ("job %s: the broker takes tasks again", self->job);
-            return 0;
+            rc = 0;
+            break;
         }
         if (errno != EAGAIN && errno != EINTR)
-            return -1;
-        if (zsys_interrupted)
-            return -1;
+            break;
         if (!told && zclock_mono () - since >= BLOCKED_TELL_MS) {
             s_tell_blocked (self);
             told = true;
         }
     }
-}
-
-static int s_send_batch (ventilator_t *self, zsock_t *push, const char *job, Sluice__Task **ptrs,
-                         size_t n)
-{
-    Sluice__TaskBatch batch = SLUICE__TASK_BATCH__INIT;
-    batch.job = (char *) job;
-    batch.tasks = ptrs;
-    batch.n_tasks = n;
-    batch.queue = self->queue;
-    batch.then = self->then;
-    batch.n_then = self->nthen;
-    batch.attachments = self->attach_ptrs;
-    batch.n_attachments = self->nattach;
-    sl_env_t env = SLUICE__ENVELOPE__INIT;
-    env.body_case = SLUICE__ENVELOPE__BODY_TASKS;
-    env.tasks = &batch;
-    return s_send (self, push, &env);
+    zframe_destroy (&frame);
+    return rc;
 }
 
 //  Reads the next task of a pass over the input: from the task file, or on
@@ -309,18 +299,61 @@ static int s_next_task (ventilator_t *self, sl_taskfile_t *file, const uint8_t *
 //  *at remembers where the search got to (seqs come in order).
 static bool s_wanted (const uint64_t *ranges, size_t nranges, size_t *at, uint64_t seq)
 {
-    if (!ranges)
-        return true;
     while (*at < nranges && ranges [2 * *at + 1] < seq)
         (*at)++;
     return *at < nranges && ranges [2 * *at] <= seq;
 }
 
-//  One pass over the input: sends the tasks whose seq is in ranges (all
-//  when ranges is NULL), then the job's end. *total gets the number of
-//  tasks in the input. Returns 0, or -1 with err set.
-static int s_pass (ventilator_t *self, zsock_t *push, const uint64_t *ranges, size_t nranges,
-                   uint64_t *total, uint64_t *sent, char *err, size_t errlen)
+//  Says how far the submission got before SIGINT (or a lost broker).
+static int s_interrupted (ventilator_t *self, uint64_t seq, char *err, size_t errlen)
+{
+    snprintf (err, errlen,
+              "interrupted after sending %llu tasks; job %s is incomplete "
+              "(run the same command with --job %s to complete it)",
+              (unsigned long long) seq, self->job, self->job);
+    return -1;
+}
+
+//  Packs the task of this line (its seq in the job: seq; in the file:
+//  line_seq) into the core's batch, and sends the batch once full.
+//  Returns 0, or -1 with err set.
+static int s_pack (ventilator_t *self, sl_submit_t *core, zsock_t *push, sl_taskfile_t *file,
+                   const uint8_t *data, size_t size, uint64_t seq, uint64_t line_seq, char *err,
+                   size_t errlen)
+{
+    sl_jsontask_t decoded;
+    if (s_decode (self, file, data, size, &decoded, err, errlen))
+        return -1;
+    if (!decoded.id [0] && self->resume_job)
+        //  Its seq in the job it failed in, so that results can be matched.
+        snprintf (decoded.id, sizeof decoded.id, "%llu", (unsigned long long) line_seq);
+    sl_submit_task_t task = {
+        .seq = seq,
+        .payload = decoded.payload,
+        .size = decoded.size,
+        .id = decoded.id,
+        .has_timeout = decoded.has_timeout,
+        .timeout_ms = decoded.timeout_ms,
+        .has_retries = decoded.has_retries,
+        .retries = decoded.retries,
+        .has_priority = true,
+        .priority = decoded.priority,
+    };
+    int full = sl_submit_add (core, &task);
+    s_decoded_clear (self, &decoded);
+    if (full < 0) {
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    if (full && s_send (self, push, sl_submit_batch (core))) {
+        return s_interrupted (self, seq, err, errlen);
+    }
+    return 0;
+}
+
+//  One pass over the input: sends the tasks the core wants, then the job's
+//  end. Returns 0, or -1 with err set.
+static int s_pass (ventilator_t *self, sl_submit_t *core, zsock_t *push, char *err, size_t errlen)
 {
     sl_taskfile_t *file = NULL;
     if (!self->spool || self->spool_writing) {
@@ -329,136 +362,75 @@ static int s_pass (ventilator_t *self, zsock_t *push, const uint64_t *ranges, si
             return -1;
     } else
         rewind (self->spool);
-    //  Payloads of one batch are copied out of the reader (whose buffer
-    //  changes at each call) into one arena.
-    uint8_t *arena =
-        malloc (BATCH_BYTES + self->max_payload + BATCH_TASKS * (SL_JSONTASK_MAX_ID + 1));
-    Sluice__Task tasks [BATCH_TASKS];
-    Sluice__Task *ptrs [BATCH_TASKS];
-    if (!arena) {
-        sl_taskfile_destroy (&file);
-        snprintf (err, errlen, "out of memory");
-        return -1;
-    }
-    uint64_t seq = 0, line_seq = 0;
-    size_t n = 0, used = 0, at = 0, resume_at = 0;
+    uint64_t seq = 0, line_seq = 0, sent = 0;
+    size_t resume_at = 0;
     int rc;
     const uint8_t *data;
     size_t size;
-    *sent = 0;
     while ((rc = s_next_task (self, file, &data, &size, err, errlen)) == 1) {
-        if (zsys_interrupted)
-            break;
         //  --resume-failed: only the tasks that failed in that job.
+        if (zsys_interrupted) {
+            rc = s_interrupted (self, seq, err, errlen);
+            break;
+        }
         line_seq++;
         if (self->resume_job &&
             !s_wanted (self->resume_ranges, self->resume_n, &resume_at, line_seq))
             continue;
-        if (!s_wanted (ranges, nranges, &at, ++seq))
+        if (!sl_submit_wanted (core, ++seq))
             continue;
-        sl_jsontask_t decoded;
-        if (s_decode (self, file, data, size, &decoded, err, errlen)) {
-            rc = -1;
+        if ((rc = s_pack (self, core, push, file, data, size, seq, line_seq, err, errlen)))
             break;
-        }
-        Sluice__Task init = SLUICE__TASK__INIT;
-        tasks [n] = init;
-        tasks [n].seq = seq;
-        tasks [n].payload.data = arena + used;
-        tasks [n].payload.len = decoded.size;
-        if (decoded.size)
-            memcpy (arena + used, decoded.payload, decoded.size);
-        used += decoded.size;
-        tasks [n].timeout_ms =
-            decoded.has_timeout ? decoded.timeout_ms : (uint32_t) self->timeout_ms;
-        tasks [n].retries = decoded.has_retries ? decoded.retries : (uint32_t) self->retries;
-        tasks [n].priority = decoded.priority;
-        if (!decoded.id [0] && self->resume_job)
-            //  Its seq in the job it failed in, so that results can be matched.
-            snprintf (decoded.id, sizeof decoded.id, "%llu", (unsigned long long) line_seq);
-        if (decoded.id [0]) {
-            size_t id_len = strlen (decoded.id) + 1;
-            memcpy (arena + used, decoded.id, id_len);
-            tasks [n].id = (char *) arena + used;
-            used += id_len;
-        }
-        s_decoded_clear (self, &decoded);
-        ptrs [n] = &tasks [n];
-        n++;
-        if (n == BATCH_TASKS || used >= BATCH_BYTES) {
-            if (s_send_batch (self, push, self->job, ptrs, n))
-                break;
-            *sent += n;
-            n = 0;
-            used = 0;
-        }
+        sent++;
     }
-    if (rc == 0 && !zsys_interrupted && n && s_send_batch (self, push, self->job, ptrs, n) == 0) {
-        *sent += n;
-        n = 0;
-    }
-    free (arena);
     sl_taskfile_destroy (&file);
     self->spool_writing = false;
     if (rc < 0)
         return -1;
-    if (zsys_interrupted || n) {
-        snprintf (err, errlen,
-                  "interrupted after sending %llu tasks; job %s is incomplete "
-                  "(run the same command with --job %s to complete it)",
-                  (unsigned long long) seq, self->job, self->job);
-        return -1;
+    if (sl_submit_batched (core) && s_send (self, push, sl_submit_batch (core))) {
+        return s_interrupted (self, seq, err, errlen);
     }
-    Sluice__JobEnd end = SLUICE__JOB_END__INIT;
-    end.job = self->job;
-    end.total = seq;
-    end.queue = self->queue;
-    end.then = self->then;
-    end.n_then = self->nthen;
-    end.attachments = self->attach_ptrs;
-    end.n_attachments = self->nattach;
-    sl_env_t env = SLUICE__ENVELOPE__INIT;
-    env.body_case = SLUICE__ENVELOPE__BODY_JOB_END;
-    env.job_end = &end;
-    if (s_send (self, push, &env)) {
+    if (s_send (self, push, sl_submit_pass_end (core, seq, sent, zclock_mono ()))) {
         snprintf (err, errlen, "interrupted before the job's end was sent");
         return -1;
     }
-    *total = seq;
     return 0;
 }
 
-//  Asks the broker how much of the job it holds and waits for the answer
-//  (re-asking every QUERY_INTERVAL_MS), up to timeout_ms. Returns the
-//  JobState envelope (caller frees), or NULL with err.
-static sl_env_t *s_query (ventilator_t *self, sl_client_t *client, const char *job,
-                          bool want_missing, bool peek, int64_t timeout_ms, char *err,
-                          size_t errlen)
+//  Asks the broker query (how much of a job it holds) and waits for the
+//  answer (re-asking every QUERY_INTERVAL_MS), up to timeout_ms. Returns
+//  the JobState envelope (caller frees), or NULL with err.
+static sl_env_t *s_ask (ventilator_t *self, sl_client_t *client, Sluice__JobQuery *query,
+                        int64_t timeout_ms, char *err, size_t errlen)
 {
-    Sluice__JobQuery query = SLUICE__JOB_QUERY__INIT;
-    query.job = (char *) job;
-    query.want_missing = want_missing;
-    query.want_failed = job != self->job; //  only asked of the --resume-failed job
-    query.peek = peek;
+    const char *job = query->job;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_JOB_QUERY;
-    env.job_query = &query;
+    env.job_query = query;
     zsock_t *control = sl_client_control (client);
     zpoller_t *poller = zpoller_new (control, NULL);
     int64_t start = zclock_mono ();
+    int64_t answered = start; //  a standby's refusal counts: it moves the client
     sl_env_t *state = NULL;
     while (!state && !zsys_interrupted && zclock_mono () - start < timeout_ms) {
         sl_client_send (client, &env);
-        if (!zpoller_wait (poller, QUERY_INTERVAL_MS))
+        if (!zpoller_wait (poller, QUERY_INTERVAL_MS)) {
+            if (sl_client_silent (client, zclock_mono () - answered, zclock_mono ()))
+                answered = zclock_mono (); //  another broker of --broker's list
             continue;
+        }
         sl_env_t *reply = NULL;
         char why [256];
+        bool consumed;
         while (sl_proto_recv (control, &reply, NULL, why, sizeof why) == SL_RECV_OK) {
+            answered = zclock_mono ();
             if (!state && reply->body_case == SLUICE__ENVELOPE__BODY_JOB_STATE &&
                 streq (reply->job_state->job, job))
                 state = reply;
-            else
+            else {
+                sl_client_handle (client, reply, answered, &consumed);
                 sl_proto_free (&reply);
+            }
         }
     }
     zpoller_destroy (&poller);
@@ -470,15 +442,24 @@ static sl_env_t *s_query (ventilator_t *self, sl_client_t *client, const char *j
     return state;
 }
 
-//  Sends the attachment with this hash to the broker, in pieces, on the
-//  PUSH (ahead of the tasks that need it). 0, or -1 with err.
-static int s_upload (ventilator_t *self, zsock_t *push, const char *hash, char *err, size_t errlen)
+//  s_ask for a peek at job, or for its failed tasks (the --resume-failed
+//  job).
+static sl_env_t *s_query (ventilator_t *self, sl_client_t *client, const char *job,
+                          bool want_missing, bool peek, int64_t timeout_ms, char *err,
+                          size_t errlen)
 {
-    size_t i = 0;
-    while (i < self->nattach && !streq (self->attach [i].hash, hash))
-        i++;
-    if (i == self->nattach)
-        return 0; //  not ours
+    Sluice__JobQuery query = SLUICE__JOB_QUERY__INIT;
+    query.job = (char *) job;
+    query.want_missing = want_missing;
+    query.want_failed = job != self->job; //  only asked of the --resume-failed job
+    query.peek = peek;
+    return s_ask (self, client, &query, timeout_ms, err, errlen);
+}
+
+//  Sends attachment i to the broker, in pieces, on the PUSH (ahead of the
+//  tasks that need it). 0, or -1 with err.
+static int s_upload (ventilator_t *self, zsock_t *push, size_t i, char *err, size_t errlen)
+{
     FILE *file = fopen (self->attach_path [i], "rb");
     uint8_t *buffer = malloc (ATTACH_PIECE);
     int rc = 0;
@@ -504,7 +485,7 @@ static int s_upload (ventilator_t *self, zsock_t *push, const char *hash, char *
         sl_env_t env = SLUICE__ENVELOPE__INIT;
         env.body_case = SLUICE__ENVELOPE__BODY_ATTACH_PUT;
         env.attach_put = &put;
-        if (s_send (self, push, &env)) {
+        if (s_send (self, push, sl_proto_encode (&env))) {
             snprintf (err, errlen, "interrupted while sending %s", self->attach_path [i]);
             rc = -1;
             break;
@@ -627,29 +608,33 @@ static int s_resume_setup (ventilator_t *self, char *err, size_t errlen)
     return rc;
 }
 
-//  The broker still lacks an attachment after it was sent ATTACH_TRIES
-//  times more: says which, and why if the broker knows.
-static void s_attach_failed (ventilator_t *self, Sluice__JobState *state, char *err,
-                             size_t errlen)
+//  Does what the core asks until the broker holds the job: queries,
+//  uploads, passes. Returns its verdict, with err set if it failed.
+static sl_submit_status_t s_drive (ventilator_t *self, sl_submit_t *core, sl_client_t *client,
+                                   zsock_t *push, char *err, size_t errlen)
 {
-    const char *hash = state->attachments_missing [0];
-    size_t i = 0;
-    while (i < self->nattach && !streq (self->attach [i].hash, hash))
-        i++;
-    char what [4200];
-    if (i < self->nattach)
-        snprintf (what, sizeof what, "%s (%s, %llu bytes)", self->attach [i].name,
-                  self->attach_path [i], (unsigned long long) self->attach [i].size);
-    else
-        snprintf (what, sizeof what, "%s", hash);
-    snprintf (err, errlen,
-              "the broker does not hold attachment %.300s after %d tries: %.300s; its tasks "
-              "wait for it. Once the broker can store it, run the same command again with "
-              "--job %.64s: it sends only what the broker lacks",
-              what, 1 + ATTACH_TRIES,
-              state->attachments_error [0] ? state->attachments_error
-                                           : "it did not arrive whole",
-              self->job);
+    int64_t timeout = (int64_t) self->connect_timeout_ms;
+    int index;
+    while (sl_submit_status (core) == SL_SUBMIT_RUNNING) {
+        int64_t now = zclock_mono ();
+        Sluice__JobQuery query;
+        sl_env_t *reply = NULL;
+        if ((index = sl_submit_upload_next (core)) >= 0) {
+            if (s_upload (self, push, (size_t) index, err, errlen))
+                return SL_SUBMIT_FAILED;
+        } else if (sl_submit_passing (core)) {
+            if (s_pass (self, core, push, err, errlen))
+                return SL_SUBMIT_FAILED;
+        } else if (sl_submit_query (core, now, &query)) {
+            if (!(reply = s_ask (self, client, &query, timeout, err, errlen)))
+                return SL_SUBMIT_FAILED;
+            sl_submit_state (core, reply->job_state, zclock_mono ());
+            sl_proto_free (&reply);
+        } else
+            zclock_sleep ((int) (sl_submit_next_wake (core) - now));
+    }
+    snprintf (err, errlen, "%s", sl_submit_error (core));
+    return sl_submit_status (core);
 }
 
 //  Submits the job and waits until the broker holds every task durably,
@@ -658,100 +643,267 @@ static void s_attach_failed (ventilator_t *self, Sluice__JobState *state, char *
 static int s_submit (ventilator_t *self, sl_client_t *client, zsock_t *push, char *err,
                      size_t errlen)
 {
-    int64_t timeout = (int64_t) self->connect_timeout_ms;
-    sl_env_t *reply = s_query (self, client, self->job, true, false, timeout, err, errlen);
-    if (!reply)
-        return -1;
-    Sluice__JobState *state = reply->job_state;
-    if (state->error [0]) {
-        snprintf (err, errlen, "the broker cannot take job %s now: %s", self->job, state->error);
-        sl_proto_free (&reply);
+    sl_submit_config_t config = {
+        .job = self->job,
+        .queue = self->queue,
+        .then = self->then,
+        .nthen = self->nthen,
+        .attachments = self->attach_ptrs,
+        .attach_paths = (const char *const *) self->attach_path,
+        .nattach = self->nattach,
+        .timeout_ms = (uint32_t) self->timeout_ms,
+        .retries = (uint32_t) self->retries,
+    };
+    sl_submit_t *core = sl_submit_new (&config);
+    if (!core) {
+        snprintf (err, errlen, "out of memory");
         return -1;
     }
-    if (state->known && state->finished) {
+    sl_submit_status_t status = s_drive (self, core, client, push, err, errlen);
+    if (status == SL_SUBMIT_FINISHED)
         sl_warn ("job %s is already finished (%llu tasks); nothing to send", self->job,
-                 (unsigned long long) state->total);
-        sl_proto_free (&reply);
-        return 0;
+                 (unsigned long long) sl_submit_total (core));
+    sl_submit_destroy (&core);
+    return status == SL_SUBMIT_FAILED ? -1 : 0;
+}
+
+//  The options that take a number, declared: which field they set and
+//  how (s: seconds, z: a size in bytes, n: a count), with their limits.
+static const struct {
+    int opt;
+    const char *name;
+    char kind;
+    size_t field;      //  offsetof the uint64_t in ventilator_t
+    uint64_t min, max; //  for sizes and counts; seconds: max in ms, 0 = none
+} s_numbers [] = {
+    { 't', "--timeout", 's', offsetof (ventilator_t, timeout_ms), 0, UINT32_MAX },
+    { 'C', "--connect-timeout", 's', offsetof (ventilator_t, connect_timeout_ms), 0, 0 },
+    { 'M', "--max-payload", 'z', offsetof (ventilator_t, max_payload), 1, 256 * 1024 * 1024 },
+    { 'r', "--retries", 'n', offsetof (ventilator_t, retries), 0, 100 },
+};
+
+//  A numeric option: 0 if taken, 1 if not one, SL_EXIT_USAGE if bad.
+static int s_number (ventilator_t *self, int opt, const char *arg)
+{
+    for (size_t i = 0; i < sizeof s_numbers / sizeof s_numbers [0]; i++) {
+        if (s_numbers [i].opt != opt)
+            continue;
+        const char *name = s_numbers [i].name;
+        uint64_t *field = (uint64_t *) ((char *) self + s_numbers [i].field);
+        uint64_t min = s_numbers [i].min, max = s_numbers [i].max;
+        int rc = s_numbers [i].kind == 's'   ? sl_parse_seconds (PROG, name, arg, field)
+                 : s_numbers [i].kind == 'z' ? sl_parse_size (PROG, name, arg, min, max, field)
+                                             : sl_parse_u64 (PROG, name, arg, min, max, field);
+        if (rc == 0 && s_numbers [i].kind == 's' && max && *field > max) {
+            fprintf (stderr, PROG ": %s: at most %llu seconds\n", name,
+                     (unsigned long long) (max / 1000));
+            rc = -1;
+        }
+        return rc ? SL_EXIT_USAGE : 0;
     }
-    //  A job the broker knows whole: only what it lacks.
-    bool partial = state->known && state->total > 0;
-    uint64_t total = 0, sent = 0;
-    //  Attachments go first, so that they are whole before workers ask.
-    size_t nup = state->known ? state->n_attachments_missing : self->nattach;
-    for (size_t i = 0; i < nup; i++) {
-        const char *hash = state->known ? state->attachments_missing [i] : self->attach [i].hash;
-        if (s_upload (self, push, hash, err, errlen)) {
-            sl_proto_free (&reply);
+    return 1;
+}
+
+//  arg must be a job id or queue name: else says so, naming the option.
+static bool s_name_ok (const char *option, const char *arg, const char *what, bool hint)
+{
+    if (sl_job_id_valid (arg))
+        return true;
+    fprintf (stderr, PROG ": %s: '%s' is not a %s%s\n", option, arg, what,
+             hint ? " (1-64 characters of A-Z a-z 0-9 . _ -)" : "");
+    return false;
+}
+
+//  One of the ventilator's own options. 0, or SL_EXIT_USAGE.
+static int s_option (ventilator_t *self, int opt, char *arg)
+{
+    int number = s_number (self, opt, arg);
+    if (number != 1)
+        return number;
+    bool ok = true;
+    if (opt == 'J' && (ok = s_name_ok ("--job", arg, "job id", true)))
+        snprintf (self->job, sizeof self->job, "%s", arg);
+    else if (opt == 'Q' && (ok = s_name_ok ("--queue", arg, "queue name", true)))
+        self->queue = arg;
+    else if (opt == 'R' && (ok = s_name_ok ("--resume-failed", arg, "job id", false)))
+        self->resume_job = arg;
+    else if (opt == 'A')
+        ok = s_add_attachment (self, arg) == 0;
+    else if (opt == 'T' && self->nthen == MAX_THEN) {
+        fprintf (stderr, PROG ": --then: at most %d stages after the first\n", MAX_THEN);
+        ok = false;
+    } else if (opt == 'T' && (ok = s_name_ok ("--then", arg, "queue name", true)))
+        self->then [self->nthen++] = arg;
+    else if (opt == 'f' && (streq (arg, "jsonl") || streq (arg, "text")))
+        self->jsonl = streq (arg, "jsonl");
+    else if (opt == 'f') {
+        fprintf (stderr, PROG ": --format: '%s' is not text or jsonl\n", arg);
+        ok = false;
+    } else if (!strchr ("JQRAT", opt))
+        ok = false;
+    return ok ? 0 : SL_EXIT_USAGE;
+}
+
+//  The command line. Returns -1 to go on, else the exit status.
+static int s_parse (ventilator_t *self, sl_start_t *start, int argc, char *argv [])
+{
+    int opt;
+    while ((opt = getopt_long (argc, argv, "b:t:r:f:Q:vqhV", s_options, NULL)) != -1) {
+        int common = sl_start_option (start, opt, optarg, s_usage);
+        if (common == SL_OPT_HANDLED)
+            continue;
+        if (common != SL_OPT_NOT_COMMON)
+            return common;
+        if (s_option (self, opt, optarg))
+            return SL_EXIT_USAGE;
+    }
+    if (argc - optind != 1) {
+        fprintf (stderr, PROG ": %s\nTry '" PROG " --help' for more information.\n",
+                 optind < argc ? "give exactly one task file"
+                               : "missing task file (use - for "
+                                 "standard input)");
+        return SL_EXIT_USAGE;
+    }
+    self->path = argv [optind];
+    if (sl_start_check (start, SL_LOG_WARN))
+        return SL_EXIT_USAGE;
+    if (!self->job [0])
+        sl_random_hex (self->job, sizeof self->job, 12);
+    return -1;
+}
+
+//  Everything that can be checked locally is checked before the broker
+//  hears anything; standard input gets its spool. 0, or -1 having said why.
+static int s_prepare (ventilator_t *self)
+{
+    char err [1024];
+    sl_taskfile_t *file = NULL;
+    if (s_prescan (self, err, sizeof err) ||
+        (!streq (self->path, "-") &&
+         !(file = sl_taskfile_new (self->path, s_line_limit (self), err, sizeof err)))) {
+        fprintf (stderr, PROG ": %s\n", err);
+        return -1;
+    }
+    sl_taskfile_destroy (&file);
+    if (streq (self->path, "-")) {
+        //  Standard input can be read once: keep a copy in case the broker
+        //  needs some of it again.
+        self->spool = tmpfile ();
+        if (!self->spool) {
+            fprintf (stderr, PROG ": cannot create a temporary file in %s: %s\n", P_tmpdir,
+                     strerror (errno));
+            return -1;
+        }
+        self->spool_writing = true;
+    }
+    return 0;
+}
+
+//  The broker's limits, from its welcome: the file and the attachments
+//  are checked against them before anything is sent. 0, or -1 having said
+//  why.
+static int s_check_limits (ventilator_t *self, const Sluice__Welcome *welcome)
+{
+    char err [1024];
+    if (welcome->max_payload && welcome->max_payload < self->max_payload) {
+        //  The broker takes no longer task than its own --max-payload.
+        self->max_payload = welcome->max_payload;
+        if (s_prescan (self, err, sizeof err)) {
+            fprintf (stderr, PROG ": %s (the broker's --max-payload)\n", err);
             return -1;
         }
     }
-    int rc = s_pass (self, push, partial ? state->missing : NULL,
-                     partial ? state->n_missing / 2 : 0, &total, &sent, err, errlen);
-    if (partial)
-        sl_info ("job %s: the broker had %llu of its tasks; sent the %llu it lacked", self->job,
-                 (unsigned long long) state->received, (unsigned long long) sent);
-    sl_proto_free (&reply);
-    uint64_t last_received = 0, last_partial = 0;
-    int64_t last_progress = zclock_mono ();
-    int attach_resent = 0; //  times the missing attachments were sent again
-    while (rc == 0) {
-        //  Ask for the missing seqs only when progress stalls: it costs
-        //  the broker a scan of the job.
-        bool stalled = zclock_mono () - last_progress > 1000;
-        if (!(reply = s_query (self, client, self->job, stalled, false, timeout, err, errlen))) {
-            rc = -1;
-            break;
+    for (size_t i = 0; i < self->nattach; i++)
+        if (welcome->max_attachment && self->attach [i].size > welcome->max_attachment) {
+            fprintf (stderr,
+                     PROG ": --attach %s: %llu bytes, over the broker's --max-attachment %llu\n",
+                     self->attach_path [i], (unsigned long long) self->attach [i].size,
+                     (unsigned long long) welcome->max_attachment);
+            return -1;
         }
-        state = reply->job_state;
-        if (state->error [0]) {
-            snprintf (err, errlen, "the broker stopped taking tasks of job %s: %s", self->job,
-                      state->error);
-            rc = -1;
-        } else if (state->finished || (state->total == total && state->received == total &&
-                                         state->n_attachments_missing == 0)) {
-            //  Every task, and every attachment whole and synced (a job
-            //  whose files never arrive would wait for ever).
-            sl_info ("job %s: the broker holds all %llu tasks%s", self->job,
-                     (unsigned long long) total, self->nattach ? " and their attachments" : "");
-            sl_proto_free (&reply);
-            return 0;
-        } else if (state->received != last_received || state->throttled ||
-                   state->attachments_partial != last_partial) {
-            //  Progress, or none because the broker pauses its intake at
-            //  its memory limit (what was sent is still on its way).
-            last_received = state->received;
-            last_partial = state->attachments_partial;
-            last_progress = zclock_mono ();
-        } else if (stalled && state->n_attachments_missing && attach_resent == ATTACH_TRIES) {
-            s_attach_failed (self, state, err, errlen);
-            rc = -1;
-        } else if (stalled && state->n_attachments_missing) {
-            //  An attachment lost on the way, or one the broker could not
-            //  store (it removed what it had): again, then the tasks.
-            if (state->attachments_error [0])
-                sl_warn ("job %s: the broker could not store an attachment (%s); sending it "
-                         "again",
-                         self->job, state->attachments_error);
-            for (size_t i = 0; i < state->n_attachments_missing && rc == 0; i++)
-                rc = s_upload (self, push, state->attachments_missing [i], err, errlen);
-            attach_resent++;
-            last_progress = zclock_mono ();
-        } else if (stalled) {
-            //  Lost on the way (a broker that restarted, say): send again.
-            uint64_t *ranges = state->known && state->total ? state->missing : NULL;
-            size_t nranges = ranges ? state->n_missing / 2 : 0;
-            rc = s_pass (self, push, ranges, nranges, &total, &sent, err, errlen);
-            sl_info ("job %s: the broker holds %llu of %llu tasks; sent %llu again", self->job,
-                     (unsigned long long) state->received, (unsigned long long) total,
-                     (unsigned long long) sent);
-            last_progress = zclock_mono ();
-        }
-        sl_proto_free (&reply);
-        if (rc == 0)
-            zclock_sleep (QUERY_INTERVAL_MS);
+    return 0;
+}
+
+//  Says hello as the job's ventilator and checks the broker's limits.
+//  Returns 0, or -1 having said why.
+static int s_hello (ventilator_t *self, sl_client_t *client)
+{
+    char name [300], err [1024];
+    sl_self_name (name, sizeof name);
+    Sluice__Hello hello = SLUICE__HELLO__INIT;
+    hello.role = SLUICE__ROLE__ROLE_VENTILATOR;
+    hello.name = name;
+    hello.job = self->job;
+    //  The queues of every stage, for the broker to check.
+    char *queues [1 + MAX_THEN];
+    queues [0] = self->queue ? self->queue : "default";
+    for (size_t i = 0; i < self->nthen; i++)
+        queues [i + 1] = self->then [i];
+    hello.queues = queues;
+    hello.n_queues = 1 + self->nthen;
+    sl_env_t *welcome = NULL;
+    err [0] = '\0';
+    sl_hello_t said = sl_client_hello (client, &hello, (int64_t) self->connect_timeout_ms,
+                                       &welcome, err, sizeof err);
+    int rc = said == SL_HELLO_WELCOME ? s_check_limits (self, welcome->welcome) : -1;
+    if (said != SL_HELLO_WELCOME && err [0])
+        fprintf (stderr, PROG ": %s\n", err);
+    sl_proto_free (&welcome);
+    return rc;
+}
+
+//  Submits over the intake (after --resume-failed's question). Returns
+//  the exit status.
+static int s_go (ventilator_t *self, sl_client_t *client)
+{
+    char err [1024];
+    zsock_t *push = sl_client_open (client, SL_PORT_INTAKE, ZMQ_PUSH, 2000, err, sizeof err);
+    if (!push) {
+        fprintf (stderr, PROG ": %s\n", err);
+        return 1;
     }
-    return -1;
+    //  Sends block while the broker takes no tasks (its backpressure);
+    //  they wake up each second to check for Ctrl-C.
+    zsock_set_sndtimeo (push, 1000);
+    self->client = client;
+    int resume = self->resume_job ? s_resume_setup (self, err, sizeof err) : 1;
+    if (resume < 0) {
+        fprintf (stderr, PROG ": %s\n", err);
+        return 1;
+    }
+    if (resume == 0) {
+        fprintf (stderr, PROG ": job %s had no failed tasks: nothing to submit\n",
+                 self->resume_job);
+        return 0;
+    }
+    printf ("%s\n", self->job);
+    fflush (stdout);
+    if (s_submit (self, client, push, err, sizeof err)) {
+        fprintf (stderr, PROG ": %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+//  Connects to the broker (found first with --discover) and submits.
+//  Returns the exit status.
+static int s_connect (ventilator_t *self, sl_start_t *start)
+{
+    if (sl_start_discover (start, (int64_t) self->connect_timeout_ms))
+        return 1;
+    self->broker = start->broker;
+    char err [1024];
+    sl_client_t *client = sl_client_new (self->broker, &start->curve, err, sizeof err);
+    if (!client) {
+        fprintf (stderr, PROG ": %s\n", err);
+        return SL_EXIT_USAGE;
+    }
+    //  Little queued at this end either: a paused broker stops the reading
+    //  of the task file soon.
+    sl_client_set_sndhwm (client, SEND_HWM);
+    int rc = s_hello (self, client) ? 1 : s_go (self, client);
+    sl_client_destroy (&client);
+    return rc;
 }
 
 static int s_run (int argc, char *argv [])
@@ -762,217 +914,13 @@ static int s_run (int argc, char *argv [])
     };
     sl_start_t start;
     sl_start_init (&start, PROG, SL_DEFAULT_BROKER);
-    int opt;
-    while ((opt = getopt_long (argc, argv, "b:t:r:f:Q:vqhV", s_options, NULL)) != -1) {
-        int common = sl_start_option (&start, opt, optarg, s_usage);
-        if (common == SL_OPT_HANDLED)
-            continue;
-        if (common != SL_OPT_NOT_COMMON)
-            return common;
-        switch (opt) {
-            case 'J':
-                if (!sl_job_id_valid (optarg)) {
-                    fprintf (stderr,
-                             PROG ": --job: '%s' is not a job id (1-64 characters of "
-                                  "A-Z a-z 0-9 . _ -)\n",
-                             optarg);
-                    return SL_EXIT_USAGE;
-                }
-                snprintf (self.job, sizeof self.job, "%s", optarg);
-                break;
-            case 't':
-                if (sl_parse_seconds (PROG, "--timeout", optarg, &self.timeout_ms))
-                    return SL_EXIT_USAGE;
-                if (self.timeout_ms > UINT32_MAX) {
-                    fprintf (stderr, PROG ": --timeout: at most %u seconds\n", UINT32_MAX / 1000);
-                    return SL_EXIT_USAGE;
-                }
-                break;
-            case 'C':
-                if (sl_parse_seconds (PROG, "--connect-timeout", optarg, &self.connect_timeout_ms))
-                    return SL_EXIT_USAGE;
-                break;
-            case 'M':
-                if (sl_parse_size (PROG, "--max-payload", optarg, 1, 256 * 1024 * 1024,
-                                  &self.max_payload))
-                    return SL_EXIT_USAGE;
-                break;
-            case 'r':
-                if (sl_parse_u64 (PROG, "--retries", optarg, 0, 100, &self.retries))
-                    return SL_EXIT_USAGE;
-                break;
-            case 'A':
-                if (s_add_attachment (&self, optarg))
-                    return SL_EXIT_USAGE;
-                break;
-            case 'T':
-                if (self.nthen == MAX_THEN) {
-                    fprintf (stderr, PROG ": --then: at most %d stages after the first\n",
-                             MAX_THEN);
-                    return SL_EXIT_USAGE;
-                }
-                if (!sl_job_id_valid (optarg)) {
-                    fprintf (stderr,
-                             PROG ": --then: '%s' is not a queue name (1-64 characters of "
-                                  "A-Z a-z 0-9 . _ -)\n",
-                             optarg);
-                    return SL_EXIT_USAGE;
-                }
-                self.then [self.nthen++] = optarg;
-                break;
-            case 'Q':
-                if (!sl_job_id_valid (optarg)) {
-                    fprintf (stderr,
-                             PROG ": --queue: '%s' is not a queue name (1-64 characters of "
-                                  "A-Z a-z 0-9 . _ -)\n",
-                             optarg);
-                    return SL_EXIT_USAGE;
-                }
-                self.queue = optarg;
-                break;
-            case 'R':
-                if (!sl_job_id_valid (optarg)) {
-                    fprintf (stderr, PROG ": --resume-failed: '%s' is not a job id\n", optarg);
-                    return SL_EXIT_USAGE;
-                }
-                self.resume_job = optarg;
-                break;
-            case 'f':
-                if (streq (optarg, "jsonl"))
-                    self.jsonl = true;
-                else if (streq (optarg, "text"))
-                    self.jsonl = false;
-                else {
-                    fprintf (stderr, PROG ": --format: '%s' is not text or jsonl\n", optarg);
-                    return SL_EXIT_USAGE;
-                }
-                break;
-            default:
-                return SL_EXIT_USAGE;
-        }
-    }
-    if (argc - optind != 1) {
-        fprintf (stderr, PROG ": %s\nTry '" PROG " --help' for more information.\n",
-                 optind < argc ? "give exactly one task file"
-                               : "missing task file (use - for "
-                                 "standard input)");
-        return SL_EXIT_USAGE;
-    }
-    self.path = argv [optind];
-    if (sl_start_check (&start, SL_LOG_WARN))
-        return SL_EXIT_USAGE;
-    char err [1024];
-    if (!self.job [0])
-        sl_random_hex (self.job, sizeof self.job, 12);
-
-    //  Everything that can be checked locally is checked before the broker
-    //  hears anything.
-    sl_taskfile_t *file = NULL;
-    if (s_prescan (&self, err, sizeof err) ||
-        (!streq (self.path, "-") &&
-         !(file = sl_taskfile_new (self.path, s_line_limit (&self), err, sizeof err)))) {
-        fprintf (stderr, PROG ": %s\n", err);
-        sl_start_clear (&start);
-        return 1;
-    }
-    sl_taskfile_destroy (&file);
-    if (streq (self.path, "-")) {
-        //  Standard input can be read once: keep a copy in case the broker
-        //  needs some of it again.
-        self.spool = tmpfile ();
-        if (!self.spool) {
-            fprintf (stderr, PROG ": cannot create a temporary file in %s: %s\n", P_tmpdir,
-                     strerror (errno));
-            sl_start_clear (&start);
-            return 1;
-        }
-        self.spool_writing = true;
-    }
-    int rc = 1;
-    if (sl_start_discover (&start, (int64_t) self.connect_timeout_ms)) {
-        sl_start_clear (&start);
-        return 1;
-    }
-    self.broker = start.broker;
-    sl_client_t *client = sl_client_new (self.broker, &start.curve, err, sizeof err);
-    if (!client) {
-        fprintf (stderr, PROG ": %s\n", err);
-        sl_start_clear (&start);
-        return SL_EXIT_USAGE;
-    }
-    //  Little queued at this end either: a paused broker stops the reading
-    //  of the task file soon.
-    sl_client_set_sndhwm (client, SEND_HWM);
-    char name [300];
-    sl_self_name (name, sizeof name);
-    Sluice__Hello hello = SLUICE__HELLO__INIT;
-    hello.role = SLUICE__ROLE__ROLE_VENTILATOR;
-    hello.name = name;
-    hello.job = self.job;
-    //  The queues of every stage, for the broker to check.
-    char *queues [1 + MAX_THEN];
-    queues [0] = self.queue ? self.queue : "default";
-    for (size_t i = 0; i < self.nthen; i++)
-        queues [i + 1] = self.then [i];
-    hello.queues = queues;
-    hello.n_queues = 1 + self.nthen;
-    sl_env_t *welcome = NULL;
-    sl_hello_t said = sl_client_hello (client, &hello, (int64_t) self.connect_timeout_ms, &welcome,
-                                       err, sizeof err);
-    if (said == SL_HELLO_WELCOME && welcome->welcome->max_payload &&
-        welcome->welcome->max_payload < self.max_payload) {
-        //  The broker takes no longer task than its own --max-payload:
-        //  check the file against that before sending anything.
-        self.max_payload = welcome->welcome->max_payload;
-        if (s_prescan (&self, err, sizeof err)) {
-            fprintf (stderr, PROG ": %s (the broker's --max-payload)\n", err);
-            said = SL_HELLO_REFUSED;
-            err [0] = '\0';
-        }
-    }
-    for (size_t i = 0; said == SL_HELLO_WELCOME && i < self.nattach; i++)
-        if (welcome->welcome->max_attachment &&
-            self.attach [i].size > welcome->welcome->max_attachment) {
-            fprintf (stderr,
-                     PROG ": --attach %s: %llu bytes, over the broker's --max-attachment %llu\n",
-                     self.attach_path [i], (unsigned long long) self.attach [i].size,
-                     (unsigned long long) welcome->welcome->max_attachment);
-            said = SL_HELLO_REFUSED;
-            err [0] = '\0';
-        }
-    sl_proto_free (&welcome);
-    zsock_t *push = NULL;
-    if (said != SL_HELLO_WELCOME) {
-        if (err [0])
-            fprintf (stderr, PROG ": %s\n", err);
-    } else if (!(push = sl_client_open (client, SL_PORT_INTAKE, ZMQ_PUSH, 2000, err, sizeof err)))
-        fprintf (stderr, PROG ": %s\n", err);
-    else {
-        //  Sends block while the broker takes no tasks (its backpressure);
-        //  they wake up each second to check for Ctrl-C.
-        zsock_set_sndtimeo (push, 1000);
-        self.client = client;
-        int resume = self.resume_job ? s_resume_setup (&self, err, sizeof err) : 1;
-        if (resume < 0)
-            fprintf (stderr, PROG ": %s\n", err);
-        else if (resume == 0) {
-            fprintf (stderr, PROG ": job %s had no failed tasks: nothing to submit\n",
-                     self.resume_job);
-            rc = 0;
-        } else {
-            printf ("%s\n", self.job);
-            fflush (stdout);
-            if (s_submit (&self, client, push, err, sizeof err))
-                fprintf (stderr, PROG ": %s\n", err);
-            else
-                rc = 0;
-        }
-    }
+    int rc = s_parse (&self, &start, argc, argv);
+    if (rc < 0)
+        rc = s_prepare (&self) ? 1 : s_connect (&self, &start);
     free (self.resume_ranges);
     if (self.spool)
         fclose (self.spool);
     free (self.spool_buf);
-    sl_client_destroy (&client);
     sl_start_clear (&start);
     return rc;
 }

@@ -10,7 +10,10 @@
       before it execs, every process it starts is born there whatever its
       session or group, and the end of the task kills the cgroup
       (cgroup.kill, or each process in cgroup.procs on kernels before
-      5.14) and removes it.
+      5.14) and removes it. A task cgroup found empty at the end (the
+      common case: the command left nothing behind) is kept, open, for a
+      later task, since making and removing one costs more than many a
+      short command.
     - Without one: the worker is a child subreaper (PR_SET_CHILD_SUBREAPER),
       so a process orphaned by its task's shell becomes the worker's child
       instead of init's. When a task ends, the worker's children that carry
@@ -44,6 +47,7 @@ typedef struct _contain_t contain_t;
 typedef struct {
     char *cgroup;       //  its cgroup directory (owned), or NULL
     int procs_fd;       //  with cgroup: its cgroup.procs, open for the child to join
+    int events_fd;      //  with cgroup: its cgroup.events, open to see it empty
     char mark [3][128]; //  its SLUICE_JOB=, SLUICE_SEQ=, SLUICE_ATTEMPT= entries
 } contain_task_t;
 
@@ -68,14 +72,15 @@ void contain_begin (contain_t *self, contain_task_t *task, const char *marks [3]
 //  joins the task's cgroup. Returns 0 or -1 with errno.
 int contain_join (const contain_task_t *task);
 
-//  After the spawn, in the worker: closes what the child needed. joined
-//  false (the child could not join) leaves the task to the fallback.
+//  After the spawn, in the worker. joined false (the child could not
+//  join) leaves the task to the fallback.
 void contain_started (contain_t *self, contain_task_t *task, bool joined);
 
 //  The task is over (its process group, group, already killed; 0 if it
 //  has none): kills whatever it started that is still alive, reaps what
 //  of it came to the worker (waiting a little for it to die), and frees
-//  task's share. Also for a task whose command never started.
+//  task's share (an empty cgroup goes back to the pool). Also for a task
+//  whose command never started.
 void contain_end (contain_t *self, contain_task_t *task, pid_t group);
 
 #endif

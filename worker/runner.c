@@ -612,6 +612,69 @@ int runner_start (runner_t *self, uint64_t tag, const char *job, uint64_t seq, u
                               0);
 }
 
+//  Starts a built-in sleep: it finishes at its timer (or its time limit).
+static int s_start_sleep (runner_t *self, uint64_t tag, const uint8_t *payload, size_t size,
+                          uint32_t timeout_ms, int64_t now)
+{
+    uint64_t ms;
+    if (sl_parse_sleep_ms (payload, size, &ms))
+        return s_fail_start (self, tag, "sleep: the payload is not a whole number of milliseconds");
+    rtask_t *task = s_slot (self);
+    if (!task)
+        return -1;
+    task->payload = malloc (size ? size : 1);
+    if (!task->payload)
+        return -1;
+    if (size)
+        memcpy (task->payload, payload, size);
+    task->payload_size = size;
+    task->state = RT_RUNNING;
+    task->is_sleep = true;
+    task->tag = tag;
+    task->started = now;
+    task->timer = now + (int64_t) ms;
+    //  A time limit shorter than the sleep ends it as a timeout.
+    task->deadline = timeout_ms && timeout_ms < ms ? now + timeout_ms : -1;
+    if (task->deadline >= 0)
+        task->timer = task->deadline;
+    self->running++;
+    return 0;
+}
+
+//  The command of a task: {attach:NAME} and {} substituted. Returns a new
+//  string, or NULL with why filled in.
+static char *s_command (runner_t *self, const uint8_t *payload, size_t size,
+                        const runner_attach_t *attach, size_t nattach, char *why, size_t whylen)
+{
+    bool attaching = nattach || strstr (self->command, "{attach:");
+    char *with_attach =
+        attaching ? runner_substitute_attach (self->command, attach, nattach, why, whylen) : NULL;
+    if (attaching && !with_attach)
+        return NULL;
+    char *command = runner_substitute (with_attach ? with_attach : self->command, payload, size);
+    free (with_attach);
+    if (!command)
+        snprintf (why, whylen, "cannot substitute {}: the payload contains a NUL byte");
+    return command;
+}
+
+//  Writes SLUICE_ATTACH_<NAME>=PATH for each attachment into vars, and a
+//  pointer to each into extra. Returns how many.
+static size_t s_attach_vars (const runner_attach_t *attach, size_t nattach,
+                             char vars [RUNNER_MAX_ATTACH][4096 + 96], char **extra)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nattach && i < RUNNER_MAX_ATTACH; i++) {
+        char *var = vars [n];
+        int at = snprintf (var, sizeof vars [0], "SLUICE_ATTACH_");
+        for (const char *c = attach [i].name; *c && at < 90; c++)
+            var [at++] = isalnum ((unsigned char) *c) ? (char) toupper ((unsigned char) *c) : '_';
+        snprintf (var + at, sizeof vars [0] - (size_t) at, "=%s", attach [i].path);
+        extra [n++] = var;
+    }
+    return n;
+}
+
 int runner_start_with (runner_t *self, uint64_t tag, const char *job, uint64_t seq,
                        uint32_t attempt, const uint8_t *payload, size_t size, uint32_t timeout_ms,
                        int64_t now, const runner_attach_t *attach, size_t nattach)
@@ -622,56 +685,16 @@ int runner_start_with (runner_t *self, uint64_t tag, const char *job, uint64_t s
         return s_finish (self, tag, RUNNER_OK, 0, payload,
                          truncated ? self->config.max_output : size, truncated, NULL, 0, 0);
     }
-    if (self->config.mode == RUNNER_SLEEP) {
-        uint64_t ms;
-        if (sl_parse_sleep_ms (payload, size, &ms))
-            return s_fail_start (self, tag,
-                                 "sleep: the payload is not a whole number of "
-                                 "milliseconds");
-        rtask_t *task = s_slot (self);
-        if (!task)
-            return -1;
-        task->payload = malloc (size ? size : 1);
-        if (!task->payload)
-            return -1;
-        if (size)
-            memcpy (task->payload, payload, size);
-        task->payload_size = size;
-        task->state = RT_RUNNING;
-        task->is_sleep = true;
-        task->tag = tag;
-        task->started = now;
-        task->timer = now + (int64_t) ms;
-        //  A time limit shorter than the sleep ends it as a timeout.
-        task->deadline = timeout_ms && timeout_ms < ms ? now + timeout_ms : -1;
-        if (task->deadline >= 0)
-            task->timer = task->deadline;
-        self->running++;
-        return 0;
-    }
-    char attach_why [300];
-    char *with_attach = nattach || strstr (self->command, "{attach:")
-                            ? runner_substitute_attach (self->command, attach, nattach, attach_why,
-                                                        sizeof attach_why)
-                            : NULL;
-    if ((nattach || strstr (self->command, "{attach:")) && !with_attach)
-        return s_fail_start (self, tag, attach_why);
-    char *command = runner_substitute (with_attach ? with_attach : self->command, payload, size);
-    free (with_attach);
+    if (self->config.mode == RUNNER_SLEEP)
+        return s_start_sleep (self, tag, payload, size, timeout_ms, now);
+    char why [300];
+    char *command = s_command (self, payload, size, attach, nattach, why, sizeof why);
     if (!command)
-        return s_fail_start (self, tag, "cannot substitute {}: the payload contains a NUL byte");
+        return s_fail_start (self, tag, why);
     char vars [3][128];
     char attach_vars [RUNNER_MAX_ATTACH][4096 + 96];
     char *extra [RUNNER_MAX_ATTACH];
-    size_t nextra = 0;
-    for (size_t i = 0; i < nattach && i < RUNNER_MAX_ATTACH; i++) {
-        char *var = attach_vars [nextra];
-        int n = snprintf (var, sizeof attach_vars [0], "SLUICE_ATTACH_");
-        for (const char *c = attach [i].name; *c && n < 90; c++)
-            var [n++] = isalnum ((unsigned char) *c) ? (char) toupper ((unsigned char) *c) : '_';
-        snprintf (var + n, sizeof attach_vars [0] - (size_t) n, "=%s", attach [i].path);
-        extra [nextra++] = var;
-    }
+    size_t nextra = s_attach_vars (attach, nattach, attach_vars, extra);
     char **envp = s_environment (vars, job, seq, attempt, extra, nextra);
     rtask_t *task = envp ? s_slot (self) : NULL;
     if (!task) {
@@ -689,7 +712,6 @@ int runner_start_with (runner_t *self, uint64_t tag, const char *job, uint64_t s
     if (rc < 0)
         return -1;
     if (rc) {
-        char why [256];
         snprintf (why, sizeof why, "cannot start /bin/sh: %s", strerror (rc));
         return s_fail_start (self, tag, why);
     }

@@ -97,3 +97,35 @@ start_broker_nats () {
     BROKER_PID=$LAST_PID
     wait_port "$PORT" 20 || fail "broker did not start listening on port $PORT"
 }
+
+# Standby brokers (--standby), for the tests of failover:
+#   start_standby NAME PORT STREAM ARGS...  a broker of a set on STREAM
+#                       (log NAME.log, pid in LAST_BROKER), heartbeat $HB
+#   start_standby_pair STREAM ARGS...  brokers A and B (ports PORT_A and
+#                       PORT_B, addresses A and B, both in BROKERS, pids
+#                       A_PID and B_PID, logs broker-a.log, broker-b.log):
+#                       A takes the stream over, B follows it
+start_standby () {
+    local name=$1 port=$2 stream=$3
+    shift 3
+    start_bg "$name" "$SLUICE_BIN/sluice-broker" --bind "tcp://127.0.0.1:$port" \
+        --journal "$NATS_URLS" --journal-stream "$stream" --standby --heartbeat "$HB" "$@"
+    LAST_BROKER=$LAST_PID
+    wait_port "$port" 20 || fail "broker $name did not start listening on port $port"
+}
+
+start_standby_pair () {
+    local stream=$1
+    shift
+    PORT_A=$(free_port)
+    PORT_B=$(free_port)
+    A="tcp://127.0.0.1:$PORT_A"
+    B="tcp://127.0.0.1:$PORT_B"
+    BROKERS="$A,$B"
+    start_standby broker-a "$PORT_A" "$stream" "$@"
+    A_PID=$LAST_BROKER
+    wait_log "$WORK/broker-a.log" "took over the journal nats stream $stream" 1 20
+    start_standby broker-b "$PORT_B" "$stream" "$@"
+    B_PID=$LAST_BROKER
+    wait_log "$WORK/broker-b.log" "standby: following the journal nats stream $stream" 1 20
+}

@@ -33,18 +33,8 @@ start_bg sink "$SLUICE_BIN/sluice-sink" --broker "$BROKER" --job long -o "$WORK/
     -f jsonl --no-progress
 wait_pid "$LAST_PID" 30
 expect_rc 0 "$WAIT_RC" "sink"
-"$PYTHON" - "$WORK/long.jsonl" "$STARTS" <<'PY' || fail "results or starts"
-import collections, json, sys
-records = [json.loads(l) for l in open(sys.argv[1])]
-assert sorted(r["seq"] for r in records) == [1, 2, 3, 4], records
-for r in records:
-    assert r["status"] == "ok" and r["output"] == "done %d\n" % r["seq"], r
-starts = collections.Counter(l.strip() for l in open(sys.argv[2]) if l.strip())
-twice = {k: n for k, n in starts.items() if n != 1}
-assert not twice and len(starts) == 4, "starts per seq: %s" % dict(starts)
-print("4 tasks, each started once, results ok; workers:",
-      sorted(set(r["worker"] for r in records)))
-PY
+"$PYTHON" "$SLUICE_TESTS/integration/check_starts.py" "$WORK/long.jsonl" "$STARTS" 4 \
+    || fail "results or starts"
 expect_grep "claimed 4 runs from before the restart" "$WORK/broker.log" "the adopted runs"
 # sluice-ctl status says so, and where the journal is.
 "$SLUICE_BIN/sluice-ctl" --broker "$BROKER" status --json >"$WORK/status.json" \

@@ -111,6 +111,27 @@ static void test_credit_automatic_prefetch_follows_task_length (void **state)
     s_expect_ask (&credit, 0, false, true, true, 6);
 }
 
+static void test_credit_tiny_tasks_ask_in_steps (void **state)
+{
+    (void) state;
+    sl_credit_t credit;
+    sl_credit_init (&credit, 2, 4); //  a window of 6: steps of 3
+    s_expect_ask (&credit, 0, false, true, true, 6);
+    sl_credit_received (&credit, 6);
+    //  Both slots busy, prefetched tasks waiting: one or two free places
+    //  in the window are not worth a message.
+    s_expect_ask (&credit, 5, false, false, false, 0);
+    s_expect_ask (&credit, 4, false, false, false, 0);
+    //  Half the window free: ask for all of it.
+    s_expect_ask (&credit, 3, false, false, true, 3);
+    sl_credit_received (&credit, 3);
+    //  A slot that would go idle asks at once, whatever the step.
+    s_expect_ask (&credit, 1, false, false, true, 5);
+    sl_credit_received (&credit, 5);
+    s_expect_ask (&credit, 6, false, false, false, 0);
+    s_expect_ask (&credit, 1, false, false, true, 5);
+}
+
 static void test_credit_received_tasks_use_up_the_request (void **state)
 {
     (void) state;
@@ -147,6 +168,7 @@ int main (void)
         cmocka_unit_test (test_credit_draining_asks_for_nothing),
         cmocka_unit_test (test_credit_fixed_prefetch_is_kept),
         cmocka_unit_test (test_credit_automatic_prefetch_follows_task_length),
+        cmocka_unit_test (test_credit_tiny_tasks_ask_in_steps),
         cmocka_unit_test (test_credit_received_tasks_use_up_the_request),
         cmocka_unit_test (test_credit_tasks_on_their_way_after_an_absolute_zero_ask_nothing),
     };

@@ -3181,6 +3181,45 @@ static void test_table_fresh_result_is_not_sent_before_durable (void **state)
     assert_int_equal (sl_table_sendable (table, NULL), 0);
 }
 
+//  With a journal whose commits complete later (NATS), results go out as
+//  the journal's durable position reaches their records, not all at once.
+static void test_table_fresh_results_go_as_their_records_become_durable (void **state)
+{
+    sl_table_t *table = *state;
+    sl_table_hold_fresh (table, true);
+    for (uint64_t seq = 1; seq <= 4; seq++)
+        assert_int_equal (s_submit (table, seq < 4 ? "f" : "g", seq < 4 ? seq : 1), SL_TABLE_OK);
+    const char *holder = sl_table_intern (table, "w");
+    for (int i = 0; i < 4; i++)
+        assert_non_null (sl_table_dispatch (table, 0, LEASE, holder));
+    //  f/1 and g/1 recorded at position 10, f/2 at 20, f/3 not yet.
+    assert_int_equal (s_complete (table, "f", 1, SL_STATUS_OK), SL_TABLE_OK);
+    assert_int_equal (s_complete (table, "g", 1, SL_STATUS_OK), SL_TABLE_OK);
+    sl_table_recorded (table, sl_table_pop_completed (table), 10);
+    sl_table_recorded (table, sl_table_pop_completed (table), 10);
+    assert_int_equal (s_complete (table, "f", 2, SL_STATUS_OK), SL_TABLE_OK);
+    sl_table_recorded (table, sl_table_pop_completed (table), 20);
+    assert_int_equal (s_complete (table, "f", 3, SL_STATUS_OK), SL_TABLE_OK);
+    sl_job_t *f = s_job (table, "f");
+    sl_job_t *g = s_job (table, "g");
+    sl_table_durable_to (table, 9);
+    assert_int_equal (sl_table_sendable (table, NULL), 0);
+    sl_table_durable_to (table, 15);
+    assert_int_equal (sl_table_sendable (table, f), 1);
+    assert_int_equal (sl_table_sendable (table, g), 1);
+    sl_table_durable_to (table, 1000); //  f/3 has no record yet: it waits
+    assert_int_equal (sl_table_sendable (table, f), 2);
+    assert_int_equal (sl_task_seq (sl_table_send_next (table, f)), 1);
+    assert_int_equal (sl_task_seq (sl_table_send_next (table, f)), 2);
+    assert_null (sl_table_send_next (table, f));
+    sl_table_recorded (table, sl_table_pop_completed (table), 1001);
+    sl_table_durable_to (table, 1000);
+    assert_null (sl_table_send_next (table, f));
+    sl_table_durable_to (table, 1001);
+    assert_int_equal (sl_task_seq (sl_table_send_next (table, f)), 3);
+    assert_int_equal (sl_table_sendable (table, NULL), 1); //  g/1
+}
+
 static void test_table_fresh_results_of_cancel_wait_too (void **state)
 {
     sl_table_t *table = *state;
@@ -3900,6 +3939,7 @@ int main (void)
         T (test_table_adopt_supersedes_a_run_dealt_since_the_restart),
         T (test_table_adopt_checks_the_stage),
         T (test_table_fresh_result_is_not_sent_before_durable),
+        T (test_table_fresh_results_go_as_their_records_become_durable),
         T (test_table_fresh_results_of_cancel_wait_too),
         T (test_table_fresh_round_robin_skips_jobs_with_only_fresh),
         T (test_table_fresh_restored_and_unsent_results_are_durable),
