@@ -500,13 +500,18 @@ int main (int argc, char *argv [])
     hello.name = name;
     hello.job = "";
     hello.follow = true;
+    hello.delivery = SL_DELIVERY_VERSION;
     sl_env_t *welcome = NULL;
+    self.delivery = sl_client_open_delivery (self.sink, name, err, sizeof err);
+    if (!self.delivery) {
+        fprintf (stderr, "latency: %s\n", err);
+        return 1;
+    }
     if (sl_client_hello (self.sink, &hello, 30000, &welcome, err, sizeof err) != SL_HELLO_WELCOME) {
         fprintf (stderr, "latency: sink hello: %s\n", err);
         return 1;
     }
     sl_proto_free (&welcome);
-    self.delivery = sl_client_open (self.sink, SL_PORT_DELIVERY, ZMQ_PULL, 0, err, sizeof err);
     Sluice__Hello vhello = SLUICE__HELLO__INIT;
     vhello.role = SLUICE__ROLE__ROLE_VENTILATOR;
     vhello.name = vname;

@@ -48,7 +48,8 @@ static zsock_t *s_bind (const broker_config_t *config, zcert_t *cert, sl_port_t 
         //  Replies to a client that vanished must not block or pile up.
         zsock_set_router_mandatory (sock, 1);
         //  A worker that reconnects takes its routing id back at once.
-        if (port == SL_PORT_DISPATCH)
+        //  A collector's delivery DEALER is known by its name too.
+        if (port == SL_PORT_DISPATCH || port == SL_PORT_DELIVERY)
             zsock_set_router_handover (sock, 1);
     }
     if (port == SL_PORT_INTAKE)
@@ -60,6 +61,15 @@ static zsock_t *s_bind (const broker_config_t *config, zcert_t *cert, sl_port_t 
         //  The same for results: while the journal fails they are not read,
         //  and must wait in the workers, not here.
         zsock_set_rcvhwm (sock, RESULTS_HWM);
+    if (port == SL_PORT_DELIVERY)
+        //  Collectors send nothing here: what comes is read and dropped.
+        zsock_set_rcvhwm (sock, INTAKE_HWM);
+    if (port == SL_PORT_DELIVERY)
+        //  What goes to a collector is bounded by its window of results
+        //  sent and not acknowledged (--sink-window): a limit here would
+        //  only make a send within the window fail (and a ROUTER polls
+        //  writable whatever its pipes hold).
+        zsock_set_sndhwm (sock, 0);
     if (port == SL_PORT_DISPATCH)
         //  Push: PUSH deals to any worker whose pipe has room, busy or
         //  not, so the pipe is all that bounds what a worker is dealt:
@@ -120,15 +130,11 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
-    self->job_starts = zlistx_new ();
     self->answers = sl_outbox_new ();
-    self->notices = sl_outbox_new ();
-    if (!self->job_starts || !self->answers || !self->notices) {
+    if (!self->answers || broker_collecting_new (self)) {
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
-    zlistx_set_destructor (self->job_starts, (zlistx_destructor_fn *) zstr_free);
-    zlistx_set_duplicator (self->job_starts, (zlistx_duplicator_fn *) strdup);
     if ((config->curve_secret || config->keys_file) && broker_curve_setup (self, err, errlen))
         goto fail;
     if (!(self->control = s_bind (config, self->cert, SL_PORT_CONTROL, ZMQ_ROUTER, err, errlen)) ||
@@ -136,7 +142,7 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
         !(self->dispatch = s_bind (config, self->cert, SL_PORT_DISPATCH,
                                    config->fair ? ZMQ_ROUTER : ZMQ_PUSH, err, errlen)) ||
         !(self->results = s_bind (config, self->cert, SL_PORT_RESULTS, ZMQ_PULL, err, errlen)) ||
-        !(self->delivery = s_bind (config, self->cert, SL_PORT_DELIVERY, ZMQ_PUSH, err, errlen)))
+        !(self->delivery = s_bind (config, self->cert, SL_PORT_DELIVERY, ZMQ_ROUTER, err, errlen)))
         goto fail;
     //  Every client says hello on the control port first: a client turned
     //  away there before its key is known is logged too.
@@ -192,9 +198,8 @@ void broker_destroy (broker_t **self_p)
     zsock_destroy (&self->delivery);
     sl_peers_destroy (&self->peers);
     sl_fair_destroy (&self->fair);
-    zlistx_destroy (&self->job_starts);
+    broker_collecting_destroy (self);
     sl_outbox_destroy (&self->answers);
-    sl_outbox_destroy (&self->notices);
     sl_journal_destroy (&self->journal);
     zactor_destroy (&self->auth);
     zcertstore_destroy (&self->admitted);
@@ -280,8 +285,8 @@ static void s_expire_peers (broker_t *self, int64_t now)
     size_t ngone = sl_peers_silent (self->peers, now, gone, 256); //  the rest next time
     for (size_t i = 0; i < ngone; i++) {
         sl_peer_t *peer = gone [i];
-        if (peer == self->sink)
-            broker_sink_detach (self, "no heartbeat");
+        if (peer->role == SLUICE__ROLE__ROLE_SINK)
+            broker_collector_detach (self, peer, "no heartbeat");
         else {
             char why [80];
             if (peer->bye_batch)
@@ -292,18 +297,10 @@ static void s_expire_peers (broker_t *self, int64_t now)
             broker_worker_gone (self, peer, why);
         }
     }
-    //  Results sent to the sink and not acknowledged for a while were lost
-    //  on the way (or taken by a peer that is not the sink: anyone may
-    //  connect to the delivery port unless CurveZMQ keeps them out): they
-    //  are sent again; the sink writes each seq once.
-    int64_t ack_timeout = (int64_t) ACK_TIMEOUT_BEATS * self->config.heartbeat_ms;
-    if (self->sink && sl_table_unacked (self->table) && now - self->last_ack > ack_timeout) {
-        size_t again = sl_table_unsend_all (self->table);
-        sl_warn ("%zu results sent to the sink were not acknowledged within %lld ms: sending "
-                 "them again",
-                 again, (long long) ack_timeout);
-        self->last_ack = now;
-    }
+    //  Results sent to a collector and not acknowledged for a while were
+    //  lost on the way (or taken by a peer that is not the collector: anyone
+    //  may connect to the delivery port unless CurveZMQ keeps them out).
+    broker_collectors_tick (self, now);
     //  Tasks that no worker claimed in time were lost on the way.
     size_t expired = sl_table_expire (self->table, now);
     if (expired) {
@@ -348,22 +345,20 @@ static void s_announce (broker_t *self)
 
 //  What to wait for on each socket (the order of broker_run's items).
 //  Wait for writability only when there is something to write: the PUSH
-//  to workers when tasks are queued, the PUSH to the sink when there is
-//  something for it. Under fair dispatch the dispatch ROUTER is read for
+//  to workers when tasks are queued, the delivery ROUTER (always writable)
+//  when there is something the sink may be sent now. Under fair dispatch the dispatch ROUTER is read for
 //  credits instead.
 static void s_poll_events (broker_t *self, zmq_pollitem_t *items)
 {
     bool dealing = sl_table_queued (self->table) && !self->grace_until && !self->journal_failed;
-    bool to_sink = self->sink && (self->check_finished || zlistx_size (self->job_starts) ||
-                                  sl_table_sendable (self->table, NULL) ||
-                                  broker_outbox_ready (self, self->notices));
+    bool to_sink = broker_delivery_pending (self);
     items [1].events = broker_throttled (self) ? 0 : ZMQ_POLLIN;
     //  Results not journaled would only pile up in memory: while the
     //  journal fails they wait in the workers (as while the broker is
     //  away) and in small socket buffers.
     items [2].events = self->journal_failed ? 0 : ZMQ_POLLIN;
     items [3].events = self->config.fair ? ZMQ_POLLIN : dealing ? ZMQ_POLLOUT : 0;
-    items [4].events = to_sink ? ZMQ_POLLOUT : 0;
+    items [4].events = ZMQ_POLLIN | (to_sink ? ZMQ_POLLOUT : 0);
 }
 
 //  How long the poll may wait: until the next timer.
@@ -374,6 +369,8 @@ static long s_poll_timeout (broker_t *self, int64_t now)
         wake = broker_journal_wake (self);
     if (self->grace_until && self->grace_until < wake)
         wake = self->grace_until;
+    if (broker_delivery_wake (self) < wake)
+        wake = broker_delivery_wake (self);
     if (self->shared && sl_role_wake (&self->role) < wake)
         wake = sl_role_wake (&self->role);
     return wake > now ? (long) (wake - now) : 0;
@@ -390,6 +387,8 @@ static void s_turn (broker_t *self, zmq_pollitem_t *items)
         broker_on_intake (self);
     if (items [2].revents & ZMQ_POLLIN)
         broker_on_results (self);
+    if (items [4].revents & ZMQ_POLLIN)
+        broker_on_delivery_input (self);
     if (self->metrics && (items [5].revents & ZMQ_POLLIN))
         http_handle (self->metrics, broker_render_http, self);
     if (items [6].revents & ZMQ_POLLIN)
@@ -397,7 +396,7 @@ static void s_turn (broker_t *self, zmq_pollitem_t *items)
     broker_dispatch (self);
     broker_deliver (self);
     broker_finish_jobs (self);
-    broker_outbox_flush (self, self->notices, self->delivery);
+    broker_notices_flush (self);
     broker_outbox_flush (self, self->answers, self->control);
 }
 

@@ -54,11 +54,9 @@ static uint64_t s_journal_durable (broker_t *self)
 
 //  Sends the answers whose records are durable, oldest first, as far as
 //  their socket takes them. A reply to a client that left is dropped.
-void broker_outbox_flush (broker_t *self, sl_outbox_t *outbox, zsock_t *sock)
+int broker_outbox_flush (broker_t *self, sl_outbox_t *outbox, zsock_t *sock)
 {
-    //  A job's JobStart goes before its JobDone: announcements first.
-    if (outbox == self->notices && zlistx_size (self->job_starts))
-        return;
+    bool to_collector = sock == self->delivery;
     uint64_t durable = s_journal_durable (self);
     zframe_t *routing_id, *msg;
     while (sl_outbox_peek (outbox, durable, &routing_id, &msg)) {
@@ -66,15 +64,20 @@ void broker_outbox_flush (broker_t *self, sl_outbox_t *outbox, zsock_t *sock)
         if (routing_id && zmq_send (handle, zframe_data (routing_id), zframe_size (routing_id),
                                     ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
             if (errno == EAGAIN)
-                return;
+                return 0;
+            //  A collector's DEALER not connected yet: the notice waits (a
+            //  collector that leaves takes its notices with it).
+            if (to_collector)
+                return -1;
             sl_outbox_pop (outbox); //  EHOSTUNREACH: the client left
             continue;
         }
         if (zmq_send (handle, zframe_data (msg), zframe_size (msg), ZMQ_DONTWAIT) < 0 &&
             errno == EAGAIN && !routing_id)
-            return; //  the sink's pipe is full: later
+            return 0; //  the pipe is full: later
         sl_outbox_pop (outbox);
     }
+    return 0;
 }
 
 //  True if the oldest answer in outbox may go now.
@@ -84,12 +87,11 @@ bool broker_outbox_ready (broker_t *self, sl_outbox_t *outbox)
     return sl_outbox_peek (outbox, s_journal_durable (self), &routing_id, &msg);
 }
 
-//  Queues an answer that reports a state change: it goes out once every
-//  record appended so far is durable (at once without a journal, or when
-//  nothing is pending). routing_id NULL: to the sink, on the delivery
-//  socket; else a reply on the control socket.
-
-void broker_answer (broker_t *self, zframe_t *routing_id, sl_env_t *env)
+//  Queues a message that reports a state change in outbox: it goes out
+//  on sock once every record appended so far is durable (at once without a
+//  journal, or when nothing is pending).
+static void s_queue (broker_t *self, sl_outbox_t *outbox, zsock_t *sock, zframe_t *routing_id,
+                     sl_env_t *env)
 {
     s_journal_results (self); //  the table's changes so far are records first
     zframe_t *msg = sl_proto_encode (env);
@@ -97,10 +99,29 @@ void broker_answer (broker_t *self, zframe_t *routing_id, sl_env_t *env)
         sl_error ("out of memory encoding a %s", sl_proto_body_name (env));
         return;
     }
-    sl_outbox_t *outbox = routing_id ? self->answers : self->notices;
     if (sl_outbox_add (outbox, s_journal_position (self), routing_id, &msg))
         sl_error ("out of memory queueing a %s", sl_proto_body_name (env));
-    broker_outbox_flush (self, outbox, routing_id ? self->control : self->delivery);
+    broker_outbox_flush (self, outbox, sock);
+}
+
+//  A reply on the control socket to routing_id.
+void broker_answer (broker_t *self, zframe_t *routing_id, sl_env_t *env)
+{
+    s_queue (self, self->answers, self->control, routing_id, env);
+}
+
+//  A notice (JobDone) to a collector, on the delivery socket.
+void broker_notify (broker_t *self, collector_io_t *io, sl_env_t *env)
+{
+    s_journal_results (self); //  the table's changes so far are records first
+    zframe_t *msg = sl_proto_encode (env);
+    if (!msg) {
+        sl_error ("out of memory encoding a %s", sl_proto_body_name (env));
+        return;
+    }
+    if (sl_outbox_add (io->notices, s_journal_position (self), io->rid, &msg))
+        sl_error ("out of memory queueing a %s", sl_proto_body_name (env));
+    broker_io_flush (self, io, zclock_mono ());
 }
 
 //  Records up to the journal's durable position are safe: results reached
@@ -109,7 +130,7 @@ static void s_journal_durable_now (broker_t *self)
 {
     sl_table_durable_to (self->table, s_journal_durable (self));
     broker_outbox_flush (self, self->answers, self->control);
-    broker_outbox_flush (self, self->notices, self->delivery);
+    broker_notices_flush (self);
 }
 
 //  The segment new jobs are tagged with: the oldest one they need.

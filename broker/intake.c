@@ -39,8 +39,7 @@ static void s_job_started (broker_t *self, const char *job_id)
         *when = zclock_mono ();
         zhashx_update (self->job_times, job_id, when);
     }
-    if (broker_sink_wants (self, job_id))
-        zlistx_add_end (self->job_starts, (void *) job_id);
+    broker_job_started (self, job_id);
 }
 
 static void s_on_tasks (broker_t *self, Sluice__TaskBatch *batch)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "admit.h"
+#include "collectors.h"
 #include "attach.h"
 #include "dashboard.h"
 #include "durable.h"
@@ -59,12 +60,24 @@
 #define RATE_SAMPLES 11              //  results counted each second, for the rate over 10 s
 #define MAX_FILL_SEQS 1000000        //  cancel: absent seqs it fills in, at most
 #define MAX_FAILED_RANGES 1024       //  ranges of failed seqs remembered per finished job
+#define DELIVERY_RETRY_MS 5          //  a collector's DEALER not connected yet: retry
 #define PUSH_SNDHWM 2                //  --dispatch push: batches buffered per worker
 #define INSECURE_WARNING_MS (3600 * 1000) //  --insecure: the warning again every hour
 #define FAILURES_PER_JOB 10000            //  failed tasks kept per job for the dashboard
 #define FAILURES_MAX_BYTES (64ULL << 20)  //  failed tasks kept in all, at most (bytes)
 #define FAILURES_MEMORY_SHARE 16          //  ... and at most this fraction of --max-memory
 #define STATUS_CACHE_MS 200 //  GET /api/status within this long of another gets the same body
+
+//  A collector's delivery (deliver.c): sinks and libsluice clients, each a
+//  peer of role sink with its DEALER on the delivery port.
+typedef struct {
+    sl_peer_t *peer;       //  its session
+    zframe_t *rid;         //  its routing id on the delivery port (its name)
+    zlistx_t *job_starts;  //  job ids to announce to it (owned strings)
+    sl_outbox_t *notices;  //  its JobDone, waiting for their records (outbox.h)
+    int64_t retry;         //  its DEALER not connected at the last try: again then (ms)
+    int64_t last_ack;      //  when it last acknowledged results (ms)
+} collector_io_t;
 
 struct _broker_t {
     broker_config_t config;             //  copy of what main gave
@@ -73,14 +86,14 @@ struct _broker_t {
     zsock_t *intake;                    //  PULL from ventilators
     zsock_t *dispatch;                  //  PUSH to workers
     zsock_t *results;                   //  PULL from workers
-    zsock_t *delivery;                  //  PUSH to the sink
+    zsock_t *delivery;                  //  ROUTER to the collectors (routing id = name)
     sl_table_t *table;                  //  every task's state
     sl_peers_t *peers;                  //  the workers and sinks that said hello (peers.h)
     sl_fair_t *fair;                    //  fair dispatch: which worker gets tasks next
     uint64_t worker_slots;              //  slots of every worker
     broker_counters_t count;            //  what it counted since it started (metrics.h)
-    sl_peer_t *sink;                    //  the attached sink, or NULL
-    zlistx_t *job_starts;               //  job ids to announce to the sink (owned strings)
+    sl_collectors_t *collectors;        //  who collects which job, their credit (collectors.h)
+    zhashx_t *collecting;               //  name -> collector_io_t: each collector's delivery
     bool check_finished;                //  something happened that may finish a job
     sl_finished_t *finished;            //  finished jobs remembered (finished.h)
     sl_ratelimit_t bad_log;             //  rate limit for logging them
@@ -107,10 +120,8 @@ struct _broker_t {
     bool fenced;                        //  another broker wrote to the journal: stop serving
     int64_t rotate_retry;               //  when to try a failed segment rotation again (ms), or 0
     sl_outbox_t *answers;               //  control replies waiting for their records (outbox.h)
-    sl_outbox_t *notices;               //  JobDone to the sink waiting for their records
     int64_t next_housekeeping;          //  when to expire silent peers next (ms)
     int64_t next_report;                //  when to log the workers' capacity next (ms)
-    int64_t last_ack;                   //  when the sink last acknowledged results (ms)
     bool throttled;                     //  at --max-memory: intake paused
     int64_t started_at;                 //  when this broker started (ms, monotonic)
     uint64_t rate_count [RATE_SAMPLES]; //  results_in sampled once a second
@@ -155,9 +166,10 @@ void broker_insecure_warning (broker_t *self, int64_t now);
 
 //  commit.c
 void broker_journal_appended (broker_t *self, int rc, const char *err);
-void broker_outbox_flush (broker_t *self, sl_outbox_t *outbox, zsock_t *sock);
+int broker_outbox_flush (broker_t *self, sl_outbox_t *outbox, zsock_t *sock);
 bool broker_outbox_ready (broker_t *self, sl_outbox_t *outbox);
 void broker_answer (broker_t *self, zframe_t *routing_id, sl_env_t *env);
+void broker_notify (broker_t *self, collector_io_t *io, sl_env_t *env);
 void broker_journal_tag (broker_t *self);
 int broker_journal_commit (broker_t *self);
 int broker_journal_sync (broker_t *self);
@@ -202,9 +214,17 @@ bool broker_writable (zsock_t *sock);
 void broker_dispatch (broker_t *self);
 
 //  deliver.c
-bool broker_sink_wants (broker_t *self, const char *job_id);
-void broker_sink_detach (broker_t *self, const char *why);
+void broker_collector_detach (broker_t *self, sl_peer_t *peer, const char *why);
 void broker_hello_sink (broker_t *self, sl_peer_t *peer, Sluice__Hello *hello);
+void broker_job_started (broker_t *self, const char *job_id);
+void broker_collectors_tick (broker_t *self, int64_t now);
+int64_t broker_delivery_wake (broker_t *self);
+void broker_notices_flush (broker_t *self);
+void broker_io_flush (broker_t *self, collector_io_t *io, int64_t now);
+int broker_collecting_new (broker_t *self);
+void broker_collecting_destroy (broker_t *self);
+bool broker_delivery_pending (broker_t *self);
+void broker_on_delivery_input (broker_t *self);
 void broker_on_ack (broker_t *self, sl_peer_t *peer, Sluice__Ack *ack);
 void broker_deliver (broker_t *self);
 void broker_finish_jobs (broker_t *self);

@@ -85,6 +85,8 @@ char *metrics_render (const metrics_view_t *view)
     METRIC (out, "workers_busy", "gauge", "Workers running at least one task.",
             view->workers_busy);
     METRIC (out, "sink_attached", "gauge", "1 if a sink is attached.", view->sink_attached);
+    METRIC (out, "collectors", "gauge", "Collectors attached (sinks and libsluice clients).",
+            view->collectors);
     METRIC (out, "memory_held_bytes", "gauge", "Bytes held for tasks not yet delivered.",
             view->memory_held);
     METRIC (out, "memory_limit_bytes", "gauge", "The --max-memory limit.", view->memory_limit);

@@ -49,6 +49,7 @@ typedef struct {
     uint64_t worker_slots;          //  tasks they can run at once
     size_t workers_busy;            //  workers running at least one task
     bool sink_attached;             //  a sink is attached
+    size_t collectors;              //  collectors attached (sinks, libsluice clients)
     uint64_t memory_held;           //  bytes held for tasks not yet delivered
     uint64_t memory_limit;          //  --max-memory
     bool intake_paused;             //  at the memory limit

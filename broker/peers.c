@@ -176,6 +176,16 @@ bool sl_peers_hello_refused (const Sluice__Hello *hello, bool fair, char *why, s
         snprintf (why, whylen, "job id must be 1-64 characters of A-Z a-z 0-9 . _ -");
         return true;
     }
+    if (role == SLUICE__ROLE__ROLE_SINK && hello->delivery != SL_DELIVERY_VERSION) {
+        snprintf (why, whylen,
+                  "this broker delivers results with delivery protocol %d (a ROUTER port; "
+                  "collectors connect a DEALER named by their name) and this sink speaks "
+                  "delivery protocol %u (%s): use a sink and libsluice of the broker's version",
+                  SL_DELIVERY_VERSION, hello->delivery ? hello->delivery : 1,
+                  hello->delivery < SL_DELIVERY_VERSION ? "an older sluice, reading with PULL"
+                                                        : "a newer sluice");
+        return true;
+    }
     if (hello->n_queues > SL_PEERS_MAX_QUEUES) {
         snprintf (why, whylen, "at most %d queues per worker", SL_PEERS_MAX_QUEUES);
         return true;

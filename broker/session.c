@@ -75,6 +75,7 @@ void broker_welcome (broker_t *self, sl_peer_t *peer, char **jobs, size_t njobs)
     welcome.fair = self->config.fair;
     welcome.max_payload = self->config.max_payload;
     welcome.max_attachment = self->config.max_attachment;
+    welcome.delivery = SL_DELIVERY_VERSION;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_WELCOME;
     env.welcome = &welcome;
@@ -144,9 +145,10 @@ static void s_hello_supersede (broker_t *self, const char *key, Sluice__Hello *h
         if (!same_connection)
             broker_event (self, SL_LOG_INFO, "%s %s reconnected",
                           old->role == SLUICE__ROLE__ROLE_SINK ? "sink" : "worker", old->name);
-        if (old == self->sink)
-            broker_sink_detach (self, same_connection ? "it said hello as another client"
-                                                      : "it reconnected");
+        if (old->role == SLUICE__ROLE__ROLE_SINK)
+            broker_collector_detach (self, old,
+                                     same_connection ? "it said hello as another client"
+                                                     : "it reconnected");
         else if (same_connection)
             broker_worker_gone (self, old, "said hello as another client");
         else
@@ -344,8 +346,8 @@ static void s_revoked (broker_t *self, zframe_t *routing_id, sl_peer_t *peer, co
                                 "join token was rotated? `sluice-ctl token` prints the "
                                 "new one on the broker host)"
                               : "this client's CurveZMQ key is no longer admitted");
-    if (peer == self->sink)
-        broker_sink_detach (self, "its key was revoked");
+    if (peer && peer->role == SLUICE__ROLE__ROLE_SINK)
+        broker_collector_detach (self, peer, "its key was revoked");
     else if (peer)
         broker_worker_gone (self, peer, "was revoked");
 }
@@ -367,8 +369,8 @@ static void s_on_message (broker_t *self, zframe_t *routing_id, const char *key,
             s_on_job_query (self, routing_id, env->job_query);
             break;
         case SLUICE__ENVELOPE__BODY_BYE:
-            if (peer && peer == self->sink)
-                broker_sink_detach (self, "it said goodbye");
+            if (peer && peer->role == SLUICE__ROLE__ROLE_SINK)
+                broker_collector_detach (self, peer, "it said goodbye");
             else if (peer && peer->role == SLUICE__ROLE__ROLE_WORKER)
                 s_on_bye (self, peer, env->bye);
             else if (peer) {

@@ -36,6 +36,9 @@ void status_free (status_parts_t *parts)
     free (parts->queue_names);
     free (parts->queues);
     free (parts->queue_ptrs);
+    free (parts->collectors);
+    free (parts->collector_ptrs);
+    free (parts->collector_jobs);
     memset (parts, 0, sizeof *parts);
 }
 
@@ -141,6 +144,32 @@ static void s_broker_fill (const status_view_t *view, Sluice__StatusReport *repo
     report->runs_adopted = view->count->tasks_adopted;
 }
 
+//  The collectors and the jobs each holds (at most SL_COLLECTORS_MAX_JOBS
+//  of them listed). Returns how many collectors.
+static size_t s_collectors_fill (const status_view_t *view, status_parts_t *parts, size_t max)
+{
+    size_t n = 0;
+    for (const sl_collector_t *c = view->collectors ? sl_collectors_first (view->collectors) : NULL;
+         c && n < max; c = sl_collectors_next (view->collectors)) {
+        Sluice__CollectorStatus init = SLUICE__COLLECTOR_STATUS__INIT;
+        Sluice__CollectorStatus *cs = &parts->collectors [n];
+        *cs = init;
+        cs->name = (char *) c->name;
+        cs->catch_all = c->catch_all;
+        cs->in_flight = c->in_flight;
+        cs->delivered = c->delivered;
+        cs->jobs = &parts->collector_jobs [n * SL_COLLECTORS_MAX_JOBS];
+        parts->collector_ptrs [n] = cs;
+        n++;
+    }
+    //  The jobs after the walk: sl_collectors_jobs has a cursor of its own.
+    for (size_t i = 0; i < n; i++)
+        parts->collectors [i].n_jobs =
+            sl_collectors_jobs (view->collectors, parts->collectors [i].name,
+                                (const char **) parts->collectors [i].jobs, SL_COLLECTORS_MAX_JOBS);
+    return n;
+}
+
 int status_build (const status_view_t *view, status_parts_t *parts)
 {
     memset (parts, 0, sizeof *parts);
@@ -158,8 +187,14 @@ int status_build (const status_view_t *view, status_parts_t *parts)
     parts->queue_names = calloc ((nworkers ? nworkers : 1) * SL_PEERS_MAX_QUEUES, sizeof (char *));
     parts->queues = calloc (nqueues ? nqueues : 1, sizeof *parts->queues);
     parts->queue_ptrs = calloc (nqueues ? nqueues : 1, sizeof *parts->queue_ptrs);
+    size_t ncollectors = view->collectors ? sl_collectors_size (view->collectors) : 0;
+    size_t nc = ncollectors ? ncollectors : 1;
+    parts->collectors = calloc (nc, sizeof *parts->collectors);
+    parts->collector_ptrs = calloc (nc, sizeof *parts->collector_ptrs);
+    parts->collector_jobs = calloc (nc * SL_COLLECTORS_MAX_JOBS, sizeof (char *));
     if (!parts->jobs || !parts->job_ptrs || !parts->workers || !parts->worker_ptrs ||
-        !parts->queue_names || !parts->queues || !parts->queue_ptrs) {
+        !parts->queue_names || !parts->queues || !parts->queue_ptrs || !parts->collectors ||
+        !parts->collector_ptrs || !parts->collector_jobs) {
         status_free (parts);
         return -1;
     }
@@ -173,6 +208,8 @@ int status_build (const status_view_t *view, status_parts_t *parts)
     s_queues_fill (view, parts, nqueues);
     report->queues = parts->queue_ptrs;
     report->n_queues = nqueues;
+    report->n_collectors = s_collectors_fill (view, parts, ncollectors);
+    report->collectors = parts->collector_ptrs;
     s_broker_fill (view, report);
     return 0;
 }

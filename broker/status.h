@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "collectors.h"
 #include "finished.h"
 #include "metrics.h"
 #include "peers.h"
@@ -29,7 +30,8 @@ typedef struct {
     zhashx_t *job_times;            //  job id -> when it started here (int64_t ms), or NULL
     const broker_counters_t *count; //  counters
     const char *broker_id;          //  the broker's id
-    const char *sink;               //  the attached sink's name, or NULL
+    const char *sink;               //  the first collector's name, or NULL
+    sl_collectors_t *collectors;    //  the collectors and the jobs they hold
     int64_t now;                    //  monotonic ms, the clock job ages are kept in
     int64_t wall;                   //  wall-clock ms, for finished jobs' ages
     int64_t started_at;             //  when the broker started (monotonic ms)
@@ -54,6 +56,9 @@ typedef struct {
     char **queue_names;          //  SL_PEERS_MAX_QUEUES per worker
     Sluice__QueueStatus *queues; //  queues listed
     Sluice__QueueStatus **queue_ptrs;
+    Sluice__CollectorStatus *collectors; //  collectors listed
+    Sluice__CollectorStatus **collector_ptrs;
+    char **collector_jobs; //  SL_COLLECTORS_MAX_JOBS per collector
 } status_parts_t;
 
 //  Fills parts from view. The report points into view's objects: valid

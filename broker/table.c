@@ -1733,29 +1733,37 @@ sl_task_t *sl_table_unsend_last (sl_table_t *self, sl_job_t *job)
     return task;
 }
 
+size_t sl_table_unsend_job (sl_table_t *self, sl_job_t *job)
+{
+    assert (self);
+    assert (job);
+    //  Back to front, each pushed to the front of ready: send order kept.
+    size_t count = 0;
+    sl_task_t *task;
+    while ((task = sl_deque_pop_back (job->sent))) {
+        if (task->state != SL_TASK_SENT)
+            continue;
+        if (sl_deque_push_front (job->ready, task)) {
+            //  Out of memory: leave the rest SENT; a later call retries.
+            sl_deque_push_back (job->sent, task);
+            break;
+        }
+        task->state = SL_TASK_DONE;
+        job->ready_count++;
+        job->unacked--;
+        self->unacked--;
+        self->deliverable++;
+        count++;
+    }
+    return count;
+}
+
 size_t sl_table_unsend_all (sl_table_t *self)
 {
     assert (self);
     size_t count = 0;
-    for (sl_job_t *job = self->head; job; job = job->next) {
-        //  Back to front, each pushed to the front of ready: send order kept.
-        sl_task_t *task;
-        while ((task = sl_deque_pop_back (job->sent))) {
-            if (task->state != SL_TASK_SENT)
-                continue;
-            if (sl_deque_push_front (job->ready, task)) {
-                //  Out of memory: leave the rest SENT; a later call retries.
-                sl_deque_push_back (job->sent, task);
-                break;
-            }
-            task->state = SL_TASK_DONE;
-            job->ready_count++;
-            job->unacked--;
-            self->unacked--;
-            self->deliverable++;
-            count++;
-        }
-    }
+    for (sl_job_t *job = self->head; job; job = job->next)
+        count += sl_table_unsend_job (self, job);
     return count;
 }
 

@@ -482,6 +482,10 @@ sl_task_t *sl_table_unsend_last (sl_table_t *self, sl_job_t *job);
 //  results never sent, so the next sink gets them. Returns how many.
 size_t sl_table_unsend_all (sl_table_t *self);
 
+//  The same for one job (its collector went away): its SENT results become
+//  DONE again, ahead of those never sent. Returns how many.
+size_t sl_table_unsend_job (sl_table_t *self, sl_job_t *job);
+
 //  Results SENT and not yet acknowledged, over all jobs.
 size_t sl_table_unacked (sl_table_t *self);
 

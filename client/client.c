@@ -517,11 +517,14 @@ static int s_connect (sluice_job_t *self, char *err, size_t errlen)
     self->link = sl_client_new (client->broker, &client->curve, err, errlen);
     if (!self->link)
         return -1;
+    if (!(self->delivery = sl_client_open_delivery (self->link, client->name, err, errlen)))
+        return -1;
     char *waiting [1] = { self->id };
     Sluice__Hello hello = SLUICE__HELLO__INIT;
     hello.role = SLUICE__ROLE__ROLE_SINK;
     hello.name = client->name;
     hello.job = self->id;
+    hello.delivery = SL_DELIVERY_VERSION;
     hello.heartbeat_ms = client->opts.heartbeat_ms;
     hello.waiting = waiting;
     hello.n_waiting = 1;
@@ -541,9 +544,7 @@ static int s_connect (sluice_job_t *self, char *err, size_t errlen)
             return -1;
         }
     sl_client_set_sndhwm (self->link, SEND_HWM);
-    if (!(self->delivery =
-              sl_client_open (self->link, SL_PORT_DELIVERY, ZMQ_PULL, 0, err, errlen)) ||
-        !(self->intake = sl_client_open (self->link, SL_PORT_INTAKE, ZMQ_PUSH, 2000, err, errlen)))
+    if (!(self->intake = sl_client_open (self->link, SL_PORT_INTAKE, ZMQ_PUSH, 2000, err, errlen)))
         return -1;
     return 0;
 }

@@ -76,6 +76,22 @@ static void s_age (int64_t ms, char *buf, size_t len)
                   (long long) (ms / 60000 % 60));
 }
 
+//  The collectors (sinks, libsluice clients) and the jobs each holds.
+static void s_print_collectors (const Sluice__StatusReport *r)
+{
+    printf ("\n%-28s %10s %10s  %s\n", "COLLECTOR", "IN FLIGHT", "DELIVERED", "JOBS");
+    if (r->n_collectors == 0)
+        printf ("(no collectors: results wait in the broker)\n");
+    for (size_t i = 0; i < r->n_collectors; i++) {
+        const Sluice__CollectorStatus *c = r->collectors [i];
+        printf ("%-28s %10llu %10llu  ", c->name, (unsigned long long) c->in_flight,
+                (unsigned long long) c->delivered);
+        for (size_t j = 0; j < c->n_jobs; j++)
+            printf ("%s%s", j ? " " : "", c->jobs [j]);
+        printf ("%s%s\n", c->n_jobs ? "" : "-", c->catch_all ? " (and every job nobody named)" : "");
+    }
+}
+
 //  Splits "host:pid" at its last colon.
 static void s_print_status (const Sluice__StatusReport *r)
 {
@@ -131,6 +147,7 @@ static void s_print_status (const Sluice__StatusReport *r)
                 (unsigned long long) (j->failed + j->timeout), (unsigned long long) j->cancelled,
                 age, state, j->finished ? " ago" : "");
     }
+    s_print_collectors (r);
     printf ("\n%-28s %8s %6s %6s %10s %9s\n", "WORKER HOST", "PID", "SLOTS", "BUSY", "DONE",
             "LAST HB");
     if (r->n_workers == 0)

@@ -152,6 +152,18 @@ zsock_t *sl_client_open (sl_client_t *self, sl_port_t port, int type, int linger
     return sock;
 }
 
+zsock_t *sl_client_open_delivery (sl_client_t *self, const char *name, char *err, size_t errlen)
+{
+    assert (self);
+    assert (name && name [0]);
+    char saved [sizeof self->routing_id];
+    snprintf (saved, sizeof saved, "%s", self->routing_id);
+    snprintf (self->routing_id, sizeof self->routing_id, "%s", name);
+    zsock_t *sock = sl_client_open (self, SL_PORT_DELIVERY, ZMQ_DEALER, 0, err, errlen);
+    snprintf (self->routing_id, sizeof self->routing_id, "%s", saved);
+    return sock;
+}
+
 //  Moves the control socket and every data socket from the broker in use
 //  to the one sl_follow now names (why: for the log).
 static void s_switch (sl_client_t *self, const char *why)
@@ -374,6 +386,19 @@ sl_hello_t sl_client_hello (sl_client_t *self, Sluice__Hello *hello, int64_t tim
             break;
     }
     zpoller_destroy (&poller);
+    if (rc == SL_HELLO_WELCOME && hello->role == SLUICE__ROLE__ROLE_SINK &&
+        (*welcome_p)->welcome->delivery != SL_DELIVERY_VERSION) {
+        uint32_t theirs = (*welcome_p)->welcome->delivery;
+        snprintf (err, errlen,
+                  "the broker at %s delivers results with delivery protocol %u (%s) and this "
+                  "collector speaks delivery protocol %d: use a broker of this version",
+                  self->broker, theirs ? theirs : 1,
+                  theirs < SL_DELIVERY_VERSION ? "an older sluice, one sink at a time over PUSH"
+                                               : "a newer sluice",
+                  SL_DELIVERY_VERSION);
+        sl_proto_free (welcome_p);
+        rc = SL_HELLO_REFUSED;
+    }
     if (rc == SL_HELLO_WELCOME)
         zactor_destroy (&self->monitor); //  handshakes are fine: no need to watch
     return rc;

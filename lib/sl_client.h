@@ -50,6 +50,13 @@ void sl_client_set_sndhwm (sl_client_t *self, int messages);
 zsock_t *sl_client_open (sl_client_t *self, sl_port_t port, int type, int linger_ms, char *err,
                          size_t errlen);
 
+//  Opens the collector's delivery DEALER, connected to the broker's delivery
+//  port with routing id `name` (its Hello.name: the broker addresses its
+//  results by it; delivery protocol SL_DELIVERY_VERSION). Open it before
+//  the hello, so that it is connected when results start to come. Owned
+//  by the client. NULL with a message in err on failure.
+zsock_t *sl_client_open_delivery (sl_client_t *self, const char *name, char *err, size_t errlen);
+
 typedef enum {
     SL_HELLO_WELCOME = 0,     //  accepted; *welcome_p holds the broker's welcome
     SL_HELLO_TIMEOUT = -1,    //  no answer within timeout_ms

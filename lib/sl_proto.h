@@ -20,6 +20,11 @@
 //  Bump when a change to proto/sluice.proto would be misread by old peers.
 #define SL_PROTOCOL_VERSION 1
 
+//  The delivery protocol (Hello.delivery, Welcome.delivery): 2 = the broker's
+//  delivery port is a ROUTER, each collector connects a DEALER whose routing
+//  id is its name (1, or 0 on the wire: PUSH to PULL, one sink at a time).
+#define SL_DELIVERY_VERSION 2
+
 typedef Sluice__Envelope sl_env_t;
 
 //  Result of sl_proto_recv.

@@ -59,6 +59,18 @@ json_t *sl_status_json (const Sluice__StatusReport *r)
                                                   (json_int_t) q->queued, "workers",
                                                   (int) q->workers, "slots", (int) q->slots));
     }
+    json_t *collectors = json_array ();
+    for (size_t i = 0; i < r->n_collectors; i++) {
+        const Sluice__CollectorStatus *c = r->collectors [i];
+        json_t *held = json_array ();
+        for (size_t j = 0; j < c->n_jobs; j++)
+            json_array_append_new (held, json_string (c->jobs [j]));
+        json_array_append_new (collectors,
+                               json_pack ("{s:s, s:b, s:I, s:I, s:o}", "name", c->name,
+                                          "catch_all", c->catch_all, "in_flight",
+                                          (json_int_t) c->in_flight, "delivered",
+                                          (json_int_t) c->delivered, "jobs", held));
+    }
     json_t *doc = json_pack (
         "{s:s, s:f, s:s?, s:f, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
         "s:{s:I, s:I, s:b}, s:I, s:s?, s:o, s:o, s:o}",
@@ -70,6 +82,10 @@ json_t *sl_status_json (const Sluice__StatusReport *r)
         (json_int_t) r->duplicates, "bad_messages", (json_int_t) r->bad_messages, "memory", "held", (json_int_t) r->memory_held, "limit",
         (json_int_t) r->memory_limit, "intake_paused", r->throttled, "journal_bytes",
         (json_int_t) r->journal_bytes, "journal", r->journal [0] ? r->journal : NULL, "jobs", jobs, "workers", workers, "queues", queues);
+    if (doc)
+        json_object_set_new (doc, "collectors", collectors);
+    else
+        json_decref (collectors);
     //  Standby brokers (--standby): this broker's role on the shared stream.
     if (doc && r->role && r->role [0])
         json_object_set_new (

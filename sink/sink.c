@@ -565,6 +565,7 @@ static void s_hello (sink_t *self, Sluice__Hello *hello, char **waiting)
     hello->job = (char *) (self->config->job ? self->config->job : "");
     hello->follow = self->config->follow;
     hello->from_start = self->config->from_start;
+    hello->delivery = SL_DELIVERY_VERSION;
     hello->waiting = waiting;
     hello->n_waiting = sl_collect_waiting (self->collect, waiting, MAX_WAITING);
 }
@@ -841,6 +842,11 @@ static int s_attach (sink_t *self)
         sl_error ("%s", err);
         return -1;
     }
+    self->delivery = sl_client_open_delivery (self->client, self->name, err, sizeof err);
+    if (!self->delivery) {
+        sl_error ("%s", err);
+        return -1;
+    }
     char *waiting [MAX_WAITING];
     Sluice__Hello hello;
     s_hello (self, &hello, waiting);
@@ -859,11 +865,6 @@ static int s_attach (sink_t *self)
         s_job (self, self->config->job);
     sl_proto_free (&welcome);
     s_update_hello (self);
-    self->delivery = sl_client_open (self->client, SL_PORT_DELIVERY, ZMQ_PULL, 0, err, sizeof err);
-    if (!self->delivery) {
-        sl_error ("%s", err);
-        return -1;
-    }
     sl_info ("attached to the broker at %s", self->config->broker);
     return 0;
 }

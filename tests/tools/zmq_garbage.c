@@ -851,6 +851,7 @@ static void s_sc_hello_absurd (gz_t *self)
     s.role = SLUICE__ROLE__ROLE_SINK;
     snprintf (name, sizeof name, "zg-sink-%" PRIx64, self->seed);
     s.name = name;
+    s.delivery = SL_DELIVERY_VERSION;
     s.waiting = waiting;
     s.n_waiting = NWAIT;
     s.from_start = true;
@@ -1768,6 +1769,7 @@ static void s_sc_hello_flood (gz_t *self)
     Sluice__Hello h = SLUICE__HELLO__INIT;
     h.role = s_below (self, 2) ? SLUICE__ROLE__ROLE_WORKER : SLUICE__ROLE__ROLE_SINK;
     h.name = name;
+    h.delivery = SL_DELIVERY_VERSION;
     h.slots = 1;
     s_hello_fresh (self, "hello flood: a new client each round", &h);
 }
@@ -1801,6 +1803,7 @@ static void s_sc_sink_lockout (gz_t *self)
     Sluice__Hello h = SLUICE__HELLO__INIT;
     h.role = SLUICE__ROLE__ROLE_SINK;
     h.name = name;
+    h.delivery = SL_DELIVERY_VERSION;
     h.heartbeat_ms = UINT32_MAX;
     s_hello_fresh (self, "hello: sink with heartbeat 2^32-1 ms", &h);
 }
@@ -1825,7 +1828,7 @@ static void s_sc_steal_results (gz_t *self)
     if (s_now () - self->start < 800)
         return;
     if (!self->deliv_pull)
-        self->deliv_pull = s_socket (self, ZMQ_PULL, P_DELIVERY, NULL, false);
+        self->deliv_pull = s_socket (self, ZMQ_DEALER, P_DELIVERY, NULL, false);
     s_drain (self, self->deliv_pull, P_DELIVERY, s_on_results_taken);
 }
 
@@ -2184,6 +2187,7 @@ static void s_imp_welcome (gz_t *self, imp_peer_t *peer)
     w.jobs = jobs;
     w.n_jobs = NJOBS;
     w.fair = !self->push;
+    w.delivery = SL_DELIVERY_VERSION; //  else a collector gives up at once
     Sluice__Envelope wenv = SLUICE__ENVELOPE__INIT;
     wenv.body_case = SLUICE__ENVELOPE__BODY_WELCOME;
     wenv.welcome = &w;
@@ -2284,12 +2288,21 @@ static void s_imp_dispatch (gz_t *self)
 static void s_imp_delivery (gz_t *self)
 {
     void *sock = self->bound [P_DELIVERY];
+    //  The delivery port is a ROUTER (delivery protocol 2): a collector's
+    //  DEALER is addressed by its name, from its hello.
+    const char *rid = NULL;
+    for (size_t i = 0; i < self->npeers && !rid; i++)
+        if (self->peers [i].role == SLUICE__ROLE__ROLE_SINK && self->peers [i].name [0])
+            rid = self->peers [i].name;
+    if (!rid)
+        return;
+    size_t rid_size = strlen (rid);
     uint64_t pick = s_below (self, 6);
     char job [72];
     s_job_id (self, job, sizeof job);
     Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
     if (pick < 2) {
-        s_imp_noise (self, sock, P_DELIVERY, NULL, 0);
+        s_imp_noise (self, sock, P_DELIVERY, rid, rid_size);
         return;
     }
     if (pick == 2) {
@@ -2297,7 +2310,7 @@ static void s_imp_delivery (gz_t *self)
         start.job = s_below (self, 4) ? job : (char *) "bad job/id";
         env.body_case = SLUICE__ENVELOPE__BODY_JOB_START;
         env.job_start = &start;
-        s_send_env (self, sock, P_DELIVERY, "job start: unknown or invalid job", NULL, 0, &env,
+        s_send_env (self, sock, P_DELIVERY, "job start: unknown or invalid job", rid, rid_size, &env,
                     SL_PROTOCOL_VERSION);
         return;
     }
@@ -2310,7 +2323,7 @@ static void s_imp_delivery (gz_t *self)
         done.forgotten = s_below (self, 2);
         env.body_case = SLUICE__ENVELOPE__BODY_JOB_DONE;
         env.job_done = &done;
-        s_send_env (self, sock, P_DELIVERY, "job done: a job nobody ran, absurd counts", NULL, 0,
+        s_send_env (self, sock, P_DELIVERY, "job done: a job nobody ran, absurd counts", rid, rid_size,
                     &env, SL_PROTOCOL_VERSION);
         return;
     }
@@ -2343,7 +2356,7 @@ static void s_imp_delivery (gz_t *self)
     rb.n_results = N;
     env.body_case = SLUICE__ENVELOPE__BODY_RESULTS;
     env.results = &rb;
-    s_send_env (self, sock, P_DELIVERY, "results: odd seqs, statuses, bytes", NULL, 0, &env,
+    s_send_env (self, sock, P_DELIVERY, "results: odd seqs, statuses, bytes", rid, rid_size, &env,
                 SL_PROTOCOL_VERSION);
     if (self->bitmap_bomb) {
         //  seq 2^32 is the largest a sink accepts: it sizes its bitmap of
@@ -2360,7 +2373,7 @@ static int s_impostor (gz_t *self)
 {
     s_bodies_init (&self->b, "zg-imp");
     snprintf (self->broker_id, sizeof self->broker_id, "zg-%016" PRIx64, s_rand (self));
-    static const int types [P_COUNT] = { ZMQ_ROUTER, ZMQ_PULL, ZMQ_ROUTER, ZMQ_PULL, ZMQ_PUSH };
+    static const int types [P_COUNT] = { ZMQ_ROUTER, ZMQ_PULL, ZMQ_ROUTER, ZMQ_PULL, ZMQ_ROUTER };
     for (int port = 0; port < P_COUNT; port++) {
         int type = port == P_DISPATCH && self->push ? ZMQ_PUSH : types [port];
         self->bound [port] = s_socket (self, type, port, NULL, true);

@@ -164,6 +164,7 @@ static bool s_refused (int role, const char *job, char **queues, size_t nqueues,
     hello.job = (char *) job;
     hello.queues = queues;
     hello.n_queues = nqueues;
+    hello.delivery = role == SINK ? SL_DELIVERY_VERSION : 0;
     why [0] = '\0';
     return sl_peers_hello_refused (&hello, fair, why, 256);
 }
@@ -202,6 +203,32 @@ static void test_peers_hello_refused_for_what_it_says (void **state)
     assert_false (s_refused (WORKER, "", good, 1, false, why)); //  "default" alone is fine
 }
 
+//  A sink of another delivery protocol (an older one reads the delivery
+//  port with PULL and sends no version) is told so, with both versions.
+static void test_peers_hello_refused_for_another_delivery_protocol (void **state)
+{
+    (void) state;
+    char why [256] = "";
+    Sluice__Hello hello = SLUICE__HELLO__INIT;
+    hello.role = SINK;
+    hello.name = "h:1";
+    hello.job = "";
+    hello.delivery = 0;
+    assert_true (sl_peers_hello_refused (&hello, true, why, sizeof why));
+    assert_non_null (strstr (why, "delivery protocol 2"));
+    assert_non_null (strstr (why, "delivery protocol 1"));
+    assert_non_null (strstr (why, "older"));
+    hello.delivery = SL_DELIVERY_VERSION + 1;
+    assert_true (sl_peers_hello_refused (&hello, true, why, sizeof why));
+    assert_non_null (strstr (why, "newer"));
+    hello.delivery = SL_DELIVERY_VERSION;
+    assert_false (sl_peers_hello_refused (&hello, true, why, sizeof why));
+    //  Workers do not collect: no version asked of them.
+    hello.role = WORKER;
+    hello.delivery = 0;
+    assert_false (sl_peers_hello_refused (&hello, true, why, sizeof why));
+}
+
 int main (void)
 {
     const struct CMUnitTest tests [] = {
@@ -220,6 +247,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_peers_silent_after_liveness_of_their_own_intervals,
                                          s_setup, s_teardown),
         cmocka_unit_test (test_peers_hello_refused_for_what_it_says),
+        cmocka_unit_test (test_peers_hello_refused_for_another_delivery_protocol),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -101,10 +101,60 @@ static void test_status_lists_jobs_workers_queues_and_counters (void **state)
     sl_table_destroy (&table);
 }
 
+//  Collectors, each with the jobs it holds; no registry lists none.
+static void test_status_lists_collectors_and_their_jobs (void **state)
+{
+    (void) state;
+    sl_table_t *table = sl_table_new ();
+    sl_peers_t *peers = sl_peers_new ();
+    sl_finished_t *finished = sl_finished_new (10, 8);
+    sl_collectors_t *collectors = sl_collectors_new (100);
+    assert_non_null (collectors);
+    const char *const two [] = { "a", "b" };
+    const char *holder = NULL;
+    assert_int_equal (sl_collectors_attach (collectors, "named:1", two, 2, &holder), 0);
+    assert_int_equal (sl_collectors_attach (collectors, "all:2", NULL, 0, &holder), 0);
+    assert_string_equal (sl_collectors_owner (collectors, "c"), "all:2");
+    sl_collectors_sent (collectors, "named:1", 7);
+    sl_collectors_acked (collectors, "named:1", 3);
+    broker_counters_t count = { 0 };
+    status_view_t view = { .table = table, .peers = peers, .finished = finished,
+                           .count = &count, .broker_id = "b1", .collectors = collectors };
+    status_parts_t parts;
+    assert_int_equal (status_build (&view, &parts), 0);
+    Sluice__StatusReport *r = &parts.report;
+    assert_int_equal (r->n_collectors, 2);
+    assert_string_equal (r->collectors [0]->name, "named:1");
+    assert_false (r->collectors [0]->catch_all);
+    assert_int_equal (r->collectors [0]->in_flight, 4);
+    assert_int_equal (r->collectors [0]->delivered, 3);
+    assert_int_equal (r->collectors [0]->n_jobs, 2);
+    bool a = false, b = false;
+    for (size_t i = 0; i < 2; i++) {
+        a |= streq (r->collectors [0]->jobs [i], "a");
+        b |= streq (r->collectors [0]->jobs [i], "b");
+    }
+    assert_true (a && b);
+    assert_string_equal (r->collectors [1]->name, "all:2");
+    assert_true (r->collectors [1]->catch_all);
+    assert_int_equal (r->collectors [1]->n_jobs, 1);
+    assert_string_equal (r->collectors [1]->jobs [0], "c");
+    status_free (&parts);
+    view.collectors = NULL;
+    assert_int_equal (status_build (&view, &parts), 0);
+    assert_int_equal (parts.report.n_collectors, 0);
+    status_free (&parts);
+    sl_collectors_destroy (&collectors);
+    sl_finished_destroy (&finished);
+    sl_peers_destroy (&peers);
+    sl_table_destroy (&table);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_status_lists_jobs_workers_queues_and_counters),
+        cmocka_unit_test (test_status_lists_collectors_and_their_jobs),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

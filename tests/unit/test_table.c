@@ -1266,6 +1266,39 @@ static void test_table_unsend_last_skips_acked_sends (void **state)
     assert_null (sl_table_send_next (table, job));
 }
 
+//  One collector of several goes away: its job's results come back, the
+//  other job's stay with theirs.
+static void test_table_unsend_job_leaves_other_jobs_sent (void **state)
+{
+    sl_table_t *table = *state;
+    for (uint64_t seq = 1; seq <= 3; seq++) {
+        assert_int_equal (s_submit (table, "a", seq), SL_TABLE_OK);
+        DISPATCH (table, "a", seq);
+        assert_int_equal (s_submit (table, "b", seq), SL_TABLE_OK);
+        DISPATCH (table, "b", seq);
+    }
+    for (uint64_t seq = 1; seq <= 3; seq++) {
+        assert_int_equal (s_complete (table, "a", seq, SL_STATUS_OK), SL_TABLE_OK);
+        assert_int_equal (s_complete (table, "b", seq, SL_STATUS_OK), SL_TABLE_OK);
+    }
+    sl_job_t *a = s_job (table, "a");
+    sl_job_t *b = s_job (table, "b");
+    SEND (table, a, "a", 1);
+    SEND (table, a, "a", 2);
+    SEND (table, b, "b", 1);
+    assert_int_equal (sl_table_ack (table, "a", 1), SL_TABLE_OK);
+    assert_int_equal (sl_table_unacked (table), 2);
+    assert_int_equal (sl_table_unsend_job (table, a), 1);
+    assert_int_equal (sl_table_unacked (table), 1);
+    assert_int_equal (sl_table_deliverable (table, a), 2);
+    assert_int_equal (sl_table_deliverable (table, b), 2); //  b 1 still sent
+    assert_int_equal (sl_table_unsend_job (table, a), 0);
+    //  a 2 first again, then 3; b's sent one still acknowledges.
+    CHECK_RESULT (SEND (table, a, "a", 2), "a", 2, SL_STATUS_OK);
+    CHECK_RESULT (SEND (table, a, "a", 3), "a", 3, SL_STATUS_OK);
+    assert_int_equal (sl_table_ack (table, "b", 1), SL_TABLE_OK);
+}
+
 static void test_table_unsend_all_puts_sent_ahead_of_unsent (void **state)
 {
     sl_table_t *table = *state;
@@ -3962,6 +3995,7 @@ int main (void)
         T (test_table_unsend_last_reverts_most_recent_send),
         T (test_table_unsend_last_skips_acked_sends),
         T (test_table_unsend_all_puts_sent_ahead_of_unsent),
+        T (test_table_unsend_job_leaves_other_jobs_sent),
         T (test_table_job_finished_when_total_known_and_all_delivered),
         T (test_table_job_finished_after_late_end),
         T (test_table_job_iteration_in_arrival_order),
