@@ -6,12 +6,13 @@
 #include <string.h>
 
 struct _sl_collect_t {
-    char *only;           //  config.job copied, NULL = every job
-    bool keep_order;      //  config.keep_order
-    zhashx_t *jobs;       //  id -> sl_cjob_t
-    bool named;           //  some job was named
-    bool hello_changed;   //  the jobs (or their done) changed since last asked
-    uint64_t parked_acked; //  parked results acknowledged ahead of their turn
+    char *only [SL_COLLECT_MAX_JOBS]; //  config.job and .more copied
+    size_t nonly;                     //  how many; 0 = every job
+    bool keep_order;                  //  config.keep_order
+    zhashx_t *jobs;                   //  id -> sl_cjob_t
+    bool named;                       //  some job was named
+    bool hello_changed;               //  the jobs (or their done) changed since last asked
+    uint64_t parked_acked;            //  parked results acknowledged ahead of their turn
     uint64_t duplicates, late, held;
     size_t held_max;
 };
@@ -35,9 +36,13 @@ sl_collect_t *sl_collect_new (const sl_collect_config_t *config)
     if (!self)
         return NULL;
     self->keep_order = config->keep_order;
-    self->only = config->job ? strdup (config->job) : NULL;
+    bool copied = true;
+    if (config->job)
+        copied &= (self->only [self->nonly++] = strdup (config->job)) != NULL;
+    for (size_t i = 0; config->job && i < config->nmore && self->nonly < SL_COLLECT_MAX_JOBS; i++)
+        copied &= (self->only [self->nonly++] = strdup (config->more [i])) != NULL;
     self->jobs = zhashx_new ();
-    if (!self->jobs || (config->job && !self->only)) {
+    if (!self->jobs || !copied) {
         sl_collect_destroy (&self);
         return NULL;
     }
@@ -50,7 +55,8 @@ void sl_collect_destroy (sl_collect_t **self_p)
     if (self_p && *self_p) {
         sl_collect_t *self = *self_p;
         zhashx_destroy (&self->jobs);
-        free (self->only);
+        for (size_t i = 0; i < self->nonly; i++)
+            free (self->only [i]);
         free (self);
         *self_p = NULL;
     }
@@ -58,7 +64,12 @@ void sl_collect_destroy (sl_collect_t **self_p)
 
 static bool s_ours (sl_collect_t *self, const char *id)
 {
-    return !self->only || streq (self->only, id);
+    if (self->nonly == 0)
+        return true;
+    for (size_t i = 0; i < self->nonly; i++)
+        if (self->only [i] && streq (self->only [i], id))
+            return true;
+    return false;
 }
 
 //  The job id, made if new (order: with keep_order or when asked).

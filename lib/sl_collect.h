@@ -37,9 +37,13 @@
 #include "sl_proto.h"
 #include "sl_seen.h"
 
+#define SL_COLLECT_MAX_JOBS 64 //  jobs one collector may name
+
 typedef struct {
-    const char *job; //  collect only this job (copied); NULL = every job
-    bool keep_order; //  park results ahead of their job's next seq
+    const char *job;         //  collect only this job (copied); NULL = every job
+    const char *const *more; //  ... and these too (copied), more than one named
+    size_t nmore;            //  how many in more (job + more: SL_COLLECT_MAX_JOBS at most)
+    bool keep_order;         //  park results ahead of their job's next seq
 } sl_collect_config_t;
 
 //  What the broker last said of a job (JobState).
@@ -69,11 +73,11 @@ typedef struct {
 } sl_cjob_t;
 
 typedef enum {
-    SL_COLLECT_WRITE = 0,  //  new: hand it out, then sl_collect_written
-    SL_COLLECT_LATE,       //  new but behind the next seq (its gap was given up): the same
-    SL_COLLECT_PARK,       //  new, ahead of the next seq: format it and sl_collect_park
-    SL_COLLECT_DUPLICATE,  //  delivered before: dropped (acknowledged again if it was)
-    SL_COLLECT_FOREIGN,    //  a job this collector does not collect: dropped
+    SL_COLLECT_WRITE = 0,   //  new: hand it out, then sl_collect_written
+    SL_COLLECT_LATE,        //  new but behind the next seq (its gap was given up): the same
+    SL_COLLECT_PARK,        //  new, ahead of the next seq: format it and sl_collect_park
+    SL_COLLECT_DUPLICATE,   //  delivered before: dropped (acknowledged again if it was)
+    SL_COLLECT_FOREIGN,     //  a job this collector does not collect: dropped
     SL_COLLECT_OUT_OF_RANGE //  seq 0 or past the job: dropped
 } sl_collect_verdict_t;
 

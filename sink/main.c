@@ -51,7 +51,8 @@ static void s_usage (FILE *out)
              "                             status, exit_code, attempts, worker, duration_ms,\n"
              "                             output (and id when the task had one, stage for\n"
              "                             multi-stage jobs, stderr when it wrote any)\n"
-             "      --job ID               collect only this job\n"
+             "      --job ID               collect only this job (give --job again for\n"
+             "                             more, up to 64; exits once all are done)\n"
              "      --follow               keep collecting forever\n"
              "      --resume               continue -o FILE (jsonl) after an interruption: the\n"
              "                             results already in it are not written again\n"
@@ -101,7 +102,13 @@ static int s_option (sink_config_t *config, int opt, const char *arg)
                          arg);
                 return -1;
             }
-            config->job = arg;
+            if (!config->job)
+                config->job = arg;
+            else if (config->nmore_jobs == SL_COLLECT_MAX_JOBS - 1) {
+                fprintf (stderr, PROG ": --job: at most %d jobs\n", SL_COLLECT_MAX_JOBS);
+                return -1;
+            } else
+                config->more_jobs [config->nmore_jobs++] = arg;
             return 0;
         case 'r':
             config->resume = true;
@@ -139,8 +146,8 @@ static int s_check (const sink_config_t *config)
                               "carries no seq to resume from)\n");
         return -1;
     }
-    if (config->from_start && !config->job) {
-        fprintf (stderr, PROG ": --from-start needs --job ID\n");
+    if (config->from_start && (!config->job || config->nmore_jobs)) {
+        fprintf (stderr, PROG ": --from-start needs one --job ID\n");
         return -1;
     }
     if (config->from_start && config->resume) {

@@ -5,9 +5,9 @@
     it against the seqs already written for its job (a result delivered
     again after a reconnect is not written twice), orders it, and queues
     the acknowledgements; this loop formats it with the writer and, once
-    the writer has flushed, sends them to the broker on the control socket. The broker forgets a result only when
-    acknowledged, so a sink that dies loses nothing: the next sink gets
-    what was not confirmed.
+    the writer has flushed, sends them to the broker on the control socket. The broker forgets a
+   result only when acknowledged, so a sink that dies loses nothing: the next sink gets what was not
+   confirmed.
 
     --keep-order: a result ahead of its job's next seq is formatted and
     parked (lib/sl_order.c) until the gap before it is filled. A parked result is
@@ -106,7 +106,7 @@ typedef struct {
     //  Progress
     sl_progress_t *progress; //  the progress line, NULL = none
     bool stdout_tty;         //  results go to a terminal too: clear the line first
-    sl_cjob_t *current;       //  the job written to last
+    sl_cjob_t *current;      //  the job written to last
     int64_t next_poll;       //  when to ask the broker next
     bool have_workers;       //  the broker answered a query
     uint32_t workers, busy;  //  its workers and those running something
@@ -115,11 +115,23 @@ typedef struct {
 
 static void s_note_failure (sink_t *self, const char *job, uint64_t seq);
 
+//  True if this sink collects job id: every job, or one --job named.
+static bool s_wants (sink_t *self, const char *id)
+{
+    const sink_config_t *config = self->config;
+    if (!config->job || streq (id, config->job))
+        return true;
+    for (size_t i = 0; i < config->nmore_jobs; i++)
+        if (streq (id, config->more_jobs [i]))
+            return true;
+    return false;
+}
+
 //  The job id (a Welcome's, JobStart's or --job), collected from now on.
 static sl_cjob_t *s_job (sink_t *self, const char *id)
 {
     sl_cjob_t *job = sl_collect_job (self->collect, id, self->now);
-    if (!job && (!self->config->job || streq (id, self->config->job)))
+    if (!job && s_wants (self, id))
         sl_error ("out of memory for job %s", id);
     return job;
 }
@@ -316,9 +328,9 @@ static void s_on_results (sink_t *self, Sluice__ResultBatch *batch)
         sl_collect_verdict_t verdict =
             sl_collect_offer (self->collect, batch->job, r->seq, self->now, &job);
         if (verdict == SL_COLLECT_FOREIGN) {
-            if (self->config->job)
-                sl_warn_dropped ("dropped results of job %s (collecting %s only)", batch->job,
-                                 self->config->job);
+            if (!s_wants (self, batch->job))
+                sl_warn_dropped ("dropped results of job %s (collecting %s%s only)", batch->job,
+                                 self->config->job, self->config->nmore_jobs ? " and others" : "");
             else //  every job is ours: only memory can refuse it (the broker resends)
                 sl_error ("out of memory for job %s; its results wait at the broker", batch->job);
             return;
@@ -482,7 +494,7 @@ static void s_on_delivery (sink_t *self)
                 s_on_job_done (self, env->job_done);
                 break;
             case SLUICE__ENVELOPE__BODY_JOB_START:
-                if (!self->config->job || streq (env->job_start->job, self->config->job))
+                if (s_wants (self, env->job_start->job))
                     s_job (self, env->job_start->job);
                 break;
             default:
@@ -563,6 +575,8 @@ static void s_hello (sink_t *self, Sluice__Hello *hello, char **waiting)
     hello->role = SLUICE__ROLE__ROLE_SINK;
     hello->name = self->name;
     hello->job = (char *) (self->config->job ? self->config->job : "");
+    hello->jobs = (char **) self->config->more_jobs;
+    hello->n_jobs = self->config->nmore_jobs;
     hello->follow = self->config->follow;
     hello->from_start = self->config->from_start;
     hello->delivery = SL_DELIVERY_VERSION;
@@ -796,7 +810,8 @@ static int s_resume (sink_t *self, char *err, size_t errlen)
     self->park_exists = found;
     if (sl_collect_parked_acked (self->collect))
         sl_info ("resuming %s: %llu results acknowledged ahead of their turn found in %s",
-                 self->config->output, (unsigned long long) sl_collect_parked_acked (self->collect), self->park_path);
+                 self->config->output, (unsigned long long) sl_collect_parked_acked (self->collect),
+                 self->park_path);
     return 0;
 }
 
@@ -863,6 +878,8 @@ static int s_attach (sink_t *self)
     sl_collect_attached (self->collect, welcome->welcome, self->now);
     if (self->config->job)
         s_job (self, self->config->job);
+    for (size_t i = 0; i < self->config->nmore_jobs; i++)
+        s_job (self, self->config->more_jobs [i]);
     sl_proto_free (&welcome);
     s_update_hello (self);
     sl_info ("attached to the broker at %s", self->config->broker);
@@ -959,7 +976,10 @@ static int s_open (sink_t *self)
 {
     const sink_config_t *config = self->config;
     char err [512];
-    sl_collect_config_t cconfig = { .job = config->job, .keep_order = config->keep_order };
+    sl_collect_config_t cconfig = { .job = config->job,
+                                    .more = config->more_jobs,
+                                    .nmore = config->nmore_jobs,
+                                    .keep_order = config->keep_order };
     self->collect = sl_collect_new (&cconfig);
     if (!self->collect) {
         sl_error ("out of memory");

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "sl_collect.h"
 #include "sl_curve.h"
 #include "writer.h"
 
@@ -20,17 +21,19 @@ typedef enum {
 } sink_progress_t;
 
 typedef struct {
-    const char *broker;             //  tcp://HOST:PORT
-    const char *output;             //  -o FILE, NULL = stdout
-    sl_format_t format;             //  text or jsonl
-    const char *job;                //  --job: collect only this job, NULL = all
-    bool follow;                    //  --follow: never exit
-    bool resume;                    //  --resume: continue the output file
-    bool from_start;                //  --from-start: the whole job again
-    bool keep_order;                //  -k: each job's results in seq order
-    sink_progress_t progress;       //  the progress line on standard error
-    int64_t connect_timeout_ms;     //  < 0 = wait forever
-    const sl_curve_client_t *curve; //  CurveZMQ settings (NULL or off: plain)
+    const char *broker;                              //  tcp://HOST:PORT
+    const char *output;                              //  -o FILE, NULL = stdout
+    sl_format_t format;                              //  text or jsonl
+    const char *job;                                 //  --job: collect only this job, NULL = all
+    const char *more_jobs [SL_COLLECT_MAX_JOBS - 1]; //  --job given again: these too
+    size_t nmore_jobs;                               //  how many
+    bool follow;                                     //  --follow: never exit
+    bool resume;                                     //  --resume: continue the output file
+    bool from_start;                                 //  --from-start: the whole job again
+    bool keep_order;                                 //  -k: each job's results in seq order
+    sink_progress_t progress;                        //  the progress line on standard error
+    int64_t connect_timeout_ms;                      //  < 0 = wait forever
+    const sl_curve_client_t *curve;                  //  CurveZMQ settings (NULL or off: plain)
 } sink_config_t;
 
 //  Exit statuses.

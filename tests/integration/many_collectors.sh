@@ -109,6 +109,27 @@ $CHECK "$WORK/tasks-1.txt" "$WORK/named.jsonl" --expect echo --job named-1 \
     || fail "named-1 results"
 $CHECK "$WORK/tasks-2.txt" "$WORK/any.jsonl" --expect echo --job any-1 || fail "any-1 results"
 
+# One sink with --job twice collects both jobs, and exits once both are
+# done; a third job beside them goes to a sink of its own.
+for j in pair-a pair-b pair-c; do
+    "$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" --job $j "$WORK/tasks-1.txt" \
+        >/dev/null 2>>"$WORK/ventilator.log" || fail "ventilator $j"
+done
+start_bg pair "$SLUICE_BIN/sluice-sink" --broker "$BROKER" --job pair-a --job pair-b \
+    -o "$WORK/pair.jsonl" -f jsonl
+PAIR=$LAST_PID
+"$SLUICE_BIN/sluice-sink" --broker "$BROKER" --job pair-c -o "$WORK/pair-c.jsonl" -f jsonl \
+    2>"$WORK/pair-c.log"
+expect_rc 0 $? "sink of pair-c beside the sink of pair-a and pair-b"
+wait_pid "$PAIR" 60
+expect_rc 0 "$WAIT_RC" "sink with --job pair-a --job pair-b"
+for j in pair-a pair-b; do
+    grep "\"job\": *\"$j\"" "$WORK/pair.jsonl" >"$WORK/$j.jsonl" || fail "no results of $j"
+    $CHECK "$WORK/tasks-1.txt" "$WORK/$j.jsonl" --expect echo --job $j || fail "$j results"
+done
+if grep -q '"pair-c"' "$WORK/pair.jsonl"; then fail "pair-c written by the sink of a and b"; fi
+$CHECK "$WORK/tasks-1.txt" "$WORK/pair-c.jsonl" --expect echo --job pair-c || fail "pair-c results"
+
 # A second catch-all is refused with a message naming the first (as the
 # second sink always was).
 start_bg any2 "$SLUICE_BIN/sluice-sink" --broker "$BROKER" --follow -o /dev/null

@@ -293,6 +293,27 @@ static void test_collect_only_its_job (void **state)
     sl_collect_destroy (&collect);
 }
 
+static void test_collect_only_its_jobs (void **state)
+{
+    (void) state;
+    const char *more [] = { "second", "third" };
+    sl_collect_config_t config = { .job = "first", .more = more, .nmore = 2 };
+    sl_collect_t *collect = sl_collect_new (&config);
+    assert_non_null (collect);
+    sl_cjob_t *job;
+    assert_int_equal (sl_collect_offer (collect, "other", 1, 0, &job), SL_COLLECT_FOREIGN);
+    assert_int_equal (sl_collect_offer (collect, "first", 1, 0, &job), SL_COLLECT_WRITE);
+    assert_int_equal (sl_collect_offer (collect, "third", 1, 0, &job), SL_COLLECT_WRITE);
+    assert_string_equal (job->id, "third");
+    char *jobs [] = { "other", "second", "third" };
+    Sluice__Welcome welcome = SLUICE__WELCOME__INIT;
+    welcome.jobs = jobs;
+    welcome.n_jobs = 3;
+    sl_collect_welcome (collect, &welcome, 0);
+    assert_int_equal (sl_collect_size (collect), 3); //  first, second, third; not other
+    sl_collect_destroy (&collect);
+}
+
 static void test_collect_expected_size (void **state)
 {
     (void) state;
@@ -351,6 +372,7 @@ int main (void)
         cmocka_unit_test (test_collect_job_done_and_hello),
         cmocka_unit_test (test_collect_not_done_while_parked),
         cmocka_unit_test (test_collect_only_its_job),
+        cmocka_unit_test (test_collect_only_its_jobs),
         cmocka_unit_test (test_collect_expected_size),
         cmocka_unit_test (test_collect_gives_up_gaps_when_quiet),
     };
