@@ -60,7 +60,8 @@ held = [j for c in s["collectors"] for j in c["jobs"] if j.startswith("mc-")]
 assert len(held) == len(set(held)), held          # no job held twice
 assert {"mc-6", "mc-7", "mc-8"} <= set(held), held   # still being collected
 assert all(not c["catch_all"] for c in s["collectors"]), s["collectors"]
-assert all(len(c["jobs"]) == 1 for c in s["collectors"]), s["collectors"]
+# One job each (none once its job is done and before it leaves).
+assert all(len(c["jobs"]) <= 1 for c in s["collectors"]), s["collectors"]
 PY
 
 # Kill the 3 sinks of the largest jobs mid-job (results yet to come), start replacements:

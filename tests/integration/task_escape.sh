@@ -159,8 +159,34 @@ PY
     echo "$name: nothing left"
 }
 
+# The cgroup round runs in a cgroup of its own (where one can be made): a
+# worker cleans up after dead workers in its own cgroup, so one started by
+# another test running beside this one (ctest -j) would otherwise clean up
+# after the worker this test kills before the test's own next worker can.
+PRIVATE=""
+OWN=""
+own=$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup 2>/dev/null)
+mnt=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2" && $4 == "/") { print $5; exit } break } }' \
+    /proc/self/mountinfo 2>/dev/null)
+if [ -n "$own" ] && [ -n "$mnt" ] && [ -f "$mnt${own%/}/cgroup.procs" ]; then
+    OWN="$mnt${own%/}"
+    # A real cgroup: mkdir makes its cgroup.procs (anything else is left alone).
+    if mkdir "$OWN/sluice-escape-$$" 2>/dev/null; then
+        if [ -f "$OWN/sluice-escape-$$/cgroup.procs" ] &&
+            echo $BASHPID >"$OWN/sluice-escape-$$/cgroup.procs" 2>/dev/null; then
+            PRIVATE="$OWN/sluice-escape-$$"
+        else
+            rmdir "$OWN/sluice-escape-$$" 2>/dev/null || true
+        fi
+    fi
+fi
+[ -z "$PRIVATE" ] || echo "task_escape: the cgroup round runs in its own cgroup, $PRIVATE"
 JOINED=0
 round cgroup
+if [ -n "$PRIVATE" ]; then # back where it was; the private cgroup goes
+    echo $BASHPID >"$OWN/cgroup.procs" 2>/dev/null || true
+    rmdir "$PRIVATE" 2>/dev/null || true
+fi
 SLUICE_TASK_CGROUP=off round subreaper
 grep -q "found as orphans (subreaper)" "$WORK/w-subreaper.log" \
     || fail "the subreaper round did not run as a subreaper: $(cat "$WORK/w-subreaper.log")"
