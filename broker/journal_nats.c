@@ -962,7 +962,10 @@ static const char *s_holder_workers (void *impl)
 
 static uint64_t s_last_seq (void *impl)
 {
-    return ((s_nats_t *) impl)->last_seq;
+    s_nats_t *self = impl;
+    //  The active broker's commits move its window on past its last hold.
+    uint64_t window = !self->follow && self->window ? sl_jwindow_last_seq (self->window) : 0;
+    return window > self->last_seq ? window : self->last_seq;
 }
 
 static const sl_journal_ops_t s_ops = {

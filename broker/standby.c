@@ -109,6 +109,11 @@ static int s_hold (broker_t *self, char *err, size_t errlen)
     char *workers = s_workers (self);
     int rc = sl_journal_hold (self->journal, self->advertise, workers ? workers : "*", err, errlen);
     free (workers);
+    //  The hold waited for every commit in flight: what became durable on
+    //  the way (results, answers) goes out now, not at the next commit
+    //  (there may be none: a job's last results would wait for ever).
+    if (rc == 0)
+        broker_journal_poll (self);
     return rc;
 }
 
