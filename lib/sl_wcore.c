@@ -77,6 +77,8 @@ struct _sl_wcore_t {
     uint64_t batches_made;      //  result batches numbered so far
     uint64_t last_batch;        //  number of the last one ZeroMQ took
     uint64_t done;              //  tasks finished
+    int64_t packed_at;          //  when the last result batch was packed (INT64_MIN: never)
+    int64_t hold_until;         //  finished results wait until then (0: none wait)
     Sluice__TaskRef *refs;      //  room for MAX_REFS references
     Sluice__TaskRef **ref_ptrs; //  pointers to them, for the messages
 };
@@ -147,6 +149,9 @@ sl_wcore_t *sl_wcore_new (const sl_wcore_config_t *config, sl_wexec_t *exec, sl_
     self->config.name = self->name;
     if (!self->config.slots)
         self->config.slots = 1;
+    if (!self->config.result_wait_ms)
+        self->config.result_wait_ms = SL_WCORE_RESULT_WAIT_MS;
+    self->packed_at = INT64_MIN;
     self->exec = exec;
     self->attach = attach;
     sl_credit_init (&self->credit, self->config.slots, config->prefetch);
@@ -630,11 +635,23 @@ static void s_pack (sl_wcore_t *self)
     }
 }
 
-//  What the executor finished, in result batches.
-static void s_collect (sl_wcore_t *self)
+//  What the executor finished, in result batches: at once when nothing
+//  else is on its way (no batch for result_wait_ms, nothing running,
+//  draining, a full batch), else when the wait is over.
+static void s_collect (sl_wcore_t *self, int64_t now)
 {
     s_take_finished (self);
-    s_pack (self);
+    size_t held = sl_deque_size (self->finished);
+    if (!held)
+        return;
+    int64_t wait = self->config.result_wait_ms;
+    int64_t until = wait > 0 && self->packed_at > INT64_MIN ? self->packed_at + wait : now;
+    if (now >= until || !self->nrunning || self->draining || held >= MAX_RESULT_BATCH) {
+        s_pack (self);
+        self->packed_at = now;
+        self->hold_until = 0;
+    } else
+        self->hold_until = until;
 }
 
 void sl_wcore_step (sl_wcore_t *self, int64_t now)
@@ -647,7 +664,7 @@ void sl_wcore_step (sl_wcore_t *self, int64_t now)
         s_start (self, now);
     else if (self->attach)
         s_attach_requests (self);
-    s_collect (self);
+    s_collect (self, now);
     if (self->claims_pending && self->connected)
         s_claim (self);
 }
@@ -680,9 +697,11 @@ void sl_wcore_bye (sl_wcore_t *self, int64_t now)
 {
     assert (self);
     //  No collect here: the results packed now could only go after the
-    //  Bye. What finished since the last step counts as unfinished.
-    //  What does not fit in the Bye is handed back first.
-    while (sl_deque_size (self->waiting) + self->nrunning > MAX_REFS &&
+    //  Bye. What finished since the last step, or waits for a batch,
+    //  counts as unfinished. What does not fit in the Bye is handed back
+    //  first.
+    size_t held = sl_deque_size (self->finished);
+    while (sl_deque_size (self->waiting) + self->nrunning + held > MAX_REFS &&
            sl_deque_size (self->waiting)) {
         size_t n = sl_deque_size (self->waiting);
         s_release_front (self, n < MAX_REFS ? n : MAX_REFS);
@@ -698,6 +717,8 @@ void sl_wcore_bye (sl_wcore_t *self, int64_t now)
     }
     for (size_t i = 0; i < sl_deque_size (self->waiting) && n < MAX_REFS; i++)
         s_ref (self, n++, (wtask_t *) sl_deque_at (self->waiting, i));
+    for (size_t i = 0; i < held && n < MAX_REFS; i++)
+        s_ref (self, n++, (wtask_t *) ((sl_wexec_done_t *) sl_deque_at (self->finished, i))->tag);
     Sluice__Bye bye = SLUICE__BYE__INIT;
     bye.unfinished = self->ref_ptrs;
     bye.n_unfinished = n;
@@ -709,6 +730,13 @@ void sl_wcore_bye (sl_wcore_t *self, int64_t now)
     wtask_t *task;
     while ((task = (wtask_t *) sl_deque_pop_front (self->waiting)))
         s_task_destroy (&task);
+    sl_wexec_done_t *done;
+    while ((done = (sl_wexec_done_t *) sl_deque_pop_front (self->finished))) {
+        task = (wtask_t *) (uintptr_t) done->tag;
+        s_task_destroy (&task);
+        self->exec->done_free (self->exec->self, done);
+    }
+    self->hold_until = 0;
     self->draining = true;
 }
 
@@ -767,5 +795,8 @@ sl_wtask_state_t sl_wcore_task_state (const sl_wcore_t *self, const char *job, u
 int64_t sl_wcore_next_wake (sl_wcore_t *self)
 {
     assert (self);
-    return self->attach ? sl_wattach_next_wake (self->attach) : INT64_MAX;
+    int64_t wake = self->attach ? sl_wattach_next_wake (self->attach) : INT64_MAX;
+    if (self->hold_until && self->hold_until < wake)
+        wake = self->hold_until;
+    return wake;
 }

@@ -710,6 +710,109 @@ static void test_wcore_attachment_that_does_not_match_its_hash_is_fetched_again 
     sl_proto_free (&env);
 }
 
+//  Seqs of a result batch, in order, as "1,2,3".
+static void s_seqs (const sl_env_t *env, char *out, size_t size)
+{
+    out [0] = '\0';
+    for (size_t i = 0; i < env->results->n_results; i++)
+        snprintf (out + strlen (out), size - strlen (out), "%s%llu", i ? "," : "",
+                  (unsigned long long) env->results->results [i]->seq);
+}
+
+static void test_wcore_results_close_together_wait_for_one_batch (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    s_connected (fx);
+    s_tasks (fx, "j1", 1, 6, NULL);
+    sl_wcore_step (fx->core, 100);
+    //  The first result after a quiet spell goes at once.
+    s_finish (&fx->fake, 0, SL_WEXEC_OK, "a");
+    sl_wcore_step (fx->core, 101); //  seq 3 starts
+    char seqs [64];
+    sl_env_t *env = s_result (fx);
+    assert_non_null (env);
+    s_seqs (env, seqs, sizeof seqs);
+    assert_string_equal (seqs, "1");
+    sl_proto_free (&env);
+    //  The next ones, within SL_WCORE_RESULT_WAIT_MS of it, wait...
+    s_finish (&fx->fake, 1, SL_WEXEC_OK, "b");
+    sl_wcore_step (fx->core, 102); //  seq 4 starts
+    assert_null (sl_wcore_result_peek (fx->core));
+    assert_int_equal (sl_wcore_next_wake (fx->core), 101 + SL_WCORE_RESULT_WAIT_MS);
+    s_finish (&fx->fake, 2, SL_WEXEC_OK, "c");
+    sl_wcore_step (fx->core, 103); //  seq 5 starts
+    assert_null (sl_wcore_result_peek (fx->core));
+    assert_int_equal (sl_wcore_running (fx->core), 2); //  their slots are free already
+    assert_int_equal (fx->fake.nstarted, 5);
+    //  ...and go in one batch when the wait is over.
+    sl_wcore_step (fx->core, 101 + SL_WCORE_RESULT_WAIT_MS);
+    env = s_result (fx);
+    assert_non_null (env);
+    s_seqs (env, seqs, sizeof seqs);
+    assert_string_equal (seqs, "2,3");
+    sl_proto_free (&env);
+    assert_null (s_result (fx));
+    assert_int_equal (sl_wcore_next_wake (fx->core), INT64_MAX);
+}
+
+static void test_wcore_last_running_result_and_drain_do_not_wait (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    s_connected (fx);
+    s_tasks (fx, "j1", 1, 2, NULL);
+    sl_wcore_step (fx->core, 100);
+    s_finish (&fx->fake, 0, SL_WEXEC_OK, "a");
+    sl_wcore_step (fx->core, 100);
+    sl_env_t *env = s_result (fx);
+    assert_non_null (env);
+    sl_proto_free (&env);
+    //  Nothing runs after this one: no result is coming to join it.
+    s_finish (&fx->fake, 1, SL_WEXEC_OK, "b");
+    sl_wcore_step (fx->core, 101);
+    env = s_result (fx);
+    assert_non_null (env);
+    assert_int_equal (env->results->results [0]->seq, 2);
+    sl_proto_free (&env);
+    //  A held result goes at once when the worker starts draining.
+    s_tasks (fx, "j1", 3, 2, NULL);
+    sl_wcore_step (fx->core, 102);
+    s_finish (&fx->fake, 2, SL_WEXEC_OK, "c");
+    sl_wcore_step (fx->core, 103);
+    assert_null (sl_wcore_result_peek (fx->core));
+    sl_wcore_drain (fx->core, 103);
+    sl_wcore_step (fx->core, 103);
+    env = s_result (fx);
+    assert_non_null (env);
+    assert_int_equal (env->results->results [0]->seq, 3);
+    sl_proto_free (&env);
+}
+
+static void test_wcore_bye_names_results_still_waiting_for_their_batch (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    s_connected (fx);
+    s_tasks (fx, "j1", 1, 3, NULL);
+    sl_wcore_step (fx->core, 100);
+    s_finish (&fx->fake, 0, SL_WEXEC_OK, "a");
+    sl_wcore_step (fx->core, 100);
+    sl_env_t *env = s_result (fx);
+    sl_proto_free (&env);
+    s_finish (&fx->fake, 1, SL_WEXEC_OK, "b"); //  seq 2: waits for a batch
+    sl_wcore_step (fx->core, 101);
+    assert_null (sl_wcore_result_peek (fx->core));
+    sl_wcore_bye (fx->core, 102);
+    env = s_expect (fx, SLUICE__ENVELOPE__BODY_BYE);
+    //  Running: seq 3; waiting for its batch: seq 2. Both count as unfinished.
+    assert_int_equal (env->bye->n_unfinished, 2);
+    uint64_t sum = env->bye->unfinished [0]->seq + env->bye->unfinished [1]->seq;
+    assert_int_equal (sum, 5);
+    assert_int_equal (env->bye->last_batch, 1);
+    sl_proto_free (&env);
+    //  And its result never goes after the Bye.
+    sl_wcore_step (fx->core, 200);
+    assert_null (sl_wcore_result_peek (fx->core));
+}
+
 int main (void)
 {
     zsys_init ();
@@ -754,6 +857,12 @@ int main (void)
         cmocka_unit_test_setup_teardown (
             test_wcore_attachment_that_does_not_match_its_hash_is_fetched_again, s_setup_attach,
             s_teardown),
+        cmocka_unit_test_setup_teardown (test_wcore_results_close_together_wait_for_one_batch,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_wcore_last_running_result_and_drain_do_not_wait,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (
+            test_wcore_bye_names_results_still_waiting_for_their_batch, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
