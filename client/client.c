@@ -400,17 +400,10 @@ static void s_on_delivery (sluice_job_t *self)
 
 static void s_on_control (sluice_job_t *self, int64_t now)
 {
-    sl_env_t *env = NULL;
-    char why [256];
-    sl_recv_t rc;
-    while ((rc = sl_proto_recv (sl_client_control (self->link), &env, NULL, why, sizeof why)) !=
-           SL_RECV_NONE) {
-        if (rc != SL_RECV_OK) {
-            sl_warn_dropped ("dropped a bad message from the broker: %s", why);
-            continue;
-        }
-        bool consumed;
-        sl_link_t link = sl_client_handle (self->link, env, now, &consumed);
+    sl_env_t *env;
+    sl_link_t link;
+    bool consumed;
+    while ((env = sl_client_recv (self->link, now, &link, &consumed))) {
         if (link == SL_LINK_REFUSED)
             s_fail (self, "the broker at %s refused this client: %s", self->client->broker,
                     env->refuse->reason);

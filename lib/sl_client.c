@@ -571,3 +571,20 @@ void sl_client_send_ack (void *client, const Sluice__Ack *ack)
     env.ack = (Sluice__Ack *) ack;
     sl_client_send ((sl_client_t *) client, &env);
 }
+
+sl_env_t *sl_client_recv (sl_client_t *self, int64_t now, sl_link_t *link, bool *consumed)
+{
+    assert (self);
+    sl_env_t *env = NULL;
+    char why [256];
+    sl_recv_t rc;
+    while ((rc = sl_proto_recv (sl_client_control (self), &env, NULL, why, sizeof why)) !=
+           SL_RECV_NONE) {
+        if (rc == SL_RECV_OK) {
+            *link = sl_client_handle (self, env, now, consumed);
+            return env;
+        }
+        sl_warn_dropped ("dropped a bad message from the broker: %s", why);
+    }
+    return NULL;
+}

@@ -134,4 +134,11 @@ int64_t sl_client_next_wake (sl_client_t *self);
 //  (the caller still frees env). Returns what changed.
 sl_link_t sl_client_handle (sl_client_t *self, sl_env_t *env, int64_t now, bool *consumed);
 
+//  The next message waiting on the control socket, already fed to
+//  sl_client_handle (*link and *consumed are its answers); bad messages
+//  are dropped with a warning. NULL when none waits. Caller frees the
+//  result (sl_proto_free). The one receive loop of every client:
+//      while ((env = sl_client_recv (client, now, &link, &consumed))) ...
+sl_env_t *sl_client_recv (sl_client_t *self, int64_t now, sl_link_t *link, bool *consumed);
+
 #endif

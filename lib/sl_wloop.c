@@ -118,17 +118,10 @@ static void s_drain (wloop_t *self, int64_t now)
 static void s_on_control (wloop_t *self, int64_t now)
 {
     sl_zpoll_touch (&self->poller, zsock_resolve (sl_client_control (self->client)));
-    sl_env_t *env = NULL;
-    char why [256];
-    sl_recv_t rc;
-    while ((rc = sl_proto_recv (sl_client_control (self->client), &env, NULL, why, sizeof why)) !=
-           SL_RECV_NONE) {
-        if (rc != SL_RECV_OK) {
-            sl_warn_dropped ("dropped a bad message from the broker: %s", why);
-            continue;
-        }
-        bool consumed;
-        sl_link_t link = sl_client_handle (self->client, env, now, &consumed);
+    sl_env_t *env;
+    sl_link_t link;
+    bool consumed;
+    while ((env = sl_client_recv (self->client, now, &link, &consumed))) {
         if (link == SL_LINK_REFUSED)
             self->refused = true; //  e.g. our key was revoked: stop
         else if (link == SL_LINK_BACK || link == SL_LINK_RESTARTED)

@@ -531,17 +531,10 @@ static void s_on_job_state (sink_t *self, Sluice__JobState *state)
 
 static void s_on_control (sink_t *self)
 {
-    sl_env_t *env = NULL;
-    char why [256];
-    sl_recv_t rc;
-    while ((rc = sl_proto_recv (sl_client_control (self->client), &env, NULL, why, sizeof why)) !=
-           SL_RECV_NONE) {
-        if (rc != SL_RECV_OK) {
-            sl_warn_dropped ("dropped a bad message from the broker: %s", why);
-            continue;
-        }
-        bool consumed;
-        sl_link_t link = sl_client_handle (self->client, env, self->now, &consumed);
+    sl_env_t *env;
+    sl_link_t link;
+    bool consumed;
+    while ((env = sl_client_recv (self->client, self->now, &link, &consumed))) {
         if (link == SL_LINK_BACK || link == SL_LINK_RESTARTED) {
             //  Attached again: the welcome lists the jobs to wait for.
             sl_collect_welcome (self->collect, env->welcome, self->now);

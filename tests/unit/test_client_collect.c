@@ -1,7 +1,6 @@
 /*  test_client_collect - the client library's record of its job's seqs
     (the collect core, lib/sl_collect.c, as client/client.c uses it): each
-    result handed out exactly once, whatever the broker delivers again; and
-    the walks over the seqs to send (client/sc_collect.c).
+    result handed out exactly once, whatever the broker delivers again.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +11,6 @@
 
 #include <stdlib.h>
 
-#include "sc_collect.h"
 #include "sl_collect.h"
 
 //  The client's use of the collect core: its one job of 10 tasks. offer
@@ -151,66 +149,6 @@ static void test_client_collect_complete_when_all_taken (void **state)
     assert_int_equal (collect->job->nwritten, 10);
 }
 
-//  Walks a cursor to its end into out; returns the count.
-static size_t s_walk (sc_cursor_t *cursor, uint64_t *out, size_t max)
-{
-    size_t n = 0;
-    uint64_t seq;
-    while ((seq = sc_cursor_next (cursor)) && n < max)
-        out [n++] = seq;
-    return n;
-}
-
-static void test_client_collect_cursor_walks_every_seq (void **state)
-{
-    (void) state;
-    sc_cursor_t cursor;
-    uint64_t got [16];
-    assert_int_equal (sc_cursor_init (&cursor, 5, NULL, 0), 0);
-    assert_int_equal (s_walk (&cursor, got, 16), 5);
-    for (size_t i = 0; i < 5; i++)
-        assert_int_equal (got [i], i + 1);
-    assert_int_equal (sc_cursor_next (&cursor), 0); //  stays at the end
-    sc_cursor_clear (&cursor);
-}
-
-static void test_client_collect_cursor_walks_missing_ranges (void **state)
-{
-    (void) state;
-    //  As JobState.missing lists them; the copy outlives the caller's.
-    uint64_t *ranges = malloc (6 * sizeof *ranges);
-    assert_non_null (ranges);
-    uint64_t init [6] = { 2, 3, 5, 5, 8, 20 };
-    for (int i = 0; i < 6; i++)
-        ranges [i] = init [i];
-    sc_cursor_t cursor;
-    assert_int_equal (sc_cursor_init (&cursor, 9, ranges, 3), 0);
-    free (ranges);
-    uint64_t got [16];
-    uint64_t want [] = { 2, 3, 5, 8, 9 }; //  clamped to the job's 9 tasks
-    assert_int_equal (s_walk (&cursor, got, 16), 5);
-    for (size_t i = 0; i < 5; i++)
-        assert_int_equal (got [i], want [i]);
-    sc_cursor_clear (&cursor);
-}
-
-static void test_client_collect_cursor_with_no_ranges_sends_nothing (void **state)
-{
-    (void) state;
-    uint64_t none [2] = { 0, 0 };
-    sc_cursor_t cursor;
-    assert_int_equal (sc_cursor_init (&cursor, 9, none, 0), 0);
-    assert_int_equal (sc_cursor_next (&cursor), 0);
-    sc_cursor_clear (&cursor);
-    //  A range starting at 0 (not a seq) starts at 1.
-    uint64_t zero [2] = { 0, 2 };
-    assert_int_equal (sc_cursor_init (&cursor, 9, zero, 1), 0);
-    assert_int_equal (sc_cursor_next (&cursor), 1);
-    assert_int_equal (sc_cursor_next (&cursor), 2);
-    assert_int_equal (sc_cursor_next (&cursor), 0);
-    sc_cursor_clear (&cursor);
-}
-
 int main (void)
 {
     const struct CMUnitTest tests [] = {
@@ -228,9 +166,6 @@ int main (void)
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_client_collect_complete_when_all_taken, s_setup,
                                          s_teardown),
-        cmocka_unit_test (test_client_collect_cursor_walks_every_seq),
-        cmocka_unit_test (test_client_collect_cursor_walks_missing_ranges),
-        cmocka_unit_test (test_client_collect_cursor_with_no_ranges_sends_nothing),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
