@@ -30,34 +30,6 @@ RANDOM=$SEED
 HB=200
 TASKS=3000
 
-# rand N : sets R to a random number in 0..N-1 (from the seeded $RANDOM;
-# never call it in a subshell, which would not advance the sequence).
-rand () {
-    R=$((RANDOM % $1))
-}
-
-# sleep_ms MS
-sleep_ms () {
-    sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"
-}
-
-# forget PID : drops a reaped process from lib.sh's cleanup list, so that
-# its pid, once reused by another process, is never signalled.
-forget () {
-    local keep=() p
-    for p in "${PIDS[@]}"; do
-        [ "$p" = "$1" ] || keep+=("$p")
-    done
-    PIDS=("${keep[@]}")
-}
-
-# kill9 PID : kills and reaps one of our programs.
-kill9 () {
-    kill -9 "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
-    forget "$1"
-}
-
 # --- The programs, each started the same way every time --------------------
 rand 2
 NWORKERS=$((2 + R))

@@ -16,21 +16,6 @@ RANDOM=$SEED
 HB=200
 NJOBS=4
 
-rand () { R=$((RANDOM % $1)); }
-sleep_ms () { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
-forget () {
-    local keep=() p
-    for p in "${PIDS[@]}"; do
-        [ "$p" = "$1" ] || keep+=("$p")
-    done
-    PIDS=("${keep[@]}")
-}
-kill9 () {
-    kill -9 "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
-    forget "$1"
-}
-
 for ((j = 1; j <= NJOBS; j++)); do
     for ((i = 0; i < 1000 * j; i++)); do
         rand 10

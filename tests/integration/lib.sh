@@ -193,3 +193,52 @@ wait_log () {
 wait_workers () {
     wait_log "$WORK/broker.log" "worker .* joined" "$1" 20
 }
+
+# need_python_proto : sets PY to a python3 that has zmq and protobuf and
+# puts proto/sluice.proto's generated module in $WORK/pb (import it after
+# sys.path.insert(0, "$WORK/pb")); exits the test with SKIP when python3-zmq,
+# python3-protobuf or protoc is missing. (CMake's python may not be
+# Debian's, e.g. pyenv: take the first candidate that has both.)
+need_python_proto () {
+    local cand
+    PY=""
+    for cand in "$PYTHON" python3 /usr/bin/python3; do
+        if "$cand" -c 'import zmq, google.protobuf' 2>/dev/null; then PY=$cand; break; fi
+    done
+    [ -n "$PY" ] || { echo "SKIP: no python3 with zmq and protobuf (python3-zmq python3-protobuf)"; exit 0; }
+    command -v protoc >/dev/null || { echo "SKIP: no protoc (protobuf-compiler)"; exit 0; }
+    mkdir -p "$WORK/pb"
+    protoc -I "$SLUICE_TESTS/../proto" --python_out "$WORK/pb" sluice.proto || fail "protoc failed"
+    "$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); import sluice_pb2' "$WORK/pb" 2>/dev/null \
+        || { echo "SKIP: $PY cannot import the code protoc $(protoc --version) generates"; exit 0; }
+}
+
+# --- For tests that kill at random (chaos*.sh) --------------------------------
+
+# rand N : sets R to a random number in 0..N-1 (from the seeded $RANDOM;
+# never call it in a subshell, which would not advance the sequence).
+rand () {
+    R=$((RANDOM % $1))
+}
+
+# sleep_ms MS
+sleep_ms () {
+    sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"
+}
+
+# forget PID : drops a reaped process from the cleanup list, so that its
+# pid, once reused by another process, is never signalled.
+forget () {
+    local keep=() p
+    for p in "${PIDS[@]}"; do
+        [ "$p" = "$1" ] || keep+=("$p")
+    done
+    PIDS=("${keep[@]}")
+}
+
+# kill9 PID : kills and reaps one of our programs.
+kill9 () {
+    kill -9 "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+    forget "$1"
+}

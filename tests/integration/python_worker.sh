@@ -8,17 +8,7 @@
 # Prints SKIP when python3-zmq, python3-protobuf or protoc is missing.
 . "$(dirname "$0")/lib.sh"
 
-# CMake's python may not be Debian's (e.g. pyenv): take one that has both.
-PY=""
-for cand in "$PYTHON" python3 /usr/bin/python3; do
-    if "$cand" -c 'import zmq, google.protobuf' 2>/dev/null; then PY=$cand; break; fi
-done
-[ -n "$PY" ] || { echo "SKIP: no python3 with zmq and protobuf (python3-zmq python3-protobuf)"; exit 0; }
-command -v protoc >/dev/null || { echo "SKIP: no protoc (protobuf-compiler)"; exit 0; }
-mkdir -p "$WORK/pb"
-protoc -I "$SLUICE_TESTS/../proto" --python_out "$WORK/pb" sluice.proto || fail "protoc failed"
-"$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); import sluice_pb2' "$WORK/pb" 2>/dev/null \
-    || { echo "SKIP: $PY cannot import the code protoc $(protoc --version) generates"; exit 0; }
+need_python_proto
 PYWORKER="$SLUICE_TESTS/../examples/python/worker.py"
 HOST=$("$PY" -c 'import socket; print(socket.gethostname())')
 
