@@ -38,6 +38,13 @@ typedef struct {
     size_t workers;   //  workers serving it
 } metrics_queue_t;
 
+//  One standby the active broker hears from.
+typedef struct {
+    const char *address;  //  its --advertise
+    uint64_t lag;         //  records behind this broker's stream sequence
+    double last_seen_s;   //  since its last announcement
+} metrics_standby_t;
+
 //  Everything /metrics shows, read by the broker at the moment of a request.
 typedef struct {
     const broker_counters_t *count; //  the counters
@@ -59,6 +66,8 @@ typedef struct {
     uint64_t journal_seq;           //  the stream's last sequence read or written (NATS)
     int64_t follow_age_ms;          //  a standby: since the stream last moved under it (ms)
     uint64_t takeovers;             //  times this broker took the stream over
+    const metrics_standby_t *standbys; //  the active broker: the standbys it hears from
+    size_t nstandbys;               //  how many
     double uptime_s;                //  seconds since the broker started
     const metrics_queue_t *queues;  //  the named queues
     size_t nqueues;                 //  how many
