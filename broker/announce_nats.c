@@ -13,9 +13,9 @@
 #include "journal_url.h"
 
 struct _sl_announce_t {
-    natsConnection *conn;   //  the announcer's own connection
-    natsSubscription *sub;  //  to the subject, read by sl_announce_recv
-    char subject [128];     //  "sluice-brokers.STREAM"
+    natsConnection *conn;  //  the announcer's own connection
+    natsSubscription *sub; //  to the subject, read by sl_announce_recv
+    char subject [128];    //  "sluice-brokers.STREAM"
 };
 
 static const char *s_error (natsStatus s)
@@ -89,8 +89,7 @@ void sl_announce_destroy (sl_announce_t **self_p)
 int sl_announce_send (sl_announce_t *self, const char *data, size_t size)
 {
     assert (self);
-    return natsConnection_Publish (self->conn, self->subject, data, (int) size) == NATS_OK ? 0
-                                                                                         : -1;
+    return natsConnection_Publish (self->conn, self->subject, data, (int) size) == NATS_OK ? 0 : -1;
 }
 
 int sl_announce_recv (sl_announce_t *self, char *buf, size_t len)

@@ -29,12 +29,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_STANDBYS_MAX 16          //  standbys listed, at most (more are not kept)
-#define SL_STANDBYS_EXPIRE_BEATS 3  //  announcements missed before an entry goes
-#define SL_STANDBYS_ADDR 256        //  longest address, with its terminator
-#define SL_STANDBYS_ROLE 16         //  longest role name, with its terminator
-#define SL_STANDBYS_VERSION 1       //  the announcement format
-#define SL_STANDBYS_MSG_MAX 512     //  longest announcement
+#define SL_STANDBYS_MAX 16         //  standbys listed, at most (more are not kept)
+#define SL_STANDBYS_EXPIRE_BEATS 3 //  announcements missed before an entry goes
+#define SL_STANDBYS_ADDR 256       //  longest address, with its terminator
+#define SL_STANDBYS_ROLE 16        //  longest role name, with its terminator
+#define SL_STANDBYS_VERSION 1      //  the announcement format
+#define SL_STANDBYS_MSG_MAX 512    //  longest announcement
 
 //  One announcement.
 typedef struct {

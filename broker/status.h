@@ -60,7 +60,7 @@ typedef struct {
     Sluice__QueueStatus **queue_ptrs;
     Sluice__CollectorStatus *collectors; //  collectors listed
     Sluice__CollectorStatus **collector_ptrs;
-    char **collector_jobs; //  SL_COLLECTORS_MAX_JOBS per collector
+    char **collector_jobs;                            //  SL_COLLECTORS_MAX_JOBS per collector
     Sluice__StandbyStatus standbys [SL_STANDBYS_MAX]; //  standbys listed
     Sluice__StandbyStatus *standby_ptrs [SL_STANDBYS_MAX];
 } status_parts_t;

@@ -7,7 +7,7 @@
 #include "sl_discover.h"
 #include "sluice.h"
 
-_Static_assert (SL_DISCOVER_LIST_MAX <= 576, "sluice.h promises 576 bytes are enough");
+_Static_assert(SL_DISCOVER_LIST_MAX <= 576, "sluice.h promises 576 bytes are enough");
 
 int sluice_discover (uint16_t udp_port, int64_t timeout_ms, char *brokers, size_t len, char *err,
                      size_t errlen)

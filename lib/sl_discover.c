@@ -21,11 +21,11 @@
 #define NOTICE_FIRST_MS 1000         //  "waiting for a sluice broker" after this
 #define NOTICE_EVERY_MS 30000        //  and again this often
 
-#define FLAG_STANDBY 1              //  the flags byte after a standby's name
+#define FLAG_STANDBY 1 //  the flags byte after a standby's name
 
 struct _sl_discover_t {
-    zactor_t *beacon;              //  czmq zbeacon actor, publishing our beacon
-    sl_discover_beacon_t says;     //  what it publishes
+    zactor_t *beacon;          //  czmq zbeacon actor, publishing our beacon
+    sl_discover_beacon_t says; //  what it publishes
 };
 
 static bool s_name_valid (const char *name, size_t len)
@@ -148,8 +148,8 @@ size_t sl_discover_found_list (const sl_discover_found_t *self, char *out, size_
         for (size_t i = 0; i < self->n; i++) {
             if (self->standby [i] != (bool) standby)
                 continue;
-            int n = snprintf (out + used, len - used, "%s%s", listed ? "," : "",
-                              self->endpoint [i]);
+            int n =
+                snprintf (out + used, len - used, "%s%s", listed ? "," : "", self->endpoint [i]);
             if (n < 0 || (size_t) n >= len - used) {
                 out [used] = '\0'; //  no room for this one: the list so far
                 return listed;

@@ -49,8 +49,8 @@
         "discover", optional_argument, NULL, SL_OPT_DISCOVER                                       \
     }
 #define SL_DISCOVER_HELP                                                                           \
-    "      --discover[=PORT]      find the brokers on the local network by their UDP\n"           \
-    "                             beacons on PORT (default 5670) instead of --broker\n"           \
+    "      --discover[=PORT]      find the brokers on the local network by their UDP\n"            \
+    "                             beacons on PORT (default 5670) instead of --broker\n"            \
     "                             (every one heard, active ones first)\n"
 
 //  What a beacon says. The wire format (at most 75 bytes):

@@ -290,14 +290,14 @@ static void test_discover_find_all_hears_every_broker (void **state)
     if (!active && strstr (err, "no network interface with broadcast"))
         skip ();
     assert_non_null (active);
-    sl_discover_t *standby = sl_discover_announce ("tcp://*:7000", port, "standby", err, sizeof err);
+    sl_discover_t *standby =
+        sl_discover_announce ("tcp://*:7000", port, "standby", err, sizeof err);
     assert_non_null (standby);
     sl_discover_set_standby (standby, true);
     sl_discover_found_t found;
     int64_t start = zclock_mono ();
-    assert_int_equal (sl_discover_find_all (port, 5000, SL_DISCOVER_GATHER_MS, NULL, &found, err,
-                                            sizeof err),
-                      0);
+    assert_int_equal (
+        sl_discover_find_all (port, 5000, SL_DISCOVER_GATHER_MS, NULL, &found, err, sizeof err), 0);
     assert_true (zclock_mono () - start >= SL_DISCOVER_GATHER_MS);
     assert_int_equal (found.n, 2);
     char list [SL_DISCOVER_LIST_MAX];

@@ -148,13 +148,13 @@ static void test_standbys_announcement_bad_ones_are_refused (void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
         why [0] = '\0';
-        assert_int_equal (sl_announcement_decode (bad [i], strlen (bad [i]), &said, why, sizeof why),
-                          -1);
+        assert_int_equal (
+            sl_announcement_decode (bad [i], strlen (bad [i]), &said, why, sizeof why), -1);
         assert_true (why [0] != '\0');
     }
     //  Unknown fields are ignored.
-    const char *more =
-        "{\"v\":1,\"broker\":\"tcp://a:1\",\"seq\":5,\"role\":\"standby\",\"every_ms\":200,\"x\":1}";
+    const char *more = "{\"v\":1,\"broker\":\"tcp://"
+                       "a:1\",\"seq\":5,\"role\":\"standby\",\"every_ms\":200,\"x\":1}";
     assert_int_equal (sl_announcement_decode (more, strlen (more), &said, why, sizeof why), 0);
     assert_int_equal (said.seq, 5);
 }
