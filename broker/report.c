@@ -36,8 +36,9 @@ static int s_status_build (broker_t *self, status_parts_t *parts)
         .job_times = self->job_times,
         .count = &self->count,
         .broker_id = self->broker_id,
-        .sink = sl_collectors_first (self->collectors) ? sl_collectors_first (self->collectors)->name
-                                                       : NULL,
+        .sink = sl_collectors_first (self->collectors)
+                    ? sl_collectors_first (self->collectors)->name
+                    : NULL,
         .collectors = self->collectors,
         .now = zclock_mono (),
         .wall = zclock_time (),

@@ -10,7 +10,7 @@
 #include "sl_util.h"
 
 //  Every broker discovery keeps fits in a list the client follows.
-_Static_assert (SL_DISCOVER_FOUND_MAX <= SL_FOLLOW_MAX, "discovered brokers fit sl_follow");
+_Static_assert(SL_DISCOVER_FOUND_MAX <= SL_FOLLOW_MAX, "discovered brokers fit sl_follow");
 
 void sl_start_init (sl_start_t *self, const char *prog, const char *broker)
 {

@@ -99,11 +99,10 @@ json_t *sl_status_json (const Sluice__StatusReport *r)
         json_t *standbys = json_array ();
         for (size_t i = 0; i < r->n_standbys; i++) {
             const Sluice__StandbyStatus *s = r->standbys [i];
-            json_array_append_new (standbys,
-                                   json_pack ("{s:s, s:I, s:I, s:f}", "address", s->address,
-                                              "applied_seq", (json_int_t) s->applied_seq,
-                                              "lag_records", (json_int_t) s->lag, "last_seen_s",
-                                              s->last_seen_ms / 1000.0));
+            json_array_append_new (
+                standbys, json_pack ("{s:s, s:I, s:I, s:f}", "address", s->address, "applied_seq",
+                                     (json_int_t) s->applied_seq, "lag_records",
+                                     (json_int_t) s->lag, "last_seen_s", s->last_seen_ms / 1000.0));
         }
         json_object_set_new (doc, "standbys", standbys);
     }

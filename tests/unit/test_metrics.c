@@ -122,8 +122,9 @@ static void test_metrics_render_standbys (void **state)
         { .address = "tcp://b:5560", .lag = 3, .last_seen_s = 0.25 },
         { .address = "tcp://\"odd\\one\"", .lag = 0, .last_seen_s = 1 },
     };
-    metrics_view_t view = { .count = &count, .ha = true, .role = 1, .standbys = standbys,
-                            .nstandbys = 2 };
+    metrics_view_t view = {
+        .count = &count, .ha = true, .role = 1, .standbys = standbys, .nstandbys = 2
+    };
     char *text = metrics_render (&view);
     assert_non_null (text);
     s_expect_line (text, "sluice_standbys 2");

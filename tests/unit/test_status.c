@@ -169,9 +169,15 @@ static void test_status_lists_standbys_with_their_lag (void **state)
     sl_standbys_heard (&standbys, &b, 1000);
     sl_standbys_heard (&standbys, &c, 1150);
     broker_counters_t count = { 0 };
-    status_view_t view = { .table = table, .peers = peers, .finished = finished,
-                           .count = &count, .broker_id = "a", .now = 1200, .role = "active",
-                           .journal_seq = 100, .standbys = &standbys };
+    status_view_t view = { .table = table,
+                           .peers = peers,
+                           .finished = finished,
+                           .count = &count,
+                           .broker_id = "a",
+                           .now = 1200,
+                           .role = "active",
+                           .journal_seq = 100,
+                           .standbys = &standbys };
     status_parts_t parts;
     assert_int_equal (status_build (&view, &parts), 0);
     Sluice__StatusReport *r = &parts.report;
