@@ -42,7 +42,7 @@ static void s_announce (broker_t *self, int64_t now)
         sl_warn ("cannot announce this standby to the active broker");
 }
 
-//  The active broker: reads what the standbys said, drops the silent ones.
+//  Reads what the standbys said, drops the silent ones.
 static void s_listen (broker_t *self, int64_t now)
 {
     char msg [SL_STANDBYS_MSG_MAX + 1], why [128];
@@ -61,12 +61,13 @@ static void s_listen (broker_t *self, int64_t now)
             continue;
         }
         size_t before = self->standbys.n;
-        if (sl_standbys_heard (&self->standbys, &said, now) == 0 && self->standbys.n > before)
+        if (sl_standbys_heard (&self->standbys, &said, now) == 0 && self->standbys.n > before &&
+            self->role.state == SL_ROLE_ACTIVE)
             broker_event (self, SL_LOG_INFO, "standby %s follows the stream (at sequence %llu)",
                           said.broker, (unsigned long long) said.seq);
     }
     size_t before = self->standbys.n;
-    if (sl_standbys_expire (&self->standbys, now))
+    if (sl_standbys_expire (&self->standbys, now) && self->role.state == SL_ROLE_ACTIVE)
         broker_event (self, SL_LOG_INFO,
                       "%zu standby(s) silent for %d of their heartbeats: no longer listed",
                       before - self->standbys.n, SL_STANDBYS_EXPIRE_BEATS);
@@ -90,8 +91,9 @@ void broker_standbys_tick (broker_t *self, int64_t now)
         return;
     if (self->role.state == SL_ROLE_STANDBY)
         s_announce (self, now);
-    else if (self->role.state == SL_ROLE_ACTIVE)
-        s_listen (self, now);
+    //  A standby listens too: what it hears would otherwise pile up in its
+    //  subscription, and once it takes over it lists the others at once.
+    s_listen (self, now);
 }
 
 void broker_discover_set (broker_t *self, sl_discover_t *beacon)

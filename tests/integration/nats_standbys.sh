@@ -7,8 +7,9 @@
 #      sluice_standbys 2 and a lag per standby.
 #   2. A standby asked shows its own role and the active broker, and no
 #      standby list.
-#   3. kill -9 of C: it leaves A's list within 3 of its heartbeats (and a
-#      little polling), B stays.
+#   3. kill -9 of A: B or C takes over and lists the other one at once
+#      (a standby keeps what it hears); then kill -9 of that other one: it
+#      leaves the list after 3 of its heartbeats (and a little polling).
 #   4. A broker without NATS: no standby list, no HA metrics (unchanged).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nats_lib.sh"
@@ -24,20 +25,23 @@ A="tcp://127.0.0.1:$PORT_A"
 B="tcp://127.0.0.1:$PORT_B"
 BROKERS="$A,$B"
 start_standby broker-a "$PORT_A" hops --http "$HTTP_PORT"
+A_PID=$LAST_BROKER
 wait_log "$WORK/broker-a.log" "took over the journal nats stream hops" 1 20
 start_standby broker-b "$PORT_B" hops
+B_PID=$LAST_BROKER
 wait_log "$WORK/broker-b.log" "standby: following the journal nats stream hops" 1 20
 C="tcp://127.0.0.1:$PORT_C"
 start_standby broker-c "$PORT_C" hops
 C_PID=$LAST_BROKER
 wait_log "$WORK/broker-c.log" "standby: following the journal nats stream hops" 1 20
 
-# standbys_json OUT : A's status as JSON into OUT.
+# standbys_json OUT : the active broker's status as JSON into OUT.
+ACTIVE=$A
 standbys_json () {
-    "$SLUICE_BIN/sluice-ctl" --broker "$A" status --json >"$1" || fail "status of A"
+    "$SLUICE_BIN/sluice-ctl" --broker "$ACTIVE" status --json >"$1" || fail "status of $ACTIVE"
 }
 
-# wait_standbys WANT SECONDS : until A lists exactly the standbys WANT
+# wait_standbys WANT SECONDS : until the active broker lists exactly the standbys WANT
 # (space-separated addresses) with a lag of at most 2 records each.
 wait_standbys () {
     local want=$1 limit=$2 i
@@ -53,7 +57,7 @@ PY
         sleep 0.2
     done
     cat "$WORK/a.json" >&2
-    fail "A does not list the standbys '$want' (lag <= 2) after ${limit}s"
+    fail "$ACTIVE does not list the standbys '$want' (lag <= 2) after ${limit}s"
 }
 
 # --- 1. Both standbys listed, lag back to 0 after a job ----------------------------
@@ -109,16 +113,37 @@ expect_grep "^standby broker (--standby) at stream sequence [0-9]*; active: $A$"
     "B's role in its text status"
 if grep -q "^STANDBY " "$WORK/b.txt"; then fail "a standby's status has a STANDBY table"; fi
 
-# --- 3. kill -9 of C: gone within 3 of its heartbeats ------------------------------
-kill -9 "$C_PID"
-wait "$C_PID" 2>/dev/null
+# --- 3. kill -9 of A, then of the standby left --------------------------------------
+kill -9 "$A_PID"
+wait "$A_PID" 2>/dev/null
+for ((i = 0; i < 200; i++)); do
+    grep -q "took over the journal" "$WORK/broker-b.log" "$WORK/broker-c.log" && break
+    sleep 0.05
+done
+if grep -q "took over the journal" "$WORK/broker-b.log"; then
+    ACTIVE=$B NEW_LOG=broker-b.log OTHER=$C OTHER_PID=$C_PID
+elif grep -q "took over the journal" "$WORK/broker-c.log"; then
+    ACTIVE=$C NEW_LOG=broker-c.log OTHER=$B OTHER_PID=$B_PID
+else
+    fail "neither B nor C took over after kill -9 of A"
+fi
+# The new active broker heard the other standby while it was one itself.
+standbys_json "$WORK/new.json"
+"$PYTHON" - "$WORK/new.json" "$OTHER" <<'PY' || fail "the new active broker's list right after its takeover"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+assert doc["ha"]["role"] == "active", doc["ha"]
+assert [s["address"] for s in doc["standbys"]] == [sys.argv[2]], doc["standbys"]
+PY
+kill -9 "$OTHER_PID"
+wait "$OTHER_PID" 2>/dev/null
 KILLED=$(date +%s%N)
-wait_standbys "$B" 5
+wait_standbys "" 5
 GONE=$((($(date +%s%N) - KILLED) / 1000000))
-[ "$GONE" -ge $((2 * HB)) ] || fail "C left A's list $GONE ms after its kill (before its expiry)"
+[ "$GONE" -ge $((2 * HB)) ] || fail "$OTHER left the list $GONE ms after its kill (before its expiry)"
 expect_grep "1 standby(s) silent for 3 of their heartbeats: no longer listed" \
-    "$WORK/broker-a.log" "A's log of C leaving"
-echo "C left A's list $GONE ms after kill -9"
+    "$WORK/$NEW_LOG" "the log of the standby leaving"
+echo "$ACTIVE took over and listed $OTHER, which left the list $GONE ms after kill -9"
 
 # --- 4. A broker alone: its status has no standby list ------------------------------
 PORT=$(free_port)
