@@ -156,6 +156,7 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen)
     broker_role_init (self);
     if ((config->data_dir || config->nats.servers) && broker_journal_open (self, err, errlen))
         goto fail;
+    broker_standbys_open (self);
     if (config->metrics && !(self->metrics = http_new (config->metrics, err, errlen)))
         goto fail;
     broker_metrics_guard (self);
@@ -185,6 +186,7 @@ void broker_destroy (broker_t **self_p)
     if (!self)
         return;
     http_destroy (&self->metrics);
+    broker_standbys_close (self);
     history_destroy (&self->history);
     failures_destroy (&self->failures);
     zstr_free (&self->status_body);
@@ -406,6 +408,7 @@ static void s_timers (broker_t *self, int64_t now, int64_t tick)
     broker_journal_tick (self, now);
     broker_rate_tick (self, now);
     broker_history_tick (self);
+    broker_standbys_tick (self, now);
     if (now >= self->next_report) {
         s_report_workers (self);
         self->next_report = now + WORKER_REPORT_MS;

@@ -14,6 +14,7 @@
 
 #include "journal.h"
 #include "journal_nats.h"
+#include "sl_discover.h"
 
 typedef struct {
     const char *bind;          //  tcp://IFACE:PORT; ports PORT..PORT+4 are bound
@@ -55,6 +56,11 @@ broker_t *broker_new (const broker_config_t *config, char *err, size_t errlen);
 
 //  Closes the sockets and frees everything. NULL-safe, nulls *self_p.
 void broker_destroy (broker_t **self_p);
+
+//  --discover: the broker's UDP beacon (sl_discover_announce), kept saying
+//  whether this broker is a standby. Borrowed: the caller destroys it after
+//  broker_run.
+void broker_discover_set (broker_t *self, sl_discover_t *beacon);
 
 //  Runs until SIGINT/SIGTERM. Returns 0, or -1 if it stopped because
 //  another broker wrote to its journal (fenced: see journal.h).

@@ -15,8 +15,9 @@
 #include <unistd.h>
 
 #include "admit.h"
-#include "collectors.h"
+#include "announce.h"
 #include "attach.h"
+#include "collectors.h"
 #include "dashboard.h"
 #include "durable.h"
 #include "failures.h"
@@ -29,12 +30,14 @@
 #include "peers.h"
 #include "role.h"
 #include "sl_curve.h"
+#include "sl_discover.h"
 #include "sl_endpoint.h"
 #include "sl_keys.h"
 #include "sl_log.h"
 #include "sl_proto.h"
 #include "sl_status_json.h"
 #include "sl_util.h"
+#include "standbys.h"
 #include "status.h"
 #include "table.h"
 
@@ -144,6 +147,12 @@ struct _broker_t {
     sl_ratelimit_t role_log;            //  rate limit for logging follow and hold failures
     zhashx_t *awaited;                  //  after a takeover: the old broker's workers that
                                         //  have not claimed their runs yet, or NULL (unknown)
+    sl_announce_t *announce;            //  --standby: the brokers' announcements (NATS), or NULL
+    int64_t next_announce;              //  a standby: when to announce itself next (ms)
+    sl_standbys_t standbys;             //  the active broker: the standbys it hears from
+    sl_ratelimit_t announce_log;        //  rate limit for bad or failed announcements
+    sl_discover_t *beacon;              //  --discover: the UDP beacon (main.c's), or NULL
+    bool beacon_standby;                //  what the beacon says now
 };
 
 //  broker.c
@@ -187,6 +196,11 @@ bool broker_role_serving (broker_t *self, int64_t now);
 void broker_standby_answer (broker_t *self, zframe_t *routing_id, sl_env_t *env);
 int64_t broker_follow_age (broker_t *self);
 void broker_standby_heard (broker_t *self, sl_peer_t *peer);
+
+//  standbys_io.c
+void broker_standbys_open (broker_t *self);
+void broker_standbys_tick (broker_t *self, int64_t now);
+void broker_standbys_close (broker_t *self);
 
 //  session.c
 void broker_peer_remove (broker_t *self, sl_peer_t *peer);

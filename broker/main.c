@@ -504,6 +504,8 @@ static int s_serve (const s_args_t *args)
         broker_destroy (&broker);
         return 1;
     }
+    if (announce)
+        broker_discover_set (broker, announce);
     int rc = broker_run (broker) == 0 ? 0 : 1;
     sl_discover_destroy (&announce);
     broker_destroy (&broker);

@@ -11,6 +11,20 @@
              "sluice_" name " %llu\n",                                                             \
              (unsigned long long) (value))
 
+//  A label value, escaped as the text format wants (\\, \", \n): a
+//  standby's address came over the network.
+static void s_label (FILE *out, const char *value)
+{
+    for (const char *c = value; *c; c++) {
+        if (*c == '\\' || *c == '"')
+            fprintf (out, "\\%c", *c);
+        else if (*c == '\n')
+            fputs ("\\n", out);
+        else
+            fputc (*c, out);
+    }
+}
+
 //  Standby brokers (--standby): this broker's role on the shared stream.
 static void s_render_ha (FILE *out, const metrics_view_t *view)
 {
@@ -27,6 +41,23 @@ static void s_render_ha (FILE *out, const metrics_view_t *view)
             (uint64_t) view->follow_age_ms);
     METRIC (out, "takeovers_total", "counter", "Times this broker took the stream over.",
             view->takeovers);
+    METRIC (out, "standbys", "gauge",
+            "The active broker: standbys that announced themselves within 3 of their heartbeats.",
+            view->nstandbys);
+    fprintf (out, "# HELP sluice_standby_lag_records Records of the stream each standby has not "
+                  "applied yet.\n# TYPE sluice_standby_lag_records gauge\n");
+    for (size_t i = 0; i < view->nstandbys; i++) {
+        fprintf (out, "sluice_standby_lag_records{standby=\"");
+        s_label (out, view->standbys [i].address);
+        fprintf (out, "\"} %llu\n", (unsigned long long) view->standbys [i].lag);
+    }
+    fprintf (out, "# HELP sluice_standby_last_seen_seconds Seconds since each standby last "
+                  "announced itself.\n# TYPE sluice_standby_last_seen_seconds gauge\n");
+    for (size_t i = 0; i < view->nstandbys; i++) {
+        fprintf (out, "sluice_standby_last_seen_seconds{standby=\"");
+        s_label (out, view->standbys [i].address);
+        fprintf (out, "\"} %.3f\n", view->standbys [i].last_seen_s);
+    }
 }
 
 char *metrics_render (const metrics_view_t *view)

@@ -38,30 +38,39 @@ typedef struct {
     size_t workers;   //  workers serving it
 } metrics_queue_t;
 
+//  One standby the active broker hears from.
+typedef struct {
+    const char *address; //  its --advertise
+    uint64_t lag;        //  records behind this broker's stream sequence
+    double last_seen_s;  //  since its last announcement
+} metrics_standby_t;
+
 //  Everything /metrics shows, read by the broker at the moment of a request.
 typedef struct {
-    const broker_counters_t *count; //  the counters
-    size_t queued;                  //  tasks waiting for a worker
-    size_t running;                 //  tasks dispatched
-    size_t undelivered;             //  results the sink has not acknowledged
-    size_t jobs;                    //  jobs not yet finished
-    size_t workers;                 //  workers connected
-    uint64_t worker_slots;          //  tasks they can run at once
-    size_t workers_busy;            //  workers running at least one task
-    bool sink_attached;             //  a sink is attached
-    size_t collectors;              //  collectors attached (sinks, libsluice clients)
-    uint64_t memory_held;           //  bytes held for tasks not yet delivered
-    uint64_t memory_limit;          //  --max-memory
-    bool intake_paused;             //  at the memory limit
-    uint64_t journal_bytes;         //  journal on disk (0 without one)
-    bool ha;                        //  started --standby: the fields below are set
-    int role;                       //  1 active, 0 standby, -1 deposed
-    uint64_t journal_seq;           //  the stream's last sequence read or written (NATS)
-    int64_t follow_age_ms;          //  a standby: since the stream last moved under it (ms)
-    uint64_t takeovers;             //  times this broker took the stream over
-    double uptime_s;                //  seconds since the broker started
-    const metrics_queue_t *queues;  //  the named queues
-    size_t nqueues;                 //  how many
+    const broker_counters_t *count;    //  the counters
+    size_t queued;                     //  tasks waiting for a worker
+    size_t running;                    //  tasks dispatched
+    size_t undelivered;                //  results the sink has not acknowledged
+    size_t jobs;                       //  jobs not yet finished
+    size_t workers;                    //  workers connected
+    uint64_t worker_slots;             //  tasks they can run at once
+    size_t workers_busy;               //  workers running at least one task
+    bool sink_attached;                //  a sink is attached
+    size_t collectors;                 //  collectors attached (sinks, libsluice clients)
+    uint64_t memory_held;              //  bytes held for tasks not yet delivered
+    uint64_t memory_limit;             //  --max-memory
+    bool intake_paused;                //  at the memory limit
+    uint64_t journal_bytes;            //  journal on disk (0 without one)
+    bool ha;                           //  started --standby: the fields below are set
+    int role;                          //  1 active, 0 standby, -1 deposed
+    uint64_t journal_seq;              //  the stream's last sequence read or written (NATS)
+    int64_t follow_age_ms;             //  a standby: since the stream last moved under it (ms)
+    uint64_t takeovers;                //  times this broker took the stream over
+    const metrics_standby_t *standbys; //  the active broker: the standbys it hears from
+    size_t nstandbys;                  //  how many
+    double uptime_s;                   //  seconds since the broker started
+    const metrics_queue_t *queues;     //  the named queues
+    size_t nqueues;                    //  how many
 } metrics_view_t;
 
 //  The Prometheus text for view. NULL if out of memory. Caller frees it.

@@ -36,8 +36,9 @@ static int s_status_build (broker_t *self, status_parts_t *parts)
         .job_times = self->job_times,
         .count = &self->count,
         .broker_id = self->broker_id,
-        .sink = sl_collectors_first (self->collectors) ? sl_collectors_first (self->collectors)->name
-                                                       : NULL,
+        .sink = sl_collectors_first (self->collectors)
+                    ? sl_collectors_first (self->collectors)->name
+                    : NULL,
         .collectors = self->collectors,
         .now = zclock_mono (),
         .wall = zclock_time (),
@@ -51,6 +52,7 @@ static int s_status_build (broker_t *self, status_parts_t *parts)
         .active_broker = self->shared ? sl_journal_holder (self->journal) : NULL,
         .journal_seq = self->journal ? sl_journal_last_seq (self->journal) : 0,
         .follow_age_ms = broker_follow_age (self),
+        .standbys = self->role.state == SL_ROLE_ACTIVE ? &self->standbys : NULL,
     };
     return status_build (&view, parts);
 }
@@ -129,6 +131,17 @@ static char *s_render_metrics (broker_t *self, int *status, const char **content
         .takeovers = self->role.takeovers,
         .uptime_s = (double) (zclock_mono () - self->started_at) / 1000.0,
     };
+    metrics_standby_t standbys [SL_STANDBYS_MAX];
+    for (size_t i = 0; self->role.state == SL_ROLE_ACTIVE && i < self->standbys.n; i++) {
+        const sl_standby_t *entry = &self->standbys.entries [i];
+        standbys [i] = (metrics_standby_t){
+            .address = entry->said.broker,
+            .lag = sl_standby_lag (entry, view.journal_seq),
+            .last_seen_s = (double) (zclock_mono () - entry->seen_at) / 1000.0,
+        };
+        view.nstandbys = i + 1;
+    }
+    view.standbys = standbys;
     for (sl_peer_t *peer = sl_peers_worker_first (self->peers); peer;
          peer = sl_peers_worker_next (self->peers)) {
         view.worker_slots += peer->slots;

@@ -197,6 +197,7 @@ int broker_standby_run (broker_t *self)
     while (!zsys_interrupted) {
         int64_t now = zclock_mono ();
         s_follow (self, now);
+        broker_standbys_tick (self, now); //  announces this standby to the active broker
         if (sl_role_takeover_due (&self->role, now) && s_take_over (self, now))
             return 0;
         zmq_pollitem_t item = { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 };

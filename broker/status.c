@@ -170,6 +170,26 @@ static size_t s_collectors_fill (const status_view_t *view, status_parts_t *part
     return n;
 }
 
+//  The standbys the active broker hears from, their lag behind its
+//  stream sequence and the age of their last announcement.
+static void s_standbys_fill (const status_view_t *view, status_parts_t *parts)
+{
+    const sl_standbys_t *list = view->standbys;
+    for (size_t i = 0; list && i < list->n; i++) {
+        const sl_standby_t *entry = &list->entries [i];
+        Sluice__StandbyStatus init = SLUICE__STANDBY_STATUS__INIT;
+        Sluice__StandbyStatus *ss = &parts->standbys [i];
+        *ss = init;
+        ss->address = (char *) entry->said.broker;
+        ss->applied_seq = entry->said.seq;
+        ss->lag = sl_standby_lag (entry, view->journal_seq);
+        ss->last_seen_ms = view->now - entry->seen_at;
+        parts->standby_ptrs [i] = ss;
+    }
+    parts->report.standbys = parts->standby_ptrs;
+    parts->report.n_standbys = list ? list->n : 0;
+}
+
 int status_build (const status_view_t *view, status_parts_t *parts)
 {
     memset (parts, 0, sizeof *parts);
@@ -211,5 +231,6 @@ int status_build (const status_view_t *view, status_parts_t *parts)
     report->n_collectors = s_collectors_fill (view, parts, ncollectors);
     report->collectors = parts->collector_ptrs;
     s_broker_fill (view, report);
+    s_standbys_fill (view, parts);
     return 0;
 }

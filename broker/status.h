@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "peers.h"
 #include "sl_proto.h"
+#include "standbys.h"
 #include "table.h"
 
 #define STATUS_FINISHED_JOBS 20 //  recently finished jobs listed
@@ -44,6 +45,7 @@ typedef struct {
     const char *active_broker;      //  the address the stream names as active, or NULL
     uint64_t journal_seq;           //  the stream's last sequence read or written
     int64_t follow_age_ms;          //  a standby: since the stream last moved (ms)
+    const sl_standbys_t *standbys;  //  the active broker: the standbys heard from, or NULL
 } status_view_t;
 
 //  A status report and the arrays it points into (owned).
@@ -58,7 +60,9 @@ typedef struct {
     Sluice__QueueStatus **queue_ptrs;
     Sluice__CollectorStatus *collectors; //  collectors listed
     Sluice__CollectorStatus **collector_ptrs;
-    char **collector_jobs; //  SL_COLLECTORS_MAX_JOBS per collector
+    char **collector_jobs;                            //  SL_COLLECTORS_MAX_JOBS per collector
+    Sluice__StandbyStatus standbys [SL_STANDBYS_MAX]; //  standbys listed
+    Sluice__StandbyStatus *standby_ptrs [SL_STANDBYS_MAX];
 } status_parts_t;
 
 //  Fills parts from view. The report points into view's objects: valid

@@ -36,7 +36,8 @@ static void s_usage (FILE *out)
              "Commands:\n"
              "  status          jobs (total, queued, running, done, failed, age), workers\n"
              "                  (host, pid, slots, busy, tasks done, last heartbeat) and\n"
-             "                  the broker's counters and throughput\n"
+             "                  the broker's counters and throughput; with --standby its\n"
+             "                  role, and on the active broker its standbys and their lag\n"
              "  cancel JOB      end the job now: its queued tasks are dropped, its running\n"
              "                  ones stopped; each ends 'cancelled' in the sink's output\n"
              "  drain WORKER    the worker (HOST:PID, as status shows it) takes no new\n"
@@ -92,6 +93,22 @@ static void s_print_collectors (const Sluice__StatusReport *r)
     }
 }
 
+//  The active broker of a shared stream: the standbys it hears from and how
+//  far behind each is (records of the stream, and its last announcement).
+static void s_print_standbys (const Sluice__StatusReport *r)
+{
+    printf ("\n%-32s %12s %10s %10s\n", "STANDBY", "APPLIED SEQ", "LAG", "LAST SEEN");
+    if (r->n_standbys == 0)
+        printf ("(no standbys heard from)\n");
+    for (size_t i = 0; i < r->n_standbys; i++) {
+        const Sluice__StandbyStatus *s = r->standbys [i];
+        char seen [32];
+        s_age (s->last_seen_ms, seen, sizeof seen);
+        printf ("%-32s %12llu %10llu %10s\n", s->address, (unsigned long long) s->applied_seq,
+                (unsigned long long) s->lag, seen);
+    }
+}
+
 //  Splits "host:pid" at its last colon.
 static void s_print_status (const Sluice__StatusReport *r)
 {
@@ -114,6 +131,8 @@ static void s_print_status (const Sluice__StatusReport *r)
                 streq (r->role, "standby") ? "" : " (this one)");
     if (r->role [0] && streq (r->role, "standby"))
         printf ("following: the stream last moved %lld ms ago\n", (long long) r->follow_age_ms);
+    if (r->role [0] && streq (r->role, "active"))
+        s_print_standbys (r);
     if (r->runs_adopted)
         printf ("%llu runs adopted from before a restart (their workers still ran them)\n",
                 (unsigned long long) r->runs_adopted);

@@ -152,6 +152,18 @@ sluice_client_t *sluice_client_new_err (const char *broker, const sluice_options
 //  Destroys the client. Its job must have been destroyed. NULL-safe.
 void sluice_client_destroy (sluice_client_t **self_p);
 
+//  Finds the brokers on the local network by their UDP beacons (brokers
+//  started with --discover[=PORT]; udp_port 0 = 5670): waits up to
+//  timeout_ms (< 0: for ever) for the first beacon, listens 1.25 s more
+//  for the others (an active broker's standbys), and writes their
+//  addresses, active ones first, comma-separated into brokers (room for
+//  576 bytes is always enough), for sluice_client_new or
+//  sluice_worker_run, which follow whichever is active. Returns how many
+//  (at least 1), or -1 with the reason in err (none heard, no interface
+//  with broadcast).
+int sluice_discover (uint16_t udp_port, int64_t timeout_ms, char *brokers, size_t len, char *err,
+                     size_t errlen);
+
 //  How a task ended.
 typedef enum {
     SLUICE_OK = 1,       //  the handler or command exited 0

@@ -21,8 +21,11 @@
 #define NOTICE_FIRST_MS 1000         //  "waiting for a sluice broker" after this
 #define NOTICE_EVERY_MS 30000        //  and again this often
 
+#define FLAG_STANDBY 1 //  the flags byte after a standby's name
+
 struct _sl_discover_t {
-    zactor_t *beacon; //  czmq zbeacon actor, publishing our beacon
+    zactor_t *beacon;          //  czmq zbeacon actor, publishing our beacon
+    sl_discover_beacon_t says; //  what it publishes
 };
 
 static bool s_name_valid (const char *name, size_t len)
@@ -48,15 +51,20 @@ size_t sl_discover_encode (const sl_discover_beacon_t *beacon, uint8_t *buf, siz
 {
     assert (beacon);
     size_t namelen = strnlen (beacon->name, sizeof beacon->name);
+    size_t trailer = beacon->standby ? 2 : 0;
     if (!s_port_valid (beacon->port) || !s_name_valid (beacon->name, namelen) ||
-        len < HEADER_SIZE + namelen)
+        len < HEADER_SIZE + namelen + trailer)
         return 0;
     memcpy (buf, MAGIC, MAGIC_SIZE);
     buf [MAGIC_SIZE] = SL_DISCOVER_VERSION;
     buf [MAGIC_SIZE + 1] = (uint8_t) (beacon->port >> 8);
     buf [MAGIC_SIZE + 2] = (uint8_t) (beacon->port & 0xff);
     memcpy (buf + HEADER_SIZE, beacon->name, namelen);
-    return HEADER_SIZE + namelen;
+    if (beacon->standby) {
+        buf [HEADER_SIZE + namelen] = '\0';
+        buf [HEADER_SIZE + namelen + 1] = FLAG_STANDBY;
+    }
+    return HEADER_SIZE + namelen + trailer;
 }
 
 int sl_discover_decode (const uint8_t *data, size_t size, sl_discover_beacon_t *beacon, char *why,
@@ -79,6 +87,17 @@ int sl_discover_decode (const uint8_t *data, size_t size, sl_discover_beacon_t *
     unsigned port = (unsigned) data [MAGIC_SIZE + 1] << 8 | data [MAGIC_SIZE + 2];
     const char *name = (const char *) data + HEADER_SIZE;
     size_t namelen = size - HEADER_SIZE;
+    //  A standby's beacon: the name, a NUL, a flags byte.
+    const char *nul = memchr (name, '\0', namelen);
+    bool standby = false;
+    if (nul) {
+        if (namelen - (size_t) (nul - name) != 2) {
+            snprintf (why, whylen, "a sluice beacon with a bad flags trailer");
+            return -1;
+        }
+        standby = (nul [1] & FLAG_STANDBY) != 0;
+        namelen = (size_t) (nul - name);
+    }
     if (!s_port_valid (port)) {
         snprintf (why, whylen, "a sluice beacon with port %u", port);
         return -1;
@@ -88,9 +107,57 @@ int sl_discover_decode (const uint8_t *data, size_t size, sl_discover_beacon_t *
         return -1;
     }
     beacon->port = (uint16_t) port;
+    beacon->standby = standby;
     memcpy (beacon->name, name, namelen);
     beacon->name [namelen] = '\0';
     return 0;
+}
+
+void sl_discover_found_init (sl_discover_found_t *self)
+{
+    assert (self);
+    memset (self, 0, sizeof *self);
+}
+
+int sl_discover_found_add (sl_discover_found_t *self, const char *endpoint,
+                           const sl_discover_beacon_t *beacon)
+{
+    assert (self && endpoint && beacon);
+    for (size_t i = 0; i < self->n; i++)
+        if (streq (self->endpoint [i], endpoint)) {
+            self->standby [i] = beacon->standby; //  it may have taken over
+            return 0;
+        }
+    if (self->n == SL_DISCOVER_FOUND_MAX) {
+        self->dropped++;
+        return -1;
+    }
+    snprintf (self->endpoint [self->n], sizeof self->endpoint [0], "%s", endpoint);
+    snprintf (self->name [self->n], sizeof self->name [0], "%s", beacon->name);
+    self->standby [self->n] = beacon->standby;
+    self->n++;
+    return 1;
+}
+
+size_t sl_discover_found_list (const sl_discover_found_t *self, char *out, size_t len)
+{
+    assert (self && out && len > 0);
+    size_t used = 0, listed = 0;
+    out [0] = '\0';
+    for (int standby = 0; standby <= 1; standby++)
+        for (size_t i = 0; i < self->n; i++) {
+            if (self->standby [i] != (bool) standby)
+                continue;
+            int n =
+                snprintf (out + used, len - used, "%s%s", listed ? "," : "", self->endpoint [i]);
+            if (n < 0 || (size_t) n >= len - used) {
+                out [used] = '\0'; //  no room for this one: the list so far
+                return listed;
+            }
+            used += (size_t) n;
+            listed++;
+        }
+    return listed;
 }
 
 int sl_discover_port (const char *prog, const char *arg, uint16_t *port)
@@ -194,7 +261,7 @@ sl_discover_t *sl_discover_announce (const char *bind, uint16_t udp_port, const 
     else if (gethostname (beacon.name, sizeof beacon.name) != 0 ||
              !s_name_valid (beacon.name, strnlen (beacon.name, sizeof beacon.name)))
         beacon.name [0] = '\0'; //  a host name a beacon cannot carry: none
-    uint8_t data [HEADER_SIZE + SL_DISCOVER_NAME_MAX];
+    uint8_t data [HEADER_SIZE + SL_DISCOVER_NAME_MAX + 2];
     size_t size = sl_discover_encode (&beacon, data, sizeof data);
     assert (size);
     if (s_choose_interface (host, err, errlen))
@@ -210,10 +277,25 @@ sl_discover_t *sl_discover_announce (const char *bind, uint16_t udp_port, const 
         return NULL;
     }
     self->beacon = actor;
+    self->says = beacon;
     zsock_send (self->beacon, "sbi", "PUBLISH", data, size, SL_DISCOVER_INTERVAL_MS);
     sl_info ("announcing broker %s (port %u) on UDP port %u from %s for --discover",
              *beacon.name ? beacon.name : "(no name)", beacon.port, udp_port, address);
     return self;
+}
+
+void sl_discover_set_standby (sl_discover_t *self, bool standby)
+{
+    assert (self);
+    if (self->says.standby == standby)
+        return;
+    self->says.standby = standby;
+    uint8_t data [HEADER_SIZE + SL_DISCOVER_NAME_MAX + 2];
+    size_t size = sl_discover_encode (&self->says, data, sizeof data);
+    assert (size);
+    //  zbeacon replaces what it publishes.
+    zsock_send (self->beacon, "sbi", "PUBLISH", data, size, SL_DISCOVER_INTERVAL_MS);
+    sl_info ("the --discover beacon now says this broker is %s", standby ? "a standby" : "active");
 }
 
 void sl_discover_destroy (sl_discover_t **self_p)
@@ -255,10 +337,14 @@ static int s_heard (zactor_t *actor, uint16_t udp_port, const char *name_filter,
     return rc;
 }
 
-int sl_discover_find (uint16_t udp_port, int64_t timeout_ms, const char *name_filter,
-                      char *endpoint, size_t len, char *err, size_t errlen)
+//  Listens as sl_discover_find_all says; stops at the first broker heard
+//  if gather_ms is 0.
+int sl_discover_find_all (uint16_t udp_port, int64_t timeout_ms, int64_t gather_ms,
+                          const char *name_filter, sl_discover_found_t *found, char *err,
+                          size_t errlen)
 {
-    assert (endpoint && len >= SL_DISCOVER_ENDPOINT_MAX);
+    assert (found);
+    sl_discover_found_init (found);
     char address [INET6_ADDRSTRLEN + 8];
     zactor_t *actor = s_beacon_new (udp_port, address, sizeof address, err, errlen);
     if (!actor)
@@ -272,38 +358,57 @@ int sl_discover_find (uint16_t udp_port, int64_t timeout_ms, const char *name_fi
               udp_port, address);
     int64_t start = zclock_mono ();
     int64_t next_notice = start + NOTICE_FIRST_MS;
-    int rc = -1;
-    while (rc != 0) {
+    int64_t gathered_at = 0; //  when to stop listening, once one was heard
+    while (true) {
         int64_t now = zclock_mono ();
+        if (found->n && (gather_ms <= 0 || now >= gathered_at))
+            break;
         if (zsys_interrupted) {
-            snprintf (err, errlen,
-                      "interrupted while waiting for a sluice broker to announce itself");
+            if (!found->n)
+                snprintf (err, errlen,
+                          "interrupted while waiting for a sluice broker to announce itself");
             break;
         }
-        if (timeout_ms >= 0 && now - start >= timeout_ms) {
+        if (!found->n && timeout_ms >= 0 && now - start >= timeout_ms) {
             snprintf (err, errlen,
                       "no sluice broker%s announced itself on UDP port %u within %.1f s; give "
                       "--broker",
                       named, udp_port, timeout_ms / 1000.0);
             break;
         }
-        if (now >= next_notice) {
+        if (!found->n && now >= next_notice) {
             sl_warn ("waiting for a sluice broker%s to announce itself on UDP port %u ...", named,
                      udp_port);
             next_notice = now + NOTICE_EVERY_MS;
         }
-        int64_t wait = next_notice - now;
-        if (timeout_ms >= 0 && start + timeout_ms - now < wait)
-            wait = start + timeout_ms - now;
+        int64_t until = found->n ? gathered_at : next_notice;
+        if (!found->n && timeout_ms >= 0 && start + timeout_ms < until)
+            until = start + timeout_ms;
+        int64_t wait = until - now;
         sl_discover_beacon_t beacon;
+        char endpoint [SL_DISCOVER_ENDPOINT_MAX];
         if (zpoller_wait (poller, (int) (wait > 0 ? wait : 1)) &&
-            s_heard (actor, udp_port, name_filter, endpoint, len, &beacon) == 0) {
-            sl_info ("found broker %s at %s (UDP beacon on port %u)",
-                     *beacon.name ? beacon.name : "(no name)", endpoint, udp_port);
-            rc = 0;
+            s_heard (actor, udp_port, name_filter, endpoint, sizeof endpoint, &beacon) == 0 &&
+            sl_discover_found_add (found, endpoint, &beacon) == 1) {
+            sl_info ("found broker %s at %s%s (UDP beacon on port %u)",
+                     *beacon.name ? beacon.name : "(no name)", endpoint,
+                     beacon.standby ? ", a standby" : "", udp_port);
+            if (found->n == 1)
+                gathered_at = zclock_mono () + gather_ms;
         }
     }
     zpoller_destroy (&poller);
     zactor_destroy (&actor);
-    return rc;
+    return found->n ? 0 : -1;
+}
+
+int sl_discover_find (uint16_t udp_port, int64_t timeout_ms, const char *name_filter,
+                      char *endpoint, size_t len, char *err, size_t errlen)
+{
+    assert (endpoint && len >= SL_DISCOVER_ENDPOINT_MAX);
+    sl_discover_found_t found;
+    if (sl_discover_find_all (udp_port, timeout_ms, 0, name_filter, &found, err, errlen))
+        return -1;
+    snprintf (endpoint, len, "%s", found.endpoint [0]);
+    return 0;
 }

@@ -9,6 +9,9 @@
 #include "sl_follow.h"
 #include "sl_util.h"
 
+//  Every broker discovery keeps fits in a list the client follows.
+_Static_assert(SL_DISCOVER_FOUND_MAX <= SL_FOLLOW_MAX, "discovered brokers fit sl_follow");
+
 void sl_start_init (sl_start_t *self, const char *prog, const char *broker)
 {
     assert (self);
@@ -69,11 +72,15 @@ int sl_start_discover (sl_start_t *self, int64_t timeout_ms)
     if (!self->discover_port)
         return 0;
     char err [512];
-    if (sl_discover_find (self->discover_port, timeout_ms, NULL, self->discovered,
-                          sizeof self->discovered, err, sizeof err)) {
+    sl_discover_found_t found;
+    if (sl_discover_find_all (self->discover_port, timeout_ms, SL_DISCOVER_GATHER_MS, NULL, &found,
+                              err, sizeof err)) {
         sl_error ("%s", err);
         return -1;
     }
+    sl_discover_found_list (&found, self->discovered, sizeof self->discovered);
+    if (found.n > 1)
+        sl_info ("following the brokers found: %s", self->discovered);
     self->broker = self->discovered;
     return 0;
 }

@@ -50,7 +50,7 @@ typedef struct {
     int verbosity;                                //  -v counts up, -q down
     sl_curve_client_t curve;                      //  CurveZMQ settings (sl_start_check)
     bool curve_set;                               //  curve holds something to clear
-    char discovered [SL_DISCOVER_ENDPOINT_MAX];   //  the address --discover found
+    char discovered [SL_DISCOVER_LIST_MAX];       //  the addresses --discover found
 } sl_start_t;
 
 //  Starts with no option given; broker is the default address.
@@ -69,7 +69,9 @@ int sl_start_option (sl_start_t *self, int opt, const char *arg, void (*usage) (
 int sl_start_check (sl_start_t *self, sl_log_level_t level);
 
 //  With --discover: waits up to timeout_ms (< 0: for ever) for a broker's
-//  beacon and makes broker its address. Returns 0 (at once without
+//  beacon, listens SL_DISCOVER_GATHER_MS more for the others (an active
+//  broker's standbys), and makes broker the list of their addresses,
+//  active ones first, which the client follows as it would --broker a,b. Returns 0 (at once without
 //  --discover), or -1 having logged why.
 int sl_start_discover (sl_start_t *self, int64_t timeout_ms);
 

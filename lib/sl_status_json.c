@@ -94,5 +94,17 @@ json_t *sl_status_json (const Sluice__StatusReport *r)
                        r->active_broker && r->active_broker [0] ? r->active_broker : NULL,
                        "journal_seq", (json_int_t) r->journal_seq, "follow_age_ms",
                        (json_int_t) r->follow_age_ms));
+    //  The active broker: the standbys it hears from, and their lag.
+    if (doc && r->role && r->role [0]) {
+        json_t *standbys = json_array ();
+        for (size_t i = 0; i < r->n_standbys; i++) {
+            const Sluice__StandbyStatus *s = r->standbys [i];
+            json_array_append_new (
+                standbys, json_pack ("{s:s, s:I, s:I, s:f}", "address", s->address, "applied_seq",
+                                     (json_int_t) s->applied_seq, "lag_records",
+                                     (json_int_t) s->lag, "last_seen_s", s->last_seen_ms / 1000.0));
+        }
+        json_object_set_new (doc, "standbys", standbys);
+    }
     return doc;
 }

@@ -13,6 +13,12 @@
 #      file): the beacon carries no key, so a client without --curve-server
 #      finds the broker but fails its handshake with a message saying so;
 #      clients with the key (from their own config file) run a job.
+#   4. Two brokers on one NATS stream (a NATS server on the broker host),
+#      A active and B --standby, both with --discover: a worker hears both
+#      and follows them active first ("a standby" in B's beacon); a job;
+#      kill -9 of A; B takes over; clients that discover now (A silent)
+#      find B, and the worker that found both goes on with B: a second job
+#      comes back whole. (Skipped without nats-server or NATS support.)
 # Needs root and network namespaces; otherwise prints SKIP and exits 0.
 # CTest label: netns.
 . "$(dirname "$0")/lib.sh"
@@ -167,3 +173,60 @@ echo "job 3: 200 tasks with CurveZMQ through a broker found by its beacons"
 kill -TERM "$BROKER_PID"
 wait_pid "$BROKER_PID" 10
 expect_rc 0 "$WAIT_RC" "broker stopped with SIGTERM"
+
+# --- 4. An active broker and its standby, both found ------------------------------
+if ! command -v nats-server >/dev/null 2>&1 ||
+    "$SLUICE_BIN/sluice-broker" --help | grep -q "not in this build"; then
+    echo "part 4 skipped: no nats-server or no NATS support in this build"
+    exit 0
+fi
+UDP4=5672
+on broker
+start_bg nats "${ON[@]}" nats-server -a 127.0.0.1 -p 4222 -js -sd "$WORK/nats"
+for ((i = 0; i < 100; i++)); do
+    grep -q "Server is ready" "$WORK/nats.log" 2>/dev/null && break
+    sleep 0.1
+done
+PORT_A=$PORT
+PORT_B=$((PORT + 10))
+# ha NAME PORT : a broker of the set on the broker host, found by --discover.
+ha () {
+    on broker
+    : >"$WORK/$1.log"
+    start_bg "$1" "${ON[@]}" "$SLUICE_BIN/sluice-broker" --bind "tcp://*:$2" \
+        --advertise "tcp://10.77.0.1:$2" --discover=$UDP4 --insecure --standby --heartbeat 200 \
+        --journal nats://127.0.0.1:4222 --journal-stream disc --journal-replicas 1 \
+        --dispatch "${SLUICE_DISPATCH:-fair}"
+}
+ha broker-a "$PORT_A"
+A_PID=$LAST_PID
+wait_log "$WORK/broker-a.log" "took over the journal nats stream disc" 1 20
+ha broker-b "$PORT_B"
+B_PID=$LAST_PID
+wait_log "$WORK/broker-b.log" "standby: following the journal nats stream disc" 1 20
+wait_log "$WORK/broker-a.log" "the --discover beacon now says this broker is active" 1 10
+on client
+: >"$WORK/w4.log"
+start_bg w4 "${ON[@]}" "$SLUICE_BIN/sluice-worker" --discover=$UDP4 --builtin echo -j 4 \
+    --heartbeat 200
+W4=$LAST_PID
+wait_log "$WORK/w4.log" "following the brokers found: tcp://10.77.0.1:$PORT_A,tcp://10.77.0.1:$PORT_B" 1 10
+expect_grep "found broker broker-host at tcp://10.77.0.1:$PORT_B, a standby" "$WORK/w4.log" \
+    "the worker hears the standby as one"
+wait_log "$WORK/broker-a.log" "worker .* joined" 1 20
+run_job 4 --discover=$UDP4
+echo "job 4: 200 tasks through the active one of two brokers found by their beacons"
+
+kill -9 "$A_PID"
+wait "$A_PID" 2>/dev/null
+# Clients that look now hear B only (A is dead): B refuses them until it
+# takes over, then serves them.
+run_job 5 --discover=$UDP4
+expect_grep "took over the journal nats stream disc" "$WORK/broker-b.log" "B took over"
+expect_grep "the --discover beacon now says this broker is active" "$WORK/broker-b.log" \
+    "B's beacon after its takeover"
+kill -0 "$W4" 2>/dev/null || fail "the worker that found both brokers stopped"
+echo "job 5: 200 tasks through the standby, found by its beacon, after kill -9 of the active one"
+kill -TERM "$W4" "$B_PID"
+wait_pid "$W4" 20
+wait_pid "$B_PID" 10

@@ -47,6 +47,77 @@ static void test_discover_beacon_round_trip (void **state)
     assert_string_equal (out.name, in.name);
 }
 
+static void test_discover_standby_beacon_round_trip (void **state)
+{
+    (void) state;
+    uint8_t buf [128];
+    sl_discover_beacon_t in = { .port = 5560, .standby = true }, out;
+    char why [128];
+    strcpy (in.name, "b2");
+    size_t size = sl_discover_encode (&in, buf, sizeof buf);
+    assert_int_equal (size, 9 + 2 + 2);
+    assert_memory_equal (buf + 9, "b2\0\x01", 4);
+    assert_int_equal (sl_discover_decode (buf, size, &out, why, sizeof why), 0);
+    assert_true (out.standby);
+    assert_string_equal (out.name, "b2");
+    //  An active broker's beacon is what it was before standbys.
+    in.standby = false;
+    size = sl_discover_encode (&in, buf, sizeof buf);
+    assert_int_equal (size, 9 + 2);
+    assert_int_equal (sl_discover_decode (buf, size, &out, why, sizeof why), 0);
+    assert_false (out.standby);
+    //  No room for the trailer.
+    in.standby = true;
+    assert_int_equal (sl_discover_encode (&in, buf, 12), 0);
+}
+
+static void s_found_add (sl_discover_found_t *found, const char *endpoint, bool standby, int rc)
+{
+    sl_discover_beacon_t beacon = { .port = 5560, .standby = standby };
+    strcpy (beacon.name, "host");
+    assert_int_equal (sl_discover_found_add (found, endpoint, &beacon), rc);
+}
+
+static void test_discover_found_keeps_every_broker_once_active_first (void **state)
+{
+    (void) state;
+    sl_discover_found_t found;
+    sl_discover_found_init (&found);
+    char list [SL_DISCOVER_LIST_MAX];
+    assert_int_equal (sl_discover_found_list (&found, list, sizeof list), 0);
+    assert_string_equal (list, "");
+    s_found_add (&found, "tcp://10.0.0.2:5560", true, 1);
+    s_found_add (&found, "tcp://10.0.0.1:5560", false, 1);
+    s_found_add (&found, "tcp://10.0.0.3:5560", true, 1);
+    s_found_add (&found, "tcp://10.0.0.2:5560", true, 0); //  its next beacon
+    assert_int_equal (found.n, 3);
+    assert_int_equal (sl_discover_found_list (&found, list, sizeof list), 3);
+    assert_string_equal (list, "tcp://10.0.0.1:5560,tcp://10.0.0.2:5560,tcp://10.0.0.3:5560");
+    //  A standby that took over meanwhile goes first with the active ones.
+    s_found_add (&found, "tcp://10.0.0.3:5560", false, 0);
+    sl_discover_found_list (&found, list, sizeof list);
+    assert_string_equal (list, "tcp://10.0.0.1:5560,tcp://10.0.0.3:5560,tcp://10.0.0.2:5560");
+    //  A list too long for out: the brokers that fit.
+    assert_int_equal (sl_discover_found_list (&found, list, 25), 1);
+    assert_string_equal (list, "tcp://10.0.0.1:5560");
+}
+
+static void test_discover_found_is_capped (void **state)
+{
+    (void) state;
+    sl_discover_found_t found;
+    sl_discover_found_init (&found);
+    char endpoint [64], list [SL_DISCOVER_LIST_MAX];
+    for (int i = 0; i < SL_DISCOVER_FOUND_MAX; i++) {
+        snprintf (endpoint, sizeof endpoint, "tcp://[fd00::%d]:65531", i + 100);
+        s_found_add (&found, endpoint, i % 2, 1);
+    }
+    s_found_add (&found, "tcp://10.9.9.9:5560", false, -1);
+    assert_int_equal (found.dropped, 1);
+    //  The longest list fits its buffer.
+    assert_int_equal (sl_discover_found_list (&found, list, sizeof list), SL_DISCOVER_FOUND_MAX);
+}
+
 static void test_discover_encode_rejects_what_it_cannot_send (void **state)
 {
     (void) state;
@@ -87,7 +158,9 @@ static void test_discover_decode_rejects_garbage (void **state)
     s_assert_rejected ("SLUICE\x01\x00\x00", 9, "port 0");
     s_assert_rejected ("SLUICE\x01\xff\xff", 9, "port 65535");
     s_assert_rejected ("SLUICE\x01\x15\xb8na me", 14, "bad broker name");
-    s_assert_rejected ("SLUICE\x01\x15\xb8na\0me", 14, "bad broker name");
+    s_assert_rejected ("SLUICE\x01\x15\xb8na\0me", 14, "bad flags trailer");
+    s_assert_rejected ("SLUICE\x01\x15\xb8na\0", 12, "bad flags trailer");
+    s_assert_rejected ("SLUICE\x01\x15\xb8n e\0\x01", 14, "bad broker name");
     s_assert_rejected ("SLUICE\x01\x15\xb8\xc3\xa9", 11, "bad broker name");
     uint8_t big [9 + SL_DISCOVER_NAME_MAX + 1];
     memcpy (big, "SLUICE\x01\x15\xb8", 9);
@@ -105,7 +178,7 @@ static void test_discover_decode_rejects_garbage (void **state)
         char why [128];
         if (sl_discover_decode (data, size, &beacon, why, sizeof why) == 0) {
             assert_true (beacon.port >= 1 && beacon.port <= 65531);
-            assert_true (strlen (beacon.name) == size - 9);
+            assert_true (strlen (beacon.name) == size - 9 - (beacon.standby ? 2 : 0));
         }
         free (data);
     }
@@ -208,17 +281,53 @@ static void test_discover_finds_an_announced_broker (void **state)
         sl_discover_find (port, 1500, NULL, endpoint, sizeof endpoint, err, sizeof err), -1);
 }
 
+static void test_discover_find_all_hears_every_broker (void **state)
+{
+    (void) state;
+    uint16_t port = s_udp_port ();
+    char err [256];
+    sl_discover_t *active = sl_discover_announce ("tcp://*:5560", port, "active", err, sizeof err);
+    if (!active && strstr (err, "no network interface with broadcast"))
+        skip ();
+    assert_non_null (active);
+    sl_discover_t *standby =
+        sl_discover_announce ("tcp://*:7000", port, "standby", err, sizeof err);
+    assert_non_null (standby);
+    sl_discover_set_standby (standby, true);
+    sl_discover_found_t found;
+    int64_t start = zclock_mono ();
+    assert_int_equal (
+        sl_discover_find_all (port, 5000, SL_DISCOVER_GATHER_MS, NULL, &found, err, sizeof err), 0);
+    assert_true (zclock_mono () - start >= SL_DISCOVER_GATHER_MS);
+    assert_int_equal (found.n, 2);
+    char list [SL_DISCOVER_LIST_MAX];
+    assert_int_equal (sl_discover_found_list (&found, list, sizeof list), 2);
+    //  The active one first, whichever was heard first.
+    const char *comma = strchr (list, ',');
+    assert_non_null (comma);
+    assert_memory_equal (comma - 5, ":5560", 5);
+    assert_string_equal (strrchr (list, ':'), ":7000");
+    for (size_t i = 0; i < found.n; i++)
+        assert_int_equal (found.standby [i], streq (found.name [i], "standby"));
+    sl_discover_destroy (&active);
+    sl_discover_destroy (&standby);
+}
+
 int main (void)
 {
     sl_log_init ("test_discover", SL_LOG_WARN);
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_discover_beacon_round_trip),
+        cmocka_unit_test (test_discover_standby_beacon_round_trip),
+        cmocka_unit_test (test_discover_found_keeps_every_broker_once_active_first),
+        cmocka_unit_test (test_discover_found_is_capped),
         cmocka_unit_test (test_discover_encode_rejects_what_it_cannot_send),
         cmocka_unit_test (test_discover_decode_rejects_garbage),
         cmocka_unit_test (test_discover_port_option),
         cmocka_unit_test (test_discover_announce_refuses_unreachable_bind),
         cmocka_unit_test (test_discover_find_times_out_clearly),
         cmocka_unit_test (test_discover_finds_an_announced_broker),
+        cmocka_unit_test (test_discover_find_all_hears_every_broker),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -112,11 +112,40 @@ static void test_metrics_render_without_queues (void **state)
     free (text);
 }
 
+//  The active broker: how many standbys, and a labelled lag and age each
+//  (a label value escaped: it came over the network).
+static void test_metrics_render_standbys (void **state)
+{
+    (void) state;
+    broker_counters_t count = { 0 };
+    metrics_standby_t standbys [] = {
+        { .address = "tcp://b:5560", .lag = 3, .last_seen_s = 0.25 },
+        { .address = "tcp://\"odd\\one\"", .lag = 0, .last_seen_s = 1 },
+    };
+    metrics_view_t view = {
+        .count = &count, .ha = true, .role = 1, .standbys = standbys, .nstandbys = 2
+    };
+    char *text = metrics_render (&view);
+    assert_non_null (text);
+    s_expect_line (text, "sluice_standbys 2");
+    s_expect_line (text, "# TYPE sluice_standby_lag_records gauge");
+    s_expect_line (text, "sluice_standby_lag_records{standby=\"tcp://b:5560\"} 3");
+    s_expect_line (text, "sluice_standby_lag_records{standby=\"tcp://\\\"odd\\\\one\\\"\"} 0");
+    s_expect_line (text, "sluice_standby_last_seen_seconds{standby=\"tcp://b:5560\"} 0.250");
+    free (text);
+    //  A broker alone (no --standby): none of it.
+    view.ha = false;
+    text = metrics_render (&view);
+    assert_null (strstr (text, "sluice_standbys"));
+    free (text);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_metrics_render_counters_and_gauges),
         cmocka_unit_test (test_metrics_render_without_queues),
+        cmocka_unit_test (test_metrics_render_standbys),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include "sl_status_json.h"
 #include "status.h"
 
 static void test_status_lists_jobs_workers_queues_and_counters (void **state)
@@ -150,11 +151,75 @@ static void test_status_lists_collectors_and_their_jobs (void **state)
     sl_table_destroy (&table);
 }
 
+//  The active broker's standbys: address, applied sequence, lag behind
+//  its stream sequence and the age of the last announcement; in JSON as
+//  `standbys` only for a broker with a role (--standby).
+static void test_status_lists_standbys_with_their_lag (void **state)
+{
+    (void) state;
+    sl_table_t *table = sl_table_new ();
+    sl_peers_t *peers = sl_peers_new ();
+    sl_finished_t *finished = sl_finished_new (10, 8);
+    sl_standbys_t standbys;
+    sl_standbys_init (&standbys);
+    sl_announcement_t b = { .seq = 90, .every_ms = 200, .role = "standby" };
+    sl_announcement_t c = { .seq = 101, .every_ms = 200, .role = "standby" };
+    strcpy (b.broker, "tcp://b:5560");
+    strcpy (c.broker, "tcp://c:5560");
+    sl_standbys_heard (&standbys, &b, 1000);
+    sl_standbys_heard (&standbys, &c, 1150);
+    broker_counters_t count = { 0 };
+    status_view_t view = { .table = table,
+                           .peers = peers,
+                           .finished = finished,
+                           .count = &count,
+                           .broker_id = "a",
+                           .now = 1200,
+                           .role = "active",
+                           .journal_seq = 100,
+                           .standbys = &standbys };
+    status_parts_t parts;
+    assert_int_equal (status_build (&view, &parts), 0);
+    Sluice__StatusReport *r = &parts.report;
+    assert_int_equal (r->n_standbys, 2);
+    assert_string_equal (r->standbys [0]->address, "tcp://b:5560");
+    assert_int_equal (r->standbys [0]->applied_seq, 90);
+    assert_int_equal (r->standbys [0]->lag, 10);
+    assert_int_equal (r->standbys [0]->last_seen_ms, 200);
+    assert_string_equal (r->standbys [1]->address, "tcp://c:5560");
+    assert_int_equal (r->standbys [1]->lag, 0); //  ahead: read a hold not yet counted
+    assert_int_equal (r->standbys [1]->last_seen_ms, 50);
+    json_t *doc = sl_status_json (r);
+    json_t *list = json_object_get (doc, "standbys");
+    assert_int_equal (json_array_size (list), 2);
+    json_t *first = json_array_get (list, 0);
+    assert_string_equal (json_string_value (json_object_get (first, "address")), "tcp://b:5560");
+    assert_int_equal (json_integer_value (json_object_get (first, "applied_seq")), 90);
+    assert_int_equal (json_integer_value (json_object_get (first, "lag_records")), 10);
+    assert_true (json_real_value (json_object_get (first, "last_seen_s")) == 0.2);
+    json_decref (doc);
+    status_free (&parts);
+    //  A broker alone (no role): no list, no `standbys` in JSON.
+    view.role = NULL;
+    view.standbys = NULL;
+    assert_int_equal (status_build (&view, &parts), 0);
+    assert_int_equal (parts.report.n_standbys, 0);
+    doc = sl_status_json (&parts.report);
+    assert_null (json_object_get (doc, "standbys"));
+    assert_null (json_object_get (doc, "ha"));
+    json_decref (doc);
+    status_free (&parts);
+    sl_finished_destroy (&finished);
+    sl_peers_destroy (&peers);
+    sl_table_destroy (&table);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_status_lists_jobs_workers_queues_and_counters),
         cmocka_unit_test (test_status_lists_collectors_and_their_jobs),
+        cmocka_unit_test (test_status_lists_standbys_with_their_lag),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
