@@ -304,17 +304,17 @@ static void s_ref (sl_wcore_t *self, size_t n, const wtask_t *task)
 }
 
 //  Fills refs with the tasks whose claim is behind their state, from
-//  running then waiting, marking them claimed. Returns how many (at most
-//  MAX_REFS: call again while it returns that).
-static size_t s_fresh_claims (sl_wcore_t *self)
+//  running then (unless started_only) waiting, marking them claimed.
+//  Returns how many (at most MAX_REFS: call again while it returns that).
+static size_t s_fresh_claims (sl_wcore_t *self, bool started_only)
 {
     size_t n = 0;
     for (wtask_t *task = self->running; task && n < MAX_REFS; task = task->next)
-        if (task->claim != s_claim_of (task)) {
+        if (task->claim != s_claim_of (task) && (!started_only || task->claim == CLAIM_WAITING)) {
             s_ref (self, n++, task);
             task->claim = s_claim_of (task);
         }
-    for (size_t i = 0; i < sl_deque_size (self->waiting) && n < MAX_REFS; i++) {
+    for (size_t i = 0; i < sl_deque_size (self->waiting) && n < MAX_REFS && !started_only; i++) {
         wtask_t *task = (wtask_t *) sl_deque_at (self->waiting, i);
         if (task->claim != CLAIM_WAITING) {
             s_ref (self, n++, task);
@@ -324,15 +324,20 @@ static size_t s_fresh_claims (sl_wcore_t *self)
     return n;
 }
 
-//  Queues heartbeats claiming every task whose claim is behind.
-static void s_claim (sl_wcore_t *self)
+//  Queues heartbeats claiming every task whose claim is behind; with
+//  started_only, only the tasks claimed as waiting that have started.
+//  (Those need telling at once: lost with us, they count as a run. A
+//  task that arrived since the last heartbeat waits for the next regular
+//  one, running or not: claiming it now would make its own start claim
+//  at once again, a heartbeat per task for a worker with a prefetch.)
+static void s_claim (sl_wcore_t *self, bool started_only)
 {
     size_t n;
     do {
         Sluice__Heartbeat hb = SLUICE__HEARTBEAT__INIT;
         hb.running = (uint32_t) self->nrunning;
         hb.held = self->ref_ptrs;
-        hb.n_held = n = s_fresh_claims (self);
+        hb.n_held = n = s_fresh_claims (self, started_only);
         sl_env_t env = SLUICE__ENVELOPE__INIT;
         env.body_case = SLUICE__ENVELOPE__BODY_HEARTBEAT;
         env.heartbeat = &hb;
@@ -384,7 +389,7 @@ void sl_wcore_welcome (sl_wcore_t *self, bool fair, int64_t now)
     for (size_t i = 0; i < sl_deque_size (self->waiting); i++)
         ((wtask_t *) sl_deque_at (self->waiting, i))->claim = CLAIM_NONE;
     if (again)
-        s_claim (self);
+        s_claim (self, false);
 }
 
 void sl_wcore_lost (sl_wcore_t *self)
@@ -666,14 +671,14 @@ void sl_wcore_step (sl_wcore_t *self, int64_t now)
         s_attach_requests (self);
     s_collect (self, now);
     if (self->claims_pending && self->connected)
-        s_claim (self);
+        s_claim (self, true);
 }
 
 void sl_wcore_heartbeat (sl_wcore_t *self, int64_t now)
 {
     assert (self);
     (void) now;
-    s_claim (self);
+    s_claim (self, false);
     if (self->fair && !self->draining && !self->got_tasks && self->credit.granted > 0)
         self->credit_absolute = true;
     self->got_tasks = false;

@@ -351,6 +351,40 @@ static void test_wcore_task_claimed_waiting_is_claimed_again_when_it_starts (voi
     s_expect_none (fx);
 }
 
+static void test_wcore_claim_at_a_start_names_only_tasks_claimed_waiting (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    s_connected (fx);
+    s_tasks (fx, "j1", 1, 3, NULL);
+    sl_wcore_step (fx->core, 0);
+    sl_wcore_heartbeat (fx->core, 10); //  seq 3 claimed waiting
+    sl_env_t *env = s_expect (fx, SLUICE__ENVELOPE__BODY_HEARTBEAT);
+    sl_proto_free (&env);
+    s_tasks (fx, "j1", 4, 2, NULL); //  not claimed yet
+    s_finish (&fx->fake, 0, SL_WEXEC_OK, "out1");
+    sl_wcore_step (fx->core, 20); //  seq 3 starts
+    env = s_expect (fx, SLUICE__ENVELOPE__BODY_HEARTBEAT);
+    assert_int_equal (env->heartbeat->n_held, 1); //  not seqs 4 and 5
+    assert_int_equal (env->heartbeat->held [0]->seq, 3);
+    sl_proto_free (&env);
+    s_expect_none (fx);
+    //  Seq 4 starts: it was never claimed waiting, so nothing goes at once
+    //  (were it claimed above, every start would heartbeat again).
+    s_finish (&fx->fake, 1, SL_WEXEC_OK, "out2");
+    sl_wcore_step (fx->core, 30);
+    assert_int_equal (fx->fake.nstarted, 4);
+    s_expect_none (fx);
+    //  The next regular heartbeat claims the rest: 4 running, 5 waiting.
+    sl_wcore_heartbeat (fx->core, 40);
+    env = s_expect (fx, SLUICE__ENVELOPE__BODY_HEARTBEAT);
+    assert_int_equal (env->heartbeat->n_held, 2);
+    assert_int_equal (env->heartbeat->held [0]->seq, 4);
+    assert_false (env->heartbeat->held [0]->waiting);
+    assert_int_equal (env->heartbeat->held [1]->seq, 5);
+    assert_true (env->heartbeat->held [1]->waiting);
+    sl_proto_free (&env);
+}
+
 static void test_wcore_results_go_in_numbered_batches_of_one_job (void **state)
 {
     fixture_t *fx = (fixture_t *) *state;
@@ -827,6 +861,8 @@ int main (void)
                                          s_teardown),
         cmocka_unit_test_setup_teardown (
             test_wcore_task_claimed_waiting_is_claimed_again_when_it_starts, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (
+            test_wcore_claim_at_a_start_names_only_tasks_claimed_waiting, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_wcore_results_go_in_numbered_batches_of_one_job,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_wcore_outbox_is_kept_while_the_broker_is_away,
