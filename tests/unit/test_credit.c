@@ -92,10 +92,10 @@ static void test_credit_automatic_prefetch_follows_task_length (void **state)
 {
     (void) state;
     sl_credit_t credit;
-    sl_credit_init (&credit, 2, -1);
-    //  Tiny tasks (under 0.01 ms counts as 0.01): 2 slots x 2 ms / 0.01 ms.
+    sl_credit_init (&credit, 1, -1);
+    //  Tiny tasks (under 0.01 ms counts as 0.01): 1 slot x 10 ms / 0.01 ms.
     sl_credit_task_done (&credit, 0);
-    assert_int_equal (sl_credit_prefetch (&credit), 400);
+    assert_int_equal (sl_credit_prefetch (&credit), 1000);
     //  Long tasks: none, once the average has moved there.
     for (int i = 0; i < 100; i++)
         sl_credit_task_done (&credit, 500);
@@ -104,11 +104,15 @@ static void test_credit_automatic_prefetch_follows_task_length (void **state)
     sl_credit_init (&credit, 8, -1);
     sl_credit_task_done (&credit, 0);
     assert_int_equal (sl_credit_prefetch (&credit), SL_CREDIT_MAX_PREFETCH);
-    //  1 ms tasks on 2 slots hide a 2 ms round trip with about 4.
+    //  1 ms tasks on 2 slots hide a 10 ms round trip with 20.
     sl_credit_init (&credit, 2, -1);
     sl_credit_task_done (&credit, 1);
-    assert_int_equal (sl_credit_prefetch (&credit), 4);
-    s_expect_ask (&credit, 0, false, true, true, 6);
+    assert_int_equal (sl_credit_prefetch (&credit), 20);
+    s_expect_ask (&credit, 0, false, true, true, 22);
+    //  Past 40 ms on 2 slots (under half a task in 10 ms): none.
+    sl_credit_init (&credit, 2, -1);
+    sl_credit_task_done (&credit, 41);
+    assert_int_equal (sl_credit_prefetch (&credit), 0);
 }
 
 static void test_credit_tiny_tasks_ask_in_steps (void **state)
