@@ -92,8 +92,7 @@ typedef struct {
     bool woken;                       //  a byte waits in the wake pipe
     int wake [2];                     //  pipe: readable while answers wait
     natsSubscription *follow;         //  standby: ordered consumer of what others append
-    sl_frame_reader_t *follow_reader; //  standby: records split over messages
-    bool synced;                      //  standby: a message that begins a run was followed
+    sl_frame_reader_t *follow_reader; //  standby: records split over messages (from replay on)
     bool refused;                     //  the last hold found that another broker wrote
     char holder [256];                //  the holder named by the last hold message read
     char *workers;                    //  the workers it named (owned), or NULL
@@ -215,9 +214,12 @@ static void s_holder_note (s_nats_t *self, natsMsg *msg)
 }
 
 //  Reads the stream's messages from first to last (inclusive) with an
-//  ordered consumer, feeding the records to fn. Returns records, or -1.
+//  ordered consumer, feeding the records to fn. Returns records, or -1;
+//  *torn (if torn) is the bytes not applied: torn runs, and a run still
+//  open at last. If keep, a reader left with such an open run is handed
+//  over in *keep (caller owns it) to go on with the messages after last.
 static int64_t s_read (s_nats_t *self, uint64_t first, uint64_t last, sl_journal_fn *fn, void *arg,
-                       uint64_t *torn, char *err, size_t errlen)
+                       uint64_t *torn, sl_frame_reader_t **keep, char *err, size_t errlen)
 {
     if (last < first || last == 0)
         return 0;
@@ -276,10 +278,12 @@ static int64_t s_read (s_nats_t *self, uint64_t first, uint64_t last, sl_journal
         natsSubscription_Unsubscribe (sub);
         natsSubscription_Destroy (sub);
     }
-    uint64_t dropped = sl_frame_reader_finish (reader);
     if (torn)
-        *torn = dropped;
-    sl_frame_reader_destroy (&reader);
+        *torn = sl_frame_reader_torn (reader) + sl_frame_reader_pending (reader);
+    if (keep && count >= 0 && sl_frame_reader_pending (reader))
+        *keep = reader;
+    else
+        sl_frame_reader_destroy (&reader);
     return count;
 }
 
@@ -328,18 +332,33 @@ static int64_t s_replay (void *impl, sl_journal_fn *fn, void *arg, char *err, si
     if (first == 0)
         first = 1;
     self->first_seq = first;
-    int64_t count = s_read (self, first, last, fn, arg, &self->torn_bytes, err, errlen);
+    //  A record split over several messages may be open at the end: its
+    //  writer died between the parts, or is alive and about to send the
+    //  rest. Not applied now (nothing in it was confirmed yet); the reader
+    //  is kept, so that a standby applies it from its parts to come
+    //  (s_follow). A broker that appends drops it: its first message
+    //  begins a run, which tears the open one for every reader.
+    sl_frame_reader_t *tail = NULL;
+    int64_t count = s_read (self, first, last, fn, arg, &self->torn_bytes, &tail, err, errlen);
+    size_t open = tail ? sl_frame_reader_pending (tail) : 0;
+    self->follow_reader = tail;
     self->last_seq = last;
     self->segment = 1;
     if (count >= 0 && !(self->window = sl_jwindow_new (WINDOW, last))) {
         snprintf (err, errlen, "out of memory opening the journal stream %s", self->stream);
         count = -1;
     }
-    if (count >= 0 && self->torn_bytes)
+    if (count >= 0 && self->torn_bytes > open)
         snprintf (self->repaired, sizeof self->repaired,
                   "journal stream %s: dropped %" PRIu64
                   " bytes of records a crash left half-published (never confirmed)",
-                  self->stream, self->torn_bytes);
+                  self->stream, self->torn_bytes - open);
+    else if (count >= 0 && open)
+        snprintf (self->repaired, sizeof self->repaired,
+                  "journal stream %s: the last %zu bytes are a record split over several "
+                  "messages and not ended (not confirmed): dropped, unless its writer is alive "
+                  "and ends it while this broker follows as a standby",
+                  self->stream, open);
     return count;
 }
 
@@ -762,8 +781,8 @@ static int64_t s_scan (void *impl, uint64_t from, sl_journal_fn *fn, void *arg, 
     (void) from; //  one stream: the job's records are anywhere in it
     //  Only what was acknowledged: up to last_seq, less a run in flight
     //  (a split record half sent), which the reader drops as open.
-    return s_read (self, self->first_seq, sl_jwindow_last_seq (self->window), fn, arg, NULL, err,
-                   errlen);
+    return s_read (self, self->first_seq, sl_jwindow_last_seq (self->window), fn, arg, NULL, NULL,
+                   err, errlen);
 }
 
 static const char *s_dir (void *impl)
@@ -793,18 +812,28 @@ static int s_follow_start (s_nats_t *self, char *err, size_t errlen)
     so.Config.DeliverPolicy = js_DeliverByStartSequence;
     so.Config.OptStartSeq = self->last_seq + 1;
     jsErrCode jerr = 0;
+    //  The reader replay left, if a record was open at its end.
+    if (!self->follow_reader && !(self->follow_reader = sl_frame_reader_new ())) {
+        snprintf (err, errlen, "cannot follow the journal stream %s: out of memory",
+                  self->stream);
+        return -1;
+    }
     natsStatus s = js_SubscribeSync (&self->follow, self->js, self->subject, NULL, &so, &jerr);
-    if (s == NATS_OK && (self->follow_reader = sl_frame_reader_new ()))
+    if (s == NATS_OK)
         return 0;
     snprintf (err, errlen, "cannot follow the journal stream %s: %s (JetStream error %d)",
-              self->stream, s == NATS_OK ? "out of memory" : s_nats_error (s), (int) jerr);
-    s_follow_stop (self);
+              self->stream, s_nats_error (s), (int) jerr);
+    natsSubscription_Destroy (self->follow); //  the reader stays, for the next try
+    self->follow = NULL;
     return -1;
 }
 
-//  Feeds one followed message to the reader. A run another broker left
-//  open when this one replayed (its first part was dropped then) is
-//  skipped up to the next message that begins a run. Returns records or -1.
+//  Feeds one followed message to the reader, which goes on from replay's
+//  (a record open at its end is applied once its last part comes; one
+//  that a takeover cut short is dropped at the next message that begins
+//  a run). Returns records, or -1: a message this standby cannot apply
+//  (damaged, or refused), which leaves its table short of a record: it is
+//  fenced, never to take over with it.
 static int64_t s_follow_msg (s_nats_t *self, natsMsg *msg, uint64_t seq, sl_journal_fn *fn,
                              void *arg, char *err, size_t errlen)
 {
@@ -813,10 +842,14 @@ static int64_t s_follow_msg (s_nats_t *self, natsMsg *msg, uint64_t seq, sl_jour
     s_holder_note (self, msg);
     self->last_seq = seq;
     self->bytes += len;
-    if (len >= SL_FRAME_HEAD && !(data [3] & SL_FRAME_BEGIN) && !self->synced)
-        return 0;
-    self->synced = true;
-    return sl_frame_reader_feed (self->follow_reader, seq, data, len, fn, arg, err, errlen);
+    int64_t n = sl_frame_reader_feed (self->follow_reader, seq, data, len, fn, arg, err, errlen);
+    if (n < 0) {
+        size_t used = strlen (err);
+        snprintf (err + used, errlen - used,
+                  "; this standby misses it: restart it to read the stream again");
+        self->fenced = true;
+    }
+    return n;
 }
 
 static int64_t s_follow (void *impl, sl_journal_fn *fn, void *arg, char *err, size_t errlen)
@@ -934,7 +967,7 @@ static int s_hold (void *impl, const char *holder, const char *workers, char *er
         }
     }
     self->refused |= self->fenced;
-    if (rc == 0 && self->follow)
+    if (rc == 0)
         s_follow_stop (self); //  taken over: what is read from now on is this broker's own
     if (rc == 0 && holder)
         snprintf (self->holder, sizeof self->holder, "%s", holder);
