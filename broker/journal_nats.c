@@ -12,10 +12,12 @@
     queues the answer under `lock` and writes a byte to the `wake` pipe,
     which the broker's loop polls; sl_journal_poll, on the broker's thread,
     hands the answers to the window, drops what is durable and publishes
-    more. A failure is retried synchronously by the next commit, message by
-    message from the window's head, with the same bytes and message ids
-    (so that JetStream's duplicate window recognises what was stored
-    after all): a rare path, where waiting is right.
+    more. A failure is retried by the next commit (the broker retries with
+    a backoff) without waiting: the window's head alone is sent again,
+    with the same bytes and message id (so that JetStream's duplicate
+    window recognises it if it was stored after all), and once its answer
+    says stored the rest follows, pipelined as before. The broker's loop
+    never waits for NATS on that path.
 */
 #include <assert.h>
 #include <errno.h>
@@ -78,6 +80,7 @@ typedef struct {
     uint64_t appended;                //  records appended (position of the last one)
     uint64_t durable;                 //  position of the last record acknowledged
     bool failed;                      //  a publish failed: the next commit retries
+    bool probed;                      //  failed: the window's head was sent again (the retry)
     bool fenced;                      //  another broker wrote to the stream
     char why [256];                   //  why the window's head failed
     uint64_t torn_bytes;              //  bytes of torn runs dropped by replay
@@ -585,55 +588,26 @@ static int s_poll (void *impl, char *err, size_t errlen)
     s_pop_acked (self);
     if (self->fenced)
         return s_fenced_error (self, err, errlen);
-    if (sl_jwindow_stuck (self->window) && !self->failed) {
-        //  The head failed and everything behind it answered: not durable.
+    if (sl_jwindow_stuck (self->window) && (!self->failed || self->probed)) {
+        //  The head failed and everything behind it answered (or the head
+        //  sent again failed again): not durable.
         sl_pub_t *head = sl_jwindow_at (self->window, 0);
         self->failed = true;
+        self->probed = false;
         self->fenced = head->fence;
         s_publish_error (self, head->fence, head->expect, self->why, err, errlen);
         if (!self->fenced)
-            sl_jwindow_rewind (self->window); //  the next commit sends them again
+            sl_jwindow_rewind (self->window); //  the next commit sends the head again
         return -1;
+    }
+    if (self->failed && self->probed && !sl_jwindow_in_flight (self->window)) {
+        //  The head sent again is stored (or was already: a duplicate):
+        //  the rest goes out as usual, pipelined again.
+        self->failed = false;
+        self->probed = false;
     }
     if (!self->failed)
         s_send_more (self);
-    return 0;
-}
-
-//  Sends the window again, message by message, each waiting for its
-//  answer. Returns 0 once every one is stored, or -1 with err.
-static int s_resend (s_nats_t *self, char *err, size_t errlen)
-{
-    sl_pub_t *pub;
-    while ((pub = sl_jwindow_next (self->window))) {
-        sl_jwindow_sent (self->window, pub);
-        pub->chained = false; //  its predecessor is stored: the sequence says it all
-        char id [64], last [64];
-        jsPubOptions po;
-        size_t len = s_prepare (self, pub, &po, id, last, sizeof id);
-        natsMsg *msg = NULL;
-        jsPubAck *ack = NULL;
-        jsErrCode jerr = 0;
-        natsStatus s =
-            natsMsg_Create (&msg, self->subject, NULL, (const char *) self->msg, (int) len);
-        if (s == NATS_OK)
-            s = js_PublishMsg (&ack, self->js, msg, &po, &jerr);
-        natsMsg_Destroy (msg);
-        if (s != NATS_OK) {
-            char why [256];
-            snprintf (why, sizeof why, "%s (JetStream error %d)", s_nats_error (s), (int) jerr);
-            self->fenced = s_fence_error (jerr);
-            sl_jwindow_failed (self->window, pub->expect, self->fenced);
-            s_publish_error (self, self->fenced, pub->expect, why, err, errlen);
-            if (!self->fenced)
-                sl_jwindow_rewind (self->window);
-            return -1;
-        }
-        sl_jwindow_acked (self->window, pub->expect, ack->Sequence);
-        jsPubAck_Destroy (ack);
-        s_pop_acked (self);
-    }
-    self->failed = false;
     return 0;
 }
 
@@ -645,14 +619,28 @@ static int s_commit (void *impl, char *err, size_t errlen)
     self->flushing = true;
     self->unflushed = 0;
     if (self->failed) {
-        s_take_answers (self);
-        if (sl_jwindow_in_flight (self->window)) {
-            snprintf (err, errlen, "the journal stream %s: still waiting for answers (%s)",
+        //  The retry (the broker calls again after a backoff) never waits:
+        //  it sends the first message not stored alone, with the same bytes,
+        //  id and expectation, and s_poll takes its answer when it comes
+        //  (within timeout_ms): stored, the journal goes on; refused for
+        //  the stream's last sequence, fenced; else the next retry.
+        char why [512];
+        if (s_poll (self, why, sizeof why) && self->fenced) {
+            snprintf (err, errlen, "%s", why);
+            return -1;
+        }
+        sl_pub_t *head;
+        if (self->failed && !self->probed && (head = sl_jwindow_next (self->window))) {
+            self->probed = true;
+            s_send (self, head); //  a failure here is the answer: the next s_poll
+        }
+        if (self->failed) {
+            snprintf (err, errlen,
+                      "cannot publish to the journal stream %s: %s; sending the first message "
+                      "not stored again, without waiting",
                       self->stream, self->why);
             return -1;
         }
-        if (s_resend (self, err, errlen))
-            return -1;
     }
     s_send_more (self);
     return 0;
