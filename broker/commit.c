@@ -315,6 +315,17 @@ void broker_journal_tick (broker_t *self, int64_t now)
         broker_journal_commit (self);
 }
 
+//  A hold was appended (standby.c): the stream grew without a commit, and
+//  an idle broker commits nothing. Holds count toward --checkpoint-bytes
+//  (journal_nats.c), so a checkpoint comes due now and then, and its purge
+//  keeps an idle stream from growing for ever.
+void broker_journal_held (broker_t *self)
+{
+    if (self->journal && !self->journal_failed && s_checkpoint_due (self) &&
+        (!self->rotate_retry || zclock_mono () >= self->rotate_retry))
+        s_journal_rotate (self);
+}
+
 //  When the journal needs the loop again (ms), or INT64_MAX.
 int64_t broker_journal_wake (broker_t *self)
 {

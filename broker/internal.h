@@ -177,6 +177,7 @@ void broker_journal_tag (broker_t *self);
 int broker_journal_commit (broker_t *self);
 int broker_journal_sync (broker_t *self);
 void broker_journal_poll (broker_t *self);
+void broker_journal_held (broker_t *self);
 void broker_journal_tick (broker_t *self, int64_t now);
 int64_t broker_journal_wake (broker_t *self);
 int broker_journal_open (broker_t *self, char *err, size_t errlen);

@@ -43,6 +43,7 @@
 #define BUFFER_KEEP (16u << 20) //  a buffer bigger than this is freed when empty
 #define COMPACT_AT (4u << 20)   //  durable bytes that make the buffer move down
 #define WINDOW 32               //  messages in flight at most
+#define HOLD_BYTES 1024         //  what a hold message counts for toward a checkpoint
 
 //  An answer to an asynchronous publish, from libnats's thread.
 typedef struct {
@@ -910,6 +911,12 @@ static int s_hold_publish (s_nats_t *self, const char *holder, const char *worke
     if (s == NATS_OK) {
         self->last_seq = ack->Sequence;
         jsPubAck_Destroy (ack);
+        //  An idle active broker appends nothing but holds, one a
+        //  heartbeat: they count toward the broker's checkpoints (more than
+        //  their stored size: each is also a message for replay to read),
+        //  whose purge keeps the stream from growing for ever.
+        self->bytes += sizeof head;
+        self->segment_bytes += HOLD_BYTES;
         return 0;
     }
     self->refused = jerr == JSStreamWrongLastSequenceErr;

@@ -223,9 +223,10 @@ bool broker_role_serving (broker_t *self, int64_t now)
         return !self->fenced;
     if (sl_role_hold_due (&self->role, now)) {
         char err [512] = "";
-        if (s_hold (self, err, sizeof err) == 0)
+        if (s_hold (self, err, sizeof err) == 0) {
             sl_role_held (&self->role, now);
-        else if (sl_journal_fenced (self->journal)) {
+            broker_journal_held (self); //  a checkpoint may be due (holds count)
+        } else if (sl_journal_fenced (self->journal)) {
             sl_role_refused (&self->role, now);
             if (!self->fenced)
                 sl_error ("deposed: %s", err);

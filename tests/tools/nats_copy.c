@@ -6,6 +6,8 @@
     expectations the writer published with); the copy numbers its messages
     from its own last sequence.
 
+        nats_copy URL SRC state
+            prints "FIRST LAST MESSAGES BYTES" of stream SRC
         nats_copy URL SRC split
             prints "SPLIT LAST": the sequence of the first message of SRC
             that begins a record without ending it (a record split over
@@ -45,6 +47,19 @@ static int s_last (jsCtx *js, const char *stream, uint64_t *last, bool *exists)
     if (s != NATS_OK)
         return jerr == JSStreamNotFoundErr ? 0 : (s_fail ("stream info", s, jerr), -1);
     *last = si->State.LastSeq;
+    jsStreamInfo_Destroy (si);
+    return 0;
+}
+
+static int s_state (jsCtx *js, const char *src)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_GetStreamInfo (&si, js, src, NULL, &jerr);
+    if (s != NATS_OK)
+        return s_fail ("stream info", s, jerr);
+    printf ("%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", si->State.FirstSeq,
+            si->State.LastSeq, si->State.Msgs, si->State.Bytes);
     jsStreamInfo_Destroy (si);
     return 0;
 }
@@ -136,8 +151,10 @@ static int s_copy (jsCtx *js, const char *src, const char *dst, uint64_t from, u
 
 int main (int argc, char *argv [])
 {
-    if (argc < 4 || (strcmp (argv [3], "split") && argc < 6)) {
-        fprintf (stderr, "usage: nats_copy URL SRC split | nats_copy URL SRC DST FROM TO [EXPECT]\n");
+    bool one = argc >= 4 && (!strcmp (argv [3], "split") || !strcmp (argv [3], "state"));
+    if (argc < 4 || (!one && argc < 6)) {
+        fprintf (stderr, "usage: nats_copy URL SRC split|state | nats_copy URL SRC DST FROM TO "
+                         "[EXPECT]\n");
         return 1;
     }
     natsConnection *nc = NULL;
@@ -147,9 +164,9 @@ int main (int argc, char *argv [])
         s = natsConnection_JetStream (&js, nc, NULL);
     if (s != NATS_OK)
         return s_fail (argv [1], s, 0);
-    int rc = strcmp (argv [3], "split") == 0
-                 ? s_split (js, argv [2])
-                 : s_copy (js, argv [2], argv [3], strtoull (argv [4], NULL, 10),
+    int rc = strcmp (argv [3], "split") == 0   ? s_split (js, argv [2])
+             : strcmp (argv [3], "state") == 0 ? s_state (js, argv [2])
+                                               : s_copy (js, argv [2], argv [3], strtoull (argv [4], NULL, 10),
                            strtoull (argv [5], NULL, 10), argc > 6 ? argv [6] : NULL);
     jsCtx_Destroy (js);
     natsConnection_Destroy (nc);
