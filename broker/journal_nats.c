@@ -803,8 +803,7 @@ static int s_follow_start (s_nats_t *self, char *err, size_t errlen)
     jsErrCode jerr = 0;
     //  The reader replay left, if a record was open at its end.
     if (!self->follow_reader && !(self->follow_reader = sl_frame_reader_new ())) {
-        snprintf (err, errlen, "cannot follow the journal stream %s: out of memory",
-                  self->stream);
+        snprintf (err, errlen, "cannot follow the journal stream %s: out of memory", self->stream);
         return -1;
     }
     natsStatus s = js_SubscribeSync (&self->follow, self->js, self->subject, NULL, &so, &jerr);

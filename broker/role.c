@@ -47,8 +47,7 @@ void sl_role_followed (sl_role_t *self, uint64_t seq, int64_t now)
 bool sl_role_takeover_due (const sl_role_t *self, int64_t now)
 {
     assert (self);
-    return self->state == SL_ROLE_STANDBY &&
-           now - self->progress_at >= self->takeover_ms;
+    return self->state == SL_ROLE_STANDBY && now - self->progress_at >= self->takeover_ms;
 }
 
 void sl_role_held (sl_role_t *self, int64_t started)
@@ -77,8 +76,7 @@ void sl_role_refused (sl_role_t *self, int64_t now)
 bool sl_role_may_serve (const sl_role_t *self, int64_t now)
 {
     assert (self);
-    return self->state == SL_ROLE_ACTIVE &&
-           now - self->held_at < self->serve_ms;
+    return self->state == SL_ROLE_ACTIVE && now - self->held_at < self->serve_ms;
 }
 
 bool sl_role_hold_due (const sl_role_t *self, int64_t now)

@@ -37,7 +37,7 @@
 
 #define SL_ROLE_TAKEOVER_TENTHS 25 //  stream silence before a standby takes over (tenths of a beat)
 #define SL_ROLE_SERVE_TENTHS 20    //  an active broker serves this long after its hold (tenths)
-#define SL_ROLE_MARGIN_MS 100      //  the serving window closes at least this long before a takeover
+#define SL_ROLE_MARGIN_MS 100 //  the serving window closes at least this long before a takeover
 
 typedef enum {
     SL_ROLE_STANDBY, //  follows the journal, serves nobody

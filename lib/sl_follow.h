@@ -33,12 +33,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_FOLLOW_MAX 8          //  addresses in a list, at most
-#define SL_FOLLOW_ADDR 256       //  longest address, with its terminator
-#define SL_FOLLOW_DWELL_MS 500   //  a silent broker is left after this long
-#define SL_FOLLOW_STALE_MS 3000  //  a broker left silent is not gone back to for this long
-#define SL_FOLLOW_LOST_BEATS 3   //  heartbeats without an answer that lose a link
-#define SL_FOLLOW_RETRY_MS 25    //  a standby that refused: say hello again after this long
+#define SL_FOLLOW_MAX 8         //  addresses in a list, at most
+#define SL_FOLLOW_ADDR 256      //  longest address, with its terminator
+#define SL_FOLLOW_DWELL_MS 500  //  a silent broker is left after this long
+#define SL_FOLLOW_STALE_MS 3000 //  a broker left silent is not gone back to for this long
+#define SL_FOLLOW_LOST_BEATS 3  //  heartbeats without an answer that lose a link
+#define SL_FOLLOW_RETRY_MS 25   //  a standby that refused: say hello again after this long
 
 typedef enum {
     SL_FOLLOW_STAY,   //  keep saying hello to the current address

@@ -164,9 +164,10 @@ int main (int argc, char *argv [])
         s = natsConnection_JetStream (&js, nc, NULL);
     if (s != NATS_OK)
         return s_fail (argv [1], s, 0);
-    int rc = strcmp (argv [3], "split") == 0   ? s_split (js, argv [2])
-             : strcmp (argv [3], "state") == 0 ? s_state (js, argv [2])
-                                               : s_copy (js, argv [2], argv [3], strtoull (argv [4], NULL, 10),
+    int rc = strcmp (argv [3], "split") == 0 ? s_split (js, argv [2])
+             : strcmp (argv [3], "state") == 0
+                 ? s_state (js, argv [2])
+                 : s_copy (js, argv [2], argv [3], strtoull (argv [4], NULL, 10),
                            strtoull (argv [5], NULL, 10), argc > 6 ? argv [6] : NULL);
     jsCtx_Destroy (js);
     natsConnection_Destroy (nc);

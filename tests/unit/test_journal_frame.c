@@ -339,9 +339,8 @@ static void test_journal_frame_a_run_open_at_a_takeover_is_torn_by_the_hold (voi
     uint8_t hold [SL_FRAME_HEAD];
     sl_frame_put_head (hold, SL_FRAME_BEGIN | SL_FRAME_END);
     char err [256] = "";
-    assert_int_equal (sl_frame_reader_feed (reader, 3, hold, sizeof hold, s_collect, &seen, err,
-                                            sizeof err),
-                      0);
+    assert_int_equal (
+        sl_frame_reader_feed (reader, 3, hold, sizeof hold, s_collect, &seen, err, sizeof err), 0);
     assert_int_equal (sl_frame_reader_pending (reader), 0);
     assert_int_equal (sl_frame_reader_torn (reader), 2048);
     assert_int_equal (seen.n, 0);
