@@ -395,6 +395,11 @@ static void s_turn (broker_t *self, zmq_pollitem_t *items)
         http_handle (self->metrics, broker_render_http, self);
     if (items [6].revents & ZMQ_POLLIN)
         broker_journal_poll (self); //  the journal's answers (NATS)
+    //  On a shared journal the window was checked before the handlers;
+    //  check it again before dealing and delivering, so that a long turn
+    //  cannot carry a deposed broker's sends into a takeover (role.h).
+    if (self->shared && !sl_role_may_serve (&self->role, zclock_mono ()))
+        return; //  the next turn holds the journal first
     broker_dispatch (self);
     broker_deliver (self);
     broker_finish_jobs (self);

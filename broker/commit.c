@@ -25,9 +25,11 @@ static void s_journal_error (broker_t *self, const char *err)
         self->fenced = true;
     } else if (!self->journal_failed)
         sl_error ("%s; refusing new tasks and results until the journal can be written again", err);
+    if (!self->journal_failed)
+        self->journal_backoff = JOURNAL_RETRY_MIN_MS;
     self->journal_failed = true;
     snprintf (self->journal_error, sizeof self->journal_error, "%s", err);
-    self->journal_retry = zclock_mono () + 1000;
+    self->journal_retry = zclock_mono () + self->journal_backoff;
 }
 
 void broker_journal_appended (broker_t *self, int rc, const char *err)
@@ -269,26 +271,36 @@ int broker_journal_sync (broker_t *self)
     return 0;
 }
 
-//  The journal answered commits (NATS): what is durable now goes out.
+//  The journal answered commits (NATS): what is durable now goes out. An
+//  answer that ends a failure (the message sent again is stored) ends the
+//  broker's refusals at once, not at the next retry.
 void broker_journal_poll (broker_t *self)
 {
     char err [512];
     if (sl_journal_poll (self->journal, err, sizeof err))
         s_journal_error (self, err);
+    else if (self->journal_failed && !sl_journal_failed (self->journal))
+        broker_journal_commit (self);
     s_journal_durable_now (self);
 }
 
 //  Commits when the fsync policy says it is time, and retries a failed
-//  commit or rotation once a second, whether or not anything new came in:
-//  a quiet broker must notice that space came back.
+//  commit (after 0.1 s, then twice as long each time, up to 2 s) or
+//  rotation (once a second), whether or not anything new came in: a quiet
+//  broker must notice that space came back. A retry does not wait for the
+//  journal (journal.h): the loop goes on answering meanwhile.
 void broker_journal_tick (broker_t *self, int64_t now)
 {
     s_journal_results (self); //  in memory too: counts and failures
     if (!self->journal)
         return;
     if (self->journal_failed) {
-        if (now >= self->journal_retry)
+        if (now >= self->journal_retry) {
+            self->journal_backoff = self->journal_backoff * 2 > JOURNAL_RETRY_MAX_MS
+                                        ? JOURNAL_RETRY_MAX_MS
+                                        : self->journal_backoff * 2;
             broker_journal_commit (self);
+        }
         return;
     }
     if (self->rotate_retry && now >= self->rotate_retry) {
@@ -301,6 +313,17 @@ void broker_journal_tick (broker_t *self, int64_t now)
         sl_journal_unflushed (self->journal) >= BATCH_COMMIT_BYTES ||
         now - self->dirty_since >= BATCH_COMMIT_MS)
         broker_journal_commit (self);
+}
+
+//  A hold was appended (standby.c): the stream grew without a commit, and
+//  an idle broker commits nothing. Holds count toward --checkpoint-bytes
+//  (journal_nats.c), so a checkpoint comes due now and then, and its purge
+//  keeps an idle stream from growing for ever.
+void broker_journal_held (broker_t *self)
+{
+    if (self->journal && !self->journal_failed && s_checkpoint_due (self) &&
+        (!self->rotate_retry || zclock_mono () >= self->rotate_retry))
+        s_journal_rotate (self);
 }
 
 //  When the journal needs the loop again (ms), or INT64_MAX.

@@ -47,6 +47,8 @@
 #define MAX_BATCH_BYTES (1 << 20)
 #define GRACE_BEATS 2                //  after a restart: heartbeats to wait for workers' claims
 #define TAKEOVER_GRACE_MS 1000       //  after a takeover: a heartbeat more, at most this
+#define JOURNAL_RETRY_MIN_MS 100     //  a failed journal is tried again after this long,
+#define JOURNAL_RETRY_MAX_MS 2000    //  twice as long each time, up to this
 #define MAX_HOLD_WORKERS_BYTES 32768 //  workers named in a hold message, at most (else "*")
 #define ACK_TIMEOUT_BEATS 10         //  heartbeats without an ack before unacked results go again
 #define FINISHED_MEMORY 1000         //  finished jobs remembered for late queries
@@ -120,6 +122,7 @@ struct _broker_t {
     bool journal_failed;                //  the journal cannot be written: no task is accepted
     char journal_error [512];           //  why
     int64_t journal_retry;              //  when to try committing again (ms)
+    int64_t journal_backoff;            //  the wait before the retry after the next (ms)
     bool fenced;                        //  another broker wrote to the journal: stop serving
     int64_t rotate_retry;               //  when to try a failed segment rotation again (ms), or 0
     sl_outbox_t *answers;               //  control replies waiting for their records (outbox.h)
@@ -183,6 +186,7 @@ void broker_journal_tag (broker_t *self);
 int broker_journal_commit (broker_t *self);
 int broker_journal_sync (broker_t *self);
 void broker_journal_poll (broker_t *self);
+void broker_journal_held (broker_t *self);
 void broker_journal_tick (broker_t *self, int64_t now);
 int64_t broker_journal_wake (broker_t *self);
 int broker_journal_open (broker_t *self, char *err, size_t errlen);

@@ -240,6 +240,18 @@ int64_t sl_frame_reader_feed (sl_frame_reader_t *self, uint64_t seq, const uint8
     return count;
 }
 
+size_t sl_frame_reader_pending (const sl_frame_reader_t *self)
+{
+    assert (self);
+    return self->open ? self->len : 0;
+}
+
+uint64_t sl_frame_reader_torn (const sl_frame_reader_t *self)
+{
+    assert (self);
+    return self->torn;
+}
+
 uint64_t sl_frame_reader_finish (sl_frame_reader_t *self)
 {
     assert (self);

@@ -92,4 +92,12 @@ int64_t sl_frame_reader_feed (sl_frame_reader_t *self, uint64_t seq, const uint8
 //  the end and before (torn runs) so far.
 uint64_t sl_frame_reader_finish (sl_frame_reader_t *self);
 
+//  Bytes of the run still open (begun, not ended), or 0: a reader that
+//  stops at the end of what the stream holds now and goes on later (a
+//  standby's replay, then its following) keeps them for the parts to come.
+size_t sl_frame_reader_pending (const sl_frame_reader_t *self);
+
+//  Bytes of torn runs dropped so far (not counting the open one).
+uint64_t sl_frame_reader_torn (const sl_frame_reader_t *self);
+
 #endif

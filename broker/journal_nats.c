@@ -12,10 +12,12 @@
     queues the answer under `lock` and writes a byte to the `wake` pipe,
     which the broker's loop polls; sl_journal_poll, on the broker's thread,
     hands the answers to the window, drops what is durable and publishes
-    more. A failure is retried synchronously by the next commit, message by
-    message from the window's head, with the same bytes and message ids
-    (so that JetStream's duplicate window recognises what was stored
-    after all): a rare path, where waiting is right.
+    more. A failure is retried by the next commit (the broker retries with
+    a backoff) without waiting: the window's head alone is sent again,
+    with the same bytes and message id (so that JetStream's duplicate
+    window recognises it if it was stored after all), and once its answer
+    says stored the rest follows, pipelined as before. The broker's loop
+    never waits for NATS on that path.
 */
 #include <assert.h>
 #include <errno.h>
@@ -41,6 +43,7 @@
 #define BUFFER_KEEP (16u << 20) //  a buffer bigger than this is freed when empty
 #define COMPACT_AT (4u << 20)   //  durable bytes that make the buffer move down
 #define WINDOW 32               //  messages in flight at most
+#define HOLD_BYTES 1024         //  what a hold message counts for toward a checkpoint
 
 //  An answer to an asynchronous publish, from libnats's thread.
 typedef struct {
@@ -78,6 +81,7 @@ typedef struct {
     uint64_t appended;                //  records appended (position of the last one)
     uint64_t durable;                 //  position of the last record acknowledged
     bool failed;                      //  a publish failed: the next commit retries
+    bool probed;                      //  failed: the window's head was sent again (the retry)
     bool fenced;                      //  another broker wrote to the stream
     char why [256];                   //  why the window's head failed
     uint64_t torn_bytes;              //  bytes of torn runs dropped by replay
@@ -92,8 +96,7 @@ typedef struct {
     bool woken;                       //  a byte waits in the wake pipe
     int wake [2];                     //  pipe: readable while answers wait
     natsSubscription *follow;         //  standby: ordered consumer of what others append
-    sl_frame_reader_t *follow_reader; //  standby: records split over messages
-    bool synced;                      //  standby: a message that begins a run was followed
+    sl_frame_reader_t *follow_reader; //  standby: records split over messages (from replay on)
     bool refused;                     //  the last hold found that another broker wrote
     char holder [256];                //  the holder named by the last hold message read
     char *workers;                    //  the workers it named (owned), or NULL
@@ -215,9 +218,12 @@ static void s_holder_note (s_nats_t *self, natsMsg *msg)
 }
 
 //  Reads the stream's messages from first to last (inclusive) with an
-//  ordered consumer, feeding the records to fn. Returns records, or -1.
+//  ordered consumer, feeding the records to fn. Returns records, or -1;
+//  *torn (if torn) is the bytes not applied: torn runs, and a run still
+//  open at last. If keep, a reader left with such an open run is handed
+//  over in *keep (caller owns it) to go on with the messages after last.
 static int64_t s_read (s_nats_t *self, uint64_t first, uint64_t last, sl_journal_fn *fn, void *arg,
-                       uint64_t *torn, char *err, size_t errlen)
+                       uint64_t *torn, sl_frame_reader_t **keep, char *err, size_t errlen)
 {
     if (last < first || last == 0)
         return 0;
@@ -276,10 +282,12 @@ static int64_t s_read (s_nats_t *self, uint64_t first, uint64_t last, sl_journal
         natsSubscription_Unsubscribe (sub);
         natsSubscription_Destroy (sub);
     }
-    uint64_t dropped = sl_frame_reader_finish (reader);
     if (torn)
-        *torn = dropped;
-    sl_frame_reader_destroy (&reader);
+        *torn = sl_frame_reader_torn (reader) + sl_frame_reader_pending (reader);
+    if (keep && count >= 0 && sl_frame_reader_pending (reader))
+        *keep = reader;
+    else
+        sl_frame_reader_destroy (&reader);
     return count;
 }
 
@@ -328,18 +336,33 @@ static int64_t s_replay (void *impl, sl_journal_fn *fn, void *arg, char *err, si
     if (first == 0)
         first = 1;
     self->first_seq = first;
-    int64_t count = s_read (self, first, last, fn, arg, &self->torn_bytes, err, errlen);
+    //  A record split over several messages may be open at the end: its
+    //  writer died between the parts, or is alive and about to send the
+    //  rest. Not applied now (nothing in it was confirmed yet); the reader
+    //  is kept, so that a standby applies it from its parts to come
+    //  (s_follow). A broker that appends drops it: its first message
+    //  begins a run, which tears the open one for every reader.
+    sl_frame_reader_t *tail = NULL;
+    int64_t count = s_read (self, first, last, fn, arg, &self->torn_bytes, &tail, err, errlen);
+    size_t open = tail ? sl_frame_reader_pending (tail) : 0;
+    self->follow_reader = tail;
     self->last_seq = last;
     self->segment = 1;
     if (count >= 0 && !(self->window = sl_jwindow_new (WINDOW, last))) {
         snprintf (err, errlen, "out of memory opening the journal stream %s", self->stream);
         count = -1;
     }
-    if (count >= 0 && self->torn_bytes)
+    if (count >= 0 && self->torn_bytes > open)
         snprintf (self->repaired, sizeof self->repaired,
                   "journal stream %s: dropped %" PRIu64
                   " bytes of records a crash left half-published (never confirmed)",
-                  self->stream, self->torn_bytes);
+                  self->stream, self->torn_bytes - open);
+    else if (count >= 0 && open)
+        snprintf (self->repaired, sizeof self->repaired,
+                  "journal stream %s: the last %zu bytes are a record split over several "
+                  "messages and not ended (not confirmed): dropped, unless its writer is alive "
+                  "and ends it while this broker follows as a standby",
+                  self->stream, open);
     return count;
 }
 
@@ -566,55 +589,26 @@ static int s_poll (void *impl, char *err, size_t errlen)
     s_pop_acked (self);
     if (self->fenced)
         return s_fenced_error (self, err, errlen);
-    if (sl_jwindow_stuck (self->window) && !self->failed) {
-        //  The head failed and everything behind it answered: not durable.
+    if (sl_jwindow_stuck (self->window) && (!self->failed || self->probed)) {
+        //  The head failed and everything behind it answered (or the head
+        //  sent again failed again): not durable.
         sl_pub_t *head = sl_jwindow_at (self->window, 0);
         self->failed = true;
+        self->probed = false;
         self->fenced = head->fence;
         s_publish_error (self, head->fence, head->expect, self->why, err, errlen);
         if (!self->fenced)
-            sl_jwindow_rewind (self->window); //  the next commit sends them again
+            sl_jwindow_rewind (self->window); //  the next commit sends the head again
         return -1;
+    }
+    if (self->failed && self->probed && !sl_jwindow_in_flight (self->window)) {
+        //  The head sent again is stored (or was already: a duplicate):
+        //  the rest goes out as usual, pipelined again.
+        self->failed = false;
+        self->probed = false;
     }
     if (!self->failed)
         s_send_more (self);
-    return 0;
-}
-
-//  Sends the window again, message by message, each waiting for its
-//  answer. Returns 0 once every one is stored, or -1 with err.
-static int s_resend (s_nats_t *self, char *err, size_t errlen)
-{
-    sl_pub_t *pub;
-    while ((pub = sl_jwindow_next (self->window))) {
-        sl_jwindow_sent (self->window, pub);
-        pub->chained = false; //  its predecessor is stored: the sequence says it all
-        char id [64], last [64];
-        jsPubOptions po;
-        size_t len = s_prepare (self, pub, &po, id, last, sizeof id);
-        natsMsg *msg = NULL;
-        jsPubAck *ack = NULL;
-        jsErrCode jerr = 0;
-        natsStatus s =
-            natsMsg_Create (&msg, self->subject, NULL, (const char *) self->msg, (int) len);
-        if (s == NATS_OK)
-            s = js_PublishMsg (&ack, self->js, msg, &po, &jerr);
-        natsMsg_Destroy (msg);
-        if (s != NATS_OK) {
-            char why [256];
-            snprintf (why, sizeof why, "%s (JetStream error %d)", s_nats_error (s), (int) jerr);
-            self->fenced = s_fence_error (jerr);
-            sl_jwindow_failed (self->window, pub->expect, self->fenced);
-            s_publish_error (self, self->fenced, pub->expect, why, err, errlen);
-            if (!self->fenced)
-                sl_jwindow_rewind (self->window);
-            return -1;
-        }
-        sl_jwindow_acked (self->window, pub->expect, ack->Sequence);
-        jsPubAck_Destroy (ack);
-        s_pop_acked (self);
-    }
-    self->failed = false;
     return 0;
 }
 
@@ -626,14 +620,28 @@ static int s_commit (void *impl, char *err, size_t errlen)
     self->flushing = true;
     self->unflushed = 0;
     if (self->failed) {
-        s_take_answers (self);
-        if (sl_jwindow_in_flight (self->window)) {
-            snprintf (err, errlen, "the journal stream %s: still waiting for answers (%s)",
+        //  The retry (the broker calls again after a backoff) never waits:
+        //  it sends the first message not stored alone, with the same bytes,
+        //  id and expectation, and s_poll takes its answer when it comes
+        //  (within timeout_ms): stored, the journal goes on; refused for
+        //  the stream's last sequence, fenced; else the next retry.
+        char why [512];
+        if (s_poll (self, why, sizeof why) && self->fenced) {
+            snprintf (err, errlen, "%s", why);
+            return -1;
+        }
+        sl_pub_t *head;
+        if (self->failed && !self->probed && (head = sl_jwindow_next (self->window))) {
+            self->probed = true;
+            s_send (self, head); //  a failure here is the answer: the next s_poll
+        }
+        if (self->failed) {
+            snprintf (err, errlen,
+                      "cannot publish to the journal stream %s: %s; sending the first message "
+                      "not stored again, without waiting",
                       self->stream, self->why);
             return -1;
         }
-        if (s_resend (self, err, errlen))
-            return -1;
     }
     s_send_more (self);
     return 0;
@@ -762,8 +770,8 @@ static int64_t s_scan (void *impl, uint64_t from, sl_journal_fn *fn, void *arg, 
     (void) from; //  one stream: the job's records are anywhere in it
     //  Only what was acknowledged: up to last_seq, less a run in flight
     //  (a split record half sent), which the reader drops as open.
-    return s_read (self, self->first_seq, sl_jwindow_last_seq (self->window), fn, arg, NULL, err,
-                   errlen);
+    return s_read (self, self->first_seq, sl_jwindow_last_seq (self->window), fn, arg, NULL, NULL,
+                   err, errlen);
 }
 
 static const char *s_dir (void *impl)
@@ -793,18 +801,27 @@ static int s_follow_start (s_nats_t *self, char *err, size_t errlen)
     so.Config.DeliverPolicy = js_DeliverByStartSequence;
     so.Config.OptStartSeq = self->last_seq + 1;
     jsErrCode jerr = 0;
+    //  The reader replay left, if a record was open at its end.
+    if (!self->follow_reader && !(self->follow_reader = sl_frame_reader_new ())) {
+        snprintf (err, errlen, "cannot follow the journal stream %s: out of memory", self->stream);
+        return -1;
+    }
     natsStatus s = js_SubscribeSync (&self->follow, self->js, self->subject, NULL, &so, &jerr);
-    if (s == NATS_OK && (self->follow_reader = sl_frame_reader_new ()))
+    if (s == NATS_OK)
         return 0;
     snprintf (err, errlen, "cannot follow the journal stream %s: %s (JetStream error %d)",
-              self->stream, s == NATS_OK ? "out of memory" : s_nats_error (s), (int) jerr);
-    s_follow_stop (self);
+              self->stream, s_nats_error (s), (int) jerr);
+    natsSubscription_Destroy (self->follow); //  the reader stays, for the next try
+    self->follow = NULL;
     return -1;
 }
 
-//  Feeds one followed message to the reader. A run another broker left
-//  open when this one replayed (its first part was dropped then) is
-//  skipped up to the next message that begins a run. Returns records or -1.
+//  Feeds one followed message to the reader, which goes on from replay's
+//  (a record open at its end is applied once its last part comes; one
+//  that a takeover cut short is dropped at the next message that begins
+//  a run). Returns records, or -1: a message this standby cannot apply
+//  (damaged, or refused), which leaves its table short of a record: it is
+//  fenced, never to take over with it.
 static int64_t s_follow_msg (s_nats_t *self, natsMsg *msg, uint64_t seq, sl_journal_fn *fn,
                              void *arg, char *err, size_t errlen)
 {
@@ -813,10 +830,14 @@ static int64_t s_follow_msg (s_nats_t *self, natsMsg *msg, uint64_t seq, sl_jour
     s_holder_note (self, msg);
     self->last_seq = seq;
     self->bytes += len;
-    if (len >= SL_FRAME_HEAD && !(data [3] & SL_FRAME_BEGIN) && !self->synced)
-        return 0;
-    self->synced = true;
-    return sl_frame_reader_feed (self->follow_reader, seq, data, len, fn, arg, err, errlen);
+    int64_t n = sl_frame_reader_feed (self->follow_reader, seq, data, len, fn, arg, err, errlen);
+    if (n < 0) {
+        size_t used = strlen (err);
+        snprintf (err + used, errlen - used,
+                  "; this standby misses it: restart it to read the stream again");
+        self->fenced = true;
+    }
+    return n;
 }
 
 static int64_t s_follow (void *impl, sl_journal_fn *fn, void *arg, char *err, size_t errlen)
@@ -889,6 +910,12 @@ static int s_hold_publish (s_nats_t *self, const char *holder, const char *worke
     if (s == NATS_OK) {
         self->last_seq = ack->Sequence;
         jsPubAck_Destroy (ack);
+        //  An idle active broker appends nothing but holds, one a
+        //  heartbeat: they count toward the broker's checkpoints (more than
+        //  their stored size: each is also a message for replay to read),
+        //  whose purge keeps the stream from growing for ever.
+        self->bytes += sizeof head;
+        self->segment_bytes += HOLD_BYTES;
         return 0;
     }
     self->refused = jerr == JSStreamWrongLastSequenceErr;
@@ -934,7 +961,7 @@ static int s_hold (void *impl, const char *holder, const char *workers, char *er
         }
     }
     self->refused |= self->fenced;
-    if (rc == 0 && self->follow)
+    if (rc == 0)
         s_follow_stop (self); //  taken over: what is read from now on is this broker's own
     if (rc == 0 && holder)
         snprintf (self->holder, sizeof self->holder, "%s", holder);

@@ -11,10 +11,10 @@
     once its message is stored on a majority of the stream's replicas), in
     stream order. A publish that fails or gets no answer (a server lost, a
     leader being elected) stops the journal at the message before it; once
-    every message in flight has its answer, the next commit sends them
-    again, one by one and waiting, with the same message ids, which
-    JetStream's duplicate window (2 minutes) recognises for those stored
-    after all.
+    every message in flight has its answer, the next commit sends the
+    first one again, without waiting, with the same message id, which
+    JetStream's duplicate window (2 minutes) recognises if it was stored
+    after all; once that one is stored the rest follows.
 
     Fencing: every message is published with the stream's expected last
     sequence (Nats-Expected-Last-Sequence): the sequence of the last

@@ -86,7 +86,7 @@ static const char *s_usage_nats (void)
               "                          (--data-dir beside --journal keeps the join keys and\n"
               "                          attachments, not the journal)\n"
               "      --standby           start as a standby: follow the stream and take over\n"
-              "                          once its active broker is silent for 3 heartbeats\n"
+              "                          once its active broker is silent for 2.5 heartbeats\n"
               "                          (give it to every broker of a highly available set)\n"
               "      --advertise ENDPOINT  tcp://HOST:PORT clients reach this broker at, told\n"
               "                          to clients of the standbys (default: --bind, with\n"

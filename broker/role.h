@@ -12,20 +12,22 @@
 
     A standby follows the journal stream; every message it reads shows an
     active broker alive (the active one appends at least an empty "hold"
-    message every heartbeat). Silence for SL_ROLE_TAKEOVER_BEATS
-    heartbeats makes it try to take over: a hold that expects the last
-    sequence it read, which the stream refuses if anyone wrote since.
+    message every heartbeat). Silence for 2.5 heartbeats
+    (sl_role_takeover_ms) makes it try to take over: a hold that expects
+    the last sequence it read, which the stream refuses if anyone wrote
+    since.
 
-    An active broker serves (dispatches, delivers, answers) only within
-    SL_ROLE_SERVE_BEATS heartbeats of the start of its last successful
-    hold (or commit): a standby cannot take over before 3 heartbeats after
-    it read that hold, which came after the hold started, so the window
-    closes a heartbeat before any takeover. A broker past its window (it
-    was stopped, or cut off from NATS) holds again before it serves; if
-    another broker wrote meanwhile, the hold is refused and it is deposed.
-    The journal's fencing (journal.h) does not depend on these clocks; the
-    window only keeps a deposed broker from dispatching or delivering what
-    it already held (docs/durability.md, "Standby brokers").
+    An active broker serves (dispatches, delivers, answers) only within 2
+    heartbeats (sl_role_serve_ms) of the start of its last successful
+    hold: a standby cannot take over before 2.5 heartbeats after it read
+    that hold, which came after the hold started, so the window closes
+    half a heartbeat (and at least SL_ROLE_MARGIN_MS) before any takeover.
+    A broker past its window (it was stopped, or cut off from NATS) holds
+    again before it serves; if another broker wrote meanwhile, the hold is
+    refused and it is deposed. The journal's fencing (journal.h) does not
+    depend on these clocks; the window only keeps a deposed broker from
+    dispatching or delivering what it already held (docs/durability.md,
+    "Why at most one broker acts").
 */
 #ifndef ROLE_H_INCLUDED
 #define ROLE_H_INCLUDED
@@ -33,8 +35,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SL_ROLE_TAKEOVER_BEATS 3 //  stream silence before a standby takes over
-#define SL_ROLE_SERVE_BEATS 2    //  an active broker serves this long after its hold
+#define SL_ROLE_TAKEOVER_TENTHS 25 //  stream silence before a standby takes over (tenths of a beat)
+#define SL_ROLE_SERVE_TENTHS 20    //  an active broker serves this long after its hold (tenths)
+#define SL_ROLE_MARGIN_MS 100 //  the serving window closes at least this long before a takeover
 
 typedef enum {
     SL_ROLE_STANDBY, //  follows the journal, serves nobody
@@ -45,12 +48,22 @@ typedef enum {
 typedef struct {
     sl_role_state_t state; //  see the diagram
     int64_t beat_ms;       //  the heartbeat interval
+    int64_t takeover_ms;   //  standby: stream silence before it takes over (sl_role_takeover_ms)
+    int64_t serve_ms;      //  active: how long it serves after its hold (sl_role_serve_ms)
     uint64_t seen_seq;     //  standby: the stream's last sequence read
     int64_t progress_at;   //  standby: when seen_seq last moved (or following began)
     int64_t held_at;       //  active: when its last successful hold began
     int64_t took_over_at;  //  when it became active, or -1
     uint64_t takeovers;    //  times it took over (0 or 1 for one process)
 } sl_role_t;
+
+//  How long a standby waits for a silent stream before it takes over (ms):
+//  2.5 heartbeats, and at least SL_ROLE_MARGIN_MS more than sl_role_serve_ms.
+int64_t sl_role_takeover_ms (int64_t beat_ms);
+
+//  How long an active broker serves after the start of its last
+//  successful hold (ms): 2 heartbeats.
+int64_t sl_role_serve_ms (int64_t beat_ms);
 
 //  Starts as a standby (following since now) or as the active broker
 //  (held at now: it just replayed the journal, or has none to share).

@@ -10,7 +10,7 @@
 
 #define HELLO_RESEND_MS 250
 #define HELLO_CONNECT_POLL_MS 5
-#define HELLO_UNSENT_RETRY_MS 50 //  a hello after a loss that found no connection: again
+#define HELLO_UNSENT_RETRY_MS 10 //  a hello after a loss that found no connection: again
 #define HANDSHAKE_FAILURES 3 //  failed handshakes in a row that end a hello
 #define MAX_SOCKETS 8
 
@@ -26,6 +26,7 @@ struct _sl_client_t {
     uint32_t heartbeat_ms;          //  agreed interval
     bool connected;                 //  welcomed and not lost since
     int64_t last_answer;            //  last heartbeat answer or welcome (ms)
+    bool unsent;                    //  the last heartbeat found no connection to the broker
     int64_t next_heartbeat;         //  when the next heartbeat is due
     int64_t next_hello;             //  while lost: when to say hello again
     bool refused_logged;            //  a refusal after a loss was logged
@@ -247,6 +248,7 @@ static void s_welcomed (sl_client_t *self, Sluice__Welcome *welcome, int64_t now
     self->heartbeat_ms = welcome->heartbeat_ms ? welcome->heartbeat_ms : 1000;
     self->connected = true;
     self->last_answer = now;
+    self->unsent = false;
     self->next_heartbeat = now + self->heartbeat_ms;
     self->refused_logged = false;
 }
@@ -271,8 +273,12 @@ static sl_hello_t s_hello_refused (sl_client_t *self, Sluice__Refuse *refuse, he
         w->next_send = at;
         return SL_HELLO_TIMEOUT;
     }
-    if (action == SL_FOLLOW_STAY)
-        return SL_HELLO_TIMEOUT; //  a standby, and no other broker known: wait for it
+    if (action == SL_FOLLOW_STAY) {
+        //  A standby, and no other broker to try: ask again soon, so that
+        //  its takeover is found within SL_FOLLOW_RETRY_MS.
+        w->next_send = at + SL_FOLLOW_RETRY_MS;
+        return SL_HELLO_TIMEOUT;
+    }
     if (refuse->retry_ms && !w->retry_until) {
         //  It may pass later: keep saying hello for that long.
         w->retry_until = at + refuse->retry_ms;
@@ -450,13 +456,15 @@ void sl_client_heartbeat (sl_client_t *self, Sluice__Heartbeat *hb, int64_t now)
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = hb ? hb : &empty;
-    sl_client_send (self, &env);
-    self->next_heartbeat = now + self->heartbeat_ms;
+    sl_client_heartbeat_sent (self, now, sl_client_send (self, &env) == 0);
 }
 
-void sl_client_heartbeat_sent (sl_client_t *self, int64_t now)
+void sl_client_heartbeat_sent (sl_client_t *self, int64_t now, bool sent)
 {
     assert (self);
+    //  With ZMQ_IMMEDIATE a send fails only without a connection (or with
+    //  a full queue): the broker's process is gone, or its host refuses.
+    self->unsent = !sent;
     self->next_heartbeat = now + self->heartbeat_ms;
 }
 
@@ -482,10 +490,16 @@ sl_link_t sl_client_tick (sl_client_t *self, int64_t now)
 {
     assert (self);
     if (self->connected) {
-        if (now - self->last_answer > 3 * (int64_t) self->heartbeat_ms) {
+        if (sl_follow_link_lost (&self->follow, now - self->last_answer, self->heartbeat_ms,
+                                 self->unsent)) {
             if (sl_ratelimit_allow (&self->link_log, now, NULL))
-                sl_warn ("the broker at %s has not answered for %lld ms; reconnecting",
-                         self->broker, (long long) (now - self->last_answer));
+                sl_warn ("the broker at %s has not answered for %lld ms%s; reconnecting",
+                         self->broker, (long long) (now - self->last_answer),
+                         self->unsent ? " and is not connected" : "");
+            //  To the next broker at once, if there is one: a standby
+            //  there is about to take over (sl_follow.h).
+            if (sl_follow_lost (&self->follow, now) == SL_FOLLOW_SWITCH)
+                s_switch (self, "is lost");
             s_rehello (self, now);
             return SL_LINK_LOST;
         }
@@ -513,7 +527,8 @@ int64_t sl_client_next_wake (sl_client_t *self)
     assert (self);
     if (!self->connected)
         return self->next_hello;
-    int64_t lost_at = self->last_answer + 3 * (int64_t) self->heartbeat_ms + 1;
+    int64_t lost_at =
+        sl_follow_lost_at (&self->follow, self->last_answer, self->heartbeat_ms, self->unsent);
     return self->next_heartbeat < lost_at ? self->next_heartbeat : lost_at;
 }
 
@@ -530,8 +545,10 @@ sl_link_t sl_client_handle (sl_client_t *self, sl_env_t *env, int64_t now, bool 
                              env->heartbeat->rehello ? "does not know this client" : "restarted");
                 if (self->connected)
                     s_rehello (self, now);
-            } else
+            } else {
                 self->last_answer = now;
+                self->unsent = false;
+            }
             return SL_LINK_NONE;
         case SLUICE__ENVELOPE__BODY_WELCOME: {
             if (self->connected && streq (env->welcome->broker_id, self->broker_id))
@@ -547,10 +564,13 @@ sl_link_t sl_client_handle (sl_client_t *self, sl_env_t *env, int64_t now, bool 
             if (sl_follow_refused (&self->follow, env->refuse->reason, now) != SL_FOLLOW_FINAL) {
                 //  A standby: to the broker it names, or the next one, or
                 //  this one again until it takes over.
-                if (strcmp (sl_follow_current (&self->follow), self->broker))
+                bool moved = strcmp (sl_follow_current (&self->follow), self->broker) != 0;
+                if (moved)
                     s_switch (self, env->refuse->reason);
                 self->connected = false;
-                self->next_hello = now;
+                //  A standby that stays the one to ask: again soon (not at
+                //  once: that would be a hello per round trip).
+                self->next_hello = moved ? now : now + SL_FOLLOW_RETRY_MS;
                 return SL_LINK_NONE;
             }
             if (!self->refused_logged)

@@ -111,9 +111,10 @@ bool sl_client_heartbeat_due (sl_client_t *self, int64_t now);
 //  Sends hb (or an empty heartbeat if NULL) and schedules the next one.
 void sl_client_heartbeat (sl_client_t *self, Sluice__Heartbeat *hb, int64_t now);
 
-//  A heartbeat was sent by other means (a frame made beforehand): schedules
-//  the next one.
-void sl_client_heartbeat_sent (sl_client_t *self, int64_t now);
+//  A heartbeat was sent by other means (a frame made beforehand), or not
+//  (sent false: no connection to the broker): schedules the next one. A
+//  heartbeat that finds no connection loses the link sooner (sl_follow.h).
+void sl_client_heartbeat_sent (sl_client_t *self, int64_t now, bool sent);
 
 //  Checks the broker's liveness and re-sends hellos while lost. Call every
 //  loop turn; returns SL_LINK_LOST when the broker was just found silent.

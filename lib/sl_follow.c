@@ -115,6 +115,34 @@ sl_follow_action_t sl_follow_silent (sl_follow_t *self, int64_t now)
     return s_go (self, (self->current + 1) % self->n, now);
 }
 
+//  Heartbeats without an answer that lose a link (see sl_follow.h).
+static int64_t s_lost_beats (const sl_follow_t *self, bool unsent)
+{
+    return unsent && self->n > 1 ? 1 : SL_FOLLOW_LOST_BEATS;
+}
+
+bool sl_follow_link_lost (const sl_follow_t *self, int64_t silent_ms, int64_t beat_ms, bool unsent)
+{
+    assert (self && beat_ms > 0);
+    return silent_ms > s_lost_beats (self, unsent) * beat_ms;
+}
+
+int64_t sl_follow_lost_at (const sl_follow_t *self, int64_t last_answer, int64_t beat_ms,
+                           bool unsent)
+{
+    assert (self && beat_ms > 0);
+    return last_answer + s_lost_beats (self, unsent) * beat_ms + 1;
+}
+
+sl_follow_action_t sl_follow_lost (sl_follow_t *self, int64_t now)
+{
+    assert (self);
+    if (self->n < 2)
+        return SL_FOLLOW_STAY;
+    self->left_silent [self->current] = now;
+    return s_go (self, (self->current + 1) % self->n, now);
+}
+
 void sl_follow_list (const sl_follow_t *self, char *out, size_t outlen)
 {
     assert (self && outlen);

@@ -11,6 +11,14 @@
     that a connection has time to be made). Any other refusal is final:
     the caller reports it. With one address, a client stays with it.
 
+    A welcomed link is lost after SL_FOLLOW_LOST_BEATS heartbeats without
+    an answer; with other addresses to try, also after one heartbeat
+    without an answer if the last heartbeat found no connection to send
+    on (ZMQ_IMMEDIATE: the broker's process is gone, its host refuses).
+    A lost link moves to the next address at once (sl_follow_lost): the
+    standby there takes over within 2.5 heartbeats of the active broker's
+    last append (broker/role.h), and the client is already saying hello.
+
     A standby's hint may name the broker that just died (it does not know
     yet): a broker left for silence in the last SL_FOLLOW_STALE_MS is not
     gone back to on a hint or a refusal; the client stays with the standby,
@@ -25,10 +33,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_FOLLOW_MAX 8          //  addresses in a list, at most
-#define SL_FOLLOW_ADDR 256       //  longest address, with its terminator
-#define SL_FOLLOW_DWELL_MS 500   //  a silent broker is left after this long
-#define SL_FOLLOW_STALE_MS 3000  //  a broker left silent is not gone back to for this long
+#define SL_FOLLOW_MAX 8         //  addresses in a list, at most
+#define SL_FOLLOW_ADDR 256      //  longest address, with its terminator
+#define SL_FOLLOW_DWELL_MS 500  //  a silent broker is left after this long
+#define SL_FOLLOW_STALE_MS 3000 //  a broker left silent is not gone back to for this long
+#define SL_FOLLOW_LOST_BEATS 3  //  heartbeats without an answer that lose a link
+#define SL_FOLLOW_RETRY_MS 25   //  a standby that refused: say hello again after this long
 
 typedef enum {
     SL_FOLLOW_STAY,   //  keep saying hello to the current address
@@ -63,6 +73,21 @@ sl_follow_action_t sl_follow_refused (sl_follow_t *self, const char *reason, int
 //  The broker in use has not answered: SWITCH to the next address once it
 //  was tried for SL_FOLLOW_DWELL_MS, else STAY.
 sl_follow_action_t sl_follow_silent (sl_follow_t *self, int64_t now);
+
+//  The broker in use, welcomed, has not answered for silent_ms (the
+//  heartbeat is beat_ms); unsent: the last heartbeat found no connection
+//  to send on. True if the link is lost (see above).
+bool sl_follow_link_lost (const sl_follow_t *self, int64_t silent_ms, int64_t beat_ms, bool unsent);
+
+//  When a link silent since last_answer is lost, as sl_follow_link_lost
+//  says (ms): the time to check it again.
+int64_t sl_follow_lost_at (const sl_follow_t *self, int64_t last_answer, int64_t beat_ms,
+                           bool unsent);
+
+//  The link to the broker in use was lost: SWITCH to the next address at
+//  once, the lost one left as silent (not gone back to on a hint for
+//  SL_FOLLOW_STALE_MS); STAY with one address.
+sl_follow_action_t sl_follow_lost (sl_follow_t *self, int64_t now);
 
 //  The list, comma-separated, for messages ("a, b").
 void sl_follow_list (const sl_follow_t *self, char *out, size_t outlen);

@@ -44,10 +44,11 @@ static void s_flush_control (wloop_t *self, int64_t now)
     zframe_t *frame;
     while ((frame = sl_wcore_control_next (self->core, &heartbeat))) {
         sl_zpoll_touch (&self->poller, zsock_resolve (sl_client_control (self->client)));
-        if (zframe_send (&frame, sl_client_control (self->client), ZFRAME_DONTWAIT))
+        bool sent = zframe_send (&frame, sl_client_control (self->client), ZFRAME_DONTWAIT) == 0;
+        if (!sent)
             zframe_destroy (&frame); //  the broker is away: claims go again after the welcome
         if (heartbeat)
-            sl_client_heartbeat_sent (self->client, now);
+            sl_client_heartbeat_sent (self->client, now, sent);
     }
 }
 

@@ -124,6 +124,47 @@ static void test_follow_stays_with_a_standby_naming_a_broker_just_left (void **s
     assert_string_equal (sl_follow_current (&f), "tcp://a:5560");
 }
 
+static void test_follow_lost_link_moves_on_at_once (void **state)
+{
+    (void) state;
+    sl_follow_t f;
+    char err [256];
+    sl_follow_init (&f, "tcp://a:5560,tcp://b:5560", 0, err, sizeof err);
+    //  No dwell: a lost link leaves at once, even right after a move.
+    assert_int_equal (sl_follow_lost (&f, 10), SL_FOLLOW_SWITCH);
+    assert_string_equal (sl_follow_current (&f), "tcp://b:5560");
+    //  The standby there names a: stay until it takes over.
+    assert_int_equal (sl_follow_refused (&f, "standby; the active broker is tcp://a:5560", 20),
+                      SL_FOLLOW_STAY);
+    assert_string_equal (sl_follow_current (&f), "tcp://b:5560");
+    //  With one address, nowhere to go.
+    sl_follow_init (&f, "tcp://a:5560", 0, err, sizeof err);
+    assert_int_equal (sl_follow_lost (&f, 10), SL_FOLLOW_STAY);
+}
+
+static void test_follow_link_lost_sooner_without_a_connection (void **state)
+{
+    (void) state;
+    sl_follow_t two, one;
+    char err [256];
+    sl_follow_init (&two, "tcp://a:5560,tcp://b:5560", 0, err, sizeof err);
+    sl_follow_init (&one, "tcp://a:5560", 0, err, sizeof err);
+    const int64_t beat = 200;
+    //  Heartbeats answered, or merely late: 3 heartbeats.
+    assert_false (sl_follow_link_lost (&two, 3 * beat, beat, false));
+    assert_true (sl_follow_link_lost (&two, 3 * beat + 1, beat, false));
+    assert_int_equal (sl_follow_lost_at (&two, 1000, beat, false), 1000 + 3 * beat + 1);
+    //  A heartbeat that found no connection, another broker to try: one
+    //  heartbeat, so that the client is at the standby before its
+    //  takeover (2.5 heartbeats after the last append).
+    assert_false (sl_follow_link_lost (&two, beat, beat, true));
+    assert_true (sl_follow_link_lost (&two, beat + 1, beat, true));
+    assert_int_equal (sl_follow_lost_at (&two, 1000, beat, true), 1000 + beat + 1);
+    //  Alone, a client waits the 3 heartbeats whatever the connection.
+    assert_false (sl_follow_link_lost (&one, 3 * beat, beat, true));
+    assert_int_equal (sl_follow_lost_at (&one, 1000, beat, true), 1000 + 3 * beat + 1);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests [] = {
@@ -135,6 +176,8 @@ int main (void)
         cmocka_unit_test (test_follow_other_refusals_are_final),
         cmocka_unit_test (test_follow_silent_broker_is_left_after_the_dwell),
         cmocka_unit_test (test_follow_stays_with_a_standby_naming_a_broker_just_left),
+        cmocka_unit_test (test_follow_lost_link_moves_on_at_once),
+        cmocka_unit_test (test_follow_link_lost_sooner_without_a_connection),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

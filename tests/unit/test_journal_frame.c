@@ -279,6 +279,81 @@ static void test_journal_frame_an_open_run_at_the_end_is_torn (void **state)
     free (buf);
 }
 
+//  Feeds messages [from, to) of stream to reader. Returns the records.
+static int64_t s_feed (sl_frame_reader_t *reader, stream_t *stream, size_t from, size_t to,
+                       seen_t *seen)
+{
+    char err [256] = "";
+    int64_t count = 0;
+    for (size_t i = from; i < to; i++) {
+        int64_t n = sl_frame_reader_feed (reader, i + 1, stream->data [i], stream->len [i],
+                                          s_collect, seen, err, sizeof err);
+        assert_true (n >= 0);
+        count += n;
+    }
+    return count;
+}
+
+static void test_journal_frame_a_run_open_at_replay_ends_while_following (void **state)
+{
+    (void) state;
+    //  A standby replays up to the middle of a split record (its writer is
+    //  alive), then follows the rest with the same reader: the record is
+    //  applied once, when its last part comes.
+    size_t sizes [] = { 4, 5000, 6 };
+    size_t len;
+    uint8_t *buf = s_records (sizes, 3, &len);
+    stream_t stream = { 0 };
+    s_publish (&stream, buf, len, 1024);
+    assert_true (stream.n > 3);
+    sl_frame_reader_t *reader = sl_frame_reader_new ();
+    seen_t seen = { 0 };
+    assert_int_equal (s_feed (reader, &stream, 0, 2, &seen), 1); //  record 0; 5000's first part
+    assert_int_equal (sl_frame_reader_pending (reader), 1024);
+    assert_int_equal (sl_frame_reader_torn (reader), 0);
+    assert_int_equal (s_feed (reader, &stream, 2, stream.n, &seen), 2);
+    assert_int_equal (sl_frame_reader_pending (reader), 0);
+    assert_int_equal (sl_frame_reader_finish (reader), 0);
+    s_check (&seen, sizes, 0, 3);
+    sl_frame_reader_destroy (&reader);
+    s_seen_free (&seen);
+    s_stream_free (&stream);
+    free (buf);
+}
+
+static void test_journal_frame_a_run_open_at_a_takeover_is_torn_by_the_hold (void **state)
+{
+    (void) state;
+    //  The writer died after the first part; the standby's takeover hold
+    //  (an empty message that begins and ends a run) tears the open run:
+    //  nothing of it is applied, and the next broker's records are.
+    size_t sizes [] = { 5000 };
+    size_t len;
+    uint8_t *buf = s_records (sizes, 1, &len);
+    stream_t stream = { 0 };
+    s_publish (&stream, buf, len, 1024);
+    sl_frame_reader_t *reader = sl_frame_reader_new ();
+    seen_t seen = { 0 };
+    assert_int_equal (s_feed (reader, &stream, 0, 2, &seen), 0);
+    assert_int_equal (sl_frame_reader_pending (reader), 2048);
+    uint8_t hold [SL_FRAME_HEAD];
+    sl_frame_put_head (hold, SL_FRAME_BEGIN | SL_FRAME_END);
+    char err [256] = "";
+    assert_int_equal (
+        sl_frame_reader_feed (reader, 3, hold, sizeof hold, s_collect, &seen, err, sizeof err), 0);
+    assert_int_equal (sl_frame_reader_pending (reader), 0);
+    assert_int_equal (sl_frame_reader_torn (reader), 2048);
+    assert_int_equal (seen.n, 0);
+    //  The dead writer's next part, had it been stored: no run is open.
+    assert_int_equal (sl_frame_reader_feed (reader, 4, stream.data [2], stream.len [2], s_collect,
+                                            &seen, err, sizeof err),
+                      -1);
+    assert_non_null (strstr (err, "whose beginning is not in the stream"));
+    sl_frame_reader_destroy (&reader);
+    s_stream_free (&stream);
+    free (buf);
+}
+
 static void test_journal_frame_an_empty_message_holds_no_record (void **state)
 {
     (void) state;
@@ -371,6 +446,8 @@ int main (void)
         cmocka_unit_test (test_journal_frame_a_big_record_is_split_and_joined),
         cmocka_unit_test (test_journal_frame_a_torn_run_is_dropped_before_the_next_begin),
         cmocka_unit_test (test_journal_frame_an_open_run_at_the_end_is_torn),
+        cmocka_unit_test (test_journal_frame_a_run_open_at_replay_ends_while_following),
+        cmocka_unit_test (test_journal_frame_a_run_open_at_a_takeover_is_torn_by_the_hold),
         cmocka_unit_test (test_journal_frame_an_empty_message_holds_no_record),
         cmocka_unit_test (test_journal_frame_damage_is_an_error_naming_the_message),
         cmocka_unit_test (test_journal_frame_a_refused_record_stops_the_read),
