@@ -51,21 +51,29 @@ wait_nats_ready () {
     for i in 1 2 3; do
         [ -n "${NATS_PID[$i]:-}" ] && ports="$ports ${NATS_MPORT[$i]}"
     done
-    "$PYTHON" - "${1:-30}" $ports <<'PY' || fail "NATS JetStream cluster not ready (no meta leader)"
+    "$PYTHON" - "${1:-30}" $ports <<'PY' || fail "NATS JetStream cluster not ready (no meta leader knowing every node)"
 import json, sys, time, urllib.request
 deadline = time.time() + float(sys.argv[1])
 ports = sys.argv[2:]
 while time.time() < deadline:
     ok = 0
+    current = False
     for p in ports:
         try:
             with urllib.request.urlopen("http://127.0.0.1:%s/jsz" % p, timeout=1) as r:
                 meta = json.load(r).get("meta_cluster") or {}
-                if meta.get("leader"):
-                    ok += 1
         except (OSError, ValueError):
-            pass
-    if ok == len(ports):
+            continue
+        # Every node sees a leader and every running node; the leader (the
+        # one that lists replicas) has them all current. With a leader
+        # alone, a stream of 3 replicas can still be refused ("no suitable
+        # peers for placement", JetStream error 10005).
+        if meta.get("leader") and meta.get("cluster_size", 0) >= len(ports):
+            ok += 1
+        peers = [x for x in meta.get("replicas") or [] if x.get("current")]
+        if len(peers) >= len(ports) - 1:
+            current = True
+    if ok == len(ports) and current:
         sys.exit(0)
     time.sleep(0.1)
 sys.exit(1)
