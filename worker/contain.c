@@ -73,8 +73,9 @@ static void s_nap (void)
 
 //  --- Finding our cgroup ----------------------------------------------------------
 
-//  The cgroup v2 directory of this process, or NULL. Caller frees.
-static char *s_own_cgroup (void)
+//  The cgroup v2 directory of this process, or NULL (caller frees); and
+//  whether the cgroup2 mount has favordynmods.
+static char *s_own_cgroup (bool *dynmods)
 {
     char path [PATH_MAX] = "", mount [PATH_MAX] = "", root [PATH_MAX] = "";
     char line [PATH_MAX + 512];
@@ -94,6 +95,10 @@ static char *s_own_cgroup (void)
         if (dash && sscanf (line, "%*s %*s %*s %4095s %4095s", r, m) == 2) {
             snprintf (root, sizeof root, "%s", r);
             snprintf (mount, sizeof mount, "%s", m);
+            //  ... - cgroup2 SOURCE SUPER-OPTIONS
+            char opts [512] = "";
+            *dynmods = sscanf (dash, " - cgroup2 %*s %511s", opts) == 1 &&
+                       strstr (opts, "favordynmods") != NULL;
             break;
         }
     }
@@ -146,7 +151,8 @@ contain_t *contain_new (bool use_cgroups)
     if (!self)
         return NULL;
     self->subreaper = prctl (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0;
-    char *own = use_cgroups ? s_own_cgroup () : NULL;
+    bool dynmods = false;
+    char *own = use_cgroups ? s_own_cgroup (&dynmods) : NULL;
     if (own) {
         //  Try one: a cgroup we cannot make (not root, not delegated) or
         //  cannot move a process into shows at once.
@@ -169,7 +175,10 @@ contain_t *contain_new (bool use_cgroups)
     if (self->root)
         s_clean_stale (self->root);
     if (self->root)
-        sl_info ("tasks run in a cgroup each, under %s", self->root);
+        sl_info ("tasks run in a cgroup each, under %s%s", self->root,
+                 dynmods ? ""
+                         : " (each task's move into its cgroup waits for the kernel: for many "
+                           "short tasks, mount cgroup2 with favordynmods, see the README)");
     else if (self->subreaper)
         sl_info ("tasks run without a cgroup each: processes that leave a task's process "
                  "group are found as orphans (subreaper)");
