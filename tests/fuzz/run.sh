@@ -7,7 +7,8 @@
 # Targets: proto (sl_proto_decode), taskfile (sl_taskfile), writer
 # (sink/writer.c, jsonl and text), jsontask (sl_jsontask, a JSONL task
 # line), token (sl_token, the join token parser), httpreq (broker/httpreq.c,
-# an HTTP request head). Everything is built and run in a temporary
+# an HTTP request head), announce (broker/standbys.c, a standby's
+# announcement on NATS, and lib/sl_discover.c, a discovery beacon). Everything is built and run in a temporary
 # directory; the repository is only read. Prints one line per target,
 #   fuzz TARGET: N executions in S s, no finding
 # or, on a finding, the crashing input's path, its bytes in hex, and
@@ -26,7 +27,7 @@ if ! [[ $SECS =~ ^[1-9][0-9]*$ ]]; then
 fi
 
 # target name, then its -max_len
-TARGETS=(proto:4096 taskfile:65536 writer:65536 jsontask:4096 token:256 httpreq:16384)
+TARGETS=(proto:4096 taskfile:65536 writer:65536 jsontask:4096 token:256 httpreq:16384 announce:1024)
 
 CC=""
 for candidate in clang clang-19 clang-18 clang-17 clang-16 clang-15 clang-14; do
@@ -94,6 +95,10 @@ compile "$WORK/obj/writer.o" "$ROOT/sink/writer.c" "${WARN[@]}"
 compile "$WORK/obj/sl_jsontask.o" "$ROOT/lib/sl_jsontask.c" "${WARN[@]}"
 compile "$WORK/obj/sl_token.o" "$ROOT/lib/sl_token.c" "${WARN[@]}"
 compile "$WORK/obj/httpreq.o" "$ROOT/broker/httpreq.c" "${WARN[@]}"
+compile "$WORK/obj/standbys.o" "$ROOT/broker/standbys.c" "${WARN[@]}"
+for src in sl_discover sl_endpoint sl_log sl_util; do
+    compile "$WORK/obj/$src.o" "$ROOT/lib/$src.c" "${WARN[@]}"
+done
 for entry in "${TARGETS[@]}"; do
     target=${entry%%:*}
     compile "$WORK/obj/fuzz_$target.o" "$FUZZ_DIR/fuzz_$target.c" "${WARN[@]}"
@@ -104,6 +109,8 @@ link "$WORK/fuzz_writer" "$WORK/obj/fuzz_writer.o" "$WORK/obj/writer.o"
 link "$WORK/fuzz_jsontask" "$WORK/obj/fuzz_jsontask.o" "$WORK/obj/sl_jsontask.o" -lm
 link "$WORK/fuzz_token" "$WORK/obj/fuzz_token.o" "$WORK/obj/sl_token.o"
 link "$WORK/fuzz_httpreq" "$WORK/obj/fuzz_httpreq.o" "$WORK/obj/httpreq.o"
+link "$WORK/fuzz_announce" "$WORK/obj/fuzz_announce.o" "$WORK/obj/standbys.o" \
+    "$WORK/obj/sl_discover.o" "$WORK/obj/sl_endpoint.o" "$WORK/obj/sl_log.o" "$WORK/obj/sl_util.o"
 if grep -q "warning:" "$build_log"; then
     echo "note: $CC warned while building the targets:" >&2
     grep -A 3 "warning:" "$build_log" >&2
