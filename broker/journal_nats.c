@@ -162,7 +162,7 @@ static void s_publish_error (s_nats_t *self, bool fence, uint64_t expect, const 
     else
         snprintf (err, errlen,
                   "cannot publish to the journal stream %s: %s; check that a majority of its "
-                  "servers are up and reachable",
+                  "servers are up and reachable, and that its leader has room on disk",
                   self->stream, why);
 }
 

@@ -33,7 +33,15 @@ start_nats_node () {
         routes="${routes:+$routes,}nats://127.0.0.1:${NATS_RPORT[$j]}"
     done
     mkdir -p "$WORK/nats$i"
-    start_bg "nats$i" nats-server -a 127.0.0.1 -p "${NATS_CPORT[$i]}" \
+    # NATS_MAX_FILE_STORE (e.g. 1G): what JetStream may store, whatever the
+    # disk holds (by default 75% of the disk's free space), so that a small
+    # disk runs out before the limit (ENOSPC, not "insufficient resources").
+    local conf=()
+    if [ -n "${NATS_MAX_FILE_STORE:-}" ]; then
+        printf 'jetstream {\n  max_file_store: %s\n}\n' "$NATS_MAX_FILE_STORE" >"$WORK/nats$i.conf"
+        conf=(-c "$WORK/nats$i.conf")
+    fi
+    start_bg "nats$i" nats-server "${conf[@]}" -a 127.0.0.1 -p "${NATS_CPORT[$i]}" \
         --cluster "nats://127.0.0.1:${NATS_RPORT[$i]}" --cluster_name sluice-test \
         --routes "$routes" -js -sd "$WORK/nats$i" --server_name "n$i" \
         -m "${NATS_MPORT[$i]}"
