@@ -316,6 +316,13 @@ uint64_t sl_journal_last_seq (sl_journal_t *self)
     return self->ops->last_seq ? self->ops->last_seq (self->impl) : 0;
 }
 
+void sl_journal_keep_from (sl_journal_t *self, uint64_t seq)
+{
+    assert (self);
+    if (self->ops->keep_from)
+        self->ops->keep_from (self->impl, seq);
+}
+
 uint64_t sl_journal_segment (sl_journal_t *self)
 {
     assert (self);

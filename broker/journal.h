@@ -178,6 +178,12 @@ const char *sl_journal_holder_workers (sl_journal_t *self);
 //  The stream's last sequence this broker read or wrote (0: file journal).
 uint64_t sl_journal_last_seq (sl_journal_t *self);
 
+//  A shared stream's active broker: a live standby has read up to seq - 1,
+//  so a checkpoint's purge must not take seq or later (the standby would
+//  miss records and have to stop); 0: none to wait for. A purge that would
+//  is put off to the next checkpoint. Nothing in the file journal.
+void sl_journal_keep_from (sl_journal_t *self, uint64_t seq);
+
 //  Id of the segment appends go to now (0 before replay). The NATS
 //  journal has one segment, 1, for the whole stream.
 uint64_t sl_journal_segment (sl_journal_t *self);

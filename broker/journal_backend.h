@@ -42,6 +42,7 @@ typedef struct {
     bool (*refused) (void *impl);
     const char *(*holder) (void *impl);
     uint64_t (*last_seq) (void *impl);
+    void (*keep_from) (void *impl, uint64_t seq);
 } sl_journal_ops_t;
 
 //  A journal over impl with its methods ops (static, not copied). Takes

@@ -44,6 +44,7 @@
 #define COMPACT_AT (4u << 20)   //  durable bytes that make the buffer move down
 #define WINDOW 32               //  messages in flight at most
 #define HOLD_BYTES 1024         //  what a hold message counts for toward a checkpoint
+#define MAX_STARTS 16           //  checkpoints a purge may fall back to
 
 //  An answer to an asynchronous publish, from libnats's thread.
 typedef struct {
@@ -90,6 +91,9 @@ typedef struct {
     uint64_t segment;                 //  rotations since replay, plus 1 (the broker's segment id)
     uint64_t segment_bytes;           //  bytes acknowledged since the last rotation
     uint64_t purge_from;              //  the stream's first message of this segment (0: none yet)
+    uint64_t starts [MAX_STARTS];     //  checkpoints' first messages not purged yet, ascending
+    size_t nstarts;                   //  how many
+    uint64_t keep_from;               //  a live standby has not read this yet (0: none)
     pthread_mutex_t lock;             //  guards answers, nanswers, woken
     s_answer_t answers [WINDOW];      //  answers not yet taken (one per message in flight)
     size_t nanswers;                  //  answers waiting
@@ -732,29 +736,55 @@ static uint64_t s_rotate (void *impl, char *err, size_t errlen)
     self->segment++;
     self->segment_bytes = 0;
     self->purge_from = sl_jwindow_last_seq (self->window) + 1;
+    if (self->nstarts == MAX_STARTS) //  the oldest is the least useful
+        memmove (self->starts, self->starts + 1, --self->nstarts * sizeof self->starts [0]);
+    self->starts [self->nstarts++] = self->purge_from;
     return self->segment;
+}
+
+static void s_keep_from (void *impl, uint64_t seq)
+{
+    ((s_nats_t *) impl)->keep_from = seq;
+}
+
+//  Where a purge may start the stream now: at the newest checkpoint that
+//  every live standby has reached (the stream must start at a checkpoint
+//  for replay; a standby whose next message is purged must stop). 0: none.
+static uint64_t s_purge_to (const s_nats_t *self)
+{
+    uint64_t to = 0;
+    for (size_t i = 0; i < self->nstarts; i++)
+        if (!self->keep_from || self->starts [i] <= self->keep_from)
+            to = self->starts [i];
+    return to;
 }
 
 static int s_delete_before (void *impl, uint64_t segment, char *err, size_t errlen)
 {
     s_nats_t *self = impl;
-    if (segment != self->segment || self->purge_from <= self->first_seq)
+    uint64_t to = s_purge_to (self);
+    if (segment != self->segment || to <= self->first_seq)
         return 0;
     jsOptions jo;
     jsOptions_Init (&jo);
     jo.Wait = self->timeout_ms;
-    jo.Stream.Purge.Sequence = self->purge_from;
+    jo.Stream.Purge.Sequence = to;
     jsErrCode jerr = 0;
     natsStatus s = js_PurgeStream (self->js, self->stream, &jo, &jerr);
     if (s != NATS_OK) {
         snprintf (err, errlen,
                   "cannot purge the journal stream %s up to sequence %" PRIu64
                   ": %s (JetStream error %d); it keeps what it holds",
-                  self->stream, self->purge_from, s_nats_error (s), (int) jerr);
+                  self->stream, to, s_nats_error (s), (int) jerr);
         return -1;
     }
-    uint64_t purged = self->purge_from - self->first_seq;
-    self->first_seq = self->purge_from;
+    uint64_t purged = to - self->first_seq;
+    self->first_seq = to;
+    size_t kept = 0;
+    for (size_t i = 0; i < self->nstarts; i++)
+        if (self->starts [i] > to)
+            self->starts [kept++] = self->starts [i];
+    self->nstarts = kept;
     uint64_t first, last;
     char why [256];
     s_state (self, &first, &last, why, sizeof why); //  the bytes left; an error only says less
@@ -1020,6 +1050,7 @@ static const sl_journal_ops_t s_ops = {
     .dir = s_dir,
     .follow = s_follow,
     .hold = s_hold,
+    .keep_from = s_keep_from,
     .refused = s_refused,
     .holder = s_holder,
     .holder_workers = s_holder_workers,

@@ -130,3 +130,13 @@ int sl_announcement_decode (const char *data, size_t size, sl_announcement_t *sa
     json_decref (doc);
     return rc;
 }
+
+uint64_t sl_standbys_min_seq (const sl_standbys_t *self)
+{
+    assert (self);
+    uint64_t min = 0;
+    for (size_t i = 0; i < self->n; i++)
+        if (i == 0 || self->entries [i].said.seq < min)
+            min = self->entries [i].said.seq;
+    return min;
+}

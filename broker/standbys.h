@@ -70,6 +70,10 @@ size_t sl_standbys_expire (sl_standbys_t *self, int64_t now);
 //  Drops the entry of broker, if any (it became the active one).
 void sl_standbys_forget (sl_standbys_t *self, const char *broker);
 
+//  The lowest sequence a listed standby applied (the one furthest behind),
+//  or 0 if none is listed.
+uint64_t sl_standbys_min_seq (const sl_standbys_t *self);
+
 //  Records the entry is behind a stream whose last sequence is active_seq.
 uint64_t sl_standby_lag (const sl_standby_t *entry, uint64_t active_seq);
 

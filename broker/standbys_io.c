@@ -71,6 +71,12 @@ static void s_listen (broker_t *self, int64_t now)
         broker_event (self, SL_LOG_INFO,
                       "%zu standby(s) silent for %d of their heartbeats: no longer listed",
                       before - self->standbys.n, SL_STANDBYS_EXPIRE_BEATS);
+    //  A checkpoint's purge waits for the live standbys (a silent one is
+    //  not waited for: it is dropped from the list above).
+    if (self->role.state == SL_ROLE_ACTIVE)
+        sl_journal_keep_from (self->journal, self->standbys.n
+                                                 ? sl_standbys_min_seq (&self->standbys) + 1
+                                                 : 0);
 }
 
 //  --discover: the beacon says "standby" while this broker is not active,

@@ -341,7 +341,10 @@ static void s_claim (sl_wcore_t *self, bool started_only)
         sl_env_t env = SLUICE__ENVELOPE__INIT;
         env.body_case = SLUICE__ENVELOPE__BODY_HEARTBEAT;
         env.heartbeat = &hb;
-        s_queue_control (self, &env, true);
+        //  One sent at a start is not the regular heartbeat: it must not
+        //  put that off (with a task starting every few ms it would come
+        //  never, and the tasks arriving meanwhile would stay unclaimed).
+        s_queue_control (self, &env, !started_only);
     } while (n == MAX_REFS);
     self->claims_pending = false;
 }

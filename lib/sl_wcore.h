@@ -153,7 +153,8 @@ int64_t sl_wcore_next_wake (sl_wcore_t *self);
 //  --- Messages out -----------------------------------------------------------
 
 //  The next frame for the control socket, or NULL; *heartbeat tells that
-//  it is a heartbeat (the link schedules the next one). Caller owns it.
+//  it is a regular heartbeat (the link schedules the next one; the one sent
+//  at once when tasks claimed as waiting start is not). Caller owns it.
 zframe_t *sl_wcore_control_next (sl_wcore_t *self, bool *heartbeat);
 
 //  Fair dispatch: credit to send on the dispatch socket now, if any.

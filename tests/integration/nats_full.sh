@@ -23,6 +23,20 @@ with open(sys.argv[1], "w") as f:
 PY
 }
 
+# submit_again PART JOB : runs the ventilator of JOB again, as a user would
+# once the servers have room (it sends what the broker lacks), until it
+# exits 0 (60 tries, a second apart).
+submit_again () {
+    local t
+    for ((t = 0; t < 60; t++)); do
+        "$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" --job "$2" "$WORK/$2.txt" >/dev/null \
+            2>>"$WORK/ventilator-$2.log" && break
+        sleep 1
+    done
+    [ "$t" -lt 60 ] || fail "the ventilator of job $2 never completed it once the servers had room"
+    echo "part $1: with room again, the same command completed the job ($((t + 1)) tries)"
+}
+
 # --- 1. One server full ----------------------------------------------------------------
 mount_tmpfs "$WORK/nats1" size=4m
 start_nats_cluster
@@ -38,19 +52,13 @@ SINK=$LAST_PID
 # or finds the broker silent. Given room again, the same command
 # completes the job.
 if ! "$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" --job one "$WORK/one.txt" >/dev/null \
-    2>>"$WORK/ventilator1.log"; then
-    grep -q -E "journal stream full|stopped answering" "$WORK/ventilator1.log" ||
-        fail "the failed ventilator's message: $(tail -1 "$WORK/ventilator1.log")"
-    echo "part 1: the ventilator failed: $(tail -1 "$WORK/ventilator1.log")"
+    2>>"$WORK/ventilator-one.log"; then
+    grep -q -E "journal stream full|stopped answering" "$WORK/ventilator-one.log" ||
+        fail "the failed ventilator's message: $(tail -1 "$WORK/ventilator-one.log")"
+    echo "part 1: the ventilator failed: $(tail -1 "$WORK/ventilator-one.log")"
     df -k --output=avail "$WORK/nats1" | tail -1 >"$WORK/left1"
     mount -o remount,size=300m "$WORK/nats1" || fail "cannot grow server 1's tmpfs"
-    for ((t = 0; t < 60; t++)); do
-        "$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" --job one "$WORK/one.txt" >/dev/null \
-            2>>"$WORK/ventilator1.log" && break
-        sleep 1
-    done
-    [ "$t" -lt 60 ] || fail "the ventilator of job one never completed it once server 1 had room"
-    echo "part 1: with room again, the same command completed the job ($((t + 1)) tries)"
+    submit_again 1 one
 else
     df -k --output=avail "$WORK/nats1" | tail -1 >"$WORK/left1"
 fi
@@ -73,7 +81,7 @@ make_tasks "$WORK/two.txt" two 20000
 start_broker_nats full2 --heartbeat $HB
 start_bg sink2 "$SLUICE_BIN/sluice-sink" --broker "$BROKER" --job two -o "$WORK/two.jsonl" -f jsonl
 SINK=$LAST_PID
-start_bg ventilator2 "$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" --job two "$WORK/two.txt"
+start_bg ventilator-two "$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" --job two "$WORK/two.txt"
 VENT=$LAST_PID
 # The servers fill up: 20 MB of tasks do not fit in 3 x 3 MB.
 for ((t = 0; t < 200; t++)); do
@@ -91,9 +99,9 @@ if ! kill -0 "$VENT" 2>/dev/null; then
     [ "$rc" != 0 ] || fail "the ventilator exited 0 while no NATS server had room for its tasks:" \
         "it was told its tasks were taken before they were replicated"
     VENT=""
-    grep -q -E "journal stream full2|stopped answering" "$WORK/ventilator2.log" ||
-        fail "the failed ventilator's message: $(tail -1 "$WORK/ventilator2.log")"
-    echo "part 2: the ventilator failed (status $rc): $(tail -1 "$WORK/ventilator2.log")"
+    grep -q -E "journal stream full2|stopped answering" "$WORK/ventilator-two.log" ||
+        fail "the failed ventilator's message: $(tail -1 "$WORK/ventilator-two.log")"
+    echo "part 2: the ventilator failed (status $rc): $(tail -1 "$WORK/ventilator-two.log")"
 fi
 kill -0 "$BROKER_PID" 2>/dev/null || fail "the broker died with every NATS server's disk full"
 # (Past its window a broker that cannot hold its journal serves nothing,
@@ -112,17 +120,10 @@ wait_nats_ready 30
 start_bg worker2 "$SLUICE_BIN/sluice-worker" --broker "$BROKER" --builtin echo -j 8 --heartbeat $HB
 if [ -n "$VENT" ]; then
     wait_pid "$VENT" 120
-    [ "$WAIT_RC" = 0 ] || echo "part 2: the ventilator failed: $(tail -1 "$WORK/ventilator2.log")"
+    [ "$WAIT_RC" = 0 ] || echo "part 2: the ventilator failed: $(tail -1 "$WORK/ventilator-two.log")"
 fi
 if [ -z "$VENT" ] || [ "$WAIT_RC" != 0 ]; then
-    # The same command again, as a user would: it sends what the broker lacks.
-    for ((t = 0; t < 60; t++)); do
-        "$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" --job two "$WORK/two.txt" >/dev/null \
-            2>>"$WORK/ventilator2.log" && break
-        sleep 1
-    done
-    [ "$t" -lt 60 ] || fail "the ventilator of job two never completed it once the servers had room"
-    echo "part 2: with room again, the same command completed the job ($((t + 1)) tries)"
+    submit_again 2 two
 fi
 wait_pid "$SINK" 60
 expect_rc 0 "$WAIT_RC" "the sink of job two"

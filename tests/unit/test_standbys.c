@@ -159,6 +159,24 @@ static void test_standbys_announcement_bad_ones_are_refused (void **state)
     assert_int_equal (said.seq, 5);
 }
 
+static void test_standbys_min_seq_is_the_one_furthest_behind (void **state)
+{
+    (void) state;
+    sl_standbys_t list;
+    sl_standbys_init (&list);
+    assert_int_equal (sl_standbys_min_seq (&list), 0); //  none listed: nothing to wait for
+    sl_announcement_t a = s_said ("tcp://a:5560", 40), b = s_said ("tcp://b:5560", 25);
+    sl_standbys_heard (&list, &a, 0);
+    assert_int_equal (sl_standbys_min_seq (&list), 40);
+    sl_standbys_heard (&list, &b, 0);
+    assert_int_equal (sl_standbys_min_seq (&list), 25);
+    b.seq = 90; //  b catches up: a is now the furthest behind
+    sl_standbys_heard (&list, &b, 10);
+    assert_int_equal (sl_standbys_min_seq (&list), 40);
+    sl_standbys_forget (&list, "tcp://a:5560");
+    assert_int_equal (sl_standbys_min_seq (&list), 90);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests [] = {
@@ -169,6 +187,7 @@ int main (void)
         cmocka_unit_test (test_standbys_forget_keeps_the_others_in_order),
         cmocka_unit_test (test_standbys_announcement_round_trip),
         cmocka_unit_test (test_standbys_announcement_bad_ones_are_refused),
+        cmocka_unit_test (test_standbys_min_seq_is_the_one_furthest_behind),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
