@@ -49,15 +49,20 @@ SINK=$LAST_PID
 # If the full server leads the stream, NATS (2.9) keeps it leader, and
 # publishes time out: the broker then refuses tasks, and a ventilator told
 # so fails naming the journal (as with a full disk of the file journal),
-# or finds the broker silent. Given room again, the same command
-# completes the job.
+# or finds the broker silent. Given room again (and restarted), the same
+# command completes the job.
 if ! "$SLUICE_BIN/sluice-ventilator" --broker "$BROKER" --job one "$WORK/one.txt" >/dev/null \
     2>>"$WORK/ventilator-one.log"; then
     grep -q -E "journal stream full|stopped answering" "$WORK/ventilator-one.log" ||
         fail "the failed ventilator's message: $(tail -1 "$WORK/ventilator-one.log")"
     echo "part 1: the ventilator failed: $(tail -1 "$WORK/ventilator-one.log")"
     df -k --output=avail "$WORK/nats1" | tail -1 >"$WORK/left1"
+    # Room, and a restart: nats-server 2.9.10 does not write again by itself
+    # after its disk was full.
+    kill_nats_node 1
     mount -o remount,size=300m "$WORK/nats1" || fail "cannot grow server 1's tmpfs"
+    start_nats_node 1
+    wait_nats_ready 30
     submit_again 1 one
 else
     df -k --output=avail "$WORK/nats1" | tail -1 >"$WORK/left1"
@@ -106,9 +111,8 @@ fi
 kill -0 "$BROKER_PID" 2>/dev/null || fail "the broker died with every NATS server's disk full"
 # (Past its window a broker that cannot hold its journal serves nothing,
 # status included: clients wait, or follow a standby that can take over.)
-grep -i -E "journal|nats" "$WORK/broker.log" | grep -i -E "fail|error|cannot|insufficient|resource" |
-    head -3 >"$WORK/why.txt"
-[ -s "$WORK/why.txt" ] || fail "the broker's log says nothing of the journal's trouble"
+wait_log "$WORK/broker.log" "E: .*journal stream full2" 1 20
+grep -E "E: .*journal stream full2" "$WORK/broker.log" | head -1 >"$WORK/why.txt"
 echo "part 2: the broker says: $(head -1 "$WORK/why.txt")"
 # Room again: each server restarted on a larger file system.
 for i in 1 2 3; do
