@@ -45,6 +45,14 @@
 #define WINDOW 32               //  messages in flight at most
 #define HOLD_BYTES 1024         //  what a hold message counts for toward a checkpoint
 #define MAX_STARTS 16           //  checkpoints a purge may fall back to
+//  The longest a write to a NATS server may block the broker's loop. A
+//  server that reads nothing (stopped, or stuck) fills the socket, and a
+//  message bigger than libnats's buffer is written in place, by the
+//  publishing thread: past this deadline libnats shuts the socket and
+//  reconnects, buffering publishes meanwhile, and what was not stored is
+//  sent again (same message id) by the retry. Well under the 3 heartbeats
+//  after which clients find a broker silent, even at --heartbeat 200.
+#define WRITE_DEADLINE_MS 150
 
 //  An answer to an asynchronous publish, from libnats's thread.
 typedef struct {
@@ -94,9 +102,11 @@ typedef struct {
     uint64_t starts [MAX_STARTS];     //  checkpoints' first messages not purged yet, ascending
     size_t nstarts;                   //  how many
     uint64_t keep_from;               //  a live standby has not read this yet (0: none)
-    pthread_mutex_t lock;             //  guards answers, nanswers, woken
+    pthread_mutex_t lock;             //  guards answers, nanswers, spent, woken
     s_answer_t answers [WINDOW];      //  answers not yet taken (one per message in flight)
     size_t nanswers;                  //  answers waiting
+    natsMsg **spent;                  //  answered messages, destroyed on the broker's thread
+    size_t nspent, spent_cap;         //  how many, room
     bool woken;                       //  a byte waits in the wake pipe
     int wake [2];                     //  pipe: readable while answers wait
     natsSubscription *follow;         //  standby: ordered consumer of what others append
@@ -116,6 +126,21 @@ static const char *s_nats_error (natsStatus s)
 
 static int s_sync (void *impl, char *err, size_t errlen);
 static void s_follow_stop (s_nats_t *self);
+
+//  Destroys the messages libnats handed back with their answers. Only the
+//  broker's thread may: the thread that publishes a message can still be
+//  writing it to the socket when libnats times it out on its own thread
+//  (js_PublishMsgAsync registers the message, with its timeout, before it
+//  writes it, and a big message written to a server that does not read
+//  blocks), so destroying it in s_on_answer freed bytes still being sent.
+static void s_spent_destroy (s_nats_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    for (size_t i = 0; i < self->nspent; i++)
+        natsMsg_Destroy (self->spent [i]);
+    self->nspent = 0;
+    pthread_mutex_unlock (&self->lock);
+}
 
 static void s_destroy (void **impl_p)
 {
@@ -143,6 +168,8 @@ static void s_destroy (void **impl_p)
         close (self->wake [0]);
         close (self->wake [1]);
     }
+    s_spent_destroy (self); //  libnats answers nothing more now
+    free (self->spent);
     free (self->buf);
     free (self->msg);
     free (self->name);
@@ -411,11 +438,9 @@ static void s_on_answer (jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae
     s_nats_t *self = closure;
     const char *id = NULL;
     const char *dash;
-    if (natsMsgHeader_Get (msg, "Nats-Msg-Id", &id) != NATS_OK || !(dash = strrchr (id, '-'))) {
-        natsMsg_Destroy (msg);
-        return; //  not ours
-    }
-    s_answer_t answer = { .expect = strtoull (dash + 1, NULL, 10) - 1, .ok = pa != NULL };
+    if (natsMsgHeader_Get (msg, "Nats-Msg-Id", &id) != NATS_OK || !(dash = strrchr (id, '-')))
+        id = NULL; //  not ours
+    s_answer_t answer = { .expect = id ? strtoull (dash + 1, NULL, 10) - 1 : 0, .ok = pa != NULL };
     if (pa)
         answer.seq = pa->Sequence;
     else if (pae) {
@@ -424,10 +449,22 @@ static void s_on_answer (jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae
                   pae->ErrText && *pae->ErrText ? pae->ErrText : natsStatus_GetText (pae->Err),
                   (int) pae->ErrCode);
     }
-    natsMsg_Destroy (msg);
     pthread_mutex_lock (&self->lock);
+    //  The message may still be being written by the broker's thread: it
+    //  is destroyed there (s_spent_destroy). Without memory for the list,
+    //  it is leaked rather than freed under the writer.
+    if (self->nspent == self->spent_cap) {
+        size_t cap = self->spent_cap ? 2 * self->spent_cap : WINDOW;
+        natsMsg **grown = realloc (self->spent, cap * sizeof *grown);
+        if (grown) {
+            self->spent = grown;
+            self->spent_cap = cap;
+        }
+    }
+    if (self->nspent < self->spent_cap)
+        self->spent [self->nspent++] = msg;
     //  One answer per message in flight, at most WINDOW of them.
-    if (self->nanswers < WINDOW)
+    if (id && self->nanswers < WINDOW)
         self->answers [self->nanswers++] = answer;
     if (!self->woken) {
         self->woken = true;
@@ -452,6 +489,7 @@ static void s_take_answers (s_nats_t *self)
         self->woken = false;
     }
     pthread_mutex_unlock (&self->lock);
+    s_spent_destroy (self); //  not being written: this is the thread that writes
     for (size_t i = 0; i < n; i++) {
         if (answers [i].ok)
             sl_jwindow_acked (self->window, answers [i].expect, answers [i].seq);
@@ -1122,7 +1160,8 @@ static int s_connect (s_nats_t *self, const sl_nats_config_t *config, char **url
         (s = natsOptions_SetName (opts, "sluice-broker journal")) != NATS_OK ||
         (s = natsOptions_SetTimeout (opts, self->timeout_ms)) != NATS_OK ||
         (s = natsOptions_SetMaxReconnect (opts, -1)) != NATS_OK ||
-        (s = natsOptions_SetReconnectWait (opts, 250)) != NATS_OK)
+        (s = natsOptions_SetReconnectWait (opts, 250)) != NATS_OK ||
+        (s = natsOptions_SetWriteDeadline (opts, WRITE_DEADLINE_MS)) != NATS_OK)
         snprintf (err, errlen, "cannot set up the NATS connection: %s", s_nats_error (s));
     else if (config->creds &&
              (s = natsOptions_SetUserCredentialsFromFiles (opts, config->creds, NULL)) != NATS_OK)
