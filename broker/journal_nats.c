@@ -17,7 +17,10 @@
     with the same bytes and message id (so that JetStream's duplicate
     window recognises it if it was stored after all), and once its answer
     says stored the rest follows, pipelined as before. The broker's loop
-    never waits for NATS on that path.
+    never waits for NATS on that path, and a write to a server that reads
+    nothing blocks it at most WRITE_DEADLINE_MS. libnats hands each
+    answered message back on its own thread; the broker's thread destroys
+    it (it may be writing it still).
 */
 #include <assert.h>
 #include <errno.h>
