@@ -500,14 +500,6 @@ void contain_begin (contain_t *self, contain_task_t *task, const char *marks [3]
     s_make_cgroup (self, task);
 }
 
-__attribute__ ((no_sanitize_address)) int contain_join (const contain_task_t *task)
-{
-    if (!task->cgroup)
-        return 0;
-    //  "0": the writing process itself.
-    return write (task->procs_fd, "0", 1) == 1 ? 0 : -1;
-}
-
 void contain_started (contain_t *self, contain_task_t *task, bool joined)
 {
     assert (self);

@@ -68,12 +68,10 @@ bool contain_cgroups (contain_t *self);
 //  (the three environment entries the runner gives it).
 void contain_begin (contain_t *self, contain_task_t *task, const char *marks [3]);
 
-//  In the spawned child before it execs (no memory written, no locks):
-//  joins the task's cgroup. Returns 0 or -1 with errno.
-int contain_join (const contain_task_t *task);
-
-//  After the spawn, in the worker. joined false (the child could not
-//  join) leaves the task to the fallback.
+//  The spawned child joins the task's cgroup before it execs, by writing
+//  "0" to procs_fd (if cgroup is set). Once the worker knows whether it
+//  could (the child reaped, at the latest): joined false leaves the task
+//  to the fallback. Call before contain_end.
 void contain_started (contain_t *self, contain_task_t *task, bool joined);
 
 //  The task is over (its process group, group, already killed; 0 if it

@@ -9,11 +9,18 @@
     subreaper, see contain.h).
 
     Spawning is much of what an exec task costs the worker, so it is done
-    by hand rather than with posix_spawn: clone(CLONE_VM | CLONE_VFORK) on
-    a stack the runner keeps (glibc maps and unmaps one per call, and checks
-    the fd limit for every file action), and a child that resets only the
-    signals that need it (glibc's asks about all 64, two system calls each,
-    on every spawn). A payload that fits in an empty pipe is written before
+    by hand rather than with posix_spawn: clone(CLONE_VM) on a stack of the
+    task's own (glibc maps and unmaps one per call, and checks the fd limit
+    for every file action), and a child that resets only the signals that
+    need it (glibc's asks about all 64, two system calls each, on every
+    spawn). The worker does not wait for the child to exec (no
+    CLONE_VFORK, on x86_64): waiting blocked its loop for as long as the
+    child took to be scheduled, join its cgroup and load /bin/sh, while
+    the other slots' tasks ended unseen. The child shares the worker's
+    memory until it execs, so it touches only its task's spawn block (kept
+    until the child is reaped) and makes raw system calls, which write
+    nothing (libc's wrappers set errno, which is the worker's). A failed
+    start is reported when the child is reaped. A payload that fits in an empty pipe is written before
     the spawn, and a reaped child's pipes are read at once, so that a short
     task takes as few turns of the worker's loop as it can: one to start it
     (with the previous task's end) and, mostly, one to see it end.
@@ -35,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,8 +51,9 @@
 
 #define STDERR_TAIL 4096  //  bytes of stderr kept per task
 #define EXIT_GRACE_MS 200 //  after the shell exits, wait this long for its pipes
+#define OUTPUT_QUIET_MS 5 //  a command's output is not watched until it has run this long
 #define READ_CHUNK 65536
-#define SPAWN_STACK 65536 //  the child's stack until it execs (it needs a few hundred bytes)
+#define SPAWN_STACK 16384 //  a child's stack until it execs (it needs a few hundred bytes)
 
 extern char **environ;
 
@@ -63,11 +72,14 @@ typedef struct {
     uint8_t *payload; //  payload copy (sleep output; exec stdin)
     size_t payload_size;
     //  Exec
+    struct _spawn_t *spawn;    //  what the child reads until it execs (owned), see s_spawn
     pid_t pid;                 //  child (and its process group id), 0 when none
     int fd_in, fd_out, fd_err; //  pipe ends, -1 when closed
     size_t written;            //  payload bytes written to stdin
     bool exited;               //  child reaped
     bool reap_tried;           //  output at EOF before SIGCHLD came: reaped once by hand
+    bool watch_output;         //  its output pipes are polled (see OUTPUT_QUIET_MS)
+    int64_t quiet_until;       //  when they are, if it has not exited by then
     int exit_code;             //  its exit code (128+N for signal N)
     int64_t exited_at;         //  when it was reaped
     int64_t deadline;          //  time limit, or -1
@@ -89,7 +101,6 @@ struct _runner_t {
     size_t running;         //  slots in use
     int sigfd;              //  signalfd for SIGCHLD, -1 for built-ins
     contain_t *contain;     //  RUNNER_EXEC: nothing a task started outlives it
-    uint8_t *stack;         //  RUNNER_EXEC: the spawned child's stack, see s_spawn
     sigset_t defaults;      //  signals the child sets to SIG_DFL, see s_defaults
     bool defaults_known;    //  defaults has been filled in
     runner_done_t **done;   //  finished tasks not yet taken (FIFO)
@@ -123,14 +134,13 @@ runner_t *runner_new (const runner_config_t *config)
     if (config->mode == RUNNER_EXEC) {
         assert (config->command);
         self->command = strdup (config->command);
-        self->stack = malloc (SPAWN_STACK);
         sigset_t mask;
         sigemptyset (&mask);
         sigaddset (&mask, SIGCHLD);
         //  SLUICE_TASK_CGROUP=off: no cgroup per task (tests of the fallback).
         const char *cgroups = getenv ("SLUICE_TASK_CGROUP");
         self->contain = contain_new (!cgroups || strcmp (cgroups, "off") != 0);
-        if (!self->command || !self->stack || !self->contain ||
+        if (!self->command || !self->contain ||
             sigprocmask (SIG_BLOCK, &mask, NULL) != 0 ||
             (self->sigfd = signalfd (-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
             runner_destroy (&self);
@@ -150,8 +160,12 @@ static void s_close (int *fd)
     }
 }
 
+static void s_spawn_destroy (struct _spawn_t **spawn_p);
+static void s_contain_end (runner_t *self, rtask_t *task);
+
 static void s_task_clear (rtask_t *task)
 {
+    s_spawn_destroy (&task->spawn);
     s_close (&task->fd_in);
     s_close (&task->fd_out);
     s_close (&task->fd_err);
@@ -175,7 +189,7 @@ void runner_destroy (runner_t **self_p)
             kill (-task->pid, SIGKILL);
             if (!task->exited)
                 waitpid (task->pid, NULL, 0);
-            contain_end (self->contain, &task->contain, task->pid);
+            s_contain_end (self, task);
         }
         if (task->state == RT_RUNNING)
             s_task_clear (task);
@@ -190,7 +204,6 @@ void runner_destroy (runner_t **self_p)
     if (self->sigfd >= 0)
         close (self->sigfd);
     free (self->command);
-    free (self->stack);
     free (self);
     *self_p = NULL;
 }
@@ -476,54 +489,102 @@ static void s_defaults (runner_t *self)
     self->defaults_known = true;
 }
 
-//  What the spawned child needs. It lives on the parent's stack: the child
-//  shares the parent's memory, and the parent waits until it has exec'd.
-typedef struct {
-    const char *command;   //  for /bin/sh -c
-    char **envp;           //  its environment
-    int fds [3];           //  become its 0, 1 and 2
-    const sigset_t *reset; //  set to SIG_DFL
-    const contain_task_t *contain; //  the task's cgroup to join
-    int err;               //  errno of the step that failed (written by the child)
-    int contain_err;       //  errno if it could not join its cgroup (written by the child)
-} spawn_args_t;
+//  What a spawned child reads until it execs, and what it writes back: a
+//  block of the task's own, kept until the child is reaped (the child may
+//  still be reading it while the worker goes on; a task's slot may move
+//  when the slots grow, so nothing here points into the slots).
+typedef struct _spawn_t {
+    //  Written by the worker before the clone, read by the child
+    int fds [3];      //  become its 0, 1 and 2
+    int procs_fd;     //  its cgroup's cgroup.procs to join, or -1
+    sigset_t reset;   //  set to SIG_DFL
+    char *argv [4];   //  sh -c command
+    char **envp;      //  its environment (owned array)
+    //  Written by the child, read once it is reaped
+    int err;          //  errno of the step that failed, or 0
+    bool contain_err; //  it could not join its cgroup
+    //  The strings argv and envp point to (owned)
+    char *command;
+    char vars [3][128];                //  SLUICE_JOB=, SLUICE_SEQ=, SLUICE_ATTEMPT=
+    char (*attach_vars) [4096 + 96];   //  SLUICE_ATTACH_<NAME>= entries, or NULL
+    _Alignas (16) uint8_t stack [SPAWN_STACK]; //  the child's, until it execs
+} spawn_t;
 
-//  The child, from clone until execve. It runs in the parent's memory with
-//  every signal blocked, on the runner's spawn stack, so it makes system
-//  calls and writes nothing but args->err. Not instrumented by
-//  AddressSanitizer: its bookkeeping would be the parent's.
+static void s_spawn_destroy (spawn_t **spawn_p)
+{
+    spawn_t *spawn = *spawn_p;
+    if (spawn) {
+        free (spawn->envp);
+        free (spawn->command);
+        free (spawn->attach_vars);
+        free (spawn);
+        *spawn_p = NULL;
+    }
+}
+
+//  A system call that writes nothing but its result (libc's wrappers set
+//  errno, and errno is the worker's while the child shares its memory):
+//  returns the result, or -errno. Elsewhere than on x86_64, libc's
+//  syscall() and a worker that waits for the child to exec (CLONE_VFORK).
+#if defined(__x86_64__)
+#    define SPAWN_FLAGS (CLONE_VM | SIGCHLD)
+__attribute__ ((always_inline, no_sanitize_address)) static inline long s_sys (long n, long a,
+                                                                                long b, long c,
+                                                                                long d)
+{
+    long ret;
+    register long r10 __asm__ ("r10") = d;
+    __asm__ volatile ("syscall"
+                      : "=a"(ret)
+                      : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+                      : "rcx", "r11", "memory");
+    return ret;
+}
+#else
+#    define SPAWN_FLAGS (CLONE_VM | CLONE_VFORK | SIGCHLD)
+static long s_sys (long n, long a, long b, long c, long d)
+{
+    long ret = syscall (n, a, b, c, d);
+    return ret < 0 ? -errno : ret;
+}
+#endif
+
+//  The child, from clone until execve. It runs in the worker's memory with
+//  every signal blocked, on its spawn block's stack, and writes nothing
+//  but the block's err and contain_err. Not instrumented by
+//  AddressSanitizer: its bookkeeping would be the worker's.
 __attribute__ ((no_sanitize_address)) static int s_child (void *arg)
 {
-    spawn_args_t *args = arg;
-    struct sigaction dfl;
-    memset (&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
+    spawn_t *spawn = arg;
+    //  The kernel's struct sigaction, zeroed: SIG_DFL, no flags, no mask.
+    unsigned long dfl [4] = { 0, 0, 0, 0 };
     for (int sig = 1; sig < NSIG; sig++)
-        if (sigismember (args->reset, sig) == 1)
-            sigaction (sig, &dfl, NULL);
-    //  Its own process group first, so that a time limit can kill every
-    //  process it starts.
-    if (setpgid (0, 0))
+        if (sigismember (&spawn->reset, sig) == 1)
+            s_sys (SYS_rt_sigaction, sig, (long) dfl, 0, 8);
+    long rc;
+    //  Its own process group first (the worker sets it too, whichever
+    //  comes first), so that a time limit can kill every process it starts.
+    if ((rc = s_sys (SYS_setpgid, 0, 0, 0, 0)) < 0)
         goto failed;
     //  And its cgroup, if it has one, before it can start anything.
-    if (contain_join (args->contain))
-        args->contain_err = errno;
+    if (spawn->procs_fd >= 0 && s_sys (SYS_write, spawn->procs_fd, (long) "0", 1, 0) != 1)
+        spawn->contain_err = true;
     for (int fd = 0; fd < 3; fd++) {
-        //  The pipes are close-on-exec; dup2 to itself (a worker started
-        //  with that fd closed) would keep the flag, so clear it instead.
+        //  The pipes are close-on-exec; dup3 to itself (a worker started
+        //  with that fd closed) is refused, so clear the flag instead.
         //  Sources never collide with earlier targets: pipe2 hands out the
         //  lowest fds first, and stdin's pipe is made first.
-        if (args->fds [fd] == fd ? fcntl (fd, F_SETFD, 0) : dup2 (args->fds [fd], fd) < 0)
+        rc = spawn->fds [fd] == fd ? s_sys (SYS_fcntl, fd, F_SETFD, 0, 0)
+                                   : s_sys (SYS_dup3, spawn->fds [fd], fd, 0, 0);
+        if (rc < 0)
             goto failed;
     }
-    sigset_t none;
-    sigemptyset (&none);
-    sigprocmask (SIG_SETMASK, &none, NULL);
-    char *argv [] = { "sh", "-c", (char *) args->command, NULL };
-    execve ("/bin/sh", argv, args->envp);
+    unsigned long none = 0;
+    s_sys (SYS_rt_sigprocmask, SIG_SETMASK, (long) &none, 0, 8);
+    rc = s_sys (SYS_execve, (long) "/bin/sh", (long) spawn->argv, (long) spawn->envp, 0);
 failed:
-    args->err = errno;
-    _exit (127);
+    spawn->err = (int) -rc;
+    return 127;
 }
 
 static void s_close_pair (int pair [2])
@@ -532,12 +593,13 @@ static void s_close_pair (int pair [2])
     s_close (&pair [1]);
 }
 
-//  Spawns /bin/sh -c command into task, its payload on stdin: written now
-//  when it fits in the empty pipe (PIPE_BUF bytes always do), else kept in
-//  task->payload and written as the command reads it. Returns 0; -1 if out
-//  of memory (nothing started); or the errno value of a failed start.
-static int s_spawn (runner_t *self, rtask_t *task, const char *command, char **envp,
-                    const uint8_t *payload, size_t size)
+//  Spawns /bin/sh -c spawn->command into task (which then owns spawn), its
+//  payload on stdin: written now when it fits in the empty pipe (PIPE_BUF
+//  bytes always do), else kept in task->payload and written as the command
+//  reads it. Returns 0; -1 if out of memory (nothing started); or the
+//  errno value of a failed start.
+static int s_spawn (runner_t *self, rtask_t *task, spawn_t *spawn, const uint8_t *payload,
+                    size_t size)
 {
     uint8_t *rest = NULL;
     if (size > PIPE_BUF) {
@@ -564,25 +626,25 @@ static int s_spawn (runner_t *self, rtask_t *task, const char *command, char **e
     if (!rest)
         s_close (&in [1]); //  all of it is in the pipe: the command sees EOF after it
     s_defaults (self);
-    spawn_args_t args = { .command = command,
-                          .envp = envp,
-                          .fds = { in [0], out [1], err [1] },
-                          .reset = &self->defaults,
-                          .contain = &task->contain,
-                          .err = 0 };
+    spawn->fds [0] = in [0];
+    spawn->fds [1] = out [1];
+    spawn->fds [2] = err [1];
+    spawn->procs_fd = task->contain.cgroup ? task->contain.procs_fd : -1;
+    spawn->reset = self->defaults;
     //  No signal handler may run in the child before it has reset them.
     sigset_t all, saved_mask;
     sigfillset (&all);
     pthread_sigmask (SIG_BLOCK, &all, &saved_mask);
-    pid_t pid = clone (s_child, self->stack + SPAWN_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
-    rc = pid < 0 ? errno : args.err;
+    pid_t pid = clone (s_child, spawn->stack + SPAWN_STACK, SPAWN_FLAGS, spawn);
+    rc = pid < 0 ? errno : 0;
     pthread_sigmask (SIG_SETMASK, &saved_mask, NULL);
-    contain_started (self->contain, &task->contain, pid > 0 && !args.contain_err);
+    if (pid > 0)
+        setpgid (pid, pid); //  (the child does too: a kill of its group finds it either way)
+    //  The child has its copies (or has exec'd): the worker's ends go. The
+    //  fds stay open in the child whatever the worker closes.
     s_close (&in [0]);
     s_close (&out [1]);
     s_close (&err [1]);
-    if (pid > 0 && rc)
-        waitpid (pid, NULL, 0); //  the child that could not exec
     if (rc) {
         s_close (&in [1]);
         s_close (&out [0]);
@@ -590,6 +652,7 @@ static int s_spawn (runner_t *self, rtask_t *task, const char *command, char **e
         free (rest);
         return rc;
     }
+    task->spawn = spawn;
     fcntl (out [0], F_SETFL, O_NONBLOCK);
     fcntl (err [0], F_SETFL, O_NONBLOCK);
     task->pid = pid;
@@ -675,6 +738,53 @@ static size_t s_attach_vars (const runner_attach_t *attach, size_t nattach,
     return n;
 }
 
+//  When something is next due for a running exec task: the end of its
+//  exit grace once it is reaped (its time limit no longer applies, and may
+//  have passed), else its time limit or the end of its quiet output.
+static int64_t s_exec_timer (const rtask_t *task)
+{
+    if (task->exited)
+        return task->exited_at + EXIT_GRACE_MS;
+    int64_t next = task->deadline;
+    if (!task->watch_output && (next < 0 || task->quiet_until < next))
+        next = task->quiet_until;
+    return next;
+}
+
+//  A task's spawn block, owning command: its argv and environment (ours
+//  plus SLUICE_JOB/SEQ/ATTEMPT and an SLUICE_ATTACH_<NAME> per attachment).
+//  Returns NULL (command freed) if out of memory.
+static spawn_t *s_spawn_new (char *command, const char *job, uint64_t seq, uint32_t attempt,
+                             const runner_attach_t *attach, size_t nattach)
+{
+    spawn_t *spawn = malloc (sizeof *spawn); //  (the stack is not worth zeroing)
+    if (!spawn) {
+        free (command);
+        return NULL;
+    }
+    spawn->command = command;
+    spawn->envp = NULL;
+    spawn->attach_vars = NULL;
+    spawn->err = 0;
+    spawn->contain_err = false;
+    size_t n = nattach < RUNNER_MAX_ATTACH ? nattach : RUNNER_MAX_ATTACH;
+    char *extra [RUNNER_MAX_ATTACH];
+    if (n && !(spawn->attach_vars = malloc (n * sizeof *spawn->attach_vars))) {
+        s_spawn_destroy (&spawn);
+        return NULL;
+    }
+    size_t nextra = s_attach_vars (attach, n, spawn->attach_vars, extra);
+    if (!(spawn->envp = s_environment (spawn->vars, job, seq, attempt, extra, nextra))) {
+        s_spawn_destroy (&spawn);
+        return NULL;
+    }
+    spawn->argv [0] = "sh";
+    spawn->argv [1] = "-c";
+    spawn->argv [2] = command;
+    spawn->argv [3] = NULL;
+    return spawn;
+}
+
 int runner_start_with (runner_t *self, uint64_t tag, const char *job, uint64_t seq,
                        uint32_t attempt, const uint8_t *payload, size_t size, uint32_t timeout_ms,
                        int64_t now, const runner_attach_t *attach, size_t nattach)
@@ -691,24 +801,19 @@ int runner_start_with (runner_t *self, uint64_t tag, const char *job, uint64_t s
     char *command = s_command (self, payload, size, attach, nattach, why, sizeof why);
     if (!command)
         return s_fail_start (self, tag, why);
-    char vars [3][128];
-    char attach_vars [RUNNER_MAX_ATTACH][4096 + 96];
-    char *extra [RUNNER_MAX_ATTACH];
-    size_t nextra = s_attach_vars (attach, nattach, attach_vars, extra);
-    char **envp = s_environment (vars, job, seq, attempt, extra, nextra);
-    rtask_t *task = envp ? s_slot (self) : NULL;
+    spawn_t *spawn = s_spawn_new (command, job, seq, attempt, attach, nattach);
+    rtask_t *task = spawn ? s_slot (self) : NULL;
     if (!task) {
-        free (command);
-        free (envp);
+        s_spawn_destroy (&spawn);
         return -1;
     }
-    const char *marks [3] = { vars [0], vars [1], vars [2] };
+    const char *marks [3] = { spawn->vars [0], spawn->vars [1], spawn->vars [2] };
     contain_begin (self->contain, &task->contain, marks);
-    int rc = s_spawn (self, task, command, envp, payload, size);
-    free (command);
-    free (envp);
-    if (rc)
+    int rc = s_spawn (self, task, spawn, payload, size);
+    if (rc) {
+        s_spawn_destroy (&spawn);
         contain_end (self->contain, &task->contain, 0); //  (nothing started)
+    }
     if (rc < 0)
         return -1;
     if (rc) {
@@ -719,7 +824,8 @@ int runner_start_with (runner_t *self, uint64_t tag, const char *job, uint64_t s
     task->tag = tag;
     task->started = now;
     task->deadline = timeout_ms ? now + timeout_ms : -1;
-    task->timer = task->deadline;
+    task->quiet_until = now + OUTPUT_QUIET_MS;
+    task->timer = s_exec_timer (task);
     self->running++;
     return 0;
 }
@@ -746,15 +852,30 @@ static void s_complete (runner_t *self, rtask_t *task, int64_t now)
     if (task->is_sleep && task->timed_out)
         output_size = 0;
     int exit_code = task->is_sleep ? (task->timed_out ? 128 + SIGKILL : 0) : task->exit_code;
+    if (!task->is_sleep && task->spawn && task->spawn->err) {
+        //  The child could not exec /bin/sh (it said why before it exited).
+        status = RUNNER_FAILED;
+        exit_code = -1;
+        tail_size = (size_t) snprintf ((char *) tail, sizeof tail, "cannot start /bin/sh: %s",
+                                       strerror (task->spawn->err));
+    }
     //  Its process group is killed: now what left it.
     if (!task->is_sleep)
-        contain_end (self->contain, &task->contain, task->pid);
+        s_contain_end (self, task);
     if (s_finish (self, task->tag, status, exit_code, output, output_size, task->out_truncated,
                   tail, tail_size, (uint64_t) (now - task->started)))
         //  No memory for the result: report the failure rather than lose the task.
         s_fail_start (self, task->tag, "worker out of memory for the result");
     s_task_clear (task);
     self->running--;
+}
+
+//  The task's processes that left its group: caught through its cgroup,
+//  unless its child could not join it (known once the child is reaped).
+static void s_contain_end (runner_t *self, rtask_t *task)
+{
+    contain_started (self->contain, &task->contain, !task->spawn || !task->spawn->contain_err);
+    contain_end (self->contain, &task->contain, task->pid);
 }
 
 //  True when an exec'd task is over: reaped and both output pipes closed.
@@ -838,7 +959,8 @@ size_t runner_pollitems (runner_t *self, zmq_pollitem_t *items, size_t max)
         rtask_t *task = &self->tasks [i];
         if (task->state != RT_RUNNING || task->is_sleep)
             continue;
-        int fds [3] = { task->fd_in, task->fd_out, task->fd_err };
+        int fds [3] = { task->fd_in, task->watch_output ? task->fd_out : -1,
+                        task->watch_output ? task->fd_err : -1 };
         for (int k = 0; k < 3; k++) {
             if (fds [k] < 0 || n >= max || n >= self->poll_cap)
                 continue;
@@ -870,6 +992,7 @@ static void s_reap (runner_t *self, int64_t now)
             if (task->state == RT_RUNNING && task->pid == pid) {
                 task->exited = true;
                 task->exited_at = now;
+                task->watch_output = true;
                 task->exit_code =
                     WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
                 //  Grandchildren may hold the pipes: give them a moment.
@@ -892,6 +1015,8 @@ static void s_on_timer (runner_t *self, rtask_t *task, int64_t now)
         s_complete (self, task, now);
         return;
     }
+    if (!task->watch_output && now >= task->quiet_until)
+        task->watch_output = true; //  it has run long enough for its output to count
     if (task->exited) {
         //  The shell is gone but something still holds its output: kill
         //  the rest of the group and finish with what was read.
@@ -916,9 +1041,7 @@ static void s_on_timer (runner_t *self, rtask_t *task, int64_t now)
             task->deadline = -1;
         }
     }
-    //  Next due time. Once the shell is reaped only the exit grace counts:
-    //  its time limit no longer applies (and may already have passed).
-    task->timer = task->exited ? task->exited_at + EXIT_GRACE_MS : task->deadline;
+    task->timer = s_exec_timer (task);
 }
 
 void runner_handle (runner_t *self, zmq_pollitem_t *items, size_t count, int64_t now)

@@ -613,15 +613,21 @@ static void test_runner_exec_writes_small_payload_at_start (void **state)
 }
 
 //  Starts `echo $$ > DIR/shell; echo hi` and waits, without a turn of the
-//  loop, until the shell has exited and not been reaped. Returns the
-//  runner's poll items then (their revents cleared) and their count;
-//  *sigfd is the index of the signalfd's item.
-static size_t s_exited_unseen (fixture_t *fx, zmq_pollitem_t *items, size_t *sigfd)
+//  loop (but one after 20 ms if watched: its output is then polled), until
+//  the shell has exited and not been reaped. Returns the runner's poll
+//  items then (their revents cleared) and their count; *sigfd is the index
+//  of the signalfd's item.
+static size_t s_exited_unseen (fixture_t *fx, zmq_pollitem_t *items, size_t *sigfd, bool watched)
 {
     char command [256];
-    snprintf (command, sizeof command, "echo $$ > %s/shell; echo hi", fx->dir);
+    snprintf (command, sizeof command, "%secho $$ > %s/shell; echo hi", watched ? "sleep 0.1; " : "",
+              fx->dir);
     s_new (fx, RUNNER_EXEC, command, 1024, 1000);
     s_start_text (fx, 0, "", 0);
+    if (watched) {
+        zclock_sleep (20);
+        runner_handle (fx->runner, items, 0, zclock_mono ());
+    }
     int64_t deadline = zclock_mono () + LIMIT_MS;
     pid_t shell;
     while (!(shell = s_read_pid (fx, "shell")) || s_alive (shell)) {
@@ -649,7 +655,8 @@ static void test_runner_exec_ends_in_the_turn_that_reaps (void **state)
     fixture_t *fx = *state;
     zmq_pollitem_t items [MAX_ITEMS];
     size_t sigfd;
-    size_t n = s_exited_unseen (fx, items, &sigfd);
+    size_t n = s_exited_unseen (fx, items, &sigfd, false);
+    assert_int_equal (n, 1); //  a short command's output is not polled: its SIGCHLD wakes the loop
     items [sigfd].revents = ZMQ_POLLIN;
     runner_handle (fx->runner, items, n, zclock_mono ());
     s_collect (fx);
@@ -659,13 +666,15 @@ static void test_runner_exec_ends_in_the_turn_that_reaps (void **state)
 }
 
 //  A turn of the loop that sees the output end before the SIGCHLD comes
-//  ends the task too: the exited shell is reaped there and then.
+//  ends the task too: the exited shell is reaped there and then. (Output
+//  is polled once a command has run OUTPUT_QUIET_MS.)
 static void test_runner_exec_ends_in_the_turn_that_sees_eof (void **state)
 {
     fixture_t *fx = *state;
     zmq_pollitem_t items [MAX_ITEMS];
     size_t sigfd;
-    size_t n = s_exited_unseen (fx, items, &sigfd);
+    size_t n = s_exited_unseen (fx, items, &sigfd, true);
+    assert_int_equal (n, 3); //  the signalfd, stdout and stderr
     for (size_t k = 0; k < n; k++)
         if (k != sigfd)
             items [k].revents = ZMQ_POLLIN;
