@@ -128,8 +128,11 @@ void broker_notify (broker_t *self, collector_io_t *io, sl_env_t *env)
 
 //  Records up to the journal's durable position are safe: results reached
 //  so far may go to the sink, answers waiting for them may go out.
+static void s_checkpoint_durable (broker_t *self);
+
 static void s_journal_durable_now (broker_t *self)
 {
+    s_checkpoint_durable (self);
     sl_table_durable_to (self->table, s_journal_durable (self));
     broker_outbox_flush (self, self->answers, self->control);
     broker_notices_flush (self);
@@ -390,15 +393,39 @@ static void s_journal_rotate (broker_t *self)
     if (self->rotate_retry)
         sl_warn ("journal: a new segment could be started again");
     self->rotate_retry = 0;
-    int64_t start = zclock_mono ();
-    uint64_t before = sl_journal_total_bytes (self->journal);
     self->checkpointing = true;
+    self->checkpoint_started = zclock_mono ();
+    self->checkpoint_before = sl_journal_total_bytes (self->journal);
     int rc = s_journal_checkpoint (self, (uint64_t) zclock_usecs ());
-    rc = rc ? rc : broker_journal_sync (self);
+    if (rc == 0) {
+        self->checkpoint_segment = segment;
+        self->checkpoint_end = sl_journal_appended (self->journal);
+    }
+    rc = rc ? rc : broker_journal_commit (self);
+    if (rc) {
+        //  The segments before stay (replay needs them); a failed commit
+        //  is retried, and the checkpoint is done once it is durable.
+        if (!self->checkpoint_segment)
+            self->checkpointing = false;
+        return;
+    }
+    s_checkpoint_durable (self);
+}
+
+//  Once the checkpoint written last is durable (the loop does not wait for
+//  it: a commit to NATS servers that do not answer would hold it for the
+//  publish timeout), deletes the segments before it (purges the stream up
+//  to it).
+static void s_checkpoint_durable (broker_t *self)
+{
+    if (!self->checkpoint_segment || !self->journal ||
+        sl_journal_durable (self->journal) < self->checkpoint_end)
+        return;
+    uint64_t segment = self->checkpoint_segment;
+    self->checkpoint_segment = 0;
     self->checkpointing = false;
-    if (rc)
-        return; //  the segments before stay: replay needs them
     self->checkpoint_size = sl_journal_segment_bytes (self->journal);
+    char err [512];
     int deleted = sl_journal_delete_before (self->journal, segment, err, sizeof err);
     if (deleted < 0)
         sl_warn ("%s", err);
@@ -406,8 +433,8 @@ static void s_journal_rotate (broker_t *self)
         sl_info ("journal: checkpoint in segment %llu (%zu jobs) in %lld ms, %d old segments "
                  "deleted, %.1f MB before, %.1f MB now",
                  (unsigned long long) segment, sl_table_job_count (self->table),
-                 (long long) (zclock_mono () - start), deleted, before / 1e6,
-                 sl_journal_total_bytes (self->journal) / 1e6);
+                 (long long) (zclock_mono () - self->checkpoint_started), deleted,
+                 self->checkpoint_before / 1e6, sl_journal_total_bytes (self->journal) / 1e6);
 }
 
 void broker_on_replayed_done (const char *job, const sl_job_counts_t *counts, int64_t finished_at,

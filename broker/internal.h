@@ -118,7 +118,12 @@ struct _broker_t {
     int64_t next_insecure_warning;      //  --insecure: when to warn again (ms)
     int64_t dirty_since;                //  when the oldest uncommitted record was appended (ms)
     uint64_t checkpoint_size;           //  bytes of the last checkpoint (checkpoint.h)
-    bool checkpointing;                 //  writing one: no other rotation meanwhile
+    bool checkpointing;                 //  writing one, or waiting for it to be durable: no other
+                                        //  rotation meanwhile
+    uint64_t checkpoint_segment;        //  the checkpoint waiting to be durable: its segment (0: none)
+    uint64_t checkpoint_end;            //  ... the journal's appended position at its end
+    int64_t checkpoint_started;         //  ... when it began (ms)
+    uint64_t checkpoint_before;         //  ... the journal's bytes before it
     bool journal_failed;                //  the journal cannot be written: no task is accepted
     char journal_error [512];           //  why
     int64_t journal_retry;              //  when to try committing again (ms)

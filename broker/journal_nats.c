@@ -77,6 +77,7 @@ typedef struct {
     char nonce [24];                  //  random id of this run, in message ids
     size_t max_body;                  //  largest message body
     bool replayed;                    //  replay was called
+    bool disconnected;                //  libnats is reconnecting (atomic: set on its thread)
     uint64_t last_seq;                //  the stream's last sequence as replay left it
     uint64_t first_seq;               //  the stream's first sequence when replay began
     sl_jwindow_t *window;             //  messages in flight, from replay on
@@ -129,6 +130,32 @@ static const char *s_nats_error (natsStatus s)
 
 static int s_sync (void *impl, char *err, size_t errlen);
 static void s_follow_stop (s_nats_t *self);
+
+//  libnats lost its server and is reconnecting, or is connected again. Its
+//  reconnecting thread holds the connection's lock while it connects (up
+//  to the connect timeout per server that accepts and says nothing, as a
+//  stopped one does), and a publish from the broker's loop would wait for
+//  that lock: while disconnected, the loop does not publish.
+static void s_on_disconnected (natsConnection *conn, void *closure)
+{
+    (void) conn;
+    __atomic_store_n (&((s_nats_t *) closure)->disconnected, true, __ATOMIC_RELEASE);
+}
+
+static void s_on_reconnected (natsConnection *conn, void *closure)
+{
+    (void) conn;
+    __atomic_store_n (&((s_nats_t *) closure)->disconnected, false, __ATOMIC_RELEASE);
+}
+
+//  True (with err) if libnats is reconnecting: nothing can be sent now.
+static bool s_disconnected (s_nats_t *self, char *err, size_t errlen)
+{
+    if (!__atomic_load_n (&self->disconnected, __ATOMIC_ACQUIRE))
+        return false;
+    snprintf (err, errlen, "not connected to any NATS server (reconnecting)");
+    return true;
+}
 
 //  Destroys the messages libnats handed back with their answers. Only the
 //  broker's thread may: the thread that publishes a message can still be
@@ -526,6 +553,13 @@ static size_t s_prepare (s_nats_t *self, const sl_pub_t *pub, jsPubOptions *po, 
 static int s_send (s_nats_t *self, sl_pub_t *pub)
 {
     sl_jwindow_sent (self->window, pub);
+    char why [64];
+    if (s_disconnected (self, why, sizeof why)) {
+        if (sl_jwindow_at (self->window, 0) == pub)
+            snprintf (self->why, sizeof self->why, "%s", why);
+        sl_jwindow_failed (self->window, pub->expect, false);
+        return -1;
+    }
     char id [64], last [64];
     jsPubOptions po;
     size_t len = s_prepare (self, pub, &po, id, last, sizeof id);
@@ -958,6 +992,11 @@ static int64_t s_follow (void *impl, sl_journal_fn *fn, void *arg, char *err, si
 static int s_hold_publish (s_nats_t *self, const char *holder, const char *workers, char *err,
                            size_t errlen)
 {
+    char why [64];
+    if (s_disconnected (self, why, sizeof why)) {
+        snprintf (err, errlen, "cannot write to the journal stream %s: %s", self->stream, why);
+        return -1;
+    }
     uint8_t head [SL_FRAME_HEAD];
     sl_frame_put_head (head, SL_FRAME_BEGIN | SL_FRAME_END);
     natsMsg *msg = NULL;
@@ -1164,7 +1203,9 @@ static int s_connect (s_nats_t *self, const sl_nats_config_t *config, char **url
         (s = natsOptions_SetTimeout (opts, self->timeout_ms)) != NATS_OK ||
         (s = natsOptions_SetMaxReconnect (opts, -1)) != NATS_OK ||
         (s = natsOptions_SetReconnectWait (opts, 250)) != NATS_OK ||
-        (s = natsOptions_SetWriteDeadline (opts, WRITE_DEADLINE_MS)) != NATS_OK)
+        (s = natsOptions_SetWriteDeadline (opts, WRITE_DEADLINE_MS)) != NATS_OK ||
+        (s = natsOptions_SetDisconnectedCB (opts, s_on_disconnected, self)) != NATS_OK ||
+        (s = natsOptions_SetReconnectedCB (opts, s_on_reconnected, self)) != NATS_OK)
         snprintf (err, errlen, "cannot set up the NATS connection: %s", s_nats_error (s));
     else if (config->creds &&
              (s = natsOptions_SetUserCredentialsFromFiles (opts, config->creds, NULL)) != NATS_OK)
