@@ -40,6 +40,7 @@
 #include "journal_nats.h"
 #include "journal_url.h"
 #include "journal_window.h"
+#include "sl_log.h"
 
 #define HEADER_ROOM 512         //  room left in a message for its headers
 #define MIN_BODY 1024           //  smallest message body we accept to cut
@@ -78,6 +79,8 @@ typedef struct {
     size_t max_body;                  //  largest message body
     bool replayed;                    //  replay was called
     bool disconnected;                //  libnats is reconnecting (atomic: set on its thread)
+    bool closed;                      //  libnats called its last callback (under lock)
+    pthread_cond_t closed_cond;       //  signalled then
     uint64_t last_seq;                //  the stream's last sequence as replay left it
     uint64_t first_seq;               //  the stream's first sequence when replay began
     sl_jwindow_t *window;             //  messages in flight, from replay on
@@ -148,6 +151,17 @@ static void s_on_reconnected (natsConnection *conn, void *closure)
     __atomic_store_n (&((s_nats_t *) closure)->disconnected, false, __ATOMIC_RELEASE);
 }
 
+//  The connection is closed: libnats calls nothing more with self.
+static void s_on_closed (natsConnection *conn, void *closure)
+{
+    (void) conn;
+    s_nats_t *self = closure;
+    pthread_mutex_lock (&self->lock);
+    self->closed = true;
+    pthread_cond_signal (&self->closed_cond);
+    pthread_mutex_unlock (&self->lock);
+}
+
 //  True (with err) if libnats is reconnecting: nothing can be sent now.
 static bool s_disconnected (s_nats_t *self, char *err, size_t errlen)
 {
@@ -191,7 +205,28 @@ static void s_destroy (void **impl_p)
     }
     s_follow_stop (self);
     jsCtx_Destroy (self->js);
-    natsConnection_Destroy (self->conn);
+    if (self->conn) {
+        //  The connection's callbacks (self is their closure) come on
+        //  libnats's thread, in order, after natsConnection_Destroy has
+        //  returned: the closed callback is the last one.
+        natsConnection_Destroy (self->conn);
+        struct timespec until;
+        clock_gettime (CLOCK_REALTIME, &until);
+        until.tv_sec += 5;
+        pthread_mutex_lock (&self->lock);
+        while (!self->closed &&
+               pthread_cond_timedwait (&self->closed_cond, &self->lock, &until) == 0)
+            ;
+        bool closed = self->closed;
+        pthread_mutex_unlock (&self->lock);
+        if (!closed) {
+            //  (Never seen.) Better a leak than a callback into freed memory.
+            sl_warn ("journal %s: libnats did not close its connection in 5 s", self->name);
+            *impl_p = NULL;
+            return;
+        }
+    }
+    pthread_cond_destroy (&self->closed_cond);
     sl_jwindow_destroy (&self->window);
     pthread_mutex_destroy (&self->lock);
     if (self->wake [0] >= 0) {
@@ -614,17 +649,21 @@ static void s_send_more (s_nats_t *self)
         self->flushing = false;
 }
 
-//  Moves the bytes not yet durable to the start of the buffer.
+//  Moves the bytes not yet durable to the start of the buffer, but not
+//  past the start of a record still being cut into messages (its head says
+//  where it ends, and its first parts may be durable already).
 static void s_compact (s_nats_t *self)
 {
-    size_t drop = self->pos;
+    size_t drop = self->pos < self->rec ? self->pos : self->rec;
+    if (drop == 0)
+        return;
     memmove (self->buf, self->buf + drop, self->len - drop);
     for (size_t i = 0; i < sl_jwindow_size (self->window); i++)
         sl_jwindow_at (self->window, i)->cut.off -= drop;
     self->len -= drop;
     self->sent -= drop;
     self->rec -= drop;
-    self->pos = 0;
+    self->pos -= drop;
 }
 
 //  Drops the messages acknowledged in order from the window: their bytes
@@ -1205,7 +1244,8 @@ static int s_connect (s_nats_t *self, const sl_nats_config_t *config, char **url
         (s = natsOptions_SetReconnectWait (opts, 250)) != NATS_OK ||
         (s = natsOptions_SetWriteDeadline (opts, WRITE_DEADLINE_MS)) != NATS_OK ||
         (s = natsOptions_SetDisconnectedCB (opts, s_on_disconnected, self)) != NATS_OK ||
-        (s = natsOptions_SetReconnectedCB (opts, s_on_reconnected, self)) != NATS_OK)
+        (s = natsOptions_SetReconnectedCB (opts, s_on_reconnected, self)) != NATS_OK ||
+        (s = natsOptions_SetClosedCB (opts, s_on_closed, self)) != NATS_OK)
         snprintf (err, errlen, "cannot set up the NATS connection: %s", s_nats_error (s));
     else if (config->creds &&
              (s = natsOptions_SetUserCredentialsFromFiles (opts, config->creds, NULL)) != NATS_OK)
@@ -1264,6 +1304,7 @@ static s_nats_t *s_new (const sl_nats_config_t *config, char *err, size_t errlen
     }
     self->wake [0] = self->wake [1] = -1;
     pthread_mutex_init (&self->lock, NULL);
+    pthread_cond_init (&self->closed_cond, NULL);
     self->replicas = config->replicas > 0 ? config->replicas : SL_NATS_DEFAULT_REPLICAS;
     self->timeout_ms = config->timeout_ms > 0 ? config->timeout_ms : SL_NATS_DEFAULT_TIMEOUT_MS;
     bool ok = (self->stream = strdup (config->stream)) != NULL;
