@@ -226,6 +226,8 @@ static void s_destroy (void **impl_p)
             return;
         }
     }
+    s_spent_destroy (self); //  libnats answers nothing more now
+    free (self->spent);
     pthread_cond_destroy (&self->closed_cond);
     sl_jwindow_destroy (&self->window);
     pthread_mutex_destroy (&self->lock);
@@ -233,8 +235,6 @@ static void s_destroy (void **impl_p)
         close (self->wake [0]);
         close (self->wake [1]);
     }
-    s_spent_destroy (self); //  libnats answers nothing more now
-    free (self->spent);
     free (self->buf);
     free (self->msg);
     free (self->name);
@@ -588,25 +588,22 @@ static size_t s_prepare (s_nats_t *self, const sl_pub_t *pub, jsPubOptions *po, 
 static int s_send (s_nats_t *self, sl_pub_t *pub)
 {
     sl_jwindow_sent (self->window, pub);
-    char why [64];
-    if (s_disconnected (self, why, sizeof why)) {
-        if (sl_jwindow_at (self->window, 0) == pub)
-            snprintf (self->why, sizeof self->why, "%s", why);
-        sl_jwindow_failed (self->window, pub->expect, false);
-        return -1;
+    char why [64] = "";
+    natsStatus s = NATS_OK;
+    if (!s_disconnected (self, why, sizeof why)) {
+        char id [64], last [64];
+        jsPubOptions po;
+        size_t len = s_prepare (self, pub, &po, id, last, sizeof id);
+        natsMsg *msg = NULL;
+        s = natsMsg_Create (&msg, self->subject, NULL, (const char *) self->msg, (int) len);
+        if (s == NATS_OK)
+            s = js_PublishMsgAsync (self->js, &msg, &po);
+        natsMsg_Destroy (msg); //  NULL if libnats took it
     }
-    char id [64], last [64];
-    jsPubOptions po;
-    size_t len = s_prepare (self, pub, &po, id, last, sizeof id);
-    natsMsg *msg = NULL;
-    natsStatus s = natsMsg_Create (&msg, self->subject, NULL, (const char *) self->msg, (int) len);
-    if (s == NATS_OK)
-        s = js_PublishMsgAsync (self->js, &msg, &po);
-    natsMsg_Destroy (msg); //  NULL if libnats took it
-    if (s != NATS_OK) {
+    if (why [0] || s != NATS_OK) {
         //  Not sent (or its answer will not come): failed now.
         if (sl_jwindow_at (self->window, 0) == pub)
-            snprintf (self->why, sizeof self->why, "%s", s_nats_error (s));
+            snprintf (self->why, sizeof self->why, "%s", why [0] ? why : s_nats_error (s));
         sl_jwindow_failed (self->window, pub->expect, false);
         return -1;
     }

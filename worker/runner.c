@@ -20,10 +20,16 @@
     memory until it execs, so it touches only its task's spawn block (kept
     until the child is reaped) and makes raw system calls, which write
     nothing (libc's wrappers set errno, which is the worker's). A failed
-    start is reported when the child is reaped. A payload that fits in an empty pipe is written before
-    the spawn, and a reaped child's pipes are read at once, so that a short
-    task takes as few turns of the worker's loop as it can: one to start it
-    (with the previous task's end) and, mostly, one to see it end.
+    start is reported when the child is reaped.
+
+    A payload that fits in an empty pipe is written before the spawn, and a
+    reaped child's pipes are read at once, so that a short task takes as
+    few turns of the worker's loop as it can: one to start it (with the
+    previous task's end) and one to see it end. For that, a command's
+    output pipes are not polled for its first OUTPUT_QUIET_MS (a pipe holds
+    64 KiB: a command that writes more in that time waits for the rest of
+    it), else each write of a short command would wake the worker, which
+    would preempt the command on its core.
 
     Timers (sleep ends, time limits, kill graces) are found by scanning the
     running tasks: O(running) per loop turn, which is fine for the hundreds

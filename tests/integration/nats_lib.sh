@@ -10,6 +10,9 @@
 #   kill_nats_node I    kill -9 of node I
 #   wait_nats_ready S   waits up to S seconds for a meta leader seen by
 #                       every running node
+#   status_rounds WHAT PAUSE  asks `sluice-ctl status` 10 times, PAUSE s
+#                       apart, printing each time; fails if one fails, and
+#                       if any took a second or more (WHAT says when)
 
 nats_require () {
     if ! command -v nats-server >/dev/null 2>&1; then
@@ -144,4 +147,18 @@ start_standby_pair () {
     start_standby broker-b "$PORT_B" "$stream" "$@"
     B_PID=$LAST_BROKER
     wait_log "$WORK/broker-b.log" "standby: following the journal nats stream $stream" 1 20
+}
+
+status_rounds () {
+    local what=$1 pause=$2 slow=0 round t0 ms
+    for round in $(seq 1 10); do
+        t0=$(date +%s%N)
+        "$SLUICE_BIN/sluice-ctl" --broker "$BROKER" status >"$WORK/status$round.txt" 2>&1 \
+            || fail "sluice-ctl status $what (round $round)"
+        ms=$((($(date +%s%N) - t0) / 1000000))
+        echo "status $what: $ms ms"
+        [ "$ms" -lt 1000 ] || slow=$((slow + 1))
+        sleep "$pause"
+    done
+    [ "$slow" = 0 ] || fail "the broker took a second or more to answer $slow of 10 times $what"
 }
