@@ -8,8 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nats_lib.sh"
 nats_require
-COPY="$SLUICE_BIN/tests/nats_copy"
-[ -x "$COPY" ] || { echo "SKIPPED: tests/nats_copy was not built"; exit 0; }
+nats_copy_require
 start_nats_cluster
 HB=50
 URL=${NATS_URLS%%,*}
@@ -27,9 +26,8 @@ expect_grep "journal: checkpoint in segment" "$WORK/broker-a.log" "a checkpoint 
 if grep -q "purged past sequence" "$WORK/broker-b.log"; then fail "the standby lost track"; fi
 kill -0 "$B_PID" 2>/dev/null || fail "the standby should still run"
 
-kill -9 "$A_PID"
-wait "$A_PID" 2>/dev/null
-wait_log "$WORK/broker-b.log" "took over the journal nats stream idle" 1 20
+kill9 "$A_PID"
+wait_takeover broker-b idle
 expect_grep "took over .* 1 unfinished jobs, 10 tasks queued" "$WORK/broker-b.log" \
     "the job in the standby's table after the checkpoints"
 start_bg worker "$SLUICE_BIN/sluice-worker" --broker "$BROKERS" --builtin echo -j 4 --heartbeat $HB

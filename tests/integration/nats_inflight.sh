@@ -58,7 +58,7 @@ kill -0 "$VENT" 2>/dev/null ||
 kill -9 "$A_PID"
 wait "$A_PID" 2>/dev/null
 kill -CONT "${NATS_PID[2]}" "${NATS_PID[3]}"
-wait_log "$WORK/broker-b.log" "took over the journal nats stream inflight" 1 20
+wait_takeover broker-b inflight
 echo "part 1: B $(grep -o "took over.*" "$WORK/broker-b.log" | head -1)"
 start_bg sink1 "$SLUICE_BIN/sluice-sink" --broker "$BROKERS" --job one -o "$WORK/one.jsonl" -f jsonl
 SINK=$LAST_PID
@@ -83,9 +83,8 @@ wait_log "$WORK/broker-a2.log" "standby: following" 1 20
 # 2. The kill right after the ventilator (given only B) is done.
 "$SLUICE_BIN/sluice-ventilator" --broker "$B" --job two "$WORK/two.txt" >/dev/null \
     2>>"$WORK/ventilator2.log" || fail "the ventilator of job two"
-kill -9 "$B_PID"
-wait "$B_PID" 2>/dev/null
-wait_log "$WORK/broker-a2.log" "took over the journal nats stream inflight" 1 20
+kill9 "$B_PID"
+wait_takeover broker-a2 inflight
 expect_grep "took over .* 1 unfinished jobs, 20000 tasks queued" "$WORK/broker-a2.log" \
     "the whole of job two in the broker that took over"
 start_bg worker3 "$SLUICE_BIN/sluice-worker" --broker "$A" --builtin echo -j 8 --heartbeat $HB

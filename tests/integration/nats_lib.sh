@@ -10,6 +10,9 @@
 #   kill_nats_node I    kill -9 of node I
 #   wait_nats_ready S   waits up to S seconds for a meta leader seen by
 #                       every running node
+#   nats_copy_require   sets COPY to tests/nats_copy, or skips the test
+#   wait_takeover NAME STREAM [MORE]  waits up to 20 s for NAME.log to say
+#                       its broker took over STREAM (then MORE, a pattern)
 #   status_rounds WHAT PAUSE  asks `sluice-ctl status` 10 times, PAUSE s
 #                       apart, printing each time; fails if one fails, and
 #                       if any took a second or more (WHAT says when)
@@ -23,6 +26,15 @@ nats_require () {
         echo "SKIPPED: sluice-broker was built without NATS support (no libnats-dev)"
         exit 0
     fi
+}
+
+nats_copy_require () {
+    COPY="$SLUICE_BIN/tests/nats_copy"
+    [ -x "$COPY" ] || { echo "SKIPPED: tests/nats_copy was not built"; exit 0; }
+}
+
+wait_takeover () {
+    wait_log "$WORK/$1.log" "took over the journal nats stream $2${3:-}" 1 20
 }
 
 NATS_CPORT=() # client port of node I
@@ -143,7 +155,7 @@ start_standby_pair () {
     BROKERS="$A,$B"
     start_standby broker-a "$PORT_A" "$stream" "$@"
     A_PID=$LAST_BROKER
-    wait_log "$WORK/broker-a.log" "took over the journal nats stream $stream" 1 20
+    wait_takeover broker-a "$stream"
     start_standby broker-b "$PORT_B" "$stream" "$@"
     B_PID=$LAST_BROKER
     wait_log "$WORK/broker-b.log" "standby: following the journal nats stream $stream" 1 20

@@ -19,8 +19,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nats_lib.sh"
 nats_require
-COPY="$SLUICE_BIN/tests/nats_copy"
-[ -x "$COPY" ] || { echo "SKIPPED: tests/nats_copy was not built"; exit 0; }
+nats_copy_require
 start_nats_cluster
 HB=400
 URL=${NATS_URLS%%,*}
@@ -36,7 +35,7 @@ with open(sys.argv[1], "w") as f:
 PY
 PORT_S=$(free_port)
 start_standby broker-src "$PORT_S" src
-wait_log "$WORK/broker-src.log" "took over the journal nats stream src" 1 20
+wait_takeover broker-src src
 "$SLUICE_BIN/sluice-ventilator" --broker "tcp://127.0.0.1:$PORT_S" --job split \
     "$WORK/tasks.txt" >/dev/null 2>>"$WORK/ventilator0.log" || fail "the source job's submission"
 sleep 1
@@ -54,7 +53,7 @@ wait_log "$WORK/broker-one.log" "standby: following" 1 20
 "$COPY" "$URL" src one $((SPLIT + 1)) "$LAST" || fail "copy the rest to one"
 expect_grep "record split over several messages and not ended" "$WORK/broker-one.log" \
     "the replay ending in the middle of a record"
-wait_log "$WORK/broker-one.log" "took over the journal nats stream one" 1 20
+wait_takeover broker-one one
 ONE="tcp://127.0.0.1:$PORT_1"
 start_bg worker1 "$SLUICE_BIN/sluice-worker" --broker "$ONE" --builtin echo -j 4 --heartbeat $HB
 start_bg sink1 "$SLUICE_BIN/sluice-sink" --broker "$ONE" --job split -o "$WORK/out1.jsonl" -f jsonl
@@ -70,7 +69,7 @@ start_standby broker-two "$PORT_2" two
 wait_log "$WORK/broker-two.log" "standby: following" 1 20
 "$COPY" "$URL" src two "$SPLIT" "$SPLIT" || fail "copy the first part to two"
 # (the sequence it names is its own hold's, right after the part)
-wait_log "$WORK/broker-two.log" "took over the journal nats stream two at sequence $((SPLIT + 1)) " 1 20
+wait_takeover broker-two two " at sequence $((SPLIT + 1)) "
 # The dead writer's next part, late, as it would have been published.
 OUT=$("$COPY" "$URL" src two $((SPLIT + 1)) $((SPLIT + 1)) "$SPLIT")
 [ "$OUT" = refused ] || fail "the dead writer's late part was not refused: '$OUT'"

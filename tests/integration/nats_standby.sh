@@ -33,7 +33,7 @@ done
 kill -9 "$A_PID"
 wait "$A_PID" 2>/dev/null
 KILLED_AT=$(date +%s%N)
-wait_log "$WORK/broker-b.log" "took over the journal nats stream ha" 1 20
+wait_takeover broker-b ha
 TOOK=$(grep -o "[0-9]* ms after the last sign" "$WORK/broker-b.log" | head -1 | cut -d' ' -f1)
 [ "$TOOK" -le $((5 * HB / 2 + 100)) ] || fail "B took over $TOOK ms after A's last sign (over 2.5 heartbeats)"
 

@@ -26,7 +26,7 @@ B="tcp://127.0.0.1:$PORT_B"
 BROKERS="$A,$B"
 start_standby broker-a "$PORT_A" hops --http "$HTTP_PORT"
 A_PID=$LAST_BROKER
-wait_log "$WORK/broker-a.log" "took over the journal nats stream hops" 1 20
+wait_takeover broker-a hops
 start_standby broker-b "$PORT_B" hops
 B_PID=$LAST_BROKER
 wait_log "$WORK/broker-b.log" "standby: following the journal nats stream hops" 1 20
