@@ -40,7 +40,13 @@ void broker_on_dispatch (broker_t *self)
                 peer->dispatch_id = zframe_dup (routing_id);
             }
             sl_fair_set_routable (self->fair, &peer->fair, true);
-            sl_fair_credit (self->fair, &peer->fair, env->credit->credit, env->credit->absolute);
+            const Sluice__Credit *credit = env->credit;
+            if (credit->absolute && credit->counted)
+                //  Within one of its heartbeats a batch is surely on its way.
+                sl_fair_credit_since (self->fair, &peer->fair, credit->credit, credit->received,
+                                      zclock_mono (), peer->heartbeat_ms);
+            else
+                sl_fair_credit (self->fair, &peer->fair, credit->credit, credit->absolute);
         }
         sl_proto_free (&env);
         zframe_destroy (&routing_id);
@@ -149,6 +155,8 @@ static int64_t s_send_batch (broker_t *self, sl_peer_t *peer, sl_queue_t *queue,
     batch.n_attachments = nattach;
     batch.tasks = task_ptrs;
     batch.n_tasks = n;
+    if (peer)
+        batch.dealt = peer->fair.dealt + n;
     sl_env_t env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_TASKS;
     env.tasks = &batch;
@@ -160,6 +168,8 @@ static int64_t s_send_batch (broker_t *self, sl_peer_t *peer, sl_queue_t *queue,
         self->count.dispatch_failed++;
         return -1;
     }
+    if (peer)
+        sl_fair_sent (&peer->fair, n, now);
     self->count.tasks_dispatched += n;
     return (int64_t) n;
 }

@@ -255,6 +255,25 @@ void sl_fair_credit (sl_fair_t *self, sl_fair_worker_t *worker, int64_t credit, 
     s_update (self, worker);
 }
 
+void sl_fair_credit_since (sl_fair_t *self, sl_fair_worker_t *worker, int64_t credit,
+                           uint64_t received, int64_t now, int64_t window_ms)
+{
+    assert (self);
+    assert (worker && worker->joined);
+    if (received < worker->dealt && now - worker->dealt_at <= window_ms) {
+        uint64_t on_way = worker->dealt - received;
+        credit = on_way >= (uint64_t) credit ? 0 : credit - (int64_t) on_way;
+    }
+    sl_fair_credit (self, worker, credit, true);
+}
+
+void sl_fair_sent (sl_fair_worker_t *worker, size_t n, int64_t now)
+{
+    assert (worker);
+    worker->dealt += n;
+    worker->dealt_at = now;
+}
+
 void sl_fair_set_routable (sl_fair_t *self, sl_fair_worker_t *worker, bool routable)
 {
     assert (self);

@@ -45,11 +45,13 @@ struct _sl_fair_link_t {
 
 //  A worker as fair dispatch sees it. The caller embeds it in its own
 //  record of the worker (its address must not change while joined) and
-//  touches it only through the functions below; credit and routable may be
-//  read.
+//  touches it only through the functions below; credit, routable and dealt
+//  may be read.
 struct _sl_fair_worker_t {
     void *owner;                                  //  the caller's record, handed to send
     int64_t credit;                               //  tasks it asked for and was not sent yet
+    uint64_t dealt;                               //  tasks sent to it since it joined
+    int64_t dealt_at;                             //  when the last of them went (ms)
     bool routable;                                //  a route to it is known, the last send worked
     bool joined;                                  //  between sl_fair_join and sl_fair_leave
     uint8_t state;                                //  out, ready or parked (fair.c)
@@ -82,6 +84,21 @@ void sl_fair_set_queues (sl_fair_t *self, sl_fair_worker_t *worker, sl_queue_t *
 
 //  A Credit message: sets its credit (absolute) or adds to it.
 void sl_fair_credit (sl_fair_t *self, sl_fair_worker_t *worker, int64_t credit, bool absolute);
+
+//  An absolute Credit that names the last batch the worker received (by
+//  its `dealt`, see sl_fair_sent): credit counts the tasks sent after that
+//  batch, which are on their way, if the last send was within window_ms of
+//  now. (A worker that repeats its credit with its heartbeat would else be
+//  sent those tasks and as many again, and hold them behind a long task
+//  while another worker idles. A send older than window_ms that has not
+//  arrived was lost with a broken connection: counting it would starve
+//  the worker.) A `received` beyond dealt (from before it joined again)
+//  counts nothing as on its way.
+void sl_fair_credit_since (sl_fair_t *self, sl_fair_worker_t *worker, int64_t credit,
+                           uint64_t received, int64_t now, int64_t window_ms);
+
+//  n tasks went to the worker at now, in a batch that said dealt + n.
+void sl_fair_sent (sl_fair_worker_t *worker, size_t n, int64_t now);
 
 //  Whether tasks can be sent to it: a route to it is known. A failed send
 //  clears it (see sl_fair_send_fn); the caller sets it again when it hears

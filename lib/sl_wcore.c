@@ -71,6 +71,7 @@ struct _sl_wcore_t {
     bool credit_absolute;       //  the next credit is to be absolute
     int64_t credit_want;        //  what sl_wcore_credit offered, for credit_sent
     bool got_tasks;             //  a task batch came since the last regular heartbeat
+    uint64_t dealt;             //  (fair) the `dealt` of the last task batch received
     bool claims_pending;        //  tasks claimed as waiting started: claim them at once
     bool draining;              //  no new task
     int64_t drain_until;        //  when draining, when to stop what still runs
@@ -246,6 +247,9 @@ bool sl_wcore_credit (sl_wcore_t *self, Sluice__Credit *credit)
     *credit = init;
     credit->credit = amount;
     credit->absolute = self->credit_absolute;
+    //  So that the broker counts the tasks on their way as part of it.
+    credit->counted = self->credit_absolute;
+    credit->received = self->dealt;
     return true;
 }
 
@@ -407,6 +411,8 @@ void sl_wcore_tasks (sl_wcore_t *self, const Sluice__TaskBatch *batch, int64_t n
     (void) now;
     sl_credit_received (&self->credit, batch->n_tasks);
     self->got_tasks = true;
+    if (batch->dealt)
+        self->dealt = batch->dealt;
     if (!sl_job_id_valid (batch->job)) {
         sl_warn_dropped ("dropped tasks with an invalid job id from the broker");
         return;

@@ -44,6 +44,7 @@ typedef struct {
     size_t ncalls;
     worker_t *failing; //  sends to it fail
     uint64_t seq;      //  last seq submitted
+    int64_t now;       //  the clock the sends are stamped with (ms)
 } fixture_t;
 
 static int s_setup (void **state)
@@ -83,6 +84,8 @@ static int64_t s_send (void *arg, void *owner, sl_queue_t *queue, size_t limit, 
            sl_table_dispatch_from (f->table, queue, 0, 1000, worker->name))
         call->sent++;
     worker->got += (size_t) call->sent;
+    if (call->sent)
+        sl_fair_sent (&worker->fair, (size_t) call->sent, f->now);
     return call->sent;
 }
 
@@ -171,6 +174,56 @@ static void test_fair_absolute_credit_replaces (void **state)
     assert_int_equal (f->ncalls, 0);
     sl_fair_credit (f->fair, &w->fair, 2, true);
     assert_int_equal (s_dispatch (f), 2);
+}
+
+//  A worker repeats its absolute credit (with its heartbeat) while a batch
+//  is on its way to it: the batch counts against the credit, or the worker
+//  would get a task it cannot start, held behind a long one.
+static void test_fair_absolute_credit_counts_tasks_on_their_way (void **state)
+{
+    fixture_t *f = *state;
+    worker_t *w = s_worker (f, 0, 1, "default", NULL);
+    s_tasks (f, "j", NULL, 10);
+    f->now = 1000;
+    assert_int_equal (s_dispatch (f), 1);
+    assert_int_equal (w->fair.dealt, 1);
+    //  It has received nothing yet, and asks again for its one slot.
+    f->now = 1005;
+    sl_fair_credit_since (f->fair, &w->fair, 1, 0, f->now, 200);
+    assert_int_equal (w->fair.credit, 0);
+    assert_int_equal (s_dispatch (f), 0);
+    //  Once it has the batch (dealt 1), the same credit is one more task.
+    sl_fair_credit_since (f->fair, &w->fair, 1, 1, f->now, 200);
+    assert_int_equal (s_dispatch (f), 1);
+    assert_int_equal (w->fair.dealt, 2);
+    //  Credit beyond what is on its way: the rest is sent.
+    sl_fair_credit_since (f->fair, &w->fair, 5, 1, f->now, 200);
+    assert_int_equal (w->fair.credit, 4);
+    assert_int_equal (s_dispatch (f), 4);
+    assert_int_equal (w->fair.dealt, 6);
+}
+
+//  A batch not received one window after it went was lost with a broken
+//  connection: counting it would starve the worker. A `received` beyond
+//  what was sent (a batch from before the worker joined again) counts
+//  nothing either.
+static void test_fair_absolute_credit_forgets_lost_batches (void **state)
+{
+    fixture_t *f = *state;
+    worker_t *w = s_worker (f, 0, 3, "default", NULL);
+    s_tasks (f, "j", NULL, 10);
+    f->now = 1000;
+    assert_int_equal (s_dispatch (f), 3);
+    sl_fair_credit_since (f->fair, &w->fair, 3, 0, 1200, 200);
+    assert_int_equal (w->fair.credit, 0);
+    sl_fair_credit_since (f->fair, &w->fair, 3, 0, 1201, 200);
+    assert_int_equal (w->fair.credit, 3);
+    sl_fair_credit_since (f->fair, &w->fair, 2, 99, 1000, 200);
+    assert_int_equal (w->fair.credit, 2);
+    //  A worker that joins again counts from 0.
+    sl_fair_leave (f->fair, &w->fair);
+    w = s_worker (f, 0, 0, "default", NULL);
+    assert_int_equal (w->fair.dealt, 0);
 }
 
 static void test_fair_no_route_no_tasks (void **state)
@@ -436,6 +489,8 @@ int main (void)
     const struct CMUnitTest tests [] = {
         T (test_fair_sends_only_within_credit),
         T (test_fair_absolute_credit_replaces),
+        T (test_fair_absolute_credit_counts_tasks_on_their_way),
+        T (test_fair_absolute_credit_forgets_lost_batches),
         T (test_fair_no_route_no_tasks),
         T (test_fair_splits_the_queue_between_workers),
         T (test_fair_share_is_capped_by_credit),

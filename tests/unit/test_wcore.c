@@ -116,6 +116,7 @@ typedef struct {
     sl_wcore_t *core;
     sl_wattach_t *attach;
     char dir [256];
+    uint64_t dealt; //  tasks the "broker" sent, as its batches say
 } fixture_t;
 
 static int s_setup_with (void **state, uint32_t slots, bool attachments)
@@ -194,6 +195,7 @@ static void s_tasks (fixture_t *fx, const char *job, uint64_t first, size_t n,
     batch.job = (char *) job;
     batch.tasks = ptrs;
     batch.n_tasks = n;
+    batch.dealt = fx->dealt += n;
     if (attachment) {
         batch.attachments = &attachment;
         batch.n_attachments = 1;
@@ -236,13 +238,16 @@ static void s_expect_none (fixture_t *fx)
         fail_msg ("unexpected %s message", sl_proto_body_name (env));
 }
 
-//  Expects a credit of amount (absolute or not) and marks it sent.
+//  Expects a credit of amount (absolute or not) and marks it sent. An
+//  absolute one names the last batch received, by its `dealt`.
 static void s_expect_credit (fixture_t *fx, uint32_t amount, bool absolute)
 {
     Sluice__Credit credit;
     assert_true (sl_wcore_credit (fx->core, &credit));
     assert_int_equal (credit.credit, amount);
     assert_int_equal (credit.absolute, absolute);
+    assert_int_equal (credit.counted, absolute);
+    assert_int_equal (credit.received, fx->dealt);
     sl_wcore_credit_sent (fx->core);
 }
 
@@ -492,6 +497,13 @@ static void test_wcore_idle_heartbeat_sends_credit_again_absolute (void **state)
     sl_proto_free (&env);
     Sluice__Credit credit;
     assert_false (sl_wcore_credit (fx->core, &credit));
+    //  None since: repeated, naming the last batch (dealt 1), so that the
+    //  broker counts what it sent since as on its way.
+    sl_wcore_heartbeat (fx->core, 3000);
+    env = s_expect (fx, SLUICE__ENVELOPE__BODY_HEARTBEAT);
+    sl_proto_free (&env);
+    assert_int_equal (fx->dealt, 1);
+    s_expect_credit (fx, 1, true); //  2 slots, 1 running
 }
 
 static void test_wcore_drain_hands_back_waiting_and_asks_for_nothing (void **state)
