@@ -8,6 +8,9 @@
 #                 worker runs /bin/sh -c "echo 'I'" per task, payload I =
 #                 0..N-1), default broker (durable journal); clock from the
 #                 ventilator's start to the sink's exit
+#   sluice_rt     the same with sluice-worker --realtime (its loop at
+#                 SCHED_FIFO, the tasks not); left out where real-time
+#                 priority is not allowed (chrt -f 1 fails)
 #   sluice_baseline  (with BASELINE=DIR) the same with the programs of
 #                 another build, e.g. before a change: compare within a run
 # Then the medians and sluice / ceiling (target >= 0.9), and the ratios
@@ -48,9 +51,15 @@ run () { # name command...
     echo "bench=exec $out rep=$r $(noise_end)" | tee -a "$LINES"
 }
 
+RT=0
+chrt -f 1 true 2>/dev/null && RT=1
 for ((r = 1; r <= REPS; r++)); do
     run c_fork_exec "$ZB/spawn" --tasks "$N" --jobs 2
     run sluice env TASKS_FILE="$WORK/tasks.txt" EXEC='echo {}' JOBS=2 "$HERE/pipeline.sh" "$N" 1
+    if [ "$RT" = 1 ]; then
+        run sluice_rt env TASKS_FILE="$WORK/tasks.txt" EXEC='echo {}' JOBS=2 PEER=sluice_rt \
+            WORKER_FLAGS=--realtime "$HERE/pipeline.sh" "$N" 1
+    fi
     if [ -n "${BASELINE:-}" ]; then
         run sluice_baseline env SLUICE_BIN="$BASELINE" PEER=sluice_baseline \
             TASKS_FILE="$WORK/tasks.txt" EXEC='echo {}' JOBS=2 "$HERE/pipeline.sh" "$N" 1
@@ -68,7 +77,7 @@ for line in open(sys.argv[1]):
     if rate:
         reps.setdefault(int(re.search(r"rep=(\d+)", line).group(1)), {})[peer] = int(rate.group(1))
 ceiling = "c_fork_exec"
-for peer in ("sluice", "sluice_baseline", "xargs"):
+for peer in ("sluice", "sluice_rt", "sluice_baseline", "xargs"):
     ratios = [r[peer] / r[ceiling] for _, r in sorted(reps.items()) if peer in r and ceiling in r]
     if ratios:
         print("- %s / %s rep by rep: %s (median %.2f)" % (

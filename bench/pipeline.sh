@@ -11,7 +11,8 @@
 #   BROKER_ARGS=--in-memory bench/pipeline.sh   no journal (else a fresh --data-dir)
 #   BROKER_ARGS='--journal nats://...' bench/pipeline.sh   the NATS journal (bench/journal_nats.sh)
 #   EXEC='echo {}' bench/pipeline.sh 3000 1     exec workers (--exec CMD), workload exec_sh_echo
-#   JOBS=2 (each worker's -j), TASKS_FILE=F (reuse a task file), WORKLOAD=name
+#   JOBS=2 (each worker's -j), TASKS_FILE=F (reuse a task file), WORKLOAD=name,
+#   WORKER_FLAGS='--realtime' (more options for exec workers)
 #
 # Besides the peers' fields the line has slots (W x JOBS), broker_cpu_s (the broker's user +
 # system CPU while the clock runs, every thread), broker_cpu_us_per_task,
@@ -25,7 +26,8 @@ PEER=${PEER:-sluice}
 JOBS=${JOBS:-2}
 . "$(dirname "$0")/lib.sh"
 if [ -n "${EXEC:-}" ]; then
-    worker_args=(--exec "$EXEC")
+    # shellcheck disable=SC2206
+    worker_args=(--exec "$EXEC" ${WORKER_FLAGS:-})
     WORKLOAD=${WORKLOAD:-exec_sh_echo}
 else
     # shellcheck disable=SC2206

@@ -121,10 +121,11 @@ def section_exec(rows):
         out.append("| %s | %s | %d | %s | %s-%s | %s | %s |" % (
             peer, good[0].get("tasks"), len(good), fmt_int(medians[peer]), fmt_int(min(tps)),
             fmt_int(max(tps)), fmt(medians[peer] / ceiling) if ceiling else "-", noise(good)))
-    if ceiling and medians.get("sluice"):
-        ratio = medians["sluice"] / ceiling
-        out += ["", "- sluice / fork+exec ceiling: **%.2f** (target >= 0.9: %s)"
-                % (ratio, "met" if ratio >= 0.9 else "NOT met")]
+    for peer, how in (("sluice", ""), ("sluice_rt", " (worker --realtime)")):
+        if ceiling and medians.get(peer):
+            ratio = medians[peer] / ceiling
+            out += ["", "- %s / fork+exec ceiling%s: **%.2f** (target >= 0.9: %s)"
+                    % (peer, how, ratio, "met" if ratio >= 0.9 else "NOT met")]
     return out
 
 

@@ -4,6 +4,7 @@
 #ifndef WORKER_H_INCLUDED
 #define WORKER_H_INCLUDED
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "runner.h"
@@ -24,6 +25,7 @@ typedef struct {
     size_t nqueues;                   //  how many
     const char *attach_cache;  //  attachment cache directory, NULL = ~/.cache/sluice/attachments
     uint64_t attach_cache_max; //  bytes the cache may hold (files still needed excepted)
+    bool realtime;             //  the loop at real-time priority (--realtime)
 } worker_config_t;
 
 //  Runs the worker until SIGINT/SIGTERM. Returns the exit status: 0, or 1
