@@ -297,6 +297,13 @@ void broker_journal_tick (broker_t *self, int64_t now)
     s_journal_results (self); //  in memory too: counts and failures
     if (!self->journal)
         return;
+    //  A commit in flight is settled by answers (they wake the loop), or
+    //  found overdue here when none comes (journal_nats.c).
+    if (!self->journal_failed && now - self->journal_polled >= JOURNAL_POLL_MS &&
+        sl_journal_durable (self->journal) < sl_journal_appended (self->journal)) {
+        self->journal_polled = now;
+        broker_journal_poll (self);
+    }
     if (self->journal_failed) {
         if (now >= self->journal_retry) {
             self->journal_backoff = self->journal_backoff * 2 > JOURNAL_RETRY_MAX_MS

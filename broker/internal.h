@@ -49,6 +49,7 @@
 #define TAKEOVER_GRACE_MS 1000       //  after a takeover: a heartbeat more, at most this
 #define JOURNAL_RETRY_MIN_MS 100     //  a failed journal is tried again after this long,
 #define JOURNAL_RETRY_MAX_MS 2000    //  twice as long each time, up to this
+#define JOURNAL_POLL_MS 1000         //  a commit in flight is looked at this often without answers
 #define MAX_HOLD_WORKERS_BYTES 32768 //  workers named in a hold message, at most (else "*")
 #define ACK_TIMEOUT_BEATS 10         //  heartbeats without an ack before unacked results go again
 #define FINISHED_MEMORY 1000         //  finished jobs remembered for late queries
@@ -127,6 +128,7 @@ struct _broker_t {
     bool journal_failed;                //  the journal cannot be written: no task is accepted
     char journal_error [512];           //  why
     int64_t journal_retry;              //  when to try committing again (ms)
+    int64_t journal_polled;             //  when the tick last took the journal's answers (ms)
     int64_t journal_backoff;            //  the wait before the retry after the next (ms)
     bool fenced;                        //  another broker wrote to the journal: stop serving
     int64_t rotate_retry;               //  when to try a failed segment rotation again (ms), or 0

@@ -559,7 +559,10 @@ static void s_take_answers (s_nats_t *self)
         if (answers [i].ok)
             sl_jwindow_acked (self->window, answers [i].expect, answers [i].seq);
         else if (sl_jwindow_failed (self->window, answers [i].expect, answers [i].fence) &&
-                 sl_jwindow_at (self->window, 0)->expect == answers [i].expect)
+                 (sl_jwindow_at (self->window, 0)->expect == answers [i].expect ||
+                  !self->why [0]))
+            //  The head's reason, else the first one known (the head's
+            //  own may never come: it may be stored yet).
             snprintf (self->why, sizeof self->why, "%s", answers [i].why);
     }
 }
@@ -585,9 +588,18 @@ static size_t s_prepare (s_nats_t *self, const sl_pub_t *pub, jsPubOptions *po, 
 
 //  Publishes pub (QUEUED) without waiting for its answer. Returns 0, or
 //  -1 if it could not even be handed to libnats (then it FAILED).
+//  Milliseconds of the monotonic clock.
+static int64_t s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int s_send (s_nats_t *self, sl_pub_t *pub)
 {
     sl_jwindow_sent (self->window, pub);
+    pub->sent_at = s_now_ms ();
     char why [64] = "";
     natsStatus s = NATS_OK;
     if (!s_disconnected (self, why, sizeof why)) {
@@ -695,12 +707,34 @@ static int s_fenced_error (s_nats_t *self, char *err, size_t errlen)
     return -1;
 }
 
+//  Messages sent and not answered well past timeout_ms: failed as timed out.
+//  libnats times each one out after timeout_ms, but a message in flight
+//  when the server it went to was killed has been seen to get no answer at
+//  all (libnats 3.4.1, the nats_node test under load), and the journal
+//  then waited for ever. Sent again, a message keeps its id and
+//  expectation: one that was stored after all is a duplicate, not twice.
+static void s_fail_overdue (s_nats_t *self)
+{
+    int64_t now = s_now_ms ();
+    int64_t patience = self->timeout_ms + 1000;
+    for (size_t i = 0; i < sl_jwindow_size (self->window); i++) {
+        sl_pub_t *pub = sl_jwindow_at (self->window, i);
+        if (pub->state != SL_PUB_SENT || now - pub->sent_at <= patience)
+            continue;
+        if (i == 0 || !self->why [0])
+            snprintf (self->why, sizeof self->why, "no answer to a publish in %lld ms",
+                      (long long) patience);
+        sl_jwindow_failed (self->window, pub->expect, false);
+    }
+}
+
 static int s_poll (void *impl, char *err, size_t errlen)
 {
     s_nats_t *self = impl;
     if (!self->window)
         return 0;
     s_take_answers (self);
+    s_fail_overdue (self);
     s_pop_acked (self);
     if (self->fenced)
         return s_fenced_error (self, err, errlen);
@@ -721,6 +755,7 @@ static int s_poll (void *impl, char *err, size_t errlen)
         //  the rest goes out as usual, pipelined again.
         self->failed = false;
         self->probed = false;
+        self->why [0] = '\0';
     }
     if (!self->failed)
         s_send_more (self);

@@ -55,6 +55,7 @@ typedef struct {
     uint64_t expect;    //  the stream's last sequence it expects
     uint64_t position;  //  journal position of the last record ending in it (0: none)
     uint64_t seq;       //  its stream sequence, once ACKED
+    int64_t sent_at;    //  SENT: when (ms, the caller's monotonic clock; the caller sets it)
     bool chained;       //  sent while its predecessor was in flight (see above)
     bool fence;         //  FAILED: the stream's last sequence or message was not ours
     uint8_t state;      //  sl_pub_state_t
