@@ -586,8 +586,6 @@ static size_t s_prepare (s_nats_t *self, const sl_pub_t *pub, jsPubOptions *po, 
     return SL_FRAME_HEAD + pub->cut.len;
 }
 
-//  Publishes pub (QUEUED) without waiting for its answer. Returns 0, or
-//  -1 if it could not even be handed to libnats (then it FAILED).
 //  Milliseconds of the monotonic clock.
 static int64_t s_now_ms (void)
 {
@@ -596,6 +594,8 @@ static int64_t s_now_ms (void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+//  Publishes pub (QUEUED) without waiting for its answer. Returns 0, or
+//  -1 if it could not even be handed to libnats (then it FAILED).
 static int s_send (s_nats_t *self, sl_pub_t *pub)
 {
     sl_jwindow_sent (self->window, pub);
